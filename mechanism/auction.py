@@ -1,0 +1,224 @@
+"""The token-by-token auction (SPEC section 1): at each step every agent reports a
+next-token distribution and a bid; the rule aggregates them, one token is sampled
+and appended to the shared prefix, and each agent pays.
+
+Reads top to bottom: ``run`` = loop(provider -> ``step`` -> record -> append -> stop?).
+``step`` = aggregate, sample (from explicit uniforms derived from ``(seed, step)``),
+pay. Same seed, same transcript (SPEC 6, claim 10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from . import payments as pay
+from . import rules as R
+from . import sampling as S
+from .errors import InvalidInput
+from .transcript import TranscriptWriter
+from .validation import as_bids, as_distribution, as_distributions
+
+SAMPLERS = ("auto", "inverse_cdf", "joint_linear", "exponential_race")
+#: Uniforms drawn per step (enough for every sampler with up to ``n + 1`` racers).
+EXTRA_UNIFORMS = 5
+
+
+class Reports(NamedTuple):
+    """What a provider returns for one step: ``dists`` (n, V), optional ``reference`` (V,)."""
+
+    dists: np.ndarray
+    reference: np.ndarray | None = None
+
+
+@dataclass
+class StepRecord:
+    """One step of the auction, with everything needed to replay it."""
+
+    step: int
+    token: int
+    bids: np.ndarray
+    aggregate: np.ndarray
+    payments: np.ndarray            #: charged: expected payments (default) or realized
+    payment_errors: np.ndarray
+    payment_method: str
+    sampler: str
+    uniforms: np.ndarray
+    thresholds: np.ndarray | None = None  #: realized per-seed payments of a joint sampler
+    detail: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "token": self.token, "bids": self.bids.tolist(),
+                "payments": self.payments.tolist(), "payment_errors": self.payment_errors.tolist(),
+                "payment_method": self.payment_method, "sampler": self.sampler,
+                "uniforms": self.uniforms.tolist(),
+                "thresholds": None if self.thresholds is None else self.thresholds.tolist()}
+
+
+@dataclass
+class Transcript:
+    """A finished run: header, steps, and (unless streamed to disk) the reports."""
+
+    header: dict
+    steps: list[StepRecord]
+    reports: list[Reports]
+    tokens: list[int]
+    stopped: str
+
+    @property
+    def total_payments(self) -> np.ndarray:
+        """Sequence charge = sum of per-token charges (SPEC 1)."""
+        if not self.steps:
+            return np.zeros(int(self.header["n"]))
+        return np.sum([s.payments for s in self.steps], axis=0)
+
+
+def step_uniforms(seed: int, step: int, n: int) -> np.ndarray:
+    """The uniforms of step ``step``: a pure function of ``(seed, step)``."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(step)])))
+    return rng.random(n + EXTRA_UNIFORMS)
+
+
+class TokenAuction:
+    """An aggregation rule, a payment rule and a sampler (SPEC 1, 2, 5).
+
+    ``payment``: ``second_price`` (default), ``pay_your_bid``, ``valuation`` or
+    ``race``; expected payments are charged by default (deterministic, auditable).
+    ``charge="realized"`` charges the joint sampler's per-seed thresholds instead
+    (only with ``joint_linear`` or ``exponential_race``).
+    ``sampler``: ``auto`` picks ``joint_linear`` for a two-agent linear rule without an
+    active reference (stable for both agents), else ``inverse_cdf`` (SPEC 5: for three or
+    more parties no jointly stable sampler is known).
+    """
+
+    def __init__(self, rule="linear", payment: str = "second_price", sampler: str = "auto",
+                 charge: str = "expected", reference_weight: float | None = None):
+        self.rule = R.get_rule(rule) if isinstance(rule, str) else R.as_rule(rule)
+        if reference_weight is not None:
+            self.rule = self.rule.with_reference(self.rule.reference, reference_weight) \
+                if self.rule.reference is not None else R.Rule(
+                    self.rule.name, self.rule.generic, numpy_fn=self.rule._numpy_fn,
+                    batch_fn=self.rule._batch_fn, weight=reference_weight,
+                    epsilon=self.rule.epsilon, claims=self.rule.claims)
+        if payment not in ("second_price", "pay_your_bid", "valuation", "race"):
+            raise InvalidInput(f"unknown payment {payment!r}", value=payment)
+        if sampler not in SAMPLERS:
+            raise InvalidInput(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}",
+                               value=sampler)
+        if charge not in ("expected", "realized"):
+            raise InvalidInput(f"charge must be 'expected' or 'realized', not {charge!r}",
+                               value=charge)
+        if charge == "realized" and sampler not in ("joint_linear", "exponential_race"):
+            raise InvalidInput("charge='realized' needs a joint sampler with thresholds: "
+                               "sampler='joint_linear' or 'exponential_race'", value=sampler)
+        self.payment, self.sampler, self.charge = payment, sampler, charge
+
+    def header(self) -> dict:
+        return {"rule": self.rule.name, "reference_weight": self.rule.weight,
+                "epsilon": self.rule.epsilon, "payment": self.payment, "sampler": self.sampler,
+                "charge": self.charge}
+
+    def _sampler_for(self, rule: R.Rule, n: int) -> str:
+        if self.sampler != "auto":
+            return self.sampler
+        active_ref = rule.reference is not None and rule.weight > 0
+        return "joint_linear" if (rule.generic is R.linear and n == 2 and not active_ref) \
+            else "inverse_cdf"
+
+    def step(self, dists, bids, uniforms, reference=None, step: int = 0) -> StepRecord:
+        """Aggregate, sample (from the given uniforms) and pay, for one token."""
+        P = as_distributions(dists)
+        b = as_bids(bids, P.shape[0])
+        n, V = P.shape
+        rule = self.rule
+        if reference is not None:
+            rule = rule.with_reference(as_distribution(reference, vocab=V))
+        elif rule.reference is not None and rule.reference.size != V:
+            raise InvalidInput(f"reference has {rule.reference.size} tokens, agents report {V}",
+                               value=rule.reference.size)
+        u = np.asarray(uniforms, dtype=np.float64)
+        if u.size < n + EXTRA_UNIFORMS:
+            raise InvalidInput(f"need {n + EXTRA_UNIFORMS} uniforms per step, got {u.size}",
+                               value=u.size)
+        q = rule.evaluate(P, b)
+        kind = self._sampler_for(rule, n)
+        thresholds = None
+        if kind == "joint_linear":
+            if rule.generic is not R.linear or (rule.reference is not None and rule.weight > 0):
+                raise InvalidInput("sampler 'joint_linear' needs the linear rule with two agents "
+                                   "and no active reference", value=rule.name)
+            draw = S.joint_linear_two_agents(P, b, u)
+            token, thresholds, detail = draw.token, draw.thresholds, draw.detail
+        elif kind == "exponential_race":
+            draw = S.exponential_race(P, b, u, rule.reference, rule.weight)
+            token, thresholds, detail = draw.token, draw.thresholds, draw.detail
+        else:
+            token, detail = S.inverse_cdf(q, float(u[0])), {}
+        if self.charge == "realized":
+            charged, errors, method = thresholds, np.zeros(n), f"realized_{kind}"
+        else:
+            res = pay.expected_payments(rule, P, b, self.payment)
+            charged, errors, method = res.values, res.errors, res.method
+        return StepRecord(step, int(token), b, q, charged, errors, method, kind, u, thresholds,
+                          detail)
+
+    def run(self, provider: Callable[[list[int]], object], bids, *, seed: int,
+            max_tokens: int, stop_tokens: Sequence[int] = (), prefix: Sequence[int] = (),
+            record_to=None, keep_reports: bool = True,
+            on_step: Callable[[StepRecord], None] | None = None) -> Transcript:
+        """Generate up to ``max_tokens`` tokens; stop early at a token in ``stop_tokens``.
+
+        ``provider(prefix) -> Reports | (dists, reference) | dists``. ``bids`` is one bid
+        per agent (fixed) or a callable ``bids(step, prefix)``. ``record_to`` streams the
+        transcript to a run folder (:mod:`mechanism.transcript`).
+        """
+        if max_tokens < 0:
+            raise InvalidInput(f"max_tokens must be >= 0, got {max_tokens}", value=max_tokens)
+        tokens = list(prefix)
+        generated: list[int] = []
+        steps, reports = [], []
+        writer = None
+        header = None
+        stopped = "length"
+        try:
+            for k in range(max_tokens):
+                rep = _as_reports(provider(list(tokens)))
+                P = as_distributions(rep.dists)
+                b = bids(k, list(tokens)) if callable(bids) else bids
+                n, V = P.shape
+                if header is None:
+                    header = {**self.header(), "seed": int(seed), "n": n, "V": V,
+                              "prefix": [int(t) for t in prefix],
+                              "stop_tokens": [int(t) for t in stop_tokens],
+                              "has_reference": rep.reference is not None}
+                    if record_to is not None:
+                        writer = TranscriptWriter(record_to, header)
+                rec = self.step(P, b, step_uniforms(seed, k, n), rep.reference, step=k)
+                if writer is not None:
+                    rows = P if rep.reference is None else np.vstack([P, rep.reference])
+                    writer.write_step(rec.to_json(), rows)
+                steps.append(rec)
+                if keep_reports:
+                    reports.append(Reports(P, rep.reference))
+                if on_step is not None:
+                    on_step(rec)
+                tokens.append(rec.token)
+                generated.append(rec.token)
+                if rec.token in stop_tokens:
+                    stopped = "stop_token"
+                    break
+        finally:
+            if writer is not None:
+                writer.close()
+        return Transcript(header or {**self.header(), "seed": int(seed), "n": 0, "V": 0},
+                          steps, reports, generated, stopped)
+
+
+def _as_reports(out) -> Reports:
+    if isinstance(out, Reports):
+        return out
+    if isinstance(out, tuple) and len(out) == 2:
+        return Reports(out[0], out[1])
+    return Reports(out, None)

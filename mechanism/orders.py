@@ -1,0 +1,99 @@
+"""Preference orders of agent i over distributions (SPEC section 3).
+
+``prefers(p, q, q_prime, order)`` reads "an agent whose ideal distribution is ``p``
+weakly prefers ``q`` to ``q_prime``" (``q ⪰ q'``). Float comparisons use ONE
+documented tolerance, :data:`ORDER_TOL` (absolute, per token for ``box``/``segment``,
+on the loss for the loss orders). Exact rationals and solver terms are compared
+exactly in ``proofs/``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .divergences import kl, l2, tv
+from .errors import InvalidInput
+
+#: Absolute tolerance for equality of float probabilities / losses in every order.
+ORDER_TOL = 1e-9
+
+
+def box(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
+    """SPEC 3 box [ours]: for every token t, ``q(t)`` lies between ``q'(t)`` and ``p(t)``."""
+    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
+    lo = np.minimum(qp, p) - tol
+    hi = np.maximum(qp, p) + tol
+    return bool(np.all((q >= lo) & (q <= hi)))
+
+
+def box_violation(p, q, q_prime) -> tuple[int, float]:
+    """The token that most violates ``q ⪰_box q'`` and by how much (0 if none)."""
+    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
+    excess = np.maximum(np.minimum(qp, p) - q, q - np.maximum(qp, p))
+    t = int(np.argmax(excess))
+    return t, float(max(excess[t], 0.0))
+
+
+def segment(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
+    """SPEC 3 segment [ours]: ``q = q' + alpha (p - q')`` for some ``alpha in [0, 1]``."""
+    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
+    d = p - qp
+    nd = float(d @ d)
+    if nd <= tol * tol:
+        return bool(np.max(np.abs(q - qp)) <= tol)
+    alpha = float((q - qp) @ d) / nd
+    if alpha < -tol or alpha > 1 + tol:
+        return False
+    return bool(np.max(np.abs(q - qp - min(max(alpha, 0.0), 1.0) * d)) <= tol)
+
+
+def _loss_order(loss: Callable) -> Callable:
+    def order(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
+        a, b = loss(p, q), loss(p, q_prime)
+        if a == b:  # covers inf == inf
+            return True
+        return bool(a <= b + tol)
+    order.loss = loss
+    return order
+
+
+#: SPEC 3 loss orders [ours]: ``q ⪰ q'`` iff ``L(q) <= L(q')``.
+LOSSES: dict[str, Callable] = {
+    "kl_forward": lambda p, q: kl(p, q),   # KL(p || q)
+    "kl_reverse": lambda p, q: kl(q, p),   # KL(q || p)
+    "tv": lambda p, q: float(tv(p, q)),
+    "l2": lambda p, q: l2(p, q),
+}
+
+ORDERS: dict[str, Callable] = {"box": box, "segment": segment}
+ORDERS.update({name: _loss_order(loss) for name, loss in LOSSES.items()})
+
+#: Orders that are partial (not total preorders): incomparability is possible.
+PARTIAL_ORDERS = ("box", "segment")
+
+
+def _order(order: str) -> Callable:
+    try:
+        return ORDERS[order]
+    except KeyError:
+        raise InvalidInput(f"unknown preference order {order!r}; known: {', '.join(ORDERS)}",
+                           value=order) from None
+
+
+def prefers(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
+    """``q ⪰ q'`` for an agent with ideal distribution ``p`` under ``order`` (SPEC 3)."""
+    return _order(order)(p, q, q_prime, tol)
+
+
+def strictly_prefers(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
+    """``q ≻ q'``: ``q ⪰ q'`` and not ``q' ⪰ q`` (SPEC 3, the strict part)."""
+    f = _order(order)
+    return f(p, q, q_prime, tol) and not f(p, q_prime, q, tol)
+
+
+def comparable(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
+    """``q ⪰ q'`` or ``q' ⪰ q`` (what CA asks of every two outcomes, SPEC 4)."""
+    f = _order(order)
+    return f(p, q, q_prime, tol) or f(p, q_prime, q, tol)

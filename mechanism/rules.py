@@ -1,0 +1,249 @@
+"""Aggregation rules ``q = A(P, b)`` (SPEC section 2) and their registry.
+
+Each built-in rule is written once, backend-generic (see :mod:`mechanism.arith`), and
+wrapped in :class:`Rule`, which validates the inputs (SPEC 1) and checks the rule's
+precondition ``W = lambda + sum_j b_j > 0`` (SPEC 2: ``W = 0`` is ``InvalidInput``).
+A rule may *declare* claims (``claims={"monotone": ("box", ...)}``); nothing trusts
+them: ``properties.check`` proves or refutes each one (STYLE.md, cvxpy).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from . import arith
+from .errors import InvalidInput, InvalidRule
+from .validation import as_bids, as_distribution, as_distributions, as_weight, SUM_TOL
+
+Generic = Callable[..., object]
+
+
+# ---------------------------------------------------------------------------
+# Generic definitions (one per rule; each cites SPEC section 2)
+# ---------------------------------------------------------------------------
+
+def _parties(dists, bids, reference, weight):
+    parties = list(zip(dists, bids))
+    if reference is not None:
+        parties.append((reference, weight))
+    return parties
+
+
+def linear(ops, dists, bids, reference=None, weight=0):
+    """SPEC 2 linear [paper]: ``q = w_0 p_0 + sum_j w_j p_j``, ``w_j = b_j / W``."""
+    parties = _parties(dists, bids, reference, weight)
+    total = sum(w for _, w in parties)
+    return sum(p * w for p, w in parties) / total
+
+
+def log_linear(ops, dists, bids, reference=None, weight=0):
+    """SPEC 2 log-linear [paper]: ``q ∝ p_0^{w_0} prod_j p_j^{w_j}``, in log space.
+
+    Zero-weight parties are dropped first (``0 log 0`` would be NaN). A party with
+    positive weight and ``p_j(t) = 0`` vetoes ``t``; with no common support the numpy
+    backend raises :class:`InvalidInput`.
+    """
+    parties = [(p, w) for p, w in _parties(dists, bids, reference, weight) if ops.is_positive(w)]
+    total = sum(w for _, w in parties)
+    return ops.softmax(sum(ops.log(p) * (w / total) for p, w in parties))
+
+
+def winner_take_all(ops, dists, bids, reference=None, weight=0):
+    """SPEC 2 winner-take-all [ours]: ``q = p_k``, k the highest positive bidder, ties to
+    the lowest index; with no positive bid, the reference (it never competes otherwise)."""
+    n = len(dists)
+    result = reference if reference is not None else dists[0]  # precondition: some weight > 0
+    for j in reversed(range(n)):
+        wins = ops.and_(ops.gt(bids[j], 0),
+                        *[ops.gt(bids[j], bids[k]) for k in range(j)],
+                        *[ops.ge(bids[j], bids[k]) for k in range(j + 1, n)])
+        result = ops.ite(wins, dists[j], result)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# The Rule wrapper: validation, fast numpy paths, reference binding
+# ---------------------------------------------------------------------------
+
+class Rule:
+    """An aggregation rule ``rule(dists, bids) -> q`` (SPEC 2).
+
+    ``reference``/``weight`` bind the platform's ``p_0`` and ``lambda``; ``epsilon``
+    smooths every party as ``(1 - eps) p + eps / V`` first (SPEC 2: then the properties
+    hold for the smoothed distributions, not the raw ones). ``generic`` is the
+    backend-generic definition (None for numpy-only user rules).
+    """
+
+    def __init__(self, name: str, generic: Generic | None = None, *, numpy_fn=None,
+                 reference=None, weight: float = 0.0, epsilon: float = 0.0,
+                 claims: Mapping[str, tuple] | None = None, batch_fn=None):
+        if generic is None and numpy_fn is None:
+            raise InvalidRule(f"rule {name!r} needs a generic or a numpy definition", rule=name)
+        self.name = name
+        self.generic = generic
+        self._numpy_fn = numpy_fn
+        self._batch_fn = batch_fn
+        self.weight = as_weight(weight)
+        self.reference = None if reference is None else as_distribution(reference)
+        if not (0.0 <= float(epsilon) < 1.0):
+            raise InvalidInput(f"smoothing epsilon {epsilon!r} must be in [0, 1)", value=epsilon)
+        self.epsilon = float(epsilon)
+        self.claims = dict(claims or {})
+
+    # -- construction helpers -------------------------------------------------
+    def with_reference(self, reference, weight: float | None = None) -> "Rule":
+        """The same rule with the platform reference ``p_0`` (and optionally ``lambda``)."""
+        return Rule(self.name, self.generic, numpy_fn=self._numpy_fn, reference=reference,
+                    weight=self.weight if weight is None else weight, epsilon=self.epsilon,
+                    claims=self.claims, batch_fn=self._batch_fn)
+
+    def __repr__(self):
+        extra = f", weight={self.weight}" if self.reference is not None else ""
+        extra += f", epsilon={self.epsilon}" if self.epsilon else ""
+        return f"Rule({self.name!r}{extra})"
+
+    # -- evaluation -------------------------------------------------------------
+    def __call__(self, dists, bids) -> np.ndarray:
+        """Validate ``P`` (n, V) and ``b`` (n,), then return ``q`` (V,)."""
+        P = as_distributions(dists)
+        b = as_bids(bids, P.shape[0])
+        if self.reference is not None and self.reference.size != P.shape[1]:
+            raise InvalidInput(f"the reference distribution has {self.reference.size} tokens but "
+                               f"the agents report {P.shape[1]}; all reports must share one "
+                               "vocabulary", value=self.reference.size)
+        return self.evaluate(P, b)
+
+    def total_weight(self, b) -> float:
+        return float(np.sum(b)) + (self.weight if self.reference is not None else 0.0)
+
+    def evaluate(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Evaluate on already-validated float64 inputs (internal fast path)."""
+        if self.total_weight(b) <= 0:
+            raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
+                               "no reference with positive weight (SPEC 2: W = 0); give some "
+                               "agent a positive bid or bind a reference", value=b.tolist())
+        ref = self.reference
+        if self.epsilon:
+            V = P.shape[1]
+            P = (1 - self.epsilon) * P + self.epsilon / V
+            ref = None if ref is None else (1 - self.epsilon) * ref + self.epsilon / V
+        if self._numpy_fn is not None:
+            return self._numpy_fn(P, b, ref, self.weight)
+        return np.asarray(self.generic(arith.NUMPY, list(P), list(b), ref, self.weight),
+                          dtype=np.float64)
+
+    def batch(self, P: np.ndarray, bid_matrix: np.ndarray) -> np.ndarray:
+        """``q`` for each row of ``bid_matrix`` (K, n) -> (K, V); validated inputs."""
+        if self._batch_fn is not None and not self.epsilon:
+            if np.any(np.sum(bid_matrix, axis=1) + (self.weight if self.reference is not None
+                                                     else 0.0) <= 0):
+                raise InvalidInput(f"rule {self.name!r} is undefined at a bid profile with W = 0",
+                                   value=None)
+            return self._batch_fn(P, bid_matrix, self.reference, self.weight)
+        return np.stack([self.evaluate(P, row) for row in bid_matrix])
+
+    def exact(self, dists, bids):
+        """Evaluate the generic definition in exact rationals (``Fraction``)."""
+        if self.generic is None:
+            raise InvalidRule(f"rule {self.name!r} has no generic definition", rule=self.name)
+        ops = arith.FRACTION
+        ref = None if self.reference is None else ops.vector(self.reference)
+        return self.generic(ops, [ops.vector(p) for p in dists], [ops.scalar(x) for x in bids],
+                            ref, ops.scalar(self.weight))
+
+
+def _linear_batch(P, B, ref, lam):
+    num = B @ P
+    W = B.sum(axis=1)
+    if ref is not None and lam > 0:
+        num = num + lam * ref
+        W = W + lam
+    return num / W[:, None]
+
+
+def _linear_numpy(P, b, ref, lam):
+    return _linear_batch(P, b[None, :], ref, lam)[0]
+
+
+# ---------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------
+
+ALL_ORDERS = ("box", "segment", "kl_forward", "kl_reverse", "tv", "l2")
+
+RULES: dict[str, Callable[..., Rule]] = {}
+
+
+def register_rule(name: str, factory: Callable[..., Rule]) -> None:
+    """Register ``factory(reference=None, weight=0.0, **options) -> Rule`` under ``name``."""
+    RULES[name] = factory
+
+
+def get_rule(name: str, reference=None, weight: float = 0.0, **options) -> Rule:
+    """A registered rule, optionally with a reference distribution and weight (SPEC 2)."""
+    try:
+        factory = RULES[name]
+    except KeyError:
+        raise InvalidInput(f"unknown rule {name!r}; known rules: {', '.join(sorted(RULES))}",
+                           value=name) from None
+    return factory(reference=reference, weight=weight, **options)
+
+
+register_rule("linear", lambda reference=None, weight=0.0: Rule(
+    "linear", linear, numpy_fn=_linear_numpy, batch_fn=_linear_batch, reference=reference,
+    weight=weight, claims={"monotone": ("box", "segment", "kl_forward")}))
+register_rule("log_linear", lambda reference=None, weight=0.0, epsilon=0.0: Rule(
+    "log_linear", log_linear, reference=reference, weight=weight, epsilon=epsilon,
+    claims={"monotone": ("kl_reverse", "kl_forward")}))
+register_rule("winner_take_all", lambda reference=None, weight=0.0: Rule(
+    "winner_take_all", winner_take_all, reference=reference, weight=weight,
+    claims={"monotone": ALL_ORDERS}))
+
+
+def as_rule(rule, name: str | None = None) -> Rule:
+    """Wrap a plain callable ``f(dists, bids) -> q`` (a user's rule) as a :class:`Rule`.
+
+    The wrapped call checks the output: a vector of length V, finite, non-negative,
+    summing to 1 within ``SUM_TOL``; anything else raises :class:`InvalidRule`.
+    """
+    if isinstance(rule, Rule):
+        return rule
+    if not callable(rule):
+        raise InvalidRule(f"{rule!r} is not callable; a rule is f(dists, bids) -> q", value=rule)
+    label = name or getattr(rule, "__name__", type(rule).__name__)
+
+    def numpy_fn(P, b, ref, lam, _f=rule, _label=label):
+        try:
+            out = _f(P.copy(), b.copy())
+        except Exception as exc:  # user code: report, never crash deep inside
+            raise InvalidRule(f"rule {_label!r} raised {type(exc).__name__}: {exc}",
+                              rule=_label) from exc
+        return check_output(out, P.shape[1], _label)
+
+    return Rule(label, None, numpy_fn=numpy_fn, claims=getattr(rule, "claims", None))
+
+
+def check_output(out, V: int, label: str) -> np.ndarray:
+    """Check that a rule returned a distribution over V tokens (else InvalidRule)."""
+    try:
+        q = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRule(f"rule {label!r} returned {type(out).__name__}, not a numeric vector",
+                          rule=label, value=out) from exc
+    if q.shape != (V,):
+        raise InvalidRule(f"rule {label!r} returned shape {q.shape}, expected ({V},)", rule=label,
+                          value=q.shape)
+    if not np.isfinite(q).all():
+        raise InvalidRule(f"rule {label!r} returned a non-finite probability "
+                          f"(token {int(np.argmax(~np.isfinite(q)))})", rule=label)
+    if (q < 0).any():
+        t = int(np.argmax(q < 0))
+        raise InvalidRule(f"rule {label!r} returned a negative probability {q[t]!r} for token {t}",
+                          rule=label, value=float(q[t]))
+    s = q.sum()
+    if abs(s - 1.0) > SUM_TOL:
+        raise InvalidRule(f"rule {label!r} returned a vector summing to {s!r}, not 1", rule=label,
+                          value=float(s))
+    return q

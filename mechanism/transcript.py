@@ -1,0 +1,179 @@
+"""Transcripts: everything needed to replay an auction exactly (SPEC 6, claim 10).
+
+On disk a run folder holds (format ``tokenauction-transcript/1``):
+
+* ``transcript.jsonl`` -- line 1 is the header (format, rule, payment, sampler, seed,
+  n, V, ...); every further line is one step: token, bids, uniforms, payments, ...,
+  the location and SHA-256 of that step's reports in the side file, and a hash chain
+  (``prev`` = the previous line's ``hash``; ``hash`` = SHA-256 of ``prev`` and the
+  canonical JSON of the line without ``hash``). Any edited, dropped, duplicated or
+  reordered line breaks the chain.
+* ``reports.bin`` -- per step, the agents' distributions then the reference (if any),
+  each row stored sparsely as ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
+  Exact: replay sees the very float64 values the auction saw. After top-p truncation
+  rows are short, so LLM runs stay compact.
+
+Writing is streamed (:class:`TranscriptWriter`); reading is streamed
+(:func:`iter_steps`), so long runs are never loaded whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InvalidInput
+
+FORMAT = "tokenauction-transcript/1"
+JSONL = "transcript.jsonl"
+SIDE = "reports.bin"
+GENESIS = "0" * 64
+
+
+def canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def chain_hash(prev: str, record: dict) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
+
+
+def encode_rows(rows: np.ndarray) -> bytes:
+    out = []
+    for row in rows:
+        idx = np.flatnonzero(row).astype("<i4")
+        out += [struct.pack("<i", idx.size), idx.tobytes(), row[idx].astype("<f8").tobytes()]
+    return b"".join(out)
+
+
+def decode_rows(data: bytes, n_rows: int, V: int) -> np.ndarray:
+    rows = np.zeros((n_rows, V))
+    pos = 0
+    for r in range(n_rows):
+        if pos + 4 > len(data):
+            raise InvalidInput(f"report row {r} is truncated in the side file", value=pos)
+        (nnz,) = struct.unpack_from("<i", data, pos)
+        pos += 4
+        end = pos + 12 * nnz
+        if nnz < 0 or end > len(data):
+            raise InvalidInput(f"report row {r} declares {nnz} entries past the end of its block",
+                               value=nnz)
+        idx = np.frombuffer(data, "<i4", nnz, pos)
+        vals = np.frombuffer(data, "<f8", nnz, pos + 4 * nnz)
+        if nnz and (idx.min() < 0 or idx.max() >= V):
+            raise InvalidInput(f"report row {r} has a token index outside 0..{V - 1}", value=None)
+        rows[r, idx] = vals
+        pos = end
+    return rows
+
+
+class TranscriptWriter:
+    """Append steps to a run folder as they happen (context manager)."""
+
+    def __init__(self, folder, header: dict):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._jsonl = open(self.folder / JSONL, "w", encoding="utf-8")
+        self._side = open(self.folder / SIDE, "wb")
+        self._offset = 0
+        self.prev = GENESIS
+        self.write_line({"format": FORMAT, **header})
+
+    def write_line(self, record: dict) -> dict:
+        record = dict(record, prev=self.prev)
+        record["hash"] = chain_hash(self.prev, record)
+        self.prev = record["hash"]
+        self._jsonl.write(canonical(record).decode() + "\n")
+        return record
+
+    def write_step(self, record: dict, rows: np.ndarray) -> dict:
+        blob = encode_rows(rows)
+        self._side.write(blob)
+        loc = {"offset": self._offset, "length": len(blob), "rows": int(rows.shape[0]),
+               "sha256": hashlib.sha256(blob).hexdigest()}
+        self._offset += len(blob)
+        return self.write_line({**record, "reports": loc})
+
+    def close(self):
+        self._jsonl.close()
+        self._side.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclass
+class StoredStep:
+    line: int
+    record: dict
+    rows: np.ndarray | None  #: (n [+1 reference], V), None when the side file is unreadable
+
+
+def read_header(folder) -> dict:
+    path = Path(folder) / JSONL
+    if not path.exists():
+        raise InvalidInput(f"{path} does not exist; pass a run folder written by tokenauction",
+                           value=str(path))
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline()
+    try:
+        header = json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}:1 is not JSON ({exc})", value=first[:80]) from exc
+    if header.get("format") != FORMAT:
+        raise InvalidInput(f"{path}:1 has format {header.get('format')!r}; expected {FORMAT!r}",
+                           value=header.get("format"))
+    return header
+
+
+def iter_steps(folder) -> Iterator[StoredStep]:
+    """Stream the steps of a run folder (line numbers are 1-based, the header is line 1).
+
+    A line that is not JSON raises :class:`InvalidInput` naming the line, after every
+    earlier step has been yielded.
+    """
+    folder = Path(folder)
+    header = read_header(folder)
+    V = int(header["V"])
+    with open(folder / JSONL, encoding="utf-8") as fh, open(folder / SIDE, "rb") as side:
+        fh.readline()
+        for lineno, line in enumerate(fh, start=2):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{folder / JSONL}:{lineno} is not valid JSON ({exc.msg}); the "
+                                   "file is truncated or corrupted", value=lineno) from exc
+            loc = rec.get("reports") or {}
+            rows = None
+            try:
+                side.seek(int(loc["offset"]))
+                blob = side.read(int(loc["length"]))
+                if len(blob) == int(loc["length"]) and \
+                        hashlib.sha256(blob).hexdigest() == loc.get("sha256"):
+                    rows = decode_rows(blob, int(loc["rows"]), V)
+            except (KeyError, TypeError, ValueError, OSError):
+                rows = None
+            yield StoredStep(lineno, rec, rows)
+
+
+def folder_digest(folder) -> dict[str, str]:
+    """SHA-256 of every file in a run folder (to show that an audit modified nothing)."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            p = Path(root) / name
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out

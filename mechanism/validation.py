@@ -1,0 +1,137 @@
+"""Validation of reports and bids at the public boundary (SPEC section 1).
+
+Defined behaviour for bad input (every case raises :class:`InvalidInput` naming the
+agent, the token and the value, and how to fix it):
+
+* NaN or infinite probability                      -> InvalidInput
+* negative probability (any value < 0)             -> InvalidInput
+* a row whose sum differs from 1 by more than ``SUM_TOL`` -> InvalidInput;
+  within ``SUM_TOL`` the row is renormalized exactly (float round-off only)
+* rows of different lengths / wrong ndim / empty   -> InvalidInput (mismatched vocabularies)
+* bid NaN, infinite or negative                    -> InvalidInput
+* wrong number of bids                             -> InvalidInput
+* all weights zero (all bids 0 and no reference)   -> InvalidInput, raised by the rules
+  (SPEC section 2: every rule is undefined there), never a guess.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InvalidInput
+
+#: Tolerance on ``|sum(p) - 1|`` for a distribution to be accepted (then renormalized).
+SUM_TOL = 1e-6
+
+
+def _who(agent: int | None) -> str:
+    return "the reference distribution" if agent is None else f"agent {agent}"
+
+
+def as_distribution(p, *, agent: int | None = None, vocab: int | None = None) -> np.ndarray:
+    """Validate one distribution over ``T = {0..V-1}`` and return it as float64 (SPEC 1)."""
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{_who(agent)}: distribution is not numeric ({exc}); pass a "
+                           "1-D sequence of probabilities", value=p, agent=agent) from exc
+    if arr.ndim != 1 or arr.size == 0:
+        raise InvalidInput(f"{_who(agent)}: distribution must be a non-empty 1-D vector, got "
+                           f"shape {arr.shape}", value=p, agent=agent)
+    if vocab is not None and arr.size != vocab:
+        raise InvalidInput(f"{_who(agent)}: vocabulary size {arr.size} does not match {vocab}; "
+                           "all reports must be over the same vocabulary", value=arr.size,
+                           agent=agent)
+    return _check_rows(arr[None, :], agents=[agent])[0]
+
+
+def as_distributions(dists) -> np.ndarray:
+    """Validate the agents' reports ``P`` as an (n, V) float64 array (SPEC 1)."""
+    if isinstance(dists, np.ndarray):
+        arr = dists
+    else:
+        rows = list(dists) if not isinstance(dists, (str, bytes)) else None
+        if not rows:
+            raise InvalidInput("no distributions given; pass an (n, V) array, one row per agent",
+                               value=dists)
+        lengths = [np.size(r) for r in rows]
+        if len(set(lengths)) > 1:
+            bad = next(i for i, n_ in enumerate(lengths) if n_ != lengths[0])
+            raise InvalidInput(f"agent {bad}: vocabulary size {lengths[bad]} does not match agent 0's "
+                               f"{lengths[0]}; all reports must be over the same vocabulary",
+                               value=lengths, agent=bad)
+        arr = rows
+    try:
+        arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"distributions are not numeric ({exc}); pass an (n, V) array",
+                           value=dists) from exc
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidInput(f"distributions must have shape (n, V) with n, V >= 1, got {arr.shape}",
+                           value=arr.shape)
+    return _check_rows(arr, agents=list(range(arr.shape[0])))
+
+
+def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
+    if not np.isfinite(arr).all():
+        i, t = np.argwhere(~np.isfinite(arr))[0]
+        raise InvalidInput(f"{_who(agents[i])}: probability of token {t} is {arr[i, t]!r}; "
+                           "every probability must be a finite number in [0, 1]",
+                           value=float(arr[i, t]), agent=agents[i], token=int(t))
+    if (arr < 0).any():
+        i, t = np.argwhere(arr < 0)[0]
+        raise InvalidInput(f"{_who(agents[i])}: probability of token {t} is negative "
+                           f"({arr[i, t]!r}); clip negatives to 0 and renormalize",
+                           value=float(arr[i, t]), agent=agents[i], token=int(t))
+    sums = arr.sum(axis=1)
+    bad = np.abs(sums - 1.0) > SUM_TOL
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InvalidInput(f"{_who(agents[i])}: probabilities sum to {sums[i]!r}, not 1 (tolerance "
+                           f"{SUM_TOL}); divide the row by its sum", value=float(sums[i]),
+                           agent=agents[i])
+    if np.any(sums != 1.0):
+        arr = arr / sums[:, None]
+    return arr
+
+
+def as_bids(bids, n: int) -> np.ndarray:
+    """Validate one bid per agent: finite and non-negative (SPEC 1). Returns float64 (n,)."""
+    try:
+        arr = np.asarray(bids, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"bids are not numeric ({exc}); pass one non-negative number per agent",
+                           value=bids) from exc
+    if arr.ndim != 1 or arr.size != n:
+        raise InvalidInput(f"expected {n} bids (one per agent), got shape {arr.shape}",
+                           value=bids)
+    if not np.isfinite(arr).all():
+        i = int(np.argmax(~np.isfinite(arr)))
+        raise InvalidInput(f"agent {i}: bid is {arr[i]!r}; bids must be finite and non-negative",
+                           value=float(arr[i]), agent=i)
+    if (arr < 0).any():
+        i = int(np.argmax(arr < 0))
+        raise InvalidInput(f"agent {i}: bid is negative ({arr[i]!r}); bids must be >= 0 "
+                           "(a bid of 0 means no influence)", value=float(arr[i]), agent=i)
+    return arr
+
+
+def as_weight(weight) -> float:
+    """Validate the reference weight lambda >= 0 (SPEC 1)."""
+    try:
+        w = float(weight)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"reference weight {weight!r} is not a number; pass lambda >= 0",
+                           value=weight) from exc
+    if not np.isfinite(w) or w < 0:
+        raise InvalidInput(f"reference weight is {w!r}; it must be finite and >= 0", value=w)
+    return w
+
+
+def as_agent(agent, n: int) -> int:
+    """Validate an agent index in ``range(n)``."""
+    if isinstance(agent, bool) or not isinstance(agent, (int, np.integer)) or not 0 <= agent < n:
+        raise InvalidInput(f"agent index {agent!r} is not in 0..{n - 1}", value=agent)
+    return int(agent)
