@@ -1,0 +1,93 @@
+"""Every bad input named in the brief has a defined, tested behaviour (SPEC 1, 2)."""
+
+import numpy as np
+import pytest
+
+from mechanism import InvalidInput, TokenAuction, expected_payments, get_rule
+from mechanism.validation import SUM_TOL, as_distributions
+
+P = np.array([[0.5, 0.5], [0.2, 0.8]])
+RULES = ["linear", "log_linear", "winner_take_all"]
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("bad, agent, token, words", [
+    ([[0.5, np.nan], [0.2, 0.8]], 0, 1, "nan"),
+    ([[0.5, 0.5], [np.inf, 0.8]], 1, 0, "inf"),
+    ([[1.2, -0.2], [0.2, 0.8]], 0, 1, "negative"),
+    ([[0.5, 0.6], [0.2, 0.8]], 0, None, "sum"),
+    ([[0.1, 0.1], [0.2, 0.8]], 0, None, "sum"),
+])
+def test_bad_distribution_names_agent_and_token(rule, bad, agent, token, words):
+    with pytest.raises(InvalidInput) as info:
+        get_rule(rule)(bad, [1.0, 1.0])
+    assert info.value.agent == agent
+    assert info.value.token == token
+    assert words in str(info.value).lower()
+
+
+def test_mismatched_vocabularies():
+    with pytest.raises(InvalidInput, match="agent 1: vocabulary size 3") as info:
+        get_rule("linear")([[0.5, 0.5], [0.2, 0.3, 0.5]], [1, 1])
+    assert info.value.agent == 1
+    with pytest.raises(InvalidInput, match="reference distribution has 3 tokens"):
+        get_rule("linear", reference=[0.2, 0.3, 0.5], weight=1.0)(P, [1, 1])
+
+
+@pytest.mark.parametrize("bids, words", [
+    ([1.0, -0.5], "negative"), ([1.0, np.inf], "finite"), ([np.nan, 1.0], "finite"),
+    ([1.0], "expected 2 bids"), ([[1.0, 1.0]], "expected 2 bids"), (["a", 1], "not numeric"),
+])
+def test_bad_bids(bids, words):
+    with pytest.raises(InvalidInput, match=words):
+        get_rule("linear")(P, bids)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_all_zero_bids_without_reference_is_invalid(rule):
+    with pytest.raises(InvalidInput, match="every bid is 0"):
+        get_rule(rule)(P, [0.0, 0.0])
+    with pytest.raises(InvalidInput):
+        expected_payments(get_rule(rule), P, [0.0, 0.0])
+    with pytest.raises(InvalidInput):
+        TokenAuction(rule).step(P, [0.0, 0.0], np.full(8, 0.5))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_all_zero_bids_with_reference_returns_reference(rule):
+    ref = np.array([0.3, 0.7])
+    q = get_rule(rule, reference=ref, weight=0.5)(P, [0.0, 0.0])
+    np.testing.assert_allclose(q, ref)
+
+
+def test_zero_weight_reference_does_not_count():
+    with pytest.raises(InvalidInput):
+        get_rule("linear", reference=[0.3, 0.7], weight=0.0)(P, [0.0, 0.0])
+
+
+def test_bad_reference_weight_and_smoothing():
+    for w in (-1.0, np.inf, "x"):
+        with pytest.raises(InvalidInput):
+            get_rule("linear", reference=[0.3, 0.7], weight=w)
+    with pytest.raises(InvalidInput, match="epsilon"):
+        get_rule("log_linear", epsilon=1.5)
+
+
+def test_small_round_off_is_renormalized_exactly():
+    x = as_distributions([[0.5, 0.5 + SUM_TOL / 2]])
+    assert x.sum() == pytest.approx(1.0, abs=1e-15)
+
+
+def test_empty_and_wrong_shape():
+    for bad in ([], [[]], [0.5, 0.5], np.zeros((2, 2, 2))):
+        with pytest.raises(InvalidInput):
+            get_rule("linear")(bad, [1.0])
+
+
+def test_unknown_names():
+    with pytest.raises(InvalidInput, match="known rules"):
+        get_rule("nope")
+    with pytest.raises(InvalidInput, match="unknown payment"):
+        expected_payments(get_rule("linear"), P, [1, 1], payment="nope")
+    with pytest.raises(InvalidInput, match="unknown sampler"):
+        TokenAuction("linear", sampler="nope")
