@@ -25,11 +25,11 @@ import numpy as np
 from . import rules as R
 from .divergences import kl, tv
 from .errors import InvalidInput
-from .quadrature import integrate
+from . import quadrature as quad
 from .validation import as_bids, as_distributions
 
 #: Default absolute tolerance of the payment quadrature.
-QUAD_TOL = 1e-9
+QUAD_TOL = 1e-8
 
 
 @dataclass
@@ -49,27 +49,30 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
     return rule.total_weight(b) - float(b[i])
 
 
-def _linear_closed_form(rule, P, b, i):
-    B = _others_weight(rule, b, i)
-    if b[i] <= 0 or B <= 0:
-        return 0.0
-    num = b @ P - b[i] * P[i]
+def _linear_closed_form(rule, P, b):
+    """SPEC 5 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
+    ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight."""
+    total = b @ P
     if rule.reference is not None and rule.weight > 0:
-        num = num + rule.weight * rule.reference
-    m = num / B
-    s = float(b[i])
-    return float(tv(P[i], m)) * (B * np.log1p(s / B) - s * B / (s + B))
+        total = total + rule.weight * rule.reference
+    B = rule.total_weight(b) - b
+    ok = (b > 0) & (B > 0)
+    Bs = np.where(ok, B, 1.0)
+    M = (total[None, :] - b[:, None] * P) / Bs[:, None]   # row i: the others' mixture m_i
+    dist = 0.5 * np.abs(P - M).sum(axis=1)
+    factor = Bs * np.log1p(b / Bs) - b * Bs / (b + Bs)
+    return np.where(ok, dist * factor, 0.0)
 
 
-def _wta_closed_form(rule, P, b, i):
-    others = np.delete(b, i)
-    if b[i] <= 0:
-        return 0.0
-    winner = _wta_winner(b)
-    if winner != i or not (others > 0).any():
-        return 0.0
-    k = _wta_winner(np.where(np.arange(len(b)) == i, 0.0, b))
-    return float(tv(P[i], P[k])) * float(b[k])
+def _wta_closed_form(rule, P, b):
+    """SPEC 5 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0."""
+    z = np.zeros(len(b))
+    i = _wta_winner(b)
+    if b[i] <= 0 or not (np.delete(b, i) > 0).any():
+        return z
+    k = _wta_winner(np.where(np.arange(len(b)) == i, -1.0, b))
+    z[i] = float(tv(P[i], P[k])) * float(b[k])
+    return z
 
 
 def _wta_winner(b) -> int:
@@ -100,20 +103,37 @@ def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float) -> tu
     """``bid x(bid) - int_0^bid x(s) ds`` for a non-decreasing allocation curve ``x``."""
     if bid <= 0:
         return 0.0, 0.0
-    area, err = integrate(x, 0.0, bid, tol=tol)
+    area, err = quad.integrate(x, 0.0, bid, tol=tol)
     return float(bid * x(np.array([bid]))[0] - area), err
 
 
-def second_price_quadrature(rule, P, b, i, tol=QUAD_TOL) -> tuple[float, float]:
-    """Second-price expected payment of agent i by quadrature of the identity."""
-    if b[i] <= 0 or _others_weight(rule, b, i) <= 0:
-        return 0.0, 0.0
-    q0 = rule.evaluate(P, _bid_matrix(b, i, [0.0])[0])
+def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """Second-price expected payments of every agent by quadrature of the identity.
 
-    def G(s):
-        return tv(rule.batch(P, _bid_matrix(b, i, s)), q0)
+    First pass: one ``rule.batch`` call evaluates, for every agent, ``Q(0)``, the 15
+    Gauss-Kronrod nodes on ``[0, b_i]`` and ``Q(b_i)``. Agents whose error estimate
+    exceeds ``tol`` are refined adaptively.
+    """
+    n = len(b)
+    z, err = np.zeros(n), np.zeros(n)
+    active = [i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0]
+    if not active:
+        return z, err
+    per = 17  # Q(0), 15 nodes, Q(b_i)
+    points = [np.concatenate(([0.0], quad.nodes(0.0, b[i]), [b[i]])) for i in active]
+    bid_rows = np.concatenate([_bid_matrix(b, i, pts) for i, pts in zip(active, points)])
+    Q = rule.batch(P, bid_rows).reshape(len(active), per, -1)
+    for k, i in enumerate(active):
+        q0 = Q[k, 0]
+        G = tv(Q[k, 1:], q0)
+        first = quad.combine(G[:15], 0.0, float(b[i]))
 
-    return myerson(G, float(b[i]), tol)
+        def G_of(s, i=i, q0=q0):
+            return tv(rule.batch(P, _bid_matrix(b, i, s)), q0)
+
+        area, e = quad.integrate(G_of, 0.0, float(b[i]), tol=tol, first=first)
+        z[i], err[i] = float(b[i] * G[15] - area), e
+    return z, err
 
 
 def valuation_loss(rule) -> str:
@@ -144,19 +164,26 @@ def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, fl
     return myerson(x, float(b[i]), tol)
 
 
-def _validated(rule, dists, bids):
+def expected_payments(rule, dists, bids, payment: str = "second_price", *,
+                      method: str = "auto", loss: str | None = None,
+                      tol: float = QUAD_TOL) -> Payments:
+    """Expected payment of every agent (SPEC 5), after validating the inputs.
+
+    ``payment``: second_price | pay_your_bid | valuation | race.
+    ``method`` (second price): auto (closed form when the rule has one) | closed_form |
+    quadrature.
+    """
     rule = R.as_rule(rule)
     P = as_distributions(dists)
     b = as_bids(bids, P.shape[0])
     rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
-    return rule, P, b
+    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol)
 
 
-def expected_payments(rule, dists, bids, payment: str = "second_price", *,
-                      method: str = "auto", loss: str | None = None,
-                      tol: float = QUAD_TOL) -> Payments:
-    """Expected payment of every agent (SPEC 5). ``method``: auto | closed_form | quadrature."""
-    rule, P, b = _validated(rule, dists, bids)
+def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
+                     *, method: str = "auto", loss: str | None = None,
+                     tol: float = QUAD_TOL) -> Payments:
+    """:func:`expected_payments` on inputs already validated (the auction's fast path)."""
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -170,18 +197,17 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     if payment != "second_price":
         raise InvalidInput(f"unknown payment {payment!r}; use second_price, pay_your_bid, "
                            "valuation or race", value=payment)
-    closed = CLOSED_FORMS.get(rule.generic) if not rule.epsilon else None
     if method not in ("auto", "closed_form", "quadrature"):
         raise InvalidInput(f"unknown method {method!r}; use auto, closed_form or quadrature",
                            value=method)
+    closed = CLOSED_FORMS.get(rule.generic) if not rule.epsilon else None
     if method == "closed_form" and closed is None:
         raise InvalidInput(f"rule {rule.name!r} has no closed-form payment; use quadrature",
                            value=rule.name)
     if closed is not None and method != "quadrature":
-        return Payments(np.array([closed(rule, P, b, i) for i in range(n)]), np.zeros(n),
-                        f"closed_form_{rule.name}")
-    out = [second_price_quadrature(rule, P, b, i, tol) for i in range(n)]
-    return Payments(np.array([v for v, _ in out]), np.array([e for _, e in out]), "quadrature")
+        return Payments(closed(rule, P, b), np.zeros(n), f"closed_form_{rule.name}")
+    z, err = second_price_quadrature(rule, P, b, tol)
+    return Payments(z, err, "quadrature")
 
 
 # ---------------------------------------------------------------------------

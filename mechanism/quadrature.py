@@ -31,20 +31,31 @@ WG[7] = _WG[3]
 WG[[13, 11, 9]] = _WG[:3]
 
 
+def nodes(a: float, b: float) -> np.ndarray:
+    """The 15 Kronrod nodes mapped to ``[a, b]``."""
+    return 0.5 * (a + b) + 0.5 * (b - a) * NODES
+
+
+def combine(y: np.ndarray, a: float, b: float) -> tuple[float, float]:
+    """``(K15 estimate, |K15 - G7|)`` from the integrand's values at :func:`nodes`."""
+    h = 0.5 * (b - a)
+    k, g = h * float(WK @ y), h * float(WG @ y)
+    return k, abs(k - g)
+
+
 def integrate(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
-              tol: float = 1e-10, max_intervals: int = 64) -> tuple[float, float]:
+              tol: float = 1e-10, max_intervals: int = 32,
+              first: tuple[float, float] | None = None) -> tuple[float, float]:
     """``(integral, error_estimate)`` of ``f`` over ``[a, b]``; adaptive bisection of the
-    interval with the largest error until the total error is below ``tol * max(1, |I|)``."""
+    interval with the largest error until the total error is below ``tol * max(1, |I|)``.
+    ``first`` is the already computed :func:`combine` result on the whole interval."""
     if b <= a:
         return 0.0, 0.0
 
     def rule(lo, hi):
-        c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
-        y = np.asarray(f(c + h * NODES), dtype=np.float64)
-        k, g = h * float(WK @ y), h * float(WG @ y)
-        return k, abs(k - g)
+        return combine(np.asarray(f(nodes(lo, hi)), dtype=np.float64), lo, hi)
 
-    intervals = [(a, b, *rule(a, b))]
+    intervals = [(a, b, *(first if first is not None else rule(a, b)))]
     while True:
         total = sum(iv[2] for iv in intervals)
         err = sum(iv[3] for iv in intervals)

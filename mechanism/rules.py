@@ -124,24 +124,37 @@ class Rule:
             raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
                                "no reference with positive weight (SPEC 2: W = 0); give some "
                                "agent a positive bid or bind a reference", value=b.tolist())
-        ref = self.reference
-        if self.epsilon:
-            V = P.shape[1]
-            P = (1 - self.epsilon) * P + self.epsilon / V
-            ref = None if ref is None else (1 - self.epsilon) * ref + self.epsilon / V
+        P, ref = self._smoothed(P)
         if self._numpy_fn is not None:
             return self._numpy_fn(P, b, ref, self.weight)
         return np.asarray(self.generic(arith.NUMPY, list(P), list(b), ref, self.weight),
                           dtype=np.float64)
 
+    def _smoothed(self, P):
+        """SPEC 2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
+        ref = self.reference
+        if self.epsilon:
+            V = P.shape[1]
+            P = (1 - self.epsilon) * P + self.epsilon / V
+            ref = None if ref is None else (1 - self.epsilon) * ref + self.epsilon / V
+        return P, ref
+
+    def generic_numpy(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Evaluate the generic definition on the numpy backend (tests compare the fast
+        paths with it)."""
+        P, ref = self._smoothed(P)
+        return np.asarray(self.generic(arith.NUMPY, list(P), list(b), ref, self.weight),
+                          dtype=np.float64)
+
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray) -> np.ndarray:
         """``q`` for each row of ``bid_matrix`` (K, n) -> (K, V); validated inputs."""
-        if self._batch_fn is not None and not self.epsilon:
+        if self._batch_fn is not None:
             if np.any(np.sum(bid_matrix, axis=1) + (self.weight if self.reference is not None
                                                      else 0.0) <= 0):
                 raise InvalidInput(f"rule {self.name!r} is undefined at a bid profile with W = 0",
                                    value=None)
-            return self._batch_fn(P, bid_matrix, self.reference, self.weight)
+            P, ref = self._smoothed(P)
+            return self._batch_fn(P, bid_matrix, ref, self.weight)
         return np.stack([self.evaluate(P, row) for row in bid_matrix])
 
     def exact(self, dists, bids):
@@ -154,17 +167,38 @@ class Rule:
                             ref, ops.scalar(self.weight))
 
 
-def _linear_batch(P, B, ref, lam):
-    num = B @ P
-    W = B.sum(axis=1)
+def _with_reference(P, B, ref, lam):
     if ref is not None and lam > 0:
-        num = num + lam * ref
-        W = W + lam
-    return num / W[:, None]
+        return np.vstack([P, ref]), np.hstack([B, np.full((B.shape[0], 1), lam)])
+    return P, B
+
+
+def _linear_batch(P, B, ref, lam):
+    """Numpy fast path of :func:`linear` for K bid profiles at once (tested equal)."""
+    P, B = _with_reference(P, B, ref, lam)
+    return np.einsum("kn,nv->kv", B / B.sum(axis=1, keepdims=True), P)
 
 
 def _linear_numpy(P, b, ref, lam):
     return _linear_batch(P, b[None, :], ref, lam)[0]
+
+
+def _log_linear_batch(P, B, ref, lam):
+    """Numpy fast path of :func:`log_linear` for K bid profiles (tested equal): the log
+    of each report is taken once; zero-weight parties are dropped per profile."""
+    P, B = _with_reference(P, B, ref, lam)
+    W = B / B.sum(axis=1, keepdims=True)
+    support = P > 0
+    logP = np.log(np.where(support, P, 1.0))
+    S = np.einsum("kn,nv->kv", W, logP)
+    vetoed = np.einsum("kn,nv->kv", (W > 0).astype(np.float64),
+                       (~support).astype(np.float64)) > 0
+    S[vetoed] = -np.inf
+    return np.stack([arith.NUMPY.softmax(row) for row in S])
+
+
+def _log_linear_numpy(P, b, ref, lam):
+    return _log_linear_batch(P, b[None, :], ref, lam)[0]
 
 
 # ---------------------------------------------------------------------------
@@ -195,7 +229,8 @@ register_rule("linear", lambda reference=None, weight=0.0: Rule(
     "linear", linear, numpy_fn=_linear_numpy, batch_fn=_linear_batch, reference=reference,
     weight=weight, claims={"monotone": ("box", "segment", "kl_forward")}))
 register_rule("log_linear", lambda reference=None, weight=0.0, epsilon=0.0: Rule(
-    "log_linear", log_linear, reference=reference, weight=weight, epsilon=epsilon,
+    "log_linear", log_linear, numpy_fn=_log_linear_numpy, batch_fn=_log_linear_batch,
+    reference=reference, weight=weight, epsilon=epsilon,
     claims={"monotone": ("kl_reverse", "kl_forward")}))
 register_rule("winner_take_all", lambda reference=None, weight=0.0: Rule(
     "winner_take_all", winner_take_all, reference=reference, weight=weight,
