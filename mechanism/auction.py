@@ -96,12 +96,8 @@ class TokenAuction:
     def __init__(self, rule="linear", payment: str = "second_price", sampler: str = "auto",
                  charge: str = "expected", reference_weight: float | None = None):
         self.rule = R.get_rule(rule) if isinstance(rule, str) else R.as_rule(rule)
-        if reference_weight is not None:
-            self.rule = self.rule.with_reference(self.rule.reference, reference_weight) \
-                if self.rule.reference is not None else R.Rule(
-                    self.rule.name, self.rule.generic, numpy_fn=self.rule._numpy_fn,
-                    batch_fn=self.rule._batch_fn, weight=reference_weight,
-                    epsilon=self.rule.epsilon, claims=self.rule.claims)
+        if reference_weight is not None:  # p_0 itself may come per step from the provider
+            self.rule = self.rule.with_reference(self.rule.reference, reference_weight)
         if payment not in ("second_price", "pay_your_bid", "valuation", "race"):
             raise InvalidInput(f"unknown payment {payment!r}", value=payment)
         if sampler not in SAMPLERS:
