@@ -55,12 +55,13 @@ def chat_token_ids(tokenizer, prompt: Mapping[str, str] | Sequence[Mapping[str, 
         unknown = set(prompt) - {"system", "user"}
         if "user" not in prompt or unknown:
             raise InvalidInput(f"a chat prompt needs a 'user' key and at most a 'system' key; "
-                               f"got keys {sorted(prompt)}")
+                               f"got keys {sorted(prompt)}", value=prompt)
         messages = [{"role": r, "content": prompt[r]} for r in ("system", "user") if r in prompt]
     elif isinstance(prompt, Sequence) and not isinstance(prompt, str) and prompt:
         messages = list(prompt)
     else:
-        raise InvalidInput(f"a chat prompt is a dict with 'system'/'user' or a list of messages; got {prompt!r}")
+        raise InvalidInput("a chat prompt is a dict with 'system'/'user' or a list of messages; "
+                           f"got {prompt!r}", value=prompt)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
@@ -129,7 +130,8 @@ class LLMAgents:
         if not prompts:
             raise InvalidInput("LLMAgents needs at least one agent prompt")
         if not temperature >= 0 or not 0 < top_p <= 1:
-            raise InvalidInput(f"need temperature >= 0 and 0 < top_p <= 1; got {temperature}, {top_p}")
+            raise InvalidInput(f"need temperature >= 0 and 0 < top_p <= 1; got {temperature}, {top_p}",
+                               value=(temperature, top_p))
         self.loaded = loaded
         self.model, self.tokenizer = loaded[0], loaded[1]
         self.prompts = list(prompts) + ([reference] if reference is not None else [])
@@ -171,7 +173,8 @@ class LLMAgents:
             raise InvalidInput(
                 f"prefix of length {len(prefix)} does not extend the previous prefix "
                 f"(length {len(self._prefix)}) by exactly one token (first difference at "
-                f"position {at}); call reset() to prefill a new prefix, or pass [] to start over")
+                f"position {at}); call reset() to prefill a new prefix, or pass [] to start over",
+                value=prefix)
         self._prefix = prefix
         probs = nucleus(logits, self.temperature, self.top_p).cpu().numpy()
         probs.setflags(write=False)
@@ -216,7 +219,8 @@ class LLMAgents:
         token, so the result is the reply's tokens. Tests compare it with the
         auction at bid share 0 and 1 (fp32: batched and single logits agree)."""
         if not 0 <= agent_index < len(self.prompts):
-            raise InvalidInput(f"agent_index={agent_index}; expected 0..{len(self.prompts) - 1}")
+            raise InvalidInput(f"agent_index={agent_index}; expected 0..{len(self.prompts) - 1}",
+                               value=agent_index, agent=agent_index)
         solo = LLMAgents(self.loaded, [self.prompts[agent_index]],
                          temperature=self.temperature, top_p=self.top_p)
         rng, stop, tokens = np.random.default_rng(seed), self.stop_token_ids, []

