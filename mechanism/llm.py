@@ -89,7 +89,7 @@ def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
         reached = torch.cumsum(top, dim=-1) >= top_p
         if reached.any(-1).all() or k >= vocab:
             break
-        k *= 4
+        k = k * 4 if k * 4 <= vocab // 8 else vocab  # a flat row: one full sort beats many topks
     last = torch.where(reached.any(-1), reached.to(torch.int8).argmax(-1), top.shape[-1] - 1)
     kept = torch.where(probs >= top.gather(-1, last[:, None]), probs, 0.0)
     return kept / kept.sum(-1, keepdim=True)
