@@ -131,14 +131,15 @@ class NumpyOps(Ops):
             return np.log(v)
 
     def softmax(self, v):
-        top = np.max(v)
-        if not np.isfinite(top):
+        """Row-wise softmax of a vector or a (K, V) matrix of log-weights."""
+        top = np.max(v, axis=-1, keepdims=True)
+        if not np.isfinite(top).all():
             raise InvalidInput("log-linear aggregation is undefined: the parties with positive "
                                "weight have no token in common (every token is vetoed by some "
                                "p_j(t) = 0); use linear aggregation or ask for smoothing "
                                "(get_rule('log_linear', epsilon=...))", value=None)
         e = np.exp(v - top)
-        return e / e.sum()
+        return e / e.sum(axis=-1, keepdims=True)
 
 
 class FractionOps(Ops):

@@ -149,7 +149,8 @@ def valuation_loss(rule) -> str:
 def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, float]:
     """Myerson payment for the valuation ``t_i (-L_i(q))`` (SPEC 5, valuation-based)."""
     loss = loss or valuation_loss(rule)
-    L = {"kl_forward": lambda q: kl(P[i], q), "kl_reverse": lambda q: kl(q, P[i])}[loss]
+    p_i = rule.smoothed(P)[0][i]  # SPEC 2: with smoothing, the agent's smoothed report
+    L = {"kl_forward": lambda q: kl(p_i, q), "kl_reverse": lambda q: kl(q, p_i)}[loss]
     if b[i] <= 0 or _others_weight(rule, b, i) <= 0:
         return 0.0, 0.0
     L0 = L(rule.evaluate(P, _bid_matrix(b, i, [0.0])[0]))

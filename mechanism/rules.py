@@ -124,13 +124,13 @@ class Rule:
             raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
                                "no reference with positive weight (SPEC 2: W = 0); give some "
                                "agent a positive bid or bind a reference", value=b.tolist())
-        P, ref = self._smoothed(P)
+        P, ref = self.smoothed(P)
         if self._numpy_fn is not None:
             return self._numpy_fn(P, b, ref, self.weight)
         return np.asarray(self.generic(arith.NUMPY, list(P), list(b), ref, self.weight),
                           dtype=np.float64)
 
-    def _smoothed(self, P):
+    def smoothed(self, P):
         """SPEC 2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
         ref = self.reference
         if self.epsilon:
@@ -142,7 +142,7 @@ class Rule:
     def generic_numpy(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Evaluate the generic definition on the numpy backend (tests compare the fast
         paths with it)."""
-        P, ref = self._smoothed(P)
+        P, ref = self.smoothed(P)
         return np.asarray(self.generic(arith.NUMPY, list(P), list(b), ref, self.weight),
                           dtype=np.float64)
 
@@ -153,7 +153,7 @@ class Rule:
                                                      else 0.0) <= 0):
                 raise InvalidInput(f"rule {self.name!r} is undefined at a bid profile with W = 0",
                                    value=None)
-            P, ref = self._smoothed(P)
+            P, ref = self.smoothed(P)
             return self._batch_fn(P, bid_matrix, ref, self.weight)
         return np.stack([self.evaluate(P, row) for row in bid_matrix])
 
@@ -194,7 +194,7 @@ def _log_linear_batch(P, B, ref, lam):
     vetoed = np.einsum("kn,nv->kv", (W > 0).astype(np.float64),
                        (~support).astype(np.float64)) > 0
     S[vetoed] = -np.inf
-    return np.stack([arith.NUMPY.softmax(row) for row in S])
+    return arith.NUMPY.softmax(S)
 
 
 def _log_linear_numpy(P, b, ref, lam):

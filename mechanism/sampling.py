@@ -61,7 +61,7 @@ class StableSampler:
     def __init__(self, rule, P: np.ndarray, b: np.ndarray, agent: int,
                  bisect_tol: float = 1e-10):
         self.rule, self.P, self.b, self.agent = rule, P, np.asarray(b, dtype=np.float64), agent
-        self.p = P[agent]
+        self.p = rule.smoothed(P)[0][agent]  # with smoothing, the smoothed report (SPEC 2)
         self.q0 = self.Q(0.0)
         self.starts = np.concatenate(([0.0], np.cumsum(self.q0)[:-1]))
         self.over = self.q0 > self.p
@@ -131,6 +131,15 @@ class StableSampler:
                 moved = moved + leaving[k] * share
             out[k] = np.where(self.over, stay[k], self.q0 + moved)
         return out
+
+    def switch_probability(self, grid) -> np.ndarray:
+        """Probability that a seed's token at ``grid[k]`` differs from its token at 0.
+
+        Equals ``TV(Q(0), Q(s_k))`` iff every over-served token's mass only decreases
+        along the grid (what SPEC 5 asks; fails when MON fails)."""
+        Qg = self.Qs(self._check_grid(grid))
+        stay = np.minimum(np.minimum.accumulate(Qg, axis=0), self.q0) * self.over
+        return (self.q0 * self.over - stay).sum(axis=1)
 
     # -- at the agent's own bid, with an exact threshold ---------------------------
     def draw(self, u: float, v: float, bid: float | None = None) -> StableDraw:
