@@ -29,6 +29,14 @@ class SyntheticAgents:
         self.tables[:, :, STOP] += np.linspace(0, 0.4, V)[None, :]
         self.tables /= self.tables.sum(axis=2, keepdims=True)
 
+    stop_token_ids = frozenset({STOP})
+
+    def reset(self) -> None:
+        """Stateless: nothing to forget (same interface as the LLM provider)."""
+
+    def decode(self, ids) -> str:
+        return render(ids)
+
     def __call__(self, prefix):
         prev = prefix[-1] if prefix else len(VOCAB) - 1
         dists = self.tables[: self.n, prev].copy()

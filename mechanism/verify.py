@@ -7,7 +7,7 @@
 * the canonical stable sampler (SPEC 5): its exact law on the grid equals ``Q(s)`` and
   its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
 * the payment identity: the charged expected second-price payment equals
-  ``b G(b) - int_0^b G`` recomputed independently (composite Simpson, 129 points);
+  ``b G(b) - int_0^b G`` recomputed independently (composite Simpson, 513 points);
 * regret of truthful bidding under the valuation model ``t_i (-L_i(q))`` (SPEC 5),
   with ``t_i = b_i``: ~0 under the valuation-based payment, positive under pay-your-bid.
   Undefined (None) where ``L_i(Q(0))`` is infinite (e.g. disjoint top-p supports).
@@ -29,7 +29,7 @@ from .orders import box_violation
 from .sampling import StableSampler
 
 MISREPORTS = (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
-SIMPSON_POINTS = 129
+SIMPSON_POINTS = 513
 
 
 @dataclass
