@@ -66,13 +66,14 @@ class Transcript:
     reports: list[Reports]
     tokens: list[int]
     stopped: str
+    totals: np.ndarray | None = None  #: running sum of the charges (kept without steps)
 
     @property
     def total_payments(self) -> np.ndarray:
         """Sequence charge = sum of per-token charges (SPEC 1)."""
-        if not self.steps:
+        if self.totals is None:
             return np.zeros(int(self.header["n"]))
-        return np.sum([s.payments for s in self.steps], axis=0)
+        return self.totals
 
 
 def step_uniforms(seed: int, step: int, n: int) -> np.ndarray:
@@ -162,19 +163,22 @@ class TokenAuction:
 
     def run(self, provider: Callable[[list[int]], object], bids, *, seed: int,
             max_tokens: int, stop_tokens: Sequence[int] = (), prefix: Sequence[int] = (),
-            record_to=None, keep_reports: bool = True,
+            record_to=None, keep_reports: bool = True, keep_steps: bool = True,
             on_step: Callable[[StepRecord], None] | None = None) -> Transcript:
         """Generate up to ``max_tokens`` tokens; stop early at a token in ``stop_tokens``.
 
         ``provider(prefix) -> Reports | (dists, reference) | dists``. ``bids`` is one bid
         per agent (fixed) or a callable ``bids(step, prefix)``. ``record_to`` streams the
-        transcript to a run folder (:mod:`mechanism.transcript`).
+        transcript to a run folder (:mod:`mechanism.transcript`). For long runs,
+        ``keep_reports=False`` / ``keep_steps=False`` keep memory bounded (the totals are
+        still accumulated).
         """
         if max_tokens < 0:
             raise InvalidInput(f"max_tokens must be >= 0, got {max_tokens}", value=max_tokens)
         tokens = list(prefix)
         generated: list[int] = []
         steps, reports = [], []
+        totals = None
         writer = None
         header = None
         stopped = "length"
@@ -186,16 +190,21 @@ class TokenAuction:
                 n, V = P.shape
                 if header is None:
                     header = {**self.header(), "seed": int(seed), "n": n, "V": V,
+                              "max_tokens": int(max_tokens),
                               "prefix": [int(t) for t in prefix],
                               "stop_tokens": [int(t) for t in stop_tokens],
-                              "has_reference": rep.reference is not None}
+                              "has_reference": (rep.reference is not None
+                                                or self.rule.reference is not None)}
                     if record_to is not None:
                         writer = TranscriptWriter(record_to, header)
                 rec = self.step(P, b, step_uniforms(seed, k, n), rep.reference, step=k)
                 if writer is not None:
-                    rows = P if rep.reference is None else np.vstack([P, rep.reference])
+                    ref = rep.reference if rep.reference is not None else self.rule.reference
+                    rows = P if ref is None else np.vstack([P, ref])
                     writer.write_step(rec.to_json(), rows)
-                steps.append(rec)
+                totals = rec.payments.copy() if totals is None else totals + rec.payments
+                if keep_steps:
+                    steps.append(rec)
                 if keep_reports:
                     reports.append(Reports(P, rep.reference))
                 if on_step is not None:
@@ -205,11 +214,13 @@ class TokenAuction:
                 if rec.token in stop_tokens:
                     stopped = "stop_token"
                     break
+            if writer is not None:
+                writer.finish(stopped)
         finally:
             if writer is not None:
                 writer.close()
         return Transcript(header or {**self.header(), "seed": int(seed), "n": 0, "V": 0},
-                          steps, reports, generated, stopped)
+                          steps, reports, generated, stopped, totals)
 
 
 def _as_reports(out) -> Reports:

@@ -30,6 +30,9 @@ def inverse_cdf(q, u: float) -> int:
     if not 0.0 <= u < 1.0:
         raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=u)
     c = np.cumsum(q)
+    if not np.isfinite(c[-1]) or c[-1] <= 0:
+        raise InvalidInput(f"cannot sample from a vector whose total is {c[-1]!r}; pass a "
+                           "distribution (finite, non-negative, summing to 1)", value=None)
     t = int(np.searchsorted(c, u, side="right"))
     if t >= len(c):  # u beyond the last cumsum by round-off: last token with mass
         t = int(np.flatnonzero(np.asarray(q) > 0)[-1])

@@ -8,6 +8,9 @@ On disk a run folder holds (format ``tokenauction-transcript/1``):
   (``prev`` = the previous line's ``hash``; ``hash`` = SHA-256 of ``prev`` and the
   canonical JSON of the line without ``hash``). Any edited, dropped, duplicated or
   reordered line breaks the chain.
+* the last line, written when the run ends normally, is a chained end record
+  ``{"end": true, "steps": N, "side_bytes": B, "stopped": "length"|"stop_token"}``; a
+  run folder without it was cut short (a crash, or a truncation at a line boundary).
 * ``reports.bin`` -- per step, the agents' distributions then the reference (if any),
   each row stored sparsely as ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
   Exact: replay sees the very float64 values the auction saw. After top-p truncation
@@ -84,6 +87,7 @@ class TranscriptWriter:
         self._jsonl = open(self.folder / JSONL, "w", encoding="utf-8")
         self._side = open(self.folder / SIDE, "wb")
         self._offset = 0
+        self._steps = 0
         self.prev = GENESIS
         self.write_line({"format": FORMAT, **header})
 
@@ -100,7 +104,13 @@ class TranscriptWriter:
         loc = {"offset": self._offset, "length": len(blob), "rows": int(rows.shape[0]),
                "sha256": hashlib.sha256(blob).hexdigest()}
         self._offset += len(blob)
+        self._steps += 1
         return self.write_line({**record, "reports": loc})
+
+    def finish(self, stopped: str) -> None:
+        """Write the chained end record (call once, when the run ends normally)."""
+        self.write_line({"end": True, "steps": self._steps, "side_bytes": self._offset,
+                         "stopped": stopped})
 
     def close(self):
         self._jsonl.close()
@@ -140,7 +150,9 @@ def read_header(folder) -> dict:
 def iter_steps(folder) -> Iterator[StoredStep]:
     """Stream the steps of a run folder (line numbers are 1-based, the header is line 1).
 
-    A line that is not JSON raises :class:`InvalidInput` naming the line, after every
+    Steps are yielded as stored; the hash chain and the side file's SHA-256 are verified
+    by ``properties.audit`` (``rows`` is None here when a step's block does not match its
+    SHA-256). A line that is not JSON raises :class:`InvalidInput` naming the line, after every
     earlier step has been yielded.
     """
     folder = Path(folder)
@@ -156,6 +168,8 @@ def iter_steps(folder) -> Iterator[StoredStep]:
             except json.JSONDecodeError as exc:
                 raise InvalidInput(f"{folder / JSONL}:{lineno} is not valid JSON ({exc.msg}); the "
                                    "file is truncated or corrupted", value=lineno) from exc
+            if rec.get("end"):
+                continue  # the end record (checked by the audit), not a step
             loc = rec.get("reports") or {}
             rows = None
             try:

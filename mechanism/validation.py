@@ -6,7 +6,9 @@ agent, the token and the value, and how to fix it):
 * NaN or infinite probability                      -> InvalidInput
 * negative probability (any value < 0)             -> InvalidInput
 * a row whose sum differs from 1 by more than ``SUM_TOL`` -> InvalidInput;
-  within ``SUM_TOL`` the row is renormalized exactly (float round-off only)
+  within ``SUM_TOL`` the row is renormalized (float round-off only), unless it is already
+  within ``EXACT_TOL`` of 1, where it is used as given (so validation is idempotent:
+  re-validating stored rows changes nothing)
 * rows of different lengths / wrong ndim / empty   -> InvalidInput (mismatched vocabularies)
 * bid NaN, infinite or negative                    -> InvalidInput
 * wrong number of bids                             -> InvalidInput
@@ -24,6 +26,8 @@ from .errors import InvalidInput
 
 #: Tolerance on ``|sum(p) - 1|`` for a distribution to be accepted (then renormalized).
 SUM_TOL = 1e-6
+#: Rows this close to summing to 1 are used as given (validation is idempotent).
+EXACT_TOL = 1e-12
 
 
 def _who(agent: int | None) -> str:
@@ -92,7 +96,7 @@ def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
         raise InvalidInput(f"{_who(agents[i])}: probabilities sum to {sums[i]!r}, not 1 (tolerance "
                            f"{SUM_TOL}); divide the row by its sum", value=float(sums[i]),
                            agent=agents[i])
-    if np.any(sums != 1.0):
+    if np.any(np.abs(sums - 1.0) > EXACT_TOL):
         arr = arr / sums[:, None]
     return arr
 
@@ -111,6 +115,12 @@ def as_bids(bids, n: int) -> np.ndarray:
         i = int(np.argmax(~np.isfinite(arr)))
         raise InvalidInput(f"agent {i}: bid is {arr[i]!r}; bids must be finite and non-negative",
                            value=float(arr[i]), agent=i)
+    with np.errstate(over="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total):
+        raise InvalidInput(f"bids {arr.tolist()} overflow: their total is not finite; scale "
+                           "all bids down by a common factor (only ratios matter to the rules)",
+                           value=arr.tolist())
     if (arr < 0).any():
         i = int(np.argmax(arr < 0))
         raise InvalidInput(f"agent {i}: bid is negative ({arr[i]!r}); bids must be >= 0 "

@@ -83,3 +83,28 @@ def test_transcript_on_disk_replays(tmp_path):
 def test_step_needs_enough_uniforms():
     with pytest.raises(InvalidInput, match="uniforms"):
         TokenAuction("linear").step([[0.5, 0.5], [0.1, 0.9]], [1, 1], [0.5])
+
+
+def test_end_record_and_bound_reference_are_recorded(tmp_path):
+    import json
+    ref = np.full(12, 1 / 12)
+    rule_with_ref = TokenAuction("linear", reference_weight=0.5).rule.with_reference(ref)
+    t = TokenAuction(rule_with_ref).run(SyntheticAgents(n=2, seed=2), [1.0, 1.0], seed=1,
+                                        max_tokens=6, record_to=tmp_path / "r")
+    lines = (tmp_path / "r" / "transcript.jsonl").read_text().splitlines()
+    end = json.loads(lines[-1])
+    assert end["end"] is True and end["steps"] == len(t.steps) and end["stopped"] == t.stopped
+    header = json.loads(lines[0])
+    assert header["has_reference"] and header["max_tokens"] == 6
+    stored = list(iter_steps(tmp_path / "r"))
+    assert len(stored) == len(t.steps)
+    np.testing.assert_array_equal(stored[0].rows[2], ref)
+
+
+def test_keep_steps_false_still_totals():
+    a = run()
+    b = TokenAuction("linear").run(SyntheticAgents(n=2, seed=1), [1.0, 2.0], seed=7,
+                                   max_tokens=15, stop_tokens=[STOP], keep_steps=False,
+                                   keep_reports=False)
+    assert b.steps == [] and b.reports == [] and b.tokens == a.tokens
+    np.testing.assert_allclose(b.total_payments, a.total_payments)

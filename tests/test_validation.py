@@ -91,3 +91,24 @@ def test_unknown_names():
         expected_payments(get_rule("linear"), P, [1, 1], payment="nope")
     with pytest.raises(InvalidInput, match="unknown sampler"):
         TokenAuction("linear", sampler="nope")
+
+
+def test_huge_bids_whose_total_overflows():
+    with pytest.raises(InvalidInput, match="overflow"):
+        get_rule("linear")(np.eye(3), [1e308, 1e308, 1.0])
+    q = get_rule("linear")(P, [1e300, 1e300])  # large but finite: fine
+    np.testing.assert_allclose(q, [0.35, 0.65])
+
+
+def test_inverse_cdf_refuses_a_non_distribution():
+    from mechanism import inverse_cdf
+    with pytest.raises(InvalidInput, match="cannot sample"):
+        inverse_cdf([np.nan, 0.5], 0.3)
+
+
+def test_validation_is_idempotent():
+    rng = np.random.default_rng(0)
+    raw = rng.random((3, 1000))
+    raw /= raw.sum(axis=1, keepdims=True)
+    once = as_distributions(raw)
+    np.testing.assert_array_equal(as_distributions(once), once)
