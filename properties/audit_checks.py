@@ -23,6 +23,7 @@ import numpy as np
 
 from mechanism import orders
 from mechanism.divergences import kl, tv
+from mechanism.errors import InvalidInput
 from mechanism.payments import valuation_loss
 from mechanism.quadrature import integrate
 
@@ -46,16 +47,25 @@ def on_support(rule, P: np.ndarray, ref: np.ndarray | None):
     return rule_s, P[:, cols], ref_s, cols
 
 
-def bid_grid(b: np.ndarray, i: int) -> np.ndarray:
+def bid_grid(b: np.ndarray, i: int, cuts=()) -> np.ndarray:
     """0, multiples of ``b_i`` (or of the others' scale if ``b_i = 0``), and every other bid
-    with its two neighbours (where winner-take-all and reserve rules jump)."""
+    and extra cut (e.g. a reserve) with its two neighbours (where winner-take-all and
+    reserve rules jump)."""
     others = np.delete(b, i)
     scale = float(b[i]) if b[i] > 0 else float(others.max(initial=0.0)) or 1.0
     pts = [0.0] + [scale * f for f in GRID_FACTORS]
-    for x in others[others > 0]:
+    for x in list(others[others > 0]) + [c for c in cuts if c > 0]:
         pts += [x * (1 - 1e-6), float(x), x * (1 + 1e-6)]
     g = np.unique(np.asarray(pts, dtype=np.float64))
     return g[np.isfinite(g)]
+
+
+def _defined_at_zero(rule, P, b, i) -> bool:
+    try:
+        _path(rule, P, b, i, [0.0])
+    except InvalidInput:
+        return False
+    return True
 
 
 def _path(rule, P, b, i, grid) -> np.ndarray:
@@ -64,15 +74,15 @@ def _path(rule, P, b, i, grid) -> np.ndarray:
     return rule.batch(P, B)
 
 
-def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL):
+def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=()):
     """First consecutive pair ``s < s'`` of the grid with ``Q(s') ⋡_box Q(s)`` for agent i.
 
     Box is transitive, so consecutive pairs cover the whole grid. Ideal ``p_i`` is the
     smoothed row when the rule smooths (SPEC 2). Returns ``None`` or a counterexample.
     """
-    grid = bid_grid(b, i) if grid is None else np.asarray(grid, dtype=np.float64)
-    if b.sum() - b[i] + (rule.weight if rule.reference is not None else 0.0) <= 0:
-        grid = grid[grid > 0]  # Q(0) is undefined without competition
+    grid = bid_grid(b, i, cuts) if grid is None else np.asarray(grid, dtype=np.float64)
+    if not _defined_at_zero(rule, P, b, i):
+        grid = grid[grid > 0]  # Q(0) is undefined without competition (SPEC 2: W = 0)
     if grid.size < 2:
         return None
     p = P[i]
@@ -126,15 +136,15 @@ def allocation_curve(rule, P, b, i, payment: str):
 
 
 def identity_payment(rule, P, b, i, payment: str = "second_price",
-                     tol: float = 1e-10) -> tuple[float, float]:
+                     tol: float = 1e-10, cuts=()) -> tuple[float, float]:
     """``(Z, error)``: Myerson's identity ``b x(b) - int_0^b x`` by quadrature, split at
-    every other bid below ``b_i``. ``Z = 0`` for a zero bid or with no competition."""
+    every other bid (and extra ``cuts``, e.g. a reserve) below ``b_i``. ``Z = 0`` for a
+    zero bid or with no competition (``Q(0)`` undefined)."""
     bi = float(b[i])
-    B = float(b.sum() - bi) + (rule.weight if rule.reference is not None else 0.0)
-    if bi <= 0 or B <= 0:
+    if bi <= 0 or not _defined_at_zero(rule, P, b, i):
         return 0.0, 0.0
     x = allocation_curve(rule, P, b, i, payment)
-    cuts = np.unique(np.concatenate(([0.0, bi], np.delete(b, i))))
+    cuts = np.unique(np.concatenate(([0.0, bi], np.delete(b, i), np.asarray(cuts, float))))
     cuts = cuts[(cuts >= 0) & (cuts <= bi)]
     area = err = 0.0
     for lo, hi in zip(cuts[:-1], cuts[1:]):

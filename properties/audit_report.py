@@ -168,6 +168,8 @@ class AuditReport:
 
     def summary(self) -> str:
         h = self.header
+        if not h and self.error is not None:
+            return f"UNREADABLE: {self.error}\nUNREADABLE INPUT (exit 2)"
         out = [f"audit of {self.run_dir}: rule={h.get('rule')} payment={h.get('payment')} "
                f"sampler={h.get('sampler')} n={h.get('n')} V={h.get('V')}; "
                f"{self.steps_read} steps read, {self.steps_replayed} replayed "
