@@ -144,9 +144,12 @@ def _audit_step(item, auction, header, report, tol, identity_tol, check_properti
                                float(u[k]) if k < u.size else None,
                                float(ru[k]) if k < ru.size else None,
                                message="uniforms must be step_uniforms(seed, step, n)"))
-    _replay(auction, P, ref, b, u, step, line, rec, report, tol)
+    if not _replay(auction, P, ref, b, u, step, line, rec, report, tol):
+        _skip(report, ("monotone_box", "payment_bounds", "payment_identity"))
+        return
     if check_properties:
-        _properties(auction, P, ref, b, step, line, rec, header, report, identity_tol)
+        with np.errstate(all="ignore"):
+            _properties(auction, P, ref, b, step, line, rec, header, report, identity_tol)
 
 
 def _first_diff(a: np.ndarray, b: np.ndarray) -> int:
@@ -159,18 +162,21 @@ def _close(x, y, tol) -> bool:
     return abs(x - y) <= tol * max(1.0, abs(x), abs(y))
 
 
-def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> None:
+def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
+    """Recompute the step; False when the recorded inputs cannot be replayed."""
     try:
         with np.errstate(all="ignore"):
             mine = auction.step(P, b, u, reference=ref, step=step)
         if not (np.isfinite(mine.aggregate).all() and np.isfinite(mine.payments).all()):
             raise InvalidInput(f"replay gives a non-finite aggregate or payment at bids "
                                f"{b.tolist()}: values this large overflow float64", value=b.tolist())
-    except (InvalidInput, InvalidRule) as exc:
+    except (InvalidInput, InvalidRule, ArithmeticError, IndexError, ValueError) as exc:
         report.count("inputs")
-        report.fail(Divergence("inputs", step, line, "replay", "a defined step", str(exc)))
+        text = str(exc) if isinstance(exc, (InvalidInput, InvalidRule)) else \
+            f"the mechanism failed on these inputs: {type(exc).__name__}: {exc}"
+        report.fail(Divergence("inputs", step, line, "replay", "a defined step", text))
         _skip(report, ("replay_token", "replay_payments"))
-        return
+        return False
     report.steps_replayed += 1
     report.count("replay_token")
     if rec.get("token") != mine.token:
@@ -179,14 +185,14 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> None:
     for key, want in (("sampler", mine.sampler), ("payment_method", mine.payment_method)):
         if rec.get(key) != want:
             report.fail(Divergence("replay_payments", step, line, key, want, rec.get(key)))
-            return
+            return True
     for key, want in (("payments", mine.payments), ("thresholds", mine.thresholds)):
         have = rec.get(key)
         if want is None or have is None:
             if (want is None) != (have is None):
                 report.fail(Divergence("replay_payments", step, line, key,
                                        None if want is None else want.tolist(), have))
-                return
+                return True
             continue
         try:
             h = np.asarray(have, dtype=np.float64)
@@ -195,7 +201,7 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> None:
         if h.shape != want.shape:
             report.fail(Divergence("replay_payments", step, line, key, want.tolist(), have,
                                    message=f"expected {want.size} values (one per agent)"))
-            return
+            return True
         for i in range(want.size):
             err = abs(float(want[i]) - float(h[i])) if np.isfinite(h[i]) else np.inf
             report.tallies["replay_payments"].max_error = max(
@@ -203,7 +209,8 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> None:
             if not _close(float(want[i]), float(h[i]), tol) or not np.isfinite(h[i]):
                 report.fail(Divergence("replay_payments", step, line, f"{key}[{i}]",
                                        float(want[i]), float(h[i]), agent=i))
-                return
+                return True
+    return True
 
 
 def _properties(auction, P, ref, b, step, line, rec, header, report, identity_tol) -> None:

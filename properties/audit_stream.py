@@ -91,12 +91,19 @@ def read_run_header(folder) -> dict:
 
 def _check_chain(rec: dict, prev: str, line: int, step, report: AuditReport) -> None:
     report.count("chain")
+    try:
+        want = chain_hash(rec.get("prev", ""), rec)
+    except ValueError:  # NaN or inf: canonical JSON refuses them, the writer never wrote one
+        report.fail(Divergence("chain", step, line, "hash", "a hash over canonical JSON",
+                               rec.get("hash"), message="the line holds NaN or Infinity, "
+                                                        "which the writer never writes"))
+        return
     if rec.get("prev") != prev:
         report.fail(Divergence("chain", step, line, "prev", prev, rec.get("prev"),
                                message="a line was dropped, duplicated, reordered or inserted "
                                        "before this one"))
-    elif rec.get("hash") != chain_hash(prev, rec):
-        report.fail(Divergence("chain", step, line, "hash", chain_hash(prev, rec), rec.get("hash"),
+    elif rec.get("hash") != want:
+        report.fail(Divergence("chain", step, line, "hash", want, rec.get("hash"),
                                message="this line was edited after it was written"))
 
 
@@ -228,6 +235,9 @@ def _check_end(report, end_seen, n_steps, side_used, side_size, stopped_at, head
         elif stopped_at is None:
             report.warn("no end record: truncation at a line boundary cannot be ruled out "
                         "(the format-1 writer does not write one)")
-    if side_size > side_used:
+    if end_seen is not None and side_size != side_used:
+        report.fail(Divergence("sequence", None, end_seen[0], f"{SIDE} length", side_used,
+                               side_size, message="bytes after the last step's block"))
+    elif side_size > side_used:
         report.warn(f"{SIDE} has {side_size - side_used} bytes after the last step's block "
                     "(an interrupted write, or data appended later)")
