@@ -169,9 +169,11 @@ class _Tally:
             return
         try:
             out = fn()
-        except (InvalidInput, InvalidRule) as exc:
-            if isinstance(exc, InvalidRule) or prop == "aggregate_valid":
-                self.cex[prop] = {**inst, "error": str(exc)}
+        except InvalidInput:
+            return  # undefined there, and the object said so
+        except InvalidRule as exc:  # blame the aggregate when it was the one that misbehaved
+            blame = "aggregate_valid" if str(exc.rule or "").endswith(".aggregate") else prop
+            self.cex.setdefault(blame, {**inst, "while_checking": prop, "error": str(exc)})
             return
         self.checked[prop] += 1
         if out is not None:
