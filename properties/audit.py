@@ -62,13 +62,15 @@ def auction_from_header(header: dict) -> TokenAuction:
 
 
 def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
-              check_properties: bool = True,
+              check_properties: bool = True, expect_head: str | None = None,
               progress: Callable[[int, VerifiedStep], None] | None = None) -> AuditReport:
     """Replay and verify a recorded run; see the module docstring.
 
     ``tol``: relative/absolute tolerance when comparing replayed payments with recorded
     ones (replay on the same numpy is bit-exact; the slack absorbs another BLAS).
     ``identity_tol``: tolerance of the payment identity, scaled by ``max(1, b_i)``.
+    ``expect_head``: the chain head (last line's hash) published when the run ended; a
+    run rewritten with a recomputed chain no longer matches it.
     ``progress(steps_done, step)`` is called after every step.
     """
     report = AuditReport(str(run_dir))
@@ -94,6 +96,12 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
                 progress(report.steps_read, item)
     except InvalidInput as exc:
         report.error, report.error_line = str(exc), _line(exc)
+    if expect_head is not None and report.error is None:
+        report.count("chain")
+        if report.head_hash != expect_head:
+            report.fail(Divergence("chain", None, None, "head", expect_head, report.head_hash,
+                                   message="the run differs from the one whose head was "
+                                           "published"))
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -114,13 +122,18 @@ def _inputs(item: VerifiedStep, header: dict, report: AuditReport):
     report.count("inputs")
     try:
         b = as_bids(rec["bids"], n)
-        if item.rows is None:
-            return None
+    except InvalidInput as exc:
+        report.fail(Divergence("inputs", step, line, "bids", f"{n} finite bids >= 0",
+                               rec["bids"], agent=exc.agent, message=str(exc)))
+        return None
+    if item.rows is None:
+        return None
+    try:
         P = as_distributions(item.rows[:n])
         ref = as_distribution(item.rows[n], vocab=V) if header.get("has_reference") else None
     except InvalidInput as exc:
-        report.fail(Divergence("inputs", step, line, "bids" if "bid" in str(exc) else "reports",
-                               "valid input", exc.value, agent=exc.agent, message=str(exc)))
+        report.fail(Divergence("inputs", step, line, "reports", "distributions over V tokens",
+                               exc.value, agent=exc.agent, message=str(exc)))
         return None
     return P, ref, b
 
@@ -144,7 +157,10 @@ def _audit_step(item, auction, header, report, tol, identity_tol, check_properti
                                float(u[k]) if k < u.size else None,
                                float(ru[k]) if k < ru.size else None,
                                message="uniforms must be step_uniforms(seed, step, n)"))
-    if not _replay(auction, P, ref, b, u, step, line, rec, report, tol):
+    # Replay from the rows as stored, exactly what TokenAuction.step saw (validating them
+    # again here would renormalize once more and could move the last bit).
+    raw_ref = item.rows[n] if header.get("has_reference") else None
+    if not _replay(auction, item.rows[:n], raw_ref, b, u, step, line, rec, report, tol):
         _skip(report, ("monotone_box", "payment_bounds", "payment_identity"))
         return
     if check_properties:

@@ -22,10 +22,15 @@ from __future__ import annotations
 import numpy as np
 
 from mechanism import orders
+from mechanism import rules as R
 from mechanism.divergences import kl, tv
 from mechanism.errors import InvalidInput
 from mechanism.payments import valuation_loss
 from mechanism.quadrature import integrate
+
+#: Rules whose outcome is smooth in each bid (no jumps at the other bids), so the
+#: identity's quadrature needs no split there.
+SMOOTH_IN_BID = (R.linear, R.log_linear)
 
 #: Multipliers of agent i's own bid put on its grid (plus 0 and the other bids).
 GRID_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -144,7 +149,9 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
     if bi <= 0 or not _defined_at_zero(rule, P, b, i):
         return 0.0, 0.0
     x = allocation_curve(rule, P, b, i, payment)
-    cuts = np.unique(np.concatenate(([0.0, bi], np.delete(b, i), np.asarray(cuts, float))))
+    if getattr(rule, "generic", None) not in SMOOTH_IN_BID:  # may jump at another bid
+        cuts = np.concatenate((np.delete(b, i), np.asarray(cuts, float)))
+    cuts = np.unique(np.concatenate(([0.0, bi], np.asarray(cuts, float))))
     cuts = cuts[(cuts >= 0) & (cuts <= bi)]
     area = err = 0.0
     for lo, hi in zip(cuts[:-1], cuts[1:]):

@@ -1,6 +1,7 @@
 """``tokenauction audit``: replay and verify a recorded auction, or judge a mechanism.
 
     tokenauction audit RUN_DIR [--json] [--tol T] [--identity-tol T] [--no-properties]
+                               [--expect-head HASH]
     tokenauction audit --mechanism package.module:NAME [--json] [--max-examples K]
     tokenauction audit --mechanism path/to/file.py:NAME
 
@@ -33,6 +34,9 @@ def add_arguments(parser) -> None:
                         help="tolerance of replayed vs recorded payments (default 1e-9)")
     parser.add_argument("--identity-tol", type=float, default=1e-6,
                         help="tolerance of the payment identity, times max(1, bid) (default 1e-6)")
+    parser.add_argument("--expect-head", metavar="HASH",
+                        help="the chain head published when the run ended (catches a run "
+                             "rewritten with a recomputed chain)")
     parser.add_argument("--no-properties", action="store_true",
                         help="integrity and replay only: skip monotonicity, bounds, identity")
     parser.add_argument("--max-examples", type=int, default=120,
@@ -82,7 +86,8 @@ def main(args) -> int:
         return _usage("--tol and --identity-tol must be >= 0")
     progress = None if args.quiet else Progress()
     report = audit_run(args.run_dir, tol=args.tol, identity_tol=args.identity_tol,
-                       check_properties=not args.no_properties, progress=progress)
+                       check_properties=not args.no_properties,
+                       expect_head=args.expect_head, progress=progress)
     if progress is not None and progress.done:
         print(f"audit: {progress.done} steps in {report.seconds:.1f}s", file=sys.stderr)
     if args.json:

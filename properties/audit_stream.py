@@ -37,6 +37,9 @@ from .audit_report import AuditReport, Divergence
 #: Refuse headers whose sizes cannot be a real run (a dense row must fit in memory).
 MAX_AGENTS = 4096
 MAX_VOCAB = 1 << 24
+#: Formats read: version 1, and whatever mechanism.transcript writes now (a later
+#: version only adds the optional end record and header fields this reader tolerates).
+FORMATS = frozenset({"tokenauction-transcript/1", FORMAT})
 STEP_FIELDS = ("step", "token", "bids", "payments", "uniforms", "reports")
 
 
@@ -70,8 +73,9 @@ def read_run_header(folder) -> dict:
                    1) from exc
     if not isinstance(header, dict):
         raise _bad(f"{path}:1 (the header) is not a JSON object", 1)
-    if header.get("format") != FORMAT:
-        raise _bad(f"{path}:1 has format {header.get('format')!r}; this audit reads {FORMAT!r}", 1)
+    if header.get("format") not in FORMATS:
+        raise _bad(f"{path}:1 has format {header.get('format')!r}; this audit reads "
+                   f"{' or '.join(sorted(FORMATS))}", 1)
     missing = [k for k in ("rule", "payment", "sampler", "charge", "seed", "n", "V")
                if k not in header]
     if missing:
@@ -156,9 +160,13 @@ def verified_steps(folder, header: dict, report: AuditReport) -> Iterator[Verifi
         raise _bad(f"{side_path} does not exist; a run folder holds {JSONL} and {SIDE}", None)
     side_size = side_path.stat().st_size
     report.count("chain")
-    if header.get("prev") != GENESIS or header.get("hash") != chain_hash(GENESIS, header):
-        report.fail(Divergence("chain", None, 1, "hash", chain_hash(GENESIS, header),
-                               header.get("hash"), message="the header was edited"))
+    try:
+        want = chain_hash(GENESIS, header)
+    except ValueError:  # NaN or inf in the header: no canonical JSON
+        want = "a hash over canonical JSON (the header holds NaN or Infinity)"
+    if header.get("prev") != GENESIS or header.get("hash") != want:
+        report.fail(Divergence("chain", None, 1, "hash", want, header.get("hash"),
+                               message="the header was edited"))
     prev = header.get("hash")
     expected_step, expected_offset, n_steps = 0, 0, 0
     end_seen, stopped_at = None, None

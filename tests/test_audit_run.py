@@ -76,3 +76,17 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert cli(["audit", str(tmp_path), "--mechanism", "x:y"]) == 2
     assert cli(["audit", str(tmp_path / "missing")]) == 2
     assert "not a directory" in capsys.readouterr().out
+
+
+@pytest.mark.xfail(strict=True, reason="mechanism/transcript.py does not record a reference "
+                   "bound to the rule (only one the provider returns), so such a run cannot "
+                   "be replayed; the audit reports the divergence instead of passing it")
+def test_rule_bound_reference_is_replayable(tmp_path):
+    import numpy as np
+
+    from mechanism import TokenAuction, get_rule
+    from mechanism.synthetic import SyntheticAgents
+    rule = get_rule("linear", reference=np.full(12, 1 / 12), weight=0.5)
+    TokenAuction(rule).run(SyntheticAgents(3), [1.0, 2.0, 0.5], seed=1, max_tokens=4,
+                           record_to=tmp_path / "run")
+    assert audit_run(tmp_path / "run").exit_code == 0

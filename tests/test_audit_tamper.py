@@ -304,3 +304,12 @@ def test_json_report_of_divergence(run):
     fd = out["first_divergence"]
     assert fd["step"] == 2 and fd["agent"] == 1 and fd["check"] == "replay_payments"
     assert out["checks"]["replay_payments"]["verdict"] == "REFUTED"
+
+
+def test_expect_head_catches_a_consistent_rewrite(run):
+    head = audit_run(run).head_hash
+    assert audit_run(run, expect_head=head).exit_code == 0
+    tamper(run, set_payment, rechain=True)
+    report = audit_run(run, expect_head=head)
+    heads = [d for d in report.divergences if d.field == "head"]
+    assert heads and heads[0].expected == head and heads[0].check == "chain"
