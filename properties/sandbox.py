@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import signal
 import threading
+import warnings
 
 import numpy as np
 
@@ -87,7 +88,9 @@ def call_with_timeout(fn, args, timeout: float | None):
 def guarded_call(label: str, fn, args, timeout: float | None):
     """Call user code: InvalidInput -> Undefined; any other exception -> RuleFailure."""
     try:
-        return call_with_timeout(fn, args, timeout)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return call_with_timeout(fn, args, timeout)
     except RuleFailure as exc:
         raise RuleFailure(exc.kind, f"{label} {exc}") from None
     except InvalidInput as exc:
