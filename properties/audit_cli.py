@@ -3,7 +3,7 @@
     tokenauction audit RUN_DIR [--json] [--tol T] [--identity-tol T] [--no-properties]
                                [--expect-head HASH]
     tokenauction audit --mechanism package.module:NAME [--json] [--max-examples K]
-    tokenauction audit --mechanism path/to/file.py:NAME
+    tokenauction audit --mechanism path/to/file.py:NAME [--orders box,segment] [--no-suite]
 
 A run audit prints progress to stderr, then the summary table and the first divergence
 (:mod:`properties.audit`); a mechanism audit prints the verdict table with
@@ -42,8 +42,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-examples", type=int, default=120,
                         help="instances per property for --mechanism (default 120)")
     parser.add_argument("--seed", type=int, default=0, help="instance seed for --mechanism")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds per property-suite engine for --mechanism")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="per-call limit in seconds for the mechanism's code (default 5)")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="property-suite wall-clock budget per target, seconds (default 120)")
+    parser.add_argument("--orders", default="box",
+                        help="preference orders for the suite's per-order properties "
+                             "(comma-separated; default box)")
+    parser.add_argument("--no-suite", action="store_true",
+                        help="--mechanism: the audit's own checks only (no properties.check)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -76,7 +83,9 @@ def main(args) -> int:
         try:
             report = audit_mechanism(load_mechanism(args.mechanism),
                                      max_examples=args.max_examples, seed=args.seed,
-                                     timeout=args.timeout)
+                                     timeout=args.timeout, use_suite=not args.no_suite,
+                                     orders=tuple(o for o in args.orders.split(",") if o),
+                                     budget_s=args.budget)
         except (InvalidInput, InvalidRule) as exc:
             return _usage(str(exc))
         print(json.dumps(report.to_json(), indent=1, default=str) if args.json

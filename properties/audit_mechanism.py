@@ -48,7 +48,8 @@ from mechanism.verdicts import Verdict
 
 from . import audit_checks as C
 from .audit_instances import instances
-from .audit_suite import Finding, MechanismReport, suite_findings
+from .audit_suite import MechanismReport, suite_findings
+from .report import Finding
 
 NATIVE = ("aggregate_valid", "monotone", "payment_nonnegative", "payment_at_most_bid",
           "zero_bid_pays_zero", "payment_identity", "payment_reserve", "truthful",
@@ -199,8 +200,13 @@ class _Tally:
 
 
 def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, seed: int = 0,
-                    use_suite: bool = True, timeout: float = 60.0) -> MechanismReport:
-    """Judge a mechanism object (see the module docstring); a :class:`MechanismReport`."""
+                    use_suite: bool = True, timeout: float = 5.0, orders=("box",),
+                    budget_s: float | None = 120.0) -> MechanismReport:
+    """Judge a mechanism object (see the module docstring); a :class:`MechanismReport`.
+
+    ``max_examples``/``seed``: instances of the native checks and the suite's sampling
+    budget; ``use_suite``: also run ``properties.check`` (with ``orders``, per-call
+    ``timeout`` for the object's code, and a wall-clock ``budget_s`` per target)."""
     m = obj if isinstance(obj, Audited) else Audited(obj, name)
     t = _Tally()
     if m.pay is None:
@@ -225,7 +231,8 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
             _payment_checks(m, t, inst, P, b)
     findings = t.findings()
     if use_suite:
-        findings += suite_findings(m, max_examples=max_examples, seed=seed, timeout=timeout)
+        findings += suite_findings(m, max_examples=max_examples, seed=seed, timeout=timeout,
+                                   orders=orders, budget_s=budget_s)
     return MechanismReport(m.name, findings)
 
 

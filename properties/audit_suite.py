@@ -14,23 +14,21 @@ import inspect
 import json
 from dataclasses import dataclass
 
-from mechanism import PaymentRule
+from mechanism.rules import Rule
+
+from mechanism import PaymentRule, as_rule
 from mechanism.verdicts import Verdict
 
+from .report import Finding
 
-@dataclass
-class Finding:
-    property: str
-    order: str | None
-    verdict: Verdict
-    engine: str
-    detail: str
-    counterexample: dict | None = None
-
-    def to_json(self) -> dict:
-        return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
-                "engine": self.engine, "detail": self.detail,
-                "counterexample": self.counterexample}
+#: What the suite is asked about a third party's mechanism by default. The suite's
+#: ``truthful`` uses the KL valuation, for which the second-price payment is NOT
+#: truthful (it is for ``-v TV``, the audit's own ``truthful``), so it is asked only of
+#: an object that claims it (``claims={"truthful": True}``).
+RULE_PROPERTIES = ("normalized", "anonymous", "unanimous", "zero_bid_no_influence",
+                   "scale_invariant", "continuous", "monotone", "consistent", "stable_sampling")
+PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_most_bid",
+                      "zero_bid_pays_zero", "payment_identity")
 
 
 @dataclass
@@ -97,44 +95,63 @@ def _suite_check():
     return check if callable(check) else None
 
 
-def suite_findings(m, *, max_examples: int, seed: int, timeout: float) -> list:
-    """Findings of ``properties.check`` (rule, then payment rule) and of the proofs."""
+def _wanted(props, claims) -> list[str]:
+    """What to ask the suite: everything but what the object declares false."""
+    return [p for p in props if claims.get(p, True) is not False]
+
+
+def _declared_false(props, claims) -> list:
+    return [_skipped(p, "suite", f"the object declares that it does not hold "
+                     f"(claims[{p!r}] is False)") for p in props if claims.get(p) is False]
+
+
+def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
+                   orders=("box",), budget_s: float | None = None) -> list:
+    """Findings of ``properties.check`` on the rule, then on the payment rule judged under
+    that rule, then the rule-level proofs' status."""
     out = []
     check = _suite_check()
     if check is None:
         out.append(_skipped("property_suite", "properties.check",
                             "the property suite (properties.check) is not in this build"))
-    else:
-        kw = {"max_examples": max_examples, "seed": seed, "timeout": timeout}
-        out += _tagged(check(m.callable_rule, **kw).findings)
-        if m.pay is not None:
-            target = PaymentRule(f"{m.name}.payments", lambda rule, d, b: m.pay(d, b))
-            params = inspect.signature(check).parameters
-            if "rule" in params:
-                out += _tagged(check(target, rule=m.rule, **kw).findings)
-            else:
-                out.append(_skipped("payment_suite", "properties.check",
-                                    "properties.check cannot be told which rule a payment "
-                                    "target is judged under; native payment checks above"))
-    out += proof_findings(m.rule)
-    return out
+        return out + proof_findings(m.rule, ran=False)
+    claims = dict(getattr(m.obj, "claims", None) or {})
+    rule = m.callable_rule
+    if not isinstance(rule, Rule):
+        rule = as_rule(rule, name=f"{m.name}.aggregate")
+        rule.claims = claims
+    kw = {"orders": orders, "max_examples": max_examples, "seed": seed, "timeout": timeout,
+          "budget_s": budget_s}
+    out += _tagged(check(rule, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
+    out += _declared_false(RULE_PROPERTIES, claims)
+    if m.pay is not None:
+        pay = m.pay
+        target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: pay(d, b), claims=claims)
+        props = PAYMENT_PROPERTIES + (("truthful",) if claims.get("truthful") is True else ())
+        out += _tagged(check(target, properties=_wanted(props, claims), rule=rule,
+                             **kw).findings)
+        out += _declared_false(props, claims)
+    return out + proof_findings(rule, ran=True)
 
 
 def _tagged(findings, prefix: str = "suite:") -> list:
     for f in findings:
-        if not str(f.engine).startswith(prefix):
+        if not str(f.engine).startswith(prefix) and f.engine != "proofs":
             f.engine = f"{prefix}{f.engine}"
     return list(findings)
 
 
-def proof_findings(rule) -> list:
-    """Rule-level proofs (``proofs.prove_rule``) for a rule with a generic definition."""
+def proof_findings(rule, *, ran: bool) -> list:
+    """Status of the rule-level proofs (``proofs.rule_level.prove_rule_property``, which
+    ``properties.check`` runs on a rule with a generic definition)."""
     if getattr(rule, "generic", None) is None:
-        return [_skipped("rule_proofs", "proofs", "a numpy-only rule: proofs need "
-                         "rule.generic(ops, dists, bids) (mechanism.Rule)")]
+        return [_skipped("rule_proofs", "proofs", "a numpy-only rule: proofs need a "
+                         "backend-generic definition generic(ops, dists, bids) (mechanism.Rule)")]
     try:
-        from proofs import prove_rule
-    except ImportError:
-        return [_skipped("rule_proofs", "proofs", "no rule-level prover (proofs.prove_rule) "
-                         "in this build")]
-    return _tagged(list(prove_rule(rule)), "proofs:")
+        from proofs.rule_level import prove_rule_property  # noqa: F401
+    except (ImportError, AttributeError):
+        return [_skipped("rule_proofs", "proofs", "no rule-level prover "
+                         "(proofs.rule_level.prove_rule_property) in this build")]
+    if ran:
+        return []  # properties.check ran it: its findings carry engine "proofs"/"z3"/"sympy"
+    return [_skipped("rule_proofs", "proofs", "run through properties.check, absent here")]

@@ -64,6 +64,9 @@ class ReserveWinnerTakeAll:
 
     name = "reserve-wta"
     reserve = 1.0
+    #: a reserve is absolute (not scale-invariant), and with every bid below it the
+    #: platform's default shows even when all agents agree
+    claims = {"scale_invariant": False, "unanimous": False}
 
     def _winner(self, b):
         ok = np.flatnonzero(b >= self.reserve)

@@ -18,7 +18,8 @@ from properties.cli import main as cli
 import audit_mechanisms as M
 
 FILE = Path(M.__file__)
-FAST = dict(max_examples=40)
+FAST = dict(max_examples=40, use_suite=False)
+SUITE = dict(max_examples=8, budget_s=10.0)
 
 
 @pytest.mark.parametrize("mech", [M.CorrectLinear(), M.ReserveWinnerTakeAll(), M.Undefined(),
@@ -114,12 +115,33 @@ def test_load_mechanism_forms():
             load_mechanism(bad)
 
 
+def test_suite_agrees_and_is_in_the_table():
+    good = audit_mechanism(M.CorrectLinear(), **SUITE)
+    assert not good.refuted, good.summary()
+    engines = {f.engine.split(":")[0] for f in good.findings}
+    assert {"audit", "suite"} <= engines
+    assert good.verdict("monotone", "suite") is Verdict.NOT_REFUTED
+    bad = audit_mechanism(M.FullBidPayer(), **SUITE)
+    assert bad.verdict("payment_identity", "suite") is Verdict.REFUTED
+    assert bad.verdict("payment_identity", "audit") is Verdict.REFUTED
+    rows = [f for f in bad.findings if f.property == "rule_proofs"]
+    assert rows and rows[0].verdict is Verdict.SKIPPED  # numpy-only: no generic form
+
+
+def test_reserve_rule_declares_what_it_does_not_claim():
+    report = audit_mechanism(M.ReserveWinnerTakeAll(), **SUITE)
+    assert not report.refuted, report.summary()
+    skipped = {f.property for f in report.findings if f.verdict is Verdict.SKIPPED}
+    assert {"scale_invariant", "unanimous"} <= skipped
+
+
 def test_cli_mechanism(capsys):
-    assert cli(["audit", "--mechanism", f"{FILE}:ReserveIgnored", "--max-examples", "30"]) == 1
+    assert cli(["audit", "--mechanism", f"{FILE}:ReserveIgnored", "--max-examples", "30",
+                "--no-suite"]) == 1
     out = capsys.readouterr().out
     assert "payment_reserve" in out and "REFUTED" in out and '"bids"' in out
-    assert cli(["audit", "--mechanism", f"{FILE}:CorrectLinear", "--max-examples", "30",
-                "--json"]) == 0
+    assert cli(["audit", "--mechanism", f"{FILE}:CorrectLinear", "--max-examples", "10",
+                "--budget", "15", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert not data["refuted"] and data["findings"]
     assert cli(["audit", "--mechanism", f"{FILE}:Nope"]) == 2
