@@ -25,8 +25,9 @@ ROUND_FROM = (0.0, 1.0, 0.5, 2.0)
 
 def round_simplex(p: np.ndarray, decimals: int) -> np.ndarray | None:
     """``p`` rounded to ``decimals`` places, fixed up on its largest entry to sum to 1."""
-    r = np.round(np.asarray(p, dtype=float), decimals)
-    k = int(np.argmax(r))
+    p = np.asarray(p, dtype=float)
+    r = np.round(p, decimals)
+    k = int(np.argmax(p))
     r[k] = round(1.0 - (r.sum() - r[k]), decimals)
     if r[k] < 0 or r[k] > 1 or abs(r.sum() - 1.0) > 1e-12:
         return None
