@@ -30,7 +30,7 @@ from .catalogue import ALL_ORDERS, CATALOGUE, parse_property
 from .groups import cex as make_cex
 from .payment_checks import PaymentGroup
 from .report import Finding, Report, _plain
-from .rule_checks import POINTWISE
+from .rule_checks import POINTWISE, evaluate_in_domain
 from .sandbox import RuleFailure, Undefined
 from .shrink import fmt, shrink
 from .sweeps import PathGroup
@@ -166,7 +166,7 @@ class _Run:
 def _verify_failure(t, c):
     try:
         if t.kind == "rule":
-            t.evaluate(np.asarray(c["dists"]), np.asarray(c["bids"]))
+            evaluate_in_domain(t, np.asarray(c["dists"]), np.asarray(c["bids"]))
         else:
             t.pay(np.asarray(c["dists"]), np.asarray(c["bids"]))
     except RuleFailure as exc:

@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .groups import Group, cex, with_bid
+from .sandbox import RuleFailure, Undefined
 from .shrink import fmt
 from .strategies import distributions, instances
 
@@ -38,8 +39,31 @@ class Normalized(Group):
         return _inst(self.t, n=(1, 4), V=(1, 6))
 
     def search(self, inst):
-        self.t.evaluate(inst.P, inst.b)
+        evaluate_in_domain(self.t, inst.P, inst.b)
         return {}
+
+
+def in_spec_domain(t, P, b) -> bool:
+    """SPEC 2 defines every rule where W > 0 and the parties with positive weight share
+    a token (log-linear's precondition; the weakest of the built-in rules)."""
+    if not t.total_weight(b) > 0:
+        return False
+    rows = [P[j] for j in range(len(b)) if b[j] > 0]
+    if t.reference is not None and t.weight > 0:
+        rows.append(t.reference)
+    return bool(np.all(np.array(rows) > 0, axis=0).any())
+
+
+def evaluate_in_domain(t, P, b):
+    """Evaluate; declaring itself undefined (InvalidInput) inside the SPEC domain is a
+    :class:`RuleFailure` of kind ``undefined``."""
+    try:
+        return t.evaluate(P, b)
+    except Undefined as exc:
+        if in_spec_domain(t, P, b):
+            raise RuleFailure("undefined", f"rule raised InvalidInput ({exc}) on an input where "
+                              "SPEC 2 defines every rule (W > 0, common support)") from None
+        raise
 
 
 class Anonymous(Group):

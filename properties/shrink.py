@@ -17,15 +17,17 @@ from typing import Callable
 
 import numpy as np
 
-DIST_KEYS = ("dists", "dists_to")
+DIST_KEYS = ("dists", "dists_to")   #: (n, V) arrays that follow agent and token edits
+VEC_KEYS = ("p_alt",)                #: (V,) vectors that follow token edits
 ROUND_TO = (1.0, 2.0, 0.5, 3.0, 10.0, 0.1)
 ROUND_FROM = (0.0, 1.0, 0.5, 2.0)
 
 
 def round_simplex(p: np.ndarray, decimals: int) -> np.ndarray | None:
     """``p`` rounded to ``decimals`` places, fixed up on its largest entry to sum to 1."""
-    r = np.round(np.asarray(p, dtype=float), decimals)
-    k = int(np.argmax(r))
+    p = np.asarray(p, dtype=float)
+    r = np.round(p, decimals)
+    k = int(np.argmax(p))
     r[k] = round(1.0 - (r.sum() - r[k]), decimals)
     if r[k] < 0 or r[k] > 1 or abs(r.sum() - 1.0) > 1e-12:
         return None
@@ -61,6 +63,12 @@ def _drop_agent(cex, j):
 
 def _map_tokens(cex, f):
     kw = {}
+    for k in VEC_KEYS:
+        if cex.get(k) is not None:
+            v = f(np.asarray(cex[k], dtype=float)[None, :])[0]
+            if v.sum() <= 0:
+                return None
+            kw[k] = v / v.sum()
     for k in DIST_KEYS:
         if cex.get(k) is None:
             continue

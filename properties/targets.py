@@ -31,7 +31,7 @@ from mechanism import payments as PAY
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 
-from .sandbox import RuleFailure, check_distribution, check_payments, guarded_call
+from .sandbox import RuleFailure, Undefined, check_distribution, check_payments, guarded_call
 
 #: Default per-call timeout for user code (seconds).
 DEFAULT_TIMEOUT = 5.0
@@ -211,6 +211,10 @@ class Target:
         rule = self.rule_obj if rule is None else rule
         label = f"rule {_label(rule)!r}"
         self.last_call = (P, b)
+        W = rule.total_weight(np.asarray(b, dtype=float)) if isinstance(rule, R.Rule) \
+            else float(np.sum(b))
+        if not W > 0:
+            raise Undefined("W = 0: every rule is undefined there (SPEC 2)")
         if isinstance(rule, R.Rule):
             out = self._call(label, rule.evaluate, (np.array(P, dtype=float),
                                                     np.array(b, dtype=float)))

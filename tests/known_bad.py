@@ -176,6 +176,20 @@ def entry_fee(rule, dists, bids):
     return _second_price(rule, dists, bids) + 0.01
 
 
+_SOFTMAX = softmax_mixture(1.0)
+_EXTERNALITIES = externality_payment(1.0)
+
+
+def softmax_rule(dists, bids):
+    """q = sum_j softmax(b / T)_j p_j with T = 1."""
+    return _SOFTMAX(dists, bids)
+
+
+def softmax_externalities(rule, dists, bids):
+    """Bid-based externalities z_i = sum_{j != i} b_j (w_j^{-i} - w_j), softmax weights."""
+    return _EXTERNALITIES(rule, dists, bids)
+
+
 def race_payment(rule, dists, bids):
     """The exponential race's expected threshold payment (SPEC 5: another mechanism)."""
     return expected_payments(rule, dists, bids, "race").values
@@ -233,11 +247,11 @@ KNOWN_BAD = [
         why="charges b G(b), close to the full bid"),
     Bad("critical_bid_regret", critical_bid, "truthful", 2, 2,
         why="shading the bid pays under a near-first-price rule"),
-    Bad("softmax_externalities", externality_payment(1.0), "truthful", 3, 5,
-        {"rule": softmax_mixture(1.0)},
+    Bad("softmax_externalities", softmax_externalities, "truthful", 3, 5,
+        {"rule": softmax_rule},
         why="softmax(bid/T) mixture + bid-based externalities is not truthful"),
     Bad("rebate", rebate, "payment_nonnegative", 2, 2, why="negative payments"),
-    Bad("double_charge", double_charge, "payment_at_most_bid", 1, 2, why="pays 2 b"),
+    Bad("double_charge", double_charge, "payment_at_most_bid", 2, 2, why="pays 2 b"),
     Bad("entry_fee", entry_fee, "zero_bid_pays_zero", 2, 2, why="a zero bid pays 0.01"),
     Bad("race_payment", race_payment, "payment_identity", 2, 2,
         why="SPEC 5: the race payment exceeds the TV second price unless TV = 1"),
