@@ -1,0 +1,32 @@
+"""The property suite: judge any aggregation or payment rule (issue 3).
+
+    >>> from properties import check
+    >>> report = check("mechanism.rules:linear", max_examples=20)   # doctest: +SKIP
+    >>> report.refuted
+    False
+
+Public API: :func:`check` -> :class:`Report` (``.findings``, ``.refuted``, ``.to_json()``,
+``str(report)``), :func:`assert_properties` (raises ``PropertyViolation``),
+:func:`load_target`, the catalogue (:data:`CATALOGUE`) and the hypothesis strategies
+(:mod:`properties.strategies`).
+"""
+
+from mechanism.errors import PropertyViolation
+from mechanism.verdicts import Verdict
+
+from . import strategies
+from .assertions import assert_properties
+from .catalogue import ALL_ORDERS, CATALOGUE, property_ids
+from .engine import DEFAULT_MAX_EXAMPLES, check
+from .report import Finding, Report
+from .targets import Target, load_object
+
+
+def load_target(spec: str):
+    """The object named by ``"file.py:NAME"`` / ``"pkg.mod:NAME"`` (for reproductions)."""
+    return load_object(spec)
+
+
+__all__ = ["check", "Report", "Finding", "Verdict", "assert_properties", "PropertyViolation",
+           "CATALOGUE", "ALL_ORDERS", "property_ids", "strategies", "load_target", "Target",
+           "DEFAULT_MAX_EXAMPLES"]

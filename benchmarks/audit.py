@@ -1,0 +1,177 @@
+"""Benchmark: audit a synthetic 10,000-step run with 8 agents and V = 49152 (issue 6).
+
+    python benchmarks/audit.py [--steps 10000] [--agents 8] [--vocab 49152]
+                               [--dense-every 500] [--top 256] [--dir DIR] [--keep]
+
+Writes the run as ``TokenAuction.run(..., record_to=DIR)`` does, from a synthetic provider
+(top-p style rows of 16..``--top`` tokens, and every ``--dense-every``-th step fully
+dense rows over the whole vocabulary), then audits it in a fresh process and prints
+the audit's time and peak memory (the audit process's peak RSS from
+``resource.getrusage``, or with ``--tracemalloc`` the peak of Python and numpy
+allocations), sampled at 10% of the steps and at the end: flat = streamed, not
+loaded whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mechanism import TokenAuction, as_distributions, step_uniforms  # noqa: E402
+from mechanism.transcript import TranscriptWriter  # noqa: E402
+
+
+class SparseAgents:
+    """Provider: each agent's row has 16..top tokens (a top-p cut); every ``dense_every``
+    steps all rows are dense over the vocabulary."""
+
+    def __init__(self, n: int, V: int, top: int, dense_every: int, seed: int = 0):
+        self.n, self.V, self.top, self.dense_every = n, V, top, dense_every
+        self.rng = np.random.default_rng(seed)
+        self.step = 0
+
+    def __call__(self, prefix):
+        n, V, rng = self.n, self.V, self.rng
+        P = np.zeros((n, V))
+        if self.dense_every and self.step % self.dense_every == 0:
+            P[:] = rng.dirichlet(np.full(V, 0.5), size=n) if V <= 4096 else \
+                rng.gamma(0.5, size=(n, V))
+        else:
+            for i in range(n):
+                k = int(rng.integers(16, self.top + 1))
+                idx = rng.choice(V, size=k, replace=False)
+                P[i, idx] = rng.gamma(0.5, size=k) + 1e-12
+        P /= P.sum(axis=1, keepdims=True)
+        self.step += 1
+        return P
+
+
+def bids_for(n: int):
+    base = np.linspace(0.5, 2.0, n)
+
+    def bids(step, _prefix):
+        return base * (1.0 + 0.5 * np.sin(0.1 * step + np.arange(n)))
+    return bids
+
+
+def write_run(folder: Path, steps: int, n: int, V: int, top: int, dense_every: int) -> float:
+    """The loop of ``TokenAuction.run(record_to=folder)``, written out: ``run`` also keeps
+    every StepRecord (with its V-float aggregate) in memory, about 3.9 GB for 10,000
+    steps at V = 49152, which is not what this benchmark measures."""
+    t0 = time.perf_counter()
+    auction, provider, bids, seed = TokenAuction("linear"), SparseAgents(n, V, top, dense_every), \
+        bids_for(n), 1
+    header = {**auction.header(), "seed": seed, "n": n, "V": V, "prefix": [],
+              "stop_tokens": [], "has_reference": False}
+    with TranscriptWriter(folder, header) as writer:
+        for k in range(steps):
+            P = as_distributions(provider([]))
+            rec = auction.step(P, bids(k, []), step_uniforms(seed, k, n), None, step=k)
+            writer.write_step(rec.to_json(), P)
+    return time.perf_counter() - t0
+
+
+def _maxrss() -> int:
+    """Peak RSS of this process in bytes: VmHWM (Linux; reset by exec, unlike ru_maxrss,
+    which a child inherits from the process that forked it), else ru_maxrss."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def audit_child(folder: str, traced: bool) -> None:
+    """Run in a fresh process: audit, print one JSON line of figures. Peak memory is
+    sampled at 10% of the steps and at the end: RSS always, tracemalloc if ``traced``
+    (which about doubles the audit's time, so the timing is then not representative)."""
+    from properties.audit import audit_run
+
+    samples = {}
+    marks = set()
+
+    def peak():
+        return tracemalloc.get_traced_memory()[1] if traced else _maxrss()
+
+    def progress(done, _step):
+        if done in marks:
+            samples[done] = peak()
+
+    steps = sum(1 for _ in open(Path(folder) / "transcript.jsonl", "rb")) - 1
+    marks.update({max(1, steps // 10), steps})
+    if traced:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    report = audit_run(folder, progress=progress)
+    seconds = time.perf_counter() - t0
+    top = peak()
+    print(json.dumps({"seconds": seconds, "peak": top, "samples": samples, "traced": traced,
+                      "exit_code": report.exit_code, "steps": report.steps_replayed,
+                      "table": report.table()}))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10_000)
+    ap.add_argument("--agents", type=int, default=8)
+    ap.add_argument("--vocab", type=int, default=49_152)
+    ap.add_argument("--top", type=int, default=256, help="max tokens in a sparse row")
+    ap.add_argument("--dense-every", type=int, default=500, help="0: never dense")
+    ap.add_argument("--dir", help="run folder (default: a temporary one, removed after)")
+    ap.add_argument("--keep", action="store_true", help="keep the run folder")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="measure tracemalloc's peak instead of RSS (slows the audit ~2x)")
+    ap.add_argument("--audit-child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.audit_child:
+        audit_child(args.audit_child, args.tracemalloc)
+        return 0
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="ta-bench-")) / "run"
+    try:
+        print(f"writing {args.steps} steps, {args.agents} agents, V = {args.vocab} ...",
+              flush=True)
+        wrote = write_run(folder, args.steps, args.agents, args.vocab, args.top, args.dense_every)
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        print(f"  wrote {size / 2**20:.1f} MiB in {wrote:.1f}s", flush=True)
+        print("auditing (fresh process) ...", flush=True)
+        child = [sys.executable, __file__, "--audit-child", str(folder)]
+        out = subprocess.run(child + (["--tracemalloc"] if args.tracemalloc else []),
+                             capture_output=True, text=True, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if out.returncode != 0:
+            print(out.stderr, file=sys.stderr)
+            return 1
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        mib = 2 ** 20
+        print(r["table"])
+        print(f"audit: {r['steps']} steps in {r['seconds']:.1f}s "
+              f"({r['steps'] / r['seconds']:.0f} steps/s), exit {r['exit_code']}")
+        samples = ", ".join(f"after {k} steps {v / mib:.1f} MiB" for k, v in
+                            sorted(r["samples"].items(), key=lambda kv: int(kv[0])))
+        what = "traced memory (tracemalloc)" if r["traced"] else "RSS"
+        print(f"peak {what} of the audit process: {r['peak'] / mib:.1f} MiB "
+              f"({samples}); transcript on disk {size / mib:.1f} MiB")
+        return int(r["exit_code"])
+    finally:
+        if not (args.keep or args.dir):
+            shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

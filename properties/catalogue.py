@@ -1,0 +1,73 @@
+"""The property catalogue: stable ids (never renamed), what each checks, and where
+the definition lives in SPEC.md.
+
+``per_order`` properties are checked once per preference order (SPEC 3):
+``box``, ``segment``, ``kl_forward``, ``kl_reverse``, ``tv``, ``l2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mechanism.orders import ORDERS
+
+ALL_ORDERS = tuple(ORDERS)   # box, segment, kl_forward, kl_reverse, tv, l2
+
+
+@dataclass(frozen=True)
+class Property:
+    id: str
+    kind: str          #: "rule" (aggregation) or "payment"
+    per_order: bool
+    spec: str          #: the SPEC.md definition it checks
+    summary: str
+
+
+CATALOGUE: dict[str, Property] = {p.id: p for p in [
+    Property("normalized", "rule", False, "SPEC 1 (A(P, b) in the simplex), 2",
+             "returns a finite, non-negative vector over the V tokens summing to 1 for every "
+             "valid input (W > 0); raising, hanging, NaN or a wrong shape fails it"),
+    Property("anonymous", "rule", False, "SPEC 2 (rules depend on the parties' (p_j, b_j), "
+             "not their order)", "permuting the agents (reports and bids together) leaves q"),
+    Property("unanimous", "rule", False, "SPEC 2 (q is a weighted aggregate of the parties' "
+             "distributions; p_i on top of every order, SPEC 3)",
+             "when every party with positive weight reports p, q = p"),
+    Property("zero_bid_no_influence", "rule", False, "SPEC 2 (parties with weight 0 are "
+             "dropped)", "the report of an agent bidding 0 does not change q"),
+    Property("scale_invariant", "rule", False, "SPEC 2 (q depends on w_j = b_j / W only)",
+             "multiplying every bid (and lambda) by c > 0 leaves q unchanged"),
+    Property("continuous", "rule", False, "SPEC 1 demo (the joint ad moves smoothly); "
+             "continuity in the reports at fixed bids, on the simplex interior",
+             "no jump of q between reports closer than 1e-9 (bisection jump finder)"),
+    Property("monotone", "rule", True, "SPEC 4 MON: s < s' => Q(s') >= Q(s) (order of SPEC 3)",
+             "raising an agent's bid never makes the aggregate worse for it"),
+    Property("consistent", "rule", True, "SPEC 4 CA: every two outcomes Q(s), Q(s') are "
+             "comparable", "the agent's outcomes along its bid path form a chain"),
+    Property("stable_sampling", "rule", False, "SPEC 5 stable sampler / SPEC 6 claim 6",
+             "the canonical stable sampler has exact marginals Q(s), switches at most once "
+             "per seed, only from over-served to under-served tokens, with probability TV"),
+    Property("payment_monotone", "payment", True, "SPEC 4 PM: Q(s') > Q(s) <=> Z(s') > Z(s)",
+             "a strictly better outcome costs strictly more and vice versa"),
+    Property("payment_nonnegative", "payment", False, "SPEC 1 (z in R>=0^n), SPEC 6 claim 7",
+             "every payment is >= 0"),
+    Property("payment_at_most_bid", "payment", False, "SPEC 5 (per seed 0 <= z_i <= b_i), "
+             "SPEC 6 claim 7", "no agent pays more than its bid"),
+    Property("zero_bid_pays_zero", "payment", False, "SPEC 4 bid normalization Z(0) = 0, "
+             "SPEC 6 claims 7 and 9", "an agent bidding 0 pays 0"),
+    Property("payment_identity", "payment", False, "SPEC 5 Myerson identity "
+             "Z(b) = b G(b) - int_0^b G, G(s) = TV(Q(0), Q(s))",
+             "the expected payment equals the second-price identity"),
+    Property("truthful", "payment", False, "SPEC 5 valuation-based: value t_i (-L_i(q)), "
+             "L_i the KL the rule minimizes", "truthful bidding has zero regret against "
+             "misreports 0.25 t to 2 t (others truthful)"),
+]}
+
+
+def property_ids(kind: str | None = None) -> list[str]:
+    return [p.id for p in CATALOGUE.values() if kind is None or p.kind == kind]
+
+
+def parse_property(text: str) -> tuple[str, str | None]:
+    """``"monotone:box"`` -> ("monotone", "box"); ``"normalized"`` -> ("normalized", None)."""
+    pid, _, order = text.partition(":")
+    return pid, (order or None)

@@ -1,0 +1,40 @@
+"""Optional pytest plugin (not registered by default; enable with ``-p properties.pytest_plugin``
+or ``pytest_plugins = ["properties.pytest_plugin"]`` in a root conftest.py).
+
+* fixture ``assert_rule_properties``: :func:`properties.assert_properties`;
+* marker ``@pytest.mark.rule_properties(target, ["monotone:box", ...], **check_kwargs)``:
+  the test fails with the shrunk counterexample when a listed property is REFUTED,
+  before the test body runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .assertions import assert_properties
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "rule_properties(target, properties, **kwargs): assert that target has "
+                   "the listed properties (tokenauction property suite)")
+
+
+@pytest.fixture
+def assert_rule_properties():
+    """The one-line helper: ``assert_rule_properties(my_rule, ["monotone:box"])``."""
+    return assert_properties
+
+
+def run_marker(item) -> None:
+    marker = item.get_closest_marker("rule_properties")
+    if marker is None:
+        return
+    target, *rest = marker.args
+    props = rest[0] if rest else None
+    assert_properties(target, props, **marker.kwargs)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    run_marker(item)

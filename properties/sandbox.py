@@ -1,0 +1,139 @@
+"""Calling untrusted code: per-call timeout and output checks.
+
+A user's rule or payment rule may raise, hang, or return garbage. Every call the
+checker makes goes through :func:`guarded_call`, which
+
+* runs it under a per-call timeout: ``signal.setitimer`` (SIGALRM) in the main
+  thread, a worker thread elsewhere (a thread that hangs is abandoned, not killed);
+* turns every failure into :class:`RuleFailure` with a ``kind``:
+  ``raised``, ``timeout``, ``not_numeric``, ``shape``, ``nan``, ``negative``, ``sum``.
+
+``InvalidInput`` raised by the callee means "undefined at this input" (SPEC 2: e.g.
+W = 0, or log-linear without a common support): it becomes :class:`Undefined`,
+which the search treats as outside the domain, never as a violation.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import signal
+import threading
+import warnings
+
+import numpy as np
+
+from mechanism.errors import InvalidInput
+from mechanism.validation import SUM_TOL
+
+
+class RuleFailure(Exception):
+    """The target misbehaved on a valid input (raised, hung, bad output)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class Undefined(Exception):
+    """The target declared itself undefined at this input (it raised InvalidInput)."""
+
+
+class _Timeout(BaseException):
+    """Raised inside the user's code by SIGALRM (BaseException: survives ``except Exception``)."""
+
+
+class _Threaded:
+    executor: cf.ThreadPoolExecutor | None = None
+
+
+def _run_signal(fn, args, timeout):
+    def handler(signum, frame):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _run_thread(fn, args, timeout):
+    if _Threaded.executor is None:
+        _Threaded.executor = cf.ThreadPoolExecutor(max_workers=1,
+                                                   thread_name_prefix="tokenauction-check")
+    fut = _Threaded.executor.submit(fn, *args)
+    try:
+        return fut.result(timeout=timeout)
+    except cf.TimeoutError:
+        _Threaded.executor.shutdown(wait=False)   # abandon the hung worker
+        _Threaded.executor = None
+        raise _Timeout() from None
+
+
+def call_with_timeout(fn, args, timeout: float | None):
+    """``fn(*args)``; raises :class:`RuleFailure` (kind ``timeout``) past ``timeout`` s."""
+    try:
+        if not timeout or timeout <= 0:
+            return fn(*args)
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            return _run_signal(fn, args, timeout)
+        return _run_thread(fn, args, timeout)
+    except _Timeout:
+        raise RuleFailure("timeout", f"did not return within {timeout:g} s (per-call timeout; "
+                                     "raise it with --timeout)") from None
+
+
+def guarded_call(label: str, fn, args, timeout: float | None):
+    """Call user code: InvalidInput -> Undefined; any other exception -> RuleFailure."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return call_with_timeout(fn, args, timeout)
+    except RuleFailure as exc:
+        raise RuleFailure(exc.kind, f"{label} {exc}") from None
+    except InvalidInput as exc:
+        raise Undefined(str(exc)) from exc
+    except Exception as exc:  # untrusted code: report, never crash
+        raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc}") from exc
+
+
+def check_distribution(out, V: int, label: str) -> np.ndarray:
+    """The output of a rule must be a finite, non-negative vector of length V summing to 1."""
+    try:
+        q = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RuleFailure("not_numeric", f"{label} returned {type(out).__name__}, "
+                                         "not a numeric vector") from None
+    if q.shape != (V,):
+        raise RuleFailure("shape", f"{label} returned shape {q.shape}, expected ({V},)")
+    if not np.isfinite(q).all():
+        t = int(np.argmax(~np.isfinite(q)))
+        raise RuleFailure("nan", f"{label} returned a non-finite probability {q[t]!r} for "
+                                 f"token {t}")
+    if (q < 0).any():
+        t = int(np.argmax(q < 0))
+        raise RuleFailure("negative", f"{label} returned a negative probability {q[t]!r} for "
+                                      f"token {t}")
+    s = float(q.sum())
+    if abs(s - 1.0) > SUM_TOL:
+        raise RuleFailure("sum", f"{label} returned a vector summing to {s!r}, not 1 "
+                                 f"(tolerance {SUM_TOL})")
+    return q
+
+
+def check_payments(out, n: int, label: str) -> np.ndarray:
+    """The output of a payment rule must be a finite vector with one entry per agent."""
+    try:
+        z = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RuleFailure("not_numeric", f"{label} returned {type(out).__name__}, "
+                                         "not a numeric vector") from None
+    if z.shape != (n,):
+        raise RuleFailure("shape", f"{label} returned shape {z.shape}, expected ({n},) "
+                                   "(one payment per agent)")
+    if not np.isfinite(z).all():
+        i = int(np.argmax(~np.isfinite(z)))
+        raise RuleFailure("nan", f"{label} returned a non-finite payment {z[i]!r} for agent {i}")
+    return z
