@@ -11,7 +11,7 @@ Unreadable input (a line that is not JSON, a truncated side file, a missing file
 raises :class:`mechanism.errors.InvalidInput` whose ``value`` is the 1-based line
 number, AFTER every earlier step has been yielded; the caller reports on those.
 
-Run-level end record (optional, tolerated either way): a final chained line
+Run-level end record (required; the writer adds it when a run ends): a final chained line
 ``{"end": true, "steps": N, "side_bytes": B, "stopped": ...}``. When present, the
 step count and side-file length are checked against it, so truncation at a line
 boundary is caught; when absent (the format-1 writer writes none), the audit warns
@@ -227,22 +227,30 @@ def verified_steps(folder, header: dict, report: AuditReport) -> Iterator[Verifi
 
 
 def _check_end(report, end_seen, n_steps, side_used, side_size, stopped_at, header) -> None:
+    """The writer ends every normal run with a chained end record (mechanism/transcript.py):
+    its counts must match, a run must stop at a stop token or at ``max_tokens``, and a
+    missing end record means the run was cut short (a crash, or truncation at a line
+    boundary)."""
     report.count("sequence")
+    max_tokens = header.get("max_tokens")
+    if isinstance(max_tokens, int) and stopped_at is None and n_steps < max_tokens:
+        report.fail(Divergence("sequence", None, None, "steps", max_tokens, n_steps,
+                               message="fewer steps than max_tokens and no stop token: "
+                                       "the transcript is truncated"))
     if end_seen is not None:
         line, rec = end_seen
         for key, have in (("steps", n_steps), ("side_bytes", side_used)):
             if key in rec and rec[key] != have:
                 report.fail(Divergence("sequence", None, line, f"end.{key}", rec[key], have,
                                        message="the run is truncated or padded"))
+        want = "stop_token" if stopped_at is not None else "length"
+        if rec.get("stopped") not in (None, want):
+            report.fail(Divergence("sequence", None, line, "end.stopped", want, rec.get("stopped"),
+                                   message="the end record contradicts the steps"))
     else:
-        max_tokens = header.get("max_tokens")
-        if isinstance(max_tokens, int) and stopped_at is None and n_steps < max_tokens:
-            report.fail(Divergence("sequence", None, None, "steps", max_tokens, n_steps,
-                                   message="fewer steps than max_tokens and no stop token: "
-                                           "the transcript is truncated"))
-        elif stopped_at is None:
-            report.warn("no end record: truncation at a line boundary cannot be ruled out "
-                        "(the format-1 writer does not write one)")
+        report.fail(Divergence("sequence", None, None, "end", "an end record", None,
+                               message="no end record: the run was cut short (a crash, or "
+                                       "truncation at a line boundary)"))
     if end_seen is not None and side_size != side_used:
         report.fail(Divergence("sequence", None, end_seen[0], f"{SIDE} length", side_used,
                                side_size, message="bytes after the last step's block"))

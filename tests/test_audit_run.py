@@ -78,9 +78,6 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason="mechanism/transcript.py does not record a reference "
-                   "bound to the rule (only one the provider returns), so such a run cannot "
-                   "be replayed; the audit reports the divergence instead of passing it")
 def test_rule_bound_reference_is_replayable(tmp_path):
     import numpy as np
 

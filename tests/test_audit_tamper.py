@@ -136,8 +136,8 @@ def test_edited_distribution_with_updated_hashes_is_still_replayed(run):
 
 def test_truncated_mid_line_reports_every_step_before(run):
     path = run / JSONL
-    text = path.read_text()
-    path.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 40])  # cut the last line
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:8]) + lines[8][:40])  # cut the last step's line
     report = audit_run(run)
     assert report.exit_code == 2 and report.error_line == 9
     assert f"{JSONL}:9" in report.error and "truncated" in report.error
@@ -155,26 +155,30 @@ def test_corrupted_line_in_the_middle(run):
     assert f"{JSONL}:5" in report.error and "corrupted" in report.error
 
 
-def test_truncated_at_a_line_boundary_warns_without_end_record(run):
-    tamper(run, lambda recs: recs.pop(), rechain=False)
+def test_truncated_at_a_line_boundary_is_detected(run):
+    tamper(run, lambda recs: (recs.pop(), recs.pop()), rechain=False)  # end record + last step
     report = audit_run(run)
-    assert report.exit_code == 0 and report.steps_read == 7
-    assert any("truncation" in w for w in report.warnings)
-    assert any("bytes after the last step" in w for w in report.warnings)
+    assert report.exit_code == 1 and report.steps_read == 7
+    fields = {(d.check, d.field) for d in report.divergences}
+    assert ("sequence", "end") in fields and ("sequence", "steps") in fields
 
 
-def _append_end(recs, steps, side_bytes):
-    recs.append({"end": True, "steps": steps, "side_bytes": side_bytes, "stopped": "length"})
-
-
-def test_end_record_is_tolerated_and_catches_truncation(run):
-    size = side_path(run).stat().st_size
-    tamper(run, lambda recs: _append_end(recs, 8, size), rechain=True)
+def test_end_record_catches_a_dropped_last_step(run):
     report = audit_run(run)
-    assert report.exit_code == 0 and not any("truncation" in w for w in report.warnings)
+    assert report.exit_code == 0 and not report.warnings
     tamper(run, lambda recs: recs.pop(-2), rechain=True)  # drop the last step, keep the end
     d = first(audit_run(run))
-    assert (d.check, d.field, d.expected, d.recorded) == ("sequence", "end.steps", 8, 7)
+    assert (d.check, d.field, d.expected, d.recorded) == ("sequence", "steps", 8, 7)
+    fields = {(d.field, d.expected, d.recorded) for d in audit_run(run).divergences}
+    assert ("end.steps", 8, 7) in fields
+
+
+def test_end_record_contradicting_the_run(run):
+    def edit(recs):
+        recs[-1]["stopped"] = "stop_token"
+    tamper(run, edit, rechain=True)
+    d = first(audit_run(run))
+    assert (d.check, d.field) == ("sequence", "end.stopped")
 
 
 def test_max_tokens_in_header_catches_truncation(run):
@@ -217,8 +221,8 @@ def test_huge_bid(run):
         recs[2]["bids"] = [1e308, 1e308, 1.0]
     tamper(run, edit, rechain=True)
     d = first(audit_run(run))
-    assert (d.check, d.step, d.field) == ("inputs", 1, "replay")
-    assert "overflow" in str(d.recorded) or "failed" in str(d.recorded)
+    assert (d.check, d.step) == ("inputs", 1) and d.field in ("bids", "replay")
+    assert "overflow" in str(d.recorded) + d.message
 
 
 def test_wrong_number_of_bids(run):
