@@ -139,9 +139,9 @@ def loglinear_mon_box_v2(limits: Limits):
         d.step(f"{tag}: generic log-linear gives logit Q(s) = c + s/(s+B) (logit p_i - c), "
                "c the others' weighted mean logit", is_zero(lq - (c + s / (s + B) * (logit(P[0]) - c))))
         q0 = log_linear(o, P, [0] + bids[1:], ref, lam)   # agent i dropped at s = 0
-        lq0 = sp.expand_log(sp.log(sp.simplify(q0[0] / q0[1])), force=True)
+        ratio0 = sp.simplify(q0[0] / q0[1]) - sp.simplify(sp.exp(sp.expand_log(c, force=True)))
         d.step(f"{tag}: at s = 0 the agent is dropped and logit Q(0) = c (a(0) = 0)",
-               is_zero(lq0 - c))
+               is_zero(ratio0))
     _, s_, B_, dlt, a_, c_, al, al2 = _alphas()
     L, L2 = c_ + al * (a_ - c_), c_ + al2 * (a_ - c_)
     prod = sp.factor(sp.cancel((L2 - L) * (a_ - L2)))
