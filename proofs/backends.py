@@ -84,7 +84,8 @@ class SympyOps(Ops):
         return bool(decided)
 
     def log(self, v):
-        return Vec(self.sp.log(a) for a in v)
+        # log 0 = -oo (sympy's own log(0) is complex infinity): a veto, as in numpy
+        return Vec(-self.sp.oo if a == 0 else self.sp.log(a) for a in v)
 
     def softmax(self, v):
         e = [self.sp.exp(a) for a in v]
