@@ -64,12 +64,13 @@ class _Instance:
         self.P = [Vec(z3.Real(f"p{j}_{t}") for t in range(V)) for j in range(n)]
         self.b = [z3.Real(f"b{j}") for j in range(n)]
         self.s, self.s2 = z3.Real("s"), z3.Real("s_prime")
-        cons = [x >= 0 for p in self.P for x in p] + [z3.Sum(*p) == 1 for p in self.P]
-        cons += [x >= 0 for x in self.b] + [self.s >= 0, self.s2 > self.s]
+        self.simplices = list(self.P)
+        cons = [x >= 0 for x in self.b] + [self.s >= 0, self.s2 > self.s]
         if symbolic_reference:
             self.ref = Vec(z3.Real(f"ref_{t}") for t in range(V))
             self.lam = z3.Real("lam")
-            cons += [x >= 0 for x in self.ref] + [z3.Sum(*self.ref) == 1, self.lam >= 0]
+            self.simplices.append(self.ref)
+            cons.append(self.lam >= 0)
         elif rule.reference is not None:
             self.ref, self.lam = ops.vector(rule.reference), ops.scalar(rule.weight)
         else:
@@ -87,15 +88,34 @@ class _Instance:
         self.q_from = rule.generic(ops, dists, bf, ref, self.lam)
         self.q_to = rule.generic(ops, dists, bt, ref, self.lam)
         self.constraints = cons + ops.assumptions
+        self.mentioned: set = set()
+
+    def _simplex_constraints(self, formulas):
+        """Simplex constraints, with the probabilities no formula mentions projected out:
+        ``exists x >= 0 with sum = 1`` becomes ``sum of the mentioned <= 1`` (equisatisfiable;
+        the per-token queries of a token-separable rule then stay small)."""
+        z3 = self.z3
+        self.mentioned = _variables(z3, formulas)
+        out = []
+        for p in self.simplices:
+            seen = [x for x in p if x.get_id() in self.mentioned]
+            out += [x >= 0 for x in seen]
+            if len(seen) == len(p):
+                out.append(z3.Sum(*p) == 1)
+            elif seen:
+                out.append(z3.Sum(*seen) <= 1)
+        return out
 
     def solve(self, extra, deadline: float):
         z3 = self.z3
         left = deadline - time.monotonic()
         if left <= 0:
             raise _Timeout
+        extra = extra if isinstance(extra, list) else [extra]
         S = z3.Solver()
         S.set(timeout=max(1, int(left * 1000)))
         S.add(self.constraints)
+        S.add(self._simplex_constraints(extra + self.constraints))
         S.add(extra)
         r = S.check()
         if r == z3.unknown:
@@ -104,13 +124,35 @@ class _Instance:
 
     def decode(self, model) -> dict:
         val = lambda x: _value(self.z3, model.eval(x, model_completion=True))
-        out = {"dists": [[val(x) for x in p] for p in self.P],
+        def dist(p):  # projected-out probabilities take the remaining mass
+            v = [val(x) for x in p]
+            free = [t for t, x in enumerate(p) if x.get_id() not in self.mentioned]
+            if free:
+                v[free[0]] += 1 - sum(v)
+            return v
+        out = {"dists": [dist(p) for p in self.P],
                "bids": [val(x) for x in self.b], "agent": self.i,
                "bid_from": val(self.s), "bid_to": val(self.s2)}
         if self.ref is not None and not isinstance(self.ref[0], (int, float)):
-            out["reference"] = [val(x) for x in self.ref]
+            out["reference"] = dist(self.ref)
             out["weight"] = val(self.lam)
         return out
+
+
+def _variables(z3, formulas) -> set:
+    """ids of the uninterpreted constants (the Real variables) in ``formulas``."""
+    seen, out, todo = set(), set(), list(formulas)
+    while todo:
+        e = todo.pop()
+        k = e.get_id()
+        if k in seen:
+            continue
+        seen.add(k)
+        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            out.add(k)
+        else:
+            todo.extend(e.children())
+    return out
 
 
 def _value(z3, v):
@@ -181,29 +223,33 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
         t0 = time.monotonic()
     sizes = ([rule.reference.size] if rule.reference is not None and not symbolic_reference
              else range(2, max_tokens + 1))
-    deadline = t0 + timeout_s
-    done, queries = [], 0
     size = f"n<={max_agents}, V<={max(sizes)}" + (", symbolic p0, lambda" if symbolic_reference
                                                    else "")
-    for n in range(min_agents, max_agents + 1):
-        for V in sizes:
-            for i in range(n):
-                try:
-                    inst = _Instance(rule, n, V, i, symbolic_reference)
-                    for name, q in _queries(inst, property_id, order):
-                        queries += 1
-                        model = inst.solve(q, deadline)
-                        if model is not None:
-                            return _refuted(rule, inst, property_id, order, name, model,
-                                            deadline, size)
-                except Unsupported as exc:
-                    return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
-                except _Timeout as exc:
-                    return ProofResult(Verdict.UNKNOWN, "z3",
-                                       f"timeout after {timeout_s}s at n={n}, V={V}, agent {i} "
-                                       f"({exc or 'budget spent'}); proved for "
-                                       f"{', '.join(done) or 'no size'}", size)
-            done.append(f"n={n} V={V}")
+    pairs = [(n, V) for n in range(min_agents, max_agents + 1) for V in sizes]
+    return search(rule, property_id, order, pairs, t0 + timeout_s, symbolic_reference, size)
+
+
+def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
+    """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
+    done, queries = [], 0
+    for n, V in pairs:
+        for i in range(n):
+            try:
+                inst = _Instance(rule, n, V, i, symbolic_reference)
+                for name, q in _queries(inst, property_id, order):
+                    queries += 1
+                    model = inst.solve(q, deadline)
+                    if model is not None:
+                        return _refuted(rule, inst, property_id, order, name, model,
+                                        deadline, size)
+            except Unsupported as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
+            except _Timeout as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3",
+                                   f"timeout at n={n}, V={V}, agent {i} "
+                                   f"({exc or 'budget spent'}); proved for "
+                                   f"{', '.join(done) or 'no size'}", size)
+        done.append(f"n={n} V={V}")
     return ProofResult(Verdict.PROVED, "z3",
                        f"{property_id} under {order}: z3 found no violation ({queries} "
                        f"per-token queries, all unsat) for every agent at sizes "
