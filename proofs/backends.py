@@ -12,6 +12,7 @@ a sympy caller states them in its derivation).
 
 from __future__ import annotations
 
+import numbers
 from fractions import Fraction
 
 from mechanism.arith import Ops, Unsupported, Vec
@@ -50,6 +51,8 @@ class SympyOps(Ops):
             return self.sp.Rational(Fraction(x).limit_denominator(10**12))
         if isinstance(x, Fraction):
             return self.sp.Rational(x.numerator, x.denominator)
+        if isinstance(x, numbers.Integral):
+            return self.sp.Integer(int(x))
         return self.sp.sympify(x)
 
     def vector(self, values):
@@ -110,6 +113,8 @@ class Z3Ops(Ops):
             x = Fraction(x).limit_denominator(10**12)
         if isinstance(x, Fraction):
             return z3.RealVal(f"{x.numerator}/{x.denominator}")
+        if isinstance(x, numbers.Integral):
+            return z3.RealVal(int(x))
         return z3.RealVal(x)
 
     def vector(self, values):

@@ -21,7 +21,7 @@ import time
 
 from mechanism.arith import Unsupported, Vec
 from mechanism.errors import InvalidInput
-from mechanism.rules import ALL_ORDERS, Rule, as_rule
+from mechanism.rules import ALL_ORDERS, Rule, as_rule, get_rule
 from mechanism.verdicts import Verdict
 
 from .backends import Z3Ops, _z3
@@ -181,8 +181,9 @@ def _check(value, name, lo):
 
 def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
                         timeout_s=10.0) -> ProofResult:
-    """Prove or refute ``property_id`` ("monotone" or "consistent") of ``rule`` under
-    ``order`` ("box" or "segment") for every n <= max_agents, V <= max_tokens."""
+    """Prove or refute ``property_id`` ("monotone" or "consistent") of ``rule`` (a Rule,
+    a registered rule name, or a plain callable: then SKIPPED) under ``order`` ("box" or
+    "segment") for every n <= max_agents agents and V <= max_tokens tokens."""
     return prove_rule(rule, property_id, order, max_agents=max_agents, max_tokens=max_tokens,
                       timeout_s=timeout_s)
 
@@ -192,7 +193,7 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
     """:func:`prove_rule_property`, optionally with a symbolic reference ``p_0`` and
     weight ``lambda >= 0`` (every reference and weight at once)."""
     t0 = time.monotonic()
-    rule = as_rule(rule)
+    rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
     if property_id not in PROPERTIES:
         raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
                            f"of {', '.join(PROPERTIES)}", value=property_id)

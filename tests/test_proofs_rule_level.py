@@ -135,3 +135,13 @@ def test_symbolic_positivity_is_assumed_and_recorded():
         zo.log(Vec([x]))
     with pytest.raises(Unsupported):
         zo.softmax(Vec([x]))
+
+
+def test_rule_by_name_and_numpy_scalars():
+    assert prove_rule_property("winner_take_all", "monotone", "box", max_agents=2,
+                               max_tokens=2).verdict is Verdict.PROVED
+    with pytest.raises(InvalidInput):
+        prove_rule_property("no_such_rule", "monotone", "box")
+    zo = Z3Ops()
+    assert str(z3.simplify(zo.scalar(np.int64(3)) / 2)) == "3/2"
+    assert SympyOps().scalar(np.int64(3)) == 3
