@@ -232,11 +232,12 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
 
 def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
-    done, queries = [], 0
+    done, queries, assumed = [], 0, []
     for n, V in pairs:
         for i in range(n):
             try:
                 inst = _Instance(rule, n, V, i, symbolic_reference)
+                assumed += [str(a) for a in inst.ops.assumptions if str(a) not in assumed]
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
                     model = inst.solve(q, deadline)
@@ -251,10 +252,13 @@ def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, 
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
         done.append(f"n={n} V={V}")
+    note = (f"; ASSUMING {', '.join(assumed)} (the rule tests is_positive on symbolic "
+            "values; the other sign is not covered)" if assumed else "")
     return ProofResult(Verdict.PROVED, "z3",
                        f"{property_id} under {order}: z3 found no violation ({queries} "
                        f"per-token queries, all unsat) for every agent at sizes "
-                       f"{', '.join(done)}", size)
+                       f"{', '.join(done)}{note}", size + (" (with assumptions)" if assumed
+                                                           else ""))
 
 
 def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResult:

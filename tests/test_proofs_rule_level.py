@@ -145,3 +145,16 @@ def test_rule_by_name_and_numpy_scalars():
     zo = Z3Ops()
     assert str(z3.simplify(zo.scalar(np.int64(3)) / 2)) == "3/2"
     assert SympyOps().scalar(np.int64(3)) == 3
+
+
+def test_symbolic_positivity_assumption_is_reported():
+    from mechanism.rules import Rule
+
+    def dropping_linear(ops, dists, bids, reference=None, weight=0):
+        parties = [(p, w) for p, w in zip(dists, bids) if ops.is_positive(w)]
+        return sum(p * w for p, w in parties) / sum(w for _, w in parties)
+
+    res = prove_rule_property(Rule("dropping_linear", dropping_linear), "monotone", "box",
+                              max_agents=2, max_tokens=2)
+    assert res.verdict is Verdict.PROVED
+    assert "ASSUMING" in res.detail and "assumptions" in res.size
