@@ -7,7 +7,13 @@ precondition). z3 is asked for a violation of ``Q(s') ⪰ Q(s)``. The violation 
 disjunction (box: a token leaves the interval between ``Q_t(s)`` and ``p_i(t)``,
 below or above; segment: that, or two tokens whose moves are not parallel to
 ``p_i - Q(s)``), and each disjunct is one small query: per-token lemmas solve fast
-and steadily where one big disjunction does not.
+and steadily where one big disjunction does not. In each query the probabilities it
+does not mention are projected out of the simplex (``sum <= 1`` for the rest), so for a
+token-separable rule such as linear a query grows with the agents, not the tokens.
+Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` with
+``q W = numerator`` by hand measured no faster). With 2 cores and the default sizes
+(3 agents, 4 tokens) linear takes about 1-2 s per order; see
+``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
 unsat for every query -> PROVED on those sizes; sat -> the model, made robust and
 rounded, re-run on the numpy reference (``rule.evaluate`` + ``mechanism.orders``)
