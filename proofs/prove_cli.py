@@ -21,7 +21,8 @@ from .registry import CLAIMS, Limits, ProofResult, as_expected, run_claim
 #: Every module that registers claims. proofs-B's modules are optional on this branch.
 CLAIM_MODULES = (
     "proofs.sympy_monotone", "proofs.sympy_optimality", "proofs.sympy_payments",
-    "proofs.rule_claims", "proofs.spec_examples", "proofs.z3_theorem", "proofs.z3_orders", "proofs.z3_sampling",
+    "proofs.rule_claims", "proofs.spec_examples", "proofs.z3_orders", "proofs.z3_theorem",
+    "proofs.z3_theorem_loss", "proofs.z3_scale", "proofs.z3_sampling",
 )
 
 
