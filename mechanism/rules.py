@@ -45,8 +45,9 @@ def log_linear(ops, dists, bids, reference=None, weight=0):
     positive weight and ``p_j(t) = 0`` vetoes ``t``; with no common support the numpy
     backend raises :class:`InvalidInput`.
     """
-    parties = [(p, w) for p, w in _parties(dists, bids, reference, weight) if ops.is_positive(w)]
-    total = sum(w for _, w in parties)
+    parties = [(p, ops.scalar(w)) for p, w in _parties(dists, bids, reference, weight)
+               if ops.is_positive(w)]
+    total = sum(w for _, w in parties)  # backend scalars: exact in Fraction and sympy
     return ops.softmax(sum(ops.log(p) * (w / total) for p, w in parties))
 
 
@@ -158,7 +159,11 @@ class Rule:
         return np.stack([self.evaluate(P, row) for row in bid_matrix])
 
     def exact(self, dists, bids):
-        """Evaluate the generic definition in exact rationals (``Fraction``)."""
+        """Evaluate the generic definition in exact rationals (``Fraction``).
+
+        Pass Fractions, integers or decimal strings ("0.3") for exact decimals: a float is
+        converted to its exact binary value, and so is a bound reference (stored as float64).
+        """
         if self.generic is None:
             raise InvalidRule(f"rule {self.name!r} has no generic definition", rule=self.name)
         ops = arith.FRACTION
