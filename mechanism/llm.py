@@ -106,9 +106,8 @@ class LLMAgents:
     ones it mixes and samples from. SPEC's properties (MON under the box order,
     stable sampling, the second-price payment identity) are statements about the
     rule applied to the reported ``p_i``; applying temperature or top-p after
-    aggregation would sample from ``T(A(P, b))`` instead, a different map of
-    the bids for which none of them holds: top-p (0.9) after the linear rule is
-    not MON for box (``p_i=(.01,.72,.27)``, others' mixture ``(.16,.53,.31)``,
+    aggregation would sample from ``T(A(P, b))`` instead, a different rule, and
+    one that is not MON: top-p (0.9) after the linear rule fails it for box (``p_i=(.01,.72,.27)``, others' mixture ``(.16,.53,.31)``,
     ``B=1``: raising ``b_i`` from 0 to 1 moves token 2 from 0.31 to 0.3169, away
     from agent i's 0.27, and token 0 from 0.16 to 0, below its 0.01). The
     exact zeros top-p leaves are what log-linear's veto acts on (SPEC section 2).
@@ -163,11 +162,9 @@ class LLMAgents:
         prefix = [int(t) for t in prefix]
         if prefix == self._prefix:
             return self._reports
-        if self._prefix is None or not prefix:
-            logits = self._prefill(prefix)
-        elif len(prefix) == len(self._prefix) + 1 and prefix[:-1] == self._prefix:
-            logits = self._decode(prefix[-1])
-        else:
+        extends = (self._prefix is not None and len(prefix) == len(self._prefix) + 1
+                   and prefix[:-1] == self._prefix)
+        if self._prefix is not None and prefix and not extends:
             at = next((k for k, (a, b) in enumerate(zip(prefix, self._prefix)) if a != b),
                       min(len(prefix), len(self._prefix)))
             raise InvalidInput(
@@ -175,10 +172,15 @@ class LLMAgents:
                 f"(length {len(self._prefix)}) by exactly one token (first difference at "
                 f"position {at}); call reset() to prefill a new prefix, or pass [] to start over",
                 value=prefix)
-        self._prefix = prefix
-        probs = nucleus(logits, self.temperature, self.top_p).cpu().numpy()
+        try:  # a forward that fails half-way leaves the cache unusable: start over next time
+            logits = self._decode(prefix[-1]) if extends else self._prefill(prefix)
+            probs = nucleus(logits, self.temperature, self.top_p).cpu().numpy()
+        except BaseException:
+            self.reset()
+            raise
         probs.setflags(write=False)
-        self._reports = Reports(probs[:self.n], probs[self.n] if self.has_reference else None)
+        reference = probs[self.n] if self.has_reference else None
+        self._prefix, self._reports = prefix, Reports(probs[:self.n], reference)
         return self._reports
 
     def _prefill(self, prefix: list[int]):
