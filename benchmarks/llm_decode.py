@@ -73,13 +73,14 @@ def sync(torch) -> None:
 
 
 class ForwardClock:
-    """Time spent inside the model's forward (hooks), to split a step into the
-    forward and the provider's own work (temperature, top-p, copies)."""
+    """Time spent inside the model's decoder stack (hooks), to split a step into the
+    forward and the provider's own work (output layer, temperature, top-p, copies)."""
 
     def __init__(self, model, torch):
         self.total, self.torch = 0.0, torch
-        self.hooks = [model.register_forward_pre_hook(self.enter),
-                      model.register_forward_hook(self.leave)]
+        decoder = model.get_decoder()  # called by both LLMAgents paths and by generate
+        self.hooks = [decoder.register_forward_pre_hook(self.enter),
+                      decoder.register_forward_hook(self.leave)]
 
     def enter(self, *_):
         sync(self.torch)

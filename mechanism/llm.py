@@ -40,6 +40,9 @@ except ImportError:  # pragma: no cover - removed at integration
         dists: np.ndarray  # (n, V) float64, one row per agent
         reference: np.ndarray | None = None  # (V,) float64, the platform's p_0
 
+#: Model types whose logits are exactly ``output_embeddings(final hidden state)``.
+FAST_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2"})
+
 __all__ = ["LLMAgents", "LoadedModel", "Reports", "cache_dir", "chat_token_ids",
            "load_model", "nucleus"]
 
@@ -138,6 +141,8 @@ class LLMAgents:
         self.temperature, self.top_p = float(temperature), float(top_p)
         self.prompt_ids = [chat_token_ids(self.tokenizer, p) for p in self.prompts]
         self.vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        self.fast_head = (getattr(self.model.config, "model_type", None) in FAST_HEAD_TYPES
+                          and getattr(self.model.get_output_embeddings(), "bias", None) is None)
         self.reset()
 
     @property
@@ -200,16 +205,29 @@ class LLMAgents:
 
     def _forward(self, input_ids, mask, cache):
         """One model call; position ids count only real tokens, so a left-padded
-        row sees the same positions as it would alone."""
+        row sees the same positions as it would alone.
+
+        For Llama-family models (:data:`FAST_HEAD_TYPES`) the output layer is applied as
+        ``(W @ h.T).T`` on the last position only: on CPU, float32 ``F.linear`` with a
+        few rows over the 49152 x 576 output layer costs 2.5-4x more than one row,
+        while this product does not (logits agree to ~4e-5)."""
         torch, _ = require_torch()
         device = self.model.device
         input_ids, mask = input_ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]
         with torch.inference_mode():
-            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                             cache=cache, use_cache=True, logits_to_keep=1)
+            if self.fast_head:
+                out = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask,
+                                               position_ids=positions, cache=cache,
+                                               use_cache=True)
+                hidden = out.last_hidden_state[:, -1, :]
+                logits = torch.matmul(self.model.get_output_embeddings().weight, hidden.T).T
+            else:
+                out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                 cache=cache, use_cache=True, logits_to_keep=1)
+                logits = out.logits[:, -1, :]
         self._cache, self._mask = out.cache, mask
-        return out.logits[:, -1, :]
+        return logits
 
     def solo_generate(self, agent_index: int, max_tokens: int, greedy: bool = True,
                       seed: int | None = None) -> list[int]:

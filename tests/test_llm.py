@@ -159,7 +159,7 @@ def test_distributions_are_valid_top_p_distributions(loaded, agents):
 @needs_model
 def test_one_batched_forward_per_token(loaded, agents):
     shapes = []
-    hook = loaded.model.register_forward_pre_hook(
+    hook = loaded.model.get_decoder().register_forward_pre_hook(  # called once per forward
         lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
     try:
         prefix = walk(agents, 6)[-1][0]
