@@ -43,6 +43,7 @@ class Finding:
     examples: int = 0            #: sampled examples / sweeps that were evaluated
     seconds: float = 0.0
     first_counterexample_s: float | None = None  #: time from start to the first violation
+    claimed: bool | None = None  #: what the target declares (None: nothing); never trusted
 
     def to_json(self) -> dict:
         cex = None
@@ -51,7 +52,8 @@ class Finding:
             cex.update({k: _plain(v) for k, v in self.counterexample.items() if k not in cex})
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
                 "engine": self.engine, "detail": self.detail, "counterexample": cex,
-                "examples": self.examples, "seconds": round(self.seconds, 4)}
+                "examples": self.examples, "seconds": round(self.seconds, 4),
+                "claimed": self.claimed}
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Report:
             cex = f.counterexample or {}
             lines.append("")
             lines.append(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
-                         + f": {f.detail}")
+                         + (" -- the target claims it" if f.claimed else "") + f": {f.detail}")
             if cex.get("repro"):
                 lines.append("  reproduce:")
                 lines += ["    " + line for line in cex["repro"].splitlines()]

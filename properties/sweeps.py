@@ -24,6 +24,7 @@ from .strategies import instances
 
 TOL = O.ORDER_TOL
 ROUND_BIDS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+SEEDS = 8   #: seeds whose realized token path is followed along each sweep
 
 
 def box_excess(p, Q_to, Q_from):
@@ -213,7 +214,15 @@ class PathGroup(Group):
                 return StableSampler.Qs(self_, grid)
 
         sam = Cached(t, sw.P, with_bid(sw.b, sw.i, 0.0), sw.i)
-        return sampler_defect(sam, s, Q)
+        k = sampler_defect(sam, s, Q)
+        if k is not None:
+            return k
+        rng = np.random.default_rng(len(s))
+        for u, v in rng.random((SEEDS, 2)):   # per seed: one switch, right direction
+            k = path_defect(sam, sam.grid_path(s, u, v), Q)
+            if k is not None:
+                return k
+        return None
 
     def verify(self, key, c):
         prop, order = key
@@ -309,6 +318,19 @@ def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
     bad |= np.abs(moved - tv) > 1e-7
     k = np.flatnonzero(bad)
     return int(k[0]) if k.size else None
+
+
+def path_defect(sam: StableSampler, path, Q) -> int | None:
+    """Grid index of a second switch, or of a switch away from a token that was not
+    over-served / to a token that was not under-served just before (SPEC 5)."""
+    changes = np.flatnonzero(path[1:] != path[:-1]) + 1
+    if len(changes) > 1:
+        return int(changes[1])
+    for k in changes:
+        t, u = path[k - 1], path[k]
+        if not (Q[k - 1][t] > sam.p[t] - 1e-12 and Q[k - 1][u] < sam.p[u] + 1e-12):
+            return int(k)
+    return None
 
 
 def sampler_reason(sam: StableSampler, grid, Q, k: int) -> str:
