@@ -267,6 +267,10 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     ``truthful`` valuation model (default: the KL the rule minimizes, else forward KL).
     """
     t_start = time.perf_counter()
+    if isinstance(properties, str):
+        properties = [properties]
+    if isinstance(orders, str):
+        orders = [orders]
     t = Target(target, rule=rule, timeout=timeout)
     t.last_call = (np.zeros((1, 1)), np.zeros(1))
     keys, findings = _keys(t, properties, orders)

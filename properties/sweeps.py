@@ -93,7 +93,7 @@ class Sweep:
         scale = B if B > 0 else max(b[i], 1.0)
         rng = np.random.default_rng(seed)
         logs = scale * np.geomspace(1e-3, 1e3, points) * np.exp(rng.uniform(0, 0.05))
-        dense = 4 * scale * rng.random(points // 2)
+        dense = 4 * scale * rng.random(2 * points)
         grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]]])
         grid = grid[grid > 0]
         if B > 0:
