@@ -8,7 +8,7 @@ import pytest
 from mechanism.verdicts import Verdict
 from properties import check
 from properties.catalogue import CATALOGUE, parse_property
-from tests.known_bad import KNOWN_BAD
+from known_bad import KNOWN_BAD
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
 
