@@ -295,7 +295,9 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
         run = _Run(t, g, t_start, deadline, ("normalized", None) in keys)
         g0 = time.perf_counter()
         n = max(5, int(round(max_examples * g.examples_factor)))
-        if not t.hung:
+        if t.hung:
+            run.stopped = "the target timed out on an earlier call (per-call timeout)"
+        else:
             try:
                 run.run(n, seed + gi)
             except Exception as exc:   # hypothesis itself failed (health check, ...)
