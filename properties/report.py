@@ -50,7 +50,10 @@ class Finding:
         if self.counterexample is not None:
             cex = {k: _plain(self.counterexample.get(k)) for k in CEX_KEYS}
             cex.update({k: _plain(v) for k, v in self.counterexample.items() if k not in cex})
+        from .catalogue import CATALOGUE
+        spec = CATALOGUE[self.property].spec if self.property in CATALOGUE else None
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
+                "spec": spec,
                 "engine": self.engine, "detail": self.detail, "counterexample": cex,
                 "examples": self.examples, "seconds": round(self.seconds, 4),
                 "claimed": self.claimed}
