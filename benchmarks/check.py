@@ -16,12 +16,13 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests")]
 
 from properties import check  # noqa: E402
 from properties.catalogue import parse_property  # noqa: E402
 from properties.regret import regret_protocol  # noqa: E402
-from tests.known_bad import KNOWN_BAD  # noqa: E402
+from known_bad import KNOWN_BAD  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -29,6 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="per-call timeout for the target's code, seconds")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="wall-clock budget for the sampling (default: none)")
     p.add_argument("--no-prove", action="store_true", help="skip the proofs engine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -41,7 +43,7 @@ def main(args) -> int:
     try:
         report = check(args.target, args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                       rule=args.rule, prove=not args.no_prove)
+                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
         return 2

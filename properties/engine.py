@@ -39,15 +39,26 @@ from .targets import DEFAULT_TIMEOUT, Target
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 0
 PROOF_TIMEOUT_S = 5.0
+#: Total time given to the proofs engine in one check (then sampling only).
+PROOF_BUDGET_S = 20.0
 
 
 class _Stop(Exception):
     """Ends a hypothesis run early (everything found, time up, or the target hung)."""
 
 
-def _declared_false(t: Target, pid: str, order: str | None) -> bool:
+def _claimed(t: Target, pid: str, order: str | None) -> bool | None:
+    """What the target declares about (pid, order): True, False or None (nothing)."""
     claim = t.claims.get(pid)
-    return claim is False
+    if claim is None:
+        return None
+    if isinstance(claim, (tuple, list, set, frozenset)):
+        return (order in claim) or None
+    return bool(claim)
+
+
+def _declared_false(t: Target, pid: str, order: str | None) -> bool:
+    return _claimed(t, pid, order) is False
 
 
 def _keys(t: Target, properties, orders):
@@ -256,6 +267,10 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     ``truthful`` valuation model (default: the KL the rule minimizes, else forward KL).
     """
     t_start = time.perf_counter()
+    if isinstance(properties, str):
+        properties = [properties]
+    if isinstance(orders, str):
+        orders = [orders]
     t = Target(target, rule=rule, timeout=timeout)
     t.last_call = (np.zeros((1, 1)), np.zeros(1))
     keys, findings = _keys(t, properties, orders)
@@ -264,11 +279,13 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     path_group = next((g for g in groups if isinstance(g, PathGroup)), None) or PathGroup(t, [])
 
     proved = {}
+    proof_deadline = time.perf_counter() + PROOF_BUDGET_S
     for key in keys:
         if key[0] == "consistent" and key[1] not in PARTIAL_ORDERS:
             proved[key] = Finding(key[0], key[1], Verdict.PROVED, "definition",
                                   f"{key[1]} is a total preorder: any two outcomes are comparable")
-        elif prove and key[0] in ("monotone", "consistent"):
+        elif prove and key[0] in ("monotone", "consistent") and \
+                time.perf_counter() < proof_deadline:
             f = _prove(t, key, shrink_counterexamples, path_group)
             if f is not None:
                 proved[key] = f
@@ -278,7 +295,9 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
         run = _Run(t, g, t_start, deadline, ("normalized", None) in keys)
         g0 = time.perf_counter()
         n = max(5, int(round(max_examples * g.examples_factor)))
-        if not t.hung:
+        if t.hung:
+            run.stopped = "the target timed out on an earlier call (per-call timeout)"
+        else:
             try:
                 run.run(n, seed + gi)
             except Exception as exc:   # hypothesis itself failed (health check, ...)
@@ -320,7 +339,11 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
                             f"{run.examples} examples, no violation{note}")
         f.examples = run.examples
         f.seconds = getattr(run, "seconds", 0.0)
+        f.claimed = _claimed(t, *key)
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
         findings.append(f)
+    for f in findings:
+        if f.claimed is None and f.property in CATALOGUE:
+            f.claimed = _claimed(t, f.property, f.order)
     return Report(t.name, t.kind, findings, time.perf_counter() - t_start)

@@ -102,7 +102,7 @@ class PaymentGroup(Group):
         S = self._pm_grid(b, i)
         Zs = [self.Z(P, b, i, s) for s in S]
         Qs = [self.Q(P, b, i, s) for s in S]
-        p = P[i]
+        p = self.t.ideal(P, i)
         for k in range(len(S)):
             for l in range(len(S)):
                 if k != l and pm_violation(p, Qs[k], Qs[l], Zs[k], Zs[l], order):
@@ -148,7 +148,7 @@ class PaymentGroup(Group):
                 return None
             z0, z1 = self.Z(P, b, i, s0), self.Z(P, b, i, s1)
             q0, q1 = self.Q(P, b, i, s0), self.Q(P, b, i, s1)
-            kind = pm_violation(P[i], q0, q1, z0, z1, order)
+            kind = pm_violation(self.t.ideal(P, i), q0, q1, z0, z1, order)
             if not kind:
                 return None
             return {**c, "bids": with_bid(b, i, s0), "z_from": z0, "z_to": z1, "q_from": q0,
@@ -267,7 +267,7 @@ def regret(group, P, b, i, loss_name, misreports=MISREPORTS):
     the valuation is undefined (L infinite)."""
     L = LOSS_FNS[loss_name]
     t = float(b[i])
-    p = P[i]
+    p = group.t.ideal(P, i)
 
     def utility(s):
         q = group.Q(P, b, i, s)

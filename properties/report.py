@@ -43,15 +43,20 @@ class Finding:
     examples: int = 0            #: sampled examples / sweeps that were evaluated
     seconds: float = 0.0
     first_counterexample_s: float | None = None  #: time from start to the first violation
+    claimed: bool | None = None  #: what the target declares (None: nothing); never trusted
 
     def to_json(self) -> dict:
         cex = None
         if self.counterexample is not None:
             cex = {k: _plain(self.counterexample.get(k)) for k in CEX_KEYS}
             cex.update({k: _plain(v) for k, v in self.counterexample.items() if k not in cex})
+        from .catalogue import CATALOGUE
+        spec = CATALOGUE[self.property].spec if self.property in CATALOGUE else None
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
+                "spec": spec,
                 "engine": self.engine, "detail": self.detail, "counterexample": cex,
-                "examples": self.examples, "seconds": round(self.seconds, 4)}
+                "examples": self.examples, "seconds": round(self.seconds, 4),
+                "claimed": self.claimed}
 
 
 @dataclass
@@ -109,7 +114,7 @@ class Report:
             cex = f.counterexample or {}
             lines.append("")
             lines.append(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
-                         + f": {f.detail}")
+                         + (" -- the target claims it" if f.claimed else "") + f": {f.detail}")
             if cex.get("repro"):
                 lines.append("  reproduce:")
                 lines += ["    " + line for line in cex["repro"].splitlines()]

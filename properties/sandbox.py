@@ -15,7 +15,7 @@ which the search treats as outside the domain, never as a violation.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import queue
 import signal
 import threading
 import warnings
@@ -42,8 +42,26 @@ class _Timeout(BaseException):
     """Raised inside the user's code by SIGALRM (BaseException: survives ``except Exception``)."""
 
 
-class _Threaded:
-    executor: cf.ThreadPoolExecutor | None = None
+class _Worker:
+    """One daemon thread running calls from a queue (daemon: a hung call never blocks
+    interpreter exit; concurrent.futures would join it at exit)."""
+
+    current: "_Worker | None" = None
+
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._loop, name="tokenauction-check",
+                                       daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            fn, args, box, done = self.jobs.get()
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                box.append((False, exc))
+            done.set()
 
 
 def _run_signal(fn, args, timeout):
@@ -60,16 +78,18 @@ def _run_signal(fn, args, timeout):
 
 
 def _run_thread(fn, args, timeout):
-    if _Threaded.executor is None:
-        _Threaded.executor = cf.ThreadPoolExecutor(max_workers=1,
-                                                   thread_name_prefix="tokenauction-check")
-    fut = _Threaded.executor.submit(fn, *args)
-    try:
-        return fut.result(timeout=timeout)
-    except cf.TimeoutError:
-        _Threaded.executor.shutdown(wait=False)   # abandon the hung worker
-        _Threaded.executor = None
-        raise _Timeout() from None
+    if _Worker.current is None:
+        _Worker.current = _Worker()
+    box: list = []
+    done = threading.Event()
+    _Worker.current.jobs.put((fn, args, box, done))
+    if not done.wait(timeout):
+        _Worker.current = None   # abandon the hung worker (a daemon thread)
+        raise _Timeout()
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value
 
 
 def call_with_timeout(fn, args, timeout: float | None):

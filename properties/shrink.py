@@ -23,11 +23,12 @@ ROUND_TO = (1.0, 2.0, 0.5, 3.0, 10.0, 0.1)
 ROUND_FROM = (0.0, 1.0, 0.5, 2.0)
 
 
-def round_simplex(p: np.ndarray, decimals: int) -> np.ndarray | None:
-    """``p`` rounded to ``decimals`` places, fixed up on its largest entry to sum to 1."""
+def round_simplex(p: np.ndarray, decimals: int, fix: int | None = None) -> np.ndarray | None:
+    """``p`` rounded to ``decimals`` places, fixed up on entry ``fix`` (default: the
+    largest) to sum to 1; None when that leaves the simplex."""
     p = np.asarray(p, dtype=float)
     r = np.round(p, decimals)
-    k = int(np.argmax(p))
+    k = int(np.argmax(p)) if fix is None else fix
     r[k] = round(1.0 - (r.sum() - r[k]), decimals)
     if r[k] < 0 or r[k] > 1 or abs(r.sum() - 1.0) > 1e-12:
         return None
@@ -97,11 +98,14 @@ def _candidates(cex: dict, fixed_vocab: bool):
             if all(r is not None for r in rows) and not np.array_equal(np.array(rows),
                                                                       cex["dists"]):
                 yield _with(cex, dists=np.array(rows))
-            for i in range(len(rows)):   # one row at a time
-                if rows[i] is not None and not np.array_equal(rows[i], cex["dists"][i]):
-                    D = np.array(cex["dists"], dtype=float)
-                    D[i] = rows[i]
-                    yield _with(cex, dists=D)
+            for i in range(len(rows)):   # one row at a time, fixed up on each entry
+                row = np.asarray(cex["dists"][i], dtype=float)
+                for fix in [None] + list(range(len(row))):
+                    r = round_simplex(row, d, fix)
+                    if r is not None and not np.array_equal(r, row):
+                        D = np.array(cex["dists"], dtype=float)
+                        D[i] = r
+                        yield _with(cex, dists=D)
     if not cex.get("_no_round_bids"):
         for step in (1.0, 0.5, 0.1, 0.01):
             b = np.array([_round_num(x, step) for x in cex["bids"]])

@@ -24,6 +24,7 @@ from .strategies import instances
 
 TOL = O.ORDER_TOL
 ROUND_BIDS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+SEEDS = 8   #: seeds whose realized token path is followed along each sweep
 
 
 def box_excess(p, Q_to, Q_from):
@@ -86,13 +87,13 @@ class Sweep:
 
     def __init__(self, t, P, b, i, seed: int, points: int = 160):
         self.t, self.P, self.b, self.i = t, P, np.asarray(b, dtype=float), i
-        self.p = P[i]
+        self.p = t.ideal(P, i)
         B = t.total_weight(b) - b[i]
         self.B = B
         scale = B if B > 0 else max(b[i], 1.0)
         rng = np.random.default_rng(seed)
         logs = scale * np.geomspace(1e-3, 1e3, points) * np.exp(rng.uniform(0, 0.05))
-        dense = 4 * scale * rng.random(points // 2)
+        dense = 4 * scale * rng.random(2 * points)
         grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]]])
         grid = grid[grid > 0]
         if B > 0:
@@ -212,8 +213,16 @@ class PathGroup(Group):
                     return Q
                 return StableSampler.Qs(self_, grid)
 
-        sam = Cached(t, sw.P, with_bid(sw.b, sw.i, 0.0), sw.i)
-        return sampler_defect(sam, s, Q)
+        sam = _ideal(Cached(t, sw.P, with_bid(sw.b, sw.i, 0.0), sw.i), t, sw.P, sw.i)
+        k = sampler_defect(sam, s, Q)
+        if k is not None:
+            return k
+        rng = np.random.default_rng(len(s))
+        for u, v in rng.random((SEEDS, 2)):   # per seed: one switch, right direction
+            k = path_defect(sam, sam.grid_path(s, u, v), Q)
+            if k is not None:
+                return k
+        return None
 
     def verify(self, key, c):
         prop, order = key
@@ -227,7 +236,7 @@ class PathGroup(Group):
         if self.t.total_weight(b0) <= 0 or self.t.total_weight(b1) <= 0:
             return None
         q0, q1 = self.t.evaluate(P, b0), self.t.evaluate(P, b1)
-        p = P[i]
+        p = self.t.ideal(P, i)
         out = {**c, "bids": b0, "q_from": q0, "q_to": q1}
         if prop == "monotone":
             if O.prefers(p, q1, q0, order):
@@ -245,7 +254,7 @@ class PathGroup(Group):
                                                             is not None else 0) <= 0:
                 return None
             grid = np.array([0.0, s1])
-            sam = StableSampler(self.t, P, b0, i)
+            sam = _ideal(StableSampler(self.t, P, b0, i), self.t, P, i)
             Qg = np.stack([q0, q1])
             if sampler_defect(sam, grid, Qg) is None:
                 return None
@@ -273,24 +282,36 @@ class PathGroup(Group):
             f"b_from = bids.copy(); b_from[agent] = {c['bid_from']!r}",
             f"b_to = bids.copy(); b_to[agent] = {c['bid_to']!r}",
             "q_from, q_to = rule(dists, b_from), rule(dists, b_to)"]
+        eps = self.t.epsilon
+        lines.append(f"p = (1 - {eps!r}) * dists[agent] + {eps!r} / dists.shape[1]"
+                     "  # SPEC 2: the smoothed report" if eps else "p = dists[agent]")
         if prop == "monotone":
-            lines.append(f"assert prefers(dists[agent], q_to, q_from, {order!r})"
+            lines.append(f"assert prefers(p, q_to, q_from, {order!r})"
                          "  # fails: raising the bid made the outcome worse")
         elif prop == "consistent":
-            lines.append(f"assert prefers(dists[agent], q_to, q_from, {order!r}) or "
-                         f"prefers(dists[agent], q_from, q_to, {order!r})  # fails: incomparable")
+            lines.append(f"assert prefers(p, q_to, q_from, {order!r}) or "
+                         f"prefers(p, q_from, q_to, {order!r})  # fails: incomparable")
         else:
             lines += ["from mechanism import StableSampler",
                       "class AsRule:  # the two methods StableSampler calls",
                       "    evaluate = staticmethod(lambda P, b: np.asarray(rule(P, b), float))",
                       "    batch = staticmethod(lambda P, M: np.stack([rule(P, x) for x in M]))",
+                      f"    smoothed = staticmethod(lambda P: ((1 - {self.t.epsilon!r}) * P + "
+                      f"{self.t.epsilon!r} / P.shape[1], None))",
                       "sampler = StableSampler(AsRule(), dists, b_from, agent)",
                       f"marg = sampler.grid_marginals([0.0, {c['bid_to']!r}])[1]",
-                      "p = dists[agent]; over, under = sampler.q0 > p, sampler.q0 < p",
+                      "over, under = sampler.q0 > p, sampler.q0 < p",
                       "assert np.allclose(marg, q_to, atol=1e-7), (marg, q_to)  # exact marginals",
                       "assert not (over & (q_to < p - 1e-9)).any() and "
                       "not (under & (q_to > p + 1e-9)).any()  # right direction"]
         return lines
+
+
+def _ideal(sam: StableSampler, t, P, i) -> StableSampler:
+    """Judge against the agent's (smoothed) report whatever the mechanism version does."""
+    sam.p = t.ideal(P, i)
+    sam.over, sam.under = sam.q0 > sam.p, sam.q0 < sam.p
+    return sam
 
 
 def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
@@ -309,6 +330,19 @@ def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
     bad |= np.abs(moved - tv) > 1e-7
     k = np.flatnonzero(bad)
     return int(k[0]) if k.size else None
+
+
+def path_defect(sam: StableSampler, path, Q) -> int | None:
+    """Grid index of a second switch, or of a switch away from a token that was not
+    over-served / to a token that was not under-served just before (SPEC 5)."""
+    changes = np.flatnonzero(path[1:] != path[:-1]) + 1
+    if len(changes) > 1:
+        return int(changes[1])
+    for k in changes:
+        t, u = path[k - 1], path[k]
+        if not (Q[k - 1][t] > sam.p[t] - 1e-12 and Q[k - 1][u] < sam.p[u] + 1e-12):
+            return int(k)
+    return None
 
 
 def sampler_reason(sam: StableSampler, grid, Q, k: int) -> str:

@@ -236,6 +236,26 @@ class Target:
             return out
         return np.stack([self.evaluate(P, row, rule) for row in np.asarray(bid_matrix)])
 
+    @property
+    def epsilon(self) -> float:
+        rule = self.rule_obj
+        return float(getattr(rule, "epsilon", 0.0) or 0.0) if isinstance(rule, R.Rule) else 0.0
+
+    def smoothed(self, P):
+        """SPEC 2: with smoothing (``epsilon > 0``) the properties are judged on the smoothed
+        reports ``(1 - eps) p + eps / V``: ``(P, reference)`` as the rule sees them."""
+        P = np.asarray(P, dtype=np.float64)
+        ref, eps = self.reference, self.epsilon
+        if eps:
+            V = P.shape[1]
+            P = (1 - eps) * P + eps / V
+            ref = None if ref is None else (1 - eps) * ref + eps / V
+        return P, ref
+
+    def ideal(self, P, i: int) -> np.ndarray:
+        """Agent i's ideal distribution: its (smoothed, if the rule smooths) report."""
+        return self.smoothed(P)[0][i]
+
     def total_weight(self, b) -> float:
         return float(np.sum(b)) + (self.weight if self.reference is not None else 0.0)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import sys
 import time
 
@@ -95,6 +96,17 @@ def _ref_twice(P, B, ref, lam):
     if ref is not None and lam > 0:
         num, W = num + 2 * lam * ref, W + lam
     return num / W[:, None]
+
+
+def generic_mutant(name: str, fn):
+    """Replace the generic definition of rule ``name`` and switch off its numpy fast
+    paths (``_<name>_numpy`` / ``_<name>_batch``) where the mechanism has them, so the
+    registry's factory builds the rule from the mutant."""
+    patches = [(R, name, fn)]
+    for suffix in ("_numpy", "_batch"):
+        if hasattr(R, f"_{name}{suffix}"):
+            patches.append((R, f"_{name}{suffix}", None))
+    return patches
 
 
 def log_linear_no_drop(ops, dists, bids, reference=None, weight=0):
@@ -180,11 +192,32 @@ def wta_cf(variant):
     return f
 
 
+def _per_agent_like(original, per_agent):
+    """Adapt a per-agent mutant ``f(rule, P, b, i)`` to the original's signature (the
+    mechanism may compute every agent at once: ``f(rule, P, b) -> (n,)``)."""
+    if "i" in inspect.signature(original).parameters:
+        return per_agent
+    return lambda rule, P, b: np.array([per_agent(rule, P, b, i) for i in range(len(b))])
+
+
 def closed_forms(**over):
     cf = dict(PAY.CLOSED_FORMS)
     for key, fn in over.items():
-        cf[{"linear": R.linear, "wta": R.winner_take_all}[key]] = fn
+        k = {"linear": R.linear, "wta": R.winner_take_all}[key]
+        cf[k] = _per_agent_like(PAY.CLOSED_FORMS[k], fn)
     return cf
+
+
+def quadrature_like(per_agent):
+    """``second_price_quadrature`` mutant in the original's signature (per agent, or all
+    agents at once returning (values, errors))."""
+    if "i" in inspect.signature(PAY.second_price_quadrature).parameters:
+        return per_agent
+
+    def all_agents(rule, P, b, tol=PAY.QUAD_TOL):
+        out = [per_agent(rule, P, b, i, tol) for i in range(len(b))]
+        return np.array([v for v, _ in out]), np.array([e for _, e in out])
+    return all_agents
 
 
 def myerson_no_integral(x, bid, tol):
@@ -255,15 +288,16 @@ MUTANTS = [
     ("linear: adds 0.1 to every bid", linear_mutant(weights=lambda B: B + 0.1), "linear"),
     ("linear: bids matched to reversed agents", linear_mutant(weights=lambda B: B[:, ::-1]),
      "linear"),
-    ("log-linear: zero weights not dropped", [(R, "log_linear", log_linear_no_drop)],
+    ("log-linear: zero weights not dropped", generic_mutant("log_linear", log_linear_no_drop),
      "log_linear"),
-    ("log-linear: weights not normalized", [(R, "log_linear", log_linear_unnormalized)],
+    ("log-linear: weights not normalized", generic_mutant("log_linear", log_linear_unnormalized),
      "log_linear"),
-    ("log-linear: sharpened by 1.5", [(R, "log_linear", log_linear_sharpened)], "log_linear"),
-    ("wta: lowest bidder wins", [(R, "winner_take_all", wta_lowest)], "wta"),
+    ("log-linear: sharpened by 1.5", generic_mutant("log_linear", log_linear_sharpened),
+     "log_linear"),
+    ("wta: lowest bidder wins", generic_mutant("winner_take_all", wta_lowest), "wta"),
     ("wta: with no positive bid, agent 0 instead of the reference",
-     [(R, "winner_take_all", wta_reference_forgotten)], "wta_ref"),
-    ("wta: runner-up wins", [(R, "winner_take_all", wta_second_wins)], "wta"),
+     generic_mutant("winner_take_all", wta_reference_forgotten), "wta_ref"),
+    ("wta: runner-up wins", generic_mutant("winner_take_all", wta_second_wins), "wta"),
     ("rule: total weight ignores lambda", [(R.Rule, "total_weight", total_weight_no_ref)],
      "sp_linear_ref"),
     ("second price (linear): log(1+b) for log(1+b/B)",
@@ -281,12 +315,13 @@ MUTANTS = [
     ("second price (wta): losers pay too",
      [(PAY, "CLOSED_FORMS", closed_forms(wta=wta_cf("loser_pays")))], "sp_wta"),
     ("second price (linear): race payment instead",
-     [(PAY, "CLOSED_FORMS", closed_forms(linear=lambda r, P, b, i: PAY.race_payment(r, P, b, i)))],
+     [(PAY, "CLOSED_FORMS", closed_forms(linear=lambda r, P, b, i: PAY.race_payment(r, P, b,
+                                                                                  i)))],
      "sp_linear"),
     ("myerson: integral dropped", [(PAY, "myerson", myerson_no_integral)], "sp_loglin"),
     ("myerson: half the integral", [(PAY, "myerson", myerson_half_integral)], "sp_loglin"),
     ("second price quadrature: G = 1 - TV(Q, p_i)",
-     [(PAY, "second_price_quadrature", second_price_tv_to_p)], "sp_loglin"),
+     [(PAY, "second_price_quadrature", quadrature_like(second_price_tv_to_p))], "sp_loglin"),
     ("valuation: wrong KL direction", [(PAY, "valuation_loss", valuation_wrong_loss)],
      "valuation"),
     ("valuation: sign flipped", [(PAY, "valuation_payment", valuation_sign)], "valuation"),

@@ -59,11 +59,11 @@ def normalization_bug(dists, bids):
 
 
 def narrow_dip(dists, bids):
-    """Linear, except that each agent's weight dips while its bid is in [1.0, 1.02]."""
+    """Linear, except that each agent's weight halves while its bid is in [1.37, 1.38]."""
     P = np.asarray(dists, dtype=float)
     b = np.asarray(bids, dtype=float)
     w = b.copy()
-    w[(b >= 1.0) & (b <= 1.02)] *= 0.5
+    w[(b >= 1.37) & (b <= 1.38)] *= 0.5
     if w.sum() <= 0:
         w = b
     return w @ P / w.sum()
@@ -227,7 +227,7 @@ KNOWN_BAD = [
     Bad("normalization_bug", normalization_bug, "normalized", 3, 2,
         why="divides by b_0 + b_1 only"),
     Bad("narrow_dip", narrow_dip, "monotone:box", 2, 2,
-        why="non-monotone only for bids in [1, 1.02]"),
+        why="non-monotone only for bids in [1.37, 1.38]"),
     Bad("last_token_wobble", last_token_wobble, "monotone:box", 2, 5,
         why="one token pair out of V >= 5 moves the wrong way"),
     Bad("index_weighted", index_weighted, "anonymous", 2, 2, why="weights b_j (1 + j)"),

@@ -189,3 +189,16 @@ def test_proofs_engine_is_optional_and_results_are_reproduced(monkeypatch):
     assert report.find("monotone", "kl_reverse", engine="sympy")[0].verdict is Verdict.PROVED
     assert report.find("monotone", "kl_reverse", engine="hypothesis")  # sampling still runs
     assert ("monotone", "box") in calls
+
+
+def test_claims_are_reported_never_trusted():
+    def lying(dists, bids):          # claims box-MON, is greedy
+        return _greedy(dists, bids)
+    lying.claims = {"monotone": ("box",)}
+    rep = check(lying, ["monotone:box", "monotone:l2"], max_examples=20)
+    box = rep.find("monotone", "box")[0]
+    assert box.verdict is Verdict.REFUTED and box.claimed is True
+    assert rep.find("monotone", "l2")[0].claimed is None
+    assert "the target claims it" in str(rep)
+    lin = check(get_rule("linear"), ["monotone:kl_forward"], max_examples=5)
+    assert lin.find("monotone", "kl_forward")[0].claimed is True

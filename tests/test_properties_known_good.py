@@ -7,7 +7,7 @@ import pytest
 from mechanism import get_payment_rule, get_rule
 from mechanism.verdicts import Verdict
 from properties import check
-from tests.known_bad import KNOWN_GOOD
+from known_bad import KNOWN_GOOD
 
 
 @pytest.mark.parametrize("name", list(KNOWN_GOOD))
@@ -59,7 +59,7 @@ def test_valuation_payment_is_truthful_and_second_price_is_not():
 
 
 def test_race_payment_is_told_apart_from_second_price():
-    from tests.known_bad import race_payment
+    from known_bad import race_payment
     race = check(race_payment, ["payment_identity"], max_examples=20)
     sp = check(get_payment_rule("second_price"), ["payment_identity"], max_examples=20)
     assert race.refuted and not sp.refuted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import pathlib
 
@@ -40,6 +41,8 @@ def test_patches_are_undone():
                                   "wta: with no positive bid, agent 0 instead of the reference"])
 def test_mutants_that_needed_a_sharper_suite(name):
     (m,) = [m for m in mutation.MUTANTS if m[0] == name]
-    with mutation.patched(*m[1][0]):
+    with contextlib.ExitStack() as stack:
+        for patch in m[1]:
+            stack.enter_context(mutation.patched(*patch))
         rep = mutation.run_battery(m[2], 30, 0)
     assert rep.refuted, str(rep)
