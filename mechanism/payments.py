@@ -232,11 +232,13 @@ PAYMENT_RULES: dict[str, PaymentRule] = {
     "second_price": PaymentRule(
         "second_price", lambda r, d, b: expected_payments(r, d, b).values,
         claims={"payment_nonnegative": True, "payment_at_most_bid": True,
-                "zero_bid_pays_zero": True, "payment_identity": True}),
+                "zero_bid_pays_zero": True, "payment_identity": True,
+                # truthful for the valuation -v TV(p_i, q), not for SPEC's KL valuation
+                "truthful": False}),
     "pay_your_bid": PaymentRule(
         "pay_your_bid", lambda r, d, b: expected_payments(r, d, b, "pay_your_bid").values,
         claims={"payment_nonnegative": True, "payment_at_most_bid": True,
-                "zero_bid_pays_zero": True}),
+                "zero_bid_pays_zero": True, "truthful": False}),
     "valuation": PaymentRule(
         "valuation", lambda r, d, b: expected_payments(r, d, b, "valuation").values,
         claims={"payment_nonnegative": True, "payment_at_most_bid": False,

@@ -1,5 +1,5 @@
-"""Optional pytest plugin (not registered by default; enable with ``-p properties.pytest_plugin``
-or ``pytest_plugins = ["properties.pytest_plugin"]`` in a root conftest.py).
+"""pytest plugin, registered as the ``pytest11`` entry point ``tokenauction`` (installing
+tokenauction enables it; ``-p no:tokenauction`` turns it off).
 
 * fixture ``assert_rule_properties``: :func:`properties.assert_properties`;
 * marker ``@pytest.mark.rule_properties(target, ["monotone:box", ...], **check_kwargs)``:
