@@ -12,7 +12,6 @@ the whole run stays under ~10 minutes (``--quick``: a few seconds per series).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -71,19 +70,21 @@ def series(fn, sizes, timeout_s: float) -> list[tuple[tuple[int, int], float | N
     return out
 
 
-def growth(points, step: int = 1) -> str:
-    """Geometric-mean ratio of successive times over the last three proved points >= 0.05 s."""
-    ts = [t for _, t in points if t is not None and t >= 0.05]
-    if len(ts) < 2:
+def growth(points, dim: int) -> str:
+    """Time ratio per unit step of size ``dim`` (0: V, 1: K), geometric mean over the
+    last four proved points that take at least 0.05 s."""
+    pts = [(s[dim], t) for s, t in points if t is not None and t >= 0.05][-4:]
+    if len(pts) < 2 or pts[-1][0] == pts[0][0]:
         return "n/a (too fast to measure)"
-    ts = ts[-4:]
-    r = (ts[-1] / ts[0]) ** (1 / (len(ts) - 1))
-    return f"x{r:.2f} per {'added' if step == 1 else f'+{step}'} step"
+    r = (pts[-1][1] / pts[0][1]) ** (1 / (pts[-1][0] - pts[0][0]))
+    return f"x{r:.2f} per added {'token' if dim == 0 else 'grid point'} " \
+           f"(sizes {pts[0][0]}..{pts[-1][0]})"
 
 
 def largest(points) -> str:
     ok = [s for s, t in points if t is not None]
-    return f"{ok[-1][0]} tokens x {ok[-1][1]} grid bids" if ok else "none"
+    more = " (the series ends there: at least this)" if ok and len(ok) == len(points) else ""
+    return f"{ok[-1][0]} tokens x {ok[-1][1]} grid bids{more}" if ok else "none"
 
 
 def main(argv=None) -> int:
@@ -103,11 +104,11 @@ def main(argv=None) -> int:
         print(f"\n[{name}] against vocabulary size (K={Ks}):")
         vs = series(fn, [(V, Ks) for V in Vs] + ([(V, Ks) for V in big if V > Vs[-1]]
                                                  if name == "decomposed" else []), grow_limit)
-        print(f"  growth per added token: {growth([p for p in vs if p[0][0] <= Vs[-1]])}")
+        print(f"  growth: {growth(vs, 0)}")
         print(f"[{name}] against grid size (V={Vg}):")
         ks = series(fn, [(Vg, K) for K in Kg] + ([(Vg, K) for K in big if K > Kg[-1]]
                                                  if name == "decomposed" else []), grow_limit)
-        print(f"  growth per added grid point: {growth([p for p in ks if p[0][1] <= Kg[-1]])}")
+        print(f"  growth: {growth(ks, 1)}")
     print(f"\nLargest square sizes V = K proved within {limit:.0f} s (series stop at the first miss):")
     theorems = {
         "MON => CA (box, direct)": (mon_implies_ca, [4, 8, 12, 16, 24, 32]),

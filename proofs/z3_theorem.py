@@ -152,11 +152,18 @@ def _witness(order: str, limits: Limits) -> ProofResult:
         if any(v is not Verdict.PROVED for v in s1):
             return ProofResult(Verdict.UNKNOWN, "z3", f"lemma S1 not proved: {s1}")
         what += "; segment atoms abstracted with lemma S1 (proved, nlsat)"
-    return _all_sizes(lambda V, K: mon_implies_witness(order, V, K, limits.timeout_s)[0],
-                      limits, what)
+    def check(V, K):
+        if order == "box" and V + K > DIRECT_MAX:  # beyond the defaults: proofs.z3_scale
+            from .z3_scale import decomposed
+            return decomposed(V, K, limits.timeout_s)
+        return mon_implies_witness(order, V, K, limits.timeout_s)[0]
+    if order == "box" and limits.max_tokens + limits.max_grid > DIRECT_MAX:
+        what += f"; sizes with V + K > {DIRECT_MAX}: decomposed encoding (proofs.z3_scale)"
+    return _all_sizes(check, limits, what)
 
 
 HYPOTHESES = ("CA", "PM", "Znd")
+DIRECT_MAX = 10  #: the box witness uses the direct encoding while V + K <= 10
 
 
 def converse_query(order, V: int, K: int, drop: str | None = None):

@@ -27,7 +27,7 @@ from . import encode_z3 as E
 from . import z3_decode as D
 from .registry import Limits, ProofResult, claim
 from .z3_orders import round_model
-from .z3_theorem import grid, grid_second_price, mon, outcomes, pm, strict, z_nondecreasing
+from .z3_theorem import grid, grid_second_price, mon, outcomes, pm, z_nondecreasing
 
 
 @claim("z3.theorem.loss.rank_witness", "for every loss order, MON implies the rank payment "
