@@ -99,12 +99,17 @@ def race_payment(rule, P, b, i) -> float:
     return B * np.log1p(s / B) - s * B / (s + B)
 
 
-def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float) -> tuple[float, float]:
-    """``bid x(bid) - int_0^bid x(s) ds`` for a non-decreasing allocation curve ``x``."""
+def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float, *,
+            first: tuple[float, float] | None = None,
+            x_at_bid: float | None = None) -> tuple[float, float]:
+    """Myerson's identity ``bid x(bid) - int_0^bid x(s) ds`` for a non-decreasing allocation
+    curve ``x`` (the one place the identity is written). ``first`` and ``x_at_bid`` pass
+    values already computed by a batched first pass."""
     if bid <= 0:
         return 0.0, 0.0
-    area, err = quad.integrate(x, 0.0, bid, tol=tol)
-    return float(bid * x(np.array([bid]))[0] - area), err
+    area, err = quad.integrate(x, 0.0, bid, tol=tol, first=first)
+    at_bid = float(x(np.array([bid]))[0]) if x_at_bid is None else float(x_at_bid)
+    return float(bid * at_bid - area), err
 
 
 def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +136,7 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
         def G_of(s, i=i, q0=q0):
             return tv(rule.batch(P, _bid_matrix(b, i, s)), q0)
 
-        area, e = quad.integrate(G_of, 0.0, float(b[i]), tol=tol, first=first)
-        z[i], err[i] = float(b[i] * G[15] - area), e
+        z[i], err[i] = myerson(G_of, float(b[i]), tol, first=first, x_at_bid=G[15])
     return z, err
 
 

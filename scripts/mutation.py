@@ -220,13 +220,13 @@ def quadrature_like(per_agent):
     return all_agents
 
 
-def myerson_no_integral(x, bid, tol):
+def myerson_no_integral(x, bid, tol, **_):
     if bid <= 0:
         return 0.0, 0.0
     return float(bid * x(np.array([bid]))[0]), 0.0
 
 
-def myerson_half_integral(x, bid, tol):
+def myerson_half_integral(x, bid, tol, **_):
     if bid <= 0:
         return 0.0, 0.0
     from mechanism.quadrature import integrate

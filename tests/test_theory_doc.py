@@ -1,8 +1,7 @@
 """docs/theory.md and the theorem table stay in step (issue 4).
 
 * every `[claim: ID]` in the document is a registered claim, or is named in the test
-  suite; claims of the z3 modules (dotted ids such as ``z3.box.order_laws``) may be absent only
-  while one of those modules is missing from this build;
+  suite;
 * every registered claim is documented.
 """
 
@@ -31,15 +30,13 @@ def test_doc_has_claim_tags():
 
 
 def test_every_doc_claim_is_checked_somewhere():
-    missing_modules = load_claims()
+    load_claims()
     tests_text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("*.py")
                            if p.name != "test_theory_doc.py")
     unknown = []
     for cid in doc_ids():
         if cid in CLAIMS or re.search(rf"(?<![\w.]){re.escape(cid)}(?![\w.])", tests_text):
             continue
-        if "." in cid and any(m.startswith("proofs.z3_") for m in missing_modules):
-            continue  # dotted ids come from the z3 modules, some not in this build
         unknown.append(cid)
     assert not unknown, f"docs/theory.md cites claims nothing checks: {unknown}"
 
