@@ -17,7 +17,7 @@ import numpy as np
 from .rules import get_rule
 
 TOL_MARGINAL = 1e-9
-TOL_IDENTITY = 1e-6
+TOL_IDENTITY = 1e-5
 TOL_REGRET = 1e-6
 
 

@@ -14,6 +14,19 @@ def tv(p, q) -> np.ndarray | float:
     return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)
 
 
+def tv_rows(Q: np.ndarray, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """``TV(Q[..., k, :], q)`` for many rows at once, in column chunks that stay in cache
+    (a large (K, V) temporary would make this memory-bound). ``q`` broadcasts against ``Q``."""
+    Q = np.asarray(Q)
+    q = np.broadcast_to(np.asarray(q), Q.shape)
+    out = np.zeros(Q.shape[:-1])
+    for start in range(0, Q.shape[-1], chunk):
+        part = Q[..., start:start + chunk] - q[..., start:start + chunk]
+        np.abs(part, out=part)
+        out += part.sum(axis=-1)
+    return 0.5 * out
+
+
 def kl(p, q) -> float:
     """``KL(p || q) = sum_t p(t) log(p(t)/q(t))``; ``inf`` if ``q(t) = 0 < p(t)``."""
     p = np.asarray(p, dtype=np.float64)

@@ -181,7 +181,7 @@ def _with_reference(P, B, ref, lam):
 def _linear_batch(P, B, ref, lam):
     """Numpy fast path of :func:`linear` for K bid profiles at once (tested equal)."""
     P, B = _with_reference(P, B, ref, lam)
-    return np.einsum("kn,nv->kv", B / B.sum(axis=1, keepdims=True), P)
+    return (B / B.sum(axis=1, keepdims=True)) @ P
 
 
 def _linear_numpy(P, b, ref, lam):
@@ -240,6 +240,39 @@ register_rule("log_linear", lambda reference=None, weight=0.0, epsilon=0.0: Rule
 register_rule("winner_take_all", lambda reference=None, weight=0.0: Rule(
     "winner_take_all", winner_take_all, reference=reference, weight=weight,
     claims={"monotone": ALL_ORDERS}))
+
+
+#: Rules whose token t's aggregate depends only on column t (then normalization): for
+#: them, tokens whose columns agree across all parties can be merged exactly.
+COLUMNWISE = (linear, log_linear, winner_take_all)
+
+
+def reduce_vocabulary(rule: Rule, P: np.ndarray):
+    """An equivalent smaller problem: ``(rule', P')`` over the tokens some party supports,
+    plus one bucket for the rest (only needed with smoothing).
+
+    Exact for the built-in rules: tokens no party supports have identical (smoothed)
+    columns, and merging identical columns by summing commutes with linear pooling,
+    geometric pooling (weights sum to 1) and winner-take-all; TV and KL are additive
+    over the merged tokens and the box order holds for the bucket iff for each member.
+    Other rules are returned unchanged.
+    """
+    if rule.generic not in COLUMNWISE:
+        return rule, P
+    rows = P if rule.reference is None else np.vstack([P, rule.reference])
+    support = (rows > 0).any(axis=0)
+    if support.all():
+        return rule, P
+    Ps, ref_s = rule.smoothed(P)
+    srows = Ps if ref_s is None else np.vstack([Ps, ref_s])
+    cols = [srows[:, support]]
+    if rule.epsilon:
+        cols.append(srows[:, ~support].sum(axis=1, keepdims=True))
+    merged = np.hstack(cols)
+    merged /= merged.sum(axis=1, keepdims=True)
+    ref = merged[-1] if rule.reference is not None else None
+    small = get_rule(rule.name, reference=ref, weight=rule.weight)
+    return small, merged[: P.shape[0]]
 
 
 def as_rule(rule, name: str | None = None) -> Rule:

@@ -177,14 +177,19 @@ def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float) -> tuple[int,
     ``p1(X) > p2(X)`` and ``p2(Y) > p1(Y)``. Deterministic in three uniforms."""
     p1 = np.asarray(p1, dtype=np.float64)
     p2 = np.asarray(p2, dtype=np.float64)
-    overlap = np.minimum(p1, p2)
-    d = float(tv(p1, p2))
-    if u1 < 1.0 - d and overlap.sum() > 0:
-        x = inverse_cdf(overlap / overlap.sum(), u2)
+    d = p1 - p2
+    tv_ = 0.5 * float(np.abs(d).sum())
+    if u1 < 1.0 - tv_:
+        x = _draw(np.minimum(p1, p2), u2)
         return x, x
-    a = np.maximum(p1 - p2, 0.0)
-    c = np.maximum(p2 - p1, 0.0)
-    return inverse_cdf(a / a.sum(), u2), inverse_cdf(c / c.sum(), u3)
+    return _draw(np.maximum(d, 0.0), u2), _draw(np.maximum(-d, 0.0), u3)
+
+
+def _draw(weights: np.ndarray, u: float) -> int:
+    """Inverse-CDF draw from unnormalized non-negative weights (no normalized copy)."""
+    c = np.cumsum(weights)
+    t = int(np.searchsorted(c, u * c[-1], side="right"))
+    return t if t < len(c) else int(np.flatnonzero(weights > 0)[-1])
 
 
 @dataclass(frozen=True)

@@ -48,39 +48,6 @@ class StepCheck:
         return asdict(self)
 
 
-#: Rules whose token t's aggregate depends only on column t (then normalization): for
-#: them, tokens whose columns agree across all parties can be merged exactly.
-COLUMNWISE = (R.linear, R.log_linear, R.winner_take_all)
-
-
-def reduce_vocabulary(rule: R.Rule, P: np.ndarray):
-    """An equivalent smaller problem: ``(rule', P')`` over the tokens some party supports,
-    plus one bucket for the rest (only needed with smoothing).
-
-    Exact for the built-in rules: tokens no party supports have identical (smoothed)
-    columns, and merging identical columns by summing commutes with linear pooling,
-    geometric pooling (weights sum to 1) and winner-take-all; TV and KL are additive
-    over the merged tokens and the box order holds for the bucket iff for each member.
-    Other rules are returned unchanged.
-    """
-    if rule.generic not in COLUMNWISE:
-        return rule, P
-    rows = P if rule.reference is None else np.vstack([P, rule.reference])
-    support = (rows > 0).any(axis=0)
-    if support.all():
-        return rule, P
-    Ps, ref_s = rule.smoothed(P)
-    srows = Ps if ref_s is None else np.vstack([Ps, ref_s])
-    cols = [srows[:, support]]
-    if rule.epsilon:
-        cols.append(srows[:, ~support].sum(axis=1, keepdims=True))
-    merged = np.hstack(cols)
-    merged /= merged.sum(axis=1, keepdims=True)
-    ref = merged[-1] if rule.reference is not None else None
-    small = R.get_rule(rule.name, reference=ref, weight=rule.weight)
-    return small, merged[: P.shape[0]]
-
-
 def bid_grid(b_i: float, scale: float, points: int = 9) -> np.ndarray:
     top = max(2.0 * b_i, scale, 1e-9)
     return np.unique(np.concatenate(([0.0, b_i], top * np.geomspace(1e-3, 1.0, points - 1))))
@@ -139,7 +106,7 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
     n = P.shape[0]
     if charged is None:
         charged = pay.compute_payments(rule, P, b).values
-    rule, P = reduce_vocabulary(rule, P)
+    rule, P = R.reduce_vocabulary(rule, P)
     Ps = rule.smoothed(P)[0]
     scale = rule.total_weight(b)
     violations, worst, where = 0, 0.0, None
