@@ -129,7 +129,8 @@ def run_demo(cfg: DemoConfig, provider, out_dir: Path, log=None) -> list[RunResu
                 for rec, rep in zip(transcript.steps, transcript.reports):
                     rule = auction.rule if rep.reference is None else \
                         auction.rule.with_reference(rep.reference)
-                    checks.append(verify_step(rule, rep.dists, rec.bids, rec.payments).to_json())
+                    checks.append(verify_step(rule, rep.dists, rec.bids, rec.payments,
+                                              rec.payment_errors).to_json())
                 text = provider.decode(transcript.tokens)
                 results.append(RunResult(
                     name, float(share), seed, bids, text, transcript.tokens,

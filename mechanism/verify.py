@@ -7,7 +7,8 @@
 * the canonical stable sampler (SPEC 5): its exact law on the grid equals ``Q(s)`` and
   its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
 * the payment identity: the charged expected second-price payment equals
-  ``b G(b) - int_0^b G`` recomputed independently (composite Simpson, 513 points);
+  ``b G(b) - int_0^b G`` recomputed independently (composite Simpson, 513 points), up to
+  the two methods' stated error bounds (``identity_error`` is the excess beyond them);
 * regret of truthful bidding under the valuation model ``t_i (-L_i(q))`` (SPEC 5),
   with ``t_i = b_i``: ~0 under the valuation-based payment, positive under pay-your-bid.
   Undefined (None) where ``L_i(Q(0))`` is infinite (e.g. disjoint top-p supports).
@@ -23,7 +24,7 @@ import numpy as np
 
 from . import payments as pay
 from . import rules as R
-from .divergences import kl, tv
+from .divergences import kl, tv, tv_rows
 from .errors import InvalidInput
 from .orders import box_violation
 from .sampling import StableSampler
@@ -40,7 +41,8 @@ class StepCheck:
     worst_where: tuple | None       #: (agent, token, bid_from, bid_to)
     stable_marginal_error: float    #: max |law of the stable sampler - Q(s)| on the grid
     stable_switch_error: float      #: max |Pr[switch] - TV(Q(0), Q(b_i))|
-    identity_error: float           #: max |charged - identity recomputed by Simpson|
+    identity_error: float           #: max |charged - identity by Simpson| beyond both bounds
+    identity_diff: float            #: max |charged - identity by Simpson| (raw)
     regret_valuation: float | None  #: max over agents, None if undefined for every agent
     regret_pay_your_bid: float | None
 
@@ -59,16 +61,23 @@ def _path(rule, P, b, i, grid):
     return rule.batch(P, B)
 
 
-def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> float:
-    """``b G(b) - int_0^b G`` with composite Simpson (independent of the GK quadrature)."""
+def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[float, float]:
+    """``b G(b) - int_0^b G`` by composite Simpson (independent of the GK quadrature), and
+    an error bound: the difference with Simpson on every other point (Simpson converges
+    at least as O(h^2) on kinked G, so that difference bounds the finer one's error)."""
     if b[i] <= 0 or rule.total_weight(b) - b[i] <= 0:
-        return 0.0
+        return 0.0, 0.0
     s = np.linspace(0.0, b[i], points)
     Q = _path(rule, P, b, i, s)
-    G = tv(Q, Q[0])
-    w = np.ones(points)
-    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-    return float(b[i] * G[-1] - (s[1] - s[0]) / 3.0 * (w @ G))
+    G = tv_rows(Q, Q[0])
+
+    def simpson(g, h):
+        w = np.ones(len(g))
+        w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+        return h / 3.0 * float(w @ g)
+
+    fine, coarse = simpson(G, s[1] - s[0]), simpson(G[::2], 2 * (s[1] - s[0]))
+    return float(b[i] * G[-1] - fine), abs(fine - coarse)
 
 
 def regret(rule, P, b, i, payment: str) -> float | None:
@@ -101,16 +110,23 @@ def regret(rule, P, b, i, payment: str) -> float | None:
 
 
 def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None = None,
-                *, check_regret: bool = True) -> StepCheck:
-    """All the checks above for one step (inputs validated, ``rule`` a mechanism Rule)."""
+                charged_errors: np.ndarray | None = None, *,
+                check_regret: bool = True) -> StepCheck:
+    """All the checks above for one step (inputs validated, ``rule`` a mechanism Rule).
+
+    ``charged_errors`` are the stated error bounds of the charged payments (the
+    quadrature's estimate; 0 for closed forms); the identity check allows them."""
     n = P.shape[0]
     if charged is None:
-        charged = pay.compute_payments(rule, P, b).values
+        res = pay.compute_payments(rule, P, b)
+        charged, charged_errors = res.values, res.errors
+    if charged_errors is None:
+        charged_errors = np.zeros(n)
     rule, P = R.reduce_vocabulary(rule, P)
     Ps = rule.smoothed(P)[0]
     scale = rule.total_weight(b)
     violations, worst, where = 0, 0.0, None
-    marg_err = switch_err = ident_err = 0.0
+    marg_err = switch_err = ident_err = ident_diff = 0.0
     reg_val, reg_pyb = [], []
     for i in range(n):
         if rule.total_weight(b) - b[i] <= 0:
@@ -131,11 +147,15 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         at_bid = int(np.searchsorted(grid, b[i]))
         switch_err = max(switch_err, abs(float(sampler.switch_probability(grid)[at_bid])
                                          - float(tv(Q[0], Q[at_bid]))))
-        ident_err = max(ident_err, abs(float(charged[i]) - identity_by_simpson(rule, P, b, i)))
+        identity, bound = identity_by_simpson(rule, P, b, i)
+        diff = abs(float(charged[i]) - identity)
+        ident_diff = max(ident_diff, diff)
+        ident_err = max(ident_err, diff - float(charged_errors[i]) - bound)
         if check_regret:
             reg_val.append(regret(rule, P, b, i, "valuation"))
             reg_pyb.append(regret(rule, P, b, i, "pay_your_bid"))
     rv = [r for r in reg_val if r is not None]
     rp = [r for r in reg_pyb if r is not None]
-    return StepCheck(n, violations, worst, where, marg_err, switch_err, ident_err,
+    return StepCheck(n, violations, worst, where, marg_err, switch_err, max(ident_err, 0.0),
+                     ident_diff,
                      max(rv) if rv else None, max(rp) if rp else None)

@@ -168,6 +168,16 @@ def _audit_step(item, auction, header, report, tol, identity_tol, check_properti
             _properties(auction, P, ref, b, step, line, rec, header, report, identity_tol)
 
 
+def _stated_error(rec: dict, i: int) -> float:
+    """The error bound the auction stated for payment i (``payment_errors``), else 0."""
+    errs = rec.get("payment_errors")
+    try:
+        value = float(errs[i])
+    except (TypeError, IndexError, ValueError):
+        return 0.0
+    return value if np.isfinite(value) and value >= 0 else 0.0
+
+
 def _first_diff(a: np.ndarray, b: np.ndarray) -> int:
     m = min(a.size, b.size)
     neq = np.flatnonzero(a[:m] != b[:m])
@@ -275,7 +285,8 @@ def _properties(auction, P, ref, b, step, line, rec, header, report, identity_to
         diff = abs(want - float(z[i]))
         t = report.tallies["payment_identity"]
         t.max_error = max(t.max_error, diff)
-        if diff > identity_tol * max(1.0, float(b[i])) + 10 * err:
+        stated = _stated_error(rec, i)  # the recorded payment's own quadrature error bound
+        if diff > identity_tol * max(1.0, float(b[i])) + 10 * err + stated:
             report.fail(Divergence("payment_identity", step, line, f"payments[{i}]", want,
                                    float(z[i]), agent=i,
                                    message=f"Myerson identity by quadrature (error {err:.1e})"))
