@@ -68,8 +68,8 @@ def main(args) -> int:
         again = TokenAuction(make_rule(cfg, name)).run(
             provider, first.bids, seed=first.seed, max_tokens=cfg.max_tokens,
             stop_tokens=sorted(provider.stop_token_ids), keep_reports=False)
-        same = again.tokens == first.tokens and np.allclose(again.total_payments,
-                                                            first.payments, rtol=0, atol=0)
+        same = again.tokens == first.tokens and np.array_equal(again.total_payments,
+                                                               first.payments)
         replay_ok &= same
     meta = {"model": model_name, "seconds": round(time.perf_counter() - t0, 1),
             "replay_identical": replay_ok}

@@ -88,12 +88,6 @@ def _wta_winner(b) -> int:
 CLOSED_FORMS = {R.linear: _linear_closed_form, R.winner_take_all: _wta_closed_form}
 
 
-def _bid_matrix(b, i, points):
-    B = np.repeat(b[None, :], len(points), axis=0)
-    B[:, i] = points
-    return B
-
-
 def race_payment(rule, P, b, i) -> float:
     """Expected race-threshold payment (SPEC 5, exponential race): Myerson with
     ``x(s) = s / (s + B)``, i.e. ``B ln(1 + b/B) - bB/(b + B)``."""
@@ -131,7 +125,7 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
         return z, err
     per = 17  # Q(0), 15 nodes, Q(b_i)
     points = [np.concatenate(([0.0], quad.nodes(0.0, b[i]), [b[i]])) for i in active]
-    bid_rows = np.concatenate([_bid_matrix(b, i, pts) for i, pts in zip(active, points)])
+    bid_rows = np.concatenate([R.bid_profiles(b, i, pts) for i, pts in zip(active, points)])
     Q = rule.batch(P, bid_rows).reshape(len(active), per, -1)
     G_all = tv_rows(Q[:, 1:, :], Q[:, :1, :])
     for k, i in enumerate(active):
@@ -140,7 +134,7 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
         first = quad.combine(G[:15], 0.0, float(b[i]))
 
         def G_of(s, i=i, q0=q0):
-            return tv_rows(rule.batch(P, _bid_matrix(b, i, s)), q0)
+            return tv_rows(R.bid_path(rule, P, b, i, s), q0)
 
         z[i], err[i] = myerson(G_of, float(b[i]), tol, first=first, x_at_bid=G[15])
     return z, err
@@ -163,14 +157,14 @@ def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, fl
     L = {"kl_forward": lambda q: kl(p_i, q), "kl_reverse": lambda q: kl(q, p_i)}[loss]
     if b[i] <= 0 or _others_weight(rule, b, i) <= 0:
         return 0.0, 0.0
-    L0 = L(rule.evaluate(P, _bid_matrix(b, i, [0.0])[0]))
+    L0 = L(R.bid_path(rule, P, b, i, [0.0])[0])
     if not np.isfinite(L0):
         raise InvalidInput(f"agent {i}: {loss} of the aggregate without it, L_i(Q(0)), is infinite, "
                            "so the valuation payment is inf - inf; use the second-price payment "
                            "or smooth the distributions", agent=i, value=L0)
 
     def x(s):
-        return np.array([L0 - L(q) for q in rule.batch(P, _bid_matrix(b, i, s))])
+        return np.array([L0 - L(q) for q in R.bid_path(rule, P, b, i, s)])
 
     return myerson(x, float(b[i]), tol)
 

@@ -206,6 +206,19 @@ def _log_linear_numpy(P, b, ref, lam):
     return _log_linear_batch(P, b[None, :], ref, lam)[0]
 
 
+def bid_profiles(b: np.ndarray, agent: int, bids) -> np.ndarray:
+    """(K, n) bid profiles: ``b`` with agent's bid replaced by each of ``bids`` (SPEC 4's
+    ``Q(s)`` is ``rule.batch(P, bid_profiles(b, i, s))``)."""
+    B = np.repeat(np.asarray(b, dtype=np.float64)[None, :], len(bids), axis=0)
+    B[:, agent] = bids
+    return B
+
+
+def bid_path(rule, P: np.ndarray, b: np.ndarray, agent: int, bids) -> np.ndarray:
+    """``Q(s)`` for every ``s`` in ``bids``, agent's bid varying, the others fixed: (K, V)."""
+    return rule.batch(P, bid_profiles(b, agent, bids))
+
+
 # ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 
 from .divergences import tv
 from .errors import InvalidInput
+from .rules import bid_path
 
 
 def inverse_cdf(q, u: float) -> int:
@@ -72,14 +73,10 @@ class StableSampler:
         self.bisect_tol = bisect_tol
 
     def Q(self, s: float) -> np.ndarray:
-        bb = self.b.copy()
-        bb[self.agent] = s
-        return self.rule.evaluate(self.P, bb)
+        return self.Qs([s])[0]
 
     def Qs(self, grid) -> np.ndarray:
-        B = np.repeat(self.b[None, :], len(grid), axis=0)
-        B[:, self.agent] = grid
-        return self.rule.batch(self.P, B)
+        return bid_path(self.rule, self.P, self.b, self.agent, grid)
 
     # -- on a bid grid ----------------------------------------------------------
     def _check_grid(self, grid) -> np.ndarray:

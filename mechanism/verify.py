@@ -55,12 +55,6 @@ def bid_grid(b_i: float, scale: float, points: int = 9) -> np.ndarray:
     return np.unique(np.concatenate(([0.0, b_i], top * np.geomspace(1e-3, 1.0, points - 1))))
 
 
-def _path(rule, P, b, i, grid):
-    B = np.repeat(b[None, :], len(grid), axis=0)
-    B[:, i] = grid
-    return rule.batch(P, B)
-
-
 def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[float, float]:
     """``b G(b) - int_0^b G`` by composite Simpson (independent of the GK quadrature), and
     an error bound: the difference with Simpson on every other point (Simpson converges
@@ -68,7 +62,7 @@ def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[fl
     if b[i] <= 0 or rule.total_weight(b) - b[i] <= 0:
         return 0.0, 0.0
     s = np.linspace(0.0, b[i], points)
-    Q = _path(rule, P, b, i, s)
+    Q = R.bid_path(rule, P, b, i, s)
     G = tv_rows(Q, Q[0])
 
     def simpson(g, h):
@@ -132,7 +126,7 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         if rule.total_weight(b) - b[i] <= 0:
             continue  # Q(0) undefined: the agent faces no competition
         grid = bid_grid(float(b[i]), scale)
-        Q = _path(rule, P, b, i, grid)
+        Q = R.bid_path(rule, P, b, i, grid)
         bad = False
         for k in range(len(grid) - 1):
             t, amount = box_violation(Ps[i], Q[k + 1], Q[k])

@@ -67,16 +67,10 @@ def bid_grid(b: np.ndarray, i: int, cuts=()) -> np.ndarray:
 
 def _defined_at_zero(rule, P, b, i) -> bool:
     try:
-        _path(rule, P, b, i, [0.0])
+        R.bid_path(rule, P, b, i, [0.0])
     except InvalidInput:
         return False
     return True
-
-
-def _path(rule, P, b, i, grid) -> np.ndarray:
-    B = np.repeat(b[None, :], len(grid), axis=0)
-    B[:, i] = grid
-    return rule.batch(P, B)
 
 
 def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=()):
@@ -90,10 +84,8 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
         grid = grid[grid > 0]  # Q(0) is undefined without competition (SPEC 2: W = 0)
     if grid.size < 2:
         return None
-    p = P[i]
-    if getattr(rule, "epsilon", 0.0):
-        p = (1 - rule.epsilon) * p + rule.epsilon / P.shape[1]
-    Q = _path(rule, P, b, i, grid)
+    p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else P[i]
+    Q = R.bid_path(rule, P, b, i, grid)
     lo = np.minimum(Q[:-1], p) - tol
     hi = np.maximum(Q[:-1], p) + tol
     excess = np.maximum(lo - Q[1:], Q[1:] - hi)
@@ -129,14 +121,14 @@ def allocation_curve(rule, P, b, i, payment: str):
     B = float(b.sum() - b[i]) + (rule.weight if rule.reference is not None else 0.0)
     if payment == "race":
         return lambda s: np.asarray(s) / (np.asarray(s) + B)
-    q0 = _path(rule, P, b, i, [0.0])[0]
+    q0 = R.bid_path(rule, P, b, i, [0.0])[0]
     if payment == "second_price":
-        return lambda s: tv(_path(rule, P, b, i, np.asarray(s)), q0)
+        return lambda s: tv(R.bid_path(rule, P, b, i, np.asarray(s)), q0)
     if payment == "valuation":
         loss = valuation_loss(rule)
         L = (lambda q: kl(P[i], q)) if loss == "kl_forward" else (lambda q: kl(q, P[i]))
         L0 = L(q0)
-        return lambda s: np.array([L0 - L(q) for q in _path(rule, P, b, i, np.asarray(s))])
+        return lambda s: np.array([L0 - L(q) for q in R.bid_path(rule, P, b, i, np.asarray(s))])
     raise ValueError(f"no allocation curve for payment {payment!r}")
 
 

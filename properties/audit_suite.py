@@ -19,7 +19,7 @@ from mechanism.rules import Rule
 from mechanism import PaymentRule, as_rule
 from mechanism.verdicts import Verdict
 
-from .report import Finding
+from .report import Finding, HasFindings
 
 #: What the suite is asked about a third party's mechanism by default. The suite's
 #: ``truthful`` uses the KL valuation, for which the second-price payment is NOT
@@ -32,17 +32,9 @@ PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_mos
 
 
 @dataclass
-class MechanismReport:
+class MechanismReport(HasFindings):
     name: str
     findings: list
-
-    @property
-    def refuted(self) -> bool:
-        return any(f.verdict is Verdict.REFUTED for f in self.findings)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.refuted else 0
 
     def verdict(self, prop: str, engine: str | None = None) -> Verdict | None:
         """The worst verdict on ``prop`` (REFUTED first), optionally from one engine."""

@@ -59,12 +59,10 @@ class Finding:
                 "claimed": self.claimed}
 
 
-@dataclass
-class Report:
-    target: str
-    kind: str                      #: "rule" or "payment"
-    findings: list[Finding] = field(default_factory=list)
-    seconds: float = 0.0
+class HasFindings:
+    """What every report of findings answers: refuted at all, and the exit code."""
+
+    findings: list
 
     @property
     def refuted(self) -> bool:
@@ -73,6 +71,14 @@ class Report:
     @property
     def exit_code(self) -> int:
         return 1 if self.refuted else 0
+
+
+@dataclass
+class Report(HasFindings):
+    target: str
+    kind: str                      #: "rule" or "payment"
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
 
     def find(self, property: str, order: str | None = None, engine: str | None = None):
         """Findings for ``property`` (and ``order``/``engine`` when given)."""

@@ -239,7 +239,7 @@ def second_price_tv_to_p(rule, P, b, i, tol=PAY.QUAD_TOL):
         return 0.0, 0.0
 
     def G(s):
-        return 1.0 - tv(rule.batch(P, PAY._bid_matrix(b, i, s)), P[i])
+        return 1.0 - tv(R.bid_path(rule, P, b, i, s), P[i])
 
     return PAY.myerson(G, float(b[i]), tol)
 
