@@ -99,44 +99,42 @@ def race_payment(rule, P, b, i) -> float:
 
 
 def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float, *,
-            first: tuple[float, float] | None = None,
-            x_at_bid: float | None = None) -> tuple[float, float]:
+            first: np.ndarray | None = None) -> tuple[float, float]:
     """Myerson's identity ``bid x(bid) - int_0^bid x(s) ds`` for a non-decreasing allocation
-    curve ``x`` (the one place the identity is written). ``first`` and ``x_at_bid`` pass
-    values already computed by a batched first pass."""
+    curve ``x`` (the one place the identity is written). ``first``: ``x`` already
+    evaluated at ``quadrature.points(0, bid)`` by a batched first pass (its last value
+    is ``x(bid)``)."""
     if bid <= 0:
         return 0.0, 0.0
+    if first is None:
+        first = np.asarray(x(quad.points(0.0, bid)), dtype=np.float64)
     area, err = quad.integrate(x, 0.0, bid, tol=tol, first=first)
-    at_bid = float(x(np.array([bid]))[0]) if x_at_bid is None else float(x_at_bid)
-    return float(bid * at_bid - area), err
+    return float(bid * first[-1] - area), err
 
 
 def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.ndarray]:
     """Second-price expected payments of every agent by quadrature of the identity.
 
-    First pass: one ``rule.batch`` call evaluates, for every agent, ``Q(0)``, the 15
-    Gauss-Kronrod nodes on ``[0, b_i]`` and ``Q(b_i)``. Agents whose error estimate
-    exceeds ``tol`` are refined adaptively.
+    First pass: one ``rule.batch`` call evaluates, for every agent, ``Q`` at the 17
+    ``quadrature.points(0, b_i)`` (``0``, the 15 Gauss-Kronrod nodes, ``b_i``). Agents
+    whose error estimate exceeds ``tol`` are refined adaptively.
     """
     n = len(b)
     z, err = np.zeros(n), np.zeros(n)
     active = [i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0]
     if not active:
         return z, err
-    per = 17  # Q(0), 15 nodes, Q(b_i)
-    points = [np.concatenate(([0.0], quad.nodes(0.0, b[i]), [b[i]])) for i in active]
-    bid_rows = np.concatenate([R.bid_profiles(b, i, pts) for i, pts in zip(active, points)])
+    per = 17  # Q at quad.points(0, b_i): 0, 15 nodes, b_i
+    bid_rows = np.concatenate([R.bid_profiles(b, i, quad.points(0.0, b[i])) for i in active])
     Q = rule.batch(P, bid_rows).reshape(len(active), per, -1)
-    G_all = tv_rows(Q[:, 1:, :], Q[:, :1, :])
+    G_all = tv_rows(Q, Q[:, :1, :])  # G(s) = TV(Q(0), Q(s)); G(0) = 0
     for k, i in enumerate(active):
         q0 = Q[k, 0]
-        G = G_all[k]
-        first = quad.combine(G[:15], 0.0, float(b[i]))
 
         def G_of(s, i=i, q0=q0):
             return tv_rows(R.bid_path(rule, P, b, i, s), q0)
 
-        z[i], err[i] = myerson(G_of, float(b[i]), tol, first=first, x_at_bid=G[15])
+        z[i], err[i] = myerson(G_of, float(b[i]), tol, first=G_all[k])
     return z, err
 
 

@@ -2,8 +2,15 @@
 
 Used for the payment identity ``Z(b) = b G(b) - int_0^b G`` (SPEC 5). The integrand
 takes an array of points and returns an array of values, so one call evaluates a
-rule at 15 bids at once (``Rule.batch``). The reported error is the QUADPACK
-estimate (see :func:`combine`) summed over the final intervals.
+rule at many bids at once (``Rule.batch``). Each interval is sampled at its 17
+:func:`points`: both ends and the 15 Kronrod nodes. The reported error is the QUADPACK
+estimate plus an end-gap term (see :func:`combine`), summed over the final intervals.
+
+Why the ends: the outermost Kronrod nodes sit 0.43% of the interval inside each end, so
+a jump there (winner-take-all, or any rule that switches at another agent's bid) is
+invisible to K15 and G7 alike, and QUADPACK's estimate is exactly 0 for a wrong
+integral (found by ``tokenauction check``: bids (0.5, 1.001) under winner-take-all gave
+0.2002 for 0.2004). The end values expose such a jump and force refinement.
 """
 
 from __future__ import annotations
@@ -36,41 +43,68 @@ def nodes(a: float, b: float) -> np.ndarray:
     return 0.5 * (a + b) + 0.5 * (b - a) * NODES
 
 
+def points(a: float, b: float) -> np.ndarray:
+    """The 17 sample points of an interval: ``a``, the 15 Kronrod nodes, ``b``."""
+    return np.concatenate(([a], nodes(a, b), [b]))
+
+
+def _end_gap_error(x: np.ndarray, y: np.ndarray) -> float:
+    """Error of the end gaps ``[x0, x1]`` and ``[x15, x16]``: each end value against its
+    linear extrapolation from the two nearest nodes, times the gap's width. Second order
+    (negligible) for a smooth integrand; about ``jump * width`` for a jump in the gap."""
+    err = 0.0
+    for e, n1, n2 in ((0, 1, 2), (16, 15, 14)):
+        predicted = y[n1] + (y[n1] - y[n2]) * (x[e] - x[n1]) / (x[n1] - x[n2])
+        err += abs(x[e] - x[n1]) * abs(y[e] - predicted)
+    return err
+
+
 def combine(y: np.ndarray, a: float, b: float) -> tuple[float, float]:
-    """``(K15 estimate, error estimate)`` from the integrand's values at :func:`nodes`.
+    """``(K15 estimate, error estimate)`` from the integrand's values at :func:`points`.
 
     The error estimate is QUADPACK's (qk15): ``|K15 - G7|`` scaled up by
     ``resasc * min(1, (200 |K15 - G7| / resasc)^1.5)``, which stays tiny for smooth
     integrands and is pessimistic where the integrand has kinks (a bare ``|K15 - G7|``
-    can then underestimate the error)."""
+    can then underestimate the error), plus :func:`_end_gap_error`, which sees jumps
+    between an end and the outermost node, where K15 and G7 see none."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (17,):
+        raise ValueError(f"combine needs the integrand at the 17 points(a, b), got shape {y.shape}")
     h = 0.5 * (b - a)
-    k, g = h * float(WK @ y), h * float(WG @ y)
+    inner = y[1:16]
+    k, g = h * float(WK @ inner), h * float(WG @ inner)
     err = abs(k - g)
-    resasc = h * float(WK @ np.abs(y - 0.5 * k / h)) if h > 0 else 0.0
+    resasc = h * float(WK @ np.abs(inner - 0.5 * k / h)) if h > 0 else 0.0
     if resasc > 0 and err > 0:
         err = resasc * min(1.0, (200.0 * err / resasc) ** 1.5)
-    return k, err
+    return k, err + _end_gap_error(points(a, b), y)
 
 
 def integrate(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
               tol: float = 1e-10, max_intervals: int = 32,
-              first: tuple[float, float] | None = None) -> tuple[float, float]:
+              first: np.ndarray | None = None) -> tuple[float, float]:
     """``(integral, error_estimate)`` of ``f`` over ``[a, b]``; adaptive bisection of the
-    interval with the largest error until the total error is below ``tol * max(1, |I|)``.
-    ``first`` is the already computed :func:`combine` result on the whole interval."""
+    interval with the largest error until the total error is below ``tol * max(1, |I|)``
+    or ``max_intervals`` intervals are in use (the error returned then says so).
+
+    ``first``: the integrand already evaluated at ``points(a, b)`` (a batched first pass).
+    A bisection reuses both end values and evaluates the two halves' nodes and the
+    midpoint in one call of ``f`` (31 points)."""
     if b <= a:
         return 0.0, 0.0
-
-    def rule(lo, hi):
-        return combine(np.asarray(f(nodes(lo, hi)), dtype=np.float64), lo, hi)
-
-    intervals = [(a, b, *(first if first is not None else rule(a, b)))]
+    y = np.asarray(f(points(a, b)) if first is None else first, dtype=np.float64)
+    intervals = [(a, b, y, *combine(y, a, b))]
     while True:
-        total = sum(iv[2] for iv in intervals)
-        err = sum(iv[3] for iv in intervals)
+        total = sum(iv[3] for iv in intervals)
+        err = sum(iv[4] for iv in intervals)
         if err <= tol * max(1.0, abs(total)) or len(intervals) >= max_intervals:
             return total, err
-        i = max(range(len(intervals)), key=lambda j: intervals[j][3])
-        lo, hi, _, _ = intervals.pop(i)
+        j = max(range(len(intervals)), key=lambda m: intervals[m][4])
+        lo, hi, y, _, _ = intervals.pop(j)
         mid = 0.5 * (lo + hi)
-        intervals += [(lo, mid, *rule(lo, mid)), (mid, hi, *rule(mid, hi))]
+        new = np.asarray(f(np.concatenate((nodes(lo, mid), [mid], nodes(mid, hi)))),
+                         dtype=np.float64)
+        left = np.concatenate(([y[0]], new[:16]))
+        right = np.concatenate((new[15:], [y[16]]))
+        intervals += [(lo, mid, left, *combine(left, lo, mid)),
+                      (mid, hi, right, *combine(right, mid, hi))]

@@ -27,6 +27,7 @@ from mechanism.orders import PARTIAL_ORDERS
 from mechanism.verdicts import Verdict
 
 from .catalogue import ALL_ORDERS, CATALOGUE, parse_property
+from .determinism import pinned_constants
 from .groups import cex as make_cex
 from .payment_checks import PaymentGroup
 from .report import Finding, Report, _plain
@@ -169,7 +170,8 @@ class _Run:
             self.body(x)
 
         try:
-            go()
+            with pinned_constants(self.t.obj, getattr(self.t, "judge_obj", None)):
+                go()
         except _Stop:
             pass
 

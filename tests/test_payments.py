@@ -122,3 +122,28 @@ def test_user_rule_goes_through_quadrature():
     z_ref = expected_payments(get_rule("linear"), P, [1.0, 1.0])
     assert z_user.method == "quadrature"
     np.testing.assert_allclose(z_user.values, z_ref.values, atol=1e-9)
+
+
+def test_quadrature_sees_a_jump_next_to_an_interval_end():
+    """Found by `tokenauction check`: under winner-take-all with bids (0.5, 1.001), agent
+    1's G jumps at 0.5, between the last Kronrod node of [0, 0.5005] and its end, where
+    K15 and G7 both see a constant: the estimate was 0.2002 (true 0.2004), error 0."""
+    from mechanism.quadrature import integrate
+
+    def step(s):
+        return np.where(np.asarray(s) > 0.5, 0.4, 0.0)
+
+    area, err = integrate(step, 0.0, 1.001, tol=1e-11)
+    assert abs(area - 0.4 * 0.501) <= max(err, 1e-10) and err < 1e-9
+
+    def my_wta(dists, bids):  # not the registered rule: no closed form, so quadrature
+        q = np.zeros(np.shape(dists)[1])
+        q += np.asarray(dists)[int(np.argmax(bids))]
+        return q
+
+    P, b = np.array([[0.0, 1.0], [0.4, 0.6]]), [0.5, 1.001]
+    quad = expected_payments(my_wta, P, b)
+    closed = expected_payments(get_rule("winner_take_all"), P, b)
+    assert quad.method == "quadrature" and closed.method.startswith("closed_form")
+    np.testing.assert_allclose(quad.values, closed.values, atol=2e-6)
+    np.testing.assert_allclose(closed.values, [0.0, 0.5 * 0.4], atol=1e-15)

@@ -158,6 +158,36 @@ def test_deterministic_for_a_seed():
     assert strip(a) == strip(b)
 
 
+_DRAWS = textwrap.dedent("""
+    import hashlib, json, sys
+    import numpy as np
+    if sys.argv[1] == "more-imports":  # what the CLI and the test suite have loaded
+        from properties.cli import build_parser
+        from proofs.prove_cli import load_claims
+        build_parser(); load_claims()
+    from properties import check
+    h = hashlib.sha256()
+    def rule(dists, bids):  # records every instance the checker draws
+        h.update(np.asarray(dists, float).tobytes()); h.update(np.asarray(bids, float).tobytes())
+        w = np.asarray(bids, float) + 1.0
+        return w @ np.asarray(dists, float) / w.sum()
+    r = check(rule, ["monotone:box", "anonymous"], max_examples=30, seed=5, prove=False)
+    print(h.hexdigest(), [f["verdict"] for f in r.to_json()["findings"]])
+""")
+
+
+def test_same_seed_same_draws_whatever_else_is_imported(tmp_path):
+    """Hypothesis mixes the literals of every imported local module into its draws
+    (properties/determinism.py); check() pins that pool to the target's own modules."""
+    import subprocess
+    import sys
+    script = tmp_path / "draws.py"
+    script.write_text(_DRAWS)
+    out = [subprocess.run([sys.executable, str(script), arg], capture_output=True, text=True,
+                          timeout=300, check=True).stdout for arg in ("plain", "more-imports")]
+    assert out[0] and out[0] == out[1]
+
+
 def test_proofs_engine_is_optional_and_results_are_reproduced(monkeypatch):
     import sys
     import types
