@@ -114,18 +114,35 @@ def values(model, terms: Iterable) -> list[Fraction]:
     return [value(model, t) for t in terms]
 
 
-def solver(timeout_s: float, nonlinear: bool = False) -> z3.Solver:
-    s = z3.SolverFor("QF_NRA") if nonlinear else z3.Solver()
+def solver(timeout_s: float, nonlinear: bool = False, ctx: z3.Context | None = None) -> z3.Solver:
+    s = z3.SolverFor("QF_NRA", ctx=ctx) if nonlinear else z3.Solver(ctx=ctx)
     s.set("timeout", max(1, int(timeout_s * 1000)))
     return s
 
 
+def solve(constraints: Sequence, timeout_s: float, nonlinear: bool = False):
+    """``(z3 result, model or None, reason_unknown)`` of ``constraints``, each query in a
+    fresh z3 context.
+
+    Why a fresh context: z3 orders terms by their internal ids, which depend on every
+    term the process created before, so the same query could take 0.3 s after one
+    history and time out after another (the quantified segment query did, on CI).
+    Translated into a new context, a query sees the same ids in every process. The
+    model is translated back, so it evaluates the caller's terms."""
+    ctx = z3.Context()
+    s = solver(timeout_s, nonlinear, ctx)
+    for c in constraints:
+        s.add(c.translate(ctx))
+    r = s.check()
+    if r == z3.sat:
+        return z3.sat, s.model().translate(z3.main_ctx()), ""
+    return (z3.unsat, None, "") if r == z3.unsat else (z3.unknown, None, s.reason_unknown())
+
+
 def check(constraints: Sequence, timeout_s: float, nonlinear: bool = False):
     """Satisfiability of ``constraints``: ``(z3 result, model or None)``."""
-    s = solver(timeout_s, nonlinear)
-    s.add(*constraints)
-    r = s.check()
-    return r, (s.model() if r == z3.sat else None)
+    r, m, _ = solve(constraints, timeout_s, nonlinear)
+    return r, m
 
 
 def prove(hyps: Sequence, goal, timeout_s: float, nonlinear: bool = False):

@@ -118,15 +118,13 @@ class _Instance:
         if left <= 0:
             raise _Timeout
         extra = extra if isinstance(extra, list) else [extra]
-        S = z3.Solver()
-        S.set(timeout=max(1, int(left * 1000)))
-        S.add(self.constraints)
-        S.add(self._simplex_constraints(extra + self.constraints))
-        S.add(extra)
-        r = S.check()
+        from .encode_z3 import solve  # a fresh z3 context per query (see there)
+        r, model, reason = solve(list(self.constraints)
+                                 + list(self._simplex_constraints(extra + self.constraints))
+                                 + extra, left)
         if r == z3.unknown:
-            raise _Timeout(S.reason_unknown())
-        return S.model() if r == z3.sat else None
+            raise _Timeout(reason)
+        return model
 
     def decode(self, model) -> dict:
         val = lambda x: _value(self.z3, model.eval(x, model_completion=True))

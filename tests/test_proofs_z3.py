@@ -131,3 +131,16 @@ def test_spec_emd_instance():
     assert z3_orders.confirm_emd(z3_orders.SPEC_EMD)
     p, q, qp = (E.as_floats(z3_orders.SPEC_EMD[k]) for k in ("p", "q", "q_prime"))
     assert (z3_orders.emd_np(p, qp), z3_orders.emd_np(p, q)) == (1.25, 1.5)
+
+
+def test_each_query_runs_in_its_own_context_and_returns_a_usable_model():
+    """encode_z3.solve translates every query into a fresh z3 context (the same query
+    behaves the same whatever the process created before) and the model back."""
+    x, y = z3.Reals("x y")
+    query = [x + y == 1, x * x == 4 * y * y, x > 0]
+    r, m, _ = E.solve(query, 10, nonlinear=True)
+    first = (E.value(m, x), E.value(m, y))
+    _ = [z3.Real(f"junk{k}") * k for k in range(2000)]  # shifts the main context's ids
+    r2, m2, _ = E.solve(query, 10, nonlinear=True)
+    assert r == r2 == z3.sat and first == (E.value(m2, x), E.value(m2, y))
+    assert first[0] + first[1] == 1 and first[0] ** 2 == 4 * first[1] ** 2
