@@ -245,7 +245,9 @@ PAYMENT_RULES: dict[str, PaymentRule] = {
     "valuation": PaymentRule(
         "valuation", lambda r, d, b: expected_payments(r, d, b, "valuation").values,
         claims={"payment_nonnegative": True, "payment_at_most_bid": False,
-                "zero_bid_pays_zero": True, "truthful": True}),
+                "zero_bid_pays_zero": True, "truthful": True,
+                # Myerson's identity for its own allocation -KL(p_i, Q), not the TV one
+                "payment_identity": False}),
 }
 
 
