@@ -99,8 +99,9 @@ class TokenAuction:
         self.rule = R.get_rule(rule) if isinstance(rule, str) else R.as_rule(rule)
         if reference_weight is not None:  # p_0 itself may come per step from the provider
             self.rule = self.rule.with_reference(self.rule.reference, reference_weight)
-        if payment not in ("second_price", "pay_your_bid", "valuation", "race"):
-            raise InvalidInput(f"unknown payment {payment!r}", value=payment)
+        if payment not in pay.PAYMENTS:
+            raise InvalidInput(f"unknown payment {payment!r}; use one of {', '.join(pay.PAYMENTS)}",
+                               value=payment)
         if sampler not in SAMPLERS:
             raise InvalidInput(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}",
                                value=sampler)

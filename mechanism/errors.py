@@ -26,6 +26,16 @@ class InvalidInput(TokenAuctionError, ValueError):
         self.token = token
 
 
+def lookup(registry, name, what: str):
+    """``registry[name]``, or InvalidInput naming ``what`` and the known names (every
+    registry lookup by name: rules, payment rules, preference orders)."""
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise InvalidInput(f"unknown {what} {name!r}; known {what}s: {', '.join(registry)}",
+                           value=name) from None
+
+
 class InvalidRule(TokenAuctionError, TypeError):
     """A rule (aggregation or payment) misbehaved: raised, returned the wrong
     shape, a non-finite or unnormalized vector, or cannot be used as asked."""

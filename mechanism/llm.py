@@ -24,7 +24,7 @@ torch and transformers are imported lazily (``import mechanism`` stays numpy-onl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .divergences import kl, l2, tv
-from .errors import InvalidInput
+from .errors import lookup
 
 #: Absolute tolerance for equality of float probabilities / losses in every order.
 ORDER_TOL = 1e-9
@@ -70,30 +70,30 @@ LOSSES: dict[str, Callable] = {
 ORDERS: dict[str, Callable] = {"box": box, "segment": segment}
 ORDERS.update({name: _loss_order(loss) for name, loss in LOSSES.items()})
 
+#: Every order's name: box, segment, kl_forward, kl_reverse, tv, l2.
+ALL_ORDERS = tuple(ORDERS)
+
 #: Orders that are partial (not total preorders): incomparability is possible.
 PARTIAL_ORDERS = ("box", "segment")
 
 
-def _order(order: str) -> Callable:
-    try:
-        return ORDERS[order]
-    except KeyError:
-        raise InvalidInput(f"unknown preference order {order!r}; known: {', '.join(ORDERS)}",
-                           value=order) from None
+def get_order(order: str) -> Callable:
+    """The comparison function of ``order``; InvalidInput naming the known orders."""
+    return lookup(ORDERS, order, "preference order")
 
 
 def prefers(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
     """``q ⪰ q'`` for an agent with ideal distribution ``p`` under ``order`` (SPEC 3)."""
-    return _order(order)(p, q, q_prime, tol)
+    return get_order(order)(p, q, q_prime, tol)
 
 
 def strictly_prefers(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
     """``q ≻ q'``: ``q ⪰ q'`` and not ``q' ⪰ q`` (SPEC 3, the strict part)."""
-    f = _order(order)
+    f = get_order(order)
     return f(p, q, q_prime, tol) and not f(p, q_prime, q, tol)
 
 
 def comparable(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
     """``q ⪰ q'`` or ``q' ⪰ q`` (what CA asks of every two outcomes, SPEC 4)."""
-    f = _order(order)
+    f = get_order(order)
     return f(p, q, q_prime, tol) or f(p, q_prime, q, tol)

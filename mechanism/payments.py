@@ -24,7 +24,7 @@ import numpy as np
 
 from . import rules as R
 from .divergences import kl, tv, tv_rows
-from .errors import InvalidInput
+from .errors import InvalidInput, lookup
 from . import quadrature as quad
 from .validation import as_bids, as_distributions
 
@@ -101,7 +101,8 @@ def race_payment(rule, P, b, i) -> float:
 def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float, *,
             first: np.ndarray | None = None) -> tuple[float, float]:
     """Myerson's identity ``bid x(bid) - int_0^bid x(s) ds`` for a non-decreasing allocation
-    curve ``x`` (the one place the identity is written). ``first``: ``x`` already
+    curve ``x`` (the mechanism's one copy; the property suite and the audit keep their
+    own on purpose, as independent oracles that catch a bug here). ``first``: ``x`` already
     evaluated at ``quadrature.points(0, bid)`` by a batched first pass (its last value
     is ``x(bid)``)."""
     if bid <= 0:
@@ -183,6 +184,10 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol)
 
 
+#: The payments ``compute_payments`` knows (SPEC 5).
+PAYMENTS = ("second_price", "pay_your_bid", "valuation", "race")
+
+
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
                      tol: float = QUAD_TOL) -> Payments:
@@ -198,8 +203,8 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
         return Payments(np.array([v for v, _ in out]), np.array([e for _, e in out]),
                         "valuation_quadrature")
     if payment != "second_price":
-        raise InvalidInput(f"unknown payment {payment!r}; use second_price, pay_your_bid, "
-                           "valuation or race", value=payment)
+        raise InvalidInput(f"unknown payment {payment!r}; use one of {', '.join(PAYMENTS)}",
+                           value=payment)
     if method not in ("auto", "closed_form", "quadrature"):
         raise InvalidInput(f"unknown method {method!r}; use auto, closed_form or quadrature",
                            value=method)
@@ -252,8 +257,4 @@ PAYMENT_RULES: dict[str, PaymentRule] = {
 
 
 def get_payment_rule(name: str) -> PaymentRule:
-    try:
-        return PAYMENT_RULES[name]
-    except KeyError:
-        raise InvalidInput(f"unknown payment rule {name!r}; known: {', '.join(PAYMENT_RULES)}",
-                           value=name) from None
+    return lookup(PAYMENT_RULES, name, "payment rule")

@@ -14,7 +14,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from . import arith
-from .errors import InvalidInput, InvalidRule
+from .errors import InvalidInput, InvalidRule, lookup
+from .orders import ALL_ORDERS
 from .validation import as_bids, as_distribution, as_distributions, as_weight, SUM_TOL
 
 Generic = Callable[..., object]
@@ -223,8 +224,6 @@ def bid_path(rule, P: np.ndarray, b: np.ndarray, agent: int, bids) -> np.ndarray
 # Registry
 # ---------------------------------------------------------------------------
 
-ALL_ORDERS = ("box", "segment", "kl_forward", "kl_reverse", "tv", "l2")
-
 RULES: dict[str, Callable[..., Rule]] = {}
 
 
@@ -235,11 +234,7 @@ def register_rule(name: str, factory: Callable[..., Rule]) -> None:
 
 def get_rule(name: str, reference=None, weight: float = 0.0, **options) -> Rule:
     """A registered rule, optionally with a reference distribution and weight (SPEC 2)."""
-    try:
-        factory = RULES[name]
-    except KeyError:
-        raise InvalidInput(f"unknown rule {name!r}; known rules: {', '.join(sorted(RULES))}",
-                           value=name) from None
+    factory = lookup(RULES, name, "rule")
     return factory(reference=reference, weight=weight, **options)
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .divergences import tv
 from .errors import InvalidInput
 from .rules import bid_path
 

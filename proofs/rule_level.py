@@ -27,7 +27,8 @@ import time
 
 from mechanism.arith import Unsupported, Vec
 from mechanism.errors import InvalidInput
-from mechanism.rules import ALL_ORDERS, Rule, as_rule, get_rule
+from mechanism.orders import get_order
+from mechanism.rules import Rule, as_rule, get_rule
 from mechanism.verdicts import Verdict
 
 from .backends import Z3Ops, _z3
@@ -201,9 +202,7 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
     if property_id not in PROPERTIES:
         raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
                            f"of {', '.join(PROPERTIES)}", value=property_id)
-    if order not in ALL_ORDERS:
-        raise InvalidInput(f"unknown preference order {order!r}; known: {', '.join(ALL_ORDERS)}",
-                           value=order)
+    get_order(order)  # InvalidInput naming the known orders
     _check(max_agents, "max_agents", 1)
     _check(max_tokens, "max_tokens", 2)
     _check(min_agents, "min_agents", 1)

@@ -10,7 +10,6 @@ the reason, never silently dropped.
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mechanism.orders import ORDERS
-
-ALL_ORDERS = tuple(ORDERS)   # box, segment, kl_forward, kl_reverse, tv, l2
+from mechanism.orders import ALL_ORDERS  # noqa: F401  (re-exported by properties)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hseed
 
 from mechanism.errors import InvalidInput
-from mechanism.orders import PARTIAL_ORDERS
+from mechanism.orders import PARTIAL_ORDERS, get_order
 from mechanism.verdicts import Verdict
 
 from .catalogue import ALL_ORDERS, CATALOGUE, parse_property
@@ -66,8 +66,7 @@ def _keys(t: Target, properties, orders):
     """Requested (property, order) keys, and SKIPPED findings for the inapplicable ones."""
     orders = tuple(orders) if orders else ALL_ORDERS
     for o in orders:
-        if o not in ALL_ORDERS:
-            raise InvalidInput(f"unknown order {o!r}; known: {', '.join(ALL_ORDERS)}", value=o)
+        get_order(o)  # InvalidInput naming the known orders
     explicit = properties is not None
     wanted = list(properties) if explicit else [p for p in CATALOGUE if CATALOGUE[p].kind == t.kind]
     keys, skipped = [], []
@@ -170,7 +169,7 @@ class _Run:
             self.body(x)
 
         try:
-            with pinned_constants(self.t.obj, getattr(self.t, "judge_obj", None)):
+            with pinned_constants(self.t.obj, self.t.judge_obj):
                 go()
         except _Stop:
             pass

@@ -119,15 +119,22 @@ def guarded_call(label: str, fn, args, timeout: float | None):
         raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc}") from exc
 
 
-def check_distribution(out, V: int, label: str) -> np.ndarray:
-    """The output of a rule must be a finite, non-negative vector of length V summing to 1."""
+def _vector(out, length: int, label: str, what: str = "") -> np.ndarray:
+    """User output as a float vector of ``length`` entries, or the RuleFailure saying why not."""
     try:
-        q = np.asarray(out, dtype=np.float64)
+        v = np.asarray(out, dtype=np.float64)
     except (TypeError, ValueError):
         raise RuleFailure("not_numeric", f"{label} returned {type(out).__name__}, "
                                          "not a numeric vector") from None
-    if q.shape != (V,):
-        raise RuleFailure("shape", f"{label} returned shape {q.shape}, expected ({V},)")
+    if v.shape != (length,):
+        raise RuleFailure("shape", f"{label} returned shape {v.shape}, expected ({length},)"
+                                   + (f" ({what})" if what else ""))
+    return v
+
+
+def check_distribution(out, V: int, label: str) -> np.ndarray:
+    """The output of a rule must be a finite, non-negative vector of length V summing to 1."""
+    q = _vector(out, V, label)
     if not np.isfinite(q).all():
         t = int(np.argmax(~np.isfinite(q)))
         raise RuleFailure("nan", f"{label} returned a non-finite probability {q[t]!r} for "
@@ -145,14 +152,7 @@ def check_distribution(out, V: int, label: str) -> np.ndarray:
 
 def check_payments(out, n: int, label: str) -> np.ndarray:
     """The output of a payment rule must be a finite vector with one entry per agent."""
-    try:
-        z = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise RuleFailure("not_numeric", f"{label} returned {type(out).__name__}, "
-                                         "not a numeric vector") from None
-    if z.shape != (n,):
-        raise RuleFailure("shape", f"{label} returned shape {z.shape}, expected ({n},) "
-                                   "(one payment per agent)")
+    z = _vector(out, n, label, "one payment per agent")
     if not np.isfinite(z).all():
         i = int(np.argmax(~np.isfinite(z)))
         raise RuleFailure("nan", f"{label} returned a non-finite payment {z[i]!r} for agent {i}")

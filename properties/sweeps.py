@@ -19,7 +19,6 @@ from mechanism import orders as O
 from mechanism.sampling import StableSampler
 
 from .groups import Group, cex, with_bid
-from .shrink import fmt
 from .strategies import instances
 
 TOL = O.ORDER_TOL

@@ -188,7 +188,7 @@ class Target:
             self.judge = judge if isinstance(judge, R.Rule) else R.as_rule(judge)
             self.judge_obj = judge
         else:
-            self.judge = None
+            self.judge = self.judge_obj = None
         base = self.obj if self.kind == "rule" else self.judge
         self.reference = getattr(base, "reference", None) if isinstance(base, R.Rule) else None
         self.weight = float(getattr(base, "weight", 0.0)) if self.reference is not None else 0.0
