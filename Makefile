@@ -8,7 +8,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m properties.cli demo
+	$(PY) -m tokenauction demo
 
 test: setup
 	$(PY) -m pytest -q

@@ -92,7 +92,7 @@ def audit_child(folder: str, traced: bool) -> None:
     """Run in a fresh process: audit, print one JSON line of figures. Peak memory is
     sampled at 10% of the steps and at the end: RSS always, tracemalloc if ``traced``
     (which about doubles the audit's time, so the timing is then not representative)."""
-    from properties.audit import audit_run
+    from properties.audit.run import audit_run
 
     samples = {}
     marks = set()

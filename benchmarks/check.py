@@ -3,7 +3,7 @@
 Prints: the default run time of ``check`` on the built-in rules (target: <= 60 s),
 hypothesis examples per second per property group, the time to the first
 counterexample for every known-bad rule, and the regret figure of the softmax(bid/T)
-mixture with bid-based externalities (protocol in :mod:`properties.regret`).
+mixture with bid-based externalities (protocol in :mod:`mechanism.regret`).
 
     PYTHONPATH=. python benchmarks/check.py [--quick]
 """
@@ -21,7 +21,7 @@ sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests")]
 
 from properties import check  # noqa: E402
 from properties.catalogue import parse_property  # noqa: E402
-from properties.regret import regret_protocol  # noqa: E402
+from mechanism.regret import regret_protocol  # noqa: E402
 from known_bad import KNOWN_BAD  # noqa: E402
 
 

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from llm_decode import prompts, random_llama, random_prompts, time_single  # noqa: E402
 
 from mechanism import TokenAuction, step_uniforms  # noqa: E402
-from mechanism.llm import LLMAgents, load_model  # noqa: E402
-from mechanism.llm_model import require_torch, resolve_device, resolve_dtype  # noqa: E402
+from tokenauction.llm.agents import LLMAgents, load_model  # noqa: E402
+from tokenauction.llm.model import require_torch, resolve_device, resolve_dtype  # noqa: E402
 
 
 class Timed:

@@ -1,4 +1,4 @@
-"""Decode throughput of the LLM provider (mechanism/llm.py), independent of the auction.
+"""Decode throughput of the LLM provider (tokenauction/llm/agents.py), independent of the auction.
 
 For n agents it times one generated token three ways:
   batched   LLMAgents: one (n, 1) forward on the KV cache + temperature/top-p
@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mechanism.llm import LLMAgents, LoadedModel, load_model  # noqa: E402
-from mechanism.llm_model import require_torch, resolve_device, resolve_dtype  # noqa: E402
+from tokenauction.llm.agents import LLMAgents, LoadedModel, load_model  # noqa: E402
+from tokenauction.llm.model import require_torch, resolve_device, resolve_dtype  # noqa: E402
 
 SYSTEM = "You are an advertising copywriter. Always mention the exact brand name from the request."
 BRANDS = ["Alpha Airlines", "Beta Resort", "Gamma Tours", "Delta Diving",

@@ -1,6 +1,6 @@
 """z3 time for the equivalence theorem of SPEC section 4 (box order, bids s_k = k)
 against vocabulary size V and grid size K, direct versus decomposed encoding
-(proofs/z3_scale.py), the growth factor per added token and grid point, and the
+(proofs/decomposition.py), the growth factor per added token and grid point, and the
 largest sizes proved within the time limit for each theorem.
 
     PYTHONPATH=. python benchmarks/proofs.py [--limit 60] [--quick]
@@ -22,8 +22,9 @@ import z3  # noqa: E402
 
 from mechanism.verdicts import Verdict  # noqa: E402
 from proofs import encode_z3 as E  # noqa: E402
-from proofs import z3_scale as S  # noqa: E402
-from proofs import z3_theorem as T  # noqa: E402
+from proofs import decomposition as S  # noqa: E402
+from proofs import theorem_encoding as T  # noqa: E402
+from proofs.claims import z3_theorem  # noqa: E402
 
 
 def timed(fn, *args) -> tuple[Verdict, float]:
@@ -39,7 +40,7 @@ def mon_implies_ca(V: int, K: int, timeout_s: float) -> Verdict:
 
 
 def converse(V: int, K: int, timeout_s: float) -> Verdict:
-    cons, *_ = T.converse_query("box", V, K)
+    cons, *_ = z3_theorem.converse_query("box", V, K)
     r, _ = E.check(cons, timeout_s)
     return Verdict.PROVED if r == z3.unsat else Verdict.UNKNOWN
 

@@ -1,4 +1,4 @@
-"""z3 encodings of SPEC sections 3 and 4 shared by the ``proofs/z3_*`` claims.
+"""z3 encodings of SPEC sections 3 and 4 shared by the ``proofs/claims/z3_*`` claims.
 
 * distributions: one z3 ``Real`` per probability, constrained to the simplex;
 * box order (SPEC 3): per token ``t`` a disjunction

@@ -2,7 +2,7 @@
 
 A *chain* is what SPEC section 4 talks about on a finite grid ``0 = s_0 < ... < s_m``:
 the agent's ``p``, the outcomes ``Q(s_k)`` and the payments ``Z(s_k)``. Every REFUTED
-verdict of ``proofs/z3_theorem*.py`` is re-run here with ``mechanism.orders.prefers``,
+verdict of ``proofs/claims/z3_theorem*.py`` is re-run here with ``mechanism.orders.prefers``,
 ``strictly_prefers`` and ``comparable`` (float, :data:`mechanism.orders.ORDER_TOL`);
 payments are compared exactly (``Fraction``).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import z3
 
 from mechanism import orders as ref
 
@@ -52,3 +53,13 @@ def report(chain: dict, bids) -> dict:
     """The counterexample as exact strings (paste-able), with the grid bids."""
     return {"bids": [str(b) for b in bids], "p": E.as_strs(chain["p"]),
             "Q": E.as_strs(chain["Q"]), "Z": E.as_strs(chain["Z"])}
+
+
+def round_model(constraints: list, xs: list, timeout_s: float, denominators=(2, 4, 8)):
+    """A model of ``constraints`` with every ``x`` a multiple of ``1/D`` for the smallest
+    ``D`` that works (shrinking, STYLE.md), else any model; None if unsat/unknown."""
+    for D in denominators:
+        r, m = E.check(constraints + [z3.IsInt(D * x) for x in xs], timeout_s)
+        if r == z3.sat:
+            return m
+    return E.check(constraints, timeout_s)[1]

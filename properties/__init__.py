@@ -17,9 +17,9 @@ from mechanism.verdicts import Verdict
 from . import strategies
 from .assertions import assert_properties
 from .catalogue import ALL_ORDERS, CATALOGUE, property_ids
-from .engine import DEFAULT_MAX_EXAMPLES, check
+from properties.checker.engine import DEFAULT_MAX_EXAMPLES, check
 from .report import Finding, Report
-from .targets import Target, load_object
+from properties.checker.targets import Target, load_object
 
 
 def load_target(spec: str):

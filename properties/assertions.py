@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mechanism.errors import PropertyViolation
 
-from .engine import check
+from properties.checker.engine import check
 
 
 def assert_properties(target, properties=None, *, orders=None, max_examples: int = 50,

@@ -22,7 +22,7 @@ import numpy as np
 from mechanism import payments as PAY
 from mechanism import rules as R
 from mechanism import sampling as S
-from mechanism.divergences import kl, tv
+from mechanism.divergences import tv
 from properties import check
 
 REF = [0.5, 0.3, 0.2]

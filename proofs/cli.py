@@ -1,0 +1,130 @@
+"""``tokenauction prove``: run every registered claim and print the theorem table.
+
+Columns: claim, order, size, expected, verdict, engine, seconds. Claims expected to
+fail are listed with their counterexamples. Exit 0 when every verdict is as
+expected, 1 when a claim expected to hold is REFUTED, a claim expected to fail is
+PROVED, or a proof crashed; 2 for usage errors (an unknown ``--claim``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from mechanism.errors import InvalidInput
+from mechanism.verdicts import Verdict
+
+from proofs.claims import load_all
+from proofs.registry import CLAIMS, Limits, ProofResult, as_expected, run_claim
+
+def load_claims() -> list[str]:
+    """Import every claim module of :mod:`proofs.claims` (discovered, not listed; a module
+    that fails to import is a packaging bug, so it raises). Returns their names."""
+    return load_all()
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--max-tokens", type=int, default=4, metavar="V",
+                        help="largest vocabulary size tried (default 4)")
+    parser.add_argument("--max-grid", type=int, default=6, metavar="M",
+                        help="largest number of grid bids tried (default 6)")
+    parser.add_argument("--max-agents", type=int, default=3, metavar="N",
+                        help="largest number of agents in rule-level proofs (default 3)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                        help="time budget of one claim in seconds (default 60)")
+    parser.add_argument("--claim", action="append", metavar="ID",
+                        help="run only this claim (repeatable; a prefix ending in * selects "
+                             "every claim that starts with it)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--detail", action="store_true",
+                        help="print each claim's derivation or solver summary")
+
+
+def _select(patterns) -> list:
+    if not patterns:
+        return list(CLAIMS.values())
+    chosen = []
+    for pat in patterns:
+        hits = [c for c in CLAIMS.values()
+                if (c.id.startswith(pat[:-1]) if pat.endswith("*") else c.id == pat)]
+        if not hits:
+            raise InvalidInput(f"unknown claim {pat!r}; known: {', '.join(sorted(CLAIMS))}",
+                               value=pat)
+        chosen += [c for c in hits if c not in chosen]
+    return chosen
+
+
+def _limits(args) -> Limits:
+    for name, lo in (("max_tokens", 2), ("max_grid", 2), ("max_agents", 1)):
+        if getattr(args, name) < lo:
+            raise InvalidInput(f"--{name.replace('_', '-')} must be >= {lo}",
+                               value=getattr(args, name))
+    if not args.timeout > 0:
+        raise InvalidInput("--timeout must be positive", value=args.timeout)
+    return Limits(max_tokens=args.max_tokens, max_grid=args.max_grid,
+                  max_agents=args.max_agents, timeout_s=args.timeout)
+
+
+def run_table(claims, limits: Limits):
+    """Run each claim; a crash becomes UNKNOWN with the error (and fails the run)."""
+    rows = []
+    for c in claims:
+        t0 = time.perf_counter()
+        try:
+            res, crashed = run_claim(c, limits), False
+        except Exception as exc:  # a bug in a proof: report it, never hide it
+            res = ProofResult(Verdict.UNKNOWN, "-", f"crashed: {type(exc).__name__}: {exc}")
+            res.seconds, crashed = time.perf_counter() - t0, True
+        rows.append((c, res, crashed))
+    return rows
+
+
+def _fmt_cex(cex) -> str:
+    return json.dumps(cex, default=str)
+
+
+def _print_table(rows, out) -> None:
+    head = ("claim", "order", "size", "expected", "verdict", "engine", "seconds")
+    data = [(c.id, c.order or "-", r.size or "-", c.expected, str(r.verdict)
+             + ("" if as_expected(c, r) and not bad else "  <-- UNEXPECTED"), r.engine,
+             f"{r.seconds:.2f}") for c, r, bad in rows]
+    widths = [max(len(h), *(len(row[k]) for row in data)) if data else len(h)
+              for k, h in enumerate(head)]
+    line = lambda cells: "  ".join(x.ljust(w) for x, w in zip(cells, widths)).rstrip()
+    print(line(head), file=out)
+    print(line(["-" * w for w in widths]), file=out)
+    for row in data:
+        print(line(row), file=out)
+
+
+def main(args) -> int:
+    load_claims()
+    limits = _limits(args)
+    claims = _select(args.claim)
+    t0 = time.perf_counter()
+    rows = run_table(claims, limits)
+    total = time.perf_counter() - t0
+    ok = all(as_expected(c, r) and not bad for c, r, bad in rows)
+    if args.json:
+        print(json.dumps({"claims": [
+            {"claim": c.id, "order": c.order, "size": r.size, "expected": c.expected,
+             "verdict": str(r.verdict), "engine": r.engine, "seconds": round(r.seconds, 4),
+             "counterexample": r.counterexample, "statement": c.statement,
+             "as_expected": as_expected(c, r) and not bad, "detail": r.detail}
+            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3)}, default=str, indent=1))
+        return 0 if ok else 1
+    out = sys.stdout
+    _print_table(rows, out)
+    print(f"\n{len(rows)} claims in {total:.1f} s; "
+          f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}", file=out)
+    for c, r, bad in rows:
+        if c.expected == "fails" or r.verdict is Verdict.REFUTED or bad or args.detail \
+                or not as_expected(c, r):
+            print(f"\n[{c.id}] {c.statement}\n  expected {c.expected}: {r.verdict} ({r.engine})",
+                  file=out)
+            if r.counterexample is not None:
+                print(f"  counterexample: {_fmt_cex(r.counterexample)}", file=out)
+            if args.detail or bad or not as_expected(c, r) or r.counterexample is None:
+                print("  " + r.detail.replace("\n", "\n  "), file=out)
+    return 0 if ok else 1

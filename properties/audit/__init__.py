@@ -1,0 +1,8 @@
+"""The audit (``tokenauction audit``): replay a recorded auction, or judge a third-party mechanism.
+
+Recorded runs: ``stream`` reads a run folder and checks its hash chain, ``run`` replays each
+step, ``step`` verifies the theory on one step's real distributions (also used by the demo),
+``checks`` holds the per-step checks, ``report`` the result. Mechanisms: ``target`` loads the
+class, ``mechanism`` and ``suite`` run the property suite and proofs on it. ``cli`` is the
+subcommand.
+"""

@@ -1,0 +1,155 @@
+"""Validation of the theory on the distributions an auction actually saw (SPEC 4-6).
+
+``verify_step`` checks, for one step and every agent:
+
+* MON under the box order along a bid grid (SPEC 4; expected to hold for linear and
+  winner-take-all, to fail sometimes for log-linear with 3+ tokens);
+* the canonical stable sampler (SPEC 5): its exact law on the grid equals ``Q(s)`` and
+  its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
+* the payment identity: the charged expected second-price payment equals
+  ``b G(b) - int_0^b G`` recomputed independently (composite Simpson, 513 points), up to
+  the two methods' stated error bounds (``identity_error`` is the excess beyond them);
+* regret of truthful bidding under the valuation model ``t_i (-L_i(q))`` (SPEC 5),
+  with ``t_i = b_i``: ~0 under the valuation-based payment, positive under pay-your-bid.
+  Undefined (None) where ``L_i(Q(0))`` is infinite (e.g. disjoint top-p supports).
+
+With smoothing (``epsilon > 0``) the agent's ideal distribution is its smoothed report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from mechanism import payments as pay
+from mechanism import rules as R
+from mechanism.divergences import kl, tv, tv_rows
+from mechanism.errors import InvalidInput
+from mechanism.orders import box_violation
+from mechanism.sampling import StableSampler
+
+MISREPORTS = (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
+SIMPSON_POINTS = 513
+
+
+@dataclass
+class StepCheck:
+    agents: int
+    mon_violations: int             #: agents whose bid path breaks box-MON
+    worst_violation: float          #: largest per-token excess (0 if none)
+    worst_where: tuple | None       #: (agent, token, bid_from, bid_to)
+    stable_marginal_error: float    #: max |law of the stable sampler - Q(s)| on the grid
+    stable_switch_error: float      #: max |Pr[switch] - TV(Q(0), Q(b_i))|
+    identity_error: float           #: max |charged - identity by Simpson| beyond both bounds
+    identity_diff: float            #: max |charged - identity by Simpson| (raw)
+    regret_valuation: float | None  #: max over agents, None if undefined for every agent
+    regret_pay_your_bid: float | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def bid_grid(b_i: float, scale: float, points: int = 9) -> np.ndarray:
+    top = max(2.0 * b_i, scale, 1e-9)
+    return np.unique(np.concatenate(([0.0, b_i], top * np.geomspace(1e-3, 1.0, points - 1))))
+
+
+def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[float, float]:
+    """``b G(b) - int_0^b G`` by composite Simpson (independent of the GK quadrature), and
+    an error bound: the difference with Simpson on every other point (Simpson converges
+    at least as O(h^2) on kinked G, so that difference bounds the finer one's error)."""
+    if b[i] <= 0 or rule.total_weight(b) - b[i] <= 0:
+        return 0.0, 0.0
+    s = np.linspace(0.0, b[i], points)
+    Q = R.bid_path(rule, P, b, i, s)
+    G = tv_rows(Q, Q[0])
+
+    def simpson(g, h):
+        w = np.ones(len(g))
+        w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+        return h / 3.0 * float(w @ g)
+
+    fine, coarse = simpson(G, s[1] - s[0]), simpson(G[::2], 2 * (s[1] - s[0]))
+    return float(b[i] * G[-1] - fine), abs(fine - coarse)
+
+
+def regret(rule, P, b, i, payment: str) -> float | None:
+    """max over misreports of utility minus truthful utility, value ``t_i = b_i``."""
+    try:
+        loss_name = pay.valuation_loss(rule)
+    except InvalidInput:  # the rule minimizes no known KL: no valuation model
+        return None
+    p_i = rule.smoothed(P)[0][i]
+    loss = (lambda q: kl(p_i, q)) if loss_name == "kl_forward" else (lambda q: kl(q, p_i))
+    t = float(b[i])
+
+    def utility(r):
+        bb = b.copy()
+        bb[i] = r
+        if payment == "valuation":
+            z, _ = pay.valuation_payment(rule, P, bb, i)
+        else:
+            z = r
+        return -t * loss(rule.evaluate(P, bb)) - z
+
+    try:
+        truthful = utility(t)
+        best = max(utility(t * f) for f in MISREPORTS)
+    except InvalidInput:  # L_i(Q(0)) infinite: the valuation payment is undefined
+        return None
+    if not np.isfinite(truthful):
+        return None
+    return float(max(best - truthful, 0.0))
+
+
+def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None = None,
+                charged_errors: np.ndarray | None = None, *,
+                check_regret: bool = True) -> StepCheck:
+    """All the checks above for one step (inputs validated, ``rule`` a mechanism Rule).
+
+    ``charged_errors`` are the stated error bounds of the charged payments (the
+    quadrature's estimate; 0 for closed forms); the identity check allows them."""
+    n = P.shape[0]
+    if charged is None:
+        res = pay.compute_payments(rule, P, b)
+        charged, charged_errors = res.values, res.errors
+    if charged_errors is None:
+        charged_errors = np.zeros(n)
+    rule, P = R.reduce_vocabulary(rule, P)
+    Ps = rule.smoothed(P)[0]
+    scale = rule.total_weight(b)
+    violations, worst, where = 0, 0.0, None
+    marg_err = switch_err = ident_err = ident_diff = 0.0
+    reg_val, reg_pyb = [], []
+    for i in range(n):
+        if rule.total_weight(b) - b[i] <= 0:
+            continue  # Q(0) undefined: the agent faces no competition
+        grid = bid_grid(float(b[i]), scale)
+        Q = R.bid_path(rule, P, b, i, grid)
+        bad = False
+        for k in range(len(grid) - 1):
+            t, amount = box_violation(Ps[i], Q[k + 1], Q[k])
+            if amount > 1e-9:
+                bad = True
+                if amount > worst:
+                    worst, where = amount, (i, t, float(grid[k]), float(grid[k + 1]))
+        violations += bad
+        sampler = StableSampler(rule, P, b, i)
+        law = sampler.grid_marginals(grid)
+        marg_err = max(marg_err, float(np.max(np.abs(law - Q))))
+        at_bid = int(np.searchsorted(grid, b[i]))
+        switch_err = max(switch_err, abs(float(sampler.switch_probability(grid)[at_bid])
+                                         - float(tv(Q[0], Q[at_bid]))))
+        identity, bound = identity_by_simpson(rule, P, b, i)
+        diff = abs(float(charged[i]) - identity)
+        ident_diff = max(ident_diff, diff)
+        ident_err = max(ident_err, diff - float(charged_errors[i]) - bound)
+        if check_regret:
+            reg_val.append(regret(rule, P, b, i, "valuation"))
+            reg_pyb.append(regret(rule, P, b, i, "pay_your_bid"))
+    rv = [r for r in reg_val if r is not None]
+    rp = [r for r in reg_pyb if r is not None]
+    return StepCheck(n, violations, worst, where, marg_err, switch_err, max(ident_err, 0.0),
+                     ident_diff,
+                     max(rv) if rv else None, max(rp) if rp else None)

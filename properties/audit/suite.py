@@ -1,0 +1,148 @@
+"""Verdict table of a mechanism audit, and the bridge to the property suite and proofs.
+
+:class:`Finding` has the property suite's shape (``properties.check`` contract:
+property, order, verdict, engine, detail, counterexample), so the audit's own findings
+and the suite's sit in one table. :func:`suite_findings` runs ``properties.check`` on
+the audited rule and on its payment rule, and the rule-level proofs when the rule has a
+backend-generic definition; an engine missing from this build is reported SKIPPED with
+the reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from mechanism.rules import Rule
+
+from mechanism import PaymentRule, as_rule
+from mechanism.verdicts import Verdict
+
+from properties.report import Finding, HasFindings
+
+#: What the suite is asked about a third party's mechanism by default. The suite's
+#: ``truthful`` uses the KL valuation, for which the second-price payment is NOT
+#: truthful (it is for ``-v TV``, the audit's own ``truthful``), so it is asked only of
+#: an object that claims it (``claims={"truthful": True}``).
+RULE_PROPERTIES = ("normalized", "anonymous", "unanimous", "zero_bid_no_influence",
+                   "scale_invariant", "continuous", "monotone", "consistent", "stable_sampling")
+PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_most_bid",
+                      "zero_bid_pays_zero", "payment_identity")
+
+
+@dataclass
+class MechanismReport(HasFindings):
+    name: str
+    findings: list
+
+    def verdict(self, prop: str, engine: str | None = None) -> Verdict | None:
+        """The worst verdict on ``prop`` (REFUTED first), optionally from one engine."""
+        got = [f.verdict for f in self.findings if f.property == prop
+               and (engine is None or f.engine.startswith(engine))]
+        if not got:
+            return None
+        return Verdict.REFUTED if Verdict.REFUTED in got else got[0]
+
+    def refuted_properties(self) -> set[str]:
+        return {f.property for f in self.findings if f.verdict is Verdict.REFUTED}
+
+    def table(self) -> str:
+        rows = [("property", "order", "verdict", "engine", "detail / counterexample")]
+        for f in self.findings:
+            text = f.detail
+            if f.counterexample is not None:
+                text = json.dumps(f.counterexample, default=str)
+            rows.append((f.property, f.order or "-", str(f.verdict), f.engine, text))
+        w = [max(len(r[k]) for r in rows) for k in range(4)]
+        return "\n".join("  ".join(r[k].ljust(w[k]) for k in range(4)) + "  " + r[4]
+                         for r in rows)
+
+    def summary(self) -> str:
+        bad = sorted(self.refuted_properties())
+        tail = f"REFUTED: {', '.join(bad)} (exit 1)" if bad else "nothing refuted (exit 0)"
+        return f"audit of mechanism {self.name}\n{self.table()}\n{tail}"
+
+    def to_json(self) -> dict:
+        return {"mechanism": self.name, "refuted": self.refuted, "exit_code": self.exit_code,
+                "findings": [_finding_json(f) for f in self.findings]}
+
+
+def _finding_json(f) -> dict:
+    if hasattr(f, "to_json"):
+        return f.to_json()
+    return {"property": f.property, "order": f.order, "verdict": str(f.verdict),
+            "engine": f.engine, "detail": f.detail, "counterexample": f.counterexample}
+
+
+def _skipped(prop: str, engine: str, why: str) -> Finding:
+    return Finding(prop, None, Verdict.SKIPPED, engine, why, None)
+
+
+def _suite_check():
+    try:
+        from properties import check  # the property suite (branch props)
+    except ImportError:
+        return None
+    return check if callable(check) else None
+
+
+def _wanted(props, claims) -> list[str]:
+    """What to ask the suite: everything but what the object declares false."""
+    return [p for p in props if claims.get(p, True) is not False]
+
+
+def _declared_false(props, claims) -> list:
+    return [_skipped(p, "suite", f"the object declares that it does not hold "
+                     f"(claims[{p!r}] is False)") for p in props if claims.get(p) is False]
+
+
+def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
+                   orders=("box",), budget_s: float | None = None) -> list:
+    """Findings of ``properties.check`` on the rule, then on the payment rule judged under
+    that rule, then the rule-level proofs' status."""
+    out = []
+    check = _suite_check()
+    if check is None:
+        out.append(_skipped("property_suite", "properties.check",
+                            "the property suite (properties.check) is not in this build"))
+        return out + proof_findings(m.rule, ran=False)
+    claims = dict(getattr(m.obj, "claims", None) or {})
+    rule = m.callable_rule
+    if not isinstance(rule, Rule):
+        rule = as_rule(rule, name=f"{m.name}.aggregate")
+        rule.claims = claims
+    kw = {"orders": orders, "max_examples": max_examples, "seed": seed, "timeout": timeout,
+          "budget_s": budget_s}
+    out += _tagged(check(rule, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
+    out += _declared_false(RULE_PROPERTIES, claims)
+    if m.pay is not None:
+        pay = m.pay
+        target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: pay(d, b), claims=claims)
+        props = PAYMENT_PROPERTIES + (("truthful",) if claims.get("truthful") is True else ())
+        out += _tagged(check(target, properties=_wanted(props, claims), rule=rule,
+                             **kw).findings)
+        out += _declared_false(props, claims)
+    return out + proof_findings(rule, ran=True)
+
+
+def _tagged(findings, prefix: str = "suite:") -> list:
+    for f in findings:
+        if not str(f.engine).startswith(prefix) and f.engine != "proofs":
+            f.engine = f"{prefix}{f.engine}"
+    return list(findings)
+
+
+def proof_findings(rule, *, ran: bool) -> list:
+    """Status of the rule-level proofs (``proofs.rule_level.prove_rule_property``, which
+    ``properties.check`` runs on a rule with a generic definition)."""
+    if getattr(rule, "generic", None) is None:
+        return [_skipped("rule_proofs", "proofs", "a numpy-only rule: proofs need a "
+                         "backend-generic definition generic(ops, dists, bids) (mechanism.Rule)")]
+    try:
+        from proofs.rule_level import prove_rule_property  # noqa: F401
+    except (ImportError, AttributeError):
+        return [_skipped("rule_proofs", "proofs", "no rule-level prover "
+                         "(proofs.rule_level.prove_rule_property) in this build")]
+    if ran:
+        return []  # properties.check ran it: its findings carry engine "proofs"/"z3"/"sympy"
+    return [_skipped("rule_proofs", "proofs", "run through properties.check, absent here")]

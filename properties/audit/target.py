@@ -1,0 +1,102 @@
+"""The object under a mechanism audit: loading it and normalizing its interface.
+
+See :mod:`properties.audit.mechanism` for the interface (``aggregate``, optional
+``payments``, ``sample``, ``name``, ``reserve``, ``claims``). :class:`Audited` turns any
+accepted object -- that interface, a plain ``rule(dists, bids)`` callable, a
+:class:`mechanism.Rule` or a :class:`mechanism.TokenAuction` -- into ``rule`` /
+``pay`` / ``sample``; :func:`load_mechanism` resolves ``package.module:NAME`` and
+``path/to/file.py:NAME``.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from mechanism import TokenAuction, expected_payments
+from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.rules import check_output
+
+from properties.loading import load_spec
+
+
+class ThirdPartyRule:
+    """A third party's ``aggregate`` with the :class:`mechanism.Rule` methods the checks use.
+
+    Unlike :func:`mechanism.as_rule` it does not impose SPEC 2's ``W = 0`` convention: the
+    object decides where it is defined (it raises InvalidInput elsewhere), so e.g. a
+    reserve rule may show a platform default when no bid clears the reserve. Outputs are
+    checked by :func:`mechanism.rules.check_output` (InvalidRule when not a distribution).
+    """
+
+    reference, weight, epsilon, generic = None, 0.0, 0.0, None
+
+    def __init__(self, fn, name: str, claims=None):
+        self.fn, self.name, self.claims = fn, name, dict(claims or {})
+
+    def evaluate(self, P, b):
+        try:
+            out = self.fn(P.copy(), b.copy())
+        except InvalidInput:
+            raise
+        except Exception as exc:  # user code: report, never crash deep inside
+            raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
+                              rule=self.name) from exc
+        return check_output(out, P.shape[1], self.name)
+
+    __call__ = evaluate
+
+    def batch(self, P, bid_matrix):
+        return np.stack([self.evaluate(P, row) for row in np.asarray(bid_matrix)])
+
+    def with_reference(self, reference, weight=None):
+        return self
+
+
+class Audited:
+    """The object under audit, normalized to ``rule`` / ``pay`` / ``sample``."""
+
+    def __init__(self, obj, name: str | None = None):
+        self.obj = obj
+        self.reserve = float(getattr(obj, "reserve", 0.0) or 0.0)
+        if isinstance(obj, TokenAuction):
+            self.name = name or f"TokenAuction({obj.rule.name}, {obj.payment})"
+            self.rule = self.callable_rule = obj.rule
+            self.pay = lambda P, b: expected_payments(obj.rule, P, b, obj.payment).values
+            self.sample = None
+            return
+        agg = getattr(obj, "aggregate", None)
+        if agg is None and not callable(obj):
+            raise InvalidRule(f"{obj!r} exposes no aggregate(dists, bids) and is not callable; "
+                              "see properties.audit.mechanism for the interface", value=obj)
+        self.name = name or getattr(obj, "name", None) or type(obj).__name__
+        self.rule = ThirdPartyRule(agg if agg is not None else obj, f"{self.name}.aggregate",
+                                   getattr(obj, "claims", None))
+        self.callable_rule = agg if agg is not None else obj
+        pay = getattr(obj, "payments", None)
+        self.pay = None if pay is None else self._checked_payments(pay)
+        self.sample = getattr(obj, "sample", None)
+
+    def _checked_payments(self, pay):
+        def call(P, b):
+            try:
+                z = np.asarray(pay(P.copy(), b.copy()), dtype=np.float64)
+            except InvalidInput:
+                raise
+            except Exception as exc:
+                raise InvalidRule(f"{self.name}.payments raised {type(exc).__name__}: {exc}",
+                                  rule=self.name) from exc
+            if z.shape != b.shape:
+                raise InvalidRule(f"{self.name}.payments returned shape {z.shape}, expected "
+                                  f"{b.shape} (one expected payment per agent)", rule=self.name)
+            return z
+        return call
+
+
+def load_mechanism(spec: str):
+    """``package.module:NAME`` or ``path/to/file.py:NAME``; a class is instantiated."""
+    if ":" not in spec:
+        raise InvalidInput(f"--mechanism {spec!r}: expected package.module:NAME or file.py:NAME",
+                           value=spec)
+    obj = load_spec(spec, "--mechanism")
+    return obj() if isinstance(obj, type) else obj

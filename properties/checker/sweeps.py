@@ -1,0 +1,360 @@
+"""Bid-path properties of an aggregation rule: monotone (MON), consistent (CA) per order
+(SPEC 4) and stable_sampling (SPEC 5), from one sweep per (instance, agent).
+
+The sweep: agent i's bid runs over a jittered log grid ``B * [1e-3, 1e3]`` (B = the
+others' weight), a dense uniform grid on ``[0, 4B]``, round numbers and the instance's
+own bid. Adaptive refinement then zooms (16 points each, 3 rounds) into the intervals
+where the path looks suspicious: where some token's distance to ``p_i(t)`` grew (a
+violation, localized to the narrowest pair), or where the slope of ``Q`` changes
+abruptly (a kink: a narrow bump starts there). Every token is examined (the box order
+is per token), so a violation on one token out of many is found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from mechanism import orders as O
+from mechanism.sampling import StableSampler
+
+from properties.checker.groups import Group, cex, with_bid
+from properties.strategies import instances
+
+TOL = O.ORDER_TOL
+ROUND_BIDS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+SEEDS = 8   #: seeds whose realized token path is followed along each sweep
+
+
+def box_excess(p, Q_to, Q_from):
+    """Per-token excess of ``Q_to >=_box Q_from`` (rows broadcast); > TOL is a violation."""
+    return np.maximum(np.minimum(Q_from, p) - Q_to, Q_to - np.maximum(Q_from, p))
+
+
+def segment_ok(p, q, qp, tol=TOL):
+    """Vectorized :func:`mechanism.orders.segment` (``q >= qp``), rows broadcast."""
+    d = p - qp
+    nd = (d * d).sum(-1)
+    safe = np.where(nd > tol * tol, nd, 1.0)
+    alpha = ((q - qp) * d).sum(-1) / safe
+    a = np.clip(alpha, 0.0, 1.0)
+    resid = np.abs(q - qp - a[..., None] * d).max(-1)
+    ok = (alpha >= -tol) & (alpha <= 1 + tol) & (resid <= tol)
+    return np.where(nd <= tol * tol, np.abs(q - qp).max(-1) <= tol, ok)
+
+
+def _kl_rows(a, b):
+    """KL(a_k || b_k) per row (inf where b = 0 < a), as :func:`mechanism.kl`."""
+    a, b = np.broadcast_arrays(a, b)
+    mask = a > 0
+    bad = (mask & (b <= 0)).any(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(mask, a * (np.log(np.where(mask, a, 1.0))
+                                    - np.log(np.where(mask & (b > 0), b, 1.0))), 0.0)
+    return np.where(bad, np.inf, np.maximum(terms.sum(-1), 0.0))
+
+
+def _loss(order, p, Q):
+    if order == "kl_forward":
+        return _kl_rows(p, Q)
+    if order == "kl_reverse":
+        return _kl_rows(Q, p)
+    if order == "tv":
+        return 0.5 * np.abs(Q - p).sum(-1)
+    if order == "l2":
+        return np.sqrt(((Q - p) ** 2).sum(-1))
+    f = O.LOSSES[order]
+    return np.array([f(p, q) for q in Q])
+
+
+def first_violation(order, p, Q):
+    """Index k of the first consecutive pair with ``Q[k+1] not >= Q[k]`` (or None)."""
+    if order == "box":
+        bad = np.flatnonzero(np.max(box_excess(p, Q[1:], Q[:-1]), axis=1) > TOL)
+        return int(bad[0]) if bad.size else None
+    if order == "segment":
+        bad = np.flatnonzero(~segment_ok(p, Q[1:], Q[:-1]))
+        return int(bad[0]) if bad.size else None
+    L = _loss(order, p, Q)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero((L[1:] > L[:-1] + TOL) & ~(L[1:] == L[:-1]))
+    return int(bad[0]) if bad.size else None
+
+
+class Sweep:
+    """Q along one agent's bid path, with adaptive refinement."""
+
+    def __init__(self, t, P, b, i, seed: int, points: int = 160):
+        self.t, self.P, self.b, self.i = t, P, np.asarray(b, dtype=float), i
+        self.p = t.ideal(P, i)
+        B = t.total_weight(b) - b[i]
+        self.B = B
+        scale = B if B > 0 else max(b[i], 1.0)
+        rng = np.random.default_rng(seed)
+        logs = scale * np.geomspace(1e-3, 1e3, points) * np.exp(rng.uniform(0, 0.05))
+        dense = 4 * scale * rng.random(2 * points)
+        grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]]])
+        grid = grid[grid > 0]
+        if B > 0:
+            grid = np.concatenate([[0.0], grid])
+        self.s = np.unique(grid)
+        self.Q = self._eval(self.s)
+
+    def _eval(self, s):
+        M = np.repeat(self.b[None, :], len(s), axis=0)
+        M[:, self.i] = s
+        return self.t.batch(self.P, M)
+
+    def insert(self, new):
+        new = np.setdiff1d(np.unique(new), self.s)
+        if new.size == 0:
+            return
+        Qn = self._eval(new)
+        s = np.concatenate([self.s, new])
+        order = np.argsort(s)
+        self.s, self.Q = s[order], np.concatenate([self.Q, Qn])[order]
+
+    def refine(self, orders, rounds: int = 3, top: int = 6, sub: int = 16):
+        for _ in range(rounds):
+            ks = set()
+            for order in orders:
+                k = first_violation(order, self.p, self.Q)
+                if k is not None:
+                    ks.add(k)
+            dQ = np.abs(np.diff(self.Q, axis=0)).max(axis=1)
+            ds = np.diff(self.s)
+            slope = dQ / np.maximum(ds, 1e-300)
+            if len(slope) > 2:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    r = np.abs(np.log((slope[1:] + 1e-300) / (slope[:-1] + 1e-300)))
+                r[~np.isfinite(r)] = 0
+                ks.update(int(k) for k in np.argsort(r)[-top:])
+                ks.update(int(k) + 1 for k in np.argsort(r)[-top:] if k + 1 < len(ds))
+            new = [np.linspace(self.s[k], self.s[k + 1], sub + 2)[1:-1] for k in ks]
+            if not new:
+                return
+            self.insert(np.concatenate(new))
+
+
+class PathGroup(Group):
+    """monotone:<order>, consistent:<order> and stable_sampling on shared sweeps."""
+
+    examples_factor = 0.5
+
+    def strategy(self):
+        t = self.t
+        V = t.fixed_vocab or (2, 8)
+        return st.tuples(instances(n=(2, 4), V=V, others_positive=True, huge=False),
+                         st.integers(0, 2 ** 31 - 1))
+
+    def search(self, arg):
+        inst, seed = arg
+        orders = [o for p, o in self.keys if p == "monotone"]
+        found = {}
+        for i in [inst.agent] + [j for j in range(len(inst.b)) if j != inst.agent]:
+            sw = Sweep(self.t, inst.P, inst.b, i, seed + i)
+            sw.refine(orders or ["box"])
+            for key in self.keys:
+                if key in found:
+                    continue
+                c = self._check_path(key, sw)
+                if c is not None:
+                    got = self.verify(key, c)
+                    if got is not None:
+                        found[key] = got
+            if len(found) == len(self.keys):
+                break
+        return found
+
+    def _check_path(self, key, sw):
+        prop, order = key
+        P, b, i, s, Q, p = sw.P, sw.b, sw.i, sw.s, sw.Q, sw.p
+        if prop == "monotone":
+            k = first_violation(order, p, Q)
+            if k is None:
+                return None
+            return cex(P, with_bid(b, i, s[k]), i, s[k], s[k + 1], order=order)
+        if prop == "consistent":
+            idx = np.unique(np.linspace(0, len(s) - 1, min(len(s), 96)).astype(int))
+            for k, l in self._incomparable(order, p, Q[idx]):
+                return cex(P, with_bid(b, i, s[idx[k]]), i, s[idx[k]], s[idx[l]], order=order)
+            return None
+        if prop == "stable_sampling":
+            if sw.B <= 0:
+                return None
+            k = self._sampler_violation(sw, s, Q)
+            if k is None:
+                return None
+            return cex(P, with_bid(b, i, 0.0), i, 0.0, s[k])
+        return None
+
+    @staticmethod
+    def _incomparable(order, p, Q):
+        if order == "box":
+            lo = np.minimum(Q, p) - TOL
+            hi = np.maximum(Q, p) + TOL
+            A = np.all((Q[None, :, :] >= lo[:, None, :]) & (Q[None, :, :] <= hi[:, None, :]),
+                       axis=2)   # A[k, l]: Q_l >= Q_k
+            bad = np.argwhere(~(A | A.T))
+            return [tuple(x) for x in bad[:1]]
+        if order == "segment":
+            A = segment_ok(p, Q[None, :, :], Q[:, None, :])   # A[k, l]: Q_l >= Q_k
+            bad = np.argwhere(~(A | A.T))
+            return [tuple(x) for x in bad[:1]]
+        return []
+
+    def _sampler_violation(self, sw, s, Q):
+        t = self.t
+
+        class Cached(StableSampler):
+            def Qs(self_, grid):
+                if len(grid) == len(s) and np.array_equal(grid, s):
+                    return Q
+                return StableSampler.Qs(self_, grid)
+
+        sam = _ideal(Cached(t, sw.P, with_bid(sw.b, sw.i, 0.0), sw.i), t, sw.P, sw.i)
+        k = sampler_defect(sam, s, Q)
+        if k is not None:
+            return k
+        rng = np.random.default_rng(len(s))
+        for u, v in rng.random((SEEDS, 2)):   # per seed: one switch, right direction
+            k = path_defect(sam, sam.grid_path(s, u, v), Q)
+            if k is not None:
+                return k
+        return None
+
+    def verify(self, key, c):
+        prop, order = key
+        i, P = c["agent"], c["dists"]
+        s0, s1 = c["bid_from"], c["bid_to"]
+        if s0 is None or s1 is None or s0 < 0 or s1 < 0:
+            return None
+        if prop == "monotone" and not s0 < s1:
+            return None
+        b0, b1 = with_bid(c["bids"], i, s0), with_bid(c["bids"], i, s1)
+        if self.t.total_weight(b0) <= 0 or self.t.total_weight(b1) <= 0:
+            return None
+        q0, q1 = self.t.evaluate(P, b0), self.t.evaluate(P, b1)
+        p = self.t.ideal(P, i)
+        out = {**c, "bids": b0, "q_from": q0, "q_to": q1}
+        if prop == "monotone":
+            if O.prefers(p, q1, q0, order):
+                return None
+            if order == "box":
+                out["token"] = O.box_violation(p, q1, q0)[0]
+            return out
+        if prop == "consistent":
+            if O.comparable(p, q0, q1, order):
+                return None
+            out["token"] = O.box_violation(p, q1, q0)[0] if order == "box" else None
+            return out
+        if prop == "stable_sampling":
+            if s0 != 0 or np.delete(c["bids"], i).sum() + (self.t.weight if self.t.reference
+                                                            is not None else 0) <= 0:
+                return None
+            grid = np.array([0.0, s1])
+            sam = _ideal(StableSampler(self.t, P, b0, i), self.t, P, i)
+            Qg = np.stack([q0, q1])
+            if sampler_defect(sam, grid, Qg) is None:
+                return None
+            out["sampler_marginal"] = sam.grid_marginals(grid)[1]
+            out["reason"] = sampler_reason(sam, grid, Qg, 1)
+            return out
+        return None
+
+    def describe(self, key, c):
+        prop, order = key
+        i, t = c["agent"], c.get("token")
+        if prop == "stable_sampling":
+            return f"agent {i}: bid 0 -> {c['bid_to']:g}: {c['reason']}"
+        what = "Q(bid_to) is not preferred to Q(bid_from)" if prop == "monotone" else \
+            "Q(bid_from) and Q(bid_to) are incomparable"
+        tok = ""
+        if t is not None:
+            tok = (f"; token {t}: {c['q_from'][t]:.6g} -> {c['q_to'][t]:.6g}, "
+                   f"p_i={c['dists'][i][t]:.6g}")
+        return f"agent {i}: bid {c['bid_from']:g} -> {c['bid_to']:g}: {what} ({order}){tok}"
+
+    def repro(self, key, c):
+        prop, order = key
+        lines = self.data_lines(c) + [
+            f"b_from = bids.copy(); b_from[agent] = {c['bid_from']!r}",
+            f"b_to = bids.copy(); b_to[agent] = {c['bid_to']!r}",
+            "q_from, q_to = rule(dists, b_from), rule(dists, b_to)"]
+        eps = self.t.epsilon
+        lines.append(f"p = (1 - {eps!r}) * dists[agent] + {eps!r} / dists.shape[1]"
+                     "  # SPEC 2: the smoothed report" if eps else "p = dists[agent]")
+        if prop == "monotone":
+            lines.append(f"assert prefers(p, q_to, q_from, {order!r})"
+                         "  # fails: raising the bid made the outcome worse")
+        elif prop == "consistent":
+            lines.append(f"assert prefers(p, q_to, q_from, {order!r}) or "
+                         f"prefers(p, q_from, q_to, {order!r})  # fails: incomparable")
+        else:
+            lines += ["from mechanism import StableSampler",
+                      "class AsRule:  # the two methods StableSampler calls",
+                      "    evaluate = staticmethod(lambda P, b: np.asarray(rule(P, b), float))",
+                      "    batch = staticmethod(lambda P, M: np.stack([rule(P, x) for x in M]))",
+                      f"    smoothed = staticmethod(lambda P: ((1 - {self.t.epsilon!r}) * P + "
+                      f"{self.t.epsilon!r} / P.shape[1], None))",
+                      "sampler = StableSampler(AsRule(), dists, b_from, agent)",
+                      f"marg = sampler.grid_marginals([0.0, {c['bid_to']!r}])[1]",
+                      "over, under = sampler.q0 > p, sampler.q0 < p",
+                      "assert np.allclose(marg, q_to, atol=1e-7), (marg, q_to)  # exact marginals",
+                      "assert not (over & (q_to < p - 1e-9)).any() and "
+                      "not (under & (q_to > p + 1e-9)).any()  # right direction"]
+        return lines
+
+
+def _ideal(sam: StableSampler, t, P, i) -> StableSampler:
+    """Judge against the agent's (smoothed) report whatever the mechanism version does."""
+    sam.p = t.ideal(P, i)
+    sam.over, sam.under = sam.q0 > sam.p, sam.q0 < sam.p
+    return sam
+
+
+def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
+    """First grid index where the canonical sampler's law is not ``Q`` or a seed would
+    switch in the wrong direction (SPEC 5/6 claim 6), else None."""
+    M = sam.grid_marginals(grid)
+    err = np.abs(M - Q).max(axis=1)
+    p, q0 = sam.p, sam.q0
+    cross_over = (Q < p - 1e-9) & sam.over     # an over-served token fell below p_i
+    cross_under = (Q > p + 1e-9) & sam.under   # an under-served token rose above p_i
+    bad = (err > 1e-7) | cross_over.any(axis=1) | cross_under.any(axis=1)
+    # switch probability = TV(Q(0), Q(s))
+    moved = np.clip(q0 - np.minimum(M, q0), 0, None)[:, sam.over].sum(axis=1) if sam.over.any() \
+        else np.zeros(len(grid))
+    tv = 0.5 * np.abs(Q - q0).sum(axis=1)
+    bad |= np.abs(moved - tv) > 1e-7
+    k = np.flatnonzero(bad)
+    return int(k[0]) if k.size else None
+
+
+def path_defect(sam: StableSampler, path, Q) -> int | None:
+    """Grid index of a second switch, or of a switch away from a token that was not
+    over-served / to a token that was not under-served just before (SPEC 5)."""
+    changes = np.flatnonzero(path[1:] != path[:-1]) + 1
+    if len(changes) > 1:
+        return int(changes[1])
+    for k in changes:
+        t, u = path[k - 1], path[k]
+        if not (Q[k - 1][t] > sam.p[t] - 1e-12 and Q[k - 1][u] < sam.p[u] + 1e-12):
+            return int(k)
+    return None
+
+
+def sampler_reason(sam: StableSampler, grid, Q, k: int) -> str:
+    """Why :func:`sampler_defect` flagged grid index ``k``, in words."""
+    M = sam.grid_marginals(grid)[k]
+    p, q = sam.p, Q[k]
+    err = np.abs(M - q)
+    if err.max() > 1e-7:
+        u = int(np.argmax(err))
+        return (f"the stable sampler's marginal of token {u} is {M[u]:.6g}, Q gives "
+                f"{q[u]:.6g} (Q(0)={sam.q0[u]:.6g}, p_i={p[u]:.6g})")
+    for u in range(len(p)):
+        if (sam.over[u] and q[u] < p[u] - 1e-9) or (sam.under[u] and q[u] > p[u] + 1e-9):
+            return (f"token {u} crosses p_i={p[u]:.6g} (Q(0)={sam.q0[u]:.6g} -> {q[u]:.6g}): "
+                    "a seed would switch in the wrong direction")
+    return "the switch probability differs from TV(Q(0), Q(s))"

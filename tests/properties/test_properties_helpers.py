@@ -1,0 +1,100 @@
+"""Strategies, shrinking, the regret protocol and the pytest plugin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from mechanism import PropertyViolation, get_rule
+from mechanism.verdicts import Verdict
+from properties import check, strategies
+from mechanism.regret import externality_payment, regret_protocol, softmax_mixture
+from properties.checker.shrink import round_simplex, shrink
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(strategies.instances(n=(1, 4), V=(1, 6)))
+def test_instances_are_valid_auction_inputs(inst):
+    assert inst.P.ndim == 2 and np.allclose(inst.P.sum(axis=1), 1.0)
+    assert (inst.P >= 0).all() and (inst.b >= 0).all() and inst.b.sum() > 0
+    assert 0 <= inst.agent < len(inst.b)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(strategies.instances(n=(2, 4), V=3, others_positive=True))
+def test_others_positive(inst):
+    assert np.delete(inst.b, inst.agent).sum() > 0
+
+
+def test_edge_cases_are_drawn():
+    seen = set()
+
+    @settings(max_examples=300, derandomize=True, deadline=None)
+    @given(strategies.distributions(4))
+    def collect(p):
+        if (p == 1).any():
+            seen.add("onehot")
+        if np.allclose(p, 0.25):
+            seen.add("uniform")
+        if ((p > 0) & (p < 1e-200)).any():
+            seen.add("tiny")
+        if (p == 0).any():
+            seen.add("zero")
+    collect()
+    assert seen >= {"onehot", "uniform", "tiny", "zero"}
+
+
+def test_round_simplex():
+    assert round_simplex(np.array([0.333, 0.333, 0.334]), 1).tolist() == [0.3, 0.3, 0.4]
+    r = round_simplex(np.array([0.26, 0.26, 0.48]), 0)
+    assert r is not None and r.sum() == 1.0
+
+
+def test_shrink_drops_agents_tokens_and_rounds():
+    # violation: "token 0 of agent 0 exceeds 0.5" -- independent of the other agents
+    def verify(c):
+        return c if c["dists"][c["agent"]][0] > 0.5 else None
+    c0 = {"dists": np.array([[0.6123, 0.2, 0.1877], [0.3, 0.3, 0.4], [0.1, 0.1, 0.8]]),
+          "bids": np.array([1.37, 2.22, 0.51]), "agent": 1, "bid_from": 0.1234, "bid_to": 3.3}
+    c0["dists"] = c0["dists"][[1, 0, 2]]   # agent 1 is the interesting one
+    out = shrink(c0, verify)
+    assert len(out["bids"]) == 1 and np.shape(out["dists"]) == (1, 2)
+    assert out["dists"][0][0] == 1.0 or out["dists"][0][0] in (0.6, 0.7, 0.8, 0.9)
+    assert out["bids"][0] == round(out["bids"][0])
+
+
+def test_regret_protocol_figure():
+    r = regret_protocol(instances=40, model="kl")
+    assert r["n"] == 3 and r["V"] == 50
+    assert 0.005 < r["mean"] < 0.1          # positive: not truthful (0.0257 at 300 instances)
+    s = regret_protocol(instances=40, model="share")
+    assert s["mean"] > 0.01
+
+
+def test_check_refutes_softmax_externalities_and_not_the_valuation_payment():
+    rep = check(externality_payment(1.0), ["truthful"], rule=softmax_mixture(1.0),
+                max_examples=20)
+    assert rep.verdict("truthful") is Verdict.REFUTED
+    assert rep.find("truthful")[0].counterexample["regret"] > 1e-4
+
+
+def test_plugin_marker_and_fixture():
+    from properties import pytest_plugin
+
+    class Item:
+        def __init__(self, marker):
+            self.marker = marker
+
+        def get_closest_marker(self, name):
+            return self.marker if name == "rule_properties" else None
+
+    class Mark:
+        def __init__(self, *args, **kwargs):
+            self.args, self.kwargs = args, kwargs
+
+    pytest_plugin.run_marker(Item(Mark(get_rule("linear"), ["monotone:box"], max_examples=10)))
+    with pytest.raises(PropertyViolation):
+        pytest_plugin.run_marker(Item(Mark(get_rule("log_linear"), ["monotone:box"],
+                                           max_examples=20, prove=False)))
+    pytest_plugin.run_marker(Item(None))   # unmarked tests run as usual

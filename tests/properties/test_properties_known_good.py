@@ -1,0 +1,65 @@
+"""Known-good rules get no REFUTED; SPEC facts come out as the SPEC says."""
+
+from __future__ import annotations
+
+import pytest
+
+from mechanism import get_payment_rule, get_rule
+from mechanism.verdicts import Verdict
+from properties import check
+from tests.helpers.known_bad import KNOWN_GOOD
+
+
+@pytest.mark.parametrize("name", list(KNOWN_GOOD))
+def test_known_good_rules_are_not_refuted(name):
+    report = check(KNOWN_GOOD[name], max_examples=30, seed=1)
+    assert not report.refuted, str(report)
+    assert report.exit_code == 0
+    assert report.verdict("monotone", "box") in (Verdict.NOT_REFUTED, Verdict.PROVED)
+
+
+def test_log_linear_matches_spec_section_3():
+    report = check(get_rule("log_linear"), ["monotone"], prove=False)  # default budget
+    assert report.verdict("monotone", "box") is Verdict.REFUTED          # V >= 3
+    assert report.verdict("monotone", "l2") is Verdict.REFUTED           # SPEC: L2 fails
+    assert report.verdict("monotone", "kl_reverse") is Verdict.NOT_REFUTED  # revealed pref.
+    assert report.verdict("monotone", "kl_forward") is Verdict.NOT_REFUTED  # SPEC fact
+
+
+def test_log_linear_on_two_tokens_is_box_monotone():
+    two = get_rule("log_linear", reference=[0.5, 0.5], weight=0.0)  # pins V = 2
+    report = check(two, ["monotone:box"], max_examples=30, prove=False)
+    assert report.verdict("monotone", "box") is Verdict.NOT_REFUTED
+
+
+@pytest.mark.parametrize("rule", ["linear", "winner_take_all"])
+def test_second_price_payment_properties(rule):
+    report = check(get_payment_rule("second_price"), ["payment_monotone:box",
+                   "payment_nonnegative", "payment_at_most_bid", "zero_bid_pays_zero",
+                   "payment_identity"], rule=rule, max_examples=20)
+    assert not report.refuted, str(report)
+
+
+def test_pay_your_bid_passes_pm_for_linear_away_from_flat_outcomes():
+    # SPEC 5: passes PM for linear with B > 0 and p_i != m; only regret tells it apart
+    report = check(get_payment_rule("pay_your_bid"), ["payment_monotone:box", "truthful"],
+                   max_examples=20)
+    pm = report.find("payment_monotone", "box")[0]
+    if pm.verdict is Verdict.REFUTED:   # then only where Q is flat (p_i = m)
+        c = pm.counterexample
+        assert c["q_from"] == pytest.approx(c["q_to"], abs=1e-12)
+    assert report.verdict("truthful") is Verdict.REFUTED
+
+
+def test_valuation_payment_is_truthful_and_second_price_is_not():
+    v = check(get_payment_rule("valuation"), ["truthful"], max_examples=20)
+    assert v.verdict("truthful") is Verdict.NOT_REFUTED
+    sp = check(get_payment_rule("second_price"), ["truthful"], max_examples=20)
+    assert sp.verdict("truthful") is Verdict.REFUTED
+
+
+def test_race_payment_is_told_apart_from_second_price():
+    from tests.helpers.known_bad import race_payment
+    race = check(race_payment, ["payment_identity"], max_examples=20)
+    sp = check(get_payment_rule("second_price"), ["payment_identity"], max_examples=20)
+    assert race.refuted and not sp.refuted

@@ -1,0 +1,245 @@
+"""LLM agents: every agent's next-token distribution from one batched forward.
+
+SPEC section 1: at each step every agent reports its LLM's next-token
+distribution on the shared prefix (prompt + tokens so far); an optional
+platform reference prompt reports ``p_0``. Here all agents are the same causal
+LM, each with its own chat prompt, and the story of one generation is:
+
+1. prefill: all prompts (+ the prefix so far) in ONE left-padded batch; keep
+   the KV cache;
+2. each later call appends the one token the auction sampled to every row and
+   runs ONE forward of shape (rows, 1) on the cache;
+3. the last position's logits become distributions (temperature, then top-p),
+   returned as float64 ``Reports(dists, reference)`` to the auction.
+
+shared/LLM.md facts relied on: the GGUF tokenizer pads on the right, so we set
+``padding_side="left"`` and build ``position_ids`` from the attention mask;
+chat-templated text is tokenized with ``add_special_tokens=False``; batching
+the agents costs almost nothing over one prompt (32-36 ms per step for 1-4
+agents, bf16), stepping them one by one costs n times more; fp32 batched and
+single logits agree to 3e-5, bf16 ones do not (see ``resolve_dtype``).
+torch and transformers are imported lazily (``import mechanism`` stays numpy-only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from mechanism.errors import InvalidInput
+from tokenauction.llm.model import LoadedModel, cache_dir, load_model, require_torch
+
+from mechanism.auction import Reports
+
+#: Model types whose logits are exactly ``output_embeddings(final hidden state)``.
+FAST_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2"})
+
+__all__ = ["LLMAgents", "LoadedModel", "Reports", "cache_dir", "chat_token_ids",
+           "load_model", "nucleus"]
+
+
+def chat_token_ids(tokenizer, prompt: Mapping[str, str] | Sequence[Mapping[str, str]]) -> list[int]:
+    """Token ids of a chat prompt, ready for the assistant's reply.
+
+    ``prompt`` is ``{"system": ..., "user": ...}`` (system optional: the template
+    then inserts its own default) or a list of ``{"role", "content"}`` messages.
+    The template's text already holds the special tokens, so it is tokenized
+    with ``add_special_tokens=False`` (shared/LLM.md)."""
+    if isinstance(prompt, Mapping):
+        unknown = set(prompt) - {"system", "user"}
+        if "user" not in prompt or unknown:
+            raise InvalidInput(f"a chat prompt needs a 'user' key and at most a 'system' key; "
+                               f"got keys {sorted(prompt)}", value=prompt)
+        messages = [{"role": r, "content": prompt[r]} for r in ("system", "user") if r in prompt]
+    elif isinstance(prompt, Sequence) and not isinstance(prompt, str) and prompt:
+        messages = list(prompt)
+    else:
+        raise InvalidInput("a chat prompt is a dict with 'system'/'user' or a list of messages; "
+                           f"got {prompt!r}", value=prompt)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
+    """Next-token distributions from logits of shape (rows, V), in float64 torch.
+
+    ``softmax(logits / temperature)``, then top-p: per row find the smallest
+    set of most likely tokens whose mass reaches ``top_p``; keep every token at
+    least as likely as the least likely member of that set (so tied tokens are
+    all kept or all dropped, and the result never depends on a sort order);
+    set every other token to exactly 0; renormalize. ``temperature == 0`` gives
+    the one-hot arg-max (greedy decoding, ties to the lower id); ``top_p == 1``
+    keeps every token. Uses ``topk`` on a growing k, not a full sort of V."""
+    torch, _ = require_torch()
+    logits = logits.to(torch.float64)
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(torch.float64)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p >= 1:
+        return probs
+    k, vocab = 64, probs.shape[-1]
+    while True:
+        top = torch.topk(probs, min(k, vocab), dim=-1).values  # descending
+        reached = torch.cumsum(top, dim=-1) >= top_p
+        if reached.any(-1).all() or k >= vocab:
+            break
+        k = k * 4 if k * 4 <= vocab // 8 else vocab  # a flat row: one full sort beats many topks
+    last = torch.where(reached.any(-1), reached.to(torch.int8).argmax(-1), top.shape[-1] - 1)
+    kept = torch.where(probs >= top.gather(-1, last[:, None]), probs, 0.0)
+    return kept / kept.sum(-1, keepdim=True)
+
+
+class LLMAgents:
+    """A provider (docs/architecture.md): ``agents(prefix) -> Reports(dists, reference)``.
+
+    ``dists`` has shape (n, V) and ``reference`` shape (V,) or is None; both are
+    read-only float64 arrays, each row finite, non-negative, summing to 1.
+
+    Temperature and top-p are applied to each agent's distribution BEFORE the
+    auction aggregates them, so the distributions the rule sees are exactly the
+    ones it mixes and samples from. SPEC's properties (MON under the box order,
+    stable sampling, the second-price payment identity) are statements about the
+    rule applied to the reported ``p_i``; applying temperature or top-p after
+    aggregation would sample from ``T(A(P, b))`` instead, a different rule, and
+    one that is not MON: top-p (0.9) after the linear rule fails it for box (``p_i=(.01,.72,.27)``, others' mixture ``(.16,.53,.31)``,
+    ``B=1``: raising ``b_i`` from 0 to 1 moves token 2 from 0.31 to 0.3169, away
+    from agent i's 0.27, and token 0 from 0.16 to 0, below its 0.01). The
+    exact zeros top-p leaves are what log-linear's veto acts on (SPEC section 2).
+
+    Calls, in order (the state is the KV cache of one generation):
+
+    - the first call, a call with ``[]``, or the first call after ``reset()``
+      prefills the prompts followed by ``prefix`` in one forward;
+    - a call whose prefix extends the previous one by exactly one token runs
+      one forward of shape (rows, 1): one forward per generated token for all
+      agents and the reference together;
+    - the same prefix again returns the same ``Reports`` object, no forward;
+    - any other prefix raises ``InvalidInput`` (never a silent re-prefill, which
+      would hide a bookkeeping bug in the caller and cost a full prefill).
+    """
+
+    def __init__(self, loaded: LoadedModel, prompts: Sequence, reference=None,
+                 temperature: float = 0.7, top_p: float = 0.9):
+        if not prompts:
+            raise InvalidInput("LLMAgents needs at least one agent prompt")
+        if not temperature >= 0 or not 0 < top_p <= 1:
+            raise InvalidInput(f"need temperature >= 0 and 0 < top_p <= 1; got {temperature}, {top_p}",
+                               value=(temperature, top_p))
+        self.loaded = loaded
+        self.model, self.tokenizer = loaded[0], loaded[1]
+        self.prompts = list(prompts) + ([reference] if reference is not None else [])
+        self.n, self.has_reference = len(prompts), reference is not None
+        self.temperature, self.top_p = float(temperature), float(top_p)
+        self.prompt_ids = [chat_token_ids(self.tokenizer, p) for p in self.prompts]
+        self.vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        self.fast_head = (getattr(self.model.config, "model_type", None) in FAST_HEAD_TYPES
+                          and getattr(self.model.get_output_embeddings(), "bias", None) is None)
+        self.reset()
+
+    @property
+    def stop_token_ids(self) -> frozenset[int]:
+        """Tokens that end a reply: the tokenizer's eos, the generation config's eos, <|im_end|>."""
+        tok, ids = self.tokenizer, {self.tokenizer.eos_token_id}
+        eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids.update(eos if isinstance(eos, (list, tuple)) else [eos])
+        if "<|im_end|>" in tok.get_vocab():
+            ids.add(tok.convert_tokens_to_ids("<|im_end|>"))
+        return frozenset(i for i in ids if i is not None)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of generated token ids, special tokens left out."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def reset(self) -> None:
+        """Forget the KV cache: the next call prefills whatever prefix it gets."""
+        self._prefix, self._cache, self._mask, self._reports = None, None, None, None
+
+    def __call__(self, prefix: Sequence[int]) -> Reports:
+        prefix = [int(t) for t in prefix]
+        if prefix == self._prefix:
+            return self._reports
+        extends = (self._prefix is not None and len(prefix) == len(self._prefix) + 1
+                   and prefix[:-1] == self._prefix)
+        if self._prefix is not None and prefix and not extends:
+            at = next((k for k, (a, b) in enumerate(zip(prefix, self._prefix)) if a != b),
+                      min(len(prefix), len(self._prefix)))
+            raise InvalidInput(
+                f"prefix of length {len(prefix)} does not extend the previous prefix "
+                f"(length {len(self._prefix)}) by exactly one token (first difference at "
+                f"position {at}); call reset() to prefill a new prefix, or pass [] to start over",
+                value=prefix)
+        try:  # a forward that fails half-way leaves the cache unusable: start over next time
+            logits = self._decode(prefix[-1]) if extends else self._prefill(prefix)
+            probs = nucleus(logits, self.temperature, self.top_p).cpu().numpy()
+        except BaseException:
+            self.reset()
+            raise
+        probs.setflags(write=False)
+        reference = probs[self.n] if self.has_reference else None
+        self._prefix, self._reports = prefix, Reports(probs[:self.n], reference)
+        return self._reports
+
+    def _prefill(self, prefix: list[int]):
+        torch, transformers = require_torch()
+        rows = [ids + prefix for ids in self.prompt_ids]
+        width, pad = max(map(len, rows)), self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        cache = transformers.DynamicCache(config=self.model.config)
+        return self._forward(input_ids, mask, cache)
+
+    def _decode(self, token: int):
+        torch, _ = require_torch()
+        input_ids = torch.full((len(self.prompts), 1), token)
+        mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
+        return self._forward(input_ids, mask, self._cache)
+
+    def _forward(self, input_ids, mask, cache):
+        """One model call; position ids count only real tokens, so a left-padded
+        row sees the same positions as it would alone.
+
+        For Llama-family models (:data:`FAST_HEAD_TYPES`) the output layer is applied as
+        ``(W @ h.T).T`` on the last position only: on CPU, float32 ``F.linear`` with a
+        few rows over the 49152 x 576 output layer costs 2.5-4x more than one row,
+        while this product does not (logits agree to ~4e-5)."""
+        torch, _ = require_torch()
+        device = self.model.device
+        input_ids, mask = input_ids.to(device), mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]
+        with torch.inference_mode():
+            if self.fast_head:
+                out = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask,
+                                               position_ids=positions, cache=cache,
+                                               use_cache=True)
+                hidden = out.last_hidden_state[:, -1, :]
+                logits = torch.matmul(self.model.get_output_embeddings().weight, hidden.T).T
+            else:
+                out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                 cache=cache, use_cache=True, logits_to_keep=1)
+                logits = out.logits[:, -1, :]
+        self._cache, self._mask = out.cache, mask
+        return logits
+
+    def solo_generate(self, agent_index: int, max_tokens: int, greedy: bool = True,
+                      seed: int | None = None) -> list[int]:
+        """Generate for one prompt alone (index n is the reference), batch of one.
+
+        Greedy takes the arg-max (= the arg-max of the raw logits, since
+        temperature and top-p keep the order); else it samples the agent's
+        distribution with ``numpy.random.default_rng(seed)``. Stops before a stop
+        token, so the result is the reply's tokens. Tests compare it with the
+        auction at bid share 0 and 1 (fp32: batched and single logits agree)."""
+        if not 0 <= agent_index < len(self.prompts):
+            raise InvalidInput(f"agent_index={agent_index}; expected 0..{len(self.prompts) - 1}",
+                               value=agent_index, agent=agent_index)
+        solo = LLMAgents(self.loaded, [self.prompts[agent_index]],
+                         temperature=self.temperature, top_p=self.top_p)
+        rng, stop, tokens = np.random.default_rng(seed), self.stop_token_ids, []
+        while len(tokens) < max_tokens:
+            p = solo(tokens).dists[0]
+            token = int(np.argmax(p)) if greedy else int(rng.choice(len(p), p=p))
+            if token in stop:
+                break
+            tokens.append(token)
+        return tokens

