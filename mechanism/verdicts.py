@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -27,3 +28,50 @@ class Verdict(str, Enum):
     def ok(self) -> bool:
         """True unless refuted (what exit codes are computed from)."""
         return self is not Verdict.REFUTED
+
+
+#: ``Scope.max_agents`` / ``max_tokens`` value meaning "every n" / "every V".
+EVERY = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a PROVED verdict covers, as data (docs/theory.md, "Scope of a verdict").
+
+    ``max_agents`` / ``max_tokens``: the largest number of agents n / tokens V covered, or
+    ``None`` for every n / every V (an unbounded proof). ``bids``: the bid domain (for example
+    ``"real bids >= 0"`` or ``"grid s_k = k, K <= 6"``). ``arithmetic``: ``"exact reals"``
+    (sympy/z3 over the reals) or ``"float64"``. ``assumptions``: every hypothesis the proof
+    used, in words (for example ``"other agents' total weight fixed to 1"``).
+    """
+
+    max_agents: int | None = None
+    max_tokens: int | None = None
+    bids: str = "real bids >= 0"
+    arithmetic: str = "exact reals"
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def unbounded(self) -> bool:
+        return self.max_agents is EVERY and self.max_tokens is EVERY
+
+    def sizes(self) -> str:
+        n = "every n" if self.max_agents is EVERY else f"n <= {self.max_agents}"
+        v = "every V" if self.max_tokens is EVERY else f"V <= {self.max_tokens}"
+        return f"{n}, {v}"
+
+    def contains(self, n: int, V: int) -> bool:
+        """True when an instance with ``n`` agents and ``V`` tokens lies inside the scope."""
+        return ((self.max_agents is EVERY or n <= self.max_agents)
+                and (self.max_tokens is EVERY or V <= self.max_tokens))
+
+    def to_json(self) -> dict:
+        return {"max_agents": self.max_agents, "max_tokens": self.max_tokens, "bids": self.bids,
+                "arithmetic": self.arithmetic, "assumptions": list(self.assumptions),
+                "unbounded": self.unbounded}
+
+    def __str__(self) -> str:
+        text = f"{self.sizes()}; {self.bids}; {self.arithmetic}"
+        if self.assumptions:
+            text += "; assuming " + "; ".join(self.assumptions)
+        return text

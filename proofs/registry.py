@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import Scope, Verdict
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ProofResult:
     size: str = ""                  #: e.g. "V<=4, grid<=6"
     counterexample: dict | None = None
     seconds: float = 0.0
+    scope: Scope | None = None      #: what a PROVED covers, as data (``size`` is its old text form)
 
 
 @dataclass(frozen=True)
