@@ -192,6 +192,14 @@ def _seg_global(timeout_s):
                   timeout_s, True)
 
 
+@lemma("v2_segment", "two tokens: any three distributions are collinear, so segment = box "
+       "on V = 2")
+def _v2_segment(timeout_s):
+    p, q, r = z3.Reals("p0 q0 r0")  # token 1 is 1 - token 0
+    cross = (r - q) * ((1 - p) - (1 - q)) - ((1 - r) - (1 - q)) * (p - q)
+    return _prove([], cross == 0, timeout_s, True)
+
+
 @lemma("mon_ca", "any relation: MON on a pair (Q(s') ⪰ Q(s)) makes the pair comparable (CA)")
 def _mon_ca(timeout_s):
     a, b = z3.Bools("pref_up pref_down")
@@ -242,6 +250,25 @@ def _norm_scale(timeout_s, drop: tuple = ()):
     c = S / S2
     return _prove(base, z3.And(S2 > 0, Fj / S2 == c * (Fj / S), c >= 0, c <= 1), timeout_s,
                   True)
+
+
+@lemma("norm_pos", "aggregates: F_i, F_i' >= 0, others' total R >= F_j >= 0, S = F_i + R > 0 "
+       "and S' = F_i' + R > 0: F_j/S' = c F_j/S with c = S/S' > 0 (any f >= 0)")
+def _norm_pos(timeout_s):
+    Fi, Fi2, R, Fj = z3.Reals("Fi Fi2 R Fj")
+    S, S2 = Fi + R, Fi2 + R
+    c = S / S2
+    return _prove([Fi >= 0, Fi2 >= 0, R >= Fj, Fj >= 0, S > 0, S2 > 0],
+                  z3.And(Fj / S2 == c * (Fj / S), c > 0), timeout_s, True)
+
+
+@lemma("ca_either", "per token, all reals: q' - a = c (q - a) with c > 0 puts q' between q "
+       "and a (c <= 1) or q between q' and a (c >= 1): Q(s), Q(s') comparable")
+def _ca_either(timeout_s):
+    a, q, q2, c = z3.Reals("a q q2 c")
+    return _prove([c > 0, q2 - a == c * (q - a)],
+                  z3.And(z3.Implies(c <= 1, E.between(q, q2, a)),
+                         z3.Implies(c >= 1, E.between(q2, q, a))), timeout_s, True)
 
 
 @lemma("norm_nec", "aggregates: F_i' < F_i, another party with F_j > 0: that party's "

@@ -188,7 +188,12 @@ def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
                         timeout_s=10.0) -> ProofResult:
     """Prove or refute ``property_id`` ("monotone" or "consistent") of ``rule`` (a Rule,
     a registered rule name, or a plain callable: then SKIPPED) under ``order`` ("box" or
-    "segment") for every n <= max_agents agents and V <= max_tokens tokens."""
+    "segment") for every n <= max_agents agents and V <= max_tokens tokens.
+    A rule from the family of :mod:`proofs.families` is first proved for every n and V."""
+    from .families import prove_family  # unbounded first; None: not a family rule
+    res = prove_family(rule, property_id, order, timeout_s=timeout_s)
+    if res is not None:
+        return res
     return prove_rule(rule, property_id, order, max_agents=max_agents, max_tokens=max_tokens,
                       timeout_s=timeout_s)
 
