@@ -39,6 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--detail", action="store_true",
                         help="print each claim's derivation or solver summary")
+    parser.add_argument("--explain", metavar="CLAIM",
+                        help="run one claim and print its lemma chain (verdict, engine per lemma)")
 
 
 def _select(patterns) -> list:
@@ -85,8 +87,8 @@ def _fmt_cex(cex) -> str:
 
 
 def _print_table(rows, out) -> None:
-    head = ("claim", "order", "size", "expected", "verdict", "engine", "seconds")
-    data = [(c.id, c.order or "-", r.size or "-", c.expected, str(r.verdict)
+    head = ("claim", "order", "scope", "size", "expected", "verdict", "engine", "seconds")
+    data = [(c.id, c.order or "-", r.scope.sizes() if r.scope else "-", r.size or "-", c.expected, str(r.verdict)
              + ("" if as_expected(c, r) and not bad else "  <-- UNEXPECTED"), r.engine,
              f"{r.seconds:.2f}") for c, r, bad in rows]
     widths = [max(len(h), *(len(row[k]) for row in data)) if data else len(h)
@@ -98,9 +100,23 @@ def _print_table(rows, out) -> None:
         print(line(row), file=out)
 
 
+def explain(claim_id: str, limits: Limits, out) -> int:
+    """``--explain``: the claim's verdict, scope and lemma chain, one line per lemma."""
+    [(c, r, bad)] = run_table(_select([claim_id]), limits)
+    print(f"[{c.id}] {c.statement}\n  verdict {r.verdict} ({r.engine}), expected {c.expected}; "
+          f"scope: {r.scope or r.size or '-'}", file=out)
+    if not r.lemmas:
+        print("  no lemma chain: a bounded proof (see --detail)\n  " + r.detail, file=out)
+    for step in r.lemmas:
+        print("  " + step.line(), file=out)
+    return 0 if as_expected(c, r) and not bad else 1
+
+
 def main(args) -> int:
     load_claims()
     limits = _limits(args)
+    if getattr(args, "explain", None):
+        return explain(args.explain, limits, sys.stdout)
     claims = _select(args.claim)
     t0 = time.perf_counter()
     rows = run_table(claims, limits)
@@ -109,6 +125,8 @@ def main(args) -> int:
     if args.json:
         print(json.dumps({"claims": [
             {"claim": c.id, "order": c.order, "size": r.size, "expected": c.expected,
+             "scope": r.scope.to_json() if r.scope else None,
+             "lemmas": [vars(s) for s in r.lemmas],
              "verdict": str(r.verdict), "engine": r.engine, "seconds": round(r.seconds, 4),
              "counterexample": r.counterexample, "statement": c.statement,
              "as_expected": as_expected(c, r) and not bad, "detail": r.detail}

@@ -140,9 +140,11 @@ def _scope(rule, V=None, extra=()) -> Scope:
     return Scope(None, V, "real bids >= 0", "exact reals", tuple(notes))
 
 
-def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0):
+def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
+                 symbolic_reference: bool = False):
     """MON/CA of a :class:`FamilyRule` for every n and V; None when ``rule`` is not one
-    (or the order is not box/segment), so the caller falls back to a bounded proof."""
+    (or the order is not box/segment), so the caller falls back to a bounded proof.
+    ``symbolic_reference``: prove it with every platform reference and weight at once."""
     if not isinstance(rule, FamilyRule) or order not in ("box", "segment") \
             or property_id not in ("monotone", "consistent"):
         return None
@@ -166,17 +168,22 @@ def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0)
             return _refute_loglinear(rule, order, extra)
         return None
     chain = run_chain(mixture_chain(order, property_id, kind=rule.kind,
-                                    reference=rule.reference is not None,
+                                    reference=rule.reference is not None or symbolic_reference,
                                     epsilon=bool(rule.epsilon), logit=logit),
                       timeout_s, extra)
     if not chain.proved:
         return None
-    scope = _scope(rule, V)
-    res = ProofResult(Verdict.PROVED, "z3+sympy", f"{property_id} under {order} for every n "
+    scope = _scope(rule, V, ["every reference p_0 and weight lambda >= 0"]
+                   if symbolic_reference else ())
+    res = ProofResult(Verdict.PROVED, engines(chain), f"{property_id} under {order} for every n "
                       f"and {'V = 2' if logit else 'every V'} by the family's lemma chain: "
                       + chain.summary(), scope.sizes())
     res.scope, res.lemmas = scope, chain.steps
     return res
+
+
+def engines(chain) -> str:
+    return "+".join(sorted({s.engine for s in chain.steps if s.engine != "argument"})) or "-"
 
 
 def _ca_any_weight(rule, order, timeout_s, extra, V):
@@ -189,7 +196,7 @@ def _ca_any_weight(rule, order, timeout_s, extra, V):
     chain = run_chain(ids, timeout_s, [s for s in extra if s.id == "f_nonneg"])
     if not chain.proved:
         return None
-    res = ProofResult(Verdict.PROVED, "z3+sympy", f"consistent under {order} for every n and "
+    res = ProofResult(Verdict.PROVED, engines(chain), f"consistent under {order} for every n and "
                       "every V, any weight function f >= 0 (f need not be monotone): "
                       + chain.summary(), "every n, every V")
     res.scope, res.lemmas = _scope(rule, V), chain.steps
@@ -229,9 +236,10 @@ def _refuted(rule, order, build, what, extra, steps_ids):
         if len(seen) == 1:
             first = dict(cex, q_from=got[0].tolist(), q_to=got[1].tolist(),
                          property="monotone", order=order)
+    own = run_chain(steps_ids, 10.0)
+    general = rule.reference is None and not rule.epsilon and own.proved
     chain = run_chain(steps_ids, 10.0, extra)
-    general = rule.reference is None and not rule.epsilon and chain.proved
-    why = (f" (and for every n >= 2, V >= {build.min_V} by the lemmas: {chain.summary()})"
+    why = (f" (and for every n >= 2, V >= {build.min_V} by the lemmas: {own.summary()})"
            if general else " (the every-n argument does not cover a reference or smoothing)")
     res = ProofResult(Verdict.REFUTED, "numpy+" + "+".join(sorted({s.engine for s in
                                                                    chain.steps})),

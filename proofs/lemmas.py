@@ -27,7 +27,9 @@ number of parties (lemma ``distrib``: the step of an induction over the parties,
 
 from __future__ import annotations
 
+import functools
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -84,6 +86,21 @@ LEMMA_ERRORS: dict[str, str] = {}
 def clear_cache() -> None:
     _CACHE.clear()
     LEMMA_ERRORS.clear()
+
+
+@contextmanager
+def weakened(id: str, **kw):
+    """Planted bug for tests: lemma ``id`` checked with ``kw`` (e.g. ``drop=("c <= 1",)``,
+    a hypothesis left out), so its solver query is no longer valid."""
+    old = LEMMAS[id]
+    LEMMAS[id] = Lemma(old.id, old.statement + " [WEAKENED]", old.engine,
+                       functools.partial(old.check, **kw))
+    clear_cache()
+    try:
+        yield
+    finally:
+        LEMMAS[id] = old
+        clear_cache()
 
 
 @dataclass
