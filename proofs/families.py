@@ -66,18 +66,25 @@ class FamilyRule(Rule):
         if self.kind == "wta":
             return None
         fn = fns_for(ops.name)
-        return [self.f(b, fn, **self.params) for b in bids]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return [self.f(b, fn, **self.params) for b in bids]
 
     def total_weight(self, b) -> float:
         if self.kind == "wta":
             return super().total_weight(b)
-        F = [self.f(x, fns_for("numpy"), **self.params) for x in b]
+        with np.errstate(over="ignore", invalid="ignore"):
+            F = [self.f(x, fns_for("numpy"), **self.params) for x in b]
         return float(np.sum(F)) + (self.weight if self.reference is not None else 0.0)
 
     def _generic(self, ops, dists, bids, reference=None, weight=0):
         if self.kind == "wta":
             return _wta_generic(ops, dists, bids, reference, weight)
-        parties = list(zip(dists, self.weights(ops, bids, weight)))
+        F = self.weights(ops, bids, weight)
+        if ops.name == "numpy" and not all(np.isfinite(x) and x >= 0 for x in F):
+            raise InvalidInput(f"rule {self.name!r}: the weight function gives {F} at bids "
+                               f"{list(map(float, bids))}; float64 weights must be finite and "
+                               ">= 0 (the proofs are in exact reals)", value=list(F))
+        parties = list(zip(dists, F))
         if reference is not None:
             parties.append((reference, weight))
         if self.pooling == "linear":
@@ -241,8 +248,7 @@ def _refuted(rule, order, build, what, extra, steps_ids):
     chain = run_chain(steps_ids, 10.0, extra)
     why = (f" (and for every n >= 2, V >= {build.min_V} by the lemmas: {own.summary()})"
            if general else " (the every-n argument does not cover a reference or smoothing)")
-    res = ProofResult(Verdict.REFUTED, "numpy+" + "+".join(sorted({s.engine for s in
-                                                                   chain.steps})),
+    res = ProofResult(Verdict.REFUTED, "numpy+" + engines(own),
                       f"{what}; the parametric instance is confirmed on the numpy reference "
                       f"at {', '.join(seen)}{why}",
                       f"every n>=2, V>={build.min_V}" if general else ", ".join(seen), first)
