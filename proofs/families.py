@@ -148,10 +148,11 @@ def _scope(rule, V=None, extra=()) -> Scope:
 
 
 def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
-                 symbolic_reference: bool = False):
+                 symbolic_reference: bool = False, fallback: bool = True):
     """MON/CA of a :class:`FamilyRule` for every n and V; None when ``rule`` is not one
     (or the order is not box/segment), so the caller falls back to a bounded proof.
-    ``symbolic_reference``: prove it with every platform reference and weight at once."""
+    ``symbolic_reference``: prove it with every platform reference and weight at once.
+    ``fallback=False``: an unproved chain gives UNKNOWN with the chain instead of None."""
     if not isinstance(rule, FamilyRule) or order not in ("box", "segment") \
             or property_id not in ("monotone", "consistent"):
         return None
@@ -169,7 +170,7 @@ def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
                 and property_id == "consistent" and not logit:
             return _ca_any_weight(rule, order, timeout_s, extra, V)
         if any(v.verdict is not Verdict.PROVED for v in facts.values()):
-            return None
+            return None if fallback else _unproved(run_chain([], timeout_s, extra))
     if logit and V != 2:
         if property_id == "monotone":
             return _refute_loglinear(rule, order, extra)
@@ -179,13 +180,20 @@ def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
                                     epsilon=bool(rule.epsilon), logit=logit),
                       timeout_s, extra)
     if not chain.proved:
-        return None
+        return None if fallback else _unproved(chain)
     scope = _scope(rule, V, ["every reference p_0 and weight lambda >= 0"]
                    if symbolic_reference else ())
     res = ProofResult(Verdict.PROVED, engines(chain), f"{property_id} under {order} for every n "
                       f"and {'V = 2' if logit else 'every V'} by the family's lemma chain: "
                       + chain.summary(), scope.sizes())
     res.scope, res.lemmas = scope, chain.steps
+    return res
+
+
+def _unproved(chain) -> ProofResult:
+    res = ProofResult(Verdict.UNKNOWN, engines(chain), "the lemma chain is not proved: "
+                      + chain.summary())
+    res.lemmas = chain.steps
     return res
 
 

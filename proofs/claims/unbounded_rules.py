@@ -61,7 +61,7 @@ def code_tie(key: str, seed: int = 0) -> Step:
 
 def _family_claim(key, prop, order, limits: Limits, symbolic_reference=False) -> ProofResult:
     res = prove_family(FAMILY[key](), prop, order, timeout_s=min(limits.timeout_s, 20.0),
-                       symbolic_reference=symbolic_reference)
+                       symbolic_reference=symbolic_reference, fallback=False)
     if res is None:
         return ProofResult(Verdict.UNKNOWN, "z3+sympy", "the lemma chain was not proved")
     tie = code_tie(key)

@@ -1,0 +1,110 @@
+"""The reduction lemmas (proofs.lemmas*) and the unbounded claims built on them
+(docs/theory.md section 8). Planted bugs: a lemma checked with one hypothesis dropped
+must make its claim no longer PROVED."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("z3")
+pytest.importorskip("sympy")
+
+from mechanism.rules import get_rule
+from mechanism.verdicts import Verdict
+from proofs import lemmas as L
+from proofs.claims import unbounded_rules, unbounded_theorem  # noqa: F401 (registers claims)
+from proofs.registry import CLAIMS, Limits, run_claim
+
+SOLVER_LEMMAS = sorted(k for k, v in L.LEMMAS.items() if v.engine != "argument")
+
+
+@pytest.mark.parametrize("lemma_id", SOLVER_LEMMAS)
+def test_every_solver_lemma_is_proved(lemma_id):
+    assert L.verdict_of(lemma_id) == "PROVED", L.LEMMA_ERRORS.get(lemma_id)
+
+
+def run(claim_id):
+    return run_claim(CLAIMS[claim_id], Limits(timeout_s=20))
+
+
+HOLDS = ["unbounded.linear.mon_box", "unbounded.linear.mon_segment", "unbounded.linear.ca_box",
+         "unbounded.linear_ref.mon_box", "unbounded.linear_ref.ca_segment",
+         "unbounded.wta.mon_box", "unbounded.wta.mon_segment", "unbounded.wta.ca_box",
+         "unbounded.softmax.mon_box", "unbounded.softmax.mon_segment",
+         "unbounded.power.mon_box", "unbounded.power.mon_segment",
+         "unbounded.characterization",
+         "unbounded.theorem.box.mon_implies_ca", "unbounded.theorem.box.grid_second_price_witness",
+         "unbounded.theorem.segment.grid_second_price_witness",
+         "unbounded.theorem.box.converse", "unbounded.theorem.segment.converse"]
+
+
+@pytest.mark.parametrize("claim_id", HOLDS)
+def test_unbounded_claims_are_proved_for_every_n_and_V(claim_id):
+    res = run(claim_id)
+    assert res.verdict is Verdict.PROVED, res.detail
+    assert res.scope is not None and res.scope.unbounded, res.scope
+    assert res.lemmas and any(s.verdict == "PROVED" for s in res.lemmas)
+
+
+def test_log_linear_two_tokens_every_n_with_its_assumption():
+    res = run("unbounded.log_linear.mon_box_v2")
+    assert res.verdict is Verdict.PROVED
+    assert res.scope.max_agents is None and res.scope.max_tokens == 2
+    assert any("positive reports" in a for a in res.scope.assumptions)
+
+
+@pytest.mark.parametrize("order", ["box", "segment"])
+def test_log_linear_three_tokens_refuted_for_every_n(order):
+    res = run(f"unbounded.log_linear.mon_{order}_v3")
+    assert res.verdict is Verdict.REFUTED and "every n>=2" in res.size
+    # the parametric instance on the LIBRARY's rule, for several n and V
+    lin = get_rule("log_linear")
+    for n, V in [(2, 3), (3, 3), (4, 5), (7, 4)]:
+        pad = lambda p: list(p) + [0.0] * (V - 3)
+        P = np.array([pad([.6, .3, .1])] + [pad([.1, .3, .6])] * (n - 1))
+        q0 = lin(P, [0.0] + [1.0] * (n - 1))
+        q1 = lin(P, [1.0] * n)
+        assert q1[1] > q0[1] + 1e-3 and q0[1] >= 0.3 - 1e-12  # the middle token moves away
+
+
+def test_dropped_hypotheses_are_refuted_at_every_size_by_padding():
+    for h in ("CA", "PM", "Znd"):
+        res = run(f"unbounded.theorem.box.converse_without_{h}")
+        assert res.verdict is Verdict.REFUTED, res.detail
+
+
+def test_pad_chain_keeps_every_property():
+    from proofs import z3_decode as D
+    from proofs.claims.z3_theorem import dropped_counterexample
+    chain, V, K = dropped_counterexample("box", "PM", Limits(max_tokens=3, max_grid=4))
+    base = D.properties(chain, "box")
+    for dv, dk in [(1, 1), (4, 7)]:
+        assert D.properties(unbounded_theorem.pad_chain(chain, dv, dk), "box") == base
+    # planted: padding with a token of positive mass in the last outcome only is not sound
+    bad = unbounded_theorem.pad_chain(chain, 1, 0)
+    bad["Q"][-1] = [x * 0 for x in bad["Q"][-1][:-1]] + [1]
+    assert D.properties(bad, "box") != base or not base["MON"]
+
+
+# -- planted bugs: weaken one lemma, the claim is no longer PROVED -----------------------
+
+PLANTED = [("between", {"drop": ("c <= 1",)}, "unbounded.linear.mon_box"),
+           ("between", {"drop": ("c >= 0",)}, "unbounded.wta.mon_segment"),
+           ("norm_scale", {"drop": ("f non-decreasing",)}, "unbounded.softmax.mon_box"),
+           ("norm_scale", {"drop": ("f non-decreasing",)}, "unbounded.power.mon_box"),
+           ("norm_scale", {"drop": ("S > 0",)}, "unbounded.linear_ref.mon_box"),
+           ("step_sign", {"drop": ("s > 0",)}, "unbounded.theorem.box.grid_second_price_witness"),
+           ("z_step", {"drop": ("dG >= 0",)}, "unbounded.theorem.segment.grid_second_price_witness"),
+           ("pair_pm", {"drop": ("PT2",)}, "unbounded.theorem.box.grid_second_price_witness"),
+           ("converse_pair", {"drop": ("PM",)}, "unbounded.theorem.box.converse"),
+           ("converse_pair", {"drop": ("CA",)}, "unbounded.theorem.segment.converse")]
+
+
+@pytest.mark.parametrize("lemma_id,kw,claim_id", PLANTED)
+def test_weakened_lemma_breaks_the_claim(lemma_id, kw, claim_id):
+    assert run(claim_id).verdict is Verdict.PROVED
+    with L.weakened(lemma_id, **kw):
+        assert L.verdict_of(lemma_id) == "REFUTED"
+        res = run(claim_id)
+        assert res.verdict is not Verdict.PROVED
+        assert lemma_id in res.detail
+    assert run(claim_id).verdict is Verdict.PROVED
