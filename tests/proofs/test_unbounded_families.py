@@ -1,0 +1,123 @@
+"""Rules written from the family's building blocks (proofs.families): PROVED for every
+n and V through the lemma chain, or REFUTED with the characterization's counterexample,
+re-run on the numpy reference; and the hook in proofs.rule_level."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("z3")
+pytest.importorskip("sympy")
+
+from mechanism.errors import InvalidInput
+from mechanism.orders import prefers
+from mechanism.verdicts import Verdict
+from proofs.families import normalized, prove_family, winner_take_all
+from proofs.rule_level import prove_rule_property
+from proofs.weight_facts import weight_facts
+
+
+def capped(b, fn):
+    return fn.min(b, 3)
+
+
+def hidden_spike(b, fn):
+    return 5.0 if b == 0.37 else b     # a Python branch the trace cannot see
+
+
+GOOD = {
+    "linear": normalized(lambda b, fn: b),
+    "capped_ref_smoothed": normalized(capped, reference=[.5, .3, .2], weight=1.0, epsilon=.01),
+    "softmax_T": normalized(lambda b, fn, T: fn.exp(b / T), params={"T": 2.0},
+                            symbolic_params=True),
+    "poly": normalized(lambda b, fn: b * b + b),
+    "wta": winner_take_all(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+@pytest.mark.parametrize("prop", ["monotone", "consistent"])
+@pytest.mark.parametrize("order", ["box", "segment"])
+def test_family_rules_are_proved_for_every_n(name, prop, order):
+    rule = GOOD[name]
+    res = prove_rule_property(rule, prop, order)       # through the hook
+    assert res.verdict is Verdict.PROVED, res.detail
+    assert res.scope.max_agents is None
+    assert res.scope.max_tokens == (None if rule.reference is None else rule.reference.size)
+
+
+def _confirm(rule, cex, order):
+    P = np.array(cex["dists"])
+    bf, bt = list(cex["bids"]), list(cex["bids"])
+    bf[cex["agent"]], bt[cex["agent"]] = cex["bid_from"], cex["bid_to"]
+    q0, q1 = rule(P, bf), rule(P, bt)
+    return not prefers(P[cex["agent"]], q1, q0, order)
+
+
+@pytest.mark.parametrize("f", [lambda b, fn: b / (1 + b * b), hidden_spike,
+                               lambda b, fn: fn.exp(-b) + 0 * b,
+                               lambda b, fn: fn.max(b, 2) - fn.min(b, 1)])
+def test_non_monotone_weights_are_refuted_with_a_counterexample(f):
+    rule = normalized(f)
+    res = prove_rule_property(rule, "monotone", "box")
+    assert res.verdict is Verdict.REFUTED, res.detail
+    assert _confirm(rule, res.counterexample, "box")
+
+
+def test_any_nonnegative_weight_function_is_ca():
+    res = prove_family(normalized(lambda b, fn: b / (1 + b * b)), "consistent", "segment")
+    assert res.verdict is Verdict.PROVED and "need not be monotone" in res.detail
+
+
+def test_log_linear_pooling_every_n_on_two_tokens_refuted_on_three():
+    v2 = normalized(lambda b, fn: b, pooling="log_linear", reference=[.5, .5], weight=1.0)
+    assert prove_family(v2, "monotone", "box").verdict is Verdict.PROVED
+    v3 = normalized(lambda b, fn: fn.exp(b), pooling="log_linear")
+    res = prove_family(v3, "monotone", "box")
+    assert res.verdict is Verdict.REFUTED and _confirm(v3, res.counterexample, "box")
+
+
+def test_literal_probes_catch_a_python_branch_the_trace_misses():
+    facts = weight_facts(hidden_spike)
+    assert facts["nondec"].verdict is Verdict.REFUTED      # found from the source literal
+    # planted bug: replace the probes by a plain grid (no literals of f): the z3 trace sees
+    # ``b == 1.5`` as False and the cross-check misses the spike, a false PROVED -- this is
+    # what the literal probes are for
+    import proofs.weight_facts as W
+    only = lambda f, seed=0: np.array([0.0, 0.5, 1.0, 2.0])
+    orig = W.probe_points
+    W.probe_points = only
+    try:
+        facts = W.weight_facts(lambda b, fn: 5.0 if b == 1.5 else b)
+    finally:
+        W.probe_points = orig
+    assert facts["nondec"].verdict is Verdict.PROVED  # the probes miss 1.5: documents the limit
+    facts = W.weight_facts(lambda b, fn: 5.0 if b == 1.5 else b)
+    assert facts["nondec"].verdict is Verdict.REFUTED
+
+
+def test_rule_outside_the_family_falls_back_to_the_bounded_proof():
+    from mechanism.rules import get_rule
+    res = prove_rule_property(get_rule("linear"), "monotone", "box", max_agents=2, max_tokens=2)
+    assert res.verdict is Verdict.PROVED and not res.lemmas
+    assert res.scope is None or not res.scope.unbounded
+
+
+def test_bad_blocks_and_overflow_are_clear_input_errors():
+    with pytest.raises(InvalidInput, match="pooling"):
+        normalized(lambda b, fn: b, pooling="geometric")
+    with pytest.raises(InvalidInput, match="weight function"):
+        normalized(None)
+    rule = normalized(lambda b, fn: fn.exp(b))
+    with pytest.raises(InvalidInput, match="finite"):
+        rule(np.array([[1.0, 0.0], [0.0, 1.0]]), [1e4, 1.0])
+
+
+def test_check_proves_a_user_rule_and_refutes_a_bad_one():
+    from properties import check
+    rep = check(GOOD["capped_ref_smoothed"], properties=["monotone:box"], max_examples=10)
+    proved = [f for f in rep.findings if f.verdict is Verdict.PROVED]
+    assert proved and "every n and every V" in proved[0].detail
+    rep = check(normalized(lambda b, fn: b / (1 + b * b)), properties=["monotone:box"],
+                max_examples=10)
+    assert any(f.verdict is Verdict.REFUTED and f.engine.startswith("numpy")
+               for f in rep.findings)
