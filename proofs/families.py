@@ -49,8 +49,8 @@ class FamilyRule(Rule):
         if pooling not in POOLINGS:
             raise InvalidInput(f"pooling {pooling!r} is not a family block; use one of "
                                f"{', '.join(POOLINGS)}", value=pooling)
-        if kind == "normalized" and not callable(f):
-            raise InvalidInput("normalized weights need a weight function f(b, fn, **params)",
+        if kind in ("normalized", "general") and not callable(f):
+            raise InvalidInput(f"{kind} weights need a weight function (see proofs.families)",
                                value=f)
         self.kind, self.f, self.params, self.pooling = kind, f, dict(params or {}), pooling
         self.symbolic_params = symbolic_params
@@ -62,18 +62,21 @@ class FamilyRule(Rule):
                           reference=reference, weight=self.weight if weight is None else weight,
                           epsilon=self.epsilon, symbolic_params=self.symbolic_params)
 
+    numpy_ops = type("NumpyName", (), {"name": "numpy"})
+
     def weights(self, ops, bids, weight):
         if self.kind == "wta":
             return None
         fn = fns_for(ops.name)
         with np.errstate(over="ignore", invalid="ignore"):
+            if self.kind == "general":
+                return list(self.f(list(bids), fn, **self.params))
             return [self.f(b, fn, **self.params) for b in bids]
 
     def total_weight(self, b) -> float:
         if self.kind == "wta":
             return super().total_weight(b)
-        with np.errstate(over="ignore", invalid="ignore"):
-            F = [self.f(x, fns_for("numpy"), **self.params) for x in b]
+        F = self.weights(type(self).numpy_ops, list(b), self.weight)
         return float(np.sum(F)) + (self.weight if self.reference is not None else 0.0)
 
     def _generic(self, ops, dists, bids, reference=None, weight=0):
@@ -100,6 +103,15 @@ def normalized(f, *, params=None, pooling="linear", reference=None, weight=0.0, 
     return FamilyRule(name or getattr(f, "__name__", "family_rule"), "normalized", f, params,
                       pooling, reference=reference, weight=weight, epsilon=epsilon,
                       symbolic_params=symbolic_params)
+
+
+def general(weights, *, params=None, reference=None, weight=0.0, epsilon=0.0,
+            name=None) -> FamilyRule:
+    """General weights ``weights(bids, fn, **params) -> [W_1..W_n]`` (>= 0), normalized
+    with the reference's ``lambda``: proved for every V and n <= max_agents
+    (:mod:`proofs.family_general`, the characterization checked by z3 per n)."""
+    return FamilyRule(name or getattr(weights, "__name__", "general_rule"), "general", weights,
+                      params, "linear", reference=reference, weight=weight, epsilon=epsilon)
 
 
 def winner_take_all(*, reference=None, weight=0.0, epsilon=0.0, name="family_wta") -> FamilyRule:
@@ -157,6 +169,9 @@ def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
             or property_id not in ("monotone", "consistent"):
         return None
     V = None if rule.reference is None else rule.reference.size
+    if rule.kind == "general":
+        from proofs.family_general import prove_general
+        return prove_general(rule, property_id, order, timeout_s=timeout_s, fallback=fallback)
     logit = rule.pooling == "log_linear"
     extra = []
     if rule.kind == "normalized":
@@ -227,10 +242,11 @@ def _instance(n, V, agent_p, other_p, other_bid, frm, to):
 def _confirm(rule, cex, order):
     """Re-run on the numpy reference: (q_from, q_to) when q_to is not ⪰ q_from, else None."""
     P = np.asarray(cex["dists"], dtype=float)
+    a = int(cex.get("agent", 0))
     bf, bt = list(cex["bids"]), list(cex["bids"])
-    bt[0] = cex["bid_to"]
+    bf[a], bt[a] = cex["bid_from"], cex["bid_to"]
     qf, qt = rule.evaluate(P, np.asarray(bf, float)), rule.evaluate(P, np.asarray(bt, float))
-    p = rule.smoothed(P)[0][0]  # the order is taken for the (smoothed) report, as proved
+    p = rule.smoothed(P)[0][a]  # the order is taken for the (smoothed) report, as proved
     return None if prefers(p, qt, qf, order) else (qf, qt)
 
 

@@ -121,3 +121,22 @@ def test_check_proves_a_user_rule_and_refutes_a_bad_one():
                 max_examples=10)
     assert any(f.verdict is Verdict.REFUTED and f.engine.startswith("numpy")
                for f in rep.findings)
+
+
+def test_general_weights_bounded_n_every_V_or_the_characterizations_instance():
+    from proofs.families import general
+    ok = general(lambda b, fn: [x * x + 1 for x in b])
+    res = prove_rule_property(ok, "monotone", "segment")
+    assert res.verdict is Verdict.PROVED
+    assert res.scope.max_tokens is None and res.scope.max_agents == 4
+    # the others' weights move apart when agent 0 bids more (from n = 3 on)
+    bad = general(lambda b, fn: [b[0]] + [x + b[0] for x in b[1:]])
+    res = prove_rule_property(bad, "monotone", "box")
+    assert res.verdict is Verdict.REFUTED and _confirm(bad, res.counterexample, "box")
+    # non-anonymous weights: agent 1 is refuted in its own seat (no permutation)
+    def seat_weights(b, fn):  # agent 1's own weight falls above bid 1
+        return [b[0]] + [b[1] / (1 + b[1] * b[1]) for _ in b[1:2]] + list(b[2:])
+    seat = general(seat_weights)
+    res = prove_rule_property(seat, "monotone", "box")
+    assert res.verdict is Verdict.REFUTED and res.counterexample["agent"] == 1
+    assert _confirm(seat, res.counterexample, "box")
