@@ -115,9 +115,9 @@ def _wta_win(timeout_s):
     return _prove([m >= 0, s2 > s, wins(s)], wins(s2), timeout_s)
 
 
-argument("wta_others", "while i loses, the winner is the others' top bidder (ties to the "
-         "lowest index), which does not depend on i's bid: the others' weights are one fixed "
-         "0/1 vector u at both bids")
+argument("wta_others", "while i loses, the winner is the others' top positive bidder (ties "
+         "to the lowest index), or the reference when no one bids > 0; neither depends on i's "
+         "bid, so the others' weights are one fixed 0/1 vector u at both bids")
 
 
 @lemma("wta_scale", "two other parties: weights ite(win, 0, u) at s and s', win(s) => win(s'), "

@@ -51,8 +51,11 @@ def code_tie(key: str, seed: int = 0) -> Step:
         b = rng.exponential(1.0, n) * (rng.random(n) < 0.8)
         if b.sum() <= 0:
             b[0] = 1.0
-        worst = max(worst, float(np.max(np.abs(lib(P, b) - fam.__class__.evaluate(
-            fam if fam.reference is None else fam.with_reference(None), P, b)))))
+        lib_r, fam_r = lib, (fam if fam.reference is None else fam.with_reference(None))
+        if key == "linear" and rng.random() < 0.5:  # with a random reference and weight
+            ref, lam = rng.dirichlet(np.ones(V)), float(rng.exponential(1.0))
+            lib_r, fam_r = lib.with_reference(ref, lam), fam.with_reference(ref, lam)
+        worst = max(worst, float(np.max(np.abs(lib_r(P, b) - fam_r(P, b)))))
     ok = worst < 1e-9
     return Step("code_tie", f"the library's {name!r} equals the family form on 200 seeded "
                 f"random profiles, n <= 6, V <= 6 (max difference {worst:.1e}; bounded)",
