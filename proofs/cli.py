@@ -106,7 +106,7 @@ def explain(claim_id: str, limits: Limits, out) -> int:
     print(f"[{c.id}] {c.statement}\n  verdict {r.verdict} ({r.engine}), expected {c.expected}; "
           f"scope: {r.scope or r.size or '-'}", file=out)
     if not r.lemmas:
-        print("  no lemma chain: a bounded proof (see --detail)\n  " + r.detail, file=out)
+        print("  no lemma chain (a bounded proof, or the claim crashed):\n  " + r.detail, file=out)
     for step in r.lemmas:
         print("  " + step.line(), file=out)
     return 0 if as_expected(c, r) and not bad else 1

@@ -125,7 +125,7 @@ def _refute(rule, n, i, m, b, s2, W, W2, parts, order, prop):
     bids = [val(x) for x in b]
     cex = {"dists": P[:n].tolist(), "bids": bids, "agent": i, "bid_from": bids[i],
            "bid_to": val(s2)}
-    from proofs.families import _confirm
+    from proofs.family_counterexamples import _confirm
     got = _confirm(rule, cex, order)
     if got is None:
         return None

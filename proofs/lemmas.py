@@ -128,6 +128,9 @@ class Chain:
     def failing(self) -> list[Step]:
         return [s for s in self.steps if s.verdict not in (str(Verdict.PROVED), ARGUED)]
 
+    def engines(self) -> str:
+        return "+".join(sorted({s.engine for s in self.steps if s.engine != "argument"})) or "-"
+
     def summary(self) -> str:
         n = sum(s.verdict == str(Verdict.PROVED) for s in self.steps)
         a = sum(s.verdict == ARGUED for s in self.steps)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import z3
 
-from mechanism.verdicts import Verdict
 
 from proofs import encode_z3 as E
 from proofs.decomposition import per_token_lemmas

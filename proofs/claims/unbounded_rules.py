@@ -70,7 +70,7 @@ def _family_claim(key, prop, order, limits: Limits, symbolic_reference=False) ->
     tie = code_tie(key)
     res.lemmas = list(res.lemmas) + [tie]
     if res.verdict is Verdict.REFUTED and key in BUILTIN:  # the library's own rule, too
-        from proofs.families import _confirm
+        from proofs.family_counterexamples import _confirm
         if _confirm(get_rule(BUILTIN[key]), res.counterexample, order) is None:
             res.verdict, res.detail = Verdict.UNKNOWN, "the family's counterexample does " \
                 "not reproduce on the library's rule: " + res.detail

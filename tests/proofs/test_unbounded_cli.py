@@ -33,7 +33,7 @@ def test_explain_prints_each_lemma_with_verdict_and_engine(capsys):
 def test_explain_of_a_bounded_claim_says_so(capsys):
     rc, out = run(capsys, "--explain", "rule_wta_mon_box", "--max-agents", "2",
                   "--max-tokens", "2")
-    assert rc == 0 and "no lemma chain: a bounded proof" in out
+    assert rc == 0 and "no lemma chain (a bounded proof" in out
 
 
 def test_explain_unknown_claim_is_a_usage_error(capsys):
