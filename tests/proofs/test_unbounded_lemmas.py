@@ -96,7 +96,12 @@ PLANTED = [("between", {"drop": ("c <= 1",)}, "unbounded.linear.mon_box"),
            ("z_step", {"drop": ("dG >= 0",)}, "unbounded.theorem.segment.grid_second_price_witness"),
            ("pair_pm", {"drop": ("PT2",)}, "unbounded.theorem.box.grid_second_price_witness"),
            ("converse_pair", {"drop": ("PM",)}, "unbounded.theorem.box.converse"),
-           ("converse_pair", {"drop": ("CA",)}, "unbounded.theorem.segment.converse")]
+           ("converse_pair", {"drop": ("CA",)}, "unbounded.theorem.segment.converse"),
+           ("between", {"drop": ("c <= 1",)}, "unbounded.characterization"),
+           ("between", {"drop": ("c >= 0",)}, "unbounded.log_linear.mon_box_v2"),
+           ("mon_ca", {"drop": ("MON",)}, "unbounded.theorem.box.mon_implies_ca"),
+           ("mon_ca", {"drop": ("MON",)}, "unbounded.linear.ca_segment"),
+           ("mon_ca", {"drop": ("MON",)}, "unbounded.wta.ca_box")]
 
 
 @pytest.mark.parametrize("lemma_id,kw,claim_id", PLANTED)
@@ -108,3 +113,45 @@ def test_weakened_lemma_breaks_the_claim(lemma_id, kw, claim_id):
         assert res.verdict is not Verdict.PROVED
         assert lemma_id in res.detail
     assert run(claim_id).verdict is Verdict.PROVED
+
+
+def _mixture_violates(w, w2, P, i):
+    from mechanism.orders import prefers
+    q, q2 = w @ P, w2 @ P
+    return not prefers(P[i], q2, q, "box")
+
+
+def test_characterization_only_if_instances_violate_on_numpy():
+    """The 'only if' constructions of nec_rise / nec_shape, on random weight changes that
+    are not one common scaling (V = 2, agent 0; the other parties sit at p_0(t))."""
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        m = int(rng.integers(2, 6))             # other parties
+        w = rng.dirichlet(np.ones(m + 1))
+        w2 = rng.dirichlet(np.ones(m + 1))      # almost surely not a common scaling
+        others = range(1, m + 1)
+        rise = [j for j in others if w2[j] > w[j] + 1e-9]
+        P = np.tile([0.5, 0.5], (m + 1, 1))
+        if rise:                                 # nec_rise
+            P[:] = [0.0, 1.0]
+            P[rise[0]] = [1.0, 0.0]
+        else:                                    # nec_shape on the first pair not scaled alike
+            j, k = next((j, k) for j in others for k in others
+                        if j < k and abs(w2[j] * w[k] - w2[k] * w[j]) > 1e-9)
+            h = 1 / (2 * max(w[j], w[k]))
+            P[j] = [0.5 + h * w[k], 0.5 - h * w[k]]
+            P[k] = [0.5 - h * w[j], 0.5 + h * w[j]]
+        assert _mixture_violates(w, w2, P, 0)
+
+
+def test_characterization_if_direction_on_numpy():
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        m, V = int(rng.integers(1, 6)), int(rng.integers(2, 7))
+        w = rng.dirichlet(np.ones(m + 1))
+        c = rng.random()
+        w2 = np.concatenate([[1 - c * (1 - w[0])], c * w[1:]])
+        P = rng.dirichlet(np.ones(V), size=m + 1)
+        assert not _mixture_violates(w, w2, P, 0)
+        # q' = c q + (1 - c) p_0 (segment form)
+        assert np.allclose(w2 @ P, c * (w @ P) + (1 - c) * P[0])
