@@ -6,7 +6,8 @@ piecewise f) or sympy (exp, log, powers), or refuted by a concrete pair ``x < y`
 Soundness of the trace. ``f`` is evaluated once on a symbol; a Python branch on the
 symbol (``if b > 1``) makes sympy raise (UNKNOWN), and a structural ``b == 1`` would be
 silently False, so before any proof is trusted the traced expression is compared with the
-numpy code at many points: 0, the numeric literals of f's source (and their neighbours),
+numpy code at many points: 0, the numeric literals of f (its constants, captured and
+global numbers, numbers in its source, and their neighbours),
 a log-spaced and a linear grid, seeded random points. Any mismatch: UNKNOWN "the trace
 does not match the code".
 
@@ -43,8 +44,10 @@ class Fact:
 
 def probe_points(f, seed: int = 0) -> np.ndarray:
     code = getattr(f, "__code__", None)
-    lits = [float(c) for c in (code.co_consts if code else ())
-            if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    seen = list(code.co_consts) if code else []
+    seen += [c.cell_contents for c in (getattr(f, "__closure__", None) or ())]  # captured
+    seen += [getattr(f, "__globals__", {}).get(n) for n in (code.co_names if code else ())]
+    lits = [float(c) for c in seen if isinstance(c, (int, float)) and not isinstance(c, bool)]
     try:
         src = inspect.getsource(f)
         lits += [float(m) for m in re.findall(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][-+]?\d+)?", src)]

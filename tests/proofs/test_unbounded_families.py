@@ -93,6 +93,9 @@ def test_literal_probes_catch_a_python_branch_the_trace_misses():
     assert facts["nondec"].verdict is Verdict.PROVED  # the probes miss 1.5: documents the limit
     facts = W.weight_facts(lambda b, fn: 5.0 if b == 1.5 else b)
     assert facts["nondec"].verdict is Verdict.REFUTED
+    threshold = 0.37                                     # a captured (closure) literal
+    facts = W.weight_facts(lambda b, fn: 5.0 if b == threshold else b)
+    assert facts["nondec"].verdict is Verdict.REFUTED
 
 
 def test_rule_outside_the_family_falls_back_to_the_bounded_proof():
