@@ -15,25 +15,43 @@ Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` w
 (3 agents, 4 tokens) linear takes about 1-2 s per order; see
 ``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
-unsat for every query -> PROVED on those sizes; sat -> the model, made robust and
-rounded, re-run on the numpy reference (``rule.evaluate`` + ``mechanism.orders``)
--> REFUTED; timeout -> UNKNOWN; exp/log -> UNKNOWN with the reason; a rule with a
-numpy form only -> SKIPPED.
+Soundness (issue 10): the rule is traced on :class:`proofs.tracing.Sym` values that refuse
+Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
+functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
+(bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced
+instance is cross-checked against the shipped code at many points
+(:mod:`proofs.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
+not match the code".
+
+unsat for every query -> PROVED on those sizes, with :class:`mechanism.verdicts.Scope`;
+sat -> the model, made robust and rounded, re-run on the numpy reference
+(``rule.evaluate`` + ``mechanism.orders``) -> REFUTED; timeout -> UNKNOWN; exp/log -> an
+exact search (:mod:`proofs.exact_search`): REFUTED with an exact counterexample, or
+UNKNOWN; a rule with a numpy form only -> SKIPPED.
 """
 
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 
 from mechanism.arith import Unsupported, Vec
 from mechanism.errors import InvalidInput
 from mechanism.orders import get_order
 from mechanism.rules import Rule, as_rule, get_rule
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import Scope, Verdict
 
+from . import crosscheck, exact_search
 from .backends import Z3Ops, _z3
 from .registry import ProofResult
 from .counterexamples import confirm_violation
+from .tracing import NeedsTranscendental, Sym, Trace
+
+#: switches for the planted-bug tests (tests/proofs/test_rule_corpus.py); never change them
+#: elsewhere: ``CASE_SPLIT = False`` assumes every undecided ``is_positive`` is True (the old,
+#: unsound behaviour), ``CROSS_CHECK = False`` skips the trace/code comparison.
+CASE_SPLIT = True
+CROSS_CHECK = True
 
 PROPERTIES = ("monotone", "consistent")
 Z3_ORDERS = ("box", "segment")
@@ -61,41 +79,101 @@ def _violations(z3, p, q_from, q_to, order, margin=0):
     return out
 
 
+class TraceMismatch(Exception):
+    """The traced expression and the shipped code disagree at a concrete point."""
+
+
 class _Instance:
     """Symbolic reports for n agents over V tokens, agent i bidding s < s'."""
 
     def __init__(self, rule: Rule, n: int, V: int, i: int, symbolic_reference: bool):
         z3 = self.z3 = _z3()
-        ops = self.ops = Z3Ops()
-        self.n, self.V, self.i = n, V, i
-        self.P = [Vec(z3.Real(f"p{j}_{t}") for t in range(V)) for j in range(n)]
+        self.rule, self.n, self.V, self.i = rule, n, V, i
+        self.symbolic_reference = symbolic_reference
+        self.P = [[z3.Real(f"p{j}_{t}") for t in range(V)] for j in range(n)]
         self.b = [z3.Real(f"b{j}") for j in range(n)]
         self.s, self.s2 = z3.Real("s"), z3.Real("s_prime")
         self.simplices = list(self.P)
         cons = [x >= 0 for x in self.b] + [self.s >= 0, self.s2 > self.s]
+        ref = lam = None
         if symbolic_reference:
-            self.ref = Vec(z3.Real(f"ref_{t}") for t in range(V))
-            self.lam = z3.Real("lam")
-            self.simplices.append(self.ref)
-            cons.append(self.lam >= 0)
-        elif rule.reference is not None:
-            self.ref, self.lam = ops.vector(rule.reference), ops.scalar(rule.weight)
-        else:
-            self.ref, self.lam = None, ops.scalar(0)
+            ref = [z3.Real(f"ref_{t}") for t in range(V)]
+            lam = z3.Real("lam")
+            self.simplices.append(ref)
+            cons.append(lam >= 0)
+        self.ref, self.lam = ref, lam
         bf, bt = list(self.b), list(self.b)
         bf[i], bt[i] = self.s, self.s2
-        W = z3.Sum(*bf) + (self.lam if self.ref is not None else 0)
+        W = z3.Sum(*bf) + (lam if lam is not None else
+                           (rule.weight if rule.reference is not None else 0))
         cons.append(W > 0)
-        dists, ref = self.P, self.ref
+        domain = cons + [c for p in self.simplices for c in [x >= 0 for x in p]
+                         + [z3.Sum(*p) == 1]]
+        trace = self.trace = Trace(z3, domain)
+        ops = self.ops = Z3Ops(trace)
+        if not CASE_SPLIT:
+            ops.is_positive = lambda x: _assume_positive(ops, x)
+        sym = lambda xs: Vec(Sym(x, trace) for x in xs)
+        dists = [sym(p) for p in self.P]
+        if symbolic_reference:
+            sref, slam = sym(ref), Sym(lam, trace)
+        elif rule.reference is not None:
+            sref, slam = ops.vector(rule.reference), ops.scalar(rule.weight)
+        else:
+            sref, slam = None, ops.scalar(0)
         if rule.epsilon:
             eps = ops.scalar(rule.epsilon)
             dists = [p * (1 - eps) + eps / V for p in dists]
-            ref = None if ref is None else ref * (1 - eps) + eps / V
-        self.p_i = dists[i]
-        self.q_from = rule.generic(ops, dists, bf, ref, self.lam)
-        self.q_to = rule.generic(ops, dists, bt, ref, self.lam)
-        self.constraints = cons + ops.assumptions
+            sref = None if sref is None else sref * (1 - eps) + eps / V
+        self.p_i = [x.term for x in dists[i]]
+        self.q_from = self._trace(lambda: rule.generic(ops, dists, [Sym(x, trace) for x in bf],
+                                                       sref, slam))
+        self.q_to = self._trace(lambda: rule.generic(ops, dists, [Sym(x, trace) for x in bt],
+                                                     sref, slam))
+        self.constraints = cons
         self.mentioned: set = set()
+
+    def _trace(self, fn):
+        """Every case of ``fn`` (case splits of is_positive), joined with If; a refusal
+        the rule caught still counts."""
+        try:
+            paths = self.trace.explore(lambda: self.ops.terms(fn(), self.V))
+        except Unsupported:
+            raise
+        except Exception as exc:
+            if self.trace.events:
+                raise Unsupported(self.trace.events[0]) from exc
+            raise RuleRaised(f"the rule raised {type(exc).__name__}: {exc}") from exc
+        if self.trace.events:
+            raise Unsupported(self.trace.events[0] + " (the rule caught the refusal)")
+        return self.trace.join(paths)
+
+    def cross_check(self, seed: int):
+        """Compare q_from and q_to with ``Rule.evaluate`` at many points (TraceMismatch)."""
+        z3, i = self.z3, self.i
+
+        def env(P, prof, moving):
+            if moving == "s_prime" and prof[i] == 0:
+                return None  # s' > s >= 0: bid 0 lies outside Q(s')'s domain
+            e = {f"p{j}_{t}": P[j][t] for j in range(self.n) for t in range(self.V)}
+            e.update({f"b{j}": prof[j] for j in range(self.n)})
+            e["s"], e["s_prime"] = (prof[i], prof[i] + 1) if moving == "s" else \
+                (prof[i] / 2, prof[i])
+            if self.symbolic_reference:
+                e.update({f"ref_{t}": Fraction(1, self.V) for t in range(self.V)})
+                e["lam"] = Fraction(1, 2)
+            return e
+        concrete = None
+        if self.symbolic_reference:
+            ref = [1 / self.V] * self.V
+            concrete = lambda P, prof: self.rule.with_reference(ref, 0.5)
+        for name, terms, moving in (("Q(s)", self.q_from, "s"), ("Q(s')", self.q_to, "s_prime")):
+            bad = crosscheck.disagreement(self.rule, z3, terms,
+                                          lambda P, prof: env(P, prof, moving),
+                                          self.n, self.V, seed, concrete)
+            if bad:
+                raise TraceMismatch(f"the trace does not match the code: {name} for agent {i}, "
+                                    f"n={self.n}, V={self.V}, {bad}")
 
     def _simplex_constraints(self, formulas):
         """Simplex constraints, with the probabilities no formula mentions projected out:
@@ -142,6 +220,17 @@ class _Instance:
             out["reference"] = dist(self.ref)
             out["weight"] = val(self.lam)
         return out
+
+
+class RuleRaised(Exception):
+    """The rule raised (not a refusal of the tracer) while being traced."""
+
+
+def _assume_positive(ops, x) -> bool:
+    """The planted unsound ``is_positive`` (CASE_SPLIT off): undecided means True."""
+    z3 = ops.z3
+    d = z3.simplify(ops.scalar(x).term > 0)
+    return not z3.is_false(d)
 
 
 def _variables(z3, formulas) -> set:
@@ -233,35 +322,68 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
     return search(rule, property_id, order, pairs, t0 + timeout_s, symbolic_reference, size)
 
 
+def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
+               min_agents: int = 1) -> Scope:
+    """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
+    assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
+                   "every agent i, every bid s < s' of agent i",
+                   "float literals of the rule read as the simplest rational rounding to them"]
+    if min_agents > 1:
+        assumptions.append(f"n >= {min_agents}")
+    if symbolic_reference:
+        assumptions.append("symbolic reference p0 and weight lambda >= 0")
+    elif rule.reference is not None:
+        assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
+                           f"lambda = {rule.weight}")
+    if rule.epsilon:
+        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon}")
+    return Scope(max_agents=max_agents, max_tokens=max_tokens,
+                 bids="real bids >= 0 (bid 0 included: is_positive is a case split)",
+                 arithmetic="exact reals", assumptions=tuple(assumptions))
+
+
 def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
-    done, queries, assumed = [], 0, []
+    done, queries, splits = [], 0, 0
     for n, V in pairs:
         for i in range(n):
             try:
                 inst = _Instance(rule, n, V, i, symbolic_reference)
-                assumed += [str(a) for a in inst.ops.assumptions if str(a) not in assumed]
+                splits += len(inst.trace.splits)
+                if CROSS_CHECK:
+                    inst.cross_check(seed=1000 * n + 10 * V + i)
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
                     model = inst.solve(q, deadline)
                     if model is not None:
                         return _refuted(rule, inst, property_id, order, name, model,
                                         deadline, size)
+            except NeedsTranscendental as exc:
+                res = exact_search.search(rule, property_id, order, pairs, deadline, size)
+                res.detail = f"{exc} (n={n}, V={V}); " + res.detail
+                return res
             except Unsupported as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
+            except (TraceMismatch, RuleRaised) as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V}, agent {i})",
+                                   size)
             except _Timeout as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3",
                                    f"timeout at n={n}, V={V}, agent {i} "
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
         done.append(f"n={n} V={V}")
-    note = (f"; ASSUMING {', '.join(assumed)} (the rule tests is_positive on symbolic "
-            "values; the other sign is not covered)" if assumed else "")
+    ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
+    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
+    if not CROSS_CHECK or not CASE_SPLIT:
+        scope = Scope(scope.max_agents, scope.max_tokens, scope.bids, scope.arithmetic,
+                      scope.assumptions + ("PLANTED BUG: a soundness check is switched off",))
+    note = f"; {splits} case split(s) of is_positive explored" if splits else ""
     return ProofResult(Verdict.PROVED, "z3",
                        f"{property_id} under {order}: z3 found no violation ({queries} "
                        f"per-token queries, all unsat) for every agent at sizes "
-                       f"{', '.join(done)}{note}", size + (" (with assumptions)" if assumed
-                                                           else ""))
+                       f"{', '.join(done)}{note}; the trace matched the code at every "
+                       "cross-check point", size, scope=scope)
 
 
 def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResult:
