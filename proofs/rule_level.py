@@ -149,7 +149,9 @@ class _Instance:
         return self.trace.join(paths)
 
     def cross_check(self, seed: int):
-        """Compare q_from and q_to with ``Rule.evaluate`` at many points (TraceMismatch)."""
+        """Compare q_from and q_to with ``Rule.evaluate`` at many points (TraceMismatch).
+        Agent 0's traces get every point (its bid symbols cover every agent's position);
+        the re-traces for the other agents every 4th."""
         z3, i = self.z3, self.i
 
         def env(P, prof, moving):
@@ -170,7 +172,8 @@ class _Instance:
         for name, terms, moving in (("Q(s)", self.q_from, "s"), ("Q(s')", self.q_to, "s_prime")):
             bad = crosscheck.disagreement(self.rule, z3, terms,
                                           lambda P, prof: env(P, prof, moving),
-                                          self.n, self.V, seed, concrete)
+                                          self.n, self.V, seed, concrete,
+                                          stride=1 if i == 0 else 4)
             if bad:
                 raise TraceMismatch(f"the trace does not match the code: {name} for agent {i}, "
                                     f"n={self.n}, V={self.V}, {bad}")
