@@ -214,8 +214,9 @@ def disagreement(rule, z3, traced, env_of, n, V, seed, concrete_rule=None,
             return f"the trace cannot be evaluated ({type(exc).__name__}: {exc})"
         r = concrete_rule(P, prof) if concrete_rule else rule
         try:
-            want = np.asarray(r.evaluate(np.array(P, dtype=float), np.array(prof, dtype=float)),
-                              dtype=float)
+            with np.errstate(all="ignore"):
+                want = np.asarray(r.evaluate(np.array(P, dtype=float),
+                                             np.array(prof, dtype=float)), dtype=float)
             ok = want.shape == (V,) and np.isfinite(want).all()
         except Exception:  # the code fails here: compare as undefined
             want, ok = None, False
