@@ -11,7 +11,8 @@ sizes: V = 2..max_tokens, n = 2 agents plus a reference with weight lambda > 0.
 
 from __future__ import annotations
 
-from proofs.registry import Limits, claim
+from mechanism.verdicts import Scope
+from proofs.registry import Limits, claim, declare_scope
 from proofs.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
 from mechanism.rules import linear, log_linear
 
@@ -166,3 +167,17 @@ def rlhf_closed_form(limits: Limits):
     d.step("so the aggregate is the RLHF policy of base model p0, reward r, temperature "
            "beta = lambda + sum_j b_j (positive distributions, lambda > 0)")
     return d.result(f"V<={limits.max_tokens}, n=2 + reference")
+
+def _kl_scope(*extra):
+    return lambda limits: Scope(2, limits.max_tokens, "symbolic bids > 0", "exact (sympy)",
+                                ("n = 2 agents plus a reference p0 with weight lambda > 0",
+                                 "probabilities as free positive symbols (common support)")
+                                + extra)
+
+
+declare_scope("linear_kl_optimal", _kl_scope())
+declare_scope("loglinear_kl_optimal", _kl_scope())
+declare_scope("logit_averaging", lambda limits: Scope(
+    2, limits.max_tokens, "symbolic bids > 0", "exact (sympy)",
+    ("n = 2 agents, no reference", "every p_j a softmax of real logits (positive)")))
+declare_scope("rlhf_closed_form", _kl_scope("beta > 0; rewards real symbols"))
