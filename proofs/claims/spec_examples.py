@@ -57,12 +57,12 @@ def loglinear_veto(limits: Limits):
     return d.result(f"V<={limits.max_tokens}, n=2")
 
 
-@claim("greedy_spec_instance", "arg-max decoding is not MON for box (SPEC instance "
-       "p_i=(.6,.4), m=(.3,.7), B=1)", expected="fails", order="box")
 def outside_any(P, qf, qt) -> bool:
     return any(not (min(a, c) <= b <= max(a, c)) for a, b, c in zip(qf, qt, P[0]))
 
 
+@claim("greedy_spec_instance", "arg-max decoding is not MON for box (SPEC instance "
+       "p_i=(.6,.4), m=(.3,.7), B=1)", expected="fails", order="box")
 def greedy_spec_instance(limits: Limits):
     d = Derivation()
     rule = planted_rule("greedy")
