@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from mechanism.arith import Ops, Unsupported, Vec
+from mechanism.arith import Ops, Vec
 from mechanism.errors import require
 
 
