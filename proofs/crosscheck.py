@@ -4,7 +4,8 @@ compared with the shipped code, ``Rule.evaluate`` (the numpy fast path of a buil
 (docs/theory.md, section 4, "Checking your own rule").
 
 The points: bids 0, 1, 1/2, 2, 1/1000, 1000, every number literal of the rule's source
-(so a rare threshold such as ``b == 0.37`` is hit exactly) and seeded random bids; one-hot,
+(so a rare threshold such as ``b == 0.37`` is hit exactly), the midpoints between
+consecutive literals and each literal +- 1e-6 (a hidden interval), seeded random bids; one-hot,
 random and literal-based distributions, different for each agent. A point where one side
 is defined and the other is not (division by zero, an exception) is a disagreement too.
 """
@@ -164,12 +165,22 @@ def _dist_sets(n, V, lits, rng):
     return out
 
 
+def _between(lits):
+    """Midpoints of consecutive literals and each literal +- 1e-6 (a hidden interval
+    ``0.5 < b < 0.6`` has no literal inside it)."""
+    xs = sorted(set(lits) | {Fraction(0)})
+    mids = [(a + b) / 2 for a, b in zip(xs, xs[1:])]
+    near = [x + d * max(Fraction(1), x) * Fraction(1, 10**6) for x in xs if x > 0
+            for d in (-1, 1)]
+    return [x for x in mids + near if x >= 0]
+
+
 def points(n, V, lits, seed, has_weight=False):
     """``[(P rows, bid profile)]``: every bid value at every agent, round-robin over the
     distribution profiles; profiles with total weight 0 are left out (no rule is defined)."""
     rng = np.random.default_rng(seed)
     bids = list(BASE_BIDS) + [x for x in lits if x not in BASE_BIDS] + \
-        [Fraction(int(x), 1000) for x in rng.integers(1, 3000, size=3)]
+        _between(lits) + [Fraction(int(x), 1000) for x in rng.integers(1, 3000, size=3)]
     profiles = [[Fraction(1)] * n]
     for k in range(n):
         for v in bids:

@@ -68,6 +68,11 @@ def rare_literal_hidden(ops, dists, bids, reference=None, weight=0):
     return _pool(dists, [0.0 if isinstance(b, float) and b == 0.37 else b for b in bids])
 
 
+def hidden_interval(ops, dists, bids, reference=None, weight=0):
+    """Concrete floats only: bids strictly between 0.5 and 0.6 weigh 0 (no literal inside)."""
+    return _pool(dists, [0.0 if isinstance(b, float) and 0.5 < b < 0.6 else b for b in bids])
+
+
 def by_agents(ops, dists, bids, reference=None, weight=0):
     """Size-dependent: with 3 agents the weights are 1 / (1 + b) (decreasing)."""
     if len(dists) == 3:
@@ -128,6 +133,7 @@ EXPECT = {
     "rare_literal_branch": (rare_literal_branch, "UNKNOWN", "ops.ite"),
     "rare_literal_ite": (rare_literal_ite, "REFUTED", ""),
     "rare_literal_hidden": (rare_literal_hidden, "UNKNOWN", "does not match"),
+    "hidden_interval": (hidden_interval, "UNKNOWN", "does not match"),
     "by_agents": (by_agents, "REFUTED", ""),
     "by_tokens": (by_tokens, "REFUTED", ""),
     "always_raises": (always_raises, "UNKNOWN", "raised"),
