@@ -95,3 +95,51 @@ def test_planted_no_cross_check_fails_the_corpus(monkeypatch):
     monkeypatch.setattr(rule_level, "CROSS_CHECK", False)
     bad = corpus_failures()
     assert any(line.startswith("rare_literal_hidden: PROVED") for line in bad), bad
+
+
+LIFTED = {
+    "where": lambda b: np.where(b == 0, 5.0, b), "maximum": lambda b: np.maximum(1 - b, b),
+    "minimum": lambda b: np.minimum(b, 0.5), "clip": lambda b: np.clip(2 - b, 0.1, 1.0),
+    "abs": lambda b: abs(b - 1), "np.abs": lambda b: np.abs(b - 1),
+    "square": lambda b: np.square(b), "power": lambda b: b ** 2 + np.power(b, 3),
+    "fmax": lambda b: np.fmax(b, 0.25), "sum": lambda b: np.sum([b, b, 1.0]),
+    "mean": lambda b: np.mean([b, 3.0]), "dot": lambda b: np.dot([b, 2.0], [0.5, b]),
+    "logical": lambda b: np.where(np.logical_and(b > 0.2, b < 2), b, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIFTED))
+def test_numpy_lifting_is_exact(name):
+    """Each lifted numpy function, traced on a z3 variable, equals numpy at many points."""
+    import z3
+    from fractions import Fraction
+    from proofs.tracing import Sym, Trace
+    f = LIFTED[name]
+    x = z3.Real("x")
+    trace = Trace(z3)
+    term = trace.term(f(Sym(x, trace)))
+    assert not trace.events
+    for v in (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 7.0):
+        got = z3.simplify(z3.substitute(term, (x, z3.RealVal(str(Fraction(v))))))
+        want = float(np.asarray(f(np.float64(v))))
+        assert float(got.as_fraction()) == pytest.approx(want, abs=1e-12), (name, v)
+
+
+REFUSED = {
+    "max": lambda b: max(b, 0.1), "exp": lambda b: np.exp(b), "sqrt": lambda b: np.sqrt(b),
+    "float": lambda b: float(b), "isclose": lambda b: np.isclose(b, 1),
+    "int": lambda b: int(b), "round": lambda b: round(b), "floordiv": lambda b: b // 2,
+    "argmax": lambda b: np.argmax(np.array([b, 1.0])), "rpow": lambda b: 2 ** b,
+    "if": lambda b: 1.0 if b > 0 else 0.0,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_unliftable_operations_are_refused_and_recorded(name):
+    import z3
+    from mechanism.arith import Unsupported
+    from proofs.tracing import Sym, Trace
+    trace = Trace(z3)
+    with pytest.raises(Unsupported):
+        REFUSED[name](Sym(z3.Real("b"), trace))
+    assert trace.events and "test_rule_corpus.py:" in trace.events[0], trace.events
