@@ -7,7 +7,9 @@ the time limit (default 60 s), walking the frontier: more tokens while it fits, 
 one more agent. Target (issue 4): growth per added agent well under 3.5x (FairCon's
 published per-bidder growth).
 
-    PYTHONPATH=. python benchmarks/proofs_rule_level.py [--quick] [--limit 60]
+    PYTHONPATH=. python benchmarks/proofs_rule_level.py [--quick] [--limit 60] [--overhead]
+
+``--overhead``: the cost of the soundness cross-check (issue 10), on and off side by side.
 """
 
 from __future__ import annotations
@@ -85,11 +87,35 @@ def frontier(rule, order, limit):
     return best
 
 
+def soundness_overhead(limit):
+    """Time of the default-size proofs (n <= 3, V <= 4) with and without the trace/code
+    cross-check, side by side in one run (issue 10): the ratio is what soundness costs."""
+    from proofs import rule_level
+    from proofs.rule_level import prove_rule_property
+    print("\ncross-check overhead, n <= 3, V <= 4 (CPU seconds, same process)")
+    print(f"  {'rule':>16} {'order':>8} {'off':>7} {'on':>7} {'ratio':>6}")
+    for name, order in (("linear", "box"), ("linear", "segment"), ("winner_take_all", "box")):
+        secs = []
+        for cc in (False, True):
+            rule_level.CROSS_CHECK = cc
+            t0 = time.process_time()
+            res = prove_rule_property(get_rule(name), "monotone", order, timeout_s=limit)
+            secs.append(time.process_time() - t0)
+            assert res.verdict is Verdict.PROVED, res.detail
+        rule_level.CROSS_CHECK = True
+        print(f"  {name:>16} {order:>8} {secs[0]:7.2f} {secs[1]:7.2f} {secs[1] / secs[0]:6.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     ap.add_argument("--limit", type=float, default=60.0, help="seconds per size (default 60)")
+    ap.add_argument("--overhead", action="store_true",
+                    help="only the cross-check overhead at the default sizes")
     args = ap.parse_args(argv)
+    if args.overhead:
+        soundness_overhead(args.limit)
+        return 0
     rule = get_rule("linear")
     n_top, v_top = (4, 4) if args.quick else (8, 10)
     for order in ("box", "segment"):

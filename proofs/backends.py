@@ -5,9 +5,10 @@ in real arithmetic (no exp/log: :class:`mechanism.arith.Unsupported`). Vectors a
 :class:`mechanism.arith.Vec` of terms in both.
 
 ``is_positive`` is a *concrete* test (it decides whether a party is dropped, SPEC 2).
-For a symbolic weight it cannot be decided; the backend then assumes positivity and
-records the assumption in ``ops.assumptions`` (a z3 caller adds them as constraints,
-a sympy caller states them in its derivation).
+For a symbolic weight it cannot be decided. ``Z3Ops`` then splits the case (bid 0 and
+bid > 0 are both explored, :mod:`proofs.tracing`); ``SympyOps`` assumes positivity and
+records the assumption in ``ops.assumptions`` (the sympy derivations state positive
+weights in their scope).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import numbers
 from fractions import Fraction
 
-from mechanism.arith import Ops, Unsupported, Vec
+import numpy as np
+
+from mechanism.arith import Ops, Vec
 from mechanism.errors import require
 
 
@@ -48,7 +51,9 @@ class SympyOps(Ops):
 
     def scalar(self, x):
         if isinstance(x, float):
-            return self.sp.Rational(Fraction(x).limit_denominator(10**12))
+            from .tracing import rational
+            f = rational(x)
+            return self.sp.Rational(f.numerator, f.denominator)
         if isinstance(x, Fraction):
             return self.sp.Rational(x.numerator, x.denominator)
         if isinstance(x, numbers.Integral):
@@ -97,35 +102,46 @@ class SympyOps(Ops):
 
 
 class Z3Ops(Ops):
-    """z3 real-arithmetic backend: scalars are z3 arithmetic terms (or Python numbers)."""
+    """z3 real-arithmetic backend for sound tracing (:mod:`proofs.tracing`): scalars are
+    :class:`proofs.tracing.Sym` (z3 terms that refuse Python truth values and ``float``).
+
+    ``is_positive`` on an undecided term is a case split (:meth:`Trace.decide`): the
+    caller explores both sides with :meth:`Trace.explore`; nothing is assumed.
+    ``terms`` turns a rule's output back into plain z3 terms.
+    """
 
     name = "z3"
 
-    def __init__(self):
+    def __init__(self, trace=None):
+        from .tracing import Trace
         self.z3 = _z3()
-        self.assumptions: list = []
+        self.trace = trace if trace is not None else Trace(self.z3)
 
     def scalar(self, x):
-        z3 = self.z3
-        if isinstance(x, (z3.ArithRef, z3.BoolRef)):
+        from .tracing import Sym
+        if isinstance(x, Sym):
             return x
-        if isinstance(x, float):
-            x = Fraction(x).limit_denominator(10**12)
-        if isinstance(x, Fraction):
-            return z3.RealVal(f"{x.numerator}/{x.denominator}")
-        if isinstance(x, numbers.Integral):
-            return z3.RealVal(int(x))
-        return z3.RealVal(x)
+        t = self.trace.term(x)
+        if t is None:
+            raise TypeError(f"cannot use {type(x).__name__} {x!r} as a z3 scalar")
+        return Sym(t, self.trace)
 
     def vector(self, values):
         return Vec(self.scalar(x) for x in values)
 
     def total(self, v):
         items = list(v)
-        return self.z3.Sum(*items) if items else self.z3.RealVal(0)
+        return self.scalar(self.z3.Sum(*[self.scalar(x).term for x in items]) if items else 0)
 
-    def _bool(self, c):
-        return c if isinstance(c, self.z3.BoolRef) else self.z3.BoolVal(bool(c))
+    def _cond(self, c):
+        from .tracing import Sym
+        if isinstance(c, (bool, np.bool_)):
+            return self.z3.BoolVal(bool(c))
+        if isinstance(c, Sym):
+            return c.term
+        if isinstance(c, self.z3.BoolRef):
+            return c
+        raise TypeError(f"a condition must be a bool or a symbolic comparison, not {c!r}")
 
     def gt(self, a, b):
         return self._bool(a > b)
@@ -133,34 +149,62 @@ class Z3Ops(Ops):
     def ge(self, a, b):
         return self._bool(a >= b)
 
+    def _bool(self, c):
+        from .tracing import Sym
+        return c if isinstance(c, Sym) else Sym(self.z3.BoolVal(bool(c)), self.trace)
+
     def and_(self, *conds):
-        if not conds:
-            return self.z3.BoolVal(True)
-        return self.z3.And(*[self._bool(c) for c in conds])
+        from .tracing import Sym
+        return Sym(self.z3.And(*[self._cond(c) for c in conds]) if conds
+                   else self.z3.BoolVal(True), self.trace)
 
     def ite(self, cond, a, b):
+        from .tracing import Sym
         z3 = self.z3
-        cond = z3.simplify(self._bool(cond))
+        cond = z3.simplify(self._cond(cond))
         if z3.is_true(cond):
             return a
         if z3.is_false(cond):
             return b
-        return _lift(self, lambda x, y: z3.If(cond, self.scalar(x), self.scalar(y)), a, b)
+        pick = lambda x, y: Sym(z3.If(cond, self.scalar(x).term, self.scalar(y).term),
+                                self.trace)
+        return _lift(self, pick, a, b)
 
     def is_positive(self, x) -> bool:
         z3 = self.z3
-        term = z3.simplify(self.scalar(x) > 0)
-        if z3.is_true(term):
+        term = self.scalar(x).term > 0
+        decided = z3.simplify(term)
+        if z3.is_true(decided):
             return True
-        if z3.is_false(term):
+        if z3.is_false(decided):
             return False
-        self.assumptions.append(self.scalar(x) > 0)
-        return True
+        return self.trace.decide(term)
+
+    def terms(self, out, V: int) -> list:
+        """The rule's output as V plain z3 terms (InvalidRule-free: ``TypeError`` with the
+        reason when it is not a vector of V numbers)."""
+        from .tracing import Sym
+        if isinstance(out, Sym) or not hasattr(out, "__iter__") or np.ndim(out) == 0:
+            raise TypeError(f"the rule returned {type(out).__name__}, not a vector of {V} "
+                            "probabilities")
+        items = list(np.ravel(out)) if isinstance(out, np.ndarray) else list(out)
+        if len(items) != V:
+            raise TypeError(f"the rule returned a vector of {len(items)} values, expected {V}")
+        res = []
+        for x in items:
+            t = self.trace.term(x)
+            if t is None or not self.z3.is_arith(t):
+                raise TypeError(f"the rule returned {type(x).__name__} {x!r} in its output "
+                                "vector, not a number")
+            res.append(t)
+        return res
 
     def log(self, v):
-        raise Unsupported("z3 (real arithmetic) has no log; the rule needs exp/log "
-                          "(e.g. log-linear): use the sympy derivations or sampling")
+        from .tracing import NeedsTranscendental
+        raise NeedsTranscendental("z3 (real arithmetic) has no log; the rule needs exp/log "
+                                  "(e.g. log-linear)")
 
     def softmax(self, v):
-        raise Unsupported("z3 (real arithmetic) has no exp; the rule needs exp/log "
-                          "(e.g. log-linear): use the sympy derivations or sampling")
+        from .tracing import NeedsTranscendental
+        raise NeedsTranscendental("z3 (real arithmetic) has no exp; the rule needs exp/log "
+                                  "(e.g. log-linear)")

@@ -2,8 +2,9 @@
 
 Columns: claim, order, size, expected, verdict, engine, seconds. Claims expected to
 fail are listed with their counterexamples. Exit 0 when every verdict is as
-expected, 1 when a claim expected to hold is REFUTED, a claim expected to fail is
-PROVED, or a proof crashed; 2 for usage errors (an unknown ``--claim``).
+expected (holds -> PROVED, fails -> REFUTED); 1 when any claim is not, UNKNOWN included
+(timeout, an engine that cannot decide, a proof that crashed), each printed with its
+reason; 2 for usage errors (an unknown ``--claim``).
 """
 
 from __future__ import annotations
@@ -129,18 +130,23 @@ def main(args) -> int:
              "lemmas": [vars(s) for s in r.lemmas],
              "verdict": str(r.verdict), "engine": r.engine, "seconds": round(r.seconds, 4),
              "counterexample": r.counterexample, "statement": c.statement,
-             "as_expected": as_expected(c, r) and not bad, "detail": r.detail}
+             "as_expected": as_expected(c, r) and not bad, "detail": r.detail,
+             "scope": None if r.scope is None else r.scope.to_json()}
             for c, r, bad in rows], "ok": ok, "seconds": round(total, 3)}, default=str, indent=1))
         return 0 if ok else 1
     out = sys.stdout
     _print_table(rows, out)
+    off = [c.id for c, r, bad in rows if bad or not as_expected(c, r)]
     print(f"\n{len(rows)} claims in {total:.1f} s; "
-          f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}", file=out)
+          + ("all as expected" if ok else f"{len(off)} NOT AS EXPECTED: {', '.join(off)}"),
+          file=out)
     for c, r, bad in rows:
         if c.expected == "fails" or r.verdict is Verdict.REFUTED or bad or args.detail \
                 or not as_expected(c, r):
             print(f"\n[{c.id}] {c.statement}\n  expected {c.expected}: {r.verdict} ({r.engine})",
                   file=out)
+            if r.scope is not None and (args.detail or r.verdict is Verdict.PROVED):
+                print(f"  scope: {r.scope}", file=out)
             if r.counterexample is not None:
                 print(f"  counterexample: {_fmt_cex(r.counterexample)}", file=out)
             if args.detail or bad or not as_expected(c, r) or r.counterexample is None:

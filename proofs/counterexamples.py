@@ -93,17 +93,25 @@ def numpy_violation(rule, cex, prop, order):
 
 
 def confirm_violation(rule, cex, prop, order):
-    """The simplest rounding of ``cex`` that numpy confirms, as a plain dict, or None."""
-    tries = [_rounded(cex, d) for d in DENOMINATORS] + [cex]
-    for c in tries:
-        if c is None or not _violates_exact(rule, c, prop, order):
-            continue
-        try:
-            seen = numpy_violation(rule, c, prop, order)
-        except TokenAuctionError:
-            continue
-        if seen is not None:
-            return _plain(c, *seen, prop, order)
+    """The simplest rounding of ``cex`` that numpy confirms, as a plain dict, or None.
+
+    First pass: roundings that violate exactly (``Rule.exact``) and in numpy. Second pass:
+    roundings numpy alone confirms (the exact backend may read a float literal of the rule
+    differently, e.g. ``b == 0.37`` is False for ``Fraction(37, 100)``); those are marked
+    ``"exact_confirmed": False``."""
+    tries = [c for c in [_rounded(cex, d) for d in DENOMINATORS] + [cex] if c is not None]
+    for need_exact in (True, False):
+        for c in tries:
+            if need_exact and not _violates_exact(rule, c, prop, order):
+                continue
+            try:
+                seen = numpy_violation(rule, c, prop, order)
+            except TokenAuctionError:
+                continue
+            if seen is not None:
+                out = _plain(c, *seen, prop, order)
+                out["exact_confirmed"] = need_exact
+                return out
     return None
 
 

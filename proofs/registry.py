@@ -2,7 +2,14 @@
 
 A claim function takes the size limits and returns a :class:`ProofResult`; the
 ``prove`` command runs every registered claim and compares the verdict with the
-claim's expected outcome ("holds" -> PROVED, "fails" -> REFUTED with a counterexample).
+claim's expected outcome ("holds" -> PROVED, "fails" -> REFUTED with a counterexample;
+anything else, UNKNOWN included, is not as expected).
+
+Every claim declares its scope (``scope=``: a :class:`mechanism.verdicts.Scope`, or a
+function of the :class:`Limits`): what a PROVED covers, as data. :func:`run_claim` fills it
+into the result; a PROVED without a scope, or whose own scope differs from the declared
+one, is turned into UNKNOWN (a bug in the claim, reported, never a silent overclaim).
+docs/theory.md states each claim's scope; tests/proofs/test_theory_doc.py ties the two.
 """
 
 from __future__ import annotations
@@ -41,34 +48,57 @@ class Claim:
     expected: str                   #: "holds" or "fails"
     fn: Callable[[Limits], ProofResult] = field(compare=False)
     order: str | None = None
+    scope: object = field(default=None, compare=False)  #: Scope or Limits -> Scope
+
+    def scope_for(self, limits: Limits) -> Scope | None:
+        """The declared scope at these limits."""
+        return self.scope(limits) if callable(self.scope) else self.scope
 
 
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(id: str, statement: str, *, expected: str = "holds", order: str | None = None):
-    """Decorator: register ``fn(limits) -> ProofResult`` as claim ``id``."""
+def claim(id: str, statement: str, *, expected: str = "holds", order: str | None = None,
+          scope=None):
+    """Decorator: register ``fn(limits) -> ProofResult`` as claim ``id`` with its declared
+    ``scope`` (a Scope or ``limits -> Scope``)."""
     if expected not in ("holds", "fails"):
         raise ValueError(f"expected must be 'holds' or 'fails', not {expected!r}")
 
     def register(fn):
         if id in CLAIMS:
             raise ValueError(f"claim id {id!r} registered twice")
-        CLAIMS[id] = Claim(id, statement, expected, fn, order)
+        CLAIMS[id] = Claim(id, statement, expected, fn, order, scope)
         return fn
 
     return register
 
 
+def declare_scope(id: str, scope) -> None:
+    """Declare what claim ``id`` covers when PROVED: a Scope or ``limits -> Scope``
+    (written under the claims of each module, so that decorators stay short)."""
+    from dataclasses import replace
+    if id not in CLAIMS:
+        raise ValueError(f"declare_scope: unknown claim {id!r}")
+    CLAIMS[id] = replace(CLAIMS[id], scope=scope)
+
+
 def run_claim(c: Claim, limits: Limits) -> ProofResult:
     t0 = time.perf_counter()
     res = c.fn(limits)
+    declared = c.scope_for(limits)
+    if res.scope is None:
+        res.scope = declared
+    if res.verdict is Verdict.PROVED and (res.scope is None or res.scope != declared):
+        why = ("has no recorded scope" if res.scope is None else
+               f"recorded the scope [{res.scope}] but declares [{declared}]")
+        res.detail = f"PROVED but the claim {why} (a bug in the claim)\n" + res.detail
+        res.verdict = Verdict.UNKNOWN
     res.seconds = time.perf_counter() - t0
     return res
 
 
 def as_expected(c: Claim, res: ProofResult) -> bool:
-    """A claim expected to hold must not be REFUTED; one expected to fail must not be PROVED."""
-    if c.expected == "holds":
-        return res.verdict is not Verdict.REFUTED
-    return res.verdict is not Verdict.PROVED
+    """A claim expected to hold must be PROVED; one expected to fail must be REFUTED.
+    UNKNOWN, NOT_REFUTED and SKIPPED are never as expected: ``prove`` says what it did."""
+    return res.verdict is (Verdict.PROVED if c.expected == "holds" else Verdict.REFUTED)

@@ -15,32 +15,45 @@ Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` w
 (3 agents, 4 tokens) linear takes about 1-2 s per order; see
 ``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
-unsat for every query -> PROVED on those sizes; sat -> the model, made robust and
-rounded, re-run on the numpy reference (``rule.evaluate`` + ``mechanism.orders``)
--> REFUTED; timeout -> UNKNOWN; exp/log -> UNKNOWN with the reason; a rule with a
-numpy form only -> SKIPPED.
+Soundness (issue 10): the rule is traced on :class:`proofs.tracing.Sym` values that refuse
+Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
+functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
+(bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced
+instance is cross-checked against the shipped code at many points
+(:mod:`proofs.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
+not match the code".
+
+unsat for every query -> PROVED on those sizes, with :class:`mechanism.verdicts.Scope`;
+sat -> the model, made robust and rounded, re-run on the numpy reference
+(``rule.evaluate`` + ``mechanism.orders``) -> REFUTED; timeout -> UNKNOWN; exp/log -> an
+exact search (:mod:`proofs.exact_search`): REFUTED with an exact counterexample, or
+UNKNOWN; a rule with a numpy form only -> SKIPPED.
 """
 
 from __future__ import annotations
 
 import time
 
-from mechanism.arith import Unsupported, Vec
+from mechanism.arith import Unsupported
 from mechanism.errors import InvalidInput
 from mechanism.orders import get_order
 from mechanism.rules import Rule, as_rule, get_rule
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import Scope, Verdict
 
-from .backends import Z3Ops, _z3
+from . import exact_search
 from .registry import ProofResult
 from .counterexamples import confirm_violation
+from .rule_instance import Instance, RuleRaised, Timeout, TraceMismatch
+from .tracing import NeedsTranscendental
+
+#: switches for the planted-bug tests (tests/proofs/test_rule_corpus.py); never change them
+#: elsewhere: ``CASE_SPLIT = False`` assumes every undecided ``is_positive`` is True (the old,
+#: unsound behaviour), ``CROSS_CHECK = False`` skips the trace/code comparison.
+CASE_SPLIT = True
+CROSS_CHECK = True
 
 PROPERTIES = ("monotone", "consistent")
 Z3_ORDERS = ("box", "segment")
-
-
-class _Timeout(Exception):
-    pass
 
 
 def _violations(z3, p, q_from, q_to, order, margin=0):
@@ -61,115 +74,7 @@ def _violations(z3, p, q_from, q_to, order, margin=0):
     return out
 
 
-class _Instance:
-    """Symbolic reports for n agents over V tokens, agent i bidding s < s'."""
-
-    def __init__(self, rule: Rule, n: int, V: int, i: int, symbolic_reference: bool):
-        z3 = self.z3 = _z3()
-        ops = self.ops = Z3Ops()
-        self.n, self.V, self.i = n, V, i
-        self.P = [Vec(z3.Real(f"p{j}_{t}") for t in range(V)) for j in range(n)]
-        self.b = [z3.Real(f"b{j}") for j in range(n)]
-        self.s, self.s2 = z3.Real("s"), z3.Real("s_prime")
-        self.simplices = list(self.P)
-        cons = [x >= 0 for x in self.b] + [self.s >= 0, self.s2 > self.s]
-        if symbolic_reference:
-            self.ref = Vec(z3.Real(f"ref_{t}") for t in range(V))
-            self.lam = z3.Real("lam")
-            self.simplices.append(self.ref)
-            cons.append(self.lam >= 0)
-        elif rule.reference is not None:
-            self.ref, self.lam = ops.vector(rule.reference), ops.scalar(rule.weight)
-        else:
-            self.ref, self.lam = None, ops.scalar(0)
-        bf, bt = list(self.b), list(self.b)
-        bf[i], bt[i] = self.s, self.s2
-        W = z3.Sum(*bf) + (self.lam if self.ref is not None else 0)
-        cons.append(W > 0)
-        dists, ref = self.P, self.ref
-        if rule.epsilon:
-            eps = ops.scalar(rule.epsilon)
-            dists = [p * (1 - eps) + eps / V for p in dists]
-            ref = None if ref is None else ref * (1 - eps) + eps / V
-        self.p_i = dists[i]
-        self.q_from = rule.generic(ops, dists, bf, ref, self.lam)
-        self.q_to = rule.generic(ops, dists, bt, ref, self.lam)
-        self.constraints = cons + ops.assumptions
-        self.mentioned: set = set()
-
-    def _simplex_constraints(self, formulas):
-        """Simplex constraints, with the probabilities no formula mentions projected out:
-        ``exists x >= 0 with sum = 1`` becomes ``sum of the mentioned <= 1`` (equisatisfiable;
-        the per-token queries of a token-separable rule then stay small)."""
-        z3 = self.z3
-        self.mentioned = _variables(z3, formulas)
-        out = []
-        for p in self.simplices:
-            seen = [x for x in p if x.get_id() in self.mentioned]
-            out += [x >= 0 for x in seen]
-            if len(seen) == len(p):
-                out.append(z3.Sum(*p) == 1)
-            elif seen:
-                out.append(z3.Sum(*seen) <= 1)
-        return out
-
-    def solve(self, extra, deadline: float):
-        z3 = self.z3
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _Timeout
-        extra = extra if isinstance(extra, list) else [extra]
-        from .encode_z3 import solve  # a fresh z3 context per query (see there)
-        r, model, reason = solve(list(self.constraints)
-                                 + list(self._simplex_constraints(extra + self.constraints))
-                                 + extra, left)
-        if r == z3.unknown:
-            raise _Timeout(reason)
-        return model
-
-    def decode(self, model) -> dict:
-        val = lambda x: _value(self.z3, model.eval(x, model_completion=True))
-        def dist(p):  # projected-out probabilities take the remaining mass
-            v = [val(x) for x in p]
-            free = [t for t, x in enumerate(p) if x.get_id() not in self.mentioned]
-            if free:
-                v[free[0]] += 1 - sum(v)
-            return v
-        out = {"dists": [dist(p) for p in self.P],
-               "bids": [val(x) for x in self.b], "agent": self.i,
-               "bid_from": val(self.s), "bid_to": val(self.s2)}
-        if self.ref is not None and not isinstance(self.ref[0], (int, float)):
-            out["reference"] = dist(self.ref)
-            out["weight"] = val(self.lam)
-        return out
-
-
-def _variables(z3, formulas) -> set:
-    """ids of the uninterpreted constants (the Real variables) in ``formulas``."""
-    seen, out, todo = set(), set(), list(formulas)
-    while todo:
-        e = todo.pop()
-        k = e.get_id()
-        if k in seen:
-            continue
-        seen.add(k)
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.add(k)
-        else:
-            todo.extend(e.children())
-    return out
-
-
-def _value(z3, v):
-    from fractions import Fraction
-    if z3.is_rational_value(v):
-        return Fraction(v.numerator_as_long(), v.denominator_as_long())
-    if z3.is_algebraic_value(v):
-        return _value(z3, v.approx(20))
-    raise InvalidInput(f"z3 returned a non-numeric model value {v}", value=str(v))
-
-
-def _queries(inst: _Instance, prop: str, order: str, margin=0):
+def _queries(inst: Instance, prop: str, order: str, margin=0):
     z3 = inst.z3
     fwd = _violations(z3, inst.p_i, inst.q_from, inst.q_to, order, margin)
     if prop == "monotone":
@@ -238,35 +143,68 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
     return search(rule, property_id, order, pairs, t0 + timeout_s, symbolic_reference, size)
 
 
+def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
+               min_agents: int = 1) -> Scope:
+    """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
+    assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
+                   "every agent i, every bid s < s' of agent i",
+                   "float literals of the rule read as the simplest rational rounding to them"]
+    if min_agents > 1:
+        assumptions.append(f"n >= {min_agents}")
+    if symbolic_reference:
+        assumptions.append("symbolic reference p0 and weight lambda >= 0")
+    elif rule.reference is not None:
+        assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
+                           f"lambda = {rule.weight}")
+    if rule.epsilon:
+        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon}")
+    return Scope(max_agents=max_agents, max_tokens=max_tokens,
+                 bids="real bids >= 0 (bid 0 included: is_positive is a case split)",
+                 arithmetic="exact reals", assumptions=tuple(assumptions))
+
+
 def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
-    done, queries, assumed = [], 0, []
+    done, queries, splits = [], 0, 0
     for n, V in pairs:
         for i in range(n):
             try:
-                inst = _Instance(rule, n, V, i, symbolic_reference)
-                assumed += [str(a) for a in inst.ops.assumptions if str(a) not in assumed]
+                inst = Instance(rule, n, V, i, symbolic_reference, CASE_SPLIT)
+                splits += len(inst.trace.splits)
+                if CROSS_CHECK:
+                    inst.cross_check(seed=1000 * n + 10 * V + i)
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
                     model = inst.solve(q, deadline)
                     if model is not None:
                         return _refuted(rule, inst, property_id, order, name, model,
                                         deadline, size)
+            except NeedsTranscendental as exc:
+                res = exact_search.search(rule, property_id, order, pairs, deadline, size)
+                res.detail = f"{exc} (n={n}, V={V}); " + res.detail
+                return res
             except Unsupported as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
-            except _Timeout as exc:
+            except (TraceMismatch, RuleRaised) as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V}, agent {i})",
+                                   size)
+            except Timeout as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3",
                                    f"timeout at n={n}, V={V}, agent {i} "
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
         done.append(f"n={n} V={V}")
-    note = (f"; ASSUMING {', '.join(assumed)} (the rule tests is_positive on symbolic "
-            "values; the other sign is not covered)" if assumed else "")
+    ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
+    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
+    if not CROSS_CHECK or not CASE_SPLIT:
+        scope = Scope(scope.max_agents, scope.max_tokens, scope.bids, scope.arithmetic,
+                      scope.assumptions + ("PLANTED BUG: a soundness check is switched off",))
+    note = f"; {splits} case split(s) of is_positive explored" if splits else ""
     return ProofResult(Verdict.PROVED, "z3",
                        f"{property_id} under {order}: z3 found no violation ({queries} "
                        f"per-token queries, all unsat) for every agent at sizes "
-                       f"{', '.join(done)}{note}", size + (" (with assumptions)" if assumed
-                                                           else ""))
+                       f"{', '.join(done)}{note}; the trace matched the code at every "
+                       "cross-check point", size, scope=scope)
 
 
 def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResult:
@@ -276,7 +214,7 @@ def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResul
         extra = [q for n_, q in _queries(inst, prop, order, inst.z3.RealVal(margin)) if n_ == name]
         try:
             m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
-        except _Timeout:
+        except Timeout:
             m = None
         if m is not None:
             candidates.append(inst.decode(m))

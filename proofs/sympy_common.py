@@ -36,24 +36,44 @@ def is_zero(expr) -> bool:
 
 
 class Derivation:
-    """Collects the steps of a derivation; any failed step makes the verdict REFUTED
-    (for identities that must hold) and names the step."""
+    """The steps of a derivation, CHECKED apart from ARGUED.
+
+    ``step(text, ok)`` with ``ok`` a bool computed by sympy (or numpy) is a checked step;
+    ``step(text)`` (no ``ok``) is an argued step: printed as "argued", never counted as
+    evidence. :meth:`result` is PROVED only when at least one step was checked and every
+    checked step held. A failed check is UNKNOWN: a simplification that did not close is
+    no counterexample (a claim expected to fail gives its counterexample explicitly).
+    """
 
     def __init__(self):
         self.lines: list[str] = []
         self.failed: list[str] = []
+        self.checked = 0
 
-    def step(self, text: str, ok: bool = True):
-        self.lines.append(("  " if ok else "  FAILED: ") + text)
+    def step(self, text: str, ok: bool | None = None):
+        if ok is None:
+            self.lines.append("  argued:  " + text)
+            return True
+        ok = bool(ok)
+        self.checked += 1
+        self.lines.append(("  checked: " if ok else "  FAILED CHECK: ") + text)
         if not ok:
             self.failed.append(text)
         return ok
 
-    def result(self, size: str, engine: str = "sympy", counterexample=None) -> ProofResult:
-        verdict = Verdict.PROVED if not self.failed else Verdict.REFUTED
-        if self.failed and counterexample is None:
-            counterexample = {"failed_steps": list(self.failed)}
-        return ProofResult(verdict, engine, "\n".join(self.lines), size, counterexample)
+    def result(self, size: str, engine: str = "sympy", counterexample=None,
+               scope=None) -> ProofResult:
+        if self.failed:
+            verdict = Verdict.UNKNOWN
+            self.lines.append(f"  UNKNOWN: {len(self.failed)} checked step(s) did not hold; a "
+                              "failed simplification proves nothing either way")
+        elif not self.checked:
+            verdict = Verdict.UNKNOWN
+            self.lines.append("  UNKNOWN: no step was checked")
+        else:
+            verdict = Verdict.PROVED
+        return ProofResult(verdict, engine, "\n".join(self.lines), size, counterexample,
+                           scope=scope)
 
 
 def ops() -> SympyOps:

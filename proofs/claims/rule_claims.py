@@ -7,7 +7,7 @@ from mechanism.rules import get_rule
 
 from proofs.planted import planted_rule
 from proofs.registry import Limits, claim
-from proofs.rule_level import prove_rule
+from proofs.rule_level import prove_rule, rule_scope
 
 
 def _prove(rule, prop, order, limits: Limits, **kw):
@@ -16,7 +16,10 @@ def _prove(rule, prop, order, limits: Limits, **kw):
 
 
 def _register(id_, rule_fn, prop, order, statement, expected="holds", **kw):
-    @claim(id_, statement, expected=expected, order=order)
+    scope = (lambda limits: rule_scope(rule_fn(), limits.max_agents, limits.max_tokens,
+                                       kw.get("symbolic_reference", False)))
+
+    @claim(id_, statement, expected=expected, order=order, scope=scope)
     def run(limits: Limits):
         return _prove(rule_fn(), prop, order, limits, **kw)
     run.__name__ = id_
@@ -25,7 +28,7 @@ def _register(id_, rule_fn, prop, order, statement, expected="holds", **kw):
 
 for _order in ("box", "segment"):
     _register(f"rule_linear_mon_{_order}", lambda: get_rule("linear"), "monotone", _order,
-              f"z3: generic linear is MON ({_order}), symbolic distributions and bids")
+              f"z3: generic linear is MON ({_order}), symbolic distributions and bids >= 0")
     _register(f"rule_linear_ref_mon_{_order}", lambda: get_rule("linear"), "monotone", _order,
               f"z3: generic linear with a symbolic reference p0 and weight lambda is MON "
               f"({_order})", symbolic_reference=True)
@@ -35,8 +38,8 @@ for _order in ("box", "segment"):
               f"z3: generic linear is CA ({_order})")
 
 _register("rule_loglinear_mon_box", lambda: get_rule("log_linear"), "monotone", "box",
-          "z3: generic log-linear is MON (box) -- false for V >= 3; z3 has no exp/log, "
-          "so UNKNOWN (the sympy claims decide it)", expected="fails")
+          "generic log-linear is MON (box) -- false for V >= 3; z3 has no exp/log, so an "
+          "exact search decides it (sympy re-evaluates the violation)", expected="fails")
 _register("rule_greedy_mon_box", lambda: planted_rule("greedy"), "monotone", "box",
           "z3: arg-max (greedy) decoding of linear is MON (box) -- false", expected="fails")
 _register("rule_overbid_mon_box", lambda: planted_rule("overbid_penalty"), "monotone", "box",

@@ -12,7 +12,8 @@ from mechanism.orders import prefers
 from mechanism.rules import get_rule, log_linear
 
 from proofs.planted import planted_rule
-from proofs.registry import Limits, claim
+from mechanism.verdicts import Scope
+from proofs.registry import Limits, claim, declare_scope
 from proofs.sympy_common import Derivation, ops, sympy
 
 
@@ -56,6 +57,10 @@ def loglinear_veto(limits: Limits):
     return d.result(f"V<={limits.max_tokens}, n=2")
 
 
+def outside_any(P, qf, qt) -> bool:
+    return any(not (min(a, c) <= b <= max(a, c)) for a, b, c in zip(qf, qt, P[0]))
+
+
 @claim("greedy_spec_instance", "arg-max decoding is not MON for box (SPEC instance "
        "p_i=(.6,.4), m=(.3,.7), B=1)", expected="fails", order="box")
 def greedy_spec_instance(limits: Limits):
@@ -69,13 +74,13 @@ def greedy_spec_instance(limits: Limits):
         if outside and best is None:
             best = (s, qf, qt)
     if best is None:
-        d.step("no violation found on bids s = 1, 3, 5, 7", True)
+        d.step("no violation found on bids s = 1, 3, 5, 7", False)
         res = d.result("n=2, V=2", engine="fraction")
         res.verdict = type(res.verdict).NOT_REFUTED
         return res
     s, qf, qt = best
     d.step(f"Q(0) = {[str(x) for x in qf]}, Q({s}) = {[str(x) for x in qt]}: a point mass "
-           "that is not p_i is never between another point mass and p_i", True)
+           "that is not p_i is never between another point mass and p_i", outside_any(P, qf, qt))
     Pn = np.array(P, dtype=float)
     a, b = rule.evaluate(Pn, np.array([0.0, 1.0])), rule.evaluate(Pn, np.array([float(s), 1.0]))
     confirmed = not prefers(Pn[0], b, a, "box")
@@ -89,3 +94,12 @@ def greedy_spec_instance(limits: Limits):
     else:
         res.verdict = type(res.verdict).UNKNOWN  # exact and numpy disagree
     return res
+
+
+declare_scope("blog_example", Scope(
+    3, 2, "the bids (1, 2, 2) only", "exact rationals (Fraction) and float64",
+    ("the blog instance p = (.8,.2), (1,0), (0,1) only",)))
+declare_scope("loglinear_veto", lambda limits: Scope(
+    2, limits.max_tokens, "symbolic bids > 0; numpy: the bids (1e-6, 5)",
+    "exact (sympy) and float64",
+    ("agent 1 gives token 0 probability 0; every other probability a positive symbol",)))

@@ -17,7 +17,8 @@ import numpy as np
 from mechanism.orders import prefers
 from mechanism.rules import get_rule, linear, log_linear
 
-from proofs.registry import Limits, claim
+from mechanism.verdicts import EVERY, Scope
+from proofs.registry import Limits, claim, declare_scope
 from proofs.sympy_common import Derivation, dist_symbols, is_zero, ops, raw_symbols, sympy
 
 
@@ -64,7 +65,7 @@ def _box_step(d: Derivation) -> None:
     sp, s, B, dlt, p, m, a, a2 = _alphas()
     q, q2 = m + a * (p - m), m + a2 * (p - m)
     prod = sp.factor(sp.cancel((q2 - q) * (p - q2)))
-    d.step(f"box: (Q_t(s') - Q_t(s)) (p_i(t) - Q_t(s')) = {prod} for s' = s + delta", True)
+    d.step(f"box: (Q_t(s') - Q_t(s)) (p_i(t) - Q_t(s')) = {prod} for s' = s + delta")
     d.step("which is >= 0 (B, delta > 0, s >= 0), so Q_t(s') lies between Q_t(s) and p_i(t) "
            "for every token: Q(s') ⪰_box Q(s)", bool(prod.is_nonnegative))
 
@@ -178,13 +179,13 @@ def loglinear_mon_box_v3(limits: Limits):
     gap = sp.radsimp(mid - sp.Rational(3, 10))
     outside = bool(gap.is_positive)
     d.step(f"token 1: Q_1(0) = p1(1) = 3/10 but Q_1(1) = {mid} ≈ {float(mid):.5f}; "
-           f"Q_1(1) - 3/10 = {gap} > 0: Q(1) is not ⪰_box Q(0)", True)
+           f"Q_1(1) - 3/10 = {gap} > 0: Q(1) is not ⪰_box Q(0)", outside)
     rule = get_rule("log_linear")
     P = np.array([[float(x) for x in p1], [float(x) for x in p2]])
     qf, qt = rule(P, [0.0, 1.0]), rule(P, [1.0, 1.0])
     confirmed = outside and not prefers(P[0], qt, qf, "box")
     d.step(f"numpy reference: Q(0) = {np.round(qf, 6).tolist()}, Q(1) = "
-           f"{np.round(qt, 6).tolist()}, prefers(box) = {not confirmed}", True)
+           f"{np.round(qt, 6).tolist()}, prefers(box) = {not confirmed}", confirmed)
     res = d.result("V=3, n=2")
     if confirmed:
         res.verdict = type(res.verdict).REFUTED
@@ -195,3 +196,35 @@ def loglinear_mon_box_v3(limits: Limits):
     else:
         res.verdict = type(res.verdict).UNKNOWN  # the exact check and numpy disagree
     return res
+
+def _linear_scope(reference: bool, extra=()):
+    def scope(limits: Limits) -> Scope:
+        top = max(2, limits.max_agents)
+        return Scope(EVERY, EVERY, "own bid s >= 0 symbolic; the others' bids > 0 symbolic",
+                     "exact (sympy)",
+                     (f"checked by sympy for n = 2..{top} agents on 2 tokens (probabilities as "
+                      "free positive symbols); every n and V argued: the others enter only "
+                      "through B and m, tokens are separate coordinates",
+                      "B > 0: the others' total weight (reference included) is positive")
+                     + (("a reference p0 with weight lambda > 0",) if reference else ())
+                     + tuple(extra))
+    return scope
+
+
+declare_scope("linear_derivative", _linear_scope(False, ("also checked with a reference p0 and "
+                                                         "weight lambda > 0",)))
+declare_scope("linear_mon_box", _linear_scope(False, ("the box step checked on one token with "
+                                                      "symbolic p, m",)))
+declare_scope("linear_mon_segment", _linear_scope(False, ("the segment step checked with "
+                                                          "symbolic p, m",)))
+declare_scope("linear_mon_box_ref", _linear_scope(True, ("the box step checked on one token "
+                                                         "with symbolic p, m",)))
+declare_scope("linear_mon_segment_ref", _linear_scope(True, ("the segment step checked with "
+                                                             "symbolic p, m",)))
+declare_scope("loglinear_mon_box_v2", lambda limits: Scope(
+    EVERY, 2, "own bid s > 0 symbolic and s = 0 separately; the others' bids > 0 symbolic",
+    "exact (sympy)",
+    (f"checked by sympy at n = {max(2, limits.max_agents)} agents, without a reference and with "
+     "one (lambda > 0); every n argued: the others enter only through c and B",
+     "positive distributions (every probability > 0)",
+     "the final step (the logistic function is increasing) argued")))

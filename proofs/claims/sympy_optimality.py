@@ -11,7 +11,8 @@ sizes: V = 2..max_tokens, n = 2 agents plus a reference with weight lambda > 0.
 
 from __future__ import annotations
 
-from proofs.registry import Limits, claim
+from mechanism.verdicts import Scope
+from proofs.registry import Limits, claim, declare_scope
 from proofs.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
 from mechanism.rules import linear, log_linear
 
@@ -81,8 +82,9 @@ def kl_optimality(generic, direction: str, limits: Limits):
                       "(KKT stationarity on the simplex)", _constant(sp, grads)):
             res = d.result(f"V={V}")
             res.counterexample = _numeric_witness(sp, direction, generic, V)
-            if res.counterexample is None:
-                res.verdict = type(res.verdict).UNKNOWN
+            # a failed simplification alone is UNKNOWN; a numpy descent step refutes
+            res.verdict = type(res.verdict).UNKNOWN if res.counterexample is None \
+                else type(res.verdict).REFUTED
             return res
         hess = [sp.simplify(sp.diff(F, q[t], q[t])) for t in range(V)]
         off = all(sp.diff(F, q[t], q[u]) == 0 for t in range(V) for u in range(V) if t != u)
@@ -166,3 +168,17 @@ def rlhf_closed_form(limits: Limits):
     d.step("so the aggregate is the RLHF policy of base model p0, reward r, temperature "
            "beta = lambda + sum_j b_j (positive distributions, lambda > 0)")
     return d.result(f"V<={limits.max_tokens}, n=2 + reference")
+
+def _kl_scope(*extra):
+    return lambda limits: Scope(2, limits.max_tokens, "symbolic bids > 0", "exact (sympy)",
+                                ("n = 2 agents plus a reference p0 with weight lambda > 0",
+                                 "probabilities as free positive symbols (common support)")
+                                + extra)
+
+
+declare_scope("linear_kl_optimal", _kl_scope())
+declare_scope("loglinear_kl_optimal", _kl_scope())
+declare_scope("logit_averaging", lambda limits: Scope(
+    2, limits.max_tokens, "symbolic bids > 0", "exact (sympy)",
+    ("n = 2 agents, no reference", "every p_j a softmax of real logits (positive)")))
+declare_scope("rlhf_closed_form", _kl_scope("beta > 0; rewards real symbols"))

@@ -14,7 +14,8 @@ import numpy as np
 from mechanism.payments import expected_payments
 from mechanism.rules import get_rule, linear
 
-from proofs.registry import Limits, claim
+from mechanism.verdicts import EVERY, Scope
+from proofs.registry import Limits, claim, declare_scope
 from proofs.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
 
 QUAD_TOL = 1e-7
@@ -47,7 +48,7 @@ def payment_linear_closed_form(limits: Limits):
     tv, Bs, b, x = sp.symbols("tau B b x", positive=True)
     G = lambda u: tv * u / (u + Bs)
     Z = sp.simplify(b * G(b) - sp.integrate(G(x), (x, 0, b)))
-    d.step(f"Z(b) = b G(b) - int_0^b G = {Z}", True)
+    d.step(f"Z(b) = b G(b) - int_0^b G = {Z} (sympy's integral)")
     spec = linear_closed_form(tv, Bs, b)
     d.step("equals SPEC's TV(p_i, m) (B ln(1 + b/B) - bB/(b + B))",
            is_zero(sp.expand_log(Z - spec, force=True)))
@@ -98,3 +99,14 @@ def payment_wta_closed_form(limits: Limits):
            f"{np.round(quad, 7).tolist()}, the closed form {np.round(want, 7).tolist()}",
            bool(np.allclose(quad, want, atol=1e-5)))
     return d.result("any n, V")
+
+declare_scope("payment_linear_closed_form", Scope(
+    EVERY, EVERY, "own bid b > 0, the others' weight B > 0 (symbols)", "exact (sympy)",
+    ("the representation Q(s) - Q(0) = s/(s+B)(p_i - m) checked for n = 2 agents plus a "
+     "reference on 3 tokens; every n, V argued: the others enter only through B and m",
+     "sympy's integral of G(s) = tau s/(s+B) taken as computed")))
+declare_scope("payment_wta_closed_form", Scope(
+    EVERY, EVERY, "winner's bid b = b_k + delta (delta > 0), loser's bid b < b_k",
+    "exact (sympy)",
+    ("G(s) = 0 below the runner-up's bid b_k and TV(p_i, p_k) above it: argued from the "
+     "rule's definition (ties have measure 0)",)))

@@ -26,7 +26,8 @@ from mechanism.verdicts import Verdict
 
 from proofs import encode_z3 as E
 from proofs.z3_decode import round_model
-from proofs.registry import Limits, ProofResult, claim
+from mechanism.verdicts import EVERY, Scope
+from proofs.registry import Limits, ProofResult, claim, declare_scope
 
 ORDER_VMAX = 6  #: the order laws are checked for V = 2..max(6, limits.max_tokens)
 
@@ -208,3 +209,20 @@ def box_emd(limits: Limits) -> ProofResult:
     return ProofResult(verdict, "z3+numpy", "z3 model (fewest tokens, round numbers), "
                        f"numpy-confirmed={ok}; SPEC instance confirmed={spec_ok}",
                        f"V={len(cx['p'])}", cx_out)
+
+def _order_scope(*extra):
+    return lambda limits: Scope(EVERY, _vmax(limits), "no bids (a statement about distributions)",
+                                "exact reals (z3)",
+                                ("p, q, q', q'' symbolic distributions on the simplex",) + extra)
+
+
+declare_scope("z3.box.order_laws", _order_scope())
+declare_scope("z3.segment.order_laws", _order_scope("alpha of each hypothesis a fresh variable",))
+declare_scope("z3.segment.qf_form", Scope(
+    EVERY, 4, "no bids (a statement about distributions)", "exact reals (z3)",
+    ("alpha => quantifier-free form checked at V = 2..4; quantifier-free form => alpha for "
+     "every V by witness lemmas on one or two tokens",)))
+declare_scope("z3.box.loss_consistent", lambda limits: Scope(
+    EVERY, _vmax(limits), "no bids (a statement about distributions)", "exact reals (z3)",
+    ("TV checked at V = 2..{0}; squared L2 for every V by a per-token lemma".format(
+        _vmax(limits)),)))

@@ -25,7 +25,8 @@ from mechanism.sampling import inverse_cdf
 from mechanism.verdicts import Verdict
 
 from proofs import encode_z3 as E
-from proofs.registry import Limits, ProofResult, claim
+from mechanism.verdicts import EVERY, Scope
+from proofs.registry import Limits, ProofResult, claim, declare_scope
 from proofs.z3_decode import round_model
 from proofs.theorem_encoding import mon, order_pref, outcomes
 
@@ -232,3 +233,17 @@ def _numpy_marginals() -> bool:
     s = StableSampler(get_rule("linear"), P, np.array([0.0, 1.0]), 0)
     g = np.array([0, 1 / 11, .5, 3, 10])
     return bool(np.allclose(s.grid_marginals(g), s.Qs(g), atol=1e-12))
+
+declare_scope("z3.sampling.inverse_cdf_stable_v2", lambda limits: Scope(
+    EVERY, 2, f"K = 2..{limits.max_grid} increasing bids (only their order matters)",
+    "exact reals (z3)",
+    ("the outcomes Q(s_k) a symbolic box-MON chain (any rule), the uniform u symbolic",)))
+declare_scope("z3.sampling.stable_grid", lambda limits: Scope(
+    EVERY, min(4, limits.max_tokens), f"grid s_k = k, K = 2..{min(5, limits.max_grid)}",
+    "exact reals (z3)",
+    ("the linear rule; the other agents enter through their mixture m (symbolic) and their "
+     "total weight, FIXED to B = 1",
+     "switch probability = TV checked against the first grid point only: "
+     "P(token at s_0 != token at s_k) = TV(Q(s_0), Q(s_k)), not for every pair of bids",
+     "the exact (nonlinear) share checked at V <= 3, K = 3; larger sizes through lemma M1",
+     "numpy StableSampler.grid_marginals agrees on one instance")))

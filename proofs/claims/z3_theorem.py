@@ -32,7 +32,8 @@ from mechanism.verdicts import Verdict
 
 from proofs import encode_z3 as E
 from proofs import z3_decode as D
-from proofs.registry import Limits, ProofResult, claim
+from mechanism.verdicts import EVERY, Scope
+from proofs.registry import Limits, ProofResult, claim, declare_scope
 from proofs.decomposition import decomposed
 from proofs.theorem_encoding import (Pref, ca, grid, lemma_s1, mon, mon_implies_witness, outcomes,
                                      order_pref, pm, z_nondecreasing)
@@ -153,3 +154,19 @@ for _order in ("box", "segment"):
         claim(f"z3.theorem.{_order}.converse_without_{_h}", f"{keep} imply MON ({_NAMES[_h]} "
               "dropped) -- false: counterexample", expected="fails", order=_order)(
             lambda limits, o=_order, h=_h: _dropped(o, h, limits))
+
+def _theorem_scope(*extra):
+    return lambda limits: Scope(
+        EVERY, limits.max_tokens, f"grid s_k = k (0, 1, ..., K-1), K = 2..{limits.max_grid}",
+        "exact reals (z3)", ("outcomes Q(s_k) and p symbolic distributions (any rule); "
+                             "payments Z(s_k) symbolic reals",) + extra)
+
+
+for _order in ("box", "segment"):
+    declare_scope(f"z3.theorem.{_order}.mon_implies_ca", _theorem_scope())
+    declare_scope(f"z3.theorem.{_order}.grid_second_price_witness", _theorem_scope(
+        *(("segment atoms abstracted to Booleans with lemma S1 (proved by z3 at the same V)",)
+          if _order == "segment" else ())))
+    declare_scope(f"z3.theorem.{_order}.converse", _theorem_scope(
+        "Z(0) = 0 not assumed", *(("order atoms abstracted: holds for any relation",)
+                                 if _order == "segment" else ())))

@@ -25,7 +25,8 @@ from mechanism.verdicts import Verdict
 
 from proofs import encode_z3 as E
 from proofs import z3_decode as D
-from proofs.registry import Limits, ProofResult, claim
+from mechanism.verdicts import EVERY, Scope
+from proofs.registry import Limits, ProofResult, claim, declare_scope
 from proofs.z3_decode import round_model
 from proofs.theorem_encoding import grid, grid_second_price, mon, outcomes, pm, z_nondecreasing
 
@@ -146,3 +147,12 @@ def grid_vs_continuous(limits: Limits) -> ProofResult:
     return ProofResult(v, "sympy", f"grid sum = {grid_sum}, continuous = {cont} "
                        f"(~{float(cont):.5f}); differ: {differ}", "B=1, TV=1, grid (0, 1/2, 1)",
                        None if v is Verdict.PROVED else {"grid": str(grid_sum), "continuous": str(cont)})
+
+declare_scope("z3.theorem.loss.rank_witness", lambda limits: Scope(
+    EVERY, EVERY, f"K = 2..{limits.max_grid} increasing bids (only their order matters)",
+    "exact reals (z3)",
+    ("the losses L(Q(s_k)) abstract reals: any loss order, any V",
+     "numpy confirms on the reverse-KL chain of SPEC 4")))
+declare_scope("sympy.theorem.grid_vs_continuous", Scope(
+    EVERY, EVERY, "grid (0, 1/2, 1), bid b = 1", "exact (sympy)",
+    ("the linear rule with the others' weight B = 1 and TV(p_i, m) = 1: G(s) = s/(s+1)",)))

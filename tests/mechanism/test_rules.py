@@ -167,22 +167,3 @@ def test_smoothing_is_explicit_and_moves_away_from_raw():
     assert abs(path[3] - 0.4) > abs(path[0] - 0.4)  # away from the raw p_i(0) = 0.4
 
 
-@pytest.mark.parametrize("name", ["linear", "log_linear", "winner_take_all"])
-def test_numpy_fast_paths_equal_the_generic_definition(rng, name):
-    for trial in range(40):
-        P, b = random_instance(rng, zeros=name != "log_linear" or trial % 2 == 0)
-        if name == "log_linear":
-            P[:, 0] = np.maximum(P[:, 0], 0.05)  # keep a common support
-            P /= P.sum(axis=1, keepdims=True)
-        b[0] = 0.0 if trial % 3 == 0 else b[0]
-        lam = 0.5 if trial % 4 == 0 else 0.0
-        ref = rng.dirichlet(np.ones(P.shape[1])) if lam else None
-        eps = 0.1 if (name == "log_linear" and trial % 5 == 0) else 0.0
-        opts = {"epsilon": eps} if eps else {}
-        rule = get_rule(name, reference=ref, weight=lam, **opts)
-        want = rule.generic_numpy(P, b)
-        np.testing.assert_allclose(rule.evaluate(P, b), want, atol=1e-13)
-        B = np.vstack([b, b * 2 + 0.1, np.where(np.arange(len(b)) == 1, 0.0, b + 0.2)])
-        np.testing.assert_allclose(rule.batch(P, B),
-                                   np.stack([rule.generic_numpy(P, row) for row in B]),
-                                   atol=1e-13)

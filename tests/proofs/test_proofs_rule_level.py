@@ -69,16 +69,24 @@ def test_planted_rules_are_refuted_and_numpy_confirms(name, order):
 
 
 def test_consistency_linear_proved_greedy_refuted():
-    assert prove_rule_property(get_rule("linear"), "consistent", "box").verdict is Verdict.PROVED
+    assert prove_rule_property(get_rule("linear"), "consistent", "box",
+                               timeout_s=120).verdict is Verdict.PROVED
     rule = planted_rule("greedy")
     res = prove_rule_property(rule, "consistent", "box", max_agents=2, max_tokens=2)
     assert res.verdict is Verdict.REFUTED
     confirm_on_numpy(rule, res.counterexample, "consistent")
 
 
-def test_log_linear_is_unknown_with_the_reason():
-    res = prove_rule_property(get_rule("log_linear"), "monotone", "box")
-    assert res.verdict is Verdict.UNKNOWN and "log" in res.detail
+def test_log_linear_is_decided_by_the_exact_search():
+    """z3 has no exp/log: the exact search refutes log-linear MON (box) on 3 tokens and
+    sympy re-evaluates the violation; two tokens only: nothing found, UNKNOWN, not PROVED."""
+    rule = get_rule("log_linear")
+    res = prove_rule_property(rule, "monotone", "box")
+    assert res.verdict is Verdict.REFUTED and "exp/log" in res.detail, res.detail
+    assert res.engine == "search+sympy" and "q_to" in res.counterexample["exact"]
+    confirm_on_numpy(rule, res.counterexample)
+    two = prove_rule_property(rule, "monotone", "box", max_tokens=2, max_agents=2)
+    assert two.verdict is Verdict.UNKNOWN and "proves nothing" in two.detail
 
 
 def test_numpy_only_rule_is_skipped_and_loss_orders_too():
@@ -116,18 +124,30 @@ def test_backends_agree_with_exact_fractions():
     assert [Fraction(str(x)) for x in got] == want
     zo = Z3Ops()
     got = linear(zo, [zo.vector(p) for p in P], [zo.scalar(b) for b in bids])
-    vals = [z3.simplify(x) for x in got]
+    vals = [z3.simplify(x) for x in zo.terms(got, 2)]
     assert [Fraction(v.numerator_as_long(), v.denominator_as_long()) for v in vals] == want
     wta = winner_take_all(zo, [zo.vector(p) for p in P], [zo.scalar(b) for b in bids])
-    assert isinstance(wta, Vec) and [str(z3.simplify(x)) for x in wta] == ["1/2", "1/2"]
+    assert isinstance(wta, Vec) and [str(z3.simplify(x)) for x in zo.terms(wta, 2)] \
+        == ["1/2", "1/2"]
 
 
-def test_symbolic_positivity_is_assumed_and_recorded():
-    zo, so = Z3Ops(), SympyOps()
+def test_symbolic_positivity_is_a_case_split_not_an_assumption():
+    """An undecided is_positive explores both sides (when both are feasible); nothing is
+    assumed, so the bid domain keeps bid 0."""
+    from proofs.tracing import Sym, Trace
     x = z3.Real("x")
-    assert zo.is_positive(x) and len(zo.assumptions) == 1
+    trace = Trace(z3, [x >= 0])
+    zo = Z3Ops(trace)
+    paths = trace.explore(lambda: zo.terms([zo.ite(zo.is_positive(Sym(x, trace)), 1, 0)], 1))
+    assert len(paths) == 2 and {str(c) for c, _ in paths} == {"[x > 0]", "[Not(x > 0)]"}
+    joined = trace.join(paths)[0]
+    for v, want in ((0, 0), (3, 1)):
+        assert z3.simplify(z3.substitute(joined, (x, z3.RealVal(v)))) == z3.RealVal(want)
+    # infeasible side pruned: with x >= 1 only the positive path exists
+    t2 = Trace(z3, [x >= 1])
+    assert len(t2.explore(lambda: Z3Ops(t2).is_positive(Sym(x, t2)))) == 1
     assert zo.is_positive(zo.scalar(2)) and not zo.is_positive(zo.scalar(0))
-    assert len(zo.assumptions) == 1
+    so = SympyOps()
     y = sympy.Symbol("y", real=True)
     assert so.is_positive(y) and so.assumptions == [y > 0]
     assert not so.is_positive(sympy.Integer(0))
@@ -143,11 +163,13 @@ def test_rule_by_name_and_numpy_scalars():
     with pytest.raises(InvalidInput):
         prove_rule_property("no_such_rule", "monotone", "box")
     zo = Z3Ops()
-    assert str(z3.simplify(zo.scalar(np.int64(3)) / 2)) == "3/2"
+    assert str(z3.simplify((zo.scalar(np.int64(3)) / 2).term)) == "3/2"
     assert SympyOps().scalar(np.int64(3)) == 3
 
 
-def test_symbolic_positivity_assumption_is_reported():
+def test_dropping_zero_bids_is_proved_with_bid_zero_in_scope():
+    """A rule that drops zero-weight parties with is_positive is proved by case split: the
+    scope keeps every real bid >= 0 and names no positivity assumption."""
     from mechanism.rules import Rule
 
     def dropping_linear(ops, dists, bids, reference=None, weight=0):
@@ -156,5 +178,18 @@ def test_symbolic_positivity_assumption_is_reported():
 
     res = prove_rule_property(Rule("dropping_linear", dropping_linear), "monotone", "box",
                               max_agents=2, max_tokens=2)
+    assert res.verdict is Verdict.PROVED, res.detail
+    assert "case split" in res.detail and "bid 0 included" in res.scope.bids
+    assert not any("> 0" in a and "W" not in a for a in res.scope.assumptions)
+
+
+def test_proved_carries_its_scope():
+    res = prove_rule_property(get_rule("linear"), "monotone", "box", max_agents=2, max_tokens=3)
     assert res.verdict is Verdict.PROVED
-    assert "ASSUMING" in res.detail and "assumptions" in res.size
+    sc = res.scope
+    assert (sc.max_agents, sc.max_tokens, sc.arithmetic) == (2, 3, "exact reals")
+    assert sc.contains(2, 3) and not sc.contains(3, 3) and not sc.contains(2, 4)
+    assert any("W" in a for a in sc.assumptions)
+    ref = prove_rule(get_rule("linear"), "monotone", "box", max_agents=1, max_tokens=2,
+                     symbolic_reference=True)
+    assert any("symbolic reference" in a for a in ref.scope.assumptions)

@@ -58,13 +58,25 @@ def test_planted_wrong_kl_optimality_is_refuted_with_a_descent_step(generic, dir
     assert F(q + step) < F(q)
 
 
-def test_a_failed_step_refutes_and_names_the_step():
+def test_a_failed_check_is_unknown_not_a_counterexample():
+    """A simplification that did not close proves nothing either way: UNKNOWN, with the
+    failed step named, and no "counterexample" made of failed steps."""
     d = Derivation()
     d.step("true thing", True)
     d.step("2 + 2 = 5", False)
     res = d.result("toy")
-    assert res.verdict is Verdict.REFUTED
-    assert res.counterexample == {"failed_steps": ["2 + 2 = 5"]}
+    assert res.verdict is Verdict.UNKNOWN and res.counterexample is None
+    assert "FAILED CHECK: 2 + 2 = 5" in res.detail
+
+
+def test_argued_steps_are_marked_and_are_no_evidence():
+    d = Derivation()
+    d.step("an argument in words")
+    assert d.result("toy").verdict is Verdict.UNKNOWN  # nothing checked
+    d.step("sympy says so", True)
+    res = d.result("toy")
+    assert res.verdict is Verdict.PROVED
+    assert "argued:  an argument in words" in res.detail and "checked: sympy says so" in res.detail
 
 
 def test_spec_linear_payment_example():

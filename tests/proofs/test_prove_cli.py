@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("z3")
 pytest.importorskip("sympy")
 
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import Scope, Verdict
 from tokenauction.cli import main as cli_main
 from proofs import cli as prove_cli
 from proofs.registry import CLAIMS, ProofResult, claim
@@ -62,7 +62,7 @@ def planted_claims():
     made = []
 
     def add(cid, expected, verdict):
-        claim(cid, f"planted: {verdict}", expected=expected)(
+        claim(cid, f"planted: {verdict}", expected=expected, scope=Scope(1, 2))(
             lambda limits, v=verdict: ProofResult(v, "test", "planted", "toy",
                                                   {"x": 1} if v is Verdict.REFUTED else None))
         made.append(cid)
@@ -74,14 +74,27 @@ def planted_claims():
 
 @pytest.mark.parametrize("expected,verdict,rc", [("holds", Verdict.REFUTED, 1),
                                                  ("fails", Verdict.PROVED, 1),
-                                                 ("holds", Verdict.UNKNOWN, 0),
+                                                 ("holds", Verdict.UNKNOWN, 1),
+                                                 ("fails", Verdict.UNKNOWN, 1),
+                                                 ("holds", Verdict.PROVED, 0),
                                                  ("fails", Verdict.REFUTED, 0)])
 def test_exit_code_follows_expectations(capsys, planted_claims, expected, verdict, rc):
     planted_claims("zz_planted", expected, verdict)
     got, out = run(capsys, "--claim", "zz_planted")
     assert got == rc
     if rc:
-        assert "UNEXPECTED" in out.out
+        assert "UNEXPECTED" in out.out and "NOT AS EXPECTED: zz_planted" in out.out
+        assert "planted" in out.out.split("[zz_planted]")[1]  # the reason is printed
+
+
+def test_proved_without_scope_is_not_as_expected(capsys):
+    """A claim that reports PROVED without a declared scope is a bug: UNKNOWN, exit 1."""
+    claim("zz_noscope", "no scope")(lambda limits: ProofResult(Verdict.PROVED, "test", "x"))
+    try:
+        rc, out = run(capsys, "--claim", "zz_noscope")
+    finally:
+        CLAIMS.pop("zz_noscope")
+    assert rc == 1 and "no recorded scope" in out.out
 
 
 def test_crashing_claim_is_reported_and_fails(capsys):

@@ -47,3 +47,53 @@ def test_every_registered_claim_is_documented():
     undocumented = sorted(c for c in CLAIMS if c not in documented
                           and not c.startswith("zz_"))  # zz_: planted by the CLI tests
     assert not undocumented, f"claims missing from docs/theory.md: {undocumented}"
+
+
+SCOPE_ROW = re.compile(r"^\| `([A-Za-z0-9_.\-]+)` \| (.+) \|$", re.M)
+
+
+def doc_scopes() -> dict:
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Scope of a verdict", 1)[1].split("\n## ", 1)[0]
+    return dict(SCOPE_ROW.findall(section))
+
+
+def test_every_claim_that_holds_states_its_recorded_scope():
+    """docs/theory.md's scope table says, for each claim expected to hold, exactly the
+    Scope the claim declares (and run_claim enforces on every PROVED) at default limits."""
+    from proofs.registry import Limits
+    load_claims()
+    stated = doc_scopes()
+    wrong = []
+    for c in CLAIMS.values():
+        if c.expected != "holds" or c.id.startswith("zz_"):
+            continue
+        scope = c.scope_for(Limits())
+        if scope is None:
+            wrong.append(f"{c.id}: declares no scope")
+        elif stated.get(c.id) != str(scope):
+            wrong.append(f"{c.id}: doc says {stated.get(c.id)!r}, the claim {str(scope)!r}")
+    assert not wrong, "\n".join(wrong)
+    assert set(stated) <= set(CLAIMS), set(stated) - set(CLAIMS)
+
+
+@pytest.mark.parametrize("cid", ["blog_example", "z3.box.order_laws", "rule_wta_mon_box"])
+def test_recorded_scope_of_a_proved_claim_is_the_declared_one(cid):
+    from proofs.registry import Limits, run_claim
+    from mechanism.verdicts import Verdict
+    load_claims()
+    limits = Limits(max_agents=2, max_tokens=3, timeout_s=120)
+    res = run_claim(CLAIMS[cid], limits)
+    assert res.verdict is Verdict.PROVED, res.detail
+    assert res.scope == CLAIMS[cid].scope_for(limits)
+
+
+def test_doc_states_the_hypotheses_that_were_proved():
+    """The overclaims of issue 10 stay out of the page."""
+    text = DOC.read_text(encoding="utf-8")
+    assert "quasi-convex" in text
+    for phrase in ("with *all* distributions and bids symbolic", "same code the numpy auction runs",
+                   "up to 16 tokens", "For any preference order and any finite bid grid"):
+        assert phrase not in text, phrase
+    assert "FIXED to\n  `B = 1`" in text or "FIXED to `B = 1`" in text
+    assert "first grid point only" in text
