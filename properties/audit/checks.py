@@ -126,7 +126,8 @@ def allocation_curve(rule, P, b, i, payment: str):
         return lambda s: tv(R.bid_path(rule, P, b, i, np.asarray(s)), q0)
     if payment == "valuation":
         loss = valuation_loss(rule)
-        L = (lambda q: kl(P[i], q)) if loss == "kl_forward" else (lambda q: kl(q, P[i]))
+        p_i = rule.smoothed(P)[0][i]  # SPEC 2: the agent's smoothed report, as the payment
+        L = (lambda q: kl(p_i, q)) if loss == "kl_forward" else (lambda q: kl(q, p_i))
         L0 = L(q0)
         return lambda s: np.array([L0 - L(q) for q in R.bid_path(rule, P, b, i, np.asarray(s))])
     raise ValueError(f"no allocation curve for payment {payment!r}")
