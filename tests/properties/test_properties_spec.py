@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
-import re
 import threading
 
 import numpy as np
@@ -69,11 +67,3 @@ def test_timeout_also_works_off_the_main_thread():
     assert not th.is_alive() and time.perf_counter() - t0 < 30
     f = out["r"].find("normalized")[0]
     assert f.verdict is Verdict.REFUTED and f.counterexample["error"] == "timeout"
-
-
-def test_readme_python_examples_run():
-    text = (pathlib.Path(__file__).resolve().parents[2] / "properties" / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks
-    for code in blocks:
-        exec(compile(code, "properties/README.md", "exec"), {})
