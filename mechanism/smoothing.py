@@ -14,7 +14,7 @@ import numpy as np
 def smooth(p, epsilon, V: int | None = None):
     """``(1 - eps) p + eps / V`` over the last axis (``V`` defaults to ``p.shape[-1]``);
     ``p`` unchanged when ``epsilon`` is 0. Rows of a (n, V) array are smoothed at once."""
-    if not epsilon:
+    if isinstance(epsilon, (int, float)) and epsilon == 0:  # solver scalars: no truth value
         return p
     V = np.shape(p)[-1] if V is None else V
     return p * (1 - epsilon) + epsilon / V

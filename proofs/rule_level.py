@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 
+from mechanism.smoothing import smooth
 from mechanism.arith import Unsupported, Vec
 from mechanism.errors import InvalidInput
 from mechanism.orders import get_order
@@ -89,8 +90,8 @@ class _Instance:
         dists, ref = self.P, self.ref
         if rule.epsilon:
             eps = ops.scalar(rule.epsilon)
-            dists = [p * (1 - eps) + eps / V for p in dists]
-            ref = None if ref is None else ref * (1 - eps) + eps / V
+            dists = [smooth(p, eps, V) for p in dists]
+            ref = None if ref is None else smooth(ref, eps, V)
         self.p_i = dists[i]
         self.q_from = rule.generic(ops, dists, bf, ref, self.lam)
         self.q_to = rule.generic(ops, dists, bt, ref, self.lam)
