@@ -140,13 +140,6 @@ def as_weight(weight) -> float:
     return w
 
 
-def as_agent(agent, n: int) -> int:
-    """Validate an agent index in ``range(n)``."""
-    if isinstance(agent, bool) or not isinstance(agent, (int, np.integer)) or not 0 <= agent < n:
-        raise InvalidInput(f"agent index {agent!r} is not in 0..{n - 1}", value=agent)
-    return int(agent)
-
-
 def output_defect(out, length: int, label: str, what: str = "probability"):
     """``(vector, None)`` when a rule's (``what="probability"``) or payment rule's
     (``what="payment"``) output is a finite float vector of ``length`` entries -- for a

@@ -282,8 +282,4 @@ def regret(group, P, b, i, loss_name, misreports=MISREPORTS):
     return {"regret": gain, "best": best, "loss": loss_name, "value": t}
 
 
-def strategy_for_truthful():  # exported for users' regret tests
-    return instances(n=(2, 4), V=(2, 5), others_positive=True, interior=True, huge=False)
-
-
 __all__ = ["PaymentGroup", "pm_violation", "myerson_tv", "regret", "MISREPORTS", "st"]
