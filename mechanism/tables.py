@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Sequence
 
 
-def text_table(rows: Sequence[Sequence[object]], *, rule: bool = False) -> str:
+def text_table(rows: Sequence[Sequence[object]], *, rule: bool = False,
+               right: Sequence[int] = ()) -> str:
     """``rows[0]`` is the header. Every column but the last is left-aligned to its widest
-    cell, columns are separated by two spaces, the last column is not padded and trailing
-    spaces are dropped. ``rule``: a dashed line under the header (the last column's dashes
-    as long as its header).
+    cell (right-aligned for the column indices in ``right``: numbers), columns are
+    separated by two spaces, the last column is not padded and trailing spaces are
+    dropped. ``rule``: a dashed line under the header (the last column's dashes as long as
+    its header).
 
     >>> print(text_table([("claim", "verdict", "note"), ("a.b", "PROVED", "")], rule=True))
     claim  verdict  note
@@ -26,7 +28,8 @@ def text_table(rows: Sequence[Sequence[object]], *, rule: bool = False) -> str:
     widths = [max(len(r[k]) for r in cells) for k in range(ncol - 1)]
 
     def line(r):
-        return "  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip()
+        return "  ".join([c.rjust(w) if k in right else c.ljust(w)
+                          for k, (c, w) in enumerate(zip(r, widths))] + [r[-1]]).rstrip()
 
     out = [line(cells[0])]
     if rule:
