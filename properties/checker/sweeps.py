@@ -185,10 +185,7 @@ class PathGroup(Group):
     @staticmethod
     def _incomparable(order, p, Q):
         if order == "box":
-            lo = np.minimum(Q, p) - TOL
-            hi = np.maximum(Q, p) + TOL
-            A = np.all((Q[None, :, :] >= lo[:, None, :]) & (Q[None, :, :] <= hi[:, None, :]),
-                       axis=2)   # A[k, l]: Q_l >= Q_k
+            A = (O.box_excess(p, Q[None, :, :], Q[:, None, :]) <= TOL).all(axis=2)  # Q_l >= Q_k
             bad = np.argwhere(~(A | A.T))
             return [tuple(x) for x in bad[:1]]
         if order == "segment":
