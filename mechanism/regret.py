@@ -1,4 +1,4 @@
-"""Regret of truthful bidding (docs/theory.md, section 5, the valuation model): an agent
+"""Regret of truthful bidding (docs/theory.md, section 6, the valuation model): an agent
 with value ``t`` for the outcome, ``u(s) = t (-L(p_i, Q(s))) - Z(s)`` when it bids ``s``,
 has regret ``max(0, max_s u(s) - u(t))`` over candidate misreports ``s``. A payment rule
 is truthful for the valuation when the regret is 0 everywhere.
