@@ -75,6 +75,9 @@ def test_box_path_violation_finds_the_first_bad_pair():
     got = box_path_violation(p, bad)
     assert got["k"] == 2 and got["token"] == 1 and got["excess"] == pytest.approx(0.1)
     assert not box(p, bad[3], bad[2]) and box(p, bad[2], bad[1])
+    twice = np.vstack([good[:1], [[0.1, 0.2, 0.7]], good[1:], [[0.5, 0.4, 0.1]]])
+    assert box_path_violation(p, twice)["k"] == 0            # the first of two bad pairs
+    np.testing.assert_allclose(box_path_excess(p, twice), [0.1, 0.0, 0.0, 0.1], atol=1e-15)
 
 
 def test_regret_is_the_best_gain_over_the_truthful_bid():
