@@ -3,7 +3,7 @@
 Prints: the default run time of ``check`` on the built-in rules (target: <= 60 s),
 hypothesis examples per second per property group, the time to the first
 counterexample for every known-bad rule, and the regret figure of the softmax(bid/T)
-mixture with bid-based externalities (protocol in :mod:`mechanism.regret`).
+mixture with bid-based externalities (protocol in :mod:`tests.helpers.regret_protocol`).
 
     PYTHONPATH=. python benchmarks/check.py [--quick]
 """
@@ -17,12 +17,12 @@ import sys
 import time
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests")]
+sys.path[:0] = [_ROOT]
 
 from properties import check  # noqa: E402
 from properties.catalogue import parse_property  # noqa: E402
-from mechanism.regret import regret_protocol  # noqa: E402
-from known_bad import KNOWN_BAD  # noqa: E402
+from tests.helpers.regret_protocol import regret_protocol  # noqa: E402
+from tests.helpers.known_bad import KNOWN_BAD  # noqa: E402
 
 
 def main(argv=None) -> int:

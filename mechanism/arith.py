@@ -156,3 +156,14 @@ class FractionOps(Ops):
 
 NUMPY = NumpyOps()
 FRACTION = FractionOps()
+
+
+def round_simplex(p, denominator: int, fix: int | None = None) -> list[Fraction] | None:
+    """``p`` rounded to multiples of ``1/denominator`` in exact rationals, the entry ``fix``
+    (default: the largest) fixed up so the sum is exactly 1; None when that leaves the
+    simplex. The one simplex rounding: the property suite's shrinker (decimals,
+    ``denominator = 10**d``) and the prover's counterexample rounding use it."""
+    r = [Fraction(round(float(x) * denominator), denominator) for x in p]
+    k = max(range(len(r)), key=lambda t: (float(p[t]), -t)) if fix is None else fix
+    r[k] += 1 - sum(r)
+    return r if all(0 <= x <= 1 for x in r) else None

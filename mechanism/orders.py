@@ -20,20 +20,47 @@ from .errors import lookup
 ORDER_TOL = 1e-9
 
 
+def box_excess(p, q, q_prime) -> np.ndarray:
+    """Per-token excess of ``q ⪰_box q'``: how far ``q(t)`` lies outside the interval
+    between ``q'(t)`` and ``p(t)`` (<= 0 inside). Rows broadcast, so a whole bid path is
+    one call: ``box_excess(p, Q[1:], Q[:-1])``."""
+    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
+    return np.maximum(np.minimum(qp, p) - q, q - np.maximum(qp, p))
+
+
 def box(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
     """SPEC 3 box [ours]: for every token t, ``q(t)`` lies between ``q'(t)`` and ``p(t)``."""
-    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
-    lo = np.minimum(qp, p) - tol
-    hi = np.maximum(qp, p) + tol
-    return bool(np.all((q >= lo) & (q <= hi)))
+    return bool(np.all(box_excess(p, q, q_prime) <= tol))
 
 
 def box_violation(p, q, q_prime) -> tuple[int, float]:
     """The token that most violates ``q ⪰_box q'`` and by how much (0 if none)."""
-    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
-    excess = np.maximum(np.minimum(qp, p) - q, q - np.maximum(qp, p))
+    excess = box_excess(p, q, q_prime)
     t = int(np.argmax(excess))
     return t, float(max(excess[t], 0.0))
+
+
+def box_path_excess(p, Q) -> np.ndarray:
+    """Along a bid path ``Q`` (K, V) ordered by bid: the largest per-token excess of
+    ``Q[k+1] ⪰_box Q[k]`` for each consecutive pair, (K-1,). Box is transitive, so the
+    consecutive pairs decide MON on the whole path (docs/theory.md, section 4)."""
+    Q = np.asarray(Q, dtype=np.float64)
+    if len(Q) < 2:
+        return np.zeros(0)
+    return box_excess(p, Q[1:], Q[:-1]).max(axis=-1)
+
+
+def box_path_violation(p, Q, tol: float = ORDER_TOL) -> dict | None:
+    """The first consecutive pair of the path ``Q`` breaking box-MON by more than ``tol``:
+    ``{"k": pair index, "token": t, "excess": amount}`` (the worst token of that pair), or
+    None."""
+    Q = np.asarray(Q, dtype=np.float64)
+    bad = np.flatnonzero(box_path_excess(p, Q) > tol)
+    if not bad.size:
+        return None
+    k = int(bad[0])
+    t, amount = box_violation(p, Q[k + 1], Q[k])
+    return {"k": k, "token": t, "excess": amount}
 
 
 def segment(p, q, q_prime, tol: float = ORDER_TOL) -> bool:

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from . import rules as R
+from .bids import others_weight
 from .divergences import kl, tv, tv_rows
 from .errors import InvalidInput, lookup
 from . import quadrature as quad
@@ -46,7 +47,7 @@ class Payments:
 
 
 def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
-    return rule.total_weight(b) - float(b[i])
+    return others_weight(b, i, rule.reference, rule.weight)
 
 
 def _linear_closed_form(rule, P, b):

@@ -1,83 +1,44 @@
-"""The truthfulness-regret protocol, and the softmax(bid/T) mixture with bid-based
-externality payments that it was first run on (issue 3).
+"""Regret of truthful bidding (docs/theory.md, section 6, the valuation model): an agent
+with value ``t`` for the outcome, ``u(s) = t (-L(p_i, Q(s))) - Z(s)`` when it bids ``s``,
+has regret ``max(0, max_s u(s) - u(t))`` over candidate misreports ``s``. A payment rule
+is truthful for the valuation when the regret is 0 everywhere.
 
-Protocol (documented so that figures can be compared): ``n = 3`` agents, a vocabulary
-of ``V = 50`` tokens, reports drawn from a flat Dirichlet, true values ``t_i`` uniform
-on ``[0.5, 1.5]``, the others bid truthfully, agent i tries misreports ``x t_i`` for
-``x`` in 15 points evenly spaced on ``[0.25, 2]`` (plus truth); regret = the largest
-utility gain over truthful bidding (0 if none), averaged over agents and instances.
-
-Two valuation models:
-
-* ``"kl"`` (SPEC 5, what ``truthful`` checks): value ``t_i (-L_i(q))``, ``L_i`` the KL the
-  rule minimizes (forward KL for a mixture);
-* ``"share"``: value ``t_i w_i`` (the agent values its weight in the mixture), the model
-  under which bid-based externality payments are VCG-like.
+The one implementation: the property suite (``truthful``), the mechanism audit and the
+demo's per-step verification all call :func:`regret` with their own utility (their own
+loss, payment and candidate bids), vectorized over the candidate bids.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-from mechanism.divergences import kl
+#: Default misreports, as multiples of the true value (the regret protocol of issue 3).
+MISREPORTS = (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 
 
-def _softmax(x):
-    e = np.exp(x - np.max(x))
-    return e / e.sum()
+def misreports(value: float, factors=MISREPORTS) -> np.ndarray:
+    """The candidate bids ``x * value`` for ``x`` in ``factors``."""
+    return float(value) * np.asarray(factors, dtype=np.float64)
 
 
-def softmax_mixture(T: float = 1.0):
-    """``q = sum_j softmax(b / T)_j p_j`` (a rule whose weights are not ``b_j / W``)."""
-    def rule(dists, bids):
-        w = _softmax(np.asarray(bids, dtype=float) / T)
-        return w @ np.asarray(dists, dtype=float)
-    rule.__name__ = "softmax_mixture"
-    rule.weights = lambda bids: _softmax(np.asarray(bids, dtype=float) / T)
-    return rule
+def regret(value: float, candidates, utility: Callable[[np.ndarray], np.ndarray]):
+    """``(gain, best_bid)``: the largest ``u(s) - u(value)`` over the ``candidates`` (0 and
+    the truthful bid when no candidate gains), or None when ``u(value)`` is not finite.
 
-
-def externality_payment(T: float = 1.0):
-    """Bid-based externalities: ``z_i = sum_{j != i} b_j (w_j^{-i} - w_j)`` with the
-    softmax weights ``w`` (with i) and ``w^{-i}`` (without i)."""
-    def payment(rule, dists, bids):
-        b = np.asarray(bids, dtype=float)
-        w = _softmax(b / T)
-        z = np.zeros(len(b))
-        for i in range(len(b)):
-            others = np.delete(b, i)
-            if others.size == 0:
-                continue
-            z[i] = float(others @ (_softmax(others / T) - np.delete(w, i)))
-        return z
-    payment.__name__ = "externality_payment"
-    payment.kind = "payment"
-    return payment
-
-
-def regret_protocol(rule=None, payment=None, *, n: int = 3, V: int = 50, instances: int = 200,
-                    seed: int = 0, model: str = "kl", T: float = 1.0,
-                    misreports=tuple(np.linspace(0.25, 2.0, 15))) -> dict:
-    """Mean / max regret of truthful bidding (see the module docstring)."""
-    rule = rule or softmax_mixture(T)
-    payment = payment or externality_payment(T)
-    rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(instances):
-        P = rng.dirichlet(np.ones(V), size=n)
-        t = rng.uniform(0.5, 1.5, size=n)
-        for i in range(n):
-            def utility(s):
-                b = t.copy()
-                b[i] = s
-                q = rule(P, b)
-                if model == "kl":
-                    v = -t[i] * kl(P[i], q)
-                else:
-                    v = t[i] * rule.weights(b)[i]
-                return v - payment(rule, P, b)[i]
-            u0 = utility(t[i])
-            gains.append(max(0.0, max(utility(x * t[i]) - u0 for x in misreports)))
-    g = np.array(gains)
-    return {"mean": float(g.mean()), "max": float(g.max()), "share_positive": float((g > 1e-9).mean()),
-            "n": n, "V": V, "instances": instances, "model": model, "T": T}
+    ``utility(bids)`` maps K bids to K utilities in one call (evaluate the rule on
+    :func:`mechanism.bids.bid_profiles`); a candidate whose utility is not finite (the
+    outcome is undefined there) never counts as a gain.
+    """
+    s = np.concatenate(([float(value)], np.atleast_1d(np.asarray(candidates, dtype=np.float64))))
+    u = np.asarray(utility(s), dtype=np.float64)
+    if u.shape != s.shape:
+        raise ValueError(f"utility returned shape {u.shape} for {s.size} bids")
+    if not np.isfinite(u[0]):
+        return None
+    gains = np.where(np.isfinite(u[1:]), u[1:] - u[0], -np.inf)
+    if gains.size == 0 or not gains.max() > 0:
+        return 0.0, float(value)
+    k = int(np.argmax(gains))
+    return float(gains[k]), float(s[1 + k])

@@ -15,8 +15,10 @@ import numpy as np
 
 from . import arith
 from .errors import InvalidInput, InvalidRule, lookup
+from .bids import bid_path, bid_profiles, total_weight  # noqa: F401 - bid_path/profiles re-exported
 from .orders import ALL_ORDERS
-from .validation import as_bids, as_distribution, as_distributions, as_weight, SUM_TOL
+from .smoothing import smooth_reports
+from .validation import as_bids, as_distribution, as_distributions, as_weight, output_defect
 
 Generic = Callable[..., object]
 
@@ -118,7 +120,8 @@ class Rule:
         return self.evaluate(P, b)
 
     def total_weight(self, b) -> float:
-        return float(np.sum(b)) + (self.weight if self.reference is not None else 0.0)
+        """``W`` of one bid profile (:func:`mechanism.bids.total_weight`)."""
+        return total_weight(b, self.reference, self.weight)
 
     def evaluate(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Evaluate on already-validated float64 inputs (internal fast path)."""
@@ -134,12 +137,7 @@ class Rule:
 
     def smoothed(self, P):
         """SPEC 2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
-        ref = self.reference
-        if self.epsilon:
-            V = P.shape[1]
-            P = (1 - self.epsilon) * P + self.epsilon / V
-            ref = None if ref is None else (1 - self.epsilon) * ref + self.epsilon / V
-        return P, ref
+        return smooth_reports(P, self.reference, self.epsilon)
 
     def generic_numpy(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Evaluate the generic definition on the numpy backend (tests compare the fast
@@ -151,8 +149,7 @@ class Rule:
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray) -> np.ndarray:
         """``q`` for each row of ``bid_matrix`` (K, n) -> (K, V); validated inputs."""
         if self._batch_fn is not None:
-            if np.any(np.sum(bid_matrix, axis=1) + (self.weight if self.reference is not None
-                                                     else 0.0) <= 0):
+            if np.any(total_weight(bid_matrix, self.reference, self.weight) <= 0):
                 raise InvalidInput(f"rule {self.name!r} is undefined at a bid profile with W = 0",
                                    value=None)
             P, ref = self.smoothed(P)
@@ -205,19 +202,6 @@ def _log_linear_batch(P, B, ref, lam):
 
 def _log_linear_numpy(P, b, ref, lam):
     return _log_linear_batch(P, b[None, :], ref, lam)[0]
-
-
-def bid_profiles(b: np.ndarray, agent: int, bids) -> np.ndarray:
-    """(K, n) bid profiles: ``b`` with agent's bid replaced by each of ``bids`` (SPEC 4's
-    ``Q(s)`` is ``rule.batch(P, bid_profiles(b, i, s))``)."""
-    B = np.repeat(np.asarray(b, dtype=np.float64)[None, :], len(bids), axis=0)
-    B[:, agent] = bids
-    return B
-
-
-def bid_path(rule, P: np.ndarray, b: np.ndarray, agent: int, bids) -> np.ndarray:
-    """``Q(s)`` for every ``s`` in ``bids``, agent's bid varying, the others fixed: (K, V)."""
-    return rule.batch(P, bid_profiles(b, agent, bids))
 
 
 # ---------------------------------------------------------------------------
@@ -307,24 +291,9 @@ def as_rule(rule, name: str | None = None) -> Rule:
 
 
 def check_output(out, V: int, label: str) -> np.ndarray:
-    """Check that a rule returned a distribution over V tokens (else InvalidRule)."""
-    try:
-        q = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRule(f"rule {label!r} returned {type(out).__name__}, not a numeric vector",
-                          rule=label, value=out) from exc
-    if q.shape != (V,):
-        raise InvalidRule(f"rule {label!r} returned shape {q.shape}, expected ({V},)", rule=label,
-                          value=q.shape)
-    if not np.isfinite(q).all():
-        raise InvalidRule(f"rule {label!r} returned a non-finite probability "
-                          f"(token {int(np.argmax(~np.isfinite(q)))})", rule=label)
-    if (q < 0).any():
-        t = int(np.argmax(q < 0))
-        raise InvalidRule(f"rule {label!r} returned a negative probability {q[t]!r} for token {t}",
-                          rule=label, value=float(q[t]))
-    s = q.sum()
-    if abs(s - 1.0) > SUM_TOL:
-        raise InvalidRule(f"rule {label!r} returned a vector summing to {s!r}, not 1", rule=label,
-                          value=float(s))
+    """Check that a rule returned a distribution over V tokens (else InvalidRule naming
+    the defect; :func:`mechanism.validation.output_defect` is the check)."""
+    q, defect = output_defect(out, V, f"rule {label!r}")
+    if defect is not None:
+        raise InvalidRule(defect[1], rule=label, value=defect[0])
     return q

@@ -140,8 +140,33 @@ def as_weight(weight) -> float:
     return w
 
 
-def as_agent(agent, n: int) -> int:
-    """Validate an agent index in ``range(n)``."""
-    if isinstance(agent, bool) or not isinstance(agent, (int, np.integer)) or not 0 <= agent < n:
-        raise InvalidInput(f"agent index {agent!r} is not in 0..{n - 1}", value=agent)
-    return int(agent)
+def output_defect(out, length: int, label: str, what: str = "probability"):
+    """``(vector, None)`` when a rule's (``what="probability"``) or payment rule's
+    (``what="payment"``) output is a finite float vector of ``length`` entries -- for a
+    probability also non-negative and summing to 1 within ``SUM_TOL`` -- else
+    ``(None, (kind, message))`` with kind ``not_numeric | shape | nan | negative | sum``.
+    The one output check: :func:`mechanism.rules.check_output` raises ``InvalidRule`` with
+    it, the property suite's sandbox a ``RuleFailure`` of the same kind."""
+    try:
+        v = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, ("not_numeric", f"{label} returned {type(out).__name__}, "
+                                     "not a numeric vector")
+    if v.shape != (length,):
+        unit = "" if what == "probability" else " (one payment per agent)"
+        return None, ("shape", f"{label} returned shape {v.shape}, expected ({length},){unit}")
+    if not np.isfinite(v).all():
+        k = int(np.argmax(~np.isfinite(v)))
+        where = f"token {k}" if what == "probability" else f"agent {k}"
+        return None, ("nan", f"{label} returned a non-finite {what} {v[k]!r} for {where}")
+    if what != "probability":
+        return v, None
+    if (v < 0).any():
+        t = int(np.argmax(v < 0))
+        return None, ("negative", f"{label} returned a negative probability {v[t]!r} for "
+                                  f"token {t}")
+    s = float(v.sum())
+    if abs(s - 1.0) > SUM_TOL:
+        return None, ("sum", f"{label} returned a vector summing to {s!r}, not 1 "
+                             f"(tolerance {SUM_TOL})")
+    return v, None

@@ -30,6 +30,22 @@ class Verdict(str, Enum):
         return self is not Verdict.REFUTED
 
 
+#: How verdicts on one claim from several engines combine: the first present wins. A
+#: counterexample beats a proof (a proof with a counterexample is a bug to report), a
+#: proof beats sampling, sampling beats not knowing, not knowing beats not applying.
+STRENGTH = (Verdict.REFUTED, Verdict.PROVED, Verdict.NOT_REFUTED, Verdict.UNKNOWN,
+            Verdict.SKIPPED)
+
+
+def strongest(verdicts) -> Verdict:
+    """The verdict that stands for several engines' verdicts on one claim (:data:`STRENGTH`).
+    ValueError when there is none."""
+    found = list(verdicts)
+    if not found:
+        raise ValueError("no verdict to combine")
+    return min(found, key=STRENGTH.index)
+
+
 #: ``Scope.max_agents`` / ``max_tokens`` value meaning "every n" / "every V".
 EVERY = None
 

@@ -14,6 +14,7 @@ import sys
 import time
 
 from mechanism.errors import InvalidInput
+from mechanism.tables import text_table
 from mechanism.verdicts import Verdict
 
 from proofs.claims import load_all
@@ -92,13 +93,7 @@ def _print_table(rows, out) -> None:
     data = [(c.id, c.order or "-", r.scope.sizes() if r.scope else "-", r.size or "-", c.expected, str(r.verdict)
              + ("" if as_expected(c, r) and not bad else "  <-- UNEXPECTED"), r.engine,
              f"{r.seconds:.2f}") for c, r, bad in rows]
-    widths = [max(len(h), *(len(row[k]) for row in data)) if data else len(h)
-              for k, h in enumerate(head)]
-    line = lambda cells: "  ".join(x.ljust(w) for x, w in zip(cells, widths)).rstrip()
-    print(line(head), file=out)
-    print(line(["-" * w for w in widths]), file=out)
-    for row in data:
-        print(line(row), file=out)
+    print(text_table([head, *data], rule=True), file=out)
 
 
 def explain(claim_id: str, limits: Limits, out) -> int:

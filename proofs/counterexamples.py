@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from mechanism.arith import round_simplex
 from mechanism.errors import TokenAuctionError
 from mechanism.orders import prefers
 
@@ -21,10 +22,7 @@ DENOMINATORS = (10, 20, 100, 1000, 10**4, 10**6)
 
 
 def _round_dist(p, d):
-    r = [Fraction(round(x * d), d) for x in p]
-    k = max(range(len(r)), key=lambda t: r[t])
-    r[k] += 1 - sum(r)
-    return r if all(x >= 0 for x in r) else None
+    return round_simplex(p, d)
 
 
 def _round_bid(x, d):

@@ -12,6 +12,7 @@ from fractions import Fraction
 from mechanism.arith import Unsupported, Vec
 from mechanism.errors import InvalidInput
 from mechanism.rules import Rule
+from mechanism.smoothing import smooth
 
 from . import crosscheck
 from .backends import Z3Ops, _z3
@@ -67,8 +68,8 @@ class Instance:
             sref, slam = None, ops.scalar(0)
         if rule.epsilon:
             eps = ops.scalar(rule.epsilon)
-            dists = [p * (1 - eps) + eps / V for p in dists]
-            sref = None if sref is None else sref * (1 - eps) + eps / V
+            dists = [smooth(p, eps, V) for p in dists]
+            sref = None if sref is None else smooth(sref, eps, V)
         self.p_i = [x.term for x in dists[i]]
         self.q_from = self._trace(lambda: rule.generic(ops, dists, [Sym(x, trace) for x in bf],
                                                        sref, slam))

@@ -1,9 +1,9 @@
 """The property suite: judge any aggregation or payment rule (issue 3).
 
     >>> from properties import check
-    >>> report = check("mechanism.rules:linear", max_examples=20)   # doctest: +SKIP
-    >>> report.refuted
-    False
+    >>> report = check("linear", ["normalized", "scale_invariant"], max_examples=20)
+    >>> report.refuted, str(report.verdict("normalized"))
+    (False, 'NOT_REFUTED')
 
 Public API: :func:`check` -> :class:`Report` (``.findings``, ``.refuted``, ``.to_json()``,
 ``str(report)``), :func:`assert_properties` (raises ``PropertyViolation``),

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mechanism.verdicts import Verdict
+from mechanism.tables import text_table
+from mechanism.verdicts import Verdict, strongest
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
 
@@ -86,13 +87,12 @@ class Report(HasFindings):
                 and (order is None or f.order == order) and (engine is None or f.engine == engine)]
 
     def verdict(self, property: str, order: str | None = None) -> Verdict:
-        """The strongest verdict over engines: REFUTED > PROVED > NOT_REFUTED > UNKNOWN > SKIPPED."""
-        rank = [Verdict.REFUTED, Verdict.PROVED, Verdict.NOT_REFUTED, Verdict.UNKNOWN,
-                Verdict.SKIPPED]
+        """The strongest verdict over engines (:func:`mechanism.verdicts.strongest`:
+        REFUTED > PROVED > NOT_REFUTED > UNKNOWN > SKIPPED)."""
         found = [f.verdict for f in self.find(property, order)]
         if not found:
             raise KeyError(f"no finding for {property!r} order {order!r}")
-        return min(found, key=rank.index)
+        return strongest(found)
 
     def refutations(self) -> list[Finding]:
         return [f for f in self.findings if f.verdict is Verdict.REFUTED]
@@ -110,12 +110,8 @@ class Report(HasFindings):
         for f in self.findings:
             detail = f.detail if len(f.detail) <= 90 else f.detail[:87] + "..."
             rows.append((f.property, f.order or "-", str(f.verdict), f.engine, detail))
-        widths = [max(len(r[k]) for r in rows) for k in range(4)]
-        lines = [f"tokenauction check {self.target} ({self.kind}, {self.seconds:.1f} s)"]
-        for k, r in enumerate(rows):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
-            if k == 0:
-                lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
+        lines = [f"tokenauction check {self.target} ({self.kind}, {self.seconds:.1f} s)",
+                 text_table(rows, rule=True)]
         for f in self.refutations():
             cex = f.counterexample or {}
             lines.append("")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mechanism import orders
+from mechanism import bids, orders
 from mechanism import rules as R
 from mechanism.divergences import kl, tv
 from mechanism.errors import InvalidInput
@@ -32,8 +32,6 @@ from mechanism.quadrature import integrate
 #: identity's quadrature needs no split there.
 SMOOTH_IN_BID = (R.linear, R.log_linear)
 
-#: Multipliers of agent i's own bid put on its grid (plus 0 and the other bids).
-GRID_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def on_support(rule, P: np.ndarray, ref: np.ndarray | None):
@@ -54,27 +52,21 @@ def on_support(rule, P: np.ndarray, ref: np.ndarray | None):
 
 def bid_grid(b: np.ndarray, i: int, cuts=()) -> np.ndarray:
     """0, multiples of ``b_i`` (or of the others' scale if ``b_i = 0``), and every other bid
-    and extra cut (e.g. a reserve) with its two neighbours (where winner-take-all and
-    reserve rules jump)."""
-    others = np.delete(b, i)
-    scale = float(b[i]) if b[i] > 0 else float(others.max(initial=0.0)) or 1.0
-    pts = [0.0] + [scale * f for f in GRID_FACTORS]
-    for x in list(others[others > 0]) + [c for c in cuts if c > 0]:
-        pts += [x * (1 - 1e-6), float(x), x * (1 + 1e-6)]
-    g = np.unique(np.asarray(pts, dtype=np.float64))
-    return g[np.isfinite(g)]
+    and extra cut (e.g. a reserve) with its two neighbours (:func:`mechanism.bids.bid_grid`)."""
+    return bids.bid_grid(b, i, cuts=cuts)
 
 
 def _defined_at_zero(rule, P, b, i) -> bool:
     try:
-        R.bid_path(rule, P, b, i, [0.0])
+        bids.bid_path(rule, P, b, i, [0.0])
     except InvalidInput:
         return False
     return True
 
 
 def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=()):
-    """First consecutive pair ``s < s'`` of the grid with ``Q(s') ⋡_box Q(s)`` for agent i.
+    """First consecutive pair ``bid_from < bid_to`` of the grid with
+    ``Q(bid_to) ⋡_box Q(bid_from)`` for agent i (:func:`mechanism.orders.box_path_violation`).
 
     Box is transitive, so consecutive pairs cover the whole grid. Ideal ``p_i`` is the
     smoothed row when the rule smooths (SPEC 2). Returns ``None`` or a counterexample.
@@ -85,18 +77,15 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
     if grid.size < 2:
         return None
     p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else P[i]
-    Q = R.bid_path(rule, P, b, i, grid)
-    lo = np.minimum(Q[:-1], p) - tol
-    hi = np.maximum(Q[:-1], p) + tol
-    excess = np.maximum(lo - Q[1:], Q[1:] - hi)
-    bad = excess.max(axis=1) > 0
-    if not bad.any():
+    Q = bids.bid_path(rule, P, b, i, grid)
+    bad = orders.box_path_violation(p, Q, tol)
+    if bad is None:
         return None
-    k = int(np.argmax(bad))
-    t = int(np.argmax(excess[k]))
-    return {"agent": i, "bids": b.tolist(), "s": float(grid[k]), "s_prime": float(grid[k + 1]),
-            "token": t, "p_i(t)": float(p[t]), "Q(s)(t)": float(Q[k, t]),
-            "Q(s')(t)": float(Q[k + 1, t]), "excess": float(excess[k, t])}
+    k, t = bad["k"], bad["token"]
+    return {"agent": i, "bids": b.tolist(), "bid_from": float(grid[k]),
+            "bid_to": float(grid[k + 1]), "token": t, "p_token": float(p[t]),
+            "q_from_token": float(Q[k, t]), "q_to_token": float(Q[k + 1, t]),
+            "excess": bad["excess"]}
 
 
 def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9):
@@ -118,17 +107,18 @@ def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9):
 def allocation_curve(rule, P, b, i, payment: str):
     """``x(s)`` whose Myerson payment is ``payment`` (SPEC 5): TV to ``Q(0)`` for the second
     price, ``s/(s+B)`` for the race, ``L_i(Q(0)) - L_i(Q(s))`` for the valuation payment."""
-    B = float(b.sum() - b[i]) + (rule.weight if rule.reference is not None else 0.0)
+    B = bids.others_weight(b, i, rule.reference, rule.weight)
     if payment == "race":
         return lambda s: np.asarray(s) / (np.asarray(s) + B)
-    q0 = R.bid_path(rule, P, b, i, [0.0])[0]
+    q0 = bids.bid_path(rule, P, b, i, [0.0])[0]
     if payment == "second_price":
-        return lambda s: tv(R.bid_path(rule, P, b, i, np.asarray(s)), q0)
+        return lambda s: tv(bids.bid_path(rule, P, b, i, np.asarray(s)), q0)
     if payment == "valuation":
         loss = valuation_loss(rule)
-        L = (lambda q: kl(P[i], q)) if loss == "kl_forward" else (lambda q: kl(q, P[i]))
+        p_i = rule.smoothed(P)[0][i]  # SPEC 2: the agent's smoothed report, as the payment
+        L = (lambda q: kl(p_i, q)) if loss == "kl_forward" else (lambda q: kl(q, p_i))
         L0 = L(q0)
-        return lambda s: np.array([L0 - L(q) for q in R.bid_path(rule, P, b, i, np.asarray(s))])
+        return lambda s: np.array([L0 - L(q) for q in bids.bid_path(rule, P, b, i, np.asarray(s))])
     raise ValueError(f"no allocation curve for payment {payment!r}")
 
 

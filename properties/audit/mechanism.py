@@ -37,6 +37,8 @@ from __future__ import annotations
 import numpy as np
 
 from mechanism import inverse_cdf, tv
+from mechanism.bids import with_bid
+from mechanism.regret import regret
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
 
@@ -198,25 +200,22 @@ def _reserve(m, P, b, z, i):
 
 
 def _regret(m, P, b, i, cuts):
-    """Agent i with value ``v = b_i`` for ``-v TV(p_i, q)``: no bid on a grid may beat v."""
+    """Agent i with value ``v = b_i`` for ``-v TV(p_i, q)``: no bid on a grid may beat v
+    (:func:`mechanism.regret.regret`; a bid where the mechanism is undefined never gains)."""
     v = float(b[i])
     if v <= 0:
         return None
-    grid = C.bid_grid(b, i, cuts)
 
     def utility(s):
-        bb = b.copy()
-        bb[i] = s
+        bb = with_bid(b, i, s)
         return -v * float(tv(P[i], m.rule.evaluate(P, bb))) - float(m.pay(P, bb)[i])
 
-    try:
-        truthful = utility(v)
-        best = max(grid, key=lambda s: _safe(utility, s))
-    except InvalidInput:
+    out = regret(v, C.bid_grid(b, i, cuts), lambda S: np.array([_safe(utility, s) for s in S]))
+    if out is None:
         return None
-    gain = _safe(utility, best) - truthful
+    gain, best = out
     if gain > TOL * max(1.0, v):
-        return {"agent": i, "value": v, "better_bid": float(best), "gain": gain}
+        return {"agent": i, "value": v, "better_bid": best, "gain": gain}
     return None
 
 

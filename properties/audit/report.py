@@ -14,6 +14,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+from mechanism.tables import text_table
 from mechanism.verdicts import Verdict
 
 #: Checks in the order they are reported, with what each one verifies.
@@ -162,9 +163,7 @@ class AuditReport:
                 note = f"violation rate {self.violation_rate():.4g}" + (f"; {note}" if note else "")
             rows.append((name, str(t.verdict(name)), str(t.checked), str(t.failed),
                          f"{t.max_error:.2e}" if t.max_error else "-", note))
-        widths = [max(len(r[k]) for r in rows) for k in range(5)]
-        lines = ["  ".join(r[k].ljust(widths[k]) for k in range(5)) + "  " + r[5] for r in rows]
-        return "\n".join(line.rstrip() for line in lines)
+        return text_table(rows)
 
     def summary(self) -> str:
         h = self.header

@@ -255,11 +255,11 @@ def _properties(auction, P, ref, b, step, line, rec, header, report, identity_to
                 cex["token"] = int(cols[cex["token"]])
             report.tallies["monotone_box"].max_error = max(
                 report.tallies["monotone_box"].max_error, cex["excess"])
-            report.fail(Divergence("monotone_box", step, line, f"Q(s')[{cex['token']}]",
-                                   f"between Q(s) = {cex['Q(s)(t)']:.6g} and p_i = "
-                                   f"{cex['p_i(t)']:.6g}", cex["Q(s')(t)"], agent=i,
-                                   message=f"raising the bid from {cex['s']:.6g} to "
-                                           f"{cex['s_prime']:.6g} moves the token away"))
+            report.fail(Divergence("monotone_box", step, line, f"Q(bid_to)[{cex['token']}]",
+                                   f"between Q(bid_from) = {cex['q_from_token']:.6g} and p_i = "
+                                   f"{cex['p_token']:.6g}", cex["q_to_token"], agent=i,
+                                   message=f"raising the bid from {cex['bid_from']:.6g} to "
+                                           f"{cex['bid_to']:.6g} moves the token away"))
     z = np.asarray(rec.get("payments"), dtype=np.float64)
     if z.shape != (n,):
         return  # already reported by the replay

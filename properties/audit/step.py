@@ -22,14 +22,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mechanism import bids
 from mechanism import payments as pay
+from mechanism import regret as R_regret
 from mechanism import rules as R
 from mechanism.divergences import kl, tv, tv_rows
 from mechanism.errors import InvalidInput
-from mechanism.orders import box_violation
+from mechanism.orders import box_path_excess, box_violation
 from mechanism.sampling import StableSampler
 
-MISREPORTS = (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 SIMPSON_POINTS = 513
 
 
@@ -50,9 +51,11 @@ class StepCheck:
         return asdict(self)
 
 
-def bid_grid(b_i: float, scale: float, points: int = 9) -> np.ndarray:
-    top = max(2.0 * b_i, scale, 1e-9)
-    return np.unique(np.concatenate(([0.0, b_i], top * np.geomspace(1e-3, 1.0, points - 1))))
+def step_grid(b: np.ndarray, i: int, W: float, points: int = 9) -> np.ndarray:
+    """0, ``b_i`` and a geometric grid up to ``max(2 b_i, W)`` (:func:`mechanism.bids.bid_grid`)."""
+    top = max(2.0 * float(b[i]), W, 1e-9)
+    return bids.bid_grid(b, i, factors=np.geomspace(1e-3, 1.0, points - 1), scale=top,
+                         around_others=False)
 
 
 def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[float, float]:
@@ -62,7 +65,7 @@ def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[fl
     if b[i] <= 0 or rule.total_weight(b) - b[i] <= 0:
         return 0.0, 0.0
     s = np.linspace(0.0, b[i], points)
-    Q = R.bid_path(rule, P, b, i, s)
+    Q = bids.bid_path(rule, P, b, i, s)
     G = tv_rows(Q, Q[0])
 
     def simpson(g, h):
@@ -75,7 +78,8 @@ def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[fl
 
 
 def regret(rule, P, b, i, payment: str) -> float | None:
-    """max over misreports of utility minus truthful utility, value ``t_i = b_i``."""
+    """max over misreports of utility minus truthful utility, value ``t_i = b_i``
+    (:func:`mechanism.regret.regret`, the outcomes of all misreports in one batch)."""
     try:
         loss_name = pay.valuation_loss(rule)
     except InvalidInput:  # the rule minimizes no known KL: no valuation model
@@ -84,23 +88,20 @@ def regret(rule, P, b, i, payment: str) -> float | None:
     loss = (lambda q: kl(p_i, q)) if loss_name == "kl_forward" else (lambda q: kl(q, p_i))
     t = float(b[i])
 
-    def utility(r):
-        bb = b.copy()
-        bb[i] = r
+    def utilities(s):
+        Q = bids.bid_path(rule, P, b, i, s)
         if payment == "valuation":
-            z, _ = pay.valuation_payment(rule, P, bb, i)
+            z = [pay.valuation_payment(rule, P, bids.with_bid(b, i, r), i)[0] for r in s]
         else:
-            z = r
-        return -t * loss(rule.evaluate(P, bb)) - z
+            z = s
+        with np.errstate(invalid="ignore"):  # t = 0 with an infinite loss: undefined
+            return -t * np.array([loss(q) for q in Q]) - np.asarray(z, dtype=np.float64)
 
     try:
-        truthful = utility(t)
-        best = max(utility(t * f) for f in MISREPORTS)
+        out = R_regret.regret(t, R_regret.misreports(t), utilities)
     except InvalidInput:  # L_i(Q(0)) infinite: the valuation payment is undefined
         return None
-    if not np.isfinite(truthful):
-        return None
-    return float(max(best - truthful, 0.0))
+    return None if out is None else out[0]
 
 
 def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None = None,
@@ -125,16 +126,14 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
     for i in range(n):
         if rule.total_weight(b) - b[i] <= 0:
             continue  # Q(0) undefined: the agent faces no competition
-        grid = bid_grid(float(b[i]), scale)
-        Q = R.bid_path(rule, P, b, i, grid)
-        bad = False
-        for k in range(len(grid) - 1):
+        grid = step_grid(b, i, scale)
+        Q = bids.bid_path(rule, P, b, i, grid)
+        excess = box_path_excess(Ps[i], Q)
+        violations += bool((excess > 1e-9).any())
+        k = int(np.argmax(excess)) if excess.size else 0
+        if excess.size and excess[k] > 1e-9 and excess[k] > worst:
             t, amount = box_violation(Ps[i], Q[k + 1], Q[k])
-            if amount > 1e-9:
-                bad = True
-                if amount > worst:
-                    worst, where = amount, (i, t, float(grid[k]), float(grid[k + 1]))
-        violations += bad
+            worst, where = amount, (i, t, float(grid[k]), float(grid[k + 1]))
         sampler = StableSampler(rule, P, b, i)
         law = sampler.grid_marginals(grid)
         marg_err = max(marg_err, float(np.max(np.abs(law - Q))))

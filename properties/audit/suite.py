@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from mechanism.rules import Rule
 
 from mechanism import PaymentRule, as_rule
-from mechanism.verdicts import Verdict
+from mechanism.tables import text_table
+from mechanism.verdicts import Verdict, strongest
 
 from properties.report import Finding, HasFindings
 
@@ -36,12 +37,13 @@ class MechanismReport(HasFindings):
     findings: list
 
     def verdict(self, prop: str, engine: str | None = None) -> Verdict | None:
-        """The worst verdict on ``prop`` (REFUTED first), optionally from one engine."""
+        """The strongest verdict on ``prop`` (:func:`mechanism.verdicts.strongest`),
+        optionally from one engine."""
         got = [f.verdict for f in self.findings if f.property == prop
                and (engine is None or f.engine.startswith(engine))]
         if not got:
             return None
-        return Verdict.REFUTED if Verdict.REFUTED in got else got[0]
+        return strongest(got)
 
     def refuted_properties(self) -> set[str]:
         return {f.property for f in self.findings if f.verdict is Verdict.REFUTED}
@@ -53,9 +55,7 @@ class MechanismReport(HasFindings):
             if f.counterexample is not None:
                 text = json.dumps(f.counterexample, default=str)
             rows.append((f.property, f.order or "-", str(f.verdict), f.engine, text))
-        w = [max(len(r[k]) for r in rows) for k in range(4)]
-        return "\n".join("  ".join(r[k].ljust(w[k]) for k in range(4)) + "  " + r[4]
-                         for r in rows)
+        return text_table(rows)
 
     def summary(self) -> str:
         bad = sorted(self.refuted_properties())

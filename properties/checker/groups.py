@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from mechanism.bids import with_bid  # noqa: F401 - re-exported for the groups
+
 from properties.checker.shrink import fmt
 
 Key = tuple  # (property id, order or None)
-
-
-def with_bid(b, i: int, s: float) -> np.ndarray:
-    out = np.array(b, dtype=np.float64)
-    out[i] = s
-    return out
 
 
 def cex(P, b, agent=None, bid_from=None, bid_to=None, **extra) -> dict:

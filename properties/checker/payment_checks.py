@@ -14,10 +14,13 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mechanism import orders as O
+from mechanism.bids import bid_grid, bid_profiles
 from mechanism.divergences import kl, tv
 from mechanism.errors import InvalidInput
 from mechanism.payments import valuation_loss
 from mechanism.quadrature import integrate
+from mechanism.regret import MISREPORTS, misreports as misreport_bids
+from mechanism.regret import regret as mechanism_regret
 
 from properties.checker.groups import Group, cex, with_bid
 from properties.checker.sandbox import Undefined
@@ -27,8 +30,6 @@ PAY_TOL = 1e-7
 ID_TOL = 1e-6
 STRICT_MARGIN = 1e-6
 EQUAL_TOL = 1e-12
-#: Misreports of the regret protocol, as multiples of the true value (SPEC 5 / issue 3).
-MISREPORTS = (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 
 LOSS_FNS = {"kl_forward": lambda p, q: kl(p, q), "kl_reverse": lambda p, q: kl(q, p),
             "tv": lambda p, q: float(tv(p, q))}
@@ -92,11 +93,9 @@ class PaymentGroup(Group):
         return None
 
     def _pm_grid(self, b, i):
-        B = float(np.delete(b, i).sum())
-        pts = [0.0, float(b[i])] + [B * x for x in (0.1, 0.3, 1.0, 3.0)]
-        for x in np.delete(b, i):
-            pts += [x * 0.999, x * 1.001]
-        return np.unique(np.array([x for x in pts if x >= 0]))
+        """0, b_i, multiples of the others' total bid, each other bid and its neighbours."""
+        return bid_grid(b, i, factors=(0.1, 0.3, 1.0, 3.0), scale=float(np.delete(b, i).sum()),
+                        rel=1e-3)
 
     def _pm_search(self, P, b, i, order):
         S = self._pm_grid(b, i)
@@ -253,9 +252,7 @@ def myerson_tv(group, P, b, i, s):
     q0 = t.evaluate(P, with_bid(b, i, 0.0), t.judge)
 
     def G(xs):
-        M = np.repeat(np.asarray(b, dtype=float)[None, :], len(xs), axis=0)
-        M[:, i] = xs
-        return tv(t.batch(P, M, t.judge), q0)
+        return tv(t.batch(P, bid_profiles(b, i, xs), t.judge), q0)
 
     area, err = integrate(G, 0.0, s, tol=1e-11)
     return float(s * G(np.array([s]))[0] - area), err
@@ -263,31 +260,26 @@ def myerson_tv(group, P, b, i, s):
 
 def regret(group, P, b, i, loss_name, misreports=MISREPORTS):
     """Regret of truthful bidding ``t = b_i`` under value ``t * (-L(q))``: the largest gain
-    of a misreport ``s = x t`` (x in ``misreports``), others bidding b_{-i}. None when
-    the valuation is undefined (L infinite)."""
+    of a misreport ``s = x t`` (x in ``misreports``), others bidding b_{-i}
+    (:func:`mechanism.regret.regret`). None when the valuation is undefined (L infinite)."""
     L = LOSS_FNS[loss_name]
     t = float(b[i])
     p = group.t.ideal(P, i)
 
-    def utility(s):
-        q = group.Q(P, b, i, s)
-        v = L(p, q)
-        if not np.isfinite(v):
-            raise Undefined("valuation loss is infinite")
-        return -t * v - group.Z(P, b, i, s)
+    def utilities(bids):
+        u = []
+        for s in bids:
+            v = L(p, group.Q(P, b, i, s))
+            if not np.isfinite(v):
+                raise Undefined("valuation loss is infinite")
+            u.append(-t * v - group.Z(P, b, i, s))
+        return np.array(u)
 
     try:
-        u0 = utility(t)
-        gains = [(utility(x * t) - u0, x * t) for x in misreports]
+        gain, best = mechanism_regret(t, misreport_bids(t, misreports), utilities)
     except Undefined:
         return None
-    g, best = max(gains)
-    return {"regret": float(max(g, 0.0)), "best": float(best), "loss": loss_name,
-            "value": t}
-
-
-def strategy_for_truthful():  # exported for users' regret tests
-    return instances(n=(2, 4), V=(2, 5), others_positive=True, interior=True, huge=False)
+    return {"regret": gain, "best": best, "loss": loss_name, "value": t}
 
 
 __all__ = ["PaymentGroup", "pm_violation", "myerson_tv", "regret", "MISREPORTS", "st"]

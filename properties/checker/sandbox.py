@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from mechanism.validation import SUM_TOL
+from mechanism.validation import output_defect
 
 
 class RuleFailure(Exception):
@@ -119,41 +119,19 @@ def guarded_call(label: str, fn, args, timeout: float | None):
         raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc}") from exc
 
 
-def _vector(out, length: int, label: str, what: str = "") -> np.ndarray:
-    """User output as a float vector of ``length`` entries, or the RuleFailure saying why not."""
-    try:
-        v = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise RuleFailure("not_numeric", f"{label} returned {type(out).__name__}, "
-                                         "not a numeric vector") from None
-    if v.shape != (length,):
-        raise RuleFailure("shape", f"{label} returned shape {v.shape}, expected ({length},)"
-                                   + (f" ({what})" if what else ""))
-    return v
-
-
 def check_distribution(out, V: int, label: str) -> np.ndarray:
-    """The output of a rule must be a finite, non-negative vector of length V summing to 1."""
-    q = _vector(out, V, label)
-    if not np.isfinite(q).all():
-        t = int(np.argmax(~np.isfinite(q)))
-        raise RuleFailure("nan", f"{label} returned a non-finite probability {q[t]!r} for "
-                                 f"token {t}")
-    if (q < 0).any():
-        t = int(np.argmax(q < 0))
-        raise RuleFailure("negative", f"{label} returned a negative probability {q[t]!r} for "
-                                      f"token {t}")
-    s = float(q.sum())
-    if abs(s - 1.0) > SUM_TOL:
-        raise RuleFailure("sum", f"{label} returned a vector summing to {s!r}, not 1 "
-                                 f"(tolerance {SUM_TOL})")
-    return q
+    """The output of a rule must be a finite, non-negative vector of length V summing to 1
+    (:func:`mechanism.validation.output_defect`; a RuleFailure of its kind otherwise)."""
+    return _checked(out, V, label, "probability")
 
 
 def check_payments(out, n: int, label: str) -> np.ndarray:
     """The output of a payment rule must be a finite vector with one entry per agent."""
-    z = _vector(out, n, label, "one payment per agent")
-    if not np.isfinite(z).all():
-        i = int(np.argmax(~np.isfinite(z)))
-        raise RuleFailure("nan", f"{label} returned a non-finite payment {z[i]!r} for agent {i}")
-    return z
+    return _checked(out, n, label, "payment")
+
+
+def _checked(out, length: int, label: str, what: str) -> np.ndarray:
+    v, defect = output_defect(out, length, label, what)
+    if defect is not None:
+        raise RuleFailure(*defect)
+    return v

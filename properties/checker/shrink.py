@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from mechanism.arith import round_simplex as exact_round_simplex
+
 DIST_KEYS = ("dists", "dists_to")   #: (n, V) arrays that follow agent and token edits
 VEC_KEYS = ("p_alt",)                #: (V,) vectors that follow token edits
 ROUND_TO = (1.0, 2.0, 0.5, 3.0, 10.0, 0.1)
@@ -26,13 +28,11 @@ ROUND_FROM = (0.0, 1.0, 0.5, 2.0)
 def round_simplex(p: np.ndarray, decimals: int, fix: int | None = None) -> np.ndarray | None:
     """``p`` rounded to ``decimals`` places, fixed up on entry ``fix`` (default: the
     largest) to sum to 1; None when that leaves the simplex."""
-    p = np.asarray(p, dtype=float)
-    r = np.round(p, decimals)
-    k = int(np.argmax(p)) if fix is None else fix
-    r[k] = round(1.0 - (r.sum() - r[k]), decimals)
-    if r[k] < 0 or r[k] > 1 or abs(r.sum() - 1.0) > 1e-12:
+    r = exact_round_simplex(np.asarray(p, dtype=float), 10 ** decimals, fix)
+    if r is None:
         return None
-    return r
+    r = np.array([float(x) for x in r])
+    return r if abs(r.sum() - 1.0) <= 1e-12 else None
 
 
 def _round_num(x: float, step: float) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mechanism import orders as O
+from mechanism.bids import bid_path
 from mechanism.sampling import StableSampler
 
 from properties.checker.groups import Group, cex, with_bid
@@ -24,11 +25,6 @@ from properties.strategies import instances
 TOL = O.ORDER_TOL
 ROUND_BIDS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 SEEDS = 8   #: seeds whose realized token path is followed along each sweep
-
-
-def box_excess(p, Q_to, Q_from):
-    """Per-token excess of ``Q_to >=_box Q_from`` (rows broadcast); > TOL is a violation."""
-    return np.maximum(np.minimum(Q_from, p) - Q_to, Q_to - np.maximum(Q_from, p))
 
 
 def segment_ok(p, q, qp, tol=TOL):
@@ -70,7 +66,7 @@ def _loss(order, p, Q):
 def first_violation(order, p, Q):
     """Index k of the first consecutive pair with ``Q[k+1] not >= Q[k]`` (or None)."""
     if order == "box":
-        bad = np.flatnonzero(np.max(box_excess(p, Q[1:], Q[:-1]), axis=1) > TOL)
+        bad = np.flatnonzero(O.box_path_excess(p, Q) > TOL)
         return int(bad[0]) if bad.size else None
     if order == "segment":
         bad = np.flatnonzero(~segment_ok(p, Q[1:], Q[:-1]))
@@ -101,9 +97,7 @@ class Sweep:
         self.Q = self._eval(self.s)
 
     def _eval(self, s):
-        M = np.repeat(self.b[None, :], len(s), axis=0)
-        M[:, self.i] = s
-        return self.t.batch(self.P, M)
+        return bid_path(self.t, self.P, self.b, self.i, s)
 
     def insert(self, new):
         new = np.setdiff1d(np.unique(new), self.s)
@@ -191,10 +185,7 @@ class PathGroup(Group):
     @staticmethod
     def _incomparable(order, p, Q):
         if order == "box":
-            lo = np.minimum(Q, p) - TOL
-            hi = np.maximum(Q, p) + TOL
-            A = np.all((Q[None, :, :] >= lo[:, None, :]) & (Q[None, :, :] <= hi[:, None, :]),
-                       axis=2)   # A[k, l]: Q_l >= Q_k
+            A = (O.box_excess(p, Q[None, :, :], Q[:, None, :]) <= TOL).all(axis=2)  # Q_l >= Q_k
             bad = np.argwhere(~(A | A.T))
             return [tuple(x) for x in bad[:1]]
         if order == "segment":

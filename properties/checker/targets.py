@@ -23,6 +23,8 @@ import inspect
 
 import numpy as np
 
+from mechanism.bids import total_weight
+from mechanism.smoothing import smooth_reports
 from mechanism import payments as PAY
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
@@ -205,20 +207,14 @@ class Target:
     def smoothed(self, P):
         """SPEC 2: with smoothing (``epsilon > 0``) the properties are judged on the smoothed
         reports ``(1 - eps) p + eps / V``: ``(P, reference)`` as the rule sees them."""
-        P = np.asarray(P, dtype=np.float64)
-        ref, eps = self.reference, self.epsilon
-        if eps:
-            V = P.shape[1]
-            P = (1 - eps) * P + eps / V
-            ref = None if ref is None else (1 - eps) * ref + eps / V
-        return P, ref
+        return smooth_reports(np.asarray(P, dtype=np.float64), self.reference, self.epsilon)
 
     def ideal(self, P, i: int) -> np.ndarray:
         """Agent i's ideal distribution: its (smoothed, if the rule smooths) report."""
         return self.smoothed(P)[0][i]
 
     def total_weight(self, b) -> float:
-        return float(np.sum(b)) + (self.weight if self.reference is not None else 0.0)
+        return total_weight(b, self.reference, self.weight)
 
     def variant(self, reference, weight):
         """The target rule with another reference/weight (Rules only; else None)."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from mechanism import expected_payments, get_payment_rule, get_rule
 from mechanism.divergences import tv
-from mechanism.regret import externality_payment, softmax_mixture
+from tests.helpers.regret_protocol import externality_payment, softmax_mixture
 
 _linear = get_rule("linear")
 

@@ -5,7 +5,7 @@ import pytest
 
 from mechanism import InvalidInput, TokenAuction, step_uniforms
 from tokenauction.demo.synthetic import STOP, SyntheticAgents
-from mechanism.transcript import iter_steps, read_header
+from mechanism.transcript import GENESIS, iter_steps, read_header
 
 
 def run(rule="linear", seed=7, n=2, with_reference=False, **kw):
@@ -69,14 +69,15 @@ def test_transcript_on_disk_replays(tmp_path):
     assert header["n"] == 2 and header["seed"] == 11 and header["has_reference"]
     stored = list(iter_steps(tmp_path / "run"))
     assert len(stored) == len(t.steps)
-    prev = None
+    assert header["prev"] == GENESIS          # the chain starts at the header
+    prev = header["hash"]
     for st, rec, rep in zip(stored, t.steps, t.reports):
         np.testing.assert_array_equal(st.rows[:2], rep.dists)
         again = auction.step(st.rows[:2], st.record["bids"],
                              step_uniforms(header["seed"], st.record["step"], 2), st.rows[2])
         assert again.token == st.record["token"] == rec.token
         assert again.payments.tolist() == st.record["payments"]
-        assert st.record["prev"] == (prev or st.record["prev"])
+        assert st.record["prev"] == prev
         prev = st.record["hash"]
 
 

