@@ -3,11 +3,18 @@
     python benchmarks/audit.py [--steps 10000] [--agents 8] [--vocab 49152]
                                [--dense-every 500] [--top 256] [--dir DIR] [--keep]
                                [--no-serial]
+    python benchmarks/audit.py --runs 200 --steps 500 [--workers 1,2] [--distinct 4]
 
 In one fresh process, on the same files: the raw read throughput (the run's two files
 read whole, in 1 MiB blocks), the vectorized audit (``audit_run``, the default) and the
 serial one (``vectorized=False``, unless ``--no-serial``), whose steps/s are printed side
 by side with their ratio and the CPU model; the two reports must agree.
+
+With ``--runs R``: a batch of R runs (``--distinct`` of them written, the others hard
+links to those, so the disk holds only the distinct ones) audited by
+``properties.audit.cluster.audit_many`` on a local Dask cluster of each ``--workers``
+size, started (and its workers warmed up) before the clock starts; prints runs/s,
+steps/s, the speed-up over the first size, the load average and the CPU model.
 
 Writes the run as ``TokenAuction.run(..., record_to=DIR)`` does, from a synthetic provider
 (top-p style rows of 16..``--top`` tokens, and every ``--dense-every``-th step fully
@@ -73,10 +80,11 @@ def bids_for(n: int):
     return bids
 
 
-def write_run(folder: Path, steps: int, n: int, V: int, top: int, dense_every: int) -> float:
+def write_run(folder: Path, steps: int, n: int, V: int, top: int, dense_every: int,
+              seed: int = 0) -> float:
     """``TokenAuction.run(record_to=folder)`` with bounded memory (no steps or reports kept)."""
     t0 = time.perf_counter()
-    TokenAuction("linear").run(SparseAgents(n, V, top, dense_every), bids_for(n), seed=1,
+    TokenAuction("linear").run(SparseAgents(n, V, top, dense_every, seed), bids_for(n), seed=1 + seed,
                                max_tokens=steps, record_to=folder, keep_steps=False,
                                keep_reports=False)
     return time.perf_counter() - t0
@@ -140,6 +148,47 @@ def audit_child(folder: str, traced: bool, no_serial: bool = False) -> None:
                       "serial_s": serial_s, "same": same}))
 
 
+def batch(args) -> int:
+    """Many runs on local Dask clusters of each size in ``--workers``; see the module doc."""
+    import distributed
+
+    from properties.audit.cluster import audit_many, find_runs, local_cluster
+
+    root = Path(args.dir or tempfile.mkdtemp(prefix="ta-bench-batch-"))
+    try:
+        distinct = max(1, min(args.distinct, args.runs))
+        print(f"writing {distinct} distinct runs of {args.steps} steps ({args.agents} agents, "
+              f"V = {args.vocab}); {args.runs} run folders in all (hard links) ...", flush=True)
+        for k in range(args.runs):
+            folder = root / f"run{k:04d}"
+            if k < distinct:
+                write_run(folder, args.steps, args.agents, args.vocab, args.top,
+                          args.dense_every, seed=k)
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                for f in (root / f"run{k % distinct:04d}").iterdir():
+                    os.link(f, folder / f.name)
+        runs = find_runs(root)
+        base = None
+        for w in [int(x) for x in args.workers.split(",")]:
+            with local_cluster(w) as cluster, distributed.Client(cluster) as client:
+                client.run(lambda: __import__("properties.audit.run"))  # warm the workers
+                load = os.getloadavg()[0]
+                rep = audit_many(runs, client=client, source=str(root))
+            rate = rep.steps / rep.seconds
+            base = base or rate
+            c = rep.counts()
+            print(f"{w} worker(s): {len(rep.runs)} runs, {rep.steps} steps in {rep.seconds:.1f}s "
+                  f"({len(rep.runs) / rep.seconds:.2f} runs/s, {rate:.0f} steps/s), "
+                  f"speed-up {rate / base:.2f}x; {c['clean']} clean, {c['diverged']} diverged, "
+                  f"{c['unreadable']} unreadable; load average before {load:.2f}", flush=True)
+        print(f"CPU: {_cpu_model()}")
+        return 0
+    finally:
+        if not (args.keep or args.dir):
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def _cpu_model() -> str:
     try:
         for line in open("/proc/cpuinfo"):
@@ -163,8 +212,13 @@ def main(argv=None) -> int:
                     help="measure tracemalloc's peak instead of RSS (slows the audit ~2x)")
     ap.add_argument("--no-serial", action="store_true",
                     help="skip the serial audit (the baseline of the speed-up)")
+    ap.add_argument("--runs", type=int, help="a batch of this many runs on local Dask clusters")
+    ap.add_argument("--workers", default="1,2", help="--runs: cluster sizes (default 1,2)")
+    ap.add_argument("--distinct", type=int, default=4, help="--runs: distinct runs written")
     ap.add_argument("--audit-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.runs:
+        return batch(args)
     if args.audit_child:
         audit_child(args.audit_child, args.tracemalloc, args.no_serial)
         return 0

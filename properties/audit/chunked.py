@@ -33,6 +33,7 @@ bounded: at most ``CHUNK_STEPS`` steps or ``CHUNK_ENTRIES`` stored values at a t
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -96,7 +97,23 @@ def payment_method(auction, header: dict) -> str:
 
 
 def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+    try:
+        return type(x) in (int, float) and math.isfinite(x)
+    except OverflowError:  # an int beyond float64
+        return False
+
+
+def _unique(keys: np.ndarray):
+    """``np.unique(keys, return_inverse=True)`` by a stable sort, which merges the
+    already sorted rows quickly."""
+    order = np.argsort(keys, kind="stable")
+    ks = keys[order]
+    first = np.empty(ks.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=first[1:])
+    inv = np.empty(ks.size, dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
+    return ks[first], inv
 
 
 class ChunkAuditor:
@@ -143,11 +160,12 @@ class ChunkAuditor:
         b = np.array([it.record["bids"] for it in items], dtype=np.float64)        # (m, n)
         z = np.array([it.record["payments"] for it in items], dtype=np.float64)    # (m, n)
         ok[:] = True
+        u0 = np.zeros(m)
         for k, it in enumerate(items):  # uniforms: a pure function of (seed, step)
             u = step_uniforms(self.seed, it.record["step"], n)
             ru = it.record["uniforms"]
-            ok[k] = len(ru) == u.size and all(map(_number, ru)) and \
-                np.array_equal(np.asarray(ru, dtype=np.float64), u)
+            ok[k] = len(ru) == u.size and all(map(_number, ru)) and u.tolist() == ru
+            u0[k] = u[0]
         nnz = np.concatenate([it.rows.nnz for it in items])                        # (m R,)
         idx = np.concatenate([it.rows.idx for it in items]).astype(np.int64)
         val = np.concatenate([it.rows.val for it in items])
@@ -166,7 +184,7 @@ class ChunkAuditor:
         weight = np.hstack([b, np.full((m, 1), self.lam)]) if self.has_ref else b
         w_e = weight[st, row]
         keys = st * self.V + idx
-        uniq, inv = np.unique(keys, return_inverse=True)
+        uniq, inv = _unique(keys)
         S = np.bincount(inv, weights=w_e * val, minlength=uniq.size)              # W q
         key_step = uniq // self.V
         bounds = np.searchsorted(key_step, np.arange(m + 1))
@@ -175,9 +193,8 @@ class ChunkAuditor:
                 continue
             lo, hi = bounds[k], bounds[k + 1]
             c = np.cumsum(S[lo:hi] / Wsafe[k])
-            u0 = float(step_uniforms(self.seed, it.record["step"], n)[0])
-            t = int(np.searchsorted(c, u0, side="right"))
-            ok[k] = (t < c.size and c[t] - u0 > MARGIN and (t == 0 or u0 - c[t - 1] > MARGIN)
+            t = int(np.searchsorted(c, u0[k], side="right"))
+            ok[k] = (t < c.size and c[t] - u0[k] > MARGIN and (t == 0 or u0[k] - c[t - 1] > MARGIN)
                      and int(uniq[lo + t] - k * self.V) == it.record["token"])
         # closed-form payments and the identity (agents' rows only)
         agent = row < n
