@@ -3,7 +3,7 @@
 The serial audit (:mod:`properties.audit.run`) spends its time in per-step Python: a
 dense ``(n, V)`` decode, one ``bid_path`` call per agent and grid point, one adaptive
 quadrature per agent. For the platform's common configuration -- the ``linear`` rule
-(docs/theory.md, "Aggregation rules"; with or without a reference, no smoothing), the
+(docs/theory.md section 2; with or without a reference, no smoothing), the
 ``second_price`` payment charged in expectation, the ``inverse_cdf`` sampler -- this
 module replays CHUNKS of steps at once on the sparse rows as stored:
 
@@ -19,8 +19,8 @@ module replays CHUNKS of steps at once on the sparse rows as stored:
   (the second-price allocation of the linear rule), a method independent of the
   closed form it checks; box monotonicity by the theorem that the linear rule's bid
   path ``Q_i(s) = p_i + B_i/(s + B_i) (m_i - p_i)`` moves each token monotonically to
-  ``p_i`` (docs/theory.md, "Monotonicity"), the library's grid check running in full
-  on one step of every chunk (its sparsest).
+  ``p_i`` (docs/theory.md section 4, "Which rules are monotone"), the library's grid
+  check running in full on one step of every chunk (its sparsest).
 
 It is a FILTER, never a judge of failures: a step passes here only with a margin
 (tokens: ``u_0`` farther than ``MARGIN`` from a CDF boundary; payments and identity:
