@@ -181,7 +181,9 @@ def batch(args) -> int:
             print(f"{w} worker(s): {len(rep.runs)} runs, {rep.steps} steps in {rep.seconds:.1f}s "
                   f"({len(rep.runs) / rep.seconds:.2f} runs/s, {rate:.0f} steps/s), "
                   f"speed-up {rate / base:.2f}x; {c['clean']} clean, {c['diverged']} diverged, "
-                  f"{c['unreadable']} unreadable; load average before {load:.2f}", flush=True)
+                  f"{c['unreadable']} unreadable; CPU time of the audits {rep.cpu_seconds:.1f}s "
+                  f"= {rep.cpu_seconds / rep.seconds:.2f} cores busy on average; load average "
+                  f"before {load:.2f}", flush=True)
         print(f"CPU: {_cpu_model()}")
         return 0
     finally:

@@ -16,9 +16,11 @@ gathers one :class:`~properties.audit.report.BatchReport`:
 
 Faults: one Dask task per run; a worker that dies mid-run loses its task, which the
 scheduler runs again on another worker (up to ``distributed.scheduler.allowed-failures``
-times, default 3). Each run is reported exactly once, keyed by its position: its
-audit's result, or -- if every attempt killed its worker, or the audit code itself
-raised -- a run with status ``unreadable`` whose error says so (exit 2 for that run).
+times, default 3). Dask also counts that death against the other tasks the dead worker
+held, so each task Dask gives up on is run once more, alone. Each run is reported
+exactly once, keyed by its position: its audit's result, or -- if that last attempt
+killed its worker too -- a run with status ``unreadable`` whose error says so
+(``KilledWorker``; exit 2 for that run).
 An unreadable or truncated run is an ordinary result (exit 2 per run, its error naming
 the line) and never stops the others.
 """
@@ -26,6 +28,7 @@ the line) and never stops the others.
 from __future__ import annotations
 
 import glob
+import uuid
 import time
 from pathlib import Path
 from typing import Callable
@@ -79,6 +82,7 @@ def audit_one(run: str, options: dict) -> dict:
     """Audit one run and summarize it (the task a worker runs)."""
     opts = dict(options)
     head = opts.pop("expect_head", None)
+    cpu = time.process_time()
     try:
         report = audit_run(run, expect_head=head, **opts)
     except Exception as exc:  # a bug in the audit on this run: reported, never lost
@@ -86,7 +90,7 @@ def audit_one(run: str, options: dict) -> dict:
                 "n_divergences": 0, "first_divergence": None, "first_divergence_text": None,
                 "error": f"the audit itself failed: {type(exc).__name__}: {exc}",
                 "head_hash": None, "seconds": 0.0}
-    return run_summary(report)
+    return {**run_summary(report), "cpu_seconds": time.process_time() - cpu}
 
 
 def _lost(run: str, why: str) -> dict:
@@ -103,6 +107,78 @@ def local_cluster(workers: int):
                         host="127.0.0.1", dashboard_address=None, silence_logs=40)
 
 
+def run_tasks(task: Callable, items: list, *, workers: int | None = None,
+              scheduler: str | None = None, client=None, lost: Callable = None,
+              progress: Callable[[int, int, object], None] | None = None,
+              name: str = "task") -> tuple[list, str]:
+    """``[task(*item) for item in items]`` in-process, or one Dask task per item (a local
+    cluster of ``workers`` processes, the cluster at ``scheduler``, or ``client``);
+    results in the order of ``items``, each exactly once. A task whose worker died more
+    often than Dask allows (or that raised) gives ``lost(item, why)``. Returns
+    ``(results, engine description)``. Also serves ``tokenauction check`` over many
+    targets."""
+    results: list = [None] * len(items)
+    filled = [False] * len(items)
+    if client is None and workers is None and scheduler is None:
+        for k, item in enumerate(items):
+            results[k], filled[k] = task(*item), True
+            if progress is not None:
+                progress(k + 1, len(items), results[k])
+        return results, "in-process"
+    from distributed import Client
+
+    own_cluster = own_client = None
+    try:
+        if client is None:
+            if scheduler is not None:
+                own_client = client = Client(scheduler, timeout="30s")
+            else:
+                if workers < 1:
+                    raise InvalidInput(f"--workers must be >= 1, got {workers}", value=workers)
+                own_cluster = local_cluster(workers)
+                own_client = client = Client(own_cluster)
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        engine = f"dask ({n_workers} workers at {client.scheduler.address})"
+        failed = _gather(client, task, items, range(len(items)), results, filled, progress, name)
+        # A task on a worker that another task killed counts that death too; run each
+        # task that Dask gave up on once more, alone, so only a task that kills every
+        # worker it lands on is reported lost.
+        for k in failed:
+            for why in _gather(client, task, items, [k], results, filled, progress,
+                               name).values():
+                results[k], filled[k] = lost(items[k], why), True
+                if progress is not None:
+                    progress(sum(filled), len(items), results[k])
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()
+    return results, engine
+
+
+def _gather(client, task, items, ks, results, filled, progress, name) -> dict:
+    """Submit ``items[k]`` for k in ``ks``; fill ``results`` as they complete (each once).
+    Returns ``{k: why}`` for the tasks that failed (KilledWorker, an exception)."""
+    from distributed import as_completed
+
+    futures = {client.submit(task, *items[k], key=f"{name}-{k}-{uuid.uuid4().hex[:8]}",
+                             pure=False): k for k in ks}
+    failed = {}
+    for fut in as_completed(list(futures)):
+        k = futures[fut]
+        try:
+            result = fut.result()
+        except Exception as exc:  # KilledWorker after the allowed retries, ...
+            failed[k] = f"{type(exc).__name__}: {exc}"
+            continue
+        if not filled[k]:
+            results[k], filled[k] = result, True
+            if progress is not None:
+                progress(sum(filled), len(items), result)
+    return failed
+
+
 def audit_many(runs, *, workers: int | None = None, scheduler: str | None = None,
                client=None, source: str = "", task: Callable = audit_one,
                progress: Callable[[int, int, dict], None] | None = None,
@@ -110,53 +186,26 @@ def audit_many(runs, *, workers: int | None = None, scheduler: str | None = None
     """Audit every ``(run, head)`` in ``runs``; see the module docstring. ``options`` go to
     :func:`audit_run` (tol, identity_tol, check_properties, vectorized). ``client``: an
     existing ``distributed.Client`` (tests share one). ``task(run, options)`` is the
-    per-run function (tests wrap it to kill a worker)."""
+    per-run function (tests wrap it to kill a worker). The clock starts once the
+    cluster is up."""
     runs = list(runs)
-    results: list[dict | None] = [None] * len(runs)
-    t0 = time.perf_counter()
-    if client is None and workers is None and scheduler is None:
-        engine = "in-process"
-        for k, (run, head) in enumerate(runs):
-            results[k] = task(run, {**options, "expect_head": head})
-            if progress is not None:
-                progress(k + 1, len(runs), results[k])
-    else:
-        from distributed import Client, as_completed
+    items = [(run, {**options, "expect_head": head}) for run, head in runs]
+    if client is None and (workers is not None or scheduler is not None):
+        from distributed import Client
 
-        own_cluster = own_client = None
+        if workers is not None and workers < 1:
+            raise InvalidInput(f"--workers must be >= 1, got {workers}", value=workers)
+        cluster = local_cluster(workers) if scheduler is None else None
         try:
-            if client is None:
-                if scheduler is not None:
-                    own_client = client = Client(scheduler, timeout="30s")
-                else:
-                    if workers < 1:
-                        raise InvalidInput(f"--workers must be >= 1, got {workers}", value=workers)
-                    own_cluster = local_cluster(workers)
-                    own_client = client = Client(own_cluster)
-            n_workers = len(client.scheduler_info().get("workers", {}))
-            engine = f"dask ({n_workers} workers at {client.scheduler.address})"
-            t0 = time.perf_counter()
-            futures = {client.submit(task, run, {**options, "expect_head": head},
-                                     key=f"audit-run-{k}-{Path(run).name}", pure=False): k
-                       for k, (run, head) in enumerate(runs)}
-            done = 0
-            for fut in as_completed(list(futures)):
-                k = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # KilledWorker after the allowed retries, ...
-                    result = _lost(runs[k][0], f"{type(exc).__name__}: {exc}")
-                if results[k] is None:
-                    done += 1
-                    results[k] = result
-                    if progress is not None:
-                        progress(done, len(runs), result)
+            with Client(cluster if cluster is not None else scheduler, timeout="30s") as c:
+                return audit_many(runs, client=c, source=source, task=task,
+                                  progress=progress, **options)
         finally:
-            if own_client is not None:
-                own_client.close()
-            if own_cluster is not None:
-                own_cluster.close()
-    report = BatchReport(source, engine, [r if r is not None else _lost(run, "no result")
-                                          for r, (run, _) in zip(results, runs)])
+            if cluster is not None:
+                cluster.close()
+    t0 = time.perf_counter()
+    results, engine = run_tasks(task, items, client=client, progress=progress, name="audit",
+                                lost=lambda item, why: _lost(item[0], why))
+    report = BatchReport(source, engine, results)
     report.seconds = time.perf_counter() - t0
     return report

@@ -240,6 +240,11 @@ class BatchReport:
         return sum(r["steps"] for r in self.runs)
 
     @property
+    def cpu_seconds(self) -> float:
+        """CPU time the audits used, summed over runs (over wall time: the cores used)."""
+        return sum(r.get("cpu_seconds", 0.0) for r in self.runs)
+
+    @property
     def exit_code(self) -> int:
         """The worst run's: 0 all clean, 1 some diverged, 2 some unreadable."""
         return max((r["exit_code"] for r in self.runs), default=0)
@@ -249,6 +254,7 @@ class BatchReport:
                 "runs_total": len(self.runs), **{f"runs_{k}": v for k, v in self.counts().items()},
                 "steps": self.steps, "seconds": self.seconds,
                 "steps_per_second": self.steps / self.seconds if self.seconds else None,
+                "cpu_seconds": self.cpu_seconds,
                 "runs": [_plain(r) for r in self.runs]}
 
     def markdown(self) -> str:
