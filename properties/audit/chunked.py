@@ -46,7 +46,7 @@ from mechanism.validation import EXACT_TOL
 from properties.audit.stream import SparseRows, VerifiedStep, verified_steps
 
 CHUNK_STEPS = 256
-CHUNK_ENTRIES = 1 << 21
+CHUNK_ENTRIES = 1 << 20
 #: Slack kept from every threshold before a step passes here (else the serial path runs).
 MARGIN = 1e-10
 #: Gauss-Legendre nodes for the identity (and half as many for its error estimate).

@@ -58,8 +58,11 @@ def find_runs(target) -> list[tuple[str, str | None]]:
         found = []
         for match in sorted(glob.glob(text, recursive=True)):
             m = Path(match)
+            m = m.parent if m.name == JSONL else m
             found += [m] if _is_run(m) else (_below(m) if m.is_dir() else [])
         runs = [(str(p), None) for p in dict.fromkeys(found)]
+    elif path.is_file() and path.name == JSONL:
+        runs = [(str(path.parent), None)]
     elif path.is_file():
         runs = []
         for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():

@@ -107,6 +107,8 @@ def test_manifest_glob_and_cli(runs, tmp_path, capsys):
     manifest.write_text(f"# two runs\n{runs / 'run00'} {head}\n{runs / 'run01'} {'0' * 64}\n")
     assert [h for _, h in find_runs(manifest)] == [head, "0" * 64]
     assert len(find_runs(str(runs / "run0[0-2]"))) == 3
+    assert [r for r, _ in find_runs(str(runs / "run0[01]" / JSONL))] == \
+        [str(runs / "run00"), str(runs / "run01")]
     assert cli(["audit", str(manifest), "--json", "--quiet"]) == 1  # run01's head differs
     out = json.loads(capsys.readouterr().out)
     assert (out["runs_clean"], out["runs_diverged"]) == (1, 1)
