@@ -1,7 +1,20 @@
-"""Benchmark: audit a synthetic 10,000-step run with 8 agents and V = 49152 (issue 6).
+"""Benchmark: audit a synthetic 10,000-step run with 8 agents and V = 49152 (issues 6, 14).
 
     python benchmarks/audit.py [--steps 10000] [--agents 8] [--vocab 49152]
                                [--dense-every 500] [--top 256] [--dir DIR] [--keep]
+                               [--no-serial]
+    python benchmarks/audit.py --runs 200 --steps 500 [--workers 1,2] [--distinct 4]
+
+In one fresh process, on the same files: the raw read throughput (the run's two files
+read whole, in 1 MiB blocks), the vectorized audit (``audit_run``, the default) and the
+serial one (``vectorized=False``, unless ``--no-serial``), whose steps/s are printed side
+by side with their ratio and the CPU model; the two reports must agree.
+
+With ``--runs R``: a batch of R runs (``--distinct`` of them written, the others hard
+links to those, so the disk holds only the distinct ones) audited by
+``properties.audit.cluster.audit_many`` on a local Dask cluster of each ``--workers``
+size, started (and its workers warmed up) before the clock starts; prints runs/s,
+steps/s, the speed-up over the first size, the load average and the CPU model.
 
 Writes the run as ``TokenAuction.run(..., record_to=DIR)`` does, from a synthetic provider
 (top-p style rows of 16..``--top`` tokens, and every ``--dense-every``-th step fully
@@ -67,10 +80,11 @@ def bids_for(n: int):
     return bids
 
 
-def write_run(folder: Path, steps: int, n: int, V: int, top: int, dense_every: int) -> float:
+def write_run(folder: Path, steps: int, n: int, V: int, top: int, dense_every: int,
+              seed: int = 0) -> float:
     """``TokenAuction.run(record_to=folder)`` with bounded memory (no steps or reports kept)."""
     t0 = time.perf_counter()
-    TokenAuction("linear").run(SparseAgents(n, V, top, dense_every), bids_for(n), seed=1,
+    TokenAuction("linear").run(SparseAgents(n, V, top, dense_every, seed), bids_for(n), seed=1 + seed,
                                max_tokens=steps, record_to=folder, keep_steps=False,
                                keep_reports=False)
     return time.perf_counter() - t0
@@ -88,7 +102,7 @@ def _maxrss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def audit_child(folder: str, traced: bool) -> None:
+def audit_child(folder: str, traced: bool, no_serial: bool = False) -> None:
     """Run in a fresh process: audit, print one JSON line of figures. Peak memory is
     sampled at 10% of the steps and at the end: RSS always, tracemalloc if ``traced``
     (which about doubles the audit's time, so the timing is then not representative)."""
@@ -106,15 +120,85 @@ def audit_child(folder: str, traced: bool) -> None:
 
     steps = sum(1 for _ in open(Path(folder) / "transcript.jsonl", "rb")) - 1
     marks.update({max(1, steps // 10), steps})
+    t0 = time.perf_counter()
+    nbytes = 0
+    for f in Path(folder).iterdir():  # raw read throughput of the same files
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                nbytes += len(block)
+    read_s = time.perf_counter() - t0
     if traced:
         tracemalloc.start()
     t0 = time.perf_counter()
     report = audit_run(folder, progress=progress)
     seconds = time.perf_counter() - t0
     top = peak()
+    serial_s, same = None, None
+    if not no_serial:
+        t0 = time.perf_counter()
+        old = audit_run(folder, vectorized=False)
+        serial_s = time.perf_counter() - t0
+        same = (old.exit_code, str(old.first_divergence), old.n_divergences) == \
+            (report.exit_code, str(report.first_divergence), report.n_divergences) and all(
+                (a.checked, a.failed) == (b.checked, b.failed)
+                for a, b in zip(old.tallies.values(), report.tallies.values()))
     print(json.dumps({"seconds": seconds, "peak": top, "samples": samples, "traced": traced,
                       "exit_code": report.exit_code, "steps": report.steps_replayed,
-                      "table": report.table()}))
+                      "table": report.table(), "read_s": read_s, "bytes": nbytes,
+                      "serial_s": serial_s, "same": same}))
+
+
+def batch(args) -> int:
+    """Many runs on local Dask clusters of each size in ``--workers``; see the module doc."""
+    import distributed
+
+    from properties.audit.cluster import audit_many, find_runs, local_cluster
+
+    root = Path(args.dir or tempfile.mkdtemp(prefix="ta-bench-batch-"))
+    try:
+        distinct = max(1, min(args.distinct, args.runs))
+        print(f"writing {distinct} distinct runs of {args.steps} steps ({args.agents} agents, "
+              f"V = {args.vocab}); {args.runs} run folders in all (hard links) ...", flush=True)
+        for k in range(args.runs):
+            folder = root / f"run{k:04d}"
+            if k < distinct:
+                write_run(folder, args.steps, args.agents, args.vocab, args.top,
+                          args.dense_every, seed=k)
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                for f in (root / f"run{k % distinct:04d}").iterdir():
+                    os.link(f, folder / f.name)
+        runs = find_runs(root)
+        base = None
+        for w in [int(x) for x in args.workers.split(",")]:
+            with local_cluster(w) as cluster, distributed.Client(cluster) as client:
+                client.run(lambda: __import__("properties.audit.run"))  # warm the workers
+                load = os.getloadavg()[0]
+                rep = audit_many(runs, client=client, source=str(root))
+            rate = rep.steps / rep.seconds
+            base = base or rate
+            c = rep.counts()
+            print(f"{w} worker(s): {len(rep.runs)} runs, {rep.steps} steps in {rep.seconds:.1f}s "
+                  f"({len(rep.runs) / rep.seconds:.2f} runs/s, {rate:.0f} steps/s), "
+                  f"speed-up {rate / base:.2f}x; {c['clean']} clean, {c['diverged']} diverged, "
+                  f"{c['unreadable']} unreadable; CPU time of the audits {rep.cpu_seconds:.1f}s "
+                  f"= {rep.cpu_seconds / rep.seconds:.2f} cores busy on average; load average "
+                  f"before {load:.2f}", flush=True)
+        print(f"CPU: {_cpu_model()}")
+        return 0
+    finally:
+        if not (args.keep or args.dir):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
+    except OSError:
+        pass
+    return "unknown"
 
 
 def main(argv=None) -> int:
@@ -128,10 +212,17 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the run folder")
     ap.add_argument("--tracemalloc", action="store_true",
                     help="measure tracemalloc's peak instead of RSS (slows the audit ~2x)")
+    ap.add_argument("--no-serial", action="store_true",
+                    help="skip the serial audit (the baseline of the speed-up)")
+    ap.add_argument("--runs", type=int, help="a batch of this many runs on local Dask clusters")
+    ap.add_argument("--workers", default="1,2", help="--runs: cluster sizes (default 1,2)")
+    ap.add_argument("--distinct", type=int, default=4, help="--runs: distinct runs written")
     ap.add_argument("--audit-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.runs:
+        return batch(args)
     if args.audit_child:
-        audit_child(args.audit_child, args.tracemalloc)
+        audit_child(args.audit_child, args.tracemalloc, args.no_serial)
         return 0
     folder = Path(args.dir or tempfile.mkdtemp(prefix="ta-bench-")) / "run"
     try:
@@ -142,7 +233,8 @@ def main(argv=None) -> int:
         print(f"  wrote {size / 2**20:.1f} MiB in {wrote:.1f}s", flush=True)
         print("auditing (fresh process) ...", flush=True)
         child = [sys.executable, __file__, "--audit-child", str(folder)]
-        out = subprocess.run(child + (["--tracemalloc"] if args.tracemalloc else []),
+        out = subprocess.run(child + (["--tracemalloc"] if args.tracemalloc else [])
+                             + (["--no-serial"] if args.no_serial else []),
                              capture_output=True, text=True, cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
         if out.returncode != 0:
@@ -151,8 +243,17 @@ def main(argv=None) -> int:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         mib = 2 ** 20
         print(r["table"])
-        print(f"audit: {r['steps']} steps in {r['seconds']:.1f}s "
-              f"({r['steps'] / r['seconds']:.0f} steps/s), exit {r['exit_code']}")
+        rate = r["steps"] / r["seconds"]
+        read_rate = r["steps"] / r["read_s"] if r["read_s"] else float("inf")
+        print(f"audit: {r['steps']} steps in {r['seconds']:.2f}s ({rate:.0f} steps/s), "
+              f"exit {r['exit_code']}; raw read of the same files: {r['bytes'] / mib:.1f} MiB "
+              f"in {r['read_s']:.3f}s ({r['bytes'] / mib / r['read_s']:.0f} MiB/s, "
+              f"{read_rate:.0f} steps/s)")
+        if r["serial_s"] is not None:
+            old = r["steps"] / r["serial_s"]
+            print(f"serial audit (vectorized=False): {r['serial_s']:.1f}s ({old:.0f} steps/s); "
+                  f"speed-up {rate / old:.1f}x; same verdicts and divergences: {r['same']}")
+        print(f"CPU: {_cpu_model()}")
         samples = ", ".join(f"after {k} steps {v / mib:.1f} MiB" for k, v in
                             sorted(r["samples"].items(), key=lambda kv: int(kv[0])))
         what = "traced memory (tracemalloc)" if r["traced"] else "RSS"

@@ -2,7 +2,9 @@
 
 Recorded runs: ``stream`` reads a run folder and checks its hash chain, ``run`` replays each
 step, ``step`` verifies the theory on one step's real distributions (also used by the demo),
-``checks`` holds the per-step checks, ``report`` the result. Mechanisms: ``target`` loads the
+``checks`` holds the per-step checks, ``report`` the result; ``chunked`` replays the
+common linear configuration many steps per numpy call, ``cluster`` audits many runs
+(in-process or on Dask). Mechanisms: ``target`` loads the
 class, ``mechanism`` and ``suite`` run the property suite and proofs on it. ``cli`` is the
 subcommand.
 """

@@ -2,6 +2,8 @@
 
     tokenauction audit RUN_DIR [--json] [--tol T] [--identity-tol T] [--no-properties]
                                [--expect-head HASH]
+    tokenauction audit DIR_OR_GLOB_OR_MANIFEST [--workers N | --scheduler ADDRESS]
+                               [--json] [--report PATH] [--tol T] ...
     tokenauction audit --mechanism package.module:NAME [--json] [--max-examples K]
     tokenauction audit --mechanism path/to/file.py:NAME [--orders box,segment] [--no-suite]
 
@@ -10,6 +12,11 @@ A run audit prints progress to stderr, then the summary table and the first dive
 counterexamples (:mod:`properties.audit.mechanism`, which documents the interface an
 audited object exposes). Exit codes: 0 clean, 1 divergence, violation or refuted
 property, 2 unreadable input or usage error.
+
+A target that is not one run folder (a directory of runs, a glob, a manifest), or any
+target with ``--workers``/``--scheduler``, is a batch (:mod:`properties.audit.cluster`):
+progress lines on stderr, one aggregated report (Markdown, or ``--json``; ``--report
+PATH`` writes PATH.json and PATH.md), exit code the worst run's.
 """
 
 from __future__ import annotations
@@ -20,13 +27,15 @@ import time
 
 from mechanism.errors import InvalidInput, InvalidRule
 
+from properties.audit import cluster
 from properties.audit.run import audit_run
 from properties.audit.mechanism import audit_mechanism, load_mechanism
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run_dir", nargs="?", help="run folder written by "
-                        "TokenAuction.run(record_to=...)")
+    parser.add_argument("run_dir", nargs="?", metavar="RUN_DIR",
+                        help="a run folder written by TokenAuction.run(record_to=...); or, "
+                             "for a batch, a directory of runs, a glob or a manifest file")
     parser.add_argument("--mechanism", metavar="MODULE:NAME",
                         help="audit a mechanism object instead (package.module:NAME or file.py:NAME)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -52,6 +61,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-suite", action="store_true",
                         help="--mechanism: the audit's own checks only (no properties.check)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    batch = parser.add_argument_group("many runs (a directory of runs, a glob or a manifest)")
+    batch.add_argument("--workers", type=int, metavar="N",
+                       help="audit on a local Dask cluster of N worker processes (loopback)")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="audit on an existing Dask cluster (e.g. tcp://10.0.0.5:8786)")
+    batch.add_argument("--report", metavar="PATH",
+                       help="also write the aggregated report to PATH.json and PATH.md")
+    batch.add_argument("--serial", action="store_true",
+                       help="replay step by step (no vectorized chunks; same report, slower)")
 
 
 class Progress:
@@ -93,10 +111,13 @@ def main(args) -> int:
         return report.exit_code
     if args.tol < 0 or args.identity_tol < 0:
         return _usage("--tol and --identity-tol must be >= 0")
+    if _is_batch(args):
+        return _batch(args)
     progress = None if args.quiet else Progress()
     report = audit_run(args.run_dir, tol=args.tol, identity_tol=args.identity_tol,
                        check_properties=not args.no_properties,
-                       expect_head=args.expect_head, progress=progress)
+                       expect_head=args.expect_head, progress=progress,
+                       vectorized=not args.serial)
     if progress is not None and progress.done:
         print(f"audit: {progress.done} steps in {report.seconds:.1f}s", file=sys.stderr)
     if args.json:
@@ -105,4 +126,70 @@ def main(args) -> int:
         print(report.summary())
         if report.error:
             print(f"tokenauction audit: error: {report.error}", file=sys.stderr)
+    return report.exit_code
+
+
+# -- many runs ----------------------------------------------------------------------
+def _is_batch(args) -> bool:
+    """One run folder (or a path that does not exist) keeps the single-run audit."""
+    from pathlib import Path
+
+    if args.workers is not None or args.scheduler is not None:
+        return True
+    path = Path(args.run_dir)
+    return any(c in args.run_dir for c in "*?[") or path.is_file() or \
+        (path.is_dir() and not cluster._is_run(path))
+
+
+class BatchProgress:
+    """``audit: [#####.....] 12/200 runs, 3 diverged, 0 unreadable`` on stderr: redrawn in
+    place on a terminal, else a line at most every ``every`` seconds and at the end."""
+
+    def __init__(self, stream=sys.stderr, every: float = 2.0):
+        self.stream, self.every, self.last = stream, every, 0.0
+        self.bad = {"diverged": 0, "unreadable": 0}
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def __call__(self, done: int, total: int, result: dict) -> None:
+        if result["status"] in self.bad:
+            self.bad[result["status"]] += 1
+        now = time.perf_counter()
+        if not (self.tty or done == total or now - self.last >= self.every):
+            return
+        self.last = now
+        bar = "#" * (20 * done // total) + "." * (20 - 20 * done // total)
+        text = (f"audit: [{bar}] {done}/{total} runs, {self.bad['diverged']} diverged, "
+                f"{self.bad['unreadable']} unreadable")
+        end = "\n" if not self.tty or done == total else ""
+        print(("\r" if self.tty else "") + text, end=end, file=self.stream, flush=True)
+
+
+def _batch(args) -> int:
+    if args.expect_head:
+        return _usage("--expect-head names one run; give heads per run in a manifest "
+                      "(a line 'RUN_DIR HEAD')")
+    if args.workers is not None and args.scheduler is not None:
+        return _usage("give --workers N or --scheduler ADDRESS, not both")
+    if args.workers is not None and args.workers < 1:
+        return _usage(f"--workers must be >= 1, got {args.workers}")
+    try:
+        runs = cluster.find_runs(args.run_dir)
+        report = cluster.audit_many(
+            runs, workers=args.workers, scheduler=args.scheduler, source=args.run_dir,
+            progress=None if args.quiet else BatchProgress(), tol=args.tol,
+            identity_tol=args.identity_tol, check_properties=not args.no_properties,
+            vectorized=not args.serial)
+    except InvalidInput as exc:
+        return _usage(str(exc))
+    except (OSError, TimeoutError) as exc:  # no scheduler at that address, ...
+        return _usage(f"cannot reach the Dask scheduler {args.scheduler}: {exc}"
+                      if args.scheduler else f"cannot start a local cluster: {exc}")
+    except ImportError:
+        return _usage('Dask is not installed: pip install "tokenauction[scale]"')
+    if args.report:
+        from pathlib import Path
+
+        Path(args.report + ".json").write_text(json.dumps(report.to_json(), indent=1))
+        Path(args.report + ".md").write_text(report.markdown() + "\n")
+    print(json.dumps(report.to_json(), indent=1) if args.json else report.markdown())
     return report.exit_code

@@ -199,3 +199,77 @@ class AuditReport:
                 "monotone_violation_rate": self.violation_rate(),
                 "error": self.error, "error_line": self.error_line,
                 "warnings": list(self.warnings), "seconds": self.seconds}
+
+
+#: Per-run status in a batch audit, from the run's exit code (2: unreadable input, or
+#: the audit itself failed on it -- its error says which).
+STATUS = {0: "clean", 1: "diverged", 2: "unreadable"}
+
+
+def run_summary(report: AuditReport) -> dict:
+    """What a batch keeps of one run's report: small, JSON-safe, enough to act on."""
+    return {"run": report.run_dir, "status": STATUS[report.exit_code],
+            "exit_code": report.exit_code, "steps": report.steps_read,
+            "n_divergences": report.n_divergences,
+            "first_divergence": None if report.first_divergence is None
+            else report.first_divergence.to_json(),
+            "first_divergence_text": None if report.first_divergence is None
+            else str(report.first_divergence),
+            "error": report.error, "head_hash": report.head_hash, "seconds": report.seconds}
+
+
+@dataclass
+class BatchReport:
+    """The aggregated result of auditing many runs (:mod:`properties.audit.cluster`):
+    one summary per run, in the order the runs were found, each exactly once."""
+
+    source: str
+    engine: str
+    runs: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict:
+        out = {s: 0 for s in STATUS.values()}
+        for r in self.runs:
+            out[r["status"]] += 1
+        return out
+
+    @property
+    def steps(self) -> int:
+        return sum(r["steps"] for r in self.runs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time the audits used, summed over runs (over wall time: the cores used)."""
+        return sum(r.get("cpu_seconds", 0.0) for r in self.runs)
+
+    @property
+    def exit_code(self) -> int:
+        """The worst run's: 0 all clean, 1 some diverged, 2 some unreadable."""
+        return max((r["exit_code"] for r in self.runs), default=0)
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "engine": self.engine, "exit_code": self.exit_code,
+                "runs_total": len(self.runs), **{f"runs_{k}": v for k, v in self.counts().items()},
+                "steps": self.steps, "seconds": self.seconds,
+                "steps_per_second": self.steps / self.seconds if self.seconds else None,
+                "cpu_seconds": self.cpu_seconds,
+                "runs": [_plain(r) for r in self.runs]}
+
+    def markdown(self) -> str:
+        c = self.counts()
+        rate = f"{self.steps / self.seconds:.0f} steps/s" if self.seconds else "-"
+        out = [f"# Audit of {len(self.runs)} runs ({self.source})", "",
+               f"Engine: {self.engine}. {c['clean']} clean, {c['diverged']} diverged, "
+               f"{c['unreadable']} unreadable; {self.steps} steps in {self.seconds:.1f}s "
+               f"({rate}). Exit {self.exit_code}.", ""]
+        bad = [r for r in self.runs if r["status"] != "clean"]
+        if bad:
+            out += ["| run | status | steps | first divergence or error |", "|---|---|---|---|"]
+            for r in bad:
+                why = r["error"] if r["status"] == "unreadable" else r["first_divergence_text"]
+                why = str(why).replace("|", "\\|")
+                out.append(f"| {r['run']} | {r['status'].upper()} | {r['steps']} | {why} |")
+        else:
+            out.append("Every run is clean.")
+        return "\n".join(out)

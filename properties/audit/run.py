@@ -38,6 +38,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import as_bids, as_distribution, as_distributions
 
 from properties.audit import checks as C
+from properties.audit import chunked
 from properties.audit.report import AuditReport, Divergence
 from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
 
@@ -63,7 +64,8 @@ def auction_from_header(header: dict) -> TokenAuction:
 
 def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
               check_properties: bool = True, expect_head: str | None = None,
-              progress: Callable[[int, VerifiedStep], None] | None = None) -> AuditReport:
+              progress: Callable[[int, VerifiedStep], None] | None = None,
+              vectorized: bool = True) -> AuditReport:
     """Replay and verify a recorded run; see the module docstring.
 
     ``tol``: relative/absolute tolerance when comparing replayed payments with recorded
@@ -72,6 +74,8 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
     ``expect_head``: the chain head (last line's hash) published when the run ended; a
     run rewritten with a recomputed chain no longer matches it.
     ``progress(steps_done, step)`` is called after every step.
+    ``vectorized``: replay the linear/second-price configuration in chunks
+    (:mod:`properties.audit.chunked`; same report); False: step by step, as before.
     """
     report = AuditReport(str(run_dir))
     t0 = time.perf_counter()
@@ -89,11 +93,19 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
         for name in ("monotone_box", "payment_bounds", "payment_identity"):
             report.tallies[name].note = "not requested"
     try:
-        for item in verified_steps(run_dir, header, report):
-            report.steps_read += 1
-            _audit_step(item, auction, header, report, tol, identity_tol, check_properties)
-            if progress is not None:
-                progress(report.steps_read, item)
+        if vectorized and chunked.supported(header, auction, tol, identity_tol):
+            chunked.audit_chunked(
+                run_dir, header, report, auction,
+                lambda item: _audit_step(item, auction, header, report, tol, identity_tol,
+                                         check_properties),
+                tol=tol, identity_tol=identity_tol, method=chunked.payment_method(auction, header),
+                check_properties=check_properties, progress=progress)
+        else:
+            for item in verified_steps(run_dir, header, report):
+                report.steps_read += 1
+                _audit_step(item, auction, header, report, tol, identity_tol, check_properties)
+                if progress is not None:
+                    progress(report.steps_read, item)
     except InvalidInput as exc:
         report.error, report.error_line = str(exc), _line(exc)
     if expect_head is not None and report.error is None:

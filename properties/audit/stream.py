@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -47,8 +48,44 @@ STEP_FIELDS = ("step", "token", "bids", "payments", "uniforms", "reports")
 class VerifiedStep:
     line: int
     record: dict
-    rows: np.ndarray | None   #: (n [+1 reference], V) float64, None if unusable
+    rows: "np.ndarray | SparseRows | None"  #: (n [+1 reference], V) float64, None if unusable
     side_ok: bool             #: the block's SHA-256 matched the record
+
+
+@dataclass
+class SparseRows:
+    """One step's block as read (``sparse=True``): per row its token indices and values,
+    concatenated; :meth:`dense` gives exactly what :func:`decode_rows` gives."""
+
+    blob: bytes
+    n_rows: int
+    V: int
+    nnz: np.ndarray   #: (n_rows,) entries per row
+    idx: np.ndarray   #: int32, all rows' token indices in order
+    val: np.ndarray   #: float64, their values
+
+    def dense(self) -> np.ndarray:
+        return decode_rows(self.blob, self.n_rows, self.V)
+
+
+def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
+    """The block without densifying it; any malformed block goes through
+    :func:`decode_rows`, so it fails with the same error."""
+    pos, nnz, idx, val = 0, [], [], []
+    for _ in range(n_rows):
+        k = struct.unpack_from("<i", blob, pos)[0] if pos + 4 <= len(blob) else -1
+        end = pos + 4 + 12 * k
+        if k < 0 or end > len(blob):
+            decode_rows(blob, n_rows, V)  # raises the canonical error
+        idx.append(np.frombuffer(blob, "<i4", k, pos + 4))
+        val.append(np.frombuffer(blob, "<f8", k, pos + 4 + 4 * k))
+        nnz.append(k)
+        pos = end
+    ii = np.concatenate(idx) if idx else np.zeros(0, "<i4")
+    if ii.size and (ii.min() < 0 or ii.max() >= V):
+        decode_rows(blob, n_rows, V)
+    return SparseRows(blob, n_rows, V, np.asarray(nnz, dtype=np.int64), ii,
+                      np.concatenate(val) if val else np.zeros(0))
 
 
 def _bad(message: str, line: int | None) -> InvalidInput:
@@ -112,7 +149,7 @@ def _check_chain(rec: dict, prev: str, line: int, step, report: AuditReport) -> 
 
 
 def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
-                expected_offset: int, header: dict):
+                expected_offset: int, header: dict, sparse: bool = False):
     """(rows, sha_ok) for one step's reports, recording side-file divergences."""
     n, V = int(header["n"]), int(header["V"])
     n_rows = n + (1 if header.get("has_reference") else 0)
@@ -144,7 +181,7 @@ def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
                                message="wrong shape: n agents (+1 reference) rows per step"))
         return None, sha_ok
     try:
-        rows = decode_rows(blob, n_rows, V)
+        rows = decode_sparse(blob, n_rows, V) if sparse else decode_rows(blob, n_rows, V)
     except (InvalidInput, ValueError) as exc:
         report.fail(Divergence("inputs", step, line, "reports", f"{n_rows} rows over V={V}",
                                "undecodable", message=str(exc)))
@@ -152,8 +189,10 @@ def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
     return rows, sha_ok
 
 
-def verified_steps(folder, header: dict, report: AuditReport) -> Iterator[VerifiedStep]:
-    """Yield each step after checking chain, order and side file (see module doc)."""
+def verified_steps(folder, header: dict, report: AuditReport,
+                   sparse: bool = False) -> Iterator[VerifiedStep]:
+    """Yield each step after checking chain, order and side file (see module doc);
+    ``sparse``: rows as :class:`SparseRows` (the vectorized audit), else dense."""
     folder = Path(folder)
     side_path = folder / SIDE
     if not side_path.is_file():
@@ -214,7 +253,7 @@ def verified_steps(folder, header: dict, report: AuditReport) -> Iterator[Verifi
                                        step, message=f"step {stopped_at} emitted a stop token"))
             expected_step = (step + 1) if isinstance(step, int) else expected_step + 1
             rows, sha_ok = _read_block(side, side_size, rec["reports"], line, step, report,
-                                       expected_offset, header)
+                                       expected_offset, header, sparse)
             loc = rec["reports"]
             if isinstance(loc, dict) and isinstance(loc.get("offset"), int) \
                     and isinstance(loc.get("length"), int):

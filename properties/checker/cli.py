@@ -1,6 +1,10 @@
-"""``tokenauction check TARGET``: judge a rule or a payment rule (issue 3).
+"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule (issue 3).
 
-Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error.
+Several targets (a rule zoo) are judged one after another, or on Dask with
+``--workers N`` / ``--scheduler ADDRESS`` (the audit's engine,
+:func:`properties.audit.cluster.run_tasks`); each report is printed in the order given.
+Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error (for many
+targets: the worst).
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from properties.checker.targets import DEFAULT_TIMEOUT
 
 
 def add_arguments(p) -> None:
-    p.add_argument("target", help="path/to/file.py:NAME, package.module:NAME, or a built-in "
-                                  "rule / payment rule name (linear, second_price, ...)")
+    p.add_argument("target", nargs="+",
+                   help="path/to/file.py:NAME, package.module:NAME, or a built-in "
+                        "rule / payment rule name (linear, second_price, ...); several for a zoo")
     p.add_argument("--property", action="append", dest="properties", metavar="ID",
                    help="property id, optionally ID:ORDER (repeatable; default: all of the "
                         f"target's kind). Known: {', '.join(CATALOGUE)}")
@@ -33,6 +38,10 @@ def add_arguments(p) -> None:
                    help="wall-clock budget for the sampling (default: none)")
     p.add_argument("--no-prove", action="store_true", help="skip the proofs engine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="several targets: judge them on a local Dask cluster of N processes")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="several targets: judge them on an existing Dask cluster")
 
 
 def main(args) -> int:
@@ -40,8 +49,10 @@ def main(args) -> int:
         print("tokenauction check: error: --max-examples and --timeout must be positive",
               file=sys.stderr)
         return 2
+    if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
+        return _many(args)
     try:
-        report = check(args.target, args.properties, orders=args.orders,
+        report = check(args.target[0], args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                        rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
     except (InvalidInput, InvalidRule) as exc:
@@ -52,3 +63,44 @@ def main(args) -> int:
     else:
         print(report)
     return report.exit_code
+
+
+def check_one(target: str, options: dict) -> tuple[str, dict | None, int]:
+    """One target of a zoo (a Dask task): its report as text, JSON and exit code."""
+    try:
+        report = check(target, **options)
+    except (InvalidInput, InvalidRule) as exc:
+        return f"{target}: error: {exc}", {"target": target, "error": str(exc)}, 2
+    return str(report), report.to_json(), report.exit_code
+
+
+def _many(args) -> int:
+    from properties.audit.cluster import run_tasks
+
+    if args.workers is not None and args.scheduler is not None:
+        print("tokenauction check: error: give --workers or --scheduler, not both",
+              file=sys.stderr)
+        return 2
+    options = dict(properties=args.properties, orders=args.orders,
+                   max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
+                   rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
+    try:
+        results, engine = run_tasks(
+            check_one, [(t, options) for t in args.target], workers=args.workers,
+            scheduler=args.scheduler, name="check",
+            lost=lambda item, why: (f"{item[0]}: not judged: {why}",
+                                    {"target": item[0], "error": why}, 2))
+    except (InvalidInput, OSError, TimeoutError, ImportError) as exc:
+        print(f"tokenauction check: error: {exc}", file=sys.stderr)
+        return 2
+    code = max(c for _, _, c in results)
+    if args.json:
+        print(json.dumps({"engine": engine, "exit_code": code,
+                          "reports": [j for _, j, _ in results]}))
+    else:
+        print("\n\n".join(text for text, _, _ in results))
+        print(f"\n{len(results)} targets ({engine}): "
+              f"{sum(c == 0 for _, _, c in results)} nothing refuted, "
+              f"{sum(c == 1 for _, _, c in results)} refuted, "
+              f"{sum(c == 2 for _, _, c in results)} errors")
+    return code

@@ -1,5 +1,8 @@
 """Tampering and faults: each is detected by the right check, with the first divergence
-naming step, line, agent, field, expected and recorded values (issue 6)."""
+naming step, line, agent, field, expected and recorded values (issue 6).
+
+Every audit in this module runs twice -- vectorized (the default) and serial -- and the
+two reports must agree (issue 14: the chunked path changes speed, never a verdict)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,18 @@ import struct
 import pytest
 
 from mechanism.transcript import JSONL, folder_digest
-from properties.audit.run import audit_run
+from properties.audit import run as run_module
 
+from tests.helpers.audit_compare import same_reports
 from tests.helpers.recording import record, records, side_path, tamper
+
+
+def audit_run(run_dir, **kw):
+    """The vectorized audit, checked against the serial one on the same run."""
+    new = run_module.audit_run(run_dir, **kw)
+    old = run_module.audit_run(run_dir, vectorized=False, **kw)
+    same_reports(new, old)
+    return new
 
 
 @pytest.fixture

@@ -1,0 +1,308 @@
+"""Vectorized replay of a recorded run, many steps per numpy call (issue 14).
+
+The serial audit (:mod:`properties.audit.run`) spends its time in per-step Python: a
+dense ``(n, V)`` decode, one ``bid_path`` call per agent and grid point, one adaptive
+quadrature per agent. For the platform's common configuration -- the ``linear`` rule
+(docs/theory.md section 2; with or without a reference, no smoothing), the
+``second_price`` payment charged in expectation, the ``inverse_cdf`` sampler -- this
+module replays CHUNKS of steps at once on the sparse rows as stored:
+
+* inputs: every value finite and >= 0, token indices increasing per row, each row
+  summing to 1 within half of ``EXACT_TOL`` (so the serial path would not renormalize);
+* replay: the aggregate ``q = (sum_j b_j p_j + lambda p_0) / W`` on each step's support
+  (one ``bincount`` per chunk), the token by inverse CDF with ``u_0``, and the closed
+  form ``Z_i = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))`` with
+  ``2 B_i TV(p_i, m_i) = sum_{t in supp p_i} (|W p_i(t) - S(t)| - S(t)) + sum_t S(t)``
+  (``S = W q``): O(nonzeros) per step;
+* properties: ``0 <= z_i <= b_i`` on the recorded values (the serial arithmetic); the
+  payment identity by Gauss-Legendre quadrature of ``x(s) = s/(s + B_i) TV(p_i, m_i)``
+  (the second-price allocation of the linear rule), a method independent of the
+  closed form it checks; box monotonicity by the theorem that the linear rule's bid
+  path ``Q_i(s) = p_i + B_i/(s + B_i) (m_i - p_i)`` moves each token monotonically to
+  ``p_i`` (docs/theory.md section 4, "Which rules are monotone"), the library's grid
+  check running in full on one step of every chunk (its sparsest).
+
+It is a FILTER, never a judge of failures: a step passes here only with a margin
+(tokens: ``u_0`` farther than ``MARGIN`` from a CDF boundary; payments and identity:
+inside the tolerance by ``MARGIN``); every other step -- anything unusual, anything
+near a threshold, any step the stream flagged, and one step of every chunk --
+is audited by the serial ``_audit_step``, which writes every divergence. So a report
+has the serial path's divergences and verdicts, in the same order. Memory stays
+bounded: at most ``CHUNK_STEPS`` steps or ``CHUNK_ENTRIES`` stored values at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from mechanism import step_uniforms
+from mechanism import rules as R
+from mechanism.errors import InvalidInput
+from mechanism.validation import EXACT_TOL
+
+from properties.audit.stream import SparseRows, VerifiedStep, verified_steps
+
+CHUNK_STEPS = 256
+CHUNK_ENTRIES = 1 << 20
+#: Slack kept from every threshold before a step passes here (else the serial path runs).
+MARGIN = 1e-10
+#: Gauss-Legendre nodes for the identity (and half as many for its error estimate).
+GL_NODES = 24
+_X, _W = np.polynomial.legendre.leggauss(GL_NODES)
+_X2, _W2 = np.polynomial.legendre.leggauss(GL_NODES // 2)
+
+
+class StreamLog:
+    """Stands in for the report while the stream reads ahead: buffers its calls, which
+    are replayed into the report step by step, in the serial order."""
+
+    def __init__(self):
+        self.ops: list = []
+        self.head_hash = None
+
+    def count(self, check, n=1):
+        self.ops.append(("count", (check, n)))
+
+    def fail(self, div):
+        self.ops.append(("fail", (div,)))
+
+    def warn(self, text):
+        self.ops.append(("warn", (text,)))
+
+    def take(self) -> list:
+        ops, self.ops = self.ops, []
+        return ops
+
+
+def supported(header: dict, auction, tol: float, identity_tol: float) -> bool:
+    """Whether the run's configuration is the one vectorized here (else: serial)."""
+    rule = auction.rule  # the sampler actually used is checked per step (its record)
+    return (rule.generic is R.linear and not rule.epsilon
+            and auction.sampler in ("auto", "inverse_cdf")
+            and header.get("payment") == "second_price" and header.get("charge") == "expected"
+            and tol >= 2 * MARGIN)
+
+
+def payment_method(auction, header: dict) -> str:
+    """The ``payment_method`` the auction records for this configuration (a probe)."""
+    from mechanism.payments import compute_payments
+
+    n, rule = int(header["n"]), auction.rule
+    if header.get("has_reference"):
+        rule = rule.with_reference(np.array([0.5, 0.5]))
+    return compute_payments(rule, np.full((n, 2), 0.5), np.ones(n), auction.payment).method
+
+
+def _number(x) -> bool:
+    try:
+        return type(x) in (int, float) and math.isfinite(x)
+    except OverflowError:  # an int beyond float64
+        return False
+
+
+def _unique(keys: np.ndarray):
+    """``np.unique(keys, return_inverse=True)`` by a stable sort, which merges the
+    already sorted rows quickly."""
+    order = np.argsort(keys, kind="stable")
+    ks = keys[order]
+    first = np.empty(ks.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=first[1:])
+    inv = np.empty(ks.size, dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
+    return ks[first], inv
+
+
+class ChunkAuditor:
+    """Replays chunks of steps of one run (see the module docstring)."""
+
+    def __init__(self, header, tol, identity_tol, method, check_properties):
+        self.n, self.V = int(header["n"]), int(header["V"])
+        self.has_ref = bool(header.get("has_reference"))
+        self.lam = float(header.get("reference_weight") or 0.0) if self.has_ref else 0.0
+        self.seed = header["seed"]
+        self.tol, self.identity_tol = tol, identity_tol
+        self.method, self.check_properties = method, check_properties
+
+    def _eligible(self, item: VerifiedStep, ops) -> bool:
+        rec, n = item.record, self.n
+        if not isinstance(item.rows, SparseRows) or any(op == "fail" for op, _ in ops):
+            return False
+        step, bids, pays = rec.get("step"), rec.get("bids"), rec.get("payments")
+        return (isinstance(step, int) and not isinstance(step, bool) and step >= 0
+                and isinstance(bids, list) and len(bids) == n and all(map(_number, bids))
+                and all(x >= 0 for x in bids)
+                and isinstance(pays, list) and len(pays) == n and all(map(_number, pays))
+                and isinstance(rec.get("token"), int) and not isinstance(rec["token"], bool)
+                and rec.get("sampler") == "inverse_cdf"
+                and rec.get("payment_method") == self.method and rec.get("thresholds") is None
+                and isinstance(rec.get("uniforms"), list))
+
+    def check(self, chunk: list) -> np.ndarray:
+        """Per ``(item, stream ops)``: True if the step passes every check here (its
+        tallies are then the serial path's), False if the serial path must audit it.
+        ``self.errs``: the largest replay and identity errors of the passing steps."""
+        elig = np.array([self._eligible(it, ops) for it, ops in chunk], dtype=bool)
+        ok = np.zeros(len(chunk), dtype=bool)
+        self.errs = (0.0, 0.0)
+        if elig.any():
+            with np.errstate(all="ignore"):  # NaN or inf compare False: the serial path runs
+                ok[elig] = self._check([it for (it, _), e in zip(chunk, elig) if e])
+        return ok
+
+    def _check(self, items: list[VerifiedStep]) -> np.ndarray:
+        n, R_ = self.n, self.n + self.has_ref
+        m = len(items)
+        ok = np.zeros(m, dtype=bool)
+        b = np.array([it.record["bids"] for it in items], dtype=np.float64)        # (m, n)
+        z = np.array([it.record["payments"] for it in items], dtype=np.float64)    # (m, n)
+        ok[:] = True
+        u0 = np.zeros(m)
+        for k, it in enumerate(items):  # uniforms: a pure function of (seed, step)
+            u = step_uniforms(self.seed, it.record["step"], n)
+            ru = it.record["uniforms"]
+            ok[k] = len(ru) == u.size and all(map(_number, ru)) and u.tolist() == ru
+            u0[k] = u[0]
+        nnz = np.concatenate([it.rows.nnz for it in items])                        # (m R,)
+        idx = np.concatenate([it.rows.idx for it in items]).astype(np.int64)
+        val = np.concatenate([it.rows.val for it in items])
+        seg = np.repeat(np.arange(m * R_), nnz)          # (step, row) of each entry
+        st, row = seg // R_, seg % R_
+        bad = ~np.isfinite(val) | (val < 0)
+        same = seg[1:] == seg[:-1]
+        bad[1:] |= same & (idx[1:] <= idx[:-1])           # increasing tokens per row
+        sums = np.bincount(seg, weights=np.where(bad, 0.0, val), minlength=m * R_)
+        bad_row = np.abs(sums - 1.0) > EXACT_TOL / 2
+        ok &= ~(np.bincount(st, weights=bad, minlength=m) > 0)
+        ok &= ~bad_row.reshape(m, R_).any(axis=1)
+        W = b.sum(axis=1) + self.lam                                               # (m,)
+        ok &= W > 0
+        Wsafe = np.where(W > 0, W, 1.0)
+        weight = np.hstack([b, np.full((m, 1), self.lam)]) if self.has_ref else b
+        w_e = weight[st, row]
+        keys = st * self.V + idx
+        uniq, inv = _unique(keys)
+        S = np.bincount(inv, weights=w_e * val, minlength=uniq.size)              # W q
+        key_step = uniq // self.V
+        bounds = np.searchsorted(key_step, np.arange(m + 1))
+        for k, it in enumerate(items):  # the token: inverse CDF of q with u_0
+            if not ok[k]:
+                continue
+            lo, hi = bounds[k], bounds[k + 1]
+            c = np.cumsum(S[lo:hi] / Wsafe[k])
+            t = int(np.searchsorted(c, u0[k], side="right"))
+            ok[k] = (t < c.size and c[t] - u0[k] > MARGIN and (t == 0 or u0[k] - c[t - 1] > MARGIN)
+                     and int(uniq[lo + t] - k * self.V) == it.record["token"])
+        # closed-form payments and the identity (agents' rows only)
+        agent = row < n
+        term = np.abs(W[st] * val - S[inv]) - S[inv]
+        T = np.bincount(seg[agent], weights=term[agent], minlength=m * R_).reshape(m, R_)[:, :n]
+        total = np.bincount(key_step, weights=S, minlength=m)
+        B = W[:, None] - b
+        good = (b > 0) & (B > 0)
+        Bs = np.where(good, B, 1.0)
+        tv = (T + total[:, None]) / (2.0 * Bs)
+        want = np.where(good, tv * (Bs * np.log1p(b / Bs) - b * Bs / (b + Bs)), 0.0)
+        diff = np.abs(want - z)
+        ok &= (diff <= self.tol * np.maximum(1.0, np.maximum(np.abs(want), np.abs(z)))
+               - MARGIN * np.maximum(1.0, np.abs(z))).all(axis=1)
+        pay_err = float(diff[ok].max(initial=0.0))
+        id_err = 0.0
+        if self.check_properties:
+            scale = 1e-9 * np.maximum(1.0, b)
+            ok &= ((z >= -scale) & (z <= b + scale)).all(axis=1)       # 0 <= z_i <= b_i
+            ident, err = _identity(tv, b, B, good)
+            idiff = np.abs(ident - z)
+            ok &= (idiff + err + MARGIN <= self.identity_tol * np.maximum(1.0, b)).all(axis=1)
+            id_err = float(idiff[ok].max(initial=0.0))
+        self.errs = (pay_err, id_err)
+        return ok
+
+
+def _identity(tv, b, B, good):
+    """Myerson's identity ``b x(b) - int_0^b x`` with ``x(s) = s/(s+B) TV(p_i, m_i)``
+    (the linear rule's second-price allocation), by Gauss-Legendre; and an error
+    estimate (the difference with half the nodes)."""
+    Bs = np.where(good, B, 1.0)
+    bs = np.where(good, b, 0.0)
+
+    def gl(x, w):
+        s = bs[..., None] * (x + 1.0) / 2.0
+        return bs * (w * (s / (s + Bs[..., None]))).sum(axis=-1) / 2.0
+
+    area, coarse = gl(_X, _W), gl(_X2, _W2)
+    value = np.where(good, tv * (bs * bs / (bs + Bs) - area), 0.0)
+    return value, np.where(good, tv * np.abs(area - coarse), 0.0)
+
+
+def audit_chunked(run_dir, header, report, auction, audit_step: Callable, *, tol, identity_tol,
+                  method: str, check_properties: bool, progress=None) -> None:
+    """Stream the run in chunks; each step is passed here or by ``audit_step(item)``."""
+    from mechanism.transcript import decode_rows
+
+    aud = ChunkAuditor(header, tol, identity_tol, method, check_properties)
+    log = StreamLog()
+    chunk: list = []
+    size = 0
+
+    def apply(ops):
+        for op, args in ops:
+            getattr(report, op)(*args)
+
+    def flush():
+        nonlocal chunk, size
+        ok = aud.check(chunk)
+        # one step per chunk (the sparsest, so the cheapest) also goes through the
+        # library's own checks in full, tying this path to them on every chunk
+        sizes = [it.rows.val.size if isinstance(it.rows, SparseRows) else 0 for it, _ in chunk]
+        if ok.any():
+            ok[int(np.argmin(np.where(ok, sizes, np.iinfo(np.int64).max)))] = False
+        pay_err, id_err = aud.errs
+        for k, (item, ops) in enumerate(chunk):
+            apply(ops)
+            report.steps_read += 1
+            if ok[k]:
+                _pass(report, aud)
+            else:
+                if isinstance(item.rows, SparseRows):
+                    item = VerifiedStep(item.line, item.record,
+                                        decode_rows(item.rows.blob, item.rows.n_rows,
+                                                    item.rows.V), item.side_ok)
+                audit_step(item)
+            if progress is not None:
+                progress(report.steps_read, item)
+        t = report.tallies
+        t["replay_payments"].max_error = max(t["replay_payments"].max_error, pay_err)
+        t["payment_identity"].max_error = max(t["payment_identity"].max_error, id_err)
+        chunk, size = [], 0
+
+    try:
+        for item in verified_steps(run_dir, header, log, sparse=True):
+            chunk.append((item, log.take()))
+            size += item.rows.val.size if isinstance(item.rows, SparseRows) else 0
+            if len(chunk) >= CHUNK_STEPS or size >= CHUNK_ENTRIES:
+                flush()
+    except InvalidInput:
+        flush()
+        apply(log.take())
+        report.head_hash = log.head_hash
+        raise
+    flush()
+    apply(log.take())
+    report.head_hash = log.head_hash
+
+
+def _pass(report, aud: ChunkAuditor) -> None:
+    """The tallies the serial path records for a clean step of this configuration."""
+    report.count("inputs")
+    report.count("uniforms")
+    report.steps_replayed += 1
+    report.count("replay_token")
+    report.count("replay_payments")
+    if aud.check_properties:
+        report.count("monotone_box", aud.n)
+        report.count("payment_bounds")
+        report.count("payment_identity")
