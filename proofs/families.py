@@ -159,6 +159,15 @@ def _scope(rule, V=None, extra=()) -> Scope:
     return Scope(None, V, "real bids >= 0", "exact reals", tuple(notes))
 
 
+def family_scope(rule, symbolic_reference: bool = False) -> Scope:
+    """What a PROVED of :func:`prove_family`'s lemma chain covers for ``rule`` (the scope
+    it records, and the one the theorem-table claims declare: docs/theory.md, "Scope of a
+    verdict")."""
+    V = None if rule.reference is None else rule.reference.size
+    return _scope(rule, V, ["every reference p_0 and weight lambda >= 0"]
+                  if symbolic_reference else ())
+
+
 def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
                  symbolic_reference: bool = False, fallback: bool = True):
     """MON/CA of a :class:`FamilyRule` for every n and V; None when ``rule`` is not one
@@ -200,8 +209,7 @@ def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
                       timeout_s, extra)
     if not chain.proved:
         return None if fallback else _unproved(chain)
-    scope = _scope(rule, V, ["every reference p_0 and weight lambda >= 0"]
-                   if symbolic_reference else ())
+    scope = family_scope(rule, symbolic_reference)
     res = ProofResult(Verdict.PROVED, engines(chain), f"{property_id} under {order} for every n "
                       f"and {'V = 2' if logit else 'every V'} by the family's lemma chain: "
                       + chain.summary(), scope.sizes())

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from mechanism.rules import get_rule
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import Scope, Verdict
 
-from proofs.families import normalized, prove_family, winner_take_all
+from proofs.families import family_scope, normalized, prove_family, winner_take_all
 from proofs.lemmas import Step, run_chain
 from proofs.registry import Limits, ProofResult, claim
 
@@ -62,6 +62,23 @@ def code_tie(key: str, seed: int = 0) -> Step:
                 "numpy", str(Verdict.PROVED if ok else Verdict.REFUTED))
 
 
+TIE = "the library's code equals the family form (numpy, random profiles)"
+
+
+def with_code_tie(scope: Scope, key: str) -> Scope:
+    """``scope`` plus the bounded code tie's assumption when ``key`` is a library rule."""
+    if key not in BUILTIN:
+        return scope
+    from dataclasses import replace
+    return replace(scope, assumptions=scope.assumptions + (TIE,))
+
+
+def family_claim_scope(key: str, symbolic_reference: bool = False) -> Scope:
+    """The scope a family claim declares: the one :func:`_family_claim` records on a
+    PROVED (:func:`proofs.families.family_scope`, then :func:`with_code_tie`)."""
+    return with_code_tie(family_scope(FAMILY[key](), symbolic_reference), key)
+
+
 def _family_claim(key, prop, order, limits: Limits, symbolic_reference=False) -> ProofResult:
     res = prove_family(FAMILY[key](), prop, order, timeout_s=min(limits.timeout_s, 20.0),
                        symbolic_reference=symbolic_reference, fallback=False)
@@ -77,16 +94,15 @@ def _family_claim(key, prop, order, limits: Limits, symbolic_reference=False) ->
     if res.verdict is Verdict.PROVED and tie.verdict != "PROVED" and tie.engine != "argument":
         res.verdict, res.detail = Verdict.UNKNOWN, "the library's code and the family form " \
             "differ: " + tie.statement
-    elif res.scope is not None and tie.engine != "argument":
-        from dataclasses import replace
-        res.scope = replace(res.scope, assumptions=res.scope.assumptions + (
-            "the library's code equals the family form (numpy, random profiles)",))
+    elif res.scope is not None:
+        res.scope = with_code_tie(res.scope, key)
     return res
 
 
-def _reg(id_, key, prop, order, statement, expected="holds", **kw):
-    claim(id_, statement, expected=expected, order=order)(
-        lambda limits: _family_claim(key, prop, order, limits, **kw))
+def _reg(id_, key, prop, order, statement, expected="holds", symbolic_reference=False):
+    claim(id_, statement, expected=expected, order=order,
+          scope=family_claim_scope(key, symbolic_reference) if expected == "holds" else None)(
+        lambda limits: _family_claim(key, prop, order, limits, symbolic_reference))
 
 
 for _o in ("box", "segment"):
@@ -109,18 +125,19 @@ for _o in ("box", "segment"):
          "counterexample", expected="fails")
 
 
+CHARACTERIZATION = Scope(None, None, "real bids >= 0; weights depend on bids only")
+
+
 @claim("unbounded.characterization", "mixture q = sum_j w_j(b) p_j: box-MON for all reports "
        "(V >= 2) iff raising i's bid scales every other party's weight by one c in [0, 1]; "
-       "then q' = c q + (1-c) p_i is segment-MON too", order="box")
+       "then q' = c q + (1-c) p_i is segment-MON too", order="box", scope=CHARACTERIZATION)
 def _characterization(limits: Limits) -> ProofResult:
     chain = run_chain(["mixture_form", "v_free_box", "distrib", "agg", "between", "seg_pair",
                        "seg_global", "characterization", "nec_rise", "nec_shape"],
                       limits.timeout_s)
-    from mechanism.verdicts import Scope
     res = ProofResult(Verdict.PROVED if chain.proved else Verdict.UNKNOWN, "z3",
-                      "both directions: " + chain.summary(), "every n, every V")
-    res.scope, res.lemmas = Scope(None, None, "real bids >= 0; weights depend on bids only"), \
-        chain.steps
+                      "both directions: " + chain.summary(), CHARACTERIZATION.sizes())
+    res.scope, res.lemmas = CHARACTERIZATION, chain.steps
     return res
 
 

@@ -36,11 +36,16 @@ def pad_chain(chain: dict, extra_tokens: int, extra_bids: int) -> dict:
             "Z": list(chain["Z"]) + [chain["Z"][-1]] * extra_bids}
 
 
+def chain_scope(name: str, order: str) -> Scope:
+    """What a PROVED of the chain ``name`` covers (recorded and declared)."""
+    return Scope(None, None, GRID, "exact reals",
+                 ("any relation" if name in ("mon_implies_ca", "converse") else
+                  f"the {order} order",))
+
+
 def _chain_claim(name: str, order: str, limits: Limits) -> ProofResult:
     chain = run_chain(THEOREM_CHAINS[name], limits.timeout_s)
-    scope = Scope(None, None, GRID, "exact reals",
-                  ("any relation" if name in ("mon_implies_ca", "converse") else
-                   f"the {order} order",))
+    scope = chain_scope(name, order)
     res = ProofResult(Verdict.PROVED if chain.proved else Verdict.UNKNOWN, "z3",
                       f"{order}: " + chain.summary(), "every K, every V, symbolic grid")
     res.scope, res.lemmas = scope, chain.steps
@@ -70,14 +75,14 @@ _NAMES = {"CA": "CA", "PM": "PM", "Znd": "Z non-decreasing"}
 
 for _order in ("box", "segment"):
     claim(f"unbounded.theorem.{_order}.mon_implies_ca", "MON implies CA, every K and V "
-          "(symbolic grid)", order=_order)(
+          "(symbolic grid)", order=_order, scope=chain_scope("mon_implies_ca", _order))(
         lambda limits, o=_order: _chain_claim("mon_implies_ca", o, limits))
     claim(f"unbounded.theorem.{_order}.grid_second_price_witness", "MON implies the grid "
           "second-price payment has Z(0)=0, Z non-decreasing and PM, every K and V (symbolic "
-          "grid)", order=_order)(
+          "grid)", order=_order, scope=chain_scope(f"witness_{_order}", _order))(
         lambda limits, o=_order: _chain_claim(f"witness_{o}", o, limits))
     claim(f"unbounded.theorem.{_order}.converse", "CA + PM + Z non-decreasing imply MON, every "
-          "K and V (symbolic grid)", order=_order)(
+          "K and V (symbolic grid)", order=_order, scope=chain_scope("converse", _order))(
         lambda limits, o=_order: _chain_claim("converse", o, limits))
     for _h in HYPOTHESES:
         claim(f"unbounded.theorem.{_order}.converse_without_{_h}",

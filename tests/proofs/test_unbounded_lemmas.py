@@ -42,6 +42,7 @@ def test_unbounded_claims_are_proved_for_every_n_and_V(claim_id):
     res = run(claim_id)
     assert res.verdict is Verdict.PROVED, res.detail
     assert res.scope is not None and res.scope.unbounded, res.scope
+    assert res.scope == CLAIMS[claim_id].scope_for(Limits(timeout_s=20))  # declared = recorded
     assert res.lemmas and any(s.verdict == "PROVED" for s in res.lemmas)
 
 
