@@ -148,8 +148,7 @@ def find_jumps(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
     xs = np.unique(np.concatenate((np.linspace(a, b, scan),
                                    [c for c in candidates if a < c < b])))
     ys = np.asarray(f(xs), dtype=np.float64)
-    scale = max(1e-300, float(np.max(np.abs(ys))))
-    noise = 1e-13 * scale
+    noise = 1e-12 * max(1.0, float(np.max(np.abs(ys))))  # roundoff floor (x is O(1))
     min_w = width * (b - a)
     out = []
     stack = [(float(xs[k]), float(xs[k + 1]), float(ys[k]), float(ys[k + 1]))

@@ -33,6 +33,18 @@ def add_arguments(p) -> None:
                    help="wall-clock budget for the sampling (default: none)")
     p.add_argument("--no-prove", action="store_true", help="skip the proofs engine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    # -- issue 12: value model, report restriction, kind, search path --
+    p.add_argument("--valuation", default=None, metavar="MODEL",
+                   help="value model of payment_identity, truthful and individually_rational: "
+                        "tv (default), kl, kl_forward, kl_reverse, win, inner, or "
+                        "file.py:NAME / pkg.mod:NAME of a callable a(p_i, q)")
+    p.add_argument("--reports", default=None, metavar="KIND",
+                   help="restrict the drawn reports: one_hot or top_k:K (win implies one_hot)")
+    p.add_argument("--kind", choices=("rule", "payment"), default=None,
+                   help="what the target is (overrides the guess from its signature)")
+    p.add_argument("--path", action="append", default=[], metavar="DIR",
+                   help="a folder to import from (repeatable; the nearest pyproject.toml "
+                        "folder above a target file is added automatically)")
 
 
 def main(args) -> int:
@@ -41,9 +53,13 @@ def main(args) -> int:
               file=sys.stderr)
         return 2
     try:
+        from properties.loading import add_search_path, load_valuation
+        add_search_path(getattr(args, "path", []))
         report = check(args.target, args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
+                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
+                       valuation=load_valuation(getattr(args, "valuation", None)),
+                       reports=getattr(args, "reports", None), kind=getattr(args, "kind", None))
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
         return 2
