@@ -57,10 +57,11 @@ def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]
     return sorted(out)
 
 
-def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=()
-             ) -> tuple[float, float, str]:
+def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *,
+             jumps: bool = True) -> tuple[float, float, str]:
     """``(bid x(bid) - int_0^bid x, error bound, method)`` for an allocation ``x`` that
-    takes an array of bids."""
+    takes an array of bids. ``jumps=False``: no scan (an allocation known to be smooth in
+    the own bid); the candidates are still split at."""
     if bid <= 0:
         return 0.0, 0.0, "zero bid"
     top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
@@ -70,7 +71,11 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=()
         from mechanism.valuations import myerson
         z, err = myerson(x, bid, 1e-11, candidates=candidates)
         return z, err, "mechanism quadrature (scipy absent: not an independent oracle)"
-    jumps = _jumps(x, bid, candidates)
+    if jumps:
+        jumps = _jumps(x, bid, candidates)
+    else:
+        cs = sorted(float(c) for c in candidates if 0.0 < c < bid)
+        jumps = [(c, c, 0.0, 0.0) for c in cs]
     area = err = 0.0
     left = 0.0
 
@@ -94,7 +99,7 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=()
         left = b
     v, e = piece(left, bid)
     area, err = area + v, err + e
-    return float(bid * top - area), float(err), f"scipy quad, {len(jumps)} jumps located"
+    return float(bid * top - area), float(err), f"scipy quad, {len(jumps)} breakpoints"
 
 
 __all__ = ["identity", "SCAN"]
