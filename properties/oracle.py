@@ -2,18 +2,19 @@
 Myerson identities"), used by ``check`` and ``audit`` to judge payments.
 
 The mechanism's own identity (:func:`mechanism.valuations.myerson`) integrates with an
-adaptive Gauss-Kronrod G7/K15 rule and locates jumps with a recursive midpoint-linearity
-test. This oracle differs in method on purpose, so that a bug in one is caught by the
-other: it scans the allocation on a uniform grid of :data:`SCAN` points (plus the
-caller's candidates), follows every step that rises more than 1.5 times a neighbouring
-step (a smooth allocation's consecutive rises are nearly equal) by plain bisection towards the half
-that carries the larger part of the rise (a jump keeps its rise at every scale; a smooth
-step splits its rise between the halves and is left alone), and integrates the pieces between the jumps with QUADPACK (``scipy.integrate.quad``, 21-point
-Gauss-Kronrod with epsilon extrapolation, adaptive, so a second jump in one scan step is
-still integrated, with QUADPACK's error estimate), the located jumps' tiny intervals by
-their trapezoid with the bound ``width x rise``. scipy is an
-optional dependency of the checker (``pip install tokenauction[test]``); without it the
-oracle falls back to the mechanism's integrator and says so in ``method``.
+adaptive Gauss-Kronrod G7/K15 rule between jumps that it locates by recursive quarter
+subdivision of a 65-point scan. This oracle differs in method on purpose, so that a bug
+in one is caught by the other: it scans the allocation on a uniform grid of :data:`SCAN`
+points (plus the caller's candidates), evaluates the quarter points of every rising step
+in one batched call, follows every step that is not straight there (a quarter point off
+the chord by more than a tenth of the rise) by plain bisection towards the half that
+carries the larger rise (a jump keeps its rise at every scale), searches what is left of
+the step again (it may hold a second jump), and integrates the pieces between the jumps
+with QUADPACK (``scipy.integrate.quad``: 21-point Gauss-Kronrod with epsilon
+extrapolation, adaptive, with its own error estimate), each located jump's tiny interval
+by its trapezoid with the bound ``width x rise``. scipy is an optional dependency of the
+checker (the ``test`` extra); without it the oracle falls back to the mechanism's
+integrator and says so in ``method``.
 """
 
 from __future__ import annotations
@@ -29,31 +30,44 @@ SCAN = 257
 STEPS = 48
 
 
+def _ev(x, pts) -> np.ndarray:
+    return np.asarray(x(np.asarray(pts, dtype=np.float64)), dtype=np.float64)
+
+
 def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]:
     grid = np.unique(np.concatenate((np.linspace(0.0, bid, SCAN),
                                      [c for c in candidates if 0.0 < c < bid])))
-    y = np.asarray(x(grid), dtype=np.float64)
+    y = _ev(x, grid)
     noise = 1e-12 * max(1.0, float(np.max(np.abs(y))))  # allocations are O(1): roundoff floor
+    steps = [(float(grid[k]), float(grid[k + 1]), float(y[k]), float(y[k + 1]))
+             for k in range(len(grid) - 1) if abs(y[k + 1] - y[k]) > noise]
     out = []
-    rises = np.abs(np.diff(y))
-    for k in range(len(grid) - 1):
-        a, b, ya, yb = float(grid[k]), float(grid[k + 1]), float(y[k]), float(y[k + 1])
-        r0 = float(rises[k])
-        near = [rises[j] for j in (k - 1, k + 1) if 0 <= j < len(rises)]
-        if r0 <= noise or (near and r0 <= 1.5 * min(near) + noise):
-            continue  # no rise, or no larger than a neighbour's: no jump starts here
-        for _ in range(STEPS):
-            m = 0.5 * (a + b)
-            ym = float(np.asarray(x(np.array([m])), dtype=np.float64)[0])
-            left, right = abs(ym - ya), abs(yb - ym)
-            if max(left, right) < 0.6 * abs(yb - ya):
-                break  # the rise splits between the halves: smooth here, no jump
-            if left >= right:
-                b, yb = m, ym
-            else:
-                a, ya = m, ym
-        else:
+    while steps:
+        # one batched call: the quarter points of every rising step
+        qs = np.array([[lo + (hi - lo) * f for f in (0.25, 0.5, 0.75)]
+                       for lo, hi, _, _ in steps])
+        yq = _ev(x, qs.ravel()).reshape(-1, 3)
+        suspects = []
+        for (lo, hi, ylo, yhi), ys in zip(steps, yq):
+            chord = ylo + (yhi - ylo) * np.array([0.25, 0.5, 0.75])
+            if np.max(np.abs(ys - chord)) > 0.1 * abs(yhi - ylo):
+                suspects.append((lo, hi, ylo, yhi))
+        steps = []
+        for lo, hi, ylo, yhi in suspects:
+            a, b, ya, yb = lo, hi, ylo, yhi
+            for _ in range(STEPS):  # bisect towards the half with the larger rise
+                m = 0.5 * (a + b)
+                ym = float(_ev(x, [m])[0])
+                if abs(ym - ya) >= abs(yb - ym):
+                    b, yb = m, ym
+                else:
+                    a, ya = m, ym
+            if abs(yb - ya) <= noise:
+                continue  # a steep smooth stretch, not a jump
             out.append((a, b, ya, yb))
+            # the rest of the step may hold another jump: search it again
+            steps += [(l2, h2, y2, z2) for l2, h2, y2, z2 in ((lo, a, ylo, ya), (b, hi, yb, yhi))
+                      if h2 > l2 and abs(z2 - y2) > noise]
     return sorted(out)
 
 
