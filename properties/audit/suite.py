@@ -34,6 +34,7 @@ PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_mos
 class MechanismReport(HasFindings):
     name: str
     findings: list
+    value_model: str | None = None   #: the value model of identity/truthful/IR (issue 12)
 
     def verdict(self, prop: str, engine: str | None = None) -> Verdict | None:
         """The worst verdict on ``prop`` (REFUTED first), optionally from one engine."""
@@ -60,10 +61,12 @@ class MechanismReport(HasFindings):
     def summary(self) -> str:
         bad = sorted(self.refuted_properties())
         tail = f"REFUTED: {', '.join(bad)} (exit 1)" if bad else "nothing refuted (exit 0)"
-        return f"audit of mechanism {self.name}\n{self.table()}\n{tail}"
+        model = f" (value model {self.value_model})" if self.value_model else ""
+        return f"audit of mechanism {self.name}{model}\n{self.table()}\n{tail}"
 
     def to_json(self) -> dict:
-        return {"mechanism": self.name, "refuted": self.refuted, "exit_code": self.exit_code,
+        return {"mechanism": self.name, "value_model": self.value_model,
+                "refuted": self.refuted, "exit_code": self.exit_code,
                 "findings": [_finding_json(f) for f in self.findings]}
 
 
