@@ -150,6 +150,6 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
             rule.smoothed(P)[0] if hasattr(rule, "smoothed") else P)
     x = allocation_curve(rule, P, b, i, payment, model)
     smooth = getattr(rule, "generic", None) in SMOOTH_IN_BID
-    cands = [float(c) for c in (() if smooth else list(np.delete(b, i))) + list(cuts)]
+    cands = [float(c) for c in ([] if smooth else list(np.delete(b, i))) + list(cuts)]
     z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth)
     return z, err
