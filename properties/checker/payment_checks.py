@@ -22,6 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mechanism import orders as O
+from mechanism import rules as R
 from mechanism import valuations as VM
 from mechanism.errors import InvalidInput
 
@@ -285,7 +286,9 @@ def identity(group, P, b, i, s):
         x = group.x(P, with_bid(b, i, s), i)
     except InvalidInput as exc:
         raise Undefined(str(exc)) from exc
-    z, err, _ = oracle.identity(x, s, candidates=np.delete(b, i))
+    judge = group.t.judge
+    smooth = getattr(judge, "generic", None) in (R.linear, R.log_linear)
+    z, err, _ = oracle.identity(x, s, candidates=np.delete(b, i), jumps=not smooth)
     return z, err
 
 
