@@ -40,8 +40,10 @@ def add_arguments(p) -> None:
                         "file.py:NAME / pkg.mod:NAME of a callable a(p_i, q)")
     p.add_argument("--reports", default=None, metavar="KIND",
                    help="restrict the drawn reports: one_hot or top_k:K (win implies one_hot)")
-    p.add_argument("--kind", choices=("rule", "payment"), default=None,
-                   help="what the target is (overrides the guess from its signature)")
+    p.add_argument("--kind", choices=("rule", "payment", "mechanism"), default=None,
+                   help="what the target is (overrides the guess from its signature); "
+                        "mechanism: an object with aggregate/payments, judged as by "
+                        "tokenauction audit --mechanism")
     p.add_argument("--path", action="append", default=[], metavar="DIR",
                    help="a folder to import from (repeatable; the nearest pyproject.toml "
                         "folder above a target file is added automatically)")
@@ -55,6 +57,8 @@ def main(args) -> int:
     try:
         from properties.loading import add_search_path, load_valuation
         add_search_path(getattr(args, "path", []))
+        if getattr(args, "kind", None) == "mechanism":
+            return _mechanism(args, load_valuation(args.valuation))
         report = check(args.target, args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                        rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
@@ -67,4 +71,14 @@ def main(args) -> int:
         print(json.dumps(report.to_json()))
     else:
         print(report)
+    return report.exit_code
+
+
+def _mechanism(args, valuation) -> int:
+    """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
+    from properties.audit.mechanism import audit_mechanism, load_mechanism
+    report = audit_mechanism(load_mechanism(args.target), max_examples=args.max_examples,
+                             seed=args.seed, timeout=args.timeout, budget_s=args.budget,
+                             valuation=valuation, reports=args.reports)
+    print(json.dumps(report.to_json(), default=str) if args.json else report.summary())
     return report.exit_code

@@ -232,3 +232,11 @@ def test_bad_log_is_a_usage_error(tmp_path, capsys):
     p.write_text('{"not": "a header"}\n')
     assert cli(["audit", "--log", str(p)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_check_kind_mechanism_runs_the_mechanism_audit(capsys):
+    rc = cli(["check", "tests.helpers.llm_ads:WinnerTakeAllRunnerUp", "--kind", "mechanism",
+              "--valuation", "tv", "--max-examples", "8", "--budget", "5"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "(value model tv)" in out.splitlines()[0]
+    assert "payment_identity" in out.split("REFUTED:")[-1]
