@@ -24,9 +24,10 @@ import numpy as np
 
 from . import rules as R
 from .bids import others_weight
-from .divergences import kl, tv, tv_rows
+from .divergences import tv, tv_rows
 from .errors import InvalidInput, lookup
 from . import quadrature as quad
+from . import valuations as V
 from .validation import as_bids, as_distributions
 
 #: Default tolerance of the payment quadrature: error estimate <= QUAD_TOL * max(1, |integral|).
@@ -99,19 +100,8 @@ def race_payment(rule, P, b, i) -> float:
     return B * np.log1p(s / B) - s * B / (s + B)
 
 
-def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float, *,
-            first: np.ndarray | None = None) -> tuple[float, float]:
-    """Myerson's identity ``bid x(bid) - int_0^bid x(s) ds`` for a non-decreasing allocation
-    curve ``x`` (the mechanism's one copy; the property suite and the audit keep their
-    own on purpose, as independent oracles that catch a bug here). ``first``: ``x`` already
-    evaluated at ``quadrature.points(0, bid)`` by a batched first pass (its last value
-    is ``x(bid)``)."""
-    if bid <= 0:
-        return 0.0, 0.0
-    if first is None:
-        first = np.asarray(x(quad.points(0.0, bid)), dtype=np.float64)
-    area, err = quad.integrate(x, 0.0, bid, tol=tol, first=first)
-    return float(bid * first[-1] - area), err
+#: Myerson's identity lives once, in :mod:`mechanism.valuations` (re-exported here).
+myerson = V.myerson
 
 
 def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +126,9 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
         def G_of(s, i=i, q0=q0):
             return tv_rows(R.bid_path(rule, P, b, i, s), q0)
 
-        z[i], err[i] = myerson(G_of, float(b[i]), tol, first=G_all[k])
+        smooth = rule.generic in (R.linear, R.log_linear)  # no jumps in the own bid
+        z[i], err[i] = myerson(G_of, float(b[i]), tol, first=G_all[k], jumps=not smooth,
+                               candidates=[c for c in np.delete(b, i) if 0 < c < b[i]])
     return z, err
 
 
@@ -151,22 +143,17 @@ def valuation_loss(rule) -> str:
 
 
 def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, float]:
-    """Myerson payment for the valuation ``t_i (-L_i(q))`` (SPEC 5, valuation-based)."""
+    """Myerson payment for the valuation ``t_i (-L_i(q))`` (SPEC 5, valuation-based): the
+    identity of the ``kl_forward`` / ``kl_reverse`` value model
+    (:func:`mechanism.valuations.identity_payment`); ``loss`` may also name any value model."""
     loss = loss or valuation_loss(rule)
-    p_i = rule.smoothed(P)[0][i]  # SPEC 2: with smoothing, the agent's smoothed report
-    L = {"kl_forward": lambda q: kl(p_i, q), "kl_reverse": lambda q: kl(q, p_i)}[loss]
+    smooth = rule.generic in (R.linear, R.log_linear)
     if b[i] <= 0 or _others_weight(rule, b, i) <= 0:
         return 0.0, 0.0
-    L0 = L(R.bid_path(rule, P, b, i, [0.0])[0])
-    if not np.isfinite(L0):
-        raise InvalidInput(f"agent {i}: {loss} of the aggregate without it, L_i(Q(0)), is infinite, "
-                           "so the valuation payment is inf - inf; use the second-price payment "
-                           "or smooth the distributions", agent=i, value=L0)
-
-    def x(s):
-        return np.array([L0 - L(q) for q in R.bid_path(rule, P, b, i, s)])
-
-    return myerson(x, float(b[i]), tol)
+    try:
+        return V.identity_payment(loss, rule, P, b, i, tol=tol, jumps=not smooth)
+    except InvalidInput as exc:
+        raise InvalidInput(f"agent {i}: {exc}", agent=i, value=loss) from exc
 
 
 def expected_payments(rule, dists, bids, payment: str = "second_price", *,
@@ -225,10 +212,23 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
 # ---------------------------------------------------------------------------
 
 class PaymentRule:
-    """``payment_rule(rule, dists, bids) -> z`` (n,), with declared claims."""
+    """``payment_rule(rule, dists, bids) -> z`` (n,), with declared claims.
 
-    def __init__(self, name: str, fn: Callable, claims=None):
+    ``claims`` hold under the default value model (:data:`valuations.DEFAULT_VALUE_MODEL`);
+    ``claims_under`` maps another value model's name to the claims that change under it
+    (``payment_identity``, ``truthful`` and ``individually_rational`` depend on the model)."""
+
+    def __init__(self, name: str, fn: Callable, claims=None, claims_under=None):
         self.name, self._fn, self.claims = name, fn, dict(claims or {})
+        self.claims_under = {k: dict(v) for k, v in (claims_under or {}).items()}
+
+    def claims_for(self, model: str) -> dict:
+        """The claims under the value model named ``model``."""
+        if model == V.DEFAULT_VALUE_MODEL:
+            return dict(self.claims)
+        base = {k: v for k, v in self.claims.items()
+                if k not in ("payment_identity", "truthful", "individually_rational")}
+        return {**base, **self.claims_under.get(model, {})}
 
     def __call__(self, rule, dists, bids) -> np.ndarray:
         return np.asarray(self._fn(rule, dists, bids), dtype=np.float64)
@@ -237,23 +237,27 @@ class PaymentRule:
         return f"PaymentRule({self.name!r})"
 
 
+_KL_TRUTHFUL = {"payment_identity": True, "truthful": True, "individually_rational": True}
+
 PAYMENT_RULES: dict[str, PaymentRule] = {
     "second_price": PaymentRule(
         "second_price", lambda r, d, b: expected_payments(r, d, b).values,
+        # Myerson's payment for the tv value model (docs/theory.md, value models)
         claims={"payment_nonnegative": True, "payment_at_most_bid": True,
-                "zero_bid_pays_zero": True, "payment_identity": True,
-                # truthful for the valuation -v TV(p_i, q), not for SPEC's KL valuation
-                "truthful": False}),
+                "zero_bid_pays_zero": True, "payment_identity": True, "truthful": True,
+                "individually_rational": True},
+        claims_under={"kl": {"payment_identity": False, "truthful": False}}),
     "pay_your_bid": PaymentRule(
         "pay_your_bid", lambda r, d, b: expected_payments(r, d, b, "pay_your_bid").values,
         claims={"payment_nonnegative": True, "payment_at_most_bid": True,
-                "zero_bid_pays_zero": True, "truthful": False}),
+                "zero_bid_pays_zero": True, "truthful": False, "payment_identity": False,
+                "individually_rational": False}),
     "valuation": PaymentRule(
         "valuation", lambda r, d, b: expected_payments(r, d, b, "valuation").values,
+        # Myerson's payment for the kl value model, not for tv
         claims={"payment_nonnegative": True, "payment_at_most_bid": False,
-                "zero_bid_pays_zero": True, "truthful": True,
-                # Myerson's identity for its own allocation -KL(p_i, Q), not the TV one
-                "payment_identity": False}),
+                "zero_bid_pays_zero": True, "truthful": False, "payment_identity": False},
+        claims_under={"kl": _KL_TRUTHFUL}),
 }
 
 

@@ -255,3 +255,47 @@ def exponential_race(P: np.ndarray, b: np.ndarray, uniforms, reference=None,
         best_other = float(np.min(others)) if others.size else np.inf
         z[winner] = 0.0 if not np.isfinite(best_other) else E[winner] / best_other
     return JointDraw(token, z, {"winner": winner, "times": times.tolist()})
+
+
+# ---------------------------------------------------------------------------
+# Samplers that consume several uniforms per step (SPEC 5)
+# ---------------------------------------------------------------------------
+
+def gumbel_max(log_weights, uniforms) -> int:
+    """``argmax_j (log_weights_j + G_j)`` with ``G_j = -log(-log u_j)``, one uniform per
+    entry: entry j wins with probability ``w_j / sum w`` (the Gumbel-max trick). Entries
+    with weight 0 (log weight ``-inf``) never win; ties go to the lowest index."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    u = np.asarray(uniforms, dtype=np.float64)[:lw.size]
+    if u.size < lw.size:
+        raise InvalidInput(f"gumbel_max needs {lw.size} uniforms (one per entry), got {u.size}",
+                           value=u.size)
+    if not np.isfinite(lw).any():
+        raise InvalidInput("every weight is 0: the Gumbel-max draw has no entrant",
+                           value=lw.tolist())
+    u = np.clip(u, 1e-300, 1.0 - 1e-16)
+    return int(np.argmax(lw - np.log(-np.log(u))))
+
+
+def gumbel_max_token(q, uniforms) -> int:
+    """A token of ``q`` by the Gumbel-max trick (``V`` uniforms): its law is ``q``."""
+    q = np.asarray(q, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return gumbel_max(np.log(q), uniforms)
+
+
+def race_token(q, uniforms) -> int:
+    """A token of ``q`` by an exponential race, ``argmin_t E_t / q_t`` with
+    ``E_t = -log(1 - u_t)`` (``V`` uniforms): its law is ``q``."""
+    q = np.asarray(q, dtype=np.float64)
+    u = np.asarray(uniforms, dtype=np.float64)[:q.size]
+    if u.size < q.size:
+        raise InvalidInput(f"race_token needs {q.size} uniforms, got {u.size}", value=u.size)
+    with np.errstate(divide="ignore"):
+        times = np.where(q > 0, -np.log1p(-u) / np.where(q > 0, q, 1.0), np.inf)
+    return int(np.argmin(times))
+
+
+#: Samplers of a token from q by the number of uniforms they consume: ``1`` (inverse CDF)
+#: or ``"V"`` (one per token).
+MULTI_UNIFORM_SAMPLERS = {"gumbel_max": gumbel_max_token, "race": race_token}

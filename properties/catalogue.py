@@ -53,11 +53,17 @@ CATALOGUE: dict[str, Property] = {p.id: p for p in [
     Property("zero_bid_pays_zero", "payment", False, "SPEC 4 bid normalization Z(0) = 0, "
              "SPEC 6 claims 7 and 9", "an agent bidding 0 pays 0"),
     Property("payment_identity", "payment", False, "SPEC 5 Myerson identity "
-             "Z(b) = b G(b) - int_0^b G, G(s) = TV(Q(0), Q(s))",
-             "the expected payment equals the second-price identity"),
-    Property("truthful", "payment", False, "SPEC 5 valuation-based: value t_i (-L_i(q)), "
-             "L_i the KL the rule minimizes", "truthful bidding has zero regret against "
-             "misreports 0.25 t to 2 t (others truthful)"),
+             "Z(b) = b x(b) - int_0^b x under the value model (tv: x(s) = TV(Q(0), Q(s)); "
+             "docs/theory.md, value models)",
+             "the expected payment equals Myerson's payment for the value model"),
+    Property("truthful", "payment", False, "SPEC 5 valuation-based: value t_i a_i(q) under "
+             "the value model (default tv: a_i(q) = 1 - TV(q, p_i))",
+             "truthful bidding has zero regret against misreports 0.25 t to 2 t (others "
+             "truthful)"),
+    Property("individually_rational", "payment", False, "value t_i a_i(q) under the value "
+             "model: t (a(Q(t)) - a(Q(0))) - Z(t) >= 0",
+             "bidding one's value never costs more than the outcome is worth (against "
+             "staying out)"),
 ]}
 
 

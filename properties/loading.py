@@ -5,6 +5,12 @@ A *spec* is ``path/to/file.py:NAME`` (loaded by path) or ``package.module:NAME``
 Every failure -- no such file, an exception while the user's module runs (a SyntaxError, a
 failing import, anything else), no such attribute -- is :class:`mechanism.InvalidInput`
 naming the spec, which the CLI turns into a one-line usage error (exit 2).
+
+Files inside packages (issue 12): a file whose folder holds an ``__init__.py`` is imported
+under its dotted package name (so its relative imports work), with the folder above the
+top package on ``sys.path``; the nearest folder above the file that holds a
+``pyproject.toml`` is put on ``sys.path`` too (its sibling packages import), and
+:func:`add_search_path` adds the folders a user names (``--path DIR``).
 """
 
 from __future__ import annotations
@@ -24,10 +30,52 @@ def module_name_for(path: str) -> str:
     return f"_tokenauction_user_{stem}"
 
 
+def add_search_path(dirs, what: str = "--path") -> None:
+    """Put each folder of ``dirs`` first on ``sys.path`` (InvalidInput if not a folder)."""
+    for d in reversed(list(dirs or ())):
+        if not os.path.isdir(d):
+            raise InvalidInput(f"{what} {d!r}: no such folder", value=d)
+        d = os.path.abspath(d)
+        if d not in sys.path:
+            sys.path.insert(0, d)
+
+
+def project_root(path: str) -> str | None:
+    """The nearest folder above ``path`` holding a ``pyproject.toml``, or None."""
+    d = os.path.dirname(os.path.abspath(path))
+    while True:
+        if os.path.isfile(os.path.join(d, "pyproject.toml")):
+            return d
+        up = os.path.dirname(d)
+        if up == d:
+            return None
+        d = up
+
+
+def package_name(path: str) -> tuple[str, str] | None:
+    """``(dotted module name, folder above its top package)`` when ``path`` sits inside a
+    package (its folder holds ``__init__.py``), else None."""
+    d = os.path.dirname(os.path.abspath(path))
+    parts = [os.path.splitext(os.path.basename(path))[0]]
+    while os.path.isfile(os.path.join(d, "__init__.py")):
+        parts.insert(0, os.path.basename(d))
+        d = os.path.dirname(d)
+    if len(parts) == 1 or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts), d
+
+
 def load_file(path: str, what: str = "target"):
     """Execute ``path`` as a module; any exception it raises becomes :class:`InvalidInput`."""
     if not os.path.isfile(path):
         raise InvalidInput(f"{what}: no such file: {path!r}", value=path)
+    root = project_root(path)
+    if root is not None:
+        add_search_path([root])
+    pkg = package_name(path)
+    if pkg is not None:
+        add_search_path([pkg[1]])
+        return import_module(pkg[0], what)
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -83,3 +131,12 @@ def load_spec(spec: str, what: str = "target"):
                            "package.module:NAME", value=spec)
     module = load_file(where, what) if is_file_spec(where) else import_module(where, what)
     return resolve(module, name, spec, what)
+
+
+def load_valuation(spec):
+    """A ``--valuation`` value: a built-in model name, or ``file.py:NAME`` / ``pkg.mod:NAME``
+    of a callable ``a(p_i, q)`` (or a :class:`mechanism.valuations.ValueModel`)."""
+    from mechanism.valuations import get_value_model
+    if spec is None or not isinstance(spec, str) or ":" not in spec:
+        return get_value_model(spec)
+    return get_value_model(load_spec(spec, "--valuation"))

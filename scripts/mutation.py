@@ -54,7 +54,9 @@ BATTERIES = {
                   {"properties": ["payment_nonnegative", "payment_at_most_bid",
                                   "zero_bid_pays_zero", "payment_identity"],
                    "rule_factory": lambda: R.get_rule("log_linear")}),
-    "valuation": (lambda: PAY.PAYMENT_RULES["valuation"], {"properties": VAL_PROPS}),
+    # the valuation payment is Myerson's payment for the kl value model (docs/theory.md)
+    "valuation": (lambda: PAY.PAYMENT_RULES["valuation"],
+                  {"properties": VAL_PROPS, "valuation": "kl"}),
 }
 
 
@@ -346,7 +348,8 @@ def run_battery(name: str, max_examples: int, seed: int):
     kw = dict(kw)
     rule = kw.pop("rule_factory", None)
     return check(factory(), kw["properties"], max_examples=max_examples, seed=seed,
-                 rule=rule() if rule else None, prove=False, shrink_counterexamples=False)
+                 rule=rule() if rule else None, prove=False, shrink_counterexamples=False,
+                 valuation=kw.get("valuation"))
 
 
 def main(argv=None) -> int:

@@ -8,9 +8,10 @@ bids and the token involved (STYLE.md: errors that carry data).
 * :func:`box_violation_on_grid` -- MON under the box order on a bid grid (SPEC 4).
 * :func:`bound_violation` -- ``0 <= z_i <= b_i`` (SPEC 5, claim 7).
 * :func:`identity_payment` -- the expected payment that Myerson's identity gives,
-  ``Z(b) = b x(b) - int_0^b x``, by adaptive quadrature split at the other bids
-  (where winner-take-all jumps), independent of the closed forms in
-  :mod:`mechanism.payments` it is compared with.
+  ``Z(b) = b x(b) - int_0^b x`` under a value model (:mod:`mechanism.valuations`), by the
+  independent oracle :mod:`properties.oracle` (scipy quad, split at the other bids and at
+  the allocation's own jumps, located by bisection), independent of the closed forms and
+  the Gauss-Kronrod quadrature in :mod:`mechanism.payments` it is compared with.
 
 :func:`on_support` drops tokens no party puts mass on: exact for every unsmoothed
 rule (a token with no mass anywhere gets none in the aggregate), and it makes
@@ -23,10 +24,10 @@ import numpy as np
 
 from mechanism import bids, orders
 from mechanism import rules as R
-from mechanism.divergences import kl, tv
+from mechanism import valuations as VM
 from mechanism.errors import InvalidInput
-from mechanism.payments import valuation_loss
-from mechanism.quadrature import integrate
+
+from properties import oracle
 
 #: Rules whose outcome is smooth in each bid (no jumps at the other bids), so the
 #: identity's quadrature needs no split there.
@@ -104,39 +105,40 @@ def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9):
     return None
 
 
-def allocation_curve(rule, P, b, i, payment: str):
-    """``x(s)`` whose Myerson payment is ``payment`` (SPEC 5): TV to ``Q(0)`` for the second
-    price, ``s/(s+B)`` for the race, ``L_i(Q(0)) - L_i(Q(s))`` for the valuation payment."""
+#: The value model whose Myerson payment each built-in payment is.
+PAYMENT_MODELS = {"second_price": "tv", "valuation": "kl"}
+
+
+def allocation_curve(rule, P, b, i, payment: str, model=None):
+    """``x(s)`` whose Myerson payment is ``payment`` (SPEC 5): ``s/(s+B)`` for the race,
+    else the value model's curve (``model``, default the payment's own: TV to ``Q(0)`` for
+    the second price, ``L_i(Q(0)) - L_i(Q(s))`` for the valuation payment, with ``p_i`` the
+    smoothed report when the rule smooths, as the payment itself uses)."""
     B = bids.others_weight(b, i, rule.reference, rule.weight)
-    if payment == "race":
+    if payment == "race" and model is None:
         return lambda s: np.asarray(s) / (np.asarray(s) + B)
-    q0 = bids.bid_path(rule, P, b, i, [0.0])[0]
-    if payment == "second_price":
-        return lambda s: tv(bids.bid_path(rule, P, b, i, np.asarray(s)), q0)
-    if payment == "valuation":
-        loss = valuation_loss(rule)
-        p_i = rule.smoothed(P)[0][i]  # SPEC 2: the agent's smoothed report, as the payment
-        L = (lambda q: kl(p_i, q)) if loss == "kl_forward" else (lambda q: kl(q, p_i))
-        L0 = L(q0)
-        return lambda s: np.array([L0 - L(q) for q in bids.bid_path(rule, P, b, i, np.asarray(s))])
-    raise ValueError(f"no allocation curve for payment {payment!r}")
+    if model is None:
+        if payment not in PAYMENT_MODELS:
+            raise ValueError(f"no allocation curve for payment {payment!r}")
+        model = PAYMENT_MODELS[payment]
+    return VM.allocation_curve(VM.get_value_model(model), rule, P, b, i)
 
 
 def identity_payment(rule, P, b, i, payment: str = "second_price",
-                     tol: float = 1e-10, cuts=()) -> tuple[float, float]:
-    """``(Z, error)``: Myerson's identity ``b x(b) - int_0^b x`` by quadrature, split at
-    every other bid (and extra ``cuts``, e.g. a reserve) below ``b_i``. ``Z = 0`` for a
-    zero bid or with no competition (``Q(0)`` undefined)."""
+                     tol: float = 1e-10, cuts=(), model=None) -> tuple[float, float]:
+    """``(Z, error)``: Myerson's identity ``b x(b) - int_0^b x`` by the oracle, split at every
+    other bid (and extra ``cuts``, e.g. a reserve) below ``b_i`` and, unless the rule is
+    smooth in the bid, at the allocation's own jumps. ``Z = 0`` for a zero bid or with no
+    competition (``Q(0)`` undefined). ``tol`` is kept for callers; the oracle's own
+    tolerance is fixed."""
     bi = float(b[i])
     if bi <= 0 or not _defined_at_zero(rule, P, b, i):
         return 0.0, 0.0
-    x = allocation_curve(rule, P, b, i, payment)
-    if getattr(rule, "generic", None) not in SMOOTH_IN_BID:  # may jump at another bid
-        cuts = np.concatenate((np.delete(b, i), np.asarray(cuts, float)))
-    cuts = np.unique(np.concatenate(([0.0, bi], np.asarray(cuts, float))))
-    cuts = cuts[(cuts >= 0) & (cuts <= bi)]
-    area = err = 0.0
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
-        a, e = integrate(x, float(lo), float(hi), tol=tol)
-        area, err = area + a, err + e
-    return float(bi * x(np.array([bi]))[0] - area), err
+    if model is not None:
+        VM.get_value_model(model).check_reports(
+            rule.smoothed(P)[0] if hasattr(rule, "smoothed") else P)
+    x = allocation_curve(rule, P, b, i, payment, model)
+    smooth = getattr(rule, "generic", None) in SMOOTH_IN_BID
+    cands = [float(c) for c in ([] if smooth else list(np.delete(b, i))) + list(cuts)]
+    z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth)
+    return z, err

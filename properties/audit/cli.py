@@ -6,6 +6,9 @@
                                [--json] [--report PATH] [--tol T] ...
     tokenauction audit --mechanism package.module:NAME [--json] [--max-examples K]
     tokenauction audit --mechanism path/to/file.py:NAME [--orders box,segment] [--no-suite]
+                       [--valuation tv|kl|win|inner|file.py:NAME] [--reports one_hot|top_k:K]
+                       [--arg key=value ...] [--path DIR]
+    tokenauction audit --log FILE.jsonl [--valuation MODEL]     (properties/audit/logs.py)
 
 A run audit prints progress to stderr, then the summary table and the first divergence
 (:mod:`properties.audit.run`); a mechanism audit prints the verdict table with
@@ -70,6 +73,56 @@ def add_arguments(parser) -> None:
                        help="also write the aggregated report to PATH.json and PATH.md")
     batch.add_argument("--serial", action="store_true",
                        help="replay step by step (no vectorized chunks; same report, slower)")
+    add_value_model_arguments(parser)
+
+
+# -- issue 12: value models, constructor arguments, report restrictions, imported logs --
+def add_value_model_arguments(parser) -> None:
+    parser.add_argument("--valuation", default=None, metavar="MODEL",
+                        help="value model of payment_identity, truthful, individually_rational "
+                             "(tv default, kl, kl_forward, kl_reverse, win, inner, or "
+                             "file.py:NAME of a callable a(p_i, q))")
+    parser.add_argument("--reports", default=None, metavar="KIND",
+                        help="--mechanism: restrict the reports (one_hot, top_k:K)")
+    parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="--mechanism: constructor argument of the class (repeatable; "
+                             "VALUE read as JSON when it parses)")
+    parser.add_argument("--path", action="append", default=[], metavar="DIR",
+                        help="a folder to import --mechanism from (repeatable)")
+    parser.add_argument("--log", metavar="FILE.jsonl",
+                        help="audit an imported log without replay (properties/audit/logs.py)")
+
+
+def _value_model_main(args):
+    """The --mechanism and --log paths, with the issue-12 options."""
+    from properties.audit.logs import audit_log
+    from properties.audit.target import parse_args
+    from properties.loading import add_search_path, load_valuation
+    if getattr(args, "log", None):
+        if args.run_dir or args.mechanism:
+            return _usage("give one of RUN_DIR, --mechanism or --log")
+        try:
+            report = audit_log(args.log, valuation=load_valuation(args.valuation),
+                               tol=args.identity_tol)
+        except (InvalidInput, InvalidRule) as exc:
+            return _usage(str(exc))
+        print(json.dumps(report.to_json(), indent=1, default=str) if args.json
+              else report.summary())
+        return report.exit_code
+    try:
+        add_search_path(args.path)
+        obj = load_mechanism(args.mechanism, parse_args(args.arg))
+        report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
+                                 timeout=args.timeout, use_suite=not args.no_suite,
+                                 orders=tuple(o for o in args.orders.split(",") if o),
+                                 budget_s=args.budget, valuation=load_valuation(args.valuation),
+                                 reports=args.reports)
+    except (InvalidInput, InvalidRule) as exc:
+        return _usage(str(exc))
+    print(json.dumps(report.to_json(), indent=1, default=str) if args.json
+          else report.summary())
+    return report.exit_code
+# -- end issue 12 --
 
 
 class Progress:
@@ -95,20 +148,12 @@ def _usage(msg: str) -> int:
 
 
 def main(args) -> int:
+    if getattr(args, "log", None):
+        return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
         return _usage("give either RUN_DIR or --mechanism MODULE:NAME (one of them)")
     if args.mechanism:
-        try:
-            report = audit_mechanism(load_mechanism(args.mechanism),
-                                     max_examples=args.max_examples, seed=args.seed,
-                                     timeout=args.timeout, use_suite=not args.no_suite,
-                                     orders=tuple(o for o in args.orders.split(",") if o),
-                                     budget_s=args.budget)
-        except (InvalidInput, InvalidRule) as exc:
-            return _usage(str(exc))
-        print(json.dumps(report.to_json(), indent=1, default=str) if args.json
-              else report.summary())
-        return report.exit_code
+        return _value_model_main(args)
     if args.tol < 0 or args.identity_tol < 0:
         return _usage("--tol and --identity-tol must be >= 0")
     if _is_batch(args):

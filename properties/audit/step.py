@@ -7,11 +7,13 @@
 * the canonical stable sampler (SPEC 5): its exact law on the grid equals ``Q(s)`` and
   its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
 * the payment identity: the charged expected second-price payment equals
-  ``b G(b) - int_0^b G`` recomputed independently (composite Simpson, 513 points), up to
-  the two methods' stated error bounds (``identity_error`` is the excess beyond them);
-* regret of truthful bidding under the valuation model ``t_i (-L_i(q))`` (SPEC 5),
-  with ``t_i = b_i``: ~0 under the valuation-based payment, positive under pay-your-bid.
-  Undefined (None) where ``L_i(Q(0))`` is infinite (e.g. disjoint top-p supports).
+  ``b G(b) - int_0^b G`` (the ``tv`` value model) recomputed by the independent oracle
+  :mod:`properties.oracle` (QUADPACK), up to the two methods' stated error bounds
+  (``identity_error`` is the excess beyond them);
+* regret of truthful bidding under the ``kl`` value model ``t_i (-L_i(q))`` (SPEC 5;
+  :mod:`mechanism.valuations`), with ``t_i = b_i``: ~0 under the valuation-based payment,
+  positive under pay-your-bid. Undefined (None) where ``L_i(Q(0))`` is infinite (e.g.
+  disjoint top-p supports).
 
 With smoothing (``epsilon > 0``) the agent's ideal distribution is its smoothed report.
 """
@@ -26,12 +28,13 @@ from mechanism import bids
 from mechanism import payments as pay
 from mechanism import regret as R_regret
 from mechanism import rules as R
-from mechanism.divergences import kl, tv, tv_rows
+from mechanism import valuations as VM
+from mechanism.divergences import tv
 from mechanism.errors import InvalidInput
 from mechanism.orders import box_path_excess, box_violation
 from mechanism.sampling import StableSampler
 
-SIMPSON_POINTS = 513
+from properties import oracle
 
 
 @dataclass
@@ -58,34 +61,27 @@ def step_grid(b: np.ndarray, i: int, W: float, points: int = 9) -> np.ndarray:
                          around_others=False)
 
 
-def identity_by_simpson(rule, P, b, i, points: int = SIMPSON_POINTS) -> tuple[float, float]:
-    """``b G(b) - int_0^b G`` by composite Simpson (independent of the GK quadrature), and
-    an error bound: the difference with Simpson on every other point (Simpson converges
-    at least as O(h^2) on kinked G, so that difference bounds the finer one's error)."""
+def identity_by_oracle(rule, P, b, i) -> tuple[float, float]:
+    """``b G(b) - int_0^b G`` (the ``tv`` model) by the independent oracle, and its bound;
+    the built-in linear and log-linear rules are smooth in the bid (no jump scan)."""
     if b[i] <= 0 or rule.total_weight(b) - b[i] <= 0:
         return 0.0, 0.0
-    s = np.linspace(0.0, b[i], points)
-    Q = bids.bid_path(rule, P, b, i, s)
-    G = tv_rows(Q, Q[0])
-
-    def simpson(g, h):
-        w = np.ones(len(g))
-        w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-        return h / 3.0 * float(w @ g)
-
-    fine, coarse = simpson(G, s[1] - s[0]), simpson(G[::2], 2 * (s[1] - s[0]))
-    return float(b[i] * G[-1] - fine), abs(fine - coarse)
+    x = VM.allocation_curve(VM.get_value_model("tv"), rule, P, b, i)
+    smooth = rule.generic in (R.linear, R.log_linear)
+    z, err, _ = oracle.identity(x, float(b[i]), np.delete(b, i), jumps=not smooth)
+    return z, err
 
 
 def regret(rule, P, b, i, payment: str) -> float | None:
-    """max over misreports of utility minus truthful utility, value ``t_i = b_i``
-    (:func:`mechanism.regret.regret`, the outcomes of all misreports in one batch)."""
+    """max over misreports of utility minus truthful utility, value ``t_i = b_i``, under the
+    ``kl`` value model (the KL the rule minimizes); :func:`mechanism.regret.regret`, the
+    outcomes of all misreports in one batch."""
     try:
-        loss_name = pay.valuation_loss(rule)
+        pay.valuation_loss(rule)
     except InvalidInput:  # the rule minimizes no known KL: no valuation model
         return None
+    model = VM.get_value_model("kl").for_rule(rule)
     p_i = rule.smoothed(P)[0][i]
-    loss = (lambda q: kl(p_i, q)) if loss_name == "kl_forward" else (lambda q: kl(q, p_i))
     t = float(b[i])
 
     def utilities(s):
@@ -95,7 +91,7 @@ def regret(rule, P, b, i, payment: str) -> float | None:
         else:
             z = s
         with np.errstate(invalid="ignore"):  # t = 0 with an infinite loss: undefined
-            return -t * np.array([loss(q) for q in Q]) - np.asarray(z, dtype=np.float64)
+            return t * model.values(p_i, Q) - np.asarray(z, dtype=np.float64)
 
     try:
         out = R_regret.regret(t, R_regret.misreports(t), utilities)
@@ -140,7 +136,7 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         at_bid = int(np.searchsorted(grid, b[i]))
         switch_err = max(switch_err, abs(float(sampler.switch_probability(grid)[at_bid])
                                          - float(tv(Q[0], Q[at_bid]))))
-        identity, bound = identity_by_simpson(rule, P, b, i)
+        identity, bound = identity_by_oracle(rule, P, b, i)
         diff = abs(float(charged[i]) - identity)
         ident_diff = max(ident_diff, diff)
         ident_err = max(ident_err, diff - float(charged_errors[i]) - bound)

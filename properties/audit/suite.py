@@ -21,10 +21,10 @@ from mechanism.verdicts import Verdict, strongest
 
 from properties.report import Finding, HasFindings
 
-#: What the suite is asked about a third party's mechanism by default. The suite's
-#: ``truthful`` uses the KL valuation, for which the second-price payment is NOT
-#: truthful (it is for ``-v TV``, the audit's own ``truthful``), so it is asked only of
-#: an object that claims it (``claims={"truthful": True}``).
+#: What the suite is asked about a third party's mechanism by default. The suite judges
+#: ``payment_identity`` (and ``truthful`` / ``individually_rational``, asked only of an
+#: object that claims them, since the audit's own checks cover them) under the same value
+#: model as the audit's native checks.
 RULE_PROPERTIES = ("normalized", "anonymous", "unanimous", "zero_bid_no_influence",
                    "scale_invariant", "continuous", "monotone", "consistent", "stable_sampling")
 PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_most_bid",
@@ -35,6 +35,7 @@ PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_mos
 class MechanismReport(HasFindings):
     name: str
     findings: list
+    value_model: str | None = None   #: the value model of identity/truthful/IR (issue 12)
 
     def verdict(self, prop: str, engine: str | None = None) -> Verdict | None:
         """The strongest verdict on ``prop`` (:func:`mechanism.verdicts.strongest`),
@@ -60,10 +61,12 @@ class MechanismReport(HasFindings):
     def summary(self) -> str:
         bad = sorted(self.refuted_properties())
         tail = f"REFUTED: {', '.join(bad)} (exit 1)" if bad else "nothing refuted (exit 0)"
-        return f"audit of mechanism {self.name}\n{self.table()}\n{tail}"
+        model = f" (value model {self.value_model})" if self.value_model else ""
+        return f"audit of mechanism {self.name}{model}\n{self.table()}\n{tail}"
 
     def to_json(self) -> dict:
-        return {"mechanism": self.name, "refuted": self.refuted, "exit_code": self.exit_code,
+        return {"mechanism": self.name, "value_model": self.value_model,
+                "refuted": self.refuted, "exit_code": self.exit_code,
                 "findings": [_finding_json(f) for f in self.findings]}
 
 
@@ -97,7 +100,8 @@ def _declared_false(props, claims) -> list:
 
 
 def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
-                   orders=("box",), budget_s: float | None = None) -> list:
+                   orders=("box",), budget_s: float | None = None, valuation=None,
+                   reports: str | None = None) -> list:
     """Findings of ``properties.check`` on the rule, then on the payment rule judged under
     that rule, then the rule-level proofs' status."""
     out = []
@@ -118,9 +122,10 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
     if m.pay is not None:
         pay = m.pay
         target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: pay(d, b), claims=claims)
-        props = PAYMENT_PROPERTIES + (("truthful",) if claims.get("truthful") is True else ())
+        props = PAYMENT_PROPERTIES + tuple(p for p in ("truthful", "individually_rational")
+                                           if claims.get(p) is True)
         out += _tagged(check(target, properties=_wanted(props, claims), rule=rule,
-                             **kw).findings)
+                             valuation=valuation, reports=reports, **kw).findings)
         out += _declared_false(props, claims)
     return out + proof_findings(rule, ran=True)
 

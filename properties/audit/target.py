@@ -10,6 +10,7 @@ accepted object -- that interface, a plain ``rule(dists, bids)`` callable, a
 
 from __future__ import annotations
 
+import inspect
 
 import numpy as np
 
@@ -53,11 +54,24 @@ class ThirdPartyRule:
         return self
 
 
-class Audited:
-    """The object under audit, normalized to ``rule`` / ``pay`` / ``sample``."""
+def _takes_context(fn) -> bool:
+    try:
+        return "context" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
-    def __init__(self, obj, name: str | None = None):
+
+class Audited:
+    """The object under audit, normalized to ``rule`` / ``pay`` / ``sample``.
+
+    ``context``: side information for an ``aggregate`` / ``payments`` that take a keyword
+    ``context``: a dict (fixed) or ``draw(rng) -> dict`` (one per instance, see
+    :meth:`draw_context`)."""
+
+    def __init__(self, obj, name: str | None = None, context=None):
         self.obj = obj
+        self._context_src = context
+        self.context = context if isinstance(context, dict) else None
         self.reserve = float(getattr(obj, "reserve", 0.0) or 0.0)
         if isinstance(obj, TokenAuction):
             self.name = name or f"TokenAuction({obj.rule.name}, {obj.payment})"
@@ -70,12 +84,37 @@ class Audited:
             raise InvalidRule(f"{obj!r} exposes no aggregate(dists, bids) and is not callable; "
                               "see properties.audit.mechanism for the interface", value=obj)
         self.name = name or getattr(obj, "name", None) or type(obj).__name__
-        self.rule = ThirdPartyRule(agg if agg is not None else obj, f"{self.name}.aggregate",
-                                   getattr(obj, "claims", None))
-        self.callable_rule = agg if agg is not None else obj
+        fn = self._with_context(agg if agg is not None else obj)
+        self.rule = ThirdPartyRule(fn, f"{self.name}.aggregate", getattr(obj, "claims", None))
+        self.callable_rule = fn
         pay = getattr(obj, "payments", None)
-        self.pay = None if pay is None else self._checked_payments(pay)
+        self.pay = None if pay is None else self._checked_payments(self._with_context(pay))
         self.sample = getattr(obj, "sample", None)
+        if context is not None and not (_takes_context(agg if agg is not None else obj)
+                                        or (pay is not None and _takes_context(pay))):
+            raise InvalidInput(f"a context was given but {self.name}'s aggregate/payments take "
+                               "no keyword 'context'", value=sorted(context)
+                               if isinstance(context, dict) else context)
+
+    def _with_context(self, fn):
+        if not _takes_context(fn):
+            return fn
+
+        def call(dists, bids):
+            return fn(dists, bids, context=self.context)
+        call.__name__ = getattr(fn, "__name__", "call")
+        return call
+
+    def draw_context(self, rng):
+        """The context of the next instance: the fixed dict, or a fresh draw (None if none)."""
+        src = self._context_src
+        if callable(src):
+            ctx = src(rng)
+            if not isinstance(ctx, dict):
+                raise InvalidInput(f"the context strategy returned {type(ctx).__name__}, "
+                                   "expected a dict", value=ctx)
+            self.context = ctx
+        return self.context
 
     def _checked_payments(self, pay):
         def call(P, b):
@@ -93,10 +132,35 @@ class Audited:
         return call
 
 
-def load_mechanism(spec: str):
-    """``package.module:NAME`` or ``path/to/file.py:NAME``; a class is instantiated."""
+def load_mechanism(spec: str, kwargs: dict | None = None):
+    """``package.module:NAME`` or ``path/to/file.py:NAME``; a class is instantiated with
+    ``kwargs`` (``--arg key=value``); a constructor that rejects them is a usage error."""
     if ":" not in spec:
         raise InvalidInput(f"--mechanism {spec!r}: expected package.module:NAME or file.py:NAME",
                            value=spec)
     obj = load_spec(spec, "--mechanism")
-    return obj() if isinstance(obj, type) else obj
+    if not isinstance(obj, type):
+        if kwargs:
+            raise InvalidInput(f"--arg is for a class; {spec} is not one", value=sorted(kwargs))
+        return obj
+    try:
+        return obj(**(kwargs or {}))
+    except Exception as exc:  # user code: a usage error naming the arguments
+        raise InvalidInput(f"--mechanism {spec}: {obj.__name__}(**{kwargs or {}}) raised "
+                           f"{type(exc).__name__}: {exc}", value=spec) from exc
+
+
+def parse_args(pairs) -> dict:
+    """``["k=v", ...]`` -> kwargs; each value is read as JSON when it parses (numbers, lists,
+    true/false, null, quoted strings), else kept as a string."""
+    import json
+    out = {}
+    for pair in pairs or ():
+        key, sep, val = str(pair).partition("=")
+        if not sep or not key.isidentifier():
+            raise InvalidInput(f"--arg {pair!r}: expected key=value", value=pair)
+        try:
+            out[key] = json.loads(val)
+        except ValueError:
+            out[key] = val
+    return out

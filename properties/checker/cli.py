@@ -42,6 +42,20 @@ def add_arguments(p) -> None:
                    help="several targets: judge them on a local Dask cluster of N processes")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="several targets: judge them on an existing Dask cluster")
+    # -- issue 12: value model, report restriction, kind, search path --
+    p.add_argument("--valuation", default=None, metavar="MODEL",
+                   help="value model of payment_identity, truthful and individually_rational: "
+                        "tv (default), kl, kl_forward, kl_reverse, win, inner, or "
+                        "file.py:NAME / pkg.mod:NAME of a callable a(p_i, q)")
+    p.add_argument("--reports", default=None, metavar="KIND",
+                   help="restrict the drawn reports: one_hot or top_k:K (win implies one_hot)")
+    p.add_argument("--kind", choices=("rule", "payment", "mechanism"), default=None,
+                   help="what the target is (overrides the guess from its signature); "
+                        "mechanism: an object with aggregate/payments, judged as by "
+                        "tokenauction audit --mechanism")
+    p.add_argument("--path", action="append", default=[], metavar="DIR",
+                   help="a folder to import from (repeatable; the nearest pyproject.toml "
+                        "folder above a target file is added automatically)")
 
 
 def main(args) -> int:
@@ -52,9 +66,15 @@ def main(args) -> int:
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
         return _many(args)
     try:
+        from properties.loading import add_search_path, load_valuation
+        add_search_path(getattr(args, "path", []))
+        if getattr(args, "kind", None) == "mechanism":
+            return _mechanism(args, load_valuation(args.valuation))
         report = check(args.target[0], args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
+                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
+                       valuation=load_valuation(getattr(args, "valuation", None)),
+                       reports=getattr(args, "reports", None), kind=getattr(args, "kind", None))
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
         return 2
@@ -83,7 +103,13 @@ def _many(args) -> int:
         return 2
     options = dict(properties=args.properties, orders=args.orders,
                    max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                   rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
+                   rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
+                   valuation=args.valuation, reports=args.reports, kind=args.kind)
+    if args.kind == "mechanism" or (args.valuation and ":" in args.valuation):
+        print("tokenauction check: error: several targets take built-in --valuation models and "
+              "--kind rule|payment only; check a mechanism or a valuation file one target at a "
+              "time", file=sys.stderr)
+        return 2
     try:
         results, engine = run_tasks(
             check_one, [(t, options) for t in args.target], workers=args.workers,
@@ -104,3 +130,11 @@ def _many(args) -> int:
               f"{sum(c == 1 for _, _, c in results)} refuted, "
               f"{sum(c == 2 for _, _, c in results)} errors")
     return code
+def _mechanism(args, valuation) -> int:
+    """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
+    from properties.audit.mechanism import audit_mechanism, load_mechanism
+    report = audit_mechanism(load_mechanism(args.target[0]), max_examples=args.max_examples,
+                             seed=args.seed, timeout=args.timeout, budget_s=args.budget,
+                             valuation=valuation, reports=args.reports)
+    print(json.dumps(report.to_json(), default=str) if args.json else report.summary())
+    return report.exit_code

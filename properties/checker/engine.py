@@ -92,7 +92,7 @@ def _keys(t: Target, properties, orders):
     return keys, skipped
 
 
-def _groups(t: Target, keys, valuation_loss):
+def _groups(t: Target, keys, valuation, reports=None):
     groups = []
     for pid, G in POINTWISE.items():
         if (pid, None) in keys:
@@ -103,7 +103,7 @@ def _groups(t: Target, keys, valuation_loss):
         groups.append(PathGroup(t, path))
     pay = [k for k in keys if CATALOGUE[k[0]].kind == "payment"]
     if pay:
-        groups.append(PaymentGroup(t, pay, valuation_loss))
+        groups.append(PaymentGroup(t, pay, valuation, reports))
     return groups
 
 
@@ -253,7 +253,8 @@ def _prove(t, key, do_shrink, path_group):
 def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_EXAMPLES,
           seed: int = DEFAULT_SEED, timeout: float | None = DEFAULT_TIMEOUT, *, rule=None,
           prove: bool = True, shrink_counterexamples: bool = True,
-          valuation_loss: str | None = None, budget_s: float | None = None) -> Report:
+          valuation_loss: str | None = None, budget_s: float | None = None,
+          valuation=None, reports: str | None = None, kind: str | None = None) -> Report:
     """Judge ``target`` against the property catalogue (:mod:`properties.catalogue`).
 
     ``target``: a :class:`mechanism.Rule`, a callable ``rule(dists, bids) -> q``, a
@@ -264,19 +265,30 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     target's kind); ``orders``: preference orders for per-order properties (default all).
     ``max_examples``/``seed``: the hypothesis budget (deterministic for a given seed);
     ``timeout``: per-call limit for the target's code in seconds; ``budget_s``: optional
-    wall-clock budget for the sampling; ``valuation_loss``: the loss of the
-    ``truthful`` valuation model (default: the KL the rule minimizes, else forward KL).
+    wall-clock budget for the sampling; ``valuation``: the value model of
+    ``payment_identity``, ``truthful`` and ``individually_rational`` (a name of
+    :data:`mechanism.valuations.VALUE_MODELS`, a ValueModel or a callable ``a(p_i, q)``;
+    default ``tv``; ``valuation_loss`` is the older spelling for the KL models);
+    ``reports``: a report restriction (``one_hot``, ``top_k:K``; the ``win`` model implies
+    ``one_hot``); ``kind``: ``rule`` | ``payment`` overrides the guessed kind of the target.
     """
     t_start = time.perf_counter()
     if isinstance(properties, str):
         properties = [properties]
     if isinstance(orders, str):
         orders = [orders]
-    t = Target(target, rule=rule, timeout=timeout)
+    # -- value model, report restriction, kind (issue 12) --
+    from mechanism.valuations import get_value_model
+    from properties.restrictions import parse as parse_restriction
+    model = get_value_model(valuation if valuation is not None else valuation_loss)
+    parse_restriction(reports)
+    t = Target(target, rule=rule, timeout=timeout, kind=kind)
+    if hasattr(t.obj, "claims_for"):
+        t.claims = t.obj.claims_for(model.name)
     t.last_call = (np.zeros((1, 1)), np.zeros(1))
     keys, findings = _keys(t, properties, orders)
     deadline = t_start + budget_s if budget_s else float("inf")
-    groups = _groups(t, keys, valuation_loss)
+    groups = _groups(t, keys, model, reports)
     path_group = next((g for g in groups if isinstance(g, PathGroup)), None) or PathGroup(t, [])
 
     proved = {}
@@ -336,6 +348,10 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
                             f"{run.undefined} inputs tried")
             else:
                 note = f"; stopped early: {run.stopped}" if run.stopped else ""
+                asked = max(5, int(round(max_examples * g.examples_factor))) if g else 0
+                if run.stopped and run.examples < asked:  # say what the budget cut
+                    note += (f" after {run.examples} of {asked} examples (thin evidence: "
+                             "raise --budget or --max-examples to run more)")
                 f = Finding(key[0], key[1], Verdict.NOT_REFUTED, "hypothesis",
                             f"{run.examples} examples, no violation{note}")
         f.examples = run.examples
@@ -347,4 +363,7 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     for f in findings:
         if f.claimed is None and f.property in CATALOGUE:
             f.claimed = _claimed(t, f.property, f.order)
+        if f.property in ("payment_identity", "truthful", "individually_rational") and \
+                "value model" not in (f.detail or ""):
+            f.detail = f"{f.detail} [value model {model.name}]".strip()
     return Report(t.name, t.kind, findings, time.perf_counter() - t_start)

@@ -1,6 +1,14 @@
 """Properties of a payment rule, judged under an aggregation rule (SPEC 4-5):
 payment_nonnegative, payment_at_most_bid, zero_bid_pays_zero, payment_identity,
-payment_monotone:<order> (PM) and truthful (valuation-model regret).
+payment_monotone:<order> (PM), truthful (regret) and individually_rational.
+
+``payment_identity``, ``truthful`` and ``individually_rational`` are judged under a value
+model (:mod:`mechanism.valuations`; docs/theory.md, "Value models and their Myerson
+identities"), default ``tv``; the identity is computed by the independent oracle
+:mod:`properties.oracle` (scipy quad with the allocation's located jumps), never by the
+mechanism's own integrator. ``reports`` restricts the drawn reports
+(:mod:`properties.restrictions`: ``one_hot``, ``top_k:K``); the ``win`` model implies
+``one_hot``.
 
 Tolerances: payments compare with :data:`PAY_TOL` (relative to max(1, bid)), which
 covers the reference's quadrature (1e-9). PM compares outcomes robustly: "strictly
@@ -14,16 +22,17 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mechanism import orders as O
-from mechanism.bids import bid_grid, bid_profiles
-from mechanism.divergences import kl, tv
+from mechanism import rules as R
+from mechanism import valuations as VM
+from mechanism.bids import bid_grid
 from mechanism.errors import InvalidInput
-from mechanism.payments import valuation_loss
-from mechanism.quadrature import integrate
 from mechanism.regret import MISREPORTS, misreports as misreport_bids
 from mechanism.regret import regret as mechanism_regret
 
+from properties import oracle
 from properties.checker.groups import Group, cex, with_bid
 from properties.checker.sandbox import Undefined
+from properties.restrictions import restricted_instances
 from properties.strategies import instances
 
 PAY_TOL = 1e-7
@@ -31,8 +40,8 @@ ID_TOL = 1e-6
 STRICT_MARGIN = 1e-6
 EQUAL_TOL = 1e-12
 
-LOSS_FNS = {"kl_forward": lambda p, q: kl(p, q), "kl_reverse": lambda p, q: kl(q, p),
-            "tv": lambda p, q: float(tv(p, q))}
+#: Properties judged under the value model (their findings name it).
+MODEL_PROPERTIES = ("payment_identity", "truthful", "individually_rational")
 
 
 class PaymentGroup(Group):
@@ -40,12 +49,16 @@ class PaymentGroup(Group):
 
     examples_factor = 0.5
 
-    def __init__(self, target, keys, valuation_loss_name=None):
+    def __init__(self, target, keys, valuation=None, reports=None):
         super().__init__(target, keys)
-        self.loss_name = valuation_loss_name
+        model = VM.get_value_model(valuation)
+        self.model = model.for_rule(target.judge) if target.judge is not None else model
+        self.reports = reports or ("one_hot" if self.model.reports == "one_hot" else None)
 
     def strategy(self):
         V = self.t.fixed_vocab or (2, 5)
+        if self.reports:
+            return restricted_instances(self.reports, n=(2, 4), V=V)
         return instances(n=(2, 4), V=V, others_positive=True, huge=False)
 
     # -- evaluation helpers --------------------------------------------------------
@@ -55,13 +68,17 @@ class PaymentGroup(Group):
     def Q(self, P, b, i, s):
         return self.t.evaluate(P, with_bid(b, i, s), self.t.judge)
 
-    def loss(self):
-        if self.loss_name:
-            return self.loss_name
-        try:
-            return valuation_loss(self.t.judge)
-        except InvalidInput:
-            return "kl_forward"
+    def x(self, P, b, i):
+        """The allocation curve ``x(s)`` of the value model along agent i's bid path."""
+        q0 = self.t.evaluate(P, with_bid(b, i, 0.0), self.t.judge)
+        p = self.t.ideal(P, i)
+        self.model.check_reports(self.t.smoothed(P)[0])
+
+        def x(xs):
+            M = np.repeat(np.asarray(b, dtype=float)[None, :], len(xs), axis=0)
+            M[:, i] = xs
+            return self.model.allocation(p, q0, self.t.batch(P, M, self.t.judge), i)
+        return x
 
     # -- search ------------------------------------------------------------------------
     def search(self, inst):
@@ -88,7 +105,7 @@ class PaymentGroup(Group):
             return cex(P, b, agent=i, bid_to=float(b[i]))
         if prop == "payment_monotone":
             return self._pm_search(P, b, i, order)
-        if prop == "truthful":
+        if prop in ("truthful", "individually_rational"):
             return self._regret_search(P, b, i)
         return None
 
@@ -135,12 +152,12 @@ class PaymentGroup(Group):
             return {**c, "z": z} if abs(z[i]) > PAY_TOL else None
         if prop == "payment_identity":
             s = float(b[i])
-            c = {**c, "bid_to": s}
+            c = {**c, "bid_to": s, "value_model": self.model.name}
             z = float(self.t.pay(P, b)[i])
-            m, err = myerson_tv(self, P, b, i, s)
+            m, err = identity(self, P, b, i, s)
             if abs(z - m) <= ID_TOL * max(1.0, s) + 10 * err:
                 return None
-            return {**c, "z": z, "expected": m}
+            return {**c, "z": z, "expected": m, "error_bound": err}
         if prop == "payment_monotone":
             s0, s1 = c["bid_from"], c["bid_to"]
             if s0 is None or s1 is None or s0 == s1:
@@ -156,10 +173,19 @@ class PaymentGroup(Group):
             t = c["bid_from"]
             if t is None or t <= 0:
                 return None
-            r = regret(self, P, with_bid(b, i, t), i, self.loss())
+            r = regret(self, P, with_bid(b, i, t), i, self.model)
             if r is None or r["regret"] <= PAY_TOL * max(1.0, t):
                 return None
             return {**c, "bids": with_bid(b, i, t), "bid_to": r["best"], **r}
+        if prop == "individually_rational":
+            t = c["bid_from"]
+            if t is None or t <= 0:
+                return None
+            u = truthful_utility(self, P, with_bid(b, i, t), i)
+            if u is None or u >= -PAY_TOL * max(1.0, t):
+                return None
+            return {**c, "bids": with_bid(b, i, t), "utility": u,
+                    "value_model": self.model.name}
         return None
 
     def describe(self, key, c):
@@ -172,8 +198,9 @@ class PaymentGroup(Group):
         if prop == "zero_bid_pays_zero":
             return f"agent {i} bids 0 but pays {c['z'][i]:.6g}"
         if prop == "payment_identity":
-            return (f"agent {i} bidding {c['bid_to']:g} pays {c['z']:.6g}; the identity "
-                    f"b G(b) - int G gives {c['expected']:.6g}")
+            return (f"agent {i} bidding {c['bid_to']:g} pays {c['z']:.6g}; Myerson's identity "
+                    f"b x(b) - int x under value model {c['value_model']} gives "
+                    f"{c['expected']:.6g}")
         if prop == "payment_monotone":
             if c["kind"] == "better_not_dearer":
                 return (f"agent {i}: bid {c['bid_to']:g} gets a strictly better outcome than "
@@ -182,7 +209,10 @@ class PaymentGroup(Group):
                     f"at bid {c['bid_from']:g} for an outcome not strictly better ({order})")
         if prop == "truthful":
             return (f"agent {i} with value {c['bid_from']:g} gains {c['regret']:.6g} by bidding "
-                    f"{c['best']:g} (valuation t*(-{c['loss']}), misreports 0.25t..2t)")
+                    f"{c['best']:g} (value model {c['value_model']}, misreports 0.25t..2t)")
+        if prop == "individually_rational":
+            return (f"agent {i} bidding its value {c['bid_from']:g} gets utility "
+                    f"{c['utility']:.6g} < 0 (value model {c['value_model']})")
         return ""
 
     def repro(self, key, c):
@@ -200,16 +230,13 @@ class PaymentGroup(Group):
                             f"assert abs(z[agent]) <= {PAY_TOL}, z  # fails: zero bid pays"]
         if prop == "payment_identity":
             return lines + [
-                "from mechanism.quadrature import integrate",
-                "def G(s):  # TV(Q(0), Q(s)) along the agent's bid path",
-                "    q0 = rule(dists, np.where(np.arange(len(bids)) == agent, 0.0, bids))",
-                "    return np.array([tv(q0, rule(dists, np.where(np.arange(len(bids)) == agent,"
-                " x, bids))) for x in np.atleast_1d(s)])",
-                "b = bids[agent]",
-                "expected = b * G(b)[0] - integrate(G, 0.0, b)[0]",
+                "from mechanism import as_rule",
+                "from mechanism.valuations import identity_payment",
+                f"expected, err = identity_payment({c['value_model']!r}, as_rule(rule), dists, "
+                "bids, agent)",
                 "z = payment(rule, dists, bids)[agent]",
-                f"assert abs(z - expected) <= {ID_TOL} * max(1, b), (z, expected)"
-                "  # fails: not the second-price identity"]
+                f"assert abs(z - expected) <= {ID_TOL} * max(1, bids[agent]) + 10 * err, "
+                "(z, expected)  # fails: not Myerson's payment for this value model"]
         if prop == "payment_monotone":
             return lines + [
                 f"b_from = bids.copy(); b_from[agent] = {c['bid_from']!r}",
@@ -219,17 +246,22 @@ class PaymentGroup(Group):
                 "payment(rule, dists, b_to)[agent]",
                 f"better = strictly_prefers(dists[agent], q_to, q_from, {order!r})",
                 "assert better == (z_to > z_from), (better, z_from, z_to)  # fails: PM"]
-        if prop == "truthful":
-            L = {"kl_forward": "kl(dists[agent], q)", "kl_reverse": "kl(q, dists[agent])",
-                 "tv": "tv(dists[agent], q)"}[c["loss"]]
-            return lines + [
+        if prop in ("truthful", "individually_rational"):
+            lines = lines + [
+                "from mechanism.valuations import get_value_model",
+                f"model = get_value_model({c['value_model']!r})",
                 "t = bids[agent]  # the agent's true value",
-                "def utility(s):",
+                "def utility(s):  # gain over staying out (bid 0, pay 0)",
                 "    b = bids.copy(); b[agent] = s",
-                "    q = rule(dists, b)",
-                f"    return -t * {L} - payment(rule, dists, b)[agent]",
-                f"gain = utility({c['best']!r}) - utility(t)",
-                f"assert gain <= {PAY_TOL}, gain  # fails: misreporting pays"]
+                "    b0 = bids.copy(); b0[agent] = 0.0",
+                "    a = model.values(dists[agent], np.stack([rule(dists, b), rule(dists, b0)]), "
+                "agent)",
+                "    return t * (a[0] - a[1]) - payment(rule, dists, b)[agent]"]
+            if prop == "truthful":
+                return lines + [f"gain = utility({c['best']!r}) - utility(t)",
+                                f"assert gain <= {PAY_TOL}, gain  # fails: misreporting pays"]
+            return lines + [f"assert utility(t) >= -{PAY_TOL}, utility(t)"
+                            "  # fails: truthful bidding loses money"]
         return lines
 
 
@@ -244,42 +276,67 @@ def pm_violation(p, q0, q1, z0, z1, order) -> str | None:
     return None
 
 
-def myerson_tv(group, P, b, i, s):
-    """SPEC 5: ``b G(b) - int_0^b G``, ``G(x) = TV(Q(0), Q(x))``, on the judge rule."""
+def identity(group, P, b, i, s):
+    """``(Z, error bound)`` of Myerson's identity for the group's value model, on the judge
+    rule, by the independent oracle (:mod:`properties.oracle`)."""
     if s <= 0:
         return 0.0, 0.0
-    t = group.t
-    q0 = t.evaluate(P, with_bid(b, i, 0.0), t.judge)
+    try:
+        x = group.x(P, with_bid(b, i, s), i)
+    except InvalidInput as exc:
+        raise Undefined(str(exc)) from exc
+    judge = group.t.judge
+    smooth = getattr(judge, "generic", None) in (R.linear, R.log_linear)
+    z, err, _ = oracle.identity(x, s, candidates=np.delete(b, i), jumps=not smooth)
+    return z, err
 
-    def G(xs):
-        return tv(t.batch(P, bid_profiles(b, i, xs), t.judge), q0)
 
-    area, err = integrate(G, 0.0, s, tol=1e-11)
-    return float(s * G(np.array([s]))[0] - area), err
-
-
-def regret(group, P, b, i, loss_name, misreports=MISREPORTS):
-    """Regret of truthful bidding ``t = b_i`` under value ``t * (-L(q))``: the largest gain
-    of a misreport ``s = x t`` (x in ``misreports``), others bidding b_{-i}
-    (:func:`mechanism.regret.regret`). None when the valuation is undefined (L infinite)."""
-    L = LOSS_FNS[loss_name]
+def _utility_fn(group, P, b, i):
     t = float(b[i])
     p = group.t.ideal(P, i)
-
-    def utilities(bids):
-        u = []
-        for s in bids:
-            v = L(p, group.Q(P, b, i, s))
-            if not np.isfinite(v):
-                raise Undefined("valuation loss is infinite")
-            u.append(-t * v - group.Z(P, b, i, s))
-        return np.array(u)
-
+    q0 = group.Q(P, b, i, 0.0)
     try:
-        gain, best = mechanism_regret(t, misreport_bids(t, misreports), utilities)
+        group.model.check_reports(group.t.smoothed(P)[0])
+    except InvalidInput as exc:
+        raise Undefined(str(exc)) from exc
+    a0 = group.model.values(p, q0[None, :], i)[0]
+    if not np.isfinite(a0):
+        raise Undefined("the value of the outcome without the agent is infinite")
+
+    def utility(s):
+        a = group.model.values(p, group.Q(P, b, i, s)[None, :], i)[0]
+        if not np.isfinite(a):
+            raise Undefined("the value model is infinite here")
+        return t * (a - a0) - group.Z(P, b, i, s)
+    return utility
+
+
+def truthful_utility(group, P, b, i):
+    """Agent i's utility from bidding its value ``t = b_i``, against staying out: ``t (a(Q(t))
+    - a(Q(0))) - Z(t)``; None where the value model is undefined."""
+    try:
+        return float(_utility_fn(group, P, b, i)(float(b[i])))
     except Undefined:
         return None
-    return {"regret": gain, "best": best, "loss": loss_name, "value": t}
 
 
-__all__ = ["PaymentGroup", "pm_violation", "myerson_tv", "regret", "MISREPORTS", "st"]
+def regret(group, P, b, i, model=None, misreports=MISREPORTS):
+    """Regret of truthful bidding ``t = b_i`` under the value model: the largest gain of a
+    misreport ``s = x t`` (x in ``misreports``), others bidding b_{-i}
+    (:func:`mechanism.regret.regret`). None when the value model is undefined there (e.g. an
+    infinite KL)."""
+    t = float(b[i])
+    try:
+        utility = _utility_fn(group, P, b, i)
+        out = mechanism_regret(t, misreport_bids(t, misreports),
+                               lambda S: np.array([utility(s) for s in S]))
+    except Undefined:
+        return None
+    if out is None:
+        return None
+    gain, best = out
+    return {"regret": gain, "best": best, "value_model": group.model.name, "value": t}
+
+
+__all__ = ["PaymentGroup", "pm_violation", "identity", "regret", "truthful_utility", "MISREPORTS",
+           "MODEL_PROPERTIES", "st"]

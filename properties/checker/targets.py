@@ -10,6 +10,11 @@ How a target declares its kind (first match wins):
 4. otherwise the number of required positional parameters decides:
    ``rule(dists, bids) -> q`` (2) or ``payment(rule, dists, bids) -> z`` (3).
 
+``kind="rule" | "payment"`` (``check --kind``) overrides the guess. An unusable callable
+is a usage error (:class:`mechanism.InvalidInput`, exit 2), never a target to refute: an
+unbound method (``Class.method`` whose first parameter is ``self``), a class, or a
+callable whose kind cannot be told.
+
 A payment rule is judged under an aggregation rule, ``rule=`` (default: linear).
 Strings: ``"path/to/file.py:NAME"`` (loaded by path), ``"package.module:NAME"``
 (imported; NAME may be dotted and may index dicts, e.g.
@@ -73,8 +78,36 @@ def _first_param(fn) -> str | None:
     return params[0] if params else None
 
 
-def classify(obj):
-    """``("rule" | "payment", normalized object)`` per the module docstring's rules."""
+def _unusable(obj) -> str | None:
+    """Why ``obj`` cannot be called as a rule or payment rule (issue 12), or None."""
+    if isinstance(obj, type):
+        return (f"{obj.__qualname__} is a class: name an instance, or use "
+                "tokenauction audit --mechanism for a mechanism class")
+    qual = getattr(obj, "__qualname__", "")
+    parts = qual.split(".")
+    if inspect.isfunction(obj) and len(parts) >= 2 and parts[-2] != "<locals>" \
+            and _first_param(obj) in ("self", "cls"):
+        return (f"{qual} is an unbound method (first parameter {_first_param(obj)!r}): name "
+                "a bound method of an instance, or a function rule(dists, bids) / "
+                "payment(rule, dists, bids)")
+    return None
+
+
+def classify(obj, kind: str | None = None):
+    """``("rule" | "payment", normalized object)`` per the module docstring's rules;
+    ``kind`` overrides the guess."""
+    why = _unusable(obj) if not isinstance(obj, (R.Rule, PAY.PaymentRule)) else None
+    if why:
+        raise InvalidInput(why, value=getattr(obj, "__qualname__", repr(obj)))
+    if kind is not None:
+        if kind not in ("rule", "payment"):
+            raise InvalidInput(f"--kind {kind!r}: use rule or payment", value=kind)
+        if kind == "rule" and not isinstance(obj, PAY.PaymentRule):
+            if isinstance(obj, R.Rule) or _first_param(obj) != "ops":
+                return "rule", obj
+        if kind == "payment" and not isinstance(obj, R.Rule):
+            return "payment", obj
+        raise InvalidInput(f"--kind {kind}: {obj!r} is not a {kind}", value=kind)
     if isinstance(obj, R.Rule):
         return "rule", obj
     if isinstance(obj, PAY.PaymentRule):
@@ -132,10 +165,11 @@ def import_lines(obj, spec: str | None, var: str) -> list[str]:
 class Target:
     """A guarded view of the thing under test (see the module docstring)."""
 
-    def __init__(self, target, *, rule=None, timeout: float | None = DEFAULT_TIMEOUT):
+    def __init__(self, target, *, rule=None, timeout: float | None = DEFAULT_TIMEOUT,
+                 kind: str | None = None):
         self.spec = target if isinstance(target, str) else None
         obj = load_object(target) if isinstance(target, str) else target
-        self.kind, self.obj = classify(obj)
+        self.kind, self.obj = classify(obj, kind)
         self.name = self.spec or _label(self.obj)
         self.timeout = timeout
         self.claims = dict(getattr(self.obj, "claims", None) or {})

@@ -250,6 +250,8 @@ KNOWN_BAD = [
     Bad("softmax_externalities", softmax_externalities, "truthful", 3, 5,
         {"rule": softmax_rule},
         why="softmax(bid/T) mixture + bid-based externalities is not truthful"),
+    Bad("pay_your_bid_ir", get_payment_rule("pay_your_bid"), "individually_rational", 2, 2,
+        why="pays the whole value b for an outcome worth b G(b) < b (tv value model)"),
     Bad("rebate", rebate, "payment_nonnegative", 2, 2, why="negative payments"),
     Bad("double_charge", double_charge, "payment_at_most_bid", 2, 2, why="pays 2 b"),
     Bad("entry_fee", entry_fee, "zero_bid_pays_zero", 2, 2, why="a zero bid pays 0.01"),

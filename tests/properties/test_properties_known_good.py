@@ -51,11 +51,17 @@ def test_pay_your_bid_passes_pm_for_linear_away_from_flat_outcomes():
     assert report.verdict("truthful") is Verdict.REFUTED
 
 
-def test_valuation_payment_is_truthful_and_second_price_is_not():
-    v = check(get_payment_rule("valuation"), ["truthful"], max_examples=20)
+def test_valuation_payment_is_truthful_under_kl_and_second_price_under_tv():
+    # each payment is Myerson's for its own value model (docs/theory.md, value models)
+    v = check(get_payment_rule("valuation"), ["truthful"], max_examples=20, valuation="kl")
     assert v.verdict("truthful") is Verdict.NOT_REFUTED
-    sp = check(get_payment_rule("second_price"), ["truthful"], max_examples=20)
+    sp = check(get_payment_rule("second_price"), ["truthful"], max_examples=20, valuation="kl")
     assert sp.verdict("truthful") is Verdict.REFUTED
+    assert "value model kl_forward" in sp.find("truthful")[0].detail
+    sp_tv = check(get_payment_rule("second_price"), ["truthful"], max_examples=20)
+    assert sp_tv.verdict("truthful") is Verdict.NOT_REFUTED           # default: tv
+    v_tv = check(get_payment_rule("valuation"), ["truthful"], max_examples=20, valuation="tv")
+    assert v_tv.verdict("truthful") is Verdict.REFUTED
 
 
 def test_race_payment_is_told_apart_from_second_price():

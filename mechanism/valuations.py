@@ -1,0 +1,252 @@
+"""Value models: what an agent's value for an outcome is, and Myerson's identity for it
+(docs/theory.md, "Value models and their Myerson identities").
+
+An agent with value ``v`` (its true bid) and ideal distribution ``p_i`` gets utility
+``v a_i(q) - z`` for outcome ``q`` and payment ``z``. A :class:`ValueModel` gives the
+per-unit value ``a_i(q)`` (vectorized over rows of outcomes) and the *allocation curve*
+``x_i(s) = a_i(Q(s)) - a_i(Q(0))`` along agent i's bid path ``Q(s)`` (others fixed).
+Myerson's identity is then ``Z(b) = b x(b) - int_0^b x(s) ds`` with ``Z(0) = 0``, the
+unique payment that makes truthful bidding optimal when ``x`` is non-decreasing.
+
+Built-in models (:data:`VALUE_MODELS`, :func:`get_value_model`):
+
+* ``tv`` (default, the paper's): ``a(q) = 1 - TV(q, p_i)``. Its allocation curve is
+  ``G(s) = TV(Q(0), Q(s))``, the curve of the second-price payment; the two curves agree
+  whenever ``Q(s)`` lies between ``Q(0)`` and ``p_i`` token by token (a box-monotone path).
+* ``kl`` / ``kl_forward`` / ``kl_reverse``: ``a(q) = -KL(p_i || q)`` or ``-KL(q || p_i)``;
+  ``kl`` takes the KL the rule minimizes (forward for linear, reverse for log-linear,
+  forward otherwise).
+* ``win`` (single-winner shapes): every report is the one-hot indicator of the agent's
+  item ``t_i``; the outcome is the distribution over items, so ``a(q) = q(t_i)`` is the
+  probability that agent i wins.
+* ``inner``: ``a(q) = <q, v_i>`` for a per-token value vector ``v_i`` (default the
+  agent's report ``p_i``: the probability that a token the agent likes is shown).
+* a user's callable ``a(p_i, q) -> float`` through :func:`as_value_model`.
+
+Individual rationality is measured against staying out: ``v x(v) - Z(v) >= 0``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import quadrature as quad
+from .divergences import tv_rows
+from .errors import InvalidInput
+
+#: The value model used when none is named, by ``check`` and ``audit`` alike.
+DEFAULT_VALUE_MODEL = "tv"
+
+
+class ValueModel:
+    """A named per-unit value ``a_i(q)``; see the module docstring."""
+
+    #: Reports this model needs: "any" or "one_hot" (distinct one-hot reports).
+    reports = "any"
+
+    def __init__(self, name: str, fn: Callable | None = None, doc: str = ""):
+        self.name, self._fn, self.doc = name, fn, doc
+
+    def __repr__(self):
+        return f"ValueModel({self.name!r})"
+
+    def check_reports(self, P: np.ndarray) -> None:
+        """Raise :class:`InvalidInput` when the reports are outside the model's domain."""
+
+    def for_rule(self, rule) -> "ValueModel":
+        """The model specialized to a rule (``kl`` picks the rule's KL); default: self."""
+        return self
+
+    def values(self, p: np.ndarray, Q: np.ndarray, agent: int | None = None) -> np.ndarray:
+        """``a(q)`` for every row ``q`` of ``Q`` (shape (k, V) -> (k,))."""
+        Q = np.atleast_2d(np.asarray(Q, dtype=np.float64))
+        return np.array([float(self._fn(p, q)) for q in Q])
+
+    def allocation(self, p: np.ndarray, q0: np.ndarray, Q: np.ndarray,
+                   agent: int | None = None) -> np.ndarray:
+        """``x(s) = a(Q(s)) - a(Q(0))`` for the rows ``Q`` of the bid path."""
+        return self.values(p, Q, agent) - self.values(p, q0[None, :], agent)[0]
+
+
+class TVValue(ValueModel):
+    def __init__(self):
+        super().__init__("tv", doc="value x (1 - TV(q, p_i)); the second-price payment's "
+                                   "allocation TV(Q(0), Q(s))")
+
+    def values(self, p, Q, agent=None):
+        return 1.0 - tv_rows(np.atleast_2d(np.asarray(Q, dtype=np.float64)), p)
+
+    def allocation(self, p, q0, Q, agent=None):
+        return tv_rows(np.atleast_2d(np.asarray(Q, dtype=np.float64)), q0)
+
+
+def _kl_rows(p: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``KL(p || q)`` for every row q (inf where q(t) = 0 < p(t))."""
+    mask = p > 0
+    pm = p[mask]
+    Qm = Q[:, mask]
+    with np.errstate(divide="ignore"):
+        out = (pm * (np.log(pm) - np.log(Qm))).sum(axis=1)
+    return np.maximum(out, 0.0)
+
+
+def _kl_rows_reverse(p: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``KL(q || p)`` for every row q."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(Q > 0, Q * (np.log(np.where(Q > 0, Q, 1.0)) - np.log(p)), 0.0)
+    return np.maximum(terms.sum(axis=1), 0.0)
+
+
+class KLValue(ValueModel):
+    def __init__(self, direction: str | None):
+        name = "kl" if direction is None else direction
+        super().__init__(name, doc="value x (-KL); kl picks the KL the rule minimizes")
+        self.direction = direction
+
+    def for_rule(self, rule) -> "ValueModel":
+        if self.direction is not None:
+            return self
+        return KLValue(rule_kl(rule))
+
+    def values(self, p, Q, agent=None):
+        Q = np.atleast_2d(np.asarray(Q, dtype=np.float64))
+        if self.direction == "kl_reverse":
+            return -_kl_rows_reverse(p, Q)
+        return -_kl_rows(p, Q)
+
+    def allocation(self, p, q0, Q, agent=None):
+        a0 = self.values(p, q0[None, :])[0]
+        if not np.isfinite(a0):
+            raise InvalidInput(f"{self.name} of the outcome without the agent, L_i(Q(0)), is "
+                               "infinite, so the identity is inf - inf; use the tv model or "
+                               "smooth the distributions", value=float(a0))
+        return self.values(p, Q) - a0
+
+
+class WinValue(ValueModel):
+    reports = "one_hot"
+
+    def __init__(self):
+        super().__init__("win", doc="value x probability that the agent's item wins "
+                                    "(one-hot reports)")
+
+    def check_reports(self, P):
+        P = np.asarray(P)
+        one_hot = np.isclose(P.max(axis=1), 1.0, atol=1e-12)
+        items = P.argmax(axis=1)
+        if not one_hot.all() or len(set(items.tolist())) < len(items):
+            raise InvalidInput("the win value model needs distinct one-hot reports (each "
+                               "agent's item); restrict the reports (reports='one_hot') or "
+                               "pick another value model", value=P.tolist())
+
+    def values(self, p, Q, agent=None):
+        return np.atleast_2d(np.asarray(Q, dtype=np.float64))[:, int(np.argmax(p))]
+
+
+class InnerValue(ValueModel):
+    def __init__(self, vectors=None):
+        super().__init__("inner", doc="value x <q, v_i> (v_i the agent's report unless given)")
+        self.vectors = None if vectors is None else np.asarray(vectors, dtype=np.float64)
+
+    def values(self, p, Q, agent=None):
+        v = p if self.vectors is None else self.vectors[agent]
+        return np.atleast_2d(np.asarray(Q, dtype=np.float64)) @ v
+
+
+def rule_kl(rule) -> str:
+    """The KL a rule minimizes (SPEC 2): reverse for log-linear, forward otherwise."""
+    from . import rules as R
+    return "kl_reverse" if getattr(rule, "generic", None) is R.log_linear else "kl_forward"
+
+
+VALUE_MODELS: dict[str, Callable[[], ValueModel]] = {
+    "tv": TVValue, "kl": lambda: KLValue(None), "kl_forward": lambda: KLValue("kl_forward"),
+    "kl_reverse": lambda: KLValue("kl_reverse"), "win": WinValue, "inner": InnerValue,
+}
+
+
+def get_value_model(name) -> ValueModel:
+    """A model by name (``tv``, ``kl``, ``kl_forward``, ``kl_reverse``, ``win``, ``inner``),
+    a :class:`ValueModel`, or a callable ``a(p_i, q)`` (see :func:`as_value_model`)."""
+    if name is None:
+        name = DEFAULT_VALUE_MODEL
+    if isinstance(name, ValueModel):
+        return name
+    if isinstance(name, str):
+        if name not in VALUE_MODELS:
+            raise InvalidInput(f"unknown value model {name!r}; use one of "
+                               f"{', '.join(VALUE_MODELS)} or a callable a(p_i, q)", value=name)
+        return VALUE_MODELS[name]()
+    return as_value_model(name)
+
+
+def as_value_model(fn, name: str | None = None) -> ValueModel:
+    """A user's per-unit value ``a(p_i, q) -> float`` as a :class:`ValueModel`."""
+    if not callable(fn):
+        raise InvalidInput(f"a value model is a name or a callable a(p_i, q), got {fn!r}",
+                           value=fn)
+    return ValueModel(name or getattr(fn, "__name__", "custom"), fn, doc="user-defined")
+
+
+def utility(model: ValueModel, p, q, q0, value: float, payment: float, agent=None) -> float:
+    """``value (a(q) - a(Q(0))) - payment``: the gain over staying out (bid 0, pay 0)."""
+    a = model.values(np.asarray(p, dtype=np.float64),
+                     np.stack([np.asarray(q, dtype=np.float64), np.asarray(q0, dtype=np.float64)]),
+                     agent)
+    return float(value * (a[0] - a[1]) - payment)
+
+
+def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float = 1e-10, *,
+            first: np.ndarray | None = None, jumps: bool = True,
+            candidates=()) -> tuple[float, float]:
+    """Myerson's identity ``bid x(bid) - int_0^bid x(s) ds`` and its error bound: the one
+    implementation (the property suite's oracle in ``properties/oracle.py`` differs in
+    method on purpose). ``x`` takes an array of bids. ``jumps``: split the integral at the
+    allocation's own jumps, located by bisection (:func:`quadrature.find_jumps`), not only
+    at the ``candidates`` (e.g. the other bids); off for allocations known to be smooth.
+    ``first``: ``x`` at ``quadrature.points(0, bid)`` from a batched first pass."""
+    if bid <= 0:
+        return 0.0, 0.0
+    if jumps:
+        area, err, _ = quad.integrate_with_jumps(x, 0.0, bid, tol=tol, candidates=candidates)
+        top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
+        return float(bid * top - area), err
+    if first is None:
+        first = np.asarray(x(quad.points(0.0, bid)), dtype=np.float64)
+    area, err = quad.integrate(x, 0.0, bid, tol=tol, first=first)
+    return float(bid * first[-1] - area), err
+
+
+def allocation_curve(model: ValueModel, rule, P: np.ndarray, b: np.ndarray, i: int):
+    """``x(s)`` of agent i under ``model`` along its bid path of ``rule`` (vectorized over s).
+    The agent's ideal is its smoothed report when the rule smooths (SPEC 2)."""
+    from . import rules as R
+    model = model.for_rule(rule)
+    p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else np.asarray(P)[i]
+    q0 = R.bid_path(rule, P, b, i, [0.0])[0]
+    return lambda s: model.allocation(p, q0, R.bid_path(rule, P, b, i, np.atleast_1d(s)), i)
+
+
+def identity_payment(model, rule, P: np.ndarray, b: np.ndarray, i: int, *,
+                     tol: float = 1e-10, jumps: bool = True, cuts=()) -> tuple[float, float]:
+    """``(Z_i, error)`` that Myerson's identity gives agent i under ``model`` (a name or a
+    :class:`ValueModel`). 0 for a zero bid or with no competition (``Q(0)`` undefined)."""
+    from . import rules as R
+    model = get_value_model(model)
+    bi = float(b[i])
+    if bi <= 0:
+        return 0.0, 0.0
+    try:
+        R.bid_path(rule, P, b, i, [0.0])
+    except InvalidInput:
+        return 0.0, 0.0
+    model.check_reports(rule.smoothed(P)[0] if hasattr(rule, "smoothed") else P)
+    x = allocation_curve(model, rule, P, b, i)
+    candidates = [c for c in list(np.delete(b, i)) + list(cuts) if 0 < c < bi]
+    return myerson(x, bi, tol, jumps=jumps, candidates=candidates)
+
+
+__all__ = ["myerson", "allocation_curve", "identity_payment", "ValueModel", "VALUE_MODELS", "DEFAULT_VALUE_MODEL", "get_value_model",
+           "as_value_model", "utility", "rule_kl"]

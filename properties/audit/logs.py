@@ -1,0 +1,219 @@
+"""Audit a third party's auction log without replaying its mechanism (issue 12;
+``tokenauction audit --log FILE.jsonl``).
+
+Schema: JSON lines. The first line is a header, every other line one step::
+
+    {"format": "tokenauction-log", "version": 1,
+     "mechanism": "free text",                 # shown in the report
+     "payments": "expected" | "realized",      # expected per-step payments, or realized ones
+     "rule": "linear",                         # optional: a built-in rule (mechanism.get_rule)
+     "epsilon": 0.0,                           # optional: its smoothing
+     "sampler": "inverse_cdf",                 # optional: inverse_cdf | gumbel_max | race
+     "value_model": "tv"}                      # optional: default for --valuation
+    {"step": 0, "bids": [1.0, 2.0],
+     "reports": [[0.8, 0.2], [0.1, 0.9]],      # the agents' reports, or instead
+     "reports_digest": "sha256 hex",           #   a digest of them (consistency only)
+     "outcome": [0.4, 0.6],                    # optional: the aggregate distribution q
+     "token": 1,                               # optional: the realized token
+     "payments": [0.1, 0.3],                   # one per agent
+     "uniforms": [0.42]}                       # optional: the step's uniforms (sampler known)
+
+Checks (findings in the mechanism audit's table; each says what it could use):
+
+* ``payment_at_most_bid`` / ``payment_nonnegative``: ``0 <= z_i <= b_i`` on every step;
+* ``individually_rational`` (expected payments, reports and outcome logged): with a rule,
+  ``b_i (a(q) - a(Q(0))) - z_i >= 0`` exactly; without one, the necessary condition
+  ``z_i <= b_i a(q)`` for value models with ``a >= 0`` (tv, win, inner);
+* ``payment_identity`` (expected payments, reports and a built-in rule): Myerson's
+  payment for the value model, by the oracle :mod:`properties.oracle`; SKIPPED otherwise;
+* ``consistent_steps``: steps with equal reports (or digests) and bids have equal outcomes
+  and expected payments (realized ones: also equal uniforms);
+* ``sampler``: with a known sampler, uniforms and outcome, the logged token is the one
+  the sampler draws from ``q`` with those uniforms.
+
+Every value model of :mod:`mechanism.valuations` applies; ``win`` needs one-hot reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from mechanism import get_rule, inverse_cdf
+from mechanism import valuations as VM
+from mechanism.errors import InvalidInput
+from mechanism.sampling import MULTI_UNIFORM_SAMPLERS
+from mechanism.verdicts import Verdict
+
+from properties.audit import checks as C
+from properties.audit.suite import MechanismReport
+from properties.report import Finding
+
+PROPERTIES = ("payment_nonnegative", "payment_at_most_bid", "individually_rational",
+              "payment_identity", "consistent_steps", "sampler")
+SAMPLERS = {"inverse_cdf": lambda q, u: inverse_cdf(q, float(u[0])), **MULTI_UNIFORM_SAMPLERS}
+TOL = 1e-9
+
+
+def digest(reports) -> str:
+    """The digest a log may carry instead of reports: sha256 of the float64 bytes."""
+    return hashlib.sha256(np.ascontiguousarray(reports, dtype=np.float64).tobytes()).hexdigest()
+
+
+def read_log(path: str) -> tuple[dict, list[dict]]:
+    """``(header, steps)``; InvalidInput naming the line for anything off-schema."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [ln for ln in fh if ln.strip()]
+    except OSError as exc:
+        raise InvalidInput(f"--log {path!r}: cannot read: {exc}", value=path) from exc
+    rows = []
+    for k, ln in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(ln))
+        except ValueError as exc:
+            raise InvalidInput(f"--log {path}: line {k} is not JSON: {exc}", value=k) from exc
+    if not rows or rows[0].get("format") != "tokenauction-log":
+        raise InvalidInput(f"--log {path}: the first line must be a header with "
+                           '"format": "tokenauction-log"', value=path)
+    header, steps = rows[0], rows[1:]
+    if header.get("payments", "expected") not in ("expected", "realized"):
+        raise InvalidInput(f"--log {path}: header payments must be expected or realized",
+                           value=header.get("payments"))
+    if header.get("sampler") not in (None, *SAMPLERS):
+        raise InvalidInput(f"--log {path}: unknown sampler {header['sampler']!r}; use one of "
+                           f"{', '.join(SAMPLERS)}", value=header["sampler"])
+    for k, st in enumerate(steps, 2):
+        if "bids" not in st or "payments" not in st:
+            raise InvalidInput(f"--log {path}: line {k} needs bids and payments", value=k)
+        if len(st["bids"]) != len(st["payments"]):
+            raise InvalidInput(f"--log {path}: line {k}: {len(st['bids'])} bids but "
+                               f"{len(st['payments'])} payments", value=k)
+    return header, steps
+
+
+class _Log:
+    def __init__(self, model):
+        self.model = model
+        self.checked = {p: 0 for p in PROPERTIES}
+        self.cex: dict[str, dict] = {}
+        self.skip: dict[str, str] = {}
+
+    def record(self, prop, out, where):
+        self.checked[prop] += 1
+        if out is not None and prop not in self.cex:
+            self.cex[prop] = {**where, **out}
+
+    def findings(self):
+        out = []
+        for p in PROPERTIES:
+            order = self.model.name if p in ("individually_rational", "payment_identity") else None
+            if p in self.cex:
+                out.append(Finding(p, order, Verdict.REFUTED, "log", "counterexample",
+                                   self.cex[p]))
+            elif self.checked[p]:
+                out.append(Finding(p, order, Verdict.NOT_REFUTED, "log",
+                                   f"{self.checked[p]} checks"))
+            else:
+                out.append(Finding(p, order, Verdict.SKIPPED, "log",
+                                   self.skip.get(p, "nothing in the log to check it on")))
+        return out
+
+
+def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismReport:
+    """Audit an imported log (schema in the module docstring): a :class:`MechanismReport`."""
+    header, steps = read_log(path)
+    model = VM.get_value_model(valuation if valuation is not None
+                               else header.get("value_model"))
+    rule = None
+    if header.get("rule"):
+        rule = get_rule(header["rule"], epsilon=header["epsilon"]) if header.get("epsilon") \
+            else get_rule(header["rule"])
+        model = model.for_rule(rule)
+    expected = header.get("payments", "expected") == "expected"
+    L = _Log(model)
+    if not expected:
+        for p in ("individually_rational", "payment_identity"):
+            L.skip[p] = "realized payments: the value model speaks of expected payments"
+    if rule is None:
+        L.skip["payment_identity"] = "the header names no built-in rule: Q(s) is unknown"
+    sampler = SAMPLERS.get(header.get("sampler"))
+    seen: dict = {}
+    for st in steps:
+        b = np.asarray(st["bids"], dtype=np.float64)
+        z = np.asarray(st["payments"], dtype=np.float64)
+        where = {"step": st.get("step"), "bids": b.tolist(), "payments": z.tolist()}
+        bad = C.bound_violation(z, b, upper=False)
+        L.record("payment_nonnegative", bad, where)
+        L.record("payment_at_most_bid", C.bound_violation(z, b, upper=True), where)
+        P = np.asarray(st["reports"], dtype=np.float64) if "reports" in st else None
+        q = np.asarray(st["outcome"], dtype=np.float64) if "outcome" in st else None
+        key = (st.get("reports_digest") or (digest(P) if P is not None else None),
+               tuple(b.tolist()))
+        if key[0] is not None:
+            _consistency(L, seen, key, st, where, expected)
+        if sampler is not None and q is not None and "uniforms" in st and "token" in st:
+            tok = int(sampler(q, np.asarray(st["uniforms"], dtype=np.float64)))
+            L.record("sampler", None if tok == int(st["token"]) else
+                     {"token": st["token"], "sampler_draws": tok}, where)
+        if not expected or P is None:
+            continue
+        try:
+            model.check_reports(P)
+        except InvalidInput as exc:
+            L.skip.setdefault("individually_rational", str(exc))
+            continue
+        for i in range(len(b)):
+            _ir(L, model, rule, P, b, q, z, i, where)
+            if rule is not None and b[i] > 0:
+                want, err = C.identity_payment(rule, P, b, i, model=model)
+                L.record("payment_identity", None if abs(want - z[i]) <= tol * max(1.0, b[i])
+                         + 10 * err else {"agent": i, "identity": want, "error_bound": err},
+                         where)
+    rep = MechanismReport(header.get("mechanism") or path, L.findings())
+    rep.value_model = model.name
+    return rep
+
+
+def _consistency(L, seen, key, st, where, expected):
+    fields = ("outcome", "payments") if expected else ("outcome", "payments", "token")
+    if not expected:
+        key = key + (tuple(st.get("uniforms") or ()),)
+        if "uniforms" not in st:
+            return
+    now = {f: st.get(f) for f in fields}
+    if key not in seen:
+        seen[key] = (now, st.get("step"))
+        return
+    first, step0 = seen[key]
+    diff = [f for f in fields if first[f] is not None and now[f] is not None
+            and not np.allclose(first[f], now[f], rtol=0, atol=TOL)]
+    L.record("consistent_steps", {"same_as_step": step0, "differs_in": diff} if diff else None,
+             where)
+
+
+def _ir(L, model, rule, P, b, q, z, i, where):
+    v = float(b[i])
+    if v <= 0 or q is None:
+        return
+    if rule is not None:
+        try:
+            q0 = rule.evaluate(P, np.where(np.arange(len(b)) == i, 0.0, b))
+        except InvalidInput:
+            return
+        a = model.values(P[i], np.stack([q, q0]), i)
+        if not np.isfinite(a).all():
+            return
+        u = v * (a[0] - a[1]) - z[i]
+        L.record("individually_rational", None if u >= -TOL * max(1.0, v) else
+                 {"agent": i, "utility": float(u), "exact": True}, where)
+        return
+    if model.name not in ("tv", "win", "inner"):
+        L.skip.setdefault("individually_rational", f"value model {model.name} may be negative: "
+                          "without the rule only a >= 0 models give a bound")
+        return
+    bound = v * float(model.values(P[i], q[None, :], i)[0])
+    L.record("individually_rational", None if z[i] <= bound + TOL * max(1.0, v) else
+             {"agent": i, "payment": float(z[i]), "at_most": bound, "exact": False}, where)

@@ -1,0 +1,145 @@
+"""An independent oracle for Myerson's identity (docs/theory.md, "Value models and their
+Myerson identities"), used by ``check`` and ``audit`` to judge payments.
+
+The mechanism's own identity (:func:`mechanism.valuations.myerson`) integrates with an
+adaptive Gauss-Kronrod G7/K15 rule between jumps that it locates by recursive quarter
+subdivision of a 65-point scan. This oracle differs in method on purpose, so that a bug
+in one is caught by the other: it scans the allocation on a uniform grid of :data:`SCAN`
+points (plus the caller's candidates), evaluates the quarter points of every rising step
+in one batched call, follows every step that is not straight there (a quarter point off
+the chord by more than a tenth of the rise) by plain bisection towards the half that
+carries the larger rise (a jump keeps its rise at every scale), searches what is left of
+the step again (it may hold a second jump), and integrates the pieces between the jumps
+with QUADPACK (``scipy.integrate.quad``: 21-point Gauss-Kronrod with epsilon
+extrapolation, adaptive, with its own error estimate), each located jump's tiny interval
+by its trapezoid with the bound ``width x rise``. An allocation the caller knows to be
+smooth (the built-in linear and log-linear rules) is integrated by batched composite
+Simpson (``scipy.integrate.simpson``) with a Richardson-style bound instead. scipy is an optional dependency of the
+checker (the ``test`` extra); without it the oracle falls back to the mechanism's
+integrator and says so in ``method``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+
+#: Uniform scan points of [0, bid].
+SCAN = 257
+#: Bisection steps per rising scan step (width bid / SCAN / 2^STEPS).
+STEPS = 48
+#: QUADPACK's tolerances: far below the identity checks' 1e-6, above the integrand's
+#: roundoff (tighter ones make QUADPACK subdivide noise: thousands of rule evaluations).
+EPSABS, EPSREL = 1e-10, 1e-9
+#: QUADPACK's subintervals per piece (21 evaluations each); its error estimate says when
+#: that was not enough.
+LIMIT = 50
+#: Points of the batched composite Simpson rule for allocations known to be smooth.
+SIMPSON_POINTS = 513
+
+
+def _ev(x, pts) -> np.ndarray:
+    return np.asarray(x(np.asarray(pts, dtype=np.float64)), dtype=np.float64)
+
+
+def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]:
+    grid = np.unique(np.concatenate((np.linspace(0.0, bid, SCAN),
+                                     [c for c in candidates if 0.0 < c < bid])))
+    y = _ev(x, grid)
+    noise = 1e-12 * max(1.0, float(np.max(np.abs(y))))  # allocations are O(1): roundoff floor
+    steps = [(float(grid[k]), float(grid[k + 1]), float(y[k]), float(y[k + 1]))
+             for k in range(len(grid) - 1) if abs(y[k + 1] - y[k]) > noise]
+    out = []
+    while steps:
+        # one batched call: the quarter points of every rising step
+        qs = np.array([[lo + (hi - lo) * f for f in (0.25, 0.5, 0.75)]
+                       for lo, hi, _, _ in steps])
+        yq = _ev(x, qs.ravel()).reshape(-1, 3)
+        suspects = []
+        for (lo, hi, ylo, yhi), ys in zip(steps, yq):
+            chord = ylo + (yhi - ylo) * np.array([0.25, 0.5, 0.75])
+            if np.max(np.abs(ys - chord)) > 0.1 * abs(yhi - ylo):
+                suspects.append((lo, hi, ylo, yhi))
+        steps = []
+        for lo, hi, ylo, yhi in suspects:
+            a, b, ya, yb = lo, hi, ylo, yhi
+            for _ in range(STEPS):  # bisect towards the half with the larger rise
+                m = 0.5 * (a + b)
+                ym = float(_ev(x, [m])[0])
+                if abs(ym - ya) >= abs(yb - ym):
+                    b, yb = m, ym
+                else:
+                    a, ya = m, ym
+            if abs(yb - ya) <= noise:
+                continue  # a steep smooth stretch, not a jump
+            out.append((a, b, ya, yb))
+            # the rest of the step may hold another jump: search it again
+            steps += [(l2, h2, y2, z2) for l2, h2, y2, z2 in ((lo, a, ylo, ya), (b, hi, yb, yhi))
+                      if h2 > l2 and abs(z2 - y2) > noise]
+    return sorted(out)
+
+
+def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *,
+             jumps: bool = True) -> tuple[float, float, str]:
+    """``(bid x(bid) - int_0^bid x, error bound, method)`` for an allocation ``x`` that
+    takes an array of bids. ``jumps=False``: an allocation known to be smooth in the own
+    bid (no jump scan; batched Simpson, split at the candidates, see :func:`_smooth`)."""
+    if bid <= 0:
+        return 0.0, 0.0, "zero bid"
+    top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
+    try:
+        from scipy.integrate import quad
+    except ImportError:  # pragma: no cover - scipy is in the test extra
+        from mechanism.valuations import myerson
+        z, err = myerson(x, bid, 1e-11, candidates=candidates)
+        return z, err, "mechanism quadrature (scipy absent: not an independent oracle)"
+    if not jumps:
+        return _smooth(x, bid, top, candidates)
+    jumps = _jumps(x, bid, candidates)
+    area = err = 0.0
+    left = 0.0
+
+    def f(s):
+        return float(np.asarray(x(np.array([s])), dtype=np.float64)[0])
+
+    def piece(a, b):
+        if b <= a:
+            return 0.0, 0.0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            v, e = quad(f, a, b, limit=LIMIT, epsabs=EPSABS, epsrel=EPSREL)
+        if caught:  # QUADPACK doubts its estimate (roundoff near a jump): widen the bound
+            e = max(e, 1e-9 * max(1.0, abs(v)))
+        return v, e
+
+    for a, b, ya, yb in jumps:
+        v, e = piece(left, a)
+        area += v + 0.5 * (b - a) * (ya + yb)
+        err += e + (b - a) * abs(yb - ya)
+        left = b
+    v, e = piece(left, bid)
+    area, err = area + v, err + e
+    return float(bid * top - area), float(err), f"scipy quad, {len(jumps)} breakpoints"
+
+
+def _smooth(x, bid, top, candidates) -> tuple[float, float, str]:
+    """An allocation known to be smooth in the bid (the built-in linear and log-linear
+    rules, whose TV curve may still have many small kinks, where QUADPACK would subdivide
+    for thousands of evaluations): composite Simpson on :data:`SIMPSON_POINTS` points per
+    piece between the candidates, in one batched call each, with the difference to Simpson
+    on every other point as the error bound (Simpson converges at least as O(h^2) on a
+    kinked curve, so that difference bounds the finer one's error)."""
+    from scipy.integrate import simpson
+    cuts = [0.0] + sorted(float(c) for c in candidates if 0.0 < c < bid) + [bid]
+    area = err = 0.0
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        s = np.linspace(a, b, SIMPSON_POINTS)
+        y = _ev(x, s)
+        fine, coarse = simpson(y, x=s), simpson(y[::2], x=s[::2])
+        area, err = area + float(fine), err + abs(float(fine) - float(coarse))
+    return float(bid * top - area), float(err), "composite Simpson (smooth allocation)"
+
+
+__all__ = ["identity", "SCAN"]
