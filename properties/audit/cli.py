@@ -68,7 +68,7 @@ def add_arguments(parser) -> None:
     batch.add_argument("--workers", type=int, metavar="N",
                        help="audit on a local Dask cluster of N worker processes (loopback)")
     batch.add_argument("--scheduler", metavar="ADDRESS",
-                       help="audit on an existing Dask cluster (e.g. tcp://10.0.0.5:8786)")
+                       help="audit on an existing Dask cluster (e.g. tcp://scheduler.example.org:8786)")
     batch.add_argument("--report", metavar="PATH",
                        help="also write the aggregated report to PATH.json and PATH.md")
     batch.add_argument("--serial", action="store_true",
