@@ -1,6 +1,7 @@
 """``tokenauction check TARGET``: judge a rule or a payment rule (issue 3).
 
-Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error.
+Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error, 3 internal
+error (a PROVED contradicted by a counterexample inside its scope).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def add_arguments(p) -> None:
                    help="per-call timeout for the target's code, seconds")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="wall-clock budget for the sampling (default: none)")
+    p.add_argument("--thorough", action="store_true",
+                   help="release-gate preset: 4x the examples on 3 seeds (slower, finds more)")
     p.add_argument("--no-prove", action="store_true", help="skip the proofs engine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -43,7 +46,8 @@ def main(args) -> int:
     try:
         report = check(args.target, args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget)
+                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
+                       thorough=getattr(args, "thorough", False))
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
         return 2

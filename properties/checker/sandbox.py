@@ -29,9 +29,10 @@ from mechanism.validation import SUM_TOL
 class RuleFailure(Exception):
     """The target misbehaved on a valid input (raised, hung, bad output)."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: str, message: str, exception: str | None = None):
         super().__init__(message)
         self.kind = kind
+        self.exception = exception   #: the exception's type name (kind ``raised``)
 
 
 class Undefined(Exception):
@@ -112,11 +113,13 @@ def guarded_call(label: str, fn, args, timeout: float | None):
             warnings.simplefilter("ignore")
             return call_with_timeout(fn, args, timeout)
     except RuleFailure as exc:
-        raise RuleFailure(exc.kind, f"{label} {exc}") from None
+        raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
     except InvalidInput as exc:
         raise Undefined(str(exc)) from exc
     except Exception as exc:  # untrusted code: report, never crash
-        raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc}") from exc
+        raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc} (to decline an "
+                                    "input outside its domain, raise mechanism.InvalidInput)",
+                          exception=type(exc).__name__) from exc
 
 
 def _vector(out, length: int, label: str, what: str = "") -> np.ndarray:

@@ -163,11 +163,15 @@ def shrink(cex: dict, verify: Callable[[dict], dict | None], *, fixed_vocab: boo
 
 
 def fmt(x) -> str:
-    """Compact repr of numbers and arrays for reproductions."""
+    """Numbers and arrays for reproductions, round-trip exact (``repr`` of each float), so a
+    pasted reproduction evaluates the target on exactly the input that failed."""
     if isinstance(x, np.ndarray):
         x = x.tolist()
-    if isinstance(x, list):
+    if isinstance(x, (list, tuple)):
         return "[" + ", ".join(fmt(v) for v in x) + "]"
-    if isinstance(x, float):
-        return repr(float(np.round(x, 15)))
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return repr(x) if np.isfinite(x) else f"float({repr(x)!r})"
+    if isinstance(x, np.integer):
+        return repr(int(x))
     return repr(x)

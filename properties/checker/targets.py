@@ -106,7 +106,10 @@ def _label(obj) -> str:
 
 
 def import_lines(obj, spec: str | None, var: str) -> list[str]:
-    """Python lines that bind ``var`` to ``obj`` in a paste-able reproduction."""
+    """Python lines that bind ``var`` to ``obj`` in a paste-able reproduction: the string
+    the user passed when there is one (loaded again by :func:`properties.load_target`),
+    else a registry name, else an importable ``module.qualname``; otherwise a placeholder
+    line (such a reproduction is marked not runnable)."""
     if spec is not None:
         return ["from properties import load_target",
                 f"{var} = load_target({spec!r})"]
@@ -121,10 +124,47 @@ def import_lines(obj, spec: str | None, var: str) -> list[str]:
         return ["from mechanism import get_payment_rule",
                 f"{var} = get_payment_rule({obj.name!r})"]
     mod = getattr(obj, "__module__", None)
-    qual = getattr(obj, "__qualname__", "")
-    if mod and mod != "__main__" and "<" not in qual and "." not in qual:
+    qual = getattr(obj, "__qualname__", None) if not isinstance(obj, (R.Rule, PAY.PaymentRule)) \
+        else None
+    if isinstance(obj, R.Rule) and obj.generic is not None and obj._numpy_fn is None:
+        inner = import_lines(obj.generic, None, "_generic")
+        if NOT_RUNNABLE not in inner[-1]:
+            return ["from mechanism.rules import Rule", *inner,
+                    f"{var} = Rule({obj.name!r}, _generic)"]
+    if mod and mod != "__main__" and qual and qual.isidentifier() \
+            and not mod.startswith("_tokenauction_user_"):
         return [f"from {mod} import {qual} as {var}"]
-    return [f"{var} = ...  # the {('callable ' + qual) if qual else 'object'} under test"]
+    what = f"callable {qual}" if qual else f"{type(obj).__name__} {_label(obj)!r}"
+    return [f"{var} = ...  # {NOT_RUNNABLE}: the {what} under test has no importable name "
+            "(pass it as 'file.py:NAME' or 'package.module:NAME')"]
+
+
+#: Marks a reproduction line that cannot run as printed (the object has no importable name).
+NOT_RUNNABLE = "not runnable as printed"
+
+
+def _judge_rule(fn, label: str) -> R.Rule:
+    """A user's judge rule as a :class:`mechanism.Rule` that passes ``InvalidInput`` through
+    (the rule declines the input: the same as in rule checks) and checks the output."""
+    def numpy_fn(P, b, ref, lam):
+        try:
+            out = fn(P.copy(), b.copy())
+        except InvalidInput:
+            raise
+        except Exception as exc:  # user code: report, never crash deep inside
+            raise InvalidRule(f"rule {label!r} raised {type(exc).__name__}: {exc}",
+                              rule=label) from exc
+        return R.check_output(out, P.shape[1], label)
+    return R.Rule(label, None, numpy_fn=numpy_fn, claims=getattr(fn, "claims", None))
+
+
+def _digest(*arrays) -> bytes:
+    return b"|".join(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()
+                     + str(np.shape(a)).encode() for a in arrays)
+
+
+#: Outputs remembered per target to notice a different answer for the same input.
+MEMO_SIZE = 20000
 
 
 class Target:
@@ -132,6 +172,10 @@ class Target:
 
     def __init__(self, target, *, rule=None, timeout: float | None = DEFAULT_TIMEOUT):
         self.spec = target if isinstance(target, str) else None
+        self.rule_spec = rule if isinstance(rule, str) else None
+        self.nondeterministic: dict | None = None   #: evidence: same input, two answers
+        self._memo: dict = {}
+        self.repeats = 0    #: evaluations compared with an earlier answer for the same input
         obj = load_object(target) if isinstance(target, str) else target
         self.kind, self.obj = classify(obj)
         self.name = self.spec or _label(self.obj)
@@ -146,7 +190,7 @@ class Target:
             kind, judge = classify(judge)
             if kind != "rule":
                 raise InvalidRule(f"rule= must be an aggregation rule, got {judge!r}", value=judge)
-            self.judge = judge if isinstance(judge, R.Rule) else R.as_rule(judge)
+            self.judge = judge if isinstance(judge, R.Rule) else _judge_rule(judge, _label(judge))
             self.judge_obj = judge
         else:
             self.judge = self.judge_obj = None
@@ -181,7 +225,50 @@ class Target:
                                                     np.array(b, dtype=float)))
         else:
             out = self._call(label, rule, (np.array(P, dtype=float), np.array(b, dtype=float)))
-        return check_distribution(out, P.shape[1], label)
+        q = check_distribution(out, P.shape[1], label)
+        self.remember(label, (P, b), q)
+        return q
+
+    def remember(self, label, inputs, out) -> None:
+        """Compare ``out`` with the answer given earlier for the same ``inputs``."""
+        if self.nondeterministic is not None:
+            return
+        key = (label, _digest(*inputs))
+        prev = self._memo.get(key)
+        if prev is None:
+            if len(self._memo) < MEMO_SIZE:
+                self._memo[key] = np.array(out, dtype=np.float64)
+            return
+        out = np.asarray(out, dtype=np.float64)
+        self.repeats += 1
+        if prev.shape != out.shape or not np.allclose(prev, out, rtol=1e-12, atol=1e-12,
+                                                      equal_nan=True):
+            self.nondeterministic = {"label": label, "dists": np.array(inputs[0]),
+                                     "bids": np.array(inputs[1]), "first": prev, "second": out}
+
+    def probe_determinism(self, repeats: int = 6) -> None:
+        """Call the target ``repeats`` times on two fixed inputs (stable detection of a
+        target that answers at random); failures here are ignored (the search reports them)."""
+        P = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+        for b in (np.array([1.0, 2.0]), np.array([0.5, 0.25])):
+            for _ in range(repeats):
+                try:
+                    if self.kind == "rule":
+                        self.evaluate(P, b)
+                    else:
+                        self.pay(P, b)
+                except (RuleFailure, Undefined):
+                    return
+
+    def recheck(self, c: dict, repeats: int = 4) -> None:
+        """Evaluate a counterexample's input again (a violation that vanished on re-run is
+        most often a target answering at random)."""
+        P, b = np.asarray(c["dists"], dtype=float), np.asarray(c["bids"], dtype=float)
+        for _ in range(repeats):
+            try:
+                self.evaluate(P, b) if self.kind == "rule" else self.pay(P, b)
+            except (RuleFailure, Undefined):
+                return
 
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray, rule=None) -> np.ndarray:
         rule = self.rule_obj if rule is None else rule
@@ -233,7 +320,9 @@ class Target:
         self.last_call = (P, b)
         out = self._call(label, self.obj, (self.judge, np.array(P, dtype=float),
                                            np.array(b, dtype=float)))
-        return check_payments(out, P.shape[0], label)
+        z = check_payments(out, P.shape[0], label)
+        self.remember(label, (P, b), z)
+        return z
 
     # -- reproduction -----------------------------------------------------------------
     def repro_header(self) -> list[str]:
@@ -242,5 +331,6 @@ class Target:
             lines += import_lines(self.obj, self.spec, "rule")
         else:
             lines += import_lines(self.obj, self.spec, "payment")
-            lines += import_lines(self.judge_obj, None, "rule")
+            lines += import_lines(self.judge_obj, self.rule_spec if self.rule_spec and ":" in
+                                  self.rule_spec else None, "rule")
         return lines
