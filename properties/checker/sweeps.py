@@ -39,7 +39,7 @@ def segment_ok(p, q, qp, tol=TOL):
     alpha = ((q - qp) * d).sum(-1) / safe
     a = np.clip(alpha, 0.0, 1.0)
     resid = np.abs(q - qp - a[..., None] * d).max(-1)
-    ok = (alpha >= -tol) & (alpha <= 1 + tol) & (resid <= tol)
+    ok = resid <= tol   # within tol of the segment [qp, p] (mechanism.orders.segment)
     return np.where(nd <= tol * tol, np.abs(q - qp).max(-1) <= tol, ok)
 
 
@@ -77,7 +77,8 @@ def first_violation(order, p, Q):
         return int(bad[0]) if bad.size else None
     L = _loss(order, p, Q)
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero((L[1:] > L[:-1] + TOL) & ~(L[1:] == L[:-1]))
+        bad = np.flatnonzero((L[1:] > L[:-1] + TOL * np.maximum(1.0, np.abs(L[:-1])))
+                             & ~(L[1:] == L[:-1]))
     return int(bad[0]) if bad.size else None
 
 
