@@ -167,8 +167,6 @@ class Report(HasFindings):
         rows = [("property", "order", "verdict", "engine", "detail")]
         for f in self.findings:
             detail = f.detail
-            if f.valid is not None and f.verdict is not Verdict.REFUTED:
-                detail += f" [{f.valid} valid evaluations]"
             rows.append((f.property, f.order or "-", str(f.verdict), f.engine, detail))
         widths = [max(len(r[k]) for r in rows) for k in range(4)]
         head = f"tokenauction check {self.target} ({self.kind}, {self.seconds:.1f} s"

@@ -158,9 +158,9 @@ def _judge_rule(fn, label: str) -> R.Rule:
     return R.Rule(label, None, numpy_fn=numpy_fn, claims=getattr(fn, "claims", None))
 
 
-def _digest(*arrays) -> bytes:
-    return b"|".join(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()
-                     + str(np.shape(a)).encode() for a in arrays)
+def _digest(P, b) -> tuple:
+    P, b = np.asarray(P, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return (P.shape, P.tobytes(), b.tobytes())
 
 
 #: Outputs remembered per target to notice a different answer for the same input.
@@ -197,6 +197,21 @@ class Target:
         base = self.obj if self.kind == "rule" else self.judge
         self.reference = getattr(base, "reference", None) if isinstance(base, R.Rule) else None
         self.weight = float(getattr(base, "weight", 0.0)) if self.reference is not None else 0.0
+
+    @property
+    def literals(self) -> tuple:
+        """Numbers in the source of the modules defining the target (and its judge rule):
+        drawn as bids, and put on every bid sweep (:mod:`properties.strategies`)."""
+        if getattr(self, "_literals", None) is None:
+            try:
+                from properties.checker.determinism import constants_of
+                pool = constants_of([self.obj, self.judge_obj])
+                vals = sorted({float(x) for x in pool.floats} | {float(x) for x in
+                                                                  pool.integers})
+            except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
+                vals = []
+            self._literals = tuple(v for v in vals if np.isfinite(v) and 0 < v <= 1e300)[:64]
+        return self._literals
 
     # -- aggregation --------------------------------------------------------------
     @property
