@@ -143,9 +143,10 @@ class Sweep:
                     ks.add(k)
             dQ = np.abs(np.diff(self.Q, axis=0)).max(axis=1)
             ds = np.diff(self.s)
-            slope = dQ / np.maximum(ds, 1e-300)
+            with np.errstate(over="ignore"):
+                slope = dQ / np.maximum(ds, 1e-300)
             if len(slope) > 2:
-                with np.errstate(divide="ignore", invalid="ignore"):
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     r = np.abs(np.log((slope[1:] + 1e-300) / (slope[:-1] + 1e-300)))
                 r[~np.isfinite(r)] = 0
                 ks.update(int(k) for k in np.argsort(r)[-top:])

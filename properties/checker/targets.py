@@ -176,6 +176,7 @@ class Target:
         self.nondeterministic: dict | None = None   #: evidence: same input, two answers
         self._memo: dict = {}
         self.repeats = 0    #: evaluations compared with an earlier answer for the same input
+        self.valid_outputs = 0   #: calls that returned a valid distribution (evaluate)
         obj = load_object(target) if isinstance(target, str) else target
         self.kind, self.obj = classify(obj)
         self.name = self.spec or _label(self.obj)
@@ -241,6 +242,7 @@ class Target:
         else:
             out = self._call(label, rule, (np.array(P, dtype=float), np.array(b, dtype=float)))
         q = check_distribution(out, P.shape[1], label)
+        self.valid_outputs += 1
         self.remember(label, (P, b), q)
         return q
 
@@ -296,6 +298,7 @@ class Target:
                 raise RuleFailure("shape", f"{label} batch returned shape {out.shape}")
             for row in out:
                 check_distribution(row, P.shape[1], label)
+            self.valid_outputs += len(out)
             return out
         return np.stack([self.evaluate(P, row, rule) for row in np.asarray(bid_matrix)])
 
