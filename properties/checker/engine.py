@@ -276,7 +276,7 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     if t.nondeterministic is not None:
         for f in findings:
             if f.engine == "hypothesis" and f.key not in DETERMINISM_KEYS and \
-                    f.verdict in (Verdict.REFUTED, Verdict.NOT_REFUTED):
+                    f.verdict in (Verdict.REFUTED, Verdict.NOT_REFUTED, Verdict.UNKNOWN):
                 f.verdict, f.counterexample = Verdict.UNKNOWN, None
                 f.detail = ("the target answers differently for the same input (see "
                             "'deterministic'): a sampled verdict about it means nothing")

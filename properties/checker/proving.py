@@ -35,7 +35,8 @@ def default_scope(res) -> Scope:
     m = re.search(r"ASSUMING (.*?)(?: \(|$)", res.detail or "")
     if m:
         assumed = tuple(dict.fromkeys(a.strip() for a in m.group(1).split(",") if a.strip()))
-    return Scope(max_agents=MAX_AGENTS, max_tokens=MAX_TOKENS, bids="real bids >= 0",
+    bids = "real bids > 0 only (the prover assumed positivity)" if assumed else "real bids >= 0"
+    return Scope(max_agents=MAX_AGENTS, max_tokens=MAX_TOKENS, bids=bids,
                  arithmetic="exact reals", assumptions=assumed)
 
 

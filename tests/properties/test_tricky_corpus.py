@@ -54,13 +54,17 @@ def mon(order, dists, bids, agent, s0, s1, **kw):
 
 
 TWO = [[1.0, 0.0], [0.0, 1.0]]
+PROVER = "needs the prover fix (h10p): the rule-level prover reports a false PROVED here"
 WITNESSES: dict[str, Witness] = {
-    "py_branch": mon("box", TWO, [0.99, 1.0], 0, 0.99, 1.0, properties=["monotone"]),
+    "py_branch": mon("box", TWO, [0.99, 1.0], 0, 0.99, 1.0, properties=["monotone"],
+                     xfail=PROVER),
     "np_where_zero": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.01, properties=["monotone"]),
     "np_maximum_dip": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.25, properties=["monotone"]),
     "np_clip_cap": mon("box", TWO, [2.0, 1.0], 0, 2.0, 3.0, properties=["monotone"]),
-    "positive_zero": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.01, properties=["monotone"]),
-    "rare_literal": mon("box", TWO, [0.36, 1.0], 0, 0.36, 0.37, properties=["monotone"]),
+    "positive_zero": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.01, properties=["monotone"],
+                         xfail=PROVER),
+    "rare_literal": mon("box", TWO, [0.36, 1.0], 0, 0.36, 0.37, properties=["monotone"],
+                        xfail=PROVER),
     "size_dependent": mon("box", [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]],
                           [1.0, 1.0, 1.0, 1.0], 0, 1.0, 2.0, properties=["monotone"]),
     "vocab_dependent": mon("box", [[1.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0]], [1.0, 1.0], 0,
@@ -142,6 +146,10 @@ def judge(name: str, w: Witness, report) -> Judgement:
             if w.never_valid or valid == 0 or f.examples == 0:
                 out.evidence_free.append(f"{f.property}:{f.order} {f.detail}")
     verdict = report.verdict(*w.key)
+    for f in report.find(*w.key):
+        if f.verdict is Verdict.REFUTED and (f.counterexample or {}).get("reproduced") is False:
+            out.missed.append(f"{w.key}: the reproduction did not fail in a fresh process: "
+                              f"{f.counterexample.get('repro_note')}")
     if verdict is Verdict.UNKNOWN:
         if not all(f.detail for f in report.find(*w.key)):
             out.missed.append(f"{w.key}: UNKNOWN without a reason")
@@ -159,17 +167,34 @@ def test_witness_is_a_real_violation(name):
     assert witness_holds(name, WITNESSES[name]), name
 
 
+def _cases():
+    return [pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=w.xfail)]
+                         if w.xfail else []) for name, w in WITNESSES.items()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(WITNESSES))
+@pytest.mark.parametrize("name", _cases())
 def test_corpus_target_gets_an_honest_verdict(name):
     w = WITNESSES[name]
-    if w.xfail:
-        pytest.xfail(w.xfail)
     report = run_case(name, w)
     j = judge(name, w, report)
     assert not j.false_proved, (name, j.false_proved)
     assert not j.evidence_free, (name, j.evidence_free)
     assert not j.missed, (name, j.missed, str(report))
+
+
+@pytest.mark.slow
+def test_a_nondeterministic_target_gets_the_same_verdicts_on_every_run():
+    """Issue 10: a random target flipped between REFUTED and UNKNOWN from run to run. Each
+    check loads the file again, so the target's random.Random() starts from a fresh OS seed."""
+    tables = []
+    for _ in range(3):
+        r = check(f"{HERE}:nondeterministic", ["deterministic", "monotone:box", "normalized",
+                                                "anonymous"])
+        tables.append([(f.property, f.order, str(f.verdict)) for f in r.findings])
+    assert tables[0] == tables[1] == tables[2], tables
+    assert ("deterministic", None, "REFUTED") in tables[0]
+    assert all(v == "UNKNOWN" for p, _, v in tables[0] if p != "deterministic")
 
 
 def tally() -> dict:
