@@ -225,13 +225,13 @@ def test_numbers_print_round_trip_exact():
 def test_shrinking_keeps_the_violation_well_above_tolerance():
     """Planted bug: accepting any smaller counterexample that still "fails" (a 1.7e-3
     violation became a 2.4e-8 one that reads like rounding noise)."""
-    def verify(c):   # the violation shrinks with the bid: margin = bid * 1e-3
+    def verify(c):   # a clear violation at bid >= 1.23; below, one at the rounding level
         s = float(c["bids"][0])
-        return {**c, "margin": s * 1e-3} if s > 0 else None
-    c0 = {"dists": np.array([[0.5, 0.5]]), "bids": np.array([1.7]), "agent": 0,
+        return {**c, "margin": 1.7e-3 if s >= 1.23 else 2.4e-8} if s > 0 else None
+    c0 = {"dists": np.array([[0.5, 0.5]]), "bids": np.array([1.23]), "agent": 0,
           "bid_from": None, "bid_to": None, "margin": 1.7e-3}
     out = shrink(c0, verify)
-    assert out["margin"] >= 1.7e-4
+    assert out["margin"] == 1.7e-3 and out["bids"][0] == 1.23
 
 
 def test_json_report_carries_the_settings():
