@@ -158,10 +158,21 @@ def _judge_rule(fn, label: str) -> R.Rule:
     return R.Rule(label, None, numpy_fn=numpy_fn, claims=getattr(fn, "claims", None))
 
 
+def _rule_key(rule) -> tuple:
+    if isinstance(rule, R.Rule):
+        ref = None if rule.reference is None else rule.reference.tobytes()
+        return (ref, rule.weight, rule.epsilon)
+    return (id(rule),)
+
+
 def _digest(P, b) -> tuple:
     P, b = np.asarray(P, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return (P.shape, P.tobytes(), b.tobytes())
 
+
+#: Literals of the target's source used as bids: thresholds at ordinary magnitudes (tiny
+#: tolerances such as 1e-9 are not bids; magnitudes are drawn anyway, strategies.MAGNITUDES).
+LITERAL_RANGE = (1e-4, 1e6)
 
 #: Outputs remembered per target to notice a different answer for the same input.
 MEMO_SIZE = 20000
@@ -211,7 +222,8 @@ class Target:
                                                                   pool.integers})
             except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
                 vals = []
-            self._literals = tuple(v for v in vals if np.isfinite(v) and 0 < v <= 1e300)[:64]
+            lo, hi = LITERAL_RANGE
+            self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
         return self._literals
 
     # -- aggregation --------------------------------------------------------------
@@ -243,14 +255,15 @@ class Target:
             out = self._call(label, rule, (np.array(P, dtype=float), np.array(b, dtype=float)))
         q = check_distribution(out, P.shape[1], label)
         self.valid_outputs += 1
-        self.remember(label, (P, b), q)
+        self.remember(label, (P, b), q, rule)
         return q
 
-    def remember(self, label, inputs, out) -> None:
-        """Compare ``out`` with the answer given earlier for the same ``inputs``."""
+    def remember(self, label, inputs, out, rule=None) -> None:
+        """Compare ``out`` with the answer given earlier for the same ``inputs`` (and the same
+        rule: a variant with another reference or weight is another rule)."""
         if self.nondeterministic is not None:
             return
-        key = (label, _digest(*inputs))
+        key = (label, _rule_key(rule), _digest(*inputs))
         prev = self._memo.get(key)
         if prev is None:
             if len(self._memo) < MEMO_SIZE:
