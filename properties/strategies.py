@@ -113,8 +113,7 @@ def staircase(draw, n: int, V: int):
 
 def bids(*, allow_zero: bool = True, huge: bool = True, literals=()):
     """One bid: zero, round, small, ordinary, huge, or one of the target's ``literals``."""
-    parts = [st.sampled_from([0.5, 1.0, 2.0, 3.0]), st.floats(0.05, 10.0),
-             st.sampled_from([0.01, 0.1, 0.25])]
+    parts = [st.sampled_from([0.5, 1.0, 2.0, 3.0, 0.01, 0.1, 0.25]), st.floats(0.05, 10.0)]
     if allow_zero:
         parts.append(st.just(0.0))
     if huge:
@@ -136,12 +135,15 @@ def bid_profiles(draw, n: int, *, positive_total: bool = True, huge: bool = True
         b[j] = b[i]
     if positive_total and sum(b) <= 0:
         b[draw(st.integers(0, n - 1))] = 1.0
+    if not positive_total and draw(st.integers(0, 5)) == 0:
+        b = [0.0] * n                     # no positive bid: only a reference can decide
     b = np.asarray(b, dtype=np.float64)
     if huge and draw(st.integers(0, 3)) == 0:   # a whole profile at another magnitude
         k = draw(st.one_of(st.integers(*MAGNITUDES), st.sampled_from([-300, 154, 155, 300])))
         top = float(b.max())
         if top > 0:
-            scaled = b * (10.0 ** k / top)    # the largest bid becomes 10**k
+            with np.errstate(all="ignore"):
+                scaled = b * (10.0 ** k / top)    # the largest bid becomes 10**k
             if np.isfinite(scaled).all() and (scaled[b > 0] > 0).all():
                 b = scaled
     return b
