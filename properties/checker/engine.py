@@ -31,7 +31,6 @@ from mechanism.verdicts import Verdict
 
 from properties.catalogue import ALL_ORDERS, CATALOGUE, parse_property
 from properties.checker import proving, reproduce
-from properties.checker.groups import cex as make_cex
 from properties.checker.payment_checks import PaymentGroup
 from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
 from properties.checker.run import SearchRun, determinism_finding

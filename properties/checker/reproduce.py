@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from properties.checker.targets import NOT_RUNNABLE
+from properties.checker.repro_imports import NOT_RUNNABLE
 
 #: Wall-clock limit for the one subprocess running every reproduction of a report (seconds).
 REPRO_TIMEOUT_S = 120.0

@@ -19,7 +19,7 @@ from mechanism.errors import InvalidInput
 from mechanism.payments import PaymentRule
 from mechanism.verdicts import Scope, Verdict
 from properties import check
-from properties.checker import targets as T
+from properties.checker import repro_imports as T
 from properties.checker.shrink import fmt, shrink
 from tokenauction.cli import main as cli_main
 
