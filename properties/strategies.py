@@ -135,10 +135,10 @@ def bid_profiles(draw, n: int, *, positive_total: bool = True, huge: bool = True
         b[j] = b[i]
     if positive_total and sum(b) <= 0:
         b[draw(st.integers(0, n - 1))] = 1.0
-    if not positive_total and draw(st.integers(0, 5)) == 0:
+    if not positive_total and draw(st.integers(0, 5)) == 5:
         b = [0.0] * n                     # no positive bid: only a reference can decide
     b = np.asarray(b, dtype=np.float64)
-    if huge and draw(st.integers(0, 3)) == 0:   # a whole profile at another magnitude
+    if huge and draw(st.integers(0, 3)) == 3:   # a whole profile at another magnitude
         k = draw(st.one_of(st.integers(*MAGNITUDES), st.sampled_from([-300, 154, 155, 300])))
         top = float(b.max())
         if top > 0:
@@ -159,7 +159,7 @@ def instances(draw, *, n=(1, 4), V=(2, 6), edge: bool = True, interior: bool = F
     VV = V if isinstance(V, int) else draw(st.integers(*V))
     if others_positive:
         nn = max(nn, 2)
-    if edge and not interior and nn >= 2 and VV >= 3 and draw(st.integers(0, 2)) == 0:
+    if edge and not interior and nn >= 2 and VV >= 3 and draw(st.integers(0, 2)) == 2:
         P = draw(staircase(nn, VV))
     else:
         P = np.stack([draw(distributions(VV, edge=edge, interior=interior)) for _ in range(nn)])

@@ -23,6 +23,15 @@ from properties.checker.shrink import fmt
 from properties.report import Finding
 
 
+#: Examples still drawn after a key's first violation, keeping the smallest violating one.
+MORE_AFTER_FOUND = 10
+
+
+def _size(c: dict) -> tuple:
+    D = c.get("dists")
+    return (len(D), len(D[0])) if D is not None and len(D) else (0, 0)
+
+
 class _Stop(Exception):
     """Ends a hypothesis run early (everything found, time up, or the target hung)."""
 
@@ -31,6 +40,7 @@ class SearchRun:
     def __init__(self, t, group, t_start, deadline, normalized_wanted):
         self.t, self.g, self.t_start, self.deadline = t, group, t_start, deadline
         self.found: dict = {}
+        self.found_at: dict = {}
         self.first_s: dict = {}
         self.examples = 0
         self.valid = {k: 0 for k in group.keys}
@@ -76,8 +86,12 @@ class SearchRun:
         for k, c in got.items():
             if k not in self.found:
                 self.found[k] = c
+                self.found_at[k] = self.examples
                 self.first_s[k] = time.perf_counter() - self.t_start
-        if all(k in self.found for k in self.g.keys):
+            elif _size(c) < _size(self.found[k]):
+                self.found[k] = c      # a smaller instance violates too: shrink from it
+        if all(k in self.found for k in self.g.keys) and \
+                all(self.examples - self.found_at[k] >= MORE_AFTER_FOUND for k in self.g.keys):
             raise _Stop()
 
     def _failure(self, exc):
