@@ -274,7 +274,8 @@ def pm_violation(p, q0, q1, z0, z1, order) -> str | None:
         return None
     better_robust = O.prefers(p, q1, q0, order, EQUAL_TOL) and \
         not O.prefers(p, q0, q1, order, STRICT_MARGIN)
-    if better_robust and z1 <= z0 + EQUAL_TOL * max(1.0, abs(z0)):
+    if better_robust and z1 <= z0:   # no tolerance here: 1e-302 more is dearer (REFUTED
+        # needs evidence; a tiny payment for a tiny-probability gain is exactly right)
         return "better_not_dearer"
     if z1 > z0 + 1e-9 * max(1.0, abs(z0)) and not O.strictly_prefers(p, q1, q0, order, EQUAL_TOL):
         return "dearer_not_better"
