@@ -17,6 +17,9 @@ import sys
 
 from properties.checker.repro_imports import NOT_RUNNABLE
 
+#: ``repro_note`` of a reproduction that ran without failing (``check`` then says UNKNOWN).
+PASSED = "it ran without failing"
+
 #: Wall-clock limit for the one subprocess running every reproduction of a report (seconds).
 REPRO_TIMEOUT_S = 120.0
 
@@ -77,5 +80,5 @@ def confirm(findings, timeout_per_call: float | None = None) -> None:
         got, message = results[k]
         c["reproduced"] = _expected(c, got)
         if not c["reproduced"]:
-            c["repro_note"] = ("it ran without failing" if got == "passed"
+            c["repro_note"] = (PASSED if got == "passed"
                                else f"it failed differently: {got}: {message}")

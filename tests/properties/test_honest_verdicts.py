@@ -267,3 +267,26 @@ def test_pm_with_only_infinite_losses_is_skipped(order):
     p, q0, q1 = np.array([0.5, 0.5 - 1e-300, 1e-300]), np.array([0.9, 0.1, 0.0]), \
         np.array([0.9, 0.1 - 1e-300, 1e-300])
     assert pm_violation(p, q0, q1, 0.0, 9.2e-302, "kl_forward") is None
+
+
+_ONLY_HERE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    def rule(dists, bids):   # greedy inside this test process, linear anywhere else
+        b = np.asarray(bids, float)
+        q = b @ np.asarray(dists, float) / b.sum()
+        if "pytest" in sys.modules:
+            q = np.eye(len(q))[int(np.argmax(q))]
+        return q
+""")
+
+
+def test_a_reproduction_that_passes_in_a_fresh_process_makes_the_finding_unknown(
+        tmp_path, monkeypatch):
+    """Planted bug: keeping REFUTED when the printed reproduction does not fail (the
+    second price was once "REFUTED" on a 9.2e-302 payment its own reproduction accepted)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "here.py").write_text(_ONLY_HERE)
+    r = check("here.py:rule", ["monotone:box"], max_examples=20, prove=False)
+    f = r.find("monotone", "box")[0]
+    assert f.verdict is Verdict.UNKNOWN and "without failing" in f.detail, f.detail
