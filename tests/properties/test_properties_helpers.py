@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from mechanism import PropertyViolation, get_rule
+
 from mechanism.verdicts import Verdict
 from properties import check, strategies
 from mechanism.regret import externality_payment, regret_protocol, softmax_mixture
