@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-
 from mechanism.verdicts import Verdict
 from properties import check, strategies
 from mechanism.regret import externality_payment, regret_protocol, softmax_mixture
@@ -47,6 +46,32 @@ def test_edge_cases_are_drawn():
             seen.add("zero")
     collect()
     assert seen >= {"onehot", "uniform", "tiny", "zero"}
+
+
+def test_magnitudes_staircases_and_literals_are_drawn():
+    """Issue 10: bids from 1e-300 to 1e300 (whole profiles rescaled), near-one-hot and
+    several-zero rows, staircase reports, and the target's literals with float neighbours."""
+    seen = set()
+
+    @settings(max_examples=400, derandomize=True, deadline=None)
+    @given(strategies.instances(n=(2, 4), V=(3, 6), literals=(0.37,)))
+    def collect(inst):
+        b, P = inst.b, inst.P
+        if b.max() >= 1e150:
+            seen.add("huge")
+        if 0 < b[b > 0].min() <= 1e-150:
+            seen.add("tiny")
+        if (b == 0.37).any() or (b == np.nextafter(0.37, 0)).any():
+            seen.add("literal")
+        if ((P > 0.9) & (P < 1)).any() and ((P > 0) & (P < 1e-5)).any():
+            seen.add("near_onehot")
+        if ((P == 0).sum(axis=1) >= 2).any():
+            seen.add("zeros")
+        if all(P[j, j % P.shape[1]] > 0 and P[j, (j + 1) % P.shape[1]] > 0 for j in
+               range(len(P))) and (P == 0).any(axis=1).all():
+            seen.add("staircase")
+    collect()
+    assert seen == {"huge", "tiny", "literal", "near_onehot", "zeros", "staircase"}, seen
 
 
 def test_round_simplex():
