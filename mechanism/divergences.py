@@ -27,15 +27,22 @@ def tv_rows(Q: np.ndarray, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return 0.5 * out
 
 
+def kl_rows(P, Q) -> np.ndarray:
+    """``KL(P_k || Q_k) = sum_t P_k(t) log(P_k(t)/Q_k(t))`` over the last axis, rows broadcast
+    (one distribution against many, or row by row); ``inf`` where ``Q(t) = 0 < P(t)``. The
+    one KL of the library: :func:`kl`, the loss orders and the ``kl`` value model use it."""
+    P, Q = np.broadcast_arrays(np.asarray(P, dtype=np.float64), np.asarray(Q, dtype=np.float64))
+    mask = P > 0
+    bad = (mask & (Q <= 0)).any(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(mask, P * (np.log(np.where(mask, P, 1.0))
+                                    - np.log(np.where(mask & (Q > 0), Q, 1.0))), 0.0)
+    return np.where(bad, np.inf, np.maximum(terms.sum(axis=-1), 0.0))
+
+
 def kl(p, q) -> float:
     """``KL(p || q) = sum_t p(t) log(p(t)/q(t))``; ``inf`` if ``q(t) = 0 < p(t)``."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    mask = p > 0
-    if np.any(q[mask] <= 0):
-        return float("inf")
-    pm = p[mask]
-    return float(max(0.0, np.sum(pm * (np.log(pm) - np.log(q[mask])))))
+    return float(kl_rows(p, q))
 
 
 def l2(p, q) -> float:

@@ -2,9 +2,12 @@
 
 ``prefers(p, q, q_prime, order)`` reads "an agent whose ideal distribution is ``p``
 weakly prefers ``q`` to ``q_prime``" (``q ⪰ q'``). Float comparisons use ONE
-documented tolerance, :data:`ORDER_TOL` (absolute, per token for ``box``/``segment``,
-on the loss for the loss orders). Exact rationals and solver terms are compared
-exactly in ``proofs/``.
+documented tolerance, :data:`ORDER_TOL`, scaled to the quantities compared so that a
+comparison never turns on rounding: per token for ``box``; for ``segment``, the distance
+from ``q`` to the segment ``[q', p]`` (never the step ``alpha`` itself, which divides by
+``|p - q'|`` and blows rounding up when ``q'`` is already close to ``p``); for the loss
+orders, relative to the larger loss (``tol * max(1, L)``). Exact rationals and solver
+terms are compared exactly in ``proofs/``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import Callable
 
 import numpy as np
 
-from .divergences import kl, l2, tv
-from .errors import lookup
+from .divergences import kl, kl_rows, l2, tv
+from .errors import InvalidInput, lookup
 
-#: Absolute tolerance for equality of float probabilities / losses in every order.
+#: Tolerance for equality of float probabilities (absolute: they lie in [0, 1]) and of
+#: losses (relative to the larger loss, absolute below 1) in every order.
 ORDER_TOL = 1e-9
 
 
@@ -64,15 +68,16 @@ def box_path_violation(p, Q, tol: float = ORDER_TOL) -> dict | None:
 
 
 def segment(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
-    """SPEC 3 segment [ours]: ``q = q' + alpha (p - q')`` for some ``alpha in [0, 1]``."""
+    """SPEC 3 segment [ours]: ``q = q' + alpha (p - q')`` for some ``alpha in [0, 1]``.
+
+    In floats: ``q`` lies within ``tol`` (per token) of the segment ``[q', p]``, i.e. of its
+    closest point ``q' + clip(alpha, 0, 1) (p - q')``."""
     p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, q_prime))
     d = p - qp
     nd = float(d @ d)
     if nd <= tol * tol:
         return bool(np.max(np.abs(q - qp)) <= tol)
     alpha = float((q - qp) @ d) / nd
-    if alpha < -tol or alpha > 1 + tol:
-        return False
     return bool(np.max(np.abs(q - qp - min(max(alpha, 0.0), 1.0) * d)) <= tol)
 
 
@@ -81,7 +86,7 @@ def _loss_order(loss: Callable) -> Callable:
         a, b = loss(p, q), loss(p, q_prime)
         if a == b:  # covers inf == inf
             return True
-        return bool(a <= b + tol)
+        return bool(a <= b + tol * max(1.0, abs(b)))
     order.loss = loss
     return order
 
@@ -93,6 +98,24 @@ LOSSES: dict[str, Callable] = {
     "tv": lambda p, q: float(tv(p, q)),
     "l2": lambda p, q: l2(p, q),
 }
+
+
+
+def loss_rows(order: str, p, Q) -> np.ndarray:
+    """The loss of order ``order`` (a key of :data:`LOSSES`) for every row of ``Q``, at once."""
+    p = np.asarray(p, dtype=np.float64)
+    Q = np.atleast_2d(np.asarray(Q, dtype=np.float64))
+    if order == "kl_forward":
+        return kl_rows(p, Q)
+    if order == "kl_reverse":
+        return kl_rows(Q, p)
+    if order == "tv":
+        return 0.5 * np.abs(Q - p).sum(axis=-1)
+    if order == "l2":
+        return np.sqrt(((Q - p) ** 2).sum(axis=-1))
+    raise InvalidInput(f"{order!r} is not a loss order; use one of {', '.join(LOSSES)}",
+                       value=order)
+
 
 ORDERS: dict[str, Callable] = {"box": box, "segment": segment}
 ORDERS.update({name: _loss_order(loss) for name, loss in LOSSES.items()})

@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from . import quadrature as quad
-from .divergences import tv_rows
+from .divergences import kl_rows, tv_rows
 from .errors import InvalidInput
 
 #: The value model used when none is named, by ``check`` and ``audit`` alike.
@@ -82,23 +82,6 @@ class TVValue(ValueModel):
         return tv_rows(np.atleast_2d(np.asarray(Q, dtype=np.float64)), q0)
 
 
-def _kl_rows(p: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """``KL(p || q)`` for every row q (inf where q(t) = 0 < p(t))."""
-    mask = p > 0
-    pm = p[mask]
-    Qm = Q[:, mask]
-    with np.errstate(divide="ignore"):
-        out = (pm * (np.log(pm) - np.log(Qm))).sum(axis=1)
-    return np.maximum(out, 0.0)
-
-
-def _kl_rows_reverse(p: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """``KL(q || p)`` for every row q."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(Q > 0, Q * (np.log(np.where(Q > 0, Q, 1.0)) - np.log(p)), 0.0)
-    return np.maximum(terms.sum(axis=1), 0.0)
-
-
 class KLValue(ValueModel):
     def __init__(self, direction: str | None):
         name = "kl" if direction is None else direction
@@ -113,8 +96,8 @@ class KLValue(ValueModel):
     def values(self, p, Q, agent=None):
         Q = np.atleast_2d(np.asarray(Q, dtype=np.float64))
         if self.direction == "kl_reverse":
-            return -_kl_rows_reverse(p, Q)
-        return -_kl_rows(p, Q)
+            return -kl_rows(Q, p)
+        return -kl_rows(p, Q)
 
     def allocation(self, p, q0, Q, agent=None):
         a0 = self.values(p, q0[None, :])[0]

@@ -19,12 +19,15 @@ from .assertions import assert_properties
 from .catalogue import ALL_ORDERS, CATALOGUE, property_ids
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, check
 from .report import Finding, Report
-from properties.checker.targets import Target, load_object
+from properties.checker.targets import Target, classify, load_object
 
 
 def load_target(spec: str):
-    """The object named by ``"file.py:NAME"`` / ``"pkg.mod:NAME"`` (for reproductions)."""
-    return load_object(spec)
+    """The target named by ``"file.py:NAME"`` / ``"pkg.mod:NAME"`` / a built-in name, as
+    ``check`` judges it (for reproductions): a backend-generic definition
+    ``f(ops, dists, bids, ...)`` comes back as its :class:`mechanism.Rule`, a registry
+    factory as its rule; any other object as it is."""
+    return classify(load_object(spec))[1]
 
 
 __all__ = ["check", "Report", "Finding", "Verdict", "assert_properties", "PropertyViolation",

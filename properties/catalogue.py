@@ -25,6 +25,9 @@ CATALOGUE: dict[str, Property] = {p.id: p for p in [
     Property("normalized", "rule", False, "SPEC 1 (A(P, b) in the simplex), 2",
              "returns a finite, non-negative vector over the V tokens summing to 1 for every "
              "valid input (W > 0); raising, hanging, NaN or a wrong shape fails it"),
+    Property("deterministic", "rule", False, "SPEC 1 (A(P, b) is a function of the reports "
+             "and bids)", "the same input always gives the same q (a target that answers at "
+             "random makes every sampled verdict UNKNOWN)"),
     Property("anonymous", "rule", False, "SPEC 2 (rules depend on the parties' (p_j, b_j), "
              "not their order)", "permuting the agents (reports and bids together) leaves q"),
     Property("unanimous", "rule", False, "SPEC 2 (q is a weighted aggregate of the parties' "
@@ -46,6 +49,8 @@ CATALOGUE: dict[str, Property] = {p.id: p for p in [
              "per seed, only from over-served to under-served tokens, with probability TV"),
     Property("payment_monotone", "payment", True, "SPEC 4 PM: Q(s') > Q(s) <=> Z(s') > Z(s)",
              "a strictly better outcome costs strictly more and vice versa"),
+    Property("payment_deterministic", "payment", False, "SPEC 1 (z is a function of the "
+             "reports and bids)", "the same input always gives the same payments"),
     Property("payment_nonnegative", "payment", False, "SPEC 1 (z in R>=0^n), SPEC 6 claim 7",
              "every payment is >= 0"),
     Property("payment_at_most_bid", "payment", False, "SPEC 5 (per seed 0 <= z_i <= b_i), "

@@ -1,5 +1,7 @@
 """pytest plugin, registered as the ``pytest11`` entry point ``tokenauction`` (installing
-tokenauction enables it; ``-p no:tokenauction`` turns it off).
+tokenauction enables it; ``-p no:tokenauction`` turns it off). Enabling it explicitly with
+``-p properties.pytest_plugin`` (for example where entry points are disabled with
+``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``) is harmless: the plugin is then registered once.
 
 * fixture ``assert_rule_properties``: :func:`properties.assert_properties`;
 * marker ``@pytest.mark.rule_properties(target, ["monotone:box", ...], **check_kwargs)``:
@@ -9,9 +11,24 @@ tokenauction enables it; ``-p no:tokenauction`` turns it off).
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from .assertions import assert_properties
+
+#: The name of the ``pytest11`` entry point (pyproject.toml) that auto-loads this module.
+ENTRY_POINT = "tokenauction"
+
+
+def pytest_plugin_registered(plugin, manager):
+    """With ``-p properties.pytest_plugin`` this module is registered under its module name
+    before pytest loads entry points; the entry point would register the same module a
+    second time under ``tokenauction`` ("Plugin already registered under a different
+    name"). Block that second registration."""
+    if plugin is sys.modules[__name__] and manager.get_name(plugin) != ENTRY_POINT \
+            and manager.get_plugin(ENTRY_POINT) is None:
+        manager.set_blocked(ENTRY_POINT)
 
 
 def pytest_configure(config):

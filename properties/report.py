@@ -3,7 +3,13 @@
 A :class:`Finding` is one verdict of one engine on one property (and order). Its
 ``counterexample`` (REFUTED only) is a dict with at least ``dists``, ``bids``,
 ``agent``, ``bid_from``, ``bid_to`` (None where not meaningful) plus extras
-(``token``, ``q_from``, ``q_to``, ``repro``, ...).
+(``token``, ``q_from``, ``q_to``, ``repro``, ``reproduced``, ...).
+
+Evidence (docs/theory.md, "Scope of a verdict"): a sampled verdict records ``valid``, the
+number of examples on which the target answered validly; a PROVED verdict carries its
+``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED beside a REFUTED
+whose counterexample lies inside the proof's scope is an internal error
+(:attr:`Report.conflicts`, exit code :data:`EXIT_INTERNAL`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mechanism.tables import text_table
-from mechanism.verdicts import Verdict, strongest
+from mechanism.verdicts import Scope, Verdict, strongest
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
+#: Exit codes of ``tokenauction check``: nothing refuted, refuted, usage error, internal error.
+EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _plain(x):
@@ -26,6 +34,8 @@ def _plain(x):
         return float(x)
     if isinstance(x, (np.integer,)):
         return int(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
     if isinstance(x, dict):
         return {k: _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -41,10 +51,20 @@ class Finding:
     engine: str
     detail: str = ""
     counterexample: dict | None = None
-    examples: int = 0            #: sampled examples / sweeps that were evaluated
+    examples: int = 0            #: sampled examples / sweeps that were tried
     seconds: float = 0.0
     first_counterexample_s: float | None = None  #: time from start to the first violation
     claimed: bool | None = None  #: what the target declares (None: nothing); never trusted
+    valid: int | None = None     #: examples on which the target answered validly (sampling)
+    scope: Scope | None = None   #: what a PROVED covers (None for other verdicts)
+
+    @property
+    def assumptions(self) -> tuple:
+        return tuple(self.scope.assumptions) if self.scope is not None else ()
+
+    @property
+    def key(self) -> tuple:
+        return (self.property, self.order)
 
     def to_json(self) -> dict:
         cex = None
@@ -56,8 +76,38 @@ class Finding:
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
                 "spec": spec,
                 "engine": self.engine, "detail": self.detail, "counterexample": cex,
-                "examples": self.examples, "seconds": round(self.seconds, 4),
-                "claimed": self.claimed}
+                "examples": self.examples, "valid": self.valid,
+                "scope": None if self.scope is None else self.scope.to_json(),
+                "assumptions": list(self.assumptions),
+                "seconds": round(self.seconds, 4), "claimed": self.claimed}
+
+
+def _cex_size(c: dict | None) -> tuple[int, int] | None:
+    try:
+        D = np.asarray(c["dists"], dtype=float)
+        return int(D.shape[0]), int(D.shape[1])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def scope_conflicts(findings) -> list[str]:
+    """PROVED beside REFUTED for the same (property, order), the counterexample inside the
+    proof's scope: an internal error of the checker or the prover, in words."""
+    out = []
+    for p in findings:
+        if p.verdict is not Verdict.PROVED or p.scope is None:
+            continue
+        for r in findings:
+            if r.verdict is not Verdict.REFUTED or r.key != p.key:
+                continue
+            size = _cex_size(r.counterexample)
+            if size is not None and p.scope.contains(*size):
+                what = p.property + (f":{p.order}" if p.order else "")
+                out.append(f"{what}: {p.engine} PROVED it for [{p.scope}] but {r.engine} "
+                           f"REFUTED it with a counterexample of n={size[0]} agents, V={size[1]} "
+                           "tokens inside that scope (a bug in the prover, the checker or the "
+                           "target's determinism; please report it)")
+    return out
 
 
 class HasFindings:
@@ -70,8 +120,14 @@ class HasFindings:
         return any(f.verdict is Verdict.REFUTED for f in self.findings)
 
     @property
+    def conflicts(self) -> list[str]:
+        return scope_conflicts(self.findings)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.refuted else 0
+        if self.conflicts:
+            return EXIT_INTERNAL
+        return EXIT_REFUTED if self.refuted else EXIT_OK
 
 
 @dataclass
@@ -80,6 +136,7 @@ class Report(HasFindings):
     kind: str                      #: "rule" or "payment"
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    settings: dict = field(default_factory=dict)  #: seed, budget, judged under, versions
 
     def find(self, property: str, order: str | None = None, engine: str | None = None):
         """Findings for ``property`` (and ``order``/``engine`` when given)."""
@@ -99,7 +156,8 @@ class Report(HasFindings):
 
     def to_json(self) -> dict:
         return {"target": self.target, "kind": self.kind, "refuted": self.refuted,
-                "seconds": round(self.seconds, 3),
+                "exit_code": self.exit_code, "internal_errors": self.conflicts,
+                "seconds": round(self.seconds, 3), **_plain(self.settings),
                 "findings": [f.to_json() for f in self.findings]}
 
     def dumps(self) -> str:
@@ -108,18 +166,42 @@ class Report(HasFindings):
     def __str__(self) -> str:
         rows = [("property", "order", "verdict", "engine", "detail")]
         for f in self.findings:
-            detail = f.detail if len(f.detail) <= 90 else f.detail[:87] + "..."
+            detail = f.detail
             rows.append((f.property, f.order or "-", str(f.verdict), f.engine, detail))
-        lines = [f"tokenauction check {self.target} ({self.kind}, {self.seconds:.1f} s)",
-                 text_table(rows, rule=True)]
+        head = f"tokenauction check {self.target} ({self.kind}, {self.seconds:.1f} s"
+        if self.settings.get("judged_under"):
+            head += f", judged under rule {self.settings['judged_under']}"
+        if "seed" in self.settings:
+            head += f", seed {self.settings['seed']}, max_examples {self.settings['max_examples']}"
+        lines = [head + ")"]
+        conflicts = self.conflicts
+        for c in conflicts:
+            lines.append(f"INTERNAL ERROR: {c}")
+        lines.append(text_table(rows, rule=True))
+        proved = [f for f in self.findings if f.verdict is Verdict.PROVED and f.scope is not None]
+        if proved:
+            lines.append("")
+            lines.append("scope of each PROVED (what the proof covers, nothing more):")
+            for f in proved:
+                what = f.property + (f":{f.order}" if f.order else "")
+                lines.append(f"  {what} ({f.engine}): {f.scope}")
         for f in self.refutations():
             cex = f.counterexample or {}
             lines.append("")
             lines.append(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
                          + (" -- the target claims it" if f.claimed else "") + f": {f.detail}")
             if cex.get("repro"):
-                lines.append("  reproduce:")
+                state = cex.get("reproduced")
+                note = {True: "ran in a fresh process and failed as expected",
+                        False: "NOT confirmed in a fresh process: "
+                               + str(cex.get("repro_note", ""))}.get(state, "")
+                lines.append("  reproduce:" + (f"  ({note})" if note else ""))
                 lines += ["    " + line for line in cex["repro"].splitlines()]
         lines.append("")
-        lines.append("result: " + ("REFUTED (exit 1)" if self.refuted else "nothing refuted (exit 0)"))
+        if conflicts:
+            lines.append(f"result: INTERNAL ERROR, a PROVED contradicted inside its scope "
+                         f"(exit {EXIT_INTERNAL})")
+        else:
+            lines.append("result: " + ("REFUTED (exit 1)" if self.refuted
+                                       else "nothing refuted (exit 0)"))
         return "\n".join(lines)

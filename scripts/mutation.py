@@ -347,9 +347,11 @@ def run_battery(name: str, max_examples: int, seed: int):
     factory, kw = BATTERIES[name]
     kw = dict(kw)
     rule = kw.pop("rule_factory", None)
+    # mutants are patched into this process only: a fresh process would run the real code,
+    # so the reproductions are not run here
     return check(factory(), kw["properties"], max_examples=max_examples, seed=seed,
                  rule=rule() if rule else None, prove=False, shrink_counterexamples=False,
-                 valuation=kw.get("valuation"))
+                 valuation=kw.get("valuation"), run_reproductions=False)
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,8 @@
 
 Each subcommand module exposes ``add_arguments(parser)`` and ``main(args) -> int``.
 Exit codes (STYLE.md, CrossHair): 0 all good, 1 something refuted or diverged,
-2 usage or input error.
+2 usage or input error; ``check`` also 3, an internal error (a PROVED contradicted by a
+counterexample inside its scope).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Several targets (a rule zoo) are judged one after another, or on Dask with
 ``--workers N`` / ``--scheduler ADDRESS`` (the audit's engine,
 :func:`properties.audit.cluster.run_tasks`); each report is printed in the order given.
-Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error (for many
-targets: the worst).
+Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error, 3 internal
+error (a PROVED contradicted by a counterexample inside its scope); for many targets: the worst.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def add_arguments(p) -> None:
                    help="per-call timeout for the target's code, seconds")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="wall-clock budget for the sampling (default: none)")
+    p.add_argument("--thorough", action="store_true",
+                   help="release-gate preset: 4x the examples on 3 seeds (slower, finds more)")
     p.add_argument("--no-prove", action="store_true", help="skip the proofs engine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--workers", type=int, metavar="N",
@@ -74,7 +76,8 @@ def main(args) -> int:
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                        rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
                        valuation=load_valuation(getattr(args, "valuation", None)),
-                       reports=getattr(args, "reports", None), kind=getattr(args, "kind", None))
+                       reports=getattr(args, "reports", None), kind=getattr(args, "kind", None),
+                       thorough=getattr(args, "thorough", False))
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
         return 2

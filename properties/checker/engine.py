@@ -1,51 +1,51 @@
-"""``check``: the one facade that judges a rule or a payment rule (issue 3).
+"""``check``: the one facade that judges a rule or a payment rule (issue 3, issue 10).
 
 Engines, in order, for each requested (property, order):
 
-1. ``proofs`` (monotone / consistent of a backend-generic :class:`mechanism.Rule`), if the
-   proofs package provides ``proofs.rule_level.prove_rule_property``; a solver
-   counterexample is re-run on the numpy reference before it is believed;
+1. ``proofs`` (monotone / consistent of a backend-generic :class:`mechanism.Rule`), see
+   :mod:`properties.checker.proving`; every PROVED carries its scope as data;
 2. ``definition`` where the answer follows from a definition (CA under a total preorder);
 3. ``hypothesis``: sampled search (always runs last), with the smart bid sweeps of
    :mod:`properties.checker.sweeps`; every violation is re-run on the numpy reference, shrunk
-   (:mod:`properties.checker.shrink`) and printed as a paste-able reproduction.
+   (:mod:`properties.checker.shrink`), printed as a reproduction and that reproduction run in a
+   fresh process (:mod:`properties.checker.reproduce`).
 
-A target's declared claims are never trusted; a property it declares *false*
-(``claims={"payment_at_most_bid": False}``) is SKIPPED unless asked for explicitly.
+Evidence (issue 10): a sampled verdict counts the examples on which the target answered
+validly (``Finding.valid``); with none it is UNKNOWN with the reason, never NOT_REFUTED. An
+error of the engine itself is UNKNOWN with the error. A target that answers differently for
+the same input is REFUTED on ``deterministic`` and every sampled verdict about it is UNKNOWN
+(the same on every run). A target's declared claims are never trusted; a property it declares
+*false* is SKIPPED unless asked for explicitly.
 """
 
 from __future__ import annotations
 
+import platform
 import time
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as hseed
 
 from mechanism.errors import InvalidInput
 from mechanism.orders import PARTIAL_ORDERS, get_order
 from mechanism.verdicts import Verdict
 
 from properties.catalogue import ALL_ORDERS, CATALOGUE, parse_property
-from properties.checker.determinism import pinned_constants
-from properties.checker.groups import cex as make_cex
+from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
-from properties.report import Finding, Report, _plain
 from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
+from properties.checker.run import SearchRun, determinism_finding
 from properties.checker.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt, shrink
 from properties.checker.sweeps import PathGroup
 from properties.checker.targets import DEFAULT_TIMEOUT, Target
+from properties.report import Finding, Report, _plain
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 0
-PROOF_TIMEOUT_S = 5.0
-#: Total time given to the proofs engine in one check (then sampling only).
-PROOF_BUDGET_S = 20.0
-
-
-class _Stop(Exception):
-    """Ends a hypothesis run early (everything found, time up, or the target hung)."""
+#: ``thorough=True`` (``--thorough``, for release gates): this many times the budget, on
+#: this many seeds.
+THOROUGH_FACTOR, THOROUGH_SEEDS = 4, 3
+DETERMINISM_KEYS = {("deterministic", None), ("payment_deterministic", None)}
 
 
 def _claimed(t: Target, pid: str, order: str | None) -> bool | None:
@@ -56,10 +56,6 @@ def _claimed(t: Target, pid: str, order: str | None) -> bool | None:
     if isinstance(claim, (tuple, list, set, frozenset)):
         return (order in claim) or None
     return bool(claim)
-
-
-def _declared_false(t: Target, pid: str, order: str | None) -> bool:
-    return _claimed(t, pid, order) is False
 
 
 def _keys(t: Target, properties, orders):
@@ -83,7 +79,7 @@ def _keys(t: Target, properties, orders):
             if prop.kind != t.kind:
                 skipped.append(Finding(pid, k[1], Verdict.SKIPPED, "-",
                                        f"applies to {prop.kind} targets; this is a {t.kind}"))
-            elif not explicit and _declared_false(t, pid, k[1]):
+            elif not explicit and _claimed(t, pid, k[1]) is False:
                 skipped.append(Finding(pid, k[1], Verdict.SKIPPED, "-",
                                        "the target declares that it does not hold "
                                        f"(claims[{pid!r}] is False); ask for it to check it"))
@@ -101,78 +97,10 @@ def _groups(t: Target, keys, valuation, reports=None):
             or (k[0] == "consistent" and k[1] in PARTIAL_ORDERS)]
     if path:
         groups.append(PathGroup(t, path))
-    pay = [k for k in keys if CATALOGUE[k[0]].kind == "payment"]
+    pay = [k for k in keys if CATALOGUE[k[0]].kind == "payment" and k not in DETERMINISM_KEYS]
     if pay:
         groups.append(PaymentGroup(t, pay, valuation, reports))
     return groups
-
-
-class _Run:
-    """One hypothesis run over a group's examples."""
-
-    def __init__(self, t, group, t_start, deadline, normalized_wanted):
-        self.t, self.g, self.t_start, self.deadline = t, group, t_start, deadline
-        self.found: dict = {}
-        self.first_s: dict = {}
-        self.examples = 0
-        self.undefined = 0
-        self.failures: dict = {}
-        self.normalized_wanted = normalized_wanted
-        self.stopped = ""
-
-    def body(self, x):
-        if self.t.hung:
-            self.stopped = "the target timed out on an earlier call"
-            raise _Stop()
-        if time.perf_counter() > self.deadline:
-            self.stopped = "time budget used up"
-            raise _Stop()
-        try:
-            got = self.g.search(x)
-        except Undefined:
-            self.undefined += 1
-            return
-        except RuleFailure as exc:
-            self.examples += 1
-            self._failure(exc)
-            return
-        self.examples += 1
-        for k, c in got.items():
-            if k not in self.found:
-                self.found[k] = c
-                self.first_s[k] = time.perf_counter() - self.t_start
-        if all(k in self.found for k in self.g.keys):
-            raise _Stop()
-
-    def _failure(self, exc):
-        P, b = self.t.last_call
-        c = make_cex(P, b, error=exc.kind, message=str(exc))
-        if self.t.kind == "rule" and self.normalized_wanted:
-            keys = [("normalized", None)]
-        else:
-            keys = self.g.keys
-        for k in keys:
-            if k not in self.failures and k not in self.found:
-                self.failures[k] = c
-                self.first_s.setdefault(k, time.perf_counter() - self.t_start)
-        if exc.kind == "timeout":
-            self.t.hung = True
-            raise _Stop()
-
-    def run(self, n, seed):
-        @hseed(seed)
-        @settings(max_examples=max(1, n), deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate], verbosity=Verbosity.quiet,
-                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
-        @given(self.g.strategy())
-        def go(x):
-            self.body(x)
-
-        try:
-            with pinned_constants(self.t.obj, self.t.judge_obj):
-                go()
-        except _Stop:
-            pass
 
 
 def _verify_failure(t, c):
@@ -183,7 +111,7 @@ def _verify_failure(t, c):
             t.pay(np.asarray(c["dists"]), np.asarray(c["bids"]))
     except RuleFailure as exc:
         if exc.kind == c["error"]:
-            return {**c, "message": str(exc)}
+            return {**c, "message": str(exc), "exception": exc.exception}
     except Undefined:
         return None
     return None
@@ -191,8 +119,20 @@ def _verify_failure(t, c):
 
 def _failure_repro(t, c):
     call = "rule(dists, bids)" if t.kind == "rule" else "payment(rule, dists, bids)"
-    return [f"dists = np.array({fmt(c['dists'])})", f"bids = np.array({fmt(c['bids'])})",
-            f"out = {call}  # {c['error']}: {c['message'][:120]}"]
+    lines = [f"dists = np.array({fmt(c['dists'])})", f"bids = np.array({fmt(c['bids'])})"]
+    msg = " ".join(c["message"].split())[:160]
+    if c["error"] == "raised":
+        return lines + [f"out = {call}  # fails: {msg}"]
+    if t.kind == "rule":
+        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
+                 "np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) <= 1e-6, "
+                 "out")
+        if c["error"] == "undefined":
+            return lines + [f"out = {call}  # fails: {msg}"]
+    else:
+        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
+                 "np.isfinite(out).all(), out")
+    return lines + [f"out = {call}", f"{check}  # fails: {msg}"]
 
 
 def _finalize(t, c, verify, repro, do_shrink, engine, key, detail_fn):
@@ -202,59 +142,46 @@ def _finalize(t, c, verify, repro, do_shrink, engine, key, detail_fn):
     if c.get("error") != "timeout":
         again = verify(c)
         if again is None:
+            t.recheck(c)
             return Finding(key[0], key[1], Verdict.UNKNOWN, engine,
                            "a counterexample was found but did not reproduce when re-run on the "
-                           "numpy reference (flaky target?)")
+                           "numpy reference")
         c = again
     c = {k: v for k, v in c.items() if not k.startswith("_")}
     c["repro"] = "\n".join(t.repro_header() + repro(c))
-    c["reproduced"] = c.get("error") != "timeout"
     return Finding(key[0], key[1], Verdict.REFUTED, engine, detail_fn(c), _plain(c))
 
 
-def _prove(t, key, do_shrink, path_group):
-    """The proofs engine, when present (contract: proofs.rule_level.prove_rule_property)."""
-    from mechanism.rules import Rule
-    if not isinstance(t.obj, Rule) or t.obj.generic is None:
-        return None
-    try:
-        from proofs.rule_level import prove_rule_property
-    except (ImportError, AttributeError):
-        return None
-    t0 = time.perf_counter()
-    try:
-        res = prove_rule_property(t.obj, key[0], key[1], max_agents=3, max_tokens=4,
-                                  timeout_s=PROOF_TIMEOUT_S)
-    except Exception as exc:  # the prover is another package: never crash the check
-        return Finding(key[0], key[1], Verdict.UNKNOWN, "proofs",
-                       f"prover raised {type(exc).__name__}: {exc}")
-    secs = time.perf_counter() - t0
-    verdict = Verdict(res.verdict)
-    detail = (res.detail + (f" [{res.size}]" if res.size else "")).strip()
-    if verdict is Verdict.REFUTED:
-        c0 = res.counterexample or {}
+def _versions() -> dict:
+    from importlib import metadata
+    out = {"python": platform.python_version()}
+    for dist in ("tokenauction", "numpy", "hypothesis", "z3-solver", "sympy"):
         try:
-            c = make_cex(np.asarray(c0["dists"], dtype=float), np.asarray(c0["bids"], dtype=float),
-                         int(c0["agent"]), float(c0["bid_from"]), float(c0["bid_to"]), order=key[1])
-            f = _finalize(t, c, lambda x: path_group.verify(key, x),
-                          lambda x: path_group.repro(key, x), do_shrink, res.engine, key,
-                          lambda x: path_group.describe(key, x))
-        except (KeyError, TypeError, ValueError, RuleFailure, Undefined) as exc:
-            f = Finding(key[0], key[1], Verdict.UNKNOWN, res.engine,
-                        f"solver counterexample unusable: {exc}")
-        if f.verdict is not Verdict.REFUTED:
-            f.detail = f"{res.engine} reported a counterexample that the numpy reference " \
-                       f"does not reproduce ({detail})"
-        f.seconds = secs
-        return f
-    return Finding(key[0], key[1], verdict, res.engine, detail, seconds=secs)
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _sampled(t, key, run, g, do_shrink) -> Finding | None:
+    """The hypothesis engine's finding on ``key`` from its run."""
+    if key in run.found and g is not None:
+        return _finalize(t, run.found[key], lambda x, g=g: g.verify(key, x),
+                         lambda x, g=g: g.repro(key, x), do_shrink, "hypothesis",
+                         key, lambda x, g=g: g.describe(key, x))
+    if key in run.failures:
+        return _finalize(t, run.failures[key], lambda x: _verify_failure(t, x),
+                         lambda x: _failure_repro(t, x), do_shrink, "hypothesis",
+                         key, lambda x: x["message"])
+    return run.no_violation(key)
 
 
 def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_EXAMPLES,
           seed: int = DEFAULT_SEED, timeout: float | None = DEFAULT_TIMEOUT, *, rule=None,
           prove: bool = True, shrink_counterexamples: bool = True,
           valuation_loss: str | None = None, budget_s: float | None = None,
-          valuation=None, reports: str | None = None, kind: str | None = None) -> Report:
+          valuation=None, reports: str | None = None, kind: str | None = None,
+          thorough: bool = False, run_reproductions: bool = True) -> Report:
     """Judge ``target`` against the property catalogue (:mod:`properties.catalogue`).
 
     ``target``: a :class:`mechanism.Rule`, a callable ``rule(dists, bids) -> q``, a
@@ -271,6 +198,9 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     default ``tv``; ``valuation_loss`` is the older spelling for the KL models);
     ``reports``: a report restriction (``one_hot``, ``top_k:K``; the ``win`` model implies
     ``one_hot``); ``kind``: ``rule`` | ``payment`` overrides the guessed kind of the target.
+    ``thorough``: the release-gate preset (:data:`THOROUGH_FACTOR` times the budget on
+    :data:`THOROUGH_SEEDS` seeds); ``run_reproductions``: run each printed reproduction in a
+    fresh process.
     """
     t_start = time.perf_counter()
     if isinstance(properties, str):
@@ -290,35 +220,50 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     deadline = t_start + budget_s if budget_s else float("inf")
     groups = _groups(t, keys, model, reports)
     path_group = next((g for g in groups if isinstance(g, PathGroup)), None) or PathGroup(t, [])
+    seeds = [seed + 7919 * k for k in range(THOROUGH_SEEDS if thorough else 1)]
+    budget = max_examples * (THOROUGH_FACTOR if thorough else 1)
+    settings = {"seed": seed, "seeds": seeds, "max_examples": budget, "budget_s": budget_s,
+                "timeout": timeout, "prove": prove, "thorough": thorough,
+                "judged_under": (t.rule_spec or getattr(t.judge_obj, "name", None)
+                                 or getattr(t.judge_obj, "__name__", None))
+                if t.kind == "payment" else None,
+                "valuation": model.name, "reports": reports,
+                "versions": _versions()}
+    t.probe_determinism()
+
+    def finalize(c, verify, repro, engine, key, detail_fn):
+        return _finalize(t, c, verify, repro, shrink_counterexamples, engine, key, detail_fn)
 
     proved = {}
-    proof_deadline = time.perf_counter() + PROOF_BUDGET_S
+    proof_deadline = time.perf_counter() + proving.PROOF_BUDGET_S
     for key in keys:
-        if key[0] == "consistent" and key[1] not in PARTIAL_ORDERS:
-            proved[key] = Finding(key[0], key[1], Verdict.PROVED, "definition",
-                                  f"{key[1]} is a total preorder: any two outcomes are comparable")
-        elif prove and key[0] in ("monotone", "consistent") and \
+        f = proving.definitional(key)
+        if f is None and prove and key[0] in ("monotone", "consistent") and \
                 time.perf_counter() < proof_deadline:
-            f = _prove(t, key, shrink_counterexamples, path_group)
-            if f is not None:
-                proved[key] = f
+            f = proving.prove(t, key, finalize, path_group)
+        if f is not None:
+            proved[key] = f
 
     results = {}
     for gi, g in enumerate(groups):
-        run = _Run(t, g, t_start, deadline, ("normalized", None) in keys)
+        run = SearchRun(t, g, t_start, deadline, ("normalized", None) in keys)
         g0 = time.perf_counter()
-        n = max(5, int(round(max_examples * g.examples_factor)))
-        if t.hung:
-            run.stopped = "the target timed out on an earlier call (per-call timeout)"
-        else:
-            try:
-                run.run(n, seed + gi)
-            except Exception as exc:   # hypothesis itself failed (health check, ...)
-                run.stopped = f"search engine error: {type(exc).__name__}: {exc}"
+        n = max(5, int(round(budget * g.examples_factor)))
+        for s in seeds:
+            if t.hung:
+                run.stopped = run.stopped or "the target timed out on an earlier call " \
+                                             "(per-call timeout)"
+                break
+            run.run(n, s + gi)
+            if all(k in run.found or k in run.failures for k in g.keys) or run.stopped:
+                break
         run.seconds = time.perf_counter() - g0
         results[id(g)] = run
 
     for key in keys:
+        if key in DETERMINISM_KEYS:
+            findings.append(determinism_finding(t, key))
+            continue
         if key in proved:
             findings.append(proved[key])
             if proved[key].engine == "definition":
@@ -329,41 +274,38 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
         if not runs:
             continue
         run = runs[0]
-        f = None
-        if key in run.found and g is not None:
-            f = _finalize(t, run.found[key], lambda x, g=g: g.verify(key, x),
-                          lambda x, g=g: g.repro(key, x), shrink_counterexamples, "hypothesis",
-                          key, lambda x, g=g: g.describe(key, x))
-        elif key in run.failures:
-            f = _finalize(t, run.failures[key], lambda x: _verify_failure(t, x),
-                          lambda x: _failure_repro(t, x), shrink_counterexamples, "hypothesis",
-                          key, lambda x: x["message"])
-        if f is None:
-            if run.examples == 0 and run.stopped:
-                f = Finding(key[0], key[1], Verdict.UNKNOWN, "hypothesis",
-                            f"not checked: {run.stopped}")
-            elif run.examples == 0:
-                f = Finding(key[0], key[1], Verdict.UNKNOWN, "hypothesis",
-                            f"no valid example: the target was undefined on all "
-                            f"{run.undefined} inputs tried")
-            else:
-                note = f"; stopped early: {run.stopped}" if run.stopped else ""
-                asked = max(5, int(round(max_examples * g.examples_factor))) if g else 0
-                if run.stopped and run.examples < asked:  # say what the budget cut
-                    note += (f" after {run.examples} of {asked} examples (thin evidence: "
-                             "raise --budget or --max-examples to run more)")
-                f = Finding(key[0], key[1], Verdict.NOT_REFUTED, "hypothesis",
-                            f"{run.examples} examples, no violation{note}")
+        f = _sampled(t, key, run, g, shrink_counterexamples)
         f.examples = run.examples
+        f.valid = run.valid.get(key, 0)
         f.seconds = getattr(run, "seconds", 0.0)
-        f.claimed = _claimed(t, *key)
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
         findings.append(f)
+    if t.kind == "rule" and t.valid_outputs == 0:
+        for f in findings:
+            if f.engine == "definition":
+                f.verdict, f.scope = Verdict.UNKNOWN, None
+                f.detail = (f"{f.order} is a total preorder, so CA holds for any rule that "
+                            "returns distributions, but this target never returned one")
+    if t.nondeterministic is not None:
+        for f in findings:
+            if f.engine == "hypothesis" and f.key not in DETERMINISM_KEYS and \
+                    f.verdict in (Verdict.REFUTED, Verdict.NOT_REFUTED, Verdict.UNKNOWN):
+                f.verdict, f.counterexample = Verdict.UNKNOWN, None
+                f.detail = ("the target answers differently for the same input (see "
+                            "'deterministic'): a sampled verdict about it means nothing")
     for f in findings:
         if f.claimed is None and f.property in CATALOGUE:
             f.claimed = _claimed(t, f.property, f.order)
         if f.property in ("payment_identity", "truthful", "individually_rational") and \
                 "value model" not in (f.detail or ""):
             f.detail = f"{f.detail} [value model {model.name}]".strip()
-    return Report(t.name, t.kind, findings, time.perf_counter() - t_start)
+    if run_reproductions:
+        refuted = [f for f in findings if f.verdict is Verdict.REFUTED]
+        reproduce.confirm(refuted, timeout)
+        for f in refuted:   # the printed reproduction is an independent, exact re-check
+            if f.counterexample.get("repro_note") == reproduce.PASSED:
+                f.verdict = Verdict.UNKNOWN
+                f.detail = (f"a violation was found ({f.detail}) but its reproduction ran in a "
+                            "fresh process without failing (a tolerance or rounding effect?)")
+    return Report(t.name, t.kind, findings, time.perf_counter() - t_start, settings)

@@ -34,6 +34,13 @@ class Group:
     def __init__(self, target, keys):
         self.t = target
         self.keys = list(keys)
+        self.begin()
+
+    def begin(self) -> None:
+        """Called before each example: ``skipped`` (key -> why the property does not apply
+        to this instance) and ``undefined`` (keys the target declined here) start empty."""
+        self.skipped: dict = {}
+        self.undefined: set = set()
 
     def strategy(self):  # pragma: no cover - interface
         raise NotImplementedError

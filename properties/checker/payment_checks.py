@@ -39,6 +39,9 @@ PAY_TOL = 1e-7
 ID_TOL = 1e-6
 STRICT_MARGIN = 1e-6
 EQUAL_TOL = 1e-12
+#: Whole bid profiles are also judged rescaled by these factors for the payment bounds.
+RESCALE = (0.1, 10.0)
+BOUND_KEYS = ("payment_nonnegative", "payment_at_most_bid", "zero_bid_pays_zero")
 
 #: Properties judged under the value model (their findings name it).
 MODEL_PROPERTIES = ("payment_identity", "truthful", "individually_rational")
@@ -59,7 +62,8 @@ class PaymentGroup(Group):
         V = self.t.fixed_vocab or (2, 5)
         if self.reports:
             return restricted_instances(self.reports, n=(2, 4), V=V)
-        return instances(n=(2, 4), V=V, others_positive=True, huge=False)
+        return instances(n=(2, 4), V=V, others_positive=True, huge=False,
+                         literals=self.t.literals)
 
     # -- evaluation helpers --------------------------------------------------------
     def Z(self, P, b, i, s):
@@ -82,17 +86,27 @@ class PaymentGroup(Group):
 
     # -- search ------------------------------------------------------------------------
     def search(self, inst):
+        """Each key on the instance; the payment bounds also on the whole profile rescaled
+        by :data:`RESCALE` (bids summing below 1, or large ones). A key the target declines
+        here (``InvalidInput``, from the payment or from the rule it is judged under) is no
+        evidence for it (``undefined``), exactly as in the rule checks."""
         P, b, i = inst.P, inst.b, inst.agent
         found = {}
         for key in self.keys:
-            try:
-                c = self._search_key(key, P, b, i)
-            except Undefined:
-                c = None
-            if c is not None:
-                got = self.verify(key, c)
+            profiles = [b] + ([b * k for k in RESCALE] if key[0] in BOUND_KEYS else [])
+            evaluated = False
+            for bb in profiles:
+                try:
+                    c = self._search_key(key, P, bb, i)
+                    got = self.verify(key, c) if c is not None else None
+                except Undefined:
+                    continue
+                evaluated = True
                 if got is not None:
                     found[key] = got
+                    break
+            if not evaluated:
+                self.undefined.add(key)
         return found
 
     def _search_key(self, key, P, b, i):
@@ -119,10 +133,18 @@ class PaymentGroup(Group):
         Zs = [self.Z(P, b, i, s) for s in S]
         Qs = [self.Q(P, b, i, s) for s in S]
         p = self.t.ideal(P, i)
+        applies = False
         for k in range(len(S)):
             for l in range(len(S)):
-                if k != l and pm_violation(p, Qs[k], Qs[l], Zs[k], Zs[l], order):
+                if k == l:
+                    continue
+                if inapplicable(p, Qs[k], Qs[l], order):
+                    continue
+                applies = True
+                if pm_violation(p, Qs[k], Qs[l], Zs[k], Zs[l], order):
                     return cex(P, with_bid(b, i, S[k]), i, S[k], S[l], order=order)
+        if not applies:
+            self.skipped[("payment_monotone", order)] = INFINITE_BOTH
         return None
 
     def _regret_search(self, P, b, i):
@@ -139,12 +161,13 @@ class PaymentGroup(Group):
         if prop == "payment_nonnegative":
             z = self.t.pay(P, b)
             j = int(np.argmin(z))
-            return {**c, "agent": j, "z": z} if z[j] < -PAY_TOL else None
+            return {**c, "agent": j, "z": z, "margin": float(-z[j])} if z[j] < -PAY_TOL else None
         if prop == "payment_at_most_bid":
             z = self.t.pay(P, b)
             excess = z - b - PAY_TOL * np.maximum(1.0, b)
             j = int(np.argmax(excess))
-            return {**c, "agent": j, "z": z} if excess[j] > 0 else None
+            return ({**c, "agent": j, "z": z, "margin": float((z[j] - b[j]) / max(1.0, b[j]))}
+                    if excess[j] > 0 else None)
         if prop == "zero_bid_pays_zero":
             if b[i] != 0:
                 return None
@@ -265,11 +288,25 @@ class PaymentGroup(Group):
         return lines
 
 
+INFINITE_BOTH = ("the loss is infinite for both outcomes compared (p_i has mass where Q has "
+                 "none), so the loss order cannot rank them (SPEC 3-4)")
+
+
+def inapplicable(p, q0, q1, order) -> bool:
+    """A loss order with infinite loss on both sides: the comparison says nothing."""
+    loss = O.LOSSES.get(order)
+    return loss is not None and np.isinf(loss(p, q0)) and np.isinf(loss(p, q1))
+
+
 def pm_violation(p, q0, q1, z0, z1, order) -> str | None:
-    """PM at (s, s') = (from, to): 'better_not_dearer' or 'dearer_not_better' or None."""
+    """PM at (s, s') = (from, to): 'better_not_dearer' or 'dearer_not_better' or None
+    (None too where the order does not apply: infinite loss on both sides)."""
+    if inapplicable(p, q0, q1, order):
+        return None
     better_robust = O.prefers(p, q1, q0, order, EQUAL_TOL) and \
         not O.prefers(p, q0, q1, order, STRICT_MARGIN)
-    if better_robust and z1 <= z0 + EQUAL_TOL * max(1.0, abs(z0)):
+    if better_robust and z1 <= z0:   # no tolerance here: 1e-302 more is dearer (REFUTED
+        # needs evidence; a tiny payment for a tiny-probability gain is exactly right)
         return "better_not_dearer"
     if z1 > z0 + 1e-9 * max(1.0, abs(z0)) and not O.strictly_prefers(p, q1, q0, order, EQUAL_TOL):
         return "dearer_not_better"

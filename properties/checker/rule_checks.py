@@ -24,7 +24,8 @@ JUMP_WIDTH = 1e-9
 def _inst(t, **kw):
     V = t.fixed_vocab or kw.pop("V", (2, 5))
     kw.pop("V", None)
-    return instances(V=V, positive_total=not (t.reference is not None and t.weight > 0), **kw)
+    return instances(V=V, positive_total=not (t.reference is not None and t.weight > 0),
+                     literals=t.literals, **kw)
 
 
 def _gap(a, b) -> float:

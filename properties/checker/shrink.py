@@ -8,6 +8,11 @@ persists, else None. :func:`shrink` applies greedy simplifications until none he
 2. drop a token (rows renormalized) or merge two adjacent tokens (unless V is fixed);
 3. round probabilities to 0, 1, 2, 3 decimals (staying on the simplex);
 4. round bids (and ``bid_from``/``bid_to``) to integers, halves, 1 and 2 decimals.
+
+A simpler counterexample is kept only while its violation stays well above the tolerance:
+when ``verify`` reports a ``margin`` (how much the property fails by), a candidate must keep
+at least :data:`KEEP_MARGIN` of the original margin, so a clear violation never shrinks into
+one that reads like rounding noise (issue 10: 1.7e-3 had become 2.4e-8).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ DIST_KEYS = ("dists", "dists_to")   #: (n, V) arrays that follow agent and token
 VEC_KEYS = ("p_alt",)                #: (V,) vectors that follow token edits
 ROUND_TO = (1.0, 2.0, 0.5, 3.0, 10.0, 0.1)
 ROUND_FROM = (0.0, 1.0, 0.5, 2.0)
+#: Share of the original violation margin a shrunk counterexample must keep.
+KEEP_MARGIN = 0.1
 
 
 def round_simplex(p: np.ndarray, decimals: int, fix: int | None = None) -> np.ndarray | None:
@@ -140,6 +147,8 @@ def shrink(cex: dict, verify: Callable[[dict], dict | None], *, fixed_vocab: boo
     t0 = time.perf_counter()
     calls = 0
     best = cex
+    m0 = cex.get("margin")
+    floor = KEEP_MARGIN * float(m0) if m0 is not None and np.isfinite(m0) else None
     improved = True
     while improved and calls < max_calls and time.perf_counter() - t0 < budget_s:
         improved = False
@@ -153,6 +162,8 @@ def shrink(cex: dict, verify: Callable[[dict], dict | None], *, fixed_vocab: boo
                 got = verify(cand)
             except Exception:
                 got = None
+            if got is not None and floor is not None and not got.get("margin", 0.0) >= floor:
+                got = None
             if got is not None and _size(got) < _size(best):
                 best = got
                 improved = True
@@ -163,11 +174,15 @@ def shrink(cex: dict, verify: Callable[[dict], dict | None], *, fixed_vocab: boo
 
 
 def fmt(x) -> str:
-    """Compact repr of numbers and arrays for reproductions."""
+    """Numbers and arrays for reproductions, round-trip exact (``repr`` of each float), so a
+    pasted reproduction evaluates the target on exactly the input that failed."""
     if isinstance(x, np.ndarray):
         x = x.tolist()
-    if isinstance(x, list):
+    if isinstance(x, (list, tuple)):
         return "[" + ", ".join(fmt(v) for v in x) + "]"
-    if isinstance(x, float):
-        return repr(float(np.round(x, 15)))
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return repr(x) if np.isfinite(x) else f"float({repr(x)!r})"
+    if isinstance(x, np.integer):
+        return repr(int(x))
     return repr(x)

@@ -20,7 +20,7 @@ from mechanism.bids import bid_path
 from mechanism.sampling import StableSampler
 
 from properties.checker.groups import Group, cex, with_bid
-from properties.strategies import instances
+from properties.strategies import instances, literal_bids
 
 TOL = O.ORDER_TOL
 ROUND_BIDS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
@@ -35,31 +35,33 @@ def segment_ok(p, q, qp, tol=TOL):
     alpha = ((q - qp) * d).sum(-1) / safe
     a = np.clip(alpha, 0.0, 1.0)
     resid = np.abs(q - qp - a[..., None] * d).max(-1)
-    ok = (alpha >= -tol) & (alpha <= 1 + tol) & (resid <= tol)
+    ok = resid <= tol   # within tol of the segment [qp, p] (mechanism.orders.segment)
     return np.where(nd <= tol * tol, np.abs(q - qp).max(-1) <= tol, ok)
 
 
-def _kl_rows(a, b):
-    """KL(a_k || b_k) per row (inf where b = 0 < a), as :func:`mechanism.kl`."""
-    a, b = np.broadcast_arrays(a, b)
-    mask = a > 0
-    bad = (mask & (b <= 0)).any(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(mask, a * (np.log(np.where(mask, a, 1.0))
-                                    - np.log(np.where(mask & (b > 0), b, 1.0))), 0.0)
-    return np.where(bad, np.inf, np.maximum(terms.sum(-1), 0.0))
+def violation_margin(order, p, q, qp) -> float:
+    """By how much ``q ⪰ q'`` fails (0 when it holds): the box excess, the distance from
+    ``q`` to the segment ``[q', p]``, or the loss increase. The shrinker keeps it well above
+    the tolerance (:func:`properties.checker.shrink.shrink`)."""
+    p, q, qp = (np.asarray(x, dtype=np.float64) for x in (p, q, qp))
+    if order == "box":
+        return float(max(O.box_excess(p, q, qp).max(), 0.0))
+    if order == "segment":
+        d = p - qp
+        nd = float(d @ d)
+        a = min(max(float((q - qp) @ d) / nd, 0.0), 1.0) if nd > 0 else 0.0
+        return float(np.abs(q - qp - a * d).max())
+    a, b = float(_loss(order, p, q[None, :])[0]), float(_loss(order, p, qp[None, :])[0])
+    if a == b:
+        return 0.0
+    return float(a - b) if np.isfinite(a - b) else float("inf")
 
 
 def _loss(order, p, Q):
-    if order == "kl_forward":
-        return _kl_rows(p, Q)
-    if order == "kl_reverse":
-        return _kl_rows(Q, p)
-    if order == "tv":
-        return 0.5 * np.abs(Q - p).sum(-1)
-    if order == "l2":
-        return np.sqrt(((Q - p) ** 2).sum(-1))
-    f = O.LOSSES[order]
+    """The loss order's loss of every row (:func:`mechanism.orders.loss_rows`)."""
+    if order in O.LOSSES:
+        return O.loss_rows(order, p, Q)
+    f = O.ORDERS[order].loss
     return np.array([f(p, q) for q in Q])
 
 
@@ -73,7 +75,8 @@ def first_violation(order, p, Q):
         return int(bad[0]) if bad.size else None
     L = _loss(order, p, Q)
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero((L[1:] > L[:-1] + TOL) & ~(L[1:] == L[:-1]))
+        bad = np.flatnonzero((L[1:] > L[:-1] + TOL * np.maximum(1.0, np.abs(L[:-1])))
+                             & ~(L[1:] == L[:-1]))
     return int(bad[0]) if bad.size else None
 
 
@@ -89,7 +92,8 @@ class Sweep:
         rng = np.random.default_rng(seed)
         logs = scale * np.geomspace(1e-3, 1e3, points) * np.exp(rng.uniform(0, 0.05))
         dense = 4 * scale * rng.random(2 * points)
-        grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]]])
+        lits = literal_bids(t.literals)
+        grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]], lits])
         grid = grid[grid > 0]
         if B > 0:
             grid = np.concatenate([[0.0], grid])
@@ -117,9 +121,10 @@ class Sweep:
                     ks.add(k)
             dQ = np.abs(np.diff(self.Q, axis=0)).max(axis=1)
             ds = np.diff(self.s)
-            slope = dQ / np.maximum(ds, 1e-300)
+            with np.errstate(over="ignore"):
+                slope = dQ / np.maximum(ds, 1e-300)
             if len(slope) > 2:
-                with np.errstate(divide="ignore", invalid="ignore"):
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     r = np.abs(np.log((slope[1:] + 1e-300) / (slope[:-1] + 1e-300)))
                 r[~np.isfinite(r)] = 0
                 ks.update(int(k) for k in np.argsort(r)[-top:])
@@ -138,7 +143,8 @@ class PathGroup(Group):
     def strategy(self):
         t = self.t
         V = t.fixed_vocab or (2, 8)
-        return st.tuples(instances(n=(2, 4), V=V, others_positive=True, huge=False),
+        return st.tuples(instances(n=(2, 4), V=V, others_positive=True, huge=False,
+                                   literals=t.literals),
                          st.integers(0, 2 ** 31 - 1))
 
     def search(self, arg):
@@ -233,11 +239,14 @@ class PathGroup(Group):
                 return None
             if order == "box":
                 out["token"] = O.box_violation(p, q1, q0)[0]
+            out["margin"] = violation_margin(order, p, q1, q0)
             return out
         if prop == "consistent":
             if O.comparable(p, q0, q1, order):
                 return None
             out["token"] = O.box_violation(p, q1, q0)[0] if order == "box" else None
+            out["margin"] = min(violation_margin(order, p, q1, q0),
+                                violation_margin(order, p, q0, q1))
             return out
         if prop == "stable_sampling":
             if s0 != 0 or np.delete(c["bids"], i).sum() + (self.t.weight if self.t.reference
@@ -264,7 +273,9 @@ class PathGroup(Group):
         if t is not None:
             tok = (f"; token {t}: {c['q_from'][t]:.6g} -> {c['q_to'][t]:.6g}, "
                    f"p_i={c['dists'][i][t]:.6g}")
-        return f"agent {i}: bid {c['bid_from']:g} -> {c['bid_to']:g}: {what} ({order}){tok}"
+        by = f", violated by {c['margin']:.3g}" if c.get("margin") is not None else ""
+        return (f"agent {i}: bid {c['bid_from']!r} -> {c['bid_to']!r}: {what} ({order}{by})"
+                f"{tok}")
 
     def repro(self, key, c):
         prop, order = key

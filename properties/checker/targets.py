@@ -35,6 +35,7 @@ from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.loading import load_spec
+from properties.checker.repro_imports import import_lines
 from properties.checker.sandbox import RuleFailure, Undefined, check_distribution, check_payments, guarded_call
 
 #: Default per-call timeout for user code (seconds).
@@ -140,26 +141,39 @@ def _label(obj) -> str:
     return getattr(obj, "__name__", type(obj).__name__)
 
 
-def import_lines(obj, spec: str | None, var: str) -> list[str]:
-    """Python lines that bind ``var`` to ``obj`` in a paste-able reproduction."""
-    if spec is not None:
-        return ["from properties import load_target",
-                f"{var} = load_target({spec!r})"]
-    if isinstance(obj, R.Rule) and obj.name in R.RULES:
-        lines = ["from mechanism import get_rule", f"{var} = get_rule({obj.name!r}"
-                 + (f", epsilon={obj.epsilon!r})" if obj.epsilon else ")")]
-        if obj.reference is not None:
-            lines.append(f"{var} = {var}.with_reference(np.array({obj.reference.tolist()!r}), "
-                         f"{obj.weight!r})")
-        return lines
-    if isinstance(obj, PAY.PaymentRule) and obj.name in PAY.PAYMENT_RULES:
-        return ["from mechanism import get_payment_rule",
-                f"{var} = get_payment_rule({obj.name!r})"]
-    mod = getattr(obj, "__module__", None)
-    qual = getattr(obj, "__qualname__", "")
-    if mod and mod != "__main__" and "<" not in qual and "." not in qual:
-        return [f"from {mod} import {qual} as {var}"]
-    return [f"{var} = ...  # the {('callable ' + qual) if qual else 'object'} under test"]
+def _judge_rule(fn, label: str) -> R.Rule:
+    """A user's judge rule as a :class:`mechanism.Rule` that passes ``InvalidInput`` through
+    (the rule declines the input: the same as in rule checks) and checks the output."""
+    def numpy_fn(P, b, ref, lam):
+        try:
+            out = fn(P.copy(), b.copy())
+        except InvalidInput:
+            raise
+        except Exception as exc:  # user code: report, never crash deep inside
+            raise InvalidRule(f"rule {label!r} raised {type(exc).__name__}: {exc}",
+                              rule=label) from exc
+        return R.check_output(out, P.shape[1], label)
+    return R.Rule(label, None, numpy_fn=numpy_fn, claims=getattr(fn, "claims", None))
+
+
+def _rule_key(rule) -> tuple:
+    if isinstance(rule, R.Rule):
+        ref = None if rule.reference is None else rule.reference.tobytes()
+        return (ref, rule.weight, rule.epsilon)
+    return (id(rule),)
+
+
+def _digest(P, b) -> tuple:
+    P, b = np.asarray(P, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return (P.shape, P.tobytes(), b.tobytes())
+
+
+#: Literals of the target's source used as bids: thresholds at ordinary magnitudes (tiny
+#: tolerances such as 1e-9 are not bids; magnitudes are drawn anyway, strategies.MAGNITUDES).
+LITERAL_RANGE = (1e-4, 1e6)
+
+#: Outputs remembered per target to notice a different answer for the same input.
+MEMO_SIZE = 20000
 
 
 class Target:
@@ -168,6 +182,11 @@ class Target:
     def __init__(self, target, *, rule=None, timeout: float | None = DEFAULT_TIMEOUT,
                  kind: str | None = None):
         self.spec = target if isinstance(target, str) else None
+        self.rule_spec = rule if isinstance(rule, str) else None
+        self.nondeterministic: dict | None = None   #: evidence: same input, two answers
+        self._memo: dict = {}
+        self.repeats = 0    #: evaluations compared with an earlier answer for the same input
+        self.valid_outputs = 0   #: calls that returned a valid distribution (evaluate)
         obj = load_object(target) if isinstance(target, str) else target
         self.kind, self.obj = classify(obj, kind)
         self.name = self.spec or _label(self.obj)
@@ -182,13 +201,29 @@ class Target:
             kind, judge = classify(judge)
             if kind != "rule":
                 raise InvalidRule(f"rule= must be an aggregation rule, got {judge!r}", value=judge)
-            self.judge = judge if isinstance(judge, R.Rule) else R.as_rule(judge)
+            self.judge = judge if isinstance(judge, R.Rule) else _judge_rule(judge, _label(judge))
             self.judge_obj = judge
         else:
             self.judge = self.judge_obj = None
         base = self.obj if self.kind == "rule" else self.judge
         self.reference = getattr(base, "reference", None) if isinstance(base, R.Rule) else None
         self.weight = float(getattr(base, "weight", 0.0)) if self.reference is not None else 0.0
+
+    @property
+    def literals(self) -> tuple:
+        """Numbers in the source of the modules defining the target (and its judge rule):
+        drawn as bids, and put on every bid sweep (:mod:`properties.strategies`)."""
+        if getattr(self, "_literals", None) is None:
+            try:
+                from properties.checker.determinism import constants_of
+                pool = constants_of([self.obj, self.judge_obj])
+                vals = sorted({float(x) for x in pool.floats} | {float(x) for x in
+                                                                  pool.integers})
+            except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
+                vals = []
+            lo, hi = LITERAL_RANGE
+            self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
+        return self._literals
 
     # -- aggregation --------------------------------------------------------------
     @property
@@ -217,7 +252,52 @@ class Target:
                                                     np.array(b, dtype=float)))
         else:
             out = self._call(label, rule, (np.array(P, dtype=float), np.array(b, dtype=float)))
-        return check_distribution(out, P.shape[1], label)
+        q = check_distribution(out, P.shape[1], label)
+        self.valid_outputs += 1
+        self.remember(label, (P, b), q, rule)
+        return q
+
+    def remember(self, label, inputs, out, rule=None) -> None:
+        """Compare ``out`` with the answer given earlier for the same ``inputs`` (and the same
+        rule: a variant with another reference or weight is another rule)."""
+        if self.nondeterministic is not None:
+            return
+        key = (label, _rule_key(rule), _digest(*inputs))
+        prev = self._memo.get(key)
+        if prev is None:
+            if len(self._memo) < MEMO_SIZE:
+                self._memo[key] = np.array(out, dtype=np.float64)
+            return
+        out = np.asarray(out, dtype=np.float64)
+        self.repeats += 1
+        if prev.shape != out.shape or not np.allclose(prev, out, rtol=1e-12, atol=1e-12,
+                                                      equal_nan=True):
+            self.nondeterministic = {"label": label, "dists": np.array(inputs[0]),
+                                     "bids": np.array(inputs[1]), "first": prev, "second": out}
+
+    def probe_determinism(self, repeats: int = 6) -> None:
+        """Call the target ``repeats`` times on two fixed inputs (stable detection of a
+        target that answers at random); failures here are ignored (the search reports them)."""
+        P = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+        for b in (np.array([1.0, 2.0]), np.array([0.5, 0.25])):
+            for _ in range(repeats):
+                try:
+                    if self.kind == "rule":
+                        self.evaluate(P, b)
+                    else:
+                        self.pay(P, b)
+                except (RuleFailure, Undefined):
+                    return
+
+    def recheck(self, c: dict, repeats: int = 4) -> None:
+        """Evaluate a counterexample's input again (a violation that vanished on re-run is
+        most often a target answering at random)."""
+        P, b = np.asarray(c["dists"], dtype=float), np.asarray(c["bids"], dtype=float)
+        for _ in range(repeats):
+            try:
+                self.evaluate(P, b) if self.kind == "rule" else self.pay(P, b)
+            except (RuleFailure, Undefined):
+                return
 
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray, rule=None) -> np.ndarray:
         rule = self.rule_obj if rule is None else rule
@@ -230,6 +310,7 @@ class Target:
                 raise RuleFailure("shape", f"{label} batch returned shape {out.shape}")
             for row in out:
                 check_distribution(row, P.shape[1], label)
+            self.valid_outputs += len(out)
             return out
         return np.stack([self.evaluate(P, row, rule) for row in np.asarray(bid_matrix)])
 
@@ -263,7 +344,9 @@ class Target:
         self.last_call = (P, b)
         out = self._call(label, self.obj, (self.judge, np.array(P, dtype=float),
                                            np.array(b, dtype=float)))
-        return check_payments(out, P.shape[0], label)
+        z = check_payments(out, P.shape[0], label)
+        self.remember(label, (P, b), z)
+        return z
 
     # -- reproduction -----------------------------------------------------------------
     def repro_header(self) -> list[str]:
@@ -272,5 +355,6 @@ class Target:
             lines += import_lines(self.obj, self.spec, "rule")
         else:
             lines += import_lines(self.obj, self.spec, "payment")
-            lines += import_lines(self.judge_obj, None, "rule")
+            lines += import_lines(self.judge_obj, self.rule_spec if self.rule_spec and ":" in
+                                  self.rule_spec else None, "rule")
         return lines

@@ -195,6 +195,24 @@ def race_payment(rule, dists, bids):
     return expected_payments(rule, dists, bids, "race").values
 
 
+_COIN = np.random.default_rng()   # unseeded on purpose: a target that answers at random
+
+
+def coin_flip(dists, bids):
+    """Linear, or (at random) each weight 1 / (1 + b): two answers for one input."""
+    b = np.asarray(bids, dtype=float)
+    w = b if _COIN.random() < 0.5 else 1.0 / (1.0 + b)
+    return w @ np.asarray(dists, dtype=float) / w.sum()
+
+
+def jittered_payment(rule, dists, bids):
+    """Second price plus random noise of up to 1e-3."""
+    return _second_price(rule, dists, bids) + 1e-3 * _COIN.random()
+
+
+jittered_payment.kind = "payment"
+
+
 @dataclass
 class Bad:
     name: str
@@ -255,6 +273,9 @@ KNOWN_BAD = [
     Bad("rebate", rebate, "payment_nonnegative", 2, 2, why="negative payments"),
     Bad("double_charge", double_charge, "payment_at_most_bid", 2, 2, why="pays 2 b"),
     Bad("entry_fee", entry_fee, "zero_bid_pays_zero", 2, 2, why="a zero bid pays 0.01"),
+    Bad("coin_flip", coin_flip, "deterministic", 2, 3, why="answers at random"),
+    Bad("jittered_payment", jittered_payment, "payment_deterministic", 2, 3,
+        why="random noise on the payment"),
     Bad("race_payment", race_payment, "payment_identity", 2, 2,
         why="SPEC 5: the race payment exceeds the TV second price unless TV = 1"),
 ]

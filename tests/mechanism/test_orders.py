@@ -94,3 +94,30 @@ def test_box_violation_reports_worst_token():
 def test_unknown_order():
     with pytest.raises(InvalidInput, match="unknown preference order"):
         prefers([1, 0], [1, 0], [0, 1], "cosine")
+
+
+def test_segment_is_robust_when_q_from_is_already_close_to_p():
+    """Issue 10, a third-party softmax mixture: q_to equals p to 5e-17 while |p - q_from| is
+    about 1e-9, so the step alpha is 1 + 5e-8 in floats; the segment order must still hold."""
+    from mechanism import comparable, prefers
+    from mechanism.regret import softmax_mixture
+    P = np.array([[0.006312370045234993, 0.4989276584296301, 0.494759971525135],
+                  [0.27017886185815787, 0.31956368736784985, 0.41025745077399217]])
+    rule = softmax_mixture(1.0)
+    q_from, q_to = rule(P, [19.350634913151673, 0.0]), rule(P, [36.9800211555317, 0.0])
+    p = P[0]
+    assert 1e-10 < np.abs(p - q_from).max() < 1e-8 and np.abs(p - q_to).max() < 1e-15
+    assert prefers(p, q_to, q_from, "segment") and comparable(p, q_from, q_to, "segment")
+    # still strict where it must be: a point off the segment by 1e-6 is not preferred
+    assert not prefers(p, q_to + np.array([1e-6, -1e-6, 0.0]), q_from, "segment")
+    assert not prefers(p, q_from, q_to, "segment")   # moving away from p is worse
+
+
+def test_loss_orders_compare_relative_to_the_loss():
+    from mechanism import prefers
+    p = np.array([1.0, 0.0])
+    q = np.array([1e-300, 1.0])   # KL(p || q) ~ 690
+    q2 = q.copy()
+    q2[0] *= 1 + 1e-14             # the same loss up to rounding
+    assert prefers(p, q, q2, "kl_forward") and prefers(p, q2, q, "kl_forward")
+    assert not prefers(p, q, np.array([0.5, 0.5]), "kl_forward")

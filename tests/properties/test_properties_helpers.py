@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from mechanism import PropertyViolation, get_rule
 from mechanism.verdicts import Verdict
 from properties import check, strategies
 from tests.helpers.regret_protocol import externality_payment, regret_protocol, softmax_mixture
 from properties.checker.shrink import round_simplex, shrink
+
+pytest_plugins = ["pytester"]
 
 
 @settings(max_examples=60, derandomize=True, deadline=None)
@@ -43,6 +46,32 @@ def test_edge_cases_are_drawn():
             seen.add("zero")
     collect()
     assert seen >= {"onehot", "uniform", "tiny", "zero"}
+
+
+def test_magnitudes_staircases_and_literals_are_drawn():
+    """Issue 10: bids from 1e-300 to 1e300 (whole profiles rescaled), near-one-hot and
+    several-zero rows, staircase reports, and the target's literals with float neighbours."""
+    seen = set()
+
+    @settings(max_examples=400, derandomize=True, deadline=None)
+    @given(strategies.instances(n=(2, 4), V=(3, 6), literals=(0.37,)))
+    def collect(inst):
+        b, P = inst.b, inst.P
+        if b.max() >= 1e150:
+            seen.add("huge")
+        if 0 < b[b > 0].min() <= 1e-150:
+            seen.add("tiny")
+        if (b == 0.37).any() or (b == np.nextafter(0.37, 0)).any():
+            seen.add("literal")
+        if ((P > 0.9) & (P < 1)).any() and ((P > 0) & (P < 1e-5)).any():
+            seen.add("near_onehot")
+        if ((P == 0).sum(axis=1) >= 2).any():
+            seen.add("zeros")
+        if all(P[j, j % P.shape[1]] > 0 and P[j, (j + 1) % P.shape[1]] > 0 for j in
+               range(len(P))) and (P == 0).any(axis=1).all():
+            seen.add("staircase")
+    collect()
+    assert seen == {"huge", "tiny", "literal", "near_onehot", "zeros", "staircase"}, seen
 
 
 def test_round_simplex():
@@ -79,22 +108,51 @@ def test_check_refutes_softmax_externalities_and_not_the_valuation_payment():
     assert rep.find("truthful")[0].counterexample["regret"] > 1e-4
 
 
-def test_plugin_marker_and_fixture():
-    from properties import pytest_plugin
+_PLUGIN_TESTS = """
+import numpy as np
+import pytest
+from mechanism import get_rule
 
-    class Item:
-        def __init__(self, marker):
-            self.marker = marker
+def greedy(dists, bids):
+    b = np.asarray(bids, float)
+    q = np.zeros(np.shape(dists)[1])
+    q[int(np.argmax(b @ np.asarray(dists, float) / b.sum()))] = 1.0
+    return q
 
-        def get_closest_marker(self, name):
-            return self.marker if name == "rule_properties" else None
+@pytest.mark.rule_properties(get_rule("linear"), ["monotone:box"], max_examples=10)
+def test_linear_marker():
+    pass
 
-    class Mark:
-        def __init__(self, *args, **kwargs):
-            self.args, self.kwargs = args, kwargs
+@pytest.mark.rule_properties(greedy, ["monotone:box"], max_examples=20, prove=False)
+def test_greedy_marker():
+    pass
 
-    pytest_plugin.run_marker(Item(Mark(get_rule("linear"), ["monotone:box"], max_examples=10)))
-    with pytest.raises(PropertyViolation):
-        pytest_plugin.run_marker(Item(Mark(get_rule("log_linear"), ["monotone:box"],
-                                           max_examples=20, prove=False)))
-    pytest_plugin.run_marker(Item(None))   # unmarked tests run as usual
+def test_fixture(assert_rule_properties):
+    assert_rule_properties(get_rule("linear"), ["scale_invariant"], max_examples=5)
+
+def test_unmarked():
+    pass
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("-p", "properties.pytest_plugin")],
+                         ids=["entry-point", "dash-p"])
+def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
+    """The plugin as users enable it: auto-loaded by its entry point, or with ``-p`` (which
+    used to crash pytest: "Plugin already registered under a different name")."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    pytester.makepyfile(test_rules=_PLUGIN_TESTS)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*test_greedy_marker*", "*monotone:box REFUTED*"])
+    assert "already registered" not in result.stdout.str() + result.stderr.str()
+
+
+def test_plugin_without_autoload_and_with_dash_p(pytester, monkeypatch):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_rules=_PLUGIN_TESTS)
+    result = pytester.runpytest_subprocess("-q", "-p", "properties.pytest_plugin")
+    result.assert_outcomes(passed=3, failed=1)

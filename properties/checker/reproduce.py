@@ -1,0 +1,84 @@
+"""Reproductions that run: every printed reproduction is executed, exactly as printed, in a
+fresh Python process before its finding is marked ``reproduced`` (issue 10, point 4).
+
+All reproductions of one report run in ONE subprocess (each in its own namespace, with the
+checker's working directory and environment, so ``load_target('my_rule.py:f')`` finds the
+same file the user named). A reproduction is confirmed when it fails as it says it will:
+an ``AssertionError``, or, for a target that raised, the same exception type. A reproduction
+that cannot run as printed (the target has no importable name) is marked so, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from properties.checker.repro_imports import NOT_RUNNABLE
+
+#: ``repro_note`` of a reproduction that ran without failing (``check`` then says UNKNOWN).
+PASSED = "it ran without failing"
+
+#: Wall-clock limit for the one subprocess running every reproduction of a report (seconds).
+REPRO_TIMEOUT_S = 120.0
+
+_RUNNER = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+out = []
+for src in json.load(sys.stdin):
+    try:
+        exec(compile(src, "<reproduction>", "exec"), {"__name__": "__reproduction__"})
+        out.append(["passed", ""])
+    except BaseException as exc:
+        out.append([type(exc).__name__, str(exc)[:300]])
+print("@@REPRO@@" + json.dumps(out))
+"""
+
+
+def _expected(cex: dict, got: str) -> bool:
+    if got == "AssertionError":
+        return True
+    return cex.get("error") == "raised" and got == cex.get("exception")
+
+
+def confirm(findings, timeout_per_call: float | None = None) -> None:
+    """Run the reproduction of every REFUTED finding in ``findings`` (in place: sets
+    ``reproduced`` and, when not confirmed, ``repro_note`` on each counterexample)."""
+    todo = []
+    for f in findings:
+        c = f.counterexample
+        if not c or not c.get("repro"):
+            continue
+        if NOT_RUNNABLE in c["repro"]:
+            c["reproduced"] = False
+            c["repro_note"] = ("the target has no importable name; pass it as 'file.py:NAME' or "
+                               "'package.module:NAME' to get a runnable reproduction")
+        elif c.get("error") == "timeout":
+            c["reproduced"] = False
+            c["repro_note"] = "a call that hangs is not re-run"
+        else:
+            todo.append(c)
+    if not todo:
+        return
+    limit = REPRO_TIMEOUT_S + len(todo) * float(timeout_per_call or 0)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _RUNNER], input=json.dumps(
+            [c["repro"] for c in todo]), capture_output=True, text=True, timeout=limit,
+            cwd=os.getcwd(), env=dict(os.environ))
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("@@REPRO@@")), None)
+        results = json.loads(line[len("@@REPRO@@"):]) if line else None
+        why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    except subprocess.TimeoutExpired:
+        results, why = None, f"the reproductions did not finish within {limit:g} s"
+    for k, c in enumerate(todo):
+        if results is None:
+            c["reproduced"] = False
+            c["repro_note"] = f"the fresh process failed: {why}"
+            continue
+        got, message = results[k]
+        c["reproduced"] = _expected(c, got)
+        if not c["reproduced"]:
+            c["repro_note"] = (PASSED if got == "passed"
+                               else f"it failed differently: {got}: {message}")
