@@ -54,17 +54,13 @@ def mon(order, dists, bids, agent, s0, s1, **kw):
 
 
 TWO = [[1.0, 0.0], [0.0, 1.0]]
-PROVER = "needs the prover fix (h10p): the rule-level prover reports a false PROVED here"
 WITNESSES: dict[str, Witness] = {
-    "py_branch": mon("box", TWO, [0.99, 1.0], 0, 0.99, 1.0, properties=["monotone"],
-                     xfail=PROVER),
+    "py_branch": mon("box", TWO, [0.99, 1.0], 0, 0.99, 1.0, properties=["monotone"]),
     "np_where_zero": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.01, properties=["monotone"]),
     "np_maximum_dip": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.25, properties=["monotone"]),
     "np_clip_cap": mon("box", TWO, [2.0, 1.0], 0, 2.0, 3.0, properties=["monotone"]),
-    "positive_zero": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.01, properties=["monotone"],
-                         xfail=PROVER),
-    "rare_literal": mon("box", TWO, [0.36, 1.0], 0, 0.36, 0.37, properties=["monotone"],
-                        xfail=PROVER),
+    "positive_zero": mon("box", TWO, [0.0, 1.0], 0, 0.0, 0.01, properties=["monotone"]),
+    "rare_literal": mon("box", TWO, [0.36, 1.0], 0, 0.36, 0.37, properties=["monotone"]),
     "size_dependent": mon("box", [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]],
                           [1.0, 1.0, 1.0, 1.0], 0, 1.0, 2.0, properties=["monotone"]),
     "vocab_dependent": mon("box", [[1.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0]], [1.0, 1.0], 0,
