@@ -191,9 +191,13 @@ class LLMAgents:
 
     def _decode(self, token: int):
         torch, _ = require_torch()
-        input_ids = torch.full((len(self.prompts), 1), token)
+        return self._decode_tokens(torch.full((len(self.prompts),), token))
+
+    def _decode_tokens(self, tokens):
+        """One (rows, 1) forward on the cache, appending ``tokens[row]`` to each row."""
+        torch, _ = require_torch()
         mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
-        return self._forward(input_ids, mask, self._cache)
+        return self._forward(tokens[:, None], mask, self._cache)
 
     def _forward(self, input_ids, mask, cache):
         """One model call; position ids count only real tokens, so a left-padded
