@@ -2,7 +2,7 @@
 
 Oracles: a plain forward of each prompt alone with no padding and no KV cache
 (``model(ids)``), transformers' own ``generate`` for greedy text, and a numpy
-top-p written from the definition. fp32 throughout: shared/LLM.md measured
+top-p written from the definition. fp32 throughout: we measured
 that fp32 batched and single logits agree to 3e-5, bf16 ones do not.
 
 The model is loaded once per session (user cache, or ``$TOKENAUCTION_CACHE``:

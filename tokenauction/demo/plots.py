@@ -66,8 +66,8 @@ def plots(rows, cfg, out_dir: Path) -> list[str]:
         for i, agent in enumerate(cfg.agents):
             m = [r[f"mention_{agent['brand']}"] for r in rs]
             rate = [100 * v["rate"] for v in m]
-            err = [[100 * (v["rate"] - v["ci"][0]) for v in m],
-                   [100 * (v["ci"][1] - v["rate"]) for v in m]]
+            err = [[max(100 * (v["rate"] - v["ci"][0]), 0.0) for v in m],
+                   [max(100 * (v["ci"][1] - v["rate"]), 0.0) for v in m]]
             ax.errorbar([s + 0.008 * (2 * i - 1) for s in x], rate, yerr=err, marker="o", ms=3,
                         capsize=2, color=COLORS[i], label=f"\"{agent['brand']}\" mentioned")
         ax.set_title(rule_label(rule), fontsize=10)
