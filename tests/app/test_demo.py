@@ -177,3 +177,20 @@ def test_llm_validation_summary_linear_has_no_violation(llm, tmp_path):
     for r in results:  # log-likelihoods are real log-probabilities, weights in [0, 1]
         assert all(x <= 0 for x in r.measures["loglik"] or [])
         assert r.measures["weight"] is None or 0 <= r.measures["weight"][0] <= 1
+
+
+def test_a_rule_that_claims_what_it_does_not_do_fails_the_demo(tmp_path, capsys):
+    """Planted defect: a log-linear rule that claims box-MON. The verification must catch it
+    (exit 1, FAILED, the monotonicity line says NOT as expected)."""
+    rule = tmp_path / "liar.py"
+    rule.write_text("import numpy as np\n"
+                    "def liar(dists, bids):\n"
+                    "    b = np.asarray(bids, float)\n"
+                    "    q = np.exp(b @ np.log(dists) / b.sum())\n"
+                    "    return q / q.sum()\n"
+                    "liar.claims = {'monotone': ('box',)}\n")
+    rc = cli(["demo", "--synthetic", "--out", str(tmp_path / "out"), "--shares", "4", "--seeds",
+              "0", "1", "--max-tokens", "6", "--rules", f"{rule}:liar"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "demo verification: FAILED" in out
+    assert "NOT as expected" in out and "box monotonicity" in out

@@ -159,15 +159,16 @@ def run_chunk(cfg: DemoConfig, backend, auctions: dict, jobs, out_dir: Path | No
                 rep, logp = view.last
                 rule = auction.rule if rep.reference is None else \
                     auction.rule.with_reference(rep.reference)
-                checks.append(verify_step(rule, rep.dists, rec.bids, rec.payments,
-                                          rec.payment_errors,
-                                          check_regret=rec.step % cfg.regret_every == 0).to_json())
+                check = verify_step(rule, rep.dists, rec.bids, rec.payments, rec.payment_errors,
+                                    check_regret=rec.step % cfg.regret_every == 0).to_json()
+                check["where"] = f"runs/{run_name} step {rec.step}"
+                checks.append(check)
                 stop = rec.token in backend.stop_token_ids
                 steps.append(step_measures(rep.dists, rec.aggregate,
                                            None if stop else logp[:, rec.token]))
 
-            folder = None if out_dir is None else \
-                out_dir / "runs" / f"{rule_label(name)}-share{k:02d}-seed{seed}"
+            run_name = f"{rule_label(name)}-share{k:02d}-seed{seed}"
+            folder = None if out_dir is None else out_dir / "runs" / run_name
             transcript = auction.run(view, bids, seed=seed, max_tokens=cfg.max_tokens,
                                      stop_tokens=sorted(backend.stop_token_ids),
                                      record_to=folder, keep_reports=False, keep_steps=False,

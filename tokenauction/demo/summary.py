@@ -93,6 +93,8 @@ def validation_summary(results, rule: str, claims_box: bool) -> dict:
         "stable_switch_error": max((c["stable_switch_error"] for c in checks), default=0.0),
         "identity_error": max((c["identity_error"] for c in checks), default=0.0),
         "identity_diff": max((c["identity_diff"] for c in checks), default=0.0),
+        "identity_worst_at": max(checks, key=lambda c: c["identity_error"]).get("where")
+        if checks and max(c["identity_error"] for c in checks) > 0 else None,
         "regret_valuation_max": max(val, default=None),
         "regret_valuation_steps": len(val),
         "regret_pay_your_bid_mean": float(np.mean(pyb)) if pyb else None,
@@ -142,7 +144,8 @@ def validation_lines(rule: str, s: dict, regret_every: int) -> list[tuple[str, s
              "methods' own error estimates",
              f"largest difference {s['identity_diff']:.1e} (bid units); "
              + ("within the error estimates of the two methods" if ident_ok else
-                f"exceeds their error estimates by {s['identity_error']:.1e}")
+                f"exceeds their error estimates by {s['identity_error']:.1e} at "
+                f"{s['identity_worst_at']} (`tokenauction audit` that run to see it)")
              + f" ({ok(ident_ok)})")
     v = s["regret_valuation_max"]
     val = ("about 0 (at most 1e-6): with the valuation-based payment, bidding one's true value "
