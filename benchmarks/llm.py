@@ -8,6 +8,12 @@ provider). The same auction with the agents stepped one by one (n forwards per t
 timed for comparison. Targets: at 4 agents >= 80% of single-prompt decode speed; mechanism
 share < 5% of the step.
 
+Where the time goes (cProfile of 12 steps of the 4-agent auction, fp32, 2 threads, AMD EPYC,
+a shared machine at load 5-11): the decoder's linear layers ~80% of the step, KV-cache growth
+(torch.cat) ~11%, attention ~5%, temperature/top-p ~2%, the mechanism 2-3%. A lone float32
+``F.linear`` over a 1536 x 576 weight costs 4.3x more for 4 rows than for 1 (one thread): on
+this CPU the small-batch GEMM is compute-bound, so batching 4 agents is not free in fp32.
+
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16
   python benchmarks/llm.py --device cuda --random-init   # ~1B Llama, no weights needed
