@@ -5,7 +5,7 @@ For n agents it times one generated token three ways:
   one-by-one  n single-agent LLMAgents, each stepped in turn (n forwards per token)
   single    plain greedy decoding of one prompt ((1, 1) forward + arg-max), the baseline
 
-shared/LLM.md measured (bf16, 2 threads) 32 / 34 / 34 / 36 ms per batched step for
+we measured (bf16, 2 threads) 32 / 34 / 34 / 36 ms per batched step for
 1-4 agents; fp32 is 2-3x slower. The issue's target: batched at 4 agents reaches at
 least 80% of single-prompt decode speed (in tokens of the joint text per second).
 

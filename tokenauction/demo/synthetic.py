@@ -44,5 +44,21 @@ class SyntheticAgents:
         return dists, ref
 
 
+    def batch(self, runs: int):
+        """A batch step function for R runs (the interface of ``tokenauction.llm.batch``):
+        ``{run: prefix} -> {run: (Reports, log-probabilities of each agent)}``."""
+        from mechanism.auction import Reports
+
+        def step(prefixes):
+            out = {}
+            for r, prefix in prefixes.items():
+                dists, ref = self(prefix)
+                with np.errstate(divide="ignore"):
+                    out[r] = (Reports(dists, ref), np.log(dists))
+            return out
+        return step
+
+
 def render(tokens) -> str:
     return " ".join(VOCAB[t] for t in tokens)
+

@@ -12,7 +12,7 @@ LM, each with its own chat prompt, and the story of one generation is:
 3. the last position's logits become distributions (temperature, then top-p),
    returned as float64 ``Reports(dists, reference)`` to the auction.
 
-shared/LLM.md facts relied on: the GGUF tokenizer pads on the right, so we set
+Measured facts relied on: the GGUF tokenizer pads on the right, so we set
 ``padding_side="left"`` and build ``position_ids`` from the attention mask;
 chat-templated text is tokenized with ``add_special_tokens=False``; batching
 the agents costs almost nothing over one prompt (32-36 ms per step for 1-4
@@ -45,7 +45,7 @@ def chat_token_ids(tokenizer, prompt: Mapping[str, str] | Sequence[Mapping[str, 
     ``prompt`` is ``{"system": ..., "user": ...}`` (system optional: the template
     then inserts its own default) or a list of ``{"role", "content"}`` messages.
     The template's text already holds the special tokens, so it is tokenized
-    with ``add_special_tokens=False`` (shared/LLM.md)."""
+    with ``add_special_tokens=False`` (measured on this project's machines)."""
     if isinstance(prompt, Mapping):
         unknown = set(prompt) - {"system", "user"}
         if "user" not in prompt or unknown:
@@ -191,9 +191,13 @@ class LLMAgents:
 
     def _decode(self, token: int):
         torch, _ = require_torch()
-        input_ids = torch.full((len(self.prompts), 1), token)
+        return self._decode_tokens(torch.full((len(self.prompts),), token))
+
+    def _decode_tokens(self, tokens):
+        """One (rows, 1) forward on the cache, appending ``tokens[row]`` to each row."""
+        torch, _ = require_torch()
         mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
-        return self._forward(input_ids, mask, self._cache)
+        return self._forward(tokens[:, None], mask, self._cache)
 
     def _forward(self, input_ids, mask, cache):
         """One model call; position ids count only real tokens, so a left-padded

