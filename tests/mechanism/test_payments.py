@@ -147,3 +147,27 @@ def test_quadrature_sees_a_jump_next_to_an_interval_end():
     assert quad.method == "quadrature" and closed.method.startswith("closed_form")
     np.testing.assert_allclose(quad.values, closed.values, atol=2e-6)
     np.testing.assert_allclose(closed.values, [0.0, 0.5 * 0.4], atol=1e-15)
+
+
+#: One step of the demo on SmolLM2 (log-linear, epsilon 1e-4, bids 0.1/0.9, V = 49152), the two
+#: top-p reports on their 13 supported tokens. Reference: composite Simpson on 65,537 points
+#: (0.0196429433169; 16,385 points give 0.0196429431835), an independent method.
+REAL_STEP = {"V": 49152, "cols": [28, 30, 42, 314, 338, 365, 416, 731, 736, 856, 1251, 3004, 9963],
+             "rows": [[0.3203054555824051, 0.24322711473208244, 0.21480819117413266,
+                       0.011568511055540884, 0.015064159647999393, 0.11778936407160547, 0.0, 0.0,
+                       0.014448663947415204, 0.0, 0.02649305665012927, 0.0, 0.0362954831386896],
+                      [0.3333001759426313, 0.1343261648409946, 0.3394204550159459, 0.0, 0.0, 0.0,
+                       0.018290325231709367, 0.01996682476075488, 0.040189832617672554,
+                       0.018222175572397633, 0.03383552383990404, 0.02363666053336421,
+                       0.038811861644625405]]}
+
+
+def test_quadrature_error_on_a_real_log_linear_step():
+    """The default tolerance keeps the charged payment within its stated error of the truth
+    (at the old 1e-6 the estimate said 9e-7 while the true error was 6.2e-6, and the demo
+    failed its own audit)."""
+    P = np.zeros((2, REAL_STEP["V"]))
+    P[:, REAL_STEP["cols"]] = REAL_STEP["rows"]
+    P /= P.sum(axis=1, keepdims=True)
+    z = expected_payments(get_rule("log_linear", epsilon=1e-4), P, [0.1, 0.9])
+    assert abs(z.values[1] - 0.0196429433169) <= z.errors[1] + 1e-9, (z.values, z.errors)
