@@ -1,4 +1,4 @@
-"""z3 time for the equivalence theorem of SPEC section 4 (box order, bids s_k = k)
+"""z3 time for the equivalence theorem of theory §5 (box order, bids s_k = k)
 against vocabulary size V and grid size K, direct versus decomposed encoding
 (proofs/decomposition.py), the growth factor per added token and grid point, and the
 largest sizes proved within the time limit for each theorem.

@@ -105,7 +105,7 @@ class Ops:
         return a if cond else b
 
     def is_positive(self, x) -> bool:
-        """Concrete positivity test used to drop zero-weight parties (SPEC 2)."""
+        """Concrete positivity test used to drop zero-weight parties (theory §2)."""
         return bool(x > 0)
 
     def log(self, v):

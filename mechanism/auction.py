@@ -1,10 +1,10 @@
-"""The token-by-token auction (SPEC section 1): at each step every agent reports a
+"""The token-by-token auction (theory §1): at each step every agent reports a
 next-token distribution and a bid; the rule aggregates them, one token is sampled
 and appended to the shared prefix, and each agent pays.
 
 Reads top to bottom: ``run`` = loop(provider -> ``step`` -> record -> append -> stop?).
 ``step`` = aggregate, sample (from explicit uniforms derived from ``(seed, step)``),
-pay. Same seed, same transcript (SPEC 6, claim 10).
+pay. Same seed, same transcript (theory §9, item 10).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Transcript:
 
     @property
     def total_payments(self) -> np.ndarray:
-        """Sequence charge = sum of per-token charges (SPEC 1)."""
+        """Sequence charge = sum of per-token charges (theory §1)."""
         if self.totals is None:
             return np.zeros(int(self.header["n"]))
         return self.totals
@@ -83,14 +83,14 @@ def step_uniforms(seed: int, step: int, n: int) -> np.ndarray:
 
 
 class TokenAuction:
-    """An aggregation rule, a payment rule and a sampler (SPEC 1, 2, 5).
+    """An aggregation rule, a payment rule and a sampler (theory §1, 2, 6).
 
     ``payment``: ``second_price`` (default), ``pay_your_bid``, ``valuation`` or
     ``race``; expected payments are charged by default (deterministic, auditable).
     ``charge="realized"`` charges the joint sampler's per-seed thresholds instead
     (only with ``joint_linear`` or ``exponential_race``).
     ``sampler``: ``auto`` picks ``joint_linear`` for a two-agent linear rule without an
-    active reference (stable for both agents), else ``inverse_cdf`` (SPEC 5: for three or
+    active reference (stable for both agents), else ``inverse_cdf`` (theory §6: for three or
     more parties no jointly stable sampler is known).
     """
 

@@ -1,4 +1,4 @@
-"""Distances between distributions used by SPEC sections 3 to 5.
+"""Distances between distributions used by theory §3 to 6.
 
 All take float arrays over the last axis; ``kl`` returns ``inf`` where the support
 condition fails (``q(t) = 0 < p(t)``), with the convention ``0 log 0 = 0``.

@@ -47,7 +47,7 @@ class InvalidRule(TokenAuctionError, TypeError):
 
 
 class PropertyViolation(TokenAuctionError, AssertionError):
-    """A property of SPEC section 4/5/6 does not hold; carries the counterexample."""
+    """A property of theory §4, §6 or §9 does not hold; carries the counterexample."""
 
     def __init__(self, message: str, *, counterexample=None, property: str | None = None):
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""Preference orders of agent i over distributions (SPEC section 3).
+"""Preference orders of agent i over distributions (theory §3).
 
 ``prefers(p, q, q_prime, order)`` reads "an agent whose ideal distribution is ``p``
 weakly prefers ``q`` to ``q_prime``" (``q ⪰ q'``). Float comparisons use ONE
@@ -33,7 +33,7 @@ def box_excess(p, q, q_prime) -> np.ndarray:
 
 
 def box(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
-    """SPEC 3 box [ours]: for every token t, ``q(t)`` lies between ``q'(t)`` and ``p(t)``."""
+    """theory §3 box [ours]: for every token t, ``q(t)`` lies between ``q'(t)`` and ``p(t)``."""
     return bool(np.all(box_excess(p, q, q_prime) <= tol))
 
 
@@ -68,7 +68,7 @@ def box_path_violation(p, Q, tol: float = ORDER_TOL) -> dict | None:
 
 
 def segment(p, q, q_prime, tol: float = ORDER_TOL) -> bool:
-    """SPEC 3 segment [ours]: ``q = q' + alpha (p - q')`` for some ``alpha in [0, 1]``.
+    """theory §3 segment [ours]: ``q = q' + alpha (p - q')`` for some ``alpha in [0, 1]``.
 
     In floats: ``q`` lies within ``tol`` (per token) of the segment ``[q', p]``, i.e. of its
     closest point ``q' + clip(alpha, 0, 1) (p - q')``."""
@@ -91,7 +91,7 @@ def _loss_order(loss: Callable) -> Callable:
     return order
 
 
-#: SPEC 3 loss orders [ours]: ``q ⪰ q'`` iff ``L(q) <= L(q')``.
+#: theory §3 loss orders [ours]: ``q ⪰ q'`` iff ``L(q) <= L(q')``.
 LOSSES: dict[str, Callable] = {
     "kl_forward": lambda p, q: kl(p, q),   # KL(p || q)
     "kl_reverse": lambda p, q: kl(q, p),   # KL(q || p)
@@ -133,17 +133,17 @@ def get_order(order: str) -> Callable:
 
 
 def prefers(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
-    """``q ⪰ q'`` for an agent with ideal distribution ``p`` under ``order`` (SPEC 3)."""
+    """``q ⪰ q'`` for an agent with ideal distribution ``p`` under ``order`` (theory §3)."""
     return get_order(order)(p, q, q_prime, tol)
 
 
 def strictly_prefers(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
-    """``q ≻ q'``: ``q ⪰ q'`` and not ``q' ⪰ q`` (SPEC 3, the strict part)."""
+    """``q ≻ q'``: ``q ⪰ q'`` and not ``q' ⪰ q`` (theory §3, the strict part)."""
     f = get_order(order)
     return f(p, q, q_prime, tol) and not f(p, q_prime, q, tol)
 
 
 def comparable(p, q, q_prime, order: str = "box", tol: float = ORDER_TOL) -> bool:
-    """``q ⪰ q'`` or ``q' ⪰ q`` (what CA asks of every two outcomes, SPEC 4)."""
+    """``q ⪰ q'`` or ``q' ⪰ q`` (what CA asks of every two outcomes, theory §4)."""
     f = get_order(order)
     return f(p, q, q_prime, tol) or f(p, q_prime, q, tol)

@@ -1,4 +1,4 @@
-"""Payment rules (SPEC section 5) and expected payments.
+"""Payment rules (theory §6) and expected payments.
 
 * ``second_price`` (default): ``Z(b) = b G(b) - int_0^b G(s) ds`` with
   ``G(s) = TV(Q(0), Q(s))`` (Myerson's identity). Closed forms are used automatically
@@ -56,7 +56,7 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
 
 
 def _linear_closed_form(rule, P, b):
-    """SPEC 5 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
+    """theory §6 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
     ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight."""
     W = rule.total_weight(b)
     S = b @ P
@@ -76,7 +76,7 @@ def _linear_closed_form(rule, P, b):
 
 
 def _wta_closed_form(rule, P, b):
-    """SPEC 5 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0."""
+    """theory §6 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0."""
     z = np.zeros(len(b))
     i = _wta_winner(b)
     if b[i] <= 0 or not (np.delete(b, i) > 0).any():
@@ -95,7 +95,7 @@ CLOSED_FORMS = {R.linear: _linear_closed_form, R.winner_take_all: _wta_closed_fo
 
 
 def race_payment(rule, P, b, i) -> float:
-    """Expected race-threshold payment (SPEC 5, exponential race): Myerson with
+    """Expected race-threshold payment (theory §6, exponential race): Myerson with
     ``x(s) = s / (s + B)``, i.e. ``B ln(1 + b/B) - bB/(b + B)``."""
     B = _others_weight(rule, b, i)
     s = float(b[i])
@@ -137,7 +137,7 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
 
 
 def valuation_loss(rule) -> str:
-    """The KL that ``rule`` minimizes (SPEC 2): forward for linear, reverse for log-linear."""
+    """The KL that ``rule`` minimizes (theory §2): forward for linear, reverse for log-linear."""
     if rule.generic is R.linear:
         return "kl_forward"
     if rule.generic is R.log_linear:
@@ -147,7 +147,7 @@ def valuation_loss(rule) -> str:
 
 
 def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, float]:
-    """Myerson payment for the valuation ``t_i (-L_i(q))`` (SPEC 5, valuation-based): the
+    """Myerson payment for the valuation ``t_i (-L_i(q))`` (theory §6, valuation-based): the
     identity of the ``kl_forward`` / ``kl_reverse`` value model
     (:func:`mechanism.valuations.identity_payment`); ``loss`` may also name any value model."""
     loss = loss or valuation_loss(rule)
@@ -163,7 +163,7 @@ def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, fl
 def expected_payments(rule, dists, bids, payment: str = "second_price", *,
                       method: str = "auto", loss: str | None = None,
                       tol: float = QUAD_TOL) -> Payments:
-    """Expected payment of every agent (SPEC 5), after validating the inputs.
+    """Expected payment of every agent (theory §6), after validating the inputs.
 
     ``payment``: second_price | pay_your_bid | valuation | race.
     ``method`` (second price): auto (closed form when the rule has one) | closed_form |
@@ -176,7 +176,7 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol)
 
 
-#: The payments ``compute_payments`` knows (SPEC 5).
+#: The payments ``compute_payments`` knows (theory §6).
 PAYMENTS = ("second_price", "pay_your_bid", "valuation", "race")
 
 

@@ -1,6 +1,6 @@
 """Adaptive Gauss-Kronrod (G7/K15) quadrature, vectorized over the integrand's nodes.
 
-Used for the payment identity ``Z(b) = b G(b) - int_0^b G`` (SPEC 5). The integrand
+Used for the payment identity ``Z(b) = b G(b) - int_0^b G`` (theory §6). The integrand
 takes an array of points and returns an array of values, so one call evaluates a
 rule at many bids at once (``Rule.batch``). Each interval is sampled at its 17
 :func:`points`: both ends and the 15 Kronrod nodes. The reported error is the QUADPACK

@@ -1,8 +1,8 @@
-"""Aggregation rules ``q = A(P, b)`` (SPEC section 2) and their registry.
+"""Aggregation rules ``q = A(P, b)`` (theory §2) and their registry.
 
 Each built-in rule is written once, backend-generic (see :mod:`mechanism.arith`), and
-wrapped in :class:`Rule`, which validates the inputs (SPEC 1) and checks the rule's
-precondition ``W = lambda + sum_j b_j > 0`` (SPEC 2: ``W = 0`` is ``InvalidInput``).
+wrapped in :class:`Rule`, which validates the inputs (theory §1) and checks the rule's
+precondition ``W = lambda + sum_j b_j > 0`` (theory §2: ``W = 0`` is ``InvalidInput``).
 A rule may *declare* claims (``claims={"monotone": ("box", ...)}``); nothing trusts
 them: ``properties.check`` proves or refutes each one (STYLE.md, cvxpy).
 """
@@ -24,7 +24,7 @@ Generic = Callable[..., object]
 
 
 # ---------------------------------------------------------------------------
-# Generic definitions (one per rule; each cites SPEC section 2)
+# Generic definitions (one per rule; each cites theory §2)
 # ---------------------------------------------------------------------------
 
 def _parties(dists, bids, reference, weight):
@@ -35,14 +35,14 @@ def _parties(dists, bids, reference, weight):
 
 
 def linear(ops, dists, bids, reference=None, weight=0):
-    """SPEC 2 linear [paper]: ``q = w_0 p_0 + sum_j w_j p_j``, ``w_j = b_j / W``."""
+    """theory §2 linear [paper]: ``q = w_0 p_0 + sum_j w_j p_j``, ``w_j = b_j / W``."""
     parties = _parties(dists, bids, reference, weight)
     total = sum(w for _, w in parties)
     return sum(p * w for p, w in parties) / total
 
 
 def log_linear(ops, dists, bids, reference=None, weight=0):
-    """SPEC 2 log-linear [paper]: ``q ∝ p_0^{w_0} prod_j p_j^{w_j}``, in log space.
+    """theory §2 log-linear [paper]: ``q ∝ p_0^{w_0} prod_j p_j^{w_j}``, in log space.
 
     Zero-weight parties are dropped first (``0 log 0`` would be NaN). A party with
     positive weight and ``p_j(t) = 0`` vetoes ``t``; with no common support the numpy
@@ -55,7 +55,7 @@ def log_linear(ops, dists, bids, reference=None, weight=0):
 
 
 def winner_take_all(ops, dists, bids, reference=None, weight=0):
-    """SPEC 2 winner-take-all [ours]: ``q = p_k``, k the highest positive bidder, ties to
+    """theory §2 winner-take-all [ours]: ``q = p_k``, k the highest positive bidder, ties to
     the lowest index; with no positive bid, the reference (it never competes otherwise)."""
     n = len(dists)
     result = reference if reference is not None else dists[0]  # precondition: some weight > 0
@@ -72,10 +72,10 @@ def winner_take_all(ops, dists, bids, reference=None, weight=0):
 # ---------------------------------------------------------------------------
 
 class Rule:
-    """An aggregation rule ``rule(dists, bids) -> q`` (SPEC 2).
+    """An aggregation rule ``rule(dists, bids) -> q`` (theory §2).
 
     ``reference``/``weight`` bind the platform's ``p_0`` and ``lambda``; ``epsilon``
-    smooths every party as ``(1 - eps) p + eps / V`` first (SPEC 2: then the properties
+    smooths every party as ``(1 - eps) p + eps / V`` first (theory §2: then the properties
     hold for the smoothed distributions, not the raw ones). ``generic`` is the
     backend-generic definition (None for numpy-only user rules).
     """
@@ -127,7 +127,7 @@ class Rule:
         """Evaluate on already-validated float64 inputs (internal fast path)."""
         if self.total_weight(b) <= 0:
             raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
-                               "no reference with positive weight (SPEC 2: W = 0); give some "
+                               "no reference with positive weight (theory §2: W = 0); give some "
                                "agent a positive bid or bind a reference", value=b.tolist())
         P, ref = self.smoothed(P)
         if self._numpy_fn is not None:
@@ -136,7 +136,7 @@ class Rule:
                           dtype=np.float64)
 
     def smoothed(self, P):
-        """SPEC 2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
+        """theory §2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
         return smooth_reports(P, self.reference, self.epsilon)
 
     def generic_numpy(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -217,7 +217,7 @@ def register_rule(name: str, factory: Callable[..., Rule]) -> None:
 
 
 def get_rule(name: str, reference=None, weight: float = 0.0, **options) -> Rule:
-    """A registered rule, optionally with a reference distribution and weight (SPEC 2)."""
+    """A registered rule, optionally with a reference distribution and weight (theory §2)."""
     factory = lookup(RULES, name, "rule")
     return factory(reference=reference, weight=weight, **options)
 

@@ -1,11 +1,11 @@
-"""Samplers (SPEC section 5): plain inverse-CDF, the per-agent stable sampler, the
+"""Samplers (theory §6): plain inverse-CDF, the per-agent stable sampler, the
 two-agent joint stable sampler for linear aggregation, and the exponential race.
 
 Every sampler is a deterministic function of explicit uniforms, so a recorded seed
 replays exactly. What each guarantees:
 
-* :func:`inverse_cdf` -- exact marginal; NOT stable for ``V >= 3`` (SPEC 5, claim 5).
-* :class:`StableSampler` -- SPEC 5 canonical construction for ONE agent of a MON rule
+* :func:`inverse_cdf` -- exact marginal; NOT stable for ``V >= 3`` (theory §6, item 5).
+* :class:`StableSampler` -- theory §6 canonical construction for ONE agent of a MON rule
   (box order): exact marginals, at most one switch per seed, only from an over-served
   to an under-served token, switch probability = TV. For a non-MON rule it is still
   defined, and its marginals (:meth:`StableSampler.grid_marginals`) reveal the violation.
@@ -40,7 +40,7 @@ def inverse_cdf(q, u: float) -> int:
 
 
 # ---------------------------------------------------------------------------
-# Per-agent stable sampler (SPEC 5, canonical construction)
+# Per-agent stable sampler (theory §6, canonical construction)
 # ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class StableDraw:
 
 
 class StableSampler:
-    """SPEC 5 canonical stable sampler for ``agent`` (box order).
+    """theory §6 canonical stable sampler for ``agent`` (box order).
 
     Lay ``Q(0)`` out on [0, 1) in token order. A seed ``u`` inside an over-served token
     t (``Q_t(0) > p_i(t)``), at offset ``y``, leaves t at ``tau = inf{s : Q_t(s) <= y}``
@@ -64,7 +64,7 @@ class StableSampler:
     def __init__(self, rule, P: np.ndarray, b: np.ndarray, agent: int,
                  bisect_tol: float = 1e-10):
         self.rule, self.P, self.b, self.agent = rule, P, np.asarray(b, dtype=np.float64), agent
-        self.p = rule.smoothed(P)[0][agent]  # with smoothing, the smoothed report (SPEC 2)
+        self.p = rule.smoothed(P)[0][agent]  # with smoothing, the smoothed report (theory §2)
         self.q0 = self.Q(0.0)
         self.starts = np.concatenate(([0.0], np.cumsum(self.q0)[:-1]))
         self.over = self.q0 > self.p
@@ -135,7 +135,7 @@ class StableSampler:
         """Probability that a seed's token at ``grid[k]`` differs from its token at 0.
 
         Equals ``TV(Q(0), Q(s_k))`` iff every over-served token's mass only decreases
-        along the grid (what SPEC 5 asks; fails when MON fails)."""
+        along the grid (what theory §6 asks; fails when MON fails)."""
         Qg = self.Qs(self._check_grid(grid))
         stay = np.minimum(np.minimum.accumulate(Qg, axis=0), self.q0) * self.over
         return (self.q0 * self.over - stay).sum(axis=1)
@@ -165,7 +165,7 @@ class StableSampler:
 
 
 # ---------------------------------------------------------------------------
-# Two agents, linear rule: maximal coupling (SPEC 5 [ours, fact])
+# Two agents, linear rule: maximal coupling (theory §6 [ours, fact])
 # ---------------------------------------------------------------------------
 
 def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float) -> tuple[int, int]:
@@ -196,7 +196,7 @@ class JointDraw:
 
 
 def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw:
-    """SPEC 5: output X if ``U < b1/(b1+b2)`` else Y. Stable for both agents at once.
+    """theory §6: output X if ``U < b1/(b1+b2)`` else Y. Stable for both agents at once.
 
     Agent 1 pays ``U b2 / (1 - U)`` when the seed switched to X (X != Y, X realized);
     agent 2 pays ``b1 (1 - U) / U`` when it switched to Y; else 0. Their means equal
@@ -208,7 +208,7 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw
     u1, u2, u3, U = (float(x) for x in uniforms[:4])
     b1, b2 = float(b[0]), float(b[1])
     if b1 + b2 <= 0:
-        raise InvalidInput("every bid is 0: linear aggregation is undefined (SPEC 2)", value=[b1, b2])
+        raise InvalidInput("every bid is 0: linear aggregation is undefined (theory §2)", value=[b1, b2])
     x, y = maximal_coupling_draw(P[0], P[1], u1, u2, u3)
     pick_x = U < b1 / (b1 + b2)
     token = x if pick_x else y
@@ -222,7 +222,7 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw
 
 
 # ---------------------------------------------------------------------------
-# Exponential race (SPEC 5): an auction for the token's source
+# Exponential race (theory §6): an auction for the token's source
 # ---------------------------------------------------------------------------
 
 def exponential_race(P: np.ndarray, b: np.ndarray, uniforms, reference=None,
@@ -243,7 +243,7 @@ def exponential_race(P: np.ndarray, b: np.ndarray, uniforms, reference=None,
     E = -np.log1p(-u[:m])
     w = np.asarray(weights, dtype=np.float64)
     if not (w > 0).any():
-        raise InvalidInput("every weight is 0: the race has no entrant (SPEC 2: W = 0)",
+        raise InvalidInput("every weight is 0: the race has no entrant (theory §2: W = 0)",
                            value=w.tolist())
     with np.errstate(divide="ignore"):
         times = np.where(w > 0, E / np.where(w > 0, w, 1.0), np.inf)
@@ -258,7 +258,7 @@ def exponential_race(P: np.ndarray, b: np.ndarray, uniforms, reference=None,
 
 
 # ---------------------------------------------------------------------------
-# Samplers that consume several uniforms per step (SPEC 5)
+# Samplers that consume several uniforms per step (theory §6)
 # ---------------------------------------------------------------------------
 
 def gumbel_max(log_weights, uniforms) -> int:

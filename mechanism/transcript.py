@@ -1,4 +1,4 @@
-"""Transcripts: everything needed to replay an auction exactly (SPEC 6, claim 10).
+"""Transcripts: everything needed to replay an auction exactly (theory §9, item 10).
 
 On disk a run folder holds (format ``tokenauction-transcript/1``):
 

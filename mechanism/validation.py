@@ -1,4 +1,4 @@
-"""Validation of reports and bids at the public boundary (SPEC section 1).
+"""Validation of reports and bids at the public boundary (theory §1).
 
 Defined behaviour for bad input (every case raises :class:`InvalidInput` naming the
 agent, the token and the value, and how to fix it):
@@ -13,7 +13,7 @@ agent, the token and the value, and how to fix it):
 * bid NaN, infinite or negative                    -> InvalidInput
 * wrong number of bids                             -> InvalidInput
 * all weights zero (all bids 0 and no reference)   -> InvalidInput, raised by the rules
-  (SPEC section 2: every rule is undefined there), never a guess.
+  (theory §2: every rule is undefined there), never a guess.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _who(agent: int | None) -> str:
 
 
 def as_distribution(p, *, agent: int | None = None, vocab: int | None = None) -> np.ndarray:
-    """Validate one distribution over ``T = {0..V-1}`` and return it as float64 (SPEC 1)."""
+    """Validate one distribution over ``T = {0..V-1}`` and return it as float64 (theory §1)."""
     try:
         arr = np.asarray(p, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -52,7 +52,7 @@ def as_distribution(p, *, agent: int | None = None, vocab: int | None = None) ->
 
 
 def as_distributions(dists) -> np.ndarray:
-    """Validate the agents' reports ``P`` as an (n, V) float64 array (SPEC 1)."""
+    """Validate the agents' reports ``P`` as an (n, V) float64 array (theory §1)."""
     if isinstance(dists, np.ndarray):
         arr = dists
     else:
@@ -102,7 +102,7 @@ def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
 
 
 def as_bids(bids, n: int) -> np.ndarray:
-    """Validate one bid per agent: finite and non-negative (SPEC 1). Returns float64 (n,)."""
+    """Validate one bid per agent: finite and non-negative (theory §1). Returns float64 (n,)."""
     try:
         arr = np.asarray(bids, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -129,7 +129,7 @@ def as_bids(bids, n: int) -> np.ndarray:
 
 
 def as_weight(weight) -> float:
-    """Validate the reference weight lambda >= 0 (SPEC 1)."""
+    """Validate the reference weight lambda >= 0 (theory §1)."""
     try:
         w = float(weight)
     except (TypeError, ValueError) as exc:

@@ -139,7 +139,7 @@ class InnerValue(ValueModel):
 
 
 def rule_kl(rule) -> str:
-    """The KL a rule minimizes (SPEC 2): reverse for log-linear, forward otherwise."""
+    """The KL a rule minimizes (theory §2): reverse for log-linear, forward otherwise."""
     from . import rules as R
     return "kl_reverse" if getattr(rule, "generic", None) is R.log_linear else "kl_forward"
 
@@ -204,7 +204,7 @@ def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float = 1e-1
 
 def allocation_curve(model: ValueModel, rule, P: np.ndarray, b: np.ndarray, i: int):
     """``x(s)`` of agent i under ``model`` along its bid path of ``rule`` (vectorized over s).
-    The agent's ideal is its smoothed report when the rule smooths (SPEC 2)."""
+    The agent's ideal is its smoothed report when the rule smooths (theory §2)."""
     from . import rules as R
     model = model.for_rule(rule)
     p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else np.asarray(P)[i]

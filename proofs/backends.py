@@ -4,7 +4,7 @@
 in real arithmetic (no exp/log: :class:`mechanism.arith.Unsupported`). Vectors are
 :class:`mechanism.arith.Vec` of terms in both.
 
-``is_positive`` is a *concrete* test (it decides whether a party is dropped, SPEC 2).
+``is_positive`` is a *concrete* test (it decides whether a party is dropped, theory §2).
 For a symbolic weight it cannot be decided. ``Z3Ops`` then splits the case (bid 0 and
 bid > 0 are both explored, :mod:`proofs.tracing`); ``SympyOps`` assumes positivity and
 records the assumption in ``ops.assumptions`` (the sympy derivations state positive

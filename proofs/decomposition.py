@@ -1,9 +1,9 @@
 """A decomposed encoding of "box MON implies the grid second-price payment satisfies
-Z(0) = 0, Z non-decreasing and PM" (SPEC 4, the (=>) witness) that scales to 16 tokens
+Z(0) = 0, Z non-decreasing and PM" (theory §4, the (=>) witness) that scales to 16 tokens
 and 16 grid bids; the direct encoding is :func:`proofs.claims.z3_theorem.mon_implies_witness`.
 
 Statement S(V, K): for all ``p, Q(s_0..s_{K-1})`` in the simplex, box-MON over all pairs
-implies the three properties, ``G = TV(Q(0), .)`` and ``Z`` as in SPEC 4, bids ``s_k = k``.
+implies the three properties, ``G = TV(Q(0), .)`` and ``Z`` as in theory §4, bids ``s_k = k``.
 
 Step 1 -- per-token lemmas, each one z3 query on four reals ``p, a, b, c`` (one token's
 ``p(t), Q_t(s_0), Q_t(s_j), Q_t(s_k)``), valid for every token of every vocabulary:
@@ -141,7 +141,7 @@ def chained_queries(V: int, K: int, bids=None):
 def assembly_query(K: int, bids) -> list:
     """Step 3: the lemmas' conclusions as hypotheses on fresh atoms -- Reals ``g_k`` for
     ``G(s_k)`` (``g_0 = TV(Q(0), Q(0)) = 0``) and Booleans ``ST[k][j]`` for ``Q_k ≻ Q_j`` --
-    and the negated goal, with ``Z`` written from ``g`` exactly as SPEC 4 writes it from G.
+    and the negated goal, with ``Z`` written from ``g`` exactly as theory §4 writes it from G.
     Any counterexample to S(V, K) interprets these atoms and satisfies every lemma
     conclusion, so unsat here (and every lemma proved) implies S(V, K)."""
     g = [z3.RealVal(0)] + [z3.Real(f"g_{k}") for k in range(1, K)]

@@ -1,9 +1,9 @@
-"""z3 encodings of SPEC sections 3 and 4 shared by the ``proofs/claims/z3_*`` claims.
+"""z3 encodings of theory §§3 and 4 shared by the ``proofs/claims/z3_*`` claims.
 
 * distributions: one z3 ``Real`` per probability, constrained to the simplex;
-* box order (SPEC 3): per token ``t`` a disjunction
+* box order (theory §3): per token ``t`` a disjunction
   ``(q'(t) <= q(t) <= p(t)) or (p(t) <= q(t) <= q'(t))`` -- linear, no product;
-* segment order (SPEC 3): ``q = q' + alpha (p - q')`` with ``alpha in [0, 1]``.
+* segment order (theory §3): ``q = q' + alpha (p - q')`` with ``alpha in [0, 1]``.
   As a *hypothesis* ``alpha`` is a fresh variable (a Skolem constant). As a
   *conclusion* (negated in the query) we use the quantifier-free equivalent
   ``box(p, q, q') and (q - q') x (p - q') = 0`` (every 2x2 cross product zero):
@@ -35,7 +35,7 @@ def dist(name: str, V: int) -> Vec:
 
 
 def simplex(q: Sequence) -> list:
-    """``q(t) >= 0`` and ``sum_t q(t) = 1`` (SPEC 1: a vector in Delta(T))."""
+    """``q(t) >= 0`` and ``sum_t q(t) = 1`` (theory §1: a vector in Delta(T))."""
     return [x >= 0 for x in q] + [z3.Sum(list(q)) == 1]
 
 
@@ -45,7 +45,7 @@ def between(x, y, p):
 
 
 def box(p, q, qp):
-    """SPEC 3 box: ``q ⪰ q'`` iff every ``q(t)`` lies between ``q'(t)`` and ``p(t)``."""
+    """theory §3 box: ``q ⪰ q'`` iff every ``q(t)`` lies between ``q'(t)`` and ``p(t)``."""
     return z3.And([between(qp[t], q[t], p[t]) for t in range(len(p))])
 
 
@@ -57,12 +57,12 @@ def collinear(p, q, qp):
 
 
 def segment(p, q, qp):
-    """SPEC 3 segment, quantifier-free: box and collinear (see the module docstring)."""
+    """theory §3 segment, quantifier-free: box and collinear (see the module docstring)."""
     return z3.And(box(p, q, qp), collinear(p, q, qp))
 
 
 def segment_alpha(p, q, qp, alpha):
-    """SPEC 3 segment with an explicit ``alpha``: ``q = q' + alpha (p - q')``, ``0<=alpha<=1``."""
+    """theory §3 segment with an explicit ``alpha``: ``q = q' + alpha (p - q')``, ``0<=alpha<=1``."""
     return z3.And([alpha >= 0, alpha <= 1]
                   + [q[t] == qp[t] + alpha * (p[t] - qp[t]) for t in range(len(p))])
 
@@ -71,12 +71,12 @@ ORDERS = {"box": box, "segment": segment}
 
 
 def prefers(order: str, p, q, qp):
-    """``q ⪰ q'`` for the agent with ideal ``p`` (SPEC 3)."""
+    """``q ⪰ q'`` for the agent with ideal ``p`` (theory §3)."""
     return ORDERS[order](p, q, qp)
 
 
 def strictly(order: str, p, q, qp):
-    """``q ≻ q'``: ``q ⪰ q'`` and not ``q' ⪰ q`` (SPEC 3, the strict part)."""
+    """``q ≻ q'``: ``q ⪰ q'`` and not ``q' ⪰ q`` (theory §3, the strict part)."""
     return z3.And(prefers(order, p, q, qp), z3.Not(prefers(order, p, qp, q)))
 
 

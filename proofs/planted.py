@@ -21,7 +21,7 @@ def overbid_penalty(ops, dists, bids, reference=None, weight=0):
 
 def greedy(ops, dists, bids, reference=None, weight=0):
     """Arg-max (greedy) decoding of the linear aggregate: a point mass on its most
-    likely token, ties to the lowest index (SPEC 3: not MON for box in general)."""
+    likely token, ties to the lowest index (theory §3: not MON for box in general)."""
     q = linear(ops, dists, bids, reference, weight)
     V = len(q)
     picks = []

@@ -1,4 +1,4 @@
-"""Rule-level proofs: z3 proves or refutes MON / CA of a backend-generic rule (SPEC 4).
+"""Rule-level proofs: z3 proves or refutes MON / CA of a backend-generic rule (theory §4).
 
 For every size up to (agents, tokens) and every agent i, the rule's ONE generic
 definition is evaluated on z3 terms: distributions are Reals on the simplex, bids are

@@ -1,9 +1,9 @@
-"""z3 encodings of SPEC section 4's objects on a finite bid grid, shared by the theorem claims
+"""z3 encodings of theory §4's objects on a finite bid grid, shared by the theorem claims
 (:mod:`proofs.claims.z3_theorem`, ``z3_theorem_loss``, ``z3_sampling``, ``z3_scale``).
 
 Grid ``s_k = k``; outcomes ``Q(s_k)`` symbolic distributions on the simplex; ``pref(k, j)``
 is "``Q(s_k)`` is weakly preferred to ``Q(s_j)``" as a z3 Bool. MON over all pairs ``j < k``,
-CA over all pairs, PM over all ordered pairs, exactly as SPEC 4 defines them; the grid
+CA over all pairs, PM over all ordered pairs, exactly as theory §4 defines them; the grid
 second-price payment ``Z(s_k) = sum_{j=1..k} s_j (G(s_j) - G(s_{j-1}))``, ``G = TV(Q(0), .)``.
 """
 
@@ -59,7 +59,7 @@ def z_nondecreasing(Z) -> list:
 
 
 def grid_second_price(Q, bids) -> list:
-    """SPEC 4: ``Z(s_k) = sum_{j=1..k} s_j (G(s_j) - G(s_{j-1}))``, ``G = TV(Q(0), .)``."""
+    """theory §4: ``Z(s_k) = sum_{j=1..k} s_j (G(s_j) - G(s_{j-1}))``, ``G = TV(Q(0), .)``."""
     G = [E.tv(Q[0], q) for q in Q]
     Z = [z3.RealVal(0)]
     for k in range(1, len(Q)):

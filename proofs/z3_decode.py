@@ -1,6 +1,6 @@
 """Decode z3 models into concrete chains and confirm them on the numpy reference.
 
-A *chain* is what SPEC section 4 talks about on a finite grid ``0 = s_0 < ... < s_m``:
+A *chain* is what theory §4 talks about on a finite grid ``0 = s_0 < ... < s_m``:
 the agent's ``p``, the outcomes ``Q(s_k)`` and the payments ``Z(s_k)``. Every REFUTED
 verdict of ``proofs/claims/z3_theorem*.py`` is re-run here with ``mechanism.orders.prefers``,
 ``strictly_prefers`` and ``comparable`` (float, :data:`mechanism.orders.ORDER_TOL`);
@@ -26,7 +26,7 @@ def decode_chain(model, p, Q, Z) -> dict:
 
 
 def properties(chain: dict, order: str) -> dict[str, bool]:
-    """MON, CA, PM, ``Z(0) = 0`` and ``Z`` non-decreasing of a concrete chain (SPEC 4),
+    """MON, CA, PM, ``Z(0) = 0`` and ``Z`` non-decreasing of a concrete chain (theory §4),
     on the numpy reference. ``order`` is a name of ``mechanism.orders.ORDERS``."""
     p = np.array(E.as_floats(chain["p"]))
     Q = [np.array(E.as_floats(q)) for q in chain["Q"]]

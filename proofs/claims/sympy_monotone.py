@@ -1,4 +1,4 @@
-"""sympy derivations of monotone aggregation (SPEC 2, 4 and 6.3).
+"""sympy derivations of monotone aggregation (theory §2, 4 and §9 item 3).
 
 Every derivation evaluates the rule's generic definition (``mechanism.rules``) on
 sympy symbols, so it is about the implemented rule.
@@ -7,7 +7,7 @@ sympy symbols, so it is about the implemented rule.
   total weight (reference included) and ``m`` their mixture; hence
   ``dQ_t/ds = B (p_i(t) - m_t)/(s+B)^2`` and MON for box and segment.
 * log-linear, two tokens: ``logit Q(s) = c + a(s) (logit p_i - c)``; same argument.
-* log-linear, three tokens: the SPEC counterexample in exact algebraic numbers.
+* log-linear, three tokens: the counterexample of docs/theory.md in exact algebraic numbers.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _counterexample_exact():
     return sp, p1, p2, q_from, q_to
 
 
-@claim("loglinear_mon_box_v3", "log-linear is MON for box on three tokens (SPEC: false; "
+@claim("loglinear_mon_box_v3", "log-linear is MON for box on three tokens (docs/theory.md: false; "
        "exact counterexample)", expected="fails", order="box")
 def loglinear_mon_box_v3(limits: Limits):
     sp, p1, p2, q_from, q_to = _counterexample_exact()

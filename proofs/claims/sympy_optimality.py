@@ -1,4 +1,4 @@
-"""sympy derivations of the KL characterizations (SPEC 2 and 6.4).
+"""sympy derivations of the KL characterizations (theory §2 and §9 item 4).
 
 On the simplex, a convex objective ``F`` is minimized at ``q*`` iff the gradient is
 constant on ``q*``'s support and not smaller off it (KKT with one multiplier for
@@ -71,7 +71,7 @@ def _numeric_witness(sp, direction, generic, V):
 
 
 def kl_optimality(generic, direction: str, limits: Limits):
-    """Derivation that ``generic`` minimizes the ``direction`` KL objective (SPEC 2)."""
+    """Derivation that ``generic`` minimizes the ``direction`` KL objective (theory §2)."""
     d = Derivation()
     for V in range(2, limits.max_tokens + 1):
         sp, P, ref, b, lam, q = _setup(V)

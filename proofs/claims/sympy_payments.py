@@ -1,7 +1,7 @@
-"""sympy derivations of the expected second-price payment (SPEC 5 and 6.7).
+"""sympy derivations of the expected second-price payment (theory §6 and §9 item 7).
 
 Myerson's identity ``Z(b) = b G(b) - int_0^b G(s) ds`` with ``G(s) = TV(Q(0), Q(s))``
-is integrated symbolically and compared with SPEC's closed forms; the closed forms
+is integrated symbolically and compared with the theory's closed forms; the closed forms
 are then compared, at a few exact instances, with the mechanism's quadrature
 (``mechanism.expected_payments(..., method="quadrature")``), which knows nothing
 of them.
@@ -22,7 +22,7 @@ QUAD_TOL = 1e-7
 
 
 def linear_closed_form(tv, B, b):
-    """SPEC 5: ``Z(b) = TV(p_i, m) (B ln(1 + b/B) - bB/(b + B))``."""
+    """theory §6: ``Z(b) = TV(p_i, m) (B ln(1 + b/B) - bB/(b + B))``."""
     sp = sympy()
     return tv * (B * sp.log(1 + b / B) - b * B / (b + B))
 
@@ -50,10 +50,10 @@ def payment_linear_closed_form(limits: Limits):
     Z = sp.simplify(b * G(b) - sp.integrate(G(x), (x, 0, b)))
     d.step(f"Z(b) = b G(b) - int_0^b G = {Z} (sympy's integral)")
     spec = linear_closed_form(tv, Bs, b)
-    d.step("equals SPEC's TV(p_i, m) (B ln(1 + b/B) - bB/(b + B))",
+    d.step("equals the theory's TV(p_i, m) (B ln(1 + b/B) - bB/(b + B))",
            is_zero(sp.expand_log(Z - spec, force=True)))
     ex = spec.subs({tv: 1, Bs: 1, b: 1})
-    d.step(f"B = 1, TV = 1, b = 1: {sp.nsimplify(ex)} ≈ {float(ex):.5f} (SPEC: ln 2 - 1/2)",
+    d.step(f"B = 1, TV = 1, b = 1: {sp.nsimplify(ex)} ≈ {float(ex):.5f} (docs/theory.md: ln 2 - 1/2)",
            is_zero(ex - (sp.log(2) - sp.Rational(1, 2))))
     d.step("bid normalization: Z(0) = 0 and dZ/db = b G'(b) >= 0, so Z >= 0, non-decreasing; "
            f"dZ/db = {sp.factor(sp.diff(spec, b))}",

@@ -1,8 +1,8 @@
-"""z3 checks of the preference orders of SPEC section 3 on vocabularies of 2..6 tokens.
+"""z3 checks of the preference orders of theory §3 on vocabularies of 2..6 tokens.
 
 * box: reflexive, antisymmetric, transitive, ``p`` on top and the unique top
-  (SPEC 3 [fact]; claim 2 of SPEC 6). Linear: one disjunction per token.
-* segment: the same laws, with ``alpha`` of the SPEC definition
+  (theory §3 [fact]; claim 2 of theory §9). Linear: one disjunction per token.
+* segment: the same laws, with ``alpha`` of the definition in docs/theory.md
   ``q = q' + alpha (p - q')`` as a fresh variable in every hypothesis; goals give an
   explicit witness (``0`` for reflexivity, ``1`` for the top, ``alpha + beta - alpha beta``
   for transitivity: ``a = b + alpha (p - b)``, ``b = c + beta (p - c)`` give
@@ -10,8 +10,8 @@
 * the quantifier-free segment form used by the theorem (box and collinear) agrees with
   the alpha form (alpha => qf at V <= 4; qf => alpha for every V by witness lemmas).
 * loss consistency of box for TV and squared L2 (piecewise linear / polynomial).
-* box does NOT agree with earth-mover distance on the line (SPEC 3): REFUTED, the z3
-  model and the SPEC instance both confirmed on the numpy reference.
+* box does NOT agree with earth-mover distance on the line (theory §3): REFUTED, the z3
+  model and the docs/theory.md instance both confirmed on the numpy reference.
 """
 
 from __future__ import annotations
@@ -204,10 +204,10 @@ def box_emd(limits: Limits) -> ProofResult:
     cx_out = {k: E.as_strs(v) for k, v in cx.items()}
     cx_out["emd_q"], cx_out["emd_q_prime"] = (emd_np(E.as_floats(cx["p"]), E.as_floats(cx[k]))
                                               for k in ("q", "q_prime"))
-    cx_out["spec_instance_confirmed"] = spec_ok  # SPEC 3: 5/4 -> 3/2
+    cx_out["spec_instance_confirmed"] = spec_ok  # theory §3: 5/4 -> 3/2
     verdict = Verdict.REFUTED if ok else Verdict.UNKNOWN
     return ProofResult(verdict, "z3+numpy", "z3 model (fewest tokens, round numbers), "
-                       f"numpy-confirmed={ok}; SPEC instance confirmed={spec_ok}",
+                       f"numpy-confirmed={ok}; docs/theory.md instance confirmed={spec_ok}",
                        f"V={len(cx['p'])}", cx_out)
 
 def _order_scope(*extra):

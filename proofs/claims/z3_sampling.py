@@ -1,4 +1,4 @@
-"""z3 checks of SPEC section 5: plain inverse-CDF sampling is unstable for V >= 3 and
+"""z3 checks of theory §6: plain inverse-CDF sampling is unstable for V >= 3 and
 stable for V = 2; the canonical stable sampler on a grid has exact marginals, switches
 at most once, in the right direction, with switch probability TV.
 
@@ -9,7 +9,7 @@ concrete (``0, 1, 3``), so everything is linear in the symbolic ``p, m, u``. Fou
 instances keep ``u`` at least 1/1000 from every cumulative sum (robust to float
 round-off) and are re-run with ``mechanism.sampling.inverse_cdf`` and the linear rule.
 A switch from ``a`` to ``b`` after bid ``s_k`` is in the right direction iff
-``Q_a(s_k) > p(a)`` and ``Q_b(s_k) < p(b)`` (SPEC 5).
+``Q_a(s_k) > p(a)`` and ``Q_b(s_k) < p(b)`` (theory §6).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def inverse_cdf_v2(limits: Limits) -> ProofResult:
 # -- the canonical stable sampler on a grid (mechanism.sampling.StableSampler) -----------
 
 def construction(p, Q):
-    """SPEC 5 canonical construction on a grid, as ``StableSampler.grid_marginals``
+    """theory §6 canonical construction on a grid, as ``StableSampler.grid_marginals``
     writes it: running minima ``stay`` of over-served tokens, ``leaving`` mass per step,
     ``inc`` increments of under-served tokens, and the marginals with the exact share
     ``leaving * inc / total`` (nonlinear) or with the share replaced by ``inc``."""
@@ -198,7 +198,7 @@ def _stable_checks(V: int, K: int, timeout_s: float) -> dict[str, Verdict]:
     return res
 
 
-@claim("z3.sampling.stable_grid", "stable sampling on a grid (SPEC 5 canonical construction), "
+@claim("z3.sampling.stable_grid", "stable sampling on a grid (theory §6 canonical construction), "
        "linear rule with symbolic distributions: exact marginals, at most one switch per seed, "
        "from an over-served to an under-served token, switch probability = TV", order="box")
 def stable_grid(limits: Limits) -> ProofResult:
@@ -223,7 +223,7 @@ def stable_grid(limits: Limits) -> ProofResult:
             bad.append(f"exact share V={V} K=3")
     num = _numpy_marginals()
     return ProofResult(Verdict.PROVED if not bad and num else Verdict.UNKNOWN, "z3",
-                       f"not proved: {bad}; numpy StableSampler.grid_marginals on SPEC 6.5(a): {num}",
+                       f"not proved: {bad}; numpy StableSampler.grid_marginals on theory §9 item 5(a): {num}",
                        f"V=2..{V_max}, K=2..{K_max} (exact share: V<=3, K=3)")
 
 

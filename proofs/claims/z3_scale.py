@@ -1,4 +1,4 @@
-"""The SPEC 4 (=>) witness at 16 tokens x 16 grid bids by the decomposed encoding
+"""The theory §4 (=>) witness at 16 tokens x 16 grid bids by the decomposed encoding
 (:mod:`proofs.decomposition`, whose docstring gives the soundness argument)."""
 
 from __future__ import annotations

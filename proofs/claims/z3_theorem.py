@@ -1,10 +1,10 @@
-"""The theorem of SPEC section 4 on finite bid grids, each implication checked by z3.
+"""The theorem of theory §4 on finite bid grids, each implication checked by z3.
 
 Grid: ``K`` bids ``s_k = k`` (concrete ``0, 1, ..., K-1``; ``0 = s_0 < ... < s_m``, m = K-1).
 Outcomes ``Q(s_k)``: symbolic distributions (one Real per probability, on the simplex);
 the agent's ``p`` symbolic; payments ``Z(s_k)`` symbolic Reals, or the grid
 second-price payment ``Z(s_k) = sum_{j=1..k} s_j (G(s_j) - G(s_{j-1}))``,
-``G(s) = TV(Q(0), Q(s))`` (SPEC 4). Properties exactly as SPEC 4 defines them
+``G(s) = TV(Q(0), Q(s))`` (theory §4). Properties exactly as theory §4 defines them
 (MON over ALL pairs ``j < k``, CA over all pairs, PM over all ordered pairs).
 
 * (a) MON => CA.

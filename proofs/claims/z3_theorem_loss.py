@@ -1,10 +1,10 @@
-"""SPEC section 4 for the loss orders (``q ⪰ q'`` iff ``L(q) <= L(q')``, SPEC 3), and the
-grid-sum versus continuous second-price payment (SPEC 4, last bullet).
+"""theory §4 for the loss orders (``q ⪰ q'`` iff ``L(q) <= L(q')``, theory §3), and the
+grid-sum versus continuous second-price payment (theory §4, last bullet).
 
 * The grid second-price payment is NOT a witness for loss orders: z3 finds a MON chain
   for the TV-loss order (TV is piecewise linear) where it fails PM or the bid
   normalization, confirmed on the numpy reference; for reverse KL (not expressible in
-  z3: no log) the SPEC chain is evaluated on the numpy reference, giving
+  z3: no log) the chain of docs/theory.md is evaluated on the numpy reference, giving
   ``Z = (0, .55, -.15)``.
 * The rank payment ``Z(s_k) = #{i : L(Q(s_i)) > L(Q(s_k))}`` IS a witness for every loss
   order: z3 proves it with the losses as abstract Reals (a loss order depends on the
@@ -86,7 +86,7 @@ def tv_loss_witness(limits: Limits) -> ProofResult:
 
 
 def kl_reverse_chain() -> dict:
-    """SPEC 4: a strictly improving reverse-KL chain on bids (0, 1, 2); the grid
+    """theory §4: a strictly improving reverse-KL chain on bids (0, 1, 2); the grid
     second price gives ``Z = (0, .55, -.15)``."""
     F = Fraction
     return {"p": [F(1, 2), F(1, 2)],
@@ -109,7 +109,7 @@ def rank_payment(chain: dict, order: str) -> list[int]:
 
 
 @claim("numpy.theorem.kl_reverse.grid_second_price_witness", "for the reverse-KL order, "
-       "MON implies the grid second-price payment satisfies PM -- false (SPEC 4 chain, "
+       "MON implies the grid second-price payment satisfies PM -- false (theory §4 chain, "
        "Z = (0, .55, -.15)); the rank payment is a witness on the same chain",
        expected="fails", order="kl_reverse")
 def kl_reverse_witness(limits: Limits) -> ProofResult:
@@ -126,8 +126,8 @@ def kl_reverse_witness(limits: Limits) -> ProofResult:
     cx = D.report(chain, grid(3))
     cx["rank_payment_properties"] = rank
     return ProofResult(Verdict.REFUTED if ok else Verdict.UNKNOWN, "numpy",
-                       "KL is not expressible in z3 (no log): numpy reference on the SPEC "
-                       f"chain; grid second price {props}; Z matches SPEC: {spec_z}",
+                       "KL is not expressible in z3 (no log): numpy reference on the docs/theory.md "
+                       f"chain; grid second price {props}; Z matches docs/theory.md: {spec_z}",
                        "V=2, K=3", cx)
 
 
@@ -136,7 +136,7 @@ def kl_reverse_witness(limits: Limits) -> ProofResult:
 def grid_vs_continuous(limits: Limits) -> ProofResult:
     import sympy as sp
     s = sp.symbols("s", nonnegative=True)
-    G = s / (s + 1)                     # linear rule, B = 1, TV(p_i, m) = 1 (SPEC 5)
+    G = s / (s + 1)                     # linear rule, B = 1, TV(p_i, m) = 1 (theory §6)
     bids = [sp.Integer(0), sp.Rational(1, 2), sp.Integer(1)]
     grid_sum = sum(bids[k] * (G.subs(s, bids[k]) - G.subs(s, bids[k - 1])) for k in (1, 2))
     cont = sp.simplify(1 * G.subs(s, 1) - sp.integrate(G, (s, 0, 1)))
@@ -152,7 +152,7 @@ declare_scope("z3.theorem.loss.rank_witness", lambda limits: Scope(
     EVERY, EVERY, f"K = 2..{limits.max_grid} increasing bids (only their order matters)",
     "exact reals (z3)",
     ("the losses L(Q(s_k)) abstract reals: any loss order, any V",
-     "numpy confirms on the reverse-KL chain of SPEC 4")))
+     "numpy confirms on the reverse-KL chain of theory §4")))
 declare_scope("sympy.theorem.grid_vs_continuous", Scope(
     EVERY, EVERY, "grid (0, 1/2, 1), bid b = 1", "exact (sympy)",
     ("the linear rule with the others' weight B = 1 and TV(p_i, m) = 1: G(s) = s/(s+1)",)))

@@ -1,12 +1,12 @@
-"""Per-instance checks shared by the run audit and the mechanism audit (SPEC 3-5).
+"""Per-instance checks shared by the run audit and the mechanism audit (theory §3-5).
 
 Each function takes one instance -- a rule (a :class:`mechanism.Rule` with its
 reference bound), the reports ``P`` (n, V), the bids ``b`` -- and returns ``None``
 when the property holds there, else a dict counterexample naming the agent, the
 bids and the token involved (STYLE.md: errors that carry data).
 
-* :func:`box_violation_on_grid` -- MON under the box order on a bid grid (SPEC 4).
-* :func:`bound_violation` -- ``0 <= z_i <= b_i`` (SPEC 5, claim 7).
+* :func:`box_violation_on_grid` -- MON under the box order on a bid grid (theory §4).
+* :func:`bound_violation` -- ``0 <= z_i <= b_i`` (theory §6, item 7).
 * :func:`identity_payment` -- the expected payment that Myerson's identity gives,
   ``Z(b) = b x(b) - int_0^b x`` under a value model (:mod:`mechanism.valuations`), by the
   independent oracle :mod:`properties.oracle` (scipy quad, split at the other bids and at
@@ -70,11 +70,11 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
     ``Q(bid_to) ⋡_box Q(bid_from)`` for agent i (:func:`mechanism.orders.box_path_violation`).
 
     Box is transitive, so consecutive pairs cover the whole grid. Ideal ``p_i`` is the
-    smoothed row when the rule smooths (SPEC 2). Returns ``None`` or a counterexample.
+    smoothed row when the rule smooths (theory §2). Returns ``None`` or a counterexample.
     """
     grid = bid_grid(b, i, cuts) if grid is None else np.asarray(grid, dtype=np.float64)
     if not _defined_at_zero(rule, P, b, i):
-        grid = grid[grid > 0]  # Q(0) is undefined without competition (SPEC 2: W = 0)
+        grid = grid[grid > 0]  # Q(0) is undefined without competition (theory §2: W = 0)
     if grid.size < 2:
         return None
     p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else P[i]
@@ -110,7 +110,7 @@ PAYMENT_MODELS = {"second_price": "tv", "valuation": "kl"}
 
 
 def allocation_curve(rule, P, b, i, payment: str, model=None):
-    """``x(s)`` whose Myerson payment is ``payment`` (SPEC 5): ``s/(s+B)`` for the race,
+    """``x(s)`` whose Myerson payment is ``payment`` (theory §6): ``s/(s+B)`` for the race,
     else the value model's curve (``model``, default the payment's own: TV to ``Q(0)`` for
     the second price, ``L_i(Q(0)) - L_i(Q(s))`` for the valuation payment, with ``p_i`` the
     smoothed report when the rule smooths, as the payment itself uses)."""

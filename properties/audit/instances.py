@@ -2,7 +2,7 @@
 
 Hypothesis-style, without the shrinking loop: instances come ordered by size (agents,
 then tokens) with probabilities on a 0.05 grid and bids from a few round values, so the
-first counterexample found is already small and can be pasted back. The SPEC's own
+first counterexample found is already small and can be pasted back. The theory's own
 counterexamples come first (greedy decoding, log-linear with V = 3, one-hot reports).
 """
 
@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-#: SPEC instances every audit tries first (sections 2-5).
+#: docs/theory.md instances every audit tries first (sections 2-5).
 SPEC_INSTANCES = [
     {"dists": [[0.6, 0.4], [0.3, 0.7]], "bids": [1.0, 1.0]},            # greedy is not MON
     {"dists": [[1.0, 0.0], [0.0, 1.0]], "bids": [1.0, 2.0]},            # one-hot reports
@@ -40,7 +40,7 @@ def _reserve_bids(rng, n: int, r: float) -> list[float]:
 
 
 def instances(count: int, seed: int = 0, reserve: float = 0.0) -> Iterator[dict]:
-    """``count`` instances ``{"dists": (n, V) list, "bids": (n,) list}`` (plus the SPEC ones)."""
+    """``count`` instances ``{"dists": (n, V) list, "bids": (n,) list}`` (plus the docs/theory.md ones)."""
     yield from SPEC_INSTANCES
     rng = np.random.default_rng(seed)
     per = max(1, count // len(SIZES))

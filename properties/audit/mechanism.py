@@ -27,7 +27,7 @@ bid 0). Also accepted: a plain callable ``rule(dists, bids) -> q`` or a
 :class:`mechanism.Rule` (aggregate only), and a :class:`mechanism.TokenAuction`
 (its rule and expected payments).
 
-:func:`audit_mechanism` judges the object on SPEC 4-5 properties over small seeded
+:func:`audit_mechanism` judges the object on theory §4-5 properties over small seeded
 instances ordered by size (fewest agents and tokens first, round numbers), so the first
 counterexample found is the one reported. Native checks (:mod:`properties.audit.checks`):
 ``aggregate_valid``, ``monotone`` (box, bid grid), ``payment_nonnegative``,

@@ -42,7 +42,7 @@ from properties.audit import chunked
 from properties.audit.report import AuditReport, Divergence
 from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
 
-#: Payments whose per-agent charge never exceeds the bid (SPEC 5); the valuation
+#: Payments whose per-agent charge never exceeds the bid (theory §6); the valuation
 #: payment may (it prices a loss, not a bid).
 AT_MOST_BID = ("second_price", "pay_your_bid", "race")
 IDENTITY = ("second_price", "race", "valuation")

@@ -1,16 +1,16 @@
-"""Validation of the theory on the distributions an auction actually saw (SPEC 4-6).
+"""Validation of the theory on the distributions an auction actually saw (theory §4-6).
 
 ``verify_step`` checks, for one step and every agent:
 
-* MON under the box order along a bid grid (SPEC 4; expected to hold for linear and
+* MON under the box order along a bid grid (theory §4; expected to hold for linear and
   winner-take-all, to fail sometimes for log-linear with 3+ tokens);
-* the canonical stable sampler (SPEC 5): its exact law on the grid equals ``Q(s)`` and
+* the canonical stable sampler (theory §6): its exact law on the grid equals ``Q(s)`` and
   its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
 * the payment identity: the charged expected second-price payment equals
   ``b G(b) - int_0^b G`` (the ``tv`` value model) recomputed by the independent oracle
   :mod:`properties.oracle` (QUADPACK), up to the two methods' stated error bounds
   (``identity_error`` is the excess beyond them);
-* regret of truthful bidding under the ``kl`` value model ``t_i (-L_i(q))`` (SPEC 5;
+* regret of truthful bidding under the ``kl`` value model ``t_i (-L_i(q))`` (theory §6;
   :mod:`mechanism.valuations`), with ``t_i = b_i``: ~0 under the valuation-based payment,
   positive under pay-your-bid. Undefined (None) where ``L_i(Q(0))`` is infinite (e.g.
   disjoint top-p supports).

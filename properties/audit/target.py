@@ -24,7 +24,7 @@ from properties.loading import load_spec
 class ThirdPartyRule:
     """A third party's ``aggregate`` with the :class:`mechanism.Rule` methods the checks use.
 
-    Unlike :func:`mechanism.as_rule` it does not impose SPEC 2's ``W = 0`` convention: the
+    Unlike :func:`mechanism.as_rule` it does not impose theory §2's ``W = 0`` convention: the
     object decides where it is defined (it raises InvalidInput elsewhere), so e.g. a
     reserve rule may show a platform default when no bid clears the reserve. Outputs are
     checked by :func:`mechanism.rules.check_output` (InvalidRule when not a distribution).

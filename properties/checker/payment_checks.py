@@ -1,4 +1,4 @@
-"""Properties of a payment rule, judged under an aggregation rule (SPEC 4-5):
+"""Properties of a payment rule, judged under an aggregation rule (theory §4-5):
 payment_nonnegative, payment_at_most_bid, zero_bid_pays_zero, payment_identity,
 payment_monotone:<order> (PM), truthful (regret) and individually_rational.
 
@@ -289,7 +289,7 @@ class PaymentGroup(Group):
 
 
 INFINITE_BOTH = ("the loss is infinite for both outcomes compared (p_i has mass where Q has "
-                 "none), so the loss order cannot rank them (SPEC 3-4)")
+                 "none), so the loss order cannot rank them (theory §3-4)")
 
 
 def inapplicable(p, q0, q1, order) -> bool:

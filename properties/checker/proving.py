@@ -42,7 +42,7 @@ def default_scope(res) -> Scope:
 
 def definition_scope(order: str) -> Scope:
     return Scope(EVERY, EVERY, bids="every bid", arithmetic="by definition",
-                 assumptions=(f"{order} is a total preorder (SPEC 3)",))
+                 assumptions=(f"{order} is a total preorder (theory §3)",))
 
 
 def definitional(key) -> Finding | None:

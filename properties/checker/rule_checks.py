@@ -1,4 +1,4 @@
-"""Pointwise properties of an aggregation rule (SPEC 1-2): normalized, anonymous,
+"""Pointwise properties of an aggregation rule (theory §1-2): normalized, anonymous,
 unanimous, zero_bid_no_influence, scale_invariant, continuous.
 
 Equality of two aggregates uses :data:`EQ_TOL` (max-abs over tokens).
@@ -33,7 +33,7 @@ def _gap(a, b) -> float:
 
 
 class Normalized(Group):
-    """SPEC 1-2: q is a distribution over T for every valid input (failures are
+    """theory §1-2: q is a distribution over T for every valid input (failures are
     reported by the engine from :class:`properties.checker.sandbox.RuleFailure`)."""
 
     def strategy(self):
@@ -45,7 +45,7 @@ class Normalized(Group):
 
 
 def in_spec_domain(t, P, b) -> bool:
-    """SPEC 2 defines every rule where W > 0 and the parties with positive weight share
+    """theory §2 defines every rule where W > 0 and the parties with positive weight share
     a token (log-linear's precondition; the weakest of the built-in rules)."""
     if not t.total_weight(b) > 0:
         return False
@@ -56,22 +56,22 @@ def in_spec_domain(t, P, b) -> bool:
 
 
 def evaluate_in_domain(t, P, b):
-    """Evaluate; declaring itself undefined (InvalidInput) inside the SPEC domain is a
+    """Evaluate; declaring itself undefined (InvalidInput) inside the domain of docs/theory.md is a
     :class:`RuleFailure` of kind ``undefined``."""
     try:
         return t.evaluate(P, b)
     except Undefined as exc:
         if in_spec_domain(t, P, b):
             raise RuleFailure("undefined", f"rule raised InvalidInput ({exc}) on an input where "
-                              "SPEC 2 defines every rule (W > 0, common support)") from None
+                              "theory §2 defines every rule (W > 0, common support)") from None
         raise
 
 
 class Anonymous(Group):
-    """Permuting the agents leaves q unchanged (SPEC 2: a rule of the parties' (p_j, b_j)).
+    """Permuting the agents leaves q unchanged (theory §2: a rule of the parties' (p_j, b_j)).
 
     Checked on profiles without ties among positive bids: a deterministic rule must break
-    ties somehow, and winner-take-all breaks them by index (SPEC 2), which is allowed.
+    ties somehow, and winner-take-all breaks them by index (theory §2), which is allowed.
     """
 
     def strategy(self):
@@ -153,7 +153,7 @@ class Unanimous(Group):
 
 
 class ZeroBidNoInfluence(Group):
-    """An agent bidding 0 has no influence: changing its report leaves q (SPEC 2)."""
+    """An agent bidding 0 has no influence: changing its report leaves q (theory §2)."""
 
     def strategy(self):
         return _inst(self.t, n=(2, 4)).flatmap(lambda inst: st.tuples(

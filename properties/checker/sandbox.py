@@ -8,7 +8,7 @@ checker makes goes through :func:`guarded_call`, which
 * turns every failure into :class:`RuleFailure` with a ``kind``:
   ``raised``, ``timeout``, ``not_numeric``, ``shape``, ``nan``, ``negative``, ``sum``.
 
-``InvalidInput`` raised by the callee means "undefined at this input" (SPEC 2: e.g.
+``InvalidInput`` raised by the callee means "undefined at this input" (theory §2: e.g.
 W = 0, or log-linear without a common support): it becomes :class:`Undefined`,
 which the search treats as outside the domain, never as a violation.
 """

@@ -1,5 +1,5 @@
 """Bid-path properties of an aggregation rule: monotone (MON), consistent (CA) per order
-(SPEC 4) and stable_sampling (SPEC 5), from one sweep per (instance, agent).
+(theory §4) and stable_sampling (theory §6), from one sweep per (instance, agent).
 
 The sweep: agent i's bid runs over a jittered log grid ``B * [1e-3, 1e3]`` (B = the
 others' weight), a dense uniform grid on ``[0, 4B]``, round numbers and the instance's
@@ -285,7 +285,7 @@ class PathGroup(Group):
             "q_from, q_to = rule(dists, b_from), rule(dists, b_to)"]
         eps = self.t.epsilon
         lines.append(f"p = (1 - {eps!r}) * dists[agent] + {eps!r} / dists.shape[1]"
-                     "  # SPEC 2: the smoothed report" if eps else "p = dists[agent]")
+                     "  # theory §2: the smoothed report" if eps else "p = dists[agent]")
         if prop == "monotone":
             lines.append(f"assert prefers(p, q_to, q_from, {order!r})"
                          "  # fails: raising the bid made the outcome worse")
@@ -317,7 +317,7 @@ def _ideal(sam: StableSampler, t, P, i) -> StableSampler:
 
 def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
     """First grid index where the canonical sampler's law is not ``Q`` or a seed would
-    switch in the wrong direction (SPEC 5/6 claim 6), else None."""
+    switch in the wrong direction (theory §6; §9 item 6), else None."""
     M = sam.grid_marginals(grid)
     err = np.abs(M - Q).max(axis=1)
     p, q0 = sam.p, sam.q0
@@ -335,7 +335,7 @@ def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
 
 def path_defect(sam: StableSampler, path, Q) -> int | None:
     """Grid index of a second switch, or of a switch away from a token that was not
-    over-served / to a token that was not under-served just before (SPEC 5)."""
+    over-served / to a token that was not under-served just before (theory §6)."""
     changes = np.flatnonzero(path[1:] != path[:-1]) + 1
     if len(changes) > 1:
         return int(changes[1])

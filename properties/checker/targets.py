@@ -246,7 +246,7 @@ class Target:
         W = rule.total_weight(np.asarray(b, dtype=float)) if isinstance(rule, R.Rule) \
             else float(np.sum(b))
         if not W > 0:
-            raise Undefined("W = 0: every rule is undefined there (SPEC 2)")
+            raise Undefined("W = 0: every rule is undefined there (theory §2)")
         if isinstance(rule, R.Rule):
             out = self._call(label, rule.evaluate, (np.array(P, dtype=float),
                                                     np.array(b, dtype=float)))
@@ -320,7 +320,7 @@ class Target:
         return float(getattr(rule, "epsilon", 0.0) or 0.0) if isinstance(rule, R.Rule) else 0.0
 
     def smoothed(self, P):
-        """SPEC 2: with smoothing (``epsilon > 0``) the properties are judged on the smoothed
+        """theory §2: with smoothing (``epsilon > 0``) the properties are judged on the smoothed
         reports ``(1 - eps) p + eps / V``: ``(P, reference)`` as the rule sees them."""
         return smooth_reports(np.asarray(P, dtype=np.float64), self.reference, self.epsilon)
 

@@ -29,7 +29,7 @@ def _lin(P, b):
 # -- aggregation rules ------------------------------------------------------------------
 
 def greedy_argmax(dists, bids):
-    """Greedy decoding: a point mass on the arg-max of the linear aggregate (SPEC 3)."""
+    """Greedy decoding: a point mass on the arg-max of the linear aggregate (theory §3)."""
     q = np.zeros(np.shape(dists)[1])
     q[int(np.argmax(_lin(dists, bids)))] = 1.0
     return q
@@ -191,7 +191,7 @@ def softmax_externalities(rule, dists, bids):
 
 
 def race_payment(rule, dists, bids):
-    """The exponential race's expected threshold payment (SPEC 5: another mechanism)."""
+    """The exponential race's expected threshold payment (theory §6: another mechanism)."""
     return expected_payments(rule, dists, bids, "race").values
 
 
@@ -226,9 +226,9 @@ class Bad:
 
 KNOWN_BAD = [
     Bad("log_linear_3_tokens", get_rule("log_linear"), "monotone:box", 2, 3,
-        why="SPEC 3: log-linear is box-MON only for V <= 2"),
+        why="theory §3: log-linear is box-MON only for V <= 2"),
     Bad("log_linear_l2", get_rule("log_linear"), "monotone:l2", 2, 3,
-        why="SPEC 3: log-linear is not MON for L2"),
+        why="theory §3: log-linear is not MON for L2"),
     Bad("log_linear_consistent", get_rule("log_linear"), "consistent:box", 2, 3,
         why="log-linear outcomes for V = 3 are not a box chain"),
     Bad("back_and_forth_kl", back_and_forth, "monotone:kl_forward", 2, 2,
@@ -236,7 +236,7 @@ KNOWN_BAD = [
     Bad("back_and_forth_tv", back_and_forth, "monotone:tv", 2, 2, why="as above, TV"),
     Bad("back_and_forth_rkl", back_and_forth, "monotone:kl_reverse", 2, 2, why="reverse KL"),
     Bad("back_and_forth_segment", back_and_forth, "monotone:segment", 2, 2, why="segment"),
-    Bad("greedy_argmax", greedy_argmax, "monotone:box", 2, 3, why="SPEC 3: greedy is not MON"),
+    Bad("greedy_argmax", greedy_argmax, "monotone:box", 2, 3, why="theory §3: greedy is not MON"),
     Bad("greedy_argmax_jumps", greedy_argmax, "continuous", 2, 2, why="arg-max jumps"),
     Bad("temperature_by_total_bid", temperature_by_total_bid, "scale_invariant", 2, 2,
         why="the temperature depends on W"),
@@ -260,7 +260,7 @@ KNOWN_BAD = [
         why="no stable sampler has log-linear's marginals for V = 3"),
     Bad("pay_your_bid_wta", get_payment_rule("pay_your_bid"), "payment_monotone:box", 2, 2,
         {"rule": get_rule("winner_take_all")},
-        why="SPEC 5: pays more above the runner-up for the same outcome"),
+        why="theory §6: pays more above the runner-up for the same outcome"),
     Bad("critical_bid", critical_bid, "payment_identity", 2, 2,
         why="charges b G(b), close to the full bid"),
     Bad("critical_bid_regret", critical_bid, "truthful", 2, 2,
@@ -277,7 +277,7 @@ KNOWN_BAD = [
     Bad("jittered_payment", jittered_payment, "payment_deterministic", 2, 3,
         why="random noise on the payment"),
     Bad("race_payment", race_payment, "payment_identity", 2, 2,
-        why="SPEC 5: the race payment exceeds the TV second price unless TV = 1"),
+        why="theory §6: the race payment exceeds the TV second price unless TV = 1"),
 ]
 
 KNOWN_GOOD = {

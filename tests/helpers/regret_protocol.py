@@ -10,7 +10,7 @@ utility gain over truthful bidding (0 if none), averaged over agents and instanc
 
 Two valuation models:
 
-* ``"kl"`` (SPEC 5, what ``truthful`` checks): value ``t_i (-L_i(q))``, ``L_i`` the KL the
+* ``"kl"`` (theory §6, what ``truthful`` checks): value ``t_i (-L_i(q))``, ``L_i`` the KL the
   rule minimizes (forward KL for a mixture);
 * ``"share"``: value ``t_i w_i`` (the agent values its weight in the mixture), the model
   under which bid-based externality payments are VCG-like.

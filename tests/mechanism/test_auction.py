@@ -1,4 +1,4 @@
-"""SPEC claim 10 and the token-by-token auction."""
+"""theory §9 item 10 and the token-by-token auction."""
 
 import numpy as np
 import pytest

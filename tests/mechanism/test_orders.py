@@ -1,4 +1,4 @@
-"""SPEC section 3 and claim 2: preference orders."""
+"""theory §3 and claim 2: preference orders."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""SPEC section 5, claims 7 and 9: payments."""
+"""theory §6, claims 7 and 9: payments."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""SPEC section 6, claims 1, 3 and 4: the aggregation rules."""
+"""theory §9, claims 1, 3 and 4: the aggregation rules."""
 
 from fractions import Fraction
 
@@ -56,7 +56,7 @@ def test_claim3_log_linear_monotone_iff_two_tokens(rng):
         P, b = random_instance(rng, V=2)
         for i in range(P.shape[0]):
             assert is_monotone(rule, P, b, i, "box", grid)
-    # SPEC 3 counterexample: the middle token moves from 0.3 to 0.3798, away from 0.3
+    # theory §3 counterexample: the middle token moves from 0.3 to 0.3798, away from 0.3
     P = np.array([[0.6, 0.3, 0.1], [0.1, 0.3, 0.6]])
     q0, q1 = rule(P, [0.0, 1.0]), rule(P, [1.0, 1.0])
     assert q0[1] == pytest.approx(0.3)
@@ -162,7 +162,7 @@ def test_smoothing_is_explicit_and_moves_away_from_raw():
     rule = get_rule("log_linear", epsilon=0.1)
     path = [rule(P, [s, 1.0])[0] for s in (0.0, 1.0, 8.0, 20.0)]
     assert path[0] == pytest.approx(0.4055)
-    assert path[2] < 0.4096 < path[3]          # SPEC's 0.4096 is reached at b_i ~ 10
+    assert path[2] < 0.4096 < path[3]          # the theory's 0.4096 is reached at b_i ~ 10
     assert np.all(np.diff(path) > 0)           # toward the smoothed p_i(0) = 0.41,
     assert abs(path[3] - 0.4) > abs(path[0] - 0.4)  # away from the raw p_i(0) = 0.4
 

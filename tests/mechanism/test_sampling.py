@@ -1,4 +1,4 @@
-"""SPEC section 5, claims 5 and 6: samplers."""
+"""theory §6, claims 5 and 6: samplers."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Every bad input named in the brief has a defined, tested behaviour (SPEC 1, 2)."""
+"""Every bad input named in the brief has a defined, tested behaviour (theory §1, 2)."""
 
 import numpy as np
 import pytest

@@ -121,7 +121,7 @@ def test_inverse_cdf_v3_query_is_sat_where_v2_is_unsat():
 
 
 def test_spec_sampling_instance_a():
-    """SPEC 6.5(a): tokens 0, 1, 2 at bids 0, 1, 3 (two switches)."""
+    """theory §9 item 5(a): tokens 0, 1, 2 at bids 0, 1, 3 (two switches)."""
     cx = {"p": [Fraction(1, 20), Fraction(1, 4), Fraction(7, 10)],
           "m": [Fraction(7, 20), Fraction(1, 20), Fraction(3, 5)], "u": Fraction(13, 40),
           "bids": [0, 1, 3], "tokens": [0, 1, 2]}

@@ -64,7 +64,7 @@ def test_counterexamples_are_small_and_replayable():
 def test_argmax_counterexample_is_the_spec_instance():
     report = audit_mechanism(M.ArgMaxToken(), **FAST)
     f = next(f for f in report.findings if f.property == "stable_sampling")
-    assert f.counterexample["dists"] == [[0.6, 0.4], [0.3, 0.7]]  # SPEC 4, greedy decoding
+    assert f.counterexample["dists"] == [[0.6, 0.4], [0.3, 0.7]]  # theory §4, greedy decoding
 
 
 def test_log_linear_is_refuted_on_box_monotonicity():

@@ -47,7 +47,7 @@ def test_log_linear_violations_are_reported_not_failed(tmp_path):
     report = audit_run(record(tmp_path / "run", steps=5, rule="log_linear"))
     assert report.exit_code == 0
     assert report.tallies["monotone_box"].informational
-    assert report.violation_rate() > 0  # SPEC 4: log-linear is not box-MON for V >= 3
+    assert report.violation_rate() > 0  # theory §4: log-linear is not box-MON for V >= 3
     assert "violation rate" in report.table()
 
 

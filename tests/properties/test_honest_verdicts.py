@@ -38,7 +38,7 @@ def test_no_valid_evaluation_is_unknown_with_the_reason():
     props = ["normalized", "anonymous", "monotone:box", "scale_invariant", "stable_sampling"]
     for fn in (_declines, _scalar):
         r = check(fn, props, max_examples=10, run_reproductions=False)
-        assert r.verdict("normalized") is Verdict.REFUTED   # both fail it (SPEC 2 domain)
+        assert r.verdict("normalized") is Verdict.REFUTED   # both fail it (theory §2 domain)
         for f in r.findings[1:]:
             assert f.verdict is Verdict.UNKNOWN, (fn.__name__, f.property, f.verdict, f.detail)
             assert f.valid == 0 and "no valid evaluation" in f.detail

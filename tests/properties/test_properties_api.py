@@ -211,7 +211,7 @@ def test_proofs_engine_is_optional_and_results_are_reproduced(monkeypatch):
 
     def fake(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_s=10.0):
         calls.append((property_id, order))
-        if order == "box":   # a (true) counterexample: SPEC 3's log-linear instance
+        if order == "box":   # a (true) counterexample: theory §3's log-linear instance
             return ProofResult(Verdict.REFUTED, "z3", "cex", "V<=3", {
                 "dists": [[.6, .3, .1], [.1, .3, .6]], "bids": [0.0, 1.0], "agent": 0,
                 "bid_from": 0.0, "bid_to": 1.0})

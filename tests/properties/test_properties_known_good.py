@@ -1,4 +1,4 @@
-"""Known-good rules get no REFUTED; SPEC facts come out as the SPEC says."""
+"""Known-good rules get no REFUTED; facts of docs/theory.md come out as it says."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def test_known_good_rules_are_not_refuted(name):
 def test_log_linear_matches_spec_section_3():
     report = check(get_rule("log_linear"), ["monotone"], prove=False)  # default budget
     assert report.verdict("monotone", "box") is Verdict.REFUTED          # V >= 3
-    assert report.verdict("monotone", "l2") is Verdict.REFUTED           # SPEC: L2 fails
+    assert report.verdict("monotone", "l2") is Verdict.REFUTED           # docs/theory.md: L2 fails
     assert report.verdict("monotone", "kl_reverse") is Verdict.NOT_REFUTED  # revealed pref.
-    assert report.verdict("monotone", "kl_forward") is Verdict.NOT_REFUTED  # SPEC fact
+    assert report.verdict("monotone", "kl_forward") is Verdict.NOT_REFUTED  # a fact of docs/theory.md
 
 
 def test_log_linear_on_two_tokens_is_box_monotone():
@@ -41,7 +41,7 @@ def test_second_price_payment_properties(rule):
 
 
 def test_pay_your_bid_passes_pm_for_linear_away_from_flat_outcomes():
-    # SPEC 5: passes PM for linear with B > 0 and p_i != m; only regret tells it apart
+    # theory §6: passes PM for linear with B > 0 and p_i != m; only regret tells it apart
     report = check(get_payment_rule("pay_your_bid"), ["payment_monotone:box", "truthful"],
                    max_examples=20)
     pm = report.find("payment_monotone", "box")[0]

@@ -1,4 +1,4 @@
-"""SPEC facts, as the property suite sees them, and the docs' examples (they run)."""
+"""Facts of docs/theory.md, as the property suite sees them, and the docs' examples (they run)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_spec3_greedy_instance():
 
 
 def test_spec3_log_linear_l2_instance_with_the_bid_it_needs():
-    # SPEC: 0.93025 -> 0.93729; it holds for b_1 from 0 to about 0.0997 (b_1 = 1 gives 0.9056)
+    # docs/theory.md: 0.93025 -> 0.93729; it holds for b_1 from 0 to about 0.0997 (b_1 = 1 gives 0.9056)
     P = [[.76, .235, .005], [.002, .656, .342]]
     assert _verify(get_rule("log_linear"), ("monotone", "l2"), P, [0.0, 1.0], 0, 0.0, 0.0997)
     assert _verify(get_rule("log_linear"), ("monotone", "l2"), P, [0.0, 1.0], 0, 0.0, 1.0) is None

@@ -1,6 +1,6 @@
 """LLM agents: every agent's next-token distribution from one batched forward.
 
-SPEC section 1: at each step every agent reports its LLM's next-token
+theory §1: at each step every agent reports its LLM's next-token
 distribution on the shared prefix (prompt + tokens so far); an optional
 platform reference prompt reports ``p_0``. Here all agents are the same causal
 LM, each with its own chat prompt, and the story of one generation is:
@@ -98,14 +98,14 @@ class LLMAgents:
 
     Temperature and top-p are applied to each agent's distribution BEFORE the
     auction aggregates them, so the distributions the rule sees are exactly the
-    ones it mixes and samples from. SPEC's properties (MON under the box order,
+    ones it mixes and samples from. the theory's properties (MON under the box order,
     stable sampling, the second-price payment identity) are statements about the
     rule applied to the reported ``p_i``; applying temperature or top-p after
     aggregation would sample from ``T(A(P, b))`` instead, a different rule, and
     one that is not MON: top-p (0.9) after the linear rule fails it for box (``p_i=(.01,.72,.27)``, others' mixture ``(.16,.53,.31)``,
     ``B=1``: raising ``b_i`` from 0 to 1 moves token 2 from 0.31 to 0.3169, away
     from agent i's 0.27, and token 0 from 0.16 to 0, below its 0.01). The
-    exact zeros top-p leaves are what log-linear's veto acts on (SPEC section 2).
+    exact zeros top-p leaves are what log-linear's veto acts on (theory §2).
 
     Calls, in order (the state is the KV cache of one generation):
 
