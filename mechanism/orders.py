@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .divergences import kl, kl_rows, l2, tv
+from .divergences import kl, kl_rows, l2, tv, tv_rows
 from .errors import InvalidInput, lookup
 
 #: Tolerance for equality of float probabilities (absolute: they lie in [0, 1]) and of
@@ -110,9 +110,9 @@ def loss_rows(order: str, p, Q) -> np.ndarray:
     if order == "kl_reverse":
         return kl_rows(Q, p)
     if order == "tv":
-        return 0.5 * np.abs(Q - p).sum(axis=-1)
+        return tv_rows(Q, p)
     if order == "l2":
-        return np.sqrt(((Q - p) ** 2).sum(axis=-1))
+        return np.linalg.norm(Q - p, axis=-1)
     raise InvalidInput(f"{order!r} is not a loss order; use one of {', '.join(LOSSES)}",
                        value=order)
 

@@ -137,13 +137,9 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
 
 
 def valuation_loss(rule) -> str:
-    """The KL that ``rule`` minimizes (theory §2): forward for linear, reverse for log-linear."""
-    if rule.generic is R.linear:
-        return "kl_forward"
-    if rule.generic is R.log_linear:
-        return "kl_reverse"
-    raise InvalidInput(f"rule {rule.name!r} minimizes no known KL; pass loss='kl_forward' or "
-                       "'kl_reverse' explicitly", value=rule.name)
+    """The KL that ``rule`` minimizes (theory §2; :func:`mechanism.valuations.rule_kl`), or
+    InvalidInput for a rule that minimizes no known KL."""
+    return V.rule_kl(rule, default=None)
 
 
 def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, float]:

@@ -138,10 +138,20 @@ class InnerValue(ValueModel):
         return np.atleast_2d(np.asarray(Q, dtype=np.float64)) @ v
 
 
-def rule_kl(rule) -> str:
-    """The KL a rule minimizes (theory §2): reverse for log-linear, forward otherwise."""
+def rule_kl(rule, default: str | None = "kl_forward") -> str:
+    """The KL a rule minimizes (theory §2): forward for linear, reverse for log-linear. Any
+    other rule minimizes no known KL: ``default`` (the ``kl`` value model's documented choice,
+    forward KL), or :class:`InvalidInput` when ``default`` is None."""
     from . import rules as R
-    return "kl_reverse" if getattr(rule, "generic", None) is R.log_linear else "kl_forward"
+    generic = getattr(rule, "generic", None)
+    if generic is R.linear:
+        return "kl_forward"
+    if generic is R.log_linear:
+        return "kl_reverse"
+    if default is None:
+        raise InvalidInput(f"rule {getattr(rule, 'name', rule)!r} minimizes no known KL; pass "
+                           "loss='kl_forward' or 'kl_reverse' explicitly", value=rule)
+    return default
 
 
 VALUE_MODELS: dict[str, Callable[[], ValueModel]] = {

@@ -100,7 +100,7 @@ def test_segment_is_robust_when_q_from_is_already_close_to_p():
     """Issue 10, a third-party softmax mixture: q_to equals p to 5e-17 while |p - q_from| is
     about 1e-9, so the step alpha is 1 + 5e-8 in floats; the segment order must still hold."""
     from mechanism import comparable, prefers
-    from mechanism.regret import softmax_mixture
+    from tests.helpers.regret_protocol import softmax_mixture
     P = np.array([[0.006312370045234993, 0.4989276584296301, 0.494759971525135],
                   [0.27017886185815787, 0.31956368736784985, 0.41025745077399217]])
     rule = softmax_mixture(1.0)
