@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from mechanism import orders as O
 from mechanism.bids import bid_path
+from mechanism.divergences import tv_rows
 from mechanism.sampling import StableSampler
 
 from properties.checker.groups import Group, cex, with_bid
@@ -327,8 +328,7 @@ def sampler_defect(sam: StableSampler, grid, Q) -> int | None:
     # switch probability = TV(Q(0), Q(s))
     moved = np.clip(q0 - np.minimum(M, q0), 0, None)[:, sam.over].sum(axis=1) if sam.over.any() \
         else np.zeros(len(grid))
-    tv = 0.5 * np.abs(Q - q0).sum(axis=1)
-    bad |= np.abs(moved - tv) > 1e-7
+    bad |= np.abs(moved - tv_rows(Q, q0)) > 1e-7
     k = np.flatnonzero(bad)
     return int(k[0]) if k.size else None
 

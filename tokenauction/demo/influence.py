@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mechanism.divergences import tv_rows
+
 MEASURES = {  # name -> (what is plotted, unit, expected direction for agent 1 as its share rises)
     "weight": ("weight of each agent in q (best mixture fit)", "fraction of q", +1),
     "tv": ("TV(q, p_i), distance of q to agent i's report", "total variation, 0-1", -1),
@@ -36,7 +38,7 @@ def step_measures(P: np.ndarray, q: np.ndarray, token_logp) -> dict:
     if denom > 1e-12:
         w0 = float(np.clip((q - P[1]) @ d / denom, 0.0, 1.0))
         weight = [w0, 1.0 - w0]
-    return {"weight": weight, "tv": [0.5 * float(np.abs(q - p).sum()) for p in P],
+    return {"weight": weight, "tv": [float(x) for x in tv_rows(P, q)],
             "loglik": None if token_logp is None else [float(x) for x in token_logp]}
 
 
