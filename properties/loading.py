@@ -140,3 +140,18 @@ def load_valuation(spec):
     if spec is None or not isinstance(spec, str) or ":" not in spec:
         return get_value_model(spec)
     return get_value_model(load_spec(spec, "--valuation"))
+
+
+def add_loading_arguments(parser) -> None:
+    """The flags ``check`` and ``audit`` share for loading user code: ``--valuation`` (read by
+    :func:`load_valuation`), ``--reports`` (a report restriction) and ``--path`` (read by
+    :func:`add_search_path`)."""
+    parser.add_argument("--valuation", default=None, metavar="MODEL",
+                        help="value model of payment_identity, truthful and individually_rational: "
+                             "tv (default), kl, kl_forward, kl_reverse, win, inner, or "
+                             "file.py:NAME / pkg.mod:NAME of a callable a(p_i, q)")
+    parser.add_argument("--reports", default=None, metavar="KIND",
+                        help="restrict the drawn reports: one_hot or top_k:K (win implies one_hot)")
+    parser.add_argument("--path", action="append", default=[], metavar="DIR",
+                        help="a folder to import from (repeatable; the nearest pyproject.toml "
+                             "folder above a target file is added automatically)")

@@ -33,6 +33,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from properties.audit import cluster
 from properties.audit.run import audit_run
 from properties.audit.mechanism import audit_mechanism, load_mechanism
+from properties.loading import add_loading_arguments, add_search_path, load_valuation
 
 
 def add_arguments(parser) -> None:
@@ -78,17 +79,10 @@ def add_arguments(parser) -> None:
 
 # -- issue 12: value models, constructor arguments, report restrictions, imported logs --
 def add_value_model_arguments(parser) -> None:
-    parser.add_argument("--valuation", default=None, metavar="MODEL",
-                        help="value model of payment_identity, truthful, individually_rational "
-                             "(tv default, kl, kl_forward, kl_reverse, win, inner, or "
-                             "file.py:NAME of a callable a(p_i, q))")
-    parser.add_argument("--reports", default=None, metavar="KIND",
-                        help="--mechanism: restrict the reports (one_hot, top_k:K)")
+    add_loading_arguments(parser)
     parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                         help="--mechanism: constructor argument of the class (repeatable; "
                              "VALUE read as JSON when it parses)")
-    parser.add_argument("--path", action="append", default=[], metavar="DIR",
-                        help="a folder to import --mechanism from (repeatable)")
     parser.add_argument("--log", metavar="FILE.jsonl",
                         help="audit an imported log without replay (properties/audit/logs.py)")
 
@@ -97,7 +91,6 @@ def _value_model_main(args):
     """The --mechanism and --log paths, with the issue-12 options."""
     from properties.audit.logs import audit_log
     from properties.audit.target import parse_args
-    from properties.loading import add_search_path, load_valuation
     if getattr(args, "log", None):
         if args.run_dir or args.mechanism:
             return _usage("give one of RUN_DIR, --mechanism or --log")

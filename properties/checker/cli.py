@@ -17,6 +17,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from properties.catalogue import ALL_ORDERS, CATALOGUE
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
 from properties.checker.targets import DEFAULT_TIMEOUT
+from properties.loading import add_loading_arguments, add_search_path, load_valuation
 
 
 def add_arguments(p) -> None:
@@ -44,21 +45,11 @@ def add_arguments(p) -> None:
                    help="several targets: judge them on a local Dask cluster of N processes")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="several targets: judge them on an existing Dask cluster")
-    # -- issue 12: value model, report restriction, kind, search path --
-    p.add_argument("--valuation", default=None, metavar="MODEL",
-                   help="value model of payment_identity, truthful and individually_rational: "
-                        "tv (default), kl, kl_forward, kl_reverse, win, inner, or "
-                        "file.py:NAME / pkg.mod:NAME of a callable a(p_i, q)")
-    p.add_argument("--reports", default=None, metavar="KIND",
-                   help="restrict the drawn reports: one_hot or top_k:K (win implies one_hot)")
+    add_loading_arguments(p)
     p.add_argument("--kind", choices=("rule", "payment", "mechanism"), default=None,
                    help="what the target is (overrides the guess from its signature); "
                         "mechanism: an object with aggregate/payments, judged as by "
                         "tokenauction audit --mechanism")
-    p.add_argument("--path", action="append", default=[], metavar="DIR",
-                   help="a folder to import from (repeatable; the nearest pyproject.toml "
-                        "folder above a target file is added automatically)")
-
 
 def main(args) -> int:
     if args.max_examples < 1 or args.timeout <= 0:
@@ -68,16 +59,14 @@ def main(args) -> int:
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
         return _many(args)
     try:
-        from properties.loading import add_search_path, load_valuation
-        add_search_path(getattr(args, "path", []))
-        if getattr(args, "kind", None) == "mechanism":
+        add_search_path(args.path)
+        if args.kind == "mechanism":
             return _mechanism(args, load_valuation(args.valuation))
         report = check(args.target[0], args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                        rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
-                       valuation=load_valuation(getattr(args, "valuation", None)),
-                       reports=getattr(args, "reports", None), kind=getattr(args, "kind", None),
-                       thorough=getattr(args, "thorough", False))
+                       valuation=load_valuation(args.valuation), reports=args.reports,
+                       kind=args.kind, thorough=args.thorough)
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
         return 2
