@@ -215,7 +215,6 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     t = Target(target, rule=rule, timeout=timeout, kind=kind)
     if hasattr(t.obj, "claims_for"):
         t.claims = t.obj.claims_for(model.name)
-    t.last_call = (np.zeros((1, 1)), np.zeros(1))
     keys, findings = _keys(t, properties, orders)
     deadline = t_start + budget_s if budget_s else float("inf")
     groups = _groups(t, keys, model, reports)
