@@ -8,11 +8,18 @@ provider). The same auction with the agents stepped one by one (n forwards per t
 timed for comparison. Targets: at 4 agents >= 80% of single-prompt decode speed; mechanism
 share < 5% of the step.
 
-Where the time goes (cProfile of 12 steps of the 4-agent auction, fp32, 2 threads, AMD EPYC,
-a shared machine at load 5-11): the decoder's linear layers ~80% of the step, KV-cache growth
-(torch.cat) ~11%, attention ~5%, temperature/top-p ~2%, the mechanism 2-3%. A lone float32
-``F.linear`` over a 1536 x 576 weight costs 4.3x more for 4 rows than for 1 (one thread): on
-this CPU the small-batch GEMM is compute-bound, so batching 4 agents is not free in fp32.
+The single-prompt baseline is plain greedy decoding with the model's stock ``torch.nn.Linear``
+layers AND with the small-batch linears ``load_model`` installs on the CPU; the faster of the
+two is the figure the ratio divides by (one row takes ``F.linear`` in both, so they agree up
+to noise).
+
+Where the time goes (torch.profiler, 10 decode steps, fp32, 2 threads, 2-core AMD EPYC):
+with stock linears the 4-agent step spent 66% in ``aten::mm``; ``F.linear`` with 4 rows
+(``x @ W.T``) cost 2-4.5x its one-row time per layer. ``W @ x.T`` on a contiguous ``x``
+streams each weight once on both threads: 4 rows then cost 55 ms of mm per step against
+45 ms for one row (the down projection was 3x slower until its input was made contiguous).
+The rest of the 4-agent step over the one-agent step: the padded-attention mask path
+(bmm, where, softmax; 1 prompt needs no mask), KV-cache growth (cat), float64 top-p.
 
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16
@@ -22,6 +29,7 @@ this CPU the small-batch GEMM is compute-bound, so batching 4 agents is not free
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import subprocess
@@ -38,7 +46,8 @@ from llm_decode import prompts, random_llama, random_prompts, time_single  # noq
 
 from mechanism import TokenAuction, step_uniforms  # noqa: E402
 from tokenauction.llm.agents import LLMAgents, load_model  # noqa: E402
-from tokenauction.llm.model import require_torch, resolve_device, resolve_dtype  # noqa: E402
+from tokenauction.llm.model import (LoadedModel, require_torch, resolve_device,  # noqa: E402
+                                    resolve_dtype, use_small_batch_linears)
 
 
 class Timed:
@@ -86,6 +95,16 @@ def time_auction(provider, n, tokens, warmup, seed=0):
     return statistics.median(step_times), statistics.median(shares)
 
 
+def stock_copy(loaded: LoadedModel) -> LoadedModel:
+    """The same model with every linear layer back to the stock ``torch.nn.Linear``."""
+    torch, _ = require_torch()
+    model = copy.deepcopy(loaded.model)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.__class__ = torch.nn.Linear
+    return LoadedModel(model, loaded.tokenizer, loaded.source + " (stock linears)")
+
+
 def cpu_model() -> str:
     """The CPU model as ``lscpu`` names it (the machine the figures belong to)."""
     try:
@@ -118,8 +137,11 @@ def main(argv=None) -> int:
     device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
     if args.random_init:
         loaded, make_prompts = random_llama(device, dtype, args.layers), random_prompts
+        if device == "cpu":
+            use_small_batch_linears(loaded.model)  # as load_model does on the CPU
     else:
         loaded, make_prompts = load_model(args.model, device=device, dtype=dtype), prompts
+    stock = stock_copy(loaded)
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, load average "
           f"{os.getloadavg()[0]:.1f}); model {loaded.source}, device {device}, dtype {dtype}, "
           f"torch threads {torch.get_num_threads()}")
@@ -128,13 +150,16 @@ def main(argv=None) -> int:
     ratios = {n: [] for n in ns}
     rows = {n: [] for n in ns}
     for rnd in range(args.repeats):  # side by side: the same load disturbs both figures
-        single = statistics.median(time_single(loaded, single_ids, args.tokens, args.warmup, torch))
+        singles = [statistics.median(time_single(m, single_ids, args.tokens, args.warmup, torch))
+                   for m in (stock, loaded)]
+        single = min(singles)  # the faster baseline: the ratio never flatters the batch
         for n in ns:
             batched, share = time_auction(LLMAgents(loaded, make_prompts(n)), n, args.tokens,
                                           args.warmup)
             ratios[n].append(single / batched)
             rows[n].append((single, batched, share))
-        print(f"round {rnd + 1}/{args.repeats}: single-prompt {single:.1f} ms/token; "
+        print(f"round {rnd + 1}/{args.repeats}: single-prompt {singles[0]:.1f} ms/token (stock "
+              f"linears), {singles[1]:.1f} (small-batch linears); "
               + ", ".join(f"{n} agents {rows[n][-1][1]:.1f} ms/step ({ratios[n][-1]:.0%})"
                           for n in ns), flush=True)
     print("\nagents | single ms/token | auction ms/step | vs single: median [min, max] over "

@@ -40,6 +40,13 @@ def loaded():
     return load_model(device="cpu")
 
 
+@pytest.fixture(scope="session")
+def stock():
+    """The same model with transformers' stock linear layers (the oracles' forward)."""
+    from tokenauction.llm.agents import load_model
+    return load_model(device="cpu", small_batch=False)
+
+
 @pytest.fixture
 def agents(loaded):
     from tokenauction.llm.agents import LLMAgents
@@ -47,7 +54,8 @@ def agents(loaded):
 
 
 def plain_probs(loaded, prompt, prefix, temperature=1.0):
-    """Oracle: softmax of the last logits of ONE unpadded sequence, no cache."""
+    """Oracle: softmax of the last logits of ONE unpadded sequence, no cache (pass the
+    ``stock`` model: its linear layers are transformers' own)."""
     import torch
     from tokenauction.llm.agents import chat_token_ids
     ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt) + list(prefix)])
@@ -127,30 +135,82 @@ def test_bad_arguments_are_refused():
             load_model(device="cuda")
 
 
+@needs_torch
+def test_small_batch_linear_equals_linear():
+    """``W @ x.T`` for 2-128 rows, ``F.linear`` otherwise: the same numbers (fp32, to
+    rounding) with and without bias, for 1-D..3-D inputs, transposed (non-contiguous)
+    inputs, and row counts on both sides of the switch."""
+    import torch
+    from tokenauction.llm.model import SMALL_BATCH_ROWS, use_small_batch_linears
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(48, 96), torch.nn.Linear(96, 40, bias=False))
+    stock_out = lambda x: net[1](torch.relu(net[0](x)))  # noqa: E731
+    inputs = [torch.randn(48)] + [torch.randn(r, 48) for r in (1, 2, 3, 4, 8, 127, 128, 129, 300)]
+    inputs += [torch.randn(3, 5, 48), torch.randn(48, 6).T]  # 3-D; non-contiguous rows
+    want = [stock_out(x) for x in inputs]
+    assert use_small_batch_linears(net) == 2 and use_small_batch_linears(net) == 0
+    assert SMALL_BATCH_ROWS == (2, 128)  # the inputs above straddle both ends
+    for x, w in zip(inputs, want):
+        got = stock_out(x)
+        assert got.shape == w.shape
+        torch.testing.assert_close(got, w, rtol=1e-5, atol=1e-5)
+    assert set(net.state_dict()) == {"0.weight", "0.bias", "1.weight"}
+
+
+@needs_model
+def test_load_model_installs_small_batch_linears_on_the_cpu_only_when_asked(loaded, stock):
+    import torch
+    from tokenauction.llm.model import use_small_batch_linears
+    kinds = lambda m: {type(x).__name__ for x in m.modules() if isinstance(x, torch.nn.Linear)}  # noqa: E731
+    assert kinds(loaded.model) == {"SmallBatchLinear"}
+    assert kinds(stock.model) == {"Linear"}
+    assert use_small_batch_linears(loaded.model) == 0  # already done: nothing changes
+
+
 @pytest.mark.llm
 @needs_model
-def test_batched_rows_match_each_prompt_alone(loaded):
-    """Left padding + KV cache + mask-built positions give each row the
-    distribution of its prompt run alone, uncached (fp32: ~1e-4)."""
+def test_batched_decode_logits_equal_single_prompt_logits(loaded, stock):
+    """The 4-agent decode step (small-batch linears, one (4, 1) forward on the cache)
+    gives each agent the raw logits of its prompt decoded alone with stock linears."""
+    import torch
+    from tokenauction.llm.agents import LLMAgents
+    prompts = [*PROMPTS, REFERENCE, {"user": "Say hello."}]
+    batched = LLMAgents(loaded, prompts)
+    batched([])
+    alone = [LLMAgents(stock, [p]) for p in prompts]
+    for a in alone:
+        a([])
+    token = torch.tensor([504] * 4)
+    got = batched._decode_tokens(token)
+    for row, a in enumerate(alone):
+        want = a._decode_tokens(token[:1])
+        torch.testing.assert_close(got[row], want[0], rtol=0, atol=1e-4)
+
+
+@pytest.mark.llm
+@needs_model
+def test_batched_rows_match_each_prompt_alone(loaded, stock):
+    """Left padding + KV cache + mask-built positions + small-batch linears give each row
+    the distribution of its prompt run alone, uncached, with stock linears (fp32: ~1e-4)."""
     from tokenauction.llm.agents import LLMAgents
     agents = LLMAgents(loaded, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
     assert len({len(ids) for ids in agents.prompt_ids}) > 1  # left padding really happens
     for prefix, reports in walk(agents, 5, row=1):
         rows = [*reports.dists, reports.reference]
         for prompt, got in zip([*PROMPTS, REFERENCE], rows):
-            np.testing.assert_allclose(got, plain_probs(loaded, prompt, prefix), atol=1e-4)
+            np.testing.assert_allclose(got, plain_probs(stock, prompt, prefix), atol=1e-4)
 
 
 @pytest.mark.llm
 @needs_model
-def test_distributions_are_valid_top_p_distributions(loaded, agents):
+def test_distributions_are_valid_top_p_distributions(loaded, stock, agents):
     n_vocab = loaded.model.config.vocab_size
     for prefix, reports in walk(agents, 4):
         assert reports.dists.shape == (2, n_vocab) and reports.reference.shape == (n_vocab,)
         for prompt, got in zip([*PROMPTS, REFERENCE], [*reports.dists, reports.reference]):
             assert got.dtype == np.float64 and np.isfinite(got).all() and (got >= 0).all()
             assert abs(got.sum() - 1) < 1e-12
-            want = numpy_top_p(plain_probs(loaded, prompt, prefix, temperature=0.7), 0.9)
+            want = numpy_top_p(plain_probs(stock, prompt, prefix, temperature=0.7), 0.9)
             support = want > 0
             assert support.sum() < n_vocab and (got[~support] == 0).all()  # exact zeros outside
             np.testing.assert_allclose(got[support], want[support], atol=1e-4)

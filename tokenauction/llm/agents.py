@@ -14,10 +14,11 @@ LM, each with its own chat prompt, and the story of one generation is:
 
 Measured facts relied on: the GGUF tokenizer pads on the right, so we set
 ``padding_side="left"`` and build ``position_ids`` from the attention mask;
-chat-templated text is tokenized with ``add_special_tokens=False``; batching
-the agents costs almost nothing over one prompt (32-36 ms per step for 1-4
-agents, bf16), stepping them one by one costs n times more; fp32 batched and
-single logits agree to 3e-5, bf16 ones do not (see ``resolve_dtype``).
+chat-templated text is tokenized with ``add_special_tokens=False``; on the CPU a
+batched step of 4 agents costs about 1.1x one single-prompt step (fp32, 2 cores, with the
+small-batch linears ``load_model`` installs; ``benchmarks/llm.py``), stepping them one by
+one costs n times more; fp32 batched and single logits agree to ~1e-5, bf16 ones do not
+(see ``resolve_dtype``).
 torch and transformers are imported lazily (``import mechanism`` stays numpy-only).
 """
 
@@ -31,9 +32,6 @@ from mechanism.errors import InvalidInput
 from tokenauction.llm.model import LoadedModel, cache_dir, load_model, require_torch
 
 from mechanism.auction import Reports
-
-#: Model types whose logits are exactly ``output_embeddings(final hidden state)``.
-FAST_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2"})
 
 __all__ = ["LLMAgents", "LoadedModel", "Reports", "cache_dir", "chat_token_ids",
            "load_model", "nucleus"]
@@ -133,8 +131,6 @@ class LLMAgents:
         self.temperature, self.top_p = float(temperature), float(top_p)
         self.prompt_ids = [chat_token_ids(self.tokenizer, p) for p in self.prompts]
         self.vocab_size = self.model.get_output_embeddings().weight.shape[0]
-        self.fast_head = (getattr(self.model.config, "model_type", None) in FAST_HEAD_TYPES
-                          and getattr(self.model.get_output_embeddings(), "bias", None) is None)
         self.reset()
 
     @property
@@ -201,29 +197,18 @@ class LLMAgents:
 
     def _forward(self, input_ids, mask, cache):
         """One model call; position ids count only real tokens, so a left-padded
-        row sees the same positions as it would alone.
-
-        For Llama-family models (:data:`FAST_HEAD_TYPES`) the output layer is applied as
-        ``(W @ h.T).T`` on the last position only: on CPU, float32 ``F.linear`` with a
-        few rows over the 49152 x 576 output layer costs 2.5-4x more than one row,
-        while this product does not (logits agree to ~4e-5)."""
+        row sees the same positions as it would alone. Only the last position's logits
+        are computed (on the CPU the linear layers run as ``load_model`` sets them up:
+        a few rows cost about one, see ``tokenauction.llm.model.use_small_batch_linears``)."""
         torch, _ = require_torch()
         device = self.model.device
         input_ids, mask = input_ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]
         with torch.inference_mode():
-            if self.fast_head:
-                out = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask,
-                                               position_ids=positions, cache=cache,
-                                               use_cache=True)
-                hidden = out.last_hidden_state[:, -1, :]
-                logits = torch.matmul(self.model.get_output_embeddings().weight, hidden.T).T
-            else:
-                out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                 cache=cache, use_cache=True, logits_to_keep=1)
-                logits = out.logits[:, -1, :]
+            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                             cache=cache, use_cache=True, logits_to_keep=1)
         self._cache, self._mask = out.cache, mask
-        return logits
+        return out.logits[:, -1, :]
 
     def solo_generate(self, agent_index: int, max_tokens: int, greedy: bool = True,
                       seed: int | None = None) -> list[int]:
