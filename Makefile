@@ -11,7 +11,7 @@ demo: setup
 	$(PY) -m tokenauction demo
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 bench: setup
 	$(PY) benchmarks/step.py
