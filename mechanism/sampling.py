@@ -27,16 +27,23 @@ from .rules import bid_path
 
 def inverse_cdf(q, u: float) -> int:
     """Token ``t`` with ``sum_{s<t} q(s) <= u < sum_{s<=t} q(s)`` (token order 0..V-1)."""
-    if not 0.0 <= u < 1.0:
-        raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=u)
+    return int(inverse_cdf_many(q, [u])[0])
+
+
+def inverse_cdf_many(q, us) -> np.ndarray:
+    """:func:`inverse_cdf` of one ``q`` at each uniform of ``us``, as an int array."""
+    us = np.asarray(us, dtype=np.float64)
+    bad = ~((us >= 0.0) & (us < 1.0))
+    if bad.any():
+        u = us[bad][0]
+        raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=float(u))
     c = np.cumsum(q)
     if not np.isfinite(c[-1]) or c[-1] <= 0:
         raise InvalidInput(f"cannot sample from a vector whose total is {c[-1]!r}; pass a "
                            "distribution (finite, non-negative, summing to 1)", value=None)
-    t = int(np.searchsorted(c, u, side="right"))
-    if t >= len(c):  # u beyond the last cumsum by round-off: last token with mass
-        t = int(np.flatnonzero(np.asarray(q) > 0)[-1])
-    return t
+    t = np.searchsorted(c, us, side="right")
+    # u beyond the last cumsum by round-off: the last token with mass
+    return np.where(t >= len(c), np.flatnonzero(np.asarray(q) > 0)[-1], t).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------

