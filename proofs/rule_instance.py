@@ -77,6 +77,8 @@ class Instance:
                                                      sref, slam))
         self.constraints = cons
         self.mentioned: set = set()
+        self._constraint_vars: set | None = None  # _variables(self.constraints), once
+        self._variable_memo: dict = {}  # _variables' memo, shared by this instance's queries
 
     def _trace(self, fn):
         """Every case of ``fn`` (case splits of is_positive), joined with If; a refusal
@@ -123,12 +125,15 @@ class Instance:
                 raise TraceMismatch(f"the trace does not match the code: {name} for agent {i}, "
                                     f"n={self.n}, V={self.V}, {bad}")
 
-    def _simplex_constraints(self, formulas):
-        """Simplex constraints, with the probabilities no formula mentions projected out:
-        ``exists x >= 0 with sum = 1`` becomes ``sum of the mentioned <= 1`` (equisatisfiable;
-        the per-token queries of a token-separable rule then stay small)."""
+    def _simplex_constraints(self, extra):
+        """Simplex constraints, with the probabilities that neither ``extra`` nor the
+        instance's own constraints mention projected out: ``exists x >= 0 with sum = 1``
+        becomes ``sum of the mentioned <= 1`` (equisatisfiable; the per-token queries of a
+        token-separable rule then stay small)."""
         z3 = self.z3
-        self.mentioned = _variables(z3, formulas)
+        if self._constraint_vars is None:  # the same for every query of this instance
+            self._constraint_vars = _variables(z3, self.constraints, self._variable_memo)
+        self.mentioned = self._constraint_vars | _variables(z3, extra, self._variable_memo)
         out = []
         for p in self.simplices:
             seen = [x for x in p if x.get_id() in self.mentioned]
@@ -147,7 +152,7 @@ class Instance:
         extra = extra if isinstance(extra, list) else [extra]
         from .encode_z3 import solve  # a fresh z3 context per query (see there)
         r, model, reason = solve(list(self.constraints)
-                                 + list(self._simplex_constraints(extra + self.constraints))
+                                 + list(self._simplex_constraints(extra))
                                  + extra, left)
         if r == z3.unknown:
             raise Timeout(reason)
@@ -181,19 +186,31 @@ def _assume_positive(ops, x) -> bool:
     return not z3.is_false(d)
 
 
-def _variables(z3, formulas) -> set:
-    """ids of the uninterpreted constants (the Real variables) in ``formulas``."""
-    seen, out, todo = set(), set(), list(formulas)
-    while todo:
-        e = todo.pop()
-        k = e.get_id()
-        if k in seen:
-            continue
-        seen.add(k)
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.add(k)
-        else:
-            todo.extend(e.children())
+def _variables(z3, formulas, memo: dict | None = None) -> set:
+    """ids of the uninterpreted constants (the Real variables) in ``formulas``.
+
+    ``memo`` (id -> (node, frozenset of ids)) carries what was found below each node
+    across calls: the queries of one instance share the rule's traced terms, so each
+    shared node is walked once. It keeps its nodes alive, so their ids stay unique."""
+    memo = {} if memo is None else memo
+    out: set = set()
+    for formula in formulas:
+        todo = [(formula, None)]
+        while todo:
+            node, kids = todo.pop()
+            k = node.get_id()
+            if k in memo:
+                continue
+            if kids is None:
+                if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+                    memo[k] = (node, frozenset((k,)))
+                    continue
+                kids = node.children()
+                todo.append((node, kids))
+                todo.extend((c, None) for c in kids if c.get_id() not in memo)
+            else:
+                memo[k] = (node, frozenset().union(*(memo[c.get_id()][1] for c in kids)))
+        out |= memo[formula.get_id()][1]
     return out
 
 

@@ -34,12 +34,14 @@ def test_table_lists_claims_and_counterexamples(capsys):
 
 
 def test_json_schema(capsys):
-    rc, out = run(capsys, "--json", "--max-tokens", "3", "--claim", "rule_*",
-                  "--claim", "loglinear_mon_box_v3")
+    rc, out = run(capsys, "--json", "--max-tokens", "3", "--claim", "rule_linear_mon_*",
+                  "--claim", "rule_greedy_mon_box", "--claim", "loglinear_mon_box_v3")
     assert rc == 0
     doc = json.loads(out.out)
     rows = doc["claims"]
-    assert {r["claim"] for r in rows} >= {"rule_linear_mon_box", "loglinear_mon_box_v3"}
+    assert {r["claim"] for r in rows} == {"rule_linear_mon_box", "rule_linear_mon_segment",
+                                          "rule_greedy_mon_box", "loglinear_mon_box_v3"}
+    assert any(r["expected"] == "fails" and r["counterexample"] for r in rows)
     for r in rows:
         assert set(r) >= {"claim", "order", "size", "expected", "verdict", "seconds",
                           "counterexample"}
