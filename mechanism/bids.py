@@ -42,9 +42,10 @@ def bid_path(rule, P: np.ndarray, b, agent: int, bids) -> np.ndarray:
 def total_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | float:
     """``W = sum_j b_j (+ lambda when a reference is bound)`` (docs/theory.md, section 2),
     over the last axis: a float for one profile, an array for (K, n) profiles."""
-    W = np.sum(np.asarray(b, dtype=np.float64), axis=-1)
-    W = W + (float(weight) if reference is not None else 0.0)
-    return float(W) if np.ndim(W) == 0 else W
+    W = np.asarray(b, dtype=np.float64).sum(axis=-1)
+    if reference is not None:
+        W = W + float(weight)
+    return float(W) if W.ndim == 0 else W
 
 
 def others_weight(b, agent: int, reference=None, weight: float = 0.0) -> float:
