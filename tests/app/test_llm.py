@@ -41,14 +41,20 @@ def agents(loaded):
     return LLMAgents(loaded, PROMPTS, reference=REFERENCE)
 
 
+_PLAIN_LOGITS: dict = {}  # (model, prompt, prefix) -> last logits: tests share their oracles
+
+
 def plain_probs(loaded, prompt, prefix, temperature=1.0):
     """Oracle: softmax of the last logits of ONE unpadded sequence, no cache (pass the
     ``stock`` model: its linear layers are transformers' own)."""
     import torch
     from tokenauction.llm.agents import chat_token_ids
-    ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt) + list(prefix)])
-    with torch.inference_mode():
-        logits = loaded.model(input_ids=ids).logits[0, -1].double()
+    key = (id(loaded.model), repr(prompt), tuple(prefix))
+    if key not in _PLAIN_LOGITS:
+        ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt) + list(prefix)])
+        with torch.inference_mode():
+            _PLAIN_LOGITS[key] = (loaded.model, loaded.model(input_ids=ids).logits[0, -1].double())
+    logits = _PLAIN_LOGITS[key][1]
     return torch.softmax(logits / temperature, -1).numpy()
 
 
@@ -307,7 +313,7 @@ def test_cuda_matches_cpu(loaded):
 
 @pytest.mark.llm
 @needs_model
-def test_run_batch_equals_each_run_alone(loaded):
+def test_run_batch_equals_each_run_alone(loaded, stock):
     """RunBatch (R runs x agents in one forward, one shared prefill, finished runs dropped)
     gives every run the distributions its own LLMAgents gives it (fp32), and raw
     log-probabilities that are the untempered model's. Planted bug caught: a run-major
@@ -329,7 +335,7 @@ def test_run_batch_equals_each_run_alone(loaded):
             np.testing.assert_allclose(reports.dists, want.dists, atol=1e-4)
             np.testing.assert_allclose(reports.reference, want.reference, atol=1e-4)
             assert logp.shape == want.dists.shape and np.all(logp <= 0)
-            raw = torch.log_softmax(torch.tensor(np.log(plain_probs(loaded, PROMPTS[0], prefix))),
+            raw = torch.log_softmax(torch.tensor(np.log(plain_probs(stock, PROMPTS[0], prefix))),
                                     -1).numpy()
             np.testing.assert_allclose(logp[0], raw, atol=1e-3)
         prefixes = {r: p + [int(np.argsort(out[r][0].dists[0])[-1 - r])]  # runs diverge

@@ -3,6 +3,7 @@ correct mechanisms pass, and bad objects give clear errors (issue 6)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -22,6 +23,13 @@ FAST = dict(max_examples=40, use_suite=False)
 SUITE = dict(max_examples=8, budget_s=10.0)
 
 
+@functools.cache
+def fast_report(cls):
+    """``audit_mechanism(cls(), **FAST)``, computed once per test process (deterministic:
+    the tests that read the same audit share it)."""
+    return audit_mechanism(cls(), **FAST)
+
+
 @pytest.mark.parametrize("mech", [M.CorrectLinear(), M.ReserveWinnerTakeAll(), M.Undefined(),
                                   TokenAuction("linear"), TokenAuction("winner_take_all")],
                          ids=lambda m: getattr(m, "name", None) or "TokenAuction")
@@ -33,18 +41,18 @@ def test_correct_mechanisms_pass(mech):
 
 @pytest.mark.parametrize("mech, caught, passed", [
     # about the full bid: never more than the bid, but not the price of the influence
-    (M.FullBidPayer(), {"payment_identity", "truthful"}, {"payment_at_most_bid", "monotone"}),
+    (M.FullBidPayer, {"payment_identity", "truthful"}, {"payment_at_most_bid", "monotone"}),
     # softmax mixing is still monotone; its bid-based externality payment is not Myerson's
-    (M.SoftmaxExternality(), {"payment_identity", "zero_bid_pays_zero", "truthful"},
+    (M.SoftmaxExternality, {"payment_identity", "zero_bid_pays_zero", "truthful"},
      {"monotone"}),
     # the winner pays below the reserve when the runner-up bids below it
-    (M.ReserveIgnored(), {"payment_reserve", "payment_identity"}, {"monotone"}),
+    (M.ReserveIgnored, {"payment_reserve", "payment_identity"}, {"monotone"}),
     # greedy decoding: the token's law is a point mass, not q, and not box-monotone
-    (M.ArgMaxToken(), {"sampler_marginal", "stable_sampling"},
+    (M.ArgMaxToken, {"sampler_marginal", "stable_sampling"},
      {"monotone", "payment_identity", "truthful"}),
 ], ids=lambda x: getattr(x, "name", ""))
 def test_bugs_caught_by_the_right_property(mech, caught, passed):
-    report = audit_mechanism(mech, **FAST)
+    report = fast_report(mech)
     assert caught <= report.refuted_properties(), report.summary()
     for prop in passed:
         assert report.verdict(prop, "audit") is Verdict.NOT_REFUTED, report.summary()
@@ -52,7 +60,7 @@ def test_bugs_caught_by_the_right_property(mech, caught, passed):
 
 
 def test_counterexamples_are_small_and_replayable():
-    report = audit_mechanism(M.ReserveIgnored(), **FAST)
+    report = fast_report(M.ReserveIgnored)
     f = next(f for f in report.findings if f.property == "payment_reserve")
     cex = f.counterexample
     assert len(cex["bids"]) == 2 and len(cex["dists"][0]) == 2
@@ -62,7 +70,7 @@ def test_counterexamples_are_small_and_replayable():
 
 
 def test_argmax_counterexample_is_the_spec_instance():
-    report = audit_mechanism(M.ArgMaxToken(), **FAST)
+    report = fast_report(M.ArgMaxToken)
     f = next(f for f in report.findings if f.property == "stable_sampling")
     assert f.counterexample["dists"] == [[0.6, 0.4], [0.3, 0.7]]  # theory §4, greedy decoding
 
