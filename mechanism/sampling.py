@@ -35,8 +35,8 @@ def inverse_cdf_many(q, us) -> np.ndarray:
     us = np.asarray(us, dtype=np.float64)
     bad = ~((us >= 0.0) & (us < 1.0))
     if bad.any():
-        u = us[bad][0]
-        raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=float(u))
+        u = float(us[bad][0])
+        raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=u)
     c = np.cumsum(q)
     if not np.isfinite(c[-1]) or c[-1] <= 0:
         raise InvalidInput(f"cannot sample from a vector whose total is {c[-1]!r}; pass a "

@@ -17,8 +17,8 @@ Measured facts relied on: the GGUF tokenizer pads on the right, so we set
 chat-templated text is tokenized with ``add_special_tokens=False``; on the CPU a
 batched step of 4 agents costs about 1.1x one single-prompt step (fp32, 2 cores, with the
 small-batch linears ``load_model`` installs; ``benchmarks/llm.py``), stepping them one by
-one costs n times more; fp32 batched and single logits agree to ~1e-5, bf16 ones do not
-(see ``resolve_dtype``).
+one costs n times more; fp32 batched and single logits agree to 1e-4 (tested), bf16 ones
+do not (see ``resolve_dtype``).
 torch and transformers are imported lazily (``import mechanism`` stays numpy-only).
 """
 
