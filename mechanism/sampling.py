@@ -77,6 +77,7 @@ class StableSampler:
         self.over = self.q0 > self.p
         self.under = self.q0 < self.p
         self.bisect_tol = bisect_tol
+        self._grid = None  # (grid bytes, Q on it, its increments): the last grid seen
 
     def Q(self, s: float) -> np.ndarray:
         return self.Qs([s])[0]
@@ -97,12 +98,19 @@ class StableSampler:
         inc = np.diff(Qg, axis=0) * self.under
         return np.maximum(inc, 0.0)
 
+    def _on_grid(self, grid) -> tuple[np.ndarray, np.ndarray]:
+        """``(Q on grid, its increments)``, kept for the last grid: many seeds share one."""
+        g = self._check_grid(grid)
+        if self._grid is None or self._grid[0] != g.tobytes():
+            Qg = self.Qs(g)
+            self._grid = (g.tobytes(), Qg, self._increments(Qg))
+        return self._grid[1], self._grid[2]
+
     def grid_path(self, grid, u: float, v: float) -> np.ndarray:
         """Tokens realized by seed ``(u, v)`` at each bid of ``grid`` (grid[0] = 0)."""
-        g = self._check_grid(grid)
-        Qg = self.Qs(g)
+        Qg, increments = self._on_grid(grid)
         t = inverse_cdf(self.q0, u)
-        path = np.full(len(g), t, dtype=np.int64)
+        path = np.full(len(Qg), t, dtype=np.int64)
         if not self.over[t]:
             return path
         y = u - self.starts[t]
@@ -110,7 +118,7 @@ class StableSampler:
         if stay.all():
             return path
         k = int(np.argmin(stay))  # first grid point where the seed has left t
-        inc = self._increments(Qg)[k - 1]
+        inc = increments[k - 1]
         total = inc.sum()
         weights = inc / total if total > 0 else self.under / max(self.under.sum(), 1)
         path[k:] = inverse_cdf(weights, v) if weights.sum() > 0 else t
