@@ -41,9 +41,11 @@ def inverse_cdf_many(q, us) -> np.ndarray:
     if not np.isfinite(c[-1]) or c[-1] <= 0:
         raise InvalidInput(f"cannot sample from a vector whose total is {c[-1]!r}; pass a "
                            "distribution (finite, non-negative, summing to 1)", value=None)
-    t = np.searchsorted(c, us, side="right")
-    # u beyond the last cumsum by round-off: the last token with mass
-    return np.where(t >= len(c), np.flatnonzero(np.asarray(q) > 0)[-1], t).astype(np.int64)
+    t = np.searchsorted(c, us, side="right").astype(np.int64)
+    beyond = t >= len(c)
+    if beyond.any():  # u beyond the last cumsum by round-off: the last token with mass
+        t[beyond] = np.flatnonzero(np.asarray(q) > 0)[-1]
+    return t
 
 
 # ---------------------------------------------------------------------------
