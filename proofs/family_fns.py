@@ -14,7 +14,9 @@ expression against the numpy code at many points before it trusts the trace.
 
 from __future__ import annotations
 
+import builtins
 import math
+import operator
 from fractions import Fraction
 
 import numpy as np
@@ -25,33 +27,11 @@ from mechanism.arith import Unsupported
 class NumpyFns:
     name = "numpy"
     exp, log, sqrt = staticmethod(np.exp), staticmethod(np.log), staticmethod(np.sqrt)
-
-    @staticmethod
-    def pow(x, k):
-        return np.power(x, k)
-
-    @staticmethod
-    def min(a, b):
-        return np.minimum(a, b)
-
-    @staticmethod
-    def max(a, b):
-        return np.maximum(a, b)
-
-    @staticmethod
-    def ite(c, a, b):
-        return np.where(c, a, b)
-
-    @staticmethod
-    def gt(a, b):
-        return np.greater(a, b)
-
-    @staticmethod
-    def ge(a, b):
-        return np.greater_equal(a, b)
+    pow, min, max = staticmethod(np.power), staticmethod(np.minimum), staticmethod(np.maximum)
+    ite, gt, ge = staticmethod(np.where), staticmethod(np.greater), staticmethod(np.greater_equal)
 
 
-class FractionFns(NumpyFns):
+class FractionFns:
     """Exact where possible; exp/log/sqrt/pow of a non-integer power go through float."""
     name = "fraction"
 
@@ -60,30 +40,16 @@ class FractionFns(NumpyFns):
         return lambda x: Fraction(g(float(x)))
 
     exp, log, sqrt = _f(math.exp), _f(math.log), _f(math.sqrt)
+    min, max = staticmethod(builtins.min), staticmethod(builtins.max)  # ties: the first
+    gt, ge = staticmethod(operator.gt), staticmethod(operator.ge)
 
     @staticmethod
     def pow(x, k):
         return Fraction(x) ** int(k) if float(k).is_integer() else Fraction(float(x) ** float(k))
 
     @staticmethod
-    def min(a, b):
-        return a if a <= b else b
-
-    @staticmethod
-    def max(a, b):
-        return a if a >= b else b
-
-    @staticmethod
     def ite(c, a, b):
         return a if c else b
-
-    @staticmethod
-    def gt(a, b):
-        return a > b
-
-    @staticmethod
-    def ge(a, b):
-        return a >= b
 
 
 class SympyFns:
@@ -92,25 +58,11 @@ class SympyFns:
     def __init__(self):
         import sympy as sp
         self.sp = sp
-        self.exp, self.log, self.sqrt = sp.exp, sp.log, sp.sqrt
-
-    def pow(self, x, k):
-        return self.sp.Pow(x, k)
-
-    def min(self, a, b):
-        return self.sp.Min(a, b)
-
-    def max(self, a, b):
-        return self.sp.Max(a, b)
+        self.exp, self.log, self.sqrt, self.pow = sp.exp, sp.log, sp.sqrt, sp.Pow
+        self.min, self.max, self.gt, self.ge = sp.Min, sp.Max, sp.StrictGreaterThan, sp.GreaterThan
 
     def ite(self, c, a, b):
         return self.sp.Piecewise((a, c), (b, True))
-
-    def gt(self, a, b):
-        return self.sp.StrictGreaterThan(a, b)
-
-    def ge(self, a, b):
-        return self.sp.GreaterThan(a, b)
 
 
 class Z3Fns:

@@ -77,7 +77,6 @@ def add_arguments(parser) -> None:
     add_value_model_arguments(parser)
 
 
-# -- issue 12: value models, constructor arguments, report restrictions, imported logs --
 def add_value_model_arguments(parser) -> None:
     add_loading_arguments(parser)
     parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
@@ -88,34 +87,29 @@ def add_value_model_arguments(parser) -> None:
 
 
 def _value_model_main(args):
-    """The --mechanism and --log paths, with the issue-12 options."""
+    """The --mechanism and --log paths, with the value-model options."""
     from properties.audit.logs import audit_log
     from properties.audit.target import parse_args
-    if getattr(args, "log", None):
-        if args.run_dir or args.mechanism:
-            return _usage("give one of RUN_DIR, --mechanism or --log")
-        try:
+    if getattr(args, "log", None) and (args.run_dir or args.mechanism):
+        return _usage("give one of RUN_DIR, --mechanism or --log")
+    try:
+        if getattr(args, "log", None):
             report = audit_log(args.log, valuation=load_valuation(args.valuation),
                                tol=args.identity_tol)
-        except (InvalidInput, InvalidRule) as exc:
-            return _usage(str(exc))
-        print(json.dumps(report.to_json(), indent=1, default=str) if args.json
-              else report.summary())
-        return report.exit_code
-    try:
-        add_search_path(args.path)
-        obj = load_mechanism(args.mechanism, parse_args(args.arg))
-        report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
-                                 timeout=args.timeout, use_suite=not args.no_suite,
-                                 orders=tuple(o for o in args.orders.split(",") if o),
-                                 budget_s=args.budget, valuation=load_valuation(args.valuation),
-                                 reports=args.reports)
+        else:
+            add_search_path(args.path)
+            obj = load_mechanism(args.mechanism, parse_args(args.arg))
+            report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
+                                     timeout=args.timeout, use_suite=not args.no_suite,
+                                     orders=tuple(o for o in args.orders.split(",") if o),
+                                     budget_s=args.budget,
+                                     valuation=load_valuation(args.valuation),
+                                     reports=args.reports)
     except (InvalidInput, InvalidRule) as exc:
         return _usage(str(exc))
     print(json.dumps(report.to_json(), indent=1, default=str) if args.json
           else report.summary())
     return report.exit_code
-# -- end issue 12 --
 
 
 class Progress:
