@@ -79,10 +79,11 @@ def as_distributions(dists) -> np.ndarray:
 
 
 def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
-    sums = arr.sum(axis=1)
-    # fast path: a finite row sum means no NaN or infinity in the row (either would make
-    # the sum non-finite); with no negative entry and sums within EXACT_TOL, nothing to do
-    if np.isfinite(sums).all() and arr.min() >= 0 and np.abs(sums - 1.0).max() <= EXACT_TOL:
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, overflow: errors below
+        sums = arr.sum(axis=1)
+    # fast path: sums within EXACT_TOL of 1 are finite, so no row holds NaN or infinity
+    # (either makes its sum non-finite); with no negative entry either, nothing to do
+    if arr.min() >= 0 and np.abs(sums - 1.0).max() <= EXACT_TOL:
         return arr
     if not np.isfinite(arr).all():
         i, t = np.argwhere(~np.isfinite(arr))[0]
@@ -165,7 +166,8 @@ def output_defect(out, length: int, label: str, what: str = "probability"):
     if v.shape != (length,):
         unit = "" if what == "probability" else " (one payment per agent)"
         return None, ("shape", f"{label} returned shape {v.shape}, expected ({length},){unit}")
-    total = v.sum()  # fast path: a finite sum means every entry is finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = v.sum()  # fast path: a finite sum means every entry is finite
     if np.isfinite(total) and (what != "probability"
                                or (v.min() >= 0 and abs(float(total) - 1.0) <= SUM_TOL)):
         return v, None

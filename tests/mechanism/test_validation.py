@@ -112,3 +112,30 @@ def test_validation_is_idempotent():
     raw /= raw.sum(axis=1, keepdims=True)
     once = as_distributions(raw)
     np.testing.assert_array_equal(as_distributions(once), once)
+
+
+def test_fast_paths_hand_every_defect_to_the_detailed_errors():
+    """The validation fast paths (one row sum + min; min/max of the bids; one output sum)
+    must not accept what the detailed checks refuse, nor warn before the clear error:
+    inf and -inf in one row sum to NaN, huge entries overflow, -0.0 is not negative."""
+    import warnings
+    from mechanism.validation import as_bids, output_defect
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy RuntimeWarning would fail the test
+        for row, words in (([np.inf, -np.inf], "finite"), ([1e308, 1e308], "sum to"),
+                           ([np.nan, 1.0], "finite"), ([1.5, -0.5], "negative"),
+                           ([0.5, 0.5 + 1e-3], "sum to")):
+            with pytest.raises(InvalidInput, match=words):
+                as_distributions([row])
+        np.testing.assert_array_equal(as_distributions([[-0.0, 1.0]]), [[0.0, 1.0]])
+        for bids, words in (([np.inf, 1.0], "finite"), ([np.nan, 1.0], "finite"),
+                            ([1e308, 1e308], "overflow"), ([-1e-300, 1.0], "negative")):
+            with pytest.raises(InvalidInput, match=words):
+                as_bids(bids, 2)
+        np.testing.assert_array_equal(as_bids([1e301, 1.0], 2), [1e301, 1.0])
+        assert output_defect([np.inf, -np.inf], 2, "r")[1][0] == "nan"
+        assert output_defect([0.6, 0.6], 2, "r")[1][0] == "sum"
+        assert output_defect([1.2, -0.2], 2, "r")[1][0] == "negative"
+        assert output_defect([np.inf, -np.inf], 2, "z", "payment")[1][0] == "nan"
+        v, defect = output_defect([-3.0, 2.5], 2, "z", "payment")
+        assert defect is None and v.tolist() == [-3.0, 2.5]
