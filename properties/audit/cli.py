@@ -50,6 +50,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--expect-head", metavar="HASH",
                         help="the chain head published when the run ended (catches a run "
                              "rewritten with a recomputed chain)")
+    parser.add_argument("--public-key", metavar="PEM",
+                        help="verify each run's head.sig with this Ed25519 public key (catches "
+                             "a whole-run rewrite without --expect-head)")
+    parser.add_argument("--hmac-key", metavar="FILE",
+                        help="verify each run's head.sig with this HMAC-SHA256 shared secret")
+    parser.add_argument("--keygen", metavar="PATH",
+                        help="write a new signing key to PATH (Ed25519: PATH and PATH.pub; "
+                             "with --hmac: a shared secret) and exit")
+    parser.add_argument("--hmac", action="store_true", help="--keygen: an HMAC-SHA256 secret")
     parser.add_argument("--no-properties", action="store_true",
                         help="integrity and replay only: skip monotonicity, bounds, identity")
     parser.add_argument("--max-examples", type=int, default=120,
@@ -134,7 +143,28 @@ def _usage(msg: str) -> int:
     return 2
 
 
+def _key(args):
+    """``(alg, path)`` of the verifying key, None without one; InvalidInput for both."""
+    if args.public_key and args.hmac_key:
+        raise InvalidInput("give --public-key or --hmac-key, not both", value=None)
+    if args.public_key:
+        return ("ed25519", args.public_key)
+    return ("hmac-sha256", args.hmac_key) if args.hmac_key else None
+
+
+def _keygen(args) -> int:
+    from properties.audit.signing import generate_key
+    try:
+        for path in generate_key(args.keygen, "hmac-sha256" if args.hmac else "ed25519"):
+            print(f"wrote {path}")
+    except (InvalidInput, OSError) as exc:
+        return _usage(str(exc))
+    return 0
+
+
 def main(args) -> int:
+    if getattr(args, "keygen", None):
+        return _keygen(args)
     if getattr(args, "log", None):
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
@@ -143,13 +173,17 @@ def main(args) -> int:
         return _value_model_main(args)
     if args.tol < 0 or args.identity_tol < 0:
         return _usage("--tol and --identity-tol must be >= 0")
+    try:
+        key = _key(args)
+    except InvalidInput as exc:
+        return _usage(str(exc))
     if _is_batch(args):
-        return _batch(args)
+        return _batch(args, key)
     progress = None if args.quiet else Progress()
     report = audit_run(args.run_dir, tol=args.tol, identity_tol=args.identity_tol,
                        check_properties=not args.no_properties,
                        expect_head=args.expect_head, progress=progress,
-                       vectorized=not args.serial)
+                       vectorized=not args.serial, key=key)
     if progress is not None and progress.done:
         print(f"audit: {progress.done} steps in {report.seconds:.1f}s", file=sys.stderr)
     if args.json:
@@ -196,7 +230,7 @@ class BatchProgress:
         print(("\r" if self.tty else "") + text, end=end, file=self.stream, flush=True)
 
 
-def _batch(args) -> int:
+def _batch(args, key) -> int:
     if args.expect_head:
         return _usage("--expect-head names one run; give heads per run in a manifest "
                       "(a line 'RUN_DIR HEAD')")
@@ -210,7 +244,7 @@ def _batch(args) -> int:
             runs, workers=args.workers, scheduler=args.scheduler, source=args.run_dir,
             progress=None if args.quiet else BatchProgress(), tol=args.tol,
             identity_tol=args.identity_tol, check_properties=not args.no_properties,
-            vectorized=not args.serial)
+            vectorized=not args.serial, key=key)
     except InvalidInput as exc:
         return _usage(str(exc))
     except (OSError, TimeoutError) as exc:  # no scheduler at that address, ...

@@ -38,7 +38,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import as_bids, as_distribution, as_distributions
 
 from properties.audit import checks as C
-from properties.audit import chunked
+from properties.audit import chunked, signing
 from properties.audit.report import AuditReport, Divergence
 from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
 
@@ -65,7 +65,7 @@ def auction_from_header(header: dict) -> TokenAuction:
 def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
               check_properties: bool = True, expect_head: str | None = None,
               progress: Callable[[int, VerifiedStep], None] | None = None,
-              vectorized: bool = True) -> AuditReport:
+              vectorized: bool = True, key: tuple[str, str] | None = None) -> AuditReport:
     """Replay and verify a recorded run; see the module docstring.
 
     ``tol``: relative tolerance when comparing replayed payments (thresholds, stated
@@ -80,8 +80,12 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
     ``progress(steps_done, step)`` is called after every step.
     ``vectorized``: replay the linear/second-price configuration in chunks
     (:mod:`properties.audit.chunked`; same report); False: step by step, as before.
+    ``key``: ``(alg, key file)`` (:mod:`properties.audit.signing`): the run's ``head.sig``
+    must verify under it and sign the audited head (check ``signature``).
     """
     report = AuditReport(str(run_dir))
+    report.tolerances = (f"replayed payments within {tol:g} x max(|replayed|, |recorded|, "
+                         f"bid); identity within {identity_tol:g} x bid + quadrature error")
     t0 = time.perf_counter()
     try:
         header = read_run_header(run_dir)
@@ -118,8 +122,25 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
             report.fail(Divergence("chain", None, None, "head", expect_head, report.head_hash,
                                    message="the run differs from the one whose head was "
                                            "published"))
+    if key is not None and report.error is None:
+        try:
+            _check_signature(run_dir, key, report)
+        except InvalidInput as exc:
+            report.error = str(exc)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _check_signature(run_dir, key: tuple[str, str], report: AuditReport) -> None:
+    alg, path = key
+    head, why = signing.signed_head(run_dir, signing.load_key(path, alg))
+    report.count("signature")
+    if head is None:
+        report.fail(Divergence("signature", None, None, signing.SIG_FILE, "a valid signature",
+                               None, message=why))
+    elif head != report.head_hash:
+        report.fail(Divergence("signature", None, None, "head", head, report.head_hash,
+                               message="the run differs from the one whose head was signed"))
 
 
 def _line(exc) -> int | None:
