@@ -8,7 +8,7 @@ the hash chain over the line's exact bytes (``prev`` = the previous line's ``has
 ``hash`` = :func:`mechanism.records.line_hash`), the step number (and at most
 ``max_tokens`` steps), the side-file block
 (contiguous offsets, SHA-256) and the decoded reports' shape, and records each
-disagreement in the :class:`~properties.audit.report.AuditReport` as it goes.
+disagreement in the :class:`~properties.audit.tally.AuditReport` as it goes.
 
 Unreadable input (a line that is not canonical JSON or breaks the schema, a truncated
 side file, a missing file)
@@ -36,7 +36,7 @@ from mechanism.records import MAX_LINE, line_hash, parse_line
 from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
 from properties.audit import schema as S
-from properties.audit.report import AuditReport, Divergence
+from properties.audit.tally import AuditReport, Divergence
 
 
 @dataclass
