@@ -31,6 +31,7 @@ import time
 from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.audit import cluster
+from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism, load_mechanism
 from properties.loading import add_loading_arguments, add_search_path, load_valuation
@@ -81,6 +82,9 @@ def add_arguments(parser) -> None:
                        help="audit on an existing Dask cluster (e.g. tcp://scheduler.example.org:8786)")
     batch.add_argument("--report", metavar="PATH",
                        help="also write the aggregated report to PATH.json and PATH.md")
+    batch.add_argument("--glob", action="store_true",
+                       help="read RUN_DIR as a glob pattern (* ? [...] **), even if such a "
+                            "path exists (without it, an existing path is always literal)")
     batch.add_argument("--serial", action="store_true",
                        help="replay step by step (no vectorized chunks; same report, slower)")
     add_value_model_arguments(parser)
@@ -200,11 +204,12 @@ def _is_batch(args) -> bool:
     """One run folder (or a path that does not exist) keeps the single-run audit."""
     from pathlib import Path
 
-    if args.workers is not None or args.scheduler is not None:
+    if args.workers is not None or args.scheduler is not None or args.glob:
         return True
     path = Path(args.run_dir)
-    return any(c in args.run_dir for c in "*?[") or path.is_file() or \
-        (path.is_dir() and not cluster._is_run(path))
+    if not path.exists():
+        return bool(MAGIC.search(args.run_dir))  # a pattern, since no such path exists
+    return path.is_file() or (path.is_dir() and not is_run(path))
 
 
 class BatchProgress:
@@ -239,9 +244,10 @@ def _batch(args, key) -> int:
     if args.workers is not None and args.workers < 1:
         return _usage(f"--workers must be >= 1, got {args.workers}")
     try:
-        runs = cluster.find_runs(args.run_dir)
+        runs = find_runs(args.run_dir, glob=args.glob)
         report = cluster.audit_many(
-            runs, workers=args.workers, scheduler=args.scheduler, source=args.run_dir,
+            runs, workers=args.workers, scheduler=args.scheduler,
+            source=f"{args.run_dir}, read as {runs.how}",
             progress=None if args.quiet else BatchProgress(), tol=args.tol,
             identity_tol=args.identity_tol, check_properties=not args.no_properties,
             vectorized=not args.serial, key=key)
