@@ -93,13 +93,15 @@ def _depth(obj, limit: int) -> int:
     return deepest
 
 
-def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH) -> dict:
+def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH,
+               canonical_only: bool = True) -> dict:
     """The record of one transcript line (``raw`` with its ``\\n``, if any).
 
     Raises :class:`InvalidInput` (``value`` = the line number ending ``where``, else the
     line's first 80 characters) naming ``where`` (``file:line``) and the defect: not UTF-8, not JSON, not an object,
-    a duplicate key, NaN/Infinity, nested deeper than ``max_depth``, or bytes that are not
-    the record's canonical form (spacing, key order, number or string spelling).
+    a duplicate key, NaN/Infinity, nested deeper than ``max_depth``, or (``canonical_only``)
+    bytes that are not the record's canonical form (spacing, key order, number or string
+    spelling).
     """
     text = raw[:-1] if raw.endswith(b"\n") else raw
     tail = where.rsplit(":", 1)[-1]
@@ -119,7 +121,7 @@ def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH) -> dict:
         raise InvalidInput(f"{where}: not a JSON object", value=shown)
     if _depth(rec, max_depth) > max_depth:
         raise InvalidInput(f"{where}: JSON nested deeper than {max_depth} levels", value=shown)
-    if canonical(rec) != text:
+    if canonical_only and canonical(rec) != text:
         raise InvalidInput(f"{where}: not in canonical JSON form ({_first_noncanonical(rec, text)}); "
                            "records are written by mechanism.records.canonical", value=shown)
     return rec

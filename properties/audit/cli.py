@@ -107,7 +107,8 @@ def _value_model_main(args):
         return _usage("give one of RUN_DIR, --mechanism or --log")
     try:
         if getattr(args, "log", None):
-            report = audit_log(args.log, valuation=load_valuation(args.valuation),
+            report = audit_log(args.log, valuation=None if args.valuation is None
+                               else load_valuation(args.valuation),
                                tol=args.identity_tol)
         else:
             add_search_path(args.path)

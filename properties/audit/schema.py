@@ -39,11 +39,11 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _bad(where: str, field: str, value, why: str) -> InvalidInput:
-    return InvalidInput(f"{where}: field {field} = {_show(value)} {why}", value=_line(where))
+def field_error(where: str, field: str, value, why: str) -> InvalidInput:
+    return InvalidInput(f"{where}: field {field} = {_show(value)} {why}", value=line_of(where))
 
 
-def _line(where: str):
+def line_of(where: str):
     tail = where.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else None
 
@@ -58,69 +58,69 @@ def is_number(x) -> bool:
     return type(x) is int and abs(x) <= 1 << 1023
 
 
-def _int(rec, key, where, lo=0, hi=None, label=None):
+def int_field(rec, key, where, lo=0, hi=None, label=None):
     v = rec[key]
     if not is_int(v) or v < lo or (hi is not None and v > hi):
         rng = (f"{lo}" if lo == hi else f"{lo}..{hi}") if hi is not None else f">= {lo}"
-        raise _bad(where, label or key, v, f"must be an integer {rng}")
+        raise field_error(where, label or key, v, f"must be an integer {rng}")
     return v
 
 
-def _number(rec, key, where, lo=None, hi=None):
+def number_field(rec, key, where, lo=None, hi=None):
     v = rec[key]
     if not is_number(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
         rng = "" if lo is None else f" >= {lo}" if hi is None else f" in [{lo}, {hi}]"
-        raise _bad(where, key, v, f"must be a finite number{rng}")
+        raise field_error(where, key, v, f"must be a finite number{rng}")
     return v
 
 
-def _choice(rec, key, where, allowed):
+def choice_field(rec, key, where, allowed):
     v = rec[key]
     if type(v) is not str or v not in allowed:
-        raise _bad(where, key, v, f"must be one of {', '.join(map(str, allowed))}")
+        raise field_error(where, key, v, f"must be one of {', '.join(map(str, allowed))}")
     return v
 
 
-def _hex(rec, key, where, label=None):
+def hex_field(rec, key, where, label=None):
     v = rec[key]
     if type(v) is not str or not HEX64.match(v):
-        raise _bad(where, label or key, v, "must be 64 lowercase hex digits (a SHA-256)")
+        raise field_error(where, label or key, v, "must be 64 lowercase hex digits (a SHA-256)")
     return v
 
 
-def _numbers(rec, key, where, length, lo=None, hi=None, closed=True):
+def numbers_field(rec, key, where, length, lo=None, hi=None, closed=True):
     v = rec[key]
     if type(v) is not list or len(v) != length:
-        raise _bad(where, key, v, f"must be a list of {length} numbers")
+        raise field_error(where, key, v, f"must be a list of {length} numbers")
     for k, x in enumerate(v):
         if not is_number(x) or (lo is not None and x < lo) or \
                 (hi is not None and (x > hi if closed else x >= hi)):
             rng = "" if lo is None else f" >= {lo}" if hi is None else \
                 f" in [{lo}, {hi}{']' if closed else ')'}"
-            raise _bad(where, f"{key}[{k}]", x, f"must be a finite number{rng}")
+            raise field_error(where, f"{key}[{k}]", x, f"must be a finite number{rng}")
     return v
 
 
-def _tokens(rec, key, where, V, unique=False):
+def tokens_field(rec, key, where, V, unique=False):
     v = rec[key]
     if type(v) is not list:
-        raise _bad(where, key, v, f"must be a list of token ids in 0..{V - 1}")
+        raise field_error(where, key, v, f"must be a list of token ids in 0..{V - 1}")
     for k, t in enumerate(v):
         if not is_int(t) or not 0 <= t < V:
-            raise _bad(where, f"{key}[{k}]", t, f"must be a token id in 0..{V - 1}")
+            raise field_error(where, f"{key}[{k}]", t, f"must be a token id in 0..{V - 1}")
     if unique and len(set(v)) != len(v):
-        raise _bad(where, key, v, "must not repeat a token")
+        raise field_error(where, key, v, "must not repeat a token")
     return v
 
 
-def _fields(rec: dict, where: str, want: tuple, what: str) -> None:
+def exact_fields(rec: dict, where: str, want: tuple, what: str) -> None:
     keys = set(rec)
     unknown, missing = sorted(keys - set(want)), [k for k in want if k not in keys]
     if unknown:
-        raise _bad(where, unknown[0], rec[unknown[0]], f"is not a field of {what} "
+        raise field_error(where, unknown[0], rec[unknown[0]], f"is not a field of {what} "
                    f"(fields: {', '.join(want)})")
     if missing:
-        raise InvalidInput(f"{where}: {what} lacks field {missing[0]}", value=_line(where))
+        raise InvalidInput(f"{where}: {what} lacks field {missing[0]}", value=line_of(where))
 
 
 HEADER = ("format", "rule", "reference_weight", "epsilon", "payment", "sampler", "charge",
@@ -136,29 +136,29 @@ def check_header(rec: dict, where: str, budget: int = MEMORY_BUDGET) -> dict:
     """The header, validated (the format first, then every field, then the budget)."""
     fmt = rec.get("format")
     if fmt != FORMAT:
-        raise _bad(where, "format", fmt, f"is not a transcript format this audit reads "
+        raise field_error(where, "format", fmt, f"is not a transcript format this audit reads "
                    f"(it reads {FORMAT}; re-record the run with this version)")
-    _fields(rec, where, HEADER, "a transcript header")
+    exact_fields(rec, where, HEADER, "a transcript header")
     if type(rec["rule"]) is not str or not rec["rule"]:
-        raise _bad(where, "rule", rec["rule"], "must be a rule name")
-    _number(rec, "reference_weight", where, 0.0)
-    _number(rec, "epsilon", where, 0.0, 1.0)
-    _choice(rec, "payment", where, PAYMENTS)
-    _choice(rec, "sampler", where, SAMPLERS)
-    _choice(rec, "charge", where, ("expected", "realized"))
-    _int(rec, "seed", where, 0)
-    n = _int(rec, "n", where, 1, MAX_AGENTS)
-    V = _int(rec, "V", where, 1, MAX_VOCAB)
-    _int(rec, "max_tokens", where, 0)
-    _tokens(rec, "prefix", where, V)
-    _tokens(rec, "stop_tokens", where, V, unique=True)
+        raise field_error(where, "rule", rec["rule"], "must be a rule name")
+    number_field(rec, "reference_weight", where, 0.0)
+    number_field(rec, "epsilon", where, 0.0, 1.0)
+    choice_field(rec, "payment", where, PAYMENTS)
+    choice_field(rec, "sampler", where, SAMPLERS)
+    choice_field(rec, "charge", where, ("expected", "realized"))
+    int_field(rec, "seed", where, 0)
+    n = int_field(rec, "n", where, 1, MAX_AGENTS)
+    V = int_field(rec, "V", where, 1, MAX_VOCAB)
+    int_field(rec, "max_tokens", where, 0)
+    tokens_field(rec, "prefix", where, V)
+    tokens_field(rec, "stop_tokens", where, V, unique=True)
     if type(rec["has_reference"]) is not bool:
-        raise _bad(where, "has_reference", rec["has_reference"], "must be true or false")
-    _hex(rec, "prev", where)
-    _hex(rec, "hash", where)
+        raise field_error(where, "has_reference", rec["has_reference"], "must be true or false")
+    hex_field(rec, "prev", where)
+    hex_field(rec, "hash", where)
     need = working_set(n, V, rec["has_reference"])
     if need > budget:
-        raise _bad(where, "V", V, f"with n = {n}: an audit of this run needs about "
+        raise field_error(where, "V", V, f"with n = {n}: an audit of this run needs about "
                    f"{need / 2**30:.1f} GiB (n x V float64 rows on a {GRID_ROWS}-point bid grid), "
                    f"over the memory budget of {budget / 2**30:.1f} GiB")
     return rec
@@ -171,41 +171,41 @@ def working_set(n: int, V: int, has_reference: bool) -> int:
 
 def check_step(rec: dict, where: str, header: dict) -> dict:
     """A step record, validated against the header (``n``, ``V``, the reference row)."""
-    _fields(rec, where, STEP, "a step")
+    exact_fields(rec, where, STEP, "a step")
     n, V = header["n"], header["V"]
-    _int(rec, "step", where, 0)
-    _int(rec, "token", where, 0, V - 1)
-    _numbers(rec, "bids", where, n, 0.0)
-    _numbers(rec, "payments", where, n)
-    _numbers(rec, "payment_errors", where, n, 0.0)
+    int_field(rec, "step", where, 0)
+    int_field(rec, "token", where, 0, V - 1)
+    numbers_field(rec, "bids", where, n, 0.0)
+    numbers_field(rec, "payments", where, n)
+    numbers_field(rec, "payment_errors", where, n, 0.0)
     for key in ("payment_method", "sampler"):
         if type(rec[key]) is not str:
-            raise _bad(where, key, rec[key], "must be a string")
-    _numbers(rec, "uniforms", where, n + EXTRA_UNIFORMS, 0.0, 1.0, closed=False)
+            raise field_error(where, key, rec[key], "must be a string")
+    numbers_field(rec, "uniforms", where, n + EXTRA_UNIFORMS, 0.0, 1.0, closed=False)
     if rec["thresholds"] is not None:
-        _numbers(rec, "thresholds", where, n)
+        numbers_field(rec, "thresholds", where, n)
     loc = rec["reports"]
     if type(loc) is not dict:
-        raise _bad(where, "reports", loc, "must be an object {offset, length, rows, sha256}")
-    _fields(loc, where, REPORTS, "a step's reports")
+        raise field_error(where, "reports", loc, "must be an object {offset, length, rows, sha256}")
+    exact_fields(loc, where, REPORTS, "a step's reports")
     rows = n + int(header["has_reference"])
-    _int(loc, "offset", where, 0, label="reports.offset")
-    _int(loc, "length", where, 0, rows * (4 + 12 * V), label="reports.length")
-    _int(loc, "rows", where, rows, rows, label="reports.rows")
-    _hex(loc, "sha256", where, label="reports.sha256")
-    _hex(rec, "prev", where)
-    _hex(rec, "hash", where)
+    int_field(loc, "offset", where, 0, label="reports.offset")
+    int_field(loc, "length", where, 0, rows * (4 + 12 * V), label="reports.length")
+    int_field(loc, "rows", where, rows, rows, label="reports.rows")
+    hex_field(loc, "sha256", where, label="reports.sha256")
+    hex_field(rec, "prev", where)
+    hex_field(rec, "hash", where)
     return rec
 
 
 def check_end(rec: dict, where: str) -> dict:
     """The end record ``{"end": true, "steps", "side_bytes", "stopped", prev, hash}``."""
-    _fields(rec, where, END, "the end record")
+    exact_fields(rec, where, END, "the end record")
     if rec["end"] is not True:
-        raise _bad(where, "end", rec["end"], "must be true")
-    _int(rec, "steps", where, 0)
-    _int(rec, "side_bytes", where, 0)
-    _choice(rec, "stopped", where, STOPPED)
-    _hex(rec, "prev", where)
-    _hex(rec, "hash", where)
+        raise field_error(where, "end", rec["end"], "must be true")
+    int_field(rec, "steps", where, 0)
+    int_field(rec, "side_bytes", where, 0)
+    choice_field(rec, "stopped", where, STOPPED)
+    hex_field(rec, "prev", where)
+    hex_field(rec, "hash", where)
     return rec
