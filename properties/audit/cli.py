@@ -33,7 +33,8 @@ from mechanism.errors import InvalidInput, InvalidRule
 from properties.audit import cluster
 from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
-from properties.audit.implementation import audit_mechanism, load_mechanism
+from properties.audit.implementation import audit_mechanism
+from properties.cage import caged_mechanism
 from properties.loading import add_loading_arguments, add_search_path, load_valuation
 
 
@@ -112,7 +113,7 @@ def _value_model_main(args):
                                tol=args.identity_tol)
         else:
             add_search_path(args.path)
-            obj = load_mechanism(args.mechanism, parse_args(args.arg))
+            obj = caged_mechanism(args.mechanism, parse_args(args.arg), args.path, args.timeout)
             report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
                                      timeout=args.timeout, use_suite=not args.no_suite,
                                      orders=tuple(o for o in args.orders.split(",") if o),

@@ -18,6 +18,7 @@ from mechanism import TokenAuction, expected_payments
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.rules import check_output
 
+from properties.cage import CageFailure
 from properties.loading import load_spec
 
 
@@ -40,6 +41,8 @@ class ThirdPartyRule:
             out = self.fn(P.copy(), b.copy())
         except InvalidInput:
             raise
+        except CageFailure as exc:  # the caged code raised, exited, hung or returned junk
+            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
         except Exception as exc:  # user code: report, never crash deep inside
             raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
                               rule=self.name) from exc
@@ -122,6 +125,8 @@ class Audited:
                 z = np.asarray(pay(P.copy(), b.copy()), dtype=np.float64)
             except InvalidInput:
                 raise
+            except CageFailure as exc:
+                raise InvalidRule(f"{self.name}.payments {exc}", rule=self.name) from None
             except Exception as exc:
                 raise InvalidRule(f"{self.name}.payments raised {type(exc).__name__}: {exc}",
                                   rule=self.name) from exc
