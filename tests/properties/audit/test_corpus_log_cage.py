@@ -88,7 +88,7 @@ def test_log_header_value_model_is_honoured(capsys, tmp_path):
     rc, text = run_cli(capsys, "audit", "--log",
                        log_file(tmp_path, {**HEADER, "value_model": "kl"}, STEP))
     assert "(value model kl_forward)" in text.splitlines()[0]
-    rc, text = run_cli(capsys, "audit", "--log", "--valuation", "tv",
+    rc, text = run_cli(capsys, "audit", "--valuation", "tv", "--log",
                        log_file(tmp_path, {**HEADER, "value_model": "kl"}, STEP))
     assert "(value model tv)" in text.splitlines()[0]
 
