@@ -191,6 +191,7 @@ def _method(cage: Cage, method: str, context: bool):
             return cage.call(method, np.asarray(dists), np.asarray(bids))
     call.__name__ = method
     call.__tokenauction_caged__ = cage
+    call.__tokenauction_context__ = context
     return call
 
 

@@ -131,22 +131,36 @@ def serve(conn, memory_mb: int) -> None:
             method, args, context = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        fn = methods[method]
-        try:
-            out = fn(*args, context=context) if context is not None else fn(*args)
-        except InvalidInput as exc:
-            _reply(conn, "undefined", str(exc))
+        if method == "aggregate_batch":  # K bid profiles in one request (a bid grid)
+            P, bid_matrix = args
+            replies = []
+            for row in bid_matrix:
+                replies.append(_one(methods, "aggregate", (P.copy(), row.copy()), context))
+                if replies[-1][0] != "ok":
+                    break
+            if replies and replies[-1][0] != "ok":
+                _reply(conn, *replies[-1])
+            else:
+                _reply(conn, "ok", np.array([r[1] for r in replies], dtype=np.float64))
             continue
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, MemoryError, ...: a finding
-            _reply(conn, "fail", "raised", type(exc).__name__, str(exc)[:1000])
-            continue
-        try:
-            value = _data(method, out)
-        except Exception as exc:  # noqa: BLE001 - not numbers
-            _reply(conn, "fail", "not_numeric", type(exc).__name__,
-                   f"{method} returned {type(out).__name__}, not numbers ({exc})"[:1000])
-            continue
-        _reply(conn, "ok", value)
+        _reply(conn, *_one(methods, method, args, context))
+
+
+def _one(methods, method, args, context) -> tuple:
+    """The reply to one call (never raises: whatever the user's code does is data)."""
+    from mechanism.errors import InvalidInput
+    fn = methods[method]
+    try:
+        out = fn(*args, context=context) if context is not None else fn(*args)
+    except InvalidInput as exc:
+        return ("undefined", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, MemoryError, ...: a finding
+        return ("fail", "raised", type(exc).__name__, str(exc)[:1000])
+    try:
+        return ("ok", _data(method, out))
+    except Exception as exc:  # noqa: BLE001 - not numbers
+        return ("fail", "not_numeric", type(exc).__name__,
+                f"{method} returned {type(out).__name__}, not numbers ({exc})"[:1000])
 
 
 if __name__ == "__main__":
