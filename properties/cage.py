@@ -284,4 +284,6 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
                  "kind": exc.kind}, 1)
     finally:
         cage.close()
-    return str(text), js, int(code) if code in (0, 1, 2, 3) else 1
+    text = re.sub(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}",
+                  str(text))  # the report's lines stay lines; no ANSI escape reaches a terminal
+    return text, js, int(code) if code in (0, 1, 2, 3) else 1
