@@ -151,7 +151,7 @@ def test_step_beyond_max_tokens_is_a_divergence(capsys, tmp_path):
     long = record(tmp_path / "long", n=3, steps=9)   # a correctly computed 9th step
     rechained(long, _set(1, "max_tokens", 8))         # and a header that allows 8
     rc, text = audit(capsys, long)
-    assert rc == 1 and "max_tokens" in text
+    assert rc == 1 and "a step beyond the header's max_tokens" in text
 
 
 def test_missing_end_record_is_a_divergence(capsys, run):
@@ -168,7 +168,7 @@ def test_small_payment_lowered_by_9e_10_is_caught(capsys, tmp_path):
             rec["payments"] = [z - 9e-10 for z in rec["payments"]]
     rechained(small, edit)
     rc, text = audit(capsys, small)
-    assert rc == 1 and "replay_payments" in text
+    assert rc == 1 and "FIRST DIVERGENCE: [replay_payments]" in text
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e-6, 1.0, 1e6, 1e150, 1e300])

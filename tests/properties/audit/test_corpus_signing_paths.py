@@ -94,6 +94,16 @@ def test_missing_or_foreign_signature_is_a_divergence(capsys, tmp_path, keys):
     assert rc == 1 and "not signed" in text
 
 
+def test_forged_signature_is_a_divergence(capsys, tmp_path, keys):
+    for alg in ("ed25519", "hmac-sha256"):
+        run = signed(tmp_path, keys, alg, name=f"run-{alg}")
+        sig = json.loads((run / SIG_FILE).read_text())
+        sig["signature"] = ("0" if sig["signature"][0] != "0" else "1") + sig["signature"][1:]
+        (run / SIG_FILE).write_text(json.dumps(sig, sort_keys=True, separators=(",", ":")) + "\n")
+        rc, text = run_cli(capsys, "audit", str(run), "--quiet", keys[alg][1], str(keys[alg][2]))
+        assert rc == 1 and "does not verify" in text, text
+
+
 def test_keygen_writes_keys_and_never_overwrites(capsys, tmp_path):
     rc, text = run_cli(capsys, "audit", "--keygen", str(tmp_path / "k"))
     assert rc == 0 and (tmp_path / "k.pub").is_file()
@@ -126,8 +136,11 @@ def _tampered(run):
 def test_literal_path_is_never_a_glob(capsys, tmp_path):
     record(tmp_path / "run[1]", n=3, steps=3)
     _tampered(record(tmp_path / "run1", n=3, steps=3))
-    rc, text = run_cli(capsys, "audit", str(tmp_path / "run[1]"), "--quiet")
-    assert rc == 0, text
+    record(tmp_path / "logs[1]" / "a", n=3, steps=3)               # a batch: a directory
+    _tampered(record(tmp_path / "logs1" / "b", n=3, steps=3))
+    for target in ("run[1]", "logs[1]"):
+        rc, text = run_cli(capsys, "audit", str(tmp_path / target), "--quiet")
+        assert rc == 0, text
     rc, text = run_cli(capsys, "audit", str(tmp_path / "run[1]"), "--glob", "--quiet")
     assert rc == 1 and "read as glob" in text
 
