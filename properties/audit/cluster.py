@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import uuid
 import time
-from pathlib import Path
 from typing import Callable
 
 from mechanism.errors import InvalidInput
-from mechanism.transcript import JSONL
 
 from properties.audit.paths import find_runs, is_run  # noqa: F401 - the batch's targets
 from properties.audit.tally import BatchReport, run_summary

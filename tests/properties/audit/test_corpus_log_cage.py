@@ -11,20 +11,12 @@ import textwrap
 
 import pytest
 
-from tokenauction.cli import main as cli
+from tests.helpers.recording import run_cli
 
 HEADER = {"format": "tokenauction-log", "version": 1, "mechanism": "m", "rule": "linear"}
 STEP = {"step": 0, "bids": [1.0, 2.0], "reports": [[0.8, 0.2], [0.1, 0.9]],
         "outcome": [1 / 3 * 0.8 + 2 / 3 * 0.1, 1 / 3 * 0.2 + 2 / 3 * 0.9], "token": 1,
         "payments": [0.1, 0.2]}
-
-
-def run_cli(capsys, *argv) -> tuple[int, str]:
-    rc = cli(list(argv))
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Traceback" not in text
-    return rc, text
 
 
 def log_file(tmp_path, *rows, raw: bytes | None = None):

@@ -9,16 +9,11 @@ import json
 import pytest
 
 from mechanism.transcript import JSONL
-from tests.helpers.recording import record, records, write
-from tokenauction.cli import main as cli
+from tests.helpers.recording import record, records, run_cli, write
 
 
 def audit(capsys, run, *extra) -> tuple[int, str]:
-    rc = cli(["audit", str(run), "--quiet", *extra])
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Traceback" not in text
-    return rc, text
+    return run_cli(capsys, "audit", run, "--quiet", *extra)
 
 
 def lines(run) -> list[bytes]:

@@ -11,16 +11,8 @@ import pytest
 
 from mechanism.transcript import JSONL, SIDE
 from properties.audit.signing import SIG_FILE, generate_key, load_key, sign_run
-from tests.helpers.recording import record, records, write
+from tests.helpers.recording import record, records, run_cli, write
 from tokenauction.cli import main as cli
-
-
-def run_cli(capsys, *argv) -> tuple[int, str]:
-    rc = cli(list(argv))
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Traceback" not in text
-    return rc, text
 
 
 @pytest.fixture
