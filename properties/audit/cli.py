@@ -1,9 +1,10 @@
 """``tokenauction audit``: replay and verify a recorded auction, or judge a mechanism.
 
     tokenauction audit RUN_DIR [--json] [--tol T] [--identity-tol T] [--no-properties]
-                               [--expect-head HASH]
-    tokenauction audit DIR_OR_GLOB_OR_MANIFEST [--workers N | --scheduler ADDRESS]
+                               [--expect-head HASH] [--public-key PEM | --hmac-key FILE]
+    tokenauction audit DIR_OR_GLOB_OR_MANIFEST [--glob] [--workers N | --scheduler ADDRESS]
                                [--json] [--report PATH] [--tol T] ...
+    tokenauction audit --keygen PATH [--hmac]        (properties/audit/signing.py)
     tokenauction audit --mechanism package.module:NAME [--json] [--max-examples K]
     tokenauction audit --mechanism path/to/file.py:NAME [--orders box,segment] [--no-suite]
                        [--valuation tv|kl|win|inner|file.py:NAME] [--reports one_hot|top_k:K]
@@ -16,8 +17,9 @@ counterexamples (:mod:`properties.audit.implementation`, which documents the int
 audited object exposes). Exit codes: 0 clean, 1 divergence, violation or refuted
 property, 2 unreadable input or usage error.
 
-A target that is not one run folder (a directory of runs, a glob, a manifest), or any
-target with ``--workers``/``--scheduler``, is a batch (:mod:`properties.audit.cluster`):
+A target that is not one run folder (a directory of runs, a glob, a manifest; read as
+:mod:`properties.audit.paths` says: an existing path is literal), or any target with
+``--workers``/``--scheduler``, is a batch (:mod:`properties.audit.cluster`):
 progress lines on stderr, one aggregated report (Markdown, or ``--json``; ``--report
 PATH`` writes PATH.json and PATH.md), exit code the worst run's.
 """
