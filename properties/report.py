@@ -9,7 +9,7 @@ Evidence (docs/theory.md, "Scope of a verdict"): a sampled verdict records ``val
 number of examples on which the target answered validly; a PROVED verdict carries its
 ``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED beside a REFUTED
 whose counterexample lies inside the proof's scope is an internal error
-(:attr:`Report.conflicts`, exit code :data:`EXIT_INTERNAL`).
+(:attr:`Report.conflicts`, exit code ``ExitCode.INTERNAL``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mechanism.tables import text_table
-from mechanism.verdicts import Scope, Verdict, strongest
+from mechanism.verdicts import ExitCode, Scope, Verdict, strongest
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
-#: Exit codes of ``tokenauction check``: nothing refuted, refuted, usage error, internal error.
-EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _plain(x):
@@ -126,8 +124,8 @@ class HasFindings:
     @property
     def exit_code(self) -> int:
         if self.conflicts:
-            return EXIT_INTERNAL
-        return EXIT_REFUTED if self.refuted else EXIT_OK
+            return ExitCode.INTERNAL
+        return ExitCode.FAILED if self.refuted else ExitCode.OK
 
 
 @dataclass
@@ -200,8 +198,8 @@ class Report(HasFindings):
         lines.append("")
         if conflicts:
             lines.append(f"result: INTERNAL ERROR, a PROVED contradicted inside its scope "
-                         f"(exit {EXIT_INTERNAL})")
+                         f"(exit {ExitCode.INTERNAL:d})")
         else:
-            lines.append("result: " + ("REFUTED (exit 1)" if self.refuted
-                                       else "nothing refuted (exit 0)"))
+            lines.append("result: " + (f"REFUTED (exit {ExitCode.FAILED:d})" if self.refuted
+                                       else f"nothing refuted (exit {ExitCode.OK:d})"))
         return "\n".join(lines)

@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from mechanism.errors import TokenAuctionError
+from mechanism.verdicts import ExitCode
 
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS = {
@@ -45,17 +46,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
+        return ExitCode.USAGE
     if getattr(args, "_missing", None):
         print(f"tokenauction {args.command}: not available in this build ({args._missing})",
               file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         return int(args._main(args) or 0)
     except TokenAuctionError as exc:
         if isinstance(exc, ValueError) or isinstance(exc, ImportError):
             print(f"tokenauction {args.command}: error: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         raise
 
 

@@ -29,6 +29,7 @@ import sys
 import time
 
 from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.verdicts import ExitCode
 
 from properties.audit import cluster
 from properties.audit.replay import audit_run
@@ -131,7 +132,7 @@ class Progress:
 
 def _usage(msg: str) -> int:
     print(f"tokenauction audit: error: {msg}", file=sys.stderr)
-    return 2
+    return ExitCode.USAGE
 
 
 def main(args) -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from mechanism.errors import InvalidInput
+from mechanism.verdicts import ExitCode
 from mechanism.transcript import JSONL
 
 from properties.audit.tally import BatchReport, run_summary
@@ -89,7 +90,7 @@ def audit_one(run: str, options: dict) -> dict:
     try:
         report = audit_run(run, expect_head=head, **opts)
     except Exception as exc:  # a bug in the audit on this run: reported, never lost
-        return {"run": run, "status": "unreadable", "exit_code": 2, "steps": 0,
+        return {"run": run, "status": "unreadable", "exit_code": ExitCode.USAGE, "steps": 0,
                 "n_divergences": 0, "first_divergence": None, "first_divergence_text": None,
                 "error": f"the audit itself failed: {type(exc).__name__}: {exc}",
                 "head_hash": None, "seconds": 0.0}
@@ -97,7 +98,7 @@ def audit_one(run: str, options: dict) -> dict:
 
 
 def _lost(run: str, why: str) -> dict:
-    return {"run": run, "status": "unreadable", "exit_code": 2, "steps": 0, "n_divergences": 0,
+    return {"run": run, "status": "unreadable", "exit_code": ExitCode.USAGE, "steps": 0, "n_divergences": 0,
             "first_divergence": None, "first_divergence_text": None,
             "error": f"not audited: {why}", "head_hash": None, "seconds": 0.0}
 

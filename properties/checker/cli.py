@@ -13,6 +13,7 @@ import json
 import sys
 
 from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.verdicts import ExitCode
 
 from properties.catalogue import ALL_ORDERS, CATALOGUE
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
@@ -55,7 +56,7 @@ def main(args) -> int:
     if args.max_examples < 1 or args.timeout <= 0:
         print("tokenauction check: error: --max-examples and --timeout must be positive",
               file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
         return _many(args)
     try:
@@ -69,7 +70,7 @@ def main(args) -> int:
                        kind=args.kind, thorough=args.thorough)
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -92,7 +93,7 @@ def _many(args) -> int:
     if args.workers is not None and args.scheduler is not None:
         print("tokenauction check: error: give --workers or --scheduler, not both",
               file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     options = dict(properties=args.properties, orders=args.orders,
                    max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                    rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
@@ -101,7 +102,7 @@ def _many(args) -> int:
         print("tokenauction check: error: several targets take built-in --valuation models and "
               "--kind rule|payment only; check a mechanism or a valuation file one target at a "
               "time", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         results, engine = run_tasks(
             check_one, [(t, options) for t in args.target], workers=args.workers,
@@ -110,7 +111,7 @@ def _many(args) -> int:
                                     {"target": item[0], "error": why}, 2))
     except (InvalidInput, OSError, TimeoutError, ImportError) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     code = max(c for _, _, c in results)
     if args.json:
         print(json.dumps({"engine": engine, "exit_code": code,

@@ -82,6 +82,21 @@ def test_cli_module_target_and_payment_target(capsys):
                      "--max-examples", "10"]) == 0
 
 
+def test_check_race_judges_every_payment_of_the_registry(capsys):
+    """``check race`` is accepted like the other built-in payments (the auction's payment
+    names are the registry's); the race pays Myerson's price for the race's own win
+    probability, so under the default tv value model truthfulness and IR are refuted while the
+    payment bounds it declares hold."""
+    from mechanism.payments import PAYMENT_RULES, PAYMENTS
+    assert PAYMENTS == tuple(PAYMENT_RULES) and "race" in PAYMENTS
+    assert cli_main(["check", "race", "--max-examples", "20", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    verdicts = {f["property"]: f["verdict"] for f in data["findings"]}
+    assert verdicts["individually_rational"] == "REFUTED"
+    for pid in ("payment_nonnegative", "payment_at_most_bid", "zero_bid_pays_zero"):
+        assert verdicts[pid] == "NOT_REFUTED", (pid, verdicts)
+
+
 def test_kinds():
     assert classify(get_rule("linear"))[0] == "rule"
     assert classify(get_payment_rule("second_price"))[0] == "payment"
