@@ -223,7 +223,7 @@ class PaymentRule:
         if model == V.DEFAULT_VALUE_MODEL:
             return dict(self.claims)
         base = {k: v for k, v in self.claims.items()
-                if k not in ("payment_identity", "truthful", "individually_rational")}
+                if k not in V.MODEL_DEPENDENT}
         return {**base, **self.claims_under.get(model, {})}
 
     def __call__(self, rule, dists, bids) -> np.ndarray:

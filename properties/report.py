@@ -1,4 +1,4 @@
-"""Findings and the report of ``check`` (STYLE.md, CrossHair: never a bare bool).
+"""Findings and the report of ``check`` (never a bare bool).
 
 A :class:`Finding` is one verdict of one engine on one property (and order). Its
 ``counterexample`` (REFUTED only) is a dict with at least ``dists``, ``bids``,
@@ -25,7 +25,8 @@ from mechanism.verdicts import ExitCode, Scope, Verdict, strongest
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
 
 
-def _plain(x):
+def plain(x):
+    """A JSON-ready copy of a value: numpy arrays and scalars as Python lists and numbers."""
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, (np.floating,)):
@@ -35,9 +36,9 @@ def _plain(x):
     if isinstance(x, (np.bool_,)):
         return bool(x)
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
+        return {k: plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [plain(v) for v in x]
     return x
 
 
@@ -67,8 +68,8 @@ class Finding:
     def to_json(self) -> dict:
         cex = None
         if self.counterexample is not None:
-            cex = {k: _plain(self.counterexample.get(k)) for k in CEX_KEYS}
-            cex.update({k: _plain(v) for k, v in self.counterexample.items() if k not in cex})
+            cex = {k: plain(self.counterexample.get(k)) for k in CEX_KEYS}
+            cex.update({k: plain(v) for k, v in self.counterexample.items() if k not in cex})
         from .catalogue import CATALOGUE
         spec = CATALOGUE[self.property].spec if self.property in CATALOGUE else None
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
@@ -124,8 +125,8 @@ class HasFindings:
     @property
     def exit_code(self) -> int:
         if self.conflicts:
-            return ExitCode.INTERNAL
-        return ExitCode.FAILED if self.refuted else ExitCode.OK
+            return int(ExitCode.INTERNAL)
+        return int(ExitCode.FAILED if self.refuted else ExitCode.OK)
 
 
 @dataclass
@@ -155,7 +156,7 @@ class Report(HasFindings):
     def to_json(self) -> dict:
         return {"target": self.target, "kind": self.kind, "refuted": self.refuted,
                 "exit_code": self.exit_code, "internal_errors": self.conflicts,
-                "seconds": round(self.seconds, 3), **_plain(self.settings),
+                "seconds": round(self.seconds, 3), **plain(self.settings),
                 "findings": [f.to_json() for f in self.findings]}
 
     def dumps(self) -> str:

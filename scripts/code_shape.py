@@ -66,6 +66,28 @@ def imports(name: str, path: pathlib.Path, known: set[str]):
                     yield a.name, [], id(node) in top
 
 
+def private_attributes(name: str, path: pathlib.Path, known: set[str]) -> list[str]:
+    """``alias._name`` where ``alias`` is another module of ``known`` imported by this one:
+    a private name reached across modules without an import line."""
+    tree = ast.parse(path.read_text())
+    init = path.name == "__init__.py"
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve(name + (".__init__" if init else ""), node)
+            for a in node.names:
+                if f"{target}.{a.name}" in known:
+                    aliases[a.asname or a.name] = f"{target}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name in known and a.asname:
+                    aliases[a.asname] = a.name
+    return sorted({f"{aliases[n.value.id]}.{n.attr}" for n in ast.walk(tree)
+                   if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                   and n.value.id in aliases and aliases[n.value.id] != name
+                   and n.attr.startswith("_") and not n.attr.startswith("__")})
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Every strongly connected component of more than one module (Tarjan)."""
     index, low, stack, on, out = {}, {}, [], set(), []
@@ -115,6 +137,8 @@ def measure(packages=PACKAGES) -> dict:
                 graph[name].add(target)
             private += [f"{path.relative_to(ROOT)} imports {target}.{n}" for n in names
                         if n.startswith("_") and not n.startswith("__") and target != name]
+        private += [f"{path.relative_to(ROOT)} uses {attr}"
+                    for attr in private_attributes(name, path, known)]
     return {"functions over 80 lines": long_fns, "modules over 400 lines": long_mods,
             "import cycles": [" -> ".join(c) for c in cycles(graph)],
             "private names imported across modules": private}

@@ -1,7 +1,7 @@
 """The ``tokenauction`` command line: one dispatcher, one module per subcommand.
 
 Each subcommand module exposes ``add_arguments(parser)`` and ``main(args) -> int``.
-Exit codes (STYLE.md, CrossHair): 0 all good, 1 something refuted or diverged,
+Exit codes (``mechanism.verdicts.ExitCode``): 0 all good, 1 something refuted or diverged,
 2 usage or input error; ``check`` also 3, an internal error (a PROVED contradicted by a
 counterexample inside its scope).
 """

@@ -171,7 +171,7 @@ def _is_batch(args) -> bool:
         return True
     path = Path(args.run_dir)
     return any(c in args.run_dir for c in "*?[") or path.is_file() or \
-        (path.is_dir() and not cluster._is_run(path))
+        (path.is_dir() and not cluster.is_run(path))
 
 
 class BatchProgress:

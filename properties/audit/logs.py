@@ -1,5 +1,5 @@
-"""Audit a third party's auction log without replaying its mechanism (issue 12;
-``tokenauction audit --log FILE.jsonl``).
+"""Audit a third party's auction log without replaying its mechanism
+(``tokenauction audit --log FILE.jsonl``).
 
 Schema: JSON lines. The first line is a header, every other line one step::
 

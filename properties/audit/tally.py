@@ -4,7 +4,7 @@ A :class:`Divergence` names the step, the line of ``transcript.jsonl``, the agen
 any), the field, and the expected and recorded values. An :class:`AuditReport` keeps
 the FIRST divergence in full, a bounded list of the next ones, and one
 :class:`CheckTally` per check (how many items checked, how many failed), so its size
-does not grow with the run. Exit codes (STYLE.md): 0 clean, 1 divergence or
+does not grow with the run. Exit codes: 0 clean, 1 divergence or
 violation, 2 unreadable input.
 """
 
@@ -146,8 +146,8 @@ class AuditReport:
     @property
     def exit_code(self) -> int:
         if self.error is not None:
-            return ExitCode.USAGE
-        return ExitCode.FAILED if self.n_divergences else ExitCode.OK
+            return int(ExitCode.USAGE)
+        return int(ExitCode.FAILED if self.n_divergences else ExitCode.OK)
 
     def violation_rate(self, check: str = "monotone_box") -> float:
         t = self.tallies[check]
@@ -247,7 +247,7 @@ class BatchReport:
     @property
     def exit_code(self) -> int:
         """The worst run's: 0 all clean, 1 some diverged, 2 some unreadable."""
-        return ExitCode(max((r["exit_code"] for r in self.runs), default=ExitCode.OK))
+        return int(max((r["exit_code"] for r in self.runs), default=ExitCode.OK))
 
     def to_json(self) -> dict:
         return {"source": self.source, "engine": self.engine, "exit_code": self.exit_code,

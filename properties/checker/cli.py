@@ -1,4 +1,4 @@
-"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule (issue 3).
+"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule.
 
 Several targets (a rule zoo) are judged one after another, or on Dask with
 ``--workers N`` / ``--scheduler ADDRESS`` (the audit's engine,
@@ -124,7 +124,7 @@ def _many(args) -> int:
               f"{sum(c == 2 for _, _, c in results)} errors")
     return code
 def _mechanism(args, valuation) -> int:
-    """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
+    """``check TARGET --kind mechanism``: the mechanism audit."""
     from properties.audit.implementation import audit_mechanism, load_mechanism
     report = audit_mechanism(load_mechanism(args.target[0]), max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,

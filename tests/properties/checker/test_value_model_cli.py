@@ -1,4 +1,4 @@
-"""Issue 12 on the command line and in loading: --valuation, --reports, --kind, --arg,
+"""Value models and restrictions on the command line and in loading: --valuation, --reports, --kind, --arg,
 --path, unusable callables as usage errors, imported logs, budgets that say what they cut."""
 
 from __future__ import annotations
