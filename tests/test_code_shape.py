@@ -117,3 +117,15 @@ def test_subcommands_return_exit_codes_not_numbers(path):
                 and isinstance(node.value.body, ast.Constant)
                 and isinstance(node.value.body.value, int)]
     assert literal == [], f"{path} returns literal exit numbers at lines {literal}; use ExitCode"
+
+
+def test_mechanism_tests_import_nothing_above_mechanism():
+    """tests/mechanism/ tests the numpy reference alone (no app, no properties, no proofs)."""
+    offenders = []
+    for path in sorted((ROOT / "tests" / "mechanism").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.split(".")[0] in ("tokenauction", "properties", "proofs")]
+    assert offenders == [], offenders
