@@ -15,7 +15,7 @@ import time
 
 from mechanism.errors import InvalidInput
 from mechanism.tables import text_table
-from mechanism.verdicts import ExitCode, Verdict
+from mechanism.verdicts import Verdict
 
 from proofs.claims import load_all
 from proofs.registry import CLAIMS, Limits, ProofResult, as_expected, run_claim
@@ -105,7 +105,7 @@ def explain(claim_id: str, limits: Limits, out) -> int:
         print("  no lemma chain (a bounded proof, or the claim crashed):\n  " + r.detail, file=out)
     for step in r.lemmas:
         print("  " + step.line(), file=out)
-    return ExitCode.OK if as_expected(c, r) and not bad else ExitCode.FAILED
+    return 0 if as_expected(c, r) and not bad else 1
 
 
 def main(args) -> int:
@@ -128,7 +128,7 @@ def main(args) -> int:
              "as_expected": as_expected(c, r) and not bad, "detail": r.detail,
              "scope": None if r.scope is None else r.scope.to_json()}
             for c, r, bad in rows], "ok": ok, "seconds": round(total, 3)}, default=str, indent=1))
-        return ExitCode.OK if ok else ExitCode.FAILED
+        return 0 if ok else 1
     out = sys.stdout
     _print_table(rows, out)
     off = [c.id for c, r, bad in rows if bad or not as_expected(c, r)]
@@ -146,4 +146,4 @@ def main(args) -> int:
                 print(f"  counterexample: {_fmt_cex(r.counterexample)}", file=out)
             if args.detail or bad or not as_expected(c, r) or r.counterexample is None:
                 print("  " + r.detail.replace("\n", "\n  "), file=out)
-    return ExitCode.OK if ok else ExitCode.FAILED
+    return 0 if ok else 1

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mechanism.tables import text_table
-from mechanism.verdicts import ExitCode, Scope, Verdict, strongest
+from mechanism.verdicts import Scope, Verdict, strongest
+from mechanism.verdicts import ExitCode
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
 

@@ -1,5 +1,6 @@
 """Measure the shape rules of the code: functions over 80 lines, modules over 400 lines,
-import cycles between modules, private names (``_name``) imported across modules.
+import cycles between modules, private names (``_name``) imported across modules, and (a
+looser measure) ``module._name`` attributes of another module used.
 
     python scripts/code_shape.py [PACKAGE ...]      (default: mechanism properties tokenauction)
 
@@ -126,7 +127,7 @@ def measure(packages=PACKAGES) -> dict:
         mods.update(modules(p))
     known = set(mods)
     graph: dict[str, set[str]] = {m: set() for m in mods}
-    private, long_fns, long_mods = [], [], []
+    private, private_attrs, long_fns, long_mods = [], [], [], []
     for name, path in mods.items():
         n_lines = len(path.read_text().splitlines())
         if n_lines > MAX_MODULE:
@@ -137,11 +138,12 @@ def measure(packages=PACKAGES) -> dict:
                 graph[name].add(target)
             private += [f"{path.relative_to(ROOT)} imports {target}.{n}" for n in names
                         if n.startswith("_") and not n.startswith("__") and target != name]
-        private += [f"{path.relative_to(ROOT)} uses {attr}"
-                    for attr in private_attributes(name, path, known)]
+        private_attrs += [f"{path.relative_to(ROOT)} uses {attr}"
+                          for attr in private_attributes(name, path, known)]
     return {"functions over 80 lines": long_fns, "modules over 400 lines": long_mods,
             "import cycles": [" -> ".join(c) for c in cycles(graph)],
-            "private names imported across modules": private}
+            "private names imported across modules": private,
+            "private attributes of other modules used": private_attrs}
 
 
 def main(argv) -> int:

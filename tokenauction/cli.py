@@ -1,7 +1,7 @@
 """The ``tokenauction`` command line: one dispatcher, one module per subcommand.
 
 Each subcommand module exposes ``add_arguments(parser)`` and ``main(args) -> int``.
-Exit codes (``mechanism.verdicts.ExitCode``): 0 all good, 1 something refuted or diverged,
+Exit codes (STYLE.md, CrossHair): 0 all good, 1 something refuted or diverged,
 2 usage or input error; ``check`` also 3, an internal error (a PROVED contradicted by a
 counterexample inside its scope).
 """
@@ -13,7 +13,6 @@ import importlib
 import sys
 
 from mechanism.errors import TokenAuctionError
-from mechanism.verdicts import ExitCode
 
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS = {
@@ -46,17 +45,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return ExitCode.USAGE
+        return 2
     if getattr(args, "_missing", None):
         print(f"tokenauction {args.command}: not available in this build ({args._missing})",
               file=sys.stderr)
-        return ExitCode.USAGE
+        return 2
     try:
         return int(args._main(args) or 0)
     except TokenAuctionError as exc:
         if isinstance(exc, ValueError) or isinstance(exc, ImportError):
             print(f"tokenauction {args.command}: error: {exc}", file=sys.stderr)
-            return ExitCode.USAGE
+            return 2
         raise
 
 

@@ -29,7 +29,6 @@ import sys
 import time
 
 from mechanism.errors import InvalidInput, InvalidRule
-from mechanism.verdicts import ExitCode
 
 from properties.audit import cluster
 from properties.audit.replay import audit_run
@@ -132,7 +131,7 @@ class Progress:
 
 def _usage(msg: str) -> int:
     print(f"tokenauction audit: error: {msg}", file=sys.stderr)
-    return ExitCode.USAGE
+    return 2
 
 
 def main(args) -> int:
@@ -171,7 +170,7 @@ def _is_batch(args) -> bool:
         return True
     path = Path(args.run_dir)
     return any(c in args.run_dir for c in "*?[") or path.is_file() or \
-        (path.is_dir() and not cluster.is_run(path))
+        (path.is_dir() and not cluster._is_run(path))
 
 
 class BatchProgress:

@@ -1,4 +1,4 @@
-"""Audit many recorded runs at once, in-process or on Dask.
+"""Audit many recorded runs at once, in-process or on Dask (issue 14).
 
 :func:`find_runs` turns a target into run folders: a run folder itself; a directory
 (every folder below it holding ``transcript.jsonl``); a glob (``logs/2026-*/run-*``);
@@ -34,15 +34,13 @@ from pathlib import Path
 from typing import Callable
 
 from mechanism.errors import InvalidInput
-from mechanism.verdicts import ExitCode
 from mechanism.transcript import JSONL
 
 from properties.audit.tally import BatchReport, run_summary
 from properties.audit.replay import audit_run
 
 
-def is_run(path: Path) -> bool:
-    """Whether ``path`` is a run folder (it holds the transcript)."""
+def _is_run(path: Path) -> bool:
     return (path / JSONL).is_file()
 
 
@@ -61,7 +59,7 @@ def find_runs(target) -> list[tuple[str, str | None]]:
         for match in sorted(glob.glob(text, recursive=True)):
             m = Path(match)
             m = m.parent if m.name == JSONL else m
-            found += [m] if is_run(m) else (_below(m) if m.is_dir() else [])
+            found += [m] if _is_run(m) else (_below(m) if m.is_dir() else [])
         runs = [(str(p), None) for p in dict.fromkeys(found)]
     elif path.is_file() and path.name == JSONL:
         runs = [(str(path.parent), None)]
@@ -74,7 +72,7 @@ def find_runs(target) -> list[tuple[str, str | None]]:
                 run = Path(name) if Path(name).is_absolute() else path.parent / name
                 runs.append((str(run), rest[0] if rest else None))
     elif path.is_dir():
-        runs = [(str(path), None)] if is_run(path) else [(str(p), None) for p in _below(path)]
+        runs = [(str(path), None)] if _is_run(path) else [(str(p), None) for p in _below(path)]
     else:
         raise InvalidInput(f"{text} is not a run folder, a directory, a glob or a manifest "
                            "file", value=text)
@@ -91,7 +89,7 @@ def audit_one(run: str, options: dict) -> dict:
     try:
         report = audit_run(run, expect_head=head, **opts)
     except Exception as exc:  # a bug in the audit on this run: reported, never lost
-        return {"run": run, "status": "unreadable", "exit_code": int(ExitCode.USAGE), "steps": 0,
+        return {"run": run, "status": "unreadable", "exit_code": 2, "steps": 0,
                 "n_divergences": 0, "first_divergence": None, "first_divergence_text": None,
                 "error": f"the audit itself failed: {type(exc).__name__}: {exc}",
                 "head_hash": None, "seconds": 0.0}
@@ -99,7 +97,7 @@ def audit_one(run: str, options: dict) -> dict:
 
 
 def _lost(run: str, why: str) -> dict:
-    return {"run": run, "status": "unreadable", "exit_code": int(ExitCode.USAGE), "steps": 0, "n_divergences": 0,
+    return {"run": run, "status": "unreadable", "exit_code": 2, "steps": 0, "n_divergences": 0,
             "first_divergence": None, "first_divergence_text": None,
             "error": f"not audited: {why}", "head_hash": None, "seconds": 0.0}
 

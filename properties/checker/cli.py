@@ -1,4 +1,4 @@
-"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule.
+"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule (issue 3).
 
 Several targets (a rule zoo) are judged one after another, or on Dask with
 ``--workers N`` / ``--scheduler ADDRESS`` (the audit's engine,
@@ -13,7 +13,6 @@ import json
 import sys
 
 from mechanism.errors import InvalidInput, InvalidRule
-from mechanism.verdicts import ExitCode
 
 from properties.catalogue import ALL_ORDERS, CATALOGUE
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
@@ -56,7 +55,7 @@ def main(args) -> int:
     if args.max_examples < 1 or args.timeout <= 0:
         print("tokenauction check: error: --max-examples and --timeout must be positive",
               file=sys.stderr)
-        return ExitCode.USAGE
+        return 2
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
         return _many(args)
     try:
@@ -70,7 +69,7 @@ def main(args) -> int:
                        kind=args.kind, thorough=args.thorough)
     except (InvalidInput, InvalidRule) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+        return 2
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -93,7 +92,7 @@ def _many(args) -> int:
     if args.workers is not None and args.scheduler is not None:
         print("tokenauction check: error: give --workers or --scheduler, not both",
               file=sys.stderr)
-        return ExitCode.USAGE
+        return 2
     options = dict(properties=args.properties, orders=args.orders,
                    max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                    rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
@@ -102,7 +101,7 @@ def _many(args) -> int:
         print("tokenauction check: error: several targets take built-in --valuation models and "
               "--kind rule|payment only; check a mechanism or a valuation file one target at a "
               "time", file=sys.stderr)
-        return ExitCode.USAGE
+        return 2
     try:
         results, engine = run_tasks(
             check_one, [(t, options) for t in args.target], workers=args.workers,
@@ -111,7 +110,7 @@ def _many(args) -> int:
                                     {"target": item[0], "error": why}, 2))
     except (InvalidInput, OSError, TimeoutError, ImportError) as exc:
         print(f"tokenauction check: error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+        return 2
     code = max(c for _, _, c in results)
     if args.json:
         print(json.dumps({"engine": engine, "exit_code": code,
@@ -124,7 +123,7 @@ def _many(args) -> int:
               f"{sum(c == 2 for _, _, c in results)} errors")
     return code
 def _mechanism(args, valuation) -> int:
-    """``check TARGET --kind mechanism``: the mechanism audit."""
+    """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
     from properties.audit.implementation import audit_mechanism, load_mechanism
     report = audit_mechanism(load_mechanism(args.target[0]), max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
