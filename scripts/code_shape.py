@@ -1,6 +1,7 @@
 """Measure the shape rules of the code: functions over 80 lines, modules over 400 lines,
 import cycles between modules, private names (``_name``) imported across modules, and (a
-looser measure) ``module._name`` attributes of another module used.
+looser measure) ``module._name`` attributes of another module used; and, for information,
+the functions taking 8 or more parameters.
 
     python scripts/code_shape.py [PACKAGE ...]      (default: mechanism properties tokenauction)
 
@@ -44,6 +45,20 @@ def long_functions(path: pathlib.Path) -> list[tuple[str, int]]:
     return [(f.name, f.end_lineno - f.lineno + 1) for f in ast.walk(tree)
             if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
             and f.end_lineno - f.lineno + 1 > MAX_FUNCTION]
+
+
+def many_parameters(path: pathlib.Path, limit: int = 8) -> list[tuple[str, int]]:
+    """Functions taking ``limit`` or more parameters (``self`` not counted)."""
+    tree = ast.parse(path.read_text())
+    out = []
+    for f in ast.walk(tree):
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = f.args
+            names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+            n = len([x for x in names if x not in ("self", "cls")])
+            if n >= limit:
+                out.append((f.name, n))
+    return out
 
 
 def imports(name: str, path: pathlib.Path, known: set[str]):
@@ -127,12 +142,13 @@ def measure(packages=PACKAGES) -> dict:
         mods.update(modules(p))
     known = set(mods)
     graph: dict[str, set[str]] = {m: set() for m in mods}
-    private, private_attrs, long_fns, long_mods = [], [], [], []
+    private, private_attrs, long_fns, long_mods, wide = [], [], [], [], []
     for name, path in mods.items():
         n_lines = len(path.read_text().splitlines())
         if n_lines > MAX_MODULE:
             long_mods.append(f"{path.relative_to(ROOT)} {n_lines} lines")
         long_fns += [f"{path.relative_to(ROOT)}:{fn} {n} lines" for fn, n in long_functions(path)]
+        wide += [f"{path.relative_to(ROOT)}:{fn} {n} parameters" for fn, n in many_parameters(path)]
         for target, names, top in imports(name, path, known):
             if target != name and top:
                 graph[name].add(target)
@@ -143,7 +159,8 @@ def measure(packages=PACKAGES) -> dict:
     return {"functions over 80 lines": long_fns, "modules over 400 lines": long_mods,
             "import cycles": [" -> ".join(c) for c in cycles(graph)],
             "private names imported across modules": private,
-            "private attributes of other modules used": private_attrs}
+            "private attributes of other modules used": private_attrs,
+            "functions with 8 or more parameters": wide}
 
 
 def main(argv) -> int:
@@ -153,7 +170,8 @@ def main(argv) -> int:
         print(f"{rule}: {len(items)}")
         for item in items:
             print(f"  {item}")
-    return 1 if any(found.values()) else 0
+    rules = [k for k in found if k != "functions with 8 or more parameters"]
+    return 1 if any(found[k] for k in rules) else 0
 
 
 if __name__ == "__main__":
