@@ -55,20 +55,3 @@ def test_check_routes_each_key_by_its_declaration(monkeypatch):
     check(get_rule("linear"), ["monotone:box"], max_examples=5, run_reproductions=False)
     assert calls == []
 
-
-def test_a_proved_without_a_scope_is_not_believed(monkeypatch):
-    """Scopes travel as data: a prover's PROVED that carries no Scope becomes UNKNOWN (it is
-    never given a scope recovered from its prose)."""
-    pytest.importorskip("proofs.bounded.rule_level")
-    from mechanism import get_rule
-    from mechanism.verdicts import Verdict
-    from proofs.bounded import rule_level
-    from proofs.registry import ProofResult
-    from properties import check
-    monkeypatch.setattr(rule_level, "prove_rule_property", lambda *a, **k: ProofResult(
-        Verdict.PROVED, "z3", "monotone: no violation ASSUMING b > 0", "n<=3"))
-    f = check(get_rule("linear"), ["monotone:box"], max_examples=5, run_reproductions=False) \
-        .find("monotone", "box")
-    proofs = [x for x in f if x.engine == "z3"]
-    assert len(proofs) == 1 and proofs[0].verdict is Verdict.UNKNOWN
-    assert "without a scope" in proofs[0].detail and proofs[0].scope is None

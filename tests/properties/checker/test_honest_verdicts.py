@@ -151,12 +151,15 @@ def test_a_counterexample_outside_the_scope_is_no_conflict(monkeypatch):
     assert not r.conflicts
 
 
-def test_a_proved_without_scope_gets_the_bounded_default(monkeypatch):
+def test_a_proved_without_scope_is_not_believed(monkeypatch):
+    """Scopes travel as data: a PROVED without a Scope is UNKNOWN, never given a scope
+    guessed from the limits or recovered from its prose (planted: the old bounded default
+    makes this PROVED)."""
     _fake_prover(monkeypatch, None)
     r = check(get_rule("linear"), ["monotone:box"], max_examples=5)
     f = r.find("monotone", "box", engine="z3")[0]
-    assert f.scope is not None and (f.scope.max_agents, f.scope.max_tokens) == (3, 4)
-    assert not f.scope.unbounded
+    assert f.verdict is Verdict.UNKNOWN and f.scope is None
+    assert "without a scope" in f.detail
 
 
 _RULES = textwrap.dedent("""
