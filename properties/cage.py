@@ -50,6 +50,10 @@ _ALLOWED |= {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.num
 _ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype")}
 
 
+#: Exceptions from the user's code that would have ended an uncaged checker.
+_FATAL = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "MemoryError"}
+
+
 class CageFailure(Exception):
     """The caged code misbehaved: ``kind`` is raised / exited / timeout / not_numeric."""
 
@@ -89,6 +93,7 @@ class Cage:
         self.spec, self.kwargs, self.paths = spec, dict(kwargs or {}), list(paths)
         self.timeout, self.memory_mb = timeout, memory_mb
         self.proc = self.conn = None
+        self.fatal: str | None = None  #: the first time the code ended, hung or exited
         self.out = tempfile.NamedTemporaryFile(prefix="tokenauction-cage-", suffix=".log",
                                                delete=False)
         self.out.close()
@@ -108,9 +113,15 @@ class Cage:
         status, *rest = self._receive(START_TIMEOUT, "loading")
         if status != "ready":
             self.close()
-            raise InvalidInput(f"{printable(self.spec)}: {printable(rest[0], 400)}",
-                               value=self.spec)
+            if len(rest) > 1 and rest[1]:  # the user's code ended or broke its own loading
+                raise CageFailure("raised", printable(rest[0], 400))
+            raise InvalidInput(f"{printable(self.label)}: {printable(rest[0], 400)}",
+                               value=self.label)
         return rest[0]
+
+    @property
+    def label(self) -> str:
+        return self.spec[1] if isinstance(self.spec, tuple) else str(self.spec)
 
     def _receive(self, timeout: float, what: str):
         try:
@@ -161,7 +172,8 @@ class Cage:
                 from None
         try:
             status, *rest = self._receive(self.timeout, f"running {method}")
-        except CageFailure:
+        except CageFailure as exc:
+            self.fatal = self.fatal or str(exc)
             raise
         except BaseException:  # interrupted (a caller's own timeout): the reply would be stale
             self._kill()
@@ -171,6 +183,8 @@ class Cage:
         if status == "undefined":
             raise CageUndefined(printable(rest[0], 400))
         kind, exc_name, message = rest
+        if kind == "raised" and exc_name in _FATAL:
+            self.fatal = self.fatal or f"raised {printable(exc_name, 60)} in {method}"
         raise CageFailure(kind, f"raised {printable(exc_name, 60)}: {printable(message, 300)}"
                           if kind == "raised" else printable(message, 300), exception=exc_name)
 
@@ -228,62 +242,77 @@ def caged_mechanism(spec: str, kwargs=None, paths=(), timeout: float = TIMEOUT) 
         raise InvalidInput(f"--mechanism {printable(spec)}: {exc}", value=spec) from None
 
 
-def caged_rule(cage: Cage):
-    """A plain ``rule(dists, bids) -> q`` forwarding to the cage (for ``check``)."""
-    fn = _method(cage, "aggregate", False)
-    fn.__name__ = fn.__qualname__ = printable(cage.meta["name"], 80)
-    fn.__tokenauction_literals__ = tuple(cage.meta.get("literals", ()))
+def caged_suite(obj: Caged, kw: dict) -> list:
+    """The property suite on a caged object: the search and its verdicts run here, only the
+    object's calls cross to its worker (and only numbers come back, validated here)."""
+    from properties.audit.suite import suite_findings
+    from properties.audit.target import Audited
+    return suite_findings(Audited(obj), **kw)
+
+
+def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIMEOUT):
+    """A ``check`` target (``file.py:NAME``) loaded in a worker: the callable the checker
+    judges here (``rule(dists, bids)`` or ``payment(rule, dists, bids)``), each call one
+    request to the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
+    judge = rule if isinstance(rule, str) and ":" not in rule else None
+    cage = Cage(("check", target, kind, judge if judge is not None else "linear"),
+                paths=paths, timeout=timeout)
+    m = cage.meta
+    if m["kind"] == "rule":
+        fn = _method(cage, "aggregate", False)
+    else:
+        def fn(rule, dists, bids):
+            return cage.call("pay", np.asarray(dists), np.asarray(bids))
+        fn.__tokenauction_caged__ = cage
+    fn.__name__ = fn.__qualname__ = printable(m["name"], 80)
+    fn.kind = m["kind"]
+    fn.__tokenauction_spec__ = target
+    fn.claims = m["claims"]
+    fn.__tokenauction_literals__ = tuple(m.get("literals", ()))
     return fn
 
 
-def findings_from_json(rows) -> list:
-    """Findings the worker computed (as :meth:`properties.report.Finding.to_json` data)."""
-    from mechanism.verdicts import Scope, Verdict
-    from properties.report import Finding
-    out = []
-    for r in rows:
-        sc = r.get("scope")
-        scope = None if sc is None else Scope(
-            sc.get("max_agents"), sc.get("max_tokens"), str(sc.get("bids")),
-            str(sc.get("arithmetic")), tuple(map(str, sc.get("assumptions") or ())))
-        out.append(Finding(printable(r["property"], 80), r.get("order"), Verdict(r["verdict"]),
-                           printable(r["engine"], 40), printable(r.get("detail") or "", 400),
-                           r.get("counterexample"), int(r.get("examples") or 0),
-                           float(r.get("seconds") or 0.0), claimed=r.get("claimed"),
-                           valid=r.get("valid"), scope=scope))
-    return out
-
-
-def caged_suite(obj: Caged, kw: dict) -> list:
-    """The property suite on a caged object, run in its worker as one request (the search
-    calls the target too often to cross per call); its findings come back as data."""
-    cage = obj.cage
-    saved, cage.timeout = cage.timeout, max(cage.timeout, 4 * (kw.get("budget_s") or 300) + 60)
-    try:
-        return findings_from_json(cage.call("suite", kw))
-    finally:
-        cage.timeout = saved
+def _caged_judge(rule, paths, timeout):
+    if isinstance(rule, str) and ":" in rule:
+        return caged_check_target(rule, "rule", None, paths, timeout)
+    return rule
 
 
 def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]:
-    """``tokenauction check TARGET`` with the whole search in a worker process: its report
-    as (text, JSON, exit code). A target that ends, crashes or hangs the worker is a finding
-    about the target (exit 1), never the checker's exit status."""
-    deadline = 4 * (options.get("budget_s") or 300) + 60
+    """``tokenauction check TARGET`` of user code: the target is loaded and called in a
+    worker process; the search, the verdicts and the report are computed here, from the
+    numbers the worker sends back (validated here). Its report as (text, JSON, exit code).
+    A target that ends, crashes or hangs its worker is REFUTED (exit 1) with the reason."""
+    from properties.checker.engine import check
+    from properties.loading import load_valuation
+    opts = dict(options)
+    timeout = opts.get("timeout") or TIMEOUT
+    cages = []
     try:
-        cage = Cage(None, paths=paths, timeout=deadline)
-    except (CageFailure, InvalidInput) as exc:
-        return f"{printable(target)}: error: {exc}", {"target": target, "error": str(exc)}, 2
-    try:
-        text, js, code = cage.call("check_one", target, options)
+        fn = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
+                                timeout)
+        cages.append(fn.__tokenauction_caged__)
+        opts["rule"] = _caged_judge(opts.get("rule"), paths, timeout)
+        if callable(opts["rule"]):
+            cages.append(opts["rule"].__tokenauction_caged__)
+        opts["valuation"] = load_valuation(opts.get("valuation"))
+        report = check(fn, kind=fn.kind, **opts)
     except CageFailure as exc:
-        why = (f"the target {exc} while being checked: a target that ends, crashes or hangs "
+        why = (f"the target {exc} while being loaded: a target that ends, crashes or hangs "
                "the checker is a finding about the target (REFUTED, exit 1)")
         return (f"tokenauction check {printable(target)}\nREFUTED: {why}",
                 {"target": target, "refuted": True, "exit_code": 1, "error": why,
                  "kind": exc.kind}, 1)
+    except InvalidInput as exc:
+        return f"{printable(target)}: error: {exc}", {"target": target, "error": str(exc)}, 2
     finally:
-        cage.close()
-    text = re.sub(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}",
-                  str(text))  # the report's lines stay lines; no ANSI escape reaches a terminal
-    return text, js, int(code) if code in (0, 1, 2, 3) else 1
+        for c in cages:
+            c.close()
+    text, js, code = str(report), report.to_json(), report.exit_code
+    fatal = next((c.fatal for c in cages if c.fatal), None)
+    if fatal is not None:  # whatever the sampled verdicts, ending the checker is a finding
+        why = (f"the target {fatal} while being checked: a target that ends, crashes or "
+               "hangs the checker is a finding about the target (REFUTED, exit 1)")
+        text, code = f"{text}\nREFUTED: {why}", max(code, 1)
+        js = {**js, "refuted": True, "exit_code": code, "error": why}
+    return text, js, code

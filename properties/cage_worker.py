@@ -75,28 +75,39 @@ def _methods(obj) -> tuple[dict, dict]:
     return methods, meta
 
 
-def _load(spec, kwargs: dict, paths):
-    """The object named by ``spec`` (None: nothing to load, the batch methods only)."""
+def _load(spec, kwargs: dict, paths) -> tuple[dict, dict]:
+    """``(methods, description)`` of what ``spec`` names: ``("check", TARGET, KIND, RULE)``
+    a ``check`` target, else a mechanism (``--mechanism``)."""
     from properties.loading import add_search_path
     add_search_path(paths)
-    if spec is None:
-        return None
+    if isinstance(spec, tuple) and spec[:1] == ("check",):
+        return _check_target(*spec[1:])
     from properties.audit.target import load_mechanism
-    return load_mechanism(spec, kwargs)
+    return _methods(load_mechanism(spec, kwargs))
 
 
-def _batch_methods(obj) -> dict:
-    """Requests that run a whole search here and answer with its result as data: the
-    property search calls the target ~10^5 times, one request instead of one per call."""
-    def check_one(target, options):
-        from properties.checker.cli import check_one as run
-        return _plain(list(run(target, options)))
-
-    def suite(kw):
-        from properties.audit.suite import suite_findings
-        from properties.audit.target import Audited
-        return _plain([f.to_json() for f in suite_findings(Audited(obj), **kw)])
-    return {"check_one": check_one, "suite": suite}
+def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
+    """``(methods, description)`` of a ``check`` target: ``aggregate(P, b)`` for a rule,
+    ``pay(P, b)`` for a payment rule (judged under ``judge_spec``, loaded here too: the
+    payment rule is handed this process's copy of it)."""
+    from mechanism import rules as R
+    from properties.target import classify, load_object
+    kind, obj = classify(load_object(target), kind)
+    methods = {}
+    if kind == "rule":
+        methods["aggregate"] = obj.evaluate if isinstance(obj, R.Rule) else obj
+    else:
+        judge = load_object(judge_spec or "linear")
+        _, judge = classify(judge, "rule")
+        if not isinstance(judge, R.Rule):
+            fn = judge
+            judge = R.Rule(str(getattr(fn, "__name__", "rule")), None,
+                           numpy_fn=lambda P, b, ref, lam: fn(P.copy(), b.copy()))
+        methods["pay"] = lambda P, b: obj(judge, P, b)
+    name = getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
+    meta = {"kind": kind, "name": str(name), "literals": _literals(obj),
+            "claims": _plain(dict(getattr(obj, "claims", None) or {}))}
+    return methods, meta
 
 
 def _reply(conn, *msg) -> None:
@@ -106,8 +117,6 @@ def _reply(conn, *msg) -> None:
 def _data(method: str, out):
     if method == "sample":
         return int(np.asarray(out).item())
-    if method in ("check_one", "suite"):
-        return out
     return np.array(out, dtype=np.float64)
 
 
@@ -117,12 +126,11 @@ def serve(conn, memory_mb: int) -> None:
     spec, kwargs, paths = pickle.loads(conn.recv_bytes())
     from mechanism.errors import InvalidInput
     try:
-        obj = _load(spec, kwargs, paths)
-        methods, meta = _methods(obj) if spec is not None else ({}, {})
-        methods.update(_batch_methods(obj))
+        methods, meta = _load(spec, kwargs, paths)
     except BaseException as exc:  # noqa: BLE001 - anything while loading is the user's
+        usage = isinstance(exc, (InvalidInput, TypeError, ImportError, SyntaxError))
         _reply(conn, "load_error", str(exc) if isinstance(exc, InvalidInput)
-               else f"loading raised {type(exc).__name__}: {exc}")
+               else f"loading raised {type(exc).__name__}: {exc}", not usage)
         return
     _reply(conn, "ready", meta)
     while True:

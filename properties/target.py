@@ -181,7 +181,8 @@ class Target:
 
     def __init__(self, target, *, rule=None, timeout: float | None = DEFAULT_TIMEOUT,
                  kind: str | None = None):
-        self.spec = target if isinstance(target, str) else None
+        self.spec = target if isinstance(target, str) else \
+            getattr(target, "__tokenauction_spec__", None)  # a caged target: its spec
         self.rule_spec = rule if isinstance(rule, str) else None
         self.nondeterministic: dict | None = None   #: evidence: same input, two answers
         self._memo: dict = {}
@@ -213,6 +214,10 @@ class Target:
     def literals(self) -> tuple:
         """Numbers in the source of the modules defining the target (and its judge rule):
         drawn as bids, and put on every bid sweep (:mod:`properties.strategies`)."""
+        caged = getattr(self.obj, "__tokenauction_literals__", None)
+        if getattr(self, "_literals", None) is None and caged is not None:
+            lo, hi = LITERAL_RANGE  # the worker read them from the target's own source
+            self._literals = tuple(float(v) for v in caged if lo <= float(v) <= hi)[:64]
         if getattr(self, "_literals", None) is None:
             try:
                 from properties.checker.determinism import constants_of
@@ -312,7 +317,27 @@ class Target:
                 check_distribution(row, P.shape[1], label)
             self.valid_outputs += len(out)
             return out
+        bm = np.asarray(bid_matrix, dtype=float)
+        if getattr(rule, "__tokenauction_caged__", None) is not None and len(bm) > 1 \
+                and bool(np.all(bm.sum(axis=1) > 0)):
+            return self._caged_batch(rule, np.array(P, dtype=float), bm)
         return np.stack([self.evaluate(P, row, rule) for row in np.asarray(bid_matrix)])
+
+    def _caged_batch(self, rule, P, bm) -> np.ndarray:
+        """Every row of a bid grid in one request to the target's worker; each answer
+        validated here and remembered, as :meth:`evaluate` does one at a time."""
+        label = f"rule {_label(rule)!r}"
+        self.last_call = (P, bm[0])
+        cage = rule.__tokenauction_caged__
+        out = self._call(label, cage.call, ("aggregate_batch", P, bm))
+        out = np.asarray(out, dtype=np.float64)
+        if out.shape != (len(bm), P.shape[1]):
+            raise RuleFailure("shape", f"{label} returned shape {out.shape[1:]} per row")
+        rows = [check_distribution(row, P.shape[1], label) for row in out]
+        for b, q in zip(bm, rows):
+            self.valid_outputs += 1
+            self.remember(label, (P, b), q, rule)
+        return np.stack(rows)
 
     @property
     def epsilon(self) -> float:

@@ -1,0 +1,63 @@
+"""User code that patches the checker cannot forge a verdict (docs/audit.md, the cage):
+the search and the verdicts run in the checker's own process; only the target's calls cross
+to the worker, only numbers come back, and the checker validates them itself."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.helpers.recording import run_cli
+
+#: A rule that is not monotone (the lowest bidder's report wins) and that, on import,
+#: rewrites every part of the checker it can reach so that a clean report would be printed.
+FORGER = textwrap.dedent('''
+    import builtins, sys
+    import numpy as np
+
+    def lowest(dists, bids):
+        return np.array(dists[int(np.argmin(bids))], dtype=float)
+
+    class Mech:
+        name = "forger"
+        def aggregate(self, dists, bids):
+            return lowest(dists, bids)
+
+    def _clean(*a, **k):
+        raise SystemExit(0)
+
+    import properties.report as R
+    import properties.checker.engine as E
+    import properties.checker.cli as C
+    import properties.audit.suite as S
+    R.Report.exit_code = property(lambda self: 0)
+    R.Report.__str__ = lambda self: "nothing refuted"
+    R.Report.to_json = lambda self: {"exit_code": 0}
+    E.check = _clean
+    C.check_one = lambda target, options: ("nothing refuted", {"exit_code": 0}, 0)
+    S.suite_findings = lambda *a, **k: []
+    builtins.print = lambda *a, **k: None
+    sys.modules["properties.checker.search"] = None
+''')
+
+
+@pytest.fixture
+def forger(tmp_path):
+    path = tmp_path / "forger.py"
+    path.write_text(FORGER)
+    return str(path)
+
+
+def test_check_of_a_target_that_patches_the_checker_is_refuted(capsys, forger):
+    rc, out = run_cli(capsys, "check", f"{forger}:lowest", "--property", "monotone:box",
+                      "--max-examples", "30", "--no-prove")
+    assert rc == 1, out
+    assert "REFUTED" in out and "monotone" in out
+
+
+def test_audit_suite_rows_of_a_mechanism_that_patches_the_checker_are_refuted(capsys, forger):
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{forger}:Mech", "--max-examples", "30")
+    assert rc == 1, out
+    suite_monotone = [line for line in out.splitlines() if "suite:" in line and "monotone" in line]
+    assert suite_monotone and any("REFUTED" in line for line in suite_monotone), out
