@@ -96,7 +96,11 @@ def _caged(args) -> int:
 
 
 def check_one(target: str, options: dict) -> tuple[str, dict | None, int]:
-    """One target of a zoo (a Dask task): its report as text, JSON and exit code."""
+    """One target of a zoo (a Dask task): its report as text, JSON and exit code (user code,
+    a ``:`` spec, is caged as for one target: :func:`properties.cage.check_in_cage`)."""
+    if ":" in str(target):
+        from properties.cage import check_in_cage
+        return check_in_cage(target, options)
     try:
         report = check(target, **options)
     except (InvalidInput, InvalidRule) as exc:

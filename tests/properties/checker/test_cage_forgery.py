@@ -61,3 +61,11 @@ def test_audit_suite_rows_of_a_mechanism_that_patches_the_checker_are_refuted(ca
     assert rc == 1, out
     suite_monotone = [line for line in out.splitlines() if "suite:" in line and "monotone" in line]
     assert suite_monotone and any("REFUTED" in line for line in suite_monotone), out
+
+
+def test_check_of_several_targets_cages_each_that_patches_the_checker(capsys, forger):
+    rc, out = run_cli(capsys, "check", f"{forger}:lowest", "linear", "--property",
+                      "monotone:box", "--max-examples", "30", "--no-prove")
+    assert rc == 1, out
+    first = out.split("\n\n")[0]
+    assert "forger.py:lowest" in first and "REFUTED" in first, out
