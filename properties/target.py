@@ -330,9 +330,13 @@ class Target:
         self.last_call = (P, bm[0])
         cage = rule.__tokenauction_caged__
         out = self._call(label, cage.call, ("aggregate_batch", P, bm))
-        out = np.asarray(out, dtype=np.float64)
-        if out.shape != (len(bm), P.shape[1]):
-            raise RuleFailure("shape", f"{label} returned shape {out.shape[1:]} per row")
+        try:
+            out = np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise RuleFailure("not_numeric", f"{label} sent {type(out).__name__}: {exc}") \
+                from None
+        if out.ndim != 2 or out.shape != (len(bm), P.shape[1]):
+            raise RuleFailure("shape", f"{label} returned shape {out.shape} for {len(bm)} rows")
         rows = [check_distribution(row, P.shape[1], label) for row in out]
         for b, q in zip(bm, rows):
             self.valid_outputs += 1

@@ -69,3 +69,29 @@ def test_check_of_several_targets_cages_each_that_patches_the_checker(capsys, fo
     assert rc == 1, out
     first = out.split("\n\n")[0]
     assert "forger.py:lowest" in first and "REFUTED" in first, out
+
+
+#: A target that rewrites its worker's replies: whatever crosses back is judged by the
+#: checker's own validation (here: not numbers, so not a distribution).
+REPLIES = textwrap.dedent('''
+    import sys
+    import numpy as np
+    import properties.cage_worker
+    for W in (sys.modules["__main__"], properties.cage_worker):  # the worker runs as __main__
+        W._data = lambda method, out: {"verdict": "NOT_REFUTED"} if method == "aggregate" \\
+            else [["nothing refuted"]]
+
+    def rule(dists, bids):
+        b = np.asarray(bids, dtype=float)
+        return b @ np.asarray(dists) / b.sum()
+''')
+
+
+def test_check_of_a_target_whose_worker_sends_junk_is_never_clean(capsys, tmp_path):
+    path = tmp_path / "replies.py"
+    path.write_text(REPLIES)
+    rc, out = run_cli(capsys, "check", f"{path}:rule", "--max-examples", "20", "--no-prove")
+    rows = [line for line in out.splitlines() if " hypothesis " in line]
+    assert rc in (0, 1) and rows, out  # no crash: a report
+    assert not any("NOT_REFUTED" in line for line in rows), out
+    assert "returned dict, not a numeric vector" in out
