@@ -21,6 +21,10 @@ keeps its meaning ("undefined here").
 ``sample`` (and, for a plain ``rule(dists, bids)``, the call itself) forward to the worker,
 its ``name``, ``reserve``, ``claims``, ``uniforms`` are the worker's description of the
 object, made printable by :func:`printable`.
+
+The search, the checks of every answer and the verdicts run in the auditor's process
+(:func:`check_in_cage`, :func:`caged_suite`): only the user's calls cross, so code that
+patches the checker patches the worker's copy, which decides nothing.
 """
 
 from __future__ import annotations
@@ -254,8 +258,8 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     """A ``check`` target (``file.py:NAME``) loaded in a worker: the callable the checker
     judges here (``rule(dists, bids)`` or ``payment(rule, dists, bids)``), each call one
     request to the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
-    judge = rule if isinstance(rule, str) and ":" not in rule else None
-    cage = Cage(("check", target, kind, judge if judge is not None else "linear"),
+    judge = rule if isinstance(rule, str) else "linear"
+    cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
     m = cage.meta
     if m["kind"] == "rule":

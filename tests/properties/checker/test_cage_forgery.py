@@ -95,3 +95,29 @@ def test_check_of_a_target_whose_worker_sends_junk_is_never_clean(capsys, tmp_pa
     assert rc in (0, 1) and rows, out  # no crash: a report
     assert not any("NOT_REFUTED" in line for line in rows), out
     assert "returned dict, not a numeric vector" in out
+
+
+#: A payment rule that charges more than the bid, judged under a caged file rule; it also
+#: patches the checker on import.
+PAYS = textwrap.dedent('''
+    import numpy as np
+    import properties.report as R
+    R.Report.exit_code = property(lambda self: 0)
+
+    def rule(dists, bids):
+        b = np.asarray(bids, dtype=float)
+        return b @ np.asarray(dists) / b.sum()
+
+    def overcharge(rule, dists, bids):
+        return 2.0 * np.asarray(bids, dtype=float) + 1.0
+''')
+
+
+def test_check_of_a_caged_payment_rule_under_a_caged_rule_is_refuted(capsys, tmp_path):
+    path = tmp_path / "pays.py"
+    path.write_text(PAYS)
+    rc, out = run_cli(capsys, "check", f"{path}:overcharge", "--rule", f"{path}:rule",
+                      "--property", "payment_at_most_bid", "--max-examples", "20", "--no-prove")
+    assert rc == 1, out
+    row = [line for line in out.splitlines() if line.startswith("payment_at_most_bid")]
+    assert row and "REFUTED" in row[0], out
