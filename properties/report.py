@@ -57,6 +57,7 @@ class Finding:
     claimed: bool | None = None  #: what the target declares (None: nothing); never trusted
     valid: int | None = None     #: examples on which the target answered validly (sampling)
     scope: Scope | None = None   #: what a PROVED covers (None for other verdicts)
+    missing: str | None = None   #: SKIPPED for want of an engine: the extra that brings it
 
     @property
     def assumptions(self) -> tuple:
@@ -79,7 +80,8 @@ class Finding:
                 "examples": self.examples, "valid": self.valid,
                 "scope": None if self.scope is None else self.scope.to_json(),
                 "assumptions": list(self.assumptions),
-                "seconds": round(self.seconds, 4), "claimed": self.claimed}
+                "seconds": round(self.seconds, 4), "claimed": self.claimed,
+                "missing_extra": self.missing}
 
 
 def _cex_size(c: dict | None) -> tuple[int, int] | None:
@@ -172,7 +174,11 @@ class Report(HasFindings):
         if self.settings.get("judged_under"):
             head += f", judged under rule {self.settings['judged_under']}"
         if "seed" in self.settings:
-            head += f", seed {self.settings['seed']}, max_examples {self.settings['max_examples']}"
+            run = [f.examples for f in self.findings if f.engine == "hypothesis" and f.examples]
+            ran = (f"{min(run)}" if min(run) == max(run) else f"{min(run)}-{max(run)}") \
+                if run else "0"
+            head += (f", seed {self.settings['seed']}, examples run {ran} per property "
+                     f"(asked {self.settings['max_examples']})")
         lines = [head + ")"]
         conflicts = self.conflicts
         for c in conflicts:

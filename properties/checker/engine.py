@@ -181,7 +181,7 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
           prove: bool = True, shrink_counterexamples: bool = True,
           valuation_loss: str | None = None, budget_s: float | None = None,
           valuation=None, reports: str | None = None, kind: str | None = None,
-          thorough: bool = False, run_reproductions: bool = True) -> Report:
+          thorough: bool = False, run_reproductions: bool = True, progress=None) -> Report:
     """Judge ``target`` against the property catalogue (:mod:`properties.catalogue`).
 
     ``target``: a :class:`mechanism.Rule`, a callable ``rule(dists, bids) -> q``, a
@@ -200,7 +200,8 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     ``one_hot``); ``kind``: ``rule`` | ``payment`` overrides the guessed kind of the target.
     ``thorough``: the release-gate preset (:data:`THOROUGH_FACTOR` times the budget on
     :data:`THOROUGH_SEEDS` seeds); ``run_reproductions``: run each printed reproduction in a
-    fresh process.
+    fresh process. ``progress``: called with one line of text as each engine starts (the
+    CLI prints it on stderr).
     """
     t_start = time.perf_counter()
     if isinstance(properties, str):
@@ -233,12 +234,14 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     def finalize(c, verify, repro, engine, key, detail_fn):
         return _finalize(t, c, verify, repro, shrink_counterexamples, engine, key, detail_fn)
 
+    say = progress or (lambda line: None)
     proved = {}
     proof_deadline = time.perf_counter() + proving.PROOF_BUDGET_S
     for key in keys:
         f = proving.definitional(key)
         if f is None and prove and key[0] in ("monotone", "consistent") and \
                 time.perf_counter() < proof_deadline:
+            say(f"check {t.name}: proving {key[0]}" + (f":{key[1]}" if key[1] else ""))
             f = proving.prove(t, key, finalize, path_group)
         if f is not None:
             proved[key] = f
@@ -253,6 +256,9 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
                 run.stopped = run.stopped or "the target timed out on an earlier call " \
                                              "(per-call timeout)"
                 break
+            say(f"check {t.name}: sampling group {gi + 1}/{len(groups)} "
+                f"({', '.join(k[0] + (':' + k[1] if k[1] else '') for k in g.keys)[:60]}), "
+                f"seed {s}, {n} examples")
             run.run(n, s + gi)
             if all(k in run.found or k in run.failures for k in g.keys) or run.stopped:
                 break
