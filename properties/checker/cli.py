@@ -21,7 +21,7 @@ from mechanism.outputs import write_outputs
 from properties import config
 from properties.catalogue import ALL_ORDERS, CATALOGUE
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
-from properties.checker.targets import DEFAULT_TIMEOUT
+from properties.target import DEFAULT_TIMEOUT
 from properties.gates import add_gate_arguments, findings_from_json, gate_from
 from properties.loading import (absolute_spec, add_loading_arguments, add_search_path,
                                 load_valuation, source_location)
@@ -194,7 +194,7 @@ def _many(args, gate) -> int:
 
 def _mechanism(args, valuation, gate) -> int:
     """``check TARGET --kind mechanism``: the mechanism audit."""
-    from properties.audit.mechanism import audit_mechanism, load_mechanism
+    from properties.audit.implementation import audit_mechanism, load_mechanism
     report = audit_mechanism(load_mechanism(args.target[0]), max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
                              valuation=valuation, reports=args.reports)

@@ -1,6 +1,6 @@
 """The proofs engine as ``check`` uses it: rule-level proofs with their scope as data.
 
-Contract: ``proofs.rule_level.prove_rule_property(rule, property, order, max_agents=,
+Contract: ``proofs.bounded.rule_level.prove_rule_property(rule, property, order, max_agents=,
 max_tokens=, timeout_s=)`` -> :class:`proofs.registry.ProofResult`. Every PROVED finding
 carries a :class:`mechanism.verdicts.Scope` (the prover's ``ProofResult.scope``, else a
 bounded default built from the limits passed here, never wider) and its assumptions
@@ -70,7 +70,7 @@ def prove(t, key, finalize, path_group) -> Finding | None:
         return None
     t0 = time.perf_counter()
     try:
-        from proofs.rule_level import prove_rule_property
+        from proofs.bounded.rule_level import prove_rule_property
         res = prove_rule_property(t.obj, key[0], key[1], max_agents=MAX_AGENTS,
                                   max_tokens=MAX_TOKENS, timeout_s=PROOF_TIMEOUT_S)
     except ModuleNotFoundError as exc:  # an extra this install lacks: say which
