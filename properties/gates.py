@@ -11,10 +11,12 @@ ignored with that reason. The gate's rows are :class:`mechanism.outputs.Case` ob
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 from mechanism.errors import InvalidInput
 from mechanism.outputs import Case
+from mechanism.tables import WIDTH
 from mechanism.verdicts import Verdict, strongest
 
 #: Fewest valid evaluations a sampled NOT_REFUTED needs under ``--strict``.
@@ -108,7 +110,8 @@ class Gate:
         return 1 if self.failures(report.findings) else 0
 
     def summary(self, report) -> str | None:
-        """The gate's last line where it changes the report's own result, else None."""
+        """Where the gate changes the report's own result (else None): a line per failing or
+        ignored (property, order) with the reason, then the result line."""
         bad = self.failures(report.findings)
         ignored = [c for c, was in self.rows(report.findings) if was]
         code = self.exit_code(report)
@@ -120,10 +123,12 @@ class Gate:
         if ignored:
             parts.append(f"{len(ignored)} ignored by the configuration ({_names(ignored)})")
         label = "strict gate" if self.strict else "gate"
-        return f"result: {label}: " + "; ".join(parts) + f" (exit {code})"
+        why = [textwrap.fill(f"{label}: {c.name}: {c.message}", WIDTH, subsequent_indent="    ")
+               for c in bad + ignored]
+        return "\n".join(why + [f"result: {label}: " + "; ".join(parts) + f" (exit {code})"])
 
 
-def _names(cases, most: int = 4) -> str:
+def _names(cases, most: int = 2) -> str:
     names = [c.name for c in cases]
     return ", ".join(names[:most]) + (f", ... {len(names) - most} more" if len(names) > most
                                       else "")

@@ -18,8 +18,11 @@ but the standard library.
 
 
 def __getattr__(name):
-    if name.startswith("__") and name not in ("__all__", "__version__"):
-        raise AttributeError(name)
+    from pathlib import Path
+    here = Path(__file__).parent
+    if (name.startswith("__") and name not in ("__all__", "__version__")) or \
+            (here / f"{name}.py").exists() or (here / name).is_dir():
+        raise AttributeError(name)  # a dunder, or a submodule not imported yet
     import mechanism
     if name == "__all__" or name in mechanism.__all__ or name == "__version__":
         return getattr(mechanism, name)

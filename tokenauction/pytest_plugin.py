@@ -27,13 +27,20 @@ MODULES = ("tokenauction.pytest_plugin", "properties.pytest_plugin")
 _STATE = {"disabled": None}  #: why the plugin is off in this run (None: on)
 
 
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def why_disabled() -> str | None:
     """None when the property suite can run here, else the reason and its fix (one line).
     Only looks modules up; imports none."""
     try:
         from tokenauction import environment
         for mod in environment.CORE:
-            if importlib.util.find_spec(mod) is None:
+            if not _present(mod):
                 return f"{mod} is not installed: {environment.install_hint(mod)}"
         problems = environment.shadowed()
         return problems[0] if problems else None
