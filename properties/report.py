@@ -15,11 +15,12 @@ whose counterexample lies inside the proof's scope is an internal error
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mechanism.tables import text_table
+from mechanism.tables import WIDTH, text_table
 from mechanism.verdicts import Scope, Verdict, strongest
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
@@ -82,6 +83,12 @@ class Finding:
                 "assumptions": list(self.assumptions),
                 "seconds": round(self.seconds, 4), "claimed": self.claimed,
                 "missing_extra": self.missing}
+
+
+def _fill(text: str) -> str:
+    """A prose line of the report wrapped at :data:`mechanism.tables.WIDTH` columns (the
+    printed reproductions are code and stay as they are)."""
+    return textwrap.fill(text, WIDTH, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def _cex_size(c: dict | None) -> tuple[int, int] | None:
@@ -182,7 +189,7 @@ class Report(HasFindings):
         lines = [head + ")"]
         conflicts = self.conflicts
         for c in conflicts:
-            lines.append(f"INTERNAL ERROR: {c}")
+            lines.append(_fill(f"INTERNAL ERROR: {c}"))
         lines.append(text_table(rows, rule=True))
         proved = [f for f in self.findings if f.verdict is Verdict.PROVED and f.scope is not None]
         if proved:
@@ -190,12 +197,13 @@ class Report(HasFindings):
             lines.append("scope of each PROVED (what the proof covers, nothing more):")
             for f in proved:
                 what = f.property + (f":{f.order}" if f.order else "")
-                lines.append(f"  {what} ({f.engine}): {f.scope}")
+                lines.append(_fill(f"  {what} ({f.engine}): {f.scope}"))
         for f in self.refutations():
             cex = f.counterexample or {}
             lines.append("")
-            lines.append(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
-                         + (" -- the target claims it" if f.claimed else "") + f": {f.detail}")
+            lines.append(_fill(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
+                               + (" -- the target claims it" if f.claimed else "")
+                               + f": {f.detail}"))
             if cex.get("repro"):
                 state = cex.get("reproduced")
                 note = {True: "ran in a fresh process and failed as expected",

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     try:
         parser = build_parser(command)
     except ImportError as exc:
-        return report_error(prog, environment.missing_line(prog, exc), as_json)
+        return report_error(prog, environment.missing_line("this command", exc), as_json)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -126,7 +126,7 @@ def run(args, prog: str, as_json: bool) -> int:
     except MissingDependency as exc:
         return report_error(prog, str(exc), as_json)
     except ImportError as exc:
-        return report_error(prog, environment.missing_line(prog, exc), as_json)
+        return report_error(prog, environment.missing_line("this command", exc), as_json)
     except TokenAuctionError as exc:
         return report_error(prog, str(exc), as_json)
     except KeyboardInterrupt:
