@@ -42,8 +42,11 @@ class ThirdPartyRule:
             raise
         except Exception as exc:  # user code: report, never crash deep inside
             raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
-                              rule=self.name) from exc
-        return check_output(out, P.shape[1], self.name)
+                              rule=self.name, value={"bids": b.tolist()}) from exc
+        try:
+            return check_output(out, P.shape[1], self.name)
+        except InvalidRule as exc:  # name the bids it was called at (a bid path's node)
+            raise InvalidRule(str(exc), rule=exc.rule, value={"bids": b.tolist()}) from None
 
     __call__ = evaluate
 
