@@ -167,3 +167,32 @@ def test_junit_and_sarif_writers():
         {"startLine": 3}
     with pytest.raises(ValueError):
         Case("d", "weird")
+
+
+def test_header_states_the_examples_run(capsys, tmp_path, monkeypatch):
+    """Was: the header said `max_examples 100` where the path group ran 50."""
+    monkeypatch.chdir(tmp_path)
+    _, out, _ = run(capsys, "check", "linear", "--property", "normalized", "--property",
+                    "monotone:box", "--max-examples", "20", "--no-prove", "--quiet")
+    assert "examples run 10-20 per property (asked 20)" in out.splitlines()[0]
+
+
+def test_prove_and_audit_write_junit_and_sarif(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = run(capsys, "prove", "--claim", "blog_example", "--claim",
+                     "loglinear_mon_box_v3", "--quiet", "--junit-xml", "p.xml", "--sarif", "p.sarif")
+    suite = ET.parse(tmp_path / "p.xml").getroot().find("testsuite")
+    assert code == 0 and suite.get("tests") == "2" and suite.get("failures") == "0"
+    assert json.loads((tmp_path / "p.sarif").read_text())["runs"][0]["results"] == []
+    (tmp_path / "m.py").write_text(
+        "import numpy as np\nclass Lowest:\n    def aggregate(self, dists, bids):\n"
+        "        return np.asarray(dists, float)[int(np.argmin(bids))]\n")
+    code, _, _ = run(capsys, "audit", "--mechanism", "m.py:Lowest", "--no-suite",
+                     "--max-examples", "10", "--junit-xml", "a.xml", "--sarif", "a.sarif")
+    failed = [c.get("name") for c in ET.parse(tmp_path / "a.xml").getroot().iter("testcase")
+              if c.find("failure") is not None]
+    results = json.loads((tmp_path / "a.sarif").read_text())["runs"][0]["results"]
+    assert code == 1 and "monotone:box" in failed
+    hit = next(r for r in results if r["ruleId"] == "monotone")
+    assert hit["level"] == "error" and hit["locations"][0]["physicalLocation"]["region"] == \
+        {"startLine": 2}
