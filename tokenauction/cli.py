@@ -80,6 +80,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def import_problem(exc: ImportError) -> str:
+    """One line for an import that failed: a module an extra brings is not installed, or
+    (a name missing from a module that is there) the installation is inconsistent."""
+    if isinstance(exc, ModuleNotFoundError):
+        return environment.missing_line("this command", exc)
+    return (f"the installation is inconsistent ({exc}); reinstall: "
+            "pip install --force-reinstall tokenauction")
+
+
 def _command(argv) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
@@ -109,7 +118,7 @@ def main(argv=None) -> int:
     try:
         parser = build_parser(command)
     except ImportError as exc:
-        return report_error(prog, environment.missing_line("this command", exc), as_json)
+        return report_error(prog, import_problem(exc), as_json)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -126,7 +135,7 @@ def run(args, prog: str, as_json: bool) -> int:
     except MissingDependency as exc:
         return report_error(prog, str(exc), as_json)
     except ImportError as exc:
-        return report_error(prog, environment.missing_line("this command", exc), as_json)
+        return report_error(prog, import_problem(exc), as_json)
     except TokenAuctionError as exc:
         return report_error(prog, str(exc), as_json)
     except KeyboardInterrupt:
