@@ -190,6 +190,11 @@ class Settings:
     kind: str | None = None
     thorough: bool = False
     run_reproductions: bool = True
+    progress: object = None      #: called with one line as each engine starts (or None)
+
+    def say(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
 
     @property
     def seeds(self) -> list[int]:
@@ -229,7 +234,7 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     """
     settings = Settings(max_examples, seed, timeout, rule, prove, shrink_counterexamples,
                         budget_s, valuation if valuation is not None else valuation_loss,
-                        reports, kind, thorough, run_reproductions)
+                        reports, kind, thorough, run_reproductions, progress)
     return run_check(target, properties, orders, settings)
 
 
@@ -295,7 +300,7 @@ def _prove(t: Target, keys, settings: Settings, path_group) -> dict:
     def finalize(c, verify, repro, engine, key, detail_fn):
         return _finalize(t, c, verify, repro, settings.shrink, engine, key, detail_fn)
 
-    say = progress or (lambda line: None)
+    say = settings.say
     proved = {}
     proof_deadline = time.perf_counter() + proving.PROOF_BUDGET_S
     for key in keys:
@@ -312,7 +317,7 @@ def _search(t: Target, groups, settings: Settings, t_start: float) -> dict:
     """Stage 3: one hypothesis run per group, over the settings' seeds, within the budget."""
     deadline = t_start + settings.budget_s if settings.budget_s else float("inf")
     keys = {k for g in groups for k in g.keys}
-    results = {}
+    results, say = {}, settings.say
     for gi, g in enumerate(groups):
         run = SearchRun(t, g, t_start, deadline, ("normalized", None) in keys)
         g0 = time.perf_counter()
