@@ -134,7 +134,7 @@ def _names(cases, most: int = 2) -> str:
                                       else "")
 
 
-def add_gate_arguments(p) -> None:  # noqa: D401
+def add_gate_arguments(p) -> None:
     """The CI flags ``check`` and ``audit`` share (``prove`` spells them the same way)."""
     p.add_argument("--strict", action="store_true", default=None,
                    help="UNKNOWN, thin evidence (< --min-valid valid evaluations) and a "
