@@ -33,7 +33,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from properties.audit import cluster
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism, load_mechanism
-from properties.config import load as load_config
+from properties.config import apply as apply_config, load as load_config
 from properties.gates import add_gate_arguments, gate_from
 from properties.loading import (add_loading_arguments, add_search_path, load_valuation,
                                 source_location)
@@ -59,12 +59,13 @@ def add_arguments(parser) -> None:
                              "rewritten with a recomputed chain)")
     parser.add_argument("--no-properties", action="store_true",
                         help="integrity and replay only: skip monotonicity, bounds, identity")
-    parser.add_argument("--max-examples", type=int, default=120,
+    parser.add_argument("--max-examples", type=int, default=None,
                         help="instances per property for --mechanism (default 120)")
-    parser.add_argument("--seed", type=int, default=0, help="instance seed for --mechanism")
-    parser.add_argument("--timeout", type=float, default=5.0,
+    parser.add_argument("--seed", type=int, default=None,
+                        help="instance seed for --mechanism (default 0)")
+    parser.add_argument("--timeout", type=float, default=None,
                         help="per-call limit in seconds for the mechanism's code (default 5)")
-    parser.add_argument("--budget", type=float, default=120.0,
+    parser.add_argument("--budget", type=float, default=None,
                         help="property-suite wall-clock budget per target, seconds (default 120)")
     parser.add_argument("--order", "--orders", action="append", dest="orders", metavar="ORDER",
                         help="preference order for the suite's per-order properties "
@@ -99,6 +100,7 @@ def _value_model_main(args):
     from properties.audit.target import parse_args
     if getattr(args, "log", None) and (args.run_dir or args.mechanism):
         return _usage("give one of RUN_DIR, --mechanism or --log")
+    gate = _gate(args)
     try:
         if getattr(args, "log", None):
             report = audit_log(args.log, valuation=load_valuation(args.valuation),
@@ -114,7 +116,6 @@ def _value_model_main(args):
                                      reports=args.reports)
     except (InvalidInput, InvalidRule) as exc:
         return _usage(str(exc))
-    gate = _gate(args)
     where = source_location(args.mechanism) if args.mechanism else None
     code = _finish(args, report, gate.cases(report.findings, where), gate.exit_code(report))
     text = report.summary()
@@ -129,8 +130,21 @@ def _orders(values) -> tuple:
     return tuple(dict.fromkeys(out))
 
 
+#: --mechanism options: configuration key -> (args attribute, built-in default); check's
+#: keys of the same name mean the same, but the audit bounds its suite by default (120 s)
+MECHANISM_DEFAULTS = {"max_examples": ("max_examples", 120), "seed": ("seed", 0),
+                      "timeout": ("timeout", 5.0), "budget": ("budget", 120.0),
+                      "orders": ("orders", None)}
+
+
 def _gate(args):
+    """The gate, after filling the options not given from [tool.tokenauction], then the
+    built-in defaults (flags win)."""
     table = {} if args.no_config else load_config(args.config)[0]
+    apply_config(args, table, {k: a for k, (a, _) in MECHANISM_DEFAULTS.items()})
+    for attr, default in MECHANISM_DEFAULTS.values():
+        if getattr(args, attr) is None:
+            setattr(args, attr, default)
     return gate_from(args, table)
 
 

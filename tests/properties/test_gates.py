@@ -196,3 +196,17 @@ def test_prove_and_audit_write_junit_and_sarif(capsys, tmp_path, monkeypatch):
     hit = next(r for r in results if r["ruleId"] == "monotone")
     assert hit["level"] == "error" and hit["locations"][0]["physicalLocation"]["region"] == \
         {"startLine": 2}
+
+
+def test_config_sets_the_mechanism_audit_defaults(capsys, tmp_path, monkeypatch):
+    """One configuration for check and audit: max_examples reaches `audit --mechanism`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.tokenauction]\nmax_examples = 3\n")
+    _, out, _ = run(capsys, "audit", "--mechanism", "mechanism:TokenAuction", "--no-suite",
+                    "--json")
+    few = {f["property"]: f["detail"] for f in json.loads(out)["findings"]}
+    _, out, _ = run(capsys, "audit", "--mechanism", "mechanism:TokenAuction", "--no-suite",
+                    "--json", "--max-examples", "30")
+    more = {f["property"]: f["detail"] for f in json.loads(out)["findings"]}
+    assert few["monotone"] != more["monotone"]
+    assert int(few["monotone"].split()[0]) < int(more["monotone"].split()[0])
