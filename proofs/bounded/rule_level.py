@@ -96,7 +96,11 @@ def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
     "segment") for every n <= max_agents agents and V <= max_tokens tokens.
     A rule from the family of :mod:`proofs.unbounded.families` is first proved for every n and V."""
     from proofs.unbounded.families import prove_family  # unbounded first; None: not a family rule
+    rule = get_rule(rule) if isinstance(rule, str) else rule
     res = prove_family(rule, property_id, order, timeout_s=timeout_s)
+    if res is None and order in ("box", "segment") and property_id in ("monotone", "consistent"):
+        from proofs.unbounded.builtins import prove_builtin  # a built-in: its compiled form
+        res = prove_builtin(rule, property_id, order, timeout_s=timeout_s)
     if res is not None:
         return res
     return prove_rule(rule, property_id, order, max_agents=max_agents, max_tokens=max_tokens,
