@@ -26,6 +26,7 @@ from proofs.compile.domains import as_domain
 
 POOLINGS = ("linear", "log_linear")
 KINDS = ("normalized", "general", "wta")
+EAGER_AGENTS = 4   #: general weights are compiled at declaration for n = 1..4 (the proof's n)
 
 
 def _declare_params(params, domains, symbolic_params):
@@ -63,7 +64,7 @@ class FamilyRule(Rule):
         if kind in ("normalized", "general") and not callable(f):
             raise InvalidInput(f"{kind} weights need a weight function (see proofs.unbounded."
                                "families)", value=f)
-        self.kind, self.f, self.pooling = kind, f, pooling
+        self.kind, self.f, self.pooling, self.timeout_s = kind, f, pooling, timeout_s
         self.params, self.values, self.domains = _declare_params(params, domains, symbolic_params)
         if kind == "general" and self.domains:
             raise C.DeclarationError("general weights take bound parameters only")
@@ -75,6 +76,9 @@ class FamilyRule(Rule):
         elif kind == "normalized":
             self.tree = C.capture_weight(f, self.params, set(self.domains), timeout_s)
             self.runtime_tree = T.substitute(self.tree, self.values)
+        elif kind == "general":
+            for n in range(1, EAGER_AGENTS + 1):  # at declaration: errors surface here
+                self.general_trees(n)
         super().__init__(name, self._generic, numpy_fn=self._numpy, reference=reference,
                          weight=weight, epsilon=epsilon, claims={})
 
@@ -102,7 +106,7 @@ class FamilyRule(Rule):
     def general_trees(self, n: int) -> tuple:
         """The compiled weight trees for n agents (captured once per n, then cached)."""
         if n not in self._general_trees:
-            self._general_trees[n] = C.capture_general(self.f, n, self.params)
+            self._general_trees[n] = C.capture_general(self.f, n, self.params, self.timeout_s)
         return self._general_trees[n]
 
     # -- numpy: the generated float64 code ------------------------------------------
@@ -148,7 +152,7 @@ class FamilyRule(Rule):
         if self.kind == "wta":
             return Rule.evaluate(self, P, b)  # W = 0 is InvalidInput, as for every rule
         P, ref = self.smoothed(P)
-        return self._numpy(P, b, ref, self.weight)
+        return self._numpy_fn(P, b, ref, self.weight)
 
     def batch(self, P, bid_matrix):
         if self.kind == "wta":
@@ -239,21 +243,23 @@ def sealed(rule) -> str | None:
 
 
 def normalized(f, *, params=None, pooling="linear", reference=None, weight=0.0, epsilon=0.0,
-               name=None, domains=None, symbolic_params=False) -> FamilyRule:
+               name=None, domains=None, symbolic_params=False, timeout_s=5.0) -> FamilyRule:
     """Normalized independent weights ``f(b_j) / sum_k f(b_k)`` (module docstring).
-    ``domains={"T": "positive"}``: T is symbolic in the proof, over that domain."""
+    ``domains={"T": "positive"}``: T is symbolic in the proof, over that domain;
+    ``timeout_s``: the capture's time budget."""
     return FamilyRule(name or getattr(f, "__name__", "family_rule"), "normalized", f, params,
                       pooling, reference=reference, weight=weight, epsilon=epsilon,
-                      domains=domains, symbolic_params=symbolic_params)
+                      domains=domains, symbolic_params=symbolic_params, timeout_s=timeout_s)
 
 
 def general(weights, *, params=None, reference=None, weight=0.0, epsilon=0.0,
-            name=None) -> FamilyRule:
+            name=None, timeout_s=5.0) -> FamilyRule:
     """General weights ``weights(bids, fn, **params) -> [W_1..W_n]`` (>= 0), normalized
     with the reference's ``lambda``: proved for every V and n <= max_agents
     (:mod:`proofs.unbounded.family_general`)."""
     return FamilyRule(name or getattr(weights, "__name__", "general_rule"), "general", weights,
-                      params, "linear", reference=reference, weight=weight, epsilon=epsilon)
+                      params, "linear", reference=reference, weight=weight, epsilon=epsilon,
+                      timeout_s=timeout_s)
 
 
 def winner_take_all(*, reference=None, weight=0.0, epsilon=0.0, name="family_wta") -> FamilyRule:

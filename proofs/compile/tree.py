@@ -122,4 +122,5 @@ def show(n: Node, bid_names=None) -> str:
     if n.op == "ite":
         (c, l, r), a, b = n.args
         return f"ite({s(l)} {'>' if c == 'gt' else '>='} {s(r)}, {s(a)}, {s(b)})"
-    return f"{n.op}({', '.join(s(a) for a in n.args)})"
+    bare = lambda m: s(m)[1:-1] if m.op in _INFIX else s(m)
+    return f"{n.op}({', '.join(bare(a) for a in n.args)})"

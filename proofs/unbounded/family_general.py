@@ -24,6 +24,7 @@ from mechanism.verdicts import Scope, Verdict
 from proofs.compile import evaluate as E
 from proofs.encode import encode_z3 as Z
 from mechanism.arith import Unsupported
+from proofs.compile.capture import DeclarationError
 from proofs.unbounded.lemmas import run_chain
 from proofs.registry import ProofResult
 
@@ -56,7 +57,7 @@ def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AG
         for i in range(n):
             try:
                 b, s2, W, W2, cons, bad, parts = _query(rule, n, i)
-            except Unsupported as exc:  # not expressible in z3 (exp, log, ...)
+            except (Unsupported, DeclarationError) as exc:  # not in z3 (exp, log, ...)
                 return ProofResult(Verdict.UNKNOWN, "z3", f"general weights: {exc}")
             r, m, _ = Z.solve(cons + [bad], timeout_s, True)
             if r == z3.unknown:
