@@ -80,7 +80,8 @@ class FamilyRule(Rule):
             for n in range(1, EAGER_AGENTS + 1):  # at declaration: errors surface here
                 self.general_trees(n)
         super().__init__(name, self._generic, numpy_fn=self._numpy, reference=reference,
-                         weight=weight, epsilon=epsilon, claims={})
+                         weight=weight, epsilon=epsilon, claims={},
+                         batch_fn=None if kind == "wta" else self._batch)
 
     def with_reference(self, reference, weight=None):
         return FamilyRule(self.name, self.kind, self.f, self.params, self.pooling,
@@ -154,12 +155,15 @@ class FamilyRule(Rule):
         P, ref = self.smoothed(P)
         return self._numpy_fn(P, b, ref, self.weight)
 
+    def _batch(self, P, B, ref, lam):
+        w, w0 = self._weights(np.asarray(B, float), ref, lam)
+        return self._pool(P, w, w0, ref)
+
     def batch(self, P, bid_matrix):
         if self.kind == "wta":
             return np.stack([self.evaluate(P, row) for row in bid_matrix])
         P, ref = self.smoothed(P)
-        w, w0 = self._weights(np.asarray(bid_matrix, float), ref, self.weight)
-        return self._pool(P, w, w0, ref)
+        return self._batch_fn(P, bid_matrix, ref, self.weight)
 
     def total_weight(self, b) -> float:
         """``lambda + sum_j f(b_j)`` (may be inf in float64: only its sign is used)."""
@@ -172,7 +176,8 @@ class FamilyRule(Rule):
         if not L.size:
             return lam
         top = float(np.max(L))
-        return float(np.exp(top) * np.sum(np.exp(L - top))) + lam if np.isfinite(top) else top
+        with np.errstate(over="ignore"):   # only the sign of W is used: inf is positive
+            return float(np.exp(top) * np.sum(np.exp(L - top))) + lam if np.isfinite(top) else top
 
     # -- the other backends: the same tree -----------------------------------------
     def _backend_weights(self, ops, bids):
@@ -212,7 +217,7 @@ def _wta_scan(ops, dists, bids, reference):
     return result
 
 
-SEALED_METHODS = ("evaluate", "batch", "total_weight", "smoothed", "_numpy", "_generic",
+SEALED_METHODS = ("evaluate", "batch", "_batch", "total_weight", "smoothed", "_numpy", "_generic",
                   "_weights", "_log_weights", "_pool", "_backend_weights", "general_trees",
                   "__call__", "exact", "generic_numpy", "with_reference")
 _ORIGINAL = {m: getattr(FamilyRule, m) for m in SEALED_METHODS}
@@ -235,6 +240,9 @@ def sealed(rule) -> str | None:
     if getattr(rule._numpy_fn, "__func__", None) is not _ORIGINAL["_numpy"] or \
             rule._numpy_fn.__self__ is not rule:
         return "the rule's numpy code is not the generated one"
+    if rule.kind != "wta" and (getattr(rule._batch_fn, "__func__", None) is not
+                               _ORIGINAL["_batch"] or rule._batch_fn.__self__ is not rule):
+        return "the rule's batched numpy code is not the generated one"
     if rule.kind == "normalized":
         if not (isinstance(rule.tree, T.Node) and rule.runtime_tree ==
                 T.substitute(rule.tree, rule.values)):
