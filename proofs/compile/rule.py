@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from mechanism import rules as R
-from mechanism.errors import InvalidInput
+from mechanism.errors import Float64Range, InvalidInput
 from mechanism.rules import Rule
 
 from proofs.compile import capture as C
@@ -104,6 +104,16 @@ class FamilyRule(Rule):
                        for k, d in self.domains.items())
         return f"f(b) = {T.show(self.tree)}{pars}; {self.pooling} pooling"
 
+    def constants(self) -> list[float]:
+        """The compiled trees' constants (a branch's threshold among them) and their float
+        neighbours: the bids a search should try first."""
+        trees = [self.runtime_tree] if self.runtime_tree is not None else \
+            [t for ts in self._general_trees.values() for t in ts]
+        vals = {float(T.value(m)) for tr in trees for m in T.walk(tr) if m.op == "const"
+                and abs(T.value(m)) < 1e300}
+        return sorted({w for v in vals for w in (v, float(np.nextafter(v, np.inf)),
+                                                 float(np.nextafter(v, -np.inf)))})
+
     def general_trees(self, n: int) -> tuple:
         """The compiled weight trees for n agents (captured once per n, then cached)."""
         if n not in self._general_trees:
@@ -128,7 +138,7 @@ class FamilyRule(Rule):
         try:
             return E.normalized_weights(L, S, log_lam)
         except ValueError as exc:
-            raise InvalidInput(f"rule {self.name!r} ({self.expression()}) is undefined at bids "
+            raise Float64Range(f"rule {self.name!r} ({self.expression()}) is undefined at bids "
                                f"{np.asarray(B).tolist()} in float64: {exc}; the proofs are in "
                                "exact reals", value=np.asarray(B).tolist()) from None
 
