@@ -158,3 +158,19 @@ def test_check_draws_the_compiled_trees_constants_as_bids():
     from properties.target import Target
     rule = normalized(lambda b, fn: fn.ite(b > 0.37, b, 5.0))
     assert {0.37, float(np.nextafter(0.37, 1.0))} <= set(Target(rule).literals)
+
+
+def test_a_winner_take_all_bug_planted_in_the_library_is_not_proved(monkeypatch):
+    """The code tie compares the library's fast path with the family's own specification
+    (not with itself): ties to the HIGHEST index instead of the lowest is caught."""
+    import mechanism.rules as R
+
+    def wta_last(ops, dists, bids, reference=None, weight=0):
+        top = max(bids)
+        if not top > 0:
+            return reference if reference is not None else dists[0]
+        return dists[max(j for j, b in enumerate(bids) if b == top)]
+    assert prove_rule_property("winner_take_all", "monotone", "box").verdict is Verdict.PROVED
+    monkeypatch.setattr(R, "winner_take_all", wta_last)
+    res = prove_rule_property("winner_take_all", "monotone", "box")
+    assert res.verdict is not Verdict.PROVED and "differ" in res.detail, res.detail
