@@ -257,6 +257,9 @@ def sealed(rule) -> str | None:
         if not (isinstance(rule.tree, T.Node) and rule.runtime_tree ==
                 T.substitute(rule.tree, rule.values)):
             return "the rule's runtime tree is not its compiled tree with its parameters"
+        outside = [k for k, d in rule.domains.items() if not d.contains(rule.values[k])]
+        if outside:
+            return f"parameter(s) {', '.join(outside)} lie outside their declared domains"
     return None
 
 

@@ -56,6 +56,18 @@ def _replaced_f(api):
     return rule
 
 
+def _moved_param(api):
+    """T declared positive, then moved to -1 on the object (tree and runtime tree kept
+    consistent): the proof over T > 0 would not apply to what runs."""
+    from fractions import Fraction
+    from proofs.compile import tree as T
+    rule = api.normalized(lambda b, fn, T: fn.exp(b / T), params={"T": 0.5},
+                          domains={"T": "positive"}, name="moved_param")
+    rule.values = {"T": Fraction(-1)}
+    rule.runtime_tree = T.substitute(rule.tree, rule.values)
+    return rule
+
+
 def _norm(api, f, **kw):
     return api.normalized(f, **kw)
 
@@ -95,6 +107,7 @@ CORPUS = [
     ("patched_evaluate", lambda a: _patched(a, "evaluate"), (1.0, 2.0)),
     ("patched_numpy_fn", lambda a: _patched(a, "_numpy_fn"), (1.0, 2.0)),
     ("replaced_f", _replaced_f, None),
+    ("moved_param_value", _moved_param, (0.0, 1.0)),
     ("type_branch_normalized", lambda a: _norm(
         a, lambda b, fn: b if isinstance(b, float) else fn.exp(-b)), (0.0, 1.0)),
     ("type_branch_general", lambda a: a.general(
