@@ -171,9 +171,11 @@ class Rule:
 
 
 def _with_reference(P, B, ref, lam):
+    """The parties' rows and weights, each weight row scaled by its maximum: the normalized
+    weights are scale-free, and ``lambda + sum of bids`` may overflow float64 unscaled."""
     if ref is not None and lam > 0:
-        return np.vstack([P, ref]), np.hstack([B, np.full((B.shape[0], 1), lam)])
-    return P, B
+        P, B = np.vstack([P, ref]), np.hstack([B, np.full((B.shape[0], 1), lam)])
+    return P, B / np.max(B, axis=1, keepdims=True)
 
 
 def _linear_batch(P, B, ref, lam):

@@ -233,6 +233,8 @@ class Target:
                                                                   pool.integers})
             except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
                 vals = []
+            if type(self.obj).__module__ == "proofs.compile.rule":  # its tree's constants
+                vals = list(self.obj.constants()) + vals
             lo, hi = LITERAL_RANGE
             self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
         return self._literals
