@@ -82,28 +82,19 @@ def _parties(rule, P, b):
     return rows, W, B
 
 
-def _chunks(K: int, V: int):
-    step = max(1, CHUNK // max(V, 1))
-    for lo in range(0, K, step):
-        yield slice(lo, lo + step)
-
-
 class LinearFamily:
-    """theory §2 linear on agent i's path: ``Q_i(s) = m_i + t (p_i - m_i)``."""
+    """theory §2 linear on agent i's path: ``Q_i(s) = m_i + t (p_i - m_i)``, so
+    ``G_i(s) = t TV(m_i, p_i)`` with ``m_i = Q_i(0)`` the others' mixture."""
 
     def __init__(self, rule, P, b):
         rows, W, self.B = _parties(rule, P, b)
-        self.m = W @ rows                       # others' mixtures, (n, V): Q_i(0)
-        self.d = rows[: len(b)] - self.m
+        m = W @ rows                             # others' mixtures, (n, V): Q_i(0)
+        np.subtract(rows[: len(b)], m, out=m)     # d_i = p_i - m_i
+        np.abs(m, out=m)
+        self.tv1 = 0.5 * m.sum(axis=1)          # TV(m_i, p_i) = G_i at t = 1
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
-        t = s / (s + self.B[agents])
-        out = np.empty(len(s))
-        for c in _chunks(len(s), self.d.shape[1]):
-            q = self.d[agents[c]] * t[c, None]  # Q_i(s) - Q_i(0)
-            np.abs(q, out=q)
-            out[c] = 0.5 * q.sum(axis=1)
-        return out
+        return s / (s + self.B[agents]) * self.tv1[agents]
 
 
 class LogLinearFamily:
@@ -124,20 +115,29 @@ class LogLinearFamily:
             d = logs[:n] - m
         self.m, self.d = m, d
         self.q0 = _softmax(m.copy())
+        self._buf = np.empty((max(1, CHUNK // max(m.shape[1], 1)), m.shape[1]))
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """``TV(Q_i(0), Q_i(s))`` per pair: per chunk of nodes (any agents) one product for
-        the log-weights ``m_i + t d_i`` and one normalization (no sum over the parties)."""
+        """``TV(Q_i(0), Q_i(s))`` per pair: per chunk of nodes (any agents) the log-weights
+        ``m_i + t d_i`` and one normalization (no sum over the parties), in one reused
+        buffer (a fresh large array per node costs page faults)."""
         t = s / (s + self.B[agents])
         out = np.empty(len(s))
-        for c in _chunks(len(s), self.d.shape[1]):
-            a = agents[c]
-            S = self.d[a] * t[c, None]
-            S += self.m[a]
+        rows = len(self._buf)
+        for lo in range(0, len(s), rows):
+            a = agents[lo:lo + rows]
+            S = self._buf[:len(a)]
+            if len(a) == 1:
+                np.multiply(self.d[a[0]], t[lo], out=S[0])
+                S[0] += self.m[a[0]]
+            else:
+                np.take(self.d, a, axis=0, out=S)
+                S *= t[lo:lo + rows, None]
+                S += self.m[a]
             q = _softmax(S)
-            q -= self.q0[a]
+            q -= self.q0[a[0]] if len(a) == 1 else self.q0[a]
             np.abs(q, out=q)
-            out[c] = 0.5 * q.sum(axis=1)
+            out[lo:lo + rows] = 0.5 * q.sum(axis=1)
         return out  # a token i vetoes has q = 0: |q - q0| counts Q_i(0)'s mass there
 
 
