@@ -1,0 +1,231 @@
+"""Rule-level proofs: z3 proves or refutes MON / CA of a backend-generic rule (theory §4).
+
+For every size up to (agents, tokens) and every agent i, the rule's ONE generic
+definition is evaluated on z3 terms: distributions are Reals on the simplex, bids are
+non-negative Reals, and agent i bids ``s < s'`` (with ``W(s) > 0``, the rule's
+precondition). z3 is asked for a violation of ``Q(s') ⪰ Q(s)``. The violation is a
+disjunction (box: a token leaves the interval between ``Q_t(s)`` and ``p_i(t)``,
+below or above; segment: that, or two tokens whose moves are not parallel to
+``p_i - Q(s)``), and each disjunct is one small query: per-token lemmas solve fast
+and steadily where one big disjunction does not. In each query the probabilities it
+does not mention are projected out of the simplex (``sum <= 1`` for the rest), so for a
+token-separable rule such as linear a query grows with the agents, not the tokens.
+Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` with
+``q W = numerator`` by hand measured no faster). With 2 cores and the default sizes
+(3 agents, 4 tokens) linear takes about 1-2 s per order; see
+``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
+
+Soundness (issue 10): the rule is traced on :class:`proofs.bounded.tracing.Sym` values that refuse
+Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
+functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
+(bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced
+instance is cross-checked against the shipped code at many points
+(:mod:`proofs.bounded.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
+not match the code".
+
+unsat for every query -> PROVED on those sizes, with :class:`mechanism.verdicts.Scope`;
+sat -> the model, made robust and rounded, re-run on the numpy reference
+(``rule.evaluate`` + ``mechanism.orders``) -> REFUTED; timeout -> UNKNOWN; exp/log -> an
+exact search (:mod:`proofs.bounded.exact_search`): REFUTED with an exact counterexample, or
+UNKNOWN; a rule with a numpy form only -> SKIPPED.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mechanism.arith import Unsupported
+from mechanism.errors import InvalidInput
+from mechanism.orders import get_order
+from mechanism.rules import Rule, as_rule, get_rule
+from mechanism.verdicts import Scope, Verdict
+
+from proofs.bounded import exact_search
+from proofs.registry import ProofResult
+from proofs.bounded.counterexamples import confirm_violation
+from proofs.bounded.rule_instance import Instance, RuleRaised, Timeout, TraceMismatch
+from proofs.bounded.tracing import NeedsTranscendental
+
+#: switches for the planted-bug tests (tests/proofs/test_rule_corpus.py); never change them
+#: elsewhere: ``CASE_SPLIT = False`` assumes every undecided ``is_positive`` is True (the old,
+#: unsound behaviour), ``CROSS_CHECK = False`` skips the trace/code comparison.
+CASE_SPLIT = True
+CROSS_CHECK = True
+
+PROPERTIES = ("monotone", "consistent")
+Z3_ORDERS = ("box", "segment")
+
+
+def _violations(z3, p, q_from, q_to, order, margin=0):
+    """Disjuncts of ``not (q_to ⪰ q_from)`` for an agent whose ideal is ``p``."""
+    out = []
+    for t in range(len(p)):
+        out.append((f"token {t} falls below", z3.And(q_to[t] < q_from[t] - margin,
+                                                     q_to[t] < p[t] - margin)))
+        out.append((f"token {t} rises above", z3.And(q_to[t] > q_from[t] + margin,
+                                                     q_to[t] > p[t] + margin)))
+    if order == "segment":
+        for t in range(len(p)):
+            for u in range(t + 1, len(p)):
+                cross = ((q_to[t] - q_from[t]) * (p[u] - q_from[u])
+                         - (q_to[u] - q_from[u]) * (p[t] - q_from[t]))
+                out.append((f"tokens {t},{u} leave the segment",
+                            z3.Or(cross > margin, cross < -margin)))
+    return out
+
+
+def _queries(inst: Instance, prop: str, order: str, margin=0):
+    z3 = inst.z3
+    fwd = _violations(z3, inst.p_i, inst.q_from, inst.q_to, order, margin)
+    if prop == "monotone":
+        return fwd
+    back = _violations(z3, inst.p_i, inst.q_to, inst.q_from, order, margin)
+    return [(f"{a} going up, and {b} going down", z3.And(c, d))
+            for a, c in fwd for b, d in back]
+
+
+def _check(value, name, lo):
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise InvalidInput(f"{name} must be an integer >= {lo}, got {value!r}", value=value)
+
+
+def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
+                        timeout_s=10.0) -> ProofResult:
+    """Prove or refute ``property_id`` ("monotone" or "consistent") of ``rule`` (a Rule,
+    a registered rule name, or a plain callable: then SKIPPED) under ``order`` ("box" or
+    "segment") for every n <= max_agents agents and V <= max_tokens tokens.
+    A rule from the family of :mod:`proofs.unbounded.families` is first proved for every n and V."""
+    from proofs.unbounded.families import prove_family  # unbounded first; None: not a family rule
+    res = prove_family(rule, property_id, order, timeout_s=timeout_s)
+    if res is not None:
+        return res
+    return prove_rule(rule, property_id, order, max_agents=max_agents, max_tokens=max_tokens,
+                      timeout_s=timeout_s)
+
+
+def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_s=10.0,
+               symbolic_reference=False, min_agents=1) -> ProofResult:
+    """:func:`prove_rule_property`, optionally with a symbolic reference ``p_0`` and
+    weight ``lambda >= 0`` (every reference and weight at once)."""
+    t0 = time.monotonic()
+    rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
+    if property_id not in PROPERTIES:
+        raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
+                           f"of {', '.join(PROPERTIES)}", value=property_id)
+    get_order(order)  # InvalidInput naming the known orders
+    _check(max_agents, "max_agents", 1)
+    _check(max_tokens, "max_tokens", 2)
+    _check(min_agents, "min_agents", 1)
+    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+        raise InvalidInput(f"timeout_s must be a positive number, got {timeout_s!r}",
+                           value=timeout_s)
+    if rule.generic is None:
+        return ProofResult(Verdict.SKIPPED, "z3", f"rule {rule.name!r} has a numpy form only; "
+                           "the rule-level engine needs its generic definition (use sampling)")
+    if order not in Z3_ORDERS:
+        return ProofResult(Verdict.SKIPPED, "z3", f"order {order!r} is a loss order (needs "
+                           "log/sqrt); the rule-level engine handles box and segment")
+    if property_id == "consistent":
+        mon = prove_rule(rule, "monotone", order, max_agents=max_agents, max_tokens=max_tokens,
+                         timeout_s=timeout_s / 2, symbolic_reference=symbolic_reference,
+                         min_agents=min_agents)
+        if mon.verdict is Verdict.PROVED:
+            mon.detail = ("consistent follows from monotone (s < s' gives Q(s') ⪰ Q(s); "
+                          "s = s' by reflexivity): " + mon.detail)
+            return mon
+        timeout_s = max(timeout_s - (time.monotonic() - t0), 1e-3)
+        t0 = time.monotonic()
+    sizes = ([rule.reference.size] if rule.reference is not None and not symbolic_reference
+             else range(2, max_tokens + 1))
+    size = f"n<={max_agents}, V<={max(sizes)}" + (", symbolic p0, lambda" if symbolic_reference
+                                                   else "")
+    pairs = [(n, V) for n in range(min_agents, max_agents + 1) for V in sizes]
+    return search(rule, property_id, order, pairs, t0 + timeout_s, symbolic_reference, size)
+
+
+def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
+               min_agents: int = 1) -> Scope:
+    """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
+    assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
+                   "every agent i, every bid s < s' of agent i",
+                   "float literals of the rule read as the simplest rational rounding to them"]
+    if min_agents > 1:
+        assumptions.append(f"n >= {min_agents}")
+    if symbolic_reference:
+        assumptions.append("symbolic reference p0 and weight lambda >= 0")
+    elif rule.reference is not None:
+        assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
+                           f"lambda = {rule.weight}")
+    if rule.epsilon:
+        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon}")
+    return Scope(max_agents=max_agents, max_tokens=max_tokens,
+                 bids="real bids >= 0 (bid 0 included: is_positive is a case split)",
+                 arithmetic="exact reals", assumptions=tuple(assumptions))
+
+
+def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
+    """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
+    done, queries, splits = [], 0, 0
+    for n, V in pairs:
+        for i in range(n):
+            try:
+                inst = Instance(rule, n, V, i, symbolic_reference, CASE_SPLIT)
+                splits += len(inst.trace.splits)
+                if CROSS_CHECK:
+                    inst.cross_check(seed=1000 * n + 10 * V + i)
+                for name, q in _queries(inst, property_id, order):
+                    queries += 1
+                    model = inst.solve(q, deadline)
+                    if model is not None:
+                        return _refuted(rule, inst, property_id, order, name, model,
+                                        deadline, size)
+            except NeedsTranscendental as exc:
+                res = exact_search.search(rule, property_id, order, pairs, deadline, size)
+                res.detail = f"{exc} (n={n}, V={V}); " + res.detail
+                return res
+            except Unsupported as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
+            except (TraceMismatch, RuleRaised) as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V}, agent {i})",
+                                   size)
+            except Timeout as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3",
+                                   f"timeout at n={n}, V={V}, agent {i} "
+                                   f"({exc or 'budget spent'}); proved for "
+                                   f"{', '.join(done) or 'no size'}", size)
+        done.append(f"n={n} V={V}")
+    ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
+    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
+    if not CROSS_CHECK or not CASE_SPLIT:
+        scope = Scope(scope.max_agents, scope.max_tokens, scope.bids, scope.arithmetic,
+                      scope.assumptions + ("PLANTED BUG: a soundness check is switched off",))
+    note = f"; {splits} case split(s) of is_positive explored" if splits else ""
+    return ProofResult(Verdict.PROVED, "z3",
+                       f"{property_id} under {order}: z3 found no violation ({queries} "
+                       f"per-token queries, all unsat) for every agent at sizes "
+                       f"{', '.join(done)}{note}; the trace matched the code at every "
+                       "cross-check point", size, scope=scope)
+
+
+def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResult:
+    """Make the model robust (margin), round it, and confirm it on the numpy reference."""
+    candidates = []
+    for margin in ("1/10", "1/100", "1/1000"):
+        extra = [q for n_, q in _queries(inst, prop, order, inst.z3.RealVal(margin)) if n_ == name]
+        try:
+            m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
+        except Timeout:
+            m = None
+        if m is not None:
+            candidates.append(inst.decode(m))
+            break
+    candidates.append(inst.decode(model))
+    for cex in candidates:
+        confirmed = confirm_violation(rule, cex, prop, order)
+        if confirmed is not None:
+            return ProofResult(Verdict.REFUTED, "z3",
+                               f"{prop} under {order} fails ({name}); z3 model rounded and "
+                               "confirmed on the numpy reference", size, confirmed)
+    return ProofResult(Verdict.UNKNOWN, "z3", f"z3 found a violation ({name}) but the numpy "
+                       f"reference does not confirm it within its tolerance: {candidates[-1]}",
+                       size)

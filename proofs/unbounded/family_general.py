@@ -1,0 +1,139 @@
+"""General mixture weights ``w = W(b) / sum W(b)`` (docs/theory.md section 8): proved for
+every V and every n up to ``max_agents`` by the characterization, checked by z3 per n.
+
+For each n <= max_agents and each agent i, z3 is asked for bids ``b``, ``s < s'`` where
+raising i's bid does NOT scale the other parties' weights by one common ``c`` in [0, 1]:
+some other weight rises (``W'_j S > W_j S'``) or two are not scaled alike
+(``W'_j W_k != W'_k W_j``; the normalizations cancel). unsat for every (n, i): box- and
+segment-MON for those n and EVERY V (lemmas ``agg``, ``between``, ``seg_pair``: the
+characterization's "if"). sat: the model gives the instance of lemma ``nec_rise`` or
+``nec_shape`` (the characterization's "only if"), on two tokens, re-run on the numpy
+reference. n is bounded because W may depend on all bids in any way; normalized
+independent weights (:func:`proofs.unbounded.families.normalized`) are proved for every n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import z3
+
+from mechanism.verdicts import Scope, Verdict
+
+from proofs.encode import encode_z3 as E
+from proofs.compile.family_fns import NumpyFns, Z3Fns
+from proofs.unbounded.lemmas import run_chain
+from proofs.registry import ProofResult
+
+MAX_AGENTS = 4
+
+
+def _weights(rule, bids, fn):
+    W = list(rule.f(list(bids), fn, **rule.params))
+    return W + ([rule.weight] if rule.reference is not None else [])
+
+
+def _trace_matches(rule, n, b, Wz) -> bool:
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        pt = rng.exponential(1.0, n) * (rng.random(n) < 0.8)
+        with np.errstate(all="ignore"):
+            want = [float(x) for x in _weights(rule, pt, NumpyFns)]
+        sub = [(b[j], z3.RealVal(repr(float(pt[j])))) for j in range(n)]
+        for w, term in zip(want, Wz):
+            got = z3.simplify(z3.substitute(E_term(term), *sub))
+            if not z3.is_rational_value(got) or not np.isfinite(w) or \
+                    abs(float(E.num(got)) - w) > 1e-9 * max(1.0, abs(w)):
+                return False
+    return True
+
+
+def E_term(v):
+    return v if isinstance(v, z3.ExprRef) else z3.RealVal(repr(float(v)))
+
+
+def _query(rule, n, i):
+    b = [z3.Real(f"b{j}") for j in range(n)]
+    s2 = z3.Real("s_prime")
+    bt = list(b)
+    bt[i] = s2
+    W, W2 = [E_term(x) for x in _weights(rule, b, Z3Fns())], \
+        [E_term(x) for x in _weights(rule, bt, Z3Fns())]
+    S, S2 = z3.Sum(W), z3.Sum(W2)
+    cons = [x >= 0 for x in b] + [s2 > b[i], S > 0, S2 > 0] + [w >= 0 for w in W + W2]
+    others = [j for j in range(len(W)) if j != i]
+    rise = [W2[j] * S > W[j] * S2 for j in others]
+    shape = [W2[j] * W[k] != W2[k] * W[j] for j in others for k in others if j < k]
+    return b, s2, W, W2, cons, z3.Or(rise + shape), (rise, shape, others)
+
+
+def prove_general(rule, property_id, order, *, timeout_s=10.0, fallback=True,
+                  max_agents=MAX_AGENTS):
+    if property_id != "monotone" and property_id != "consistent":
+        return None
+    done = []
+    for n in range(1, max_agents + 1):
+        for i in range(n):
+            try:
+                b, s2, W, W2, cons, bad, parts = _query(rule, n, i)
+            except Exception:  # not expressible in z3 (exp, a Python branch, ...)
+                return None
+            if not _trace_matches(rule, n, b, W):
+                return None if fallback else ProofResult(
+                    Verdict.UNKNOWN, "z3", "the z3 trace of the weights does not match the code")
+            r, m, _ = E.solve(cons + [bad], timeout_s, True)
+            if r == z3.unknown:
+                return None
+            if r == z3.sat:
+                return _refute(rule, n, i, m, b, s2, W, W2, parts, order, property_id)
+        done.append(n)
+    ids = ["mixture_form", "v_free_box", "characterization", "agg", "between"]
+    ids += ["v_free_segment", "seg_pair", "seg_global"] if order == "segment" else []
+    ids += ["mon_ca"] if property_id == "consistent" else []
+    chain = run_chain(ids, timeout_s)
+    if not chain.proved:
+        return None
+    res = ProofResult(Verdict.PROVED, "z3", f"{property_id} under {order}: z3 finds no bids "
+                      f"where the other weights are not scaled by one c in [0, 1], for every "
+                      f"agent at n = 1..{max_agents}; every V by the lemma chain: "
+                      + chain.summary(), f"n<={max_agents}, every V")
+    res.scope = Scope(max_agents, None, "real bids >= 0", "exact reals",
+                      ("general weights: n bounded, the weights may depend on n",))
+    res.lemmas = chain.steps
+    return res
+
+
+def _refute(rule, n, i, m, b, s2, W, W2, parts, order, prop):
+    if prop != "monotone":
+        return None
+    val = lambda t: float(E.num(m.eval(t, model_completion=True)))
+    rise, shape, others = parts
+    w = np.array([val(x) for x in W]); w2 = np.array([val(x) for x in W2])
+    w, w2 = w / w.sum(), w2 / w2.sum()
+    P = np.tile([0.5, 0.5], (len(W), 1))
+    j_rise = [j for j, c in zip(others, rise) if z3.is_true(m.eval(c, model_completion=True))]
+    if j_rise:  # nec_rise: token 0, agent i at 0, party j at 1, the rest at 0
+        P[:] = [0.0, 1.0]
+        P[j_rise[0]] = [1.0, 0.0]
+    else:       # nec_shape: a = 1/2, x_j = a + h w_k, x_k = a - h w_j, the rest at a
+        j, k = next((j, k) for j in others for k in others if j < k
+                    and abs(w2[j] * w[k] - w2[k] * w[j]) > 0)
+        h = 1 / (2 * max(w[j], w[k]))
+        P[j] = [0.5 + h * w[k], 0.5 - h * w[k]]
+        P[k] = [0.5 - h * w[j], 0.5 + h * w[j]]
+    if rule.reference is not None and len(W) > n and not np.allclose(P[-1], rule.reference):
+        return None  # the reference is fixed: this instance needs it elsewhere
+    bids = [val(x) for x in b]
+    cex = {"dists": P[:n].tolist(), "bids": bids, "agent": i, "bid_from": bids[i],
+           "bid_to": val(s2)}
+    from proofs.unbounded.family_counterexamples import _confirm
+    got = _confirm(rule, cex, order)
+    if got is None:
+        return None
+    chain = run_chain(["characterization", "nec_rise" if j_rise else "nec_shape"], 10.0)
+    res = ProofResult(Verdict.REFUTED, "z3+numpy", f"raising agent {i}'s bid does not scale the "
+                      f"other weights alike ({'a weight rises' if j_rise else 'two weights move apart'}"
+                      f"); the characterization's instance, confirmed on the numpy reference",
+                      f"n={n}, V=2", dict(cex, q_from=got[0].tolist(), q_to=got[1].tolist(),
+                                          property=prop, order=order))
+    res.lemmas = chain.steps
+    return res

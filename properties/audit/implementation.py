@@ -1,0 +1,326 @@
+"""Audit a third-party mechanism implementation (issue 6, ``audit --mechanism``).
+
+The interface an audited object exposes (duck-typed; only ``aggregate`` is required)::
+
+    class MyMechanism:
+        name = "my-auction"                  # optional: shown in the verdict table
+        reserve = 0.0                        # optional: a declared reserve price r >= 0
+        claims = {...}                       # optional: never trusted, always checked
+
+        def aggregate(self, dists, bids):    # (n, V) reports, (n,) bids -> q, shape (V,)
+            ...                              # a distribution: finite, >= 0, sums to 1
+        def payments(self, dists, bids):     # optional -> z, shape (n,): each agent's
+            ...                              # EXPECTED payment for this token
+        def sample(self, q, u):              # optional: token in 0..V-1 from the aggregate q
+            ...                              # and one uniform u in [0, 1); default inverse CDF
+        uniforms = 1                         # optional: uniforms sample() takes per step, an
+                                             # int or "V" (one per token: Gumbel-max, race)
+
+``aggregate`` and ``payments`` may take a keyword ``context`` (side information: relevance
+scores, a reserve, a temperature...): ``audit_mechanism(..., context={...})`` fixes it,
+``context=draw`` (a callable ``draw(rng) -> dict``) draws one per instance from the
+strategy the user declares. A class named by ``--mechanism mod:Class`` is built with the
+``--arg key=value`` constructor arguments (``kwargs=`` in Python).
+
+It may raise :class:`mechanism.errors.InvalidInput` where it is undefined (e.g. every
+bid 0). Also accepted: a plain callable ``rule(dists, bids) -> q`` or a
+:class:`mechanism.Rule` (aggregate only), and a :class:`mechanism.TokenAuction`
+(its rule and expected payments).
+
+:func:`audit_mechanism` judges the object on theory §4-5 properties over small seeded
+instances ordered by size (fewest agents and tokens first, round numbers), so the first
+counterexample found is the one reported. Native checks (:mod:`properties.checks`):
+``aggregate_valid``, ``monotone`` (box, bid grid), ``payment_nonnegative``,
+``payment_at_most_bid``, ``zero_bid_pays_zero``, ``payment_identity`` (Myerson's payment
+for the value model, under the object's own aggregate), ``payment_reserve``
+(``z_i >= r x_i(b)``, with a declared reserve), ``truthful`` (regret under the value model)
+and ``individually_rational`` (truthful utility >= 0 against staying out) -- the value model
+is ``valuation=`` (``--valuation``; default ``tv``, as in ``check``; see
+:mod:`mechanism.valuations`) and every finding it affects names it -- ``sampler_marginal`` (the law of
+``sample(q, u)`` over u is q) and ``stable_sampling`` (the law of the realized token is
+box-monotone, so a stable sampler with these marginals exists). When the property suite
+(``properties.check``) and rule-level proofs are available their findings are added
+(:mod:`properties.audit.suite`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mechanism import tv
+from mechanism.sampling import inverse_cdf_many
+from mechanism.bids import with_bid
+from mechanism.regret import regret
+from mechanism import valuations as VM
+from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.verdicts import Verdict
+
+from properties import restrictions as R
+from properties import checks as C
+from properties.audit.instances import instances
+from properties.audit.suite import MechanismReport, suite_findings
+from properties.audit.target import Audited, ThirdPartyRule, load_mechanism
+from properties.report import Finding
+
+__all__ = ["audit_mechanism", "load_mechanism", "Audited", "ThirdPartyRule", "NATIVE"]
+
+NATIVE = ("aggregate_valid", "monotone", "payment_nonnegative", "payment_at_most_bid",
+          "zero_bid_pays_zero", "payment_identity", "payment_reserve", "truthful",
+          "individually_rational", "sampler_marginal", "stable_sampling")
+PAYMENT_NATIVE = NATIVE[2:9]
+MODEL_NATIVE = ("payment_identity", "truthful", "individually_rational")
+ORDERED = {"monotone": "box", "stable_sampling": "box"}
+TOL = 1e-6
+SAMPLER_GRID = 2000
+
+
+class _Tally:
+    def __init__(self, model: str = "tv", asked: int = 0):
+        self.checked = {k: 0 for k in NATIVE}
+        self.cex: dict[str, dict] = {}
+        self.skip: dict[str, str] = {}
+        self.model, self.asked = model, asked
+
+    def run(self, prop, fn, inst):
+        if prop in self.cex:
+            return
+        try:
+            out = fn()
+        except InvalidInput:
+            return  # undefined there, and the object said so
+        except InvalidRule as exc:  # blame the aggregate when it was the one that misbehaved
+            blame = "aggregate_valid" if str(exc.rule or "").endswith(".aggregate") else prop
+            self.cex.setdefault(blame, {**inst, "while_checking": prop, "error": str(exc)})
+            return
+        self.checked[prop] += 1
+        if out is not None:
+            self.cex[prop] = {**inst, **out}
+            if prop in MODEL_NATIVE:
+                self.cex[prop]["value_model"] = self.model
+
+    def findings(self) -> list[Finding]:
+        out = []
+        for prop in NATIVE:
+            order = self.model if prop in MODEL_NATIVE else ORDERED.get(prop)
+            if prop in self.cex:
+                detail = "counterexample" + (f" (value model {self.model})"
+                                             if prop in MODEL_NATIVE else "")
+                out.append(Finding(prop, order, Verdict.REFUTED, "audit", detail,
+                                   self.cex[prop]))
+            elif prop in self.skip:
+                out.append(Finding(prop, order, Verdict.SKIPPED, "audit",
+                                   self.skip[prop], None))
+            elif self.checked[prop]:
+                note = f" (value model {self.model})" if prop in MODEL_NATIVE else ""
+                out.append(Finding(prop, order, Verdict.NOT_REFUTED, "audit",
+                                   f"{self.checked[prop]} instances{note}", None))
+            else:
+                out.append(Finding(prop, order, Verdict.SKIPPED, "audit",
+                                   "no instance applied" + (
+                                       f" (value model {self.model} undefined on every "
+                                       "instance; try --reports one_hot)"
+                                       if prop in MODEL_NATIVE else ""), None))
+        return out
+
+
+def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, seed: int = 0,
+                    use_suite: bool = True, timeout: float = 5.0, orders=("box",),
+                    budget_s: float | None = 120.0, valuation=None, reports: str | None = None,
+                    context=None) -> MechanismReport:
+    """Judge a mechanism object (see the module docstring); a :class:`MechanismReport`.
+
+    ``max_examples``/``seed``: instances of the native checks and the suite's sampling
+    budget; ``use_suite``: also run ``properties.check`` (with ``orders``, per-call
+    ``timeout`` for the object's code, and a wall-clock ``budget_s`` per target);
+    ``valuation``: the value model (name, ValueModel or callable ``a(p_i, q)``; default
+    ``tv``); ``reports``: a report restriction (``one_hot``, ``top_k:K``; ``win`` implies
+    ``one_hot``); ``context``: side information, a dict or ``draw(rng) -> dict``."""
+    model = VM.get_value_model(valuation)
+    reports = reports or ("one_hot" if model.reports == "one_hot" else None)
+    R.parse(reports)
+    m = obj if isinstance(obj, Audited) else Audited(obj, name, context=context)
+    t = _Tally(model.name)
+    if m.pay is None:
+        for prop in PAYMENT_NATIVE:
+            t.skip[prop] = "the object exposes no payments(dists, bids)"
+    if not m.reserve:
+        t.skip["payment_reserve"] = "no reserve declared"
+    if m.sample is None:
+        t.skip["stable_sampling"] = "inverse-CDF sampling: the token's law is q (see monotone)"
+    elif _uniforms(m) != 1:
+        t.skip["stable_sampling"] = ("the sampler takes several uniforms per step: its law is "
+                                     "estimated by Monte Carlo (sampler_marginal), not exact")
+    rng = np.random.default_rng(seed)
+    for inst in instances(max_examples, seed, m.reserve):
+        dists = R.restrict(reports, inst["dists"])
+        if dists is None:
+            continue
+        inst = {**inst, "dists": dists}
+        if m.draw_context(rng) is not None:
+            inst["context"] = m.context
+        P, b = np.asarray(inst["dists"]), np.asarray(inst["bids"], dtype=np.float64)
+        try:
+            q = m.rule.evaluate(P, b)
+        except InvalidInput:
+            continue  # undefined here (e.g. every bid 0): the object said so
+        except InvalidRule as exc:
+            t.cex.setdefault("aggregate_valid", {**inst, "error": str(exc)})
+            continue
+        t.checked["aggregate_valid"] += 1
+        _rule_checks(m, t, inst, P, b, q)
+        if m.pay is not None:
+            _payment_checks(m, t, inst, P, b, model)
+    findings = t.findings()
+    if use_suite:
+        findings += suite_findings(m, max_examples=max_examples, seed=seed, timeout=timeout,
+                                   orders=orders, budget_s=budget_s, valuation=model,
+                                   reports=reports)
+    rep = MechanismReport(m.name, findings)
+    rep.value_model = model.name
+    return rep
+
+
+def _rule_checks(m, t, inst, P, b, q):
+    cuts = (m.reserve,) if m.reserve else ()
+    for i in range(len(b)):
+        t.run("monotone", lambda: C.box_violation_on_grid(m.rule, P, b, i, cuts=cuts), inst)
+    t.run("sampler_marginal", lambda: _marginal(m, q), inst)
+    if m.sample is not None:
+        law = ThirdPartyRule(lambda D, B: _law(m, m.rule.evaluate(D, B)), f"{m.name}.token_law")
+        for i in range(len(b)):
+            t.run("stable_sampling", lambda: C.box_violation_on_grid(law, P, b, i, cuts=cuts),
+                  inst)
+
+
+#: Monte Carlo draws of a sampler that takes several uniforms per step (seeded).
+MC_DRAWS = 20000
+
+
+def _uniforms(m) -> int | str:
+    k = getattr(m.obj, "uniforms", 1)
+    return k if k == "V" or (isinstance(k, int) and k >= 1) else 1
+
+
+def _law(m, q) -> np.ndarray:
+    """Law of ``sample(q, u)``: over a stratified grid of one uniform (exact up to
+    1/SAMPLER_GRID), or, for a sampler taking several uniforms per step (``uniforms = k``
+    or ``"V"``: Gumbel-max, an exponential race), over MC_DRAWS seeded uniform vectors.
+    Without a ``sample`` the token is drawn by the mechanism's inverse CDF."""
+    grid = (np.arange(SAMPLER_GRID) + 0.5) / SAMPLER_GRID
+    k = _uniforms(m)
+    if m.sample is None:
+        tokens = inverse_cdf_many(q, grid)
+    elif k == 1:
+        tokens = np.array([int(m.sample(q, float(u))) for u in grid])
+    else:
+        width = q.size if k == "V" else int(k)
+        U = np.random.default_rng(0).random((MC_DRAWS, width))
+        tokens = np.array([int(m.sample(q, u)) for u in U])
+    if tokens.min() < 0 or tokens.max() >= q.size:
+        raise InvalidRule(f"{m.name}.sample returned a token outside 0..{q.size - 1}")
+    return np.bincount(tokens, minlength=q.size) / len(tokens)
+
+
+def _marginal(m, q):
+    law = _law(m, q)
+    d = float(tv(law, q))
+    if m.sample is not None and _uniforms(m) != 1:  # Monte Carlo: 4 standard deviations
+        bound = 0.5 * float(np.sum(4.0 * np.sqrt(q * (1 - q) / MC_DRAWS))) + 1.0 / MC_DRAWS
+    else:
+        bound = q.size / SAMPLER_GRID + 1e-9
+    if d > bound:
+        return {"q": q.tolist(), "token_law": law.tolist(), "tv": d, "allowed": bound}
+    return None
+
+
+def _payment_checks(m, t, inst, P, b, model):
+    z = m.pay(P, b)
+    n = len(b)
+    t.run("payment_nonnegative", lambda: C.bound_violation(z, b, upper=False), inst)
+    t.run("payment_at_most_bid", lambda: C.bound_violation(z, b, upper=True), inst)
+    for i in np.flatnonzero(b == 0):
+        t.run("zero_bid_pays_zero", lambda i=i: None if abs(z[i]) <= TOL else
+              {"agent": int(i), "payment": float(z[i])}, inst)
+    cuts = (m.reserve,) if m.reserve else ()
+    for i in range(n):
+        t.run("payment_identity", lambda i=i: _identity(m, P, b, z, i, cuts, model), inst)
+        if m.reserve:
+            t.run("payment_reserve", lambda i=i: _reserve(m, P, b, z, i), inst)
+        t.run("truthful", lambda i=i: _regret(m, P, b, i, cuts, model), inst)
+        t.run("individually_rational", lambda i=i: _ir(m, P, b, z, i, model), inst)
+
+
+def _identity(m, P, b, z, i, cuts, model):
+    want, err = C.identity_payment(m.rule, P, b, i, "second_price", cuts=cuts, model=model)
+    if abs(want - z[i]) > TOL * max(1.0, b[i]) + 10 * err:
+        return {"agent": i, "payment": float(z[i]), "identity": want, "error_bound": err}
+    return None
+
+
+def _reserve(m, P, b, z, i):
+    """With reserve r the allocation is 0 below r, so ``Z = b x(b) - int_r^b x >= r x(b)``."""
+    if b[i] <= 0 or not C._defined_at_zero(m.rule, P, b, i):
+        return None
+    x = C.allocation_curve(m.rule, P, b, i, "second_price")(np.array([b[i]]))[0]
+    if z[i] < m.reserve * x - TOL:
+        return {"agent": i, "reserve": m.reserve, "payment": float(z[i]),
+                "at_least": float(m.reserve * x)}
+    return None
+
+
+def _utility(m, P, b, i, model):
+    """``u(s) = v (a(Q(s)) - a(Q(0))) - Z(s)`` for agent i with value ``v = b_i`` (InvalidInput
+    where the value model or the object is undefined)."""
+    v = float(b[i])
+    model.check_reports(P)
+    p = P[i]
+    q0 = m.rule.evaluate(P, with_bid(b, i, 0.0))
+    a0 = model.for_rule(m.rule).values(p, q0[None, :], i)[0]
+    if not np.isfinite(a0):
+        raise InvalidInput("the value of the outcome without the agent is infinite")
+    mm = model.for_rule(m.rule)
+
+    def u(s):
+        bb = with_bid(b, i, s)
+        a = mm.values(p, m.rule.evaluate(P, bb)[None, :], i)[0]
+        return v * (a - a0) - float(m.pay(P, bb)[i])
+    return u
+
+
+def _regret(m, P, b, i, cuts, model):
+    """Agent i with value ``v = b_i`` under the value model: no bid on a grid may beat v."""
+    v = float(b[i])
+    if v <= 0 or not C._defined_at_zero(m.rule, P, b, i):
+        return None
+    try:
+        utility = _utility(m, P, b, i, model)
+    except InvalidInput:
+        return None
+    out = regret(v, C.bid_grid(b, i, cuts), lambda S: np.array([_safe(utility, s) for s in S]))
+    if out is None:
+        return None
+    gain, best = out
+    if gain > TOL * max(1.0, v):
+        return {"agent": i, "value": v, "better_bid": best, "gain": gain}
+    return None
+
+
+def _ir(m, P, b, z, i, model):
+    """Truthful utility ``v (a(Q(v)) - a(Q(0))) - Z(v) >= 0`` (against staying out)."""
+    v = float(b[i])
+    if v <= 0 or not C._defined_at_zero(m.rule, P, b, i):
+        return None
+    try:
+        u = _utility(m, P, b, i, model)(v)
+    except InvalidInput:
+        return None
+    if u < -TOL * max(1.0, v):
+        return {"agent": i, "value": v, "payment": float(z[i]), "utility": u}
+    return None
+
+
+def _safe(f, s):
+    try:
+        return f(s)
+    except InvalidInput:
+        return -np.inf

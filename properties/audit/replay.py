@@ -1,0 +1,304 @@
+"""Audit a recorded auction: replay every step and verify it (issue 6).
+
+``audit_run(run_dir)`` streams a run folder written by
+``TokenAuction.run(..., record_to=run_dir)`` (format ``tokenauction-transcript/1``,
+see :mod:`mechanism.transcript`) and, for each step, in this order:
+
+1. integrity -- hash chain, step numbers, the side-file block's SHA-256 and offset
+   (:mod:`properties.audit.stream`); catches edited, dropped, duplicated and
+   reordered lines and edited distributions;
+2. inputs -- the recorded distributions and bids are valid (finite, shapes, one
+   vocabulary), with the same errors the mechanism raises (:mod:`mechanism.validation`);
+3. replay -- the uniforms must equal ``step_uniforms(seed, step, n)``; then
+   ``TokenAuction.step``, rebuilt from the header (rule, reference_weight, epsilon,
+   payment, sampler, charge), recomputes aggregate, token and payments from the
+   recorded distributions and bids and the DERIVED uniforms, and each is compared
+   with the record (a tamperer who recomputes the hash chain is still caught here);
+4. properties (``check_properties=True``) on the recorded distributions -- box
+   monotonicity of the rule on a bid grid per agent (a violation rate; a failure only
+   if the rule claims box monotonicity, as linear and winner-take-all do),
+   ``0 <= z <= b``, and the payment identity: the charged expected payment against
+   Myerson's identity by quadrature (:mod:`properties.checks`).
+
+The report keeps the first divergence (step, line, agent, field, expected, recorded)
+and a summary table; its ``exit_code`` is 0 clean, 1 divergence or violation, 2
+unreadable input. A line that cannot be read ends the audit with an error naming it,
+after every step before it has been audited. Nothing in the run folder is written.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from mechanism import TokenAuction, get_rule, step_uniforms
+from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.validation import as_bids, as_distribution, as_distributions
+
+from properties import checks as C
+from properties.audit import chunked
+from properties.audit.tally import AuditReport, Divergence
+from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
+
+#: Payments whose per-agent charge never exceeds the bid (theory §6); the valuation
+#: payment may (it prices a loss, not a bid).
+AT_MOST_BID = ("second_price", "pay_your_bid", "race")
+IDENTITY = ("second_price", "race", "valuation")
+REPLAY_CHECKS = ("uniforms", "replay_token", "replay_payments")
+
+
+def auction_from_header(header: dict) -> TokenAuction:
+    """The mechanism a run was recorded with, rebuilt from its header."""
+    eps = float(header.get("epsilon") or 0.0)
+    try:
+        rule = get_rule(header["rule"], **({"epsilon": eps} if eps else {}))
+    except TypeError as exc:
+        raise InvalidInput(f"rule {header['rule']!r} takes no smoothing epsilon, but the header "
+                           f"records epsilon={eps}", value=eps) from exc
+    return TokenAuction(rule, payment=header["payment"], sampler=header["sampler"],
+                        charge=header["charge"],
+                        reference_weight=float(header.get("reference_weight") or 0.0))
+
+
+def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
+              check_properties: bool = True, expect_head: str | None = None,
+              progress: Callable[[int, VerifiedStep], None] | None = None,
+              vectorized: bool = True) -> AuditReport:
+    """Replay and verify a recorded run; see the module docstring.
+
+    ``tol``: relative/absolute tolerance when comparing replayed payments with recorded
+    ones (replay on the same numpy is bit-exact; the slack absorbs another BLAS).
+    ``identity_tol``: tolerance of the payment identity, scaled by ``max(1, b_i)``.
+    ``expect_head``: the chain head (last line's hash) published when the run ended; a
+    run rewritten with a recomputed chain no longer matches it.
+    ``progress(steps_done, step)`` is called after every step.
+    ``vectorized``: replay the linear/second-price configuration in chunks
+    (:mod:`properties.audit.chunked`; same report); False: step by step, as before.
+    """
+    report = AuditReport(str(run_dir))
+    t0 = time.perf_counter()
+    try:
+        header = read_run_header(run_dir)
+        report.header = header
+        auction = auction_from_header(header)
+    except InvalidInput as exc:
+        report.error, report.error_line = str(exc), _line(exc)
+        report.seconds = time.perf_counter() - t0
+        return report
+    claims = auction.rule.claims.get("monotone", ())
+    report.tallies["monotone_box"].informational = "box" not in claims
+    if not check_properties:
+        for name in ("monotone_box", "payment_bounds", "payment_identity"):
+            report.tallies[name].note = "not requested"
+    try:
+        if vectorized and chunked.supported(header, auction, tol, identity_tol):
+            chunked.audit_chunked(
+                run_dir, header, report, auction,
+                lambda item: _audit_step(item, auction, header, report, tol, identity_tol,
+                                         check_properties),
+                tol=tol, identity_tol=identity_tol, method=chunked.payment_method(auction, header),
+                check_properties=check_properties, progress=progress)
+        else:
+            for item in verified_steps(run_dir, header, report):
+                report.steps_read += 1
+                _audit_step(item, auction, header, report, tol, identity_tol, check_properties)
+                if progress is not None:
+                    progress(report.steps_read, item)
+    except InvalidInput as exc:
+        report.error, report.error_line = str(exc), _line(exc)
+    if expect_head is not None and report.error is None:
+        report.count("chain")
+        if report.head_hash != expect_head:
+            report.fail(Divergence("chain", None, None, "head", expect_head, report.head_hash,
+                                   message="the run differs from the one whose head was "
+                                           "published"))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _line(exc) -> int | None:
+    return exc.value if isinstance(exc.value, int) and not isinstance(exc.value, bool) else None
+
+
+def _skip(report: AuditReport, names) -> None:
+    for name in names:
+        report.tallies[name].skipped += 1
+
+
+def _inputs(item: VerifiedStep, header: dict, report: AuditReport):
+    """Validated ``(P, ref, b)`` or None (after recording why)."""
+    rec, n, V = item.record, int(header["n"]), int(header["V"])
+    step, line = rec.get("step"), item.line
+    report.count("inputs")
+    try:
+        b = as_bids(rec["bids"], n)
+    except InvalidInput as exc:
+        report.fail(Divergence("inputs", step, line, "bids", f"{n} finite bids >= 0",
+                               rec["bids"], agent=exc.agent, message=str(exc)))
+        return None
+    if item.rows is None:
+        return None
+    try:
+        P = as_distributions(item.rows[:n])
+        ref = as_distribution(item.rows[n], vocab=V) if header.get("has_reference") else None
+    except InvalidInput as exc:
+        report.fail(Divergence("inputs", step, line, "reports", "distributions over V tokens",
+                               exc.value, agent=exc.agent, message=str(exc)))
+        return None
+    return P, ref, b
+
+
+def _audit_step(item, auction, header, report, tol, identity_tol, check_properties) -> None:
+    rec, line = item.record, item.line
+    step = rec["step"] if isinstance(rec.get("step"), int) else report.steps_read - 1
+    n = int(header["n"])
+    got = _inputs(item, header, report)
+    if got is None:
+        _skip(report, REPLAY_CHECKS + ("monotone_box", "payment_bounds", "payment_identity"))
+        return
+    P, ref, b = got
+    u = step_uniforms(header["seed"], step, n)
+    report.count("uniforms")
+    ru = np.asarray(rec.get("uniforms"), dtype=np.float64).ravel() \
+        if isinstance(rec.get("uniforms"), list) else np.array([])
+    if ru.shape != u.shape or not np.array_equal(ru, u):
+        k = _first_diff(u, ru)
+        report.fail(Divergence("uniforms", step, line, f"uniforms[{k}]",
+                               float(u[k]) if k < u.size else None,
+                               float(ru[k]) if k < ru.size else None,
+                               message="uniforms must be step_uniforms(seed, step, n)"))
+    # Replay from the rows as stored, exactly what TokenAuction.step saw (validating them
+    # again here would renormalize once more and could move the last bit).
+    raw_ref = item.rows[n] if header.get("has_reference") else None
+    if not _replay(auction, item.rows[:n], raw_ref, b, u, step, line, rec, report, tol):
+        _skip(report, ("monotone_box", "payment_bounds", "payment_identity"))
+        return
+    if check_properties:
+        with np.errstate(all="ignore"):
+            _properties(auction, P, ref, b, step, line, rec, header, report, identity_tol)
+
+
+def _stated_error(rec: dict, i: int) -> float:
+    """The error bound the auction stated for payment i (``payment_errors``), else 0."""
+    errs = rec.get("payment_errors")
+    try:
+        value = float(errs[i])
+    except (TypeError, IndexError, ValueError):
+        return 0.0
+    return value if np.isfinite(value) and value >= 0 else 0.0
+
+
+def _first_diff(a: np.ndarray, b: np.ndarray) -> int:
+    m = min(a.size, b.size)
+    neq = np.flatnonzero(a[:m] != b[:m])
+    return int(neq[0]) if neq.size else m
+
+
+def _close(x, y, tol) -> bool:
+    return abs(x - y) <= tol * max(1.0, abs(x), abs(y))
+
+
+def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
+    """Recompute the step; False when the recorded inputs cannot be replayed."""
+    try:
+        with np.errstate(all="ignore"):
+            mine = auction.step(P, b, u, reference=ref, step=step)
+        if not (np.isfinite(mine.aggregate).all() and np.isfinite(mine.payments).all()):
+            raise InvalidInput(f"replay gives a non-finite aggregate or payment at bids "
+                               f"{b.tolist()}: values this large overflow float64", value=b.tolist())
+    except (InvalidInput, InvalidRule, ArithmeticError, IndexError, ValueError) as exc:
+        report.count("inputs")
+        text = str(exc) if isinstance(exc, (InvalidInput, InvalidRule)) else \
+            f"the mechanism failed on these inputs: {type(exc).__name__}: {exc}"
+        report.fail(Divergence("inputs", step, line, "replay", "a defined step", text))
+        _skip(report, ("replay_token", "replay_payments"))
+        return False
+    report.steps_replayed += 1
+    report.count("replay_token")
+    if rec.get("token") != mine.token:
+        report.fail(Divergence("replay_token", step, line, "token", mine.token, rec.get("token")))
+    report.count("replay_payments")
+    for key, want in (("sampler", mine.sampler), ("payment_method", mine.payment_method)):
+        if rec.get(key) != want:
+            report.fail(Divergence("replay_payments", step, line, key, want, rec.get(key)))
+            return True
+    for key, want in (("payments", mine.payments), ("thresholds", mine.thresholds)):
+        have = rec.get(key)
+        if want is None or have is None:
+            if (want is None) != (have is None):
+                report.fail(Divergence("replay_payments", step, line, key,
+                                       None if want is None else want.tolist(), have))
+                return True
+            continue
+        try:
+            h = np.asarray(have, dtype=np.float64)
+        except (TypeError, ValueError):
+            h = np.array([np.nan])
+        if h.shape != want.shape:
+            report.fail(Divergence("replay_payments", step, line, key, want.tolist(), have,
+                                   message=f"expected {want.size} values (one per agent)"))
+            return True
+        for i in range(want.size):
+            err = abs(float(want[i]) - float(h[i])) if np.isfinite(h[i]) else np.inf
+            report.tallies["replay_payments"].max_error = max(
+                report.tallies["replay_payments"].max_error, err if np.isfinite(err) else 0.0)
+            if not _close(float(want[i]), float(h[i]), tol) or not np.isfinite(h[i]):
+                report.fail(Divergence("replay_payments", step, line, f"{key}[{i}]",
+                                       float(want[i]), float(h[i]), agent=i))
+                return True
+    return True
+
+
+def _properties(auction, P, ref, b, step, line, rec, header, report, identity_tol) -> None:
+    rule = auction.rule if ref is None else auction.rule.with_reference(ref)
+    rule_s, P_s, _, cols = C.on_support(rule, P, ref)
+    n = P.shape[0]
+    report.count("monotone_box", n)
+    for i in range(n):
+        try:
+            cex = C.box_violation_on_grid(rule_s, P_s, b, i)
+        except (InvalidInput, InvalidRule) as exc:
+            cex = None
+            report.warn(f"step {step}: monotonicity not checked for agent {i}: {exc}")
+        if cex is not None:
+            if cols is not None:
+                cex["token"] = int(cols[cex["token"]])
+            report.tallies["monotone_box"].max_error = max(
+                report.tallies["monotone_box"].max_error, cex["excess"])
+            report.fail(Divergence("monotone_box", step, line, f"Q(bid_to)[{cex['token']}]",
+                                   f"between Q(bid_from) = {cex['q_from_token']:.6g} and p_i = "
+                                   f"{cex['p_token']:.6g}", cex["q_to_token"], agent=i,
+                                   message=f"raising the bid from {cex['bid_from']:.6g} to "
+                                           f"{cex['bid_to']:.6g} moves the token away"))
+    z = np.asarray(rec.get("payments"), dtype=np.float64)
+    if z.shape != (n,):
+        return  # already reported by the replay
+    report.count("payment_bounds")
+    realized = header["charge"] == "realized"
+    cex = C.bound_violation(z, b, upper=realized or header["payment"] in AT_MOST_BID)
+    if cex is not None:
+        report.fail(Divergence("payment_bounds", step, line, "payments", f"z {cex['bound']}",
+                               cex["payment"], agent=cex["agent"], message=f"bid {cex['bid']}"))
+    if realized or header["payment"] not in IDENTITY:
+        report.tallies["payment_identity"].skipped += 1
+        report.tallies["payment_identity"].note = (
+            "realized charges: per-seed thresholds (identity holds in expectation only)"
+            if realized else f"{header['payment']} is not defined by the identity")
+        return
+    report.count("payment_identity")
+    for i in range(n):
+        try:
+            want, err = C.identity_payment(rule_s, P_s, b, i, header["payment"])
+        except (InvalidInput, InvalidRule) as exc:
+            report.warn(f"step {step}: payment identity not checked for agent {i}: {exc}")
+            continue
+        diff = abs(want - float(z[i]))
+        t = report.tallies["payment_identity"]
+        t.max_error = max(t.max_error, diff)
+        stated = _stated_error(rec, i)  # the recorded payment's own quadrature error bound
+        if diff > identity_tol * max(1.0, float(b[i])) + 10 * err + stated:
+            report.fail(Divergence("payment_identity", step, line, f"payments[{i}]", want,
+                                   float(z[i]), agent=i,
+                                   message=f"Myerson identity by quadrature (error {err:.1e})"))

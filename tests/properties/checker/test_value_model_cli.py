@@ -1,0 +1,242 @@
+"""Issue 12 on the command line and in loading: --valuation, --reports, --kind, --arg,
+--path, unusable callables as usage errors, imported logs, budgets that say what they cut."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from mechanism import TokenAuction, get_payment_rule, get_rule
+from mechanism.errors import InvalidInput
+from mechanism.verdicts import Verdict
+from properties import check
+from properties.audit.logs import audit_log, digest
+from tokenauction.cli import main as cli
+
+
+# -- loading -------------------------------------------------------------------------------
+
+UNBOUND = textwrap.dedent("""
+    import numpy as np
+    class Mech:
+        def run(self, bids, dists):
+            return np.asarray(dists)[0]
+""")
+
+
+def test_unbound_method_is_a_usage_error(tmp_path, capsys):
+    f = tmp_path / "mech.py"
+    f.write_text(UNBOUND)
+    assert cli(["check", f"{f}:Mech.run", "--max-examples", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unbound method" in err[0]
+
+
+def test_a_class_is_a_usage_error_for_check(tmp_path, capsys):
+    f = tmp_path / "mech.py"
+    f.write_text(UNBOUND)
+    assert cli(["check", f"{f}:Mech", "--max-examples", "5"]) == 2
+    assert "is a class" in capsys.readouterr().err
+
+
+def test_kind_overrides_the_guess():
+    def pay(rule, dists, bids):   # three parameters: guessed a payment rule
+        return np.zeros(len(bids))
+    rep = check(pay, ["payment_nonnegative"], max_examples=5, kind="payment")
+    assert rep.verdict("payment_nonnegative") is Verdict.NOT_REFUTED
+    with pytest.raises(InvalidInput):
+        check(get_rule("linear"), max_examples=5, kind="payment")
+
+
+def test_file_inside_a_package_with_relative_import(tmp_path, capsys):
+    root = tmp_path / "proj"
+    pkg = root / "ads" / "rules"
+    pkg.mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'ads'\n")
+    (root / "ads" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "common.py").write_text("import numpy as np\n"
+                                   "def mix(P, b):\n    b = np.asarray(b, float)\n"
+                                   "    return (b / b.sum()) @ np.asarray(P, float)\n")
+    (pkg / "mine.py").write_text("from .common import mix\n"
+                                 "def rule(dists, bids):\n    return mix(dists, bids)\n")
+    rc = cli(["check", str(pkg / "mine.py") + ":rule", "--property", "normalized",
+              "--max-examples", "5", "--no-prove"])
+    assert rc == 0, capsys.readouterr()
+
+
+def test_path_option_finds_a_module(tmp_path, capsys):
+    (tmp_path / "elsewhere_rules.py").write_text(
+        "import numpy as np\ndef rule(dists, bids):\n    b = np.asarray(bids, float)\n"
+        "    return (b / b.sum()) @ np.asarray(dists, float)\n")
+    rc = cli(["check", "elsewhere_rules:rule", "--path", str(tmp_path), "--property",
+              "normalized", "--max-examples", "5", "--no-prove"])
+    assert rc == 0, capsys.readouterr()
+    assert cli(["check", "x:y", "--path", str(tmp_path / "nope")]) == 2
+
+
+# -- value models on the CLI -------------------------------------------------------------------
+
+def test_check_cli_names_the_value_model(capsys):
+    rc = cli(["check", "second_price", "--property", "truthful", "--valuation", "kl",
+              "--max-examples", "10", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    f = next(f for f in out["findings"] if f["property"] == "truthful")
+    assert rc == 1 and f["verdict"] == "REFUTED" and "kl_forward" in f["detail"]
+    assert cli(["check", "second_price", "--valuation", "bogus"]) == 2
+
+
+def test_second_price_is_individually_rational_under_tv():
+    rep = check(get_payment_rule("second_price"), ["individually_rational"], max_examples=15)
+    f = rep.find("individually_rational")[0]
+    assert f.verdict is Verdict.NOT_REFUTED and "value model tv" in f.detail
+
+
+def test_pay_your_bid_is_not_individually_rational_and_the_repro_runs():
+    rep = check(get_payment_rule("pay_your_bid"), ["individually_rational"], max_examples=20)
+    f = rep.find("individually_rational")[0]
+    assert f.verdict is Verdict.REFUTED
+    ns = {}
+    with pytest.raises(AssertionError):
+        exec(f.counterexample["repro"], ns)
+
+
+def test_win_model_in_check_draws_one_hot_reports():
+    from tests.helpers.llm_ads import WinnerTakeAllRunnerUp
+    m = WinnerTakeAllRunnerUp()
+
+    def pay(rule, dists, bids):
+        return m.payments(dists, bids)
+    rep = check(pay, ["payment_identity", "truthful"], rule=m.aggregate, max_examples=15,
+                valuation="win")
+    assert not rep.refuted, str(rep)
+    rep_tv = check(pay, ["payment_identity"], rule=m.aggregate, max_examples=30)
+    assert rep_tv.verdict("payment_identity") is Verdict.REFUTED
+
+
+def test_audit_cli_constructor_args_and_valuation(capsys):
+    rc = cli(["audit", "--mechanism", "tests.helpers.llm_ads:SegmentAuction",
+              "--arg", "relevance=[1, 0.5, 2, 1.5]", "--valuation", "win", "--no-suite",
+              "--max-examples", "10"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "(value model win)" in out.splitlines()[0]
+    rc = cli(["audit", "--mechanism", "tests.helpers.llm_ads:SegmentAuction",
+              "--arg", "nonsense=1", "--no-suite"])
+    assert rc == 2
+
+
+def test_audit_context_drawn_per_instance():
+    from properties.audit.implementation import audit_mechanism
+
+    class Ctx:
+        name = "ctx-linear"
+
+        def aggregate(self, dists, bids, context):
+            w = np.asarray(bids, float) * np.asarray(context["relevance"])[:len(bids)]
+            if w.sum() <= 0:
+                raise InvalidInput("no weight")
+            return (w / w.sum()) @ np.asarray(dists, float)
+
+    seen = []
+
+    def draw(rng):
+        seen.append(1)
+        return {"relevance": rng.uniform(0.5, 2.0, 4).tolist()}
+
+    rep = audit_mechanism(Ctx(), context=draw, use_suite=False, max_examples=10)
+    assert seen and "monotone" not in rep.refuted_properties()
+    with pytest.raises(InvalidInput):
+        audit_mechanism(get_rule("linear"), context={"x": 1}, use_suite=False)
+
+
+def test_budget_cut_says_how_many_examples_ran():
+    import time
+
+    def slow_pay(rule, dists, bids):   # 20 ms a call: a 0.3 s budget cuts the run short
+        time.sleep(0.02)
+        return np.zeros(len(bids))
+    rep = check(slow_pay, ["payment_nonnegative"], max_examples=400, budget_s=0.3)
+    f = rep.find("payment_nonnegative")[0]
+    assert f.verdict is Verdict.NOT_REFUTED
+    assert "of 200 examples" in f.detail and "--budget" in f.detail, f.detail
+    assert f.examples < 200
+
+
+# -- imported logs -------------------------------------------------------------------------------
+
+def _honest_log(path, tamper=None, inconsistent=False):
+    rule = get_rule("linear")
+    auction = TokenAuction("linear")
+    rng = np.random.default_rng(0)
+    lines = [{"format": "tokenauction-log", "version": 1, "mechanism": "honest-linear",
+              "payments": "expected", "rule": "linear", "sampler": "inverse_cdf"}]
+    P0 = None
+    for k in range(6):
+        P = rng.dirichlet(np.ones(3), size=2) if P0 is None or k % 2 else P0
+        P0 = P
+        b = np.array([1.0, 2.0])
+        from mechanism import expected_payments, inverse_cdf
+        q = rule(P, b)
+        z = expected_payments(rule, P, b).values
+        u = float(rng.random())
+        row = {"step": k, "bids": b.tolist(), "reports": P.tolist(), "outcome": q.tolist(),
+               "token": int(inverse_cdf(q, u)), "payments": z.tolist(), "uniforms": [u]}
+        if tamper == k:
+            row["payments"] = (z * 1.5).tolist()
+        if inconsistent and k == 2:
+            row = {**row, "payments": (z + 0.01).tolist()}
+        lines.append(row)
+    del auction
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def test_honest_log_audits_clean(tmp_path):
+    rep = audit_log(str(_honest_log(tmp_path / "log.jsonl")))
+    assert not rep.refuted, rep.summary()
+    checked = {f.property for f in rep.findings if f.verdict is Verdict.NOT_REFUTED}
+    assert {"payment_identity", "individually_rational", "consistent_steps", "sampler",
+            "payment_at_most_bid"} <= checked
+
+
+def test_tampered_log_is_refuted(tmp_path, capsys):
+    path = _honest_log(tmp_path / "log.jsonl", tamper=3)
+    rep = audit_log(str(path))
+    assert "payment_identity" in rep.refuted_properties()
+    assert cli(["audit", "--log", str(path)]) == 1
+    path = _honest_log(tmp_path / "log2.jsonl", inconsistent=True)
+    assert "consistent_steps" in audit_log(str(path)).refuted_properties()
+
+
+def test_log_without_rule_checks_ir_bound_and_skips_identity(tmp_path):
+    rows = [{"format": "tokenauction-log", "payments": "expected"},
+            {"step": 0, "bids": [1.0, 1.0], "reports_digest": digest(np.eye(2)),
+             "payments": [0.2, 0.0]},
+            {"step": 1, "bids": [1.0, 1.0], "reports": [[1, 0], [0, 1]],
+             "outcome": [0.1, 0.9], "payments": [0.5, 0.1]}]
+    p = tmp_path / "l.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    rep = audit_log(str(p), valuation="win")
+    assert "individually_rational" in rep.refuted_properties()   # pays 0.5 for a 0.1 chance
+    assert "consistent_steps" in rep.refuted_properties()        # same digest, other payments
+    ident = next(f for f in rep.findings if f.property == "payment_identity")
+    assert ident.verdict is Verdict.SKIPPED
+
+
+def test_bad_log_is_a_usage_error(tmp_path, capsys):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"not": "a header"}\n')
+    assert cli(["audit", "--log", str(p)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_check_kind_mechanism_runs_the_mechanism_audit(capsys):
+    rc = cli(["check", "tests.helpers.llm_ads:WinnerTakeAllRunnerUp", "--kind", "mechanism",
+              "--valuation", "tv", "--max-examples", "8", "--budget", "5"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "(value model tv)" in out.splitlines()[0]
+    assert "payment_identity" in out.split("REFUTED:")[-1]
