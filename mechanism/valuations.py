@@ -233,6 +233,9 @@ def allocation_curve(model: ValueModel, rule, P: np.ndarray, b: np.ndarray, i: i
     The agent's ideal is its smoothed report when the rule smooths (theory §2)."""
     from . import rules as R
     model = model.for_rule(rule)
+    if type(model) in (TVValue, KLValue) and isinstance(rule, R.Rule):
+        # exact: TV and KL add over merged identical columns (rules.reduce_vocabulary)
+        rule, P = R.reduce_vocabulary(rule, P)
     p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else np.asarray(P)[i]
     q0 = R.bid_path(rule, P, b, i, [0.0])[0]
     return lambda s: model.allocation(p, q0, R.bid_path(rule, P, b, i, np.atleast_1d(s)), i)
