@@ -159,9 +159,9 @@ def main(argv=None):
     for k, (label, n, _, _) in enumerate(table):
         t = statistics.median(ms[k])
         line = (f"{label:<34} {n:>2} {t:9.3f} {statistics.median(ratios[k]):9.1f} "
-                f"{(t / dec_ms if dec_ms else float('nan')):8.2%}")
+                + (f"{t / dec_ms:8.2%}" if dec_ms else f"{'-':>8}"))
         if args.gpu:
-            line += f" {(t / gpu_ms if gpu_ms else float('nan')):11.2%}"
+            line += f" {t / gpu_ms:11.2%}" if gpu_ms else f" {'-':>11}"
         print(line)
     for n in (2, 4, 8):
         print(f"{'(dense n x V matvec)':<34} {n:>2} {statistics.median(mv[n]):9.4f}")
