@@ -56,27 +56,27 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
     return others_weight(b, i, rule.reference, rule.weight)
 
 
-def _linear_closed_form(rule, P, b, q=None):
+def _linear_closed_form(rule, P, b):
     """theory §6 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
-    ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight.
-
-    ``W q = B_i m_i + b_i p_i``, so ``W (p_i - q) = B_i (p_i - m_i)`` and
-    ``TV(p_i, m_i) = (W / B_i) TV(p_i, q)``: one pass over the reports for every agent's
-    term, with the aggregate ``q`` (passed by the auction, which has it, else computed)."""
+    ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight."""
     W = rule.total_weight(b)
-    if q is None:
-        q = rule.evaluate(P, b)
+    S = b @ P
+    if rule.reference is not None and rule.weight > 0:
+        S = S + rule.weight * rule.reference
     B = W - b                                   # the others' weight B_i
     ok = (b > 0) & (B > 0)
-    buf = np.subtract(P, q)
+    # W p_i - S = B_i (p_i - m_i), so TV(p_i, m_i) = sum_t |W p_i(t) - S(t)| / (2 B_i);
+    # computed in place on one (n, V) buffer (large temporaries dominate the cost).
+    buf = np.multiply(P, W)
+    buf -= S
     np.abs(buf, out=buf)
     Bs = np.where(ok, B, 1.0)
-    dist = buf.sum(axis=1) * (0.5 * W / Bs)
+    dist = buf.sum(axis=1) / (2.0 * Bs)
     factor = Bs * np.log1p(b / Bs) - b * Bs / (b + Bs)
     return np.where(ok, dist * factor, 0.0)
 
 
-def _wta_closed_form(rule, P, b, q=None):
+def _wta_closed_form(rule, P, b):
     """theory §6 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0."""
     z = np.zeros(len(b))
     i = _wta_winner(b)
@@ -181,9 +181,8 @@ PAYMENTS = ("second_price", "pay_your_bid", "valuation", "race")
 
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
-                     tol: float = QUAD_TOL, aggregate: np.ndarray | None = None) -> Payments:
-    """:func:`expected_payments` on inputs already validated (the auction's fast path).
-    ``aggregate``: ``rule.evaluate(P, b)`` when the caller has it (a closed form reuses it)."""
+                     tol: float = QUAD_TOL) -> Payments:
+    """:func:`expected_payments` on inputs already validated (the auction's fast path)."""
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -205,8 +204,7 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
         raise InvalidInput(f"rule {rule.name!r} has no closed-form payment; use quadrature",
                            value=rule.name)
     if closed is not None and method != "quadrature":
-        z = closed(rule, P, b) if aggregate is None else closed(rule, P, b, q=aggregate)
-        return Payments(z, np.zeros(n), f"closed_form_{rule.name}")
+        return Payments(closed(rule, P, b), np.zeros(n), f"closed_form_{rule.name}")
     small, Ps = R.reduce_vocabulary(rule, P)  # exact; cheaper when reports are sparse
     z, err = second_price_quadrature(small, Ps, b, tol)
     return Payments(z, err, "quadrature")

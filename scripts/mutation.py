@@ -199,7 +199,7 @@ def _per_agent_like(original, per_agent):
     mechanism may compute every agent at once: ``f(rule, P, b) -> (n,)``)."""
     if "i" in inspect.signature(original).parameters:
         return per_agent
-    return lambda rule, P, b, **_: np.array([per_agent(rule, P, b, i) for i in range(len(b))])
+    return lambda rule, P, b: np.array([per_agent(rule, P, b, i) for i in range(len(b))])
 
 
 def closed_forms(**over):
