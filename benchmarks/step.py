@@ -35,6 +35,8 @@ sys.path.append(str(Path(__file__).resolve().parents[1]))  # PYTHONPATH first: s
 from mechanism import TokenAuction, expected_payments, get_rule, step_uniforms  # noqa: E402
 from mechanism.sampling import inverse_cdf  # noqa: E402
 
+from machine import cpu_model  # noqa: E402
+
 V = 49152
 #: The demo's smoothing of log-linear (tokenauction/demo/run.py).
 EPSILON = 1e-4
@@ -107,16 +109,6 @@ def decode_ms(device: str) -> float | None:
         print(f"decode step on {device}: could not be measured ({type(exc).__name__}: {exc})")
         _LOADED[device] = None
         return None
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main(argv=None):

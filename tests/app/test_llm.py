@@ -257,17 +257,22 @@ def test_prefix_that_does_not_extend_is_an_error(agents):
     assert agents([]).dists.shape[0] == 2  # [] always starts over
 
 
+def _greedy_generate(loaded, prompt, stop, tokens=8) -> list[int]:
+    """``model.generate``'s greedy reply tokens (stop tokens dropped)."""
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt)])
+    with torch.inference_mode():
+        out = loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                    max_new_tokens=tokens, eos_token_id=list(stop))
+    return [t for t in out[0, ids.shape[1]:].tolist() if t not in stop]
+
+
 @pytest.mark.llm
 @needs_model
 def test_solo_generate_matches_transformers_generate(loaded, agents):
-    import torch
-    from tokenauction.llm.agents import chat_token_ids
     for k, prompt in enumerate(PROMPTS):
-        ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt)])
-        with torch.inference_mode():
-            out = loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                        max_new_tokens=8, eos_token_id=list(agents.stop_token_ids))
-        want = [t for t in out[0, ids.shape[1]:].tolist() if t not in agents.stop_token_ids]
+        want = _greedy_generate(loaded, prompt, agents.stop_token_ids)
         solo = agents.solo_generate(k, 8)
         assert solo == want, (agents.decode(solo), agents.decode(want))
         # the batched provider following agent k's arg-max (bid share 1 for k) says the same
@@ -280,14 +285,9 @@ def test_one_row_decode_keeps_the_stock_model_greedy_tokens(loaded, stock, agent
     """One agent alone (the duplicated one-row product of the small-batch linears) decodes
     the greedy tokens of the stock model's ``generate``, with logits within 1e-4."""
     import torch
-    from tokenauction.llm.agents import LLMAgents, chat_token_ids
+    from tokenauction.llm.agents import LLMAgents
     for k, prompt in enumerate(PROMPTS):
-        ids = torch.tensor([chat_token_ids(stock.tokenizer, prompt)])
-        with torch.inference_mode():
-            out = stock.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                       max_new_tokens=8, eos_token_id=list(agents.stop_token_ids))
-        want = [t for t in out[0, ids.shape[1]:].tolist() if t not in agents.stop_token_ids]
-        assert agents.solo_generate(k, 8) == want
+        assert agents.solo_generate(k, 8) == _greedy_generate(stock, prompt, agents.stop_token_ids)
         fast, slow = LLMAgents(loaded, [prompt]), LLMAgents(stock, [prompt])
         fast([]), slow([])
         token = torch.tensor([504])
