@@ -279,7 +279,8 @@ def reduce_vocabulary(rule: Rule, P: np.ndarray, cols: np.ndarray | None = None)
         merged = np.hstack((merged, bucket))
     merged /= merged.sum(axis=1, keepdims=True)
     ref = merged[-1] if rule.reference is not None else None
-    small = get_rule(rule.name, reference=ref, weight=rule.weight)
+    small = Rule(rule.name, rule.generic, numpy_fn=rule._numpy_fn, batch_fn=rule._batch_fn,
+                 reference=ref, weight=rule.weight, claims=rule.claims)  # smoothing done
     return small, merged[: P.shape[0]]
 
 

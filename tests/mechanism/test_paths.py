@@ -119,3 +119,17 @@ def _payments_equal_one_at_a_time(rule, P, b):
 def test_batched_payments_equal_one_agent_at_a_time(case):
     name, kw, P, b = _cases()[case]
     _payments_equal_one_at_a_time(get_rule(name, **kw), P, b)
+
+
+def test_support_reduction_keeps_an_unregistered_rule_name():
+    """A log-linear rule under a name the registry does not know evaluates on the support
+    union plus bucket (and pays) like the registered one."""
+    import copy
+    from mechanism import expected_payments
+    registered = get_rule("log_linear", epsilon=1e-3)
+    mine = copy.copy(registered)
+    mine.name = "my_geometric_pool"
+    P, b = _top_p(np.random.default_rng(2), 3, 30), np.array([0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(mine(P, b), registered(P, b))
+    np.testing.assert_array_equal(expected_payments(mine, P, b).values,
+                                  expected_payments(registered, P, b).values)
