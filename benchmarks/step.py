@@ -117,9 +117,10 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-decode", action="store_true", help="skip the decode step")
     ap.add_argument("--gpu", action="store_true", help="also a decode step on CUDA")
+    ap.add_argument("--only", default="", help="only the rows whose label contains this")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    table = rows(rng)
+    table = [r for r in rows(rng) if args.only in r[0]]
     bids = {n: rng.uniform(0.5, 2.0, n) for n in (2, 4, 8)}
     w = {n: rng.random(n) for n in (2, 4, 8)}
     mats = {n: dense_rows(rng, n) for n in (2, 4, 8)}

@@ -84,14 +84,20 @@ def _parties(rule, P, b):
 
 class LinearFamily:
     """theory §2 linear on agent i's path: ``Q_i(s) = m_i + t (p_i - m_i)``, so
-    ``G_i(s) = t TV(m_i, p_i)`` with ``m_i = Q_i(0)`` the others' mixture."""
+    ``G_i(s) = t TV(m_i, p_i)`` with ``m_i = Q_i(0)`` the others' mixture; from the total
+    ``S = sum_j w_j p_j``, ``p_i - m_i = (W p_i - S) / B_i`` (one pass, no per-agent mixture)."""
 
     def __init__(self, rule, P, b):
-        rows, W, self.B = _parties(rule, P, b)
-        m = W @ rows                             # others' mixtures, (n, V): Q_i(0)
-        np.subtract(rows[: len(b)], m, out=m)     # d_i = p_i - m_i
-        np.abs(m, out=m)
-        self.tv1 = 0.5 * m.sum(axis=1)          # TV(m_i, p_i) = G_i at t = 1
+        Ps, ref = rule.smoothed(P)
+        S = b @ Ps
+        W = float(b.sum())
+        if ref is not None and rule.weight > 0:
+            S, W = S + rule.weight * ref, W + rule.weight
+        self.B = W - b
+        dev = np.multiply(Ps, W)
+        dev -= S
+        np.abs(dev, out=dev)
+        self.tv1 = dev.sum(axis=1) / (2.0 * np.where(self.B > 0, self.B, 1.0))
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
         return s / (s + self.B[agents]) * self.tv1[agents]
