@@ -157,10 +157,12 @@ def main(argv=None):
             line += f" {t / gpu_ms:11.2%}" if gpu_ms else f" {'-':>11}"
         print(line)
     for n in (2, 4, 8):
-        print(f"{'(dense n x V matvec)':<34} {n:>2} {statistics.median(mv[n]):9.4f}")
+        if mv[n]:
+            print(f"{'(dense n x V matvec)':<34} {n:>2} {statistics.median(mv[n]):9.4f}")
     if dec_ms:
-        print(f"decode step of the packaged model (CPU): {dec_ms:.1f} ms "
-              f"= {dec_ms / statistics.median(mv[8]):.0f} n=8 matvecs")
+        per = max((n for n in mv if mv[n]), default=None)
+        print(f"decode step of the packaged model (CPU): {dec_ms:.1f} ms"
+              + (f" = {dec_ms / statistics.median(mv[per]):.0f} n={per} matvecs" if per else ""))
     if gpu_ms:
         print(f"decode step on the GPU: {gpu_ms:.1f} ms")
     print(f"load average after {os.getloadavg()[0]:.2f}")
