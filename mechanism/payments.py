@@ -72,7 +72,8 @@ def _linear_closed_form(rule, P, b):
     np.abs(buf, out=buf)
     Bs = np.where(ok, B, 1.0)
     dist = buf.sum(axis=1) / (2.0 * Bs)
-    factor = Bs * np.log1p(b / Bs) - b * Bs / (b + Bs)
+    r = b / Bs                                  # Bs (log1p(r) - r / (1 + r)): no b * Bs,
+    factor = Bs * (np.log1p(r) - r / (1.0 + r))  # which under/overflows at bids of 1e+-300
     return np.where(ok, dist * factor, 0.0)
 
 

@@ -6,8 +6,9 @@ On disk a run folder holds (format ``tokenauction-transcript/1``):
   n, V, ...); every further line is one step: token, bids, uniforms, payments, ...,
   the location and SHA-256 of that step's reports in the side file, and a hash chain
   (``prev`` = the previous line's ``hash``; ``hash`` = SHA-256 of ``prev`` and the
-  canonical JSON of the line without ``hash``). Any edited, dropped, duplicated or
-  reordered line breaks the chain.
+  line's bytes without its ``hash`` member). Each line is the record's canonical JSON
+  (:mod:`mechanism.records`), so the hash covers the exact bytes. Any edited, dropped,
+  duplicated or reordered line breaks the chain.
 * the last line, written when the run ends normally, is a chained end record
   ``{"end": true, "steps": N, "side_bytes": B, "stopped": "length"|"stop_token"}``; a
   run folder without it was cut short (a crash, or a truncation at a line boundary).
@@ -23,7 +24,6 @@ Writing is streamed (:class:`TranscriptWriter`); reading is streamed
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InvalidInput
+from .records import body_hash, canonical, parse_line
 
 FORMAT = "tokenauction-transcript/1"
 JSONL = "transcript.jsonl"
@@ -40,13 +41,7 @@ SIDE = "reports.bin"
 GENESIS = "0" * 64
 
 
-def canonical(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-
-
-def chain_hash(prev: str, record: dict) -> str:
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
+chain_hash = body_hash  #: the hash of a record (:func:`mechanism.records.body_hash`)
 
 
 def encode_rows(rows: np.ndarray) -> bytes:
@@ -73,6 +68,12 @@ def decode_rows(data: bytes, n_rows: int, V: int) -> np.ndarray:
         vals = np.frombuffer(data, "<f8", nnz, pos + 4 * nnz)
         if nnz and (idx.min() < 0 or idx.max() >= V):
             raise InvalidInput(f"report row {r} has a token index outside 0..{V - 1}", value=None)
+        if nnz > 1 and not (idx[1:] > idx[:-1]).all():
+            raise InvalidInput(f"report row {r}: token indices not strictly increasing (the "
+                               "writer stores each nonzero entry once, in order)", value=None)
+        if nnz and not vals.all():
+            raise InvalidInput(f"report row {r} stores a zero entry (the writer stores nonzero "
+                               "entries only)", value=None)
         rows[r, idx] = vals
         pos = end
     return rows
@@ -135,12 +136,8 @@ def read_header(folder) -> dict:
     if not path.exists():
         raise InvalidInput(f"{path} does not exist; pass a run folder written by tokenauction",
                            value=str(path))
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
-    try:
-        header = json.loads(first)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}:1 is not JSON ({exc})", value=first[:80]) from exc
+    with open(path, "rb") as fh:
+        header = parse_line(fh.readline(), f"{path}:1")
     if header.get("format") != FORMAT:
         raise InvalidInput(f"{path}:1 has format {header.get('format')!r}; expected {FORMAT!r}",
                            value=header.get("format"))
@@ -158,16 +155,10 @@ def iter_steps(folder) -> Iterator[StoredStep]:
     folder = Path(folder)
     header = read_header(folder)
     V = int(header["V"])
-    with open(folder / JSONL, encoding="utf-8") as fh, open(folder / SIDE, "rb") as side:
+    with open(folder / JSONL, "rb") as fh, open(folder / SIDE, "rb") as side:
         fh.readline()
         for lineno, line in enumerate(fh, start=2):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{folder / JSONL}:{lineno} is not valid JSON ({exc.msg}); the "
-                                   "file is truncated or corrupted", value=lineno) from exc
+            rec = parse_line(line, f"{folder / JSONL}:{lineno}")
             if rec.get("end"):
                 continue  # the end record (checked by the audit), not a step
             loc = rec.get("reports") or {}

@@ -94,17 +94,18 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
             "excess": bad["excess"]}
 
 
-def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9):
-    """First agent with ``z_i < 0`` or (``upper``) ``z_i > b_i``, or a non-finite payment."""
+def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9, floor: float = 1.0):
+    """First agent with ``z_i < 0`` or (``upper``) ``z_i > b_i``, or a non-finite payment;
+    slack ``tol * max(floor, b_i)`` (``floor=0``: relative to the bid alone)."""
     z = np.asarray(z, dtype=np.float64)
     for i, (zi, bi) in enumerate(zip(z, b)):
         if not np.isfinite(zi):
             return {"agent": i, "field": "payment", "bound": "finite", "payment": float(zi),
                     "bid": float(bi)}
-        if zi < -tol * max(1.0, bi):
+        if zi < -tol * max(floor, bi):
             return {"agent": i, "field": "payment", "bound": ">= 0", "payment": float(zi),
                     "bid": float(bi)}
-        if upper and zi > bi + tol * max(1.0, bi):
+        if upper and zi > bi + tol * max(floor, bi):
             return {"agent": i, "field": "payment", "bound": "<= bid", "payment": float(zi),
                     "bid": float(bi)}
     return None

@@ -1,9 +1,10 @@
 """``tokenauction audit``: replay and verify a recorded auction, or judge a mechanism.
 
     tokenauction audit RUN_DIR [--json] [--tol T] [--identity-tol T] [--no-properties]
-                               [--expect-head HASH]
-    tokenauction audit DIR_OR_GLOB_OR_MANIFEST [--workers N | --scheduler ADDRESS]
+                               [--expect-head HASH] [--public-key PEM | --hmac-key FILE]
+    tokenauction audit DIR_OR_GLOB_OR_MANIFEST [--glob] [--workers N | --scheduler ADDRESS]
                                [--json] [--report PATH] [--tol T] ...
+    tokenauction audit --keygen PATH [--hmac]        (properties/audit/signing.py)
     tokenauction audit --mechanism package.module:NAME [--json] [--max-examples K]
     tokenauction audit --mechanism path/to/file.py:NAME [--orders box,segment] [--no-suite]
                        [--valuation tv|kl|win|inner|file.py:NAME] [--reports one_hot|top_k:K]
@@ -16,8 +17,9 @@ counterexamples (:mod:`properties.audit.implementation`, which documents the int
 audited object exposes). Exit codes: 0 clean, 1 divergence, violation or refuted
 property, 2 unreadable input or usage error.
 
-A target that is not one run folder (a directory of runs, a glob, a manifest), or any
-target with ``--workers``/``--scheduler``, is a batch (:mod:`properties.audit.cluster`):
+A target that is not one run folder (a directory of runs, a glob, a manifest; read as
+:mod:`properties.audit.paths` says: an existing path is literal), or any target with
+``--workers``/``--scheduler``, is a batch (:mod:`properties.audit.cluster`):
 progress lines on stderr, one aggregated report (Markdown, or ``--json``; ``--report
 PATH`` writes PATH.json and PATH.md), exit code the worst run's.
 """
@@ -31,8 +33,10 @@ import time
 from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.audit import cluster
+from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
-from properties.audit.implementation import audit_mechanism, load_mechanism
+from properties.audit.implementation import audit_mechanism
+from properties.cage import caged_mechanism
 from properties.loading import add_loading_arguments, add_search_path, load_valuation
 
 
@@ -50,6 +54,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--expect-head", metavar="HASH",
                         help="the chain head published when the run ended (catches a run "
                              "rewritten with a recomputed chain)")
+    parser.add_argument("--public-key", metavar="PEM",
+                        help="verify each run's head.sig with this Ed25519 public key (catches "
+                             "a whole-run rewrite without --expect-head)")
+    parser.add_argument("--hmac-key", metavar="FILE",
+                        help="verify each run's head.sig with this HMAC-SHA256 shared secret")
+    parser.add_argument("--keygen", metavar="PATH",
+                        help="write a new signing key to PATH (Ed25519: PATH and PATH.pub; "
+                             "with --hmac: a shared secret) and exit")
+    parser.add_argument("--hmac", action="store_true", help="--keygen: an HMAC-SHA256 secret")
     parser.add_argument("--no-properties", action="store_true",
                         help="integrity and replay only: skip monotonicity, bounds, identity")
     parser.add_argument("--max-examples", type=int, default=120,
@@ -72,6 +85,9 @@ def add_arguments(parser) -> None:
                        help="audit on an existing Dask cluster (e.g. tcp://scheduler.example.org:8786)")
     batch.add_argument("--report", metavar="PATH",
                        help="also write the aggregated report to PATH.json and PATH.md")
+    batch.add_argument("--glob", action="store_true",
+                       help="read RUN_DIR as a glob pattern (* ? [...] **), even if such a "
+                            "path exists (without it, an existing path is always literal)")
     batch.add_argument("--serial", action="store_true",
                        help="replay step by step (no vectorized chunks; same report, slower)")
     add_value_model_arguments(parser)
@@ -94,11 +110,12 @@ def _value_model_main(args):
         return _usage("give one of RUN_DIR, --mechanism or --log")
     try:
         if getattr(args, "log", None):
-            report = audit_log(args.log, valuation=load_valuation(args.valuation),
+            report = audit_log(args.log, valuation=None if args.valuation is None
+                               else load_valuation(args.valuation),
                                tol=args.identity_tol)
         else:
             add_search_path(args.path)
-            obj = load_mechanism(args.mechanism, parse_args(args.arg))
+            obj = caged_mechanism(args.mechanism, parse_args(args.arg), args.path, args.timeout)
             report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
                                      timeout=args.timeout, use_suite=not args.no_suite,
                                      orders=tuple(o for o in args.orders.split(",") if o),
@@ -134,7 +151,28 @@ def _usage(msg: str) -> int:
     return 2
 
 
+def _key(args):
+    """``(alg, path)`` of the verifying key, None without one; InvalidInput for both."""
+    if args.public_key and args.hmac_key:
+        raise InvalidInput("give --public-key or --hmac-key, not both", value=None)
+    if args.public_key:
+        return ("ed25519", args.public_key)
+    return ("hmac-sha256", args.hmac_key) if args.hmac_key else None
+
+
+def _keygen(args) -> int:
+    from properties.audit.signing import generate_key
+    try:
+        for path in generate_key(args.keygen, "hmac-sha256" if args.hmac else "ed25519"):
+            print(f"wrote {path}")
+    except (InvalidInput, OSError) as exc:
+        return _usage(str(exc))
+    return 0
+
+
 def main(args) -> int:
+    if getattr(args, "keygen", None):
+        return _keygen(args)
     if getattr(args, "log", None):
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
@@ -143,13 +181,17 @@ def main(args) -> int:
         return _value_model_main(args)
     if args.tol < 0 or args.identity_tol < 0:
         return _usage("--tol and --identity-tol must be >= 0")
+    try:
+        key = _key(args)
+    except InvalidInput as exc:
+        return _usage(str(exc))
     if _is_batch(args):
-        return _batch(args)
+        return _batch(args, key)
     progress = None if args.quiet else Progress()
     report = audit_run(args.run_dir, tol=args.tol, identity_tol=args.identity_tol,
                        check_properties=not args.no_properties,
                        expect_head=args.expect_head, progress=progress,
-                       vectorized=not args.serial)
+                       vectorized=not args.serial, key=key)
     if progress is not None and progress.done:
         print(f"audit: {progress.done} steps in {report.seconds:.1f}s", file=sys.stderr)
     if args.json:
@@ -166,11 +208,12 @@ def _is_batch(args) -> bool:
     """One run folder (or a path that does not exist) keeps the single-run audit."""
     from pathlib import Path
 
-    if args.workers is not None or args.scheduler is not None:
+    if args.workers is not None or args.scheduler is not None or args.glob:
         return True
     path = Path(args.run_dir)
-    return any(c in args.run_dir for c in "*?[") or path.is_file() or \
-        (path.is_dir() and not cluster._is_run(path))
+    if not path.exists():
+        return bool(MAGIC.search(args.run_dir))  # a pattern, since no such path exists
+    return path.is_file() or (path.is_dir() and not is_run(path))
 
 
 class BatchProgress:
@@ -196,7 +239,7 @@ class BatchProgress:
         print(("\r" if self.tty else "") + text, end=end, file=self.stream, flush=True)
 
 
-def _batch(args) -> int:
+def _batch(args, key) -> int:
     if args.expect_head:
         return _usage("--expect-head names one run; give heads per run in a manifest "
                       "(a line 'RUN_DIR HEAD')")
@@ -205,12 +248,13 @@ def _batch(args) -> int:
     if args.workers is not None and args.workers < 1:
         return _usage(f"--workers must be >= 1, got {args.workers}")
     try:
-        runs = cluster.find_runs(args.run_dir)
+        runs = find_runs(args.run_dir, glob=args.glob)
         report = cluster.audit_many(
-            runs, workers=args.workers, scheduler=args.scheduler, source=args.run_dir,
+            runs, workers=args.workers, scheduler=args.scheduler,
+            source=f"{args.run_dir}, read as {runs.how}",
             progress=None if args.quiet else BatchProgress(), tol=args.tol,
             identity_tol=args.identity_tol, check_properties=not args.no_properties,
-            vectorized=not args.serial)
+            vectorized=not args.serial, key=key)
     except InvalidInput as exc:
         return _usage(str(exc))
     except (OSError, TimeoutError) as exc:  # no scheduler at that address, ...

@@ -1,9 +1,8 @@
 """Audit many recorded runs at once, in-process or on Dask (issue 14).
 
-:func:`find_runs` turns a target into run folders: a run folder itself; a directory
-(every folder below it holding ``transcript.jsonl``); a glob (``logs/2026-*/run-*``);
-or a manifest, a text file with one run folder per line (relative to the manifest's
-folder), optionally followed by the chain head published for it, ``#`` comments.
+:func:`find_runs` (:mod:`properties.audit.paths`) turns a target into run folders: a run
+folder itself; a directory (every folder below it holding ``transcript.jsonl``, links
+followed once); an explicit glob (``logs/2026-*/run-*``); or a strict manifest.
 
 :func:`audit_many` audits each run with :func:`properties.audit.replay.audit_run` and
 gathers one :class:`~properties.audit.tally.BatchReport`:
@@ -27,58 +26,15 @@ the line) and never stops the others.
 
 from __future__ import annotations
 
-import glob
 import uuid
 import time
-from pathlib import Path
 from typing import Callable
 
 from mechanism.errors import InvalidInput
-from mechanism.transcript import JSONL
 
+from properties.audit.paths import find_runs, is_run  # noqa: F401 - the batch's targets
 from properties.audit.tally import BatchReport, run_summary
 from properties.audit.replay import audit_run
-
-
-def _is_run(path: Path) -> bool:
-    return (path / JSONL).is_file()
-
-
-def _below(folder: Path) -> list[Path]:
-    return sorted(p.parent for p in folder.rglob(JSONL))
-
-
-def find_runs(target) -> list[tuple[str, str | None]]:
-    """``(run folder, expected chain head or None)`` for every run the target names.
-
-    Raises InvalidInput (a usage error) when it names none."""
-    text = str(target)
-    path = Path(text)
-    if any(ch in text for ch in "*?["):
-        found = []
-        for match in sorted(glob.glob(text, recursive=True)):
-            m = Path(match)
-            m = m.parent if m.name == JSONL else m
-            found += [m] if _is_run(m) else (_below(m) if m.is_dir() else [])
-        runs = [(str(p), None) for p in dict.fromkeys(found)]
-    elif path.is_file() and path.name == JSONL:
-        runs = [(str(path.parent), None)]
-    elif path.is_file():
-        runs = []
-        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if line:
-                name, *rest = line.split()
-                run = Path(name) if Path(name).is_absolute() else path.parent / name
-                runs.append((str(run), rest[0] if rest else None))
-    elif path.is_dir():
-        runs = [(str(path), None)] if _is_run(path) else [(str(p), None) for p in _below(path)]
-    else:
-        raise InvalidInput(f"{text} is not a run folder, a directory, a glob or a manifest "
-                           "file", value=text)
-    if not runs:
-        raise InvalidInput(f"no run folders (holding {JSONL}) found in {text}", value=text)
-    return runs
 
 
 def audit_one(run: str, options: dict) -> dict:

@@ -58,6 +58,7 @@ from properties import restrictions
 from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
+from properties.cage import Caged, caged_suite
 from properties.audit.target import Audited, ThirdPartyRule, load_mechanism
 from properties.catalogue import VALUE_MODEL_PROPERTIES
 from properties.report import Finding
@@ -172,9 +173,10 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
             _payment_checks(m, t, inst, P, b, model)
     findings = t.findings()
     if use_suite:
-        findings += suite_findings(m, max_examples=max_examples, seed=seed, timeout=timeout,
-                                   orders=orders, budget_s=budget_s, valuation=model,
-                                   reports=reports)
+        kw = dict(max_examples=max_examples, seed=seed, timeout=timeout, orders=orders,
+                  budget_s=budget_s, reports=reports)
+        findings += caged_suite(obj, {**kw, "valuation": model.name}) \
+            if isinstance(obj, Caged) else suite_findings(m, valuation=model, **kw)
     rep = MechanismReport(m.name, findings)
     rep.value_model = model.name
     return rep

@@ -18,7 +18,15 @@ Schema: JSON lines. The first line is a header, every other line one step::
      "payments": [0.1, 0.3],                   # one per agent
      "uniforms": [0.42]}                       # optional: the step's uniforms (sampler known)
 
+The schema is strict (:mod:`properties.audit.log_schema`: exact types, one agent count,
+no unknown field; exit 2 naming the file, line, field and value); a log with no step is
+exit 2 ("nothing to audit"). The header's ``value_model`` is used unless ``--valuation``
+names another (the report names the model used); an unknown one is refused (exit 2).
+
 Checks (findings in the mechanism audit's table; each says what it could use):
+
+* ``outcome_matches_rule`` (a rule named, reports and outcome logged): the outcome is the
+  rule's aggregate of the logged reports and bids, to 1e-9 per token;
 
 * ``payment_at_most_bid`` / ``payment_nonnegative``: ``0 <= z_i <= b_i`` on every step;
 * ``individually_rational`` (expected payments, reports and outcome logged): with a rule,
@@ -37,7 +45,6 @@ Every value model of :mod:`mechanism.valuations` applies; ``win`` needs one-hot 
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 
@@ -48,11 +55,12 @@ from mechanism.sampling import MULTI_UNIFORM_SAMPLERS
 from mechanism.verdicts import Verdict
 
 from properties import checks as C
+from properties.audit.log_schema import read_log_lines
 from properties.audit.suite import MechanismReport
 from properties.report import Finding
 
-PROPERTIES = ("payment_nonnegative", "payment_at_most_bid", "individually_rational",
-              "payment_identity", "consistent_steps", "sampler")
+PROPERTIES = ("outcome_matches_rule", "payment_nonnegative", "payment_at_most_bid",
+              "individually_rational", "payment_identity", "consistent_steps", "sampler")
 SAMPLERS = {"inverse_cdf": lambda q, u: inverse_cdf(q, float(u[0])), **MULTI_UNIFORM_SAMPLERS}
 TOL = 1e-9
 
@@ -63,35 +71,9 @@ def digest(reports) -> str:
 
 
 def read_log(path: str) -> tuple[dict, list[dict]]:
-    """``(header, steps)``; InvalidInput naming the line for anything off-schema."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [ln for ln in fh if ln.strip()]
-    except OSError as exc:
-        raise InvalidInput(f"--log {path!r}: cannot read: {exc}", value=path) from exc
-    rows = []
-    for k, ln in enumerate(lines, 1):
-        try:
-            rows.append(json.loads(ln))
-        except ValueError as exc:
-            raise InvalidInput(f"--log {path}: line {k} is not JSON: {exc}", value=k) from exc
-    if not rows or rows[0].get("format") != "tokenauction-log":
-        raise InvalidInput(f"--log {path}: the first line must be a header with "
-                           '"format": "tokenauction-log"', value=path)
-    header, steps = rows[0], rows[1:]
-    if header.get("payments", "expected") not in ("expected", "realized"):
-        raise InvalidInput(f"--log {path}: header payments must be expected or realized",
-                           value=header.get("payments"))
-    if header.get("sampler") not in (None, *SAMPLERS):
-        raise InvalidInput(f"--log {path}: unknown sampler {header['sampler']!r}; use one of "
-                           f"{', '.join(SAMPLERS)}", value=header["sampler"])
-    for k, st in enumerate(steps, 2):
-        if "bids" not in st or "payments" not in st:
-            raise InvalidInput(f"--log {path}: line {k} needs bids and payments", value=k)
-        if len(st["bids"]) != len(st["payments"]):
-            raise InvalidInput(f"--log {path}: line {k}: {len(st['bids'])} bids but "
-                               f"{len(st['payments'])} payments", value=k)
-    return header, steps
+    """``(header, steps)``; InvalidInput (exit 2) naming the file, line, field and value for
+    anything off-schema (:mod:`properties.audit.log_schema`), or a log with no step."""
+    return read_log_lines(path, SAMPLERS)
 
 
 class _Log:
@@ -139,6 +121,7 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
             L.skip[p] = "realized payments: the value model speaks of expected payments"
     if rule is None:
         L.skip["payment_identity"] = "the header names no built-in rule: Q(s) is unknown"
+        L.skip["outcome_matches_rule"] = "the header names no built-in rule"
     sampler = SAMPLERS.get(header.get("sampler"))
     seen: dict = {}
     for st in steps:
@@ -150,6 +133,8 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
         L.record("payment_at_most_bid", C.bound_violation(z, b, upper=True), where)
         P = np.asarray(st["reports"], dtype=np.float64) if "reports" in st else None
         q = np.asarray(st["outcome"], dtype=np.float64) if "outcome" in st else None
+        if rule is not None and P is not None and q is not None:
+            L.record("outcome_matches_rule", _outcome_defect(rule, P, b, q), where)
         key = (st.get("reports_digest") or (digest(P) if P is not None else None),
                tuple(b.tolist()))
         if key[0] is not None:
@@ -175,6 +160,20 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
     rep = MechanismReport(header.get("mechanism") or path, L.findings())
     rep.value_model = model.name
     return rep
+
+
+def _outcome_defect(rule, P, b, q):
+    """None when the logged outcome is the named rule's aggregate (to 1e-9 per token)."""
+    try:
+        want = rule(P, b)
+    except InvalidInput as exc:
+        return {"rule_undefined": str(exc)}
+    if q.shape != want.shape:
+        return {"outcome_tokens": int(q.size), "rule_tokens": int(want.size)}
+    t = int(np.argmax(np.abs(want - q)))
+    if abs(want[t] - q[t]) <= TOL:
+        return None
+    return {"token": t, "outcome": float(q[t]), "rule_aggregate": float(want[t])}
 
 
 def _consistency(L, seen, key, st, where, expected):

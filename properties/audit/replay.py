@@ -38,7 +38,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import as_bids, as_distribution, as_distributions
 
 from properties import checks as C
-from properties.audit import chunked
+from properties.audit import chunked, signing
 from properties.audit.tally import AuditReport, Divergence
 from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
 
@@ -65,19 +65,27 @@ def auction_from_header(header: dict) -> TokenAuction:
 def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
               check_properties: bool = True, expect_head: str | None = None,
               progress: Callable[[int, VerifiedStep], None] | None = None,
-              vectorized: bool = True) -> AuditReport:
+              vectorized: bool = True, key: tuple[str, str] | None = None) -> AuditReport:
     """Replay and verify a recorded run; see the module docstring.
 
-    ``tol``: relative/absolute tolerance when comparing replayed payments with recorded
-    ones (replay on the same numpy is bit-exact; the slack absorbs another BLAS).
-    ``identity_tol``: tolerance of the payment identity, scaled by ``max(1, b_i)``.
+    ``tol``: relative tolerance when comparing replayed payments (thresholds, stated
+    errors) with recorded ones: ``|replayed - recorded| <= tol * max(|replayed|,
+    |recorded|, b_i)``, relative to the agent's bid and never absolute (replay on the same
+    numpy is bit-exact; the slack absorbs another BLAS), so it means the same at bids of
+    1e-300 and 1e300.
+    ``identity_tol``: tolerance of the payment identity, times ``b_i`` (plus the
+    quadrature's error bounds).
     ``expect_head``: the chain head (last line's hash) published when the run ended; a
     run rewritten with a recomputed chain no longer matches it.
     ``progress(steps_done, step)`` is called after every step.
     ``vectorized``: replay the linear/second-price configuration in chunks
     (:mod:`properties.audit.chunked`; same report); False: step by step, as before.
+    ``key``: ``(alg, key file)`` (:mod:`properties.audit.signing`): the run's ``head.sig``
+    must verify under it and sign the audited head (check ``signature``).
     """
     report = AuditReport(str(run_dir))
+    report.tolerances = (f"replayed payments within {tol:g} x max(|replayed|, |recorded|, "
+                         f"bid); identity within {identity_tol:g} x bid + quadrature error")
     t0 = time.perf_counter()
     try:
         header = read_run_header(run_dir)
@@ -114,8 +122,25 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
             report.fail(Divergence("chain", None, None, "head", expect_head, report.head_hash,
                                    message="the run differs from the one whose head was "
                                            "published"))
+    if key is not None and report.error is None:
+        try:
+            _check_signature(run_dir, key, report)
+        except InvalidInput as exc:
+            report.error = str(exc)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _check_signature(run_dir, key: tuple[str, str], report: AuditReport) -> None:
+    alg, path = key
+    head, why = signing.signed_head(run_dir, signing.load_key(path, alg))
+    report.count("signature")
+    if head is None:
+        report.fail(Divergence("signature", None, None, signing.SIG_FILE, "a valid signature",
+                               None, message=why))
+    elif head != report.head_hash:
+        report.fail(Divergence("signature", None, None, "head", head, report.head_hash,
+                               message="the run differs from the one whose head was signed"))
 
 
 def _line(exc) -> int | None:
@@ -181,13 +206,9 @@ def _audit_step(item, auction, header, report, tol, identity_tol, check_properti
 
 
 def _stated_error(rec: dict, i: int) -> float:
-    """The error bound the auction stated for payment i (``payment_errors``), else 0."""
-    errs = rec.get("payment_errors")
-    try:
-        value = float(errs[i])
-    except (TypeError, IndexError, ValueError):
-        return 0.0
-    return value if np.isfinite(value) and value >= 0 else 0.0
+    """The error bound the auction stated for payment i (``payment_errors``; the schema
+    makes it a finite number >= 0, and the replay has recomputed it)."""
+    return float(rec["payment_errors"][i])
 
 
 def _first_diff(a: np.ndarray, b: np.ndarray) -> int:
@@ -196,8 +217,9 @@ def _first_diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(neq[0]) if neq.size else m
 
 
-def _close(x, y, tol) -> bool:
-    return abs(x - y) <= tol * max(1.0, abs(x), abs(y))
+def _close(x, y, tol, bid) -> bool:
+    """Equal up to ``tol`` relative to the larger of the two and the bid (no absolute floor)."""
+    return abs(x - y) <= tol * max(abs(x), abs(y), bid)
 
 
 def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
@@ -224,7 +246,8 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
         if rec.get(key) != want:
             report.fail(Divergence("replay_payments", step, line, key, want, rec.get(key)))
             return True
-    for key, want in (("payments", mine.payments), ("thresholds", mine.thresholds)):
+    for key, want in (("payments", mine.payments), ("thresholds", mine.thresholds),
+                      ("payment_errors", mine.payment_errors)):
         have = rec.get(key)
         if want is None or have is None:
             if (want is None) != (have is None):
@@ -244,7 +267,8 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
             err = abs(float(want[i]) - float(h[i])) if np.isfinite(h[i]) else np.inf
             report.tallies["replay_payments"].max_error = max(
                 report.tallies["replay_payments"].max_error, err if np.isfinite(err) else 0.0)
-            if not _close(float(want[i]), float(h[i]), tol) or not np.isfinite(h[i]):
+            if not _close(float(want[i]), float(h[i]), tol, float(b[i])) or \
+                    not np.isfinite(h[i]):
                 report.fail(Divergence("replay_payments", step, line, f"{key}[{i}]",
                                        float(want[i]), float(h[i]), agent=i))
                 return True
@@ -277,7 +301,7 @@ def _properties(auction, P, ref, b, step, line, rec, header, report, identity_to
         return  # already reported by the replay
     report.count("payment_bounds")
     realized = header["charge"] == "realized"
-    cex = C.bound_violation(z, b, upper=realized or header["payment"] in AT_MOST_BID)
+    cex = C.bound_violation(z, b, upper=realized or header["payment"] in AT_MOST_BID, floor=0.0)
     if cex is not None:
         report.fail(Divergence("payment_bounds", step, line, "payments", f"z {cex['bound']}",
                                cex["payment"], agent=cex["agent"], message=f"bid {cex['bid']}"))
@@ -298,7 +322,7 @@ def _properties(auction, P, ref, b, step, line, rec, header, report, identity_to
         t = report.tallies["payment_identity"]
         t.max_error = max(t.max_error, diff)
         stated = _stated_error(rec, i)  # the recorded payment's own quadrature error bound
-        if diff > identity_tol * max(1.0, float(b[i])) + 10 * err + stated:
+        if diff > identity_tol * float(b[i]) + 10 * err + stated:
             report.fail(Divergence("payment_identity", step, line, f"payments[{i}]", want,
                                    float(z[i]), agent=i,
                                    message=f"Myerson identity by quadrature (error {err:.1e})"))

@@ -2,27 +2,28 @@
 
 :func:`verified_steps` reads ``transcript.jsonl`` one line at a time and each step's
 block of ``reports.bin`` by seek, so memory does not grow with the run. For every
-line it checks the hash chain (``prev`` = the previous line's ``hash``; ``hash`` =
-:func:`mechanism.transcript.chain_hash`), the step number, the side-file block
+line it checks the canonical bytes and the strict schema (:func:`mechanism.records.parse_line`,
+:mod:`properties.audit.schema`; a violation is exit 2 naming file, line, field and value),
+the hash chain over the line's exact bytes (``prev`` = the previous line's ``hash``;
+``hash`` = :func:`mechanism.records.line_hash`), the step number (and at most
+``max_tokens`` steps), the side-file block
 (contiguous offsets, SHA-256) and the decoded reports' shape, and records each
 disagreement in the :class:`~properties.audit.tally.AuditReport` as it goes.
 
-Unreadable input (a line that is not JSON, a truncated side file, a missing file)
+Unreadable input (a line that is not canonical JSON or breaks the schema, a truncated
+side file, a missing file)
 raises :class:`mechanism.errors.InvalidInput` whose ``value`` is the 1-based line
 number, AFTER every earlier step has been yielded; the caller reports on those.
 
 Run-level end record (required; the writer adds it when a run ends): a final chained line
 ``{"end": true, "steps": N, "side_bytes": B, "stopped": ...}``. When present, the
-step count and side-file length are checked against it, so truncation at a line
-boundary is caught; when absent (the format-1 writer writes none), the audit warns
-that such truncation cannot be ruled out.
+step count, side-file length and stop reason are checked against it, so truncation at a
+line boundary is caught; its absence is a divergence (the run was cut short).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,17 +32,11 @@ from typing import Iterator
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from mechanism.transcript import FORMAT, GENESIS, JSONL, SIDE, chain_hash, decode_rows
+from mechanism.records import MAX_LINE, line_hash, parse_line
+from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
+from properties.audit import schema as S
 from properties.audit.tally import AuditReport, Divergence
-
-#: Refuse headers whose sizes cannot be a real run (a dense row must fit in memory).
-MAX_AGENTS = 4096
-MAX_VOCAB = 1 << 24
-#: Formats read: version 1, and whatever mechanism.transcript writes now (a later
-#: version only adds the optional end record and header fields this reader tolerates).
-FORMATS = frozenset({"tokenauction-transcript/1", FORMAT})
-STEP_FIELDS = ("step", "token", "bids", "payments", "uniforms", "reports")
 
 
 @dataclass
@@ -92,8 +87,10 @@ def _bad(message: str, line: int | None) -> InvalidInput:
     return InvalidInput(message, value=line)
 
 
-def read_run_header(folder) -> dict:
-    """The validated header (line 1). Raises InvalidInput (exit 2) naming what is wrong."""
+def read_run_header(folder, budget: int = S.MEMORY_BUDGET) -> dict:
+    """The validated header (line 1): canonical bytes (:func:`mechanism.records.parse_line`),
+    the strict schema and the memory budget (:mod:`properties.audit.schema`). Raises
+    InvalidInput (exit 2) naming the file, line, field and value."""
     folder = Path(folder)
     path = folder / JSONL
     if not folder.is_dir():
@@ -101,50 +98,28 @@ def read_run_header(folder) -> dict:
                    "TokenAuction.run(record_to=...)", None)
     if not path.is_file():
         raise _bad(f"{path} does not exist; pass a run folder written by tokenauction", None)
-    with open(path, "rb") as fh:
-        first = fh.readline()
     try:
-        header = json.loads(first.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad(f"{path}:1 (the header) is not valid JSON ({exc}); the file is corrupted",
-                   1) from exc
-    if not isinstance(header, dict):
-        raise _bad(f"{path}:1 (the header) is not a JSON object", 1)
-    if header.get("format") not in FORMATS:
-        raise _bad(f"{path}:1 has format {header.get('format')!r}; this audit reads "
-                   f"{' or '.join(sorted(FORMATS))}", 1)
-    missing = [k for k in ("rule", "payment", "sampler", "charge", "seed", "n", "V")
-               if k not in header]
-    if missing:
-        raise _bad(f"{path}:1 lacks header field(s) {', '.join(missing)}", 1)
-    for key, hi in (("n", MAX_AGENTS), ("V", MAX_VOCAB)):
-        v = header[key]
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-            raise _bad(f"{path}:1: header {key} = {v!r} must be an integer in 1..{hi}", 1)
-    if isinstance(header["seed"], bool) or not isinstance(header["seed"], int):
-        raise _bad(f"{path}:1: header seed = {header['seed']!r} must be an integer", 1)
-    for key in ("reference_weight", "epsilon"):
-        v = header.get(key, 0.0)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise _bad(f"{path}:1: header {key} = {v!r} must be a finite number >= 0", 1)
-    return header
+        with open(path, "rb") as fh:
+            first = fh.readline(MAX_LINE + 2)
+    except OSError as exc:
+        raise _bad(f"{path}: cannot be read ({exc.strerror or exc})", None) from None
+    if not first:
+        raise _bad(f"{path}:1: the file is empty (no header)", 1)
+    header = parse_line(first, f"{path}:1")
+    return S.check_header(header, f"{path}:1", budget)
 
 
-def _check_chain(rec: dict, prev: str, line: int, step, report: AuditReport) -> None:
+def _check_chain(raw: bytes, rec: dict, prev: str, line: int, step, report: AuditReport) -> None:
+    """``prev`` links to the previous line; ``hash`` is over this line's exact bytes."""
     report.count("chain")
-    try:
-        want = chain_hash(rec.get("prev", ""), rec)
-    except ValueError:  # NaN or inf: canonical JSON refuses them, the writer never wrote one
-        report.fail(Divergence("chain", step, line, "hash", "a hash over canonical JSON",
-                               rec.get("hash"), message="the line holds NaN or Infinity, "
-                                                        "which the writer never writes"))
-        return
-    if rec.get("prev") != prev:
-        report.fail(Divergence("chain", step, line, "prev", prev, rec.get("prev"),
+    if rec["prev"] != prev:
+        report.fail(Divergence("chain", step, line, "prev", prev, rec["prev"],
                                message="a line was dropped, duplicated, reordered or inserted "
                                        "before this one"))
-    elif rec.get("hash") != want:
-        report.fail(Divergence("chain", step, line, "hash", want, rec.get("hash"),
+        return
+    want = line_hash(prev, raw.rstrip(b"\n"), rec["hash"])
+    if rec["hash"] != want:
+        report.fail(Divergence("chain", step, line, "hash", want, rec["hash"],
                                message="this line was edited after it was written"))
 
 
@@ -153,13 +128,6 @@ def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
     """(rows, sha_ok) for one step's reports, recording side-file divergences."""
     n, V = int(header["n"]), int(header["V"])
     n_rows = n + (1 if header.get("has_reference") else 0)
-    if not isinstance(loc, dict) or not all(isinstance(loc.get(k), int) and not
-                                            isinstance(loc.get(k), bool)
-                                            for k in ("offset", "length", "rows")):
-        report.fail(Divergence("side_file", step, line, "reports",
-                               "{offset, length, rows, sha256}", loc,
-                               message="the step does not locate its reports"))
-        return None, False
     report.count("side_file")
     off, length = loc["offset"], loc["length"]
     if off != expected_offset:
@@ -189,6 +157,38 @@ def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
     return rows, sha_ok
 
 
+class _Walk:
+    """The state of one pass over the lines: what the next line must continue."""
+
+    def __init__(self, header: dict):
+        self.prev = header["hash"]
+        self.step, self.offset, self.n_steps = 0, 0, 0
+        self.end_seen, self.stopped_at = None, None
+        self.stops = set(header["stop_tokens"])
+
+
+def _header_chain(fh, header: dict, report: AuditReport) -> None:
+    raw = fh.readline()
+    report.count("chain")
+    want = line_hash(GENESIS, raw.rstrip(b"\n"), header["hash"])
+    if header["prev"] != GENESIS or header["hash"] != want:
+        report.fail(Divergence("chain", None, 1, "hash", want, header["hash"],
+                               message="the header was edited"))
+
+
+def _record(raw: bytes, line: int, path: Path, header: dict) -> dict:
+    """One line parsed and validated (InvalidInput, exit 2, naming file, line, field)."""
+    where = f"{path}:{line}"
+    if not raw.endswith(b"\n"):
+        try:
+            parse_line(raw, where)
+        except InvalidInput as exc:
+            raise _bad(f"{where} is cut off (no newline): the file is truncated ({exc}); "
+                       "every step before it was audited", line) from None
+    rec = parse_line(raw, where)
+    return S.check_end(rec, where) if "end" in rec else S.check_step(rec, where, header)
+
+
 def verified_steps(folder, header: dict, report: AuditReport,
                    sparse: bool = False) -> Iterator[VerifiedStep]:
     """Yield each step after checking chain, order and side file (see module doc);
@@ -198,71 +198,50 @@ def verified_steps(folder, header: dict, report: AuditReport,
     if not side_path.is_file():
         raise _bad(f"{side_path} does not exist; a run folder holds {JSONL} and {SIDE}", None)
     side_size = side_path.stat().st_size
-    report.count("chain")
-    try:
-        want = chain_hash(GENESIS, header)
-    except ValueError:  # NaN or inf in the header: no canonical JSON
-        want = "a hash over canonical JSON (the header holds NaN or Infinity)"
-    if header.get("prev") != GENESIS or header.get("hash") != want:
-        report.fail(Divergence("chain", None, 1, "hash", want, header.get("hash"),
-                               message="the header was edited"))
-    prev = header.get("hash")
-    expected_step, expected_offset, n_steps = 0, 0, 0
-    end_seen, stopped_at = None, None
-    stops = set(header.get("stop_tokens") or [])
+    w = _Walk(header)
+    max_tokens = header["max_tokens"]
     with open(folder / JSONL, "rb") as fh, open(side_path, "rb") as side:
-        fh.readline()
+        _header_chain(fh, header, report)
         for line, raw in enumerate(fh, start=2):
-            if not raw.strip():
-                report.warn(f"{JSONL}:{line} is blank (ignored)")
-                continue
-            try:
-                rec = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                what = "is cut off (no newline): the file is truncated" if not raw.endswith(b"\n") \
-                    else "is not valid JSON: the file is corrupted"
-                raise _bad(f"{JSONL}:{line} {what} ({exc}); every step before it was audited",
-                           line) from exc
-            if not isinstance(rec, dict):
-                raise _bad(f"{JSONL}:{line} is not a JSON object; the file is corrupted", line)
+            rec = _record(raw, line, folder / JSONL, header)
             if not raw.endswith(b"\n"):
                 report.warn(f"{JSONL}:{line} has no final newline (the write may have been cut)")
             step = rec.get("step")
-            _check_chain(rec, prev, line, step, report)
-            prev = rec.get("hash")
-            report.head_hash = prev
-            if end_seen is not None:
+            _check_chain(raw, rec, w.prev, line, step, report)
+            w.prev = report.head_hash = rec["hash"]
+            if w.end_seen is not None:
                 report.count("sequence")
                 report.fail(Divergence("sequence", step, line, "line", "nothing after the end "
                                        "record", "a further line"))
                 continue
-            if rec.get("end") is True:
-                end_seen = (line, rec)
+            if "end" in rec:
+                w.end_seen = (line, rec)
                 continue
-            missing = [k for k in STEP_FIELDS if k not in rec]
-            if missing:
-                report.fail(Divergence("inputs", step, line, "fields", list(STEP_FIELDS),
-                                       sorted(rec), message=f"missing {', '.join(missing)}"))
-                continue
-            report.count("sequence")
-            if step != expected_step:
-                report.fail(Divergence("sequence", step, line, "step", expected_step, step,
-                                       message="steps must be numbered 0, 1, 2, ..."))
-            if stopped_at is not None:
-                report.fail(Divergence("sequence", step, line, "step", "none after stop token",
-                                       step, message=f"step {stopped_at} emitted a stop token"))
-            expected_step = (step + 1) if isinstance(step, int) else expected_step + 1
+            _check_sequence(rec, line, w, max_tokens, report)
             rows, sha_ok = _read_block(side, side_size, rec["reports"], line, step, report,
-                                       expected_offset, header, sparse)
-            loc = rec["reports"]
-            if isinstance(loc, dict) and isinstance(loc.get("offset"), int) \
-                    and isinstance(loc.get("length"), int):
-                expected_offset = loc["offset"] + loc["length"]
-            if rec.get("token") in stops and stopped_at is None:
-                stopped_at = step
-            n_steps += 1
+                                       w.offset, header, sparse)
+            w.offset = rec["reports"]["offset"] + rec["reports"]["length"]
+            if rec["token"] in w.stops and w.stopped_at is None:
+                w.stopped_at = step
+            w.n_steps += 1
             yield VerifiedStep(line, rec, rows, sha_ok)
-    _check_end(report, end_seen, n_steps, expected_offset, side_size, stopped_at, header)
+    _check_end(report, w.end_seen, w.n_steps, w.offset, side_size, w.stopped_at, header)
+
+
+def _check_sequence(rec: dict, line: int, w: _Walk, max_tokens: int, report) -> None:
+    step = rec["step"]
+    report.count("sequence")
+    if step != w.step:
+        report.fail(Divergence("sequence", step, line, "step", w.step, step,
+                               message="steps must be numbered 0, 1, 2, ..."))
+    if w.stopped_at is not None:
+        report.fail(Divergence("sequence", step, line, "step", "none after stop token",
+                               step, message=f"step {w.stopped_at} emitted a stop token"))
+    if w.n_steps >= max_tokens:
+        report.fail(Divergence("sequence", step, line, "step", f"at most max_tokens = "
+                               f"{max_tokens} steps", w.n_steps + 1,
+                               message="a step beyond the header's max_tokens"))
+    w.step = step + 1
 
 
 def _check_end(report, end_seen, n_steps, side_used, side_size, stopped_at, header) -> None:
@@ -271,19 +250,19 @@ def _check_end(report, end_seen, n_steps, side_used, side_size, stopped_at, head
     missing end record means the run was cut short (a crash, or truncation at a line
     boundary)."""
     report.count("sequence")
-    max_tokens = header.get("max_tokens")
-    if isinstance(max_tokens, int) and stopped_at is None and n_steps < max_tokens:
+    max_tokens = header["max_tokens"]
+    if stopped_at is None and n_steps < max_tokens:
         report.fail(Divergence("sequence", None, None, "steps", max_tokens, n_steps,
                                message="fewer steps than max_tokens and no stop token: "
                                        "the transcript is truncated"))
     if end_seen is not None:
         line, rec = end_seen
         for key, have in (("steps", n_steps), ("side_bytes", side_used)):
-            if key in rec and rec[key] != have:
+            if rec[key] != have:
                 report.fail(Divergence("sequence", None, line, f"end.{key}", rec[key], have,
                                        message="the run is truncated or padded"))
         want = "stop_token" if stopped_at is not None else "length"
-        if rec.get("stopped") not in (None, want):
+        if rec["stopped"] != want:
             report.fail(Divergence("sequence", None, line, "end.stopped", want, rec.get("stopped"),
                                    message="the end record contradicts the steps"))
     else:

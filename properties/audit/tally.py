@@ -29,12 +29,13 @@ CHECKS = {
     "monotone_box": "box monotonicity of the rule on a bid grid, per agent",
     "payment_bounds": "0 <= z_i <= b_i for every agent",
     "payment_identity": "charged expected payment = Myerson identity (quadrature)",
+    "signature": "head.sig: the chain head signed with the platform's key (a key given)",
 }
 
 #: Checks whose pass is exhaustive on the recorded steps (exact recomputation);
 #: the others are numerical or sampled, so a pass is NOT_REFUTED, never PROVED.
 EXACT_CHECKS = ("chain", "side_file", "sequence", "inputs", "uniforms", "replay_token",
-                "replay_payments", "payment_bounds")
+                "replay_payments", "payment_bounds", "signature")
 
 MAX_LISTED = 20
 
@@ -118,6 +119,7 @@ class AuditReport:
     error_line: int | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tolerances: str = ""          #: the comparisons' tolerances, as stated in the summary
 
     # -- recording ----------------------------------------------------------------
     def count(self, check: str, n: int = 1) -> None:
@@ -173,6 +175,8 @@ class AuditReport:
                f"sampler={h.get('sampler')} n={h.get('n')} V={h.get('V')}; "
                f"{self.steps_read} steps read, {self.steps_replayed} replayed "
                f"in {self.seconds:.1f}s", self.table()]
+        if self.tolerances:
+            out.append(f"tolerances: {self.tolerances}")
         if self.head_hash:
             out.append(f"chain head: {self.head_hash}")
         out += [f"warning: {w}" for w in self.warnings]
@@ -199,7 +203,8 @@ class AuditReport:
                            for k, t in self.tallies.items()},
                 "monotone_violation_rate": self.violation_rate(),
                 "error": self.error, "error_line": self.error_line,
-                "warnings": list(self.warnings), "seconds": self.seconds}
+                "warnings": list(self.warnings), "seconds": self.seconds,
+                "tolerances": self.tolerances}
 
 
 #: Per-run status in a batch audit, from the run's exit code (2: unreadable input, or

@@ -18,6 +18,7 @@ from mechanism import TokenAuction, expected_payments
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.rules import check_output
 
+from properties.cage import CageFailure
 from properties.loading import load_spec
 
 
@@ -40,6 +41,8 @@ class ThirdPartyRule:
             out = self.fn(P.copy(), b.copy())
         except InvalidInput:
             raise
+        except CageFailure as exc:  # the caged code raised, exited, hung or returned junk
+            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
         except Exception as exc:  # user code: report, never crash deep inside
             raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
                               rule=self.name) from exc
@@ -48,7 +51,18 @@ class ThirdPartyRule:
     __call__ = evaluate
 
     def batch(self, P, bid_matrix):
-        return np.stack([self.evaluate(P, row) for row in np.asarray(bid_matrix)])
+        bm = np.asarray(bid_matrix, dtype=np.float64)
+        cage = getattr(self.fn, "__tokenauction_caged__", None)
+        if cage is None or getattr(self.fn, "__tokenauction_context__", False):
+            return np.stack([self.evaluate(P, row) for row in bm])
+        try:  # a caged aggregate: the whole grid in one request to its worker
+            out = cage.call("aggregate_batch", np.array(P, dtype=np.float64), bm)
+        except CageFailure as exc:
+            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
+        if out.ndim != 2 or out.shape[0] != bm.shape[0]:
+            raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
+                              rule=self.name)
+        return np.stack([check_output(q, P.shape[1], self.name) for q in out])
 
     def with_reference(self, reference, weight=None):
         return self
@@ -122,6 +136,8 @@ class Audited:
                 z = np.asarray(pay(P.copy(), b.copy()), dtype=np.float64)
             except InvalidInput:
                 raise
+            except CageFailure as exc:
+                raise InvalidRule(f"{self.name}.payments {exc}", rule=self.name) from None
             except Exception as exc:
                 raise InvalidRule(f"{self.name}.payments raised {type(exc).__name__}: {exc}",
                                   rule=self.name) from exc

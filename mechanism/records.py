@@ -1,0 +1,134 @@
+"""Byte-exact JSON records: the one canonical form, the strict reader, the line hash.
+
+A transcript line is the record's **canonical JSON** (theory §9, item 10):
+``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+allow_nan=False)`` -- keys sorted, no spaces, strings ASCII with JSON escapes, numbers as
+Python writes them (integers in decimal, floats by the shortest repr that round-trips:
+``0.1``, ``1e-300``, ``-0.0``), no NaN or Infinity -- followed by one ``\\n``.
+
+:func:`parse_line` accepts a line only if it is exactly that form: re-encoding the parsed
+record must give back the very bytes read. So two byte strings never parse to one record,
+and a hash over the record's canonical body is a hash over the line's bytes: a duplicate
+key (a reader keeping the first value would see another record), ``1.0e0`` for ``1.0``,
+``2.0`` written ``2``, an extra space, a reordered key or a blank line are each an
+:class:`~mechanism.errors.InvalidInput` naming the line and what is wrong.
+
+:func:`line_hash` is the chain: ``sha256(prev + line bytes without the "hash" member)``
+(the member ``"hash":"<64 hex>"`` removed with its comma), identical to hashing the
+canonical body of the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .errors import InvalidInput
+
+#: Deepest nesting a record may have (header lists, the step's ``reports`` object).
+MAX_DEPTH = 4
+#: Longest line read (a step of n = 4096 agents with realized thresholds fits).
+MAX_LINE = 1 << 24
+
+
+def canonical(obj) -> bytes:
+    """The canonical JSON bytes of ``obj`` (no trailing newline)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode()
+
+
+def body_hash(prev: str, record: dict) -> str:
+    """The chain hash of a record: ``sha256(prev + canonical(record without "hash"))``."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
+
+
+def line_hash(prev: str, line: bytes, hash_value) -> str:
+    """The chain hash of a canonical ``line`` (no newline) whose ``"hash"`` member is
+    ``hash_value`` (None: the line has none)."""
+    if isinstance(hash_value, str):
+        member = b'"hash":' + canonical(hash_value)
+        for cut in (member + b",", b"," + member):
+            at = line.find(cut)
+            if at >= 0:
+                line = line[:at] + line[at + len(cut):]
+                break
+        else:
+            line = line.replace(b"{" + member + b"}", b"{}", 1)
+    return hashlib.sha256(prev.encode() + line).hexdigest()
+
+
+class _Pairs:
+    """``object_pairs_hook`` refusing duplicate keys (the first one is named)."""
+
+    def __call__(self, pairs):
+        out = {}
+        for key, value in pairs:
+            if key in out:
+                raise _Defect(f"duplicate key {key!r}", key)
+            out[key] = value
+        return out
+
+
+class _Defect(ValueError):
+    def __init__(self, message: str, field):
+        super().__init__(message)
+        self.field = field
+
+
+def _refuse_constant(name):
+    raise _Defect(f"{name} is not JSON (the writer never writes NaN or Infinity)", name)
+
+
+def _depth(obj, limit: int) -> int:
+    stack, deepest = [(obj, 1)], 0
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, (dict, list)):
+            if d > limit:
+                return d
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in (x.values() if isinstance(x, dict) else x)
+                         if isinstance(v, (dict, list)))
+    return deepest
+
+
+def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH,
+               canonical_only: bool = True) -> dict:
+    """The record of one transcript line (``raw`` with its ``\\n``, if any).
+
+    Raises :class:`InvalidInput` (``value`` = the line number ending ``where``, else the
+    line's first 80 characters) naming ``where`` (``file:line``) and the defect: not UTF-8, not JSON, not an object,
+    a duplicate key, NaN/Infinity, nested deeper than ``max_depth``, or (``canonical_only``)
+    bytes that are not the record's canonical form (spacing, key order, number or string
+    spelling).
+    """
+    text = raw[:-1] if raw.endswith(b"\n") else raw
+    tail = where.rsplit(":", 1)[-1]
+    shown = int(tail) if tail.isdigit() else text[:80].decode("utf-8", "replace")
+    if not text.strip():
+        raise InvalidInput(f"{where}: blank line (a transcript has none)", value=shown)
+    if len(text) > MAX_LINE:
+        raise InvalidInput(f"{where}: line of {len(text)} bytes exceeds {MAX_LINE}", value=shown)
+    try:
+        rec = json.loads(text.decode("utf-8"), object_pairs_hook=_Pairs(),
+                         parse_constant=_refuse_constant)
+    except _Defect as exc:
+        raise InvalidInput(f"{where}: {exc} (field {exc.field!r})", value=shown) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"{where}: not valid JSON ({exc})", value=shown) from None
+    if not isinstance(rec, dict):
+        raise InvalidInput(f"{where}: not a JSON object", value=shown)
+    if _depth(rec, max_depth) > max_depth:
+        raise InvalidInput(f"{where}: JSON nested deeper than {max_depth} levels", value=shown)
+    if canonical_only and canonical(rec) != text:
+        raise InvalidInput(f"{where}: not in canonical JSON form ({_first_noncanonical(rec, text)}); "
+                           "records are written by mechanism.records.canonical", value=shown)
+    return rec
+
+
+def _first_noncanonical(rec: dict, text: bytes) -> str:
+    want = canonical(rec)
+    k = next((i for i, (a, b) in enumerate(zip(want, text)) if a != b), min(len(want), len(text)))
+    return (f"at byte {k}: read {text[k:k + 16].decode('utf-8', 'replace')!r}, canonical "
+            f"{want[k:k + 16].decode('utf-8', 'replace')!r}")

@@ -1,0 +1,289 @@
+"""Third-party code in a cage: a worker process that loads and runs the user's code.
+
+One isolation policy for ``tokenauction check`` and ``tokenauction audit --mechanism``:
+a target named by a spec (``file.py:NAME``, ``pkg.mod:NAME``) is loaded in a worker
+process (``multiprocessing``, start method ``spawn``), never in the auditor's. The worker
+
+* runs under a memory limit (``resource.setrlimit(RLIMIT_AS)``, :data:`MEMORY_MB`);
+* writes its stdout and stderr to a file of its own (the tail is quoted in a finding);
+* receives numpy arrays and sends back only data: float64 arrays, numbers, strings, lists
+  and dicts of those. The auditor unpickles with an allow-list (builtins and numpy arrays
+  only), so nothing from the worker can run code in the auditor.
+
+Each call has a timeout; past it the worker is killed (SIGKILL) and a fresh one started for
+the next call. ``SystemExit``, ``os._exit``, a crash, a hang or running out of memory in
+the user's code become :class:`CageFailure` (a finding about that code: kind ``raised``,
+``exited``, ``timeout``), never the auditor's exit status; a monkeypatch of the auditor by
+the user's code patches only the worker's copy. ``InvalidInput`` raised by the user's code
+keeps its meaning ("undefined here").
+
+:class:`Caged` is the proxy the auditor holds: its ``aggregate`` / ``payments`` /
+``sample`` (and, for a plain ``rule(dists, bids)``, the call itself) forward to the worker,
+its ``name``, ``reserve``, ``claims``, ``uniforms`` are the worker's description of the
+object, made printable by :func:`printable`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from mechanism.errors import InvalidInput
+
+MEMORY_MB = 4096
+TIMEOUT = 5.0
+START_TIMEOUT = 120.0
+_ALLOWED = {("builtins", n) for n in ("list", "dict", "tuple", "int", "float", "str", "bool",
+                                       "bytes", "frozenset", "set", "complex")}
+_ALLOWED |= {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+             for n in ("_reconstruct", "scalar")}
+_ALLOWED |= {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}
+_ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class CageFailure(Exception):
+    """The caged code misbehaved: ``kind`` is raised / exited / timeout / not_numeric."""
+
+    def __init__(self, kind: str, message: str, exception: str | None = None):
+        super().__init__(message)
+        self.kind, self.exception = kind, exception
+
+
+class CageUndefined(InvalidInput):
+    """The caged code raised InvalidInput: undefined at this input (still an InvalidInput)."""
+
+
+def printable(text, limit: int = 200) -> str:
+    """A string from user code made safe for a terminal: control characters (newlines,
+    ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters."""
+    s = str(text)
+    s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s)
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+class _Restricted(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the worker sent {module}.{name}: only data may cross")
+
+
+def _loads(data: bytes):
+    return _Restricted(io.BytesIO(data)).load()
+
+
+class Cage:
+    """One worker process holding the user's object (see the module docstring)."""
+
+    def __init__(self, spec: str, kwargs: dict | None = None, *, paths=(), timeout=TIMEOUT,
+                 memory_mb: int = MEMORY_MB):
+        self.spec, self.kwargs, self.paths = spec, dict(kwargs or {}), list(paths)
+        self.timeout, self.memory_mb = timeout, memory_mb
+        self.proc = self.conn = None
+        self.out = tempfile.NamedTemporaryFile(prefix="tokenauction-cage-", suffix=".log",
+                                               delete=False)
+        self.out.close()
+        self.meta = self._start()
+
+    def _start(self) -> dict:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        with open(self.out.name, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "properties.cage_worker", str(theirs.fileno()),
+                 str(self.memory_mb)], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=out, env=env, close_fds=True)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send_bytes(pickle.dumps((self.spec, self.kwargs, self.paths), protocol=5))
+        status, *rest = self._receive(START_TIMEOUT, "loading")
+        if status != "ready":
+            self.close()
+            raise InvalidInput(f"{printable(self.spec)}: {printable(rest[0], 400)}",
+                               value=self.spec)
+        return rest[0]
+
+    def _receive(self, timeout: float, what: str):
+        try:
+            if not self.conn.poll(timeout):
+                self._kill()
+                raise CageFailure("timeout", f"did not return within {timeout:g} s (per-call "
+                                  "timeout; the worker was killed; raise it with --timeout)")
+            return _loads(self.conn.recv_bytes())
+        except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+            code = self._kill()
+            raise CageFailure("exited", f"ended its worker process while {what} (exit code "
+                              f"{code}; {type(exc).__name__}){self._tail()}") from None
+
+    def _tail(self) -> str:
+        try:
+            with open(self.out.name, "rb") as fh:
+                fh.seek(max(0, os.path.getsize(self.out.name) - 300))
+                tail = fh.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+        return f"; its output ends: {printable(tail, 300)}" if tail else ""
+
+    def _kill(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            try:
+                code = self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+        else:
+            code = None
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+        return code
+
+    def call(self, method: str, *args, context=None):
+        """``method(*args)`` in the worker: its output as data, or CageFailure /
+        CageUndefined."""
+        if self.proc is None:
+            self._start()
+        try:
+            self.conn.send_bytes(pickle.dumps((method, args, context), protocol=5))
+        except (OSError, ValueError):
+            code = self._kill()
+            raise CageFailure("exited", f"its worker process is gone (exit code {code})") \
+                from None
+        try:
+            status, *rest = self._receive(self.timeout, f"running {method}")
+        except CageFailure:
+            raise
+        except BaseException:  # interrupted (a caller's own timeout): the reply would be stale
+            self._kill()
+            raise
+        if status == "ok":
+            return rest[0]
+        if status == "undefined":
+            raise CageUndefined(printable(rest[0], 400))
+        kind, exc_name, message = rest
+        raise CageFailure(kind, f"raised {printable(exc_name, 60)}: {printable(message, 300)}"
+                          if kind == "raised" else printable(message, 300), exception=exc_name)
+
+    def close(self) -> None:
+        self._kill()
+        try:
+            os.unlink(self.out.name)
+        except OSError:
+            pass
+
+
+def _method(cage: Cage, method: str, context: bool):
+    if context:
+        def call(dists, bids, context=None):
+            return cage.call(method, np.asarray(dists), np.asarray(bids), context=context)
+    else:
+        def call(dists, bids):
+            return cage.call(method, np.asarray(dists), np.asarray(bids))
+    call.__name__ = method
+    call.__tokenauction_caged__ = cage
+    call.__tokenauction_context__ = context
+    return call
+
+
+class Caged:
+    """The auditor's handle on a caged object (the interface of
+    :mod:`properties.audit.implementation`, forwarded)."""
+
+    def __init__(self, cage: Cage):
+        m = cage.meta
+        self.cage = cage
+        self.name = printable(m["name"], 80)
+        self.reserve = float(m["reserve"])
+        self.claims = m["claims"]
+        self.uniforms = m["uniforms"]
+        self.literals = tuple(m.get("literals", ()))
+        self.aggregate = _method(cage, "aggregate", m["context"])
+        if m["payments"]:
+            self.payments = _method(cage, "payments", m["context"])
+        if m["sample"]:
+            self.sample = self._sample
+
+    def _sample(self, q, u):
+        return self.cage.call("sample", np.asarray(q), np.asarray(u))
+
+
+def caged_mechanism(spec: str, kwargs=None, paths=(), timeout: float = TIMEOUT) -> Caged:
+    """``--mechanism SPEC`` loaded in a cage (InvalidInput, a usage error, if it cannot be)."""
+    if ":" not in str(spec):
+        raise InvalidInput(f"--mechanism {printable(spec)!r}: expected package.module:NAME or "
+                           "file.py:NAME", value=spec)
+    try:
+        return Caged(Cage(spec, kwargs, paths=paths, timeout=timeout))
+    except CageFailure as exc:
+        raise InvalidInput(f"--mechanism {printable(spec)}: {exc}", value=spec) from None
+
+
+def caged_rule(cage: Cage):
+    """A plain ``rule(dists, bids) -> q`` forwarding to the cage (for ``check``)."""
+    fn = _method(cage, "aggregate", False)
+    fn.__name__ = fn.__qualname__ = printable(cage.meta["name"], 80)
+    fn.__tokenauction_literals__ = tuple(cage.meta.get("literals", ()))
+    return fn
+
+
+def findings_from_json(rows) -> list:
+    """Findings the worker computed (as :meth:`properties.report.Finding.to_json` data)."""
+    from mechanism.verdicts import Scope, Verdict
+    from properties.report import Finding
+    out = []
+    for r in rows:
+        sc = r.get("scope")
+        scope = None if sc is None else Scope(
+            sc.get("max_agents"), sc.get("max_tokens"), str(sc.get("bids")),
+            str(sc.get("arithmetic")), tuple(map(str, sc.get("assumptions") or ())))
+        out.append(Finding(printable(r["property"], 80), r.get("order"), Verdict(r["verdict"]),
+                           printable(r["engine"], 40), printable(r.get("detail") or "", 400),
+                           r.get("counterexample"), int(r.get("examples") or 0),
+                           float(r.get("seconds") or 0.0), claimed=r.get("claimed"),
+                           valid=r.get("valid"), scope=scope))
+    return out
+
+
+def caged_suite(obj: Caged, kw: dict) -> list:
+    """The property suite on a caged object, run in its worker as one request (the search
+    calls the target too often to cross per call); its findings come back as data."""
+    cage = obj.cage
+    saved, cage.timeout = cage.timeout, max(cage.timeout, 4 * (kw.get("budget_s") or 300) + 60)
+    try:
+        return findings_from_json(cage.call("suite", kw))
+    finally:
+        cage.timeout = saved
+
+
+def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]:
+    """``tokenauction check TARGET`` with the whole search in a worker process: its report
+    as (text, JSON, exit code). A target that ends, crashes or hangs the worker is a finding
+    about the target (exit 1), never the checker's exit status."""
+    deadline = 4 * (options.get("budget_s") or 300) + 60
+    try:
+        cage = Cage(None, paths=paths, timeout=deadline)
+    except (CageFailure, InvalidInput) as exc:
+        return f"{printable(target)}: error: {exc}", {"target": target, "error": str(exc)}, 2
+    try:
+        text, js, code = cage.call("check_one", target, options)
+    except CageFailure as exc:
+        why = (f"the target {exc} while being checked: a target that ends, crashes or hangs "
+               "the checker is a finding about the target (REFUTED, exit 1)")
+        return (f"tokenauction check {printable(target)}\nREFUTED: {why}",
+                {"target": target, "refuted": True, "exit_code": 1, "error": why,
+                 "kind": exc.kind}, 1)
+    finally:
+        cage.close()
+    text = re.sub(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}",
+                  str(text))  # the report's lines stay lines; no ANSI escape reaches a terminal
+    return text, js, int(code) if code in (0, 1, 2, 3) else 1

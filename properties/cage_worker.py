@@ -1,0 +1,167 @@
+"""The worker side of :mod:`properties.cage`: load the user's object, then serve calls.
+
+Runs as ``python -m properties.cage_worker FD MEMORY_MB`` under a memory limit, with
+stdout and stderr sent to a file by the auditor.
+Messages from the auditor are pickles (the auditor is trusted); replies are pickles of
+plain data only (tuples, strings, numbers, float64 arrays), which the auditor reads with an
+allow-list. Replies: ``("ready", description)``, ``("load_error", message)``,
+``("ok", value)``, ``("undefined", message)``, ``("fail", kind, exception name, message)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import pickle
+import sys
+
+import numpy as np
+
+
+def _limit_memory(mb: int) -> None:
+    try:
+        import resource
+        limit = int(mb) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not on this platform: the timeout still holds
+        pass
+
+
+def _takes_context(fn) -> bool:
+    try:
+        return "context" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(x):
+    """JSON-like data only (claims may hold anything; what is not data becomes its repr)."""
+    return json.loads(json.dumps(x, default=repr))
+
+
+def _literals(obj) -> list[float]:
+    try:
+        from properties.checker.determinism import constants_of
+        pool = constants_of([obj])
+        return sorted({float(v) for v in pool.floats} | {float(v) for v in pool.integers})[:256]
+    except Exception:  # noqa: BLE001 - no literals: hypothesis draws without them
+        return []
+
+
+def _methods(obj) -> tuple[dict, dict]:
+    """``(methods, description)`` of the loaded object."""
+    from mechanism import TokenAuction, expected_payments
+    if isinstance(obj, TokenAuction):
+        methods = {"aggregate": obj.rule.evaluate,
+                   "payments": lambda P, b: expected_payments(obj.rule, P, b, obj.payment).values}
+        name = f"TokenAuction({obj.rule.name}, {obj.payment})"
+    else:
+        agg = getattr(obj, "aggregate", None)
+        if agg is None and not callable(obj):
+            raise TypeError(f"{type(obj).__name__} exposes no aggregate(dists, bids) and is not "
+                            "callable; see properties.audit.implementation for the interface")
+        methods = {"aggregate": agg if agg is not None else obj}
+        for key in ("payments", "sample"):
+            if getattr(obj, key, None) is not None:
+                methods[key] = getattr(obj, key)
+        name = getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
+    k = getattr(obj, "uniforms", 1)
+    meta = {"name": str(name), "reserve": float(getattr(obj, "reserve", 0.0) or 0.0),
+            "claims": _plain(dict(getattr(obj, "claims", None) or {})),
+            "uniforms": str(k) if isinstance(k, str) else int(k),
+            "context": any(_takes_context(f) for f in methods.values()),
+            "payments": "payments" in methods, "sample": "sample" in methods,
+            "literals": _literals(obj)}
+    return methods, meta
+
+
+def _load(spec, kwargs: dict, paths):
+    """The object named by ``spec`` (None: nothing to load, the batch methods only)."""
+    from properties.loading import add_search_path
+    add_search_path(paths)
+    if spec is None:
+        return None
+    from properties.audit.target import load_mechanism
+    return load_mechanism(spec, kwargs)
+
+
+def _batch_methods(obj) -> dict:
+    """Requests that run a whole search here and answer with its result as data: the
+    property search calls the target ~10^5 times, one request instead of one per call."""
+    def check_one(target, options):
+        from properties.checker.cli import check_one as run
+        return _plain(list(run(target, options)))
+
+    def suite(kw):
+        from properties.audit.suite import suite_findings
+        from properties.audit.target import Audited
+        return _plain([f.to_json() for f in suite_findings(Audited(obj), **kw)])
+    return {"check_one": check_one, "suite": suite}
+
+
+def _reply(conn, *msg) -> None:
+    conn.send_bytes(pickle.dumps(msg, protocol=5))
+
+
+def _data(method: str, out):
+    if method == "sample":
+        return int(np.asarray(out).item())
+    if method in ("check_one", "suite"):
+        return out
+    return np.array(out, dtype=np.float64)
+
+
+def serve(conn, memory_mb: int) -> None:
+    """The worker's main loop: the first message names what to load."""
+    _limit_memory(memory_mb)
+    spec, kwargs, paths = pickle.loads(conn.recv_bytes())
+    from mechanism.errors import InvalidInput
+    try:
+        obj = _load(spec, kwargs, paths)
+        methods, meta = _methods(obj) if spec is not None else ({}, {})
+        methods.update(_batch_methods(obj))
+    except BaseException as exc:  # noqa: BLE001 - anything while loading is the user's
+        _reply(conn, "load_error", str(exc) if isinstance(exc, InvalidInput)
+               else f"loading raised {type(exc).__name__}: {exc}")
+        return
+    _reply(conn, "ready", meta)
+    while True:
+        try:
+            method, args, context = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        if method == "aggregate_batch":  # K bid profiles in one request (a bid grid)
+            P, bid_matrix = args
+            replies = []
+            for row in bid_matrix:
+                replies.append(_one(methods, "aggregate", (P.copy(), row.copy()), context))
+                if replies[-1][0] != "ok":
+                    break
+            if replies and replies[-1][0] != "ok":
+                _reply(conn, *replies[-1])
+            else:
+                _reply(conn, "ok", np.array([r[1] for r in replies], dtype=np.float64))
+            continue
+        _reply(conn, *_one(methods, method, args, context))
+
+
+def _one(methods, method, args, context) -> tuple:
+    """The reply to one call (never raises: whatever the user's code does is data)."""
+    from mechanism.errors import InvalidInput
+    fn = methods[method]
+    try:
+        out = fn(*args, context=context) if context is not None else fn(*args)
+    except InvalidInput as exc:
+        return ("undefined", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, MemoryError, ...: a finding
+        return ("fail", "raised", type(exc).__name__, str(exc)[:1000])
+    try:
+        return ("ok", _data(method, out))
+    except Exception as exc:  # noqa: BLE001 - not numbers
+        return ("fail", "not_numeric", type(exc).__name__,
+                f"{method} returned {type(out).__name__}, not numbers ({exc})"[:1000])
+
+
+if __name__ == "__main__":
+    from multiprocessing.connection import Connection
+    serve(Connection(int(sys.argv[1])), int(sys.argv[2]))

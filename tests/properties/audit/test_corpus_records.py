@@ -1,0 +1,180 @@
+"""The forgery corpus of recorded runs: every forged or malformed transcript is caught with
+the documented exit code (2 malformed, 1 well-formed but wrong), one line naming the file,
+line, field and value, and no traceback (docs/audit.md, "Threat model")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mechanism.transcript import JSONL
+from tests.helpers.recording import record, records, run_cli, write
+
+
+def audit(capsys, run, *extra) -> tuple[int, str]:
+    return run_cli(capsys, "audit", run, "--quiet", *extra)
+
+
+def lines(run) -> list[bytes]:
+    return (run / JSONL).read_bytes().splitlines(keepends=True)
+
+
+def put(run, rows: list[bytes]) -> None:
+    (run / JSONL).write_bytes(b"".join(rows))
+
+
+def edit_line(run, k: int, old: bytes, new: bytes) -> None:
+    rows = lines(run)
+    assert old in rows[k - 1], rows[k - 1]
+    rows[k - 1] = rows[k - 1].replace(old, new, 1)
+    put(run, rows)
+
+
+def rechained(run, edit) -> None:
+    recs = records(run)
+    edit(recs)
+    write(run, recs, rechain=True)
+
+
+def head_of(run) -> str:
+    return json.loads(lines(run)[-1])["hash"]
+
+
+@pytest.fixture
+def run(tmp_path):
+    return record(tmp_path / "run", n=3, steps=8)
+
+
+# -- bytes are the record ---------------------------------------------------------------------
+
+def test_duplicate_key_is_refused_even_with_expect_head(capsys, run):
+    head = head_of(run)
+    edit_line(run, 3, b"}\n", b',"token":0}\n')  # the chain untouched: it hashed the bytes
+    for extra in ((), ("--expect-head", head)):
+        rc, text = audit(capsys, run, *extra)
+        assert rc == 2 and "transcript.jsonl:3" in text and "duplicate key 'token'" in text
+
+
+@pytest.mark.parametrize("old,new", [(b"1.0,", b"1.00,"), (b"1.0,", b"1e0,"),
+                                     (b'"step":1', b'"step": 1'), (b"}\n", b"}\r\n"),
+                                     (b'{"bids"', b' {"bids"')])
+def test_non_canonical_bytes_are_refused(capsys, run, old, new):
+    edit_line(run, 3, old, new)
+    rc, text = audit(capsys, run)
+    assert rc == 2 and "transcript.jsonl:3" in text and "canonical" in text
+
+
+def test_blank_line_is_refused(capsys, run):
+    rows = lines(run)
+    put(run, rows[:3] + [b"\n"] + rows[3:])
+    rc, text = audit(capsys, run)
+    assert rc == 2 and "transcript.jsonl:4" in text and "blank line" in text
+
+
+def test_deep_nesting_is_refused(capsys, run):
+    rows = lines(run)
+    rows[2] = rows[2].replace(b"}\n", b',"x":' + b"[" * 1000 + b"]" * 1000 + b"}\n")
+    put(run, rows)
+    rc, text = audit(capsys, run)
+    assert rc == 2 and "transcript.jsonl:3" in text and ("nested" in text or "JSON" in text)
+
+
+def test_nan_and_invalid_utf8_are_refused(capsys, run):
+    edit_line(run, 4, b"1.0,", b"NaN,")
+    rc, text = audit(capsys, run)
+    assert rc == 2 and ":4:" in text and "NaN" in text
+    edit_line(run, 4, b"NaN,", b"\xff,")
+    rc, text = audit(capsys, run)
+    assert rc == 2 and ":4:" in text
+
+
+def test_unreadable_transcript_is_exit_2(capsys, run):
+    (run / JSONL).unlink()
+    (run / JSONL).mkdir()
+    rc, text = audit(capsys, run)
+    assert rc == 2 and JSONL in text
+
+
+# -- the strict schema ----------------------------------------------------------------------
+
+def _set(line, key, value):
+    def edit(recs):
+        recs[line - 1][key] = value
+    return edit
+
+
+SCHEMA = [  # (line, field, value, words the error must hold)
+    (3, "token", 2.0, "field token = 2.0"), (3, "step", True, "field step = True"),
+    (3, "step", -1, "field step = -1"), (3, "token", [2], "field token = [2]"),
+    (3, "payments", ["x", "y", "z"], "field payments[0] = 'x'"),
+    (3, "uniforms", "0.5", "field uniforms = '0.5'"), (3, "bids", ["1", 2.0, 0.5], "bids[0]"),
+    (3, "extra", 1, "field extra = 1 is not a field"), (1, "seed", -1, "field seed = -1"),
+    (1, "stop_tokens", [[0]], "stop_tokens[0]"), (1, "stop_tokens", 5, "field stop_tokens = 5"),
+    (1, "V", 6, "field reports.length"), (1, "V", 4194304, "memory budget"),
+    (1, "format", "tokenauction-transcript/0", "is not a transcript format"),
+]
+
+
+@pytest.mark.parametrize("line,field,value,words", SCHEMA)
+def test_schema_violation_is_exit_2_naming_line_field_value(capsys, run, line, field, value,
+                                                            words):
+    rechained(run, _set(line, field, value))
+    rc, text = audit(capsys, run)
+    assert rc == 2 and words in text
+    error = [x for x in text.splitlines() if "error:" in x]
+    assert len(error) == 1 and JSONL in error[0]
+
+
+def test_header_sizes_over_the_memory_budget_allocate_nothing(capsys, run):
+    def edit(recs):
+        recs[0]["n"], recs[0]["V"] = 4096, 1 << 24
+    rechained(run, edit)
+    rc, text = audit(capsys, run)
+    assert rc == 2 and "field V = 16777216" in text and "GiB" in text
+
+
+def test_payment_errors_are_replayed_not_trusted(capsys, run):
+    rechained(run, _set(3, "payment_errors", [1e9, 1e9, 1e9]))
+    rc, text = audit(capsys, run)
+    assert rc == 1 and "payment_errors[0]" in text
+
+
+# -- well-formed but wrong: divergences ------------------------------------------------------
+
+def test_step_beyond_max_tokens_is_a_divergence(capsys, tmp_path):
+    long = record(tmp_path / "long", n=3, steps=9)   # a correctly computed 9th step
+    rechained(long, _set(1, "max_tokens", 8))         # and a header that allows 8
+    rc, text = audit(capsys, long)
+    assert rc == 1 and "a step beyond the header's max_tokens" in text
+
+
+def test_missing_end_record_is_a_divergence(capsys, run):
+    put(run, lines(run)[:-1])
+    rc, text = audit(capsys, run)
+    assert rc == 1 and "no end record" in text
+
+
+def test_small_payment_lowered_by_9e_10_is_caught(capsys, tmp_path):
+    small = record(tmp_path / "small", n=3, steps=6, bids=[1e-6, 2e-6, 5e-7])
+
+    def edit(recs):
+        for rec in recs[1:-1]:
+            rec["payments"] = [z - 9e-10 for z in rec["payments"]]
+    rechained(small, edit)
+    rc, text = audit(capsys, small)
+    assert rc == 1 and "FIRST DIVERGENCE: [replay_payments]" in text
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e-6, 1.0, 1e6, 1e150, 1e300])
+def test_tolerances_relative_from_1e_minus_300_to_1e300(capsys, tmp_path, scale):
+    r = record(tmp_path / "r", n=3, steps=4, bids=[scale, 2 * scale, 0.5 * scale])
+    rc, text = audit(capsys, r)
+    assert rc == 0, text
+    assert "tolerances: replayed payments within 1e-09 x max(|replayed|, |recorded|, bid)" in text
+
+    def edit(recs):  # one part in 1e6 of one payment, at any scale
+        recs[2]["payments"][1] *= 1 + 1e-6
+    rechained(r, edit)
+    rc, text = audit(capsys, r)
+    assert rc == 1 and "payments[1]" in text
