@@ -1,6 +1,6 @@
 """z3 time for the equivalence theorem of theory §5 (box order, bids s_k = k)
 against vocabulary size V and grid size K, direct versus decomposed encoding
-(proofs/decomposition.py), the growth factor per added token and grid point, and the
+(proofs/encode/decomposition.py), the growth factor per added token and grid point, and the
 largest sizes proved within the time limit for each theorem.
 
     PYTHONPATH=. python benchmarks/proofs.py [--limit 60] [--quick]
@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import z3  # noqa: E402
 
 from mechanism.verdicts import Verdict  # noqa: E402
-from proofs import encode_z3 as E  # noqa: E402
-from proofs import decomposition as S  # noqa: E402
-from proofs import theorem_encoding as T  # noqa: E402
+from proofs.encode import encode_z3 as E  # noqa: E402
+from proofs.encode import decomposition as S  # noqa: E402
+from proofs.encode import theorem_encoding as T  # noqa: E402
 from proofs.claims import z3_theorem  # noqa: E402
 
 

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mechanism.rules import get_rule  # noqa: E402
 from mechanism.verdicts import Verdict  # noqa: E402
-from proofs.rule_level import search  # noqa: E402
+from proofs.bounded.rule_level import search  # noqa: E402
 
 
 def timed(rule, order, n, V, limit):
@@ -90,8 +90,8 @@ def frontier(rule, order, limit):
 def soundness_overhead(limit):
     """Time of the default-size proofs (n <= 3, V <= 4) with and without the trace/code
     cross-check, side by side in one run (issue 10): the ratio is what soundness costs."""
-    from proofs import rule_level
-    from proofs.rule_level import prove_rule_property
+    from proofs.bounded import rule_level
+    from proofs.bounded.rule_level import prove_rule_property
     print("\ncross-check overhead, n <= 3, V <= 4 (CPU seconds, same process)")
     print(f"  {'rule':>16} {'order':>8} {'off':>7} {'on':>7} {'ratio':>6}")
     for name, order in (("linear", "box"), ("linear", "segment"), ("winner_take_all", "box")):

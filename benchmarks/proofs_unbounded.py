@@ -18,11 +18,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from proofs import lemmas as L  # noqa: E402
+from proofs.unbounded import lemmas as L  # noqa: E402
 from proofs.claims import load_all  # noqa: E402
-from proofs.families import normalized  # noqa: E402
+from proofs.unbounded.families import normalized  # noqa: E402
 from proofs.registry import CLAIMS, Limits, run_claim  # noqa: E402
-from proofs.rule_level import prove_rule_property  # noqa: E402
+from proofs.bounded.rule_level import prove_rule_property  # noqa: E402
 
 PAIRS = {"unbounded.linear.mon_box": "rule_linear_mon_box",
          "unbounded.wta.mon_box": "rule_wta_mon_box",

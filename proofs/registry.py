@@ -38,7 +38,7 @@ class ProofResult:
     counterexample: dict | None = None
     seconds: float = 0.0
     scope: Scope | None = None      #: what a PROVED covers, as data (``size`` is its old text form)
-    lemmas: list = field(default_factory=list)  #: proofs.lemmas.Step of an unbounded proof's chain
+    lemmas: list = field(default_factory=list)  #: proofs.unbounded.lemmas.Step of an unbounded proof's chain
 
 
 @dataclass(frozen=True)

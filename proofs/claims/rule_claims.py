@@ -1,13 +1,13 @@
 """Theorem-table claims proved at the rule level by z3 (theory §9 item 3), through
-:func:`proofs.rule_level.prove_rule` on the rules' generic definitions."""
+:func:`proofs.bounded.rule_level.prove_rule` on the rules' generic definitions."""
 
 from __future__ import annotations
 
 from mechanism.rules import get_rule
 
-from proofs.planted import planted_rule
+from proofs.bounded.planted import planted_rule
 from proofs.registry import Limits, claim
-from proofs.rule_level import prove_rule, rule_scope
+from proofs.bounded.rule_level import prove_rule, rule_scope
 
 
 def _prove(rule, prop, order, limits: Limits, **kw):

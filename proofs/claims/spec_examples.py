@@ -11,10 +11,10 @@ from mechanism.errors import InvalidInput
 from mechanism.orders import prefers
 from mechanism.rules import get_rule, log_linear
 
-from proofs.planted import planted_rule
+from proofs.bounded.planted import planted_rule
 from mechanism.verdicts import Scope
 from proofs.registry import Limits, claim, declare_scope
-from proofs.sympy_common import Derivation, ops, sympy
+from proofs.encode.sympy_common import Derivation, ops, sympy
 
 
 @claim("blog_example", "blog example: p=(.8,.2),(1,0),(0,1), bids (1,2,2) give (0.56, 0.44) "

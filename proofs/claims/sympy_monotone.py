@@ -19,7 +19,7 @@ from mechanism.rules import get_rule, linear, log_linear
 
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, claim, declare_scope
-from proofs.sympy_common import Derivation, dist_symbols, is_zero, ops, raw_symbols, sympy
+from proofs.encode.sympy_common import Derivation, dist_symbols, is_zero, ops, raw_symbols, sympy
 
 
 def _linear_setup(n: int, V: int, reference: bool):

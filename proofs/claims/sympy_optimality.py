@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mechanism.verdicts import Scope
 from proofs.registry import Limits, claim, declare_scope
-from proofs.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
+from proofs.encode.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
 from mechanism.rules import linear, log_linear
 
 

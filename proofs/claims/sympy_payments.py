@@ -16,7 +16,7 @@ from mechanism.rules import get_rule, linear
 
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, claim, declare_scope
-from proofs.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
+from proofs.encode.sympy_common import Derivation, is_zero, ops, raw_symbols, sympy
 
 QUAD_TOL = 1e-7
 

@@ -1,8 +1,8 @@
 """Theorem-table claims proved for EVERY number of agents n and tokens V
 (docs/theory.md section 8): the built-in rules, softmax and power weights, log-linear,
-and the mixture characterization, each through a lemma chain of :mod:`proofs.lemmas`.
+and the mixture characterization, each through a lemma chain of :mod:`proofs.unbounded.lemmas`.
 
-The built-in rules are written as family rules (:mod:`proofs.families`): linear is
+The built-in rules are written as family rules (:mod:`proofs.unbounded.families`): linear is
 normalized weights with ``f(b) = b``, log-linear the same weights with log-linear
 pooling, winner-take-all its own block. That the library's code computes the same
 numbers is a separate, bounded step (``code_tie``: numpy on seeded random profiles,
@@ -16,8 +16,8 @@ import numpy as np
 from mechanism.rules import get_rule
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.families import family_scope, normalized, prove_family, winner_take_all
-from proofs.lemmas import Step, run_chain
+from proofs.unbounded.families import family_scope, normalized, prove_family, winner_take_all
+from proofs.unbounded.lemmas import Step, run_chain
 from proofs.registry import Limits, ProofResult, claim
 
 FAMILY = {
@@ -75,7 +75,7 @@ def with_code_tie(scope: Scope, key: str) -> Scope:
 
 def family_claim_scope(key: str, symbolic_reference: bool = False) -> Scope:
     """The scope a family claim declares: the one :func:`_family_claim` records on a
-    PROVED (:func:`proofs.families.family_scope`, then :func:`with_code_tie`)."""
+    PROVED (:func:`proofs.unbounded.families.family_scope`, then :func:`with_code_tie`)."""
     return with_code_tie(family_scope(FAMILY[key](), symbolic_reference), key)
 
 
@@ -87,7 +87,7 @@ def _family_claim(key, prop, order, limits: Limits, symbolic_reference=False) ->
     tie = code_tie(key)
     res.lemmas = list(res.lemmas) + [tie]
     if res.verdict is Verdict.REFUTED and key in BUILTIN:  # the library's own rule, too
-        from proofs.family_counterexamples import _confirm
+        from proofs.unbounded.family_counterexamples import _confirm
         if _confirm(get_rule(BUILTIN[key]), res.counterexample, order) is None:
             res.verdict, res.detail = Verdict.UNKNOWN, "the family's counterexample does " \
                 "not reproduce on the library's rule: " + res.detail

@@ -1,6 +1,6 @@
 """The theorem of docs/theory.md section 5 for a SYMBOLIC grid ``0 = s_0 < s_1 < ... <
 s_K``, every K and every V (section 8): each direction is a chain of
-:mod:`proofs.lemmas_theorem` lemmas over one pair of grid bids, lifted to every K and V
+:mod:`proofs.unbounded.lemmas_theorem` lemmas over one pair of grid bids, lifted to every K and V
 by the inductions written there.
 
 The hypotheses of the converse are each needed for every size: z3 finds a counterexample
@@ -18,10 +18,10 @@ from fractions import Fraction
 
 from mechanism.verdicts import Scope, Verdict
 
-from proofs import z3_decode as D
+from proofs.encode import z3_decode as D
 from proofs.claims.z3_theorem import HYPOTHESES, dropped_counterexample
-from proofs.lemmas import run_chain
-from proofs.lemmas_theorem import THEOREM_CHAINS
+from proofs.unbounded.lemmas import run_chain
+from proofs.unbounded.lemmas_theorem import THEOREM_CHAINS
 from proofs.registry import Limits, ProofResult, claim
 
 GRID = "symbolic grid 0 = s_0 < s_1 < ... < s_K, every K"

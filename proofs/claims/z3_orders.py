@@ -24,8 +24,8 @@ import z3
 from mechanism import orders as ref
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs.z3_decode import round_model
+from proofs.encode import encode_z3 as E
+from proofs.encode.z3_decode import round_model
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, ProofResult, claim, declare_scope
 

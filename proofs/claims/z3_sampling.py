@@ -24,11 +24,11 @@ from mechanism.rules import get_rule
 from mechanism.sampling import inverse_cdf
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
+from proofs.encode import encode_z3 as E
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, ProofResult, claim, declare_scope
-from proofs.z3_decode import round_model
-from proofs.theorem_encoding import mon, order_pref, outcomes
+from proofs.encode.z3_decode import round_model
+from proofs.encode.theorem_encoding import mon, order_pref, outcomes
 
 MARGIN = Fraction(1, 1000)
 BIDS = (Fraction(0), Fraction(1), Fraction(3))

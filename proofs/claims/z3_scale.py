@@ -1,11 +1,11 @@
 """The theory §4 (=>) witness at 16 tokens x 16 grid bids by the decomposed encoding
-(:mod:`proofs.decomposition`, whose docstring gives the soundness argument)."""
+(:mod:`proofs.encode.decomposition`, whose docstring gives the soundness argument)."""
 
 from __future__ import annotations
 
 from mechanism.verdicts import Verdict
 
-from proofs.decomposition import decomposed, per_token_lemmas
+from proofs.encode.decomposition import decomposed, per_token_lemmas
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, ProofResult, claim, declare_scope
 

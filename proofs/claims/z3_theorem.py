@@ -18,7 +18,7 @@ second-price payment ``Z(s_k) = sum_{j=1..k} s_j (G(s_j) - G(s_{j-1}))``,
   abstraction implies unsat of the original.
 * (c) CA + PM + (Z non-decreasing) => MON (``Z(0) = 0`` is not assumed: never needed).
 * (d) each of CA, PM, Z non-decreasing dropped from (c): z3 returns a model (fewest
-  tokens, fewest bids, round numbers), decoded and confirmed by ``proofs.z3_decode``.
+  tokens, fewest bids, round numbers), decoded and confirmed by ``proofs.encode.z3_decode``.
 Loss orders: ``proofs.claims.z3_theorem_loss``; the scalable encoding: ``proofs.claims.z3_scale``.
 """
 
@@ -30,14 +30,14 @@ import z3
 
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs import z3_decode as D
+from proofs.encode import encode_z3 as E
+from proofs.encode import z3_decode as D
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, ProofResult, claim, declare_scope
-from proofs.decomposition import decomposed
-from proofs.theorem_encoding import (Pref, ca, grid, lemma_s1, mon, mon_implies_witness, outcomes,
+from proofs.encode.decomposition import decomposed
+from proofs.encode.theorem_encoding import (Pref, ca, grid, lemma_s1, mon, mon_implies_witness, outcomes,
                                      order_pref, pm, z_nondecreasing)
-from proofs.z3_decode import round_model
+from proofs.encode.z3_decode import round_model
 
 def _sizes(limits: Limits):
     return [(V, K) for V in range(2, limits.max_tokens + 1) for K in range(2, limits.max_grid + 1)]

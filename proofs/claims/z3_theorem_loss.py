@@ -23,12 +23,12 @@ import z3
 from mechanism import orders as ref
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs import z3_decode as D
+from proofs.encode import encode_z3 as E
+from proofs.encode import z3_decode as D
 from mechanism.verdicts import EVERY, Scope
 from proofs.registry import Limits, ProofResult, claim, declare_scope
-from proofs.z3_decode import round_model
-from proofs.theorem_encoding import grid, grid_second_price, mon, outcomes, pm, z_nondecreasing
+from proofs.encode.z3_decode import round_model
+from proofs.encode.theorem_encoding import grid, grid_second_price, mon, outcomes, pm, z_nondecreasing
 
 
 @claim("z3.theorem.loss.rank_witness", "for every loss order, MON implies the rank payment "

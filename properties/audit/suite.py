@@ -138,16 +138,16 @@ def _tagged(findings, prefix: str = "suite:") -> list:
 
 
 def proof_findings(rule, *, ran: bool) -> list:
-    """Status of the rule-level proofs (``proofs.rule_level.prove_rule_property``, which
+    """Status of the rule-level proofs (``proofs.bounded.rule_level.prove_rule_property``, which
     ``properties.check`` runs on a rule with a generic definition)."""
     if getattr(rule, "generic", None) is None:
         return [_skipped("rule_proofs", "proofs", "a numpy-only rule: proofs need a "
                          "backend-generic definition generic(ops, dists, bids) (mechanism.Rule)")]
     try:
-        from proofs.rule_level import prove_rule_property  # noqa: F401
+        from proofs.bounded.rule_level import prove_rule_property  # noqa: F401
     except (ImportError, AttributeError):
         return [_skipped("rule_proofs", "proofs", "no rule-level prover "
-                         "(proofs.rule_level.prove_rule_property) in this build")]
+                         "(proofs.bounded.rule_level.prove_rule_property) in this build")]
     if ran:
         return []  # properties.check ran it: its findings carry engine "proofs"/"z3"/"sympy"
     return [_skipped("rule_proofs", "proofs", "run through properties.check, absent here")]

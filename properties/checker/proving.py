@@ -1,6 +1,6 @@
 """The proofs engine as ``check`` uses it: rule-level proofs with their scope as data.
 
-Contract: ``proofs.rule_level.prove_rule_property(rule, property, order, max_agents=,
+Contract: ``proofs.bounded.rule_level.prove_rule_property(rule, property, order, max_agents=,
 max_tokens=, timeout_s=)`` -> :class:`proofs.registry.ProofResult`. Every PROVED finding
 carries a :class:`mechanism.verdicts.Scope` (the prover's ``ProofResult.scope``, else a
 bounded default built from the limits passed here, never wider) and its assumptions
@@ -60,7 +60,7 @@ def prove(t, key, finalize, path_group) -> Finding | None:
     if not isinstance(t.obj, Rule) or t.obj.generic is None:
         return None
     try:
-        from proofs.rule_level import prove_rule_property
+        from proofs.bounded.rule_level import prove_rule_property
     except (ImportError, AttributeError):
         return None
     t0 = time.perf_counter()

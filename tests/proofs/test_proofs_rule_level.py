@@ -14,9 +14,9 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.orders import prefers
 from mechanism.rules import as_rule, get_rule, linear, winner_take_all
 from mechanism.verdicts import Verdict
-from proofs.backends import SympyOps, Z3Ops
-from proofs.planted import planted_rule
-from proofs.rule_level import prove_rule, prove_rule_property
+from proofs.bounded.backends import SympyOps, Z3Ops
+from proofs.bounded.planted import planted_rule
+from proofs.bounded.rule_level import prove_rule, prove_rule_property
 
 
 def confirm_on_numpy(rule, cex, prop="monotone"):
@@ -134,7 +134,7 @@ def test_backends_agree_with_exact_fractions():
 def test_symbolic_positivity_is_a_case_split_not_an_assumption():
     """An undecided is_positive explores both sides (when both are feasible); nothing is
     assumed, so the bid domain keeps bid 0."""
-    from proofs.tracing import Sym, Trace
+    from proofs.bounded.tracing import Sym, Trace
     x = z3.Real("x")
     trace = Trace(z3, [x >= 0])
     zo = Z3Ops(trace)

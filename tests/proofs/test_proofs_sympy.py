@@ -12,7 +12,7 @@ from mechanism.rules import Rule, get_rule, linear, log_linear
 from mechanism.verdicts import Verdict
 from proofs.claims import sympy_monotone, sympy_optimality, sympy_payments  # noqa: F401 (registers)
 from proofs.registry import CLAIMS, Limits, run_claim
-from proofs.sympy_common import Derivation
+from proofs.encode.sympy_common import Derivation
 
 SMALL = Limits(max_tokens=3, max_agents=2)
 

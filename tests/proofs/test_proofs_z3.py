@@ -12,9 +12,9 @@ z3 = pytest.importorskip("z3")
 
 from mechanism import orders as ref  # noqa: E402
 from mechanism.verdicts import Verdict  # noqa: E402
-from proofs import encode_z3 as E  # noqa: E402
-from proofs import z3_decode as D  # noqa: E402
-from proofs import decomposition, theorem_encoding  # noqa: E402
+from proofs.encode import encode_z3 as E  # noqa: E402
+from proofs.encode import z3_decode as D  # noqa: E402
+from proofs.encode import decomposition, theorem_encoding  # noqa: E402
 from proofs.claims import (z3_orders, z3_sampling, z3_scale, z3_theorem,  # noqa: E402,F401
                     z3_theorem_loss)
 from proofs.registry import CLAIMS, Limits, as_expected, run_claim  # noqa: E402

@@ -11,8 +11,8 @@ pytest.importorskip("sympy")
 from mechanism.orders import prefers
 from mechanism.rules import Rule
 from mechanism.verdicts import Verdict
-from proofs import rule_level
-from proofs.rule_level import prove_rule_property
+from proofs.bounded import rule_level
+from proofs.bounded.rule_level import prove_rule_property
 from tests.proofs.rule_corpus import EXPECT, corpus_rule
 
 
@@ -113,7 +113,7 @@ def test_numpy_lifting_is_exact(name):
     """Each lifted numpy function, traced on a z3 variable, equals numpy at many points."""
     import z3
     from fractions import Fraction
-    from proofs.tracing import Sym, Trace
+    from proofs.bounded.tracing import Sym, Trace
     f = LIFTED[name]
     x = z3.Real("x")
     trace = Trace(z3)
@@ -138,7 +138,7 @@ REFUSED = {
 def test_unliftable_operations_are_refused_and_recorded(name):
     import z3
     from mechanism.arith import Unsupported
-    from proofs.tracing import Sym, Trace
+    from proofs.bounded.tracing import Sym, Trace
     trace = Trace(z3)
     with pytest.raises(Unsupported):
         REFUSED[name](Sym(z3.Real("b"), trace))

@@ -1,6 +1,6 @@
-"""Rules written from the family's building blocks (proofs.families): PROVED for every
+"""Rules written from the family's building blocks (proofs.unbounded.families): PROVED for every
 n and V through the lemma chain, or REFUTED with the characterization's counterexample,
-re-run on the numpy reference; and the hook in proofs.rule_level."""
+re-run on the numpy reference; and the hook in proofs.bounded.rule_level."""
 
 import numpy as np
 import pytest
@@ -11,9 +11,9 @@ pytest.importorskip("sympy")
 from mechanism.errors import InvalidInput
 from mechanism.orders import prefers
 from mechanism.verdicts import Verdict
-from proofs.families import normalized, prove_family, winner_take_all
-from proofs.rule_level import prove_rule_property
-from proofs.weight_facts import weight_facts
+from proofs.unbounded.families import normalized, prove_family, winner_take_all
+from proofs.bounded.rule_level import prove_rule_property
+from proofs.unbounded.weight_facts import weight_facts
 
 
 def capped(b, fn):
@@ -82,7 +82,7 @@ def test_literal_probes_catch_a_python_branch_the_trace_misses():
     # planted bug: replace the probes by a plain grid (no literals of f): the z3 trace sees
     # ``b == 1.5`` as False and the cross-check misses the spike, a false PROVED -- this is
     # what the literal probes are for
-    import proofs.weight_facts as W
+    import proofs.unbounded.weight_facts as W
     only = lambda f, seed=0: np.array([0.0, 0.5, 1.0, 2.0])
     orig = W.probe_points
     W.probe_points = only
@@ -127,7 +127,7 @@ def test_check_proves_a_user_rule_and_refutes_a_bad_one():
 
 
 def test_general_weights_bounded_n_every_V_or_the_characterizations_instance():
-    from proofs.families import general
+    from proofs.unbounded.families import general
     ok = general(lambda b, fn: [x * x + 1 for x in b])
     res = prove_rule_property(ok, "monotone", "segment")
     assert res.verdict is Verdict.PROVED

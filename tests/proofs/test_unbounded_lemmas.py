@@ -1,4 +1,4 @@
-"""The reduction lemmas (proofs.lemmas*) and the unbounded claims built on them
+"""The reduction lemmas (proofs.unbounded.lemmas*) and the unbounded claims built on them
 (docs/theory.md section 8). Planted bugs: a lemma checked with one hypothesis dropped
 must make its claim no longer PROVED."""
 
@@ -10,7 +10,7 @@ pytest.importorskip("sympy")
 
 from mechanism.rules import get_rule
 from mechanism.verdicts import Verdict
-from proofs import lemmas as L
+from proofs.unbounded import lemmas as L
 from proofs.claims import unbounded_rules, unbounded_theorem  # noqa: F401 (registers claims)
 from proofs.registry import CLAIMS, Limits, run_claim
 
@@ -74,7 +74,7 @@ def test_dropped_hypotheses_are_refuted_at_every_size_by_padding():
 
 
 def test_pad_chain_keeps_every_property():
-    from proofs import z3_decode as D
+    from proofs.encode import z3_decode as D
     from proofs.claims.z3_theorem import dropped_counterexample
     chain, V, K = dropped_counterexample("box", "PM", Limits(max_tokens=3, max_grid=4))
     base = D.properties(chain, "box")

@@ -115,13 +115,13 @@ def _generic_branchy(ops, dists, bids, reference=None, weight=0):
 
 def _fake_prover(monkeypatch, scope):
     from proofs.registry import ProofResult
-    mod = types.ModuleType("proofs.rule_level")
+    mod = types.ModuleType("proofs.bounded.rule_level")
     detail = "a claimed proof " + "with a very long list of assumptions, " * 4
 
     def fake(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_s=10.0):
         return ProofResult(Verdict.PROVED, "z3", detail, "n<=3, V<=4", scope=scope)
     mod.prove_rule_property = fake
-    monkeypatch.setitem(sys.modules, "proofs.rule_level", mod)
+    monkeypatch.setitem(sys.modules, "proofs.bounded.rule_level", mod)
 
 
 def test_a_proved_contradicted_inside_its_scope_is_an_internal_error(monkeypatch):

@@ -221,9 +221,9 @@ def test_proofs_engine_is_optional_and_results_are_reproduced(monkeypatch):
                 "bid_from": 0.0, "bid_to": 1.0})
         return ProofResult(Verdict.PROVED, "sympy", "derivation", "all V")
 
-    mod = types.ModuleType("proofs.rule_level")
+    mod = types.ModuleType("proofs.bounded.rule_level")
     mod.prove_rule_property = fake
-    monkeypatch.setitem(sys.modules, "proofs.rule_level", mod)
+    monkeypatch.setitem(sys.modules, "proofs.bounded.rule_level", mod)
     report = check(get_rule("log_linear"), ["monotone"], orders=["box", "segment", "kl_reverse"],
                    max_examples=10)
     box = report.find("monotone", "box", engine="z3")[0]

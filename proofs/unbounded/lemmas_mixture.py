@@ -1,6 +1,6 @@
 """Lemmas of the mixture characterization, normalized weights, smoothing,
 winner-take-all and log-linear pooling (docs/theory.md section 8); the registry, the
-per-token core and the aggregate lemmas are in :mod:`proofs.lemmas`, whose module
+per-token core and the aggregate lemmas are in :mod:`proofs.unbounded.lemmas`, whose module
 docstring gives the V-free and n-free arguments."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import z3
 
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs.lemmas import _prove, argument, lemma
+from proofs.encode import encode_z3 as E
+from proofs.unbounded.lemmas import _prove, argument, lemma
 
 # -- the characterization, 'only if': instances that violate box ------------------------
 

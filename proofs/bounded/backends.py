@@ -6,7 +6,7 @@ in real arithmetic (no exp/log: :class:`mechanism.arith.Unsupported`). Vectors a
 
 ``is_positive`` is a *concrete* test (it decides whether a party is dropped, theory §2).
 For a symbolic weight it cannot be decided. ``Z3Ops`` then splits the case (bid 0 and
-bid > 0 are both explored, :mod:`proofs.tracing`); ``SympyOps`` assumes positivity and
+bid > 0 are both explored, :mod:`proofs.bounded.tracing`); ``SympyOps`` assumes positivity and
 records the assumption in ``ops.assumptions`` (the sympy derivations state positive
 weights in their scope).
 """
@@ -51,7 +51,7 @@ class SympyOps(Ops):
 
     def scalar(self, x):
         if isinstance(x, float):
-            from .tracing import rational
+            from proofs.bounded.tracing import rational
             f = rational(x)
             return self.sp.Rational(f.numerator, f.denominator)
         if isinstance(x, Fraction):
@@ -102,8 +102,8 @@ class SympyOps(Ops):
 
 
 class Z3Ops(Ops):
-    """z3 real-arithmetic backend for sound tracing (:mod:`proofs.tracing`): scalars are
-    :class:`proofs.tracing.Sym` (z3 terms that refuse Python truth values and ``float``).
+    """z3 real-arithmetic backend for sound tracing (:mod:`proofs.bounded.tracing`): scalars are
+    :class:`proofs.bounded.tracing.Sym` (z3 terms that refuse Python truth values and ``float``).
 
     ``is_positive`` on an undecided term is a case split (:meth:`Trace.decide`): the
     caller explores both sides with :meth:`Trace.explore`; nothing is assumed.
@@ -113,12 +113,12 @@ class Z3Ops(Ops):
     name = "z3"
 
     def __init__(self, trace=None):
-        from .tracing import Trace
+        from proofs.bounded.tracing import Trace
         self.z3 = _z3()
         self.trace = trace if trace is not None else Trace(self.z3)
 
     def scalar(self, x):
-        from .tracing import Sym
+        from proofs.bounded.tracing import Sym
         if isinstance(x, Sym):
             return x
         t = self.trace.term(x)
@@ -134,7 +134,7 @@ class Z3Ops(Ops):
         return self.scalar(self.z3.Sum(*[self.scalar(x).term for x in items]) if items else 0)
 
     def _cond(self, c):
-        from .tracing import Sym
+        from proofs.bounded.tracing import Sym
         if isinstance(c, (bool, np.bool_)):
             return self.z3.BoolVal(bool(c))
         if isinstance(c, Sym):
@@ -150,16 +150,16 @@ class Z3Ops(Ops):
         return self._bool(a >= b)
 
     def _bool(self, c):
-        from .tracing import Sym
+        from proofs.bounded.tracing import Sym
         return c if isinstance(c, Sym) else Sym(self.z3.BoolVal(bool(c)), self.trace)
 
     def and_(self, *conds):
-        from .tracing import Sym
+        from proofs.bounded.tracing import Sym
         return Sym(self.z3.And(*[self._cond(c) for c in conds]) if conds
                    else self.z3.BoolVal(True), self.trace)
 
     def ite(self, cond, a, b):
-        from .tracing import Sym
+        from proofs.bounded.tracing import Sym
         z3 = self.z3
         cond = z3.simplify(self._cond(cond))
         if z3.is_true(cond):
@@ -183,7 +183,7 @@ class Z3Ops(Ops):
     def terms(self, out, V: int) -> list:
         """The rule's output as V plain z3 terms (InvalidRule-free: ``TypeError`` with the
         reason when it is not a vector of V numbers)."""
-        from .tracing import Sym
+        from proofs.bounded.tracing import Sym
         if isinstance(out, Sym) or not hasattr(out, "__iter__") or np.ndim(out) == 0:
             raise TypeError(f"the rule returned {type(out).__name__}, not a vector of {V} "
                             "probabilities")
@@ -200,11 +200,11 @@ class Z3Ops(Ops):
         return res
 
     def log(self, v):
-        from .tracing import NeedsTranscendental
+        from proofs.bounded.tracing import NeedsTranscendental
         raise NeedsTranscendental("z3 (real arithmetic) has no log; the rule needs exp/log "
                                   "(e.g. log-linear)")
 
     def softmax(self, v):
-        from .tracing import NeedsTranscendental
+        from proofs.bounded.tracing import NeedsTranscendental
         raise NeedsTranscendental("z3 (real arithmetic) has no exp; the rule needs exp/log "
                                   "(e.g. log-linear)")

@@ -130,7 +130,7 @@ class Trace:
 
     # -- case splits -------------------------------------------------------------------
     def _feasible(self, cond) -> bool:
-        from .encode_z3 import solve
+        from proofs.encode.encode_z3 import solve
         r, _, _ = solve(self.domain + self.conds + [cond], self.timeout_s)
         return r != self.z3.unsat  # unknown counts as feasible: explore it (sound)
 

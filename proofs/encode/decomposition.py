@@ -48,8 +48,8 @@ import z3
 
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs.theorem_encoding import grid, mon_implies_witness
+from proofs.encode import encode_z3 as E
+from proofs.encode.theorem_encoding import grid, mon_implies_witness
 
 
 def per_token_lemmas(timeout_s: float) -> dict[str, Verdict]:

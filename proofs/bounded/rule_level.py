@@ -15,18 +15,18 @@ Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` w
 (3 agents, 4 tokens) linear takes about 1-2 s per order; see
 ``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
-Soundness (issue 10): the rule is traced on :class:`proofs.tracing.Sym` values that refuse
+Soundness (issue 10): the rule is traced on :class:`proofs.bounded.tracing.Sym` values that refuse
 Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
 functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
 (bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced
 instance is cross-checked against the shipped code at many points
-(:mod:`proofs.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
+(:mod:`proofs.bounded.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
 not match the code".
 
 unsat for every query -> PROVED on those sizes, with :class:`mechanism.verdicts.Scope`;
 sat -> the model, made robust and rounded, re-run on the numpy reference
 (``rule.evaluate`` + ``mechanism.orders``) -> REFUTED; timeout -> UNKNOWN; exp/log -> an
-exact search (:mod:`proofs.exact_search`): REFUTED with an exact counterexample, or
+exact search (:mod:`proofs.bounded.exact_search`): REFUTED with an exact counterexample, or
 UNKNOWN; a rule with a numpy form only -> SKIPPED.
 """
 
@@ -40,11 +40,11 @@ from mechanism.orders import get_order
 from mechanism.rules import Rule, as_rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
-from . import exact_search
-from .registry import ProofResult
-from .counterexamples import confirm_violation
-from .rule_instance import Instance, RuleRaised, Timeout, TraceMismatch
-from .tracing import NeedsTranscendental
+from proofs.bounded import exact_search
+from proofs.registry import ProofResult
+from proofs.bounded.counterexamples import confirm_violation
+from proofs.bounded.rule_instance import Instance, RuleRaised, Timeout, TraceMismatch
+from proofs.bounded.tracing import NeedsTranscendental
 
 #: switches for the planted-bug tests (tests/proofs/test_rule_corpus.py); never change them
 #: elsewhere: ``CASE_SPLIT = False`` assumes every undecided ``is_positive`` is True (the old,
@@ -94,8 +94,8 @@ def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
     """Prove or refute ``property_id`` ("monotone" or "consistent") of ``rule`` (a Rule,
     a registered rule name, or a plain callable: then SKIPPED) under ``order`` ("box" or
     "segment") for every n <= max_agents agents and V <= max_tokens tokens.
-    A rule from the family of :mod:`proofs.families` is first proved for every n and V."""
-    from .families import prove_family  # unbounded first; None: not a family rule
+    A rule from the family of :mod:`proofs.unbounded.families` is first proved for every n and V."""
+    from proofs.unbounded.families import prove_family  # unbounded first; None: not a family rule
     res = prove_family(rule, property_id, order, timeout_s=timeout_s)
     if res is not None:
         return res

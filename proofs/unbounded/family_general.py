@@ -9,7 +9,7 @@ segment-MON for those n and EVERY V (lemmas ``agg``, ``between``, ``seg_pair``: 
 characterization's "if"). sat: the model gives the instance of lemma ``nec_rise`` or
 ``nec_shape`` (the characterization's "only if"), on two tokens, re-run on the numpy
 reference. n is bounded because W may depend on all bids in any way; normalized
-independent weights (:func:`proofs.families.normalized`) are proved for every n.
+independent weights (:func:`proofs.unbounded.families.normalized`) are proved for every n.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import z3
 
 from mechanism.verdicts import Scope, Verdict
 
-from proofs import encode_z3 as E
-from proofs.family_fns import NumpyFns, Z3Fns
-from proofs.lemmas import run_chain
+from proofs.encode import encode_z3 as E
+from proofs.compile.family_fns import NumpyFns, Z3Fns
+from proofs.unbounded.lemmas import run_chain
 from proofs.registry import ProofResult
 
 MAX_AGENTS = 4
@@ -125,7 +125,7 @@ def _refute(rule, n, i, m, b, s2, W, W2, parts, order, prop):
     bids = [val(x) for x in b]
     cex = {"dists": P[:n].tolist(), "bids": bids, "agent": i, "bid_from": bids[i],
            "bid_to": val(s2)}
-    from proofs.family_counterexamples import _confirm
+    from proofs.unbounded.family_counterexamples import _confirm
     got = _confirm(rule, cex, order)
     if got is None:
         return None

@@ -1,8 +1,8 @@
 """One symbolic instance of the rule-level prover (docs/theory.md, section 4): n agents,
-V tokens, agent i bidding ``s < s'``; the rule traced soundly (:mod:`proofs.tracing`),
-cross-checked against the shipped code (:mod:`proofs.crosscheck`), and solved query by
+V tokens, agent i bidding ``s < s'``; the rule traced soundly (:mod:`proofs.bounded.tracing`),
+cross-checked against the shipped code (:mod:`proofs.bounded.crosscheck`), and solved query by
 query with the simplex projected onto the probabilities each query mentions.
-:mod:`proofs.rule_level` drives it."""
+:mod:`proofs.bounded.rule_level` drives it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from mechanism.errors import InvalidInput
 from mechanism.rules import Rule
 from mechanism.smoothing import smooth
 
-from . import crosscheck
-from .backends import Z3Ops, _z3
-from .tracing import Sym, Trace
+from proofs.bounded import crosscheck
+from proofs.bounded.backends import Z3Ops, _z3
+from proofs.bounded.tracing import Sym, Trace
 
 
 class Timeout(Exception):
@@ -150,7 +150,7 @@ class Instance:
         if left <= 0:
             raise Timeout
         extra = extra if isinstance(extra, list) else [extra]
-        from .encode_z3 import solve  # a fresh z3 context per query (see there)
+        from proofs.encode.encode_z3 import solve  # a fresh z3 context per query (see there)
         r, model, reason = solve(list(self.constraints)
                                  + list(self._simplex_constraints(extra))
                                  + extra, left)

@@ -3,22 +3,22 @@
 
 A user writes a rule from declared building blocks::
 
-    from proofs.families import normalized, winner_take_all
+    from proofs.unbounded.families import normalized, winner_take_all
     rule = normalized(lambda b, fn, T: fn.exp(b / T), params={"T": 2.0})   # softmax(b/T)
     rule = normalized(lambda b, fn: fn.min(b, 3), reference=[.5, .5], weight=1.0, epsilon=.01)
     rule = normalized(lambda b, fn: b, pooling="log_linear")               # log-linear
 
 * weights: ``w_j = f(b_j) / (lambda + sum_k f(b_k))`` (normalized independent; the
   platform reference, if bound, has the constant ``f``-value ``lambda``), or
-  winner-take-all; ``f(b, fn, **params)`` is written with :mod:`proofs.family_fns`;
+  winner-take-all; ``f(b, fn, **params)`` is written with :mod:`proofs.compile.family_fns`;
 * pooling: ``"linear"`` (``q = sum_j w_j p_j``) or ``"log_linear"`` (``q ∝ prod p_j^{w_j}``);
 * smoothing ``(1 - eps) p + eps / V`` of every report (``epsilon``).
 
 The result is a :class:`mechanism.rules.Rule` (numpy evaluation, ``tokenauction check``)
 that also carries its declaration; :func:`prove_family` proves MON/CA for every n and V
-through the lemma chain of :mod:`proofs.lemmas` (f's one-variable facts by
-:mod:`proofs.weight_facts`), or returns the counterexample the characterization's other
-direction builds, re-checked on the numpy reference. ``proofs.rule_level`` asks here
+through the lemma chain of :mod:`proofs.unbounded.lemmas` (f's one-variable facts by
+:mod:`proofs.unbounded.weight_facts`), or returns the counterexample the characterization's other
+direction builds, re-checked on the numpy reference. ``proofs.bounded.rule_level`` asks here
 first and falls back to its bounded proof when this returns None (a rule not from the
 family, or a fact the engines cannot decide).
 """
@@ -31,11 +31,11 @@ from mechanism.errors import InvalidInput
 from mechanism.rules import Rule, winner_take_all as _wta_generic
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.family_fns import fns_for
-from proofs.family_counterexamples import refute_decreasing, refute_loglinear
-from proofs.lemmas import Step, run_chain
+from proofs.compile.family_fns import fns_for
+from proofs.unbounded.family_counterexamples import refute_decreasing, refute_loglinear
+from proofs.unbounded.lemmas import Step, run_chain
 from proofs.registry import ProofResult
-from proofs.weight_facts import weight_facts
+from proofs.unbounded.weight_facts import weight_facts
 
 POOLINGS = ("linear", "log_linear")
 EVERY = Scope(None, None)
@@ -50,7 +50,7 @@ class FamilyRule(Rule):
             raise InvalidInput(f"pooling {pooling!r} is not a family block; use one of "
                                f"{', '.join(POOLINGS)}", value=pooling)
         if kind in ("normalized", "general") and not callable(f):
-            raise InvalidInput(f"{kind} weights need a weight function (see proofs.families)",
+            raise InvalidInput(f"{kind} weights need a weight function (see proofs.unbounded.families)",
                                value=f)
         self.kind, self.f, self.params, self.pooling = kind, f, dict(params or {}), pooling
         self.symbolic_params = symbolic_params
@@ -109,7 +109,7 @@ def general(weights, *, params=None, reference=None, weight=0.0, epsilon=0.0,
             name=None) -> FamilyRule:
     """General weights ``weights(bids, fn, **params) -> [W_1..W_n]`` (>= 0), normalized
     with the reference's ``lambda``: proved for every V and n <= max_agents
-    (:mod:`proofs.family_general`, the characterization checked by z3 per n)."""
+    (:mod:`proofs.unbounded.family_general`, the characterization checked by z3 per n)."""
     return FamilyRule(name or getattr(weights, "__name__", "general_rule"), "general", weights,
                       params, "linear", reference=reference, weight=weight, epsilon=epsilon)
 
@@ -179,7 +179,7 @@ def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
         return None
     V = None if rule.reference is None else rule.reference.size
     if rule.kind == "general":
-        from proofs.family_general import prove_general
+        from proofs.unbounded.family_general import prove_general
         return prove_general(rule, property_id, order, timeout_s=timeout_s, fallback=fallback)
     logit = rule.pooling == "log_linear"
     extra = []

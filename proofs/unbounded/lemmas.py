@@ -11,7 +11,7 @@ V-free (per token). The box order is a per-token condition: ``q' ⪰ q`` iff for
 token t, ``q'(t)`` lies between ``q(t)`` and ``p(t)``. So a lemma over ONE token whose
 values range over all reals (or [0, 1]) implies the property for every V: dropping the
 simplex only weakens the hypotheses. The segment order is box plus a condition on every
-PAIR of tokens (all 2x2 cross products vanish, :func:`proofs.encode_z3.segment`), so a
+PAIR of tokens (all 2x2 cross products vanish, :func:`proofs.encode.encode_z3.segment`), so a
 lemma over two tokens implies it for every V (lemmas ``seg_pair`` and ``seg_global``).
 Conversely, for V >= 2 a one-token instance with values in [0, 1] extends to a
 distribution (the remaining mass on a second token), so a one-token counterexample is a
@@ -37,7 +37,7 @@ import z3
 
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
+from proofs.encode import encode_z3 as E
 
 ARGUED = "ARGUED"  #: the verdict shown for a step that is an argument, not a solver query
 
@@ -227,4 +227,4 @@ def _mon_ca(timeout_s, drop: tuple = ()):
 
 
 # The other lemmas register themselves on import (kept in their own modules by concept).
-from proofs import lemmas_mixture, lemmas_theorem  # noqa: E402,F401
+from proofs.unbounded import lemmas_mixture, lemmas_theorem  # noqa: E402,F401

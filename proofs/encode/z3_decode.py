@@ -16,7 +16,7 @@ import z3
 
 from mechanism import orders as ref
 
-from . import encode_z3 as E
+from proofs.encode import encode_z3 as E
 
 
 def decode_chain(model, p, Q, Z) -> dict:

@@ -1,5 +1,5 @@
 """Shared set-up of the sympy derivations: symbolic reports fed to the rules' ONE
-generic definition (``mechanism.rules``) through :class:`proofs.backends.SympyOps`,
+generic definition (``mechanism.rules``) through :class:`proofs.bounded.backends.SympyOps`,
 so that every derivation is about the implemented rule, not a retyped formula."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from mechanism.arith import Vec
 from mechanism.verdicts import Verdict
 
-from .backends import SympyOps, _sympy
-from .registry import ProofResult
+from proofs.bounded.backends import SympyOps, _sympy
+from proofs.registry import ProofResult
 
 
 def sympy():

@@ -27,8 +27,8 @@ import numpy as np
 from mechanism.arith import Unsupported
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs.family_fns import NumpyFns, SympyFns, Z3Fns
+from proofs.encode import encode_z3 as E
+from proofs.compile.family_fns import NumpyFns, SympyFns, Z3Fns
 
 _BAD_HEADS = ("Piecewise", "Heaviside", "DiracDelta", "floor", "ceiling", "sign", "Abs",
               "Min", "Max", "frac", "Mod")

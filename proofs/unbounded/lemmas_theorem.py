@@ -1,7 +1,7 @@
 """Lemmas for the theorem of docs/theory.md section 5 on a SYMBOLIC grid
 ``0 = s_0 < s_1 < ... < s_K`` for every K and every V (section 8 of docs/theory.md).
 
-The bounded claims (:mod:`proofs.claims.z3_theorem`, :mod:`proofs.decomposition`) fix
+The bounded claims (:mod:`proofs.claims.z3_theorem`, :mod:`proofs.encode.decomposition`) fix
 ``s_k = k`` and a size. Here every statement about the grid is reduced to lemmas over a
 PAIR ``j < k`` of grid bids (plus the bid 0), each proved once by z3 over a few reals
 and Booleans; the lift to every K and V is an induction written out below.
@@ -11,7 +11,7 @@ and Booleans; the lift to every K and V is an induction written out below.
 
 (b) MON => the grid second price ``Z(s_k) = sum_{l<=k} s_l (G(s_l) - G(s_{l-1}))``,
     ``G = TV(Q(0), .)``, has ``Z(0) = 0`` (empty sum), Z non-decreasing and PM (box):
-    * per token (V-free): the per-token lemmas PT1-PT3 of :mod:`proofs.decomposition`
+    * per token (V-free): the per-token lemmas PT1-PT3 of :mod:`proofs.encode.decomposition`
       (the token moves monotonically toward p; equal iff no move). Summed over the tokens
       (an induction over t with the step ``sum_pos``): ``G(s_k) - G(s_j) = TV(Q_j, Q_k)
       >= 0`` and it is > 0 iff ``Q_k != Q_j``, and given ``Q_k ⪰ Q_j``,
@@ -27,7 +27,7 @@ and Booleans; the lift to every K and V is an induction written out below.
     segment: the per-token S1 lemma in alpha-form (``s1_alpha``) gives seg => box and,
     given ``seg(Q_k, Q_j)``, ``seg(Q_j, Q_k)`` iff ``Q_k = Q_j`` iff ``box(Q_j, Q_k)``,
     so the box chain applies verbatim; the alpha-form is the segment order for every V
-    by lemma ``seg_global`` (:mod:`proofs.lemmas`).
+    by lemma ``seg_global`` (:mod:`proofs.unbounded.lemmas`).
 
 (c) CA + PM + Z non-decreasing => MON, any relation: Z non-decreasing on consecutive bids
     gives every pair (an induction, lemma ``znd_trans``), then lemma ``converse_pair``.
@@ -38,9 +38,9 @@ from __future__ import annotations
 import z3
 
 
-from proofs import encode_z3 as E
-from proofs.decomposition import per_token_lemmas
-from proofs.lemmas import _prove, argument, lemma
+from proofs.encode import encode_z3 as E
+from proofs.encode.decomposition import per_token_lemmas
+from proofs.unbounded.lemmas import _prove, argument, lemma
 
 _PT: dict = {}
 

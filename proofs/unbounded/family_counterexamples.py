@@ -18,8 +18,8 @@ import numpy as np
 from mechanism.orders import prefers
 from mechanism.verdicts import Verdict
 
-from proofs.family_fns import fns_for
-from proofs.lemmas import run_chain
+from proofs.compile.family_fns import fns_for
+from proofs.unbounded.lemmas import run_chain
 from proofs.registry import ProofResult
 
 

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .tracing import rational
+from proofs.bounded.tracing import rational
 
 BASE_BIDS = (Fraction(0), Fraction(1), Fraction(1, 2), Fraction(2), Fraction(1, 1000),
              Fraction(1000))

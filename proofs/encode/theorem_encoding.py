@@ -16,8 +16,8 @@ import z3
 
 from mechanism.verdicts import Verdict
 
-from proofs import encode_z3 as E
-from proofs import z3_decode as D
+from proofs.encode import encode_z3 as E
+from proofs.encode import z3_decode as D
 
 Pref = Callable[[int, int], object]  #: pref(k, j): "Q(s_k) ⪰ Q(s_j)" as a z3 Bool
 

@@ -4,7 +4,7 @@ counterexample search (docs/theory.md, section 4).
 Seeded instances on a grid of tenths (distributions) and simple bids are screened on the
 numpy reference (``Rule.evaluate``, ``mechanism.orders``); a violation found there is then
 re-evaluated EXACTLY through the rule's generic definition on sympy
-(:class:`proofs.backends.SympyOps`: exact rationals, exact exp/log, compared to 60 digits).
+(:class:`proofs.bounded.backends.SympyOps`: exact rationals, exact exp/log, compared to 60 digits).
 Only a violation both see, by more than 1e-9, is REFUTED. Finding none proves nothing:
 the answer is then UNKNOWN with what was searched.
 """
@@ -18,9 +18,9 @@ import numpy as np
 
 from mechanism.verdicts import Verdict
 
-from .backends import SympyOps
-from .counterexamples import _bound, _profiles, numpy_violation
-from .registry import ProofResult
+from proofs.bounded.backends import SympyOps
+from proofs.bounded.counterexamples import _bound, _profiles, numpy_violation
+from proofs.registry import ProofResult
 
 BIDS = (Fraction(0), Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4))
 PER_SIZE = 400

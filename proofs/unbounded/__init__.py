@@ -1,0 +1,1 @@
+"""Proofs for every n and V: lemma chains, rule families, weight facts (docs/theory.md section 8)."""
