@@ -18,6 +18,7 @@ from mechanism.tables import text_table
 from mechanism.verdicts import Verdict
 
 from proofs.claims import load_all
+from proofs.mechanized import prove_hooks
 from proofs.registry import CLAIMS, Limits, ProofResult, as_expected, run_claim
 
 def load_claims() -> list[str]:
@@ -43,6 +44,7 @@ def add_arguments(parser) -> None:
                         help="print each claim's derivation or solver summary")
     parser.add_argument("--explain", metavar="CLAIM",
                         help="run one claim and print its lemma chain (verdict, engine per lemma)")
+    prove_hooks.add_arguments(parser)
 
 
 def _select(patterns) -> list:
@@ -116,6 +118,7 @@ def main(args) -> int:
     claims = _select(args.claim)
     t0 = time.perf_counter()
     rows = run_table(claims, limits)
+    internal = prove_hooks.after_table(args, rows)  # SMT-LIB2 files, the cvc5 re-check
     total = time.perf_counter() - t0
     ok = all(as_expected(c, r) and not bad for c, r, bad in rows)
     if args.json:
@@ -126,15 +129,17 @@ def main(args) -> int:
              "verdict": str(r.verdict), "engine": r.engine, "seconds": round(r.seconds, 4),
              "counterexample": r.counterexample, "statement": c.statement,
              "as_expected": as_expected(c, r) and not bad, "detail": r.detail,
-             "scope": None if r.scope is None else r.scope.to_json()}
-            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3)}, default=str, indent=1))
-        return 0 if ok else 1
+             "scope": None if r.scope is None else r.scope.to_json(),
+             **prove_hooks.json_fields(c, r)}
+            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3),
+            "second_solver": prove_hooks.totals(rows)}, default=str, indent=1))
+        return internal or (0 if ok else 1)
     out = sys.stdout
     _print_table(rows, out)
     off = [c.id for c, r, bad in rows if bad or not as_expected(c, r)]
     print(f"\n{len(rows)} claims in {total:.1f} s; "
-          + ("all as expected" if ok else f"{len(off)} NOT AS EXPECTED: {', '.join(off)}"),
-          file=out)
+          + ("all as expected" if ok else f"{len(off)} NOT AS EXPECTED: {', '.join(off)}")
+          + f"\n{prove_hooks.totals(rows)}", file=out)
     for c, r, bad in rows:
         if c.expected == "fails" or r.verdict is Verdict.REFUTED or bad or args.detail \
                 or not as_expected(c, r):
@@ -146,4 +151,4 @@ def main(args) -> int:
                 print(f"  counterexample: {_fmt_cex(r.counterexample)}", file=out)
             if args.detail or bad or not as_expected(c, r) or r.counterexample is None:
                 print("  " + r.detail.replace("\n", "\n  "), file=out)
-    return 0 if ok else 1
+    return internal or (0 if ok else 1)

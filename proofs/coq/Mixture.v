@@ -79,3 +79,18 @@ Proof.
     + intros t _. rewrite (mixture_step n w w' x i c t) by assumption.
       field. lra.
 Qed.
+
+(** Smoothing (1 - eps) p + eps / V maps distributions to distributions, so a property
+    proved for every report holds for the smoothed reports. *)
+Theorem smooth_dist V (p : nat -> R) eps : (0 < V)%nat -> 0 <= eps <= 1 -> dist V p ->
+  dist V (fun t => (1 - eps) * p t + eps / INR V).
+Proof.
+  intros HV He [H0 H1]. assert (HVr : 0 < INR V) by (apply lt_0_INR; assumption). split.
+  - intros t Ht. specialize (H0 t Ht).
+    assert (0 <= eps / INR V) by (unfold Rdiv; apply Rmult_le_pos; [lra|left; apply Rinv_0_lt_compat; lra]).
+    nra.
+  - rewrite sum_plus, sum_scal, H1.
+    assert (Hc : forall n, sum n (fun _ => eps / INR V) = INR n * (eps / INR V)).
+    { induction n as [|n IH]; simpl sum; [simpl; ring|]. rewrite IH, S_INR. ring. }
+    rewrite Hc. field. lra.
+Qed.

@@ -38,8 +38,10 @@ import z3
 from mechanism.verdicts import Verdict
 
 from proofs.encode import encode_z3 as E
+from proofs.mechanized.theorems import COQ_CHECKED, coq_note, mark
 
 ARGUED = "ARGUED"  #: the verdict shown for a step that is an argument, not a solver query
+_SOUND = (str(Verdict.PROVED), ARGUED, COQ_CHECKED)  #: step verdicts a PROVED chain may have
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,11 @@ class Chain:
 
     @property
     def proved(self) -> bool:
-        return all(s.verdict in (str(Verdict.PROVED), ARGUED) for s in self.steps) and \
+        return all(s.verdict in _SOUND for s in self.steps) and \
             any(s.verdict == str(Verdict.PROVED) for s in self.steps)
 
     def failing(self) -> list[Step]:
-        return [s for s in self.steps if s.verdict not in (str(Verdict.PROVED), ARGUED)]
+        return [s for s in self.steps if s.verdict not in _SOUND]
 
     def engines(self) -> str:
         return "+".join(sorted({s.engine for s in self.steps if s.engine != "argument"})) or "-"
@@ -134,8 +136,10 @@ class Chain:
     def summary(self) -> str:
         n = sum(s.verdict == str(Verdict.PROVED) for s in self.steps)
         a = sum(s.verdict == ARGUED for s in self.steps)
+        k = sum(s.verdict == COQ_CHECKED for s in self.steps)
         bad = ", ".join(f"{s.id}={s.verdict}" for s in self.failing())
-        return (f"{n} lemmas proved, {a} argued steps" + (f"; NOT proved: {bad}" if bad else ""))
+        return (f"{n} lemmas proved, {k} steps Coq-checked, {a} argued steps"
+                + (f" ({coq_note()})" if a else "") + (f"; NOT proved: {bad}" if bad else ""))
 
 
 def run_chain(ids, timeout_s: float = 20.0, extra: list[Step] | None = None) -> Chain:
@@ -144,8 +148,9 @@ def run_chain(ids, timeout_s: float = 20.0, extra: list[Step] | None = None) -> 
         t0 = time.perf_counter()
         v = verdict_of(id, timeout_s)
         lem = LEMMAS[id]
-        steps.append(Step(id, lem.statement, lem.engine, v, time.perf_counter() - t0))
-    return Chain(steps + list(extra or []))
+        step = Step(id, lem.statement, lem.engine, v, time.perf_counter() - t0)
+        steps.append(mark(step) if v == ARGUED else step)  # Coq-checked when it is
+    return Chain(steps + [mark(s) if s.verdict == ARGUED else s for s in extra or []])
 
 
 def _prove(hyps, goal, timeout_s, nonlinear=False) -> Verdict:
