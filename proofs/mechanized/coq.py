@@ -105,8 +105,11 @@ def _run(cmd, cwd, timeout=BUILD_TIMEOUT_S) -> subprocess.CompletedProcess:
 def _assumptions(coqc: str, where: Path, theorems) -> tuple[set, str]:
     """The axioms ``Print Assumptions`` reports for ``theorems`` (compiled in ``where``)."""
     mods = sorted({t.rsplit(".", 1)[0] for t in theorems})
+    # one tuple of every theorem: a single Print Assumptions walks the dependencies once
+    cited = ", ".join(f"@{LOGICAL}.{t}" for t in theorems)
     text = "".join(f"Require {LOGICAL}.{m}.\n" for m in mods) + \
-        "".join(f"Print Assumptions {LOGICAL}.{t}.\n" for t in theorems)
+        f"Definition cited_theorems := ({cited}{', I' if len(theorems) == 1 else ''}).\n" \
+        "Print Assumptions cited_theorems.\n"
     probe = where / "Assumptions_probe.v"
     probe.write_text(text)
     r = _run([coqc, "-R", ".", LOGICAL, probe.name], where, 120)

@@ -157,3 +157,23 @@ def test_dropping_a_needed_hypothesis_breaks_the_proof(plant, tmp_path):
     lo, hi = _span(path.read_text(), lemma)
     assert lo <= int(m.group(1)) <= hi, (plant, m.group(1), (lo, hi), out)
     assert "was not found" not in out, out  # the proof failed, not a missing name
+
+
+@needs_coqc
+def test_prove_json_lists_unbounded_claims_with_their_coq_theorems(capsys):
+    import json
+    from tokenauction.cli import main as cli_main
+    coq.status.cache_clear()
+    rc = cli_main(["prove", "--json", "--no-cvc5", "--claim", "unbounded.theorem.box.converse",
+                   "--claim", "unbounded.characterization", "--claim", "unbounded.linear.mon_box"])
+    rows = {r["claim"]: r for r in json.loads(capsys.readouterr().out)["claims"]}
+    assert rc == 0
+    for cid, thm in (("unbounded.theorem.box.converse", "TokenAuction.Theorem.box_converse"),
+                     ("unbounded.characterization",
+                      "TokenAuction.Characterization.characterization"),
+                     ("unbounded.linear.mon_box", "TokenAuction.Normalized.normalized_mon_if")):
+        assert rows[cid]["verdict"] == "PROVED"
+        assert rows[cid]["coq"]["checked"] and thm in rows[cid]["coq"]["theorems"]
+    steps = {s["id"]: s for s in rows["unbounded.theorem.box.converse"]["lemmas"]}
+    assert steps["pairs_to_grid"]["verdict"] == COQ_CHECKED
+    assert "Coq-checked" in rows["unbounded.theorem.box.converse"]["detail"]
