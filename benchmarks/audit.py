@@ -106,7 +106,7 @@ def audit_child(folder: str, traced: bool, no_serial: bool = False) -> None:
     """Run in a fresh process: audit, print one JSON line of figures. Peak memory is
     sampled at 10% of the steps and at the end: RSS always, tracemalloc if ``traced``
     (which about doubles the audit's time, so the timing is then not representative)."""
-    from properties.audit.run import audit_run
+    from properties.audit.replay import audit_run
 
     samples = {}
     marks = set()
@@ -172,7 +172,7 @@ def batch(args) -> int:
         base = None
         for w in [int(x) for x in args.workers.split(",")]:
             with local_cluster(w) as cluster, distributed.Client(cluster) as client:
-                client.run(lambda: __import__("properties.audit.run"))  # warm the workers
+                client.run(lambda: __import__("properties.audit.replay"))  # warm the workers
                 load = os.getloadavg()[0]
                 rep = audit_many(runs, client=client, source=str(root))
             rate = rep.steps / rep.seconds

@@ -151,7 +151,7 @@ def iter_steps(folder) -> Iterator[StoredStep]:
     """Stream the steps of a run folder (line numbers are 1-based, the header is line 1).
 
     Steps are yielded as stored; the hash chain and the side file's SHA-256 are verified
-    by ``properties.audit.run`` (``rows`` is None here when a step's block does not match its
+    by ``properties.audit.replay`` (``rows`` is None here when a step's block does not match its
     SHA-256). A line that is not JSON raises :class:`InvalidInput` naming the line, after every
     earlier step has been yielded.
     """

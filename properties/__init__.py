@@ -19,7 +19,7 @@ from .assertions import assert_properties
 from .catalogue import ALL_ORDERS, CATALOGUE, property_ids
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, check
 from .report import Finding, Report
-from properties.checker.targets import Target, classify, load_object
+from properties.target import Target, classify, load_object
 
 
 def load_target(spec: str):

@@ -1,6 +1,6 @@
 """Vectorized replay of a recorded run, many steps per numpy call (issue 14).
 
-The serial audit (:mod:`properties.audit.run`) spends its time in per-step Python: a
+The serial audit (:mod:`properties.audit.replay`) spends its time in per-step Python: a
 dense ``(n, V)`` decode, one ``bid_path`` call per agent and grid point, one adaptive
 quadrature per agent. For the platform's common configuration -- the ``linear`` rule
 (docs/theory.md section 2; with or without a reference, no smoothing), the

@@ -11,8 +11,8 @@
     tokenauction audit --log FILE.jsonl [--valuation MODEL]     (properties/audit/logs.py)
 
 A run audit prints progress to stderr, then the summary table and the first divergence
-(:mod:`properties.audit.run`); a mechanism audit prints the verdict table with
-counterexamples (:mod:`properties.audit.mechanism`, which documents the interface an
+(:mod:`properties.audit.replay`); a mechanism audit prints the verdict table with
+counterexamples (:mod:`properties.audit.implementation`, which documents the interface an
 audited object exposes). Exit codes: 0 clean, 1 divergence, violation or refuted
 property, 2 unreadable input or usage error.
 
@@ -31,8 +31,8 @@ import time
 from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.audit import cluster
-from properties.audit.run import audit_run
-from properties.audit.mechanism import audit_mechanism, load_mechanism
+from properties.audit.replay import audit_run
+from properties.audit.implementation import audit_mechanism, load_mechanism
 from properties.loading import add_loading_arguments, add_search_path, load_valuation
 
 

@@ -5,8 +5,8 @@
 or a manifest, a text file with one run folder per line (relative to the manifest's
 folder), optionally followed by the chain head published for it, ``#`` comments.
 
-:func:`audit_many` audits each run with :func:`properties.audit.run.audit_run` and
-gathers one :class:`~properties.audit.report.BatchReport`:
+:func:`audit_many` audits each run with :func:`properties.audit.replay.audit_run` and
+gathers one :class:`~properties.audit.tally.BatchReport`:
 
 * in-process (the default): one run after another;
 * ``workers=N``: a local Dask cluster of N worker processes, one thread each,
@@ -36,8 +36,8 @@ from typing import Callable
 from mechanism.errors import InvalidInput
 from mechanism.transcript import JSONL
 
-from properties.audit.report import BatchReport, run_summary
-from properties.audit.run import audit_run
+from properties.audit.tally import BatchReport, run_summary
+from properties.audit.replay import audit_run
 
 
 def _is_run(path: Path) -> bool:

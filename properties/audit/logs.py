@@ -47,7 +47,7 @@ from mechanism.errors import InvalidInput
 from mechanism.sampling import MULTI_UNIFORM_SAMPLERS
 from mechanism.verdicts import Verdict
 
-from properties.audit import checks as C
+from properties import checks as C
 from properties.audit.suite import MechanismReport
 from properties.report import Finding
 

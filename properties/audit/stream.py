@@ -5,7 +5,7 @@ block of ``reports.bin`` by seek, so memory does not grow with the run. For ever
 line it checks the hash chain (``prev`` = the previous line's ``hash``; ``hash`` =
 :func:`mechanism.transcript.chain_hash`), the step number, the side-file block
 (contiguous offsets, SHA-256) and the decoded reports' shape, and records each
-disagreement in the :class:`~properties.audit.report.AuditReport` as it goes.
+disagreement in the :class:`~properties.audit.tally.AuditReport` as it goes.
 
 Unreadable input (a line that is not JSON, a truncated side file, a missing file)
 raises :class:`mechanism.errors.InvalidInput` whose ``value`` is the 1-based line
@@ -33,7 +33,7 @@ import numpy as np
 from mechanism.errors import InvalidInput
 from mechanism.transcript import FORMAT, GENESIS, JSONL, SIDE, chain_hash, decode_rows
 
-from properties.audit.report import AuditReport, Divergence
+from properties.audit.tally import AuditReport, Divergence
 
 #: Refuse headers whose sizes cannot be a real run (a dense row must fit in memory).
 MAX_AGENTS = 4096

@@ -1,6 +1,6 @@
 """The object under a mechanism audit: loading it and normalizing its interface.
 
-See :mod:`properties.audit.mechanism` for the interface (``aggregate``, optional
+See :mod:`properties.audit.implementation` for the interface (``aggregate``, optional
 ``payments``, ``sample``, ``name``, ``reserve``, ``claims``). :class:`Audited` turns any
 accepted object -- that interface, a plain ``rule(dists, bids)`` callable, a
 :class:`mechanism.Rule` or a :class:`mechanism.TokenAuction` -- into ``rule`` /
@@ -82,7 +82,7 @@ class Audited:
         agg = getattr(obj, "aggregate", None)
         if agg is None and not callable(obj):
             raise InvalidRule(f"{obj!r} exposes no aggregate(dists, bids) and is not callable; "
-                              "see properties.audit.mechanism for the interface", value=obj)
+                              "see properties.audit.implementation for the interface", value=obj)
         self.name = name or getattr(obj, "name", None) or type(obj).__name__
         fn = self._with_context(agg if agg is not None else obj)
         self.rule = ThirdPartyRule(fn, f"{self.name}.aggregate", getattr(obj, "claims", None))

@@ -16,7 +16,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.catalogue import ALL_ORDERS, CATALOGUE
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
-from properties.checker.targets import DEFAULT_TIMEOUT
+from properties.target import DEFAULT_TIMEOUT
 from properties.loading import add_loading_arguments, add_search_path, load_valuation
 
 
@@ -124,7 +124,7 @@ def _many(args) -> int:
     return code
 def _mechanism(args, valuation) -> int:
     """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
-    from properties.audit.mechanism import audit_mechanism, load_mechanism
+    from properties.audit.implementation import audit_mechanism, load_mechanism
     report = audit_mechanism(load_mechanism(args.target[0]), max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
                              valuation=valuation, reports=args.reports)

@@ -33,11 +33,11 @@ from properties.catalogue import ALL_ORDERS, CATALOGUE, parse_property
 from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
 from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
-from properties.checker.run import SearchRun, determinism_finding
+from properties.checker.search import SearchRun, determinism_finding
 from properties.checker.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt, shrink
 from properties.checker.sweeps import PathGroup
-from properties.checker.targets import DEFAULT_TIMEOUT, Target
+from properties.target import DEFAULT_TIMEOUT, Target
 from properties.report import Finding, Report, _plain
 
 DEFAULT_MAX_EXAMPLES = 100
@@ -186,7 +186,7 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
 
     ``target``: a :class:`mechanism.Rule`, a callable ``rule(dists, bids) -> q``, a
     :class:`mechanism.PaymentRule` or callable ``payment(rule, dists, bids) -> z``, or a
-    ``"file.py:NAME"`` / ``"pkg.mod:NAME"`` string (see :mod:`properties.checker.targets` for how
+    ``"file.py:NAME"`` / ``"pkg.mod:NAME"`` string (see :mod:`properties.target` for how
     the kind is decided). Payment rules are judged under ``rule`` (default: linear).
     ``properties``: ids, optionally ``"id:order"`` (default: every property of the
     target's kind); ``orders``: preference orders for per-order properties (default all).

@@ -102,7 +102,7 @@ def test_user_rule_from_a_file(tmp_path, capsys):
 
 
 def test_profiles(tmp_path):
-    from tokenauction.demo.run import load_config
+    from tokenauction.demo.sweep import load_config
     cpu, gpu = load_config(None), load_config(None, profile="gpu")
     assert len(gpu.seeds) > len(cpu.seeds) and gpu.max_tokens > cpu.max_tokens
     assert gpu.batch > cpu.batch and cpu.profile == "cpu" and gpu.profile == "gpu"
@@ -119,7 +119,7 @@ def test_demo_config_errors_are_clear(tmp_path):
 
 @pytest.fixture
 def llm(loaded):
-    from tokenauction.demo.run import load_config
+    from tokenauction.demo.sweep import load_config
     from tokenauction.llm.agents import LLMAgents
     return loaded, load_config(None), LLMAgents
 
@@ -158,7 +158,7 @@ def test_llm_greedy_share_0_and_1_reproduce_solo_texts(llm):
 @pytest.mark.llm
 @needs_llm
 def test_llm_validation_summary_linear_has_no_violation(llm, tmp_path):
-    from tokenauction.demo.run import run_demo
+    from tokenauction.demo.sweep import run_demo
     from tokenauction.demo.summary import validation_summary
     from tokenauction.llm.batch import LLMBackend
     loaded, cfg, _ = llm

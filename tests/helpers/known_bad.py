@@ -2,7 +2,7 @@
 
 ``KNOWN_BAD`` lists, per entry: the target, the property key it must be REFUTED on,
 the largest acceptable counterexample (agents, tokens) after shrinking, and options
-for ``check`` (judge rule, per-call timeout). tests/properties/test_properties_known_bad.py
+for ``check`` (judge rule, per-call timeout). tests/properties/checker/test_known_bad.py
 checks every entry; benchmarks/check.py times the first counterexample of each.
 """
 

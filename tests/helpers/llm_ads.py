@@ -1,6 +1,6 @@
 """Three LLM-ad mechanisms of the kinds people build, written here from their
 mathematical description (issue 12), in the audit interface of
-``properties.audit.mechanism``:
+``properties.audit.implementation``:
 
 (a) :class:`SoftmaxExternality`: the aggregate is the softmax(b / T) mixture of the reports
     (agents below an optional reserve are dropped); each agent pays the bid-weighted

@@ -14,7 +14,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
 from properties import assert_properties, check
 from tokenauction.cli import main as cli_main
-from properties.checker.targets import Target, classify
+from properties.target import Target, classify
 
 
 def _lin(dists, bids):

@@ -11,7 +11,7 @@ from mechanism.verdicts import Verdict
 from properties import check
 from properties.checker.groups import cex
 from properties.checker.sweeps import PathGroup
-from properties.checker.targets import Target
+from properties.target import Target
 
 
 def _verify(rule, key, P, b, agent, s0, s1):

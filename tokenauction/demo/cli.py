@@ -40,8 +40,8 @@ def _log(msg: str) -> None:
 
 
 def main(args) -> int:
-    from tokenauction.demo.report import print_tables, write_report
-    from tokenauction.demo.run import load_config, replay_matches, run_demo
+    from tokenauction.demo.writeup import print_tables, write_report
+    from tokenauction.demo.sweep import load_config, replay_matches, run_demo
 
     cfg = load_config(args.config, rules=args.rules, shares=args.shares, seeds=args.seeds,
                       max_tokens=args.max_tokens, temperature=args.temperature,

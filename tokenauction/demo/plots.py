@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenauction.demo.influence import MEASURES
-from tokenauction.demo.run import rule_label
+from tokenauction.demo.sweep import rule_label
 
 COLORS = ("tab:blue", "tab:orange", "tab:green")
 

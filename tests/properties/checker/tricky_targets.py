@@ -1,11 +1,11 @@
-"""Tricky targets for the honest-verdict corpus (issue 10; tests/properties/test_tricky_corpus.py).
+"""Tricky targets for the honest-verdict corpus (issue 10; tests/properties/checker/test_tricky_corpus.py).
 
 Each target here is wrong in a way that a careless checker misses: it branches in Python
 on a bid, hides a case in ``np.where`` / ``np.maximum`` / ``np.clip``, is special at bid 0
 or at a rare literal, changes with the instance size, overflows at extreme bids, answers
 differently for the same input, raises on every call or returns a scalar. ``WITNESSES``
 gives, per target, one concrete violation (the ground truth the corpus test checks the
-verdicts against); the test loads every target by ``tests/properties/tricky_targets.py:NAME``,
+verdicts against); the test loads every target by ``tests/properties/checker/tricky_targets.py:NAME``,
 as a user would.
 
 Backend-generic targets (first parameter ``ops``) are also seen by the rule-level prover.

@@ -12,7 +12,7 @@ import struct
 import pytest
 
 from mechanism.transcript import JSONL, folder_digest
-from properties.audit import run as run_module
+from properties.audit import replay as run_module
 
 from tests.helpers.audit_compare import same_reports
 from tests.helpers.recording import record, records, side_path, tamper

@@ -12,7 +12,7 @@ from mechanism.rules import as_rule, get_rule
 from mechanism.sampling import gumbel_max
 from mechanism.verdicts import Verdict
 from properties import oracle
-from properties.audit.mechanism import audit_mechanism
+from properties.audit.implementation import audit_mechanism
 from tests.helpers.llm_ads import (FixedGumbelSegment, SegmentAuction, SlateCriticalBid,
                                    SoftmaxExternality, WinnerTakeAllRunnerUp)
 

@@ -130,7 +130,7 @@ def test_audit_cli_constructor_args_and_valuation(capsys):
 
 
 def test_audit_context_drawn_per_instance():
-    from properties.audit.mechanism import audit_mechanism
+    from properties.audit.implementation import audit_mechanism
 
     class Ctx:
         name = "ctx-linear"

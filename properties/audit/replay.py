@@ -18,7 +18,7 @@ see :mod:`mechanism.transcript`) and, for each step, in this order:
    monotonicity of the rule on a bid grid per agent (a violation rate; a failure only
    if the rule claims box monotonicity, as linear and winner-take-all do),
    ``0 <= z <= b``, and the payment identity: the charged expected payment against
-   Myerson's identity by quadrature (:mod:`properties.audit.checks`).
+   Myerson's identity by quadrature (:mod:`properties.checks`).
 
 The report keeps the first divergence (step, line, agent, field, expected, recorded)
 and a summary table; its ``exit_code`` is 0 clean, 1 divergence or violation, 2
@@ -37,9 +37,9 @@ from mechanism import TokenAuction, get_rule, step_uniforms
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import as_bids, as_distribution, as_distributions
 
-from properties.audit import checks as C
+from properties import checks as C
 from properties.audit import chunked
-from properties.audit.report import AuditReport, Divergence
+from properties.audit.tally import AuditReport, Divergence
 from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
 
 #: Payments whose per-agent charge never exceeds the bid (theory §6); the valuation

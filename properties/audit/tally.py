@@ -103,7 +103,7 @@ class CheckTally:
 
 @dataclass
 class AuditReport:
-    """The result of :func:`properties.audit.run.audit_run`."""
+    """The result of :func:`properties.audit.replay.audit_run`."""
 
     run_dir: str
     header: dict = field(default_factory=dict)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tokenauction.demo.influence import MEASURES
 from tokenauction.demo.plots import plots
-from tokenauction.demo.run import make_rule, rule_label
+from tokenauction.demo.sweep import make_rule, rule_label
 from tokenauction.demo.summary import EXTREMES, share_table, trends, validation_lines, \
     validation_summary
 

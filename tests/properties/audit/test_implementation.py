@@ -13,7 +13,7 @@ import pytest
 from mechanism import TokenAuction
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
-from properties.audit.mechanism import audit_mechanism, load_mechanism
+from properties.audit.implementation import audit_mechanism, load_mechanism
 from tokenauction.cli import main as cli
 
 from tests.helpers import third_party as M

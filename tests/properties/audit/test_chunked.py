@@ -8,11 +8,11 @@ import pytest
 
 from mechanism.transcript import JSONL
 from properties.audit import chunked
-from properties.audit import run as run_module
+from properties.audit import replay as run_module
 
 from tests.helpers.audit_compare import same_reports
 from tests.helpers.recording import record, tamper
-from tests.properties.test_audit_run import CONFIGS
+from tests.properties.audit.test_replay import CONFIGS
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ bid 0). Also accepted: a plain callable ``rule(dists, bids) -> q`` or a
 
 :func:`audit_mechanism` judges the object on theory §4-5 properties over small seeded
 instances ordered by size (fewest agents and tokens first, round numbers), so the first
-counterexample found is the one reported. Native checks (:mod:`properties.audit.checks`):
+counterexample found is the one reported. Native checks (:mod:`properties.checks`):
 ``aggregate_valid``, ``monotone`` (box, bid grid), ``payment_nonnegative``,
 ``payment_at_most_bid``, ``zero_bid_pays_zero``, ``payment_identity`` (Myerson's payment
 for the value model, under the object's own aggregate), ``payment_reserve``
@@ -56,7 +56,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
 
 from properties import restrictions as R
-from properties.audit import checks as C
+from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
 from properties.audit.target import Audited, ThirdPartyRule, load_mechanism

@@ -12,7 +12,7 @@ from mechanism import rules as R
 
 pytestmark = pytest.mark.slow  # the mutation smoke run takes tens of seconds
 
-_path = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "mutation.py"
+_path = pathlib.Path(__file__).resolve().parents[3] / "scripts" / "mutation.py"
 _spec = importlib.util.spec_from_file_location("mutation_script", _path)
 mutation = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mutation)

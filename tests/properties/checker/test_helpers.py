@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -140,7 +141,7 @@ def test_unmarked():
 def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
     """The plugin as users enable it: auto-loaded by its entry point, or with ``-p`` (which
     used to crash pytest: "Plugin already registered under a different name")."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = str(pathlib.Path(__file__).resolve().parents[3])
     monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     pytester.makepyfile(test_rules=_PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *args)
@@ -150,7 +151,7 @@ def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
 
 
 def test_plugin_without_autoload_and_with_dash_p(pytester, monkeypatch):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = str(pathlib.Path(__file__).resolve().parents[3])
     monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_rules=_PLUGIN_TESTS)

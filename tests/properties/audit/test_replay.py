@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mechanism.transcript import folder_digest
-from properties.audit.run import audit_run
+from properties.audit.replay import audit_run
 from tokenauction.cli import main as cli
 
 from tests.helpers.recording import record

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from mechanism import get_rule
-from properties.audit import checks as C
-from properties.audit.run import audit_run
+from properties import checks as C
+from properties.audit.replay import audit_run
 from tokenauction.cli import main as cli
 
 from tests.helpers.recording import record

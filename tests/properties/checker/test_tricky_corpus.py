@@ -1,6 +1,6 @@
 """The tricky-target corpus (issue 10): no false PROVED, no evidence-free NOT_REFUTED.
 
-Every target of tests/properties/tricky_targets.py goes through ``check`` with the default
+Every target of tests/properties/checker/tricky_targets.py goes through ``check`` with the default
 settings (seed, budget, the prover included), loaded by its ``file.py:NAME`` string as a
 user would. For each, ``WITNESSES`` holds one concrete violation, re-checked here on the
 numpy reference (the ground truth). The verdicts must then satisfy:

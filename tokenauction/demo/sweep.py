@@ -6,7 +6,7 @@ seeds, longer texts, larger batches), then for every rule x bid share x seed run
 Runs are stepped in lockstep, ``batch`` runs per forward (:mod:`tokenauction.demo.lockstep`,
 :mod:`tokenauction.llm.batch`). Every step is verified on the real next-token distributions
 (:mod:`properties.audit.step`) and its influence measures recorded
-(:mod:`tokenauction.demo.influence`). The report is written by :mod:`tokenauction.demo.report`.
+(:mod:`tokenauction.demo.influence`). The report is written by :mod:`tokenauction.demo.writeup`.
 """
 
 from __future__ import annotations

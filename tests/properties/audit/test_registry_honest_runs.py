@@ -19,7 +19,7 @@ from mechanism import InvalidInput, get_rule
 from mechanism import rules as R
 from mechanism.auction import SAMPLERS
 from mechanism.payments import PAYMENTS, valuation_loss
-from properties.audit.run import audit_run
+from properties.audit.replay import audit_run
 
 from tests.helpers.recording import record
 
