@@ -154,11 +154,11 @@ Proof.
         intros H'. apply H, Hiff, H'.
 Qed.
 
-(** Winner-take-all is MON for box and segment, every n and every V. *)
-Theorem wta_mon_box n V i b b' w w' (x : nat -> nat -> R) :
-  raise n i b b' -> (forall j, (j < n)%nat -> 0 <= b j) ->
+(** The 0/1 weights before and after, as the mixture step needs them. *)
+Lemma wta_step n i b b' w w' : raise n i b b' -> (forall j, (j < n)%nat -> 0 <= b j) ->
   wta_weights n b w -> wta_weights n b' w' ->
-  box V (x i) (mix (S n) w' x) (mix (S n) w x).
+  exists c, 0 <= c <= 1 /\ (forall j, (j < S n)%nat -> j <> i -> w' j = c * w j) /\
+    sum (S n) w = 1 /\ sum (S n) w' = 1.
 Proof.
   intros Hr Hb Hw Hw'.
   assert (Hb' : forall j, (j < n)%nat -> 0 <= b' j).
@@ -166,13 +166,18 @@ Proof.
     - specialize (Hb i Hi). lra.
     - rewrite Ho by assumption. apply Hb, Hj. }
   destruct (wta_scale n i b b' w w' Hr Hb Hw Hw') as [c [Hc Hs]].
-  apply (mixture_mon_box (S n) V w w' x i c).
-  - destruct Hr; lia.
-  - apply (wta_sum n b); assumption.
-  - apply (wta_sum n b'); assumption.
-  - destruct Hc; lra.
-  - destruct Hc; lra.
-  - assumption.
+  exists c. split; [destruct Hc; lra|]. split; [assumption|].
+  split; [apply (wta_sum n b)|apply (wta_sum n b')]; assumption.
+Qed.
+
+(** Winner-take-all is MON for box and segment, every n and every V. *)
+Theorem wta_mon_box n V i b b' w w' (x : nat -> nat -> R) :
+  raise n i b b' -> (forall j, (j < n)%nat -> 0 <= b j) ->
+  wta_weights n b w -> wta_weights n b' w' ->
+  box V (x i) (mix (S n) w' x) (mix (S n) w x).
+Proof.
+  intros Hr Hb Hw Hw'. destruct (wta_step n i b b' w w' Hr Hb Hw Hw') as [c [Hc [Hs [H1 H2]]]].
+  apply (mixture_mon_box (S n) V w w' x i c); try assumption; try lra. destruct Hr; lia.
 Qed.
 
 Theorem wta_mon_seg n V i b b' w w' (x : nat -> nat -> R) :
@@ -180,17 +185,6 @@ Theorem wta_mon_seg n V i b b' w w' (x : nat -> nat -> R) :
   wta_weights n b w -> wta_weights n b' w' ->
   seg V (x i) (mix (S n) w' x) (mix (S n) w x).
 Proof.
-  intros Hr Hb Hw Hw'.
-  assert (Hb' : forall j, (j < n)%nat -> 0 <= b' j).
-  { intros j Hj. destruct Hr as [Hi [Hlt Ho]]. destruct (Nat.eq_dec j i) as [->|Hne].
-    - specialize (Hb i Hi). lra.
-    - rewrite Ho by assumption. apply Hb, Hj. }
-  destruct (wta_scale n i b b' w w' Hr Hb Hw Hw') as [c [Hc Hs]].
-  apply (mixture_mon_seg (S n) V w w' x i c).
-  - destruct Hr; lia.
-  - apply (wta_sum n b); assumption.
-  - apply (wta_sum n b'); assumption.
-  - destruct Hc; lra.
-  - destruct Hc; lra.
-  - assumption.
+  intros Hr Hb Hw Hw'. destruct (wta_step n i b b' w w' Hr Hb Hw Hw') as [c [Hc [Hs [H1 H2]]]].
+  apply (mixture_mon_seg (S n) V w w' x i c); try assumption; try lra. destruct Hr; lia.
 Qed.
