@@ -2,9 +2,10 @@
 
 :func:`recheck` sends the distinct SMT-LIB2 scripts of :mod:`proofs.mechanized.smt2` to a
 worker process (``python -m proofs.mechanized.cvc5_check``, so a cvc5 that hangs or
-crashes cannot take ``prove`` with it), shortest first, within a total budget that the
-queries still to come share (each gets ``min(PER_QUERY_S, left / remaining)``, at least
-``MIN_LIMIT_S``), so every query is tried and a hard one ends as an explicit timeout. Each claim gets a :class:`Recheck`: how many of its queries cvc5 answered
+crashes cannot take ``prove`` with it), shortest first, within a total budget: a first
+pass shares half of it evenly (``left / remaining`` each, at least ``MIN_LIMIT_S``), a
+second pass shares the rest among the queries that timed out (each up to
+``PER_QUERY_S``). Every query is tried; a hard one ends as an explicit timeout. Each claim gets a :class:`Recheck`: how many of its queries cvc5 answered
 alike, how many it could not decide in time (``timeout``), left open (``unknown``), could
 not read (``error``) or never reached (``not run``: the budget was spent), and every
 disagreement -- z3 and cvc5 giving opposite definite answers, which ``prove`` treats as
@@ -109,21 +110,29 @@ def answer(text: str, limit_s: float) -> str:
 
 
 def _worker() -> None:
-    """stdin: {"texts": [...], "limit_s", "budget_s"}; one JSON line per answer."""
+    """stdin: {"texts": [...], "limit_s", "budget_s"}; one JSON line per answer (a later line
+    for the same query replaces an earlier timeout)."""
     job = json.loads(sys.stdin.read())
-    t0 = time.monotonic()
-    n = len(job["texts"])
-    for k, text in enumerate(job["texts"]):
-        left = job["budget_s"] - (time.monotonic() - t0)
-        if left <= 0.05:
-            break
-        # the budget is shared by the queries still to come: every query gets a try
-        limit = min(job["limit_s"], max(MIN_LIMIT_S, left / (n - k)))
-        try:
-            a = answer(text, limit)
-        except Exception as exc:  # a script cvc5 cannot read: said, never hidden
-            a = f"error: {type(exc).__name__}: {str(exc)[:200]}"
-        print(json.dumps([k, a]), flush=True)
+    texts, t0 = job["texts"], time.monotonic()
+    todo = list(range(len(texts)))
+    # pass 1: half the budget shared evenly (the quick queries); pass 2: the rest shared
+    # by the queries that timed out, each up to limit_s
+    for share in (0.5, 1.0):
+        later = []
+        for pos, k in enumerate(todo):
+            left = job["budget_s"] * share - (time.monotonic() - t0)
+            if left <= MIN_LIMIT_S:
+                later += todo[pos:]  # not reached: the second pass tries them
+                break
+            limit = min(job["limit_s"], max(MIN_LIMIT_S, left / (len(todo) - pos)))
+            try:
+                a = answer(texts[k], limit)
+            except Exception as exc:  # a script cvc5 cannot read: said, never hidden
+                a = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            print(json.dumps([k, a]), flush=True)
+            if a == "timeout":
+                later.append(k)
+        todo = later
 
 
 @dataclass

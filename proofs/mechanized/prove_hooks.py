@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import sys
 
-from mechanism.errors import InvalidInput
-
 from proofs.mechanized import smt2
 from proofs.mechanized.cvc5_check import BUDGET_S, PER_QUERY_S, Recheck, recheck
 
 INTERNAL_ERROR = 3
+
+
+def _positive(text: str) -> float:
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--cvc5-budget must be a positive number of seconds, "
+                                         f"not {text!r}")
+    return value
 
 
 def add_arguments(parser) -> None:
@@ -20,14 +30,15 @@ def add_arguments(parser) -> None:
                         help="write every z3 query as SMT-LIB2 under DIR/<claim>/")
     parser.add_argument("--no-cvc5", action="store_true",
                         help="do not re-check the z3 queries with cvc5")
-    parser.add_argument("--cvc5-budget", type=float, default=BUDGET_S, metavar="S",
+    parser.add_argument("--cvc5-budget", type=_positive, default=BUDGET_S, metavar="S",
                         help=f"total seconds for the cvc5 re-check (default {BUDGET_S:g}; "
                              f"{PER_QUERY_S:g} s per query)")
 
 
-def after_table(args, rows, err=sys.stderr) -> int | None:
+def after_table(args, rows, err=None) -> int | None:
     """Emit and re-check the recorded queries; attach each claim's :class:`Recheck`.
     Returns :data:`INTERNAL_ERROR` when z3 and cvc5 disagree, else None."""
+    err = err or sys.stderr
     batches = {c.id: r.queries for c, r, _ in rows}
     if getattr(args, "emit_smt2", None):
         n = smt2.emit(args.emit_smt2, batches)
@@ -35,10 +46,7 @@ def after_table(args, rows, err=sys.stderr) -> int | None:
     if getattr(args, "no_cvc5", False):
         checks = {cid: Recheck("cvc5 not run (--no-cvc5)") for cid, qs in batches.items() if qs}
     else:
-        budget = getattr(args, "cvc5_budget", BUDGET_S)
-        if not budget > 0:
-            raise InvalidInput("--cvc5-budget must be positive", value=budget)
-        checks = recheck(batches, budget)
+        checks = recheck(batches, getattr(args, "cvc5_budget", BUDGET_S))
     bad = []
     for c, r, _ in rows:
         r.second_solver = checks.get(c.id)

@@ -116,3 +116,27 @@ def test_prove_emits_smt2_and_records_both_answers(tmp_path):
     assert files and sum(counts.values()) == len(files)
     assert set(counts) <= {"agree", "timeout"} and counts.get("agree", 0) > 0, counts
     assert all("z3 answered unsat" in f.read_text().splitlines()[0] for f in files)
+
+
+def test_prove_exits_3_when_the_solvers_disagree(monkeypatch, capsys):
+    """The CLI path: a (simulated) disagreement on a real claim's query is exit 3."""
+    from tokenauction.cli import main as cli_main
+
+    def forged(batches, budget):
+        out = {}
+        for cid, qs in batches.items():
+            if qs:
+                out[cid] = cvc5_check.Recheck("cvc5 (planted)", {"DISAGREE": 1},
+                                              [{"query": 0, "z3": qs[0].z3, "cvc5": "sat"}])
+        return out
+
+    monkeypatch.setattr(prove_hooks, "recheck", forged)
+    assert cli_main(["prove", "--claim", "z3.box.order_laws"]) == prove_hooks.INTERNAL_ERROR
+    assert "z3 and cvc5 disagree on query 0 of z3.box.order_laws" in capsys.readouterr().err
+
+
+def test_a_bad_budget_is_a_usage_error(capsys):
+    from tokenauction.cli import main as cli_main
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["prove", "--cvc5-budget", "-1", "--claim", "z3.box.order_laws"])
+    assert exc.value.code == 2 and "--cvc5-budget must be a positive" in capsys.readouterr().err
