@@ -25,8 +25,20 @@ def _positive(text: str) -> float:
     return value
 
 
+def _directory(text: str) -> str:
+    """--emit-smt2 DIR: created now, so an unwritable path fails before the table runs."""
+    import argparse
+    import os
+    try:
+        os.makedirs(text, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"--emit-smt2: cannot create {text!r} ({exc}); "
+                                         "give a writable directory")
+    return text
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--emit-smt2", metavar="DIR",
+    parser.add_argument("--emit-smt2", metavar="DIR", type=_directory,
                         help="write every z3 query as SMT-LIB2 under DIR/<claim>/")
     parser.add_argument("--no-cvc5", action="store_true",
                         help="do not re-check the z3 queries with cvc5")

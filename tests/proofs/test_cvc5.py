@@ -140,3 +140,12 @@ def test_a_bad_budget_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         cli_main(["prove", "--cvc5-budget", "-1", "--claim", "z3.box.order_laws"])
     assert exc.value.code == 2 and "--cvc5-budget must be a positive" in capsys.readouterr().err
+
+
+def test_an_unwritable_emit_directory_is_a_usage_error_before_the_table(tmp_path, capsys):
+    from tokenauction.cli import main as cli_main
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["prove", "--emit-smt2", str(blocker / "sub"), "--claim", "z3.box.order_laws"])
+    assert exc.value.code == 2 and "give a writable directory" in capsys.readouterr().err
