@@ -1,4 +1,4 @@
-"""One root error for the whole project (STYLE.md: errors that carry data).
+"""One root error for the whole project (errors that carry data).
 
 Every error raised on purpose by tokenauction derives from ``TokenAuctionError``
 and from the builtin it refines, so ``except ValueError`` keeps working.

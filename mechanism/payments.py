@@ -172,10 +172,6 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol)
 
 
-#: The payments ``compute_payments`` knows (theory §6).
-PAYMENTS = ("second_price", "pay_your_bid", "valuation", "race")
-
-
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
                      tol: float = QUAD_TOL) -> Payments:
@@ -227,7 +223,7 @@ class PaymentRule:
         if model == V.DEFAULT_VALUE_MODEL:
             return dict(self.claims)
         base = {k: v for k, v in self.claims.items()
-                if k not in ("payment_identity", "truthful", "individually_rational")}
+                if k not in V.MODEL_DEPENDENT}
         return {**base, **self.claims_under.get(model, {})}
 
     def __call__(self, rule, dists, bids) -> np.ndarray:
@@ -258,7 +254,15 @@ PAYMENT_RULES: dict[str, PaymentRule] = {
         claims={"payment_nonnegative": True, "payment_at_most_bid": False,
                 "zero_bid_pays_zero": True, "truthful": False, "payment_identity": False},
         claims_under={"kl": _KL_TRUTHFUL}),
+    "race": PaymentRule(
+        "race", lambda r, d, b: expected_payments(r, d, b, "race").values,
+        # Myerson's payment for the exponential race's win probability s / (s + B_i)
+        claims={"payment_nonnegative": True, "payment_at_most_bid": True,
+                "zero_bid_pays_zero": True}),
 }
+
+#: The payments ``compute_payments`` knows (theory §6): the registry's names.
+PAYMENTS = tuple(PAYMENT_RULES)
 
 
 def get_payment_rule(name: str) -> PaymentRule:

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-#: Default misreports, as multiples of the true value (the regret protocol of issue 3).
+#: Default misreports, as multiples of the true value (the first regret protocol).
 MISREPORTS = (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 
 

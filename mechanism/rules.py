@@ -4,7 +4,7 @@ Each built-in rule is written once, backend-generic (see :mod:`mechanism.arith`)
 wrapped in :class:`Rule`, which validates the inputs (theory §1) and checks the rule's
 precondition ``W = lambda + sum_j b_j > 0`` (theory §2: ``W = 0`` is ``InvalidInput``).
 A rule may *declare* claims (``claims={"monotone": ("box", ...)}``); nothing trusts
-them: ``properties.check`` proves or refutes each one (STYLE.md, cvxpy).
+them: ``properties.check`` proves or refutes each one.
 """
 
 from __future__ import annotations

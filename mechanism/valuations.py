@@ -38,6 +38,9 @@ from .errors import InvalidInput
 
 #: The value model used when none is named, by ``check`` and ``audit`` alike.
 DEFAULT_VALUE_MODEL = "tv"
+#: The properties whose truth depends on the value model: Myerson's identity, truthfulness
+#: and individual rationality (theory §6); every other property of a payment is model-free.
+MODEL_DEPENDENT = ("payment_identity", "truthful", "individually_rational")
 
 
 class ValueModel:

@@ -1,5 +1,5 @@
-"""The verdict vocabulary shared by proofs, the property suite and the audit
-(STYLE.md, CrossHair): never a bare bool.
+"""The verdict vocabulary shared by proofs, the property suite and the audit: never a bare
+bool; and the exit codes every subcommand returns (:class:`ExitCode`).
 
 * PROVED       -- a proof (sympy derivation or z3 unsat) covers the claim on the stated cases
 * REFUTED      -- a concrete counterexample, re-run on the numpy reference
@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
 
 
 class Verdict(str, Enum):
@@ -28,6 +28,14 @@ class Verdict(str, Enum):
     def ok(self) -> bool:
         """True unless refuted (what exit codes are computed from)."""
         return self is not Verdict.REFUTED
+
+
+class ExitCode(IntEnum):
+    """The exit status of every subcommand (demo, check, prove, audit)."""
+    OK = 0          #: nothing refuted, the run audits clean, every claim as expected
+    FAILED = 1      #: a property refuted, a divergence found, a claim not as expected
+    USAGE = 2       #: bad arguments or unreadable input (one line naming the value)
+    INTERNAL = 3    #: the engines contradict each other (a bug of the tool)
 
 
 #: How verdicts on one claim from several engines combine: the first present wins. A

@@ -1,4 +1,4 @@
-"""The property suite: judge any aggregation or payment rule (issue 3).
+"""The property suite: judge any aggregation or payment rule.
 
     >>> from properties import check
     >>> report = check("linear", ["normalized", "scale_invariant"], max_examples=20)

@@ -3,10 +3,13 @@
 Each function takes one instance -- a rule (a :class:`mechanism.Rule` with its
 reference bound), the reports ``P`` (n, V), the bids ``b`` -- and returns ``None``
 when the property holds there, else a dict counterexample naming the agent, the
-bids and the token involved (STYLE.md: errors that carry data).
+bids and the token involved (errors that carry data).
 
 * :func:`box_violation_on_grid` -- MON under the box order on a bid grid (theory §4).
 * :func:`bound_violation` -- ``0 <= z_i <= b_i`` (theory §6, item 7).
+* :func:`utility_curve` -- agent i's utility ``u(s) = v (a(Q(s)) - a(Q(0))) - Z(s)`` under a
+  value model (theory §6), the one definition behind :func:`regret_violation` (truthful) and
+  :func:`ir_violation` (individually rational), for check and the mechanism audit alike.
 * :func:`identity_payment` -- the expected payment that Myerson's identity gives,
   ``Z(b) = b x(b) - int_0^b x`` under a value model (:mod:`mechanism.valuations`), by the
   independent oracle :mod:`properties.oracle` (scipy quad, split at the other bids and at
@@ -26,6 +29,7 @@ from mechanism import bids, orders
 from mechanism import rules as R
 from mechanism import valuations as VM
 from mechanism.errors import InvalidInput
+from mechanism.regret import regret
 
 from properties import oracle
 
@@ -57,7 +61,8 @@ def bid_grid(b: np.ndarray, i: int, cuts=()) -> np.ndarray:
     return bids.bid_grid(b, i, cuts=cuts)
 
 
-def _defined_at_zero(rule, P, b, i) -> bool:
+def defined_at_zero(rule, P, b, i) -> bool:
+    """Whether ``Q(0)`` is defined for agent i (some competition is left: theory §2)."""
     try:
         bids.bid_path(rule, P, b, i, [0.0])
     except InvalidInput:
@@ -73,7 +78,7 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
     smoothed row when the rule smooths (theory §2). Returns ``None`` or a counterexample.
     """
     grid = bid_grid(b, i, cuts) if grid is None else np.asarray(grid, dtype=np.float64)
-    if not _defined_at_zero(rule, P, b, i):
+    if not defined_at_zero(rule, P, b, i):
         grid = grid[grid > 0]  # Q(0) is undefined without competition (theory §2: W = 0)
     if grid.size < 2:
         return None
@@ -132,7 +137,7 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
     competition (``Q(0)`` undefined). ``tol`` is kept for callers; the oracle's own
     tolerance is fixed."""
     bi = float(b[i])
-    if bi <= 0 or not _defined_at_zero(rule, P, b, i):
+    if bi <= 0 or not defined_at_zero(rule, P, b, i):
         return 0.0, 0.0
     if model is not None:
         VM.get_value_model(model).check_reports(
@@ -142,3 +147,43 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
     cands = [float(c) for c in ([] if smooth else list(np.delete(b, i))) + list(cuts)]
     z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth)
     return z, err
+
+
+def utility_curve(model, p, outcome, payment, value: float, i: int):
+    """``u(s) = v (a_i(Q(s)) - a_i(Q(0))) - Z_i(s)``: agent i's gain over staying out (bid 0,
+    pay 0) when it bids ``s`` with true value ``v`` (theory §6). ``outcome(s)`` is ``Q(s)``
+    (V,), ``payment(s)`` is ``Z_i(s)``, ``p`` agent i's (smoothed) report, ``model`` a value
+    model bound to the rule. Raises ``InvalidInput`` where the value of an outcome is
+    infinite (no utility there)."""
+    a0 = model.values(p, np.asarray(outcome(0.0))[None, :], i)[0]
+    if not np.isfinite(a0):
+        raise InvalidInput("the value of the outcome without the agent is infinite")
+
+    def u(s):
+        a = model.values(p, np.asarray(outcome(s))[None, :], i)[0]
+        if not np.isfinite(a):
+            raise InvalidInput("the value model is infinite here")
+        return value * (a - a0) - float(payment(s))
+    return u
+
+
+def regret_violation(utilities, value: float, grid, i: int, tol: float) -> dict | None:
+    """Truthfulness at value ``v``: the best bid of ``grid`` must not gain more than
+    ``tol * max(1, v)`` over bidding ``v`` (:func:`mechanism.regret.regret`;
+    ``utilities(S)`` is ``u`` on an array of bids). The counterexample: ``agent``, ``value``,
+    ``bid_from`` (= v, truthful), ``bid_to`` (the better bid) and ``regret`` (its gain)."""
+    out = regret(value, np.asarray(grid, dtype=np.float64), utilities)
+    if out is None or out[0] <= tol * max(1.0, value):
+        return None
+    gain, best = out
+    return {"agent": i, "value": value, "bid_from": value, "bid_to": float(best),
+            "regret": float(gain)}
+
+
+def ir_violation(u_truthful: float, value: float, i: int, tol: float) -> dict | None:
+    """Individual rationality: bidding one's value ``v`` must not lose more than
+    ``tol * max(1, v)`` against staying out. The counterexample: ``agent``, ``value``,
+    ``bid_from`` (= v) and ``utility``."""
+    if u_truthful >= -tol * max(1.0, value):
+        return None
+    return {"agent": i, "value": value, "bid_from": value, "utility": float(u_truthful)}

@@ -6,7 +6,7 @@ Every failure -- no such file, an exception while the user's module runs (a Synt
 failing import, anything else), no such attribute -- is :class:`mechanism.InvalidInput`
 naming the spec, which the CLI turns into a one-line usage error (exit 2).
 
-Files inside packages (issue 12): a file whose folder holds an ``__init__.py`` is imported
+Files inside packages: a file whose folder holds an ``__init__.py`` is imported
 under its dotted package name (so its relative imports work), with the folder above the
 top package on ``sys.path``; the nearest folder above the file that holds a
 ``pyproject.toml`` is put on ``sys.path`` too (its sibling packages import), and

@@ -1,4 +1,4 @@
-"""Findings and the report of ``check`` (STYLE.md, CrossHair: never a bare bool).
+"""Findings and the report of ``check`` (never a bare bool).
 
 A :class:`Finding` is one verdict of one engine on one property (and order). Its
 ``counterexample`` (REFUTED only) is a dict with at least ``dists``, ``bids``,
@@ -9,7 +9,7 @@ Evidence (docs/theory.md, "Scope of a verdict"): a sampled verdict records ``val
 number of examples on which the target answered validly; a PROVED verdict carries its
 ``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED beside a REFUTED
 whose counterexample lies inside the proof's scope is an internal error
-(:attr:`Report.conflicts`, exit code :data:`EXIT_INTERNAL`).
+(:attr:`Report.conflicts`, exit code ``ExitCode.INTERNAL``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import numpy as np
 
 from mechanism.tables import text_table
 from mechanism.verdicts import Scope, Verdict, strongest
+from mechanism.verdicts import ExitCode
 
 CEX_KEYS = ("dists", "bids", "agent", "bid_from", "bid_to")
-#: Exit codes of ``tokenauction check``: nothing refuted, refuted, usage error, internal error.
-EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
-def _plain(x):
+def plain(x):
+    """A JSON-ready copy of a value: numpy arrays and scalars as Python lists and numbers."""
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, (np.floating,)):
@@ -37,9 +37,9 @@ def _plain(x):
     if isinstance(x, (np.bool_,)):
         return bool(x)
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
+        return {k: plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [plain(v) for v in x]
     return x
 
 
@@ -69,8 +69,8 @@ class Finding:
     def to_json(self) -> dict:
         cex = None
         if self.counterexample is not None:
-            cex = {k: _plain(self.counterexample.get(k)) for k in CEX_KEYS}
-            cex.update({k: _plain(v) for k, v in self.counterexample.items() if k not in cex})
+            cex = {k: plain(self.counterexample.get(k)) for k in CEX_KEYS}
+            cex.update({k: plain(v) for k, v in self.counterexample.items() if k not in cex})
         from .catalogue import CATALOGUE
         spec = CATALOGUE[self.property].spec if self.property in CATALOGUE else None
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
@@ -126,8 +126,8 @@ class HasFindings:
     @property
     def exit_code(self) -> int:
         if self.conflicts:
-            return EXIT_INTERNAL
-        return EXIT_REFUTED if self.refuted else EXIT_OK
+            return int(ExitCode.INTERNAL)
+        return int(ExitCode.FAILED if self.refuted else ExitCode.OK)
 
 
 @dataclass
@@ -157,7 +157,7 @@ class Report(HasFindings):
     def to_json(self) -> dict:
         return {"target": self.target, "kind": self.kind, "refuted": self.refuted,
                 "exit_code": self.exit_code, "internal_errors": self.conflicts,
-                "seconds": round(self.seconds, 3), **_plain(self.settings),
+                "seconds": round(self.seconds, 3), **plain(self.settings),
                 "findings": [f.to_json() for f in self.findings]}
 
     def dumps(self) -> str:
@@ -200,8 +200,8 @@ class Report(HasFindings):
         lines.append("")
         if conflicts:
             lines.append(f"result: INTERNAL ERROR, a PROVED contradicted inside its scope "
-                         f"(exit {EXIT_INTERNAL})")
+                         f"(exit {ExitCode.INTERNAL:d})")
         else:
-            lines.append("result: " + ("REFUTED (exit 1)" if self.refuted
-                                       else "nothing refuted (exit 0)"))
+            lines.append("result: " + (f"REFUTED (exit {ExitCode.FAILED:d})" if self.refuted
+                                       else f"nothing refuted (exit {ExitCode.OK:d})"))
         return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Report restrictions, selectable per check and per audit (issue 12): which reports the
+"""Report restrictions, selectable per check and per audit: which reports the
 agents may send.
 
 * ``one_hot``: every agent reports the indicator of its own item, items distinct (the

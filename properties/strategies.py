@@ -1,6 +1,6 @@
 """Hypothesis strategies for auction inputs (exported for users' own tests).
 
-Small composable pieces (STYLE.md, Hypothesis): :func:`distributions`,
+Small composable pieces: :func:`distributions`,
 :func:`bid_profiles`, :func:`instances`. Edge cases are drawn on purpose: zeros,
 ``1e-300``, one-hot and near-one-hot rows, sparse rows (several zeros), exact ties, round
 numbers, zero / tied / huge bids, whole bid profiles at magnitudes from ``1e-300`` to

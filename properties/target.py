@@ -80,7 +80,7 @@ def _first_param(fn) -> str | None:
 
 
 def _unusable(obj) -> str | None:
-    """Why ``obj`` cannot be called as a rule or payment rule (issue 12), or None."""
+    """Why ``obj`` cannot be called as a rule or payment rule, or None."""
     if isinstance(obj, type):
         return (f"{obj.__qualname__} is a class: name an instance, or use "
                 "tokenauction audit --mechanism for a mechanism class")

@@ -1,4 +1,4 @@
-"""Vectorized replay of a recorded run, many steps per numpy call (issue 14).
+"""Vectorized replay of a recorded run, many steps per numpy call.
 
 The serial audit (:mod:`properties.audit.replay`) spends its time in per-step Python: a
 dense ``(n, V)`` decode, one ``bid_path`` call per agent and grid point, one adaptive

@@ -1,4 +1,4 @@
-"""Audit a third-party mechanism implementation (issue 6, ``audit --mechanism``).
+"""Audit a third-party mechanism implementation (``audit --mechanism``).
 
 The interface an audited object exposes (duck-typed; only ``aggregate`` is required)::
 
@@ -50,16 +50,16 @@ import numpy as np
 from mechanism import tv
 from mechanism.sampling import inverse_cdf_many
 from mechanism.bids import with_bid
-from mechanism.regret import regret
 from mechanism import valuations as VM
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
 
-from properties import restrictions as R
+from properties import restrictions
 from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
 from properties.audit.target import Audited, ThirdPartyRule, load_mechanism
+from properties.catalogue import VALUE_MODEL_PROPERTIES
 from properties.report import Finding
 
 __all__ = ["audit_mechanism", "load_mechanism", "Audited", "ThirdPartyRule", "NATIVE"]
@@ -68,7 +68,7 @@ NATIVE = ("aggregate_valid", "monotone", "payment_nonnegative", "payment_at_most
           "zero_bid_pays_zero", "payment_identity", "payment_reserve", "truthful",
           "individually_rational", "sampler_marginal", "stable_sampling")
 PAYMENT_NATIVE = NATIVE[2:9]
-MODEL_NATIVE = ("payment_identity", "truthful", "individually_rational")
+MODEL_NATIVE = VALUE_MODEL_PROPERTIES
 ORDERED = {"monotone": "box", "stable_sampling": "box"}
 TOL = 1e-6
 SAMPLER_GRID = 2000
@@ -137,7 +137,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     ``one_hot``); ``context``: side information, a dict or ``draw(rng) -> dict``."""
     model = VM.get_value_model(valuation)
     reports = reports or ("one_hot" if model.reports == "one_hot" else None)
-    R.parse(reports)
+    restrictions.parse(reports)
     m = obj if isinstance(obj, Audited) else Audited(obj, name, context=context)
     t = _Tally(model.name)
     if m.pay is None:
@@ -152,7 +152,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
     for inst in instances(max_examples, seed, m.reserve):
-        dists = R.restrict(reports, inst["dists"])
+        dists = restrictions.restrict(reports, inst["dists"])
         if dists is None:
             continue
         inst = {**inst, "dists": dists}
@@ -259,7 +259,7 @@ def _identity(m, P, b, z, i, cuts, model):
 
 def _reserve(m, P, b, z, i):
     """With reserve r the allocation is 0 below r, so ``Z = b x(b) - int_r^b x >= r x(b)``."""
-    if b[i] <= 0 or not C._defined_at_zero(m.rule, P, b, i):
+    if b[i] <= 0 or not C.defined_at_zero(m.rule, P, b, i):
         return None
     x = C.allocation_curve(m.rule, P, b, i, "second_price")(np.array([b[i]]))[0]
     if z[i] < m.reserve * x - TOL:
@@ -269,54 +269,40 @@ def _reserve(m, P, b, z, i):
 
 
 def _utility(m, P, b, i, model):
-    """``u(s) = v (a(Q(s)) - a(Q(0))) - Z(s)`` for agent i with value ``v = b_i`` (InvalidInput
-    where the value model or the object is undefined)."""
-    v = float(b[i])
+    """:func:`properties.checks.utility_curve` of the audited object for agent i with value
+    ``v = b_i`` (InvalidInput where the value model or the object is undefined)."""
     model.check_reports(P)
-    p = P[i]
-    q0 = m.rule.evaluate(P, with_bid(b, i, 0.0))
-    a0 = model.for_rule(m.rule).values(p, q0[None, :], i)[0]
-    if not np.isfinite(a0):
-        raise InvalidInput("the value of the outcome without the agent is infinite")
-    mm = model.for_rule(m.rule)
-
-    def u(s):
-        bb = with_bid(b, i, s)
-        a = mm.values(p, m.rule.evaluate(P, bb)[None, :], i)[0]
-        return v * (a - a0) - float(m.pay(P, bb)[i])
-    return u
+    return C.utility_curve(model.for_rule(m.rule), P[i],
+                           lambda s: m.rule.evaluate(P, with_bid(b, i, s)),
+                           lambda s: m.pay(P, with_bid(b, i, s))[i], float(b[i]), i)
 
 
 def _regret(m, P, b, i, cuts, model):
-    """Agent i with value ``v = b_i`` under the value model: no bid on a grid may beat v."""
+    """Agent i with value ``v = b_i`` under the value model: no bid on a grid may beat v
+    (:func:`properties.checks.regret_violation`)."""
     v = float(b[i])
-    if v <= 0 or not C._defined_at_zero(m.rule, P, b, i):
+    if v <= 0 or not C.defined_at_zero(m.rule, P, b, i):
         return None
     try:
         utility = _utility(m, P, b, i, model)
     except InvalidInput:
         return None
-    out = regret(v, C.bid_grid(b, i, cuts), lambda S: np.array([_safe(utility, s) for s in S]))
-    if out is None:
-        return None
-    gain, best = out
-    if gain > TOL * max(1.0, v):
-        return {"agent": i, "value": v, "better_bid": best, "gain": gain}
-    return None
+    return C.regret_violation(lambda S: np.array([_safe(utility, s) for s in S]), v,
+                              C.bid_grid(b, i, cuts), i, TOL)
 
 
 def _ir(m, P, b, z, i, model):
-    """Truthful utility ``v (a(Q(v)) - a(Q(0))) - Z(v) >= 0`` (against staying out)."""
+    """Truthful utility ``v (a(Q(v)) - a(Q(0))) - Z(v) >= 0`` (against staying out;
+    :func:`properties.checks.ir_violation`)."""
     v = float(b[i])
-    if v <= 0 or not C._defined_at_zero(m.rule, P, b, i):
+    if v <= 0 or not C.defined_at_zero(m.rule, P, b, i):
         return None
     try:
         u = _utility(m, P, b, i, model)(v)
     except InvalidInput:
         return None
-    if u < -TOL * max(1.0, v):
-        return {"agent": i, "value": v, "payment": float(z[i]), "utility": u}
-    return None
+    found = C.ir_violation(u, v, i, TOL)
+    return None if found is None else {**found, "payment": float(z[i])}
 
 
 def _safe(f, s):

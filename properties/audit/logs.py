@@ -1,5 +1,5 @@
-"""Audit a third party's auction log without replaying its mechanism (issue 12;
-``tokenauction audit --log FILE.jsonl``).
+"""Audit a third party's auction log without replaying its mechanism
+(``tokenauction audit --log FILE.jsonl``).
 
 Schema: JSON lines. The first line is a header, every other line one step::
 
@@ -206,9 +206,9 @@ def _ir(L, model, rule, P, b, q, z, i, where):
         a = model.values(P[i], np.stack([q, q0]), i)
         if not np.isfinite(a).all():
             return
-        u = v * (a[0] - a[1]) - z[i]
-        L.record("individually_rational", None if u >= -TOL * max(1.0, v) else
-                 {"agent": i, "utility": float(u), "exact": True}, where)
+        found = C.ir_violation(v * (a[0] - a[1]) - z[i], v, i, TOL)
+        L.record("individually_rational", None if found is None else {**found, "exact": True},
+                 where)
         return
     if model.name not in ("tv", "win", "inner"):
         L.skip.setdefault("individually_rational", f"value model {model.name} may be negative: "

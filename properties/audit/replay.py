@@ -1,4 +1,4 @@
-"""Audit a recorded auction: replay every step and verify it (issue 6).
+"""Audit a recorded auction: replay every step and verify it.
 
 ``audit_run(run_dir)`` streams a run folder written by
 ``TokenAuction.run(..., record_to=run_dir)`` (format ``tokenauction-transcript/1``,

@@ -8,8 +8,8 @@
   its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
 * the payment identity: the charged expected second-price payment equals
   ``b G(b) - int_0^b G`` (the ``tv`` value model) recomputed by the independent oracle
-  :mod:`properties.oracle` (QUADPACK), up to the two methods' stated error bounds
-  (``identity_error`` is the excess beyond them);
+  :mod:`properties.oracle` (QUADPACK; :func:`properties.checks.identity_payment`), up to
+  the two methods' stated error bounds (``identity_error`` is the excess beyond them);
 * regret of truthful bidding under the ``kl`` value model ``t_i (-L_i(q))`` (theory §6;
   :mod:`mechanism.valuations`), with ``t_i = b_i``: ~0 under the valuation-based payment,
   positive under pay-your-bid. Undefined (None) where ``L_i(Q(0))`` is infinite (e.g.
@@ -34,7 +34,7 @@ from mechanism.errors import InvalidInput
 from mechanism.orders import box_path_excess, box_violation
 from mechanism.sampling import StableSampler
 
-from properties import oracle
+from properties import checks as C
 
 
 @dataclass
@@ -59,17 +59,6 @@ def step_grid(b: np.ndarray, i: int, W: float, points: int = 9) -> np.ndarray:
     top = max(2.0 * float(b[i]), W, 1e-9)
     return bids.bid_grid(b, i, factors=np.geomspace(1e-3, 1.0, points - 1), scale=top,
                          around_others=False)
-
-
-def identity_by_oracle(rule, P, b, i) -> tuple[float, float]:
-    """``b G(b) - int_0^b G`` (the ``tv`` model) by the independent oracle, and its bound;
-    the built-in linear and log-linear rules are smooth in the bid (no jump scan)."""
-    if b[i] <= 0 or rule.total_weight(b) - b[i] <= 0:
-        return 0.0, 0.0
-    x = VM.allocation_curve(VM.get_value_model("tv"), rule, P, b, i)
-    smooth = rule.generic in (R.linear, R.log_linear)
-    z, err, _ = oracle.identity(x, float(b[i]), np.delete(b, i), jumps=not smooth)
-    return z, err
 
 
 def regret(rule, P, b, i, payment: str) -> float | None:
@@ -136,7 +125,7 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         at_bid = int(np.searchsorted(grid, b[i]))
         switch_err = max(switch_err, abs(float(sampler.switch_probability(grid)[at_bid])
                                          - float(tv(Q[0], Q[at_bid]))))
-        identity, bound = identity_by_oracle(rule, P, b, i)
+        identity, bound = C.identity_payment(rule, P, b, i, "second_price")
         diff = abs(float(charged[i]) - identity)
         ident_diff = max(ident_diff, diff)
         ident_err = max(ident_err, diff - float(charged_errors[i]) - bound)

@@ -35,7 +35,7 @@ PAYMENT_PROPERTIES = ("payment_monotone", "payment_nonnegative", "payment_at_mos
 class MechanismReport(HasFindings):
     name: str
     findings: list
-    value_model: str | None = None   #: the value model of identity/truthful/IR (issue 12)
+    value_model: str | None = None   #: the value model of identity/truthful/IR
 
     def verdict(self, prop: str, engine: str | None = None) -> Verdict | None:
         """The strongest verdict on ``prop`` (:func:`mechanism.verdicts.strongest`),

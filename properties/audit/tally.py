@@ -4,7 +4,7 @@ A :class:`Divergence` names the step, the line of ``transcript.jsonl``, the agen
 any), the field, and the expected and recorded values. An :class:`AuditReport` keeps
 the FIRST divergence in full, a bounded list of the next ones, and one
 :class:`CheckTally` per check (how many items checked, how many failed), so its size
-does not grow with the run. Exit codes (STYLE.md): 0 clean, 1 divergence or
+does not grow with the run. Exit codes: 0 clean, 1 divergence or
 violation, 2 unreadable input.
 """
 
@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from mechanism.tables import text_table
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import ExitCode, Verdict
 
 #: Checks in the order they are reported, with what each one verifies.
 CHECKS = {
@@ -146,8 +146,8 @@ class AuditReport:
     @property
     def exit_code(self) -> int:
         if self.error is not None:
-            return 2
-        return 1 if self.n_divergences else 0
+            return int(ExitCode.USAGE)
+        return int(ExitCode.FAILED if self.n_divergences else ExitCode.OK)
 
     def violation_rate(self, check: str = "monotone_box") -> float:
         t = self.tallies[check]
@@ -182,8 +182,9 @@ class AuditReport:
                 out.append(f"({self.n_divergences} divergences in all)")
         if self.error is not None:
             out.append(f"UNREADABLE: {self.error}")
-        out.append({0: "CLEAN", 1: "DIVERGED", 2: "UNREADABLE INPUT"}[self.exit_code]
-                   + f" (exit {self.exit_code})")
+        out.append({ExitCode.OK: "CLEAN", ExitCode.FAILED: "DIVERGED",
+                    ExitCode.USAGE: "UNREADABLE INPUT"}[self.exit_code]
+                   + f" (exit {self.exit_code:d})")
         return "\n".join(out)
 
     def to_json(self) -> dict:
@@ -203,7 +204,7 @@ class AuditReport:
 
 #: Per-run status in a batch audit, from the run's exit code (2: unreadable input, or
 #: the audit itself failed on it -- its error says which).
-STATUS = {0: "clean", 1: "diverged", 2: "unreadable"}
+STATUS = {ExitCode.OK: "clean", ExitCode.FAILED: "diverged", ExitCode.USAGE: "unreadable"}
 
 
 def run_summary(report: AuditReport) -> dict:
@@ -246,7 +247,7 @@ class BatchReport:
     @property
     def exit_code(self) -> int:
         """The worst run's: 0 all clean, 1 some diverged, 2 some unreadable."""
-        return max((r["exit_code"] for r in self.runs), default=0)
+        return int(max((r["exit_code"] for r in self.runs), default=ExitCode.OK))
 
     def to_json(self) -> dict:
         return {"source": self.source, "engine": self.engine, "exit_code": self.exit_code,
@@ -262,7 +263,7 @@ class BatchReport:
         out = [f"# Audit of {len(self.runs)} runs ({self.source})", "",
                f"Engine: {self.engine}. {c['clean']} clean, {c['diverged']} diverged, "
                f"{c['unreadable']} unreadable; {self.steps} steps in {self.seconds:.1f}s "
-               f"({rate}). Exit {self.exit_code}.", ""]
+               f"({rate}). Exit {self.exit_code:d}.", ""]
         bad = [r for r in self.runs if r["status"] != "clean"]
         if bad:
             out += ["| run | status | steps | first divergence or error |", "|---|---|---|---|"]

@@ -1,4 +1,4 @@
-"""``check``: the one facade that judges a rule or a payment rule (issue 3, issue 10).
+"""``check``: the one facade that judges a rule or a payment rule.
 
 Engines, in order, for each requested (property, order):
 
@@ -10,7 +10,7 @@ Engines, in order, for each requested (property, order):
    (:mod:`properties.checker.shrink`), printed as a reproduction and that reproduction run in a
    fresh process (:mod:`properties.checker.reproduce`).
 
-Evidence (issue 10): a sampled verdict counts the examples on which the target answered
+Evidence: a sampled verdict counts the examples on which the target answered
 validly (``Finding.valid``); with none it is UNKNOWN with the reason, never NOT_REFUTED. An
 error of the engine itself is UNKNOWN with the error. A target that answers differently for
 the same input is REFUTED on ``deterministic`` and every sampled verdict about it is UNKNOWN
@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from mechanism.orders import PARTIAL_ORDERS, get_order
+from mechanism.orders import get_order
+from mechanism.payments import PaymentRule
 from mechanism.verdicts import Verdict
 
-from properties.catalogue import ALL_ORDERS, CATALOGUE, parse_property
+from properties.catalogue import ALL_ORDERS, CATALOGUE, DETERMINISM, VALUE_MODEL_PROPERTIES, parse_property
 from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
 from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
@@ -38,14 +40,14 @@ from properties.checker.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt, shrink
 from properties.checker.sweeps import PathGroup
 from properties.target import DEFAULT_TIMEOUT, Target
-from properties.report import Finding, Report, _plain
+from properties.report import Finding, Report, plain
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 0
 #: ``thorough=True`` (``--thorough``, for release gates): this many times the budget, on
 #: this many seeds.
 THOROUGH_FACTOR, THOROUGH_SEEDS = 4, 3
-DETERMINISM_KEYS = {("deterministic", None), ("payment_deterministic", None)}
+DETERMINISM_KEYS = {(pid, None) for pid in DETERMINISM}
 
 
 def _claimed(t: Target, pid: str, order: str | None) -> bool | None:
@@ -89,15 +91,12 @@ def _keys(t: Target, properties, orders):
 
 
 def _groups(t: Target, keys, valuation, reports=None):
-    groups = []
-    for pid, G in POINTWISE.items():
-        if (pid, None) in keys:
-            groups.append(G(t, [(pid, None)]))
-    path = [k for k in keys if k[0] in ("monotone", "stable_sampling")
-            or (k[0] == "consistent" and k[1] in PARTIAL_ORDERS)]
+    """The sampled searches over ``keys``, each as the catalogue declares it."""
+    groups = [POINTWISE[pid](t, [(pid, None)]) for pid in POINTWISE if (pid, None) in keys]
+    path = [k for k in keys if CATALOGUE[k[0]].search == "path"]
     if path:
         groups.append(PathGroup(t, path))
-    pay = [k for k in keys if CATALOGUE[k[0]].kind == "payment" and k not in DETERMINISM_KEYS]
+    pay = [k for k in keys if CATALOGUE[k[0]].search == "payment"]
     if pay:
         groups.append(PaymentGroup(t, pay, valuation, reports))
     return groups
@@ -149,7 +148,7 @@ def _finalize(t, c, verify, repro, do_shrink, engine, key, detail_fn):
         c = again
     c = {k: v for k, v in c.items() if not k.startswith("_")}
     c["repro"] = "\n".join(t.repro_header() + repro(c))
-    return Finding(key[0], key[1], Verdict.REFUTED, engine, detail_fn(c), _plain(c))
+    return Finding(key[0], key[1], Verdict.REFUTED, engine, detail_fn(c), plain(c))
 
 
 def _versions() -> dict:
@@ -174,6 +173,31 @@ def _sampled(t, key, run, g, do_shrink) -> Finding | None:
                          lambda x: _failure_repro(t, x), do_shrink, "hypothesis",
                          key, lambda x: x["message"])
     return run.no_violation(key)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one ``check`` runs (the keywords of :func:`check`, validated once)."""
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int = DEFAULT_SEED
+    timeout: float | None = DEFAULT_TIMEOUT
+    rule: object = None
+    prove: bool = True
+    shrink: bool = True
+    budget_s: float | None = None
+    valuation: object = None
+    reports: str | None = None
+    kind: str | None = None
+    thorough: bool = False
+    run_reproductions: bool = True
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.seed + 7919 * k for k in range(THOROUGH_SEEDS if self.thorough else 1)]
+
+    @property
+    def budget(self) -> int:
+        return self.max_examples * (THOROUGH_FACTOR if self.thorough else 1)
 
 
 def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_EXAMPLES,
@@ -202,53 +226,95 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     :data:`THOROUGH_SEEDS` seeds); ``run_reproductions``: run each printed reproduction in a
     fresh process.
     """
+    settings = Settings(max_examples, seed, timeout, rule, prove, shrink_counterexamples,
+                        budget_s, valuation if valuation is not None else valuation_loss,
+                        reports, kind, thorough, run_reproductions)
+    return run_check(target, properties, orders, settings)
+
+
+def run_check(target, properties, orders, settings: Settings) -> Report:
+    """The pipeline of :func:`check`: target and keys, proofs, sampled search, the
+    findings per key, their adjustments, the reproductions."""
     t_start = time.perf_counter()
-    if isinstance(properties, str):
-        properties = [properties]
-    if isinstance(orders, str):
-        orders = [orders]
-    # -- value model, report restriction, kind (issue 12) --
+    properties = [properties] if isinstance(properties, str) else properties
+    orders = [orders] if isinstance(orders, str) else orders
+    t, model = _prepare(target, settings)
+    keys, findings = _keys(t, properties, orders)
+    proved = _by_definition(keys)
+    groups = _groups(t, [k for k in keys if k not in proved], model, settings.reports)
+    path_group = next((g for g in groups if isinstance(g, PathGroup)), None) or PathGroup(t, [])
+    t.probe_determinism()
+    proved.update(_prove(t, [k for k in keys if k not in proved], settings, path_group))
+    runs = _search(t, groups, settings, t_start)
+    findings += _findings(t, keys, proved, groups, runs, settings)
+    _adjust(t, findings, model)
+    if settings.run_reproductions:
+        _confirm_reproductions(findings, settings.timeout)
+    return Report(t.name, t.kind, findings, time.perf_counter() - t_start,
+                  _recorded_settings(t, settings, model))
+
+
+def _prepare(target, settings: Settings):
+    """The wrapped target (its claims under the value model) and the value model."""
     from mechanism.valuations import get_value_model
     from properties.restrictions import parse as parse_restriction
-    model = get_value_model(valuation if valuation is not None else valuation_loss)
-    parse_restriction(reports)
-    t = Target(target, rule=rule, timeout=timeout, kind=kind)
-    if hasattr(t.obj, "claims_for"):
+    model = get_value_model(settings.valuation)
+    parse_restriction(settings.reports)
+    t = Target(target, rule=settings.rule, timeout=settings.timeout, kind=settings.kind)
+    if isinstance(t.obj, PaymentRule):
         t.claims = t.obj.claims_for(model.name)
-    keys, findings = _keys(t, properties, orders)
-    deadline = t_start + budget_s if budget_s else float("inf")
-    groups = _groups(t, keys, model, reports)
-    path_group = next((g for g in groups if isinstance(g, PathGroup)), None) or PathGroup(t, [])
-    seeds = [seed + 7919 * k for k in range(THOROUGH_SEEDS if thorough else 1)]
-    budget = max_examples * (THOROUGH_FACTOR if thorough else 1)
-    settings = {"seed": seed, "seeds": seeds, "max_examples": budget, "budget_s": budget_s,
-                "timeout": timeout, "prove": prove, "thorough": thorough,
-                "judged_under": (t.rule_spec or getattr(t.judge_obj, "name", None)
-                                 or getattr(t.judge_obj, "__name__", None))
-                if t.kind == "payment" else None,
-                "valuation": model.name, "reports": reports,
-                "versions": _versions()}
-    t.probe_determinism()
+    return t, model
 
+
+def _recorded_settings(t: Target, settings: Settings, model) -> dict:
+    """What the report records of how it was made."""
+    judged_under = None
+    if t.kind == "payment":
+        judged_under = (t.rule_spec or getattr(t.judge_obj, "name", None)
+                        or getattr(t.judge_obj, "__name__", None))
+    return {"seed": settings.seed, "seeds": settings.seeds, "max_examples": settings.budget,
+            "budget_s": settings.budget_s, "timeout": settings.timeout, "prove": settings.prove,
+            "thorough": settings.thorough, "judged_under": judged_under,
+            "valuation": model.name, "reports": settings.reports, "versions": _versions()}
+
+
+def _by_definition(keys) -> dict:
+    """Stage 1: the keys a definition settles (never searched)."""
+    found = {}
+    for key in keys:
+        if "definition" in CATALOGUE[key[0]].engines:
+            f = proving.definitional(key)
+            if f is not None:
+                found[key] = f
+    return found
+
+
+def _prove(t: Target, keys, settings: Settings, path_group) -> dict:
+    """Stage 2: the keys the rule-level prover decides, within its time budget."""
     def finalize(c, verify, repro, engine, key, detail_fn):
-        return _finalize(t, c, verify, repro, shrink_counterexamples, engine, key, detail_fn)
+        return _finalize(t, c, verify, repro, settings.shrink, engine, key, detail_fn)
 
     proved = {}
     proof_deadline = time.perf_counter() + proving.PROOF_BUDGET_S
     for key in keys:
-        f = proving.definitional(key)
-        if f is None and prove and key[0] in ("monotone", "consistent") and \
+        if settings.prove and "proof" in CATALOGUE[key[0]].engines and \
                 time.perf_counter() < proof_deadline:
             f = proving.prove(t, key, finalize, path_group)
-        if f is not None:
-            proved[key] = f
+            if f is not None:
+                proved[key] = f
+    return proved
 
+
+def _search(t: Target, groups, settings: Settings, t_start: float) -> dict:
+    """Stage 3: one hypothesis run per group, over the settings' seeds, within the budget."""
+    deadline = t_start + settings.budget_s if settings.budget_s else float("inf")
+    keys = {k for g in groups for k in g.keys}
     results = {}
     for gi, g in enumerate(groups):
         run = SearchRun(t, g, t_start, deadline, ("normalized", None) in keys)
         g0 = time.perf_counter()
-        n = max(5, int(round(budget * g.examples_factor)))
-        for s in seeds:
+        n = max(5, int(round(settings.budget * g.examples_factor)))
+        for s in settings.seeds:
             if t.hung:
                 run.stopped = run.stopped or "the target timed out on an earlier call " \
                                              "(per-call timeout)"
@@ -258,7 +324,12 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
                 break
         run.seconds = time.perf_counter() - g0
         results[id(g)] = run
+    return results
 
+
+def _findings(t: Target, keys, proved, groups, results, settings: Settings) -> list:
+    """Stage 4: one finding per key from the engine that decided it, proofs first."""
+    findings = []
     for key in keys:
         if key in DETERMINISM_KEYS:
             findings.append(determinism_finding(t, key))
@@ -273,13 +344,19 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
         if not runs:
             continue
         run = runs[0]
-        f = _sampled(t, key, run, g, shrink_counterexamples)
+        f = _sampled(t, key, run, g, settings.shrink)
         f.examples = run.examples
         f.valid = run.valid.get(key, 0)
         f.seconds = getattr(run, "seconds", 0.0)
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
         findings.append(f)
+    return findings
+
+
+def _adjust(t: Target, findings, model) -> None:
+    """Stage 5: what the whole run says about each finding: a target that never returned a
+    distribution, a target that answers at random, the claims, the value model."""
     if t.kind == "rule" and t.valid_outputs == 0:
         for f in findings:
             if f.engine == "definition":
@@ -296,15 +373,17 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     for f in findings:
         if f.claimed is None and f.property in CATALOGUE:
             f.claimed = _claimed(t, f.property, f.order)
-        if f.property in ("payment_identity", "truthful", "individually_rational") and \
-                "value model" not in (f.detail or ""):
+        if f.property in VALUE_MODEL_PROPERTIES and "value model" not in (f.detail or ""):
             f.detail = f"{f.detail} [value model {model.name}]".strip()
-    if run_reproductions:
-        refuted = [f for f in findings if f.verdict is Verdict.REFUTED]
-        reproduce.confirm(refuted, timeout)
-        for f in refuted:   # the printed reproduction is an independent, exact re-check
-            if f.counterexample.get("repro_note") == reproduce.PASSED:
-                f.verdict = Verdict.UNKNOWN
-                f.detail = (f"a violation was found ({f.detail}) but its reproduction ran in a "
-                            "fresh process without failing (a tolerance or rounding effect?)")
-    return Report(t.name, t.kind, findings, time.perf_counter() - t_start, settings)
+
+
+def _confirm_reproductions(findings, timeout) -> None:
+    """Stage 6: each printed reproduction runs in a fresh process, an independent, exact
+    re-check; one that does not fail turns its REFUTED into UNKNOWN."""
+    refuted = [f for f in findings if f.verdict is Verdict.REFUTED]
+    reproduce.confirm(refuted, timeout)
+    for f in refuted:
+        if f.counterexample.get("repro_note") == reproduce.PASSED:
+            f.verdict = Verdict.UNKNOWN
+            f.detail = (f"a violation was found ({f.detail}) but its reproduction ran in a "
+                        "fresh process without failing (a tolerance or rounding effect?)")

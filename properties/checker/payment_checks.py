@@ -27,8 +27,8 @@ from mechanism import valuations as VM
 from mechanism.bids import bid_grid
 from mechanism.errors import InvalidInput
 from mechanism.regret import MISREPORTS, misreports as misreport_bids
-from mechanism.regret import regret as mechanism_regret
 
+from properties import checks as C
 from properties import oracle
 from properties.checker.groups import Group, cex, with_bid
 from properties.checker.sandbox import Undefined
@@ -42,9 +42,6 @@ EQUAL_TOL = 1e-12
 #: Whole bid profiles are also judged rescaled by these factors for the payment bounds.
 RESCALE = (0.1, 10.0)
 BOUND_KEYS = ("payment_nonnegative", "payment_at_most_bid", "zero_bid_pays_zero")
-
-#: Properties judged under the value model (their findings name it).
-MODEL_PROPERTIES = ("payment_identity", "truthful", "individually_rational")
 
 
 class PaymentGroup(Group):
@@ -196,19 +193,19 @@ class PaymentGroup(Group):
             t = c["bid_from"]
             if t is None or t <= 0:
                 return None
-            r = regret(self, P, with_bid(b, i, t), i, self.model)
-            if r is None or r["regret"] <= PAY_TOL * max(1.0, t):
+            r = regret(self, P, with_bid(b, i, t), i, self.model, tol=PAY_TOL)
+            if r is None:
                 return None
-            return {**c, "bids": with_bid(b, i, t), "bid_to": r["best"], **r}
+            return {**c, "bids": with_bid(b, i, t), **r}
         if prop == "individually_rational":
             t = c["bid_from"]
             if t is None or t <= 0:
                 return None
             u = truthful_utility(self, P, with_bid(b, i, t), i)
-            if u is None or u >= -PAY_TOL * max(1.0, t):
+            found = None if u is None else C.ir_violation(u, t, i, PAY_TOL)
+            if found is None:
                 return None
-            return {**c, "bids": with_bid(b, i, t), "utility": u,
-                    "value_model": self.model.name}
+            return {**c, "bids": with_bid(b, i, t), **found, "value_model": self.model.name}
         return None
 
     def describe(self, key, c):
@@ -232,7 +229,7 @@ class PaymentGroup(Group):
                     f"at bid {c['bid_from']:g} for an outcome not strictly better ({order})")
         if prop == "truthful":
             return (f"agent {i} with value {c['bid_from']:g} gains {c['regret']:.6g} by bidding "
-                    f"{c['best']:g} (value model {c['value_model']}, misreports 0.25t..2t)")
+                    f"{c['bid_to']:g} (value model {c['value_model']}, misreports 0.25t..2t)")
         if prop == "individually_rational":
             return (f"agent {i} bidding its value {c['bid_from']:g} gets utility "
                     f"{c['utility']:.6g} < 0 (value model {c['value_model']})")
@@ -281,7 +278,7 @@ class PaymentGroup(Group):
                 "agent)",
                 "    return t * (a[0] - a[1]) - payment(rule, dists, b)[agent]"]
             if prop == "truthful":
-                return lines + [f"gain = utility({c['best']!r}) - utility(t)",
+                return lines + [f"gain = utility({c['bid_to']!r}) - utility(t)",
                                 f"assert gain <= {PAY_TOL}, gain  # fails: misreporting pays"]
             return lines + [f"assert utility(t) >= -{PAY_TOL}, utility(t)"
                             "  # fails: truthful bidding loses money"]
@@ -329,22 +326,20 @@ def identity(group, P, b, i, s):
 
 
 def _utility_fn(group, P, b, i):
-    t = float(b[i])
-    p = group.t.ideal(P, i)
-    q0 = group.Q(P, b, i, 0.0)
+    """:func:`properties.checks.utility_curve` on the target (calls guarded), ``Undefined``
+    where the value model is."""
     try:
         group.model.check_reports(group.t.smoothed(P)[0])
+        u = C.utility_curve(group.model, group.t.ideal(P, i), lambda s: group.Q(P, b, i, s),
+                            lambda s: group.Z(P, b, i, s), float(b[i]), i)
     except InvalidInput as exc:
         raise Undefined(str(exc)) from exc
-    a0 = group.model.values(p, q0[None, :], i)[0]
-    if not np.isfinite(a0):
-        raise Undefined("the value of the outcome without the agent is infinite")
 
     def utility(s):
-        a = group.model.values(p, group.Q(P, b, i, s)[None, :], i)[0]
-        if not np.isfinite(a):
-            raise Undefined("the value model is infinite here")
-        return t * (a - a0) - group.Z(P, b, i, s)
+        try:
+            return u(s)
+        except InvalidInput as exc:
+            raise Undefined(str(exc)) from exc
     return utility
 
 
@@ -357,23 +352,21 @@ def truthful_utility(group, P, b, i):
         return None
 
 
-def regret(group, P, b, i, model=None, misreports=MISREPORTS):
-    """Regret of truthful bidding ``t = b_i`` under the value model: the largest gain of a
-    misreport ``s = x t`` (x in ``misreports``), others bidding b_{-i}
-    (:func:`mechanism.regret.regret`). None when the value model is undefined there (e.g. an
-    infinite KL)."""
+def regret(group, P, b, i, model=None, misreports=MISREPORTS, tol: float = 0.0):
+    """Regret of truthful bidding ``t = b_i`` under the value model over the misreports
+    ``s = x t`` (x in ``misreports``), others bidding b_{-i}: the counterexample of
+    :func:`properties.checks.regret_violation` (``bid_to``, ``regret``) when it exceeds
+    ``tol * max(1, t)``, else None; None too when the value model is undefined there (e.g.
+    an infinite KL)."""
     t = float(b[i])
     try:
         utility = _utility_fn(group, P, b, i)
-        out = mechanism_regret(t, misreport_bids(t, misreports),
-                               lambda S: np.array([utility(s) for s in S]))
+        found = C.regret_violation(lambda S: np.array([utility(s) for s in S]), t,
+                                   misreport_bids(t, misreports), i, tol)
     except Undefined:
         return None
-    if out is None:
-        return None
-    gain, best = out
-    return {"regret": gain, "best": best, "value_model": group.model.name, "value": t}
+    return None if found is None else {**found, "value_model": group.model.name}
 
 
 __all__ = ["PaymentGroup", "pm_violation", "identity", "regret", "truthful_utility", "MISREPORTS",
-           "MODEL_PROPERTIES", "st"]
+           "st"]

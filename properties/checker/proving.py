@@ -2,15 +2,13 @@
 
 Contract: ``proofs.bounded.rule_level.prove_rule_property(rule, property, order, max_agents=,
 max_tokens=, timeout_s=)`` -> :class:`proofs.registry.ProofResult`. Every PROVED finding
-carries a :class:`mechanism.verdicts.Scope` (the prover's ``ProofResult.scope``, else a
-bounded default built from the limits passed here, never wider) and its assumptions
-(docs/theory.md, "Scope of a verdict"). A solver counterexample is re-run on the numpy
-reference before it is believed.
+carries the prover's :class:`mechanism.verdicts.Scope` (``ProofResult.scope``) and its
+assumptions (docs/theory.md, "Scope of a verdict"); a PROVED without one is UNKNOWN. A
+solver counterexample is re-run on the numpy reference before it is believed.
 """
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
@@ -26,18 +24,6 @@ PROOF_TIMEOUT_S = 5.0
 #: Total time given to the proofs engine in one check (then sampling only).
 PROOF_BUDGET_S = 20.0
 MAX_AGENTS, MAX_TOKENS = 3, 4
-
-
-def default_scope(res) -> Scope:
-    """The scope of a PROVED that came without one: the limits it was run with, and the
-    assumptions its detail names (``ASSUMING ...``)."""
-    assumed = ()
-    m = re.search(r"ASSUMING (.*?)(?: \(|$)", res.detail or "")
-    if m:
-        assumed = tuple(dict.fromkeys(a.strip() for a in m.group(1).split(",") if a.strip()))
-    bids = "real bids > 0 only (the prover assumed positivity)" if assumed else "real bids >= 0"
-    return Scope(max_agents=MAX_AGENTS, max_tokens=MAX_TOKENS, bids=bids,
-                 arithmetic="exact reals", assumptions=assumed)
 
 
 def definition_scope(order: str) -> Scope:
@@ -90,7 +76,9 @@ def prove(t, key, finalize, path_group) -> Finding | None:
                        f"does not reproduce ({detail})"
         f.seconds = secs
         return f
-    scope = None
-    if verdict is Verdict.PROVED:
-        scope = res.scope if getattr(res, "scope", None) is not None else default_scope(res)
+    scope = res.scope if verdict is Verdict.PROVED else None
+    if verdict is Verdict.PROVED and not isinstance(scope, Scope):
+        # a PROVED must say what it covers, as data; never a scope guessed from its prose
+        return Finding(key[0], key[1], Verdict.UNKNOWN, res.engine,
+                       f"the prover returned PROVED without a scope ({detail})", seconds=secs)
     return Finding(key[0], key[1], verdict, res.engine, detail, seconds=secs, scope=scope)

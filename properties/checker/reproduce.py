@@ -1,5 +1,5 @@
 """Reproductions that run: every printed reproduction is executed, exactly as printed, in a
-fresh Python process before its finding is marked ``reproduced`` (issue 10, point 4).
+fresh Python process before its finding is marked ``reproduced`` .
 
 All reproductions of one report run in ONE subprocess (each in its own namespace, with the
 checker's working directory and environment, so ``load_target('my_rule.py:f')`` finds the

@@ -1,4 +1,4 @@
-"""One hypothesis run over a group's examples, and the evidence it leaves (issue 10).
+"""One hypothesis run over a group's examples, and the evidence it leaves.
 
 :class:`SearchRun` counts, per (property, order) key, the examples on which the target
 answered validly (``valid``): an example where the target declined the input

@@ -12,7 +12,7 @@ persists, else None. :func:`shrink` applies greedy simplifications until none he
 A simpler counterexample is kept only while its violation stays well above the tolerance:
 when ``verify`` reports a ``margin`` (how much the property fails by), a candidate must keep
 at least :data:`KEEP_MARGIN` of the original margin, so a clear violation never shrinks into
-one that reads like rounding noise (issue 10: 1.7e-3 had become 2.4e-8).
+one that reads like rounding noise (once, 1.7e-3 had become 2.4e-8).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The demo (issue 5): synthetic sweep end to end, and the LLM auction's properties.
+"""The demo: synthetic sweep end to end, and the LLM auction's properties.
 
 LLM tests skip with a reason where torch/transformers or the model package is absent;
 the model is loaded once per test process (the ``loaded`` fixture of tests/app/conftest.py).

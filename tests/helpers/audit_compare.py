@@ -1,4 +1,4 @@
-"""Two audit reports of the same run must agree (vectorized vs serial path, issue 14)."""
+"""Two audit reports of the same run must agree (vectorized vs serial path)."""
 
 from __future__ import annotations
 

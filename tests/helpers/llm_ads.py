@@ -1,5 +1,5 @@
 """Three LLM-ad mechanisms of the kinds people build, written here from their
-mathematical description (issue 12), in the audit interface of
+mathematical description, in the audit interface of
 ``properties.audit.implementation``:
 
 (a) :class:`SoftmaxExternality`: the aggregate is the softmax(b / T) mixture of the reports

@@ -1,5 +1,5 @@
 """Test fixtures: the truthfulness-regret protocol, and the softmax(bid/T) mixture with
-bid-based externality payments that it was first run on (issue 3). The regret itself is
+bid-based externality payments that it was first run on. The regret itself is
 :func:`mechanism.regret.regret`.
 
 Protocol (documented so that figures can be compared): ``n = 3`` agents, a vocabulary

@@ -1,5 +1,5 @@
 """Mechanisms for the audit tests: one correct, and four that mimic bugs seen in public
-LLM-auction code (issue 6). Each follows the interface of properties.audit.implementation."""
+LLM-auction code. Each follows the interface of properties.audit.implementation."""
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
-"""theory §9 item 10 and the token-by-token auction."""
+"""theory §9 item 10 and the token-by-token auction (on a small Markov provider)."""
 
 import numpy as np
 import pytest
 
 from mechanism import InvalidInput, TokenAuction, step_uniforms
-from tokenauction.demo.synthetic import STOP, SyntheticAgents
+from tests.helpers.markov import STOP, MarkovAgents
 from mechanism.transcript import GENESIS, iter_steps, read_header
 
 
 def run(rule="linear", seed=7, n=2, with_reference=False, **kw):
-    return TokenAuction(rule, **kw).run(SyntheticAgents(n=n, seed=1, with_reference=with_reference),
+    return TokenAuction(rule, **kw).run(MarkovAgents(n=n, seed=1, with_reference=with_reference),
                                         [1.0, 2.0, 0.5][:n], seed=seed, max_tokens=15,
                                         stop_tokens=[STOP])
 
@@ -56,14 +56,14 @@ def test_stop_token_and_length_cap():
 
 def test_bids_may_vary_by_step():
     seen = []
-    TokenAuction("linear").run(SyntheticAgents(), lambda k, prefix: seen.append(k) or [1.0, k + 1.0],
+    TokenAuction("linear").run(MarkovAgents(), lambda k, prefix: seen.append(k) or [1.0, k + 1.0],
                                seed=0, max_tokens=4)
     assert seen == [0, 1, 2, 3]
 
 
 def test_transcript_on_disk_replays(tmp_path):
     auction = TokenAuction("linear")
-    t = auction.run(SyntheticAgents(n=2, seed=3, with_reference=True), [1.0, 2.0], seed=11,
+    t = auction.run(MarkovAgents(n=2, seed=3, with_reference=True), [1.0, 2.0], seed=11,
                     max_tokens=10, record_to=tmp_path / "run")
     header = read_header(tmp_path / "run")
     assert header["n"] == 2 and header["seed"] == 11 and header["has_reference"]
@@ -90,7 +90,7 @@ def test_end_record_and_bound_reference_are_recorded(tmp_path):
     import json
     ref = np.full(12, 1 / 12)
     rule_with_ref = TokenAuction("linear", reference_weight=0.5).rule.with_reference(ref)
-    t = TokenAuction(rule_with_ref).run(SyntheticAgents(n=2, seed=2), [1.0, 1.0], seed=1,
+    t = TokenAuction(rule_with_ref).run(MarkovAgents(n=2, seed=2), [1.0, 1.0], seed=1,
                                         max_tokens=6, record_to=tmp_path / "r")
     lines = (tmp_path / "r" / "transcript.jsonl").read_text().splitlines()
     end = json.loads(lines[-1])
@@ -104,7 +104,7 @@ def test_end_record_and_bound_reference_are_recorded(tmp_path):
 
 def test_keep_steps_false_still_totals():
     a = run()
-    b = TokenAuction("linear").run(SyntheticAgents(n=2, seed=1), [1.0, 2.0], seed=7,
+    b = TokenAuction("linear").run(MarkovAgents(n=2, seed=1), [1.0, 2.0], seed=7,
                                    max_tokens=15, stop_tokens=[STOP], keep_steps=False,
                                    keep_reports=False)
     assert b.steps == [] and b.reports == [] and b.tokens == a.tokens

@@ -97,7 +97,7 @@ def test_unknown_order():
 
 
 def test_segment_is_robust_when_q_from_is_already_close_to_p():
-    """Issue 10, a third-party softmax mixture: q_to equals p to 5e-17 while |p - q_from| is
+    """A third-party softmax mixture: q_to equals p to 5e-17 while |p - q_from| is
     about 1e-9, so the step alpha is 1 + 5e-8 in floats; the segment order must still hold."""
     from mechanism import comparable, prefers
     from tests.helpers.regret_protocol import softmax_mixture

@@ -74,16 +74,24 @@ def test_dropped_hypotheses_are_refuted_at_every_size_by_padding():
 
 
 def test_pad_chain_keeps_every_property():
+    """Padding a finite counterexample with zero-mass tokens and repeated outcomes keeps each
+    of its properties (the dropped-PM chain: PM fails, CA, Z0, Znd hold, MON fails), at
+    several padded sizes; a padding that gives the new token mass in an outcome is unsound,
+    and the property evaluation sees the difference."""
+    from fractions import Fraction
     from proofs.encode import z3_decode as D
     from proofs.claims.z3_theorem import dropped_counterexample
     chain, V, K = dropped_counterexample("box", "PM", Limits(max_tokens=3, max_grid=4))
     base = D.properties(chain, "box")
+    assert base == {"MON": False, "CA": True, "PM": False, "Z0": True, "Znd": True}
     for dv, dk in [(1, 1), (4, 7)]:
-        assert D.properties(unbounded_theorem.pad_chain(chain, dv, dk), "box") == base
-    # planted: padding with a token of positive mass in the last outcome only is not sound
+        padded = unbounded_theorem.pad_chain(chain, dv, dk)
+        assert len(padded["p"]) == len(chain["p"]) + dv
+        assert len(padded["Q"]) == len(padded["Z"]) == len(chain["Q"]) + dk
+        assert D.properties(padded, "box") == base
     bad = unbounded_theorem.pad_chain(chain, 1, 0)
-    bad["Q"][-1] = [x * 0 for x in bad["Q"][-1][:-1]] + [1]
-    assert D.properties(bad, "box") != base or not base["MON"]
+    bad["Q"][0] = [Fraction(0), Fraction(1, 2), Fraction(1, 2)]
+    assert D.properties(bad, "box") != base
 
 
 # -- planted bugs: weaken one lemma, the claim is no longer PROVED -----------------------

@@ -11,7 +11,7 @@ import pytest
 
 from mechanism import PropertyViolation, get_payment_rule, get_rule
 from mechanism.errors import InvalidInput, InvalidRule
-from mechanism.verdicts import Verdict
+from mechanism.verdicts import Scope, Verdict
 from properties import assert_properties, check
 from tokenauction.cli import main as cli_main
 from properties.target import Target, classify
@@ -82,6 +82,21 @@ def test_cli_module_target_and_payment_target(capsys):
                      "--max-examples", "10"]) == 0
 
 
+def test_check_race_judges_every_payment_of_the_registry(capsys):
+    """``check race`` is accepted like the other built-in payments (the auction's payment
+    names are the registry's); the race pays Myerson's price for the race's own win
+    probability, so under the default tv value model truthfulness and IR are refuted while the
+    payment bounds it declares hold."""
+    from mechanism.payments import PAYMENT_RULES, PAYMENTS
+    assert PAYMENTS == tuple(PAYMENT_RULES) and "race" in PAYMENTS
+    assert cli_main(["check", "race", "--max-examples", "20", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    verdicts = {f["property"]: f["verdict"] for f in data["findings"]}
+    assert verdicts["individually_rational"] == "REFUTED"
+    for pid in ("payment_nonnegative", "payment_at_most_bid", "zero_bid_pays_zero"):
+        assert verdicts[pid] == "NOT_REFUTED", (pid, verdicts)
+
+
 def test_kinds():
     assert classify(get_rule("linear"))[0] == "rule"
     assert classify(get_payment_rule("second_price"))[0] == "payment"
@@ -109,11 +124,19 @@ def test_payment_target_is_judged_under_rule_argument():
 
 def test_wrong_kind_is_skipped_and_declared_false_is_skipped():
     report = check(get_rule("linear"), ["payment_identity", "scale_invariant"], max_examples=5)
-    assert report.verdict("payment_identity") is Verdict.SKIPPED
+    skipped = report.find("payment_identity")[0]
+    assert skipped.verdict is Verdict.SKIPPED and skipped.examples == 0
+    assert "applies to payment targets; this is a rule" in skipped.detail
+    assert report.verdict("scale_invariant") is Verdict.NOT_REFUTED
     v = check(get_payment_rule("valuation"), max_examples=5)
-    assert v.verdict("payment_at_most_bid") is Verdict.SKIPPED   # claims False
+    declined = v.find("payment_at_most_bid")[0]
+    assert declined.verdict is Verdict.SKIPPED and "claims['payment_at_most_bid'] is False" \
+        in declined.detail
+    # asked for explicitly, it is searched: a sampled verdict backed by valid evaluations
     v2 = check(get_payment_rule("valuation"), ["payment_at_most_bid"], max_examples=30)
-    assert v2.verdict("payment_at_most_bid") is not Verdict.SKIPPED  # asked for: it runs
+    ran = v2.find("payment_at_most_bid")[0]
+    assert ran.engine == "hypothesis" and ran.valid > 0 and ran.claimed is False
+    assert ran.verdict is Verdict.NOT_REFUTED, str(v2)
 
 
 def test_valuation_payment_can_exceed_the_bid():
@@ -219,7 +242,8 @@ def test_proofs_engine_is_optional_and_results_are_reproduced(monkeypatch):
             return ProofResult(Verdict.REFUTED, "z3", "cex", "", {
                 "dists": [[.5, .5], [.5, .5]], "bids": [0.0, 1.0], "agent": 0,
                 "bid_from": 0.0, "bid_to": 1.0})
-        return ProofResult(Verdict.PROVED, "sympy", "derivation", "all V")
+        return ProofResult(Verdict.PROVED, "sympy", "derivation", "all V",
+                           scope=Scope(max_agents=3, max_tokens=None))
 
     mod = types.ModuleType("proofs.bounded.rule_level")
     mod.prove_rule_property = fake
@@ -229,7 +253,9 @@ def test_proofs_engine_is_optional_and_results_are_reproduced(monkeypatch):
     box = report.find("monotone", "box", engine="z3")[0]
     assert box.verdict is Verdict.REFUTED and box.counterexample["token"] == 1
     assert report.find("monotone", "segment", engine="z3")[0].verdict is Verdict.UNKNOWN
-    assert report.find("monotone", "kl_reverse", engine="sympy")[0].verdict is Verdict.PROVED
+    proved = report.find("monotone", "kl_reverse", engine="sympy")[0]
+    assert proved.verdict is Verdict.PROVED and proved.scope == Scope(max_agents=3,
+                                                                        max_tokens=None)
     assert report.find("monotone", "kl_reverse", engine="hypothesis")  # sampling still runs
     assert ("monotone", "box") in calls
 

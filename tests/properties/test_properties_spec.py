@@ -48,10 +48,18 @@ def test_spec3_log_linear_l2_instance_with_the_bid_it_needs():
 
 
 def test_spec2_smoothed_log_linear_is_judged_on_smoothed_distributions():
+    """Agent 0's raw report puts 0.4 on token 0, its smoothed report 0.41. Raising its bid
+    moves q_0 from 0.4055 to above it: away from the raw report (a box violation if judged
+    on raw reports), towards the smoothed one. check's verification of a bid path
+    (PathGroup.verify, the step that decides every sampled monotone verdict) judges on the
+    smoothed reports, so it finds no violation."""
+    from mechanism import prefers
     sm = get_rule("log_linear", epsilon=0.1)
-    q0 = sm(np.array([[.4, .6], [.395, .605]]), [0.0, 1.0])
-    q1 = sm(np.array([[.4, .6], [.395, .605]]), [1.0, 1.0])
+    P = np.array([[.4, .6], [.395, .605]])
+    q0, q1 = sm(P, [0.0, 1.0]), sm(P, [1.0, 1.0])
     assert abs(q0[0] - 0.4055) < 1e-4 and q1[0] > q0[0] > 0.4   # away from the raw 0.4
+    assert not prefers(P[0], q1, q0, "box")                        # raw: a violation
+    assert _verify(sm, ("monotone", "box"), P, [0.0, 1.0], 0, 0.0, 1.0) is None
 
 
 def test_timeout_also_works_off_the_main_thread():

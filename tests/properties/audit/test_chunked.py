@@ -1,4 +1,4 @@
-"""The vectorized (chunked) audit agrees with the serial one (issue 14): same verdicts,
+"""The vectorized (chunked) audit agrees with the serial one: same verdicts,
 same divergences in the same order, on clean, tampered and truncated runs spanning
 several chunks; and it really replays most steps itself."""
 

@@ -1,6 +1,6 @@
 """Many runs at once on a local Dask cluster (loopback only): every run reported exactly
 once, a worker killed mid-run has its run retried elsewhere, unreadable and truncated runs
-reported as such without stopping the others (issue 14). One cluster for the module."""
+reported as such without stopping the others. One cluster for the module."""
 
 from __future__ import annotations
 

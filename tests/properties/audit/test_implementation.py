@@ -1,5 +1,5 @@
 """Third-party mechanism audit: each mimicked bug is caught by the right property, the
-correct mechanisms pass, and bad objects give clear errors (issue 6)."""
+correct mechanisms pass, and bad objects give clear errors."""
 
 from __future__ import annotations
 

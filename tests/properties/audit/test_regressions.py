@@ -1,4 +1,4 @@
-"""Regression tests of two user-visible bugs found on ``ef344f1`` (issue 9); both fail there.
+"""Regression tests of two user-visible bugs found on ``ef344f1``; both fail there.
 
 1. An honest run of ``log_linear`` with smoothing and the valuation payment failed its own
    audit (``payment_identity``): the audit integrated the raw report, the payment the

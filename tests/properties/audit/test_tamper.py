@@ -1,8 +1,8 @@
 """Tampering and faults: each is detected by the right check, with the first divergence
-naming step, line, agent, field, expected and recorded values (issue 6).
+naming step, line, agent, field, expected and recorded values.
 
 Every audit in this module runs twice -- vectorized (the default) and serial -- and the
-two reports must agree (issue 14: the chunked path changes speed, never a verdict)."""
+two reports must agree (the chunked path changes speed, never a verdict)."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def test_edge_cases_are_drawn():
 
 
 def test_magnitudes_staircases_and_literals_are_drawn():
-    """Issue 10: bids from 1e-300 to 1e300 (whole profiles rescaled), near-one-hot and
+    """Bids from 1e-300 to 1e300 (whole profiles rescaled), near-one-hot and
     several-zero rows, staircase reports, and the target's literals with float neighbours."""
     seen = set()
 

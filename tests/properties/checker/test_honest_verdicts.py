@@ -1,4 +1,4 @@
-"""Honest verdicts (issue 10, checker side): evidence counts, engine errors, determinism,
+"""Honest verdicts (checker side): evidence counts, engine errors, determinism,
 scope as data and exit 3, reproductions run in a fresh process, JSON settings.
 
 Each test names the planted bug it catches (a variant of the checker that must fail it).
@@ -16,6 +16,7 @@ import pytest
 
 from mechanism import get_payment_rule, get_rule
 from mechanism.errors import InvalidInput
+from mechanism.orders import ALL_ORDERS
 from mechanism.payments import PaymentRule
 from mechanism.verdicts import Scope, Verdict
 from properties import check
@@ -34,7 +35,7 @@ def _scalar(dists, bids):
 
 def test_no_valid_evaluation_is_unknown_with_the_reason():
     """Planted bug: counting failed or declined examples as evidence (the check before
-    issue 10 said "100 examples, no violation" for these)."""
+    the check once said "100 examples, no violation" for these)."""
     props = ["normalized", "anonymous", "monotone:box", "scale_invariant", "stable_sampling"]
     for fn in (_declines, _scalar):
         r = check(fn, props, max_examples=10, run_reproductions=False)
@@ -150,12 +151,15 @@ def test_a_counterexample_outside_the_scope_is_no_conflict(monkeypatch):
     assert not r.conflicts
 
 
-def test_a_proved_without_scope_gets_the_bounded_default(monkeypatch):
+def test_a_proved_without_scope_is_not_believed(monkeypatch):
+    """Scopes travel as data: a PROVED without a Scope is UNKNOWN, never given a scope
+    guessed from the limits or recovered from its prose (planted: the old bounded default
+    makes this PROVED)."""
     _fake_prover(monkeypatch, None)
     r = check(get_rule("linear"), ["monotone:box"], max_examples=5)
     f = r.find("monotone", "box", engine="z3")[0]
-    assert f.scope is not None and (f.scope.max_agents, f.scope.max_tokens) == (3, 4)
-    assert not f.scope.unbounded
+    assert f.verdict is Verdict.UNKNOWN and f.scope is None
+    assert "without a scope" in f.detail
 
 
 _RULES = textwrap.dedent("""
@@ -249,9 +253,28 @@ def test_thorough_uses_several_seeds_and_a_larger_budget():
     assert r.find("scale_invariant")[0].valid > 20
 
 
-def test_infinite_loss_on_both_sides_is_skipped_not_refuted():
-    """The paper's payment under the paper's rule: `check second_price` exits 0."""
-    assert cli_main(["check", "second_price"]) == 0        # the default, as CI runs it
+def test_infinite_loss_on_both_sides_is_skipped_not_refuted(capsys):
+    """Where the loss is infinite for both outcomes compared, PM says nothing (theory §3-4):
+    the search records the skip and reports no violation (the same instance under tv is
+    searched, not skipped). The paper's payment under the paper's rule, as CI runs it
+    (`check second_price`), is then NOT_REFUTED on every order with valid evidence, and the
+    kl_reverse finding names the skip."""
+    from properties.checker.payment_checks import INFINITE_BOTH, PaymentGroup
+    from properties.strategies import Instance
+    from properties.target import Target
+    P, b = np.array([[0.0, 1.0], [0.5, 0.5]]), np.array([1.0, 1.0])   # Q(s) > 0 where p_0 = 0
+    for order, skipped in [("kl_reverse", True), ("tv", False)]:
+        key = ("payment_monotone", order)
+        g = PaymentGroup(Target(get_payment_rule("second_price")), [key])
+        assert g.search(Instance(P, b, 0)) == {}
+        assert g.skipped.get(key) == (INFINITE_BOTH if skipped else None)
+    assert cli_main(["check", "second_price", "--json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    pm = {f["order"]: f for f in findings if f["property"] == "payment_monotone"}
+    assert sorted(pm) == sorted(ALL_ORDERS)
+    for order, f in pm.items():
+        assert f["verdict"] == "NOT_REFUTED" and f["valid"] > 0, f
+    assert "skipped where it does not apply" in pm["kl_reverse"]["detail"]
 
 
 @pytest.mark.parametrize("order", ["kl_reverse"])

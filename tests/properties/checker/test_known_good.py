@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mechanism import get_payment_rule, get_rule
@@ -41,13 +42,24 @@ def test_second_price_payment_properties(rule):
 
 
 def test_pay_your_bid_passes_pm_for_linear_away_from_flat_outcomes():
-    # theory §6: passes PM for linear with B > 0 and p_i != m; only regret tells it apart
-    report = check(get_payment_rule("pay_your_bid"), ["payment_monotone:box", "truthful"],
-                   max_examples=20)
-    pm = report.find("payment_monotone", "box")[0]
-    if pm.verdict is Verdict.REFUTED:   # then only where Q is flat (p_i = m)
-        c = pm.counterexample
-        assert c["q_from"] == pytest.approx(c["q_to"], abs=1e-12)
+    """theory §6: pay-your-bid passes PM for linear with B > 0 and p_i != m (the others'
+    mixture), fails it exactly where Q is flat (p_i = m: dearer, not better); only regret
+    tells it apart from second price."""
+    from properties.checker.payment_checks import PaymentGroup
+    from properties.strategies import Instance
+    from properties.target import Target
+    key = ("payment_monotone", "box")
+    group = PaymentGroup(Target(get_payment_rule("pay_your_bid")), [key])
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        P = rng.dirichlet(np.ones(3), size=3)
+        b = rng.uniform(0.2, 2.0, size=3)
+        assert group.search(Instance(P, b, 0)) == {}, (P, b)
+    flat = np.array([[0.3, 0.7], [0.3, 0.7]])            # p_0 = m: Q(s) = p_0 for every s
+    found = group.search(Instance(flat, np.array([1.0, 1.0]), 0))[key]
+    assert found["q_from"] == pytest.approx(found["q_to"], abs=1e-12)
+    assert found["bid_from"] < found["bid_to"]
+    report = check(get_payment_rule("pay_your_bid"), ["truthful"], max_examples=20)
     assert report.verdict("truthful") is Verdict.REFUTED
 
 

@@ -1,4 +1,4 @@
-"""Issue 12 on the command line and in loading: --valuation, --reports, --kind, --arg,
+"""Value models and restrictions on the command line and in loading: --valuation, --reports, --kind, --arg,
 --path, unusable callables as usage errors, imported logs, budgets that say what they cut."""
 
 from __future__ import annotations
@@ -210,6 +210,19 @@ def test_tampered_log_is_refuted(tmp_path, capsys):
     assert cli(["audit", "--log", str(path)]) == 1
     path = _honest_log(tmp_path / "log2.jsonl", inconsistent=True)
     assert "consistent_steps" in audit_log(str(path)).refuted_properties()
+
+
+def test_log_with_rule_refutes_ir_exactly_in_the_shared_vocabulary(tmp_path):
+    """A payment above what the outcome is worth (here the whole bid) is an exact IR violation
+    when the log names its rule; the counterexample is properties.checks.ir_violation's."""
+    path = _honest_log(tmp_path / "log.jsonl")
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    rows[3]["payments"] = rows[3]["bids"]
+    path.write_text("\n".join(json.dumps(x) for x in rows) + "\n")
+    ir = next(f for f in audit_log(str(path)).findings if f.property == "individually_rational")
+    assert ir.verdict is Verdict.REFUTED
+    c = ir.counterexample
+    assert c["exact"] is True and c["value"] == c["bid_from"] and c["utility"] < 0
 
 
 def test_log_without_rule_checks_ir_bound_and_skips_identity(tmp_path):

@@ -1,4 +1,4 @@
-"""Value models (issue 12): the three LLM-ad mechanisms of tests/helpers/llm_ads.py judged
+"""Value models: the three LLM-ad mechanisms of tests/helpers/llm_ads.py judged
 under tv, kl, win and inner; the 50-draw Gumbel identity; planted bugs that must be caught."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tricky targets for the honest-verdict corpus (issue 10; tests/properties/checker/test_tricky_corpus.py).
+"""Tricky targets for the honest-verdict corpus (tests/properties/checker/test_tricky_corpus.py).
 
 Each target here is wrong in a way that a careless checker misses: it branches in Python
 on a bid, hides a case in ``np.where`` / ``np.maximum`` / ``np.clip``, is special at bid 0

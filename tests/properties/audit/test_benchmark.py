@@ -1,6 +1,5 @@
-"""The audit benchmark script works at a small size (docs/audit.md's examples run as
-doctests in tests/test_docs.py)."""
-
+"""benchmarks/audit.py runs at a small size and prints its figures (the benchmark is a
+script, not a test of speed; docs/audit.md's examples run as doctests in tests/test_docs.py)."""
 from __future__ import annotations
 
 import subprocess
