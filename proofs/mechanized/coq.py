@@ -102,7 +102,7 @@ def _run(cmd, cwd, timeout=BUILD_TIMEOUT_S) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def _assumptions(coqc: str, where: Path, theorems) -> tuple[set, str]:
+def assumptions(coqc: str, where: Path, theorems) -> tuple[set, str]:
     """The axioms ``Print Assumptions`` reports for ``theorems`` (compiled in ``where``)."""
     mods = sorted({t.rsplit(".", 1)[0] for t in theorems})
     # one tuple of every theorem: a single Print Assumptions walks the dependencies once
@@ -133,7 +133,7 @@ def _build(coqc: str, files, theorems, target: Path, version: str) -> CoqStatus:
             if r.returncode != 0:
                 return CoqStatus(False, f"coqc failed on {f.name}: "
                                  + (r.stdout + r.stderr).strip()[-1500:])
-        axioms, err = _assumptions(coqc, work, theorems)
+        axioms, err = assumptions(coqc, work, theorems)
         if err:
             return CoqStatus(False, "Print Assumptions failed: " + err)
         extra = sorted(axioms - REALS_AXIOMS)
@@ -163,7 +163,7 @@ def _verify(coqc: str, target: Path, theorems) -> CoqStatus | None:
     except (OSError, ValueError, KeyError):
         return None
     t0 = time.perf_counter()
-    axioms, err = _assumptions(coqc, target, theorems)
+    axioms, err = assumptions(coqc, target, theorems)
     if err or axioms - REALS_AXIOMS:
         return None
     return CoqStatus(True, f"compiled copy verified by hash and Print Assumptions "

@@ -73,7 +73,7 @@ def test_build_from_clean_then_verify_cached_copy(tmp_path, monkeypatch):
 def test_print_assumptions_reports_an_extra_axiom(tmp_path):
     (tmp_path / "X.v").write_text("Axiom cheat : 1 = 2.\nTheorem t : 1 = 2. Proof. exact cheat. Qed.\n")
     subprocess.run([COQC, "-R", ".", coq.LOGICAL, "X.v"], cwd=tmp_path, check=True)
-    axioms, err = coq._assumptions(COQC, tmp_path, ["X.t"])
+    axioms, err = coq.assumptions(COQC, tmp_path, ["X.t"])
     assert err == "" and axioms == {"X.cheat"}, (axioms, err)
     assert not axioms <= coq.REALS_AXIOMS
 
