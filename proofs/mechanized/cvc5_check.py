@@ -141,6 +141,7 @@ class Recheck:
     counts: dict = field(default_factory=dict)   #: outcome -> number of queries
     disagreements: list = field(default_factory=list)
     limit_s: float = PER_QUERY_S
+    answers: list = field(default_factory=list)  #: [z3, cvc5] per query, in order
 
     def line(self) -> str:
         n = sum(self.counts.values())
@@ -151,7 +152,7 @@ class Recheck:
 
     def to_json(self) -> dict:
         return {"solver": self.solver, "counts": self.counts, "limit_s": self.limit_s,
-                "disagreements": self.disagreements}
+                "disagreements": self.disagreements, "answers": self.answers}
 
 
 def _outcome(z3_answer: str, cvc: str | None) -> str:
@@ -199,6 +200,7 @@ def recheck(batches: dict, budget_s: float = BUDGET_S, limit_s: float = PER_QUER
         for i, q in enumerate(qs):
             o = _outcome(q.z3, answers.get(q.smt2))
             rc.counts[o] = rc.counts.get(o, 0) + 1
+            rc.answers.append([q.z3, answers.get(q.smt2, "not run")])
             if o == "DISAGREE":
                 rc.disagreements.append({"query": i, "z3": q.z3, "cvc5": answers[q.smt2]})
         result[cid] = rc

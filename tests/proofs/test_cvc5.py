@@ -115,6 +115,9 @@ def test_prove_emits_smt2_and_records_both_answers(tmp_path):
     counts = row["second_solver"]["counts"]
     assert files and sum(counts.values()) == len(files)
     assert set(counts) <= {"agree", "timeout"} and counts.get("agree", 0) > 0, counts
+    answers = row["second_solver"]["answers"]
+    assert len(answers) == len(files) and all(z == "unsat" for z, _ in answers)
+    assert sum(c == "unsat" for _, c in answers) == counts["agree"]
     assert all("z3 answered unsat" in f.read_text().splitlines()[0] for f in files)
 
 
