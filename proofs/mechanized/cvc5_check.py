@@ -121,9 +121,8 @@ def _worker() -> None:
         later = []
         for pos, k in enumerate(todo):
             left = job["budget_s"] * share - (time.monotonic() - t0)
-            if left <= MIN_LIMIT_S:
-                later += todo[pos:]  # not reached: the second pass tries them
-                break
+            if left <= MIN_LIMIT_S and share == 1.0:
+                break  # the first pass tries every query, even past its share
             limit = min(job["limit_s"], max(MIN_LIMIT_S, left / (len(todo) - pos)))
             try:
                 a = answer(texts[k], limit)
@@ -182,7 +181,7 @@ def recheck(batches: dict, budget_s: float = BUDGET_S, limit_s: float = PER_QUER
         try:
             out, _ = proc.communicate(json.dumps({"texts": texts, "limit_s": limit_s,
                                                   "budget_s": budget_s}),
-                                      timeout=budget_s + 30)
+                                      timeout=budget_s + MIN_LIMIT_S * len(texts) + 30)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()

@@ -33,8 +33,8 @@ def recording():
     _STACK.append(queries)
     try:
         yield queries
-    finally:
-        _STACK.remove(queries)
+    finally:  # by identity: two recordings with equal contents are different lists
+        del _STACK[next(i for i in range(len(_STACK) - 1, -1, -1) if _STACK[i] is queries)]
 
 
 def active() -> bool:
@@ -56,6 +56,14 @@ def note(solver, answer) -> None:
         q = Query(script(solver), str(answer))
         for queries in _STACK:
             queries.append(q)
+
+
+def replay(queries) -> None:
+    """Queries answered earlier (a cached lemma) count for the recordings open now, so
+    every claim that uses the lemma carries its queries."""
+    for q in queries:
+        for recorded in _STACK:
+            recorded.append(q)
 
 
 def emit(directory: str, batches: dict[str, list[Query]]) -> int:

@@ -38,6 +38,7 @@ import z3
 from mechanism.verdicts import Verdict
 
 from proofs.encode import encode_z3 as E
+from proofs.mechanized import smt2
 from proofs.mechanized.theorems import COQ_CHECKED, coq_note, mark
 
 ARGUED = "ARGUED"  #: the verdict shown for a step that is an argument, not a solver query
@@ -54,6 +55,7 @@ class Lemma:
 
 LEMMAS: dict[str, Lemma] = {}
 _CACHE: dict[str, Verdict] = {}
+_QUERIES: dict[str, list] = {}  #: the z3 queries each cached lemma asked
 
 
 def lemma(id: str, statement: str, engine: str = "z3"):
@@ -74,11 +76,14 @@ def verdict_of(id: str, timeout_s: float = 20.0) -> str:
     if lem.check is None:
         return ARGUED
     if id not in _CACHE:
-        try:
-            _CACHE[id] = lem.check(timeout_s)
-        except Exception as exc:  # a crash in a lemma is UNKNOWN, never PROVED
-            _CACHE[id] = Verdict.UNKNOWN
-            LEMMA_ERRORS[id] = f"{type(exc).__name__}: {exc}"
+        with smt2.recording() as _QUERIES[id]:  # kept: a claim that reuses it re-checks them
+            try:
+                _CACHE[id] = lem.check(timeout_s)
+            except Exception as exc:  # a crash in a lemma is UNKNOWN, never PROVED
+                _CACHE[id] = Verdict.UNKNOWN
+                LEMMA_ERRORS[id] = f"{type(exc).__name__}: {exc}"
+    else:
+        smt2.replay(_QUERIES.get(id, ()))
     return str(_CACHE[id])
 
 
@@ -87,6 +92,7 @@ LEMMA_ERRORS: dict[str, str] = {}
 
 def clear_cache() -> None:
     _CACHE.clear()
+    _QUERIES.clear()
     LEMMA_ERRORS.clear()
 
 

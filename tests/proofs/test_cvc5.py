@@ -152,3 +152,16 @@ def test_an_unwritable_emit_directory_is_a_usage_error_before_the_table(tmp_path
     with pytest.raises(SystemExit) as exc:
         cli_main(["prove", "--emit-smt2", str(blocker / "sub"), "--claim", "z3.box.order_laws"])
     assert exc.value.code == 2 and "give a writable directory" in capsys.readouterr().err
+
+
+def test_nested_recordings_and_a_cached_lemma_replayed():
+    """A lemma's queries count for every claim that uses it, also when cached."""
+    from proofs.unbounded import lemmas as L
+    L.clear_cache()
+    with smt2.recording() as first:
+        with smt2.recording() as inner:
+            pass
+        assert L.verdict_of("znd_trans") == "PROVED"
+    with smt2.recording() as second:
+        assert L.verdict_of("znd_trans") == "PROVED"  # from the cache: no new z3 call
+    assert inner == [] and len(first) == 1 and second == first and not smt2.active()
