@@ -47,6 +47,7 @@ class CoqStatus:
     seconds: float = 0.0
     source_hash: str = ""
     files: dict = field(default_factory=dict)
+    directory: str = ""           #: where the compiled files are (the cache)
 
 
 def sources() -> list[Path]:
@@ -148,7 +149,7 @@ def _build(coqc: str, files, theorems, target: Path, version: str) -> CoqStatus:
         except OSError:  # another process finished first: keep its copy
             pass
         return CoqStatus(True, f"built by coqc ({version}) in {secs:.1f} s", tuple(theorems),
-                         tuple(sorted(axioms)), secs, files=vo)
+                         tuple(sorted(axioms)), secs, files=vo, directory=str(target))
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
@@ -168,7 +169,7 @@ def _verify(coqc: str, target: Path, theorems) -> CoqStatus | None:
         return None
     return CoqStatus(True, f"compiled copy verified by hash and Print Assumptions "
                      f"({rec['coqc']}; {target})", tuple(theorems), tuple(sorted(axioms)),
-                     time.perf_counter() - t0, files=rec["vo"])
+                     time.perf_counter() - t0, files=rec["vo"], directory=str(target))
 
 
 def check(theorems, coqc: str | None = None) -> CoqStatus:

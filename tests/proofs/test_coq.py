@@ -180,7 +180,7 @@ def test_prove_json_lists_unbounded_claims_with_their_coq_theorems(capsys):
 
 
 @needs_coqc
-def test_statements_are_the_reviewed_ones(tmp_path, monkeypatch):
+def test_statements_are_the_reviewed_ones():
     """The definitions and cited theorems print exactly as pinned (and as docs/theory.md
     section 10 states them): a bent statement cannot turn a step COQ-CHECKED unnoticed."""
     from tests.proofs import coq_pins
@@ -188,9 +188,9 @@ def test_statements_are_the_reviewed_ones(tmp_path, monkeypatch):
     head, _, body = pin.partition("\n")
     if head != coq_pins.version(COQC):
         pytest.skip(f"pinned with {head[2:]}, this is {coq_pins.version(COQC)[2:]}")
-    monkeypatch.setenv("TOKENAUCTION_CACHE", str(tmp_path))
-    assert coq.check(theorems.all_theorems()).checked
-    [target] = [p for p in (tmp_path / "tokenauction" / "coq").iterdir() if p.is_dir()]
-    now = coq_pins.printed(COQC, target, theorems.all_theorems())
+    coq.status.cache_clear()
+    st = coq.status()  # the user's cache: built once per machine
+    assert st.checked and Path(st.directory).is_dir(), st.reason
+    now = coq_pins.printed(COQC, st.directory, theorems.all_theorems())
     assert now == body, "a Coq statement changed: review it against docs/theory.md " \
         "section 10, then regenerate tests/proofs/coq_statements.txt (tests/proofs/coq_pins.py)"
