@@ -30,6 +30,22 @@ STEPS: dict[str, tuple[str, ...]] = {
     "tokens_sum": ("Theorem.G_diff", "Theorem.TV_zero"),
 }
 
+#: solver-PROVED lemmas whose statement Coq proves too (shown as "also Coq")
+ALSO: dict[str, tuple[str, ...]] = {
+    "between": ("Box.between_scale",), "seg_pair": ("Box.seg_pair",),
+    "seg_global": ("Box.seg_qf_iff",), "distrib": ("Mixture.distrib",),
+    "agg": ("Mixture.mix_dev", "Mixture.mixture_step"), "ca_either": ("Mixture.mixture_ca_box",),
+    "nec_rise": ("Characterization.nec_rise",), "nec_shape": ("Characterization.nec_shape",),
+    "norm_scale": ("Normalized.normalized_scales",),
+    "norm_nec": ("Normalized.normalized_mon_only_if",),
+    "wta_win": ("WTA.wta_win",), "wta_scale": ("WTA.wta_scale",),
+    "PT1": ("Theorem.PT1",), "PT2": ("Theorem.PT2",), "PT3": ("Theorem.TV_zero",),
+    "sum_pos": ("Base.sum_zero_iff",), "z_step": ("Theorem.z_step", "Theorem.z_invariant"),
+    "pair_pm": ("Theorem.witness_box",), "s1_alpha": ("Theorem.s1",),
+    "znd_trans": ("Theorem.znd_pairs",), "converse_pair": ("Theorem.converse_pair",),
+    "mon_ca": ("Theorem.mon_implies_ca",),
+}
+
 #: steps that stay ARGUED on purpose: they state a fact about our code, not mathematics
 NOT_MATHEMATICS = {
     "mixture_form": "a statement about the family's construction (its rule is a mixture), "
@@ -71,13 +87,19 @@ CLAIMS: dict[str, tuple[str, ...]] = _claims()
 
 
 def all_theorems() -> tuple[str, ...]:
-    names = {t for ts in STEPS.values() for t in ts} | {t for ts in CLAIMS.values() for t in ts}
+    names = {t for table in (STEPS, ALSO, CLAIMS) for ts in table.values() for t in ts}
     return tuple(sorted(names))
 
 
 def mark(step):
-    """An ARGUED step becomes COQ-CHECKED when its theorems checked; else says why not."""
+    """An ARGUED step becomes COQ-CHECKED when its theorems checked, else says why not; a
+    solver-PROVED lemma that Coq proves too names those theorems (its verdict stays)."""
     from proofs.mechanized.coq import status
+    if step.verdict != "ARGUED":
+        if step.id in ALSO and status().checked:
+            step.statement += " [also Coq: " + ", ".join(f"TokenAuction.{n}"
+                                                       for n in ALSO[step.id]) + "]"
+        return step
     if step.id in NOT_MATHEMATICS:
         step.statement += f" [not mechanized: {NOT_MATHEMATICS[step.id]}]"
         return step

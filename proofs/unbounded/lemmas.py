@@ -155,7 +155,7 @@ def run_chain(ids, timeout_s: float = 20.0, extra: list[Step] | None = None) -> 
         v = verdict_of(id, timeout_s)
         lem = LEMMAS[id]
         step = Step(id, lem.statement, lem.engine, v, time.perf_counter() - t0)
-        steps.append(mark(step) if v == ARGUED else step)  # Coq-checked when it is
+        steps.append(mark(step))  # Coq-checked (ARGUED steps) or "also Coq" when it is
     return Chain(steps + [mark(s) if s.verdict == ARGUED else s for s in extra or []])
 
 

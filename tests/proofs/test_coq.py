@@ -96,8 +96,10 @@ def test_no_coqc_keeps_steps_argued_and_says_why(monkeypatch):
 def test_coq_checked_steps_name_their_theorems():
     from proofs.unbounded.lemmas import run_chain
     coq.status.cache_clear()
-    chain = run_chain(["pairs_to_grid", "tokens_sum", "mixture_form", "mon_ca"], 10.0)
+    chain = run_chain(["pairs_to_grid", "tokens_sum", "mixture_form", "mon_ca", "between"], 10.0)
     by_id = {s.id: s for s in chain.steps}
+    assert by_id["between"].verdict == "PROVED"  # a solver lemma keeps its verdict
+    assert by_id["between"].statement.endswith("[also Coq: TokenAuction.Box.between_scale]")
     assert by_id["pairs_to_grid"].verdict == COQ_CHECKED
     assert "TokenAuction.Theorem.box_converse" in by_id["pairs_to_grid"].statement
     assert by_id["tokens_sum"].engine == "coq"
