@@ -19,6 +19,7 @@ from mechanism.tables import WIDTH, text_table
 from mechanism.verdicts import Verdict
 
 from proofs.claims import load_all
+from proofs.mechanized import prove_hooks
 from proofs.registry import CLAIMS, Limits, ProofResult, as_expected, run_claim
 
 #: The version of the JSON document ``prove --json`` prints (docs/ci.md).
@@ -56,6 +57,7 @@ def add_arguments(parser) -> None:
                         help="write a JUnit XML file (one testcase per claim)")
     parser.add_argument("--sarif", metavar="PATH",
                         help="write a SARIF 2.1.0 file (a result per claim not as expected)")
+    prove_hooks.add_arguments(parser)
 
 
 def _select(patterns) -> list:
@@ -135,6 +137,7 @@ def main(args) -> int:
     t0 = time.perf_counter()
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows = run_table(claims, limits, progress)
+    internal = prove_hooks.after_table(args, rows)  # SMT-LIB2 files, the cvc5 re-check
     total = time.perf_counter() - t0
     ok = all(as_expected(c, r) and not bad for c, r, bad in rows)
     _write_outputs(args, rows)
@@ -146,17 +149,20 @@ def main(args) -> int:
              "verdict": str(r.verdict), "engine": r.engine, "seconds": round(r.seconds, 4),
              "counterexample": r.counterexample, "statement": c.statement,
              "as_expected": as_expected(c, r) and not bad, "detail": r.detail,
-             "scope": None if r.scope is None else r.scope.to_json()}
-            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3)}, default=str, indent=1))
-        return 0 if ok else 1
+             **prove_hooks.json_fields(c, r)}
+            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3),
+            "second_solver": prove_hooks.totals(rows)}, default=str, indent=1))
+        return internal or (0 if ok else 1)
     out = sys.stdout
     _print_table(rows, out)
     off = [c.id for c, r, bad in rows if bad or not as_expected(c, r)]
     _print_details(rows, args.detail, out)
+    code = internal or (0 if ok else 1)
+    print(f"\n{prove_hooks.totals(rows)}", file=out)
     print(f"\n{len(rows)} claims in {total:.1f} s; "
-          + ("all as expected (exit 0)" if ok else
-             f"{len(off)} NOT AS EXPECTED: {', '.join(off)} (exit 1)"), file=out)
-    return 0 if ok else 1
+          + ("all as expected" if ok else f"{len(off)} NOT AS EXPECTED: {', '.join(off)}")
+          + f" (exit {code})", file=out)
+    return code
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
