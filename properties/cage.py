@@ -276,6 +276,25 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     return fn
 
 
+def findings_from_json(rows) -> list:
+    """Findings of a JSON report (:meth:`properties.report.Finding.to_json` data: the cage's
+    worker, a zoo's Dask worker), text escaped; the one reader of that data."""
+    from mechanism.verdicts import Scope, Verdict
+    from properties.report import Finding
+    out = []
+    for r in rows:
+        sc = r.get("scope")
+        scope = None if sc is None else Scope(
+            sc.get("max_agents"), sc.get("max_tokens"), str(sc.get("bids")),
+            str(sc.get("arithmetic")), tuple(map(str, sc.get("assumptions") or ())))
+        out.append(Finding(printable(r["property"], 80), r.get("order"), Verdict(r["verdict"]),
+                           printable(r["engine"], 40), printable(r.get("detail") or "", 400),
+                           r.get("counterexample"), int(r.get("examples") or 0),
+                           float(r.get("seconds") or 0.0), claimed=r.get("claimed"),
+                           valid=r.get("valid"), scope=scope, missing=r.get("missing_extra")))
+    return out
+
+
 def _caged_judge(rule, paths, timeout):
     if isinstance(rule, str) and ":" in rule:
         return caged_check_target(rule, "rule", None, paths, timeout)
@@ -317,6 +336,8 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
     if fatal is not None:  # whatever the sampled verdicts, ending the checker is a finding
         why = (f"the target {fatal} while being checked: a target that ends, crashes or "
                "hangs the checker is a finding about the target (REFUTED, exit 1)")
-        text, code = f"{text}\nREFUTED: {why}", max(code, 1)
-        js = {**js, "refuted": True, "exit_code": code, "error": why}
+        code = max(code, 1)
+        text = f"{text.rsplit(chr(10), 1)[0]}\nresult: REFUTED (exit {code}): {why}"
+        js = {k: v for k, v in js.items() if k != "findings"}  # the verdict is the failure
+        js.update(refuted=True, exit_code=code, error=why, sampled=report.to_json()["findings"])
     return text, js, code

@@ -148,7 +148,13 @@ def serve(conn, memory_mb: int) -> None:
             if replies and replies[-1][0] != "ok":
                 _reply(conn, *replies[-1])
             else:
-                _reply(conn, "ok", np.array([r[1] for r in replies], dtype=np.float64))
+                try:
+                    grid = np.array([r[1] for r in replies], dtype=np.float64)
+                except (TypeError, ValueError) as exc:  # rows of different lengths, junk
+                    _reply(conn, "fail", "not_numeric", type(exc).__name__,
+                           f"aggregate returned rows that are not one grid of numbers ({exc})")
+                    continue
+                _reply(conn, "ok", grid)
             continue
         _reply(conn, *_one(methods, method, args, context))
 

@@ -42,11 +42,15 @@ class ThirdPartyRule:
         except InvalidInput:
             raise
         except CageFailure as exc:  # the caged code raised, exited, hung or returned junk
-            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
+            raise InvalidRule(f"{self.name} {exc}", rule=self.name,
+                              value={"bids": b.tolist()}) from None
         except Exception as exc:  # user code: report, never crash deep inside
             raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
-                              rule=self.name) from exc
-        return check_output(out, P.shape[1], self.name)
+                              rule=self.name, value={"bids": b.tolist()}) from exc
+        try:
+            return check_output(out, P.shape[1], self.name)
+        except InvalidRule as exc:  # name the bids it was called at (a bid path's node)
+            raise InvalidRule(str(exc), rule=exc.rule, value={"bids": b.tolist()}) from None
 
     __call__ = evaluate
 
@@ -62,7 +66,13 @@ class ThirdPartyRule:
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:
             raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
                               rule=self.name)
-        return np.stack([check_output(q, P.shape[1], self.name) for q in out])
+        rows = []
+        for q, row in zip(out, bm):
+            try:
+                rows.append(check_output(q, P.shape[1], self.name))
+            except InvalidRule as exc:  # name the bid profile of the row that failed
+                raise InvalidRule(str(exc), rule=exc.rule, value={"bids": row.tolist()}) from None
+        return np.stack(rows)
 
     def with_reference(self, reference, weight=None):
         return self
