@@ -36,7 +36,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.loading import load_spec
 from properties.checker.repro_imports import import_lines
-from properties.checker.sandbox import RuleFailure, Undefined, check_distribution, check_payments, guarded_call
+from properties.sandbox import RuleFailure, Undefined, check_distribution, check_payments, guarded_call
 
 #: Default per-call timeout for user code (seconds).
 DEFAULT_TIMEOUT = 5.0

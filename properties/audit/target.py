@@ -18,8 +18,17 @@ from mechanism import TokenAuction, expected_payments
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.rules import check_output
 
-from properties.cage import CageFailure
 from properties.loading import load_spec
+from properties.sandbox import RuleFailure, call_user
+
+
+def _call(label: str, fn, *args, rule: str | None = None):
+    """User code through the one calling policy (:func:`properties.sandbox.call_user`); its
+    failure is the audit's :class:`InvalidRule` (InvalidInput: undefined there, passed on)."""
+    try:
+        return call_user(label, fn, args)
+    except RuleFailure as exc:
+        raise InvalidRule(str(exc), rule=rule or label) from exc.__cause__
 
 
 class ThirdPartyRule:
@@ -37,15 +46,7 @@ class ThirdPartyRule:
         self.fn, self.name, self.claims = fn, name, dict(claims or {})
 
     def evaluate(self, P, b):
-        try:
-            out = self.fn(P.copy(), b.copy())
-        except InvalidInput:
-            raise
-        except CageFailure as exc:  # the caged code raised, exited, hung or returned junk
-            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
-        except Exception as exc:  # user code: report, never crash deep inside
-            raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
-                              rule=self.name) from exc
+        out = _call(self.name, self.fn, P.copy(), b.copy())
         return check_output(out, P.shape[1], self.name)
 
     __call__ = evaluate
@@ -55,10 +56,8 @@ class ThirdPartyRule:
         cage = getattr(self.fn, "__tokenauction_caged__", None)
         if cage is None or getattr(self.fn, "__tokenauction_context__", False):
             return np.stack([self.evaluate(P, row) for row in bm])
-        try:  # a caged aggregate: the whole grid in one request to its worker
-            out = cage.call("aggregate_batch", np.array(P, dtype=np.float64), bm)
-        except CageFailure as exc:
-            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
+        # a caged aggregate: the whole grid in one request to its worker
+        out = _call(self.name, cage.call, "aggregate_batch", np.array(P, dtype=np.float64), bm)
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:
             raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
                               rule=self.name)
@@ -132,15 +131,8 @@ class Audited:
 
     def _checked_payments(self, pay):
         def call(P, b):
-            try:
-                z = np.asarray(pay(P.copy(), b.copy()), dtype=np.float64)
-            except InvalidInput:
-                raise
-            except CageFailure as exc:
-                raise InvalidRule(f"{self.name}.payments {exc}", rule=self.name) from None
-            except Exception as exc:
-                raise InvalidRule(f"{self.name}.payments raised {type(exc).__name__}: {exc}",
-                                  rule=self.name) from exc
+            z = np.asarray(_call(f"{self.name}.payments", pay, P.copy(), b.copy(), rule=self.name),
+                           dtype=np.float64)
             if z.shape != b.shape:
                 raise InvalidRule(f"{self.name}.payments returned shape {z.shape}, expected "
                                   f"{b.shape} (one expected payment per agent)", rule=self.name)

@@ -31,7 +31,7 @@ from mechanism.regret import MISREPORTS, misreports as misreport_bids
 from properties import checks as C
 from properties import oracle
 from properties.checker.groups import Group, cex, with_bid
-from properties.checker.sandbox import Undefined
+from properties.sandbox import Undefined
 from properties.restrictions import restricted_instances
 from properties.strategies import instances
 
