@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from mechanism.errors import InvalidInput
+from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import output_defect
 
 from properties.cage import CageFailure
@@ -142,6 +142,15 @@ def guarded_call(label: str, fn, args, timeout: float | None):
         return call_user(label, fn, args, timeout)
     except InvalidInput as exc:
         raise Undefined(str(exc)) from exc
+
+
+def call_as_rule(label: str, fn, args, rule: str | None = None):
+    """:func:`call_user` where a failure is :class:`mechanism.InvalidRule` naming ``rule``
+    (the rules the checks evaluate directly: a judge rule, an audited ``aggregate``)."""
+    try:
+        return call_user(label, fn, args)
+    except RuleFailure as exc:
+        raise InvalidRule(str(exc), rule=rule or label) from exc.__cause__
 
 
 def check_distribution(out, V: int, label: str) -> np.ndarray:

@@ -19,16 +19,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.rules import check_output
 
 from properties.loading import load_spec
-from properties.sandbox import RuleFailure, call_user
-
-
-def _call(label: str, fn, *args, rule: str | None = None):
-    """User code through the one calling policy (:func:`properties.sandbox.call_user`); its
-    failure is the audit's :class:`InvalidRule` (InvalidInput: undefined there, passed on)."""
-    try:
-        return call_user(label, fn, args)
-    except RuleFailure as exc:
-        raise InvalidRule(str(exc), rule=rule or label) from exc.__cause__
+from properties.sandbox import call_as_rule
 
 
 class ThirdPartyRule:
@@ -46,7 +37,7 @@ class ThirdPartyRule:
         self.fn, self.name, self.claims = fn, name, dict(claims or {})
 
     def evaluate(self, P, b):
-        out = _call(self.name, self.fn, P.copy(), b.copy())
+        out = call_as_rule(self.name, self.fn, (P.copy(), b.copy()))
         return check_output(out, P.shape[1], self.name)
 
     __call__ = evaluate
@@ -57,7 +48,8 @@ class ThirdPartyRule:
         if cage is None or getattr(self.fn, "__tokenauction_context__", False):
             return np.stack([self.evaluate(P, row) for row in bm])
         # a caged aggregate: the whole grid in one request to its worker
-        out = _call(self.name, cage.call, "aggregate_batch", np.array(P, dtype=np.float64), bm)
+        out = call_as_rule(self.name, cage.call,
+                           ("aggregate_batch", np.array(P, dtype=np.float64), bm))
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:
             raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
                               rule=self.name)
@@ -131,8 +123,8 @@ class Audited:
 
     def _checked_payments(self, pay):
         def call(P, b):
-            z = np.asarray(_call(f"{self.name}.payments", pay, P.copy(), b.copy(), rule=self.name),
-                           dtype=np.float64)
+            z = np.asarray(call_as_rule(f"{self.name}.payments", pay, (P.copy(), b.copy()),
+                                        self.name), dtype=np.float64)
             if z.shape != b.shape:
                 raise InvalidRule(f"{self.name}.payments returned shape {z.shape}, expected "
                                   f"{b.shape} (one expected payment per agent)", rule=self.name)
