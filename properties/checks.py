@@ -10,6 +10,8 @@ bids and the token involved (errors that carry data).
 * :func:`utility_curve` -- agent i's utility ``u(s) = v (a(Q(s)) - a(Q(0))) - Z(s)`` under a
   value model (theory §6), the one definition behind :func:`regret_violation` (truthful) and
   :func:`ir_violation` (individually rational), for check and the mechanism audit alike.
+* :func:`truthful_regret` -- the largest gain of a misreport over bidding ``t_i = b_i`` under
+  the ``kl`` value model and a built-in payment (the run audit's and the demo's step).
 * :func:`identity_payment` -- the expected payment that Myerson's identity gives,
   ``Z(b) = b x(b) - int_0^b x`` under a value model (:mod:`mechanism.valuations`), by the
   independent oracle :mod:`properties.oracle` (scipy quad, split at the other bids and at
@@ -29,7 +31,8 @@ from mechanism import bids, orders
 from mechanism import rules as R
 from mechanism import valuations as VM
 from mechanism.errors import InvalidInput
-from mechanism.regret import regret
+from mechanism import payments as PAY
+from mechanism.regret import misreports, regret
 
 from properties import oracle
 
@@ -188,3 +191,31 @@ def ir_violation(u_truthful: float, value: float, i: int, tol: float) -> dict | 
     if u_truthful >= -tol * max(1.0, value):
         return None
     return {"agent": i, "value": value, "bid_from": value, "utility": float(u_truthful)}
+
+
+def truthful_regret(rule, P, b, i, payment: str) -> float | None:
+    """max over misreports of utility minus truthful utility, value ``t_i = b_i``, under the
+    ``kl`` value model (the KL the rule minimizes); :func:`mechanism.regret.regret`, the
+    outcomes of all misreports in one batch."""
+    try:
+        PAY.valuation_loss(rule)
+    except InvalidInput:  # the rule minimizes no known KL: no valuation model
+        return None
+    model = VM.get_value_model("kl").for_rule(rule)
+    p_i = rule.smoothed(P)[0][i]
+    t = float(b[i])
+
+    def utilities(s):
+        Q = bids.bid_path(rule, P, b, i, s)
+        if payment == "valuation":
+            z = [PAY.valuation_payment(rule, P, bids.with_bid(b, i, r), i)[0] for r in s]
+        else:
+            z = s
+        with np.errstate(invalid="ignore"):  # t = 0 with an infinite loss: undefined
+            return t * model.values(p_i, Q) - np.asarray(z, dtype=np.float64)
+
+    try:
+        out = regret(t, misreports(t), utilities)
+    except InvalidInput:  # L_i(Q(0)) infinite: the valuation payment is undefined
+        return None
+    return None if out is None else out[0]

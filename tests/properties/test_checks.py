@@ -62,3 +62,14 @@ def test_an_infinite_value_is_no_utility():
     with pytest.raises(InvalidInput, match="infinite"):
         C.utility_curve(m, Pz[0], lambda s: RULE(Pz, with_bid(np.array([1.0, 1.0]), 0, s)),
                         lambda s: 0.0, 1.0, 0)
+
+
+def test_truthful_regret_is_zero_under_valuation_payment_and_positive_under_pay_your_bid():
+    from mechanism import rules as R
+    from properties.checks import truthful_regret
+    rule = R.get_rule("linear")
+    P = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.3, 0.3, 0.4]])
+    b = np.array([1.0, 2.0, 0.5])
+    for i in range(3):
+        assert abs(truthful_regret(rule, P, b, i, "valuation")) < 1e-6
+        assert truthful_regret(rule, P, b, i, "pay_your_bid") > 1e-3
