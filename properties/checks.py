@@ -73,9 +73,11 @@ def defined_at_zero(rule, P, b, i) -> bool:
     return True
 
 
-def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=()):
+def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=(),
+                          worst: bool = False):
     """First consecutive pair ``bid_from < bid_to`` of the grid with
-    ``Q(bid_to) ⋡_box Q(bid_from)`` for agent i (:func:`mechanism.orders.box_path_violation`).
+    ``Q(bid_to) ⋡_box Q(bid_from)`` for agent i (:func:`mechanism.orders.box_path_violation`);
+    with ``worst``, the pair that breaks it by the most (the demo's per-step figure).
 
     Box is transitive, so consecutive pairs cover the whole grid. Ideal ``p_i`` is the
     smoothed row when the rule smooths (theory §2). Returns ``None`` or a counterexample.
@@ -87,7 +89,7 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
         return None
     p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else P[i]
     Q = bids.bid_path(rule, P, b, i, grid)
-    bad = orders.box_path_violation(p, Q, tol)
+    bad = _worst_pair(p, Q, tol) if worst else orders.box_path_violation(p, Q, tol)
     if bad is None:
         return None
     k, t = bad["k"], bad["token"]
@@ -95,6 +97,16 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
             "bid_to": float(grid[k + 1]), "token": t, "p_token": float(p[t]),
             "q_from_token": float(Q[k, t]), "q_to_token": float(Q[k + 1, t]),
             "excess": bad["excess"]}
+
+
+def _worst_pair(p, Q, tol: float) -> dict | None:
+    """:func:`mechanism.orders.box_path_violation`'s answer for the pair of largest excess."""
+    excess = orders.box_path_excess(p, Q)
+    if not excess.size or not excess.max() > tol:
+        return None
+    k = int(np.argmax(excess))
+    t, amount = orders.box_violation(p, Q[k + 1], Q[k])
+    return {"k": k, "token": t, "excess": amount}
 
 
 def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9, floor: float = 1.0):

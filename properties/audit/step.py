@@ -29,7 +29,6 @@ from mechanism import payments as pay
 from mechanism import rules as R
 from mechanism.divergences import tv
 from mechanism.errors import InvalidInput
-from mechanism.orders import box_path_excess, box_violation
 from mechanism.sampling import StableSampler
 
 from properties import checks as C
@@ -77,7 +76,6 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
     if charged_errors is None:
         charged_errors = np.zeros(n)
     rule, P = R.reduce_vocabulary(rule, P)
-    Ps = rule.smoothed(P)[0]
     scale = rule.total_weight(b)
     violations, worst, where = 0, 0.0, None
     marg_err = switch_err = ident_err = ident_diff = 0.0
@@ -86,13 +84,11 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         if rule.total_weight(b) - b[i] <= 0:
             continue  # Q(0) undefined: the agent faces no competition
         grid = step_grid(b, i, scale)
+        cex = C.box_violation_on_grid(rule, P, b, i, grid=grid, tol=1e-9, worst=True)
+        violations += cex is not None
+        if cex is not None and cex["excess"] > worst:
+            worst, where = cex["excess"], (i, cex["token"], cex["bid_from"], cex["bid_to"])
         Q = bids.bid_path(rule, P, b, i, grid)
-        excess = box_path_excess(Ps[i], Q)
-        violations += bool((excess > 1e-9).any())
-        k = int(np.argmax(excess)) if excess.size else 0
-        if excess.size and excess[k] > 1e-9 and excess[k] > worst:
-            t, amount = box_violation(Ps[i], Q[k + 1], Q[k])
-            worst, where = amount, (i, t, float(grid[k]), float(grid[k + 1]))
         sampler = StableSampler(rule, P, b, i)
         law = sampler.grid_marginals(grid)
         marg_err = max(marg_err, float(np.max(np.abs(law - Q))))
