@@ -46,6 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from mechanism import TokenAuction  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
+
 
 class SparseAgents:
     """Provider: each agent's row has 16..top tokens (a top-p cut); every ``dense_every``
@@ -184,21 +187,11 @@ def batch(args) -> int:
                   f"{c['unreadable']} unreadable; CPU time of the audits {rep.cpu_seconds:.1f}s "
                   f"= {rep.cpu_seconds / rep.seconds:.2f} cores busy on average; load average "
                   f"before {load:.2f}", flush=True)
-        print(f"CPU: {_cpu_model()}")
+        print(f"CPU: {cpu_model()}")
         return 0
     finally:
         if not (args.keep or args.dir):
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main(argv=None) -> int:
@@ -253,7 +246,7 @@ def main(argv=None) -> int:
             old = r["steps"] / r["serial_s"]
             print(f"serial audit (vectorized=False): {r['serial_s']:.1f}s ({old:.0f} steps/s); "
                   f"speed-up {rate / old:.1f}x; same verdicts and divergences: {r['same']}")
-        print(f"CPU: {_cpu_model()}")
+        print(f"CPU: {cpu_model()}")
         samples = ", ".join(f"after {k} steps {v / mib:.1f} MiB" for k, v in
                             sorted(r["samples"].items(), key=lambda kv: int(kv[0])))
         what = "traced memory (tracemalloc)" if r["traced"] else "RSS"

@@ -1,17 +1,18 @@
-"""Throughput of the joint token auction on a real LLM (issue 5's benchmark).
+"""Throughput of the joint token auction on a real LLM.
 
 For n in {1, 2, 4, 8} agents it runs ``TokenAuction("linear")`` over ``LLMAgents`` (one
-batched forward per token) and reports, per generated token: ms, tokens/s, the ratio to
-plain single-prompt decoding with the same model and length, and the mechanism's share
-of the step (aggregation + sampling + second-price payments, i.e. everything but the
-provider). The same auction with the agents stepped one by one (n forwards per token) is
-timed for comparison. Targets: at 4 agents >= 80% of single-prompt decode speed; mechanism
-share < 5% of the step.
+batched forward per token) and reports, per generated token: ms per step and per row, the
+ratio to single-prompt decoding with the same model and prompt length (the agents' prompts
+have equal token lengths), and the mechanism's share of the step (aggregation + sampling +
+second-price payments, i.e. everything but the provider) for every rule the demo runs
+(linear; log-linear smoothed as in the demo), with unequal bids. Rounds time the baseline
+and every n side by side, the order reversed every other round; medians over rounds. The
+same auction with the agents stepped one by one (n forwards per token) is timed for
+comparison. Goals: 8 agents >= 85% of single-prompt speed; mechanism share <= 5%.
 
-The single-prompt baseline is plain greedy decoding with the model's stock ``torch.nn.Linear``
-layers AND with the small-batch linears ``load_model`` installs on the CPU; the faster of the
-two is the figure the ratio divides by (one row takes ``F.linear`` in both, so they agree up
-to noise).
+The single-prompt baseline is the fastest of three ways to decode one prompt greedily: the
+model's stock ``torch.nn.Linear`` layers, the small-batch linears ``load_model`` installs on
+the CPU (one row as a duplicated 2-row product, on every core), and ``model.generate``.
 
 Where the time goes (torch.profiler, 10 decode steps, fp32, 2 threads, 2-core AMD EPYC):
 with stock linears the 4-agent step spent 66% in ``aten::mm``; ``F.linear`` with 4 rows
@@ -42,12 +43,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llm_decode import prompts, random_llama, random_prompts, time_single  # noqa: E402
+from llm_decode import SYSTEM, random_llama, random_prompts, time_single  # noqa: E402
 
-from mechanism import TokenAuction, step_uniforms  # noqa: E402
+from mechanism import TokenAuction, get_rule, step_uniforms  # noqa: E402
 from tokenauction.llm.agents import LLMAgents, load_model  # noqa: E402
 from tokenauction.llm.model import (LoadedModel, require_torch, resolve_device,  # noqa: E402
                                     resolve_dtype, use_small_batch_linears)
+
+
+#: The demo's smoothing of log-linear (tokenauction/demo).
+DEMO_EPSILON = 1e-4
 
 
 class Timed:
@@ -73,10 +78,12 @@ class OneByOne:
         return np.vstack([p(prefix).dists for p in self.providers]), None
 
 
-def time_auction(provider, n, tokens, warmup, seed=0):
-    """(ms per step, mechanism share) of a linear auction, prefill excluded."""
+def time_auction(provider, n, tokens, warmup, seed=0, auction=None, bids=None):
+    """(ms per step, mechanism share) of an auction (default linear, equal bids), prefill
+    excluded."""
     timed = Timed(provider)
-    auction = TokenAuction("linear")
+    auction = auction or TokenAuction("linear")
+    bids = [1.0] * n if bids is None else bids
     step_times, shares = [], []
     # steady state: one step at a time on a growing prefix (provider keeps its KV cache)
     prefix = []
@@ -86,13 +93,35 @@ def time_auction(provider, n, tokens, warmup, seed=0):
         t0 = time.perf_counter()
         rep = timed(prefix)
         dists = rep[0] if isinstance(rep, tuple) else rep.dists
-        rec = auction.step(dists, [1.0] * n, step_uniforms(seed, k, n))
+        rec = auction.step(dists, bids, step_uniforms(seed, k, n))
         total = time.perf_counter() - t0
         prefix = prefix + [rec.token]
         if k >= warmup:
             step_times.append(1000 * total)
             shares.append(1 - timed.seconds / total)
     return statistics.median(step_times), statistics.median(shares)
+
+
+def time_generate(loaded: LoadedModel, prompt: list[int], tokens: int, torch) -> float:
+    """ms per new token of ``model.generate`` (greedy): (time for ``tokens`` + 1 new tokens
+    minus time for 1) / tokens, so the prefill cancels."""
+    ids = torch.tensor([prompt], device=loaded.model.device)
+
+    def run(k):
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                  max_new_tokens=k, min_new_tokens=k)
+        return time.perf_counter() - t0
+    run(2)
+    return 1000 * (run(tokens + 1) - run(1)) / tokens
+
+
+def equal_prompts(n: int) -> list[dict]:
+    """n chat prompts of EQUAL token length (only a one-letter brand differs), so the
+    batch's rows and the single-prompt baseline decode prompts of one length."""
+    return [{"system": SYSTEM, "user": f"Write a one-sentence ad for brand {chr(65 + i)} about: "
+             "Vacations in Hawaii"} for i in range(n)]
 
 
 def stock_copy(loaded: LoadedModel) -> LoadedModel:
@@ -140,41 +169,62 @@ def main(argv=None) -> int:
         if device == "cpu":
             use_small_batch_linears(loaded.model)  # as load_model does on the CPU
     else:
-        loaded, make_prompts = load_model(args.model, device=device, dtype=dtype), prompts
+        loaded, make_prompts = load_model(args.model, device=device, dtype=dtype), equal_prompts
     stock = stock_copy(loaded)
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, load average "
           f"{os.getloadavg()[0]:.1f}); model {loaded.source}, device {device}, dtype {dtype}, "
           f"torch threads {torch.get_num_threads()}")
     ns = [int(x) for x in args.agents.split(",")]
+    lengths = {len(ids) for ids in LLMAgents(loaded, make_prompts(max(ns))).prompt_ids}
+    print(f"prompt lengths (tokens): {sorted(lengths)}"
+          + ("" if len(lengths) == 1 else " -- NOT equal: the ratios compare unequal work"))
     single_ids = LLMAgents(loaded, make_prompts(1)).prompt_ids[0]
+    rules = {"linear": TokenAuction("linear"),
+             "log_linear": TokenAuction(get_rule("log_linear", epsilon=DEMO_EPSILON))}
     ratios = {n: [] for n in ns}
     rows = {n: [] for n in ns}
-    for rnd in range(args.repeats):  # side by side: the same load disturbs both figures
-        singles = [statistics.median(time_single(m, single_ids, args.tokens, args.warmup, torch))
-                   for m in (stock, loaded)]
-        single = min(singles)  # the faster baseline: the ratio never flatters the batch
+    shares = {(n, r): [] for n in ns for r in rules}
+    for rnd in range(args.repeats):  # side by side, the order reversed every other round
+        order = ["single", *ns] if rnd % 2 == 0 else [*reversed(ns), "single"]
+        got = {}
+        for item in order:
+            if item == "single":
+                got["single"] = [statistics.median(time_single(m, single_ids, args.tokens,
+                                                               args.warmup, torch))
+                                 for m in (stock, loaded)] + [
+                    time_generate(loaded, single_ids, args.tokens, torch)]
+                continue
+            n = item
+            bids = list(np.linspace(0.5, 2.0, n)) if n > 1 else [1.0]
+            for name, auction in rules.items():
+                ms, share = time_auction(LLMAgents(loaded, make_prompts(n)), n, args.tokens,
+                                         args.warmup, auction=auction, bids=bids)
+                shares[(n, name)].append(share)
+                if name == "linear":
+                    got[n] = ms
+        single = min(got["single"])  # the fastest baseline: the ratio never flatters the batch
         for n in ns:
-            batched, share = time_auction(LLMAgents(loaded, make_prompts(n)), n, args.tokens,
-                                          args.warmup)
-            ratios[n].append(single / batched)
-            rows[n].append((single, batched, share))
-        print(f"round {rnd + 1}/{args.repeats}: single-prompt {singles[0]:.1f} ms/token (stock "
-              f"linears), {singles[1]:.1f} (small-batch linears); "
-              + ", ".join(f"{n} agents {rows[n][-1][1]:.1f} ms/step ({ratios[n][-1]:.0%})"
-                          for n in ns), flush=True)
-    print("\nagents | single ms/token | auction ms/step | vs single: median [min, max] over "
-          "rounds | mechanism share | one-by-one ms/step")
+            ratios[n].append(single / got[n])
+            rows[n].append((single, got[n]))
+        s1, s2, g = got["single"]
+        print(f"round {rnd + 1}/{args.repeats}: single-prompt {s1:.1f} ms/token (stock linears), "
+              f"{s2:.1f} (small-batch linears, one row duplicated), {g:.1f} (model.generate); "
+              + ", ".join(f"{n} agents {got[n]:.1f} ms/step ({ratios[n][-1]:.0%})" for n in ns),
+              flush=True)
+    print("\nagents | single ms/token | auction ms/step | ms/row | vs single: median [min, max] "
+          "| mechanism share, unequal bids: " + ", ".join(rules) + " | one-by-one ms/step")
     for n in ns:
         single = statistics.median(r[0] for r in rows[n])
         batched = statistics.median(r[1] for r in rows[n])
-        share = statistics.median(r[2] for r in rows[n])
+        share = ", ".join(f"{statistics.median(shares[(n, r)]):.1%}" for r in rules)
         serial = float("nan")
         if not args.no_serial:
             serial, _ = time_auction(OneByOne([LLMAgents(loaded, [p]) for p in make_prompts(n)]),
                                      n, args.tokens, args.warmup)
-        print(f"{n:>6} | {single:>15.1f} | {batched:>15.1f} | {statistics.median(ratios[n]):>6.0%} "
-              f"[{min(ratios[n]):.0%}, {max(ratios[n]):.0%}] | {share:>15.1%} | {serial:>10.1f}",
-              flush=True)
+        print(f"{n:>6} | {single:>15.1f} | {batched:>15.1f} | {batched / n:>6.1f} | "
+              f"{statistics.median(ratios[n]):>6.0%} [{min(ratios[n]):.0%}, {max(ratios[n]):.0%}] "
+              f"| {share:>24} | {serial:>10.1f}", flush=True)
+    print(f"load average after {os.getloadavg()[0]:.1f}")
     return 0
 
 

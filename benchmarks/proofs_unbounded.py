@@ -67,13 +67,24 @@ def main(argv=None) -> None:
                                    weight=1.0, epsilon=.01)),
                        ("exp(b/T), T symbolic", normalized(lambda b, fn, T: fn.exp(b / T),
                                                            params={"T": 2.0},
-                                                           symbolic_params=True)),
+                                                           domains={"T": "positive"})),
                        ("b/(1+b^2) (not monotone)", normalized(lambda b, fn: b / (1 + b * b)))):
         L.clear_cache()
         t0 = time.perf_counter()
         res = prove_rule_property(rule, "monotone", "box")
         print(f"  {name:<34} {str(res.verdict):<8} {time.perf_counter() - t0:6.2f} s  "
               f"[{res.scope.sizes() if res.scope else res.size}]")
+    print("\ncheck of a family rule (the unbounded verdict; target: within 10 s):")
+    from properties import check
+    for name, rule in (("linear (built-in)", "linear"),
+                       ("exp(b/2) family", normalized(lambda b, fn: fn.exp(b / 2)))):
+        L.clear_cache()
+        t0 = time.perf_counter()
+        rep = check(rule, properties=["monotone:box"], max_examples=20)
+        proved = [f for f in rep.findings if str(f.verdict) == "PROVED"]
+        print(f"  {name:<34} {'PROVED' if proved else 'not proved':<10} "
+              f"{time.perf_counter() - t0:6.2f} s  "
+              f"[{proved[0].scope.sizes() if proved and proved[0].scope else '-'}]")
 
 
 if __name__ == "__main__":

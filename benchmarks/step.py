@@ -1,30 +1,48 @@
-"""Time one auction step (aggregation, sampling, second-price payments for every agent).
+"""Time one auction step (validation, aggregate, sample, every agent's second-price payment).
 
-For n in {2, 4, 8} agents and V = 49152 (SmolLM2's vocabulary), prints each variant as a
-ratio to a 35 ms LLM decode step (SmolLM2-135M on these machines, our measurements) and to
-one dense n x V matrix-vector product measured in the same run.
+V = 49152 (SmolLM2's vocabulary). Every row is printed as a ratio to a dense n x V
+matrix-vector product and to one decode step of the packaged model (SmolLM2-135M, the
+fastest single-prompt decode we have, ``tokenauction.llm.agents.single_prompt_step_ms``),
+both measured in the same run, interleaved with the rows, over ``--rounds`` rounds; the
+figures are medians over the rounds. With ``--gpu`` and CUDA present, a column divides by
+the decode step on the GPU. The CPU model and the load average are printed: the ratios are
+the figures to compare across machines.
 
-Targets (issue 2): linear with closed-form payments <= 2% of the decode step at n = 4;
-any monotone rule through quadrature <= 25%.
+Goals (ratio to the matvec): linear closed form n = 4 <= 5x; linear by quadrature n = 8
+<= 50x; log-linear by quadrature, dense reports, n = 8 <= 1000x; log-linear on smoothed
+top-p reports (the LLM case) n = 8 <= 50x.
 
-    python benchmarks/step.py [--repeat 30]
+    python benchmarks/step.py [--repeat 20] [--rounds 3] [--no-decode] [--gpu]
+
+The ``mechanism`` package comes from ``PYTHONPATH`` when it is set there (then this checkout
+only fills in what is missing): to time another checkout's mechanism with this decode step,
+point ``PYTHONPATH`` at a folder holding links to that ``mechanism`` and this ``tokenauction``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from mechanism import TokenAuction, step_uniforms
-from mechanism.validation import as_bids, as_distributions
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # PYTHONPATH first: see --help
 
-DECODE_MS = 35.0
+from mechanism import TokenAuction, expected_payments, get_rule, step_uniforms  # noqa: E402
+from mechanism.sampling import inverse_cdf  # noqa: E402
+
+from machine import cpu_model  # noqa: E402
+
 V = 49152
+#: The demo's smoothing of log-linear (tokenauction/demo/run.py).
+EPSILON = 1e-4
 
 
-def best_ms(fn, repeat):
+def median_ms(fn, repeat: int) -> float:
     fn()
     times = []
     for _ in range(repeat):
@@ -34,47 +52,120 @@ def best_ms(fn, repeat):
     return 1e3 * float(np.median(times))
 
 
-def llm_like(rng, n):
-    """Top-p truncated softmax rows, like real next-token distributions (few hundred tokens)."""
+def dense_rows(rng, n):
+    """Softmax rows over the whole vocabulary (every token has mass)."""
     logits = rng.standard_normal((n, V)) * 3
     P = np.exp(logits - logits.max(axis=1, keepdims=True))
-    P /= P.sum(axis=1, keepdims=True)
-    return P
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def top_p_rows(rng, n):
+    """Top-p style rows: 16..256 tokens each, zeros elsewhere (what LLM agents report)."""
+    P = np.zeros((n, V))
+    for i in range(n):
+        k = int(rng.integers(16, 257))
+        P[i, rng.choice(V, size=k, replace=False)] = rng.gamma(0.5, size=k) + 1e-12
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def quadrature_step(rule):
+    """Validation, aggregate, sample, payments by quadrature (no closed form used)."""
+    def step(P, b, u):
+        q = rule(P, b)
+        inverse_cdf(q, float(u[0]))
+        return expected_payments(rule, P, b, method="quadrature")
+    return step
+
+
+def rows(rng):
+    """(label, n, fn(P, b, u), P): the issue's table."""
+    lin = TokenAuction("linear")
+    ll = TokenAuction("log_linear")
+    ll_s = TokenAuction(get_rule("log_linear", epsilon=EPSILON))
+    out = []
+    for n in (2, 4):
+        out.append(("linear, closed form", n, lin.step, dense_rows(rng, n)))
+    out.append(("linear by quadrature", 8, quadrature_step(get_rule("linear")),
+                dense_rows(rng, 8)))
+    for n in (4, 8):
+        out.append(("log-linear by quadrature, dense", n, ll.step, dense_rows(rng, n)))
+    out.append(("log-linear, smoothed top-p", 8, ll_s.step, top_p_rows(rng, 8)))
+    return out
+
+
+_LOADED: dict = {}
+
+
+def decode_ms(device: str) -> float | None:
+    """ms of one decode step of the packaged model, or None (printed why) without it."""
+    if device in _LOADED and _LOADED[device] is None:
+        return None
+    try:
+        from tokenauction.llm.agents import load_model, single_prompt_step_ms
+        if device not in _LOADED:
+            _LOADED[device] = load_model(device=device)
+        return single_prompt_step_ms(_LOADED[device])
+    except Exception as exc:  # no torch, no model package, no GPU: say so, time the rest
+        print(f"decode step on {device}: could not be measured ({type(exc).__name__}: {exc})")
+        _LOADED[device] = None
+        return None
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--repeat", type=int, default=20, help="timings per row and round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-decode", action="store_true", help="skip the decode step")
+    ap.add_argument("--gpu", action="store_true", help="also a decode step on CUDA")
+    ap.add_argument("--only", default="", help="only the rows whose label contains this")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"one auction step, V = {V}; median of {args.repeat} runs")
-    print(f"{'n':>2}  {'variant':<34} {'ms':>8} {'/decode':>8} {'/matvec':>8}")
+    table = [r for r in rows(rng) if args.only in r[0]]
+    bids = {n: rng.uniform(0.5, 2.0, n) for n in (2, 4, 8)}
+    w = {n: rng.random(n) for n in (2, 4, 8)}
+    mats = {n: dense_rows(rng, n) for n in (2, 4, 8)}
+    ratios = {k: [] for k in range(len(table))}
+    ms = {k: [] for k in range(len(table))}
+    mv = {n: [] for n in (2, 4, 8)}
+    dec, gpu = [], []
+    print(f"one auction step, V = {V}; CPU {cpu_model()}, load average before "
+          f"{os.getloadavg()[0]:.2f}; {args.rounds} rounds of {args.repeat} timings", flush=True)
+    for rnd in range(args.rounds):
+        if not args.no_decode:
+            d = decode_ms("cpu")
+            dec += [d] if d is not None else []
+            if args.gpu:
+                g = decode_ms("cuda")
+                gpu += [g] if g is not None else []
+        for k, (label, n, fn, P) in enumerate(table):
+            m = median_ms(lambda: w[n] @ mats[n], args.repeat)
+            mv[n].append(m)
+            u = step_uniforms(0, rnd, n)
+            reps = args.repeat if "log-linear" not in label else max(3, args.repeat // 4)
+            t = median_ms(lambda: fn(P, bids[n], u), reps)
+            ms[k].append(t)
+            ratios[k].append(t / m)
+    dec_ms = statistics.median(dec) if dec else None
+    gpu_ms = statistics.median(gpu) if gpu else None
+    head = f"{'row':<34} {'n':>2} {'ms':>9} {'x matvec':>9} {'/decode':>8}"
+    print(head + (f" {'/gpu decode':>11}" if args.gpu else ""))
+    for k, (label, n, _, _) in enumerate(table):
+        t = statistics.median(ms[k])
+        line = (f"{label:<34} {n:>2} {t:9.3f} {statistics.median(ratios[k]):9.1f} "
+                + (f"{t / dec_ms:8.2%}" if dec_ms else f"{'-':>8}"))
+        if args.gpu:
+            line += f" {t / gpu_ms:11.2%}" if gpu_ms else f" {'-':>11}"
+        print(line)
     for n in (2, 4, 8):
-        P = llm_like(rng, n)
-        b = rng.uniform(0.5, 2.0, n)
-        u = step_uniforms(0, 0, n)
-        w = rng.random(n)
-        mv = best_ms(lambda: w @ P, args.repeat)
-        variants = {
-            "validation only": lambda: as_bids(b, as_distributions(P).shape[0]),
-            "linear, closed form (auto sampler)": lambda: TokenAuction("linear").step(P, b, u),
-            "linear, quadrature": None,
-            "winner_take_all, closed form": lambda: TokenAuction("winner_take_all").step(P, b, u),
-            "log_linear, quadrature": None,
-        }
-        from mechanism import payments as pay
-
-        lin = TokenAuction("linear")
-        variants["linear, quadrature"] = lambda: (lin.step.__self__.rule.evaluate(P, b),
-                                                 pay.expected_payments(lin.rule, P, b,
-                                                                       method="quadrature"))
-        ll = TokenAuction("log_linear")
-        variants["log_linear, quadrature"] = lambda: ll.step(P, b, u)
-        for name, fn in variants.items():
-            reps = args.repeat if "log_linear" not in name else max(3, args.repeat // 10)
-            ms = best_ms(fn, reps)
-            print(f"{n:>2}  {name:<34} {ms:8.3f} {ms / DECODE_MS:8.2%} {ms / mv:8.1f}")
-        print(f"{n:>2}  {'(dense n x V matvec)':<34} {mv:8.3f} {mv / DECODE_MS:8.2%} {1.0:8.1f}")
+        if mv[n]:
+            print(f"{'(dense n x V matvec)':<34} {n:>2} {statistics.median(mv[n]):9.4f}")
+    if dec_ms:
+        per = max((n for n in mv if mv[n]), default=None)
+        print(f"decode step of the packaged model (CPU): {dec_ms:.1f} ms"
+              + (f" = {dec_ms / statistics.median(mv[per]):.0f} n={per} matvecs" if per else ""))
+    if gpu_ms:
+        print(f"decode step on the GPU: {gpu_ms:.1f} ms")
+    print(f"load average after {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

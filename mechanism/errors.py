@@ -26,6 +26,12 @@ class InvalidInput(TokenAuctionError, ValueError):
         self.token = token
 
 
+class Float64Range(InvalidInput):
+    """The input is valid in exact reals but beyond what float64 can compute for this rule
+    (a weight overflows, or rounds below 0): a declined input, never a wrong answer, and no
+    evidence for or against any property."""
+
+
 def lookup(registry, name, what: str):
     """``registry[name]``, or InvalidInput naming ``what`` and the known names (every
     registry lookup by name: rules, payment rules, preference orders)."""

@@ -24,9 +24,10 @@ import numpy as np
 
 from . import rules as R
 from .bids import others_weight
-from .divergences import tv, tv_rows
+from .divergences import tv
 from .errors import InvalidInput, lookup
 from . import quadrature as quad
+from .paths import BidPaths
 from . import valuations as V
 from .validation import as_bids, as_distributions
 
@@ -112,27 +113,29 @@ myerson = V.myerson
 def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.ndarray]:
     """Second-price expected payments of every agent by quadrature of the identity.
 
-    First pass: one ``rule.batch`` call evaluates, for every agent, ``Q`` at the 17
-    ``quadrature.points(0, b_i)`` (``0``, the 15 Gauss-Kronrod nodes, ``b_i``). Agents
-    whose error estimate exceeds ``tol`` are refined adaptively.
+    ``G_i(s) = TV(Q_i(0), Q_i(s))`` comes from :class:`mechanism.paths.BidPaths` (one
+    precomputation per step, many nodes per call). For the smooth rules (linear,
+    log-linear: no jumps in the own bid) every agent's integral runs in
+    :func:`quadrature.integrate_many`: the first pass evaluates all agents at their 17
+    ``quadrature.points(0, b_i)`` in one call, each refinement round all agents' new
+    nodes in one call. Other rules go agent by agent through the jump-aware identity.
     """
     n = len(b)
     z, err = np.zeros(n), np.zeros(n)
-    active = [i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0]
-    if not active:
+    active = np.array([i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0],
+                      dtype=np.int64)
+    if not len(active):
         return z, err
-    per = 17  # Q at quad.points(0, b_i): 0, 15 nodes, b_i
-    bid_rows = np.concatenate([R.bid_profiles(b, i, quad.points(0.0, b[i])) for i in active])
-    Q = rule.batch(P, bid_rows).reshape(len(active), per, -1)
-    G_all = tv_rows(Q, Q[:, :1, :])  # G(s) = TV(Q(0), Q(s)); G(0) = 0
-    for k, i in enumerate(active):
-        q0 = Q[k, 0]
+    paths = BidPaths(rule, P, b)
+    if rule.generic in (R.linear, R.log_linear):  # no jumps in the own bid
+        z[active], err[active] = V.myerson_many(lambda which, s: paths.tv(active[which], s),
+                                                b[active], tol)
+        return z, err
+    for i in active:
+        def G_of(s, i=i):
+            return paths.tv(np.full(len(s), i), s)
 
-        def G_of(s, i=i, q0=q0):
-            return tv_rows(R.bid_path(rule, P, b, i, s), q0)
-
-        smooth = rule.generic in (R.linear, R.log_linear)  # no jumps in the own bid
-        z[i], err[i] = myerson(G_of, float(b[i]), tol, first=G_all[k], jumps=not smooth,
+        z[i], err[i] = myerson(G_of, float(b[i]), tol, jumps=True,
                                candidates=[c for c in np.delete(b, i) if 0 < c < b[i]])
     return z, err
 

@@ -48,8 +48,16 @@ def points(a: float, b: float) -> np.ndarray:
     return np.concatenate(([a], nodes(a, b), [b]))
 
 
-def _end_gap_error(x: np.ndarray, y: np.ndarray) -> float:
-    """Error of the end gaps ``[x0, x1]`` and ``[x15, x16]``, where K15 and G7 see nothing.
+def points_many(a, b) -> np.ndarray:
+    """:func:`points` of many intervals at once: (m, 17) for ends ``a``, ``b`` of shape (m,)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    inner = 0.5 * (a + b)[:, None] + 0.5 * (b - a)[:, None] * NODES
+    return np.hstack((a[:, None], inner, b[:, None]))
+
+
+def _end_gap_error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Error of the end gaps ``[x0, x1]`` and ``[x15, x16]``, where K15 and G7 see nothing
+    (rows of ``x``, ``y``: (m, 17) intervals).
 
     An end value is *off trend* when it misses the line through the two nearest nodes by
     more than half the step between those nodes: a jump (or a sharp kink) lies in the
@@ -57,13 +65,29 @@ def _end_gap_error(x: np.ndarray, y: np.ndarray) -> float:
     so nothing is added and K15's error estimate stands. Off trend, the gap's share of
     the integral is only known to lie between its end values (exact for a monotone
     integrand), so ``gap * |y_end - y_node|`` is added."""
-    err = 0.0
-    noise = 1e-12 * float(np.max(np.abs(y)))
+    err = np.zeros(len(y))
+    noise = 1e-12 * np.max(np.abs(y), axis=1)
     for e, n1, n2 in ((0, 1, 2), (16, 15, 14)):
-        predicted = y[n1] + (y[n1] - y[n2]) * (x[e] - x[n1]) / (x[n1] - x[n2])
-        if abs(y[e] - predicted) > 0.5 * abs(y[n1] - y[n2]) + noise:
-            err += abs(x[e] - x[n1]) * abs(y[e] - y[n1])
+        predicted = y[:, n1] + (y[:, n1] - y[:, n2]) * (x[:, e] - x[:, n1]) / (x[:, n1] - x[:, n2])
+        off = np.abs(y[:, e] - predicted) > 0.5 * np.abs(y[:, n1] - y[:, n2]) + noise
+        err += np.where(off, np.abs(x[:, e] - x[:, n1]) * np.abs(y[:, e] - y[:, n1]), 0.0)
     return err
+
+
+def combine_many(y: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`combine` of m intervals at once: ``y`` (m, 17) at :func:`points_many`."""
+    y = np.asarray(y, dtype=np.float64)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    h = 0.5 * (b - a)
+    inner = y[:, 1:16]
+    k, g = h * (inner @ WK), h * (inner @ WG)
+    err = np.abs(k - g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(h > 0, 0.5 * k / np.where(h > 0, h, 1.0), 0.0)
+        resasc = np.where(h > 0, h * (np.abs(inner - mean[:, None]) @ WK), 0.0)
+        scaled = resasc * np.minimum(1.0, (200.0 * err / np.where(resasc > 0, resasc, 1.0)) ** 1.5)
+    err = np.where((resasc > 0) & (err > 0), scaled, err)
+    return k, err + _end_gap_error(points_many(a, b), y)
 
 
 def combine(y: np.ndarray, a: float, b: float) -> tuple[float, float]:
@@ -77,14 +101,8 @@ def combine(y: np.ndarray, a: float, b: float) -> tuple[float, float]:
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (17,):
         raise ValueError(f"combine needs the integrand at the 17 points(a, b), got shape {y.shape}")
-    h = 0.5 * (b - a)
-    inner = y[1:16]
-    k, g = h * float(WK @ inner), h * float(WG @ inner)
-    err = abs(k - g)
-    resasc = h * float(WK @ np.abs(inner - 0.5 * k / h)) if h > 0 else 0.0
-    if resasc > 0 and err > 0:
-        err = resasc * min(1.0, (200.0 * err / resasc) ** 1.5)
-    return k, err + _end_gap_error(points(a, b), y)
+    k, err = combine_many(y[None, :], [a], [b])
+    return float(k[0]), float(err[0])
 
 
 def integrate(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
@@ -96,25 +114,61 @@ def integrate(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
 
     ``first``: the integrand already evaluated at ``points(a, b)`` (a batched first pass).
     A bisection reuses both end values and evaluates the two halves' nodes and the
-    midpoint in one call of ``f`` (31 points)."""
+    midpoint in one call of ``f`` (31 points). :func:`integrate_many` with one integral."""
     if b <= a:
         return 0.0, 0.0
-    y = np.asarray(f(points(a, b)) if first is None else first, dtype=np.float64)
-    intervals = [(a, b, y, *combine(y, a, b))]
+    first = None if first is None else np.asarray(first, dtype=np.float64)[None, :]
+    total, err = integrate_many(lambda _which, x: f(x), [a], [b], tol=tol,
+                                max_intervals=max_intervals, first=first)
+    return float(total[0]), float(err[0])
+
+
+def integrate_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], a, b, *,
+                   tol: float = 1e-10, max_intervals: int = 32,
+                   first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`integrate` of m integrands at once: ``(integrals, error_estimates)``, (m,).
+
+    ``f(which, x)`` returns integrand ``which[k]`` at ``x[k]`` (both (K,)): every round
+    bisects the worst interval of each integral that has not converged and evaluates all
+    their new points in ONE call of ``f``. Each integral takes the same bisections it
+    takes alone. ``first``: (m, 17) values at :func:`points_many` ``(a, b)``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    m = len(a)
+    if first is None:
+        first = f(np.repeat(np.arange(m), 17), points_many(a, b).ravel()).reshape(m, 17)
+    first = np.asarray(first, dtype=np.float64)
+    k0, e0 = combine_many(first, a, b)
+    live = b > a
+    # per integral: its intervals (lo, hi, y, k15, err)
+    ivs = [[(a[j], b[j], first[j], k0[j], e0[j])] if live[j] else [] for j in range(m)]
     while True:
-        total = sum(iv[3] for iv in intervals)
-        err = sum(iv[4] for iv in intervals)
-        if err <= tol * max(1.0, abs(total)) or len(intervals) >= max_intervals:
-            return total, err
-        j = max(range(len(intervals)), key=lambda m: intervals[m][4])
-        lo, hi, y, _, _ = intervals.pop(j)
+        work = []
+        for j in np.flatnonzero(live):
+            total = sum(iv[3] for iv in ivs[j])
+            err = sum(iv[4] for iv in ivs[j])
+            if err <= tol * max(1.0, abs(total)) or len(ivs[j]) >= max_intervals:
+                live[j] = False
+                continue
+            worst = max(range(len(ivs[j])), key=lambda q: ivs[j][q][4])
+            work.append((j, ivs[j].pop(worst)))
+        if not work:
+            break
+        lo = np.array([iv[0] for _, iv in work])
+        hi = np.array([iv[1] for _, iv in work])
         mid = 0.5 * (lo + hi)
-        new = np.asarray(f(np.concatenate((nodes(lo, mid), [mid], nodes(mid, hi)))),
-                         dtype=np.float64)
-        left = np.concatenate(([y[0]], new[:16]))
-        right = np.concatenate((new[15:], [y[16]]))
-        intervals += [(lo, mid, left, *combine(left, lo, mid)),
-                      (mid, hi, right, *combine(right, mid, hi))]
+        x = np.hstack((points_many(lo, mid)[:, 1:17], points_many(mid, hi)[:, 1:16]))
+        which = np.repeat([j for j, _ in work], 31)
+        new = np.asarray(f(which, x.ravel()), dtype=np.float64).reshape(len(work), 31)
+        ys = np.array([iv[2] for _, iv in work])
+        left = np.hstack((ys[:, :1], new[:, :16]))
+        right = np.hstack((new[:, 15:], ys[:, 16:]))
+        kl, el = combine_many(left, lo, mid)
+        kr, er = combine_many(right, mid, hi)
+        for q, (j, _) in enumerate(work):
+            ivs[j] += [(lo[q], mid[q], left[q], kl[q], el[q]), (mid[q], hi[q], right[q], kr[q], er[q])]
+    totals = np.array([sum(iv[3] for iv in ivs[j]) for j in range(m)])
+    errors = np.array([sum(iv[4] for iv in ivs[j]) for j in range(m)])
+    return totals, errors
 
 
 # ---------------------------------------------------------------------------

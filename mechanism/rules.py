@@ -17,7 +17,7 @@ from . import arith
 from .errors import InvalidInput, InvalidRule, lookup
 from .bids import bid_path, bid_profiles, total_weight  # noqa: F401 - bid_path/profiles re-exported
 from .orders import ALL_ORDERS
-from .smoothing import smooth_reports
+from .smoothing import smooth, smooth_reports
 from .validation import as_bids, as_distribution, as_distributions, as_weight, output_defect
 
 Generic = Callable[..., object]
@@ -129,6 +129,11 @@ class Rule:
             raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
                                "no reference with positive weight (theory §2: W = 0); give some "
                                "agent a positive bid or bind a reference", value=b.tolist())
+        if self._numpy_fn is _log_linear_numpy:  # logs and exps only on the support
+            cols = support_columns(self, P)
+            if cols is not None:
+                small, Ps = reduce_vocabulary(self, P, cols)
+                return expand_columns(small.evaluate(Ps, b), cols, P.shape[1])
         P, ref = self.smoothed(P)
         if self._numpy_fn is not None:
             return self._numpy_fn(P, b, ref, self.weight)
@@ -171,9 +176,11 @@ class Rule:
 
 
 def _with_reference(P, B, ref, lam):
+    """The parties' rows and weights, each weight row scaled by its maximum: the normalized
+    weights are scale-free, and ``lambda + sum of bids`` may overflow float64 unscaled."""
     if ref is not None and lam > 0:
-        return np.vstack([P, ref]), np.hstack([B, np.full((B.shape[0], 1), lam)])
-    return P, B
+        P, B = np.vstack([P, ref]), np.hstack([B, np.full((B.shape[0], 1), lam)])
+    return P, B / np.max(B, axis=1, keepdims=True)
 
 
 def _linear_batch(P, B, ref, lam):
@@ -239,7 +246,17 @@ register_rule("winner_take_all", lambda reference=None, weight=0.0: Rule(
 COLUMNWISE = (linear, log_linear, winner_take_all)
 
 
-def reduce_vocabulary(rule: Rule, P: np.ndarray):
+def support_columns(rule: Rule, P: np.ndarray) -> np.ndarray | None:
+    """The tokens some party supports (the reference included), as sorted indices, or None
+    when every token is supported. One reduction over the rows (entries are >= 0)."""
+    top = P.max(axis=0)
+    if rule.reference is not None:
+        top = np.maximum(top, rule.reference)
+    supported = top > 0
+    return None if supported.all() else np.flatnonzero(supported)
+
+
+def reduce_vocabulary(rule: Rule, P: np.ndarray, cols: np.ndarray | None = None):
     """An equivalent smaller problem: ``(rule', P')`` over the tokens some party supports,
     plus one bucket for the rest (only needed with smoothing).
 
@@ -247,24 +264,35 @@ def reduce_vocabulary(rule: Rule, P: np.ndarray):
     columns, and merging identical columns by summing commutes with linear pooling,
     geometric pooling (weights sum to 1) and winner-take-all; TV and KL are additive
     over the merged tokens and the box order holds for the bucket iff for each member.
-    Other rules are returned unchanged.
+    Other rules are returned unchanged. ``cols``: :func:`support_columns`, if known.
+    Only the supported columns are smoothed: each unsupported one is ``eps / V`` in
+    every row, so the bucket is their count times that.
     """
     if rule.generic not in COLUMNWISE:
         return rule, P
-    rows = P if rule.reference is None else np.vstack([P, rule.reference])
-    support = (rows > 0).any(axis=0)
-    if support.all():
+    cols = support_columns(rule, P) if cols is None else cols
+    if cols is None:
         return rule, P
-    Ps, ref_s = rule.smoothed(P)
-    srows = Ps if ref_s is None else np.vstack([Ps, ref_s])
-    cols = [srows[:, support]]
+    rows = P[:, cols] if rule.reference is None else np.vstack([P[:, cols], rule.reference[cols]])
+    V = P.shape[1]
+    merged = smooth(rows, rule.epsilon, V)
     if rule.epsilon:
-        cols.append(srows[:, ~support].sum(axis=1, keepdims=True))
-    merged = np.hstack(cols)
+        bucket = np.full((len(rows), 1), (V - len(cols)) * (rule.epsilon / V))
+        merged = np.hstack((merged, bucket))
     merged /= merged.sum(axis=1, keepdims=True)
     ref = merged[-1] if rule.reference is not None else None
-    small = get_rule(rule.name, reference=ref, weight=rule.weight)
+    small = Rule(rule.name, rule.generic, numpy_fn=rule._numpy_fn, batch_fn=rule._batch_fn,
+                 reference=ref, weight=rule.weight, claims=rule.claims)  # smoothing done
     return small, merged[: P.shape[0]]
+
+
+def expand_columns(q_small: np.ndarray, cols: np.ndarray, V: int) -> np.ndarray:
+    """``q`` over all V tokens from its value on :func:`reduce_vocabulary`'s problem:
+    ``q_small`` over ``cols`` (plus the bucket, shared equally by the other tokens)."""
+    rest = V - len(cols)
+    q = np.full(V, q_small[len(cols)] / rest if len(q_small) > len(cols) else 0.0)
+    q[cols] = q_small[:len(cols)]
+    return q
 
 
 def as_rule(rule, name: str | None = None) -> Rule:

@@ -37,15 +37,64 @@ def inverse_cdf_many(q, us) -> np.ndarray:
     if bad.any():
         u = float(us[bad][0])
         raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=u)
-    c = np.cumsum(q)
+    q = np.asarray(q, dtype=np.float64)
+    t = cumsum_search(q, us)
+    beyond = t >= len(q)
+    if beyond.any():  # u beyond the last cumsum by round-off: the last token with mass
+        t[beyond] = np.flatnonzero(q > 0)[-1]
+    return t
+
+
+#: Tokens per block of :func:`cumsum_search`.
+BLOCK = 512
+
+
+def cumsum_search(w: np.ndarray, xs, scaled: bool = False) -> np.ndarray:
+    """``np.searchsorted(np.cumsum(w), x, side="right")`` for each ``x`` of ``xs`` (times
+    ``cumsum(w)[-1]`` when ``scaled``), for non-negative ``w``: the same indices as the
+    sequential cumulative sum, without computing it whole.
+
+    Block sums locate the block, one block's cumulative sum the token. Every partial sum
+    so computed is within ``delta = 2 V 2^-53 total`` of the sequential one (recursive
+    summation of non-negative terms), and the sequential sums never decrease; so when
+    ``x`` lies more than ``4 delta`` from both neighbouring partial sums, the sequential
+    search gives the same index. Otherwise (probability about ``8 delta``), for short or
+    non-finite ``w`` and for more than 8 points, the sequential cumulative sum is computed
+    and searched."""
+    xs = np.atleast_1d(np.asarray(xs, dtype=np.float64))
+    V = len(w)
+    nb = V // BLOCK
+    if nb < 4 or len(xs) > 8:  # short rows, many uniforms: one sequential pass is cheaper
+        return _sequential_search(w, xs, scaled)
+    ends = np.cumsum(np.append(w[:nb * BLOCK].reshape(nb, BLOCK).sum(axis=1),
+                               w[nb * BLOCK:].sum()))
+    total = ends[-1]
+    if not np.isfinite(total) or total <= 0:
+        return _sequential_search(w, xs, scaled)  # raises the clear error
+    margin = 4.0 * (2.0 * V * 2.0 ** -53 * total)
+    x = xs * total if scaled else xs
+    out = np.empty(len(x), dtype=np.int64)
+    for k, xk in enumerate(x):
+        blk = int(np.searchsorted(ends, xk, side="right"))
+        if blk >= len(ends):
+            return _sequential_search(w, xs, scaled)
+        lo = blk * BLOCK
+        base = ends[blk - 1] if blk else 0.0
+        c = base + np.cumsum(w[lo:lo + BLOCK])
+        j = int(np.searchsorted(c, xk, side="right"))
+        below = c[j - 1] if j else base
+        if j >= len(c) or xk - below <= margin or c[j] - xk <= margin:
+            return _sequential_search(w, xs, scaled)
+        out[k] = lo + j
+    return out
+
+
+def _sequential_search(w, xs, scaled):
+    c = np.cumsum(w)
     if not np.isfinite(c[-1]) or c[-1] <= 0:
         raise InvalidInput(f"cannot sample from a vector whose total is {c[-1]!r}; pass a "
                            "distribution (finite, non-negative, summing to 1)", value=None)
-    t = np.searchsorted(c, us, side="right").astype(np.int64)
-    beyond = t >= len(c)
-    if beyond.any():  # u beyond the last cumsum by round-off: the last token with mass
-        t[beyond] = np.flatnonzero(np.asarray(q) > 0)[-1]
-    return t
+    return np.searchsorted(c, xs * c[-1] if scaled else xs, side="right").astype(np.int64)
 
 
 # ---------------------------------------------------------------------------
@@ -200,9 +249,8 @@ def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float) -> tuple[int,
 
 def _draw(weights: np.ndarray, u: float) -> int:
     """Inverse-CDF draw from unnormalized non-negative weights (no normalized copy)."""
-    c = np.cumsum(weights)
-    t = int(np.searchsorted(c, u * c[-1], side="right"))
-    return t if t < len(c) else int(np.flatnonzero(weights > 0)[-1])
+    t = int(cumsum_search(weights, u, scaled=True)[0])
+    return t if t < len(weights) else int(np.flatnonzero(weights > 0)[-1])
 
 
 @dataclass(frozen=True)

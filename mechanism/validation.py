@@ -174,12 +174,12 @@ def output_defect(out, length: int, label: str, what: str = "probability"):
     if not np.isfinite(v).all():
         k = int(np.argmax(~np.isfinite(v)))
         where = f"token {k}" if what == "probability" else f"agent {k}"
-        return None, ("nan", f"{label} returned a non-finite {what} {v[k]!r} for {where}")
+        return None, ("nan", f"{label} returned a non-finite {what} {float(v[k])!r} for {where}")
     if what != "probability":
         return v, None
     if (v < 0).any():
         t = int(np.argmax(v < 0))
-        return None, ("negative", f"{label} returned a negative probability {v[t]!r} for "
+        return None, ("negative", f"{label} returned a negative probability {float(v[t])!r} for "
                                   f"token {t}")
     s = float(v.sum())
     if abs(s - 1.0) > SUM_TOL:

@@ -209,10 +209,26 @@ def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float = 1e-1
         area, err, _ = quad.integrate_with_jumps(x, 0.0, bid, tol=tol, candidates=candidates)
         top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
         return float(bid * top - area), err
+    first = None if first is None else np.asarray(first, dtype=np.float64)[None, :]
+    z, err = myerson_many(lambda _which, s: x(s), np.array([float(bid)]), tol, first=first)
+    return float(z[0]), float(err[0])
+
+
+def myerson_many(x: Callable[[np.ndarray, np.ndarray], np.ndarray], bids: np.ndarray,
+                 tol: float = 1e-10, *, first: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`myerson` of m smooth allocations at once (no jump search):
+    ``x(which, s)`` is allocation ``which[k]`` at bid ``s[k]``; ``bids`` (m,) all > 0.
+    The integrals run side by side in :func:`quadrature.integrate_many`; ``first``:
+    (m, 17) values at ``quadrature.points_many(0, bids)``."""
+    bids = np.asarray(bids, dtype=np.float64)
+    zeros = np.zeros(len(bids))
     if first is None:
-        first = np.asarray(x(quad.points(0.0, bid)), dtype=np.float64)
-    area, err = quad.integrate(x, 0.0, bid, tol=tol, first=first)
-    return float(bid * first[-1] - area), err
+        pts = quad.points_many(zeros, bids)
+        first = np.asarray(x(np.repeat(np.arange(len(bids)), 17), pts.ravel()),
+                           dtype=np.float64).reshape(len(bids), 17)
+    area, err = quad.integrate_many(x, zeros, bids, tol=tol, first=first)
+    return bids * first[:, -1] - area, err
 
 
 def allocation_curve(model: ValueModel, rule, P: np.ndarray, b: np.ndarray, i: int):
@@ -220,6 +236,9 @@ def allocation_curve(model: ValueModel, rule, P: np.ndarray, b: np.ndarray, i: i
     The agent's ideal is its smoothed report when the rule smooths (theory §2)."""
     from . import rules as R
     model = model.for_rule(rule)
+    if type(model) in (TVValue, KLValue) and isinstance(rule, R.Rule):
+        # exact: TV and KL add over merged identical columns (rules.reduce_vocabulary)
+        rule, P = R.reduce_vocabulary(rule, P)
     p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else np.asarray(P)[i]
     q0 = R.bid_path(rule, P, b, i, [0.0])[0]
     return lambda s: model.allocation(p, q0, R.bid_path(rule, P, b, i, np.atleast_1d(s)), i)
@@ -244,5 +263,5 @@ def identity_payment(model, rule, P: np.ndarray, b: np.ndarray, i: int, *,
     return myerson(x, bi, tol, jumps=jumps, candidates=candidates)
 
 
-__all__ = ["myerson", "allocation_curve", "identity_payment", "ValueModel", "VALUE_MODELS", "DEFAULT_VALUE_MODEL", "get_value_model",
+__all__ = ["myerson", "myerson_many", "allocation_curve", "identity_payment", "ValueModel", "VALUE_MODELS", "DEFAULT_VALUE_MODEL", "get_value_model",
            "as_value_model", "utility", "rule_kl"]

@@ -14,11 +14,17 @@ import sys
 import time
 
 from mechanism.errors import InvalidInput
-from mechanism.tables import text_table
+from mechanism.outputs import Case, write_outputs
+from mechanism.tables import WIDTH, text_table
 from mechanism.verdicts import Verdict
 
 from proofs.claims import load_all
+from proofs.mechanized import prove_hooks
 from proofs.registry import CLAIMS, Limits, ProofResult, as_expected, run_claim
+
+#: The version of the JSON document ``prove --json`` prints (docs/ci.md).
+SCHEMA_VERSION = 1
+
 
 def load_claims() -> list[str]:
     """Import every claim module of :mod:`proofs.claims` (discovered, not listed; a module
@@ -43,6 +49,15 @@ def add_arguments(parser) -> None:
                         help="print each claim's derivation or solver summary")
     parser.add_argument("--explain", metavar="CLAIM",
                         help="run one claim and print its lemma chain (verdict, engine per lemma)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--strict", action="store_true",
+                        help="accepted for symmetry with check and audit: prove is always "
+                             "strict (an UNKNOWN claim fails the run)")
+    parser.add_argument("--junit-xml", metavar="PATH",
+                        help="write a JUnit XML file (one testcase per claim)")
+    parser.add_argument("--sarif", metavar="PATH",
+                        help="write a SARIF 2.1.0 file (a result per claim not as expected)")
+    prove_hooks.add_arguments(parser)
 
 
 def _select(patterns) -> list:
@@ -70,10 +85,13 @@ def _limits(args) -> Limits:
                   max_agents=args.max_agents, timeout_s=args.timeout)
 
 
-def run_table(claims, limits: Limits):
-    """Run each claim; a crash becomes UNKNOWN with the error (and fails the run)."""
+def run_table(claims, limits: Limits, progress=None):
+    """Run each claim; a crash becomes UNKNOWN with the error (and fails the run).
+    ``progress``: called with one line as each claim starts."""
     rows = []
-    for c in claims:
+    for i, c in enumerate(claims):
+        if progress is not None:
+            progress(f"prove: [{i + 1}/{len(claims)}] {c.id}")
         t0 = time.perf_counter()
         try:
             res, crashed = run_claim(c, limits), False
@@ -89,10 +107,12 @@ def _fmt_cex(cex) -> str:
 
 
 def _print_table(rows, out) -> None:
-    head = ("claim", "order", "scope", "size", "expected", "verdict", "engine", "seconds")
-    data = [(c.id, c.order or "-", r.scope.sizes() if r.scope else "-", r.size or "-", c.expected, str(r.verdict)
+    """The theorem table; the widest cell (scope and size) comes last, so it wraps."""
+    head = ("claim", "order", "expected", "verdict", "engine", "seconds", "scope; size")
+    data = [(c.id, c.order or "-", c.expected, str(r.verdict)
              + ("" if as_expected(c, r) and not bad else "  <-- UNEXPECTED"), r.engine,
-             f"{r.seconds:.2f}") for c, r, bad in rows]
+             f"{r.seconds:.2f}", f"{r.scope.sizes() if r.scope else '-'}; {r.size or '-'}")
+            for c, r, bad in rows]
     print(text_table([head, *data], rule=True), file=out)
 
 
@@ -115,35 +135,65 @@ def main(args) -> int:
         return explain(args.explain, limits, sys.stdout)
     claims = _select(args.claim)
     t0 = time.perf_counter()
-    rows = run_table(claims, limits)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    rows = run_table(claims, limits, progress)
+    internal = prove_hooks.after_table(args, rows)  # SMT-LIB2 files, the cvc5 re-check
     total = time.perf_counter() - t0
     ok = all(as_expected(c, r) and not bad for c, r, bad in rows)
+    _write_outputs(args, rows)
     if args.json:
-        print(json.dumps({"claims": [
+        print(json.dumps({"schema_version": SCHEMA_VERSION, "claims": [
             {"claim": c.id, "order": c.order, "size": r.size, "expected": c.expected,
              "scope": r.scope.to_json() if r.scope else None,
              "lemmas": [vars(s) for s in r.lemmas],
              "verdict": str(r.verdict), "engine": r.engine, "seconds": round(r.seconds, 4),
              "counterexample": r.counterexample, "statement": c.statement,
              "as_expected": as_expected(c, r) and not bad, "detail": r.detail,
-             "scope": None if r.scope is None else r.scope.to_json()}
-            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3)}, default=str, indent=1))
-        return 0 if ok else 1
+             **prove_hooks.json_fields(c, r)}
+            for c, r, bad in rows], "ok": ok, "seconds": round(total, 3),
+            "second_solver": prove_hooks.totals(rows)}, default=str, indent=1))
+        return internal or (0 if ok else 1)
     out = sys.stdout
     _print_table(rows, out)
     off = [c.id for c, r, bad in rows if bad or not as_expected(c, r)]
+    _print_details(rows, args.detail, out)
+    code = internal or (0 if ok else 1)
+    print(f"\n{prove_hooks.totals(rows)}", file=out)
     print(f"\n{len(rows)} claims in {total:.1f} s; "
-          + ("all as expected" if ok else f"{len(off)} NOT AS EXPECTED: {', '.join(off)}"),
-          file=out)
+          + ("all as expected" if ok else f"{len(off)} NOT AS EXPECTED: {', '.join(off)}")
+          + f" (exit {code})", file=out)
+    return code
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    """Detail lines wrapped at :data:`mechanism.tables.WIDTH` columns."""
+    import textwrap
+    return "\n".join(textwrap.fill(line, WIDTH, subsequent_indent=indent + "  ",
+                                    break_on_hyphens=False) if len(line) > WIDTH else line
+                      for line in text.splitlines())
+
+
+def _write_outputs(args, rows) -> None:
+    """--junit-xml / --sarif: one case per claim, failed when not as expected."""
+    if not (args.junit_xml or args.sarif):
+        return
+    cases = [Case(c.id + (f":{c.order}" if c.order else ""),
+                  "passed" if as_expected(c, r) and not bad else "failed",
+                  f"expected {c.expected}, got {r.verdict} ({r.engine}): "
+                  + " ".join(str(r.detail).split())[:300], rule_id=c.id, seconds=r.seconds)
+             for c, r, bad in rows]
+    write_outputs("tokenauction prove", cases, junit=args.junit_xml, sarif_path=args.sarif)
+
+
+def _print_details(rows, detail: bool, out) -> None:
     for c, r, bad in rows:
-        if c.expected == "fails" or r.verdict is Verdict.REFUTED or bad or args.detail \
+        if c.expected == "fails" or r.verdict is Verdict.REFUTED or bad or detail \
                 or not as_expected(c, r):
-            print(f"\n[{c.id}] {c.statement}\n  expected {c.expected}: {r.verdict} ({r.engine})",
-                  file=out)
-            if r.scope is not None and (args.detail or r.verdict is Verdict.PROVED):
-                print(f"  scope: {r.scope}", file=out)
+            print(_wrap(f"\n[{c.id}] {c.statement}\n  expected {c.expected}: {r.verdict} "
+                        f"({r.engine})"), file=out)
+            if r.scope is not None and (detail or r.verdict is Verdict.PROVED):
+                print(_wrap(f"  scope: {r.scope}"), file=out)
             if r.counterexample is not None:
-                print(f"  counterexample: {_fmt_cex(r.counterexample)}", file=out)
-            if args.detail or bad or not as_expected(c, r) or r.counterexample is None:
-                print("  " + r.detail.replace("\n", "\n  "), file=out)
-    return 0 if ok else 1
+                print(_wrap(f"  counterexample: {_fmt_cex(r.counterexample)}"), file=out)
+            if detail or bad or not as_expected(c, r) or r.counterexample is None:
+                print(_wrap("  " + r.detail.replace("\n", "\n  ")), file=out)

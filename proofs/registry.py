@@ -20,6 +20,8 @@ from typing import Callable
 
 from mechanism.verdicts import Scope, Verdict
 
+from proofs.mechanized import smt2
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -39,6 +41,8 @@ class ProofResult:
     seconds: float = 0.0
     scope: Scope | None = None      #: what a PROVED covers, as data (``size`` is its old text form)
     lemmas: list = field(default_factory=list)  #: proofs.unbounded.lemmas.Step of an unbounded proof's chain
+    queries: list = field(default_factory=list)  #: its z3 queries as SMT-LIB2 (proofs.mechanized.smt2)
+    second_solver: object = None    #: proofs.mechanized.cvc5_check.Recheck of those queries
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ def declare_scope(id: str, scope) -> None:
 
 def run_claim(c: Claim, limits: Limits) -> ProofResult:
     t0 = time.perf_counter()
-    res = c.fn(limits)
+    with smt2.recording() as queries:  # every z3 query, for the second solver
+        res = c.fn(limits)
+    res.queries = queries
     declared = c.scope_for(limits)
     if res.scope is None:
         res.scope = declared

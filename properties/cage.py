@@ -237,7 +237,8 @@ def caged_rule(cage: Cage):
 
 
 def findings_from_json(rows) -> list:
-    """Findings the worker computed (as :meth:`properties.report.Finding.to_json` data)."""
+    """Findings of a JSON report (:meth:`properties.report.Finding.to_json` data: the cage's
+    worker, a zoo's Dask worker), text escaped; the one reader of that data."""
     from mechanism.verdicts import Scope, Verdict
     from properties.report import Finding
     out = []
@@ -250,7 +251,7 @@ def findings_from_json(rows) -> list:
                            printable(r["engine"], 40), printable(r.get("detail") or "", 400),
                            r.get("counterexample"), int(r.get("examples") or 0),
                            float(r.get("seconds") or 0.0), claimed=r.get("claimed"),
-                           valid=r.get("valid"), scope=scope))
+                           valid=r.get("valid"), scope=scope, missing=r.get("missing_extra")))
     return out
 
 

@@ -155,3 +155,55 @@ def add_loading_arguments(parser) -> None:
     parser.add_argument("--path", action="append", default=[], metavar="DIR",
                         help="a folder to import from (repeatable; the nearest pyproject.toml "
                              "folder above a target file is added automatically)")
+
+
+def absolute_spec(spec: str | None) -> str | None:
+    """``file.py:NAME`` with the file's absolute path (a reproduction then runs from any
+    folder); a module spec or a built-in name as given."""
+    if not isinstance(spec, str) or ":" not in spec:
+        return spec
+    where, _, name = spec.rpartition(":")
+    return f"{os.path.abspath(where)}:{name}" if where and is_file_spec(where) else spec
+
+
+def _defined_at(path: str, name: str) -> int | None:
+    import ast
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and node.name == name:
+            return node.lineno
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name
+                                                for t in node.targets):
+            return node.lineno
+    return None
+
+
+def source_location(spec: str) -> tuple[str, int | None] | None:
+    """(absolute file, line of NAME's definition or None) of a ``file.py:NAME`` or
+    ``pkg.mod:NAME`` spec, read without running it; a built-in name is looked up in
+    :mod:`mechanism.rules` and :mod:`mechanism.payments`. None when unknown."""
+    if not isinstance(spec, str):
+        return None
+    if ":" not in spec:
+        from mechanism import payments, rules
+        for mod in (rules, payments):
+            line = _defined_at(mod.__file__, spec)
+            if line is not None:
+                return os.path.abspath(mod.__file__), line
+        return None
+    where, _, name = spec.rpartition(":")
+    path = os.path.abspath(where) if is_file_spec(where) else None
+    if path is None:
+        try:
+            found = importlib.util.find_spec(where)
+        except (ImportError, ValueError):
+            return None
+        path = found.origin if found is not None and found.origin not in (None, "built-in") \
+            else None
+    if path is None or not os.path.isfile(path):
+        return None
+    return path, _defined_at(path, name.split(".")[0])

@@ -15,11 +15,12 @@ whose counterexample lies inside the proof's scope is an internal error
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mechanism.tables import text_table
+from mechanism.tables import WIDTH, text_table
 from mechanism.verdicts import Scope, Verdict, strongest
 from mechanism.verdicts import ExitCode
 
@@ -57,6 +58,7 @@ class Finding:
     claimed: bool | None = None  #: what the target declares (None: nothing); never trusted
     valid: int | None = None     #: examples on which the target answered validly (sampling)
     scope: Scope | None = None   #: what a PROVED covers (None for other verdicts)
+    missing: str | None = None   #: SKIPPED for want of an engine: the extra that brings it
 
     @property
     def assumptions(self) -> tuple:
@@ -79,7 +81,14 @@ class Finding:
                 "examples": self.examples, "valid": self.valid,
                 "scope": None if self.scope is None else self.scope.to_json(),
                 "assumptions": list(self.assumptions),
-                "seconds": round(self.seconds, 4), "claimed": self.claimed}
+                "seconds": round(self.seconds, 4), "claimed": self.claimed,
+                "missing_extra": self.missing}
+
+
+def _fill(text: str) -> str:
+    """A prose line of the report wrapped at :data:`mechanism.tables.WIDTH` columns (the
+    printed reproductions are code and stay as they are)."""
+    return textwrap.fill(text, WIDTH, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def _cex_size(c: dict | None) -> tuple[int, int] | None:
@@ -172,11 +181,15 @@ class Report(HasFindings):
         if self.settings.get("judged_under"):
             head += f", judged under rule {self.settings['judged_under']}"
         if "seed" in self.settings:
-            head += f", seed {self.settings['seed']}, max_examples {self.settings['max_examples']}"
+            run = [f.examples for f in self.findings if f.engine == "hypothesis" and f.examples]
+            ran = (f"{min(run)}" if min(run) == max(run) else f"{min(run)}-{max(run)}") \
+                if run else "0"
+            head += (f", seed {self.settings['seed']}, examples run {ran} per property "
+                     f"(asked {self.settings['max_examples']})")
         lines = [head + ")"]
         conflicts = self.conflicts
         for c in conflicts:
-            lines.append(f"INTERNAL ERROR: {c}")
+            lines.append(_fill(f"INTERNAL ERROR: {c}"))
         lines.append(text_table(rows, rule=True))
         proved = [f for f in self.findings if f.verdict is Verdict.PROVED and f.scope is not None]
         if proved:
@@ -184,12 +197,13 @@ class Report(HasFindings):
             lines.append("scope of each PROVED (what the proof covers, nothing more):")
             for f in proved:
                 what = f.property + (f":{f.order}" if f.order else "")
-                lines.append(f"  {what} ({f.engine}): {f.scope}")
+                lines.append(_fill(f"  {what} ({f.engine}): {f.scope}"))
         for f in self.refutations():
             cex = f.counterexample or {}
             lines.append("")
-            lines.append(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
-                         + (" -- the target claims it" if f.claimed else "") + f": {f.detail}")
+            lines.append(_fill(f"REFUTED {f.property}" + (f" ({f.order})" if f.order else "")
+                               + (" -- the target claims it" if f.claimed else "")
+                               + f": {f.detail}"))
             if cex.get("repro"):
                 state = cex.get("reproduced")
                 note = {True: "ran in a fresh process and failed as expected",

@@ -144,13 +144,14 @@ def guarded_call(label: str, fn, args, timeout: float | None):
         raise Undefined(str(exc)) from exc
 
 
-def call_as_rule(label: str, fn, args, rule: str | None = None):
+def call_as_rule(label: str, fn, args, rule: str | None = None, value=None):
     """:func:`call_user` where a failure is :class:`mechanism.InvalidRule` naming ``rule``
-    (the rules the checks evaluate directly: a judge rule, an audited ``aggregate``)."""
+    and ``value`` (the rules the checks evaluate directly: a judge rule, an audited
+    ``aggregate``)."""
     try:
         return call_user(label, fn, args)
     except RuleFailure as exc:
-        raise InvalidRule(str(exc), rule=rule or label) from exc.__cause__
+        raise InvalidRule(str(exc), rule=rule or label, value=value) from exc.__cause__
 
 
 def check_distribution(out, V: int, label: str) -> np.ndarray:

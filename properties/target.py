@@ -72,6 +72,11 @@ def _required_positional(fn) -> int | None:
                if p.kind in kinds and p.default is inspect.Parameter.empty)
 
 
+#: First-parameter names that say a three-parameter callable takes the reports first (a rule
+#: with an extra parameter), not an aggregation rule (a payment rule).
+REPORT_NAMES = ("dists", "distributions", "reports", "P", "p", "D", "probs", "q")
+
+
 def _first_param(fn) -> str | None:
     try:
         params = list(inspect.signature(fn).parameters)
@@ -129,6 +134,13 @@ def classify(obj, kind: str | None = None):
     k = _required_positional(obj)
     if k == 2:
         return "rule", obj
+    if k == 3 and _first_param(obj) in REPORT_NAMES:
+        name = getattr(obj, "__name__", repr(obj))
+        raise InvalidRule(f"{name}{inspect.signature(obj)} takes three required parameters "
+                          f"and its first, {_first_param(obj)!r}, names the reports: a payment "
+                          "rule is payment(rule, dists, bids). If it is an aggregation rule, "
+                          "give the third parameter a default (it is called rule(dists, bids)) "
+                          "and pass --kind rule (or set its attribute kind = 'rule')", value=obj)
     if k == 3:
         return "payment", obj
     raise InvalidRule(f"cannot tell whether {obj!r} is a rule(dists, bids) or a "
@@ -217,6 +229,8 @@ class Target:
                                                                   pool.integers})
             except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
                 vals = []
+            if type(self.obj).__module__ == "proofs.compile.rule":  # its tree's constants
+                vals = list(self.obj.constants()) + vals
             lo, hi = LITERAL_RANGE
             self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
         return self._literals

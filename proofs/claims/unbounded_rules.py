@@ -2,11 +2,9 @@
 (docs/theory.md section 8): the built-in rules, softmax and power weights, log-linear,
 and the mixture characterization, each through a lemma chain of :mod:`proofs.unbounded.lemmas`.
 
-The built-in rules are written as family rules (:mod:`proofs.unbounded.families`): linear is
-normalized weights with ``f(b) = b``, log-linear the same weights with log-linear
-pooling, winner-take-all its own block. That the library's code computes the same
-numbers is a separate, bounded step (``code_tie``: numpy on seeded random profiles,
-n <= 6, V <= 6), listed in the chain and in the scope's assumptions.
+The built-in rules are compiled family rules (:mod:`proofs.unbounded.builtins`); that the
+library's fast paths compute the same numbers is a separate, bounded step (``code_tie``),
+listed in the chain and in the scope's assumptions.
 """
 
 from __future__ import annotations
@@ -16,62 +14,10 @@ import numpy as np
 from mechanism.rules import get_rule
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.unbounded.families import family_scope, normalized, prove_family, winner_take_all
+from proofs.unbounded.builtins import BUILTIN, FAMILY, code_tie, with_code_tie
+from proofs.unbounded.families import family_scope, normalized, prove_family
 from proofs.unbounded.lemmas import Step, run_chain
 from proofs.registry import Limits, ProofResult, claim
-
-FAMILY = {
-    "linear": lambda: normalized(lambda b, fn: b, name="linear"),
-    "wta": lambda: winner_take_all(name="winner_take_all"),
-    "softmax": lambda: normalized(lambda b, fn, T: fn.exp(b / T), params={"T": 1.0},
-                                  symbolic_params=True, name="softmax_weights"),
-    "power": lambda: normalized(lambda b, fn, beta: fn.pow(b, beta), params={"beta": 0.5},
-                                symbolic_params=True, name="power_weights"),
-    "log_linear": lambda: normalized(lambda b, fn: b, pooling="log_linear", name="log_linear"),
-    "log_linear_v2": lambda: normalized(lambda b, fn: b, pooling="log_linear",
-                                        reference=[.5, .5], weight=0.0, name="log_linear"),
-}
-BUILTIN = {"linear": "linear", "wta": "winner_take_all", "log_linear": "log_linear",
-           "log_linear_v2": "log_linear"}
-
-
-def code_tie(key: str, seed: int = 0) -> Step:
-    """The library's rule and the family form agree on seeded random profiles (bounded)."""
-    name = BUILTIN.get(key)
-    if name is None:
-        return Step("code_tie", "the family rule is the rule (no library code to tie)",
-                    "argument", "ARGUED")
-    lib, fam = get_rule(name), FAMILY[key]()
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for _ in range(200):
-        n, V = int(rng.integers(1, 7)), int(rng.integers(2 if key != "log_linear_v2" else 2,
-                                                         7 if key != "log_linear_v2" else 3))
-        P = rng.dirichlet(np.ones(V) * 0.7, size=n) * 0.98 + 0.02 / V
-        b = rng.exponential(1.0, n) * (rng.random(n) < 0.8)
-        if b.sum() <= 0:
-            b[0] = 1.0
-        lib_r, fam_r = lib, (fam if fam.reference is None else fam.with_reference(None))
-        if key == "linear" and rng.random() < 0.5:  # with a random reference and weight
-            ref, lam = rng.dirichlet(np.ones(V)), float(rng.exponential(1.0))
-            lib_r, fam_r = lib.with_reference(ref, lam), fam.with_reference(ref, lam)
-        worst = max(worst, float(np.max(np.abs(lib_r(P, b) - fam_r(P, b)))))
-    ok = worst < 1e-9
-    return Step("code_tie", f"the library's {name!r} equals the family form on 200 seeded "
-                f"random profiles, n <= 6, V <= 6 (max difference {worst:.1e}; bounded)",
-                "numpy", str(Verdict.PROVED if ok else Verdict.REFUTED))
-
-
-TIE = "the library's code equals the family form (numpy, random profiles)"
-
-
-def with_code_tie(scope: Scope, key: str) -> Scope:
-    """``scope`` plus the bounded code tie's assumption when ``key`` is a library rule."""
-    if key not in BUILTIN:
-        return scope
-    from dataclasses import replace
-    return replace(scope, assumptions=scope.assumptions + (TIE,))
-
 
 def family_claim_scope(key: str, symbolic_reference: bool = False) -> Scope:
     """The scope a family claim declares: the one :func:`_family_claim` records on a
@@ -87,8 +33,8 @@ def _family_claim(key, prop, order, limits: Limits, symbolic_reference=False) ->
     tie = code_tie(key)
     res.lemmas = list(res.lemmas) + [tie]
     if res.verdict is Verdict.REFUTED and key in BUILTIN:  # the library's own rule, too
-        from proofs.unbounded.family_counterexamples import _confirm
-        if _confirm(get_rule(BUILTIN[key]), res.counterexample, order) is None:
+        from proofs.unbounded.family_counterexamples import confirm_on_code
+        if confirm_on_code(get_rule(BUILTIN[key]), res.counterexample, order) is None:
             res.verdict, res.detail = Verdict.UNKNOWN, "the family's counterexample does " \
                 "not reproduce on the library's rule: " + res.detail
     if res.verdict is Verdict.PROVED and tie.verdict != "PROVED" and tie.engine != "argument":

@@ -26,6 +26,8 @@ import z3
 
 from mechanism.verdicts import Verdict
 
+from proofs.mechanized import smt2
+
 Vec = list  # a list of z3 arithmetic terms
 
 
@@ -134,6 +136,7 @@ def solve(constraints: Sequence, timeout_s: float, nonlinear: bool = False):
     for c in constraints:
         s.add(c.translate(ctx))
     r = s.check()
+    smt2.note(s, r)  # kept as SMT-LIB2 for the second solver when a claim records
     if r == z3.sat:
         return z3.sat, s.model().translate(z3.main_ctx()), ""
     return (z3.unsat, None, "") if r == z3.unsat else (z3.unknown, None, s.reason_unknown())

@@ -8,115 +8,29 @@ A user writes a rule from declared building blocks::
     rule = normalized(lambda b, fn: fn.min(b, 3), reference=[.5, .5], weight=1.0, epsilon=.01)
     rule = normalized(lambda b, fn: b, pooling="log_linear")               # log-linear
 
-* weights: ``w_j = f(b_j) / (lambda + sum_k f(b_k))`` (normalized independent; the
-  platform reference, if bound, has the constant ``f``-value ``lambda``), or
-  winner-take-all; ``f(b, fn, **params)`` is written with :mod:`proofs.compile.family_fns`;
-* pooling: ``"linear"`` (``q = sum_j w_j p_j``) or ``"log_linear"`` (``q ∝ prod p_j^{w_j}``);
-* smoothing ``(1 - eps) p + eps / V`` of every report (``epsilon``).
-
-The result is a :class:`mechanism.rules.Rule` (numpy evaluation, ``tokenauction check``)
-that also carries its declaration; :func:`prove_family` proves MON/CA for every n and V
-through the lemma chain of :mod:`proofs.unbounded.lemmas` (f's one-variable facts by
-:mod:`proofs.unbounded.weight_facts`), or returns the counterexample the characterization's other
-direction builds, re-checked on the numpy reference. ``proofs.bounded.rule_level`` asks here
-first and falls back to its bounded proof when this returns None (a rule not from the
-family, or a fact the engines cannot decide).
+The rule is compiled at declaration (:mod:`proofs.compile.rule`): ``f`` is captured once
+into an exact tree, and the rule that runs is generated from it. :func:`prove_family`
+proves MON/CA of exactly that compiled object for every n and V through the lemma chain
+of :mod:`proofs.unbounded.lemmas` (f's one-variable facts from the tree by
+:mod:`proofs.unbounded.weight_facts`), or returns the counterexample the
+characterization's other direction builds, re-checked on the code that runs. Any other
+object (a subclass, a replaced method) gets no proof, with the reason.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from mechanism.errors import InvalidInput
-from mechanism.rules import Rule, winner_take_all as _wta_generic
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.compile.family_fns import fns_for
+from proofs.compile import tree as T
+from proofs.compile.rule import FamilyRule, general, normalized, sealed, winner_take_all
 from proofs.unbounded.family_counterexamples import refute_decreasing, refute_loglinear
 from proofs.unbounded.lemmas import Step, run_chain
 from proofs.registry import ProofResult
-from proofs.unbounded.weight_facts import weight_facts
+from proofs.unbounded.weight_facts import exact_decrease, float_decrease, weight_facts
 
-POOLINGS = ("linear", "log_linear")
+__all__ = ["FamilyRule", "normalized", "general", "winner_take_all", "prove_family",
+           "family_scope", "mixture_chain"]
 EVERY = Scope(None, None)
-
-
-class FamilyRule(Rule):
-    """A rule declared from the family's building blocks (see the module docstring)."""
-
-    def __init__(self, name, kind, f=None, params=None, pooling="linear", *, reference=None,
-                 weight=0.0, epsilon=0.0, symbolic_params=False):
-        if pooling not in POOLINGS:
-            raise InvalidInput(f"pooling {pooling!r} is not a family block; use one of "
-                               f"{', '.join(POOLINGS)}", value=pooling)
-        if kind in ("normalized", "general") and not callable(f):
-            raise InvalidInput(f"{kind} weights need a weight function (see proofs.unbounded.families)",
-                               value=f)
-        self.kind, self.f, self.params, self.pooling = kind, f, dict(params or {}), pooling
-        self.symbolic_params = symbolic_params
-        super().__init__(name, self._generic, reference=reference, weight=weight,
-                         epsilon=epsilon, claims={})
-
-    def with_reference(self, reference, weight=None):
-        return FamilyRule(self.name, self.kind, self.f, self.params, self.pooling,
-                          reference=reference, weight=self.weight if weight is None else weight,
-                          epsilon=self.epsilon, symbolic_params=self.symbolic_params)
-
-    numpy_ops = type("NumpyName", (), {"name": "numpy"})
-
-    def weights(self, ops, bids, weight):
-        if self.kind == "wta":
-            return None
-        fn = fns_for(ops.name)
-        with np.errstate(over="ignore", invalid="ignore"):
-            if self.kind == "general":
-                return list(self.f(list(bids), fn, **self.params))
-            return [self.f(b, fn, **self.params) for b in bids]
-
-    def total_weight(self, b) -> float:
-        if self.kind == "wta":
-            return super().total_weight(b)
-        F = self.weights(type(self).numpy_ops, list(b), self.weight)
-        return float(np.sum(F)) + (self.weight if self.reference is not None else 0.0)
-
-    def _generic(self, ops, dists, bids, reference=None, weight=0):
-        if self.kind == "wta":
-            return _wta_generic(ops, dists, bids, reference, weight)
-        F = self.weights(ops, bids, weight)
-        if ops.name == "numpy" and not all(np.isfinite(x) and x >= 0 for x in F):
-            raise InvalidInput(f"rule {self.name!r}: the weight function gives {F} at bids "
-                               f"{list(map(float, bids))}; float64 weights must be finite and "
-                               ">= 0 (the proofs are in exact reals)", value=list(F))
-        parties = list(zip(dists, F))
-        if reference is not None:
-            parties.append((reference, weight))
-        if self.pooling == "linear":
-            return sum(p * w for p, w in parties) / sum(w for _, w in parties)
-        parties = [(p, ops.scalar(w)) for p, w in parties if ops.is_positive(w)]
-        total = sum(w for _, w in parties)
-        return ops.softmax(sum(ops.log(p) * (w / total) for p, w in parties))
-
-
-def normalized(f, *, params=None, pooling="linear", reference=None, weight=0.0, epsilon=0.0,
-               name=None, symbolic_params=False) -> FamilyRule:
-    """Normalized independent weights ``f(b_j) / sum_k f(b_k)`` (module docstring)."""
-    return FamilyRule(name or getattr(f, "__name__", "family_rule"), "normalized", f, params,
-                      pooling, reference=reference, weight=weight, epsilon=epsilon,
-                      symbolic_params=symbolic_params)
-
-
-def general(weights, *, params=None, reference=None, weight=0.0, epsilon=0.0,
-            name=None) -> FamilyRule:
-    """General weights ``weights(bids, fn, **params) -> [W_1..W_n]`` (>= 0), normalized
-    with the reference's ``lambda``: proved for every V and n <= max_agents
-    (:mod:`proofs.unbounded.family_general`, the characterization checked by z3 per n)."""
-    return FamilyRule(name or getattr(weights, "__name__", "general_rule"), "general", weights,
-                      params, "linear", reference=reference, weight=weight, epsilon=epsilon)
-
-
-def winner_take_all(*, reference=None, weight=0.0, epsilon=0.0, name="family_wta") -> FamilyRule:
-    """The highest positive bidder's report (ties to the lowest index); else the reference."""
-    return FamilyRule(name, "wta", reference=reference, weight=weight, epsilon=epsilon)
 
 
 # ---------------------------------------------------------------------------
@@ -149,13 +63,14 @@ def mixture_chain(order: str, prop: str, *, kind="normalized", reference=False,
 
 
 def _scope(rule, V=None, extra=()) -> Scope:
-    notes = list(extra)
+    notes = [f"the compiled rule: {rule.expression()}"] + list(extra)
     if rule.pooling == "log_linear":
         notes.append("positive reports (zeros veto: docs/theory.md section 2)")
     if rule.epsilon:
         notes.append("the order is taken for the smoothed reports")
-    if rule.symbolic_params and rule.params:
-        notes.append("every positive value of " + ", ".join(sorted(rule.params)))
+    if rule.domains:
+        notes.append("every value of " + ", ".join(f"{k} in {d}" for k, d in
+                                                     sorted(rule.domains.items())))
     return Scope(None, V, "real bids >= 0", "exact reals", tuple(notes))
 
 
@@ -170,49 +85,84 @@ def family_scope(rule, symbolic_reference: bool = False) -> Scope:
 
 def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,
                  symbolic_reference: bool = False, fallback: bool = True):
-    """MON/CA of a :class:`FamilyRule` for every n and V; None when ``rule`` is not one
-    (or the order is not box/segment), so the caller falls back to a bounded proof.
-    ``symbolic_reference``: prove it with every platform reference and weight at once.
-    ``fallback=False``: an unproved chain gives UNKNOWN with the chain instead of None."""
+    """MON/CA of a compiled :class:`FamilyRule` for every n and V; None when ``rule`` is
+    not a family rule at all (or the order is not box/segment), so the caller falls back
+    to a bounded proof. A family rule that is not exactly the compiled object gets
+    UNKNOWN with the reason. ``symbolic_reference``: every platform reference and weight."""
     if not isinstance(rule, FamilyRule) or order not in ("box", "segment") \
             or property_id not in ("monotone", "consistent"):
         return None
-    V = None if rule.reference is None else rule.reference.size
+    why = sealed(rule)
+    if why is not None:
+        return ProofResult(Verdict.UNKNOWN, "-", f"no proof: {why}; only the compiled family "
+                           "rule is proved (the rule is still sampled)")
     if rule.kind == "general":
         from proofs.unbounded.family_general import prove_general
-        return prove_general(rule, property_id, order, timeout_s=timeout_s, fallback=fallback)
-    logit = rule.pooling == "log_linear"
+        return prove_general(rule, property_id, order, timeout_s=timeout_s)
     extra = []
     if rule.kind == "normalized":
-        try:
-            facts = weight_facts(rule.f, rule.params, symbolic_params=rule.symbolic_params,
-                                 timeout_s=min(timeout_s, 5.0))
-        except Exception as exc:  # the user's f raised on numpy: no family verdict
-            return None if fallback else ProofResult(
-                Verdict.UNKNOWN, "numpy", f"the weight function raised {type(exc).__name__}: {exc}")
-        extra = _fact_steps(facts)
-        nondec = facts["nondec"]
-        if nondec.verdict is Verdict.REFUTED and property_id == "monotone":
-            return refute_decreasing(rule, order, nondec, extra)
-        if facts["nonneg"].verdict is Verdict.PROVED and nondec.verdict is not Verdict.PROVED \
-                and property_id == "consistent" and not logit:
-            return _ca_any_weight(rule, order, timeout_s, extra, V)
+        got = _normalized_facts(rule, property_id, order, timeout_s)
+        if isinstance(got, ProofResult):
+            return got
+        extra, facts = got
+        if facts["nonneg"].verdict is Verdict.PROVED and facts["nondec"].verdict is not \
+                Verdict.PROVED and property_id == "consistent" and rule.pooling == "linear":
+            return _ca_any_weight(rule, order, timeout_s, extra, _V(rule)) or \
+                _unproved(run_chain([], timeout_s, extra))
         if any(v.verdict is not Verdict.PROVED for v in facts.values()):
-            return None if fallback else _unproved(run_chain([], timeout_s, extra))
+            return _unproved(run_chain([], timeout_s, extra))
+    return _chain_result(rule, property_id, order, timeout_s, extra, symbolic_reference)
+
+
+def _V(rule):
+    return None if rule.reference is None else rule.reference.size
+
+
+def _normalized_facts(rule, property_id, order, timeout_s):
+    """The weight facts, or the REFUTED / UNKNOWN result they decide."""
+    facts = weight_facts(rule.tree, rule.domains, timeout_s=min(timeout_s, 5.0))
+    extra = _fact_steps(facts)
+    bad = float_decrease(rule.runtime_tree)
+    if bad is not None and len(bad.witness) == 2:
+        real = exact_decrease(rule.runtime_tree, rule.values, bad.witness)
+        context = (" in exact reals too" if real else "; in exact reals "
+                   + ("f is non-decreasing (" + facts["nondec"].detail + "): the float64 code "
+                      "that runs violates what holds in reals"
+                      if facts["nondec"].verdict is Verdict.PROVED else "not decided"))
+        if property_id == "monotone":
+            res = refute_decreasing(rule, order, bad, extra)
+            if res is not None:
+                res.detail += f" (the decrease {bad.detail}{context})"
+                if not real:
+                    res.scope = Scope(None, None, "float64 bids", "float64 (the code that runs)")
+                return res
+        if not real or property_id == "monotone":
+            return ProofResult(Verdict.UNKNOWN, "numpy", f"the compiled float64 code decreases: "
+                               f"{bad.detail}{context}; no proof of the code that runs")
+    if bad is not None and len(bad.witness) == 1:
+        return ProofResult(Verdict.UNKNOWN, "numpy", f"{bad.detail}: not a weight function "
+                           "where it runs (negative weights are refused)")
+    return extra, facts
+
+
+def _chain_result(rule, property_id, order, timeout_s, extra, symbolic_reference):
+    V, logit = _V(rule), rule.pooling == "log_linear"
     if logit and V != 2:
         if property_id == "monotone":
-            return refute_loglinear(rule, order, extra)
-        return None
+            return refute_loglinear(rule, order, extra) or _unproved(run_chain([], timeout_s,
+                                                                               extra))
+        return _unproved(run_chain([], timeout_s, extra))
     chain = run_chain(mixture_chain(order, property_id, kind=rule.kind,
                                     reference=rule.reference is not None or symbolic_reference,
                                     epsilon=bool(rule.epsilon), logit=logit),
                       timeout_s, extra)
     if not chain.proved:
-        return None if fallback else _unproved(chain)
+        return _unproved(chain)
     scope = family_scope(rule, symbolic_reference)
     res = ProofResult(Verdict.PROVED, engines(chain), f"{property_id} under {order} for every n "
-                      f"and {'V = 2' if logit else 'every V'} by the family's lemma chain: "
-                      + chain.summary(), scope.sizes())
+                      f"and {'V = 2' if logit else 'every V'} by the family's lemma chain, of "
+                      f"the compiled rule {rule.expression()}: " + chain.summary(),
+                      scope.sizes())
     res.scope, res.lemmas = scope, chain.steps
     return res
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from mechanism.errors import InvalidInput
 from mechanism.orders import prefers
 from mechanism.verdicts import Verdict
 
-from proofs.compile.family_fns import fns_for
+from proofs.compile import evaluate as E
 from proofs.unbounded.lemmas import run_chain
 from proofs.registry import ProofResult
 
@@ -29,13 +30,17 @@ def _instance(n, V, agent_p, other_p, other_bid, frm, to):
             (n - 1), "agent": 0, "bid_from": frm, "bid_to": to}
 
 
-def _confirm(rule, cex, order):
-    """Re-run on the numpy reference: (q_from, q_to) when q_to is not ⪰ q_from, else None."""
+def confirm_on_code(rule, cex, order):
+    """Re-run on the numpy reference: (q_from, q_to) when q_to is not ⪰ q_from, else None
+    (also None when the rule declines a bid of the instance: InvalidInput is no evidence)."""
     P = np.asarray(cex["dists"], dtype=float)
     a = int(cex.get("agent", 0))
     bf, bt = list(cex["bids"]), list(cex["bids"])
     bf[a], bt[a] = cex["bid_from"], cex["bid_to"]
-    qf, qt = rule.evaluate(P, np.asarray(bf, float)), rule.evaluate(P, np.asarray(bt, float))
+    try:
+        qf, qt = rule.evaluate(P, np.asarray(bf, float)), rule.evaluate(P, np.asarray(bt, float))
+    except InvalidInput:
+        return None
     p = rule.smoothed(P)[0][a]  # the order is taken for the (smoothed) report, as proved
     return None if prefers(p, qt, qf, order) else (qf, qt)
 
@@ -50,7 +55,7 @@ def _refuted(rule, order, build, what, extra, steps_ids):
     seen = []
     for n, V in sizes:
         cex = build(n, V)
-        got = _confirm(rule, cex, order)
+        got = confirm_on_code(rule, cex, order)
         if got is None:
             return None
         seen.append(f"n={n} V={V}")
@@ -87,9 +92,7 @@ def refute_decreasing(rule, order, fact, extra):
 
 def refute_loglinear(rule, order, extra):
     pts = np.unique(np.concatenate([np.linspace(0, 10, 101), np.logspace(-3, 1, 41)]))
-    with np.errstate(all="ignore"):
-        F = np.asarray([float(rule.f(np.float64(v), fns_for("numpy"), **rule.params))
-                        for v in pts])
+    F = np.asarray(E.numpy_value(rule.runtime_tree, pts), float) * np.ones_like(pts)
     ok = np.isfinite(F) & (F >= 0)
     pts, F = pts[ok], F[ok]
     if not len(F):

@@ -38,8 +38,11 @@ import z3
 from mechanism.verdicts import Verdict
 
 from proofs.encode import encode_z3 as E
+from proofs.mechanized import smt2
+from proofs.mechanized.theorems import COQ_CHECKED, coq_note, mark
 
 ARGUED = "ARGUED"  #: the verdict shown for a step that is an argument, not a solver query
+_SOUND = (str(Verdict.PROVED), ARGUED, COQ_CHECKED)  #: step verdicts a PROVED chain may have
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Lemma:
 
 LEMMAS: dict[str, Lemma] = {}
 _CACHE: dict[str, Verdict] = {}
+_QUERIES: dict[str, list] = {}  #: the z3 queries each cached lemma asked
 
 
 def lemma(id: str, statement: str, engine: str = "z3"):
@@ -72,11 +76,14 @@ def verdict_of(id: str, timeout_s: float = 20.0) -> str:
     if lem.check is None:
         return ARGUED
     if id not in _CACHE:
-        try:
-            _CACHE[id] = lem.check(timeout_s)
-        except Exception as exc:  # a crash in a lemma is UNKNOWN, never PROVED
-            _CACHE[id] = Verdict.UNKNOWN
-            LEMMA_ERRORS[id] = f"{type(exc).__name__}: {exc}"
+        with smt2.recording() as _QUERIES[id]:  # kept: a claim that reuses it re-checks them
+            try:
+                _CACHE[id] = lem.check(timeout_s)
+            except Exception as exc:  # a crash in a lemma is UNKNOWN, never PROVED
+                _CACHE[id] = Verdict.UNKNOWN
+                LEMMA_ERRORS[id] = f"{type(exc).__name__}: {exc}"
+    else:
+        smt2.replay(_QUERIES.get(id, ()))
     return str(_CACHE[id])
 
 
@@ -85,6 +92,7 @@ LEMMA_ERRORS: dict[str, str] = {}
 
 def clear_cache() -> None:
     _CACHE.clear()
+    _QUERIES.clear()
     LEMMA_ERRORS.clear()
 
 
@@ -122,11 +130,11 @@ class Chain:
 
     @property
     def proved(self) -> bool:
-        return all(s.verdict in (str(Verdict.PROVED), ARGUED) for s in self.steps) and \
+        return all(s.verdict in _SOUND for s in self.steps) and \
             any(s.verdict == str(Verdict.PROVED) for s in self.steps)
 
     def failing(self) -> list[Step]:
-        return [s for s in self.steps if s.verdict not in (str(Verdict.PROVED), ARGUED)]
+        return [s for s in self.steps if s.verdict not in _SOUND]
 
     def engines(self) -> str:
         return "+".join(sorted({s.engine for s in self.steps if s.engine != "argument"})) or "-"
@@ -134,8 +142,10 @@ class Chain:
     def summary(self) -> str:
         n = sum(s.verdict == str(Verdict.PROVED) for s in self.steps)
         a = sum(s.verdict == ARGUED for s in self.steps)
+        k = sum(s.verdict == COQ_CHECKED for s in self.steps)
         bad = ", ".join(f"{s.id}={s.verdict}" for s in self.failing())
-        return (f"{n} lemmas proved, {a} argued steps" + (f"; NOT proved: {bad}" if bad else ""))
+        return (f"{n} lemmas proved, {k} steps Coq-checked, {a} argued steps"
+                + (f" ({coq_note()})" if a else "") + (f"; NOT proved: {bad}" if bad else ""))
 
 
 def run_chain(ids, timeout_s: float = 20.0, extra: list[Step] | None = None) -> Chain:
@@ -144,8 +154,9 @@ def run_chain(ids, timeout_s: float = 20.0, extra: list[Step] | None = None) -> 
         t0 = time.perf_counter()
         v = verdict_of(id, timeout_s)
         lem = LEMMAS[id]
-        steps.append(Step(id, lem.statement, lem.engine, v, time.perf_counter() - t0))
-    return Chain(steps + list(extra or []))
+        step = Step(id, lem.statement, lem.engine, v, time.perf_counter() - t0)
+        steps.append(mark(step))  # Coq-checked (ARGUED steps) or "also Coq" when it is
+    return Chain(steps + [mark(s) if s.verdict == ARGUED else s for s in extra or []])
 
 
 def _prove(hyps, goal, timeout_s, nonlinear=False) -> Verdict:

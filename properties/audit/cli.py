@@ -37,7 +37,14 @@ from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
 from properties.cage import caged_mechanism
-from properties.loading import add_loading_arguments, add_search_path, load_valuation
+from properties.config import apply as apply_config, load as load_config
+from properties.gates import add_gate_arguments, gate_from
+from properties.loading import (add_loading_arguments, add_search_path, load_valuation,
+                                source_location)
+from mechanism.outputs import Case, write_outputs
+
+#: The version of every JSON document ``audit --json`` prints (docs/ci.md).
+SCHEMA_VERSION = 1
 
 
 def add_arguments(parser) -> None:
@@ -65,19 +72,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--hmac", action="store_true", help="--keygen: an HMAC-SHA256 secret")
     parser.add_argument("--no-properties", action="store_true",
                         help="integrity and replay only: skip monotonicity, bounds, identity")
-    parser.add_argument("--max-examples", type=int, default=120,
+    parser.add_argument("--max-examples", type=int, default=None,
                         help="instances per property for --mechanism (default 120)")
-    parser.add_argument("--seed", type=int, default=0, help="instance seed for --mechanism")
-    parser.add_argument("--timeout", type=float, default=5.0,
+    parser.add_argument("--seed", type=int, default=None,
+                        help="instance seed for --mechanism (default 0)")
+    parser.add_argument("--timeout", type=float, default=None,
                         help="per-call limit in seconds for the mechanism's code (default 5)")
-    parser.add_argument("--budget", type=float, default=120.0,
+    parser.add_argument("--budget", type=float, default=None,
                         help="property-suite wall-clock budget per target, seconds (default 120)")
-    parser.add_argument("--orders", default="box",
-                        help="preference orders for the suite's per-order properties "
-                             "(comma-separated; default box)")
+    parser.add_argument("--order", "--orders", action="append", dest="orders", metavar="ORDER",
+                        help="preference order for the suite's per-order properties "
+                             "(repeatable or comma-separated; default box)")
     parser.add_argument("--no-suite", action="store_true",
                         help="--mechanism: the audit's own checks only (no properties.check)")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_gate_arguments(parser)
     batch = parser.add_argument_group("many runs (a directory of runs, a glob or a manifest)")
     batch.add_argument("--workers", type=int, metavar="N",
                        help="audit on a local Dask cluster of N worker processes (loopback)")
@@ -108,6 +116,7 @@ def _value_model_main(args):
     from properties.audit.target import parse_args
     if getattr(args, "log", None) and (args.run_dir or args.mechanism):
         return _usage("give one of RUN_DIR, --mechanism or --log")
+    gate = _gate(args)
     try:
         if getattr(args, "log", None):
             report = audit_log(args.log, valuation=None if args.valuation is None
@@ -118,15 +127,70 @@ def _value_model_main(args):
             obj = caged_mechanism(args.mechanism, parse_args(args.arg), args.path, args.timeout)
             report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
                                      timeout=args.timeout, use_suite=not args.no_suite,
-                                     orders=tuple(o for o in args.orders.split(",") if o),
+                                     orders=_orders(args.orders),
                                      budget_s=args.budget,
                                      valuation=load_valuation(args.valuation),
                                      reports=args.reports)
     except (InvalidInput, InvalidRule) as exc:
         return _usage(str(exc))
-    print(json.dumps(report.to_json(), indent=1, default=str) if args.json
-          else report.summary())
-    return report.exit_code
+    where = source_location(args.mechanism) if args.mechanism else None
+    code = _finish(args, report, gate.cases(report.findings, where), gate.exit_code(report))
+    text = report.summary()
+    line = gate.summary(report)
+    print(_json(report, code) if args.json else
+          (text if line is None else text.rsplit("\n", 1)[0] + "\n" + line))
+    return code
+
+
+def _orders(values) -> tuple:
+    out = [o.strip() for v in (values or ["box"]) for o in v.split(",") if o.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+#: --mechanism options: configuration key -> (args attribute, built-in default); check's
+#: keys of the same name mean the same, but the audit bounds its suite by default (120 s)
+MECHANISM_DEFAULTS = {"max_examples": ("max_examples", 120), "seed": ("seed", 0),
+                      "timeout": ("timeout", 5.0), "budget": ("budget", 120.0),
+                      "orders": ("orders", None)}
+
+
+def _gate(args):
+    """The gate, after filling the options not given from [tool.tokenauction], then the
+    built-in defaults (flags win)."""
+    table = {} if args.no_config else load_config(args.config)[0]
+    apply_config(args, table, {k: a for k, (a, _) in MECHANISM_DEFAULTS.items()})
+    for attr, default in MECHANISM_DEFAULTS.values():
+        if getattr(args, attr) is None:
+            setattr(args, attr, default)
+    return gate_from(args, table)
+
+
+def _json(report, code: int) -> str:
+    return json.dumps({"schema_version": SCHEMA_VERSION, **report.to_json(), "exit_code": code},
+                      indent=1, default=str)
+
+
+def _finish(args, report, cases, code: int) -> int:
+    """Write --junit-xml / --sarif; the exit code (the gate's, never below the report's)."""
+    write_outputs(f"tokenauction audit {args.run_dir or args.mechanism or args.log}", cases,
+                  junit=args.junit_xml, sarif_path=args.sarif)
+    return max(code, report.exit_code) if report.exit_code != 0 else code
+
+
+def run_cases(report, strict: bool) -> list:
+    """One case per check of a run audit (its tally's verdict), plus the replay itself."""
+    first = report.first_divergence
+    cases = [Case("replay", {0: "passed", 1: "failed"}.get(report.exit_code, "error"),
+                  str(first or report.error or ""), rule_id="replay")]
+    for name, tally in report.tallies.items():
+        verdict = str(tally.verdict(name))
+        status = {"REFUTED": "failed", "SKIPPED": "skipped"}.get(verdict, "passed")
+        if tally.informational and status == "failed":
+            status = "skipped"
+        if strict and verdict in ("SKIPPED", "UNKNOWN") and not tally.informational:
+            status = "failed"
+        cases.append(Case(name, status, f"{verdict}: {tally.note}".rstrip(": "), rule_id=name))
+    return cases
 
 
 class Progress:
@@ -147,8 +211,8 @@ class Progress:
 
 
 def _usage(msg: str) -> int:
-    print(f"tokenauction audit: error: {msg}", file=sys.stderr)
-    return 2
+    """A usage error: raised, so the dispatcher prints it (one line; JSON with --json)."""
+    raise InvalidInput(msg, value=None)
 
 
 def _key(args):
@@ -181,10 +245,10 @@ def main(args) -> int:
         return _value_model_main(args)
     if args.tol < 0 or args.identity_tol < 0:
         return _usage("--tol and --identity-tol must be >= 0")
-    try:
-        key = _key(args)
-    except InvalidInput as exc:
-        return _usage(str(exc))
+    if args.run_dir.endswith(".py"):
+        return _usage(f"{args.run_dir} is a Python file, not a run folder or a manifest; to "
+                      f"audit a mechanism defined there give --mechanism {args.run_dir}:NAME")
+    key = _key(args)
     if _is_batch(args):
         return _batch(args, key)
     progress = None if args.quiet else Progress()
@@ -194,13 +258,17 @@ def main(args) -> int:
                        vectorized=not args.serial, key=key)
     if progress is not None and progress.done:
         print(f"audit: {progress.done} steps in {report.seconds:.1f}s", file=sys.stderr)
+    gate = _gate(args)
+    cases = run_cases(report, gate.strict)
+    code = _finish(args, report, cases,
+                   1 if any(c.status == "failed" for c in cases) else report.exit_code)
     if args.json:
-        print(json.dumps(report.to_json(), indent=1, default=str))
-    else:
-        print(report.summary())
-        if report.error:
-            print(f"tokenauction audit: error: {report.error}", file=sys.stderr)
-    return report.exit_code
+        print(_json(report, code))
+        return code
+    print(report.summary())
+    if report.error:
+        print(f"tokenauction audit: error: {report.error}", file=sys.stderr)
+    return code
 
 
 # -- many runs ----------------------------------------------------------------------
@@ -267,5 +335,9 @@ def _batch(args, key) -> int:
 
         Path(args.report + ".json").write_text(json.dumps(report.to_json(), indent=1))
         Path(args.report + ".md").write_text(report.markdown() + "\n")
-    print(json.dumps(report.to_json(), indent=1) if args.json else report.markdown())
-    return report.exit_code
+    cases = [Case(r["run"], {"clean": "passed", "diverged": "failed"}.get(r["status"], "error"),
+                  str(r.get("first_divergence_text") or r.get("error") or ""), rule_id=r["status"])
+             for r in report.runs]
+    code = _finish(args, report, cases, report.exit_code)
+    print(_json(report, code) if args.json else report.markdown())
+    return code

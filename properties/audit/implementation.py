@@ -91,7 +91,13 @@ class _Tally:
             return  # undefined there, and the object said so
         except InvalidRule as exc:  # blame the aggregate when it was the one that misbehaved
             blame = "aggregate_valid" if str(exc.rule or "").endswith(".aggregate") else prop
-            self.cex.setdefault(blame, {**inst, "while_checking": prop, "error": str(exc)})
+            cex = {**inst, "while_checking": prop, "error": str(exc)}
+            called = exc.value.get("bids") if isinstance(exc.value, dict) else None
+            if called is not None and list(called) != list(inst["bids"]):
+                # it failed on a bid profile the check derived (a node of a bid path, all
+                # zero bids...): that profile is the counterexample, not the instance
+                cex.update(bids=list(called), instance_bids=list(inst["bids"]))
+            self.cex.setdefault(blame, cex)
             return
         self.checked[prop] += 1
         if out is not None:

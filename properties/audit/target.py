@@ -37,8 +37,11 @@ class ThirdPartyRule:
         self.fn, self.name, self.claims = fn, name, dict(claims or {})
 
     def evaluate(self, P, b):
-        out = call_as_rule(self.name, self.fn, (P.copy(), b.copy()))
-        return check_output(out, P.shape[1], self.name)
+        out = call_as_rule(self.name, self.fn, (P.copy(), b.copy()), value={"bids": b.tolist()})
+        try:
+            return check_output(out, P.shape[1], self.name)
+        except InvalidRule as exc:  # name the bids it was called at (a bid path's node)
+            raise InvalidRule(str(exc), rule=exc.rule, value={"bids": b.tolist()}) from None
 
     __call__ = evaluate
 
@@ -53,7 +56,13 @@ class ThirdPartyRule:
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:
             raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
                               rule=self.name)
-        return np.stack([check_output(q, P.shape[1], self.name) for q in out])
+        rows = []
+        for q, row in zip(out, bm):
+            try:
+                rows.append(check_output(q, P.shape[1], self.name))
+            except InvalidRule as exc:  # name the bid profile of the row that failed
+                raise InvalidRule(str(exc), rule=exc.rule, value={"bids": row.tolist()}) from None
+        return np.stack(rows)
 
     def with_reference(self, reference, weight=None):
         return self

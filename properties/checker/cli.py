@@ -1,10 +1,13 @@
-"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule (issue 3).
+"""``tokenauction check TARGET [TARGET ...]``: judge a rule or a payment rule.
 
 Several targets (a rule zoo) are judged one after another, or on Dask with
 ``--workers N`` / ``--scheduler ADDRESS`` (the audit's engine,
 :func:`properties.audit.cluster.run_tasks`); each report is printed in the order given.
-Exit codes: 0 nothing refuted, 1 something refuted, 2 usage or input error, 3 internal
-error (a PROVED contradicted by a counterexample inside its scope); for many targets: the worst.
+Defaults come from ``[tool.tokenauction]`` (:mod:`properties.config`); flags win. The gate
+(:mod:`properties.gates`) decides the exit code: 0 nothing refuted, 1 something refuted (or,
+with ``--strict``, UNKNOWN, thin or missing-engine), 2 usage or input error, 3 internal
+error (a PROVED contradicted by a counterexample inside its scope); for many targets: the
+worst. Progress lines go to stderr (``--quiet``: none); the result is the last line.
 """
 
 from __future__ import annotations
@@ -13,34 +16,49 @@ import json
 import sys
 
 from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.outputs import Case, write_outputs
 
+from properties import config
 from properties.catalogue import ALL_ORDERS, CATALOGUE
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
 from properties.target import DEFAULT_TIMEOUT
-from properties.loading import add_loading_arguments, add_search_path, load_valuation
+from properties.cage import findings_from_json
+from properties.gates import add_gate_arguments, gate_from
+from properties.loading import (absolute_spec, add_loading_arguments, add_search_path,
+                                load_valuation, source_location)
+
+#: configuration key -> args attribute (properties.config.apply)
+CONFIG_KEYS = {"properties": "properties", "orders": "orders", "max_examples": "max_examples",
+               "budget": "budget", "seed": "seed", "timeout": "timeout"}
+SCHEMA_VERSION = 1
 
 
 def add_arguments(p) -> None:
     p.add_argument("target", nargs="+",
                    help="path/to/file.py:NAME, package.module:NAME, or a built-in "
                         "rule / payment rule name (linear, second_price, ...); several for a zoo")
-    p.add_argument("--property", action="append", dest="properties", metavar="ID",
-                   help="property id, optionally ID:ORDER (repeatable; default: all of the "
-                        f"target's kind). Known: {', '.join(CATALOGUE)}")
-    p.add_argument("--order", action="append", dest="orders", choices=ALL_ORDERS,
-                   help="preference order for per-order properties (repeatable; default all)")
+    p.add_argument("--property", "--properties", action="append", dest="properties",
+                   metavar="ID", help="property id, optionally ID:ORDER (repeatable or "
+                   f"comma-separated; default: all of the target's kind). Known: "
+                   f"{', '.join(CATALOGUE)}")
+    p.add_argument("--order", "--orders", action="append", dest="orders", metavar="ORDER",
+                   help="preference order for per-order properties (repeatable or "
+                        f"comma-separated; default all: {', '.join(ALL_ORDERS)})")
     p.add_argument("--rule", default=None, help="for a payment-rule target: the aggregation "
                                                 "rule to judge it under (default: linear)")
-    p.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help="per-call timeout for the target's code, seconds")
+    p.add_argument("--max-examples", type=int, default=None,
+                   help=f"sampled examples per property group (default {DEFAULT_MAX_EXAMPLES})")
+    p.add_argument("--seed", type=int, default=None, help=f"default {DEFAULT_SEED}")
+    p.add_argument("--timeout", type=float, default=None,
+                   help=f"per-call timeout for the target's code, seconds (default "
+                        f"{DEFAULT_TIMEOUT})")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="wall-clock budget for the sampling (default: none)")
     p.add_argument("--thorough", action="store_true",
                    help="release-gate preset: 4x the examples on 3 seeds (slower, finds more)")
     p.add_argument("--no-prove", action="store_true", help="skip the proofs engine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_gate_arguments(p)
     p.add_argument("--workers", type=int, metavar="N",
                    help="several targets: judge them on a local Dask cluster of N processes")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -51,102 +69,186 @@ def add_arguments(p) -> None:
                         "mechanism: an object with aggregate/payments, judged as by "
                         "tokenauction audit --mechanism")
 
-def main(args) -> int:
+
+def _split(values):
+    """Repeated and comma-separated values, in order, once each; None stays None."""
+    if values is None:
+        return None
+    out = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+    return list(dict.fromkeys(out))
+
+
+def settle(args):
+    """Fill the options not given from the configuration, then the built-in defaults;
+    returns the gate. InvalidInput for a bad value."""
+    table = {} if args.no_config else config.load(args.config)[0]
+    config.apply(args, table, CONFIG_KEYS)
+    for attr, default in (("max_examples", DEFAULT_MAX_EXAMPLES), ("seed", DEFAULT_SEED),
+                          ("timeout", DEFAULT_TIMEOUT)):
+        if getattr(args, attr) is None:
+            setattr(args, attr, default)
+    args.properties, args.orders = _split(args.properties), _split(args.orders)
     if args.max_examples < 1 or args.timeout <= 0:
-        print("tokenauction check: error: --max-examples and --timeout must be positive",
-              file=sys.stderr)
-        return 2
+        raise InvalidInput(f"--max-examples and --timeout must be positive, got "
+                           f"{args.max_examples} and {args.timeout}", value=args.max_examples)
+    if args.budget is not None and args.budget <= 0:
+        raise InvalidInput(f"--budget must be positive, got {args.budget}", value=args.budget)
+    return gate_from(args, table)
+
+
+def _progress(args):
+    if args.quiet:
+        return None
+    return lambda line: print(line, file=sys.stderr, flush=True)
+
+
+def options(args) -> dict:
+    return dict(properties=args.properties, orders=args.orders, max_examples=args.max_examples,
+                seed=args.seed, timeout=args.timeout, rule=args.rule, prove=not args.no_prove,
+                budget_s=args.budget, reports=args.reports, kind=args.kind,
+                thorough=args.thorough)
+
+
+def main(args) -> int:
+    gate = settle(args)
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
-        return _many(args)
-    try:
-        add_search_path(args.path)
-        if args.kind == "mechanism":
-            return _mechanism(args, load_valuation(args.valuation))
-        if ":" in args.target[0]:  # user code: loaded and run in the cage (properties/cage.py)
-            return _caged(args)
-        report = check(args.target[0], args.properties, orders=args.orders,
-                       max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                       rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
-                       valuation=load_valuation(args.valuation), reports=args.reports,
-                       kind=args.kind, thorough=args.thorough)
-    except (InvalidInput, InvalidRule) as exc:
-        print(f"tokenauction check: error: {exc}", file=sys.stderr)
-        return 2
+        return _many(args, gate)
+    add_search_path(args.path)
+    if args.kind == "mechanism":
+        return _mechanism(args, load_valuation(args.valuation), gate)
+    spec = absolute_spec(args.target[0])
+    if ":" in args.target[0]:  # user code: loaded and run in the cage (properties/cage.py)
+        return _caged(args, spec, gate)
+    report = check(spec, **options(args), valuation=load_valuation(args.valuation),
+                   progress=_progress(args))
+    report.target = args.target[0]
+    code = gate.exit_code(report)
+    cases = gate.cases(report.findings, source_location(spec))
+    write_outputs(f"tokenauction check {args.target[0]}", cases, junit=args.junit_xml,
+                  sarif_path=args.sarif, version=report.settings["versions"]["tokenauction"] or "")
     if args.json:
-        print(json.dumps(report.to_json()))
-    else:
-        print(report)
-    return report.exit_code
+        print(json.dumps({"schema_version": SCHEMA_VERSION, **report.to_json(),
+                          "exit_code": code, "gate": gate_json(gate, cases)}))
+        return code
+    print(with_gate_line(str(report), gate.summary(report)))
+    return code
 
 
-def _caged(args) -> int:
+def with_gate_line(text: str, line: str | None) -> str:
+    """The report's text, its last line (the result) replaced by the gate's where it has one."""
+    return text if line is None else text.rsplit("\n", 1)[0] + "\n" + line
+
+
+def gate_json(gate, cases) -> dict:
+    return {"strict": gate.strict, "min_valid": gate.min_valid,
+            "failed": [c.name for c in cases if c.status == "failed"],
+            "ignored": [{"property": i.property, "order": i.order, "reason": i.reason}
+                        for i in gate.ignore]}
+
+
+def _caged(args, spec: str, gate) -> int:
+    """A user-code target: the search in the cage (properties/cage.py); the gate, JUnit and
+    SARIF from the findings that come back."""
+    from types import SimpleNamespace
     from properties.cage import check_in_cage
-    options = dict(properties=args.properties, orders=args.orders,
-                   max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                   rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
-                   valuation=args.valuation, reports=args.reports, kind=args.kind,
-                   thorough=args.thorough)
-    text, js, code = check_in_cage(args.target[0], options, paths=args.path)
+    text, js, code = check_in_cage(spec, dict(options(args), valuation=args.valuation),
+                                   paths=args.path)
     if code == 2 and "error" in js and not js.get("refuted"):
-        print(f"tokenauction check: error: {js['error'].split(': error: ')[-1]}",
-              file=sys.stderr)
-        return 2
-    print(json.dumps(js) if args.json else text)
+        raise InvalidInput(js["error"].split(": error: ")[-1], value=args.target[0])
+    if "findings" not in js:  # the target ended, crashed or hung the worker: REFUTED, as is
+        write_outputs(f"tokenauction check {args.target[0]}",
+                      [Case("target", "failed", js.get("error", ""), text, "target",
+                            source_location(spec))], junit=args.junit_xml, sarif_path=args.sarif)
+        print(json.dumps({"schema_version": SCHEMA_VERSION, **js}) if args.json else text)
+        return code
+    found = findings_from_json(js["findings"])
+    own = SimpleNamespace(findings=found, exit_code=code)
+    code = gate.exit_code(own)
+    cases = gate.cases(found, source_location(spec))
+    write_outputs(f"tokenauction check {args.target[0]}", cases, junit=args.junit_xml,
+                  sarif_path=args.sarif)
+    if args.json:
+        print(json.dumps({"schema_version": SCHEMA_VERSION, **js, "exit_code": code,
+                          "gate": gate_json(gate, cases)}))
+        return code
+    print(with_gate_line(text, gate.summary(own)))
     return code
 
 
 def check_one(target: str, options: dict) -> tuple[str, dict | None, int]:
-    """One target of a zoo (a Dask task): its report as text, JSON and exit code."""
+    """One target of a zoo (a Dask task): its report as text, JSON and exit code.
+
+    On a Dask worker the worker's own threads use the ``random`` module while hypothesis
+    draws, and hypothesis warns (HypothesisDeprecationWarning, "Do not use the `random`
+    module inside strategies") once per strategy; our strategies do not use it (an
+    in-process run never warns), so that one warning is silenced here."""
+    import warnings
+    from hypothesis.errors import HypothesisDeprecationWarning
     try:
-        report = check(target, **options)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Do not use the `random` module",
+                                    category=HypothesisDeprecationWarning)
+            report = check(absolute_spec(target), **options)
     except (InvalidInput, InvalidRule) as exc:
         return f"{target}: error: {exc}", {"target": target, "error": str(exc)}, 2
+    report.target = target
     return str(report), report.to_json(), report.exit_code
 
 
-def _many(args) -> int:
+def _many(args, gate) -> int:
     from properties.audit.cluster import run_tasks
 
     if args.workers is not None and args.scheduler is not None:
-        print("tokenauction check: error: give --workers or --scheduler, not both",
-              file=sys.stderr)
-        return 2
-    options = dict(properties=args.properties, orders=args.orders,
-                   max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
-                   rule=args.rule, prove=not args.no_prove, budget_s=args.budget,
-                   valuation=args.valuation, reports=args.reports, kind=args.kind)
+        raise InvalidInput("give --workers or --scheduler, not both", value=args.workers)
     if args.kind == "mechanism" or (args.valuation and ":" in args.valuation):
-        print("tokenauction check: error: several targets take built-in --valuation models and "
-              "--kind rule|payment only; check a mechanism or a valuation file one target at a "
-              "time", file=sys.stderr)
-        return 2
+        raise InvalidInput("several targets take built-in --valuation models and --kind "
+                           "rule|payment only; check a mechanism or a valuation file one "
+                           "target at a time", value=args.valuation)
+    opts = {**options(args), "valuation": args.valuation}
     try:
         results, engine = run_tasks(
-            check_one, [(t, options) for t in args.target], workers=args.workers,
+            check_one, [(t, opts) for t in args.target], workers=args.workers,
             scheduler=args.scheduler, name="check",
             lost=lambda item, why: (f"{item[0]}: not judged: {why}",
                                     {"target": item[0], "error": why}, 2))
-    except (InvalidInput, OSError, TimeoutError, ImportError) as exc:
-        print(f"tokenauction check: error: {exc}", file=sys.stderr)
-        return 2
-    code = max(c for _, _, c in results)
+    except (OSError, TimeoutError) as exc:
+        raise InvalidInput(f"cannot reach the Dask cluster: {exc}", value=args.scheduler)
+    codes, cases = [], []
+    for target, (_, j, c) in zip(args.target, results):
+        found = findings_from_json(j.get("findings", [])) if "findings" in j else []
+        codes.append(c if c not in (0, 1) or not found else
+                     max(c if c == 3 else 0, 1 if gate.failures(found) else 0))
+        cases += [type(k)(f"{target} {k.name}", k.status, k.message, k.text, k.rule_id,
+                          source_location(target), k.seconds)
+                  for k in gate.cases(found)]
+    code = max(codes)
+    write_outputs("tokenauction check", cases, junit=args.junit_xml, sarif_path=args.sarif)
     if args.json:
-        print(json.dumps({"engine": engine, "exit_code": code,
+        print(json.dumps({"schema_version": SCHEMA_VERSION, "engine": engine, "exit_code": code,
                           "reports": [j for _, j, _ in results]}))
-    else:
-        print("\n\n".join(text for text, _, _ in results))
-        print(f"\n{len(results)} targets ({engine}): "
-              f"{sum(c == 0 for _, _, c in results)} nothing refuted, "
-              f"{sum(c == 1 for _, _, c in results)} refuted, "
-              f"{sum(c == 2 for _, _, c in results)} errors")
+        return code
+    print("\n\n".join(text for text, _, _ in results))
+    print(f"\n{len(results)} targets ({engine}): {sum(c == 0 for c in codes)} passed the gate, "
+          f"{sum(c == 1 for c in codes)} refuted or failed the gate, "
+          f"{sum(c == 2 for c in codes)} errors (exit {code})")
     return code
-def _mechanism(args, valuation) -> int:
-    """``check TARGET --kind mechanism``: the mechanism audit (issue 12)."""
+
+
+def _mechanism(args, valuation, gate) -> int:
+    """``check TARGET --kind mechanism``: the mechanism audit, the mechanism in the cage."""
     from properties.audit.implementation import audit_mechanism
     from properties.cage import caged_mechanism
     obj = caged_mechanism(args.target[0], None, args.path, args.timeout)
     report = audit_mechanism(obj, max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
                              valuation=valuation, reports=args.reports)
-    print(json.dumps(report.to_json(), default=str) if args.json else report.summary())
-    return report.exit_code
+    code = gate.exit_code(report)
+    cases = gate.cases(report.findings, source_location(args.target[0]))
+    write_outputs(f"tokenauction check {args.target[0]}", cases, junit=args.junit_xml,
+                  sarif_path=args.sarif)
+    if args.json:
+        print(json.dumps({"schema_version": SCHEMA_VERSION, **report.to_json(),
+                          "exit_code": code}, default=str))
+    else:
+        print(with_gate_line(report.summary(), gate.summary(report)))
+    return code

@@ -190,6 +190,11 @@ class Settings:
     kind: str | None = None
     thorough: bool = False
     run_reproductions: bool = True
+    progress: object = None      #: called with one line as each engine starts (or None)
+
+    def say(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
 
     @property
     def seeds(self) -> list[int]:
@@ -205,7 +210,7 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
           prove: bool = True, shrink_counterexamples: bool = True,
           valuation_loss: str | None = None, budget_s: float | None = None,
           valuation=None, reports: str | None = None, kind: str | None = None,
-          thorough: bool = False, run_reproductions: bool = True) -> Report:
+          thorough: bool = False, run_reproductions: bool = True, progress=None) -> Report:
     """Judge ``target`` against the property catalogue (:mod:`properties.catalogue`).
 
     ``target``: a :class:`mechanism.Rule`, a callable ``rule(dists, bids) -> q``, a
@@ -224,11 +229,12 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     ``one_hot``); ``kind``: ``rule`` | ``payment`` overrides the guessed kind of the target.
     ``thorough``: the release-gate preset (:data:`THOROUGH_FACTOR` times the budget on
     :data:`THOROUGH_SEEDS` seeds); ``run_reproductions``: run each printed reproduction in a
-    fresh process.
+    fresh process. ``progress``: called with one line of text as each engine starts (the
+    CLI prints it on stderr).
     """
     settings = Settings(max_examples, seed, timeout, rule, prove, shrink_counterexamples,
                         budget_s, valuation if valuation is not None else valuation_loss,
-                        reports, kind, thorough, run_reproductions)
+                        reports, kind, thorough, run_reproductions, progress)
     return run_check(target, properties, orders, settings)
 
 
@@ -294,11 +300,13 @@ def _prove(t: Target, keys, settings: Settings, path_group) -> dict:
     def finalize(c, verify, repro, engine, key, detail_fn):
         return _finalize(t, c, verify, repro, settings.shrink, engine, key, detail_fn)
 
+    say = settings.say
     proved = {}
     proof_deadline = time.perf_counter() + proving.PROOF_BUDGET_S
     for key in keys:
         if settings.prove and "proof" in CATALOGUE[key[0]].engines and \
                 time.perf_counter() < proof_deadline:
+            say(f"check {t.name}: proving {key[0]}" + (f":{key[1]}" if key[1] else ""))
             f = proving.prove(t, key, finalize, path_group)
             if f is not None:
                 proved[key] = f
@@ -309,7 +317,7 @@ def _search(t: Target, groups, settings: Settings, t_start: float) -> dict:
     """Stage 3: one hypothesis run per group, over the settings' seeds, within the budget."""
     deadline = t_start + settings.budget_s if settings.budget_s else float("inf")
     keys = {k for g in groups for k in g.keys}
-    results = {}
+    results, say = {}, settings.say
     for gi, g in enumerate(groups):
         run = SearchRun(t, g, t_start, deadline, ("normalized", None) in keys)
         g0 = time.perf_counter()
@@ -319,6 +327,9 @@ def _search(t: Target, groups, settings: Settings, t_start: float) -> dict:
                 run.stopped = run.stopped or "the target timed out on an earlier call " \
                                              "(per-call timeout)"
                 break
+            say(f"check {t.name}: sampling group {gi + 1}/{len(groups)} "
+                f"({', '.join(k[0] + (':' + k[1] if k[1] else '') for k in g.keys)[:60]}), "
+                f"seed {s}, {n} examples")
             run.run(n, s + gi)
             if all(k in run.found or k in run.failures for k in g.keys) or run.stopped:
                 break

@@ -40,19 +40,27 @@ def definitional(key) -> Finding | None:
     return None
 
 
+def missing_engine(key, exc: ImportError) -> Finding:
+    """SKIPPED: the proofs engine needs a module this install lacks (``Finding.missing``
+    names the extra; ``--strict`` counts it as a failure)."""
+    name = (exc.name or "z3").split(".")[0]
+    return Finding(key[0], key[1], Verdict.SKIPPED, "proofs",
+                   f"the proofs engine needs {name}, which is not installed: "
+                   "pip install 'tokenauction[proofs]'", missing="proofs")
+
+
 def prove(t, key, finalize, path_group) -> Finding | None:
     """The proofs engine on (property, order), when it applies (a backend-generic Rule)."""
     from mechanism.rules import Rule
     if not isinstance(t.obj, Rule) or t.obj.generic is None:
         return None
-    try:
-        from proofs.bounded.rule_level import prove_rule_property
-    except (ImportError, AttributeError):
-        return None
     t0 = time.perf_counter()
     try:
+        from proofs.bounded.rule_level import prove_rule_property
         res = prove_rule_property(t.obj, key[0], key[1], max_agents=MAX_AGENTS,
                                   max_tokens=MAX_TOKENS, timeout_s=PROOF_TIMEOUT_S)
+    except ModuleNotFoundError as exc:  # an extra this install lacks: say which
+        return missing_engine(key, exc)
     except Exception as exc:  # the prover is another package: never crash the check
         return Finding(key[0], key[1], Verdict.UNKNOWN, "proofs",
                        f"prover raised {type(exc).__name__}: {exc}")

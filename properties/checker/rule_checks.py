@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from properties.checker.groups import Group, cex, with_bid
+from mechanism.errors import Float64Range
 from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt
 from properties.strategies import distributions, instances
@@ -61,6 +62,8 @@ def evaluate_in_domain(t, P, b):
     try:
         return t.evaluate(P, b)
     except Undefined as exc:
+        if isinstance(exc.__cause__, Float64Range):
+            raise      # declined: the input is beyond float64 for this rule (no evidence)
         if in_spec_domain(t, P, b):
             raise RuleFailure("undefined", f"rule raised InvalidInput ({exc}) on an input where "
                               "theory §2 defines every rule (W > 0, common support)") from None

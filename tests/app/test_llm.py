@@ -131,9 +131,9 @@ def test_bad_arguments_are_refused():
 
 @needs_torch
 def test_small_batch_linear_equals_linear():
-    """``W @ x.T`` for 2-128 rows, ``F.linear`` otherwise: the same numbers (fp32, to
-    rounding) with and without bias, for 1-D..3-D inputs, transposed (non-contiguous)
-    inputs, and row counts on both sides of the switch."""
+    """``W @ x.T`` for 1-128 rows (one row duplicated), ``F.linear`` otherwise: the same
+    numbers (fp32, to rounding) with and without bias, for 1-D..3-D inputs, transposed
+    (non-contiguous) inputs, and row counts on both sides of the switch."""
     import torch
     from tokenauction.llm.model import SMALL_BATCH_ROWS, use_small_batch_linears
     torch.manual_seed(0)
@@ -143,7 +143,7 @@ def test_small_batch_linear_equals_linear():
     inputs += [torch.randn(3, 5, 48), torch.randn(48, 6).T]  # 3-D; non-contiguous rows
     want = [stock_out(x) for x in inputs]
     assert use_small_batch_linears(net) == 2 and use_small_batch_linears(net) == 0
-    assert SMALL_BATCH_ROWS == (2, 128)  # the inputs above straddle both ends
+    assert SMALL_BATCH_ROWS == (1, 128)  # the inputs above straddle both ends
     for x, w in zip(inputs, want):
         got = stock_out(x)
         assert got.shape == w.shape
@@ -257,21 +257,42 @@ def test_prefix_that_does_not_extend_is_an_error(agents):
     assert agents([]).dists.shape[0] == 2  # [] always starts over
 
 
+def _greedy_generate(loaded, prompt, stop, tokens=8) -> list[int]:
+    """``model.generate``'s greedy reply tokens (stop tokens dropped)."""
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt)])
+    with torch.inference_mode():
+        out = loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                    max_new_tokens=tokens, eos_token_id=list(stop))
+    return [t for t in out[0, ids.shape[1]:].tolist() if t not in stop]
+
+
 @pytest.mark.llm
 @needs_model
 def test_solo_generate_matches_transformers_generate(loaded, agents):
-    import torch
-    from tokenauction.llm.agents import chat_token_ids
     for k, prompt in enumerate(PROMPTS):
-        ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt)])
-        with torch.inference_mode():
-            out = loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                        max_new_tokens=8, eos_token_id=list(agents.stop_token_ids))
-        want = [t for t in out[0, ids.shape[1]:].tolist() if t not in agents.stop_token_ids]
+        want = _greedy_generate(loaded, prompt, agents.stop_token_ids)
         solo = agents.solo_generate(k, 8)
         assert solo == want, (agents.decode(solo), agents.decode(want))
         # the batched provider following agent k's arg-max (bid share 1 for k) says the same
         assert [int(np.argmax(r.dists[k])) for _, r in walk(agents, len(solo), row=k)] == solo
+
+
+@pytest.mark.llm
+@needs_model
+def test_one_row_decode_keeps_the_stock_model_greedy_tokens(loaded, stock, agents):
+    """One agent alone (the duplicated one-row product of the small-batch linears) decodes
+    the greedy tokens of the stock model's ``generate``, with logits within 1e-4."""
+    import torch
+    from tokenauction.llm.agents import LLMAgents
+    for k, prompt in enumerate(PROMPTS):
+        assert agents.solo_generate(k, 8) == _greedy_generate(stock, prompt, agents.stop_token_ids)
+        fast, slow = LLMAgents(loaded, [prompt]), LLMAgents(stock, [prompt])
+        fast([]), slow([])
+        token = torch.tensor([504])
+        torch.testing.assert_close(fast._decode_tokens(token), slow._decode_tokens(token),
+                                   rtol=0, atol=1e-4)
 
 
 @pytest.mark.llm

@@ -159,3 +159,28 @@ def test_exponential_race_is_a_different_mechanism(rng):
 def test_inverse_cdf_rejects_bad_uniform():
     with pytest.raises(ValueError, match="uniform"):
         inverse_cdf([0.5, 0.5], 1.0)
+
+
+def test_cumsum_search_equals_the_sequential_cumulative_sum():
+    """The blocked search gives np.searchsorted(np.cumsum(w), x, "right") exactly, also for
+    points on, and one ulp around, partial sums (where it must fall back), runs of zeros,
+    and the scaled form ``x * cumsum(w)[-1]``."""
+    from mechanism.sampling import BLOCK, cumsum_search
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        V = int(rng.integers(BLOCK * 4, BLOCK * 40))
+        w = rng.gamma(0.3, size=V)
+        w[rng.random(V) < 0.3] = 0.0
+        if trial % 2:
+            w /= w.sum()
+        c = np.cumsum(w)
+        picks = c[rng.integers(0, V, 6)]
+        xs = np.concatenate((rng.uniform(0, c[-1], 6), picks, np.nextafter(picks, 0),
+                             np.nextafter(picks, np.inf), [0.0]))
+        for x in xs:
+            want = np.searchsorted(c, x, side="right")
+            assert cumsum_search(w, x)[0] == want, (trial, x)
+        for u in rng.random(5):
+            assert cumsum_search(w, u, scaled=True)[0] == np.searchsorted(c, u * c[-1], "right")
+        many = rng.uniform(0, c[-1], 20)
+        np.testing.assert_array_equal(cumsum_search(w, many), np.searchsorted(c, many, "right"))

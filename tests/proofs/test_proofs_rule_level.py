@@ -36,8 +36,8 @@ def confirm_on_numpy(rule, cex, prop="monotone"):
 
 @pytest.mark.parametrize("order", ["box", "segment"])
 def test_linear_is_proved_up_to_three_agents_four_tokens(order):
-    res = prove_rule_property(get_rule("linear"), "monotone", order, max_agents=3, max_tokens=4,
-                              timeout_s=60)
+    res = prove_rule(get_rule("linear"), "monotone", order, max_agents=3, max_tokens=4,
+                     timeout_s=60)   # the bounded engine (prove_rule_property: every n)
     assert res.verdict is Verdict.PROVED, res.detail
     assert "n=3 V=4" in res.detail and res.engine == "z3"
 
@@ -81,11 +81,11 @@ def test_log_linear_is_decided_by_the_exact_search():
     """z3 has no exp/log: the exact search refutes log-linear MON (box) on 3 tokens and
     sympy re-evaluates the violation; two tokens only: nothing found, UNKNOWN, not PROVED."""
     rule = get_rule("log_linear")
-    res = prove_rule_property(rule, "monotone", "box")
+    res = prove_rule(rule, "monotone", "box")
     assert res.verdict is Verdict.REFUTED and "exp/log" in res.detail, res.detail
     assert res.engine == "search+sympy" and "q_to" in res.counterexample["exact"]
     confirm_on_numpy(rule, res.counterexample)
-    two = prove_rule_property(rule, "monotone", "box", max_tokens=2, max_agents=2)
+    two = prove_rule(rule, "monotone", "box", max_tokens=2, max_agents=2)
     assert two.verdict is Verdict.UNKNOWN and "proves nothing" in two.detail
 
 
@@ -184,7 +184,7 @@ def test_dropping_zero_bids_is_proved_with_bid_zero_in_scope():
 
 
 def test_proved_carries_its_scope():
-    res = prove_rule_property(get_rule("linear"), "monotone", "box", max_agents=2, max_tokens=3)
+    res = prove_rule(get_rule("linear"), "monotone", "box", max_agents=2, max_tokens=3)
     assert res.verdict is Verdict.PROVED
     sc = res.scope
     assert (sc.max_agents, sc.max_tokens, sc.arithmetic) == (2, 3, "exact reals")

@@ -20,8 +20,14 @@ def test_scope_column_says_every_n_and_V(capsys):
     assert "every n, every V" in rows["unbounded.linear.mon_box"]
 
 
-def test_explain_prints_each_lemma_with_verdict_and_engine(capsys):
-    rc, out = run(capsys, "--explain", "unbounded.theorem.box.grid_second_price_witness")
+def test_explain_prints_each_lemma_with_verdict_and_engine(capsys, monkeypatch):
+    from proofs.mechanized import coq
+    monkeypatch.setattr(coq.shutil, "which", lambda name: None)  # no Coq: ARGUED stays
+    coq.status.cache_clear()
+    try:
+        rc, out = run(capsys, "--explain", "unbounded.theorem.box.grid_second_price_witness")
+    finally:
+        coq.status.cache_clear()
     assert rc == 0
     assert "scope: every n, every V; symbolic grid" in out
     lines = [x.split() for x in out.splitlines() if x.startswith("  ") and ":" in x]

@@ -13,7 +13,7 @@ from mechanism.orders import prefers
 from mechanism.verdicts import Verdict
 from proofs.unbounded.families import normalized, prove_family, winner_take_all
 from proofs.bounded.rule_level import prove_rule_property
-from proofs.unbounded.weight_facts import weight_facts
+from proofs.compile.capture import DeclarationError
 
 
 def capped(b, fn):
@@ -21,14 +21,14 @@ def capped(b, fn):
 
 
 def hidden_spike(b, fn):
-    return 5.0 if b == 0.37 else b     # a Python branch the trace cannot see
+    return 5.0 if b == 0.37 else b     # `==` on the bid: not representable, refused
 
 
 GOOD = {
     "linear": normalized(lambda b, fn: b),
     "capped_ref_smoothed": normalized(capped, reference=[.5, .3, .2], weight=1.0, epsilon=.01),
     "softmax_T": normalized(lambda b, fn, T: fn.exp(b / T), params={"T": 2.0},
-                            symbolic_params=True),
+                            domains={"T": "positive"}),
     "poly": normalized(lambda b, fn: b * b + b),
     "wta": winner_take_all(),
 }
@@ -53,7 +53,8 @@ def _confirm(rule, cex, order):
     return not prefers(P[cex["agent"]], q1, q0, order)
 
 
-@pytest.mark.parametrize("f", [lambda b, fn: b / (1 + b * b), hidden_spike,
+@pytest.mark.parametrize("f", [lambda b, fn: b / (1 + b * b),
+                               lambda b, fn: fn.ite(fn.gt(b, 0.37), b, 5.0),
                                lambda b, fn: fn.exp(-b) + 0 * b,
                                lambda b, fn: fn.max(b, 2) - fn.min(b, 1)])
 def test_non_monotone_weights_are_refuted_with_a_counterexample(f):
@@ -76,33 +77,23 @@ def test_log_linear_pooling_every_n_on_two_tokens_refuted_on_three():
     assert res.verdict is Verdict.REFUTED and _confirm(v3, res.counterexample, "box")
 
 
-def test_literal_probes_catch_a_python_branch_the_trace_misses():
-    facts = weight_facts(hidden_spike)
-    assert facts["nondec"].verdict is Verdict.REFUTED      # found from the source literal
-    # planted bug: replace the probes by a plain grid (no literals of f): the z3 trace sees
-    # ``b == 1.5`` as False and the cross-check misses the spike, a false PROVED -- this is
-    # what the literal probes are for
-    import proofs.unbounded.weight_facts as W
-    only = lambda f, seed=0: np.array([0.0, 0.5, 1.0, 2.0])
-    orig = W.probe_points
-    W.probe_points = only
-    try:
-        facts = W.weight_facts(lambda b, fn: 5.0 if b == 1.5 else b)
-    finally:
-        W.probe_points = orig
-    assert facts["nondec"].verdict is Verdict.PROVED  # the probes miss 1.5: documents the limit
-    facts = W.weight_facts(lambda b, fn: 5.0 if b == 1.5 else b)
-    assert facts["nondec"].verdict is Verdict.REFUTED
-    threshold = 0.37                                     # a captured (closure) literal
-    facts = W.weight_facts(lambda b, fn: 5.0 if b == threshold else b)
-    assert facts["nondec"].verdict is Verdict.REFUTED
+def test_a_python_branch_on_the_bid_is_a_declaration_error_naming_the_line():
+    with pytest.raises(DeclarationError, match=r"test_unbounded_families.py:\d+.*`==` on a symbol"):
+        normalized(hidden_spike)
+    with pytest.raises(DeclarationError, match="fn.ite"):
+        normalized(lambda b, fn: b if b > 1 else 0)
 
 
-def test_rule_outside_the_family_falls_back_to_the_bounded_proof():
-    from mechanism.rules import get_rule
+def test_builtin_linear_gets_the_unbounded_proof_a_plain_rule_the_bounded_one():
+    from mechanism.rules import as_rule, get_rule, linear
     res = prove_rule_property(get_rule("linear"), "monotone", "box", max_agents=2, max_tokens=2)
-    assert res.verdict is Verdict.PROVED and not res.lemmas
-    assert res.scope is None or not res.scope.unbounded
+    assert res.verdict is Verdict.PROVED and res.scope.unbounded
+    assert any(s.id == "code_tie" and s.verdict == "PROVED" for s in res.lemmas)
+    from mechanism.rules import Rule
+    mine = Rule("mine", linear)                          # not the registered rule: bounded
+    res = prove_rule_property(mine, "monotone", "box", max_agents=2, max_tokens=2)
+    assert res.verdict is Verdict.PROVED and not res.scope.unbounded
+    assert as_rule(mine) is mine
 
 
 def test_bad_blocks_and_overflow_are_clear_input_errors():
@@ -110,9 +101,14 @@ def test_bad_blocks_and_overflow_are_clear_input_errors():
         normalized(lambda b, fn: b, pooling="geometric")
     with pytest.raises(InvalidInput, match="weight function"):
         normalized(None)
-    rule = normalized(lambda b, fn: fn.exp(b))
-    with pytest.raises(InvalidInput, match="finite"):
-        rule(np.array([[1.0, 0.0], [0.0, 1.0]]), [1e4, 1.0])
+    rule = normalized(lambda b, fn: fn.exp(b))      # log-space weights: no overflow
+    q = rule(np.array([[1.0, 0.0], [0.0, 1.0]]), [1e4, 1.0])
+    assert q.tolist() == [1.0, 0.0]
+    q = rule(np.array([[1.0, 0.0], [0.0, 1.0]]), [709.5, 709.5])
+    assert q.tolist() == [0.5, 0.5]
+    grow = normalized(lambda b, fn: fn.exp(b) + 1)  # exp(1e4) + 1 overflows: declined
+    with pytest.raises(InvalidInput, match="float64"):
+        grow(np.array([[1.0, 0.0], [0.0, 1.0]]), [1e4, 1.0])
 
 
 def test_check_proves_a_user_rule_and_refutes_a_bad_one():
@@ -143,3 +139,38 @@ def test_general_weights_bounded_n_every_V_or_the_characterizations_instance():
     res = prove_rule_property(seat, "monotone", "box")
     assert res.verdict is Verdict.REFUTED and res.counterexample["agent"] == 1
     assert _confirm(seat, res.counterexample, "box")
+
+
+def test_a_float64_decline_is_no_evidence_in_check():
+    """exp(b) + 1 overflows float64 from b ~ 710: the compiled rule declines there
+    (Float64Range), and check counts it as no evidence, never a normalized failure
+    (planted: evaluate_in_domain without the Float64Range case makes this fail)."""
+    from mechanism.errors import Float64Range
+    from properties import check
+    grow = normalized(lambda b, fn: fn.exp(b) + 1, name="grow")
+    with pytest.raises(Float64Range):
+        grow(np.array([[1.0, 0.0], [0.0, 1.0]]), [1e4, 1.0])
+    rep = check(grow, properties=["normalized"], max_examples=30, seed=0)
+    assert rep.verdict("normalized") is Verdict.NOT_REFUTED, rep.find("normalized")[0].detail
+
+
+def test_check_draws_the_compiled_trees_constants_as_bids():
+    from properties.target import Target
+    rule = normalized(lambda b, fn: fn.ite(b > 0.37, b, 5.0))
+    assert {0.37, float(np.nextafter(0.37, 1.0))} <= set(Target(rule).literals)
+
+
+def test_a_winner_take_all_bug_planted_in_the_library_is_not_proved(monkeypatch):
+    """The code tie compares the library's fast path with the family's own specification
+    (not with itself): ties to the HIGHEST index instead of the lowest is caught."""
+    import mechanism.rules as R
+
+    def wta_last(ops, dists, bids, reference=None, weight=0):
+        top = max(bids)
+        if not top > 0:
+            return reference if reference is not None else dists[0]
+        return dists[max(j for j, b in enumerate(bids) if b == top)]
+    assert prove_rule_property("winner_take_all", "monotone", "box").verdict is Verdict.PROVED
+    monkeypatch.setattr(R, "winner_take_all", wta_last)
+    res = prove_rule_property("winner_take_all", "monotone", "box")
+    assert res.verdict is not Verdict.PROVED and "differ" in res.detail, res.detail

@@ -2,7 +2,7 @@
 auction sweep on SmolLM2-135M-Instruct (or ``--synthetic``), many seeds batched into one
 forward per token, verifies it on the real next-token distributions, measures how the bid
 share steers the text, and writes a report folder. Exit 0 when every expectation holds,
-1 otherwise, 2 on bad input."""
+1 otherwise, 2 on bad input or too little data to judge (INSUFFICIENT DATA)."""
 
 from __future__ import annotations
 
@@ -36,13 +36,19 @@ def add_arguments(p) -> None:
                         "private key (PEM) or an HMAC secret (tokenauction audit --keygen PATH)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                    help="model dtype (default float32: reproducible across batch layouts)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+_QUIET = {"on": False}
 
 
 def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    if not _QUIET["on"]:
+        print(msg, file=sys.stderr, flush=True)
 
 
 def main(args) -> int:
+    from tokenauction.demo.summary import INSUFFICIENT
     from tokenauction.demo.writeup import print_tables, write_report
     from tokenauction.demo.sweep import load_config, replay_matches, run_demo
 
@@ -58,8 +64,8 @@ def main(args) -> int:
         except InvalidInput as exc:
             print(f"tokenauction demo: error: --sign-key: {exc}", file=sys.stderr)
             return 2
+    _QUIET["on"] = bool(args.quiet)
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     if args.synthetic:
         from tokenauction.demo.synthetic import SyntheticAgents
@@ -76,6 +82,7 @@ def main(args) -> int:
                              temperature=cfg.temperature, top_p=cfg.top_p)
         model_name = f"{loaded.source} on {loaded.model.device}"
         _log(f"model ready in {time.perf_counter() - t0:.1f} s ({model_name})")
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the model loaded
     results = run_demo(cfg, backend, out_dir, log=_log)
     if key is not None:
         from properties.audit.signing import sign_run
@@ -93,6 +100,14 @@ def main(args) -> int:
     print(f"report: {out_dir / 'report.md'} (+ results.json, "
           f"{', '.join(report['plots']) or 'no plots'}, runs/) in {meta['seconds']} s "
           f"(CPU time {meta['cpu_seconds']} s)")
-    ok = replay_ok and all(s["verdict"] == "PASSED" for s in report["summaries"].values())
-    print("demo verification:", "PASSED" if ok else "FAILED")
-    return 0 if ok else 1
+    verdicts = {s["verdict"] for s in report["summaries"].values()}
+    if not replay_ok or "FAILED" in verdicts:
+        print("demo verification: FAILED")
+        return 1
+    if INSUFFICIENT in verdicts:
+        why = next(w for s in report["summaries"].values() for w in s.get("insufficient", []))
+        print(f"demo verification: {INSUFFICIENT}, nothing failed but too little to judge: {why}"
+              " (exit 2)")
+        return 2
+    print("demo verification: PASSED")
+    return 0

@@ -34,6 +34,7 @@ from tokenauction.llm.model import LoadedModel, cache_dir, load_model, require_t
 from mechanism.auction import Reports
 
 __all__ = ["LLMAgents", "LoadedModel", "Reports", "cache_dir", "chat_token_ids",
+           "single_prompt_step_ms",
            "load_model", "nucleus"]
 
 
@@ -232,3 +233,28 @@ class LLMAgents:
                 break
             tokens.append(token)
         return tokens
+
+
+#: The prompt :func:`single_prompt_step_ms` decodes (a short ad request, as in the demo).
+TIMING_PROMPT = {"system": "You are an advertising copywriter.",
+                 "user": "Write a one-sentence ad for Alpha Airlines about: Vacations in Hawaii"}
+
+
+def single_prompt_step_ms(loaded: LoadedModel | None = None, *, device: str = "cpu",
+                          tokens: int = 16, warmup: int = 3) -> float:
+    """Median ms of one decode step of one prompt through :class:`LLMAgents` (the
+    product's one-agent path: a (1, 1) forward on the KV cache, temperature and top-p),
+    greedy on the reported distribution; the prefill and ``warmup`` steps are not timed.
+    ``loaded`` defaults to the packaged model on ``device``. The benchmarks' unit of
+    time (``benchmarks/step.py``)."""
+    import time
+    loaded = loaded or load_model(device=device)
+    agent = LLMAgents(loaded, [TIMING_PROMPT])
+    prefix, times = [], []
+    for step in range(warmup + tokens + 1):
+        start = time.perf_counter()
+        p = agent(prefix).dists[0]
+        prefix.append(int(np.argmax(p)))  # the reports are numpy: the device is synced
+        if step > warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))

@@ -35,8 +35,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 #: Token ids whose logits fingerprint the default model (see :func:`fingerprint`).
 FINGERPRINT_IDS = (1, 504, 3458, 314, 8453, 30)
 FINGERPRINT_FILE = "tokenauction-fingerprint.json"
-#: Row counts (batch x new tokens) for which a CPU linear layer runs as ``W @ x.T``.
-SMALL_BATCH_ROWS = (2, 128)
+#: Row counts (batch x new tokens) for which a CPU linear layer runs as ``W @ x.T`` (one
+#: row as a duplicated 2-row product).
+SMALL_BATCH_ROWS = (1, 128)
 
 
 class LoadedModel(NamedTuple):
@@ -196,15 +197,19 @@ def _default_model(dtype, use_cache: bool):
 
 
 def _small_batch_linear_class():
-    """``torch.nn.Linear`` whose forward computes ``(W @ x.T).T`` for 2-128 input rows.
+    """``torch.nn.Linear`` whose forward computes ``(W @ x.T).T`` for 1-128 input rows.
 
     Why (measured on a 2-core AMD EPYC, fp32, 2 torch threads, cold weights as in decoding):
     for a few rows ``F.linear`` (``x @ W.T``) costs 2-4.5x its one-row time (MKL's small-M
     GEMM with a transposed weight), while ``W @ x.T`` with ``x`` contiguous streams the
     weight once on both threads and costs about the one-row time: 4 rows over 60 weights of
     1536 x 576, 40 ms against 50 ms for ONE row through ``F.linear``. The input is made
-    contiguous first: ``W @ x.T`` over a transposed ``x`` is 3x slower again. One row and
-    large prefills keep ``F.linear``. The two products differ only in summation order
+    contiguous first: ``W @ x.T`` over a transposed ``x`` is 3x slower again. ONE row goes
+    through ``F.linear`` on one core (26 ms of linears per decode step, at 1 or 2 threads);
+    duplicated into a 2-row product it uses both (one prompt decodes at 22-25 ms/token
+    instead of 38-39, the same greedy tokens): the fastest single-prompt decode we have,
+    used by one-agent runs, the oracle forwards and the benchmarks' baseline. Large
+    prefills keep ``F.linear``. The two products differ only in summation order
     (tests/app/test_llm.py: within 1e-5 on a small net, within 1e-4 on the model's logits)."""
     torch, _ = require_torch()
     global _SMALL_BATCH_LINEAR
@@ -216,8 +221,10 @@ def _small_batch_linear_class():
                 rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
                 if not low <= rows <= high:
                     return torch.nn.functional.linear(x, self.weight, self.bias)
-                flat = x.reshape(rows, x.shape[-1]).contiguous()
-                y = torch.matmul(self.weight, flat.T).T.contiguous()
+                flat = x.reshape(rows, x.shape[-1])
+                if rows == 1:  # duplicated: a 2-column product runs on every core
+                    flat = flat.expand(2, -1)
+                y = torch.matmul(self.weight, flat.contiguous().T)[:, :rows].T.contiguous()
                 if self.bias is not None:
                     y = y + self.bias
                 return y.reshape(*x.shape[:-1], self.weight.shape[0])

@@ -1,0 +1,161 @@
+"""Every agent's bid path at once (theory §4, §6): ``G_i(s) = TV(Q_i(0), Q_i(s))``, the
+allocation the second-price payment integrates, for many ``(agent, bid)`` pairs per call.
+
+Along agent i's path only one number moves, ``t = s / (s + B_i)`` (``B_i`` the others'
+weight, reference included), so the built-in smooth rules are one-parameter families:
+
+* linear (theory §2): ``Q_i(s) = m_i + t (p_i - m_i)``, ``m_i`` the others' mixture;
+* log-linear (theory §2): ``log Q_i(s) = m_i + t (l_i - m_i) - log Z(t)``, ``l_i = log p_i``
+  and ``m_i`` the others' weighted mean of logs, a one-parameter exponential family.
+  A token no other party supports is vetoed on the whole path; a token only agent i
+  leaves out is vetoed for ``s > 0``.
+
+The logs of the reports, ``m_i`` and ``Q_i(0)`` are computed once per step; a batch of
+nodes costs one outer product and one normalization per node (no sum over the parties).
+Any other rule goes through ``rule.batch`` on the bid profiles (:func:`mechanism.bids.
+bid_profiles`), the definition itself. ``tests/mechanism/test_paths.py`` compares the
+families with that definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rules as R
+from .bids import bid_profiles
+from .divergences import tv_rows
+from .errors import InvalidInput
+
+#: Entries of one (rows, V) work buffer: small enough to stay in cache.
+CHUNK = 1 << 16
+
+
+class BidPaths:
+    """``G_i(s)`` for agent/bid pairs of one step of ``rule`` on validated ``P``, ``b``."""
+
+    def __init__(self, rule: R.Rule, P: np.ndarray, b: np.ndarray):
+        self.rule, self.P, self.b = rule, P, np.asarray(b, dtype=np.float64)
+        self.family = _family(rule, P, self.b)
+        self._q0: dict[int, np.ndarray] = {}  # Q_i(0) of rules without a family
+
+    def tv(self, agents, s) -> np.ndarray:
+        """``TV(Q_i(0), Q_i(s))`` for each pair ``(agents[k], s[k])``: (K,)."""
+        agents = np.asarray(agents, dtype=np.int64)
+        s = np.asarray(s, dtype=np.float64)
+        out = np.zeros(len(s))
+        pos = np.flatnonzero(s > 0)  # G_i(0) = 0 exactly
+        if not len(pos):
+            return out
+        if self.family is not None:
+            out[pos] = self.family.tv(agents[pos], s[pos])
+            return out
+        for i in np.unique(agents[pos]):
+            at = pos[agents[pos] == i]
+            if i not in self._q0:
+                self._q0[i] = self.rule.batch(self.P, bid_profiles(self.b, i, [0.0]))[0]
+            out[at] = tv_rows(self.rule.batch(self.P, bid_profiles(self.b, i, s[at])),
+                              self._q0[i])
+        return out
+
+
+def _family(rule, P, b):
+    """The path family of a built-in smooth rule (None: use ``rule.batch``)."""
+    if rule.generic is R.linear:
+        return LinearFamily(rule, P, b)
+    if rule.generic is R.log_linear:
+        return LogLinearFamily(rule, P, b)
+    return None
+
+
+def _parties(rule, P, b):
+    """``(rows, W, B)``: the smoothed reports (reference last when it has weight), every
+    agent's others' weights ``W[i, j] = w_j / B_i`` (``W[i, i] = 0``) and ``B_i``."""
+    Ps, ref = rule.smoothed(P)
+    rows, w = Ps, b
+    if ref is not None and rule.weight > 0:
+        rows, w = np.vstack([Ps, ref]), np.append(b, rule.weight)
+    n = len(b)
+    B = w.sum() - b
+    W = np.repeat(w[None, :], n, axis=0)
+    W[np.arange(n), np.arange(n)] = 0.0
+    W /= np.where(B > 0, B, 1.0)[:, None]
+    return rows, W, B
+
+
+class LinearFamily:
+    """theory §2 linear on agent i's path: ``Q_i(s) = m_i + t (p_i - m_i)``, so
+    ``G_i(s) = t TV(m_i, p_i)`` with ``m_i = Q_i(0)`` the others' mixture; from the total
+    ``S = sum_j w_j p_j``, ``p_i - m_i = (W p_i - S) / B_i`` (one pass, no per-agent mixture)."""
+
+    def __init__(self, rule, P, b):
+        Ps, ref = rule.smoothed(P)
+        S = b @ Ps
+        W = float(b.sum())
+        if ref is not None and rule.weight > 0:
+            S, W = S + rule.weight * ref, W + rule.weight
+        self.B = W - b
+        dev = np.multiply(Ps, W)
+        dev -= S
+        np.abs(dev, out=dev)
+        self.tv1 = dev.sum(axis=1) / (2.0 * np.where(self.B > 0, self.B, 1.0))
+
+    def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return s / (s + self.B[agents]) * self.tv1[agents]
+
+
+class LogLinearFamily:
+    """theory §2 log-linear on agent i's path, a one-parameter exponential family."""
+
+    def __init__(self, rule, P, b):
+        rows, W, self.B = _parties(rule, P, b)
+        n = len(b)
+        support = rows > 0
+        logs = np.log(np.where(support, rows, 1.0))
+        m = W @ logs
+        if not support.all():
+            vetoed = ((W > 0).astype(np.float64) @ (~support).astype(np.float64)) > 0
+            m[vetoed] = -np.inf
+            d = np.where(vetoed, 0.0, logs[:n] - np.where(vetoed, 0.0, m))
+            d[~support[:n] & ~vetoed] = -np.inf   # only agent i leaves the token out
+        else:
+            d = logs[:n] - m
+        self.m, self.d = m, d
+        self.q0 = _softmax(m.copy())
+        self._buf = np.empty((max(1, CHUNK // max(m.shape[1], 1)), m.shape[1]))
+
+    def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """``TV(Q_i(0), Q_i(s))`` per pair: per chunk of nodes (any agents) the log-weights
+        ``m_i + t d_i`` and one normalization (no sum over the parties), in one reused
+        buffer (a fresh large array per node costs page faults)."""
+        t = s / (s + self.B[agents])
+        out = np.empty(len(s))
+        rows = len(self._buf)
+        for lo in range(0, len(s), rows):
+            a = agents[lo:lo + rows]
+            S = self._buf[:len(a)]
+            if len(a) == 1:
+                np.multiply(self.d[a[0]], t[lo], out=S[0])
+                S[0] += self.m[a[0]]
+            else:
+                np.take(self.d, a, axis=0, out=S)
+                S *= t[lo:lo + rows, None]
+                S += self.m[a]
+            q = _softmax(S)
+            q -= self.q0[a[0]] if len(a) == 1 else self.q0[a]
+            np.abs(q, out=q)
+            out[lo:lo + rows] = 0.5 * q.sum(axis=1)
+        return out  # a token i vetoes has q = 0: |q - q0| counts Q_i(0)'s mass there
+
+
+def _softmax(S: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of log-weights, in place (``-inf``: a vetoed token)."""
+    top = S.max(axis=1, keepdims=True)
+    if not np.isfinite(top).all():
+        raise InvalidInput("log-linear aggregation is undefined: the parties with positive "
+                           "weight have no token in common (every token is vetoed by some "
+                           "party); smooth the reports (epsilon > 0) or change the bids",
+                           value=None)
+    S -= top
+    np.exp(S, out=S)
+    S /= S.sum(axis=1, keepdims=True)
+    return S

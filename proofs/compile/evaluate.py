@@ -1,0 +1,202 @@
+"""The evaluators generated from ONE tree (docs/theory.md section 8): numpy float64
+(vectorized; weights normalized in log space), exact sympy, z3 real arithmetic.
+
+:func:`log_weight` evaluates ``(log |f|, sign f)`` structurally (``log exp(a) = a``,
+``log (a b) = log|a| + log|b|``, ...), so normalized weights ``f(b_j) / sum_k f(b_k)``
+are computed as ``exp(L_j - max L)``: softmax at bid 1000 is a valid distribution, and
+``f(b) = 1e-12 * b`` is scale-free. Where float64 cannot give a finite weight the rule
+raises :class:`mechanism.errors.InvalidInput` (a declined input), never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from mechanism.arith import Unsupported
+
+from proofs.compile import tree as T
+
+_NP = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "neg": np.negative,
+       "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+       "min": np.minimum, "max": np.maximum}
+
+
+def numpy_value(n: T.Node, x, params=None, elementwise=True):
+    """float64 value of ``n`` at bids ``x``: a one-variable tree (``elementwise``) takes any
+    array ``x`` elementwise; otherwise ``bid j`` is ``x[..., j]``."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return _np(n, _Bids(x, elementwise), params or {})
+
+
+class _Bids:
+    def __init__(self, x, elementwise):
+        self.x, self.elementwise = x, elementwise
+
+    def __getitem__(self, j):
+        return self.x if self.elementwise else self.x[..., j]
+
+
+def _np(n, x, params):
+    op = n.op
+    if op == "const":
+        return np.float64(float(T.value(n))) if abs(T.value(n)) < 1e308 else np.float64(np.inf)
+    if op == "bid":
+        return x[n.args[0]]
+    if op == "param":
+        return np.float64(float(params[n.args[0]]))
+    if op == "pow":
+        base, k = _np(n.args[0], x, params), Fraction(float(_np(n.args[1], x, params)))
+        return np.power(base, int(k)) if k.denominator == 1 and k >= 0 else \
+            np.power(base, float(k))
+    if op == "ite":
+        (c, l, r), a, b = n.args
+        lv, rv = _np(l, x, params), _np(r, x, params)
+        cond = lv > rv if c == "gt" else lv >= rv
+        return np.where(cond, _np(a, x, params), _np(b, x, params))
+    return _NP[op](*(_np(a, x, params) for a in n.args))
+
+
+def log_weight(n: T.Node, x, params=None, elementwise=True):
+    """``(log |f(x)|, sign f(x))`` as float64 arrays, computed structurally."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return _lw(n, _Bids(x, elementwise), params or {})
+
+
+def _lw(n, x, params):
+    op = n.op
+    if op == "const":
+        q = T.value(n)
+        if q == 0:
+            return np.float64(-np.inf), np.float64(0.0)
+        return np.float64(_log_fraction(abs(q))), np.float64(1.0 if q > 0 else -1.0)
+    if op == "exp":
+        return _np(n.args[0], x, params), np.float64(1.0)
+    if op in ("mul", "div"):
+        (la, sa), (lb, sb) = _lw(n.args[0], x, params), _lw(n.args[1], x, params)
+        if op == "mul":
+            return la + lb, sa * sb
+        return la - lb, sa * sb / np.where(sb == 0, np.nan, 1.0)
+    if op == "pow" and T.is_const(n.args[1]):
+        k = T.value(n.args[1])
+        la, sa = _lw(n.args[0], x, params)
+        if k.denominator == 1:
+            return float(k) * la, sa ** int(k) if k >= 0 else 1.0 / sa ** int(-k)
+        return float(k) * la, np.where(sa > 0, 1.0, np.where(sa == 0, 0.0, np.nan))
+    if op == "sqrt":
+        la, sa = _lw(n.args[0], x, params)
+        return 0.5 * la, np.where(sa > 0, 1.0, np.where(sa == 0, 0.0, np.nan))
+    v = _np(n, x, params)
+    return np.log(np.abs(v)), np.sign(v)
+
+
+def _log_fraction(q: Fraction) -> float:
+    import math
+    return math.log(q.numerator) - math.log(q.denominator)
+
+
+def normalized_weights(L, S, log_lam=None):
+    """Weights ``w_j = f_j / (lambda + sum_k f_k)`` along the last axis from
+    ``(L, S) = log_weight(...)``, and the reference's weight (None without one).
+    Raises ``ValueError`` with the reason where float64 gives no valid weights."""
+    L, S = np.broadcast_arrays(np.asarray(L, float), np.asarray(S, float))
+    if np.any(np.isnan(L) | np.isnan(S)) or np.any(S < 0) or np.any(L == np.inf):
+        raise ValueError("a weight is negative, undefined or infinite in float64")
+    Lz = np.where(S > 0, L, -np.inf)
+    parts = [Lz] if log_lam is None else [Lz, np.broadcast_to(log_lam, Lz.shape[:-1] + (1,))]
+    allL = np.concatenate(parts, axis=-1)
+    top = np.max(allL, axis=-1, keepdims=True)
+    if not np.all(np.isfinite(top)):
+        raise ValueError("every weight is 0 (W = 0)")
+    e = np.exp(allL - top)
+    w = e / e.sum(axis=-1, keepdims=True)
+    return (w, None) if log_lam is None else (w[..., :-1], w[..., -1])
+
+
+def sympy_expr(n: T.Node, bids, params: dict):
+    """The exact sympy expression: ``bids[j]`` and ``params[name]`` are sympy values."""
+    import sympy as sp
+    return _sp(sp, n, bids, params)
+
+
+def _sp(sp, n, bids, params):
+    op = n.op
+    r = lambda m: _sp(sp, m, bids, params)
+    if op == "const":
+        q = T.value(n)
+        return sp.Rational(q.numerator, q.denominator)
+    if op == "bid":
+        return bids[n.args[0]]
+    if op == "param":
+        return params[n.args[0]]
+    if op == "ite":
+        (c, l, rr), a, b = n.args
+        cond = sp.StrictGreaterThan(r(l), r(rr)) if c == "gt" else sp.GreaterThan(r(l), r(rr))
+        return sp.Piecewise((r(a), cond), (r(b), True))
+    f = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "neg": lambda a: -a,
+         "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+         "div": lambda a, b: a / b, "min": sp.Min, "max": sp.Max, "pow": sp.Pow}[op]
+    return f(*(r(a) for a in n.args))
+
+
+def fraction_value(n: T.Node, bids, params: dict) -> Fraction:
+    """The exact rational value; :class:`Unsupported` for exp/log/sqrt/fractional powers."""
+    op = n.op
+    r = lambda m: fraction_value(m, bids, params)
+    if op == "const":
+        return T.value(n)
+    if op == "bid":
+        return Fraction(bids[n.args[0]])
+    if op == "param":
+        return Fraction(params[n.args[0]])
+    if op == "ite":
+        (c, l, rr), a, b = n.args
+        lv, rv = r(l), r(rr)
+        return r(a) if (lv > rv if c == "gt" else lv >= rv) else r(b)
+    if op == "pow":
+        k = r(n.args[1])
+        if k.denominator != 1:
+            raise Unsupported("a fractional power is not rational; use the sympy backend")
+        return r(n.args[0]) ** int(k)
+    if op in ("exp", "log", "sqrt"):
+        raise Unsupported(f"{op} is not rational; use the sympy backend")
+    f = {"neg": lambda a: -a, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+         "mul": lambda a, b: a * b, "div": lambda a, b: a / b, "min": min, "max": max}[op]
+    return f(*(r(a) for a in n.args))
+
+
+def z3_term(n: T.Node, bids, params: dict):
+    """The z3 real term; :class:`Unsupported` for exp/log/sqrt/fractional powers."""
+    import z3
+    op = n.op
+    r = lambda m: z3_term(m, bids, params)
+    if op == "const":
+        q = T.value(n)
+        return z3.RealVal(q.numerator) / z3.RealVal(q.denominator)
+    if op == "bid":
+        v = bids[n.args[0]]
+        return v if isinstance(v, z3.ExprRef) else z3.RealVal(str(Fraction(v)))
+    if op == "param":
+        return params[n.args[0]]
+    if op == "ite":
+        (c, l, rr), a, b = n.args
+        return z3.If(r(l) > r(rr) if c == "gt" else r(l) >= r(rr), r(a), r(b))
+    if op == "pow":
+        k = T.value(n.args[1]) if T.is_const(n.args[1]) else Fraction(1, 2)
+        if k.denominator != 1:
+            raise Unsupported("z3 handles integer powers only; the sympy engine decides the rest")
+        base, out = r(n.args[0]), z3.RealVal(1)
+        for _ in range(abs(int(k))):
+            out = out * base
+        return out if k >= 0 else 1 / out
+    if op in ("exp", "log", "sqrt"):
+        raise Unsupported(f"z3 (real arithmetic) has no {op}; the sympy engine decides it")
+    if op in ("min", "max"):
+        a, b = r(n.args[0]), r(n.args[1])
+        return z3.If(a <= b, a, b) if op == "min" else z3.If(a >= b, a, b)
+    f = {"neg": lambda a: -a, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+         "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[op]
+    return f(*(r(a) for a in n.args))

@@ -1,0 +1,126 @@
+"""The closed vocabulary a declared rule compiles into (docs/theory.md section 8).
+
+A node is an immutable ``Node(op, args)``:
+
+* ``("const", Fraction)``: an exact rational (a float is its exact binary value);
+* ``("bid", j)``: the bid of party j (``j = 0`` for a one-variable weight function);
+* ``("param", name)``: a named symbolic parameter (bound parameters are constants);
+* ``add mul sub div neg`` of nodes, ``("pow", base, k)`` with ``k`` a constant node,
+  ``exp log sqrt`` of a node, ``min max`` of two nodes;
+* ``("ite", cmp, a, b)`` with ``cmp = ("gt" | "ge", lhs, rhs)``: ``a`` when ``lhs > rhs``
+  (``>=``), else ``b``.
+
+Nothing else exists: the evaluators (:mod:`proofs.compile.evaluate`) and the calculus
+(:mod:`proofs.compile.calculus`) are total functions of this vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+UNARY = ("exp", "log", "sqrt", "neg")
+BINARY = ("add", "sub", "mul", "div", "min", "max", "pow")
+CMPS = ("gt", "ge")
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str
+    args: tuple
+
+    def __str__(self) -> str:
+        return show(self)
+
+
+def const(v) -> Node:
+    return Node("const", (Fraction(v),))
+
+
+def bid(j: int = 0) -> Node:
+    return Node("bid", (int(j),))
+
+
+def param(name: str) -> Node:
+    return Node("param", (str(name),))
+
+
+def is_const(n: Node) -> bool:
+    return n.op == "const"
+
+
+def value(n: Node) -> Fraction:
+    return n.args[0]
+
+
+def children(n: Node) -> tuple:
+    """The sub-nodes of ``n`` (a comparison's two sides included)."""
+    if n.op in ("const", "bid", "param"):
+        return ()
+    if n.op == "ite":
+        return (n.args[0][1], n.args[0][2], n.args[1], n.args[2])
+    return n.args
+
+
+def walk(n: Node):
+    """Every node of the tree, ``n`` first."""
+    stack = [n]
+    while stack:
+        m = stack.pop()
+        yield m
+        stack.extend(children(m))
+
+
+def ops_used(n: Node) -> set[str]:
+    return {m.op for m in walk(n)}
+
+
+def params_used(n: Node) -> set[str]:
+    return {m.args[0] for m in walk(n) if m.op == "param"}
+
+
+def bids_used(n: Node) -> set[int]:
+    return {m.args[0] for m in walk(n) if m.op == "bid"}
+
+
+def substitute(n: Node, values: dict) -> Node:
+    """``n`` with each parameter in ``values`` replaced by its exact constant."""
+    if n.op == "param":
+        return const(values[n.args[0]]) if n.args[0] in values else n
+    if n.op in ("const", "bid"):
+        return n
+    if n.op == "ite":
+        c, a, b = n.args
+        return Node("ite", ((c[0], substitute(c[1], values), substitute(c[2], values)),
+                            substitute(a, values), substitute(b, values)))
+    return Node(n.op, tuple(substitute(a, values) for a in n.args))
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def _frac(q: Fraction) -> str:
+    return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
+
+
+def show(n: Node, bid_names=None) -> str:
+    """A readable exact form: ``exp(b/2)``, ``min(b, 3)``, ``ite(b > 1, b, 0)``."""
+    s = lambda m: show(m, bid_names)
+    if n.op == "const":
+        q = value(n)
+        return _frac(q) if q >= 0 and q.denominator == 1 else f"({_frac(q)})"
+    if n.op == "bid":
+        return bid_names[n.args[0]] if bid_names else ("b" if n.args[0] == 0 else f"b{n.args[0]}")
+    if n.op == "param":
+        return n.args[0]
+    if n.op in _INFIX:
+        return f"({s(n.args[0])} {_INFIX[n.op]} {s(n.args[1])})"
+    if n.op == "neg":
+        return f"(-{s(n.args[0])})"
+    if n.op == "pow":
+        return f"{s(n.args[0])}^{s(n.args[1])}"
+    if n.op == "ite":
+        (c, l, r), a, b = n.args
+        return f"ite({s(l)} {'>' if c == 'gt' else '>='} {s(r)}, {s(a)}, {s(b)})"
+    bare = lambda m: s(m)[1:-1] if m.op in _INFIX else s(m)
+    return f"{n.op}({', '.join(bare(a) for a in n.args)})"

@@ -1,0 +1,82 @@
+"""``[tool.tokenauction]`` in ``pyproject.toml``: a project's defaults for ``check`` and
+``audit`` (docs/ci.md). Flags given on the command line win over it.
+
+    [tool.tokenauction]
+    properties = ["normalized", "monotone:box"]   # check: the properties judged
+    orders = ["box", "segment"]                    # per-order properties: the orders
+    max_examples = 200                             # sampled examples per property group
+    budget = 60.0                                  # wall-clock budget of the sampling, seconds
+    seed = 0
+    timeout = 5.0                                  # per-call limit for the target's code
+    strict = true                                  # UNKNOWN, thin evidence, missing engine fail
+    min_valid = 20                                 # what thin evidence means under strict
+    ignore = [{property = "monotone", order = "kl_forward", reason = "not claimed by this rule"}]
+
+The file is the nearest ``pyproject.toml`` from the working folder upwards (stopping at the
+first one found), or the one ``--config PATH`` names; a file without the table gives no
+defaults. An unknown key or a value of the wrong type is a usage error naming it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from mechanism.errors import InvalidInput
+
+#: key -> the types it accepts (a list's items are strings)
+KEYS = {"properties": list, "orders": list, "max_examples": int, "budget": (int, float),
+        "seed": int, "timeout": (int, float), "strict": bool, "min_valid": int,
+        "ignore": list}
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check(key, value, where) -> None:
+    if key not in KEYS:
+        raise InvalidInput(f"unknown key {key!r} in [tool.tokenauction] of {where}; known: "
+                           f"{', '.join(KEYS)}", value=key)
+    want = KEYS[key]
+    if isinstance(value, bool) and want is not bool:
+        raise InvalidInput(f"[tool.tokenauction] {key} in {where} must be "
+                           f"{getattr(want, '__name__', 'a number')}, not {value!r}", value=value)
+    if not isinstance(value, want):
+        raise InvalidInput(f"[tool.tokenauction] {key} in {where} has the wrong type "
+                           f"({type(value).__name__}: {value!r})", value=value)
+    if key in ("properties", "orders") and not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"[tool.tokenauction] {key} in {where} must be a list of strings, "
+                           f"got {value!r}", value=value)
+
+
+def load(path: str | None = None, start: Path | None = None) -> tuple[dict, Path | None]:
+    """The ``[tool.tokenauction]`` table (validated) and the file it came from."""
+    where = Path(path) if path else find_pyproject(start)
+    if where is None:
+        return {}, None
+    try:
+        data = tomllib.loads(where.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the configuration {where}: {exc}", value=str(where))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{where} is not valid TOML: {exc}", value=str(where))
+    table = data.get("tool", {}).get("tokenauction", {})
+    if not isinstance(table, dict):
+        raise InvalidInput(f"[tool.tokenauction] in {where} must be a table", value=table)
+    for key, value in table.items():
+        _check(key, value, where)
+    return dict(table), where
+
+
+def apply(args, table: dict, names: dict) -> None:
+    """Fill every option of ``args`` the user did not give (None) from ``table``:
+    ``names`` maps a configuration key to the ``args`` attribute it sets."""
+    for key, attr in names.items():
+        if key in table and getattr(args, attr, None) is None:
+            setattr(args, attr, table[key])
