@@ -1,9 +1,11 @@
 """Per-instance checks shared by the run audit and the mechanism audit (theory §3-5).
 
 Each function takes one instance -- a rule (a :class:`mechanism.Rule` with its
-reference bound), the reports ``P`` (n, V), the bids ``b`` -- and returns ``None``
-when the property holds there, else a dict counterexample naming the agent, the
-bids and the token involved (errors that carry data).
+reference bound, or :class:`properties.audit.target.ThirdPartyRule`: both declare
+``smoothed``, ``generic``, ``reference``, ``weight``, ``evaluate`` and ``batch``), the
+reports ``P`` (n, V), the bids ``b`` -- and returns ``None`` when the property holds there,
+else a dict counterexample naming the agent, the bids and the token involved (errors that
+carry data).
 
 * :func:`box_violation_on_grid` -- MON under the box order on a bid grid (theory §4).
 * :func:`bound_violation` -- ``0 <= z_i <= b_i`` (theory §6, item 7).
@@ -87,7 +89,7 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
         grid = grid[grid > 0]  # Q(0) is undefined without competition (theory §2: W = 0)
     if grid.size < 2:
         return None
-    p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else P[i]
+    p = rule.smoothed(P)[0][i]
     Q = bids.bid_path(rule, P, b, i, grid)
     bad = _worst_pair(p, Q, tol) if worst else orders.box_path_violation(p, Q, tol)
     if bad is None:
@@ -157,9 +159,9 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
         return 0.0, 0.0
     if model is not None:
         VM.get_value_model(model).check_reports(
-            rule.smoothed(P)[0] if hasattr(rule, "smoothed") else P)
+            rule.smoothed(P)[0])
     x = allocation_curve(rule, P, b, i, payment, model)
-    smooth = getattr(rule, "generic", None) in SMOOTH_IN_BID
+    smooth = rule.generic in SMOOTH_IN_BID
     cands = [float(c) for c in ([] if smooth else list(np.delete(b, i))) + list(cuts)]
     z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth)
     return z, err

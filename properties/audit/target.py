@@ -67,6 +67,10 @@ class ThirdPartyRule:
     def with_reference(self, reference, weight=None):
         return self
 
+    def smoothed(self, P):
+        """No smoothing: the reports as given (the :class:`mechanism.Rule` protocol)."""
+        return P, None
+
 
 def _takes_context(fn) -> bool:
     try:
