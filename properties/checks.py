@@ -1,15 +1,19 @@
 """Per-instance checks shared by the run audit and the mechanism audit (theory §3-5).
 
 Each function takes one instance -- a rule (a :class:`mechanism.Rule` with its
-reference bound), the reports ``P`` (n, V), the bids ``b`` -- and returns ``None``
-when the property holds there, else a dict counterexample naming the agent, the
-bids and the token involved (errors that carry data).
+reference bound, or :class:`properties.audit.target.ThirdPartyRule`: both declare
+``smoothed``, ``generic``, ``reference``, ``weight``, ``evaluate`` and ``batch``), the
+reports ``P`` (n, V), the bids ``b`` -- and returns ``None`` when the property holds there,
+else a dict counterexample naming the agent, the bids and the token involved (errors that
+carry data).
 
 * :func:`box_violation_on_grid` -- MON under the box order on a bid grid (theory §4).
 * :func:`bound_violation` -- ``0 <= z_i <= b_i`` (theory §6, item 7).
 * :func:`utility_curve` -- agent i's utility ``u(s) = v (a(Q(s)) - a(Q(0))) - Z(s)`` under a
   value model (theory §6), the one definition behind :func:`regret_violation` (truthful) and
   :func:`ir_violation` (individually rational), for check and the mechanism audit alike.
+* :func:`truthful_regret` -- the largest gain of a misreport over bidding ``t_i = b_i`` under
+  the ``kl`` value model and a built-in payment (the run audit's and the demo's step).
 * :func:`identity_payment` -- the expected payment that Myerson's identity gives,
   ``Z(b) = b x(b) - int_0^b x`` under a value model (:mod:`mechanism.valuations`), by the
   independent oracle :mod:`properties.oracle` (scipy quad, split at the other bids and at
@@ -29,7 +33,8 @@ from mechanism import bids, orders
 from mechanism import rules as R
 from mechanism import valuations as VM
 from mechanism.errors import InvalidInput
-from mechanism.regret import regret
+from mechanism import payments as PAY
+from mechanism.regret import misreports, regret
 
 from properties import oracle
 
@@ -70,9 +75,11 @@ def defined_at_zero(rule, P, b, i) -> bool:
     return True
 
 
-def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=()):
+def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TOL, cuts=(),
+                          worst: bool = False):
     """First consecutive pair ``bid_from < bid_to`` of the grid with
-    ``Q(bid_to) ⋡_box Q(bid_from)`` for agent i (:func:`mechanism.orders.box_path_violation`).
+    ``Q(bid_to) ⋡_box Q(bid_from)`` for agent i (:func:`mechanism.orders.box_path_violation`);
+    with ``worst``, the pair that breaks it by the most (the demo's per-step figure).
 
     Box is transitive, so consecutive pairs cover the whole grid. Ideal ``p_i`` is the
     smoothed row when the rule smooths (theory §2). Returns ``None`` or a counterexample.
@@ -82,9 +89,9 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
         grid = grid[grid > 0]  # Q(0) is undefined without competition (theory §2: W = 0)
     if grid.size < 2:
         return None
-    p = rule.smoothed(P)[0][i] if hasattr(rule, "smoothed") else P[i]
+    p = rule.smoothed(P)[0][i]
     Q = bids.bid_path(rule, P, b, i, grid)
-    bad = orders.box_path_violation(p, Q, tol)
+    bad = _worst_pair(p, Q, tol) if worst else orders.box_path_violation(p, Q, tol)
     if bad is None:
         return None
     k, t = bad["k"], bad["token"]
@@ -92,6 +99,16 @@ def box_violation_on_grid(rule, P, b, i, grid=None, tol: float = orders.ORDER_TO
             "bid_to": float(grid[k + 1]), "token": t, "p_token": float(p[t]),
             "q_from_token": float(Q[k, t]), "q_to_token": float(Q[k + 1, t]),
             "excess": bad["excess"]}
+
+
+def _worst_pair(p, Q, tol: float) -> dict | None:
+    """:func:`mechanism.orders.box_path_violation`'s answer for the pair of largest excess."""
+    excess = orders.box_path_excess(p, Q)
+    if not excess.size or not excess.max() > tol:
+        return None
+    k = int(np.argmax(excess))
+    t, amount = orders.box_violation(p, Q[k + 1], Q[k])
+    return {"k": k, "token": t, "excess": amount}
 
 
 def bound_violation(z, b, *, upper: bool = True, tol: float = 1e-9, floor: float = 1.0):
@@ -142,9 +159,9 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
         return 0.0, 0.0
     if model is not None:
         VM.get_value_model(model).check_reports(
-            rule.smoothed(P)[0] if hasattr(rule, "smoothed") else P)
+            rule.smoothed(P)[0])
     x = allocation_curve(rule, P, b, i, payment, model)
-    smooth = getattr(rule, "generic", None) in SMOOTH_IN_BID
+    smooth = rule.generic in SMOOTH_IN_BID
     cands = [float(c) for c in ([] if smooth else list(np.delete(b, i))) + list(cuts)]
     z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth)
     return z, err
@@ -188,3 +205,31 @@ def ir_violation(u_truthful: float, value: float, i: int, tol: float) -> dict | 
     if u_truthful >= -tol * max(1.0, value):
         return None
     return {"agent": i, "value": value, "bid_from": value, "utility": float(u_truthful)}
+
+
+def truthful_regret(rule, P, b, i, payment: str) -> float | None:
+    """max over misreports of utility minus truthful utility, value ``t_i = b_i``, under the
+    ``kl`` value model (the KL the rule minimizes); :func:`mechanism.regret.regret`, the
+    outcomes of all misreports in one batch."""
+    try:
+        PAY.valuation_loss(rule)
+    except InvalidInput:  # the rule minimizes no known KL: no valuation model
+        return None
+    model = VM.get_value_model("kl").for_rule(rule)
+    p_i = rule.smoothed(P)[0][i]
+    t = float(b[i])
+
+    def utilities(s):
+        Q = bids.bid_path(rule, P, b, i, s)
+        if payment == "valuation":
+            z = [PAY.valuation_payment(rule, P, bids.with_bid(b, i, r), i)[0] for r in s]
+        else:
+            z = s
+        with np.errstate(invalid="ignore"):  # t = 0 with an infinite loss: undefined
+            return t * model.values(p_i, Q) - np.asarray(z, dtype=np.float64)
+
+    try:
+        out = regret(t, misreports(t), utilities)
+    except InvalidInput:  # L_i(Q(0)) infinite: the valuation payment is undefined
+        return None
+    return None if out is None else out[0]

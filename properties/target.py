@@ -36,7 +36,8 @@ from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.loading import load_spec
 from properties.checker.repro_imports import import_lines
-from properties.checker.sandbox import RuleFailure, Undefined, check_distribution, check_payments, guarded_call
+from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
+                                check_payments, guarded_call)
 
 #: Default per-call timeout for user code (seconds).
 DEFAULT_TIMEOUT = 5.0
@@ -157,13 +158,7 @@ def _judge_rule(fn, label: str) -> R.Rule:
     """A user's judge rule as a :class:`mechanism.Rule` that passes ``InvalidInput`` through
     (the rule declines the input: the same as in rule checks) and checks the output."""
     def numpy_fn(P, b, ref, lam):
-        try:
-            out = fn(P.copy(), b.copy())
-        except InvalidInput:
-            raise
-        except Exception as exc:  # user code: report, never crash deep inside
-            raise InvalidRule(f"rule {label!r} raised {type(exc).__name__}: {exc}",
-                              rule=label) from exc
+        out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
         return R.check_output(out, P.shape[1], label)
     return R.Rule(label, None, numpy_fn=numpy_fn, claims=getattr(fn, "claims", None))
 
@@ -206,6 +201,7 @@ class Target:
         self.timeout = timeout
         self.claims = dict(getattr(self.obj, "claims", None) or {})
         self.hung = False
+        self._literals: tuple | None = None
         self.last_call = (np.zeros((1, 1)), np.zeros(1))
         if self.kind == "payment":
             judge = R.get_rule("linear") if rule is None else rule
@@ -219,18 +215,18 @@ class Target:
         else:
             self.judge = self.judge_obj = None
         base = self.obj if self.kind == "rule" else self.judge
-        self.reference = getattr(base, "reference", None) if isinstance(base, R.Rule) else None
-        self.weight = float(getattr(base, "weight", 0.0)) if self.reference is not None else 0.0
+        self.reference = base.reference if isinstance(base, R.Rule) else None
+        self.weight = float(base.weight) if self.reference is not None else 0.0
 
     @property
     def literals(self) -> tuple:
         """Numbers in the source of the modules defining the target (and its judge rule):
         drawn as bids, and put on every bid sweep (:mod:`properties.strategies`)."""
         caged = getattr(self.obj, "__tokenauction_literals__", None)
-        if getattr(self, "_literals", None) is None and caged is not None:
+        if self._literals is None and caged is not None:
             lo, hi = LITERAL_RANGE  # the worker read them from the target's own source
             self._literals = tuple(float(v) for v in caged if lo <= float(v) <= hi)[:64]
-        if getattr(self, "_literals", None) is None:
+        if self._literals is None:
             try:
                 from properties.checker.determinism import constants_of
                 pool = constants_of([self.obj, self.judge_obj])
@@ -360,7 +356,7 @@ class Target:
     @property
     def epsilon(self) -> float:
         rule = self.rule_obj
-        return float(getattr(rule, "epsilon", 0.0) or 0.0) if isinstance(rule, R.Rule) else 0.0
+        return float(rule.epsilon) if isinstance(rule, R.Rule) else 0.0
 
     def smoothed(self, P):
         """theory §2: with smoothing (``epsilon > 0``) the properties are judged on the smoothed

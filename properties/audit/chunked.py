@@ -26,7 +26,8 @@ It is a FILTER, never a judge of failures: a step passes here only with a margin
 (tokens: ``u_0`` farther than ``MARGIN`` from a CDF boundary; payments and identity:
 inside the tolerance by ``MARGIN``); every other step -- anything unusual, anything
 near a threshold, any step the stream flagged, and one step of every chunk --
-is audited by the serial ``_audit_step``, which writes every divergence. So a report
+is audited by the run audit's step (``replay.RunStep.audit``, in the one loop
+:func:`audit_stream`), which writes every divergence. So a report
 has the serial path's divergences and verdicts, in the same order. Memory stays
 bounded: at most ``CHUNK_STEPS`` steps or ``CHUNK_ENTRIES`` stored values at a time.
 """
@@ -34,8 +35,6 @@ bounded: at most ``CHUNK_STEPS`` steps or ``CHUNK_ENTRIES`` stored values at a t
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import numpy as np
 
 from mechanism import step_uniforms
@@ -239,15 +238,18 @@ def _identity(tv, b, B, good):
     return value, np.where(good, tv * np.abs(area - coarse), 0.0)
 
 
-def audit_chunked(run_dir, header, report, auction, audit_step: Callable, *, tol, identity_tol,
-                  method: str, check_properties: bool, progress=None) -> None:
-    """Stream the run in chunks; each step is passed here or by ``audit_step(item)``."""
+def audit_stream(run_dir, header, report, step, *, chunks: ChunkAuditor | None = None,
+                 progress=None) -> None:
+    """The run audit's one step loop, serial and chunked alike: stream the run, apply the
+    stream's report calls in order, and audit each step by ``step.audit(item)`` -- or, for a
+    step that ``chunks`` passes (:class:`ChunkAuditor`, a filter), record ``step.passed()``.
+    Without ``chunks`` every step is audited one at a time (the serial replay)."""
     from mechanism.transcript import decode_rows
 
-    aud = ChunkAuditor(header, tol, identity_tol, method, check_properties)
     log = StreamLog()
     chunk: list = []
     size = 0
+    steps, entries = (CHUNK_STEPS, CHUNK_ENTRIES) if chunks is not None else (1, 0)
 
     def apply(ops):
         for op, args in ops:
@@ -255,36 +257,31 @@ def audit_chunked(run_dir, header, report, auction, audit_step: Callable, *, tol
 
     def flush():
         nonlocal chunk, size
-        ok = aud.check(chunk)
-        # one step per chunk (the sparsest, so the cheapest) also goes through the
-        # library's own checks in full, tying this path to them on every chunk
-        sizes = [it.rows.val.size if isinstance(it.rows, SparseRows) else 0 for it, _ in chunk]
-        if ok.any():
-            ok[int(np.argmin(np.where(ok, sizes, np.iinfo(np.int64).max)))] = False
-        pay_err, id_err = aud.errs
-        for k, (item, ops) in enumerate(chunk):
+        items, chunk, size = chunk, [], 0
+        ok, errs = _filter(chunks, items)
+        for k, (item, ops) in enumerate(items):
             apply(ops)
             report.steps_read += 1
             if ok[k]:
-                _pass(report, aud)
+                step.passed()
             else:
                 if isinstance(item.rows, SparseRows):
                     item = VerifiedStep(item.line, item.record,
                                         decode_rows(item.rows.blob, item.rows.n_rows,
                                                     item.rows.V), item.side_ok)
-                audit_step(item)
+                step.audit(item)
             if progress is not None:
                 progress(report.steps_read, item)
-        t = report.tallies
-        t["replay_payments"].max_error = max(t["replay_payments"].max_error, pay_err)
-        t["payment_identity"].max_error = max(t["payment_identity"].max_error, id_err)
-        chunk, size = [], 0
+        if errs is not None:
+            t = report.tallies
+            t["replay_payments"].max_error = max(t["replay_payments"].max_error, errs[0])
+            t["payment_identity"].max_error = max(t["payment_identity"].max_error, errs[1])
 
     try:
-        for item in verified_steps(run_dir, header, log, sparse=True):
+        for item in verified_steps(run_dir, header, log, sparse=chunks is not None):
             chunk.append((item, log.take()))
             size += item.rows.val.size if isinstance(item.rows, SparseRows) else 0
-            if len(chunk) >= CHUNK_STEPS or size >= CHUNK_ENTRIES:
+            if len(chunk) >= steps or (entries and size >= entries):
                 flush()
     except InvalidInput:
         flush()
@@ -296,14 +293,15 @@ def audit_chunked(run_dir, header, report, auction, audit_step: Callable, *, tol
     report.head_hash = log.head_hash
 
 
-def _pass(report, aud: ChunkAuditor) -> None:
-    """The tallies the serial path records for a clean step of this configuration."""
-    report.count("inputs")
-    report.count("uniforms")
-    report.steps_replayed += 1
-    report.count("replay_token")
-    report.count("replay_payments")
-    if aud.check_properties:
-        report.count("monotone_box", aud.n)
-        report.count("payment_bounds")
-        report.count("payment_identity")
+def _filter(chunks: ChunkAuditor | None, items: list):
+    """``(ok, errs)``: which steps of ``items`` the filter passes and the largest replay and
+    identity errors among them (None without a filter). One step per chunk (the sparsest,
+    so the cheapest) also goes through the library's own checks in full, tying the filter
+    to them on every chunk."""
+    if chunks is None or not items:
+        return np.zeros(len(items), dtype=bool), None
+    ok = chunks.check(items)
+    sizes = [it.rows.val.size if isinstance(it.rows, SparseRows) else 0 for it, _ in items]
+    if ok.any():
+        ok[int(np.argmin(np.where(ok, sizes, np.iinfo(np.int64).max)))] = False
+    return ok, chunks.errs

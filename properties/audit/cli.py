@@ -79,7 +79,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--timeout", type=float, default=None,
                         help="per-call limit in seconds for the mechanism's code (default 5)")
     parser.add_argument("--budget", type=float, default=None,
-                        help="property-suite wall-clock budget per target, seconds (default 120)")
+                        help="property-suite wall-clock budget per target, seconds (default: none, as "
+                             "for check; the suite stops at --max-examples)")
     parser.add_argument("--order", "--orders", action="append", dest="orders", metavar="ORDER",
                         help="preference order for the suite's per-order properties "
                              "(repeatable or comma-separated; default box)")
@@ -148,9 +149,9 @@ def _orders(values) -> tuple:
 
 
 #: --mechanism options: configuration key -> (args attribute, built-in default); check's
-#: keys of the same name mean the same, but the audit bounds its suite by default (120 s)
+#: keys of the same name mean the same, and neither command has a default wall-clock budget
 MECHANISM_DEFAULTS = {"max_examples": ("max_examples", 120), "seed": ("seed", 0),
-                      "timeout": ("timeout", 5.0), "budget": ("budget", 120.0),
+                      "timeout": ("timeout", 5.0), "budget": ("budget", None),
                       "orders": ("orders", None)}
 
 

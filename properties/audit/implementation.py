@@ -132,7 +132,7 @@ class _Tally:
 
 def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, seed: int = 0,
                     use_suite: bool = True, timeout: float = 5.0, orders=("box",),
-                    budget_s: float | None = 120.0, valuation=None, reports: str | None = None,
+                    budget_s: float | None = None, valuation=None, reports: str | None = None,
                     context=None) -> MechanismReport:
     """Judge a mechanism object (see the module docstring); a :class:`MechanismReport`.
 

@@ -40,7 +40,7 @@ from mechanism.validation import as_bids, as_distribution, as_distributions
 from properties import checks as C
 from properties.audit import chunked, signing
 from properties.audit.tally import AuditReport, Divergence
-from properties.audit.stream import VerifiedStep, read_run_header, verified_steps
+from properties.audit.stream import VerifiedStep, read_run_header
 
 #: Payments whose per-agent charge never exceeds the bid (theory §6); the valuation
 #: payment may (it prices a loss, not a bid).
@@ -101,19 +101,13 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
         for name in ("monotone_box", "payment_bounds", "payment_identity"):
             report.tallies[name].note = "not requested"
     try:
+        chunks = None
         if vectorized and chunked.supported(header, auction, tol, identity_tol):
-            chunked.audit_chunked(
-                run_dir, header, report, auction,
-                lambda item: _audit_step(item, auction, header, report, tol, identity_tol,
-                                         check_properties),
-                tol=tol, identity_tol=identity_tol, method=chunked.payment_method(auction, header),
-                check_properties=check_properties, progress=progress)
-        else:
-            for item in verified_steps(run_dir, header, report):
-                report.steps_read += 1
-                _audit_step(item, auction, header, report, tol, identity_tol, check_properties)
-                if progress is not None:
-                    progress(report.steps_read, item)
+            chunks = chunked.ChunkAuditor(header, tol, identity_tol,
+                                          chunked.payment_method(auction, header),
+                                          check_properties)
+        step = RunStep(auction, header, report, tol, identity_tol, check_properties)
+        chunked.audit_stream(run_dir, header, report, step, chunks=chunks, progress=progress)
     except InvalidInput as exc:
         report.error, report.error_line = str(exc), _line(exc)
     if expect_head is not None and report.error is None:
@@ -173,6 +167,33 @@ def _inputs(item: VerifiedStep, header: dict, report: AuditReport):
                                exc.value, agent=exc.agent, message=str(exc)))
         return None
     return P, ref, b
+
+
+class RunStep:
+    """The run audit's step, the same for the serial and the chunked replay
+    (:func:`properties.audit.chunked.audit_stream`): :meth:`audit` checks one step in full
+    and writes its divergences; :meth:`passed` records the tallies of a clean step (one the
+    chunk filter passed), exactly those :meth:`audit` records for it."""
+
+    def __init__(self, auction, header, report, tol, identity_tol, check_properties):
+        self.auction, self.header, self.report = auction, header, report
+        self.tol, self.identity_tol, self.check_properties = tol, identity_tol, check_properties
+
+    def audit(self, item: VerifiedStep) -> None:
+        _audit_step(item, self.auction, self.header, self.report, self.tol, self.identity_tol,
+                    self.check_properties)
+
+    def passed(self) -> None:
+        report = self.report
+        report.count("inputs")
+        report.count("uniforms")
+        report.steps_replayed += 1
+        report.count("replay_token")
+        report.count("replay_payments")
+        if self.check_properties:
+            report.count("monotone_box", int(self.header["n"]))
+            report.count("payment_bounds")
+            report.count("payment_identity")
 
 
 def _audit_step(item, auction, header, report, tol, identity_tol, check_properties) -> None:

@@ -26,12 +26,9 @@ import numpy as np
 
 from mechanism import bids
 from mechanism import payments as pay
-from mechanism import regret as R_regret
 from mechanism import rules as R
-from mechanism import valuations as VM
 from mechanism.divergences import tv
 from mechanism.errors import InvalidInput
-from mechanism.orders import box_path_excess, box_violation
 from mechanism.sampling import StableSampler
 
 from properties import checks as C
@@ -61,32 +58,8 @@ def step_grid(b: np.ndarray, i: int, W: float, points: int = 9) -> np.ndarray:
                          around_others=False)
 
 
-def regret(rule, P, b, i, payment: str) -> float | None:
-    """max over misreports of utility minus truthful utility, value ``t_i = b_i``, under the
-    ``kl`` value model (the KL the rule minimizes); :func:`mechanism.regret.regret`, the
-    outcomes of all misreports in one batch."""
-    try:
-        pay.valuation_loss(rule)
-    except InvalidInput:  # the rule minimizes no known KL: no valuation model
-        return None
-    model = VM.get_value_model("kl").for_rule(rule)
-    p_i = rule.smoothed(P)[0][i]
-    t = float(b[i])
-
-    def utilities(s):
-        Q = bids.bid_path(rule, P, b, i, s)
-        if payment == "valuation":
-            z = [pay.valuation_payment(rule, P, bids.with_bid(b, i, r), i)[0] for r in s]
-        else:
-            z = s
-        with np.errstate(invalid="ignore"):  # t = 0 with an infinite loss: undefined
-            return t * model.values(p_i, Q) - np.asarray(z, dtype=np.float64)
-
-    try:
-        out = R_regret.regret(t, R_regret.misreports(t), utilities)
-    except InvalidInput:  # L_i(Q(0)) infinite: the valuation payment is undefined
-        return None
-    return None if out is None else out[0]
+#: The step's regret check is the shared one (kept under this name for callers).
+regret = C.truthful_regret
 
 
 def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None = None,
@@ -103,7 +76,6 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
     if charged_errors is None:
         charged_errors = np.zeros(n)
     rule, P = R.reduce_vocabulary(rule, P)
-    Ps = rule.smoothed(P)[0]
     scale = rule.total_weight(b)
     violations, worst, where = 0, 0.0, None
     marg_err = switch_err = ident_err = ident_diff = 0.0
@@ -112,13 +84,11 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         if rule.total_weight(b) - b[i] <= 0:
             continue  # Q(0) undefined: the agent faces no competition
         grid = step_grid(b, i, scale)
+        cex = C.box_violation_on_grid(rule, P, b, i, grid=grid, tol=1e-9, worst=True)
+        violations += cex is not None
+        if cex is not None and cex["excess"] > worst:
+            worst, where = cex["excess"], (i, cex["token"], cex["bid_from"], cex["bid_to"])
         Q = bids.bid_path(rule, P, b, i, grid)
-        excess = box_path_excess(Ps[i], Q)
-        violations += bool((excess > 1e-9).any())
-        k = int(np.argmax(excess)) if excess.size else 0
-        if excess.size and excess[k] > 1e-9 and excess[k] > worst:
-            t, amount = box_violation(Ps[i], Q[k + 1], Q[k])
-            worst, where = amount, (i, t, float(grid[k]), float(grid[k + 1]))
         sampler = StableSampler(rule, P, b, i)
         law = sampler.grid_marginals(grid)
         marg_err = max(marg_err, float(np.max(np.abs(law - Q))))
@@ -130,8 +100,8 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         ident_diff = max(ident_diff, diff)
         ident_err = max(ident_err, diff - float(charged_errors[i]) - bound)
         if check_regret:
-            reg_val.append(regret(rule, P, b, i, "valuation"))
-            reg_pyb.append(regret(rule, P, b, i, "pay_your_bid"))
+            reg_val.append(C.truthful_regret(rule, P, b, i, "valuation"))
+            reg_pyb.append(C.truthful_regret(rule, P, b, i, "pay_your_bid"))
     rv = [r for r in reg_val if r is not None]
     rp = [r for r in reg_pyb if r is not None]
     return StepCheck(n, violations, worst, where, marg_err, switch_err, max(ident_err, 0.0),

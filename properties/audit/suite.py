@@ -140,7 +140,7 @@ def _tagged(findings, prefix: str = "suite:") -> list:
 def proof_findings(rule, *, ran: bool) -> list:
     """Status of the rule-level proofs (``proofs.bounded.rule_level.prove_rule_property``, which
     ``properties.check`` runs on a rule with a generic definition)."""
-    if getattr(rule, "generic", None) is None:
+    if rule.generic is None:
         return [_skipped("rule_proofs", "proofs", "a numpy-only rule: proofs need a "
                          "backend-generic definition generic(ops, dists, bids) (mechanism.Rule)")]
     try:

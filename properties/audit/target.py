@@ -18,8 +18,8 @@ from mechanism import TokenAuction, expected_payments
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.rules import check_output
 
-from properties.cage import CageFailure
 from properties.loading import load_spec
+from properties.sandbox import call_as_rule
 
 
 class ThirdPartyRule:
@@ -37,16 +37,7 @@ class ThirdPartyRule:
         self.fn, self.name, self.claims = fn, name, dict(claims or {})
 
     def evaluate(self, P, b):
-        try:
-            out = self.fn(P.copy(), b.copy())
-        except InvalidInput:
-            raise
-        except CageFailure as exc:  # the caged code raised, exited, hung or returned junk
-            raise InvalidRule(f"{self.name} {exc}", rule=self.name,
-                              value={"bids": b.tolist()}) from None
-        except Exception as exc:  # user code: report, never crash deep inside
-            raise InvalidRule(f"{self.name} raised {type(exc).__name__}: {exc}",
-                              rule=self.name, value={"bids": b.tolist()}) from exc
+        out = call_as_rule(self.name, self.fn, (P.copy(), b.copy()), value={"bids": b.tolist()})
         try:
             return check_output(out, P.shape[1], self.name)
         except InvalidRule as exc:  # name the bids it was called at (a bid path's node)
@@ -59,10 +50,9 @@ class ThirdPartyRule:
         cage = getattr(self.fn, "__tokenauction_caged__", None)
         if cage is None or getattr(self.fn, "__tokenauction_context__", False):
             return np.stack([self.evaluate(P, row) for row in bm])
-        try:  # a caged aggregate: the whole grid in one request to its worker
-            out = cage.call("aggregate_batch", np.array(P, dtype=np.float64), bm)
-        except CageFailure as exc:
-            raise InvalidRule(f"{self.name} {exc}", rule=self.name) from None
+        # a caged aggregate: the whole grid in one request to its worker
+        out = call_as_rule(self.name, cage.call,
+                           ("aggregate_batch", np.array(P, dtype=np.float64), bm))
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:
             raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
                               rule=self.name)
@@ -76,6 +66,10 @@ class ThirdPartyRule:
 
     def with_reference(self, reference, weight=None):
         return self
+
+    def smoothed(self, P):
+        """No smoothing: the reports as given (the :class:`mechanism.Rule` protocol)."""
+        return P, None
 
 
 def _takes_context(fn) -> bool:
@@ -142,15 +136,8 @@ class Audited:
 
     def _checked_payments(self, pay):
         def call(P, b):
-            try:
-                z = np.asarray(pay(P.copy(), b.copy()), dtype=np.float64)
-            except InvalidInput:
-                raise
-            except CageFailure as exc:
-                raise InvalidRule(f"{self.name}.payments {exc}", rule=self.name) from None
-            except Exception as exc:
-                raise InvalidRule(f"{self.name}.payments raised {type(exc).__name__}: {exc}",
-                                  rule=self.name) from exc
+            z = np.asarray(call_as_rule(f"{self.name}.payments", pay, (P.copy(), b.copy()),
+                                        self.name), dtype=np.float64)
             if z.shape != b.shape:
                 raise InvalidRule(f"{self.name}.payments returned shape {z.shape}, expected "
                                   f"{b.shape} (one expected payment per agent)", rule=self.name)

@@ -36,7 +36,7 @@ from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
 from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
 from properties.checker.search import SearchRun, determinism_finding
-from properties.checker.sandbox import RuleFailure, Undefined
+from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt, shrink
 from properties.checker.sweeps import PathGroup
 from properties.target import DEFAULT_TIMEOUT, Target

@@ -31,7 +31,7 @@ from mechanism.regret import MISREPORTS, misreports as misreport_bids
 from properties import checks as C
 from properties import oracle
 from properties.checker.groups import Group, cex, with_bid
-from properties.checker.sandbox import Undefined
+from properties.sandbox import Undefined
 from properties.restrictions import restricted_instances
 from properties.strategies import instances
 
@@ -320,7 +320,7 @@ def identity(group, P, b, i, s):
     except InvalidInput as exc:
         raise Undefined(str(exc)) from exc
     judge = group.t.judge
-    smooth = getattr(judge, "generic", None) in (R.linear, R.log_linear)
+    smooth = judge.generic in (R.linear, R.log_linear)
     z, err, _ = oracle.identity(x, s, candidates=np.delete(b, i), jumps=not smooth)
     return z, err
 

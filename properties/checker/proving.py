@@ -17,7 +17,7 @@ from mechanism.orders import PARTIAL_ORDERS
 from mechanism.verdicts import EVERY, Scope, Verdict
 
 from properties.checker.groups import cex as make_cex
-from properties.checker.sandbox import RuleFailure, Undefined
+from properties.sandbox import RuleFailure, Undefined
 from properties.report import Finding
 
 PROOF_TIMEOUT_S = 5.0

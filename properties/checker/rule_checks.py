@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from properties.checker.groups import Group, cex, with_bid
 from mechanism.errors import Float64Range
-from properties.checker.sandbox import RuleFailure, Undefined
+from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt
 from properties.strategies import distributions, instances
 
@@ -35,7 +35,7 @@ def _gap(a, b) -> float:
 
 class Normalized(Group):
     """theory §1-2: q is a distribution over T for every valid input (failures are
-    reported by the engine from :class:`properties.checker.sandbox.RuleFailure`)."""
+    reported by the engine from :class:`properties.sandbox.RuleFailure`)."""
 
     def strategy(self):
         return _inst(self.t, n=(1, 4), V=(1, 6))

@@ -18,7 +18,7 @@ from mechanism.verdicts import Verdict
 
 from properties.checker.determinism import pinned_constants
 from properties.checker.groups import cex as make_cex
-from properties.checker.sandbox import RuleFailure, Undefined
+from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt
 from properties.report import Finding
 

@@ -57,6 +57,24 @@ def test_one_flag_spelling_across_subcommands():
     assert "--quiet" in _options(parser, "demo")
 
 
+def test_budgets_default_alike_in_check_and_audit(tmp_path, monkeypatch):
+    """Was: budgets defaulted differently (check: none; audit --mechanism: 120 s)."""
+    import inspect
+    from properties.audit import cli as audit_cli
+    from properties.audit.implementation import audit_mechanism
+    from properties.checker import cli as check_cli
+    from properties.checker.engine import check as check_fn
+    monkeypatch.chdir(tmp_path)        # no [tool.tokenauction] of this repository
+    parser = build_parser("*")
+    c = parser.parse_args(["check", "linear"])
+    check_cli.settle(c)
+    a = parser.parse_args(["audit", "--mechanism", "m.py:M"])
+    audit_cli._gate(a)
+    assert c.budget is None and a.budget is None
+    assert inspect.signature(audit_mechanism).parameters["budget_s"].default is None
+    assert inspect.signature(check_fn).parameters["budget_s"].default is None
+
+
 @pytest.mark.parametrize("argv", [
     ["check", "--json"],                                   # argparse: no target
     ["check", "linear", "--json", "--property", "nope"],   # unknown property

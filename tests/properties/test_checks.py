@@ -62,3 +62,38 @@ def test_an_infinite_value_is_no_utility():
     with pytest.raises(InvalidInput, match="infinite"):
         C.utility_curve(m, Pz[0], lambda s: RULE(Pz, with_bid(np.array([1.0, 1.0]), 0, s)),
                         lambda s: 0.0, 1.0, 0)
+
+
+def test_truthful_regret_is_zero_under_valuation_payment_and_positive_under_pay_your_bid():
+    from mechanism import rules as R
+    from properties.checks import truthful_regret
+    rule = R.get_rule("linear")
+    P = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.3, 0.3, 0.4]])
+    b = np.array([1.0, 2.0, 0.5])
+    for i in range(3):
+        assert abs(truthful_regret(rule, P, b, i, "valuation")) < 1e-6
+        assert truthful_regret(rule, P, b, i, "pay_your_bid") > 1e-3
+
+
+def test_box_violation_worst_pair_is_the_largest_excess_of_the_path():
+    from mechanism import bids as BIDS
+    from mechanism import orders
+    from mechanism import rules as R
+    rule = R.get_rule("log_linear")
+    rng = np.random.default_rng(3)
+    found = 0
+    for _ in range(60):
+        P = rng.dirichlet(np.ones(4) * 0.5, size=3)
+        b = rng.exponential(1.0, size=3)
+        grid = np.geomspace(1e-3, 4.0, 12)
+        first = C.box_violation_on_grid(rule, P, b, 0, grid=grid)
+        worst = C.box_violation_on_grid(rule, P, b, 0, grid=grid, worst=True)
+        assert (first is None) == (worst is None)
+        if worst is None:
+            continue
+        found += 1
+        excess = orders.box_path_excess(P[0], BIDS.bid_path(rule, P, b, 0, grid))
+        k = int(np.argmax(excess))
+        assert (worst["bid_from"], worst["bid_to"]) == (grid[k], grid[k + 1])
+        assert worst["excess"] == float(excess[k]) >= first["excess"]
+    assert found >= 3

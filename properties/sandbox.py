@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from mechanism.errors import InvalidInput
+from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import output_defect
 
 from properties.cage import CageFailure
@@ -116,8 +116,10 @@ def call_with_timeout(fn, args, timeout: float | None):
                                      "raise it with --timeout)") from None
 
 
-def guarded_call(label: str, fn, args, timeout: float | None):
-    """Call user code: InvalidInput -> Undefined; any other exception -> RuleFailure."""
+def call_user(label: str, fn, args, timeout: float | None = None):
+    """The one policy for calling user code (``check`` and the audits): ``fn(*args)`` under
+    ``timeout`` with numpy warnings silenced; a failure (raised, exited, hung, junk from the
+    cage) becomes :class:`RuleFailure` naming ``label``; ``InvalidInput`` passes through."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -126,12 +128,30 @@ def guarded_call(label: str, fn, args, timeout: float | None):
         raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
     except CageFailure as exc:  # caged code (properties/cage.py): the same kinds of failure
         raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
-    except InvalidInput as exc:
-        raise Undefined(str(exc)) from exc
+    except InvalidInput:
+        raise
     except Exception as exc:  # untrusted code: report, never crash
         raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc} (to decline an "
                                     "input outside its domain, raise mechanism.InvalidInput)",
                           exception=type(exc).__name__) from exc
+
+
+def guarded_call(label: str, fn, args, timeout: float | None):
+    """:func:`call_user` for the search: InvalidInput -> Undefined (outside the domain)."""
+    try:
+        return call_user(label, fn, args, timeout)
+    except InvalidInput as exc:
+        raise Undefined(str(exc)) from exc
+
+
+def call_as_rule(label: str, fn, args, rule: str | None = None, value=None):
+    """:func:`call_user` where a failure is :class:`mechanism.InvalidRule` naming ``rule``
+    and ``value`` (the rules the checks evaluate directly: a judge rule, an audited
+    ``aggregate``)."""
+    try:
+        return call_user(label, fn, args)
+    except RuleFailure as exc:
+        raise InvalidRule(str(exc), rule=rule or label, value=value) from exc.__cause__
 
 
 def check_distribution(out, V: int, label: str) -> np.ndarray:
