@@ -4,12 +4,12 @@ Prints (1) time vs agents at a fixed vocabulary and vs tokens at a fixed number 
 agents, with the growth factor per added agent / token (each size is ONE (n, V) pair,
 every agent i checked); (2) the largest agents x tokens that linear is PROVED within
 the time limit (default 60 s), walking the frontier: more tokens while it fits, then
-one more agent. Target (issue 4): growth per added agent well under 3.5x (FairCon's
+one more agent. Target: growth per added agent well under 3.5x (FairCon's
 published per-bidder growth).
 
     PYTHONPATH=. python benchmarks/proofs_rule_level.py [--quick] [--limit 60] [--overhead]
 
-``--overhead``: the cost of the soundness cross-check (issue 10), on and off side by side.
+``--overhead``: the cost of the soundness cross-check, on and off side by side.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def frontier(rule, order, limit):
 
 def soundness_overhead(limit):
     """Time of the default-size proofs (n <= 3, V <= 4) with and without the trace/code
-    cross-check, side by side in one run (issue 10): the ratio is what soundness costs."""
+    cross-check, side by side in one run: the ratio is what soundness costs."""
     from proofs.bounded import rule_level
     from proofs.bounded.rule_level import prove_rule_property
     print("\ncross-check overhead, n <= 3, V <= 4 (CPU seconds, same process)")

@@ -26,7 +26,6 @@ from . import rules as R
 from .bids import others_weight
 from .divergences import tv
 from .errors import InvalidInput, lookup
-from . import quadrature as quad
 from .paths import BidPaths
 from . import valuations as V
 from .validation import as_bids, as_distributions

@@ -87,3 +87,20 @@ def test_api_table_is_mechanism_all():
 def test_docs_point_inside_the_repository(path):
     text = path.read_text()
     assert "shared/" not in text and "../" not in text, path.name
+
+
+_OUTSIDE = re.compile(r"\bissue[ -]\d+|\b(?:SPEC|STYLE|LLM)\.md\b|\.\./shared", re.I)
+_SOURCES = sorted(p for pkg in ("mechanism", "proofs", "properties", "tokenauction", "tests",
+                                "benchmarks", "scripts", "docs")
+                  for p in (ROOT / pkg).rglob("*") if p.suffix in (".py", ".md", ".v", ".toml")
+                  and p.name != "test_docs.py")
+
+
+def test_code_and_docs_cite_nothing_outside_the_repository():
+    """No "issue N", no formalization or style file, no sibling folder: a reader of the
+    repository has none of them (docs/theory.md is the project's own account)."""
+    bad = [f"{p.relative_to(ROOT)}:{i}: {m.group()}"
+           for p in _SOURCES + [ROOT / "README.md"]
+           for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+           for m in [_OUTSIDE.search(line)] if m]
+    assert not bad, "\n".join(bad[:20])

@@ -1,5 +1,5 @@
 """Counterexamples from solver models: round them, then confirm them on the numpy
-reference before anything is reported (STYLE.md: counterexamples you can paste).
+reference before anything is reported (counterexamples you can paste).
 
 A model's values are exact rationals (algebraic values are approximated to 20
 digits first). Rounding tries denominators 10, 100, 1000, ... and keeps the first

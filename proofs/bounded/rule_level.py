@@ -15,7 +15,7 @@ Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` w
 (3 agents, 4 tokens) linear takes about 1-2 s per order; see
 ``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
-Soundness (issue 10): the rule is traced on :class:`proofs.bounded.tracing.Sym` values that refuse
+Soundness: the rule is traced on :class:`proofs.bounded.tracing.Sym` values that refuse
 Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
 functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
 (bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced

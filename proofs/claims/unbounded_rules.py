@@ -9,14 +9,13 @@ listed in the chain and in the scope's assumptions.
 
 from __future__ import annotations
 
-import numpy as np
 
 from mechanism.rules import get_rule
 from mechanism.verdicts import Scope, Verdict
 
 from proofs.unbounded.builtins import BUILTIN, FAMILY, code_tie, with_code_tie
 from proofs.unbounded.families import family_scope, normalized, prove_family
-from proofs.unbounded.lemmas import Step, run_chain
+from proofs.unbounded.lemmas import run_chain
 from proofs.registry import Limits, ProofResult, claim
 
 def family_claim_scope(key: str, symbolic_reference: bool = False) -> Scope:

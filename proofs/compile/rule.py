@@ -11,7 +11,6 @@ the rule that is proved. :func:`sealed` says whether an object is exactly such a
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import numpy as np
 

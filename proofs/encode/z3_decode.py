@@ -57,7 +57,7 @@ def report(chain: dict, bids) -> dict:
 
 def round_model(constraints: list, xs: list, timeout_s: float, denominators=(2, 4, 8)):
     """A model of ``constraints`` with every ``x`` a multiple of ``1/D`` for the smallest
-    ``D`` that works (shrinking, STYLE.md), else any model; None if unsat/unknown."""
+    ``D`` that works (shrinking), else any model; None if unsat/unknown."""
     for D in denominators:
         r, m = E.check(constraints + [z3.IsInt(D * x) for x in xs], timeout_s)
         if r == z3.sat:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.compile import tree as T
 from proofs.compile.rule import FamilyRule, general, normalized, sealed, winner_take_all
 from proofs.unbounded.family_counterexamples import refute_decreasing, refute_loglinear
 from proofs.unbounded.lemmas import Step, run_chain

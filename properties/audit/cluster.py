@@ -1,4 +1,4 @@
-"""Audit many recorded runs at once, in-process or on Dask (issue 14).
+"""Audit many recorded runs at once, in-process or on Dask.
 
 :func:`find_runs` (:mod:`properties.audit.paths`) turns a target into run folders: a run
 folder itself; a directory (every folder below it holding ``transcript.jsonl``, links

@@ -28,7 +28,6 @@ from mechanism import bids
 from mechanism import payments as pay
 from mechanism import rules as R
 from mechanism.divergences import tv
-from mechanism.errors import InvalidInput
 from mechanism.sampling import StableSampler
 
 from properties import checks as C

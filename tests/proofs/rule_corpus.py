@@ -1,4 +1,4 @@
-"""Tricky backend-generic rules for the rule-level prover (issue 10, prover side).
+"""Tricky backend-generic rules for the rule-level prover (prover side).
 
 Every rule here is NOT monotone for the box order somewhere inside the prover's default
 scope (n <= 3 agents, V <= 4 tokens, real bids >= 0); each exposes one way a tracer can

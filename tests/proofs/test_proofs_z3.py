@@ -1,5 +1,5 @@
 """The z3 claims of proofs/claims/z3_*.py return their expected verdicts, and planted wrong
-claims are REFUTED with models that the numpy reference confirms (issue 4)."""
+claims are REFUTED with models that the numpy reference confirms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/theory.md and the theorem table stay in step (issue 4).
+"""docs/theory.md and the theorem table stay in step.
 
 * every `[claim: ID]` in the document is a registered claim, or is named in the test
   suite;
@@ -89,7 +89,7 @@ def test_recorded_scope_of_a_proved_claim_is_the_declared_one(cid):
 
 
 def test_doc_states_the_hypotheses_that_were_proved():
-    """The overclaims of issue 10 stay out of the page."""
+    """The old overclaims of the rule-level prover stay out of the page."""
     text = DOC.read_text(encoding="utf-8")
     assert "quasi-convex" in text
     for phrase in ("with *all* distributions and bids symbolic", "same code the numpy auction runs",
