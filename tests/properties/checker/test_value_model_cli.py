@@ -153,12 +153,14 @@ def test_audit_context_drawn_per_instance():
         audit_mechanism(get_rule("linear"), context={"x": 1}, use_suite=False)
 
 
-def test_budget_cut_says_how_many_examples_ran():
+def test_budget_cut_says_how_many_examples_ran(monkeypatch):
     import time
+    clock = [time.perf_counter()]   # a fake clock: only the payment rule's calls move it
 
     def slow_pay(rule, dists, bids):   # 20 ms a call: a 0.3 s budget cuts the run short
-        time.sleep(0.02)
+        clock[0] += 0.02
         return np.zeros(len(bids))
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
     rep = check(slow_pay, ["payment_nonnegative"], max_examples=400, budget_s=0.3)
     f = rep.find("payment_nonnegative")[0]
     assert f.verdict is Verdict.NOT_REFUTED
