@@ -113,8 +113,11 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
     claims = dict(getattr(m.obj, "claims", None) or {})
     rule = m.callable_rule
     if not isinstance(rule, Rule):
+        caged = getattr(rule, "__tokenauction_caged__", None)
         rule = as_rule(rule, name=f"{m.name}.aggregate")
         rule.claims = claims
+        if caged is not None:  # a caged aggregate: a bid grid crosses as one request
+            rule.__tokenauction_caged__ = caged
     kw = {"orders": orders, "max_examples": max_examples, "seed": seed, "timeout": timeout,
           "budget_s": budget_s}
     out += _tagged(check(rule, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
