@@ -246,6 +246,28 @@ def caged_mechanism(spec: str, kwargs=None, paths=(), timeout: float = TIMEOUT) 
         raise InvalidInput(f"--mechanism {printable(spec)}: {exc}", value=spec) from None
 
 
+def caged_valuation(spec: str, timeout: float = TIMEOUT):
+    """``--valuation file.py:NAME``: the user's ``a(p_i, q)`` loaded in a worker; each value is
+    one request and only a number comes back (InvalidInput, a usage error, if it cannot be
+    loaded; a value that ends, hangs or crashes the worker raises CageFailure)."""
+    try:
+        cage = Cage(spec, None, timeout=timeout)
+    except CageFailure as exc:
+        raise InvalidInput(f"--valuation {printable(spec)}: {exc}", value=spec) from None
+
+    def value(p, q):
+        out = np.asarray(cage.call("aggregate", np.asarray(p, dtype=np.float64),
+                                   np.asarray(q, dtype=np.float64)))
+        if out.size != 1:
+            raise InvalidInput(f"--valuation {printable(spec)} returned {out.size} numbers for "
+                               "one (p_i, q); a value model returns one float", value=out.size)
+        return float(out.reshape(-1)[0])
+
+    value.__name__ = printable(cage.meta["name"], 80)
+    value.__tokenauction_caged__ = cage
+    return value
+
+
 def caged_suite(obj: Caged, kw: dict) -> list:
     """The property suite on a caged object: the search and its verdicts run here, only the
     object's calls cross to its worker (and only numbers come back, validated here)."""

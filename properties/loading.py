@@ -135,11 +135,14 @@ def load_spec(spec: str, what: str = "target"):
 
 def load_valuation(spec):
     """A ``--valuation`` value: a built-in model name, or ``file.py:NAME`` / ``pkg.mod:NAME``
-    of a callable ``a(p_i, q)`` (or a :class:`mechanism.valuations.ValueModel`)."""
+    of a callable ``a(p_i, q)``, loaded and run in the cage
+    (:func:`properties.cage.caged_valuation`); a :class:`mechanism.valuations.ValueModel`
+    object as given."""
     from mechanism.valuations import get_value_model
     if spec is None or not isinstance(spec, str) or ":" not in spec:
         return get_value_model(spec)
-    return get_value_model(load_spec(spec, "--valuation"))
+    from properties.cage import caged_valuation  # user code: it runs in the cage, never here
+    return get_value_model(caged_valuation(spec))
 
 
 def add_loading_arguments(parser) -> None:

@@ -121,3 +121,44 @@ def test_check_of_a_caged_payment_rule_under_a_caged_rule_is_refuted(capsys, tmp
     assert rc == 1, out
     row = [line for line in out.splitlines() if line.startswith("payment_at_most_bid")]
     assert row and "REFUTED" in row[0], out
+
+
+#: A value model (``--valuation file.py:NAME``) that, on import, rewrites the checker as the
+#: forger does (the patched checker would exit 0 and print nothing); under it truthful
+#: bidding is refuted, and the caged value model leaves that verdict and exit 1 standing.
+VALUE_FORGER = FORGER + textwrap.dedent('''
+    def cost(p, q):        # a cost, not a value: truthful bidding is refuted under it
+        return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
+''')
+
+#: A value model that ends its process after a few calls.
+VALUE_EXIT = textwrap.dedent('''
+    import sys
+    calls = [0]
+    def evil(p, q):
+        calls[0] += 1
+        if calls[0] > 5:
+            sys.exit(0)
+        return 1.0
+''')
+
+
+def test_a_valuation_that_patches_the_checker_is_caged(capsys, tmp_path):
+    path = tmp_path / "vforger.py"
+    path.write_text(VALUE_FORGER)
+    rc, out = run_cli(capsys, "check", "second_price", "--property", "truthful",
+                      "--valuation", f"{path}:cost", "--max-examples", "10", "--no-prove")
+    assert rc == 1 and "REFUTED" in out, out
+
+
+def test_a_valuation_that_exits_is_a_finding_not_our_exit(capsys, tmp_path):
+    path = tmp_path / "vexit.py"
+    path.write_text(VALUE_EXIT)
+    rc, out = run_cli(capsys, "check", "second_price", "--property", "truthful",
+                      "--valuation", f"{path}:evil", "--max-examples", "10", "--no-prove")
+    flat = " ".join(out.split())
+    assert rc == 0 and "UNKNOWN" in flat and "SystemExit" in flat, out
+    rc, out = run_cli(capsys, "check", "second_price", "--property", "truthful",
+                      "--valuation", f"{path}:evil", "--max-examples", "10", "--no-prove",
+                      "--strict")
+    assert rc == 1, out
