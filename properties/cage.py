@@ -360,6 +360,6 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
                "hangs the checker is a finding about the target (REFUTED, exit 1)")
         code = max(code, 1)
         text = f"{text.rsplit(chr(10), 1)[0]}\nresult: REFUTED (exit {code}): {why}"
-        js = {k: v for k, v in js.items() if k != "findings"}  # the verdict is the failure
-        js.update(refuted=True, exit_code=code, error=why, sampled=report.to_json()["findings"])
+        js = {k: v for k, v in js.items() if k != "findings"} | {  # the verdict is the failure
+            "refuted": True, "exit_code": code, "error": why, "sampled": js["findings"]}
     return text, js, code

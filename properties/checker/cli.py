@@ -122,15 +122,23 @@ def main(args) -> int:
     report = check(spec, **options(args), valuation=load_valuation(args.valuation),
                    progress=_progress(args))
     report.target = args.target[0]
+    return _finish(args, gate, report, str(report), report.to_json(), source_location(spec),
+                   version=report.settings["versions"]["tokenauction"] or "")
+
+
+def _finish(args, gate, report, text: str, js: dict, location, version: str = "") -> int:
+    """The one ending of a judged target: the gate's exit code, --junit-xml / --sarif, then
+    the JSON object or the text with the gate's result line (``report``: anything with
+    ``findings`` and ``exit_code``)."""
     code = gate.exit_code(report)
-    cases = gate.cases(report.findings, source_location(spec))
+    cases = gate.cases(report.findings, location)
     write_outputs(f"tokenauction check {args.target[0]}", cases, junit=args.junit_xml,
-                  sarif_path=args.sarif, version=report.settings["versions"]["tokenauction"] or "")
+                  sarif_path=args.sarif, version=version)
     if args.json:
-        print(json.dumps({"schema_version": SCHEMA_VERSION, **report.to_json(),
-                          "exit_code": code, "gate": gate_json(gate, cases)}))
+        print(json.dumps({"schema_version": SCHEMA_VERSION, **js, "exit_code": code,
+                          "gate": gate_json(gate, cases)}, default=str))
         return code
-    print(with_gate_line(str(report), gate.summary(report)))
+    print(with_gate_line(text, gate.summary(report)))
     return code
 
 
@@ -161,18 +169,8 @@ def _caged(args, spec: str, gate) -> int:
                             source_location(spec))], junit=args.junit_xml, sarif_path=args.sarif)
         print(json.dumps({"schema_version": SCHEMA_VERSION, **js}) if args.json else text)
         return code
-    found = findings_from_json(js["findings"])
-    own = SimpleNamespace(findings=found, exit_code=code)
-    code = gate.exit_code(own)
-    cases = gate.cases(found, source_location(spec))
-    write_outputs(f"tokenauction check {args.target[0]}", cases, junit=args.junit_xml,
-                  sarif_path=args.sarif)
-    if args.json:
-        print(json.dumps({"schema_version": SCHEMA_VERSION, **js, "exit_code": code,
-                          "gate": gate_json(gate, cases)}))
-        return code
-    print(with_gate_line(text, gate.summary(own)))
-    return code
+    own = SimpleNamespace(findings=findings_from_json(js["findings"]), exit_code=code)
+    return _finish(args, gate, own, text, js, source_location(spec))
 
 
 def check_one(target: str, options: dict) -> tuple[str, dict | None, int]:
@@ -246,13 +244,5 @@ def _mechanism(args, valuation, gate) -> int:
     report = audit_mechanism(obj, max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
                              valuation=valuation, reports=args.reports)
-    code = gate.exit_code(report)
-    cases = gate.cases(report.findings, source_location(args.target[0]))
-    write_outputs(f"tokenauction check {args.target[0]}", cases, junit=args.junit_xml,
-                  sarif_path=args.sarif)
-    if args.json:
-        print(json.dumps({"schema_version": SCHEMA_VERSION, **report.to_json(),
-                          "exit_code": code}, default=str))
-    else:
-        print(with_gate_line(report.summary(), gate.summary(report)))
-    return code
+    return _finish(args, gate, report, report.summary(), report.to_json(),
+                   source_location(args.target[0]))
