@@ -90,6 +90,15 @@ def sarif(tool: str, version: str, cases: list[Case]) -> dict:
                       "results": results}]}
 
 
+def add_output_arguments(p, case: str) -> None:
+    """``--junit-xml`` and ``--sarif``, spelled alike by check, audit and prove (``case``:
+    what one testcase stands for)."""
+    p.add_argument("--junit-xml", metavar="PATH",
+                   help=f"write a JUnit XML file (one testcase per {case})")
+    p.add_argument("--sarif", metavar="PATH",
+                   help=f"write a SARIF 2.1.0 file (a result per {case} not passed)")
+
+
 def write_outputs(suite: str, cases: list[Case], *, junit: str | None = None,
                   sarif_path: str | None = None, version: str = "") -> None:
     """Write the JUnit file and / or the SARIF file asked for (parent folders must exist)."""

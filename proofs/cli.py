@@ -14,7 +14,7 @@ import sys
 import time
 
 from mechanism.errors import InvalidInput
-from mechanism.outputs import Case, write_outputs
+from mechanism.outputs import Case, add_output_arguments, write_outputs
 from mechanism.tables import WIDTH, text_table
 from mechanism.verdicts import Verdict
 
@@ -53,10 +53,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="accepted for symmetry with check and audit: prove is always "
                              "strict (an UNKNOWN claim fails the run)")
-    parser.add_argument("--junit-xml", metavar="PATH",
-                        help="write a JUnit XML file (one testcase per claim)")
-    parser.add_argument("--sarif", metavar="PATH",
-                        help="write a SARIF 2.1.0 file (a result per claim not as expected)")
+    add_output_arguments(parser, "claim")
     prove_hooks.add_arguments(parser)
 
 

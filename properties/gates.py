@@ -15,7 +15,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from mechanism.errors import InvalidInput
-from mechanism.outputs import Case
+from mechanism.outputs import Case, add_output_arguments
 from mechanism.tables import WIDTH
 from mechanism.verdicts import Verdict, strongest
 
@@ -142,10 +142,7 @@ def add_gate_arguments(p) -> None:
     p.add_argument("--min-valid", type=int, default=None, metavar="N",
                    help=f"valid evaluations a sampled verdict needs under --strict "
                         f"(default {DEFAULT_MIN_VALID})")
-    p.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML file (one testcase "
-                                                       "per property and order)")
-    p.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 file (a result per "
-                                                   "failed or skipped property)")
+    add_output_arguments(p, "property and order")
     p.add_argument("--config", metavar="PYPROJECT",
                    help="read [tool.tokenauction] from this file (default: the nearest "
                         "pyproject.toml above the working folder)")
