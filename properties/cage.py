@@ -264,7 +264,6 @@ def caged_valuation(spec: str, timeout: float = TIMEOUT):
         return float(out.reshape(-1)[0])
 
     value.__name__ = printable(cage.meta["name"], 80)
-    value.__tokenauction_caged__ = cage
     return value
 
 
