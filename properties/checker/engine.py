@@ -34,7 +34,7 @@ from mechanism.verdicts import Verdict
 from properties.catalogue import ALL_ORDERS, CATALOGUE, DETERMINISM, VALUE_MODEL_PROPERTIES, parse_property
 from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
-from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
+from properties.checker.rule_checks import POINTWISE
 from properties.checker.search import SearchRun, determinism_finding
 from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt, shrink
@@ -105,12 +105,12 @@ def _groups(t: Target, keys, valuation, reports=None):
 def _verify_failure(t, c):
     try:
         if t.kind == "rule":
-            evaluate_in_domain(t, np.asarray(c["dists"]), np.asarray(c["bids"]))
+            t.evaluate(np.asarray(c["dists"]), np.asarray(c["bids"]))
         else:
             t.pay(np.asarray(c["dists"]), np.asarray(c["bids"]))
-    except RuleFailure as exc:
-        if exc.kind == c["error"]:
-            return {**c, "message": str(exc), "exception": exc.exception}
+    except RuleFailure as exc:   # the same failure (a raised one: the same exception type)
+        if exc.kind == c["error"] and (exc.kind != "raised" or exc.exception == c["exception"]):
+            return {**c, **reproduce.failure_fields(exc)}
     except Undefined:
         return None
     return None
@@ -126,8 +126,6 @@ def _failure_repro(t, c):
         check = ("out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
                  "np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) <= 1e-6, "
                  "out")
-        if c["error"] == "undefined":
-            return lines + [f"out = {call}  # fails: {msg}"]
     else:
         check = ("out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
                  "np.isfinite(out).all(), out")
@@ -358,6 +356,7 @@ def _findings(t: Target, keys, proved, groups, results, settings: Settings) -> l
         f = _sampled(t, key, run, g, settings.shrink)
         f.examples = run.examples
         f.valid = run.valid.get(key, 0)
+        f.declined = run.declined.get(key, 0)
         f.seconds = getattr(run, "seconds", 0.0)
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
@@ -374,6 +373,11 @@ def _adjust(t: Target, findings, model) -> None:
                 f.verdict, f.scope = Verdict.UNKNOWN, None
                 f.detail = (f"{f.order} is a total preorder, so CA holds for any rule that "
                             "returns distributions, but this target never returned one")
+            elif f.verdict is Verdict.PROVED:   # a proof of code that never answered
+                f.verdict, f.scope = Verdict.UNKNOWN, None
+                f.detail = ("this target never returned a distribution here (every call "
+                            "declined or failed), so a proof about its expression is no "
+                            f"evidence about the code that runs ({f.engine}: {f.detail})")
     if t.nondeterministic is not None:
         for f in findings:
             if f.engine == "hypothesis" and f.key not in DETERMINISM_KEYS and \
