@@ -7,7 +7,7 @@ failure. A reproduction is confirmed only when it raises the finding's error aga
 same exception type and message.
 
 Planted bugs seen failing (each reverted): a decline counted as a ``normalized`` failure
-(the old "undefined" kind; fails the three decline tests); the mostly-declines rule dropped
+(the old "undefined" kind; fails the three decline tests and the softmax one); the mostly-declines rule dropped
 from ``SearchRun.no_violation`` (fails ``test_mostly_declines_is_thin_evidence``); a NaN
 output read as a decline (``Target.evaluate`` raising Undefined for a bad output; fails
 ``test_a_nan_output_is_a_normalized_failure``); a reproduction confirmed on the exception
@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
+import types
 
 import numpy as np
 import pytest
 
 from mechanism.verdicts import Verdict
 from properties import check
+from properties.checker.rule_checks import POINTWISE
+from properties.checker.search import SearchRun
 from tokenauction.cli import main as cli_main
 
 _RULES = textwrap.dedent("""
@@ -71,6 +75,7 @@ def rules(tmp_path, monkeypatch):
     return lambda name: f"{tmp_path / 'declining.py'}:{name}"
 
 
+KEY = ("normalized", None)
 PROPS = ["normalized", "anonymous", "monotone:box", "consistent:tv", "scale_invariant"]
 
 
@@ -139,6 +144,14 @@ def test_the_documented_softmax_at_bid_1000_is_not_refuted():
     with pytest.raises(Undefined) as exc:
         t.evaluate(P, np.array([1.7e308, 1.0]))
     assert isinstance(exc.value.__cause__, Float64Range)
+    # the normalized search at those two inputs: one valid example, one decline, no failure
+    run = SearchRun(t, POINTWISE["normalized"](t, [KEY]), time.perf_counter(), float("inf"),
+                    True)
+    for b in ([1000.0, 1000.0], [1.7e308, 1.0]):
+        run.body(types.SimpleNamespace(P=P, b=np.array(b)))
+    assert (run.valid[KEY], run.declined[KEY], run.failures) == (1, 1, {})
+    f = run.no_violation(KEY)
+    assert f.verdict is Verdict.NOT_REFUTED and "(1 declined: no evidence)" in f.detail
     r = check(soft, ["normalized"], max_examples=100)
     f = r.find("normalized")[0]
     assert f.verdict is Verdict.NOT_REFUTED and f.valid > f.declined, f.detail
