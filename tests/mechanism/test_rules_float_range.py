@@ -5,8 +5,9 @@ sign test ``W > 0`` cannot overflow (``mechanism.bids.has_weight``), and the tot
 where a caller needs its value, is refused beyond float64 (``Float64Range``).
 
 Planted bugs seen failing (reverted): ``total_weight`` summing without the overflow check
-(a RuntimeWarning, then ``inf``: fails the first three tests); ``Rule.evaluate`` testing
-``total_weight(b) <= 0`` again (fails the first two: the refusal reaches a right answer)."""
+(a RuntimeWarning, then ``inf`` or NaN payments: fails the total-weight and payment
+tests); ``Rule.evaluate`` testing ``total_weight(b) <= 0`` again (fails the first two:
+the warning, or the refusal, reaches an input with a right answer)."""
 
 import warnings
 
