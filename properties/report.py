@@ -8,8 +8,8 @@ A :class:`Finding` is one verdict of one engine on one property (and order). Its
 Evidence (docs/theory.md, "Scope of a verdict"): a sampled verdict records ``valid``, the
 number of examples on which the target answered validly, and ``declined``, the number it
 declined (raised ``InvalidInput``: no evidence either way, theory §8); a PROVED verdict
-carries its ``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED beside a REFUTED
-whose counterexample lies inside the proof's scope is an internal error
+carries its ``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED
+beside a REFUTED whose counterexample lies inside the proof's scope is an internal error
 (:attr:`Report.conflicts`, exit code ``ExitCode.INTERNAL``).
 """
 

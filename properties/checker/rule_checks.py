@@ -35,7 +35,8 @@ class Normalized(Group):
     """theory §1-2: q is a distribution over T for every input the rule takes: an invalid
     output (NaN, negative, unnormalized, the wrong shape) is a failure, reported by the
     engine from :class:`properties.sandbox.RuleFailure`; an input the rule declines
-    (it raises ``InvalidInput``) is no evidence either way (theory §8, "Declined inputs")."""
+    (it raises ``InvalidInput``) is no evidence either way (theory §8, "Declined inputs
+    and reproductions")."""
 
     def strategy(self):
         return _inst(self.t, n=(1, 4), V=(1, 6))

@@ -6,8 +6,8 @@ answered validly (``valid``): an example where the target declined the input
 (the group says why, e.g. an infinite loss on both sides) is no evidence for that key. The
 declines are counted per key (``declined``): a key whose examples are mostly declines
 (more declined than valid) is UNKNOWN with thin evidence, never NOT_REFUTED (theory §8,
-"Declined inputs"). An error of the engine itself (not of the target) is kept and makes the
-verdict UNKNOWN.
+"Declined inputs and reproductions"). An error of the engine itself (not of the target)
+is kept and makes the verdict UNKNOWN.
 """
 
 from __future__ import annotations

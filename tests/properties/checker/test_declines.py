@@ -1,4 +1,5 @@
-"""Declined inputs and confirmed reproductions (theory §8, "Declined inputs").
+"""Declined inputs and confirmed reproductions (theory §8, "Declined inputs and
+reproductions").
 
 A rule declines an input by raising ``InvalidInput``: that input is no evidence in any
 property, never a ``normalized`` failure; a property whose examples are mostly declines is
@@ -7,11 +8,13 @@ failure. A reproduction is confirmed only when it raises the finding's error aga
 same exception type and message.
 
 Planted bugs seen failing (each reverted): a decline counted as a ``normalized`` failure
-(the old "undefined" kind; fails the three decline tests and the softmax one); the mostly-declines rule dropped
-from ``SearchRun.no_violation`` (fails ``test_mostly_declines_is_thin_evidence``); a NaN
-output read as a decline (``Target.evaluate`` raising Undefined for a bad output; fails
+(the old "undefined" kind: fails the three decline tests and the softmax one); the
+mostly-declines rule dropped from ``SearchRun.no_violation`` (fails
+``test_mostly_declines_is_thin_evidence``); a NaN output read as a decline (fails
 ``test_a_nan_output_is_a_normalized_failure``); a reproduction confirmed on the exception
-type alone (fails ``test_a_reproduction_raising_another_message_is_not_confirmed``).
+type alone (fails ``test_a_reproduction_raising_another_error_is_not_confirmed``); the
+run's end keeping a PROVED of a target that never answered (fails
+``test_a_proof_of_a_rule_that_declines_everywhere_is_not_kept``).
 """
 
 from __future__ import annotations
