@@ -29,6 +29,7 @@ import pytest
 
 from mechanism.verdicts import Verdict
 from properties import check
+from properties.cage import findings_from_json
 from properties.checker.rule_checks import POINTWISE
 from properties.checker.search import SearchRun
 from tokenauction.cli import main as cli_main
@@ -109,6 +110,7 @@ def test_a_rule_declining_at_one_bid_is_not_refuted_and_its_declines_are_shown(r
     assert 0 < norm.declined < norm.valid, (norm.declined, norm.valid)
     assert f"({norm.declined} declined: no evidence)" in norm.detail
     assert norm.to_json()["declined"] == norm.declined
+    assert findings_from_json([norm.to_json()])[0].declined == norm.declined  # JUnit, Dask
     assert not r.refuted, [(f.key, f.verdict, f.detail) for f in r.findings]
 
 
