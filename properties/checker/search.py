@@ -87,6 +87,9 @@ class SearchRun:
         except Exception as exc:  # noqa: BLE001 - the engine's own error: never NOT_REFUTED
             self.engine_error = self.engine_error or f"{type(exc).__name__}: {exc}"
             return
+        except BaseException:     # hypothesis abandons the example (its StopTest): none
+            self.examples -= 1
+            raise
         for k in self.g.keys:
             if k in self.g.skipped:
                 self.skip_reasons.setdefault(k, self.g.skipped[k])

@@ -12,7 +12,9 @@ Planted bugs seen failing (each reverted): a decline counted as a ``normalized``
 mostly-declines rule dropped from ``SearchRun.no_violation`` (fails
 ``test_mostly_declines_is_thin_evidence``); a NaN output read as a decline (fails
 ``test_a_nan_output_is_a_normalized_failure``); a reproduction confirmed on the exception
-type alone (fails ``test_a_reproduction_raising_another_error_is_not_confirmed``); the
+type alone (fails ``test_a_reproduction_raising_another_error_is_not_confirmed``); a
+declined bid voiding its whole sweep (fails
+``test_a_rule_cannot_hide_a_violation_by_declining_inside_it``); the
 run's end keeping a PROVED of a target that never answered (fails
 ``test_a_proof_of_a_rule_that_declines_everywhere_is_not_kept``).
 """
@@ -55,6 +57,13 @@ _RULES = textwrap.dedent("""
         if 3.0 in np.asarray(bids, float):
             return np.full(np.shape(dists)[1], np.nan)
         return _linear(dists, bids)
+
+    def hides(dists, bids):                  # weights fall on [2, 3]; declines (2.4, 2.6)
+        b = np.asarray(bids, float)
+        if ((b > 2.4) & (b < 2.6)).any():
+            raise InvalidInput("this rule takes no bid in (2.4, 2.6)", value=b.tolist())
+        w = np.where(b < 2, b, np.where(b < 3, 2 - 0.9 * (b - 2), 1.1 + (b - 3)))
+        return w @ np.asarray(dists, float) / w.sum()
 
     def mostly_declines(dists, bids):        # takes one agent only
         if len(bids) > 1:
@@ -112,6 +121,19 @@ def test_a_rule_declining_at_one_bid_is_not_refuted_and_its_declines_are_shown(r
     assert norm.to_json()["declined"] == norm.declined
     assert findings_from_json([norm.to_json()])[0].declined == norm.declined  # JUnit, Dask
     assert not r.refuted, [(f.key, f.verdict, f.detail) for f in r.findings]
+
+
+def test_a_rule_cannot_hide_a_violation_by_declining_inside_it(rules):
+    """Its weight falls on [2, 3] (not monotone) and it declines every bid in (2.4, 2.6),
+    which every sweep across [2, 3] meets: the declined bids drop out of the path, the
+    others are evidence, so it is REFUTED (was UNKNOWN: each declined point voided the
+    whole path)."""
+    r = check(rules("hides"), ["monotone:box"], max_examples=40)
+    f = r.find("monotone", "box")[0]
+    assert f.verdict is Verdict.REFUTED, f.detail
+    c = f.counterexample
+    assert not 2.4 < c["bid_from"] < 2.6 and not 2.4 < c["bid_to"] < 2.6
+    assert c["reproduced"] is True, c.get("repro_note")
 
 
 def test_a_nan_output_is_a_normalized_failure(rules):
