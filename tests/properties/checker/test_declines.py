@@ -13,6 +13,8 @@ mostly-declines rule dropped from ``SearchRun.no_violation`` (fails
 ``test_mostly_declines_is_thin_evidence``); a NaN output read as a decline (fails
 ``test_a_nan_output_is_a_normalized_failure``); a reproduction confirmed on the exception
 type alone (fails ``test_a_reproduction_raising_another_error_is_not_confirmed``); a
+payment rule's decline read as its failure (fails
+``test_a_payment_rule_that_declines_everything_earns_no_verdict``); a
 declined bid voiding its whole sweep (fails
 ``test_a_rule_cannot_hide_a_violation_by_declining_inside_it``); the
 run's end keeping a PROVED of a target that never answered (fails
@@ -69,6 +71,12 @@ _RULES = textwrap.dedent("""
         if len(bids) > 1:
             raise InvalidInput("one agent only", value=len(bids))
         return _linear(dists, bids)
+
+    def pay_declines(rule, dists, bids):     # a payment rule defined nowhere
+        raise InvalidInput("this payment rule is defined nowhere", value=None)
+
+    def pay_nan(rule, dists, bids):          # a payment rule answering NaN
+        return np.full(len(bids), np.nan)
 
     def raises_same(dists, bids):
         raise ValueError("no rule here")
@@ -134,6 +142,24 @@ def test_a_rule_cannot_hide_a_violation_by_declining_inside_it(rules):
     c = f.counterexample
     assert not 2.4 < c["bid_from"] < 2.6 and not 2.4 < c["bid_to"] < 2.6
     assert c["reproduced"] is True, c.get("repro_note")
+
+
+PAY_PROPS = ["payment_nonnegative", "payment_at_most_bid", "payment_monotone:box",
+             "payment_identity"]
+
+
+def test_a_payment_rule_that_declines_everything_earns_no_verdict(rules):
+    """Its InvalidInput is the payment rule's own decline: no evidence in any payment
+    property, never blamed on the rule it is judged under, never REFUTED."""
+    r = check(rules("pay_declines"), PAY_PROPS, kind="payment", max_examples=20)
+    assert len(r.findings) == len(PAY_PROPS)
+    for f in r.findings:
+        assert f.verdict is Verdict.UNKNOWN, (f.property, f.verdict, f.detail)
+        assert f.valid == 0 and f.declined == f.examples > 0, (f.property, f.detail)
+    nan = check(rules("pay_nan"), ["payment_nonnegative"], kind="payment", max_examples=20)
+    f = nan.find("payment_nonnegative")[0]   # an invalid output of its own: a failure
+    assert f.verdict is Verdict.REFUTED and f.counterexample["error"] == "nan", f.detail
+    assert f.counterexample["reproduced"] is True, f.counterexample.get("repro_note")
 
 
 def test_a_nan_output_is_a_normalized_failure(rules):
