@@ -15,16 +15,17 @@ Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` w
 (3 agents, 4 tokens) linear takes about 1-2 s per order; see
 ``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
-Soundness: the rule is traced on :class:`proofs.bounded.tracing.Sym` values that refuse
-Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
-functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
-(bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced
-instance is cross-checked against the shipped code at many points
-(:mod:`proofs.bounded.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
-not match the code".
+Soundness: what z3 reads is the rule's compiled trees (:mod:`proofs.compile.generic_rule`),
+the object whose generated code runs; no probe or tolerance decides a PROVED. A rule whose
+evaluation is not that code (a plain ``Rule`` of a user's function, a subclass, a replaced
+method: :func:`proofs.compile.generic_rule.sealed`) is compiled and searched all the same,
+but z3's unsat is then UNKNOWN with the reason; a built-in rule's numpy fast path is tied
+to its compiled tree by a property test, which the scope names. After unsat, a float64
+search of the code that runs (:mod:`proofs.bounded.float_search`) may still REFUTE: the
+proof is in exact reals, the code in float64.
 
 unsat for every query -> PROVED on those sizes, with :class:`mechanism.verdicts.Scope`;
-sat -> the model, made robust and rounded, re-run on the numpy reference
+sat -> the model, made robust and rounded, re-run on the code that runs
 (``rule.evaluate`` + ``mechanism.orders``) -> REFUTED; timeout -> UNKNOWN; exp/log -> an
 exact search (:mod:`proofs.bounded.exact_search`): REFUTED with an exact counterexample, or
 UNKNOWN; a rule with a numpy form only -> SKIPPED.
@@ -40,17 +41,12 @@ from mechanism.orders import get_order
 from mechanism.rules import Rule, as_rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.bounded import exact_search
-from proofs.registry import ProofResult
+from proofs.bounded import exact_search, float_search
+from proofs.bounded.compiled_form import Subject, subject
 from proofs.bounded.counterexamples import confirm_violation
-from proofs.bounded.rule_instance import Instance, RuleRaised, Timeout, TraceMismatch
-from proofs.bounded.tracing import NeedsTranscendental
-
-#: switches for the planted-bug tests (tests/proofs/test_rule_corpus.py); never change them
-#: elsewhere: ``CASE_SPLIT = False`` assumes every undecided ``is_positive`` is True (the old,
-#: unsound behaviour), ``CROSS_CHECK = False`` skips the trace/code comparison.
-CASE_SPLIT = True
-CROSS_CHECK = True
+from proofs.bounded.rule_instance import Instance, Timeout
+from proofs.compile.capture import DeclarationError
+from proofs.registry import ProofResult
 
 PROPERTIES = ("monotone", "consistent")
 Z3_ORDERS = ("box", "segment")
@@ -149,15 +145,21 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
     size = f"n<={max_agents}, V<={max(sizes)}" + (", symbolic p0, lambda" if symbolic_reference
                                                    else "")
     pairs = [(n, V) for n in range(min_agents, max_agents + 1) for V in sizes]
-    return search(rule, property_id, order, pairs, t0 + timeout_s, symbolic_reference, size)
+    return search(subject(rule), property_id, order, pairs, t0 + timeout_s,
+                  symbolic_reference, size)
 
 
 def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
-               min_agents: int = 1) -> Scope:
+               min_agents: int = 1, tie: str | None = None) -> Scope:
     """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
     assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
                    "every agent i, every bid s < s' of agent i",
-                   "float literals of the rule read as the simplest rational rounding to them"]
+                   "the rule's compiled expression tree, whose generated code is what runs; "
+                   "float constants are their exact binary values",
+                   "sizes beyond these are not proved (a compiled generic rule declines sizes "
+                   "it was not compiled for)"]
+    if tie:
+        assumptions.append(tie)
     if min_agents > 1:
         assumptions.append(f"n >= {min_agents}")
     if symbolic_reference:
@@ -166,58 +168,69 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
         assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
                            f"lambda = {rule.weight}")
     if rule.epsilon:
-        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon}")
+        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon} (exactly)")
     return Scope(max_agents=max_agents, max_tokens=max_tokens,
                  bids="real bids >= 0 (bid 0 included: is_positive is a case split)",
                  arithmetic="exact reals", assumptions=tuple(assumptions))
 
 
-def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
+def search(subj: Subject, property_id, order, pairs, deadline, symbolic_reference=False,
+           size=""):
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
-    done, queries, splits = [], 0, 0
+    done, queries = [], 0
     for n, V in pairs:
         for i in range(n):
             try:
-                inst = Instance(rule, n, V, i, symbolic_reference, CASE_SPLIT)
-                splits += len(inst.trace.splits)
-                if CROSS_CHECK:
-                    inst.cross_check(seed=1000 * n + 10 * V + i)
+                inst = Instance(subj.tree, n, V, i, symbolic_reference)
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
                     model = inst.solve(q, deadline)
                     if model is not None:
-                        return _refuted(rule, inst, property_id, order, name, model,
+                        return _refuted(subj, inst, property_id, order, name, model,
                                         deadline, size)
-            except NeedsTranscendental as exc:
-                res = exact_search.search(rule, property_id, order, pairs, deadline, size)
+            except DeclarationError as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"the rule cannot be compiled "
+                                   f"exactly: {exc} (n={n}, V={V})", size)
+            except Unsupported as exc:  # exp / log: not in z3's real arithmetic
+                res = exact_search.search(subj, property_id, order, pairs, deadline, size)
                 res.detail = f"{exc} (n={n}, V={V}); " + res.detail
                 return res
-            except Unsupported as exc:
+            except InvalidInput as exc:   # a size the rule is not compiled for
                 return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
-            except (TraceMismatch, RuleRaised) as exc:
-                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V}, agent {i})",
-                                   size)
             except Timeout as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3",
                                    f"timeout at n={n}, V={V}, agent {i} "
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
         done.append(f"n={n} V={V}")
+    return _proved(subj, property_id, order, pairs, deadline, symbolic_reference, size,
+                   f"z3 found no violation ({queries} per-token queries, all unsat) of the "
+                   f"compiled tree for every agent at sizes {', '.join(done)}")
+
+
+def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what):
+    """z3's unsat: PROVED for a sealed subject, unless the float64 code that runs violates
+    the property (REFUTED, the exact-real proof as context); UNKNOWN for an unsealed one."""
+    rule = subj.runs
+    budget = min(deadline, time.monotonic() + 3.0)
+    cex = float_search.refute(rule, prop, order, pairs, subj.tree.constants(), budget)
+    if cex is not None:
+        return ProofResult(Verdict.REFUTED, "z3+float64",
+                           f"{prop} under {order} fails in the float64 code that runs, "
+                           f"although {what} in exact reals; the violation is confirmed on "
+                           "the code", size, cex)
+    if subj.unsealed is not None:
+        return ProofResult(Verdict.UNKNOWN, "z3", f"{what}, but that proves nothing about "
+                           f"this rule: {subj.unsealed}; it is still sampled", size)
     ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
-    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
-    if not CROSS_CHECK or not CASE_SPLIT:
-        scope = Scope(scope.max_agents, scope.max_tokens, scope.bids, scope.arithmetic,
-                      scope.assumptions + ("PLANTED BUG: a soundness check is switched off",))
-    note = f"; {splits} case split(s) of is_positive explored" if splits else ""
-    return ProofResult(Verdict.PROVED, "z3",
-                       f"{property_id} under {order}: z3 found no violation ({queries} "
-                       f"per-token queries, all unsat) for every agent at sizes "
-                       f"{', '.join(done)}{note}; the trace matched the code at every "
-                       "cross-check point", size, scope=scope)
+    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns), subj.tie)
+    return ProofResult(Verdict.PROVED, "z3", f"{prop} under {order}: {what}; a float64 search "
+                       "of the code that runs found no violation", size, scope=scope)
 
 
-def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResult:
-    """Make the model robust (margin), round it, and confirm it on the numpy reference."""
+def _refuted(subj, inst, prop, order, name, model, deadline, size) -> ProofResult:
+    """Make the model robust (margin), round it, and confirm it on the code that runs
+    (exactly on the compiled tree first, then in float64 on ``subj.runs``)."""
     candidates = []
     for margin in ("1/10", "1/100", "1/1000"):
         extra = [q for n_, q in _queries(inst, prop, order, inst.z3.RealVal(margin)) if n_ == name]
@@ -230,11 +243,12 @@ def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResul
             break
     candidates.append(inst.decode(model))
     for cex in candidates:
-        confirmed = confirm_violation(rule, cex, prop, order)
+        confirmed = confirm_violation(subj.runs, cex, prop, order, exact_rule=subj.tree)
         if confirmed is not None:
             return ProofResult(Verdict.REFUTED, "z3",
-                               f"{prop} under {order} fails ({name}); z3 model rounded and "
-                               "confirmed on the numpy reference", size, confirmed)
-    return ProofResult(Verdict.UNKNOWN, "z3", f"z3 found a violation ({name}) but the numpy "
-                       f"reference does not confirm it within its tolerance: {candidates[-1]}",
-                       size)
+                               f"{prop} under {order} fails ({name}); z3 model of the compiled "
+                               "tree rounded and confirmed on the code that runs", size,
+                               confirmed)
+    return ProofResult(Verdict.UNKNOWN, "z3", f"z3 found a violation ({name}) of the compiled "
+                       "tree but the code that runs does not confirm it within its tolerance: "
+                       f"{candidates[-1]}", size)

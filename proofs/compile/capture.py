@@ -8,13 +8,14 @@ user's line and the fix:
 * Python truthiness of a symbol or of a comparison (``if b > 1``, ``b and c``), ``==`` /
   ``!=`` on a symbol: write ``fn.ite(fn.gt(b, 1), ..., ...)``, ``fn.min``, ``fn.max``;
 * ``float()``, ``int()``, ``math.*`` or numpy functions on a symbol: use ``fn.exp`` etc.;
+* a type test ``isinstance(b, float)`` of a symbol (it would take one branch on symbols and
+  another on floats); a refusal the user's code catches still fails the capture;
 * a value that is not a number (a string, a list), a function that does not return
   within ``timeout_s`` seconds.
 
 A float constant is taken as its exact binary value (``Fraction(0.1)``): the tree is the
 number the float64 code computes with. A branch on anything that is not a symbol (a
-constant computed at import, a type test ``isinstance(b, float)``) is decided once, at
-capture; the tree records the branch taken, and that tree is what runs and is proved.
+constant computed at import, the number of agents) is decided once, at capture; the tree records the branch taken, and that tree is what runs and is proved.
 """
 
 from __future__ import annotations
@@ -44,15 +45,23 @@ def _user_line() -> str:
     return "<unknown line>"
 
 
+#: refusals of the capture now running: a rule that catches one still fails to compile
+REFUSALS: list[str] = []
+
+
 def refuse(what: str, fix: str):
-    raise DeclarationError(f"{_user_line()}: {what} cannot be compiled exactly; {fix}")
+    text = f"{_user_line()}: {what} cannot be compiled exactly; {fix}"
+    REFUSALS.append(text)
+    raise DeclarationError(text)
 
 
 def lift(x) -> T.Node:
-    """A node for ``x``: a symbol's node, or the exact value of a Python / numpy number."""
-    if isinstance(x, Sym):
+    """A node for ``x``: a symbol's node, or the exact value of a Python / numpy number.
+    (Type tests here use ``type(x)``: ``isinstance`` on a symbol is refused, see Sym.)"""
+    if type(x) is Sym:
         return x.node
-    if isinstance(x, (bool, Cmp)) or not isinstance(x, numbers.Real):
+    if type(x) in (bool, Cmp) or getattr(type(x), "capture_vector", False) or \
+            not isinstance(x, numbers.Real):
         refuse(f"the value {x!r} ({type(x).__name__})",
                "a weight is built from numbers, the bid, parameters and fn's functions")
     try:
@@ -121,8 +130,15 @@ class Sym:
     __ne__ = __eq__
     __hash__ = None
 
+    @property
+    def __class__(self):
+        refuse("a type test (isinstance) of the bid or a report",
+               "a rule's branches are written with fn.ite / ops.ite on comparisons")
+
     def _bin(op, swap=False):
         def f(self, other):
+            if getattr(type(other), "capture_vector", False):
+                return NotImplemented  # a vector of symbols: its reflected operation
             a, b = (lift(other), self.node) if swap else (self.node, lift(other))
             return Sym(_fold(op, a, b))
         return f
@@ -226,7 +242,7 @@ class Fns:
 
     @staticmethod
     def ite(c, a, b):
-        if not isinstance(c, Cmp):
+        if type(c) is not Cmp:
             refuse(f"fn.ite's condition {c!r}", "give fn.ite a comparison fn.gt / fn.ge (or x > y)")
         return _wrap(T.Node("ite", ((c.op, c.lhs, c.rhs), lift(a), lift(b))))
 
@@ -250,16 +266,22 @@ def call_captured(fn, args, kwargs, timeout_s: float = 5.0):
     """``fn(*args, **kwargs)`` under a time budget (a Python loop that never ends is
     stopped); any exception of the user's code is a :class:`DeclarationError`."""
     old = sys.gettrace()
+    del REFUSALS[:]
     sys.settrace(_budget(timeout_s))
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
     except DeclarationError:
         raise
     except Exception as exc:
+        if REFUSALS:  # the user's code turned a refusal into another error
+            raise DeclarationError(REFUSALS[0]) from exc
         raise DeclarationError(f"the declared function raised {type(exc).__name__}: {exc} "
                                "while it was compiled") from exc
     finally:
         sys.settrace(old)
+    if REFUSALS:
+        raise DeclarationError(REFUSALS[0] + " (the declared function caught the refusal)")
+    return out
 
 
 def capture_weight(f, params: dict, symbolic: set, timeout_s: float = 5.0) -> T.Node:
