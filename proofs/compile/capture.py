@@ -32,6 +32,7 @@ from mechanism.errors import InvalidRule
 from proofs.compile import tree as T
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_NUMPY = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
 
 
 class DeclarationError(InvalidRule):
@@ -40,7 +41,7 @@ class DeclarationError(InvalidRule):
 
 def _user_line() -> str:
     for fr in reversed(traceback.extract_stack()):
-        if not os.path.abspath(fr.filename).startswith(_HERE):
+        if not os.path.abspath(fr.filename).startswith((_HERE, _NUMPY)):
             return f"{fr.filename}:{fr.lineno}: `{(fr.line or '').strip()}`"
     return "<unknown line>"
 
@@ -95,11 +96,13 @@ class Cmp:
 
     def __bool__(self):
         refuse("a Python branch on a comparison of the bid (if/and/or/not)",
-               "write fn.ite(fn.gt(x, y), a, b), fn.min or fn.max")
+               "write fn.ite(fn.gt(x, y), a, b), fn.min or fn.max (a generic rule: "
+               "ops.ite(ops.gt(x, y), a, b))")
 
 
 def _num(self):
-    refuse("float()/int()/math.* of a symbol", "use fn.exp, fn.log, fn.sqrt, fn.pow")
+    refuse("float()/int()/math.* of a symbol", "use fn.exp, fn.log, fn.sqrt, fn.pow (a "
+           "generic rule: arithmetic, ops.log, ops.softmax)")
 
 
 class Sym:
@@ -112,20 +115,22 @@ class Sym:
         self.node = node
 
     def __array_ufunc__(self, *args, **kwargs):
-        refuse("a numpy function applied to a symbol", "use fn.exp, fn.log, fn.min, ...")
+        refuse("a numpy function applied to a symbol", "use fn.exp, fn.log, fn.min, ... (a "
+               "generic rule: ops.ite, ops.log, ops.softmax)")
 
     def __array__(self, *args, **kwargs):
         refuse("a numpy array of symbols", "write the weight with fn's functions")
 
     def __bool__(self):
-        refuse("a Python truth test of the bid", "write fn.ite(fn.gt(b, c), a, b)")
+        refuse("a Python truth test of the bid", "write fn.ite(fn.gt(b, c), a, b) (a generic "
+               "rule: ops.ite(ops.gt(b, c), a, b))")
 
     __float__ = __int__ = __index__ = __complex__ = __round__ = __trunc__ = _num
     __floor__ = __ceil__ = _num
 
     def __eq__(self, other):
         refuse("`==` on a symbol", "an equality branch is not monotone-checkable; "
-               "use fn.ite with fn.gt / fn.ge")
+               "use fn.ite with fn.gt / fn.ge (a generic rule: ops.ite with ops.gt / ops.ge)")
 
     __ne__ = __eq__
     __hash__ = None

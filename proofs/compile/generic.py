@@ -234,14 +234,22 @@ def _inputs(n: int, V: int, has_ref: bool):
     return dists, bids, ref, C.Sym(T.LAM)
 
 
-def _outputs(out, V: int) -> tuple:
-    if type(out) is C.Sym or isinstance(out, (numbers.Number, str, bytes)) or out is None:
-        C.refuse(f"the rule returned {type(out).__name__}", f"return a vector of {V} "
-                 "probabilities (ops.vector, or arithmetic on the reports)")
+def _where(fn) -> str:
+    code = getattr(fn, "__code__", None)
+    name = getattr(fn, "__qualname__", type(fn).__name__)
+    return f"{code.co_filename}:{code.co_firstlineno}: {name}" if code else name
+
+
+def _outputs(fn, out, V: int) -> tuple:
+    if type(out) is C.Sym or isinstance(out, (numbers.Number, str, bytes)) or out is None \
+            or not hasattr(out, "__iter__"):
+        raise C.DeclarationError(f"{_where(fn)} returned {type(out).__name__}, not a vector: "
+                                 f"return a vector of {V} probabilities (ops.vector, or "
+                                 "arithmetic on the reports)")
     items = list(out.items) if type(out) is CVec else list(out)
     if len(items) != V:
-        C.refuse(f"the rule returned a vector of {len(items)} values", f"return {V} values, "
-                 "one per token")
+        raise C.DeclarationError(f"{_where(fn)} returned a vector of {len(items)} values for "
+                                 f"V={V} tokens: return one value per token")
     return tuple(C.lift(x) for x in items)
 
 
@@ -301,5 +309,5 @@ def capture_rule(fn, n: int, V: int, has_ref: bool, timeout_s: float = 5.0) -> t
         if ops.pending is not None:
             raise C.DeclarationError("the rule caught the capture's case split of "
                                      "ops.is_positive (an `except BaseException`); let it pass")
-        return _outputs(out, V)
+        return _outputs(fn, out, V)
     return solve([], [])
