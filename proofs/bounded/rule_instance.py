@@ -12,7 +12,7 @@ from fractions import Fraction
 from mechanism.errors import InvalidInput
 
 from proofs.bounded.backends import z3_module
-from proofs.compile.evaluate import z3_term
+from proofs.compile.evaluate import z3_defined, z3_term
 from proofs.compile.generic_rule import GenericRule, leaf_values
 
 
@@ -57,8 +57,11 @@ class Instance:
         trees = rule.trees(n, V, ref is not None)   # DeclarationError: the rule's own line
         leaves = leaf_values(dists, None if ref is None else _smooth(z3, ref, eps, V),
                              lam_value)
-        self.q_from = [z3_term(t, bf, leaves, memo) for memo in [{}] for t in trees]
-        self.q_to = [z3_term(t, bt, leaves, memo) for memo in [{}] for t in trees]
+        for prof, out in ((bf, "q_from"), (bt, "q_to")):
+            terms, defined = {}, {}
+            setattr(self, out, [z3_term(t, prof, leaves, terms) for t in trees])
+            # where the tree is undefined (a division by 0) the code declines: no claim there
+            cons += [z3_defined(t, prof, leaves, defined, terms) for t in trees]
         self.constraints = cons
         self.mentioned: set = set()
         self._constraint_vars: set | None = None  # _variables(self.constraints), once

@@ -156,6 +156,8 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
                    "every agent i, every bid s < s' of agent i",
                    "the rule's compiled expression tree, whose generated code is what runs; "
                    "float constants are their exact binary values",
+                   "wherever the compiled expression is defined (a division by 0 on the chosen "
+                   "branch: there the rule declines the input)",
                    "sizes beyond these are not proved (a compiled generic rule declines sizes "
                    "it was not compiled for)"]
     if tie:
@@ -177,7 +179,7 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
 def search(subj: Subject, property_id, order, pairs, deadline, symbolic_reference=False,
            size=""):
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
-    done, queries = [], 0
+    done, queries, unconfirmed = [], 0, None
     for n, V in pairs:
         for i in range(n):
             try:
@@ -185,9 +187,13 @@ def search(subj: Subject, property_id, order, pairs, deadline, symbolic_referenc
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
                     model = inst.solve(q, deadline)
-                    if model is not None:
-                        return _refuted(subj, inst, property_id, order, name, model,
-                                        deadline, size)
+                    if model is None:
+                        continue
+                    res = _refuted(subj, inst, property_id, order, name, model, deadline, size)
+                    if res.verdict is Verdict.REFUTED:
+                        return res
+                    unconfirmed = unconfirmed or res   # not confirmed: search on, never PROVED
+                    break
             except DeclarationError as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3", f"the rule cannot be compiled "
                                    f"exactly: {exc} (n={n}, V={V})", size)
@@ -205,20 +211,25 @@ def search(subj: Subject, property_id, order, pairs, deadline, symbolic_referenc
         done.append(f"n={n} V={V}")
     return _proved(subj, property_id, order, pairs, deadline, symbolic_reference, size,
                    f"z3 found no violation ({queries} per-token queries, all unsat) of the "
-                   f"compiled tree for every agent at sizes {', '.join(done)}")
+                   f"compiled tree for every agent at sizes {', '.join(done)}", unconfirmed)
 
 
-def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what):
+def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what,
+            unconfirmed=None):
     """z3's unsat: PROVED for a sealed subject, unless the float64 code that runs violates
-    the property (REFUTED, the exact-real proof as context); UNKNOWN for an unsealed one."""
+    the property (REFUTED, the exact-real proof as context); UNKNOWN for an unsealed one.
+    ``unconfirmed``: a z3 violation the code did not confirm (then never PROVED)."""
     rule = subj.runs
     budget = min(deadline, time.monotonic() + 3.0)
     cex = float_search.refute(rule, prop, order, pairs, subj.tree.constants(), budget)
     if cex is not None:
+        context = ("z3 found a violation of the compiled tree; its model did not survive "
+                   "float64 rounding" if unconfirmed is not None else what + " in exact reals")
         return ProofResult(Verdict.REFUTED, "z3+float64",
-                           f"{prop} under {order} fails in the float64 code that runs, "
-                           f"although {what} in exact reals; the violation is confirmed on "
-                           "the code", size, cex)
+                           f"{prop} under {order} fails in the float64 code that runs "
+                           f"({context}); the violation is confirmed on the code", size, cex)
+    if unconfirmed is not None:
+        return unconfirmed
     if subj.unsealed is not None:
         return ProofResult(Verdict.UNKNOWN, "z3", f"{what}, but that proves nothing about "
                            f"this rule: {subj.unsealed}; it is still sampled", size)
@@ -231,16 +242,19 @@ def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what):
 def _refuted(subj, inst, prop, order, name, model, deadline, size) -> ProofResult:
     """Make the model robust (margin), round it, and confirm it on the code that runs
     (exactly on the compiled tree first, then in float64 on ``subj.runs``)."""
-    candidates = []
-    for margin in ("1/10", "1/100", "1/1000"):
-        extra = [q for n_, q in _queries(inst, prop, order, inst.z3.RealVal(margin)) if n_ == name]
-        try:
-            m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
-        except Timeout:
-            m = None
-        if m is not None:
-            candidates.append(inst.decode(m))
-            break
+    candidates, z3 = [], inst.z3
+    positive = [x >= z3.RealVal("1/100") for x in inst.b + [inst.s]]  # a defined point
+    for extra_bids in ([], positive):
+        for margin in ("1/10", "1/100", "1/1000"):
+            extra = [q for n_, q in _queries(inst, prop, order, z3.RealVal(margin))
+                     if n_ == name] + extra_bids
+            try:
+                m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
+            except Timeout:
+                m = None
+            if m is not None:
+                candidates.append(inst.decode(m))
+                break
     candidates.append(inst.decode(model))
     for cex in candidates:
         confirmed = confirm_violation(subj.runs, cex, prop, order, exact_rule=subj.tree)

@@ -258,3 +258,31 @@ def _z3(n, r, bids, params):
 
 
 _z3_run = _memo(_z3)
+
+
+def z3_defined(n: T.Node, bids, params: dict, memo: dict, terms: dict):
+    """The z3 condition under which ``n`` is defined in exact reals: every division, and
+    every negative power, taken on the branch an ``ite`` chooses, has a nonzero divisor.
+    ``terms`` is :func:`z3_term`'s memo for the same bids (shared: each node once)."""
+    import z3
+    k = id(n)
+    if k in memo:
+        return memo[k]
+    d = lambda m: z3_defined(m, bids, params, memo, terms)
+    t = lambda m: z3_term(m, bids, params, terms)
+    op = n.op
+    if op in T.LEAVES:
+        out = z3.BoolVal(True)
+    elif op == "ite":
+        (c, l, r), a, b = n.args
+        cond = t(l) > t(r) if c == "gt" else t(l) >= t(r)
+        out = z3.And(d(l), d(r), z3.Implies(cond, d(a)), z3.Implies(z3.Not(cond), d(b)))
+    else:
+        parts = [d(m) for m in n.args]
+        if op == "div":
+            parts.append(t(n.args[1]) != 0)
+        if op == "pow" and T.is_const(n.args[1]) and T.value(n.args[1]) < 0:
+            parts.append(t(n.args[0]) != 0)
+        out = z3.And(*parts)
+    memo[k] = out
+    return out
