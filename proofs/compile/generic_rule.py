@@ -105,20 +105,36 @@ class GenericRule(Rule):
         vals = E.numpy_values(trees, B, leaf_values(P, ref, float(lam)))
         Q = np.stack(np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in vals]),
                      axis=-1).reshape(B.shape[:-1] + (V,))
-        if not np.isfinite(Q).all():
-            bad = np.asarray(B).reshape(-1, n)[int(np.argmax(~np.isfinite(Q).reshape(-1, V)
-                                                                .all(axis=-1)))]
-            raise Float64Range(f"rule {self.name!r} is undefined in float64 at bids "
-                               f"{bad.tolist()} (a division by 0 or an overflow of its "
-                               "generated code); the proofs are in exact reals",
-                               value=bad.tolist())
-        ok = (Q.min(axis=-1) >= 0) & (np.abs(Q.sum(axis=-1) - 1.0) <= 1e-6)
+        finite = np.isfinite(Q).all(axis=-1)
+        ok = finite & (Q.min(axis=-1, initial=0.0) >= 0) & (np.abs(Q.sum(axis=-1) - 1.0) <= 1e-6)
         if not ok.all():
-            row = Q.reshape(-1, V)[int(np.argmin(ok.reshape(-1)))]
-            _, defect = output_defect(row, V, f"rule {self.name!r}")
-            raise InvalidRule(defect[1] if defect else "output is not a distribution",
-                              rule=self.name, value=row.tolist())
+            k = int(np.argmin(ok.reshape(-1)))
+            self._defect(P, B.reshape(-1, n)[k], ref, lam, Q.reshape(-1, V)[k])
         return Q
+
+    def _defect(self, P, b, ref, lam, q):
+        """The generated code's output ``q`` at bids ``b`` is not a distribution: whose
+        fault? The exact tree decides: undefined there (a division by 0) -> InvalidInput
+        (declined); a distribution in exact reals -> Float64Range (float64 cannot compute
+        it: declined, never a wrong answer); else the rule's own output -> InvalidRule."""
+        where = f"rule {self.name!r} at bids {np.asarray(b).tolist()}"
+        try:
+            exact = self.exact(P, b) if ref is None else \
+                self.with_reference(ref, lam).exact(P, b)
+            dist = all(x >= 0 for x in exact) and sum(exact) == 1
+        except ZeroDivisionError:
+            raise InvalidInput(f"{where} is undefined in exact reals (a division by 0 in its "
+                               "compiled expression): declined", value=np.asarray(b).tolist())
+        except arith.Unsupported:   # exp / log: judged in float64 alone
+            dist = bool(np.isfinite(q).all()) is False
+        if dist:
+            raise Float64Range(f"{where}: its generated float64 code gives {q.tolist()}, "
+                               "not the distribution it computes in exact reals (an overflow "
+                               "or a cancellation); the input is declined",
+                               value=np.asarray(b).tolist())
+        _, defect = output_defect(q, len(q), f"rule {self.name!r}")
+        raise InvalidRule(defect[1] if defect else f"{where} returned {q.tolist()}",
+                          rule=self.name, value=q.tolist())
 
     def _numpy(self, P, b, ref, lam):
         return self._batch(P, np.asarray(b, dtype=np.float64)[None, :], ref, lam)[0]
