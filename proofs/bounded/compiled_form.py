@@ -23,10 +23,8 @@ from mechanism.rules import Rule
 from proofs.compile.generic_rule import Bounds, GenericRule, sealed
 
 BUILTINS = {R.linear: "linear", R.log_linear: "log_linear", R.winner_take_all: "winner_take_all"}
-BUILTIN_TIE = ("the built-in's numpy fast path is tied to this compiled tree by a property "
-               "test (tests/proofs/test_generic_compile.py: seeded reports with zeros, zero "
-               "bids and ties, n <= 4, V <= 8, float64 code against float64 code), not by "
-               "a proof")
+BUILTIN_TIE = ("the built-in's numpy fast path is tied to this tree by a property test "
+               "(tests/proofs/test_generic_compile.py), not by a proof")
 RULE_METHODS = ("evaluate", "batch", "smoothed", "total_weight", "__call__", "exact",
                 "generic_numpy", "with_reference")
 _RULE_ORIGINAL = {m: getattr(Rule, m) for m in RULE_METHODS}
@@ -38,7 +36,6 @@ class Subject:
     runs: Rule                 #: the code that runs: counterexamples are confirmed on it
     tree: GenericRule          #: the compiled trees z3 reads
     unsealed: str | None       #: why no PROVED may be reported (None: it may)
-    tie: str | None = None     #: a built-in's tie to its fast path (a scope assumption)
 
 
 def builtin_reason(rule) -> str | None:
@@ -73,7 +70,7 @@ def subject(rule: Rule) -> Subject:
     tree = _compiled(rule)
     why = builtin_reason(rule)
     if why is None:
-        return Subject(rule, tree, None, BUILTIN_TIE)
+        return Subject(rule, tree, None)   # its scope names BUILTIN_TIE
     return Subject(rule, tree, f"rule {rule.name!r} evaluates its Python function, not code "
                    "generated from the proved tree (compile it: proofs.compile.generic_rule."
                    "compiled(fn), as `tokenauction check` does)")

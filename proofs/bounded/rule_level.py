@@ -42,7 +42,7 @@ from mechanism.rules import Rule, as_rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
 from proofs.bounded import exact_search, float_search
-from proofs.bounded.compiled_form import Subject, subject
+from proofs.bounded.compiled_form import BUILTIN_TIE, Subject, builtin_reason, subject
 from proofs.bounded.counterexamples import confirm_violation
 from proofs.bounded.rule_instance import Instance, Timeout
 from proofs.compile.capture import DeclarationError
@@ -150,18 +150,16 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
 
 
 def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
-               min_agents: int = 1, tie: str | None = None) -> Scope:
+               min_agents: int = 1) -> Scope:
     """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
     assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
                    "every agent i, every bid s < s' of agent i",
-                   "the rule's compiled expression tree, whose generated code is what runs; "
-                   "float constants are their exact binary values",
-                   "wherever the compiled expression is defined (a division by 0 on the chosen "
-                   "branch: there the rule declines the input)",
-                   "sizes beyond these are not proved (a compiled generic rule declines sizes "
-                   "it was not compiled for)"]
-    if tie:
-        assumptions.append(tie)
+                   "the rule's compiled expression tree (its generated code is what runs; "
+                   "float constants are their exact binary values)",
+                   "where that tree is defined (elsewhere the rule declines the input)",
+                   "no claim beyond these sizes"]
+    if builtin_reason(rule) is None:   # a built-in: its fast path's tie to the tree
+        assumptions.append(BUILTIN_TIE)
     if min_agents > 1:
         assumptions.append(f"n >= {min_agents}")
     if symbolic_reference:
@@ -234,7 +232,7 @@ def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what,
         return ProofResult(Verdict.UNKNOWN, "z3", f"{what}, but that proves nothing about "
                            f"this rule: {subj.unsealed}; it is still sampled", size)
     ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
-    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns), subj.tie)
+    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
     return ProofResult(Verdict.PROVED, "z3", f"{prop} under {order}: {what}; a float64 search "
                        "of the code that runs found no violation", size, scope=scope)
 
