@@ -34,6 +34,7 @@ UNKNOWN; a rule with a numpy form only -> SKIPPED.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from mechanism.arith import Unsupported
 from mechanism.errors import InvalidInput
@@ -49,6 +50,18 @@ from proofs.compile.capture import DeclarationError
 from proofs.registry import ProofResult
 
 PROPERTIES = ("monotone", "consistent")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One bounded search: what is read and run, the property, the sizes, the deadline."""
+    subj: Subject
+    prop: str
+    order: str
+    pairs: tuple
+    deadline: float
+    symbolic_reference: bool = False
+    size: str = ""
 Z3_ORDERS = ("box", "segment")
 
 
@@ -85,14 +98,13 @@ def _check(value, name, lo):
         raise InvalidInput(f"{name} must be an integer >= {lo}, got {value!r}", value=value)
 
 
-def _validate(property_id, order, max_agents, max_tokens, timeout_s, min_agents=1):
+def _validate(property_id, order, max_agents, max_tokens, timeout_s):
     if property_id not in PROPERTIES:
         raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
                            f"of {', '.join(PROPERTIES)}", value=property_id)
     get_order(order)  # InvalidInput naming the known orders
     _check(max_agents, "max_agents", 1)
     _check(max_tokens, "max_tokens", 2)
-    _check(min_agents, "min_agents", 1)
     if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
         raise InvalidInput(f"timeout_s must be a positive number, got {timeout_s!r}",
                            value=timeout_s)
@@ -118,12 +130,12 @@ def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
 
 
 def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_s=10.0,
-               symbolic_reference=False, min_agents=1) -> ProofResult:
+               symbolic_reference=False) -> ProofResult:
     """:func:`prove_rule_property`, optionally with a symbolic reference ``p_0`` and
     weight ``lambda >= 0`` (every reference and weight at once)."""
     t0 = time.monotonic()
     rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
-    _validate(property_id, order, max_agents, max_tokens, timeout_s, min_agents)
+    _validate(property_id, order, max_agents, max_tokens, timeout_s)
     if rule.generic is None:
         return ProofResult(Verdict.SKIPPED, "z3", f"rule {rule.name!r} has a numpy form only; "
                            "the rule-level engine needs its generic definition (use sampling)")
@@ -132,8 +144,7 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
                            "log/sqrt); the rule-level engine handles box and segment")
     if property_id == "consistent":
         mon = prove_rule(rule, "monotone", order, max_agents=max_agents, max_tokens=max_tokens,
-                         timeout_s=timeout_s / 2, symbolic_reference=symbolic_reference,
-                         min_agents=min_agents)
+                         timeout_s=timeout_s / 2, symbolic_reference=symbolic_reference)
         if mon.verdict is Verdict.PROVED:
             mon.detail = ("consistent follows from monotone (s < s' gives Q(s') ⪰ Q(s); "
                           "s = s' by reflexivity): " + mon.detail)
@@ -144,9 +155,9 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
              else range(2, max_tokens + 1))
     size = f"n<={max_agents}, V<={max(sizes)}" + (", symbolic p0, lambda" if symbolic_reference
                                                    else "")
-    pairs = [(n, V) for n in range(min_agents, max_agents + 1) for V in sizes]
-    return search(subject(rule), property_id, order, pairs, t0 + timeout_s,
-                  symbolic_reference, size)
+    pairs = [(n, V) for n in range(1, max_agents + 1) for V in sizes]
+    return search(Job(subject(rule), property_id, order, pairs, t0 + timeout_s,
+                      symbolic_reference, size))
 
 
 def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
@@ -174,20 +185,20 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
                  arithmetic="exact reals", assumptions=tuple(assumptions))
 
 
-def search(subj: Subject, property_id, order, pairs, deadline, symbolic_reference=False,
-           size=""):
+def search(job: Job) -> ProofResult:
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
+    subj, property_id, order, size = job.subj, job.prop, job.order, job.size
     done, queries, unconfirmed = [], 0, None
-    for n, V in pairs:
+    for n, V in job.pairs:
         for i in range(n):
             try:
-                inst = Instance(subj.tree, n, V, i, symbolic_reference)
+                inst = Instance(subj.tree, n, V, i, job.symbolic_reference)
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
-                    model = inst.solve(q, deadline)
+                    model = inst.solve(q, job.deadline)
                     if model is None:
                         continue
-                    res = _refuted(subj, inst, property_id, order, name, model, deadline, size)
+                    res = _refuted(job, inst, name, model)
                     if res.verdict is Verdict.REFUTED:
                         return res
                     unconfirmed = unconfirmed or res   # not confirmed: search on, never PROVED
@@ -196,7 +207,8 @@ def search(subj: Subject, property_id, order, pairs, deadline, symbolic_referenc
                 return ProofResult(Verdict.UNKNOWN, "z3", f"the rule cannot be compiled "
                                    f"exactly: {exc} (n={n}, V={V})", size)
             except Unsupported as exc:  # exp / log: not in z3's real arithmetic
-                res = exact_search.search(subj, property_id, order, pairs, deadline, size)
+                res = exact_search.search(subj, property_id, order, job.pairs, job.deadline,
+                                          size)
                 res.detail = f"{exc} (n={n}, V={V}); " + res.detail
                 return res
             except InvalidInput as exc:   # a size the rule is not compiled for
@@ -207,19 +219,18 @@ def search(subj: Subject, property_id, order, pairs, deadline, symbolic_referenc
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
         done.append(f"n={n} V={V}")
-    return _proved(subj, property_id, order, pairs, deadline, symbolic_reference, size,
-                   f"z3 found no violation ({queries} per-token queries, all unsat) of the "
+    return _proved(job, f"z3 found no violation ({queries} per-token queries, all unsat) of the "
                    f"compiled tree for every agent at sizes {', '.join(done)}", unconfirmed)
 
 
-def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what,
-            unconfirmed=None):
+def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
     """z3's unsat: PROVED for a sealed subject, unless the float64 code that runs violates
     the property (REFUTED, the exact-real proof as context); UNKNOWN for an unsealed one.
     ``unconfirmed``: a z3 violation the code did not confirm (then never PROVED)."""
+    subj, prop, order, size = job.subj, job.prop, job.order, job.size
     rule = subj.runs
-    budget = min(deadline, time.monotonic() + 3.0)
-    cex = float_search.refute(rule, prop, order, pairs, subj.tree.constants(), budget)
+    budget = min(job.deadline, time.monotonic() + 3.0)
+    cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(), budget)
     if cex is not None:
         context = ("z3 found a violation of the compiled tree; its model did not survive "
                    "float64 rounding" if unconfirmed is not None else what + " in exact reals")
@@ -231,15 +242,16 @@ def _proved(subj, prop, order, pairs, deadline, symbolic_reference, size, what,
     if subj.unsealed is not None:
         return ProofResult(Verdict.UNKNOWN, "z3", f"{what}, but that proves nothing about "
                            f"this rule: {subj.unsealed}; it is still sampled", size)
-    ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
-    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
+    ns, vs = [n for n, _ in job.pairs], [V for _, V in job.pairs]
+    scope = rule_scope(rule, max(ns), max(vs), job.symbolic_reference, min(ns))
     return ProofResult(Verdict.PROVED, "z3", f"{prop} under {order}: {what}; a float64 search "
                        "of the code that runs found no violation", size, scope=scope)
 
 
-def _refuted(subj, inst, prop, order, name, model, deadline, size) -> ProofResult:
+def _refuted(job: Job, inst, name, model) -> ProofResult:
     """Make the model robust (margin), round it, and confirm it on the code that runs
     (exactly on the compiled tree first, then in float64 on ``subj.runs``)."""
+    subj, prop, order, deadline, size = job.subj, job.prop, job.order, job.deadline, job.size
     candidates, z3 = [], inst.z3
     positive = [x >= z3.RealVal("1/100") for x in inst.b + [inst.s]]  # a defined point
     for extra_bids in ([], positive):
