@@ -51,12 +51,22 @@ def has_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | bool:
     return bool(pos) if pos.ndim == 0 else pos
 
 
+def rule_has_weight(rule, b) -> bool:
+    """``W > 0`` for ``rule`` at ``b`` by the rule's own total weight (a compiled family
+    rule weighs ``f(b_j)``, not ``b_j``): a total beyond float64 is positive."""
+    try:
+        return bool(rule.total_weight(b) > 0)
+    except Float64Range:
+        return True
+
+
 def total_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | float:
     """``W = sum_j b_j (+ lambda when a reference is bound)`` (docs/theory.md, section 2),
     over the last axis: a float for one profile, an array for (K, n) profiles. A total
     beyond float64 (finite bids and lambda whose sum overflows) is
     :class:`mechanism.errors.Float64Range`, never ``inf`` and never a warning (the rules
-    themselves are scale-free; :func:`has_weight` is the sign test that cannot overflow)."""
+    themselves are scale-free; :func:`has_weight` and :func:`rule_has_weight` are the sign
+    tests that cannot overflow)."""
     b = np.asarray(b, dtype=np.float64)
     with np.errstate(over="ignore"):   # non-negative terms: only a total beyond float64
         W = b.sum(axis=-1)             # overflows, and that is refused below

@@ -28,7 +28,7 @@ import inspect
 
 import numpy as np
 
-from mechanism.bids import has_weight, total_weight
+from mechanism.bids import has_weight, rule_has_weight, total_weight
 from mechanism.smoothing import smooth_reports
 from mechanism import payments as PAY
 from mechanism import rules as R
@@ -275,8 +275,7 @@ class Target:
         rule = self.rule_obj if rule is None else rule
         label = f"rule {_label(rule)!r}"
         self.last_call = (P, b)
-        if not (has_weight(b, rule.reference, rule.weight) if isinstance(rule, R.Rule)
-                else has_weight(b)):
+        if not (rule_has_weight(rule, b) if isinstance(rule, R.Rule) else has_weight(b)):
             raise Undefined("W = 0: every rule is undefined there (theory §2)")
         if isinstance(rule, R.Rule):
             out = self._call(label, rule.evaluate, (np.array(P, dtype=float),
