@@ -37,6 +37,15 @@ class Bounds:
     max_tokens: int = 8
     timeout_s: float = 5.0
 
+    def __post_init__(self):
+        for k in ("max_agents", "max_tokens"):
+            v = getattr(self, k)
+            if type(v) is not int or not 1 <= v <= 64:
+                raise InvalidInput(f"Bounds.{k} = {v!r}: an integer from 1 to 64", value=v)
+        if not (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0):
+            raise InvalidInput(f"Bounds.timeout_s = {self.timeout_s!r}: a positive number of "
+                               "seconds", value=self.timeout_s)
+
     def text(self) -> str:
         return f"n <= {self.max_agents} agents, V <= {self.max_tokens} tokens"
 
