@@ -154,3 +154,14 @@ def test_worker_trees_with_leaves_outside_their_size_are_refused():
 def test_bad_bounds_are_invalid_input(kw):
     with pytest.raises(InvalidInput):
         Bounds(**kw)
+
+
+def test_weight_is_zero_without_a_reference_and_a_leaf_with_one():
+    def uses_weight(ops, dists, bids, reference=None, weight=0):
+        if reference is not None and weight > 0:   # a Python test of the weight: refused
+            return reference
+        return sum(p * b for p, b in zip(dists, bids)) / sum(bids)
+    rule = compiled(uses_weight)
+    np.testing.assert_allclose(rule(np.eye(2), np.array([1.0, 3.0])), [0.25, 0.75])
+    with pytest.raises(DeclarationError, match="Python branch"):
+        compiled(uses_weight, reference=[0.5, 0.5], weight=1.0)
