@@ -208,28 +208,26 @@ def _method(cage: Cage, method: str, context: bool):
         def call(dists, bids):
             return cage.call(method, np.asarray(dists), np.asarray(bids))
     call.__name__ = method
-    call.__tokenauction_caged__ = cage
-    call.__tokenauction_context__ = context
     return call
 
 
 class Caged:
-    """The auditor's handle on a caged object (the interface of
-    :mod:`properties.audit.implementation`, forwarded)."""
+    """The auditor's handle on a caged object: the worker's description of it (the
+    interface of :mod:`properties.audit.implementation`), its methods forwarded (None where
+    the object has none), read by :func:`properties.protocol.read_mechanism`."""
 
     def __init__(self, cage: Cage):
         m = cage.meta
         self.cage = cage
         self.name = printable(m["name"], 80)
         self.reserve = float(m["reserve"])
-        self.claims = m["claims"]
+        self.claims = dict(m["claims"])
         self.uniforms = m["uniforms"]
+        self.context = bool(m["context"])
         self.literals = tuple(m.get("literals", ()))
-        self.aggregate = _method(cage, "aggregate", m["context"])
-        if m["payments"]:
-            self.payments = _method(cage, "payments", m["context"])
-        if m["sample"]:
-            self.sample = self._sample
+        self.aggregate = _method(cage, "aggregate", self.context)
+        self.payments = _method(cage, "payments", self.context) if m["payments"] else None
+        self.sample = self._sample if m["sample"] else None
 
     def _sample(self, q, u):
         return self.cage.call("sample", np.asarray(q), np.asarray(u))
@@ -271,14 +269,16 @@ def caged_suite(obj: Caged, kw: dict) -> list:
     """The property suite on a caged object: the search and its verdicts run here, only the
     object's calls cross to its worker (and only numbers come back, validated here)."""
     from properties.audit.suite import suite_findings
-    from properties.audit.target import Audited
-    return suite_findings(Audited(obj), **kw)
+    from properties.target import Target
+    return suite_findings(Target(obj, kind="mechanism"), **kw)
 
 
 def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIMEOUT):
-    """A ``check`` target (``file.py:NAME``) loaded in a worker: the callable the checker
-    judges here (``rule(dists, bids)`` or ``payment(rule, dists, bids)``), each call one
-    request to the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
+    """A ``check`` target (``file.py:NAME``) loaded in a worker: the
+    :class:`properties.protocol.UserObject` the checker judges here, whose callable
+    (``rule(dists, bids)`` or ``payment(rule, dists, bids)``) makes each call one request to
+    the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
+    from properties.protocol import UserObject
     judge = rule if isinstance(rule, str) else "linear"
     cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
@@ -288,13 +288,10 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     else:
         def fn(rule, dists, bids):
             return cage.call("pay", np.asarray(dists), np.asarray(bids))
-        fn.__tokenauction_caged__ = cage
-    fn.__name__ = fn.__qualname__ = printable(m["name"], 80)
-    fn.kind = m["kind"]
-    fn.__tokenauction_spec__ = target
-    fn.claims = m["claims"]
-    fn.__tokenauction_literals__ = tuple(m.get("literals", ()))
-    return fn
+    name = printable(m["name"], 80)
+    fn.__name__ = fn.__qualname__ = name
+    return UserObject(m["kind"], fn, name, dict(m["claims"]), cage=cage, spec=target,
+                      literals=tuple(m.get("literals", ())))
 
 
 def findings_from_json(rows) -> list:
@@ -329,18 +326,19 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
     A target that ends, crashes or hangs its worker is REFUTED (exit 1) with the reason."""
     from properties.checker.engine import check
     from properties.loading import load_valuation
+    from properties.protocol import UserObject
     opts = dict(options)
     timeout = opts.get("timeout") or TIMEOUT
     cages = []
     try:
-        fn = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
-                                timeout)
-        cages.append(fn.__tokenauction_caged__)
+        user = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
+                                  timeout)
+        cages.append(user.cage)
         opts["rule"] = _caged_judge(opts.get("rule"), paths, timeout)
-        if callable(opts["rule"]):
-            cages.append(opts["rule"].__tokenauction_caged__)
+        if isinstance(opts["rule"], UserObject):
+            cages.append(opts["rule"].cage)
         opts["valuation"] = load_valuation(opts.get("valuation"))
-        report = check(fn, kind=fn.kind, **opts)
+        report = check(user, kind=user.kind, **opts)
     except CageFailure as exc:
         why = (f"the target {exc} while being loaded: a target that ends, crashes or hangs "
                "the checker is a finding about the target (REFUTED, exit 1)")

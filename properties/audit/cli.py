@@ -114,7 +114,7 @@ def add_value_model_arguments(parser) -> None:
 def _value_model_main(args):
     """The --mechanism and --log paths, with the value-model options."""
     from properties.audit.logs import audit_log
-    from properties.audit.target import parse_args
+    from properties.loading import parse_args
     if getattr(args, "log", None) and (args.run_dir or args.mechanism):
         return _usage("give one of RUN_DIR, --mechanism or --log")
     gate = _gate(args)

@@ -59,7 +59,8 @@ from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
 from properties.cage import Caged, caged_suite
-from properties.audit.target import Audited, ThirdPartyRule, load_mechanism
+from properties.loading import load_mechanism
+from properties.target import Target, ThirdPartyRule
 from properties.catalogue import VALUE_MODEL_PROPERTIES
 from properties.report import Finding
 
@@ -145,16 +146,17 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     model = VM.get_value_model(valuation)
     reports = reports or ("one_hot" if model.reports == "one_hot" else None)
     restrictions.parse(reports)
-    m = obj if isinstance(obj, Audited) else Audited(obj, name, context=context)
+    m = obj if isinstance(obj, Target) and obj.kind == "mechanism" else \
+        Audited(obj, name, context=context)
     t = _Tally(model.name)
-    if m.pay is None:
+    if not m.has_payments:
         for prop in PAYMENT_NATIVE:
             t.skip[prop] = "the object exposes no payments(dists, bids)"
     if not m.reserve:
         t.skip["payment_reserve"] = "no reserve declared"
-    if m.sample is None:
+    if not m.has_sample:
         t.skip["stable_sampling"] = "inverse-CDF sampling: the token's law is q (see monotone)"
-    elif _uniforms(m) != 1:
+    elif m.uniforms != 1:
         t.skip["stable_sampling"] = ("the sampler takes several uniforms per step: its law is "
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
@@ -175,7 +177,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
             continue
         t.checked["aggregate_valid"] += 1
         _rule_checks(m, t, inst, P, b, q)
-        if m.pay is not None:
+        if m.has_payments:
             _payment_checks(m, t, inst, P, b, model)
     findings = t.findings()
     if use_suite:
@@ -193,7 +195,7 @@ def _rule_checks(m, t, inst, P, b, q):
     for i in range(len(b)):
         t.run("monotone", lambda: C.box_violation_on_grid(m.rule, P, b, i, cuts=cuts), inst)
     t.run("sampler_marginal", lambda: _marginal(m, q), inst)
-    if m.sample is not None:
+    if m.has_sample:
         law = ThirdPartyRule(lambda D, B: _law(m, m.rule.evaluate(D, B)), f"{m.name}.token_law")
         for i in range(len(b)):
             t.run("stable_sampling", lambda: C.box_violation_on_grid(law, P, b, i, cuts=cuts),
@@ -204,9 +206,10 @@ def _rule_checks(m, t, inst, P, b, q):
 MC_DRAWS = 20000
 
 
-def _uniforms(m) -> int | str:
-    k = getattr(m.obj, "uniforms", 1)
-    return k if k == "V" or (isinstance(k, int) and k >= 1) else 1
+def Audited(obj, name: str | None = None, context=None) -> Target:
+    """The object under audit: the one wrapper, :class:`properties.target.Target`, of kind
+    mechanism (this name is kept for callers of the Python API)."""
+    return Target(obj, kind="mechanism", name=name, context=context)
 
 
 def _law(m, q) -> np.ndarray:
@@ -215,24 +218,21 @@ def _law(m, q) -> np.ndarray:
     or ``"V"``: Gumbel-max, an exponential race), over MC_DRAWS seeded uniform vectors.
     Without a ``sample`` the token is drawn by the mechanism's inverse CDF."""
     grid = (np.arange(SAMPLER_GRID) + 0.5) / SAMPLER_GRID
-    k = _uniforms(m)
-    if m.sample is None:
+    k = m.uniforms
+    if not m.has_sample:
         tokens = inverse_cdf_many(q, grid)
     elif k == 1:
-        tokens = np.array([int(m.sample(q, float(u))) for u in grid])
+        tokens = m.sample_many(q, [float(u) for u in grid])
     else:
         width = q.size if k == "V" else int(k)
-        U = np.random.default_rng(0).random((MC_DRAWS, width))
-        tokens = np.array([int(m.sample(q, u)) for u in U])
-    if tokens.min() < 0 or tokens.max() >= q.size:
-        raise InvalidRule(f"{m.name}.sample returned a token outside 0..{q.size - 1}")
+        tokens = m.sample_many(q, np.random.default_rng(0).random((MC_DRAWS, width)))
     return np.bincount(tokens, minlength=q.size) / len(tokens)
 
 
 def _marginal(m, q):
     law = _law(m, q)
     d = float(tv(law, q))
-    if m.sample is not None and _uniforms(m) != 1:  # Monte Carlo: 4 standard deviations
+    if m.has_sample and m.uniforms != 1:  # Monte Carlo: 4 standard deviations
         bound = 0.5 * float(np.sum(4.0 * np.sqrt(q * (1 - q) / MC_DRAWS))) + 1.0 / MC_DRAWS
     else:
         bound = q.size / SAMPLER_GRID + 1e-9
@@ -242,7 +242,7 @@ def _marginal(m, q):
 
 
 def _payment_checks(m, t, inst, P, b, model):
-    z = m.pay(P, b)
+    z = m.payments(P, b)
     n = len(b)
     t.run("payment_nonnegative", lambda: C.bound_violation(z, b, upper=False), inst)
     t.run("payment_at_most_bid", lambda: C.bound_violation(z, b, upper=True), inst)
@@ -282,7 +282,7 @@ def _utility(m, P, b, i, model):
     model.check_reports(P)
     return C.utility_curve(model.for_rule(m.rule), P[i],
                            lambda s: m.rule.evaluate(P, with_bid(b, i, s)),
-                           lambda s: m.pay(P, with_bid(b, i, s))[i], float(b[i]), i)
+                           lambda s: m.payments(P, with_bid(b, i, s))[i], float(b[i]), i)
 
 
 def _regret(m, P, b, i, cuts, model):
