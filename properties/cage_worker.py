@@ -73,15 +73,16 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
     u = read_target(load_object(target), kind)
     obj, methods = u.obj, {}
     if u.kind == "rule":
-        methods["aggregate"] = obj.evaluate if isinstance(obj, R.Rule) else obj
+        methods["aggregate"] = obj.evaluate if isinstance(obj, R.Rule) else u.call
     else:
         j = read_target(load_object(judge_spec or "linear"), "rule")
         judge = j.obj
         if not isinstance(judge, R.Rule):
-            fn = judge
+            fn = j.call
             judge = R.Rule(j.name, None, numpy_fn=lambda P, b, ref, lam: fn(P.copy(), b.copy()))
-        methods["pay"] = lambda P, b: obj(judge, P, b)
-    meta = {"kind": u.kind, "name": u.name, "literals": _literals(obj), "claims": _plain(u.claims)}
+        methods["pay"] = lambda P, b: u.call(judge, P, b)
+    meta = {"kind": u.kind, "name": u.name, "literals": _literals(obj),
+            "claims": _plain(u.claims)}
     return methods, meta
 
 

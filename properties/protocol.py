@@ -68,6 +68,11 @@ class UserObject:
     cage: object = None            #: the worker running this code (properties.cage.Cage)
     spec: str | None = None        #: the spec it was loaded from
     literals: tuple | None = None  #: numbers of its source, read by its worker (caged)
+    call: object = None            #: rule / payment: what a call runs, bound at load
+
+    def __post_init__(self):
+        if self.call is None and self.kind != "mechanism":
+            object.__setattr__(self, "call", self.obj)
 
 
 def attribute(obj, key: str, default=None, check=None, want: str = ""):
@@ -223,7 +228,15 @@ def read_target(obj, kind: str | None = None, spec: str | None = None) -> UserOb
         return obj
     kind, norm = classify(obj, kind)
     name = norm.name if isinstance(norm, (R.Rule, PAY.PaymentRule)) else _label(norm)
-    return UserObject(kind, norm, name, _claims(norm), spec=spec)
+    return UserObject(kind, norm, name, _claims(norm), spec=spec, call=_bound_call(norm))
+
+
+def _bound_call(obj):
+    """What a call of ``obj`` runs, bound now: a callable instance's ``__call__`` (a class
+    patched after load does not change what is judged); ``obj`` itself otherwise."""
+    if isinstance(obj, (R.Rule, PAY.PaymentRule)) or inspect.isroutine(obj):
+        return obj
+    return type(obj).__call__.__get__(obj, type(obj))
 
 
 def _is_reserve(v) -> bool:

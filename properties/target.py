@@ -100,7 +100,7 @@ class Target:
             self.judge_user = _read_judge(rule)
             j = self.judge_obj = self.judge_user.obj
             self.judge = j if isinstance(j, R.Rule) else \
-                _judge_rule(j, self.judge_user.name, self.judge_user.claims)
+                _judge_rule(self.judge_user.call, self.judge_user.name, self.judge_user.claims)
         if self.kind == "mechanism":
             self._mechanism(context)
         base = self.rule_obj
@@ -158,7 +158,7 @@ class Target:
     def rule_obj(self):
         if self.kind == "mechanism":
             return self.rule
-        return self.obj if self.kind == "rule" else self.judge
+        return self.user.call if self.kind == "rule" else self.judge
 
     @property
     def _rule_user(self) -> UserObject:
@@ -274,7 +274,7 @@ class Target:
     def pay(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
         label = f"payment rule {self.user.name!r}"
         self.last_call = (P, b)
-        out = self._call(label, self.obj, (self.judge, np.array(P, dtype=float),
+        out = self._call(label, self.user.call, (self.judge, np.array(P, dtype=float),
                                            np.array(b, dtype=float)))
         z = check_payments(out, P.shape[0], label)
         self.remember(label, (P, b), z)
