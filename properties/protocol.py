@@ -270,10 +270,11 @@ def read_mechanism(obj, name: str | None = None) -> UserObject:
         raise InvalidRule(f"{_label(obj)} exposes no aggregate(dists, bids) and is not callable;"
                           " see properties.audit.implementation for the interface", value=obj)
     agg = obj if agg is None else agg
-    pay = _method(obj, "payments")
+    pay, sample = _method(obj, "payments"), _method(obj, "sample")
+    uniforms = 1 if sample is None else \
+        attribute(obj, "uniforms", 1, _is_uniforms, "an int >= 1 or 'V' (uniforms per sample)")
     return UserObject(
         "mechanism", obj, name or _name(obj, _label(obj)),
-        _claims(obj), agg, pay, _method(obj, "sample"), reserve,
-        attribute(obj, "uniforms", 1, _is_uniforms, "an int >= 1 or 'V'"),
+        _claims(obj), agg, pay, sample, reserve, uniforms,
         takes_context(agg) or (pay is not None and takes_context(pay)),
         rule=obj if isinstance(obj, R.Rule) else None)

@@ -13,7 +13,7 @@ The interface an audited object exposes (duck-typed; only ``aggregate`` is requi
             ...                              # EXPECTED payment for this token
         def sample(self, q, u):              # optional: token in 0..V-1 from the aggregate q
             ...                              # and one uniform u in [0, 1); default inverse CDF
-        uniforms = 1                         # optional: uniforms sample() takes per step, an
+        uniforms = 1                         # optional, read with sample: uniforms it takes, an
                                              # int or "V" (one per token: Gumbel-max, race)
 
 ``aggregate`` and ``payments`` may take a keyword ``context`` (side information: relevance
