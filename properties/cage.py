@@ -23,7 +23,8 @@ its ``name``, ``reserve``, ``claims``, ``uniforms`` are the worker's description
 object, made printable by :func:`printable`.
 
 The search, the checks of every answer and the verdicts run in the auditor's process
-(:func:`check_in_cage`, :func:`caged_suite`): only the user's calls cross, so code that
+(:func:`check_in_cage`; the mechanism audit holds a :class:`Caged` in its
+:class:`properties.target.Target`): only the user's calls cross, so code that
 patches the checker patches the worker's copy, which decides nothing.
 """
 
@@ -263,14 +264,6 @@ def caged_valuation(spec: str, timeout: float = TIMEOUT):
 
     value.__name__ = printable(cage.meta["name"], 80)
     return value
-
-
-def caged_suite(obj: Caged, kw: dict) -> list:
-    """The property suite on a caged object: the search and its verdicts run here, only the
-    object's calls cross to its worker (and only numbers come back, validated here)."""
-    from properties.audit.suite import suite_findings
-    from properties.target import Target
-    return suite_findings(Target(obj, kind="mechanism"), **kw)
 
 
 def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIMEOUT):

@@ -47,7 +47,7 @@ SMOOTH_IN_BID = (R.linear, R.log_linear)
 def on_support(rule, P: np.ndarray, ref: np.ndarray | None):
     """``(rule', P', ref', cols)`` restricted to the tokens some party reports (exact
     when the rule does not smooth; unchanged otherwise)."""
-    if getattr(rule, "epsilon", 0.0):
+    if rule.epsilon:
         return rule, P, ref, None
     mass = (P > 0).any(axis=0)
     if ref is not None:

@@ -81,13 +81,13 @@ def attribute(obj, key: str, default=None, check=None, want: str = ""):
     try:
         value = getattr(obj, key, _MISSING)
     except Exception as exc:  # noqa: BLE001 - the user's property raised
-        raise InvalidInput(f"reading {_label(obj)}.{key} raised {type(exc).__name__}: {exc}; "
+        raise InvalidInput(f"reading {label(obj)}.{key} raised {type(exc).__name__}: {exc}; "
                            f"make {key} a plain attribute ({want or 'or remove it'})",
                            value=key) from None
     if value is _MISSING or value is None:
         return default
     if check is not None and not check(value):
-        raise InvalidInput(f"{_label(obj)}.{key} is {_short(value)}: expected {want} (or remove "
+        raise InvalidInput(f"{label(obj)}.{key} is {_short(value)}: expected {want} (or remove "
                            "the attribute)", value=key)
     return value
 
@@ -97,14 +97,28 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _label(obj) -> str:
+def _dunder(obj, key: str) -> str | None:
+    """``obj.__name__`` / ``__module__`` / ``__qualname__`` when it is a string, else None (a
+    property that raises or a ``__getattr__`` answering anything names nothing)."""
+    try:
+        value = getattr(obj, key, None)
+    except Exception:  # noqa: BLE001 - the user's property raised
+        return None
+    return value if isinstance(value, str) else None
+
+
+def label(obj) -> str:
+    """How a report names ``obj``: a rule's name, a callable's ``__name__``, else its type."""
     if isinstance(obj, (R.Rule, PAY.PaymentRule)):
         return obj.name
-    try:
-        name = getattr(obj, "__name__", None)
-    except Exception:  # noqa: BLE001 - a property that raises: named by its type
-        name = None
-    return name if isinstance(name, str) else type(obj).__name__
+    return _dunder(obj, "__name__") or type(obj).__name__
+
+
+def origin(obj) -> tuple[str | None, str | None]:
+    """``(module, qualname)`` where ``obj`` says it is defined (None for what it does not say
+    as a string; a Rule or PaymentRule instance has no qualname of its own)."""
+    qual = None if isinstance(obj, (R.Rule, PAY.PaymentRule)) else _dunder(obj, "__qualname__")
+    return _dunder(obj, "__module__"), qual
 
 
 def _claims(obj) -> dict:
@@ -116,7 +130,7 @@ def _claims(obj) -> dict:
 def _method(obj, key: str, required: bool = False):
     fn = attribute(obj, key, None, callable, f"a method {key}(...)")
     if fn is None and required:
-        raise InvalidInput(f"{_label(obj)} has no method {key}: define {key}(self, dists, bids)"
+        raise InvalidInput(f"{label(obj)} has no method {key}: define {key}(self, dists, bids)"
                            " (see properties.audit.implementation)", value=key)
     return fn
 
@@ -170,7 +184,7 @@ def classify(obj, kind: str | None = None):
     ``kind`` overrides the guess."""
     why = _unusable(obj) if not isinstance(obj, (R.Rule, PAY.PaymentRule)) else None
     if why:
-        raise InvalidInput(why, value=_label(obj))
+        raise InvalidInput(why, value=label(obj))
     if kind is not None:
         return _forced(obj, kind)
     if isinstance(obj, R.Rule):
@@ -189,7 +203,7 @@ def classify(obj, kind: str | None = None):
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
     if _first_param(obj) == "ops":
-        return "rule", R.Rule(_label(obj), obj)
+        return "rule", R.Rule(label(obj), obj)
     return _by_arity(obj)
 
 
@@ -209,7 +223,7 @@ def _by_arity(obj):
     if k == 2:
         return "rule", obj
     if k == 3 and _first_param(obj) in REPORT_NAMES:
-        raise InvalidRule(f"{_label(obj)}{inspect.signature(obj)} takes three required "
+        raise InvalidRule(f"{label(obj)}{inspect.signature(obj)} takes three required "
                           f"parameters and its first, {_first_param(obj)!r}, names the reports: "
                           "a payment rule is payment(rule, dists, bids). If it is an aggregation "
                           "rule, give the third parameter a default (it is called rule(dists, "
@@ -227,7 +241,7 @@ def read_target(obj, kind: str | None = None, spec: str | None = None) -> UserOb
     if isinstance(obj, UserObject):
         return obj
     kind, norm = classify(obj, kind)
-    name = norm.name if isinstance(norm, (R.Rule, PAY.PaymentRule)) else _label(norm)
+    name = norm.name if isinstance(norm, (R.Rule, PAY.PaymentRule)) else label(norm)
     return UserObject(kind, norm, name, _claims(norm), spec=spec, call=_bound_call(norm))
 
 
@@ -267,14 +281,14 @@ def read_mechanism(obj, name: str | None = None) -> UserObject:
                           reserve=reserve, rule=obj.rule)
     agg = _method(obj, "aggregate")
     if agg is None and not callable(obj):
-        raise InvalidRule(f"{_label(obj)} exposes no aggregate(dists, bids) and is not callable;"
+        raise InvalidRule(f"{label(obj)} exposes no aggregate(dists, bids) and is not callable;"
                           " see properties.audit.implementation for the interface", value=obj)
     agg = obj if agg is None else agg
     pay, sample = _method(obj, "payments"), _method(obj, "sample")
     uniforms = 1 if sample is None else \
         attribute(obj, "uniforms", 1, _is_uniforms, "an int >= 1 or 'V' (uniforms per sample)")
     return UserObject(
-        "mechanism", obj, name or _name(obj, _label(obj)),
+        "mechanism", obj, name or _name(obj, label(obj)),
         _claims(obj), agg, pay, sample, reserve, uniforms,
         takes_context(agg) or (pay is not None and takes_context(pay)),
         rule=obj if isinstance(obj, R.Rule) else None)

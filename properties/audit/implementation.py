@@ -58,7 +58,6 @@ from properties import restrictions
 from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
-from properties.cage import Caged, caged_suite
 from properties.loading import load_mechanism
 from properties.target import Target, ThirdPartyRule
 from properties.catalogue import VALUE_MODEL_PROPERTIES
@@ -183,8 +182,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     if use_suite:
         kw = dict(max_examples=max_examples, seed=seed, timeout=timeout, orders=orders,
                   budget_s=budget_s, reports=reports)
-        findings += caged_suite(obj, {**kw, "valuation": model.name}) \
-            if isinstance(obj, Caged) else suite_findings(m, valuation=model, **kw)
+        findings += suite_findings(m, valuation=model, **kw)
     rep = MechanismReport(m.name, findings)
     rep.value_model = model.name
     return rep
@@ -278,35 +276,37 @@ def _reserve(m, P, b, z, i):
 
 def _utility(m, P, b, i, model):
     """:func:`properties.checks.utility_curve` of the audited object for agent i with value
-    ``v = b_i`` (InvalidInput where the value model or the object is undefined)."""
-    model.check_reports(P)
-    return C.utility_curve(model.for_rule(m.rule), P[i],
-                           lambda s: m.rule.evaluate(P, with_bid(b, i, s)),
-                           lambda s: m.payments(P, with_bid(b, i, s))[i], float(b[i]), i)
+    ``v = b_i``; None where b_i = 0, the object is undefined at a zero bid, or the value model
+    or the object is undefined at these reports (InvalidInput)."""
+    if b[i] <= 0 or not C.defined_at_zero(m.rule, P, b, i):
+        return None
+    try:
+        model.check_reports(P)
+        return C.utility_curve(model.for_rule(m.rule), P[i],
+                               lambda s: m.rule.evaluate(P, with_bid(b, i, s)),
+                               lambda s: m.payments(P, with_bid(b, i, s))[i], float(b[i]), i)
+    except InvalidInput:
+        return None
 
 
 def _regret(m, P, b, i, cuts, model):
     """Agent i with value ``v = b_i`` under the value model: no bid on a grid may beat v
     (:func:`properties.checks.regret_violation`)."""
-    v = float(b[i])
-    if v <= 0 or not C.defined_at_zero(m.rule, P, b, i):
+    utility = _utility(m, P, b, i, model)
+    if utility is None:
         return None
-    try:
-        utility = _utility(m, P, b, i, model)
-    except InvalidInput:
-        return None
-    return C.regret_violation(lambda S: np.array([_safe(utility, s) for s in S]), v,
+    return C.regret_violation(lambda S: np.array([_safe(utility, s) for s in S]), float(b[i]),
                               C.bid_grid(b, i, cuts), i, TOL)
 
 
 def _ir(m, P, b, z, i, model):
     """Truthful utility ``v (a(Q(v)) - a(Q(0))) - Z(v) >= 0`` (against staying out;
     :func:`properties.checks.ir_violation`)."""
-    v = float(b[i])
-    if v <= 0 or not C.defined_at_zero(m.rule, P, b, i):
+    utility, v = _utility(m, P, b, i, model), float(b[i])
+    if utility is None:
         return None
     try:
-        u = _utility(m, P, b, i, model)(v)
+        u = utility(v)
     except InvalidInput:
         return None
     found = C.ir_violation(u, v, i, TOL)
