@@ -1,8 +1,8 @@
 """Per-instance checks shared by the run audit and the mechanism audit (theory §3-5).
 
 Each function takes one instance -- a rule (a :class:`mechanism.Rule` with its
-reference bound, or :class:`properties.audit.target.ThirdPartyRule`: both declare
-``smoothed``, ``generic``, ``reference``, ``weight``, ``evaluate`` and ``batch``), the
+reference bound, or :class:`properties.third_party.ThirdPartyRule`: both declare
+``smoothed``, ``generic``, ``reference``, ``weight``, ``epsilon``, ``evaluate``, ``batch``), the
 reports ``P`` (n, V), the bids ``b`` -- and returns ``None`` when the property holds there,
 else a dict counterexample naming the agent, the bids and the token involved (errors that
 carry data).

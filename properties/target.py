@@ -98,6 +98,7 @@ class Target:
         self.judge = self.judge_obj = self.judge_user = None
         if self.kind == "payment":
             self.judge_user = _read_judge(rule)
+            self.rule_spec = self.rule_spec or self.judge_user.spec  # a caged judge: its spec
             j = self.judge_obj = self.judge_user.obj
             self.judge = j if isinstance(j, R.Rule) else \
                 _judge_rule(self.judge_user.call, self.judge_user.name, self.judge_user.claims)

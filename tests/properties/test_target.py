@@ -77,3 +77,31 @@ def test_check_and_audit_share_the_policy():
     assert (info.value.kind, info.value.exception) == ("raised", "KeyError")
     with pytest.raises(Undefined, match="outside my domain"):
         guarded_call("rule 'declines'", Declines().aggregate, (P, B), None)
+
+
+PAYS = '''
+import numpy as np
+
+def rule(dists, bids):
+    b = np.asarray(bids, dtype=float)
+    return b @ np.asarray(dists) / b.sum()
+
+def overcharge(rule, dists, bids):
+    return 2.0 * np.asarray(bids, dtype=float) + 1.0
+'''
+
+
+def test_a_caged_judge_rule_is_named_and_reproduced_by_its_spec(capsys, tmp_path):
+    """Planted bug (the judge's spec not taken from its worker's handle): the reproduction
+    printed ``from properties.cage import rule as rule`` and was not reproduced."""
+    import json
+    from tests.helpers.recording import run_cli
+    (tmp_path / "pays.py").write_text(PAYS)
+    spec = f"{tmp_path / 'pays.py'}:rule"
+    rc, out = run_cli(capsys, "check", f"{tmp_path / 'pays.py'}:overcharge", "--rule", spec,
+                      "--property", "payment_at_most_bid", "--max-examples", "10", "--no-prove",
+                      "--json")
+    got = json.loads(out.strip().splitlines()[-1])
+    cex = next(f for f in got["findings"] if f["verdict"] == "REFUTED")["counterexample"]
+    assert rc == 1 and got["judged_under"] == spec
+    assert f"rule = load_target({spec!r})" in cex["repro"] and cex["reproduced"] is True
