@@ -250,7 +250,8 @@ def _bound_call(obj):
     patched after load does not change what is judged); ``obj`` itself otherwise."""
     if isinstance(obj, (R.Rule, PAY.PaymentRule)) or inspect.isroutine(obj):
         return obj
-    return type(obj).__call__.__get__(obj, type(obj))
+    slot = inspect.getattr_static(type(obj), "__call__")  # what obj(...) looks up, as Python
+    return slot.__get__(obj, type(obj))                    # binds it (staticmethod included)
 
 
 def _is_reserve(v) -> bool:
