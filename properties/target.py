@@ -32,7 +32,7 @@ from mechanism.smoothing import smooth_reports
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 
-from properties.loading import load_object
+from properties.loading import load_mechanism, load_object
 from properties.protocol import UserObject, classify, read_mechanism, read_target
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
@@ -81,7 +81,7 @@ class Target:
                  kind: str | None = None, name: str | None = None, context=None):
         spec = target if isinstance(target, str) else None
         if kind == "mechanism" or (isinstance(target, UserObject) and target.kind == "mechanism"):
-            self.user = read_mechanism(target, name)
+            self.user = read_mechanism(load_mechanism(target) if spec else target, name)
         else:
             self.user = read_target(load_object(target) if spec else target, kind, spec)
         u = self.user

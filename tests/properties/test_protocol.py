@@ -254,3 +254,9 @@ def test_cli_refuses_a_lying_object_with_one_line_naming_the_attribute(capsys, t
     assert rc == 2 and "RaisingReserve.reserve raised RuntimeError" in out, out
     rc, out = run_cli(capsys, "check", f"{path}:rule", "--max-examples", "4", "--no-prove")
     assert rc == 2 and ".kind is int 42" in out, out
+
+
+def test_a_mechanism_named_by_its_spec_is_loaded_and_read_like_the_object():
+    t = Target("tests.properties.test_protocol:Honest", kind="mechanism")
+    assert (t.kind, t.name, t.has_payments, t.has_sample) == ("mechanism", "honest", True, True)
+    np.testing.assert_allclose(t.rule.evaluate(P, B), linear(P, B))
