@@ -5,8 +5,10 @@ that lies about its protocol gets a clear usage error or the same honest verdict
 Planted bugs each test was seen failing under (then reverted): ``attribute`` without its
 ``try`` (a raising property crashed with RuntimeError), without its type check (``__getattr__``
 answering 42 crashed later or was judged as a method), ``_bound_call`` returning the object
-itself (the self-patching rule's lie was believed), and the sandbox without its SystemExit
-clause (a rule calling ``sys.exit(0)`` ended the run)."""
+itself (the self-patching rule's lie was believed), the sandbox without its SystemExit
+clause (a rule calling ``sys.exit(0)`` ended the run), ``Target`` reading ``reserve`` again
+(read twice), and ``aggregate`` looked up at each call instead of bound at load (the patched
+class was judged)."""
 
 from __future__ import annotations
 
