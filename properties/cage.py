@@ -271,11 +271,17 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     :class:`properties.protocol.UserObject` the checker judges here, whose callable
     (``rule(dists, bids)`` or ``payment(rule, dists, bids)``) makes each call one request to
     the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
-    from properties.protocol import UserObject
+    from properties.protocol import UserObject, read_target
     judge = rule if isinstance(rule, str) else "linear"
     cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
     m = cage.meta
+    if m["kind"] == "rule" and m.get("compiled") is not None:
+        from proofs.compile.serial import from_worker  # trees as data: no user code here
+        try:
+            return read_target(from_worker(m["compiled"]))
+        finally:
+            cage.close()
     if m["kind"] == "rule":
         fn = _method(cage, "aggregate", False)
     else:
@@ -283,8 +289,9 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
             return cage.call("pay", np.asarray(dists), np.asarray(bids))
     name = printable(m["name"], 80)
     fn.__name__ = fn.__qualname__ = name
+    error = printable(m["compile_error"], 600) if m.get("compile_error") else None
     return UserObject(m["kind"], fn, name, dict(m["claims"]), cage=cage, spec=target,
-                      literals=tuple(m.get("literals", ())))
+                      literals=tuple(m.get("literals", ())), compile_error=error)
 
 
 def findings_from_json(rows) -> list:
@@ -326,9 +333,10 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
     try:
         user = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
                                   timeout)
-        cages.append(user.cage)
+        if user.cage is not None:  # else: compiled, here
+            cages.append(user.cage)
         opts["rule"] = _caged_judge(opts.get("rule"), paths, timeout)
-        if isinstance(opts["rule"], UserObject):
+        if isinstance(opts["rule"], UserObject) and opts["rule"].cage is not None:
             cages.append(opts["rule"].cage)
         opts["valuation"] = load_valuation(opts.get("valuation"))
         report = check(user, kind=user.kind, **opts)

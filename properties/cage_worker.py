@@ -83,7 +83,29 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
         methods["pay"] = lambda P, b: u.call(judge, P, b)
     meta = {"kind": u.kind, "name": u.name, "literals": _literals(obj),
             "claims": _plain(u.claims)}
+    if u.kind == "rule":
+        meta.update(_compiled(obj))
     return methods, meta
+
+
+def _compiled(rule) -> dict:
+    """A generic rule's trees as data (the parent proves them and runs their generated
+    code), or why it cannot be compiled (then it is sampled here, and gets no proof)."""
+    from mechanism.rules import Rule
+    generic = rule.generic if isinstance(rule, Rule) else None
+    if generic is None or type(rule).__module__ not in ("proofs.compile.generic_rule",
+                                                        "mechanism.rules"):
+        return {}
+    from proofs.compile.capture import DeclarationError
+    from proofs.compile.serial import worker_data
+    try:
+        if type(rule).__module__ == "mechanism.rules":   # classify kept the plain rule
+            from proofs.compile.generic_rule import compiled
+            compiled(generic)
+            return {}
+        return {"compiled": worker_data(rule)}
+    except DeclarationError as exc:
+        return {"compile_error": str(exc)[:1000]}
 
 
 def _reply(conn, *msg) -> None:

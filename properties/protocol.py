@@ -69,6 +69,7 @@ class UserObject:
     spec: str | None = None        #: the spec it was loaded from
     literals: tuple | None = None  #: numbers of its source, read by its worker (caged)
     call: object = None            #: rule / payment: what a call runs, bound at load
+    compile_error: str | None = None  #: a caged generic rule that cannot be compiled: why
 
     def __post_init__(self):
         if self.call is None and self.kind != "mechanism":
@@ -203,8 +204,24 @@ def classify(obj, kind: str | None = None):
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
     if _first_param(obj) == "ops":
-        return "rule", R.Rule(label(obj), obj)
+        return "rule", _generic_rule(obj)
     return _by_arity(obj)
+
+
+def _generic_rule(fn) -> R.Rule:
+    """A generic definition compiled (proofs.compile.generic_rule: what runs is the code
+    generated from its trees); without the proofs extra, or when it cannot be compiled
+    exactly, the plain rule (sampled; the prover then says why it cannot be compiled)."""
+    name = _dunder(fn, "__name__") or "generic"
+    try:
+        from proofs.compile.capture import DeclarationError
+        from proofs.compile.generic_rule import compiled
+    except ImportError:
+        return R.Rule(name, fn)
+    try:
+        return compiled(fn, name=name)
+    except DeclarationError:
+        return R.Rule(name, fn)
 
 
 def _forced(obj, kind: str):

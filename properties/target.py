@@ -144,7 +144,8 @@ class Target:
             vals = sorted({float(x) for x in pool.floats} | {float(x) for x in pool.integers})
         except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
             vals = []
-        if type(self.obj).__module__ == "proofs.compile.rule":  # its tree's constants
+        compiled = ("proofs.compile.rule", "proofs.compile.generic_rule")
+        if type(self.obj).__module__ in compiled:  # its trees' constants first
             vals = list(self.obj.constants()) + vals
         self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
         return self._literals
