@@ -203,25 +203,10 @@ def classify(obj, kind: str | None = None):
         return ("payment" if said == "payment" else "rule"), obj
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
-    if _first_param(obj) == "ops":
-        return "rule", _generic_rule(obj)
+    if _first_param(obj) == "ops":  # compiled where it can be (the proofs' plug-in)
+        from properties.checker.proving import generic_target
+        return "rule", generic_target(obj)
     return _by_arity(obj)
-
-
-def _generic_rule(fn) -> R.Rule:
-    """A generic definition compiled (proofs.compile.generic_rule: what runs is the code
-    generated from its trees); without the proofs extra, or when it cannot be compiled
-    exactly, the plain rule (sampled; the prover then says why it cannot be compiled)."""
-    name = _dunder(fn, "__name__") or "generic"
-    try:
-        from proofs.compile.capture import DeclarationError
-        from proofs.compile.generic_rule import compiled
-    except ImportError:
-        return R.Rule(name, fn)
-    try:
-        return compiled(fn, name=name)
-    except DeclarationError:
-        return R.Rule(name, fn)
 
 
 def _forced(obj, kind: str):
