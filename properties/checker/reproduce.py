@@ -7,7 +7,9 @@ same file the user named). A reproduction is confirmed when it fails as it says 
 an ``AssertionError``, or, for a target that raised, the same error: the same exception type
 AND the same message (:func:`failure_fields` records both when the finding is made; a
 different error is "it failed differently", not confirmed). A reproduction that cannot run
-as printed (the target has no importable name) is marked so, with the reason.
+as printed (the target has no importable name) is marked so, with the reason. A target's
+failure (raised, NaN, unnormalized, ...) is re-run here (:func:`verify_failure`) and gets
+its reproduction lines here too (:func:`failure_repro`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from properties.cage import printable
 from properties.checker.repro_imports import NOT_RUNNABLE
+from properties.checker.shrink import fmt
+from properties.sandbox import RuleFailure, Undefined
 
 #: ``repro_note`` of a reproduction that ran without failing (``check`` then says UNKNOWN).
 PASSED = "it ran without failing"
@@ -120,3 +126,36 @@ def confirm(findings, timeout_per_call: float | None = None) -> None:
         if not c["reproduced"]:
             c["repro_note"] = (PASSED if got == "passed"
                                else f"it failed differently: {got}: {error_message(message)}")
+
+
+def verify_failure(t, c):
+    """The failure of counterexample ``c`` re-run on the target: the refreshed dict when it
+    fails the same way again (a raised one: the same exception type), else None."""
+    try:
+        if t.kind == "rule":
+            t.evaluate(np.asarray(c["dists"]), np.asarray(c["bids"]))
+        else:
+            t.pay(np.asarray(c["dists"]), np.asarray(c["bids"]))
+    except RuleFailure as exc:   # the same failure (a raised one: the same exception type)
+        if exc.kind == c["error"] and (exc.kind != "raised" or exc.exception == c["exception"]):
+            return {**c, **failure_fields(exc)}
+    except Undefined:
+        return None
+    return None
+
+
+def failure_repro(t, c):
+    """The lines of a failure's reproduction after the target's import lines."""
+    call = "rule(dists, bids)" if t.kind == "rule" else "payment(rule, dists, bids)"
+    lines = [f"dists = np.array({fmt(c['dists'])})", f"bids = np.array({fmt(c['bids'])})"]
+    msg = " ".join(c["message"].split())[:160]
+    if c["error"] == "raised":
+        return lines + [f"out = {call}  # fails: {msg}"]
+    if t.kind == "rule":
+        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
+                 "np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) <= 1e-6, "
+                 "out")
+    else:
+        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
+                 "np.isfinite(out).all(), out")
+    return lines + [f"out = {call}", f"{check}  # fails: {msg}"]
