@@ -99,10 +99,12 @@ def _compiled(rule) -> dict:
     from proofs.compile.capture import DeclarationError
     from proofs.compile.serial import worker_data
     try:
-        if type(rule).__module__ == "mechanism.rules":   # classify kept the plain rule
-            from proofs.compile.generic_rule import compiled
-            compiled(generic)
-            return {}
+        if type(rule).__module__ == "mechanism.rules":
+            if rule._numpy_fn is not None or rule._batch_fn is not None:
+                return {}   # a rule with numpy code of its own (a built-in): it runs here
+            from proofs.compile.generic_rule import GenericRule   # it evaluates its generic
+            rule = GenericRule(rule.name, generic, reference=rule.reference,
+                               weight=rule.weight, epsilon=rule.epsilon)
         return {"compiled": worker_data(rule)}
     except DeclarationError as exc:
         return {"compile_error": str(exc)[:1000]}
