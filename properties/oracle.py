@@ -13,10 +13,11 @@ the step again (it may hold a second jump), and integrates the pieces between th
 with QUADPACK (``scipy.integrate.quad``: 21-point Gauss-Kronrod with epsilon
 extrapolation, adaptive, with its own error estimate), each located jump's tiny interval
 by its trapezoid with the bound ``width x rise``. An allocation the caller knows to be
-smooth (the built-in linear and log-linear rules) is integrated by batched composite
-Simpson (``scipy.integrate.simpson``) with a Richardson-style bound instead. scipy is an optional dependency of the
-checker (the ``test`` extra); without it the oracle falls back to the mechanism's
-integrator and says so in ``method``.
+smooth (the built-in linear and log-linear rules) is integrated by composite Simpson on
+uniform nodes (:func:`simpson`, numpy only: all nodes of one allocation in one batched
+call) with a Richardson-style bound instead. scipy is an optional dependency of the
+checker (the ``test`` extra); without it the jump-aware path falls back to the
+mechanism's integrator and says so in ``method``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *
         z, err, how = identity(lambda t: x(bid * np.asarray(t)), 1.0,
                                [c / bid for c in candidates], jumps=jumps)
         return bid * z, bid * err, how
+    if not jumps:
+        return _smooth(x, bid, candidates)
     top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
     try:
         from scipy.integrate import quad
@@ -99,8 +102,6 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *
         from mechanism.valuations import myerson
         z, err = myerson(x, bid, 1e-11, candidates=candidates)
         return z, err, "mechanism quadrature (scipy absent: not an independent oracle)"
-    if not jumps:
-        return _smooth(x, bid, top, candidates)
     jumps = _jumps(x, bid, candidates)
     area = err = 0.0
     left = 0.0
@@ -128,22 +129,33 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *
     return float(bid * top - area), float(err), f"scipy quad, {len(jumps)} breakpoints"
 
 
-def _smooth(x, bid, top, candidates) -> tuple[float, float, str]:
+def _smooth(x, bid, candidates) -> tuple[float, float, str]:
     """An allocation known to be smooth in the bid (the built-in linear and log-linear
     rules, whose TV curve may still have many small kinks, where QUADPACK would subdivide
     for thousands of evaluations): composite Simpson on :data:`SIMPSON_POINTS` points per
-    piece between the candidates, in one batched call each, with the difference to Simpson
-    on every other point as the error bound (Simpson converges at least as O(h^2) on a
-    kinked curve, so that difference bounds the finer one's error)."""
-    from scipy.integrate import simpson
+    piece between the candidates, every piece's points and ``bid`` itself in ONE batched
+    call, with the difference to Simpson on every other point as the error bound (Simpson
+    converges at least as O(h^2) on a kinked curve, so that difference bounds the finer
+    one's error)."""
     cuts = [0.0] + sorted(float(c) for c in candidates if 0.0 < c < bid) + [bid]
-    area = err = 0.0
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        s = np.linspace(a, b, SIMPSON_POINTS)
-        y = _ev(x, s)
-        fine, coarse = simpson(y, x=s), simpson(y[::2], x=s[::2])
-        area, err = area + float(fine), err + abs(float(fine) - float(coarse))
-    return float(bid * top - area), float(err), "composite Simpson (smooth allocation)"
+    nodes = np.concatenate([np.linspace(a, b, SIMPSON_POINTS)
+                            for a, b in zip(cuts[:-1], cuts[1:])] + [[bid]])
+    y = _ev(x, nodes)
+    top = float(y[-1])
+    pieces = y[:-1].reshape(len(cuts) - 1, SIMPSON_POINTS)
+    widths = np.diff(np.asarray(cuts))
+    fine, coarse = simpson(pieces, widths), simpson(pieces[:, ::2], widths)
+    area, err = float(fine.sum()), float(np.abs(fine - coarse).sum())
+    return float(bid * top - area), err, "composite Simpson (smooth allocation)"
+
+
+def simpson(y: np.ndarray, width) -> np.ndarray:
+    """Composite Simpson of each row of ``y`` (an odd number of equally spaced values over
+    an interval of length ``width``): ``h/3 (y_0 + 4 y_1 + 2 y_2 + ... + 4 y_{N-1} + y_N)``."""
+    y = np.asarray(y, dtype=np.float64)
+    h = np.asarray(width, dtype=np.float64) / (y.shape[-1] - 1)
+    inner = 4.0 * y[..., 1:-1:2].sum(axis=-1) + 2.0 * y[..., 2:-1:2].sum(axis=-1)
+    return h / 3.0 * (y[..., 0] + inner + y[..., -1])
 
 
 __all__ = ["identity", "SCAN"]
