@@ -144,10 +144,11 @@ class ChunkAuditor:
     def check(self, chunk: list) -> np.ndarray:
         """Per ``(item, stream ops)``: True if the step passes every check here (its
         tallies are then the serial path's), False if the serial path must audit it.
-        ``self.errs``: the largest replay and identity errors of the passing steps."""
+        ``self.errs``: the largest replay and identity errors of the passing steps;
+        ``self.replayed``: the eligible steps' replayed payments and identities (m, n)."""
         elig = np.array([self._eligible(it, ops) for it, ops in chunk], dtype=bool)
         ok = np.zeros(len(chunk), dtype=bool)
-        self.errs = (0.0, 0.0)
+        self.errs, self.replayed = (0.0, 0.0), (np.zeros((0, self.n)), None)
         if elig.any():
             with np.errstate(all="ignore"):  # NaN or inf compare False: the serial path runs
                 ok[elig] = self._check([it for (it, _), e in zip(chunk, elig) if e])
@@ -187,6 +188,7 @@ class ChunkAuditor:
             ok &= (idiff + err <= (self.identity_tol - MARGIN) * b).all(axis=1)
             id_err = float(idiff[ok].max(initial=0.0))
         self.errs = (pay_err, id_err)
+        self.replayed = (want, ident if self.check_properties else None)
         return ok
 
     def _uniforms(self, items) -> tuple[np.ndarray, np.ndarray]:
