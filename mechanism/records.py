@@ -81,16 +81,19 @@ def _refuse_constant(name):
 
 
 def _depth(obj, limit: int) -> int:
-    stack, deepest = [(obj, 1)], 0
-    while stack:
-        x, d = stack.pop()
-        if isinstance(x, (dict, list)):
-            if d > limit:
-                return d
-            deepest = max(deepest, d)
-            stack.extend((v, d + 1) for v in (x.values() if isinstance(x, dict) else x)
-                         if isinstance(v, (dict, list)))
-    return deepest
+    """Nesting depth of a parsed record (JSON gives only dicts and lists as containers),
+    level by level; stops at the first level deeper than ``limit``."""
+    level, depth = [obj], 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        inner = []
+        for x in level:
+            inner += [v for v in (x.values() if type(x) is dict else x)
+                      if type(v) is dict or type(v) is list]
+        level = inner
+    return depth
 
 
 def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH,
