@@ -1,5 +1,5 @@
-"""mechanism.records: the nesting depth that parse_line refuses beyond MAX_DEPTH, against a
-plain recursive definition on random JSON values."""
+"""mechanism.records: the strict reader. The nesting depth it refuses beyond MAX_DEPTH
+against a plain recursive definition; numbers out of float64 range; duplicate keys named."""
 
 import json
 
@@ -48,3 +48,29 @@ def test_parse_line_refuses_only_what_is_too_deep(extra):
             parse_line(line, "t.jsonl:2")
     else:
         assert parse_line(line, "t.jsonl:2") == json.loads(line)
+
+
+@pytest.mark.parametrize("line, says", [
+    (b'{"a":1e400}\n', "out of float64 range"),
+    (b'{"a":[-1E999]}\n', "out of float64 range"),
+    (b'{"a":1,"a":2}\n', "duplicate key 'a'"),
+    (b'{"a":{"b":1,"b":1}}\n', "duplicate key 'b'"),
+    (b'{"b":1,"a":2}\n', "not in canonical JSON form"),
+    (b'{"a":NaN}\n', "NaN is not JSON"),
+])
+def test_bad_lines_are_invalid_input_naming_the_line(line, says):
+    with pytest.raises(InvalidInput, match=says) as exc:
+        parse_line(line, "t.jsonl:7")
+    assert exc.value.value == 7 and "t.jsonl:7" in str(exc.value)
+
+
+def test_an_audit_of_a_line_with_an_overflowing_number_is_exit_2(tmp_path):
+    from mechanism.transcript import JSONL
+    from properties.audit.replay import audit_run
+    from tests.helpers.recording import record
+    run = record(tmp_path / "run", steps=4)
+    lines = (run / JSONL).read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"bids":[', b'"bids":[1e400,', 1)
+    (run / JSONL).write_bytes(b"\n".join(lines))
+    report = audit_run(run)
+    assert report.exit_code == 2 and report.error_line == 3 and "float64 range" in report.error
