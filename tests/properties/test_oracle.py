@@ -52,3 +52,22 @@ def test_smooth_identity_sees_a_wrong_allocation():
     zx, ex, _ = oracle.identity(x, 2.0, jumps=False)
     zy, ey, _ = oracle.identity(y, 2.0, jumps=False)
     assert abs(zx - zy) > 100 * (ex + ey)
+
+
+@pytest.mark.parametrize("jumps", [False, True])
+def test_blocks_of_bids_give_the_same_identity(jumps):
+    """With ``tokens`` known the allocation sees at most ``nodes_per_call(tokens)`` bids per
+    call; the identity is the same to the last bit (an allocation is pointwise in the bid)."""
+    sizes = []
+
+    def x(s):
+        s = np.asarray(s)
+        sizes.append(s.size)
+        return 0.4 * s / (s + 0.7) + (0.2 * (s > 1.3) if jumps else 0.0)
+    whole = oracle.identity(x, 2.5, (0.9,), jumps=jumps)
+    sizes.clear()
+    block = oracle.nodes_per_call(2000)
+    blocked = oracle.identity(x, 2.5, (0.9,), jumps=jumps, tokens=2000)
+    assert blocked == whole
+    assert max(sizes) <= block < oracle.SIMPSON_POINTS and len(sizes) > 2
+    assert oracle.nodes_per_call(5) >= 2 * oracle.SIMPSON_POINTS   # tiny vocabularies: one call
