@@ -227,7 +227,7 @@ class _Entries:
     def __init__(self, items, R: int):
         self.R, self.m = R, len(items)
         self.nnz = np.concatenate([it.rows.nnz for it in items])                   # (m R,)
-        self.idx = np.concatenate([it.rows.idx for it in items]).astype(np.int64)
+        self.idx = np.concatenate([it.rows.idx for it in items])                   # int32
         self.val = np.concatenate([it.rows.val for it in items])
         self.seg = self.repeat(np.arange(self.m * R))    # (step, row) of each entry
 
@@ -257,8 +257,12 @@ class _Entries:
     def weighted_sum(self, weight: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
         """``S = sum_j w_j p_j`` on each step's support union (sorted by step, then token;
         ``self.uniq`` = step V + token, ``self.key_step`` its step), and ``S`` at each entry."""
-        keys = self.repeat(np.repeat(np.arange(self.m), self.R)) * V + self.idx
-        self.uniq, inv = _unique(keys)
+        # step V + token: as uint32 when it fits (a stable sort of half the bytes, twice as fast)
+        small = np.uint32 if self.m * V < 2 ** 32 else np.int64
+        keys = self.repeat(np.repeat(np.arange(self.m, dtype=small), self.R)) * small(V) \
+            + self.idx.astype(small)
+        uniq, inv = _unique(keys)
+        self.uniq = uniq.astype(np.int64)
         S = np.bincount(inv, weights=self.repeat(weight.ravel()) * self.val,
                         minlength=self.uniq.size)
         self.key_step = self.uniq // V
