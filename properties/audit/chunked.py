@@ -205,18 +205,21 @@ class ChunkAuditor:
 
     def _tokens(self, items, ok, e, S, Wsafe, u0) -> np.ndarray:
         """Per step: the recorded token is the inverse CDF of ``q = S / W`` at ``u_0``,
-        with ``u_0`` farther than ``MARGIN`` from both ends of its token's interval."""
-        bounds = np.searchsorted(e.key_step, np.arange(len(items) + 1))
-        out = np.zeros(len(items), dtype=bool)
-        for k, it in enumerate(items):
-            if not ok[k]:
-                continue
-            lo, hi = bounds[k], bounds[k + 1]
-            c = np.cumsum(S[lo:hi] / Wsafe[k])
-            t = int(np.searchsorted(c, u0[k], side="right"))
-            out[k] = (t < c.size and c[t] - u0[k] > MARGIN and (t == 0 or u0[k] - c[t - 1] > MARGIN)
-                      and int(e.uniq[lo + t] - k * self.V) == it.record["token"])
-        return out
+        with ``u_0`` farther than ``MARGIN`` from both ends of its token's interval. One
+        cumulative sum over the chunk (each step's starts where the last one ended; at most
+        ``CHUNK_STEPS`` in all, so its round-off stays far below ``MARGIN``)."""
+        m = len(items)
+        first = np.searchsorted(e.key_step, np.arange(m + 1))      # each step's first key
+        c = np.cumsum(S / Wsafe[e.key_step])
+        base = np.concatenate(([0.0], c))[first[:-1]]              # the sum before the step
+        x = base + u0
+        t = np.searchsorted(c, x, side="right")                    # the token's key
+        inside = t < first[1:]
+        tc = np.minimum(t, max(c.size - 1, 0))
+        below = np.where(t > first[:-1], c[np.maximum(tc - 1, 0)], base)
+        token = np.array([it.record["token"] for it in items], dtype=np.int64)
+        return (ok & inside & (c[tc] - x > MARGIN) & (x - below > MARGIN)
+                & (e.uniq[tc] - np.arange(m) * self.V == token)) if c.size else ok & False
 
 
 class _Entries:
