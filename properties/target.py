@@ -130,7 +130,7 @@ def classify(obj, kind: str | None = None):
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
     if _first_param(obj) == "ops":
-        return "rule", R.Rule(getattr(obj, "__name__", "generic"), obj)
+        return "rule", _generic_rule(obj)
     k = _required_positional(obj)
     if k == 2:
         return "rule", obj
@@ -146,6 +146,22 @@ def classify(obj, kind: str | None = None):
     raise InvalidRule(f"cannot tell whether {obj!r} is a rule(dists, bids) or a "
                       f"payment(rule, dists, bids) ({k} required positional parameters); set "
                       "its attribute kind = 'rule' or 'payment'", value=obj)
+
+
+def _generic_rule(fn) -> R.Rule:
+    """A generic definition compiled (proofs.compile.generic_rule: what runs is the code
+    generated from its trees); without the proofs extra, or when it cannot be compiled
+    exactly, the plain rule (sampled; the prover then says why it cannot be compiled)."""
+    name = getattr(fn, "__name__", "generic")
+    try:
+        from proofs.compile.capture import DeclarationError
+        from proofs.compile.generic_rule import compiled
+    except ImportError:
+        return R.Rule(name, fn)
+    try:
+        return compiled(fn, name=name)
+    except DeclarationError:
+        return R.Rule(name, fn)
 
 
 def _label(obj) -> str:
@@ -234,7 +250,8 @@ class Target:
                                                                   pool.integers})
             except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
                 vals = []
-            if type(self.obj).__module__ == "proofs.compile.rule":  # its tree's constants
+            compiled = ("proofs.compile.rule", "proofs.compile.generic_rule")
+            if type(self.obj).__module__ in compiled:  # its trees' constants first
                 vals = list(self.obj.constants()) + vals
             lo, hi = LITERAL_RANGE
             self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
