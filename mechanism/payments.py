@@ -72,7 +72,9 @@ def _linear_closed_form(rule, P, b, aggregate=None, row_sums=None):
     q = rule.evaluate(P, b) if aggregate is None else aggregate
     o = ones(P.shape[1])
     sums = P @ o if row_sums is None else row_sums
-    l1 = np.maximum(2.0 * (np.maximum(P, q) @ o) - sums - q.sum(), 0.0)  # round-off: never < 0
+    # sum q = sum_j (b_j / W) sum p_j without a reference: no pass over q
+    total = q.sum() if rule.reference is not None and rule.weight > 0 else float(b @ sums) / W
+    l1 = np.maximum(2.0 * (np.maximum(P, q) @ o) - sums - total, 0.0)  # round-off: never < 0
     r = b / np.where(ok, B, 1.0)
     # TV * B_i (ln(1 + r) - r / (1 + r)) with TV = W l1 / (2 B_i): B_i cancels (r = b_i / B_i;
     # no b_i B_i, which under/overflows at bids of 1e+-300)
