@@ -210,7 +210,8 @@ class ChunkAuditor:
         ``CHUNK_STEPS`` in all, so its round-off stays far below ``MARGIN``)."""
         m = len(items)
         first = np.searchsorted(e.key_step, np.arange(m + 1))      # each step's first key
-        c = np.cumsum(S / Wsafe[e.key_step])
+        # steps already failed add nothing (a NaN or a huge sum would spoil the later ones)
+        c = np.cumsum(np.where(ok[e.key_step], S / Wsafe[e.key_step], 0.0))
         base = np.concatenate(([0.0], c))[first[:-1]]              # the sum before the step
         x = base + u0
         t = np.searchsorted(c, x, side="right")                    # the token's key
@@ -248,12 +249,14 @@ class _Entries:
         val, idx = self.val, self.idx
         bad = ~((val >= 0) & (val < np.inf))                   # NaN, negative, infinite
         down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1         # a row starts, or a defect
-        starts = np.cumsum(self.nnz)
-        bad[down[~np.isin(down, starts)]] = True
+        starts = np.cumsum(self.nnz)                           # sorted: a binary search
+        at = starts[np.minimum(np.searchsorted(starts, down), starts.size - 1)] if down.size \
+            else down
+        bad[down[at != down]] = True
         ok = np.ones(self.m, dtype=bool)
         if bad.any():
             ok[np.unique(self.seg[bad] // self.R)] = False
-            val = np.where(bad, 0.0, val)
+            val = self.val = np.where(bad, 0.0, val)          # those steps are not judged here
         sums = np.bincount(self.seg, weights=val, minlength=self.m * self.R)
         return ok & ~(np.abs(sums - 1.0) > EXACT_TOL / 2).reshape(self.m, self.R).any(axis=1)
 
@@ -262,8 +265,8 @@ class _Entries:
         ``self.uniq`` = step V + token, ``self.key_step`` its step), and ``S`` at each entry."""
         # step V + token: as uint32 when it fits (a stable sort of half the bytes, twice as fast)
         small = np.uint32 if self.m * V < 2 ** 32 else np.int64
-        keys = self.repeat(np.repeat(np.arange(self.m, dtype=small), self.R)) * small(V) \
-            + self.idx.astype(small)
+        keys = self.repeat(np.repeat(np.arange(self.m, dtype=small) * small(V), self.R))
+        np.add(keys, self.idx, out=keys, casting="unsafe")   # tokens are in 0..V-1
         uniq, inv = _unique(keys)
         self.uniq = uniq.astype(np.int64)
         S = np.bincount(inv, weights=self.repeat(weight.ravel()) * self.val,

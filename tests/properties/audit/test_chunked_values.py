@@ -94,3 +94,27 @@ def test_a_forged_step_never_passes_the_filter(tmp_path, forge):
     aud = chunked.ChunkAuditor(header, 1e-9, 1e-6, chunked.payment_method(auction, header), True)
     again = aud.check([(it, []) for it in items])
     assert not again[k] and again.sum() == ok.sum() - 1
+
+
+@pytest.mark.parametrize("defect", ["repeated", "swapped", "negative", "nan", "huge"])
+def test_a_malformed_row_never_passes_the_filter(tmp_path, defect):
+    """Rows the filter's arithmetic does not cover (tokens not increasing within a row,
+    values not finite or negative) go to the serial path, wherever they sit in the chunk."""
+    from dataclasses import replace
+    run = top_p_run(tmp_path / "a", 4, False, 4)
+    header, auction, items, ok, _ = filter_values(run)
+    for k in (int(np.flatnonzero(ok)[2]), int(np.flatnonzero(ok)[-1])):
+        rows = items[k].rows
+        idx, val = rows.idx.copy(), rows.val.copy()
+        j = int(rows.nnz[0]) + 1                  # inside the second row
+        if defect == "repeated":
+            idx[j] = idx[j - 1]
+        elif defect == "swapped":
+            idx[j - 1], idx[j] = idx[j], idx[j - 1]
+            val[j - 1], val[j] = val[j], val[j - 1]
+        else:
+            val[j] = {"negative": -1e-300, "nan": np.nan, "huge": 1e300}[defect]
+        items[k].rows = replace(rows, idx=idx, val=val)
+    aud = chunked.ChunkAuditor(header, 1e-9, 1e-6, chunked.payment_method(auction, header), True)
+    again = aud.check([(it, []) for it in items])
+    assert again.sum() == ok.sum() - 2 and not again[k]
