@@ -286,9 +286,11 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     if m["kind"] == "rule" and m.get("compiled") is not None:
         from proofs.compile.serial import from_worker  # trees as data: no user code here
         try:
-            return from_worker(m["compiled"])
+            rule = from_worker(m["compiled"])
         finally:
             cage.close()
+        rule.name = printable(rule.name, 80)
+        return rule
     if m["kind"] == "rule":
         fn = _method(cage, "aggregate", False)
     else:

@@ -34,6 +34,7 @@ from mechanism import payments as PAY
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 
+from properties.checker.proving import generic_target
 from properties.loading import load_spec
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
@@ -130,7 +131,7 @@ def classify(obj, kind: str | None = None):
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
     if _first_param(obj) == "ops":
-        return "rule", _generic_rule(obj)
+        return "rule", generic_target(obj)
     k = _required_positional(obj)
     if k == 2:
         return "rule", obj
@@ -146,22 +147,6 @@ def classify(obj, kind: str | None = None):
     raise InvalidRule(f"cannot tell whether {obj!r} is a rule(dists, bids) or a "
                       f"payment(rule, dists, bids) ({k} required positional parameters); set "
                       "its attribute kind = 'rule' or 'payment'", value=obj)
-
-
-def _generic_rule(fn) -> R.Rule:
-    """A generic definition compiled (proofs.compile.generic_rule: what runs is the code
-    generated from its trees); without the proofs extra, or when it cannot be compiled
-    exactly, the plain rule (sampled; the prover then says why it cannot be compiled)."""
-    name = getattr(fn, "__name__", "generic")
-    try:
-        from proofs.compile.capture import DeclarationError
-        from proofs.compile.generic_rule import compiled
-    except ImportError:
-        return R.Rule(name, fn)
-    try:
-        return compiled(fn, name=name)
-    except DeclarationError:
-        return R.Rule(name, fn)
 
 
 def _label(obj) -> str:
@@ -250,8 +235,7 @@ class Target:
                                                                   pool.integers})
             except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
                 vals = []
-            compiled = ("proofs.compile.rule", "proofs.compile.generic_rule")
-            if type(self.obj).__module__ in compiled:  # its trees' constants first
+            if type(self.obj).__module__.startswith("proofs.compile."):  # its trees' constants
                 vals = list(self.obj.constants()) + vals
             lo, hi = LITERAL_RANGE
             self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]

@@ -245,7 +245,15 @@ def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
     ns, vs = [n for n, _ in job.pairs], [V for _, V in job.pairs]
     scope = rule_scope(rule, max(ns), max(vs), job.symbolic_reference, min(ns))
     return ProofResult(Verdict.PROVED, "z3", f"{prop} under {order}: {what}; a float64 search "
-                       "of the code that runs found no violation", size, scope=scope)
+                       "of the code that runs found no violation; compiled "
+                       f"{_expression(subj.tree)}", size, scope=scope)
+
+
+def _expression(tree) -> str:
+    try:
+        return tree.expression()
+    except Exception as exc:  # noqa: BLE001 - printing never changes the verdict
+        return f"expression not printable ({type(exc).__name__})"
 
 
 def _refuted(job: Job, inst, name, model) -> ProofResult:

@@ -26,6 +26,7 @@ from mechanism.validation import output_defect
 from proofs.compile import evaluate as E
 from proofs.compile import tree as T
 from proofs.compile.generic import capture_rule
+from proofs.compile.seal import originals, seal_reason
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,15 @@ class Bounds:
     max_agents: int = 4
     max_tokens: int = 8
     timeout_s: float = 5.0
+
+    def __post_init__(self):
+        for k in ("max_agents", "max_tokens"):
+            v = getattr(self, k)
+            if type(v) is not int or not 1 <= v <= 64:
+                raise InvalidInput(f"Bounds.{k} = {v!r}: an integer from 1 to 64", value=v)
+        if not (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0):
+            raise InvalidInput(f"Bounds.timeout_s = {self.timeout_s!r}: a positive number of "
+                               "seconds", value=self.timeout_s)
 
     def text(self) -> str:
         return f"n <= {self.max_agents} agents, V <= {self.max_tokens} tokens"
@@ -168,26 +178,12 @@ def compiled(fn, *, name=None, reference=None, weight=0.0, epsilon=0.0,
 
 SEALED_METHODS = ("evaluate", "batch", "_batch", "_numpy", "_generic", "trees", "smoothed",
                   "total_weight", "__call__", "exact", "generic_numpy", "with_reference")
-_ORIGINAL = {m: getattr(GenericRule, m) for m in SEALED_METHODS}
-
-
-def _bound_to(fn, method, rule) -> bool:
-    return getattr(fn, "__func__", None) is _ORIGINAL[method] and fn.__self__ is rule
+_ORIGINAL = originals(GenericRule, SEALED_METHODS)
 
 
 def sealed(rule) -> str | None:
     """None when ``rule`` is exactly a compiled generic rule whose evaluation is the
     generated code; else the reason it is not (then it gets no proof)."""
-    if type(rule) is not GenericRule:
-        return (f"{type(rule).__name__} is not the compiled GenericRule (a subclass or another "
-                "class may evaluate differently)")
-    for m in SEALED_METHODS:
-        if m in vars(rule):
-            return f"the rule's {m} was replaced on the object"
-        if getattr(GenericRule, m) is not _ORIGINAL[m]:
-            return f"GenericRule.{m} was replaced"
-    for attr, method in (("generic", "_generic"), ("_numpy_fn", "_numpy"),
-                         ("_batch_fn", "_batch")):
-        if not _bound_to(getattr(rule, attr), method, rule):
-            return f"the rule's {attr} is not the generated code"
-    return None
+    return seal_reason(rule, GenericRule, _ORIGINAL, (("generic", "_generic"),
+                                                      ("_numpy_fn", "_numpy"),
+                                                      ("_batch_fn", "_batch")))

@@ -23,6 +23,7 @@ from proofs.compile import capture as C
 from proofs.compile import evaluate as E
 from proofs.compile import tree as T
 from proofs.compile.domains import as_domain
+from proofs.compile.seal import originals, seal_reason
 
 POOLINGS = ("linear", "log_linear")
 KINDS = ("normalized", "general", "wta")
@@ -233,29 +234,18 @@ def _wta_scan(ops, dists, bids, reference):
 SEALED_METHODS = ("evaluate", "batch", "_batch", "total_weight", "smoothed", "_numpy", "_generic",
                   "_weights", "_log_weights", "_pool", "_backend_weights", "general_trees",
                   "__call__", "exact", "generic_numpy", "with_reference")
-_ORIGINAL = {m: getattr(FamilyRule, m) for m in SEALED_METHODS}
+_ORIGINAL = originals(FamilyRule, SEALED_METHODS)
 
 
 def sealed(rule) -> str | None:
     """None when ``rule`` is exactly a compiled family rule whose evaluation is the
     generated code; else the reason it is not (then it gets no proof)."""
-    if type(rule) is not FamilyRule:
-        return (f"{type(rule).__name__} is not the compiled FamilyRule (a subclass or another "
-                "class may evaluate differently)")
-    for m in SEALED_METHODS:
-        if m in vars(rule):
-            return f"the rule's {m} was replaced on the object"
-        if getattr(FamilyRule, m) is not _ORIGINAL[m]:
-            return f"FamilyRule.{m} was replaced"
-    if getattr(rule.generic, "__func__", None) is not _ORIGINAL["_generic"] or \
-            rule.generic.__self__ is not rule:
-        return "the rule's generic definition is not the generated one"
-    if getattr(rule._numpy_fn, "__func__", None) is not _ORIGINAL["_numpy"] or \
-            rule._numpy_fn.__self__ is not rule:
-        return "the rule's numpy code is not the generated one"
-    if rule.kind != "wta" and (getattr(rule._batch_fn, "__func__", None) is not
-                               _ORIGINAL["_batch"] or rule._batch_fn.__self__ is not rule):
-        return "the rule's batched numpy code is not the generated one"
+    bound = (("generic", "_generic"), ("_numpy_fn", "_numpy"))
+    why = seal_reason(rule, FamilyRule, _ORIGINAL,
+                      bound if getattr(rule, "kind", None) == "wta"
+                      else bound + (("_batch_fn", "_batch"),))
+    if why is not None:
+        return why
     if rule.kind == "normalized":
         if not (isinstance(rule.tree, T.Node) and rule.runtime_tree ==
                 T.substitute(rule.tree, rule.values)):

@@ -109,8 +109,23 @@ def from_data(data) -> dict:
         n, V = _int(item[0], 65), _int(item[1], 65)
         if len(item[3]) != V:
             _bad(f"{len(item[3])} trees for V = {V}")
-        out[(n, V, item[2])] = tuple(nodes[_int(i, len(nodes))] for i in item[3])
+        trees = tuple(nodes[_int(i, len(nodes))] for i in item[3])
+        for t in trees:
+            _check_leaves(t, n, V, item[2])
+        out[(n, V, item[2])] = trees
     return out
+
+
+def _check_leaves(tree: T.Node, n: int, V: int, has_ref: bool) -> None:
+    """Every leaf of a generic rule's tree exists at its size (else an evaluator would
+    fail deep inside): bids and reports of the n agents over V tokens, the reference only
+    with one, no named parameter, and integer-constant powers."""
+    for m in T.walk(tree):
+        a = m.args
+        if (m.op == "bid" and a[0] >= n) or (m.op == "report" and (a[0] >= n or a[1] >= V)) \
+                or (m.op == "ref" and (not has_ref or a[0] >= V)) or m.op == "param" \
+                or (m.op == "pow" and not T.is_const(a[1])):
+            _bad(f"the leaf {T.show(m)[:40]} does not exist at n={n}, V={V}")
 
 
 def worker_data(rule) -> dict:

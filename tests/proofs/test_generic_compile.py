@@ -137,3 +137,20 @@ def test_json_round_trip_and_the_worker_form():
 def test_malformed_trees_are_refused(rows):
     with pytest.raises(MalformedTree):
         from_data({"rows": rows, "sizes": []})
+
+
+def test_worker_trees_with_leaves_outside_their_size_are_refused():
+    good = to_data(compiled(R.linear).compiled_trees)
+    key = [n for n, V, ref, _ in good["sizes"]][0]
+    for row in (["report", 5, 0], ["bid", 3], ["param", "T"], ["ref", 0]):
+        bad = {"rows": good["rows"] + [row], "sizes": [[1, 1, False, [len(good["rows"])]]]}
+        with pytest.raises(MalformedTree):
+            from_data(bad)
+    assert key == 1
+
+
+@pytest.mark.parametrize("kw", [dict(max_agents=0), dict(max_tokens=True),
+                                dict(timeout_s=-1), dict(max_agents=2.5)])
+def test_bad_bounds_are_invalid_input(kw):
+    with pytest.raises(InvalidInput):
+        Bounds(**kw)
