@@ -19,7 +19,7 @@ from . import rules as R
 from . import sampling as S
 from .errors import InvalidInput
 from .transcript import TranscriptWriter
-from .validation import as_bids, as_distribution, validated_rows
+from .validation import as_bids, as_distribution, as_distributions
 
 SAMPLERS = ("auto", "inverse_cdf", "joint_linear", "exponential_race")
 #: Uniforms drawn per step (enough for every sampler with up to ``n + 1`` racers).
@@ -127,12 +127,12 @@ class TokenAuction:
 
     def step(self, dists, bids, uniforms, reference=None, step: int = 0) -> StepRecord:
         """Aggregate, sample (from the given uniforms) and pay, for one token."""
-        P, sums = validated_rows(dists)
-        return self._step(P, sums, as_bids(bids, P.shape[0]), uniforms, reference, step)
+        P = as_distributions(dists)
+        return self._step(P, as_bids(bids, P.shape[0]), uniforms, reference, step)
 
-    def _step(self, P, sums, b, uniforms, reference, step) -> StepRecord:
-        """:meth:`step` on validated reports ``P`` (row sums ``sums``) and bids ``b``: each
-        row is read once for the aggregate and once for all agents' payments."""
+    def _step(self, P, b, uniforms, reference, step) -> StepRecord:
+        """:meth:`step` on validated reports ``P`` and bids ``b``: each row is read once for
+        the aggregate and once for all agents' payments."""
         n, V = P.shape
         rule = self.rule
         if reference is not None:
@@ -161,7 +161,7 @@ class TokenAuction:
         if self.charge == "realized":
             charged, errors, method = thresholds, np.zeros(n), f"realized_{kind}"
         else:
-            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q, row_sums=sums)
+            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q)
             charged, errors, method = res.values, res.errors, res.method
         return StepRecord(step, int(token), b, q, charged, errors, method, kind, u, thresholds,
                           detail)
@@ -190,7 +190,7 @@ class TokenAuction:
         try:
             for k in range(max_tokens):
                 rep = _as_reports(provider(list(tokens)))
-                P, sums = validated_rows(rep.dists)
+                P = as_distributions(rep.dists)
                 b = as_bids(bids(k, list(tokens)) if callable(bids) else bids, P.shape[0])
                 n, V = P.shape
                 if header is None:
@@ -202,7 +202,7 @@ class TokenAuction:
                                                 or self.rule.reference is not None)}
                     if record_to is not None:
                         writer = TranscriptWriter(record_to, header)
-                rec = self._step(P, sums, b, step_uniforms(seed, k, n), rep.reference, k)
+                rec = self._step(P, b, step_uniforms(seed, k, n), rep.reference, k)
                 if writer is not None:
                     ref = rep.reference if rep.reference is not None else self.rule.reference
                     rows = P if ref is None else np.vstack([P, ref])

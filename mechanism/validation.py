@@ -49,17 +49,11 @@ def as_distribution(p, *, agent: int | None = None, vocab: int | None = None) ->
         raise InvalidInput(f"{_who(agent)}: vocabulary size {arr.size} does not match {vocab}; "
                            "all reports must be over the same vocabulary", value=arr.size,
                            agent=agent)
-    return _check_rows(arr[None, :], agents=[agent])[0][0]
+    return _check_rows(arr[None, :], agents=[agent])[0]
 
 
 def as_distributions(dists) -> np.ndarray:
     """Validate the agents' reports ``P`` as an (n, V) float64 array (theory §1)."""
-    return validated_rows(dists)[0]
-
-
-def validated_rows(dists) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`as_distributions` and the row sums of the returned rows, read in the same
-    pass (the auction's step reuses them in the linear closed form)."""
     if isinstance(dists, np.ndarray):
         arr = dists
     else:
@@ -85,16 +79,15 @@ def validated_rows(dists) -> tuple[np.ndarray, np.ndarray]:
     return _check_rows(arr, agents=range(arr.shape[0]))
 
 
-def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, their sums)``: ``arr`` itself when valid as given, renormalized within
-    ``SUM_TOL``, else InvalidInput naming the agent, the token and the value."""
+def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
+    """``arr`` itself when valid as given, renormalized within ``SUM_TOL``, else
+    InvalidInput naming the agent, the token and the value."""
     with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, overflow: errors below
         sums = arr @ ones(arr.shape[1])  # a matrix-vector product: the fastest row sums
     # fast path: sums within EXACT_TOL of 1 are finite, so no row holds NaN or infinity
-    # (either makes its sum non-finite); with no negative entry either, nothing to do.
-    # (The minimum per row, then of those: one cheap pass, unlike the flat minimum.)
+    # (either makes its sum non-finite); with no negative entry either, nothing to do
     if np.abs(sums - 1.0).max() <= EXACT_TOL and arr.min(axis=1).min() >= 0:
-        return arr, sums
+        return arr
     if not np.isfinite(arr).all():
         i, t = np.argwhere(~np.isfinite(arr))[0]
         raise InvalidInput(f"{_who(agents[i])}: probability of token {t} is {arr[i, t]!r}; "
@@ -113,8 +106,7 @@ def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> tuple[np.ndarr
                            agent=agents[i])
     if np.any(np.abs(sums - 1.0) > EXACT_TOL):
         arr = arr / sums[:, None]
-        sums = arr @ ones(arr.shape[1])
-    return arr, sums
+    return arr
 
 
 @functools.lru_cache(maxsize=8)
