@@ -292,7 +292,7 @@ class BatchProgress:
     def __init__(self, stream=sys.stderr, every: float = 2.0):
         self.stream, self.every, self.last = stream, every, 0.0
         self.bad = {"diverged": 0, "unreadable": 0}
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.tty = stream.isatty()
 
     def __call__(self, done: int, total: int, result: dict) -> None:
         if result["status"] in self.bad:

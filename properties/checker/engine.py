@@ -357,7 +357,7 @@ def _findings(t: Target, keys, proved, groups, results, settings: Settings) -> l
         f = _sampled(t, key, run, g, settings.shrink)
         f.examples = run.examples
         f.valid = run.valid.get(key, 0)
-        f.seconds = getattr(run, "seconds", 0.0)
+        f.seconds = run.seconds
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
         findings.append(f)
