@@ -276,14 +276,15 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
     m = cage.meta
-    if m["kind"] == "rule" and m.get("compiled") is not None:
-        from proofs.compile.serial import from_worker  # trees as data: no user code here
+    if m["kind"] == "rule" and (m.get("compiled") or m.get("family")) is not None:
+        from proofs.compile import serial, serial_family  # data only: no user code here
         try:
-            rule = from_worker(m["compiled"])
+            rule = serial_family.from_worker(m["family"]) if m.get("family") is not None \
+                else serial.from_worker(m["compiled"])
         finally:
             cage.close()
-        rule.name = printable(rule.name, 80)
-        return read_target(rule)
+        rule.name = printable(rule.name, 80)  # a family's reproduction names its file
+        return read_target(rule, spec=target if m.get("family") is not None else None)
     if m["kind"] == "rule":
         fn = _method(cage, "aggregate", False)
     else:

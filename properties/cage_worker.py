@@ -91,6 +91,9 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
 def _compiled(rule) -> dict:
     """A generic rule's trees as data (the parent proves them and runs their generated
     code), or why it cannot be compiled (then it is sampled here, and gets no proof)."""
+    family = _family(rule)
+    if family is not None:
+        return family
     from mechanism.rules import Rule
     generic = rule.generic if isinstance(rule, Rule) else None
     if generic is None or type(rule).__module__ not in ("proofs.compile.generic_rule",
@@ -108,6 +111,21 @@ def _compiled(rule) -> dict:
         return {"compiled": worker_data(rule)}
     except DeclarationError as exc:
         return {"compile_error": str(exc)[:1000]}
+
+
+def _family(rule) -> dict | None:
+    """A family rule's declaration as data when it is sealed (exactly a compiled
+    FamilyRule: the parent rebuilds and proves it), else why it gets no proof (it is then
+    sampled here); None for any other object."""
+    from proofs.compile.rule import FamilyRule, sealed
+    if not isinstance(rule, FamilyRule):
+        return None
+    why = sealed(rule)
+    if why is not None:
+        return {"compile_error": f"the family rule is not sealed, so it is not sent as "
+                                 f"compiled and gets no proof: {why}"}
+    from proofs.compile.serial_family import worker_data
+    return {"family": worker_data(rule)}
 
 
 def _reply(conn, *msg) -> None:

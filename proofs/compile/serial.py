@@ -157,3 +157,14 @@ def from_worker(data):
                        weight=float(data.get("weight", 0.0)),
                        epsilon=float(data.get("epsilon", 0.0)), trees=trees,
                        bounds=Bounds(max_agents=n, max_tokens=V))
+
+
+def read_rows(rows) -> list:
+    """The nodes of :func:`to_data`'s rows, each checked against the closed vocabulary
+    (the caller checks which leaves may occur: :mod:`proofs.compile.serial_family`)."""
+    if type(rows) is not list or len(rows) > MAX_ROWS:
+        _bad("expected a list of rows within the size limits")
+    nodes: list = []
+    for row in rows:
+        nodes.append(_node(row, nodes))
+    return nodes
