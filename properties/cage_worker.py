@@ -122,8 +122,7 @@ def _family(rule) -> dict | None:
         return None
     why = sealed(rule)
     if why is not None:
-        return {"compile_error": f"the family rule is not sealed, so it is not sent as "
-                                 f"compiled and gets no proof: {why}"}
+        return {"compile_error": f"the family rule is not sealed ({why})"}
     from proofs.compile.serial_family import worker_data
     return {"family": worker_data(rule)}
 
