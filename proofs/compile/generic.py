@@ -252,12 +252,7 @@ def _outputs(fn, out, V: int) -> tuple:
     if len(items) != V:
         raise C.DeclarationError(f"{_where(fn)} returned a vector of {len(items)} values for "
                                  f"V={V} tokens: return one value per token")
-    out, memo = tuple(C.lift(x) for x in items), {}
-    deep = max(T.depth(t, memo) for t in out) if out else 0
-    if deep > T.MAX_DEPTH:
-        raise C.DeclarationError(f"{_where(fn)} compiles to an expression {deep} levels deep "
-                                 f"(at most {T.MAX_DEPTH}); write it with fewer nested steps")
-    return out
+    return tuple(C.shallow(C.lift(x)) for x in items)
 
 
 def _feasible(conds, n: int, V: int, has_ref: bool) -> bool:

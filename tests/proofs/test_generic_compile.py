@@ -174,6 +174,15 @@ def test_too_deep_trees_are_refused_at_capture_and_from_the_worker():
         return dists[0] * (w / w)
     with pytest.raises(DeclarationError, match="levels deep"):
         compiled(deep)
+    from proofs.compile.rule import normalized
+
+    def deep_weight(b, fn):
+        w = b
+        for _ in range(1000):
+            w = w + 0 * b
+        return w
+    with pytest.raises(DeclarationError, match="levels deep"):
+        normalized(deep_weight)
     rows = [["bid", 0]] + [["neg", k] for k in range(5000)]
     with pytest.raises(MalformedTree, match="deeper"):
         from_data({"rows": rows, "sizes": []})
