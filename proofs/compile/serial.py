@@ -162,6 +162,11 @@ def from_worker(data):
                        bounds=Bounds(max_agents=n, max_tokens=V))
 
 
+def rational(text) -> Fraction:
+    """An exact rational sent as ``"num/den"`` (a parameter, a domain's end), checked."""
+    return _const(text)
+
+
 def read_rows(rows) -> list:
     """The nodes of :func:`to_data`'s rows, each checked against the closed vocabulary
     (the caller checks which leaves may occur: :mod:`proofs.compile.serial_family`)."""

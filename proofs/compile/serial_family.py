@@ -17,7 +17,7 @@ from fractions import Fraction
 from proofs.compile import tree as T
 from proofs.compile.domains import Domain
 from proofs.compile.rule import EAGER_AGENTS, KINDS, POOLINGS, FamilyRule
-from proofs.compile.serial import MAX_DIGITS, MalformedTree, read_rows, to_data
+from proofs.compile.serial import MalformedTree, rational, read_rows, to_data
 
 FIELDS = ("kind", "name", "pooling", "rows", "tree", "general", "params", "domains",
           "reference", "weight", "epsilon")
@@ -63,15 +63,6 @@ def worker_data(rule: FamilyRule) -> dict:
             "epsilon": float(rule.epsilon)}
 
 
-def _rational(text) -> Fraction:
-    if type(text) is not str or len(text) > MAX_DIGITS or text.count("/") != 1:
-        _bad(f"{str(text)[:40]!r} is not an exact rational 'num/den'")
-    num, den = text.split("/")
-    if not (num.lstrip("-").isdigit() and den.isdigit()) or int(den) == 0:
-        _bad(f"{text[:40]!r} is not an exact rational 'num/den'")
-    return Fraction(int(num), int(den))
-
-
 def _finite(x, what: str) -> float:
     if type(x) not in (int, float) or not math.isfinite(x):
         _bad(f"{what} = {str(x)[:40]} is not a finite number")
@@ -88,7 +79,7 @@ def _domain(name: str, spec) -> Domain:
     if type(spec) is not list or len(spec) != 4 or type(spec[2]) is not bool \
             or type(spec[3]) is not bool:
         _bad(f"domain of {name!r}: expected [lo, hi, lo_open, hi_open]")
-    lo, hi = (None if e is None else _rational(e) for e in spec[:2])
+    lo, hi = (None if e is None else rational(e) for e in spec[:2])
     if lo is not None and hi is not None and lo > hi:
         _bad(f"domain of {name!r} is empty")
     return Domain(lo, hi, spec[2], spec[3])
@@ -144,7 +135,7 @@ def from_worker(data) -> FamilyRule:
     pooling = _choice(data["pooling"], POOLINGS, "pooling")
     if type(data["name"]) is not str or not data["name"] or len(data["name"]) > 200:
         _bad("name")
-    params = {k: _rational(v) for k, v in _names(data["params"], "params").items()}
+    params = {k: rational(v) for k, v in _names(data["params"], "params").items()}
     domains = {k: _domain(k, v) for k, v in _names(data["domains"], "domains").items()}
     if not set(domains) <= set(params):
         _bad(f"domain(s) for {', '.join(sorted(set(domains) - set(params)))}, not parameters")

@@ -52,7 +52,7 @@ def _data():
     (lambda d: d.update(weight=float("inf")), "weight = inf"),
     (lambda d: d.update(epsilon="0"), "epsilon = 0"),
     (lambda d: d.update(reference=[0.5, float("nan")]), "nan"),
-    (lambda d: d.update(params={"T": 0.5}), "exact rational"),
+    (lambda d: d.update(params={"T": 0.5}), "constant '0.5'"),
     (lambda d: d.update(params={"T": "1/0"}), "'1/0'"),
     (lambda d: d.update(domains={}), "leaf T cannot occur"),
     (lambda d: d.update(domains={"T": ["1/1", "0/1", False, False]}), "empty"),
