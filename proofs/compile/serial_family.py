@@ -53,7 +53,7 @@ def worker_data(rule: FamilyRule) -> dict:
     general = None
     if rule.kind == "general":
         general = [ids[n * (n - 1) // 2:n * (n + 1) // 2] for n in range(1, MAX_GENERAL_AGENTS + 1)]
-    return {"kind": rule.kind, "name": str(rule.name), "pooling": rule.pooling,
+    return {"kind": rule.kind, "name": str(rule.name)[:200], "pooling": rule.pooling,
             "rows": data["rows"], "tree": ids[0] if rule.kind == "normalized" else None,
             "general": general, "params": {k: _exact(v) for k, v in rule.values.items()},
             "domains": {k: [None if d.lo is None else _exact(d.lo),

@@ -24,6 +24,10 @@ FAMILIES = textwrap.dedent('''
         pass
     sub = Sub("sub", "normalized", lambda b, fn: b + 1)
 
+    from proofs.unbounded.families import general, winner_take_all
+    squares = general(lambda bids, fn: [b * b + 1 for b in bids])
+    wta = winner_take_all()
+
     patched = normalized(lambda b, fn: b + 1)
     patched.total_weight = lambda b: 1.0
 ''')
@@ -72,6 +76,17 @@ def test_a_caged_family_rule_is_proved_for_every_n_and_every_V(capsys, families)
         assert scope["unbounded"] is True and scope["max_agents"] is None \
             and scope["max_tokens"] is None and scope["arithmetic"] == "exact reals", scope
         assert "every n and every V" in proved[0]["detail"] and "exp(b / 2)" in proved[0]["detail"]
+
+
+@pytest.mark.parametrize("name, agents", [("squares", 4), ("wta", None)])
+def test_caged_general_and_winner_take_all_families_get_their_proofs(capsys, families, name,
+                                                                     agents):
+    rc, out = run_cli(capsys, "check", f"{families}:{name}", "--property", "monotone:box",
+                      "--max-examples", "20", "--json")
+    assert rc == 0, out
+    proved = [f for (o, e), f in _findings(out).items() if e != "hypothesis"]
+    assert [f["verdict"] for f in proved] == ["PROVED"], proved
+    assert proved[0]["scope"]["max_agents"] == agents, proved[0]["scope"]
 
 
 def test_a_caged_non_monotone_family_is_refuted_with_a_reproduction(capsys, families):
