@@ -84,16 +84,18 @@ def test_size_dependent_rule_outside_the_scope_is_proved_only_for_its_scope():
 
 
 def test_planted_no_case_split_fails_the_corpus(monkeypatch):
-    """Plant: an undecided is_positive is assumed True (bid 0 silently excluded)."""
+    """Plant: an undecided is_positive is assumed True (bid 0 silently excluded). The rule
+    that catches it is judged alone (the whole corpus, unplanted, is the test above)."""
     monkeypatch.setattr(rule_level, "CASE_SPLIT", False)
-    bad = corpus_failures()
+    bad = corpus_failures(["positive_at_zero"])
     assert any(line.startswith("positive_at_zero:") for line in bad), bad
 
 
 def test_planted_no_cross_check_fails_the_corpus(monkeypatch):
-    """Plant: the trace/code cross-check is skipped: the hidden rare literal is PROVED."""
+    """Plant: the trace/code cross-check is skipped: the hidden rare literal is PROVED (that
+    rule judged alone)."""
     monkeypatch.setattr(rule_level, "CROSS_CHECK", False)
-    bad = corpus_failures()
+    bad = corpus_failures(["rare_literal_hidden"])
     assert any(line.startswith("rare_literal_hidden: PROVED") for line in bad), bad
 
 
