@@ -72,36 +72,28 @@ def test_lockstep_runs_equal_sequential_runs(tmp_path):
 
 
 def _demo_with_a_planted_step(tmp_path, monkeypatch, planted_step: int = 2):
-    """The synthetic sweep (linear, 2 shares, 1 seed) where the mechanism charges half again
-    the second price at one step while the runs are generated; the verification after the
-    lockstep replays with the correct mechanism."""
+    """The synthetic sweep (linear, 3 shares, 1 seed) whose transcripts record half again the
+    charged payments at one step (a recorder that does not write what the auction computed;
+    the hash chain is computed over what it writes)."""
+    from mechanism.transcript import TranscriptWriter
     from tokenauction.demo import sweep
-    from tokenauction.demo.lockstep import run_all as real_run_all
     from tokenauction.demo.synthetic import SyntheticAgents
-    real_step = TokenAuction.step
+    real = TranscriptWriter.write_step
 
-    def bad_step(self, *args, **kw):
-        rec = real_step(self, *args, **kw)
-        if rec.step == planted_step:
-            rec.payments = rec.payments * 1.5
-        return rec
+    def write_step(self, record, rows):
+        if record["step"] == planted_step:
+            record = dict(record, payments=[1.5 * z for z in record["payments"]])
+        return real(self, record, rows)
 
-    def run_all_planted(batch_step, jobs):
-        monkeypatch.setattr(TokenAuction, "step", bad_step)
-        try:
-            return real_run_all(batch_step, jobs)
-        finally:
-            monkeypatch.setattr(TokenAuction, "step", real_step)
-
-    monkeypatch.setattr(sweep, "run_all", run_all_planted)
+    monkeypatch.setattr(TranscriptWriter, "write_step", write_step)
     cfg = sweep.load_config(None, rules=["linear"], shares=3, seeds=[0], max_tokens=5, batch=3)
     return cfg, sweep.run_demo(cfg, SyntheticAgents(n=2, seed=0), tmp_path, log=lambda m: None)
 
 
 def test_demo_verification_is_the_run_audit_of_the_same_step(tmp_path, monkeypatch, capsys):
-    """Planted bad step: payments 1.5x the second price at step 2. The demo's verification
-    fails on that step, and ``tokenauction audit`` of the same run folder fails alike (the
-    same divergences); without the plant both are clean."""
+    """Planted bad step: payments recorded 1.5x the second price at step 2. The demo's
+    verification fails on that step, and ``tokenauction audit`` of the same run folder fails
+    alike (the same divergences); without the plant both are clean."""
     from properties.audit.replay import audit_run
     from tokenauction.demo.summary import validation_summary
     cfg, results = _demo_with_a_planted_step(tmp_path, monkeypatch)
@@ -120,6 +112,7 @@ def test_demo_verification_is_the_run_audit_of_the_same_step(tmp_path, monkeypat
         assert alone["checks"] == r.audit["checks"]
         assert cli(["audit", r.folder]) == 1
         assert "FIRST DIVERGENCE: [replay_payments]" in capsys.readouterr().out
+    monkeypatch.undo()
     _, clean = _demo_with_a_planted_step(tmp_path / "clean", monkeypatch, planted_step=-1)
     assert all(r.audit["ok"] and r.audit["steps_read"] == len(r.tokens) >= 3 for r in clean), \
         [(r.audit["ok"], r.audit["steps_read"], len(r.tokens)) for r in clean]

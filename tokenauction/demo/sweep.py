@@ -178,17 +178,17 @@ def run_chunk(cfg: DemoConfig, backend, auctions: dict, jobs, out_dir: Path | No
                                      record_to=folder, keep_reports=False, keep_steps=False,
                                      on_step=on_step)
             text = backend.decode(transcript.tokens)
+            audit = None
+            if folder is not None:  # a verified run: its run audit, the others going on
+                view.leave()
+                audit = audit_run(folder, auction=auction).to_json()
             return RunResult(name, share, seed, bids, text, transcript.tokens,
                              {a["brand"]: a["brand"].lower() in text.lower() for a in cfg.agents},
                              transcript.total_payments.tolist(), run_measures(steps), checks,
-                             str(folder))
+                             str(folder), audit)
         return job
 
-    results = run_all(backend.batch(len(jobs)), [job_fn(*j) for j in jobs])
-    if out_dir is not None:  # after the lockstep: a finished run's audit holds no one up
-        for res in results:
-            res.audit = audit_run(res.folder, auction=auctions[res.rule]).to_json()
-    return results
+    return run_all(backend.batch(len(jobs)), [job_fn(*j) for j in jobs])
 
 
 def run_demo(cfg: DemoConfig, backend, out_dir: Path, log=None) -> list[RunResult]:
