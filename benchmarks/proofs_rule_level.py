@@ -9,7 +9,7 @@ published per-bidder growth).
 
     PYTHONPATH=. python benchmarks/proofs_rule_level.py [--quick] [--limit 60] [--overhead]
 
-``--overhead``: the cost of the soundness cross-check, on and off side by side.
+``--overhead``: the share of the float64 refutation search (after z3's unsat) in a proof.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mechanism.rules import get_rule  # noqa: E402
 from mechanism.verdicts import Verdict  # noqa: E402
-from proofs.bounded.rule_level import search  # noqa: E402
+from proofs.bounded.compiled_form import subject  # noqa: E402
+from proofs.bounded.rule_level import Job, search  # noqa: E402
 
 
 def timed(rule, order, n, V, limit):
     t0 = time.monotonic()
-    res = search(rule, "monotone", order, [(n, V)], t0 + limit)
+    res = search(Job(subject(rule), "monotone", order, ((n, V),), t0 + limit))
     return time.monotonic() - t0, res.verdict
 
 
@@ -88,22 +89,23 @@ def frontier(rule, order, limit):
 
 
 def soundness_overhead(limit):
-    """Time of the default-size proofs (n <= 3, V <= 4) with and without the trace/code
-    cross-check, side by side in one run: the ratio is what soundness costs."""
-    from proofs.bounded import rule_level
-    from proofs.bounded.rule_level import prove_rule_property
-    print("\ncross-check overhead, n <= 3, V <= 4 (CPU seconds, same process)")
-    print(f"  {'rule':>16} {'order':>8} {'off':>7} {'on':>7} {'ratio':>6}")
+    """Time of the default-size proofs (n <= 3, V <= 4) and, side by side in one run, of
+    the float64 refutation search alone that follows z3's unsat: its share of the proof."""
+    from proofs.bounded import float_search
+    from proofs.bounded.rule_level import prove_rule
+    print("\nfloat64 search share, n <= 3, V <= 4 (CPU seconds, same process)")
+    print(f"  {'rule':>16} {'order':>8} {'proof':>7} {'search':>7} {'share':>6}")
+    pairs = [(n, V) for n in range(1, 4) for V in range(2, 5)]
     for name, order in (("linear", "box"), ("linear", "segment"), ("winner_take_all", "box")):
-        secs = []
-        for cc in (False, True):
-            rule_level.CROSS_CHECK = cc
-            t0 = time.process_time()
-            res = prove_rule_property(get_rule(name), "monotone", order, timeout_s=limit)
-            secs.append(time.process_time() - t0)
-            assert res.verdict is Verdict.PROVED, res.detail
-        rule_level.CROSS_CHECK = True
-        print(f"  {name:>16} {order:>8} {secs[0]:7.2f} {secs[1]:7.2f} {secs[1] / secs[0]:6.2f}")
+        rule = get_rule(name)
+        t0 = time.process_time()
+        res = prove_rule(rule, "monotone", order, timeout_s=limit)
+        proof = time.process_time() - t0
+        assert res.verdict is Verdict.PROVED, res.detail
+        t0 = time.process_time()
+        float_search.refute(rule, "monotone", order, pairs, [], time.monotonic() + limit)
+        alone = time.process_time() - t0
+        print(f"  {name:>16} {order:>8} {proof:7.2f} {alone:7.2f} {alone / proof:6.2f}")
 
 
 def main(argv=None) -> int:
@@ -111,7 +113,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     ap.add_argument("--limit", type=float, default=60.0, help="seconds per size (default 60)")
     ap.add_argument("--overhead", action="store_true",
-                    help="only the cross-check overhead at the default sizes")
+                    help="only the float64 search's share at the default sizes")
     args = ap.parse_args(argv)
     if args.overhead:
         soundness_overhead(args.limit)

@@ -283,6 +283,14 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
     m = cage.meta
+    if m["kind"] == "rule" and m.get("compiled") is not None:
+        from proofs.compile.serial import from_worker  # trees as data: no user code here
+        try:
+            rule = from_worker(m["compiled"])
+        finally:
+            cage.close()
+        rule.name = printable(rule.name, 80)
+        return rule
     if m["kind"] == "rule":
         fn = _method(cage, "aggregate", False)
     else:
@@ -294,6 +302,8 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     fn.__tokenauction_spec__ = target
     fn.claims = m["claims"]
     fn.__tokenauction_literals__ = tuple(m.get("literals", ()))
+    if m.get("compile_error"):  # a generic rule that cannot be compiled: sampled, no proof
+        fn.__tokenauction_compile_error__ = printable(m["compile_error"], 600)
     return fn
 
 
@@ -335,12 +345,13 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
     try:
         fn = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
                                 timeout)
-        cages.append(fn.__tokenauction_caged__)
+        if getattr(fn, "__tokenauction_caged__", None) is not None:  # else: compiled, here
+            cages.append(fn.__tokenauction_caged__)
         opts["rule"] = _caged_judge(opts.get("rule"), paths, timeout)
         if callable(opts["rule"]):
             cages.append(opts["rule"].__tokenauction_caged__)
         opts["valuation"] = load_valuation(opts.get("valuation"))
-        report = check(fn, kind=fn.kind, **opts)
+        report = check(fn, kind=getattr(fn, "kind", "rule"), **opts)
     except CageFailure as exc:
         why = (f"the target {exc} while being loaded: a target that ends, crashes or hangs "
                "the checker is a finding about the target (REFUTED, exit 1)")

@@ -107,7 +107,28 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
     name = getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
     meta = {"kind": kind, "name": str(name), "literals": _literals(obj),
             "claims": _plain(dict(getattr(obj, "claims", None) or {}))}
+    if kind == "rule":
+        meta.update(_compiled(obj))
     return methods, meta
+
+
+def _compiled(rule) -> dict:
+    """A generic rule's trees as data (the parent proves them and runs their generated
+    code), or why it cannot be compiled (then it is sampled here, and gets no proof)."""
+    generic = getattr(rule, "generic", None)
+    if generic is None or type(rule).__module__ not in ("proofs.compile.generic_rule",
+                                                        "mechanism.rules"):
+        return {}
+    from proofs.compile.capture import DeclarationError
+    from proofs.compile.serial import worker_data
+    try:
+        if type(rule).__module__ == "mechanism.rules":   # classify kept the plain rule
+            from proofs.compile.generic_rule import compiled
+            compiled(generic)
+            return {}
+        return {"compiled": worker_data(rule)}
+    except DeclarationError as exc:
+        return {"compile_error": str(exc)[:1000]}
 
 
 def _reply(conn, *msg) -> None:

@@ -34,6 +34,7 @@ from mechanism import payments as PAY
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 
+from properties.checker.proving import generic_target
 from properties.loading import load_spec
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
@@ -130,7 +131,7 @@ def classify(obj, kind: str | None = None):
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
     if _first_param(obj) == "ops":
-        return "rule", R.Rule(getattr(obj, "__name__", "generic"), obj)
+        return "rule", generic_target(obj)
     k = _required_positional(obj)
     if k == 2:
         return "rule", obj
@@ -234,7 +235,7 @@ class Target:
                                                                   pool.integers})
             except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
                 vals = []
-            if type(self.obj).__module__ == "proofs.compile.rule":  # its tree's constants
+            if type(self.obj).__module__.startswith("proofs.compile."):  # its trees' constants
                 vals = list(self.obj.constants()) + vals
             lo, hi = LITERAL_RANGE
             self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]

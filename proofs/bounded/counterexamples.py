@@ -47,11 +47,13 @@ def _rounded(cex, d):
     return out
 
 
-def _bound(rule, cex):
+def bound_rule(rule, cex):
+    """``rule`` with the counterexample's reference and weight bound (if it has them)."""
     return rule.with_reference(cex["reference"], cex["weight"]) if "reference" in cex else rule
 
 
-def _profiles(cex):
+def profiles(cex):
+    """The bid profiles before and after the agent's move."""
     bf, bt = list(cex["bids"]), list(cex["bids"])
     bf[cex["agent"]], bt[cex["agent"]] = cex["bid_from"], cex["bid_to"]
     return bf, bt
@@ -59,13 +61,13 @@ def _profiles(cex):
 
 def _violates_exact(rule, cex, prop, order) -> bool:
     """Exact check in Fraction for box (the order used to search); segment via numpy."""
-    bf, bt = _profiles(cex)
+    bf, bt = profiles(cex)
     try:
-        r = _bound(rule, cex)
+        r = bound_rule(rule, cex)
         if r.total_weight(np.array(bf, dtype=float)) <= 0:
             return False
         qf, qt = list(r.exact(cex["dists"], bf)), list(r.exact(cex["dists"], bt))
-    except (TokenAuctionError, ZeroDivisionError):
+    except (TokenAuctionError, ZeroDivisionError, NotImplementedError):
         return False
     p = cex["dists"][cex["agent"]]
     if r.epsilon:  # smoothing is float-only; leave it to numpy
@@ -79,8 +81,8 @@ def _violates_exact(rule, cex, prop, order) -> bool:
 
 def numpy_violation(rule, cex, prop, order):
     """Re-run ``cex`` on the numpy reference; return (q_from, q_to) if it violates."""
-    bf, bt = _profiles(cex)
-    r = _bound(rule, cex)
+    bf, bt = profiles(cex)
+    r = bound_rule(rule, cex)
     P = np.array([[float(x) for x in p] for p in cex["dists"]])
     qf = r.evaluate(P, np.array([float(x) for x in bf]))
     qt = r.evaluate(P, np.array([float(x) for x in bt]))
@@ -90,21 +92,23 @@ def numpy_violation(rule, cex, prop, order):
     return (qf, qt) if bad else None
 
 
-def confirm_violation(rule, cex, prop, order):
-    """The simplest rounding of ``cex`` that numpy confirms, as a plain dict, or None.
+def confirm_violation(rule, cex, prop, order, exact_rule=None):
+    """The simplest rounding of ``cex`` that the code that runs (``rule``) confirms, as a
+    plain dict, or None.
 
-    First pass: roundings that violate exactly (``Rule.exact``) and in numpy. Second pass:
-    roundings numpy alone confirms (the exact backend may read a float literal of the rule
-    differently, e.g. ``b == 0.37`` is False for ``Fraction(37, 100)``); those are marked
+    First pass: roundings that violate exactly (``exact_rule.exact``, default ``rule``: the
+    compiled tree in ``Fraction``) and in float64. Second pass: roundings float64 alone
+    confirms (the float64 code may differ from its exact tree); those are marked
     ``"exact_confirmed": False``."""
     tries = [c for c in [_rounded(cex, d) for d in DENOMINATORS] + [cex] if c is not None]
+    exact_rule = rule if exact_rule is None else exact_rule
     for need_exact in (True, False):
         for c in tries:
-            if need_exact and not _violates_exact(rule, c, prop, order):
+            if need_exact and not _violates_exact(exact_rule, c, prop, order):
                 continue
             try:
                 seen = numpy_violation(rule, c, prop, order)
-            except TokenAuctionError:
+            except Exception:  # noqa: BLE001 - the code that runs may be the user's
                 continue
             if seen is not None:
                 out = _plain(c, *seen, prop, order)

@@ -2,9 +2,9 @@
 counterexample search (docs/theory.md, section 4).
 
 Seeded instances on a grid of tenths (distributions) and simple bids are screened on the
-numpy reference (``Rule.evaluate``, ``mechanism.orders``); a violation found there is then
-re-evaluated EXACTLY through the rule's generic definition on sympy
-(:class:`proofs.bounded.backends.SympyOps`: exact rationals, exact exp/log, compared to 60 digits).
+code that runs (``Rule.evaluate``, ``mechanism.orders``); a violation found there is then
+re-evaluated EXACTLY on the rule's compiled tree in sympy (exact rationals, exact exp/log,
+compared to 60 digits).
 Only a violation both see, by more than 1e-9, is REFUTED. Finding none proves nothing:
 the answer is then UNKNOWN with what was searched.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from mechanism.verdicts import Verdict
 
 from proofs.bounded.backends import SympyOps
-from proofs.bounded.counterexamples import _bound, _profiles, numpy_violation
+from proofs.bounded.counterexamples import bound_rule, numpy_violation, profiles
 from proofs.registry import ProofResult
 
 BIDS = (Fraction(0), Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4))
@@ -40,11 +40,11 @@ def _instances(n, V, rng):
 def _exact(rule, cex):
     """Exact ``(q_from, q_to)`` as sympy numbers, or None if sympy cannot evaluate the rule."""
     so = SympyOps()
-    r = _bound(rule, cex)
+    r = bound_rule(rule, cex)
     ref = None if r.reference is None else so.vector([rational_str(x) for x in r.reference])
     try:
         out = []
-        for prof in _profiles(cex):
+        for prof in profiles(cex):
             dists = [so.vector(p) for p in cex["dists"]]
             if r.epsilon:
                 e = so.scalar(r.epsilon)
@@ -57,7 +57,8 @@ def _exact(rule, cex):
 
 
 def rational_str(x):
-    return Fraction(float(x)).limit_denominator(10**12)
+    """The exact binary value of a stored float64 (the compiled tree reads it so)."""
+    return Fraction(float(x))
 
 
 def _exact_violation(cex, qf, qt, prop) -> bool:
@@ -70,8 +71,10 @@ def _exact_violation(cex, qf, qt, prop) -> bool:
     return out(qf, qt) and (prop != "consistent" or out(qt, qf))
 
 
-def search(rule, prop, order, pairs, deadline, scope_text) -> ProofResult:
-    tried = 0
+def search(subj, prop, order, pairs, deadline, scope_text) -> ProofResult:
+    """An exact counterexample of ``subj`` (:class:`proofs.bounded.compiled_form.Subject`):
+    screened on the code that runs, re-evaluated on the compiled tree."""
+    rule, tried = subj.runs, 0
     for n, V in pairs:
         rng = np.random.default_rng([n, V, 10])
         for cex in _instances(n, V, rng):
@@ -84,7 +87,7 @@ def search(rule, prop, order, pairs, deadline, scope_text) -> ProofResult:
                 continue
             if seen is None:
                 continue
-            exact = _exact(rule, cex) if order == "box" else None
+            exact = _exact(subj.tree, cex) if order == "box" else None
             if exact is not None and not _exact_violation(cex, *exact, prop):
                 continue
             out = _plain(cex, seen, prop, order, exact)

@@ -1,7 +1,7 @@
 """One symbolic instance of the rule-level prover (docs/theory.md, section 4): n agents,
-V tokens, agent i bidding ``s < s'``; the rule traced soundly (:mod:`proofs.bounded.tracing`),
-cross-checked against the shipped code (:mod:`proofs.bounded.crosscheck`), and solved query by
-query with the simplex projected onto the probabilities each query mentions.
+V tokens, agent i bidding ``s < s'``; the rule's compiled trees
+(:mod:`proofs.compile.generic_rule`) read as z3 terms, and solved query by query with the
+simplex projected onto the probabilities each query mentions.
 :mod:`proofs.bounded.rule_level` drives it."""
 
 from __future__ import annotations
@@ -9,30 +9,26 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 
-from mechanism.arith import Unsupported, Vec
 from mechanism.errors import InvalidInput
-from mechanism.rules import Rule
-from mechanism.smoothing import smooth
 
-from proofs.bounded import crosscheck
-from proofs.bounded.backends import Z3Ops, _z3
-from proofs.bounded.tracing import Sym, Trace
+from proofs.bounded.backends import z3_module
+from proofs.compile.evaluate import z3_defined, z3_term
+from proofs.compile.generic_rule import GenericRule, leaf_values
 
 
 class Timeout(Exception):
     pass
 
 
-class TraceMismatch(Exception):
-    """The traced expression and the shipped code disagree at a concrete point."""
+def _smooth(z3, row, eps, V):
+    return row if not eps else [x * (1 - eps) + eps / V for x in row]
 
 
 class Instance:
     """Symbolic reports for n agents over V tokens, agent i bidding s < s'."""
 
-    def __init__(self, rule: Rule, n: int, V: int, i: int, symbolic_reference: bool,
-                 case_split: bool = True):
-        z3 = self.z3 = _z3()
+    def __init__(self, rule: GenericRule, n: int, V: int, i: int, symbolic_reference: bool):
+        z3 = self.z3 = z3_module()
         self.rule, self.n, self.V, self.i = rule, n, V, i
         self.symbolic_reference = symbolic_reference
         self.P = [[z3.Real(f"p{j}_{t}") for t in range(V)] for j in range(n)]
@@ -46,84 +42,30 @@ class Instance:
             lam = z3.Real("lam")
             self.simplices.append(ref)
             cons.append(lam >= 0)
+        elif rule.reference is not None:
+            ref = [Fraction(float(x)) for x in rule.reference]
         self.ref, self.lam = ref, lam
+        lam_value = lam if lam is not None else Fraction(float(rule.weight))
         bf, bt = list(self.b), list(self.b)
         bf[i], bt[i] = self.s, self.s2
         W = z3.Sum(*bf) + (lam if lam is not None else
-                           (rule.weight if rule.reference is not None else 0))
+                           (lam_value if rule.reference is not None else 0))
         cons.append(W > 0)
-        domain = cons + [c for p in self.simplices for c in [x >= 0 for x in p]
-                         + [z3.Sum(*p) == 1]]
-        trace = self.trace = Trace(z3, domain)
-        ops = self.ops = Z3Ops(trace)
-        if not case_split:
-            ops.is_positive = lambda x: _assume_positive(ops, x)
-        sym = lambda xs: Vec(Sym(x, trace) for x in xs)
-        dists = [sym(p) for p in self.P]
-        if symbolic_reference:
-            sref, slam = sym(ref), Sym(lam, trace)
-        elif rule.reference is not None:
-            sref, slam = ops.vector(rule.reference), ops.scalar(rule.weight)
-        else:
-            sref, slam = None, ops.scalar(0)
-        if rule.epsilon:
-            eps = ops.scalar(rule.epsilon)
-            dists = [smooth(p, eps, V) for p in dists]
-            sref = None if sref is None else smooth(sref, eps, V)
-        self.p_i = [x.term for x in dists[i]]
-        self.q_from = self._trace(lambda: rule.generic(ops, dists, [Sym(x, trace) for x in bf],
-                                                       sref, slam))
-        self.q_to = self._trace(lambda: rule.generic(ops, dists, [Sym(x, trace) for x in bt],
-                                                     sref, slam))
+        eps = Fraction(float(rule.epsilon))
+        dists = [_smooth(z3, p, eps, V) for p in self.P]
+        self.p_i = dists[i]
+        trees = rule.trees(n, V, ref is not None)   # DeclarationError: the rule's own line
+        leaves = leaf_values(dists, None if ref is None else _smooth(z3, ref, eps, V),
+                             lam_value)
+        for prof, out in ((bf, "q_from"), (bt, "q_to")):
+            terms, defined = {}, {}
+            setattr(self, out, [z3_term(t, prof, leaves, terms) for t in trees])
+            # where the tree is undefined (a division by 0) the code declines: no claim there
+            cons += [z3_defined(t, prof, leaves, defined, terms) for t in trees]
         self.constraints = cons
         self.mentioned: set = set()
         self._constraint_vars: set | None = None  # _variables(self.constraints), once
         self._variable_memo: dict = {}  # _variables' memo, shared by this instance's queries
-
-    def _trace(self, fn):
-        """Every case of ``fn`` (case splits of is_positive), joined with If; a refusal
-        the rule caught still counts."""
-        try:
-            paths = self.trace.explore(lambda: self.ops.terms(fn(), self.V))
-        except Unsupported:
-            raise
-        except Exception as exc:
-            if self.trace.events:
-                raise Unsupported(self.trace.events[0]) from exc
-            raise RuleRaised(f"the rule raised {type(exc).__name__}: {exc}") from exc
-        if self.trace.events:
-            raise Unsupported(self.trace.events[0] + " (the rule caught the refusal)")
-        return self.trace.join(paths)
-
-    def cross_check(self, seed: int):
-        """Compare q_from and q_to with ``Rule.evaluate`` at many points (TraceMismatch).
-        Agent 0's traces get every point (its bid symbols cover every agent's position);
-        the re-traces for the other agents every 4th."""
-        z3, i = self.z3, self.i
-
-        def env(P, prof, moving):
-            if moving == "s_prime" and prof[i] == 0:
-                return None  # s' > s >= 0: bid 0 lies outside Q(s')'s domain
-            e = {f"p{j}_{t}": P[j][t] for j in range(self.n) for t in range(self.V)}
-            e.update({f"b{j}": prof[j] for j in range(self.n)})
-            e["s"], e["s_prime"] = (prof[i], prof[i] + 1) if moving == "s" else \
-                (prof[i] / 2, prof[i])
-            if self.symbolic_reference:
-                e.update({f"ref_{t}": Fraction(1, self.V) for t in range(self.V)})
-                e["lam"] = Fraction(1, 2)
-            return e
-        concrete = None
-        if self.symbolic_reference:
-            ref = [1 / self.V] * self.V
-            concrete = lambda P, prof: self.rule.with_reference(ref, 0.5)
-        for name, terms, moving in (("Q(s)", self.q_from, "s"), ("Q(s')", self.q_to, "s_prime")):
-            bad = crosscheck.disagreement(self.rule, z3, terms,
-                                          lambda P, prof: env(P, prof, moving),
-                                          self.n, self.V, seed, concrete,
-                                          stride=1 if i == 0 else 4)
-            if bad:
-                raise TraceMismatch(f"the trace does not match the code: {name} for agent {i}, "
-                                    f"n={self.n}, V={self.V}, {bad}")
 
     def _simplex_constraints(self, extra):
         """Simplex constraints, with the probabilities that neither ``extra`` nor the
@@ -173,17 +115,6 @@ class Instance:
             out["reference"] = dist(self.ref)
             out["weight"] = val(self.lam)
         return out
-
-
-class RuleRaised(Exception):
-    """The rule raised (not a refusal of the tracer) while being traced."""
-
-
-def _assume_positive(ops, x) -> bool:
-    """The planted unsound ``is_positive`` (CASE_SPLIT off): undecided means True."""
-    z3 = ops.z3
-    d = z3.simplify(ops.scalar(x).term > 0)
-    return not z3.is_false(d)
 
 
 def _variables(z3, formulas, memo: dict | None = None) -> set:

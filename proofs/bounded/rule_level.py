@@ -15,16 +15,17 @@ Division by ``W`` is left to z3 (it purifies ``a/b`` itself; introducing ``q`` w
 (3 agents, 4 tokens) linear takes about 1-2 s per order; see
 ``benchmarks/proofs_rule_level.py`` for the growth per added agent and token.
 
-Soundness: the rule is traced on :class:`proofs.bounded.tracing.Sym` values that refuse
-Python branches and ``float`` (UNKNOWN naming the line, suggesting ``ops.ite``); numpy
-functions are lifted exactly or refused; an undecided ``ops.is_positive`` splits the case
-(bid 0 and bid > 0 both explored), so the bid domain stays every real ``>= 0``. Every traced
-instance is cross-checked against the shipped code at many points
-(:mod:`proofs.bounded.crosscheck`) before its queries run: a mismatch is UNKNOWN "the trace does
-not match the code".
+Soundness: what z3 reads is the rule's compiled trees (:mod:`proofs.compile.generic_rule`),
+the object whose generated code runs; no probe or tolerance decides a PROVED. A rule whose
+evaluation is not that code (a plain ``Rule`` of a user's function, a subclass, a replaced
+method: :func:`proofs.compile.generic_rule.sealed`) is compiled and searched all the same,
+but z3's unsat is then UNKNOWN with the reason; a built-in rule's numpy fast path is tied
+to its compiled tree by a property test, which the scope names. After unsat, a float64
+search of the code that runs (:mod:`proofs.bounded.float_search`) may still REFUTE: the
+proof is in exact reals, the code in float64.
 
 unsat for every query -> PROVED on those sizes, with :class:`mechanism.verdicts.Scope`;
-sat -> the model, made robust and rounded, re-run on the numpy reference
+sat -> the model, made robust and rounded, re-run on the code that runs
 (``rule.evaluate`` + ``mechanism.orders``) -> REFUTED; timeout -> UNKNOWN; exp/log -> an
 exact search (:mod:`proofs.bounded.exact_search`): REFUTED with an exact counterexample, or
 UNKNOWN; a rule with a numpy form only -> SKIPPED.
@@ -33,6 +34,7 @@ UNKNOWN; a rule with a numpy form only -> SKIPPED.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from mechanism.arith import Unsupported
 from mechanism.errors import InvalidInput
@@ -40,19 +42,26 @@ from mechanism.orders import get_order
 from mechanism.rules import Rule, as_rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
-from proofs.bounded import exact_search
-from proofs.registry import ProofResult
+from proofs.bounded import exact_search, float_search
+from proofs.bounded.compiled_form import BUILTIN_TIE, Subject, builtin_reason, subject
 from proofs.bounded.counterexamples import confirm_violation
-from proofs.bounded.rule_instance import Instance, RuleRaised, Timeout, TraceMismatch
-from proofs.bounded.tracing import NeedsTranscendental
-
-#: switches for the planted-bug tests (tests/proofs/test_rule_corpus.py); never change them
-#: elsewhere: ``CASE_SPLIT = False`` assumes every undecided ``is_positive`` is True (the old,
-#: unsound behaviour), ``CROSS_CHECK = False`` skips the trace/code comparison.
-CASE_SPLIT = True
-CROSS_CHECK = True
+from proofs.bounded.rule_instance import Instance, Timeout
+from proofs.compile.capture import DeclarationError
+from proofs.registry import ProofResult
 
 PROPERTIES = ("monotone", "consistent")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One bounded search: what is read and run, the property, the sizes, the deadline."""
+    subj: Subject
+    prop: str
+    order: str
+    pairs: tuple
+    deadline: float
+    symbolic_reference: bool = False
+    size: str = ""
 Z3_ORDERS = ("box", "segment")
 
 
@@ -89,14 +98,13 @@ def _check(value, name, lo):
         raise InvalidInput(f"{name} must be an integer >= {lo}, got {value!r}", value=value)
 
 
-def _validate(property_id, order, max_agents, max_tokens, timeout_s, min_agents=1):
+def _validate(property_id, order, max_agents, max_tokens, timeout_s):
     if property_id not in PROPERTIES:
         raise InvalidInput(f"unknown property {property_id!r} for the rule-level engine; use one "
                            f"of {', '.join(PROPERTIES)}", value=property_id)
     get_order(order)  # InvalidInput naming the known orders
     _check(max_agents, "max_agents", 1)
     _check(max_tokens, "max_tokens", 2)
-    _check(min_agents, "min_agents", 1)
     if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
         raise InvalidInput(f"timeout_s must be a positive number, got {timeout_s!r}",
                            value=timeout_s)
@@ -122,12 +130,12 @@ def prove_rule_property(rule, property_id, order, *, max_agents=3, max_tokens=4,
 
 
 def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_s=10.0,
-               symbolic_reference=False, min_agents=1) -> ProofResult:
+               symbolic_reference=False) -> ProofResult:
     """:func:`prove_rule_property`, optionally with a symbolic reference ``p_0`` and
     weight ``lambda >= 0`` (every reference and weight at once)."""
     t0 = time.monotonic()
     rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
-    _validate(property_id, order, max_agents, max_tokens, timeout_s, min_agents)
+    _validate(property_id, order, max_agents, max_tokens, timeout_s)
     if rule.generic is None:
         return ProofResult(Verdict.SKIPPED, "z3", f"rule {rule.name!r} has a numpy form only; "
                            "the rule-level engine needs its generic definition (use sampling)")
@@ -136,8 +144,7 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
                            "log/sqrt); the rule-level engine handles box and segment")
     if property_id == "consistent":
         mon = prove_rule(rule, "monotone", order, max_agents=max_agents, max_tokens=max_tokens,
-                         timeout_s=timeout_s / 2, symbolic_reference=symbolic_reference,
-                         min_agents=min_agents)
+                         timeout_s=timeout_s / 2, symbolic_reference=symbolic_reference)
         if mon.verdict is Verdict.PROVED:
             mon.detail = ("consistent follows from monotone (s < s' gives Q(s') ⪰ Q(s); "
                           "s = s' by reflexivity): " + mon.detail)
@@ -148,8 +155,9 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
              else range(2, max_tokens + 1))
     size = f"n<={max_agents}, V<={max(sizes)}" + (", symbolic p0, lambda" if symbolic_reference
                                                    else "")
-    pairs = [(n, V) for n in range(min_agents, max_agents + 1) for V in sizes]
-    return search(rule, property_id, order, pairs, t0 + timeout_s, symbolic_reference, size)
+    pairs = [(n, V) for n in range(1, max_agents + 1) for V in sizes]
+    return search(Job(subject(rule), property_id, order, pairs, t0 + timeout_s,
+                      symbolic_reference, size))
 
 
 def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=False,
@@ -157,7 +165,12 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
     """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
     assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
                    "every agent i, every bid s < s' of agent i",
-                   "float literals of the rule read as the simplest rational rounding to them"]
+                   "the rule's compiled expression tree (its generated code is what runs; "
+                   "float constants are their exact binary values)",
+                   "where that tree is defined (elsewhere the rule declines the input)",
+                   "no claim beyond these sizes"]
+    if builtin_reason(rule) is None:   # a built-in: its fast path's tie to the tree
+        assumptions.append(BUILTIN_TIE)
     if min_agents > 1:
         assumptions.append(f"n >= {min_agents}")
     if symbolic_reference:
@@ -166,75 +179,108 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
         assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
                            f"lambda = {rule.weight}")
     if rule.epsilon:
-        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon}")
+        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon} (exactly)")
     return Scope(max_agents=max_agents, max_tokens=max_tokens,
                  bids="real bids >= 0 (bid 0 included: is_positive is a case split)",
                  arithmetic="exact reals", assumptions=tuple(assumptions))
 
 
-def search(rule, property_id, order, pairs, deadline, symbolic_reference=False, size=""):
+def search(job: Job) -> ProofResult:
     """Check each (agents, tokens) pair in turn, every agent; stop at the first violation."""
-    done, queries, splits = [], 0, 0
-    for n, V in pairs:
+    subj, property_id, order, size = job.subj, job.prop, job.order, job.size
+    done, queries, unconfirmed = [], 0, None
+    for n, V in job.pairs:
         for i in range(n):
             try:
-                inst = Instance(rule, n, V, i, symbolic_reference, CASE_SPLIT)
-                splits += len(inst.trace.splits)
-                if CROSS_CHECK:
-                    inst.cross_check(seed=1000 * n + 10 * V + i)
+                inst = Instance(subj.tree, n, V, i, job.symbolic_reference)
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
-                    model = inst.solve(q, deadline)
-                    if model is not None:
-                        return _refuted(rule, inst, property_id, order, name, model,
-                                        deadline, size)
-            except NeedsTranscendental as exc:
-                res = exact_search.search(rule, property_id, order, pairs, deadline, size)
+                    model = inst.solve(q, job.deadline)
+                    if model is None:
+                        continue
+                    res = _refuted(job, inst, name, model)
+                    if res.verdict is Verdict.REFUTED:
+                        return res
+                    unconfirmed = unconfirmed or res   # not confirmed: search on, never PROVED
+                    break
+            except DeclarationError as exc:
+                return ProofResult(Verdict.UNKNOWN, "z3", f"the rule cannot be compiled "
+                                   f"exactly: {exc} (n={n}, V={V})", size)
+            except Unsupported as exc:  # exp / log: not in z3's real arithmetic
+                res = exact_search.search(subj, property_id, order, job.pairs, job.deadline,
+                                          size)
                 res.detail = f"{exc} (n={n}, V={V}); " + res.detail
                 return res
-            except Unsupported as exc:
+            except InvalidInput as exc:   # a size the rule is not compiled for
                 return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V})", size)
-            except (TraceMismatch, RuleRaised) as exc:
-                return ProofResult(Verdict.UNKNOWN, "z3", f"{exc} (n={n}, V={V}, agent {i})",
-                                   size)
             except Timeout as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3",
                                    f"timeout at n={n}, V={V}, agent {i} "
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
         done.append(f"n={n} V={V}")
-    ns, vs = [n for n, _ in pairs], [V for _, V in pairs]
-    scope = rule_scope(rule, max(ns), max(vs), symbolic_reference, min(ns))
-    if not CROSS_CHECK or not CASE_SPLIT:
-        scope = Scope(scope.max_agents, scope.max_tokens, scope.bids, scope.arithmetic,
-                      scope.assumptions + ("PLANTED BUG: a soundness check is switched off",))
-    note = f"; {splits} case split(s) of is_positive explored" if splits else ""
-    return ProofResult(Verdict.PROVED, "z3",
-                       f"{property_id} under {order}: z3 found no violation ({queries} "
-                       f"per-token queries, all unsat) for every agent at sizes "
-                       f"{', '.join(done)}{note}; the trace matched the code at every "
-                       "cross-check point", size, scope=scope)
+    return _proved(job, f"z3 found no violation ({queries} per-token queries, all unsat) of the "
+                   f"compiled tree for every agent at sizes {', '.join(done)}", unconfirmed)
 
 
-def _refuted(rule, inst, prop, order, name, model, deadline, size) -> ProofResult:
-    """Make the model robust (margin), round it, and confirm it on the numpy reference."""
-    candidates = []
-    for margin in ("1/10", "1/100", "1/1000"):
-        extra = [q for n_, q in _queries(inst, prop, order, inst.z3.RealVal(margin)) if n_ == name]
-        try:
-            m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
-        except Timeout:
-            m = None
-        if m is not None:
-            candidates.append(inst.decode(m))
-            break
+def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
+    """z3's unsat: PROVED for a sealed subject, unless the float64 code that runs violates
+    the property (REFUTED, the exact-real proof as context); UNKNOWN for an unsealed one.
+    ``unconfirmed``: a z3 violation the code did not confirm (then never PROVED)."""
+    subj, prop, order, size = job.subj, job.prop, job.order, job.size
+    rule = subj.runs
+    budget = min(job.deadline, time.monotonic() + 3.0)
+    cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(), budget)
+    if cex is not None:
+        context = ("z3 found a violation of the compiled tree; its model did not survive "
+                   "float64 rounding" if unconfirmed is not None else what + " in exact reals")
+        return ProofResult(Verdict.REFUTED, "z3+float64",
+                           f"{prop} under {order} fails in the float64 code that runs "
+                           f"({context}); the violation is confirmed on the code", size, cex)
+    if unconfirmed is not None:
+        return unconfirmed
+    if subj.unsealed is not None:
+        return ProofResult(Verdict.UNKNOWN, "z3", f"{what}, but that proves nothing about "
+                           f"this rule: {subj.unsealed}; it is still sampled", size)
+    ns, vs = [n for n, _ in job.pairs], [V for _, V in job.pairs]
+    scope = rule_scope(rule, max(ns), max(vs), job.symbolic_reference, min(ns))
+    return ProofResult(Verdict.PROVED, "z3", f"{prop} under {order}: {what}; a float64 search "
+                       "of the code that runs found no violation; compiled "
+                       f"{_expression(subj.tree)}", size, scope=scope)
+
+
+def _expression(tree) -> str:
+    try:
+        return tree.expression()
+    except Exception as exc:  # noqa: BLE001 - printing never changes the verdict
+        return f"expression not printable ({type(exc).__name__})"
+
+
+def _refuted(job: Job, inst, name, model) -> ProofResult:
+    """Make the model robust (margin), round it, and confirm it on the code that runs
+    (exactly on the compiled tree first, then in float64 on ``subj.runs``)."""
+    subj, prop, order, deadline, size = job.subj, job.prop, job.order, job.deadline, job.size
+    candidates, z3 = [], inst.z3
+    positive = [x >= z3.RealVal("1/100") for x in inst.b + [inst.s]]  # a defined point
+    for extra_bids in ([], positive):
+        for margin in ("1/10", "1/100", "1/1000"):
+            extra = [q for n_, q in _queries(inst, prop, order, z3.RealVal(margin))
+                     if n_ == name] + extra_bids
+            try:
+                m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
+            except Timeout:
+                m = None
+            if m is not None:
+                candidates.append(inst.decode(m))
+                break
     candidates.append(inst.decode(model))
     for cex in candidates:
-        confirmed = confirm_violation(rule, cex, prop, order)
+        confirmed = confirm_violation(subj.runs, cex, prop, order, exact_rule=subj.tree)
         if confirmed is not None:
             return ProofResult(Verdict.REFUTED, "z3",
-                               f"{prop} under {order} fails ({name}); z3 model rounded and "
-                               "confirmed on the numpy reference", size, confirmed)
-    return ProofResult(Verdict.UNKNOWN, "z3", f"z3 found a violation ({name}) but the numpy "
-                       f"reference does not confirm it within its tolerance: {candidates[-1]}",
-                       size)
+                               f"{prop} under {order} fails ({name}); z3 model of the compiled "
+                               "tree rounded and confirmed on the code that runs", size,
+                               confirmed)
+    return ProofResult(Verdict.UNKNOWN, "z3", f"z3 found a violation ({name}) of the compiled "
+                       "tree but the code that runs does not confirm it within its tolerance: "
+                       f"{candidates[-1]}", size)

@@ -8,13 +8,14 @@ user's line and the fix:
 * Python truthiness of a symbol or of a comparison (``if b > 1``, ``b and c``), ``==`` /
   ``!=`` on a symbol: write ``fn.ite(fn.gt(b, 1), ..., ...)``, ``fn.min``, ``fn.max``;
 * ``float()``, ``int()``, ``math.*`` or numpy functions on a symbol: use ``fn.exp`` etc.;
+* a type test ``isinstance(b, float)`` of a symbol (it would take one branch on symbols and
+  another on floats); a refusal the user's code catches still fails the capture;
 * a value that is not a number (a string, a list), a function that does not return
   within ``timeout_s`` seconds.
 
 A float constant is taken as its exact binary value (``Fraction(0.1)``): the tree is the
 number the float64 code computes with. A branch on anything that is not a symbol (a
-constant computed at import, a type test ``isinstance(b, float)``) is decided once, at
-capture; the tree records the branch taken, and that tree is what runs and is proved.
+constant computed at import, the number of agents) is decided once, at capture; the tree records the branch taken, and that tree is what runs and is proved.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mechanism.errors import InvalidRule
 from proofs.compile import tree as T
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_NUMPY = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
 
 
 class DeclarationError(InvalidRule):
@@ -39,20 +41,28 @@ class DeclarationError(InvalidRule):
 
 def _user_line() -> str:
     for fr in reversed(traceback.extract_stack()):
-        if not os.path.abspath(fr.filename).startswith(_HERE):
+        if not os.path.abspath(fr.filename).startswith((_HERE, _NUMPY)):
             return f"{fr.filename}:{fr.lineno}: `{(fr.line or '').strip()}`"
     return "<unknown line>"
 
 
+#: refusals of the capture now running: a rule that catches one still fails to compile
+REFUSALS: list[str] = []
+
+
 def refuse(what: str, fix: str):
-    raise DeclarationError(f"{_user_line()}: {what} cannot be compiled exactly; {fix}")
+    text = f"{_user_line()}: {what} cannot be compiled exactly; {fix}"
+    REFUSALS.append(text)
+    raise DeclarationError(text)
 
 
 def lift(x) -> T.Node:
-    """A node for ``x``: a symbol's node, or the exact value of a Python / numpy number."""
-    if isinstance(x, Sym):
+    """A node for ``x``: a symbol's node, or the exact value of a Python / numpy number.
+    (Type tests here use ``type(x)``: ``isinstance`` on a symbol is refused, see Sym.)"""
+    if type(x) is Sym:
         return x.node
-    if isinstance(x, (bool, Cmp)) or not isinstance(x, numbers.Real):
+    if type(x) in (bool, Cmp) or getattr(type(x), "capture_vector", False) or \
+            not isinstance(x, numbers.Real):
         refuse(f"the value {x!r} ({type(x).__name__})",
                "a weight is built from numbers, the bid, parameters and fn's functions")
     try:
@@ -86,11 +96,13 @@ class Cmp:
 
     def __bool__(self):
         refuse("a Python branch on a comparison of the bid (if/and/or/not)",
-               "write fn.ite(fn.gt(x, y), a, b), fn.min or fn.max")
+               "write fn.ite(fn.gt(x, y), a, b), fn.min or fn.max (a generic rule: "
+               "ops.ite(ops.gt(x, y), a, b))")
 
 
 def _num(self):
-    refuse("float()/int()/math.* of a symbol", "use fn.exp, fn.log, fn.sqrt, fn.pow")
+    refuse("float()/int()/math.* of a symbol", "use fn.exp, fn.log, fn.sqrt, fn.pow (a "
+           "generic rule: arithmetic, ops.log, ops.softmax)")
 
 
 class Sym:
@@ -103,26 +115,35 @@ class Sym:
         self.node = node
 
     def __array_ufunc__(self, *args, **kwargs):
-        refuse("a numpy function applied to a symbol", "use fn.exp, fn.log, fn.min, ...")
+        refuse("a numpy function applied to a symbol", "use fn.exp, fn.log, fn.min, ... (a "
+               "generic rule: ops.ite, ops.log, ops.softmax)")
 
     def __array__(self, *args, **kwargs):
         refuse("a numpy array of symbols", "write the weight with fn's functions")
 
     def __bool__(self):
-        refuse("a Python truth test of the bid", "write fn.ite(fn.gt(b, c), a, b)")
+        refuse("a Python truth test of the bid", "write fn.ite(fn.gt(b, c), a, b) (a generic "
+               "rule: ops.ite(ops.gt(b, c), a, b))")
 
     __float__ = __int__ = __index__ = __complex__ = __round__ = __trunc__ = _num
     __floor__ = __ceil__ = _num
 
     def __eq__(self, other):
         refuse("`==` on a symbol", "an equality branch is not monotone-checkable; "
-               "use fn.ite with fn.gt / fn.ge")
+               "use fn.ite with fn.gt / fn.ge (a generic rule: ops.ite with ops.gt / ops.ge)")
 
     __ne__ = __eq__
     __hash__ = None
 
+    @property
+    def __class__(self):
+        refuse("a type test (isinstance) of the bid or a report",
+               "a rule's branches are written with fn.ite / ops.ite on comparisons")
+
     def _bin(op, swap=False):
         def f(self, other):
+            if getattr(type(other), "capture_vector", False):
+                return NotImplemented  # a vector of symbols: its reflected operation
             a, b = (lift(other), self.node) if swap else (self.node, lift(other))
             return Sym(_fold(op, a, b))
         return f
@@ -226,7 +247,7 @@ class Fns:
 
     @staticmethod
     def ite(c, a, b):
-        if not isinstance(c, Cmp):
+        if type(c) is not Cmp:
             refuse(f"fn.ite's condition {c!r}", "give fn.ite a comparison fn.gt / fn.ge (or x > y)")
         return _wrap(T.Node("ite", ((c.op, c.lhs, c.rhs), lift(a), lift(b))))
 
@@ -250,16 +271,22 @@ def call_captured(fn, args, kwargs, timeout_s: float = 5.0):
     """``fn(*args, **kwargs)`` under a time budget (a Python loop that never ends is
     stopped); any exception of the user's code is a :class:`DeclarationError`."""
     old = sys.gettrace()
+    del REFUSALS[:]
     sys.settrace(_budget(timeout_s))
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
     except DeclarationError:
         raise
     except Exception as exc:
+        if REFUSALS:  # the user's code turned a refusal into another error
+            raise DeclarationError(REFUSALS[0]) from exc
         raise DeclarationError(f"the declared function raised {type(exc).__name__}: {exc} "
                                "while it was compiled") from exc
     finally:
         sys.settrace(old)
+    if REFUSALS:
+        raise DeclarationError(REFUSALS[0] + " (the declared function caught the refusal)")
+    return out
 
 
 def capture_weight(f, params: dict, symbolic: set, timeout_s: float = 5.0) -> T.Node:

@@ -26,9 +26,16 @@ _NP = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "neg": np.negative,
 def numpy_value(n: T.Node, x, params=None, elementwise=True):
     """float64 value of ``n`` at bids ``x``: a one-variable tree (``elementwise``) takes any
     array ``x`` elementwise; otherwise ``bid j`` is ``x[..., j]``."""
+    return numpy_values([n], x, params, elementwise)[0]
+
+
+def numpy_values(trees, x, params=None, elementwise=False):
+    """float64 values of several trees at once, each shared node computed once.
+    ``params`` also holds the leaves of a generic rule under :func:`tree.leaf_key`."""
     x = np.asarray(x, dtype=np.float64)
+    memo: dict = {}
     with np.errstate(all="ignore"):
-        return _np(n, _Bids(x, elementwise), params or {})
+        return [_np(n, _Bids(x, elementwise), params or {}, memo) for n in trees]
 
 
 class _Bids:
@@ -39,24 +46,37 @@ class _Bids:
         return self.x if self.elementwise else self.x[..., j]
 
 
-def _np(n, x, params):
+def _np(n, x, params, memo=None):
+    if memo is None:
+        return _np_node(n, x, params, {})
+    k = id(n)
+    if k not in memo:
+        memo[k] = _np_node(n, x, params, memo)
+    return memo[k]
+
+
+def _np_node(n, x, params, memo):
     op = n.op
+    if op in ("report", "ref", "lam"):
+        return np.float64(params[T.leaf_key(n)])
     if op == "const":
-        return np.float64(float(T.value(n))) if abs(T.value(n)) < 1e308 else np.float64(np.inf)
+        q = T.value(n)
+        return np.float64(float(q)) if abs(q) < 1e308 else np.float64(np.inf if q > 0 else -np.inf)
     if op == "bid":
         return x[n.args[0]]
     if op == "param":
         return np.float64(float(params[n.args[0]]))
     if op == "pow":
-        base, k = _np(n.args[0], x, params), Fraction(float(_np(n.args[1], x, params)))
+        base = _np(n.args[0], x, params, memo)
+        k = Fraction(float(_np(n.args[1], x, params, memo)))
         return np.power(base, int(k)) if k.denominator == 1 and k >= 0 else \
             np.power(base, float(k))
     if op == "ite":
         (c, l, r), a, b = n.args
-        lv, rv = _np(l, x, params), _np(r, x, params)
+        lv, rv = _np(l, x, params, memo), _np(r, x, params, memo)
         cond = lv > rv if c == "gt" else lv >= rv
-        return np.where(cond, _np(a, x, params), _np(b, x, params))
-    return _NP[op](*(_np(a, x, params) for a in n.args))
+        return np.where(cond, _np(a, x, params, memo), _np(b, x, params, memo))
+    return _NP[op](*(_np(a, x, params, memo) for a in n.args))
 
 
 def log_weight(n: T.Node, x, params=None, elementwise=True):
@@ -116,42 +136,68 @@ def normalized_weights(L, S, log_lam=None):
     return (w, None) if log_lam is None else (w[..., :-1], w[..., -1])
 
 
-def sympy_expr(n: T.Node, bids, params: dict):
-    """The exact sympy expression: ``bids[j]`` and ``params[name]`` are sympy values."""
+def _memo(f):
+    """Evaluate each node of a DAG once per call: ``f(n, r, bids, params)`` gets ``r``, the
+    memoized recursion."""
+    def run(n, bids, params, memo=None):
+        memo = {} if memo is None else memo
+
+        def r(m):
+            k = id(m)
+            if k not in memo:
+                memo[k] = f(m, r, bids, params)
+            return memo[k]
+        return r(n)
+    return run
+
+
+def _leaf(n, params):
+    return params[T.leaf_key(n)] if n.op in ("report", "ref", "lam") else params[n.args[0]]
+
+
+def sympy_expr(n: T.Node, bids, params: dict, memo=None):
+    """The exact sympy expression: ``bids[j]`` and ``params[name]`` are sympy values
+    (``log 0 = -oo``: a veto, as in numpy)."""
+    return _sympy_run(n, bids, params, memo)
+
+
+def _sp(n, r, bids, params):
     import sympy as sp
-    return _sp(sp, n, bids, params)
-
-
-def _sp(sp, n, bids, params):
     op = n.op
-    r = lambda m: _sp(sp, m, bids, params)
     if op == "const":
         q = T.value(n)
         return sp.Rational(q.numerator, q.denominator)
     if op == "bid":
         return bids[n.args[0]]
-    if op == "param":
-        return params[n.args[0]]
+    if op in ("param", "report", "ref", "lam"):
+        return sp.sympify(_leaf(n, params))
     if op == "ite":
         (c, l, rr), a, b = n.args
         cond = sp.StrictGreaterThan(r(l), r(rr)) if c == "gt" else sp.GreaterThan(r(l), r(rr))
         return sp.Piecewise((r(a), cond), (r(b), True))
-    f = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "neg": lambda a: -a,
-         "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-         "div": lambda a, b: a / b, "min": sp.Min, "max": sp.Max, "pow": sp.Pow}[op]
+    f = {"exp": sp.exp, "log": lambda a: -sp.oo if a == 0 else sp.log(a), "sqrt": sp.sqrt,
+         "neg": lambda a: -a, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+         "mul": lambda a, b: a * b, "div": lambda a, b: a / b, "min": sp.Min, "max": sp.Max,
+         "pow": sp.Pow}[op]
     return f(*(r(a) for a in n.args))
 
 
-def fraction_value(n: T.Node, bids, params: dict) -> Fraction:
+_sympy_run = _memo(_sp)
+
+
+def fraction_value(n: T.Node, bids, params: dict, memo=None) -> Fraction:
     """The exact rational value; :class:`Unsupported` for exp/log/sqrt/fractional powers."""
+    return _fraction_run(n, bids, params, memo)
+
+
+def _fr(n, r, bids, params):
     op = n.op
-    r = lambda m: fraction_value(m, bids, params)
     if op == "const":
         return T.value(n)
     if op == "bid":
         return Fraction(bids[n.args[0]])
-    if op == "param":
-        return Fraction(params[n.args[0]])
+    if op in ("param", "report", "ref", "lam"):
+        return Fraction(_leaf(n, params))
     if op == "ite":
         (c, l, rr), a, b = n.args
         lv, rv = r(l), r(rr)
@@ -168,19 +214,28 @@ def fraction_value(n: T.Node, bids, params: dict) -> Fraction:
     return f(*(r(a) for a in n.args))
 
 
-def z3_term(n: T.Node, bids, params: dict):
+_fraction_run = _memo(_fr)
+
+
+def z3_term(n: T.Node, bids, params: dict, memo=None):
     """The z3 real term; :class:`Unsupported` for exp/log/sqrt/fractional powers."""
+    return _z3_run(n, bids, params, memo)
+
+
+def _z3_value(z3, v):
+    return v if isinstance(v, z3.ExprRef) else z3.RealVal(str(Fraction(v)))
+
+
+def _z3(n, r, bids, params):
     import z3
     op = n.op
-    r = lambda m: z3_term(m, bids, params)
     if op == "const":
         q = T.value(n)
         return z3.RealVal(q.numerator) / z3.RealVal(q.denominator)
     if op == "bid":
-        v = bids[n.args[0]]
-        return v if isinstance(v, z3.ExprRef) else z3.RealVal(str(Fraction(v)))
-    if op == "param":
-        return params[n.args[0]]
+        return _z3_value(z3, bids[n.args[0]])
+    if op in ("param", "report", "ref", "lam"):
+        return _z3_value(z3, _leaf(n, params))
     if op == "ite":
         (c, l, rr), a, b = n.args
         return z3.If(r(l) > r(rr) if c == "gt" else r(l) >= r(rr), r(a), r(b))
@@ -200,3 +255,34 @@ def z3_term(n: T.Node, bids, params: dict):
     f = {"neg": lambda a: -a, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
          "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[op]
     return f(*(r(a) for a in n.args))
+
+
+_z3_run = _memo(_z3)
+
+
+def z3_defined(n: T.Node, bids, params: dict, memo: dict, terms: dict):
+    """The z3 condition under which ``n`` is defined in exact reals: every division, and
+    every negative power, taken on the branch an ``ite`` chooses, has a nonzero divisor.
+    ``terms`` is :func:`z3_term`'s memo for the same bids (shared: each node once)."""
+    import z3
+    k = id(n)
+    if k in memo:
+        return memo[k]
+    d = lambda m: z3_defined(m, bids, params, memo, terms)
+    t = lambda m: z3_term(m, bids, params, terms)
+    op = n.op
+    if op in T.LEAVES:
+        out = z3.BoolVal(True)
+    elif op == "ite":
+        (c, l, r), a, b = n.args
+        cond = t(l) > t(r) if c == "gt" else t(l) >= t(r)
+        out = z3.And(d(l), d(r), z3.Implies(cond, d(a)), z3.Implies(z3.Not(cond), d(b)))
+    else:
+        parts = [d(m) for m in n.args]
+        if op == "div":
+            parts.append(t(n.args[1]) != 0)
+        if op == "pow" and T.is_const(n.args[1]) and T.value(n.args[1]) < 0:
+            parts.append(t(n.args[0]) != 0)
+        out = z3.And(*parts)
+    memo[k] = out
+    return out

@@ -11,6 +11,7 @@ the rule that is proved. :func:`sealed` says whether an object is exactly such a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from proofs.compile import capture as C
 from proofs.compile import evaluate as E
 from proofs.compile import tree as T
 from proofs.compile.domains import as_domain
+from proofs.compile.seal import originals, seal_reason
 
 POOLINGS = ("linear", "log_linear")
 KINDS = ("normalized", "general", "wta")
@@ -54,9 +56,12 @@ def _declare_params(params, domains, symbolic_params):
 class FamilyRule(Rule):
     """A rule declared from the family's building blocks, compiled once (module docstring)."""
 
-    def __init__(self, name, kind, f=None, params=None, pooling="linear", *, reference=None,
-                 weight=0.0, epsilon=0.0, domains=None, symbolic_params=False,
-                 _compiled=None, timeout_s=5.0):
+    def __init__(self, name, kind, f=None, params=None, pooling="linear", **options):
+        o = declared(options, ("reference", "weight", "epsilon", "domains", "symbolic_params",
+                               "timeout_s", "compiled"))
+        reference, weight, epsilon = o.reference, o.weight, o.epsilon
+        domains, symbolic_params, timeout_s, _compiled = (o.domains, o.symbolic_params,
+                                                          o.timeout_s, o.compiled)
         if pooling not in POOLINGS:
             raise InvalidInput(f"pooling {pooling!r} is not a family block; use one of "
                                f"{', '.join(POOLINGS)}", value=pooling)
@@ -86,7 +91,7 @@ class FamilyRule(Rule):
         return FamilyRule(self.name, self.kind, self.f, self.params, self.pooling,
                           reference=reference, weight=self.weight if weight is None else weight,
                           epsilon=self.epsilon, domains=self.domains,
-                          _compiled=(self.tree, self.runtime_tree, self._general_trees))
+                          compiled=(self.tree, self.runtime_tree, self._general_trees))
 
     def __repr__(self):
         return f"FamilyRule({self.name!r}, {self.expression()})"
@@ -229,29 +234,18 @@ def _wta_scan(ops, dists, bids, reference):
 SEALED_METHODS = ("evaluate", "batch", "_batch", "total_weight", "smoothed", "_numpy", "_generic",
                   "_weights", "_log_weights", "_pool", "_backend_weights", "general_trees",
                   "__call__", "exact", "generic_numpy", "with_reference")
-_ORIGINAL = {m: getattr(FamilyRule, m) for m in SEALED_METHODS}
+_ORIGINAL = originals(FamilyRule, SEALED_METHODS)
 
 
 def sealed(rule) -> str | None:
     """None when ``rule`` is exactly a compiled family rule whose evaluation is the
     generated code; else the reason it is not (then it gets no proof)."""
-    if type(rule) is not FamilyRule:
-        return (f"{type(rule).__name__} is not the compiled FamilyRule (a subclass or another "
-                "class may evaluate differently)")
-    for m in SEALED_METHODS:
-        if m in vars(rule):
-            return f"the rule's {m} was replaced on the object"
-        if getattr(FamilyRule, m) is not _ORIGINAL[m]:
-            return f"FamilyRule.{m} was replaced"
-    if getattr(rule.generic, "__func__", None) is not _ORIGINAL["_generic"] or \
-            rule.generic.__self__ is not rule:
-        return "the rule's generic definition is not the generated one"
-    if getattr(rule._numpy_fn, "__func__", None) is not _ORIGINAL["_numpy"] or \
-            rule._numpy_fn.__self__ is not rule:
-        return "the rule's numpy code is not the generated one"
-    if rule.kind != "wta" and (getattr(rule._batch_fn, "__func__", None) is not
-                               _ORIGINAL["_batch"] or rule._batch_fn.__self__ is not rule):
-        return "the rule's batched numpy code is not the generated one"
+    bound = (("generic", "_generic"), ("_numpy_fn", "_numpy"))
+    why = seal_reason(rule, FamilyRule, _ORIGINAL,
+                      bound if getattr(rule, "kind", None) == "wta"
+                      else bound + (("_batch_fn", "_batch"),))
+    if why is not None:
+        return why
     if rule.kind == "normalized":
         if not (isinstance(rule.tree, T.Node) and rule.runtime_tree ==
                 T.substitute(rule.tree, rule.values)):
@@ -262,29 +256,54 @@ def sealed(rule) -> str | None:
     return None
 
 
-def normalized(f, *, params=None, pooling="linear", reference=None, weight=0.0, epsilon=0.0,
-               name=None, domains=None, symbolic_params=False, timeout_s=5.0) -> FamilyRule:
+@dataclass(frozen=True)
+class Declared:
+    """The options of a family rule's declaration (``normalized(f, **options)`` etc.)."""
+    params: dict | None = None
+    pooling: str = "linear"
+    reference: object = None
+    weight: float = 0.0
+    epsilon: float = 0.0
+    name: str | None = None
+    domains: dict | None = None
+    symbolic_params: bool = False
+    timeout_s: float = 5.0
+    compiled: tuple | None = None   #: trees already compiled (with_reference shares them)
+
+
+def declared(options: dict, allowed=None) -> Declared:
+    """``options`` as :class:`Declared`; an unknown name is InvalidInput naming it."""
+    names = set(Declared.__dataclass_fields__) if allowed is None else set(allowed)
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise InvalidInput(f"unknown option(s) {', '.join(unknown)}; use "
+                           f"{', '.join(sorted(names))}", value=unknown)
+    return Declared(**options)
+
+
+def normalized(f, **options) -> FamilyRule:
     """Normalized independent weights ``f(b_j) / sum_k f(b_k)`` (module docstring).
-    ``domains={"T": "positive"}``: T is symbolic in the proof, over that domain;
-    ``timeout_s``: the capture's time budget."""
-    return FamilyRule(name or getattr(f, "__name__", "family_rule"), "normalized", f, params,
-                      pooling, reference=reference, weight=weight, epsilon=epsilon,
-                      domains=domains, symbolic_params=symbolic_params, timeout_s=timeout_s)
+    Options (:class:`Declared`): ``params``, ``pooling``, ``reference``, ``weight``,
+    ``epsilon``, ``name``; ``domains={"T": "positive"}``: T is symbolic in the proof, over
+    that domain; ``timeout_s``: the capture's time budget."""
+    o = declared(options, set(Declared.__dataclass_fields__) - {"compiled"})
+    return FamilyRule(o.name or getattr(f, "__name__", "family_rule"), "normalized", f, o.params,
+                      o.pooling, reference=o.reference, weight=o.weight, epsilon=o.epsilon,
+                      domains=o.domains, symbolic_params=o.symbolic_params,
+                      timeout_s=o.timeout_s)
 
 
-def general(weights, *, params=None, reference=None, weight=0.0, epsilon=0.0,
-            name=None, timeout_s=5.0) -> FamilyRule:
+def general(weights, **options) -> FamilyRule:
     """General weights ``weights(bids, fn, **params) -> [W_1..W_n]`` (>= 0), normalized
     with the reference's ``lambda``: proved for every V and n <= max_agents
-    (:mod:`proofs.unbounded.family_general`)."""
-    return FamilyRule(name or getattr(weights, "__name__", "general_rule"), "general", weights,
-                      params, "linear", reference=reference, weight=weight, epsilon=epsilon,
-                      timeout_s=timeout_s)
+    (:mod:`proofs.unbounded.family_general`). Options: ``params``, ``reference``,
+    ``weight``, ``epsilon``, ``name``, ``timeout_s``."""
+    o = declared(options, ("params", "reference", "weight", "epsilon", "name", "timeout_s"))
+    return FamilyRule(o.name or getattr(weights, "__name__", "general_rule"), "general", weights,
+                      o.params, "linear", reference=o.reference, weight=o.weight,
+                      epsilon=o.epsilon, timeout_s=o.timeout_s)
 
 
 def winner_take_all(*, reference=None, weight=0.0, epsilon=0.0, name="family_wta") -> FamilyRule:
     """The highest positive bidder's report (ties to the lowest index); else the reference."""
     return FamilyRule(name, "wta", reference=reference, weight=weight, epsilon=epsilon)
-
-
-

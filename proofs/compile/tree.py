@@ -5,6 +5,9 @@ A node is an immutable ``Node(op, args)``:
 * ``("const", Fraction)``: an exact rational (a float is its exact binary value);
 * ``("bid", j)``: the bid of party j (``j = 0`` for a one-variable weight function);
 * ``("param", name)``: a named symbolic parameter (bound parameters are constants);
+* the leaves of a compiled generic rule (:mod:`proofs.compile.generic`): ``("report", j, t)``
+  the probability agent j reports for token t, ``("ref", t)`` the reference's, ``("lam",)``
+  the reference's weight lambda;
 * ``add mul sub div neg`` of nodes, ``("pow", base, k)`` with ``k`` a constant node,
   ``exp log sqrt`` of a node, ``min max`` of two nodes;
 * ``("ite", cmp, a, b)`` with ``cmp = ("gt" | "ge", lhs, rhs)``: ``a`` when ``lhs > rhs``
@@ -22,6 +25,7 @@ from fractions import Fraction
 UNARY = ("exp", "log", "sqrt", "neg")
 BINARY = ("add", "sub", "mul", "div", "min", "max", "pow")
 CMPS = ("gt", "ge")
+LEAVES = ("const", "bid", "param", "report", "ref", "lam")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,23 @@ def param(name: str) -> Node:
     return Node("param", (str(name),))
 
 
+def report(j: int, t: int) -> Node:
+    return Node("report", (int(j), int(t)))
+
+
+def ref(t: int) -> Node:
+    return Node("ref", (int(t),))
+
+
+LAM = Node("lam", ())
+
+
+def leaf_key(n: Node) -> tuple:
+    """The key of a generic rule's leaf in an evaluator's value table: ``("report", j, t)``,
+    ``("ref", t)``, ``("lam",)`` (never a string, so no parameter name can collide)."""
+    return (n.op,) + n.args
+
+
 def is_const(n: Node) -> bool:
     return n.op == "const"
 
@@ -55,7 +76,7 @@ def value(n: Node) -> Fraction:
 
 def children(n: Node) -> tuple:
     """The sub-nodes of ``n`` (a comparison's two sides included)."""
-    if n.op in ("const", "bid", "param"):
+    if n.op in LEAVES:
         return ()
     if n.op == "ite":
         return (n.args[0][1], n.args[0][2], n.args[1], n.args[2])
@@ -63,10 +84,13 @@ def children(n: Node) -> tuple:
 
 
 def walk(n: Node):
-    """Every node of the tree, ``n`` first."""
-    stack = [n]
+    """Every node of the tree, ``n`` first (a node shared in the DAG is visited once)."""
+    stack, seen = [n], set()
     while stack:
         m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
         yield m
         stack.extend(children(m))
 
@@ -87,7 +111,7 @@ def substitute(n: Node, values: dict) -> Node:
     """``n`` with each parameter in ``values`` replaced by its exact constant."""
     if n.op == "param":
         return const(values[n.args[0]]) if n.args[0] in values else n
-    if n.op in ("const", "bid"):
+    if n.op in LEAVES:
         return n
     if n.op == "ite":
         c, a, b = n.args
@@ -113,6 +137,12 @@ def show(n: Node, bid_names=None) -> str:
         return bid_names[n.args[0]] if bid_names else ("b" if n.args[0] == 0 else f"b{n.args[0]}")
     if n.op == "param":
         return n.args[0]
+    if n.op == "report":
+        return f"p{n.args[0]}[{n.args[1]}]"
+    if n.op == "ref":
+        return f"p_ref[{n.args[0]}]"
+    if n.op == "lam":
+        return "lambda"
     if n.op in _INFIX:
         return f"({s(n.args[0])} {_INFIX[n.op]} {s(n.args[1])})"
     if n.op == "neg":

@@ -8,12 +8,12 @@ from __future__ import annotations
 from mechanism.arith import Vec
 from mechanism.verdicts import Verdict
 
-from proofs.bounded.backends import SympyOps, _sympy
+from proofs.bounded.backends import SympyOps, sympy_module
 from proofs.registry import ProofResult
 
 
 def sympy():
-    return _sympy()
+    return sympy_module()
 
 
 def dist_symbols(name: str, V: int, positive: bool = False) -> Vec:

@@ -1,10 +1,12 @@
 """Tricky backend-generic rules for the rule-level prover (prover side).
 
 Every rule here is NOT monotone for the box order somewhere inside the prover's default
-scope (n <= 3 agents, V <= 4 tokens, real bids >= 0); each exposes one way a tracer can
-silently pick a branch or drop part of the domain. ``EXPECT`` says which verdict the prover
-must give (REFUTED: the prover can express the rule and z3 finds the violation; UNKNOWN: it
-cannot, and the reason must contain the given words). None may be PROVED.
+scope (n <= 3 agents, V <= 4 tokens, real bids >= 0); each exposes one way a capture can
+silently pick a branch or drop part of the domain. They are plain ``Rule`` objects (their
+evaluation is the user's function), so the prover compiles them but can never say PROVED.
+``EXPECT`` says which verdict it must give (REFUTED: the rule compiles and the violation is
+confirmed on the code that runs; UNKNOWN: it cannot be compiled exactly, and the reason must
+contain the given words). tests/proofs/generic_corpus.py holds the compiled targets.
 """
 
 from __future__ import annotations
@@ -58,13 +60,12 @@ def rare_literal_branch(ops, dists, bids, reference=None, weight=0):
 
 
 def rare_literal_ite(ops, dists, bids, reference=None, weight=0):
-    """The same threshold written with ops.ite (traceable: z3 must find it)."""
+    """The same threshold written with ops.ite on ``==`` (refused: write ops.gt / ops.ge)."""
     return _pool(dists, [ops.ite(b == 0.37, 0.0, b) for b in bids])
 
 
 def rare_literal_hidden(ops, dists, bids, reference=None, weight=0):
-    """Concrete floats only: a bid of exactly 0.37 weighs 0. The symbolic trace never sees
-    the branch (isinstance is False on a symbolic value); only a trace/code cross-check does."""
+    """Concrete floats only: a bid of exactly 0.37 weighs 0 (isinstance on a symbol: refused)."""
     return _pool(dists, [0.0 if isinstance(b, float) and b == 0.37 else b for b in bids])
 
 
@@ -98,8 +99,11 @@ def returns_scalar(ops, dists, bids, reference=None, weight=0):
 
 
 def nondeterministic(ops, dists, bids, reference=None, weight=0):
-    """Linear with weights scaled by a fresh random factor per agent (nondeterministic)."""
-    return _pool(dists, [b * (1 + 10 * random.random()) for b in bids])
+    """Linear with weights scaled by a fresh random factor per agent, zero weights dropped
+    (nondeterministic: the capture's re-run for the case split sees another rule)."""
+    ws = [b * (1 + 10 * random.random()) for b in bids]
+    kept = [(p, w) for p, w in zip(dists, ws) if ops.is_positive(w)]
+    return _pool([p for p, _ in kept], [w for _, w in kept])
 
 
 def float_conversion(ops, dists, bids, reference=None, weight=0):
@@ -118,31 +122,31 @@ def absolute_value(ops, dists, bids, reference=None, weight=0):
 
 
 def exp_weight(ops, dists, bids, reference=None, weight=0):
-    """Weight exp(-b) (z3 has no exp; an exact search must refute it)."""
+    """Weight exp(-b) by numpy on a symbol (refused)."""
     return _pool(dists, [np.exp(-b) for b in bids])
 
 
 #: name -> (generic function, expected verdict, words the reason must contain)
 EXPECT = {
-    "py_branch_eq": (py_branch_eq, "UNKNOWN", "ops.ite"),
-    "np_where_zero": (np_where_zero, "REFUTED", ""),
-    "np_where_array": (np_where_array, "UNKNOWN", "ops.ite"),
-    "np_maximum": (np_maximum, "REFUTED", ""),
-    "np_clip": (np_clip, "REFUTED", ""),
+    "py_branch_eq": (py_branch_eq, "UNKNOWN", "`==` on a symbol"),
+    "np_where_zero": (np_where_zero, "UNKNOWN", "`==` on a symbol"),
+    "np_where_array": (np_where_array, "UNKNOWN", "numpy array of symbols"),
+    "np_maximum": (np_maximum, "UNKNOWN", "numpy function"),
+    "np_clip": (np_clip, "UNKNOWN", "numpy array of symbols"),
     "positive_at_zero": (positive_at_zero, "REFUTED", ""),
-    "rare_literal_branch": (rare_literal_branch, "UNKNOWN", "ops.ite"),
-    "rare_literal_ite": (rare_literal_ite, "REFUTED", ""),
-    "rare_literal_hidden": (rare_literal_hidden, "UNKNOWN", "does not match"),
-    "hidden_interval": (hidden_interval, "UNKNOWN", "does not match"),
+    "rare_literal_branch": (rare_literal_branch, "UNKNOWN", "`==` on a symbol"),
+    "rare_literal_ite": (rare_literal_ite, "UNKNOWN", "`==` on a symbol"),
+    "rare_literal_hidden": (rare_literal_hidden, "UNKNOWN", "isinstance"),
+    "hidden_interval": (hidden_interval, "UNKNOWN", "isinstance"),
     "by_agents": (by_agents, "REFUTED", ""),
     "by_tokens": (by_tokens, "REFUTED", ""),
-    "always_raises": (always_raises, "UNKNOWN", "raised"),
-    "returns_scalar": (returns_scalar, "UNKNOWN", "vector"),
-    "nondeterministic": (nondeterministic, "UNKNOWN", "does not match"),
-    "float_conversion": (float_conversion, "UNKNOWN", "concrete"),
+    "always_raises": (always_raises, "UNKNOWN", "raised RuntimeError"),
+    "returns_scalar": (returns_scalar, "UNKNOWN", "not a vector"),
+    "nondeterministic": (nondeterministic, "UNKNOWN", "decides differently"),
+    "float_conversion": (float_conversion, "UNKNOWN", "float()"),
     "branch_on_probability": (branch_on_probability, "UNKNOWN", "ops.ite"),
     "absolute_value": (absolute_value, "REFUTED", ""),
-    "exp_weight": (exp_weight, "REFUTED", ""),
+    "exp_weight": (exp_weight, "UNKNOWN", "numpy function"),
 }
 
 

@@ -14,7 +14,8 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.orders import prefers
 from mechanism.rules import as_rule, get_rule, linear, winner_take_all
 from mechanism.verdicts import Verdict
-from proofs.bounded.backends import SympyOps, Z3Ops
+from proofs.bounded.backends import SympyOps
+from proofs.compile.generic_rule import compiled
 from proofs.bounded.planted import planted_rule
 from proofs.bounded.rule_level import prove_rule, prove_rule_property
 
@@ -116,45 +117,42 @@ def test_bad_input_is_invalid_input(kwargs):
 
 
 def test_backends_agree_with_exact_fractions():
+    """The compiled tree, read by Fraction, sympy and numpy, agrees with the generic
+    definition on exact fractions."""
     P = [[Fraction(1, 5), Fraction(4, 5)], [Fraction(1, 2), Fraction(1, 2)]]
     bids = [Fraction(1), Fraction(3)]
     want = list(linear(FRACTION, [FRACTION.vector(p) for p in P], bids))
     so = SympyOps()
     got = linear(so, [so.vector(p) for p in P], [so.scalar(b) for b in bids])
     assert [Fraction(str(x)) for x in got] == want
-    zo = Z3Ops()
-    got = linear(zo, [zo.vector(p) for p in P], [zo.scalar(b) for b in bids])
-    vals = [z3.simplify(x) for x in zo.terms(got, 2)]
-    assert [Fraction(v.numerator_as_long(), v.denominator_as_long()) for v in vals] == want
-    wta = winner_take_all(zo, [zo.vector(p) for p in P], [zo.scalar(b) for b in bids])
-    assert isinstance(wta, Vec) and [str(z3.simplify(x)) for x in zo.terms(wta, 2)] \
-        == ["1/2", "1/2"]
+    rule = compiled(linear)
+    assert list(rule.exact(P, bids)) == want
+    got = rule._generic(so, [so.vector(p) for p in P], [so.scalar(b) for b in bids])
+    assert [Fraction(str(x)) for x in got] == want
+    np.testing.assert_allclose(rule(np.array(P, float), np.array(bids, float)),
+                               [float(x) for x in want], rtol=0, atol=1e-15)
+    wta = compiled(winner_take_all).exact(P, bids)
+    assert list(wta) == [Fraction(1, 2), Fraction(1, 2)]
 
 
 def test_symbolic_positivity_is_a_case_split_not_an_assumption():
-    """An undecided is_positive explores both sides (when both are feasible); nothing is
-    assumed, so the bid domain keeps bid 0."""
-    from proofs.bounded.tracing import Sym, Trace
-    x = z3.Real("x")
-    trace = Trace(z3, [x >= 0])
-    zo = Z3Ops(trace)
-    paths = trace.explore(lambda: zo.terms([zo.ite(zo.is_positive(Sym(x, trace)), 1, 0)], 1))
-    assert len(paths) == 2 and {str(c) for c, _ in paths} == {"[x > 0]", "[Not(x > 0)]"}
-    joined = trace.join(paths)[0]
-    for v, want in ((0, 0), (3, 1)):
-        assert z3.simplify(z3.substitute(joined, (x, z3.RealVal(v)))) == z3.RealVal(want)
-    # infeasible side pruned: with x >= 1 only the positive path exists
-    t2 = Trace(z3, [x >= 1])
-    assert len(t2.explore(lambda: Z3Ops(t2).is_positive(Sym(x, t2)))) == 1
-    assert zo.is_positive(zo.scalar(2)) and not zo.is_positive(zo.scalar(0))
+    """An undecided is_positive is compiled as ite(x > 0, ., .) on both feasible sides;
+    nothing is assumed, so the bid domain keeps bid 0. A side no input reaches (every bid
+    0 without a reference: W = 0) is not explored."""
+    from proofs.compile import tree as T
+    from proofs.compile.generic import capture_rule
+
+    def half(ops, dists, bids, reference=None, weight=0):
+        return ops.vector([ops.ite(ops.is_positive(bids[0]), 1, 0),
+                           ops.ite(ops.is_positive(bids[0]), 0, 1)])
+    q0 = capture_rule(half, 2, 2, False)[0]
+    assert T.show(q0) == "ite(b > 0, 1, 0)"
+    one = capture_rule(half, 1, 2, False)[0]   # n = 1: b0 = 0 would make W = 0
+    assert T.show(one) == "1"
     so = SympyOps()
     y = sympy.Symbol("y", real=True)
     assert so.is_positive(y) and so.assumptions == [y > 0]
     assert not so.is_positive(sympy.Integer(0))
-    with pytest.raises(Unsupported):
-        zo.log(Vec([x]))
-    with pytest.raises(Unsupported):
-        zo.softmax(Vec([x]))
 
 
 def test_rule_by_name_and_numpy_scalars():
@@ -162,9 +160,8 @@ def test_rule_by_name_and_numpy_scalars():
                                max_tokens=2).verdict is Verdict.PROVED
     with pytest.raises(InvalidInput):
         prove_rule_property("no_such_rule", "monotone", "box")
-    zo = Z3Ops()
-    assert str(z3.simplify((zo.scalar(np.int64(3)) / 2).term)) == "3/2"
     assert SympyOps().scalar(np.int64(3)) == 3
+    assert SympyOps().scalar(0.1) == sympy.Rational(*Fraction(0.1).as_integer_ratio())
 
 
 def test_dropping_zero_bids_is_proved_with_bid_zero_in_scope():
@@ -176,10 +173,13 @@ def test_dropping_zero_bids_is_proved_with_bid_zero_in_scope():
         parties = [(p, w) for p, w in zip(dists, bids) if ops.is_positive(w)]
         return sum(p * w for p, w in parties) / sum(w for _, w in parties)
 
-    res = prove_rule_property(Rule("dropping_linear", dropping_linear), "monotone", "box",
+    res = prove_rule_property(compiled(dropping_linear), "monotone", "box",
                               max_agents=2, max_tokens=2)
     assert res.verdict is Verdict.PROVED, res.detail
-    assert "case split" in res.detail and "bid 0 included" in res.scope.bids
+    assert "bid 0 included" in res.scope.bids
+    plain = prove_rule_property(Rule("dropping_linear", dropping_linear), "monotone", "box",
+                                max_agents=2, max_tokens=2)
+    assert plain.verdict is Verdict.UNKNOWN and "Python function" in plain.detail
     assert not any("> 0" in a and "W" not in a for a in res.scope.assumptions)
 
 

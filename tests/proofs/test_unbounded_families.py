@@ -90,10 +90,14 @@ def test_builtin_linear_gets_the_unbounded_proof_a_plain_rule_the_bounded_one():
     assert res.verdict is Verdict.PROVED and res.scope.unbounded
     assert any(s.id == "code_tie" and s.verdict == "PROVED" for s in res.lemmas)
     from mechanism.rules import Rule
-    mine = Rule("mine", linear)                          # not the registered rule: bounded
+    from proofs.compile.generic_rule import compiled
+    mine = compiled(linear, name="mine")                 # not the registered rule: bounded
     res = prove_rule_property(mine, "monotone", "box", max_agents=2, max_tokens=2)
     assert res.verdict is Verdict.PROVED and not res.scope.unbounded
     assert as_rule(mine) is mine
+    plain = Rule("plain", linear)        # evaluates the Python definition, not generated code
+    res = prove_rule_property(plain, "monotone", "box", max_agents=2, max_tokens=2)
+    assert res.verdict is Verdict.UNKNOWN and "Python function" in res.detail
 
 
 def test_bad_blocks_and_overflow_are_clear_input_errors():

@@ -1,0 +1,92 @@
+"""A float64 search for violations of the code that runs, after z3 proved the compiled
+tree in exact reals (docs/theory.md, section 4). It can only REFUTE: the float64 code may
+differ from its exact-real tree (``b*b - (b-1)*(b+1)`` is 1 in reals, 0 in float64 from
+about 1e8). Candidate bids: small numbers, every power of ten up to 1e308, the tree's
+constants and their float neighbours; each agent's bid moves between every two of them on
+seeded distributions. A violation counts only beyond a margin (probabilities are
+scale-free: :data:`MARGIN`) and after it is re-run one profile at a time and confirmed
+with :func:`proofs.bounded.counterexamples.numpy_violation`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from proofs.bounded.counterexamples import numpy_violation
+
+MARGIN = 1e-9
+BASE = (0.0, 1e-12, 1e-6, 0.001, 0.1, 0.5, 1.0, 2.0, 3.0, 10.0)
+DISTS_PER_SIZE = 3
+
+
+def candidates(constants) -> np.ndarray:
+    tens = [10.0 ** k for k in range(3, 309, 3)] + [1.7e308]
+    return np.unique(np.array([x for x in list(BASE) + tens + list(constants)
+                               if np.isfinite(x) and x >= 0], dtype=np.float64))
+
+
+def _out_of_box(p, qf, qt) -> np.ndarray:
+    """``[a, b]``: q_t(b) leaves the box between q_t(a) and p (beyond MARGIN)."""
+    lo, hi = np.minimum(qf[:, None, :], p), np.maximum(qf[:, None, :], p)
+    return ((qt[None, :, :] < lo - MARGIN) | (qt[None, :, :] > hi + MARGIN)).any(axis=-1)
+
+
+def _dists(n, V, rng):
+    out = [np.full((n, V), 1.0 / V)]
+    for _ in range(DISTS_PER_SIZE):
+        P = rng.dirichlet(np.ones(V), size=n)
+        out.append(P)
+    return out
+
+
+def _rows(rule, P, B) -> np.ndarray:
+    """``q`` per bid row; a row the code declines or fails on is NaN (never a violation)."""
+    try:
+        return np.asarray(rule.batch(P, B), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - one row declined: the rows one at a time
+        out = np.full((len(B), P.shape[1]), np.nan)
+        for k, row in enumerate(B):
+            try:
+                out[k] = rule.evaluate(P, row)
+            except Exception:  # noqa: BLE001 - the code that runs may be the user's
+                pass
+        return out
+
+
+def _violation(rule, P, i, base, bids, prop):
+    B = np.repeat(base[None, :], len(bids), axis=0)
+    B[:, i] = bids
+    Q = _rows(rule, P, B)
+    bad = _out_of_box(P[i], Q, Q)
+    if prop == "consistent":
+        bad = bad & bad.T
+    bad &= bids[:, None] < bids[None, :]
+    hits = np.argwhere(bad)
+    return None if not len(hits) else hits
+
+
+def refute(rule, prop, order, pairs, constants, deadline, seed=0):
+    """A confirmed counterexample dict of the float64 code ``rule``, or None."""
+    bids = candidates(constants)
+    for n, V in pairs:
+        rng = np.random.default_rng([seed, n, V])
+        for P in _dists(n, V, rng):
+            for i in range(n):
+                for base in (np.ones(n), np.full(n, 1e8)):
+                    if time.monotonic() > deadline:
+                        return None
+                    hits = _violation(rule, P, i, base, bids, prop)
+                    for a, b in (hits if hits is not None else [])[:8]:
+                        cex = {"dists": P.tolist(), "bids": base.tolist(), "agent": i,
+                               "bid_from": float(bids[a]), "bid_to": float(bids[b])}
+                        try:
+                            seen = numpy_violation(rule, cex, prop, order)
+                        except Exception:  # noqa: BLE001 - not confirmed
+                            continue
+                        if seen is not None:
+                            cex.update(q_from=seen[0].tolist(), q_to=seen[1].tolist(),
+                                       property=prop, order=order)
+                            return cex
+    return None

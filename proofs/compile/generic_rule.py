@@ -1,0 +1,189 @@
+"""Backend-generic rules compiled into exact trees (docs/theory.md section 4).
+
+``compiled(fn)``: the rule ``fn(ops, dists, bids, reference, weight)`` is captured once per
+size (n agents, V tokens, with or without a reference) by :func:`proofs.compile.generic.
+capture_rule`; the :class:`GenericRule` that runs evaluates the generated code of those trees
+(:func:`proofs.compile.evaluate.numpy_values`, vectorized over bid profiles), and its exact
+backends (``Fraction``, sympy) evaluate the same trees. The user's function is called only
+to capture a size not yet compiled, never to evaluate. Sizes beyond ``Bounds`` are not
+compiled: the rule declines them (``InvalidInput``) and no proof claims anything there.
+A rule compiled in the cage's worker arrives as trees only (``fn=None``): then every size
+it was not compiled for is declined. :func:`sealed` says whether an object is exactly such
+a rule, the only kind the bounded prover reports PROVED for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mechanism import arith
+from mechanism.errors import Float64Range, InvalidInput, InvalidRule
+from mechanism.rules import Rule
+from mechanism.validation import output_defect
+
+from proofs.compile import evaluate as E
+from proofs.compile import tree as T
+from proofs.compile.generic import capture_rule
+from proofs.compile.seal import originals, seal_reason
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The sizes a generic rule is compiled for (``check`` draws n <= 4, V <= 8), and the
+    time budget of one capture."""
+    max_agents: int = 4
+    max_tokens: int = 8
+    timeout_s: float = 5.0
+
+    def __post_init__(self):
+        for k in ("max_agents", "max_tokens"):
+            v = getattr(self, k)
+            if type(v) is not int or not 1 <= v <= 64:
+                raise InvalidInput(f"Bounds.{k} = {v!r}: an integer from 1 to 64", value=v)
+        if not (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0):
+            raise InvalidInput(f"Bounds.timeout_s = {self.timeout_s!r}: a positive number of "
+                               "seconds", value=self.timeout_s)
+
+    def text(self) -> str:
+        return f"n <= {self.max_agents} agents, V <= {self.max_tokens} tokens"
+
+
+def leaf_values(dists, ref, lam) -> dict:
+    """The values of a generic tree's leaves (:func:`proofs.compile.tree.leaf_key`)."""
+    out = {("report", j, t): x for j, p in enumerate(dists) for t, x in enumerate(p)}
+    if ref is not None:
+        out.update({("ref", t): x for t, x in enumerate(ref)})
+    out[("lam",)] = lam
+    return out
+
+
+class GenericRule(Rule):
+    """A backend-generic rule whose evaluation is the code generated from its trees."""
+
+    def __init__(self, name, fn=None, *, reference=None, weight=0.0, epsilon=0.0, trees=None,
+                 bounds: Bounds = Bounds()):
+        self.fn, self.bounds = fn, bounds
+        self.compiled_trees: dict = dict(trees or {})   #: (n, V, has_ref) -> V trees
+        super().__init__(name, self._generic, numpy_fn=self._numpy, reference=reference,
+                         weight=weight, epsilon=epsilon, claims={}, batch_fn=self._batch)
+        if fn is not None:  # at declaration: a rule that cannot be compiled fails here
+            V = 2 if self.reference is None else int(self.reference.size)
+            self.trees(1, V, self.reference is not None)
+
+    def with_reference(self, reference, weight=None):
+        return GenericRule(self.name, self.fn, reference=reference,
+                           weight=self.weight if weight is None else weight,
+                           epsilon=self.epsilon, trees=self.compiled_trees, bounds=self.bounds)
+
+    def __repr__(self):
+        return f"GenericRule({self.name!r}, compiled for {self.bounds.text()})"
+
+    def trees(self, n: int, V: int, has_ref: bool) -> tuple:
+        """The V trees for n agents (captured on first use; InvalidInput beyond the bounds)."""
+        key = (int(n), int(V), bool(has_ref))
+        if key not in self.compiled_trees:
+            if self.fn is None or n > self.bounds.max_agents or V > self.bounds.max_tokens:
+                raise InvalidInput(f"rule {self.name!r} is compiled for {self.bounds.text()} "
+                                   f"only, not for n={n}, V={V}: a larger size would run code "
+                                   "that no proof covers; declare it with larger Bounds",
+                                   value=[n, V])
+            self.compiled_trees[key] = capture_rule(self.fn, n, V, has_ref,
+                                                    self.bounds.timeout_s)
+        return self.compiled_trees[key]
+
+    def expression(self, n: int = 2, V: int = 2) -> str:
+        """The compiled expression of token 0 (what runs and what is proved), shortened."""
+        has_ref = self.reference is not None
+        V = int(self.reference.size) if has_ref else V
+        text = T.show(self.trees(n, V, has_ref)[0], [f"b{j}" for j in range(n)])
+        return f"q_0 at n={n}, V={V}: " + (text if len(text) <= 300 else text[:300] + " ...")
+
+    def constants(self) -> list[float]:
+        """The compiled trees' constants and their float neighbours (bids to try first)."""
+        vals = {float(T.value(m)) for ts in self.compiled_trees.values() for t in ts
+                for m in T.walk(t) if m.op == "const" and abs(T.value(m)) < 1e300}
+        return sorted({w for v in vals for w in (v, float(np.nextafter(v, np.inf)),
+                                                 float(np.nextafter(v, -np.inf)))})
+
+    # -- numpy: the generated float64 code ------------------------------------------
+    def _batch(self, P, B, ref, lam):
+        B = np.asarray(B, dtype=np.float64)
+        n, V = P.shape
+        trees = self.trees(n, V, ref is not None)
+        vals = E.numpy_values(trees, B, leaf_values(P, ref, float(lam)))
+        Q = np.stack(np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in vals]),
+                     axis=-1).reshape(B.shape[:-1] + (V,))
+        finite = np.isfinite(Q).all(axis=-1)
+        ok = finite & (Q.min(axis=-1, initial=0.0) >= 0) & (np.abs(Q.sum(axis=-1) - 1.0) <= 1e-6)
+        if not ok.all():
+            k = int(np.argmin(ok.reshape(-1)))
+            self._defect(P, B.reshape(-1, n)[k], ref, lam, Q.reshape(-1, V)[k])
+        return Q
+
+    def _defect(self, P, b, ref, lam, q):
+        """The generated code's output ``q`` at bids ``b`` is not a distribution: whose
+        fault? The exact tree decides: undefined there (a division by 0) -> InvalidInput
+        (declined); a distribution in exact reals -> Float64Range (float64 cannot compute
+        it: declined, never a wrong answer); else the rule's own output -> InvalidRule."""
+        where = f"rule {self.name!r} at bids {np.asarray(b).tolist()}"
+        try:
+            exact = self.exact(P, b) if ref is None else \
+                self.with_reference(ref, lam).exact(P, b)
+            dist = all(x >= 0 for x in exact) and sum(exact) == 1
+        except ZeroDivisionError:
+            raise InvalidInput(f"{where} is undefined in exact reals (a division by 0 in its "
+                               "compiled expression): declined", value=np.asarray(b).tolist())
+        except arith.Unsupported:   # exp / log: judged in float64 alone
+            dist = bool(np.isfinite(q).all()) is False
+        if dist:
+            raise Float64Range(f"{where}: its generated float64 code gives {q.tolist()}, "
+                               "not the distribution it computes in exact reals (an overflow "
+                               "or a cancellation); the input is declined",
+                               value=np.asarray(b).tolist())
+        _, defect = output_defect(q, len(q), f"rule {self.name!r}")
+        raise InvalidRule(defect[1] if defect else f"{where} returned {q.tolist()}",
+                          rule=self.name, value=q.tolist())
+
+    def _numpy(self, P, b, ref, lam):
+        return self._batch(P, np.asarray(b, dtype=np.float64)[None, :], ref, lam)[0]
+
+    # -- the exact backends: the same trees ------------------------------------------
+    def _generic(self, ops, dists, bids, reference=None, weight=0):
+        n, V = len(dists), len(dists[0])
+        trees = self.trees(n, V, reference is not None)
+        leaves = leaf_values([list(p) for p in dists],
+                             None if reference is None else list(reference), weight)
+        memo: dict = {}
+        if ops.name == "fraction":
+            return ops.vector([E.fraction_value(t, list(bids), leaves, memo) for t in trees])
+        if ops.name == "sympy":
+            return arith.Vec(E.sympy_expr(t, list(bids), leaves, memo) for t in trees)
+        if ops.name == "numpy":
+            return self._numpy(np.asarray(dists, dtype=float), np.asarray(bids, dtype=float),
+                               None if reference is None else np.asarray(reference, float),
+                               float(weight))
+        raise arith.Unsupported(f"compiled rule {self.name!r}: backend {ops.name!r} is not "
+                                "generated; the bounded prover reads the trees directly")
+
+
+def compiled(fn, *, name=None, reference=None, weight=0.0, epsilon=0.0,
+             bounds: Bounds = Bounds()) -> GenericRule:
+    """The generic rule ``fn`` compiled (module docstring); DeclarationError naming the
+    user's line and the fix when it cannot be compiled exactly."""
+    return GenericRule(name or getattr(fn, "__name__", "generic"), fn, reference=reference,
+                       weight=weight, epsilon=epsilon, bounds=bounds)
+
+
+SEALED_METHODS = ("evaluate", "batch", "_batch", "_numpy", "_generic", "trees", "smoothed",
+                  "total_weight", "__call__", "exact", "generic_numpy", "with_reference")
+_ORIGINAL = originals(GenericRule, SEALED_METHODS)
+
+
+def sealed(rule) -> str | None:
+    """None when ``rule`` is exactly a compiled generic rule whose evaluation is the
+    generated code; else the reason it is not (then it gets no proof)."""
+    return seal_reason(rule, GenericRule, _ORIGINAL, (("generic", "_generic"),
+                                                      ("_numpy_fn", "_numpy"),
+                                                      ("_batch_fn", "_batch")))

@@ -1,0 +1,156 @@
+"""Compiled generic rules: the generated numpy code of the built-ins' trees equals their
+fast paths (the tie the bounded prover's scope names), exact constants, the case split's
+join, declined sizes, the seal, and the strict JSON form the cage's worker sends."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from mechanism import rules as R
+from mechanism.errors import Float64Range, InvalidInput
+from proofs.compile import tree as T
+from proofs.compile.capture import DeclarationError
+from proofs.compile.generic import capture_rule
+from proofs.compile.generic_rule import Bounds, GenericRule, compiled, sealed
+from proofs.compile.serial import MalformedTree, from_data, from_worker, to_data, worker_data
+
+
+def _instances(seed, n_max=4, V_max=8, count=300):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n, V = int(rng.integers(1, n_max + 1)), int(rng.integers(1, V_max + 1))
+        P = rng.dirichlet(np.ones(V), size=n)
+        P[rng.random(P.shape) < 0.25] = 0.0          # zeros in the reports
+        P[P.sum(axis=1) == 0, 0] = 1.0
+        P /= P.sum(axis=1, keepdims=True)
+        b = rng.choice([0.0, 0.5, 1.0, 1.0, 2.0, 3.5], size=n)   # zero bids and ties
+        if b.sum() == 0:
+            b[int(rng.integers(n))] = 1.0
+        yield P, b
+
+
+def _outcome(rule, P, b):
+    try:
+        return rule.evaluate(P, b)
+    except InvalidInput as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("name", ["linear", "log_linear", "winner_take_all"])
+def test_builtin_fast_paths_equal_the_generated_code_of_their_trees(name):
+    """The tie the bounded prover's scope names (proofs.bounded.compiled_form.BUILTIN_TIE):
+    seeded reports with zeros, zero bids and ties, n <= 4, V <= 8, float64 vs float64."""
+    fast, gen = R.get_rule(name), compiled(getattr(R, name))
+    for P, b in _instances(7):
+        want, got = _outcome(fast, P, b), _outcome(gen, P, b)
+        if isinstance(want, type) or isinstance(got, type):
+            assert isinstance(want, type) and isinstance(got, type), (P, b, want, got)
+        else:
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=f"{P} {b}")
+
+
+def test_the_tie_would_catch_a_planted_fast_path_bug():
+    """Plant: winner-take-all's ties go to the highest index; the tie test sees it."""
+    def wta_last(ops, dists, bids, reference=None, weight=0):
+        best = max(range(len(bids)), key=lambda j: (bids[j], j))
+        return dists[best] if bids[best] > 0 else dists[0]
+    fast, gen = R.Rule("bad", None, numpy_fn=lambda P, b, ref, lam: wta_last(
+        None, list(P), list(b))), compiled(R.winner_take_all)
+    assert any(not np.allclose(_outcome(fast, P, b), _outcome(gen, P, b))
+               for P, b in _instances(7))
+
+
+def test_float_constants_are_their_exact_binary_values():
+    def r(ops, dists, bids, reference=None, weight=0):
+        ws = [b * 0.1 + 0.3700000001 for b in bids]
+        return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
+    consts = {T.value(m) for m in T.walk(capture_rule(r, 1, 2, False)[0]) if m.op == "const"}
+    assert Fraction(0.1) in consts and Fraction(1, 10) not in consts
+    assert Fraction(0.3700000001) in consts
+
+
+def test_case_split_join_matches_the_function_at_bid_zero():
+    def drop(ops, dists, bids, reference=None, weight=0):
+        ws = [b if ops.is_positive(b) else 0.5 for b in bids]
+        return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
+    rule, plain = compiled(drop), R.Rule("drop", drop)
+    P = np.array([[1.0, 0.0], [0.0, 1.0]])
+    for b in ([0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [0.0, 4.0]):
+        np.testing.assert_array_equal(rule(P, b), plain(P, b))
+    assert "ite(b0 > 0" in rule.expression()
+
+
+def test_sizes_beyond_the_bounds_are_declined():
+    rule = compiled(R.linear, bounds=Bounds(max_agents=2, max_tokens=3))
+    with pytest.raises(InvalidInput, match="compiled for n <= 2 agents, V <= 3 tokens"):
+        rule(np.full((3, 2), 0.5), np.ones(3))
+    with pytest.raises(Float64Range):   # 1e308 + 1e308 overflows the generated code
+        compiled(R.linear).evaluate(np.eye(2), np.array([1e308, 1e308]))
+
+
+def test_seal_reasons():
+    rule = compiled(R.linear)
+    assert sealed(rule) is None
+
+    class Sub(GenericRule):
+        pass
+    assert "not the compiled GenericRule" in sealed(Sub("s", R.linear))
+    patched = compiled(R.linear)
+    patched.batch = lambda P, B: None
+    assert "batch was replaced" in sealed(patched)
+    swapped = compiled(R.linear)
+    swapped.generic = R.linear
+    assert "generic is not the generated code" in sealed(swapped)
+    assert "not the compiled" in sealed(R.get_rule("linear"))
+
+
+def test_declaration_errors():
+    def returns_list_of_wrong_length(ops, dists, bids, reference=None, weight=0):
+        return [0.5]
+    with pytest.raises(DeclarationError, match="1 values for V=2"):
+        compiled(returns_list_of_wrong_length)
+
+    def eq_branch(ops, dists, bids, reference=None, weight=0):
+        return dists[0] if bids[0] == 1 else dists[-1]
+    with pytest.raises(DeclarationError, match="test_generic_compile.py:.*bids\\[0\\] == 1"):
+        compiled(eq_branch)
+
+
+def test_json_round_trip_and_the_worker_form():
+    rule = compiled(R.winner_take_all)
+    data = worker_data(rule)
+    back = from_worker(data)
+    assert sealed(back) is None and back.fn is None
+    P, b = np.array([[0.2, 0.8], [0.6, 0.4], [1.0, 0.0]]), np.array([1.0, 2.0, 2.0])
+    np.testing.assert_array_equal(back(P, b), rule(P, b))
+    with pytest.raises(InvalidInput, match="compiled for"):
+        back(np.full((5, 2), 0.5), np.ones(5))
+    assert from_data(to_data(rule.compiled_trees)).keys() == rule.compiled_trees.keys()
+
+
+@pytest.mark.parametrize("rows", [
+    [["exec", "import os"]], [["const", "1/0"]], [["const", "9" * 5000 + "/1"]],
+    [["add", 0, 1]], [["bid", -1]], [["ite", "eq", 0, 0, 0, 0]], [["param", "a b"]],
+    [["report", 0, True]], [{"op": "add"}],
+])
+def test_malformed_trees_are_refused(rows):
+    with pytest.raises(MalformedTree):
+        from_data({"rows": rows, "sizes": []})
+
+
+def test_worker_trees_with_leaves_outside_their_size_are_refused():
+    good = to_data(compiled(R.linear).compiled_trees)
+    key = [n for n, V, ref, _ in good["sizes"]][0]
+    for row in (["report", 5, 0], ["bid", 3], ["param", "T"], ["ref", 0]):
+        bad = {"rows": good["rows"] + [row], "sizes": [[1, 1, False, [len(good["rows"])]]]}
+        with pytest.raises(MalformedTree):
+            from_data(bad)
+    assert key == 1
+
+
+@pytest.mark.parametrize("kw", [dict(max_agents=0), dict(max_tokens=True),
+                                dict(timeout_s=-1), dict(max_agents=2.5)])
+def test_bad_bounds_are_invalid_input(kw):
+    with pytest.raises(InvalidInput):
+        Bounds(**kw)

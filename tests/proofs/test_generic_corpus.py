@@ -1,0 +1,109 @@
+"""The compiling prover on adversarial generic targets (tests/proofs/generic_corpus.py):
+each gets its expected verdict; no PROVED is false (the user's own function, sampled, never
+violates a PROVED target) and no PROVED sits beside a REFUTED in its scope. Planted bugs
+(the seal check skipped; a case split joined without its condition) make the corpus fail."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("z3")
+pytest.importorskip("sympy")
+
+from mechanism.orders import prefers
+from mechanism.verdicts import Verdict
+from proofs.bounded import compiled_form
+from proofs.bounded.rule_level import prove_rule_property
+from proofs.compile import generic
+from proofs.compile.capture import DeclarationError
+from tests.proofs.generic_corpus import CORPUS, user_rule
+
+BIDS = np.array([0.0, 1e-3, 0.37, 0.3700000002, 0.5, 1.0, 2.0, 10.0, 1e8, 1e9, 1e301])
+
+
+def sampled_violation(rule, seed=0):
+    """A box violation of ``rule.evaluate`` found by seeded sampling in n <= 3, V <= 4."""
+    rng = np.random.default_rng(seed)
+    for n in (1, 2, 3):
+        for V in (2, 3, 4):
+            for _ in range(6):
+                P = rng.dirichlet(np.ones(V), size=n)
+                base = rng.choice(BIDS[1:8], size=n)
+                for i in range(n):
+                    for a in BIDS:
+                        for b in BIDS[BIDS > a]:
+                            lo, hi = base.copy(), base.copy()
+                            lo[i], hi[i] = a, b
+                            try:
+                                qf, qt = rule.evaluate(P, lo), rule.evaluate(P, hi)
+                            except Exception:  # declined: no evidence
+                                continue
+                            if not prefers(P[i], qt, qf, "box"):
+                                return (P.tolist(), lo.tolist(), hi.tolist())
+    return None
+
+
+def verdict_of(name):
+    build, _, _, _ = CORPUS[name]
+    try:
+        rule = build()
+    except DeclarationError as exc:
+        return "DECLARATION", str(exc), None
+    res = prove_rule_property(rule, "monotone", "box", max_agents=3, max_tokens=4,
+                              timeout_s=60)
+    return str(res.verdict), res.detail, rule
+
+
+def corpus_failures(names=None) -> list[str]:
+    bad = []
+    for name in names or CORPUS:
+        _, want, words, truth = CORPUS[name]
+        got, detail, rule = verdict_of(name)
+        if got != want or words not in detail:
+            bad.append(f"{name}: {got} (want {want} with {words!r}): {detail[:240]}")
+        if got == "PROVED":
+            user = user_rule(name)
+            for r in [rule] + ([user] if user is not None else []):
+                seen = sampled_violation(r)
+                if seen is not None:
+                    bad.append(f"{name}: PROVED beside a sampled violation {seen}")
+            if truth != "monotone":
+                bad.append(f"{name}: a false PROVED (the function as written is {truth})")
+    return bad
+
+
+def test_corpus_size_and_kinds():
+    assert len(CORPUS) >= 12
+    kinds = {want for _, want, _, _ in CORPUS.values()}
+    assert kinds == {"PROVED", "REFUTED", "UNKNOWN", "DECLARATION"}
+
+
+def test_every_target_gets_its_verdict_and_no_proved_is_false():
+    assert corpus_failures() == []
+
+
+def test_the_oracle_sees_the_non_monotone_targets():
+    """The sampling oracle is not blind: it finds the violations of the REFUTED targets
+    that are visible at its bids."""
+    for name in ("threshold_drop", "scaled_1e-12_bad", "colliding_names", "positive_at_zero"):
+        assert sampled_violation(user_rule(name)) is not None, name
+
+
+def test_declaration_errors_name_the_line_and_the_fix():
+    _, detail, _ = verdict_of("python_if")
+    assert "generic_corpus.py:" in detail and "b if b > 1 else" in detail
+    assert "ops.ite(ops.gt" in detail
+
+
+def test_planted_skip_of_the_seal_check_fails_the_corpus(monkeypatch):
+    """Plant: every rule counts as sealed: the subclass and the replaced methods, whose
+    code differs from the tree at one bid, get a false PROVED."""
+    monkeypatch.setattr(compiled_form, "sealed", lambda rule: None)
+    bad = corpus_failures(["hidden_subclass", "replaced_numpy", "replaced_evaluate"])
+    assert len(bad) >= 3 and all("PROVED" in line for line in bad), bad
+
+
+def test_planted_case_split_without_its_condition_fails_the_corpus(monkeypatch):
+    """Plant: a case split joined without its condition (the positive side always)."""
+    monkeypatch.setattr(generic, "_ite_node", lambda c, a, b: a)
+    bad = corpus_failures(["positive_at_zero"])
+    assert bad and "PROVED" in bad[0], bad

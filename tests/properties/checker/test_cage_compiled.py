@@ -1,0 +1,52 @@
+"""``check FILE:NAME`` of a backend-generic rule: the worker compiles it and sends its
+trees as data; the checker proves them and runs their generated code in its own process,
+where the user's file is never loaded."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+pytest.importorskip("z3")
+
+from tests.helpers.recording import run_cli
+
+RULES = textwrap.dedent('''
+    def good(ops, dists, bids, reference=None, weight=0):
+        ws = [2 * b + 0.25 for b in bids]
+        return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
+
+    def typed(ops, dists, bids, reference=None, weight=0):
+        ws = [b if isinstance(b, float) else 1 / (1 + b) for b in bids]
+        return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
+''')
+
+
+@pytest.fixture
+def rules_file(tmp_path, monkeypatch):
+    path = tmp_path / "user_rules.py"
+    path.write_text(RULES)
+    import properties.loading as L
+    import properties.target as T
+
+    def no_load(*a, **k):
+        raise AssertionError("the user's file was loaded in the checker's process")
+    monkeypatch.setattr(L, "load_spec", no_load)
+    monkeypatch.setattr(T, "load_spec", no_load)
+    return str(path)
+
+
+def test_a_caged_generic_rule_is_proved_from_its_compiled_trees(capsys, rules_file):
+    rc, out = run_cli(capsys, "check", f"{rules_file}:good", "--property", "monotone:box",
+                      "--max-examples", "20")
+    assert rc == 0, out
+    row = next(line for line in out.splitlines() if line.startswith("monotone") and " z3 " in line)
+    assert "PROVED" in row and "compiled tree" in out, out
+
+
+def test_a_caged_rule_that_cannot_be_compiled_is_sampled_and_says_why(capsys, rules_file):
+    rc, out = run_cli(capsys, "check", f"{rules_file}:typed", "--property", "monotone:box",
+                      "--max-examples", "20")
+    assert "PROVED" not in out.split("scope of each PROVED")[0], out
+    assert "cannot be compiled" in out and "isinstance" in out, out
