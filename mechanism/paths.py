@@ -35,7 +35,7 @@ from .errors import InvalidInput
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Node entries (nodes x V) per thread below which a batch stays in the calling thread.
 PARALLEL_ENTRIES = 1 << 19
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple | None = None  # (pid, executor, workers)
 #: A node whose weights total less than this is renormalized by its maximum (underflow).
 TINY = 1e-200
 
@@ -171,12 +171,15 @@ class LogLinearFamily:
             out[k] = 1.0 - E.sum() / Z
 
 
-def _pool():
-    """The threads that share large batches of nodes (created on first use)."""
+def _pool() -> ThreadPoolExecutor:
+    """The threads that share large batches of nodes, created on first use in each process
+    (a forked child has its parent's pool object but none of its threads: a fresh one)."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="bidpaths")
-    return _POOL
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[2] != WORKERS:
+        if _POOL is not None and _POOL[0] == os.getpid():
+            _POOL[1].shutdown(wait=False)  # WORKERS changed: the old threads end
+        _POOL = (os.getpid(), ThreadPoolExecutor(WORKERS, thread_name_prefix="bidpaths"), WORKERS)
+    return _POOL[1]
 
 
 def _softmax(S: np.ndarray) -> np.ndarray:

@@ -169,3 +169,22 @@ def test_log_linear_nodes_split_between_threads_equal_one_thread(monkeypatch):
     np.testing.assert_array_equal(fam.tv(agents, s), alone)
     np.testing.assert_allclose(alone[:5], [_definition_tv(fam.rule, P, b, int(i), [x])[0]
                                            for i, x in zip(agents[:5], s[:5])], atol=1e-12)
+
+
+def test_log_linear_threads_after_fork(monkeypatch):
+    """A process forked after the parent used the thread pool gets a pool of its own (the
+    parent's object has no threads there: planted bug, reuse it, and the child hangs)."""
+    import multiprocessing
+    from mechanism import paths
+    monkeypatch.setattr(paths, "WORKERS", 2)
+    rng = np.random.default_rng(4)
+    P, b = _dense(rng, 3, 8192), np.array([0.5, 1.0, 1.5])
+    s = rng.uniform(0, 2, 200)
+    agents = rng.integers(0, 3, 200)
+    fam = BidPaths(get_rule("log_linear"), P, b)
+    assert len(s) * P.shape[1] // paths.PARALLEL_ENTRIES >= 2  # the batch is split
+    want = fam.tv(agents, s)  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(fam.tv, (agents, s)).get(timeout=20)
+    np.testing.assert_array_equal(got, want)
