@@ -19,7 +19,9 @@ from .assertions import assert_properties
 from .catalogue import ALL_ORDERS, CATALOGUE, property_ids
 from properties.checker.engine import DEFAULT_MAX_EXAMPLES, check
 from .report import Finding, Report
-from properties.target import Target, classify, load_object
+from properties.loading import load_object
+from properties.protocol import classify
+from properties.target import Target
 
 
 def load_target(spec: str):

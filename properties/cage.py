@@ -23,7 +23,8 @@ its ``name``, ``reserve``, ``claims``, ``uniforms`` are the worker's description
 object, made printable by :func:`printable`.
 
 The search, the checks of every answer and the verdicts run in the auditor's process
-(:func:`check_in_cage`, :func:`caged_suite`): only the user's calls cross, so code that
+(:func:`check_in_cage`; the mechanism audit holds a :class:`Caged` in its
+:class:`properties.target.Target`): only the user's calls cross, so code that
 patches the checker patches the worker's copy, which decides nothing.
 """
 
@@ -208,28 +209,26 @@ def _method(cage: Cage, method: str, context: bool):
         def call(dists, bids):
             return cage.call(method, np.asarray(dists), np.asarray(bids))
     call.__name__ = method
-    call.__tokenauction_caged__ = cage
-    call.__tokenauction_context__ = context
     return call
 
 
 class Caged:
-    """The auditor's handle on a caged object (the interface of
-    :mod:`properties.audit.implementation`, forwarded)."""
+    """The auditor's handle on a caged object: the worker's description of it (the
+    interface of :mod:`properties.audit.implementation`), its methods forwarded (None where
+    the object has none), read by :func:`properties.protocol.read_mechanism`."""
 
     def __init__(self, cage: Cage):
         m = cage.meta
         self.cage = cage
         self.name = printable(m["name"], 80)
         self.reserve = float(m["reserve"])
-        self.claims = m["claims"]
+        self.claims = dict(m["claims"])
         self.uniforms = m["uniforms"]
+        self.context = bool(m["context"])
         self.literals = tuple(m.get("literals", ()))
-        self.aggregate = _method(cage, "aggregate", m["context"])
-        if m["payments"]:
-            self.payments = _method(cage, "payments", m["context"])
-        if m["sample"]:
-            self.sample = self._sample
+        self.aggregate = _method(cage, "aggregate", self.context)
+        self.payments = _method(cage, "payments", self.context) if m["payments"] else None
+        self.sample = self._sample if m["sample"] else None
 
     def _sample(self, q, u):
         return self.cage.call("sample", np.asarray(q), np.asarray(u))
@@ -267,18 +266,12 @@ def caged_valuation(spec: str, timeout: float = TIMEOUT):
     return value
 
 
-def caged_suite(obj: Caged, kw: dict) -> list:
-    """The property suite on a caged object: the search and its verdicts run here, only the
-    object's calls cross to its worker (and only numbers come back, validated here)."""
-    from properties.audit.suite import suite_findings
-    from properties.audit.target import Audited
-    return suite_findings(Audited(obj), **kw)
-
-
 def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIMEOUT):
-    """A ``check`` target (``file.py:NAME``) loaded in a worker: the callable the checker
-    judges here (``rule(dists, bids)`` or ``payment(rule, dists, bids)``), each call one
-    request to the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
+    """A ``check`` target (``file.py:NAME``) loaded in a worker: the
+    :class:`properties.protocol.UserObject` the checker judges here, whose callable
+    (``rule(dists, bids)`` or ``payment(rule, dists, bids)``) makes each call one request to
+    the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
+    from properties.protocol import UserObject, read_target
     judge = rule if isinstance(rule, str) else "linear"
     cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
@@ -290,21 +283,17 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
         finally:
             cage.close()
         rule.name = printable(rule.name, 80)
-        return rule
+        return read_target(rule)
     if m["kind"] == "rule":
         fn = _method(cage, "aggregate", False)
     else:
         def fn(rule, dists, bids):
             return cage.call("pay", np.asarray(dists), np.asarray(bids))
-        fn.__tokenauction_caged__ = cage
-    fn.__name__ = fn.__qualname__ = printable(m["name"], 80)
-    fn.kind = m["kind"]
-    fn.__tokenauction_spec__ = target
-    fn.claims = m["claims"]
-    fn.__tokenauction_literals__ = tuple(m.get("literals", ()))
-    if m.get("compile_error"):  # a generic rule that cannot be compiled: sampled, no proof
-        fn.__tokenauction_compile_error__ = printable(m["compile_error"], 600)
-    return fn
+    name = printable(m["name"], 80)
+    fn.__name__ = fn.__qualname__ = name
+    error = printable(m["compile_error"], 600) if m.get("compile_error") else None
+    return UserObject(m["kind"], fn, name, dict(m["claims"]), cage=cage, spec=target,
+                      literals=tuple(m.get("literals", ())), compile_error=error)
 
 
 def findings_from_json(rows) -> list:
@@ -339,19 +328,20 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
     A target that ends, crashes or hangs its worker is REFUTED (exit 1) with the reason."""
     from properties.checker.engine import check
     from properties.loading import load_valuation
+    from properties.protocol import UserObject
     opts = dict(options)
     timeout = opts.get("timeout") or TIMEOUT
     cages = []
     try:
-        fn = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
-                                timeout)
-        if getattr(fn, "__tokenauction_caged__", None) is not None:  # else: compiled, here
-            cages.append(fn.__tokenauction_caged__)
+        user = caged_check_target(target, opts.pop("kind", None), opts.get("rule"), paths,
+                                  timeout)
+        if user.cage is not None:  # else: compiled, here
+            cages.append(user.cage)
         opts["rule"] = _caged_judge(opts.get("rule"), paths, timeout)
-        if callable(opts["rule"]):
-            cages.append(opts["rule"].__tokenauction_caged__)
+        if isinstance(opts["rule"], UserObject) and opts["rule"].cage is not None:
+            cages.append(opts["rule"].cage)
         opts["valuation"] = load_valuation(opts.get("valuation"))
-        report = check(fn, kind=getattr(fn, "kind", "rule"), **opts)
+        report = check(user, kind=user.kind, **opts)
     except CageFailure as exc:
         why = (f"the target {exc} while being loaded: a target that ends, crashes or hangs "
                "the checker is a finding about the target (REFUTED, exit 1)")

@@ -10,7 +10,6 @@ allow-list. Replies: ``("ready", description)``, ``("load_error", message)``,
 
 from __future__ import annotations
 
-import inspect
 import json
 import pickle
 import sys
@@ -25,13 +24,6 @@ def _limit_memory(mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ImportError, ValueError, OSError):  # not on this platform: the timeout still holds
         pass
-
-
-def _takes_context(fn) -> bool:
-    try:
-        return "context" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _plain(x):
@@ -49,40 +41,25 @@ def _literals(obj) -> list[float]:
 
 
 def _methods(obj) -> tuple[dict, dict]:
-    """``(methods, description)`` of the loaded object."""
-    from mechanism import TokenAuction, expected_payments
-    if isinstance(obj, TokenAuction):
-        methods = {"aggregate": obj.rule.evaluate,
-                   "payments": lambda P, b: expected_payments(obj.rule, P, b, obj.payment).values}
-        name = f"TokenAuction({obj.rule.name}, {obj.payment})"
-    else:
-        agg = getattr(obj, "aggregate", None)
-        if agg is None and not callable(obj):
-            raise TypeError(f"{type(obj).__name__} exposes no aggregate(dists, bids) and is not "
-                            "callable; see properties.audit.implementation for the interface")
-        methods = {"aggregate": agg if agg is not None else obj}
-        for key in ("payments", "sample"):
-            if getattr(obj, key, None) is not None:
-                methods[key] = getattr(obj, key)
-        name = getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
-    k = getattr(obj, "uniforms", 1)
-    meta = {"name": str(name), "reserve": float(getattr(obj, "reserve", 0.0) or 0.0),
-            "claims": _plain(dict(getattr(obj, "claims", None) or {})),
-            "uniforms": str(k) if isinstance(k, str) else int(k),
-            "context": any(_takes_context(f) for f in methods.values()),
-            "payments": "payments" in methods, "sample": "sample" in methods,
-            "literals": _literals(obj)}
+    """``(methods, description)`` of the loaded mechanism, read once
+    (:func:`properties.protocol.read_mechanism`: the same reading as in the auditor)."""
+    from properties.protocol import read_mechanism
+    u = read_mechanism(obj)
+    methods = {k: f for k, f in (("aggregate", u.aggregate), ("payments", u.payments),
+                                 ("sample", u.sample)) if f is not None}
+    meta = {"name": u.name, "reserve": float(u.reserve), "claims": _plain(u.claims),
+            "uniforms": u.uniforms, "context": u.context, "payments": u.payments is not None,
+            "sample": u.sample is not None, "literals": _literals(obj)}
     return methods, meta
 
 
 def _load(spec, kwargs: dict, paths) -> tuple[dict, dict]:
     """``(methods, description)`` of what ``spec`` names: ``("check", TARGET, KIND, RULE)``
     a ``check`` target, else a mechanism (``--mechanism``)."""
-    from properties.loading import add_search_path
+    from properties.loading import add_search_path, load_mechanism
     add_search_path(paths)
     if isinstance(spec, tuple) and spec[:1] == ("check",):
         return _check_target(*spec[1:])
-    from properties.audit.target import load_mechanism
     return _methods(load_mechanism(spec, kwargs))
 
 
@@ -91,23 +68,22 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
     ``pay(P, b)`` for a payment rule (judged under ``judge_spec``, loaded here too: the
     payment rule is handed this process's copy of it)."""
     from mechanism import rules as R
-    from properties.target import classify, load_object
-    kind, obj = classify(load_object(target), kind)
-    methods = {}
-    if kind == "rule":
-        methods["aggregate"] = obj.evaluate if isinstance(obj, R.Rule) else obj
+    from properties.loading import load_object
+    from properties.protocol import read_target
+    u = read_target(load_object(target), kind)
+    obj, methods = u.obj, {}
+    if u.kind == "rule":
+        methods["aggregate"] = obj.evaluate if isinstance(obj, R.Rule) else u.call
     else:
-        judge = load_object(judge_spec or "linear")
-        _, judge = classify(judge, "rule")
+        j = read_target(load_object(judge_spec or "linear"), "rule")
+        judge = j.obj
         if not isinstance(judge, R.Rule):
-            fn = judge
-            judge = R.Rule(str(getattr(fn, "__name__", "rule")), None,
-                           numpy_fn=lambda P, b, ref, lam: fn(P.copy(), b.copy()))
-        methods["pay"] = lambda P, b: obj(judge, P, b)
-    name = getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
-    meta = {"kind": kind, "name": str(name), "literals": _literals(obj),
-            "claims": _plain(dict(getattr(obj, "claims", None) or {}))}
-    if kind == "rule":
+            fn = j.call
+            judge = R.Rule(j.name, None, numpy_fn=lambda P, b, ref, lam: fn(P.copy(), b.copy()))
+        methods["pay"] = lambda P, b: u.call(judge, P, b)
+    meta = {"kind": u.kind, "name": u.name, "literals": _literals(obj),
+            "claims": _plain(u.claims)}
+    if u.kind == "rule":
         meta.update(_compiled(obj))
     return methods, meta
 
@@ -115,17 +91,20 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
 def _compiled(rule) -> dict:
     """A generic rule's trees as data (the parent proves them and runs their generated
     code), or why it cannot be compiled (then it is sampled here, and gets no proof)."""
-    generic = getattr(rule, "generic", None)
+    from mechanism.rules import Rule
+    generic = rule.generic if isinstance(rule, Rule) else None
     if generic is None or type(rule).__module__ not in ("proofs.compile.generic_rule",
                                                         "mechanism.rules"):
         return {}
     from proofs.compile.capture import DeclarationError
     from proofs.compile.serial import worker_data
     try:
-        if type(rule).__module__ == "mechanism.rules":   # classify kept the plain rule
-            from proofs.compile.generic_rule import compiled
-            compiled(generic)
-            return {}
+        if type(rule).__module__ == "mechanism.rules":
+            if rule._numpy_fn is not None or rule._batch_fn is not None:
+                return {}   # a rule with numpy code of its own (a built-in): it runs here
+            from proofs.compile.generic_rule import GenericRule   # it evaluates its generic
+            rule = GenericRule(rule.name, generic, reference=rule.reference,
+                               weight=rule.weight, epsilon=rule.epsilon)
         return {"compiled": worker_data(rule)}
     except DeclarationError as exc:
         return {"compile_error": str(exc)[:1000]}

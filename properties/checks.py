@@ -1,8 +1,8 @@
 """Per-instance checks shared by the run audit and the mechanism audit (theory §3-5).
 
 Each function takes one instance -- a rule (a :class:`mechanism.Rule` with its
-reference bound, or :class:`properties.audit.target.ThirdPartyRule`: both declare
-``smoothed``, ``generic``, ``reference``, ``weight``, ``evaluate`` and ``batch``), the
+reference bound, or :class:`properties.third_party.ThirdPartyRule`: both declare
+``smoothed``, ``generic``, ``reference``, ``weight``, ``epsilon``, ``evaluate``, ``batch``), the
 reports ``P`` (n, V), the bids ``b`` -- and returns ``None`` when the property holds there,
 else a dict counterexample naming the agent, the bids and the token involved (errors that
 carry data).
@@ -47,7 +47,7 @@ SMOOTH_IN_BID = (R.linear, R.log_linear)
 def on_support(rule, P: np.ndarray, ref: np.ndarray | None):
     """``(rule', P', ref', cols)`` restricted to the tokens some party reports (exact
     when the rule does not smooth; unchanged otherwise)."""
-    if getattr(rule, "epsilon", 0.0):
+    if rule.epsilon:
         return rule, P, ref, None
     mass = (P > 0).any(axis=0)
     if ref is not None:

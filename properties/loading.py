@@ -133,6 +133,58 @@ def load_spec(spec: str, what: str = "target"):
     return resolve(module, name, spec, what)
 
 
+def load_object(spec: str):
+    """The object named by ``file.py:NAME``, ``pkg.mod:NAME`` or a bare registry name (a rule
+    or a payment rule: what ``check`` judges)."""
+    from mechanism import payments as PAY
+    from mechanism import rules as R
+    if not isinstance(spec, str) or not spec:
+        raise InvalidInput(f"target must be a non-empty string, got {spec!r}", value=spec)
+    if ":" not in spec:
+        if spec in R.RULES:
+            return R.get_rule(spec)
+        if spec in PAY.PAYMENT_RULES:
+            return PAY.PAYMENT_RULES[spec]
+        raise InvalidInput(f"target {spec!r}: use path/to/file.py:NAME or package.module:NAME "
+                           f"(or a built-in: {', '.join([*R.RULES, *PAY.PAYMENT_RULES])})",
+                           value=spec)
+    return load_spec(spec)
+
+
+def load_mechanism(spec: str, kwargs: dict | None = None):
+    """``package.module:NAME`` or ``path/to/file.py:NAME``; a class is instantiated with
+    ``kwargs`` (``--arg key=value``); a constructor that rejects them is a usage error."""
+    if ":" not in spec:
+        raise InvalidInput(f"--mechanism {spec!r}: expected package.module:NAME or file.py:NAME",
+                           value=spec)
+    obj = load_spec(spec, "--mechanism")
+    if not isinstance(obj, type):
+        if kwargs:
+            raise InvalidInput(f"--arg is for a class; {spec} is not one", value=sorted(kwargs))
+        return obj
+    try:
+        return obj(**(kwargs or {}))
+    except Exception as exc:  # user code: a usage error naming the arguments
+        raise InvalidInput(f"--mechanism {spec}: {obj.__name__}(**{kwargs or {}}) raised "
+                           f"{type(exc).__name__}: {exc}", value=spec) from exc
+
+
+def parse_args(pairs) -> dict:
+    """``["k=v", ...]`` -> constructor kwargs (``--arg``); each value is read as JSON when it
+    parses (numbers, lists, true/false, null, quoted strings), else kept as a string."""
+    import json
+    out = {}
+    for pair in pairs or ():
+        key, sep, val = str(pair).partition("=")
+        if not sep or not key.isidentifier():
+            raise InvalidInput(f"--arg {pair!r}: expected key=value", value=pair)
+        try:
+            out[key] = json.loads(val)
+        except ValueError:
+            out[key] = val
+    return out
+
+
 def load_valuation(spec):
     """A ``--valuation`` value: a built-in model name, or ``file.py:NAME`` / ``pkg.mod:NAME``
     of a callable ``a(p_i, q)``, loaded and run in the cage

@@ -130,6 +130,10 @@ def call_user(label: str, fn, args, timeout: float | None = None):
         raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
     except InvalidInput:
         raise
+    except SystemExit as exc:  # sys.exit() in user code ends nothing of ours: a finding
+        raise RuleFailure("raised", f"{label} raised SystemExit({exc.code!r}): a rule that "
+                                    "ends the process it runs in", exception="SystemExit") \
+            from None
     except Exception as exc:  # untrusted code: report, never crash
         raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc} (to decline an "
                                     "input outside its domain, raise mechanism.InvalidInput)",

@@ -1,19 +1,19 @@
-"""What ``check`` judges: an aggregation rule or a payment rule, and how it is loaded.
+"""The one wrapper of a user's object: what ``check`` and the mechanism audit judge.
 
-How a target declares its kind (first match wins):
+:class:`Target` holds a rule, a payment rule or a mechanism, read once at load into typed
+fields (:mod:`properties.protocol`, which says how each kind is told apart), and calls it
+only through the one policy for calling user code (:mod:`properties.sandbox`; code named by
+a spec runs in a worker process, :mod:`properties.cage`, whose handle is the ``cage`` field).
 
-1. a :class:`mechanism.Rule` is an aggregation rule; a :class:`mechanism.PaymentRule`
-   is a payment rule;
-2. a callable with an attribute ``kind = "payment"`` (or ``"rule"``) says so itself;
-3. a backend-generic definition ``f(ops, dists, bids, reference=None, weight=0)`` (first
-   parameter named ``ops``) is an aggregation rule (built-ins map to their registry entry);
-4. otherwise the number of required positional parameters decides:
-   ``rule(dists, bids) -> q`` (2) or ``payment(rule, dists, bids) -> z`` (3).
+Two contracts for the same calls, one per consumer:
 
-``kind="rule" | "payment"`` (``check --kind``) overrides the guess. An unusable callable
-is a usage error (:class:`mechanism.InvalidInput`, exit 2), never a target to refute: an
-unbound method (``Class.method`` whose first parameter is ``self``), a class, or a
-callable whose kind cannot be told.
+* ``check``'s search (:meth:`Target.evaluate`, :meth:`Target.batch`, :meth:`Target.pay`):
+  a failure is :class:`properties.sandbox.RuleFailure`, a declined input
+  :class:`properties.sandbox.Undefined`; answers are remembered to notice a target that
+  answers the same input twice differently;
+* the mechanism audit (:attr:`Target.rule`, :meth:`Target.payments`, :meth:`Target.sample`):
+  the :class:`mechanism.Rule` contract (InvalidRule / InvalidInput), for the per-instance
+  checks of :mod:`properties.checks`.
 
 A payment rule is judged under an aggregation rule, ``rule=`` (default: linear).
 Strings: ``"path/to/file.py:NAME"`` (loaded by path), ``"package.module:NAME"``
@@ -24,221 +24,130 @@ Strings: ``"path/to/file.py:NAME"`` (loaded by path), ``"package.module:NAME"``
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
+from mechanism.auction import TokenAuction
 from mechanism.bids import total_weight
 from mechanism.smoothing import smooth_reports
-from mechanism import payments as PAY
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 
-from properties.checker.proving import generic_target
-from properties.loading import load_spec
+from properties.loading import load_mechanism, load_object
+from properties.protocol import UserObject, classify, read_mechanism, read_target
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
                                 check_payments, guarded_call)
+from properties.third_party import ThirdPartyRule
+from properties.memo import Memo
+
+__all__ = ["Target", "ThirdPartyRule", "UserObject", "classify", "load_object",
+           "DEFAULT_TIMEOUT"]
 
 #: Default per-call timeout for user code (seconds).
 DEFAULT_TIMEOUT = 5.0
-
-
-def load_object(spec: str):
-    """The object named by ``file.py:NAME``, ``pkg.mod:NAME`` or a bare registry name."""
-    if not isinstance(spec, str) or not spec:
-        raise InvalidInput(f"target must be a non-empty string, got {spec!r}", value=spec)
-    if ":" not in spec:
-        if spec in R.RULES:
-            return R.get_rule(spec)
-        if spec in PAY.PAYMENT_RULES:
-            return PAY.PAYMENT_RULES[spec]
-        raise InvalidInput(f"target {spec!r}: use path/to/file.py:NAME or package.module:NAME "
-                           f"(or a built-in: {', '.join([*R.RULES, *PAY.PAYMENT_RULES])})",
-                           value=spec)
-    return load_spec(spec)
-
-
-_BUILTIN_GENERICS = {R.linear: "linear", R.log_linear: "log_linear",
-                     R.winner_take_all: "winner_take_all"}
-
-
-def _required_positional(fn) -> int | None:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(1 for p in sig.parameters.values()
-               if p.kind in kinds and p.default is inspect.Parameter.empty)
-
-
-#: First-parameter names that say a three-parameter callable takes the reports first (a rule
-#: with an extra parameter), not an aggregation rule (a payment rule).
-REPORT_NAMES = ("dists", "distributions", "reports", "P", "p", "D", "probs", "q")
-
-
-def _first_param(fn) -> str | None:
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return None
-    return params[0] if params else None
-
-
-def _unusable(obj) -> str | None:
-    """Why ``obj`` cannot be called as a rule or payment rule, or None."""
-    if isinstance(obj, type):
-        return (f"{obj.__qualname__} is a class: name an instance, or use "
-                "tokenauction audit --mechanism for a mechanism class")
-    qual = getattr(obj, "__qualname__", "")
-    parts = qual.split(".")
-    if inspect.isfunction(obj) and len(parts) >= 2 and parts[-2] != "<locals>" \
-            and _first_param(obj) in ("self", "cls"):
-        return (f"{qual} is an unbound method (first parameter {_first_param(obj)!r}): name "
-                "a bound method of an instance, or a function rule(dists, bids) / "
-                "payment(rule, dists, bids)")
-    return None
-
-
-def classify(obj, kind: str | None = None):
-    """``("rule" | "payment", normalized object)`` per the module docstring's rules;
-    ``kind`` overrides the guess."""
-    why = _unusable(obj) if not isinstance(obj, (R.Rule, PAY.PaymentRule)) else None
-    if why:
-        raise InvalidInput(why, value=getattr(obj, "__qualname__", repr(obj)))
-    if kind is not None:
-        if kind not in ("rule", "payment"):
-            raise InvalidInput(f"--kind {kind!r}: use rule or payment", value=kind)
-        if kind == "rule" and not isinstance(obj, PAY.PaymentRule):
-            if isinstance(obj, R.Rule) or _first_param(obj) != "ops":
-                return "rule", obj
-        if kind == "payment" and not isinstance(obj, R.Rule):
-            return "payment", obj
-        raise InvalidInput(f"--kind {kind}: {obj!r} is not a {kind}", value=kind)
-    if isinstance(obj, R.Rule):
-        return "rule", obj
-    if isinstance(obj, PAY.PaymentRule):
-        return "payment", obj
-    if not callable(obj):
-        raise InvalidRule(f"{obj!r} is not callable: a target is rule(dists, bids) -> q or "
-                          "payment(rule, dists, bids) -> z", value=obj)
-    if any(obj is f for f in R.RULES.values()):  # a registry factory
-        return "rule", obj()
-    kind = getattr(obj, "kind", None)
-    if kind in ("payment", "rule", "aggregation"):
-        return ("payment" if kind == "payment" else "rule"), obj
-    if obj in _BUILTIN_GENERICS:
-        return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
-    if _first_param(obj) == "ops":
-        return "rule", generic_target(obj)
-    k = _required_positional(obj)
-    if k == 2:
-        return "rule", obj
-    if k == 3 and _first_param(obj) in REPORT_NAMES:
-        name = getattr(obj, "__name__", repr(obj))
-        raise InvalidRule(f"{name}{inspect.signature(obj)} takes three required parameters "
-                          f"and its first, {_first_param(obj)!r}, names the reports: a payment "
-                          "rule is payment(rule, dists, bids). If it is an aggregation rule, "
-                          "give the third parameter a default (it is called rule(dists, bids)) "
-                          "and pass --kind rule (or set its attribute kind = 'rule')", value=obj)
-    if k == 3:
-        return "payment", obj
-    raise InvalidRule(f"cannot tell whether {obj!r} is a rule(dists, bids) or a "
-                      f"payment(rule, dists, bids) ({k} required positional parameters); set "
-                      "its attribute kind = 'rule' or 'payment'", value=obj)
-
-
-def _label(obj) -> str:
-    if isinstance(obj, (R.Rule, PAY.PaymentRule)):
-        return obj.name
-    return getattr(obj, "__name__", type(obj).__name__)
-
-
-def _judge_rule(fn, label: str) -> R.Rule:
-    """A user's judge rule as a :class:`mechanism.Rule` that passes ``InvalidInput`` through
-    (the rule declines the input: the same as in rule checks) and checks the output."""
-    def numpy_fn(P, b, ref, lam):
-        out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
-        return R.check_output(out, P.shape[1], label)
-    return R.Rule(label, None, numpy_fn=numpy_fn, claims=getattr(fn, "claims", None))
-
-
-def _rule_key(rule) -> tuple:
-    if isinstance(rule, R.Rule):
-        ref = None if rule.reference is None else rule.reference.tobytes()
-        return (ref, rule.weight, rule.epsilon)
-    return (id(rule),)
-
-
-def _digest(P, b) -> tuple:
-    P, b = np.asarray(P, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return (P.shape, P.tobytes(), b.tobytes())
-
 
 #: Literals of the target's source used as bids: thresholds at ordinary magnitudes (tiny
 #: tolerances such as 1e-9 are not bids; magnitudes are drawn anyway, strategies.MAGNITUDES).
 LITERAL_RANGE = (1e-4, 1e6)
 
-#: Outputs remembered per target to notice a different answer for the same input.
-MEMO_SIZE = 20000
+
+def _judge_rule(fn, label: str, claims: dict) -> R.Rule:
+    """A user's judge rule as a :class:`mechanism.Rule` that passes ``InvalidInput`` through
+    (the rule declines the input: the same as in rule checks) and checks the output."""
+    def numpy_fn(P, b, ref, lam):
+        out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
+        return R.check_output(out, P.shape[1], label)
+    return R.Rule(label, None, numpy_fn=numpy_fn, claims=claims or None)
+
+
+def _read_judge(rule) -> UserObject:
+    """The aggregation rule a payment rule is judged under (default linear)."""
+    judge = R.get_rule("linear") if rule is None else rule
+    if isinstance(judge, str):
+        judge = load_object(judge) if ":" in judge else R.get_rule(judge)
+    user = read_target(judge)
+    if user.kind != "rule":
+        raise InvalidRule(f"rule= must be an aggregation rule, got {judge!r}", value=judge)
+    return user
 
 
 class Target:
-    """A guarded view of the thing under test (see the module docstring)."""
+    """A guarded view of the thing under test (see the module docstring).
+
+    ``kind``: ``"rule"`` / ``"payment"`` (``check --kind``; guessed when None) or
+    ``"mechanism"`` (the audit); ``name`` and ``context`` apply to a mechanism."""
 
     def __init__(self, target, *, rule=None, timeout: float | None = DEFAULT_TIMEOUT,
-                 kind: str | None = None):
-        self.spec = target if isinstance(target, str) else \
-            getattr(target, "__tokenauction_spec__", None)  # a caged target: its spec
-        self.rule_spec = rule if isinstance(rule, str) else None
-        self.nondeterministic: dict | None = None   #: evidence: same input, two answers
-        self._memo: dict = {}
-        self.repeats = 0    #: evaluations compared with an earlier answer for the same input
-        self.valid_outputs = 0   #: calls that returned a valid distribution (evaluate)
-        obj = load_object(target) if isinstance(target, str) else target
-        self.kind, self.obj = classify(obj, kind)
-        self.name = self.spec or _label(self.obj)
+                 kind: str | None = None, name: str | None = None, context=None):
+        spec = target if isinstance(target, str) else None
+        if kind == "mechanism" or (isinstance(target, UserObject) and target.kind == "mechanism"):
+            self.user = read_mechanism(load_mechanism(target) if spec else target, name)
+        else:
+            self.user = read_target(load_object(target) if spec else target, kind, spec)
+        u = self.user
+        self.kind, self.obj, self.spec = u.kind, u.obj, spec or u.spec
+        self.name = u.name if self.kind == "mechanism" else self.spec or u.name
+        self.claims = dict(u.claims)
         self.timeout = timeout
-        self.claims = dict(getattr(self.obj, "claims", None) or {})
-        self.hung = False
+        self.rule_spec = rule if isinstance(rule, str) else None
+        self.memo = Memo()
+        self.valid_outputs = 0   #: calls that returned a valid distribution (evaluate)
+        self.hung = False        #: a call ran past the timeout (the search stops calling)
         self._literals: tuple | None = None
         self.last_call = (np.zeros((1, 1)), np.zeros(1))
+        self.judge = self.judge_obj = self.judge_user = None
         if self.kind == "payment":
-            judge = R.get_rule("linear") if rule is None else rule
-            if isinstance(judge, str):
-                judge = load_object(judge) if ":" in judge else R.get_rule(judge)
-            kind, judge = classify(judge)
-            if kind != "rule":
-                raise InvalidRule(f"rule= must be an aggregation rule, got {judge!r}", value=judge)
-            self.judge = judge if isinstance(judge, R.Rule) else _judge_rule(judge, _label(judge))
-            self.judge_obj = judge
-        else:
-            self.judge = self.judge_obj = None
-        base = self.obj if self.kind == "rule" else self.judge
+            self.judge_user = _read_judge(rule)
+            self.rule_spec = self.rule_spec or self.judge_user.spec  # a caged judge: its spec
+            j = self.judge_obj = self.judge_user.obj
+            self.judge = j if isinstance(j, R.Rule) else \
+                _judge_rule(self.judge_user.call, self.judge_user.name, self.judge_user.claims)
+        if self.kind == "mechanism":
+            self._mechanism(context)
+        base = self.rule_obj
         self.reference = base.reference if isinstance(base, R.Rule) else None
         self.weight = float(base.weight) if self.reference is not None else 0.0
+
+    # -- the determinism memo (properties.memo) --------------------------------------
+    @property
+    def nondeterministic(self) -> dict | None:
+        """Evidence of two answers for one input (None while none was seen)."""
+        return self.memo.evidence
+
+    @property
+    def repeats(self) -> int:
+        """Evaluations compared with an earlier answer for the same input."""
+        return self.memo.repeats
+
+    def remember(self, label, inputs, out, rule=None) -> None:
+        self.memo.remember(label, inputs, out, rule)
+
+    @property
+    def judge_name(self) -> str | None:
+        """The aggregation rule a payment rule is judged under, as the report names it."""
+        return None if self.judge_user is None else self.rule_spec or self.judge_user.name
 
     @property
     def literals(self) -> tuple:
         """Numbers in the source of the modules defining the target (and its judge rule):
         drawn as bids, and put on every bid sweep (:mod:`properties.strategies`)."""
-        caged = getattr(self.obj, "__tokenauction_literals__", None)
-        if self._literals is None and caged is not None:
-            lo, hi = LITERAL_RANGE  # the worker read them from the target's own source
-            self._literals = tuple(float(v) for v in caged if lo <= float(v) <= hi)[:64]
-        if self._literals is None:
-            try:
-                from properties.checker.determinism import constants_of
-                pool = constants_of([self.obj, self.judge_obj])
-                vals = sorted({float(x) for x in pool.floats} | {float(x) for x in
-                                                                  pool.integers})
-            except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
-                vals = []
-            if type(self.obj).__module__.startswith("proofs.compile."):  # its trees' constants
-                vals = list(self.obj.constants()) + vals
-            lo, hi = LITERAL_RANGE
-            self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
+        if self._literals is not None:
+            return self._literals
+        lo, hi = LITERAL_RANGE
+        if self.user.literals is not None:  # the worker read them from the target's source
+            self._literals = tuple(float(v) for v in self.user.literals
+                                   if lo <= float(v) <= hi)[:64]
+            return self._literals
+        try:
+            from properties.checker.determinism import constants_of
+            pool = constants_of([self.obj, self.judge_obj])
+            vals = sorted({float(x) for x in pool.floats} | {float(x) for x in pool.integers})
+        except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
+            vals = []
+        compiled = ("proofs.compile.rule", "proofs.compile.generic_rule")
+        if type(self.obj).__module__ in compiled:  # its trees' constants first
+            vals = list(self.obj.constants()) + vals
+        self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
         return self._literals
 
     # -- aggregation --------------------------------------------------------------
@@ -249,97 +158,82 @@ class Target:
 
     @property
     def rule_obj(self):
-        return self.obj if self.kind == "rule" else self.judge
+        if self.kind == "mechanism":
+            return self.rule
+        return self.user.call if self.kind == "rule" else self.judge
+
+    @property
+    def _rule_user(self) -> UserObject:
+        return self.user if self.kind != "payment" else self.judge_user
 
     def _call(self, label, fn, args):
         return guarded_call(label, fn, args, self.timeout)
 
+    def _rule_label(self, rule) -> str:
+        return f"rule {rule.name if isinstance(rule, R.Rule) else self._rule_user.name!r}"
+
     def evaluate(self, P: np.ndarray, b: np.ndarray, rule=None) -> np.ndarray:
         """q = rule(P, b), checked (RuleFailure / Undefined on trouble)."""
         rule = self.rule_obj if rule is None else rule
-        label = f"rule {_label(rule)!r}"
+        label = self._rule_label(rule)
         self.last_call = (P, b)
         W = rule.total_weight(np.asarray(b, dtype=float)) if isinstance(rule, R.Rule) \
             else float(np.sum(b))
         if not W > 0:
             raise Undefined("W = 0: every rule is undefined there (theory §2)")
-        if isinstance(rule, R.Rule):
-            out = self._call(label, rule.evaluate, (np.array(P, dtype=float),
-                                                    np.array(b, dtype=float)))
-        else:
-            out = self._call(label, rule, (np.array(P, dtype=float), np.array(b, dtype=float)))
+        fn = rule.evaluate if isinstance(rule, R.Rule) else rule
+        out = self._call(label, fn, (np.array(P, dtype=float), np.array(b, dtype=float)))
         q = check_distribution(out, P.shape[1], label)
         self.valid_outputs += 1
         self.remember(label, (P, b), q, rule)
         return q
-
-    def remember(self, label, inputs, out, rule=None) -> None:
-        """Compare ``out`` with the answer given earlier for the same ``inputs`` (and the same
-        rule: a variant with another reference or weight is another rule)."""
-        if self.nondeterministic is not None:
-            return
-        key = (label, _rule_key(rule), _digest(*inputs))
-        prev = self._memo.get(key)
-        if prev is None:
-            if len(self._memo) < MEMO_SIZE:
-                self._memo[key] = np.array(out, dtype=np.float64)
-            return
-        out = np.asarray(out, dtype=np.float64)
-        self.repeats += 1
-        if prev.shape != out.shape or not np.allclose(prev, out, rtol=1e-12, atol=1e-12,
-                                                      equal_nan=True):
-            self.nondeterministic = {"label": label, "dists": np.array(inputs[0]),
-                                     "bids": np.array(inputs[1]), "first": prev, "second": out}
 
     def probe_determinism(self, repeats: int = 6) -> None:
         """Call the target ``repeats`` times on two fixed inputs (stable detection of a
         target that answers at random); failures here are ignored (the search reports them)."""
         P = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
         for b in (np.array([1.0, 2.0]), np.array([0.5, 0.25])):
-            for _ in range(repeats):
-                try:
-                    if self.kind == "rule":
-                        self.evaluate(P, b)
-                    else:
-                        self.pay(P, b)
-                except (RuleFailure, Undefined):
-                    return
+            if not self._again(P, b, repeats):
+                return
 
     def recheck(self, c: dict, repeats: int = 4) -> None:
         """Evaluate a counterexample's input again (a violation that vanished on re-run is
         most often a target answering at random)."""
-        P, b = np.asarray(c["dists"], dtype=float), np.asarray(c["bids"], dtype=float)
+        self._again(np.asarray(c["dists"], dtype=float), np.asarray(c["bids"], dtype=float),
+                    repeats)
+
+    def _again(self, P, b, repeats: int) -> bool:
         for _ in range(repeats):
             try:
                 self.evaluate(P, b) if self.kind == "rule" else self.pay(P, b)
             except (RuleFailure, Undefined):
-                return
+                return False
+        return True
 
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray, rule=None) -> np.ndarray:
+        own = rule is None or rule is self.rule_obj
         rule = self.rule_obj if rule is None else rule
+        bm = np.asarray(bid_matrix, dtype=float)
         if isinstance(rule, R.Rule) and rule._batch_fn is not None:
-            label = f"rule {_label(rule)!r}"
-            self.last_call = (P, np.asarray(bid_matrix, dtype=float)[0])
-            out = self._call(label, rule.batch, (P, np.asarray(bid_matrix, dtype=float)))
-            out = np.asarray(out, dtype=np.float64)
-            if out.shape != (len(bid_matrix), P.shape[1]):
+            label = self._rule_label(rule)
+            self.last_call = (P, bm[0])
+            out = np.asarray(self._call(label, rule.batch, (P, bm)), dtype=np.float64)
+            if out.shape != (len(bm), P.shape[1]):
                 raise RuleFailure("shape", f"{label} batch returned shape {out.shape}")
             for row in out:
                 check_distribution(row, P.shape[1], label)
             self.valid_outputs += len(out)
             return out
-        bm = np.asarray(bid_matrix, dtype=float)
-        if getattr(rule, "__tokenauction_caged__", None) is not None and len(bm) > 1 \
-                and bool(np.all(bm.sum(axis=1) > 0)):
-            return self._caged_batch(rule, np.array(P, dtype=float), bm)
-        return np.stack([self.evaluate(P, row, rule) for row in np.asarray(bid_matrix)])
+        cage = self._rule_user.cage if own and not self._rule_user.context else None
+        if cage is not None and len(bm) > 1 and bool(np.all(bm.sum(axis=1) > 0)):
+            return self._caged_batch(rule, cage, np.array(P, dtype=float), bm)
+        return np.stack([self.evaluate(P, row, rule) for row in bm])
 
-    def _caged_batch(self, rule, P, bm) -> np.ndarray:
+    def _caged_batch(self, rule, cage, P, bm) -> np.ndarray:
         """Every row of a bid grid in one request to the target's worker; each answer
         validated here and remembered, as :meth:`evaluate` does one at a time."""
-        label = f"rule {_label(rule)!r}"
+        label = self._rule_label(rule)
         self.last_call = (P, bm[0])
-        cage = rule.__tokenauction_caged__
         out = self._call(label, cage.call, ("aggregate_batch", P, bm))
         try:
             out = np.asarray(out, dtype=np.float64)
@@ -380,13 +274,86 @@ class Target:
 
     # -- payments -----------------------------------------------------------------
     def pay(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
-        label = f"payment rule {_label(self.obj)!r}"
+        label = f"payment rule {self.user.name!r}"
         self.last_call = (P, b)
-        out = self._call(label, self.obj, (self.judge, np.array(P, dtype=float),
+        out = self._call(label, self.user.call, (self.judge, np.array(P, dtype=float),
                                            np.array(b, dtype=float)))
         z = check_payments(out, P.shape[0], label)
         self.remember(label, (P, b), z)
         return z
+
+    # -- a mechanism (the audit) ----------------------------------------------------
+    def _mechanism(self, context) -> None:
+        u = self.user
+        self._context_src = context
+        self.context = context if isinstance(context, dict) else None
+        self.reserve, self.uniforms = float(u.reserve), u.uniforms
+        if context is not None and not u.context:
+            raise InvalidInput(f"a context was given but {self.name}'s aggregate/payments take "
+                               "no keyword 'context'", value=sorted(context)
+                               if isinstance(context, dict) else context)
+        self.callable_rule = u.rule if u.rule is not None else self._with_context(u.aggregate)
+        if isinstance(u.obj, TokenAuction):  # our own rule: its closed forms, unwrapped
+            self.rule = u.rule
+        else:
+            self.rule = ThirdPartyRule(self._with_context(u.aggregate), f"{self.name}.aggregate",
+                                       u.claims, cage=None if u.context else u.cage)
+
+    @property
+    def has_payments(self) -> bool:
+        return self.user.payments is not None
+
+    @property
+    def has_sample(self) -> bool:
+        return self.user.sample is not None
+
+    def _with_context(self, fn):
+        if not self.user.context:
+            return fn
+
+        def call(dists, bids):
+            return fn(dists, bids, context=self.context)
+        call.__name__ = "aggregate" if fn is self.user.aggregate else "payments"
+        return call
+
+    def draw_context(self, rng):
+        """The context of the next instance: the fixed dict, or a fresh draw (None if none)."""
+        src = self._context_src
+        if callable(src):
+            ctx = src(rng)
+            if not isinstance(ctx, dict):
+                raise InvalidInput(f"the context strategy returned {type(ctx).__name__}, "
+                                   "expected a dict", value=ctx)
+            self.context = ctx
+        return self.context
+
+    def payments(self, P, b) -> np.ndarray:
+        """The mechanism's expected payments z (shape (n,)); InvalidRule when it misbehaves."""
+        label = f"{self.name}.payments"
+        z = np.asarray(call_as_rule(label, self._with_context(self.user.payments),
+                                    (P.copy(), b.copy()), self.name), dtype=np.float64)
+        if z.shape != b.shape:
+            raise InvalidRule(f"{label} returned shape {z.shape}, expected {b.shape} (one "
+                              "expected payment per agent)", rule=self.name)
+        return z
+
+    def sample_many(self, q, uniforms) -> np.ndarray:
+        """The mechanism's tokens for the aggregate q, one per entry of ``uniforms`` (a
+        uniform, or a vector of them); InvalidRule when its ``sample`` misbehaves (raises,
+        ends, hangs) or answers other than a token in 0..V-1."""
+        label, fn, V = f"{self.name}.sample", self.user.sample, np.size(q)
+
+        def tokens():
+            return [fn(np.array(q), u) for u in uniforms]
+        out = call_as_rule(label, tokens, (), self.name)
+        try:
+            got = np.array([np.asarray(t).item() for t in out])
+            ok = got.dtype.kind in "iu" or bool(np.all(got == np.floor(got)))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRule(f"{label} returned a non-token ({exc})", rule=self.name) from None
+        if not ok or got.min() < 0 or got.max() >= V:
+            raise InvalidRule(f"{label} returned a token outside 0..{V - 1}", rule=self.name)
+        return got.astype(np.int64)
 
     # -- reproduction -----------------------------------------------------------------
     def repro_header(self) -> list[str]:

@@ -2,7 +2,8 @@
 trees, one per token, for one size (n agents, V tokens) (docs/theory.md section 4).
 
 The rule is called on the tool's own symbols (:class:`proofs.compile.capture.Sym`): report
-leaves ``p_j[t]``, bid leaves ``b_j``, the reference ``p_ref[t]`` and its weight ``lambda``,
+leaves ``p_j[t]``, bid leaves ``b_j``, the reference ``p_ref[t]`` and its weight ``lambda``
+(without a reference: ``None`` and weight 0),
 through :data:`OPS`, a capture backend of the :class:`mechanism.arith.Ops` protocol.
 ``ops.gt`` / ``ops.ge`` / ``ops.and_`` build comparisons that only ``ops.ite`` consumes;
 ``ops.log`` and ``ops.softmax`` are tree nodes (softmax as ``exp(v_t - max v) / sum``).
@@ -230,8 +231,9 @@ class CaptureOps:
 def _inputs(n: int, V: int, has_ref: bool):
     dists = [CVec(C.Sym(T.report(j, t)) for t in range(V)) for j in range(n)]
     bids = [C.Sym(T.bid(j)) for j in range(n)]
-    ref = CVec(C.Sym(T.ref(t)) for t in range(V)) if has_ref else None
-    return dists, bids, ref, C.Sym(T.LAM)
+    if not has_ref:   # no reference: no weight either (a rule may test `weight > 0`)
+        return dists, bids, None, 0
+    return dists, bids, CVec(C.Sym(T.ref(t)) for t in range(V)), C.Sym(T.LAM)
 
 
 def _where(fn) -> str:

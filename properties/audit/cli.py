@@ -114,12 +114,12 @@ def add_value_model_arguments(parser) -> None:
 def _value_model_main(args):
     """The --mechanism and --log paths, with the value-model options."""
     from properties.audit.logs import audit_log
-    from properties.audit.target import parse_args
-    if getattr(args, "log", None) and (args.run_dir or args.mechanism):
+    from properties.loading import parse_args
+    if args.log and (args.run_dir or args.mechanism):
         return _usage("give one of RUN_DIR, --mechanism or --log")
     gate = _gate(args)
     try:
-        if getattr(args, "log", None):
+        if args.log:
             report = audit_log(args.log, valuation=None if args.valuation is None
                                else load_valuation(args.valuation),
                                tol=args.identity_tol)
@@ -236,9 +236,9 @@ def _keygen(args) -> int:
 
 
 def main(args) -> int:
-    if getattr(args, "keygen", None):
+    if args.keygen:
         return _keygen(args)
-    if getattr(args, "log", None):
+    if args.log:
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
         return _usage("give either RUN_DIR or --mechanism MODULE:NAME (one of them)")
@@ -292,7 +292,7 @@ class BatchProgress:
     def __init__(self, stream=sys.stderr, every: float = 2.0):
         self.stream, self.every, self.last = stream, every, 0.0
         self.bad = {"diverged": 0, "unreadable": 0}
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.tty = stream.isatty()
 
     def __call__(self, done: int, total: int, result: dict) -> None:
         if result["status"] in self.bad:

@@ -13,7 +13,7 @@ The interface an audited object exposes (duck-typed; only ``aggregate`` is requi
             ...                              # EXPECTED payment for this token
         def sample(self, q, u):              # optional: token in 0..V-1 from the aggregate q
             ...                              # and one uniform u in [0, 1); default inverse CDF
-        uniforms = 1                         # optional: uniforms sample() takes per step, an
+        uniforms = 1                         # optional, read with sample: uniforms it takes, an
                                              # int or "V" (one per token: Gumbel-max, race)
 
 ``aggregate`` and ``payments`` may take a keyword ``context`` (side information: relevance
@@ -58,8 +58,8 @@ from properties import restrictions
 from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
-from properties.cage import Caged, caged_suite
-from properties.audit.target import Audited, ThirdPartyRule, load_mechanism
+from properties.loading import load_mechanism
+from properties.target import Target, ThirdPartyRule
 from properties.catalogue import VALUE_MODEL_PROPERTIES
 from properties.report import Finding
 
@@ -145,16 +145,17 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     model = VM.get_value_model(valuation)
     reports = reports or ("one_hot" if model.reports == "one_hot" else None)
     restrictions.parse(reports)
-    m = obj if isinstance(obj, Audited) else Audited(obj, name, context=context)
+    m = obj if isinstance(obj, Target) and obj.kind == "mechanism" else \
+        Audited(obj, name, context=context)
     t = _Tally(model.name)
-    if m.pay is None:
+    if not m.has_payments:
         for prop in PAYMENT_NATIVE:
             t.skip[prop] = "the object exposes no payments(dists, bids)"
     if not m.reserve:
         t.skip["payment_reserve"] = "no reserve declared"
-    if m.sample is None:
+    if not m.has_sample:
         t.skip["stable_sampling"] = "inverse-CDF sampling: the token's law is q (see monotone)"
-    elif _uniforms(m) != 1:
+    elif m.uniforms != 1:
         t.skip["stable_sampling"] = ("the sampler takes several uniforms per step: its law is "
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
@@ -175,14 +176,13 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
             continue
         t.checked["aggregate_valid"] += 1
         _rule_checks(m, t, inst, P, b, q)
-        if m.pay is not None:
+        if m.has_payments:
             _payment_checks(m, t, inst, P, b, model)
     findings = t.findings()
     if use_suite:
         kw = dict(max_examples=max_examples, seed=seed, timeout=timeout, orders=orders,
                   budget_s=budget_s, reports=reports)
-        findings += caged_suite(obj, {**kw, "valuation": model.name}) \
-            if isinstance(obj, Caged) else suite_findings(m, valuation=model, **kw)
+        findings += suite_findings(m, valuation=model, **kw)
     rep = MechanismReport(m.name, findings)
     rep.value_model = model.name
     return rep
@@ -193,7 +193,7 @@ def _rule_checks(m, t, inst, P, b, q):
     for i in range(len(b)):
         t.run("monotone", lambda: C.box_violation_on_grid(m.rule, P, b, i, cuts=cuts), inst)
     t.run("sampler_marginal", lambda: _marginal(m, q), inst)
-    if m.sample is not None:
+    if m.has_sample:
         law = ThirdPartyRule(lambda D, B: _law(m, m.rule.evaluate(D, B)), f"{m.name}.token_law")
         for i in range(len(b)):
             t.run("stable_sampling", lambda: C.box_violation_on_grid(law, P, b, i, cuts=cuts),
@@ -204,9 +204,10 @@ def _rule_checks(m, t, inst, P, b, q):
 MC_DRAWS = 20000
 
 
-def _uniforms(m) -> int | str:
-    k = getattr(m.obj, "uniforms", 1)
-    return k if k == "V" or (isinstance(k, int) and k >= 1) else 1
+def Audited(obj, name: str | None = None, context=None) -> Target:
+    """The object under audit: the one wrapper, :class:`properties.target.Target`, of kind
+    mechanism (this name is kept for callers of the Python API)."""
+    return Target(obj, kind="mechanism", name=name, context=context)
 
 
 def _law(m, q) -> np.ndarray:
@@ -215,24 +216,21 @@ def _law(m, q) -> np.ndarray:
     or ``"V"``: Gumbel-max, an exponential race), over MC_DRAWS seeded uniform vectors.
     Without a ``sample`` the token is drawn by the mechanism's inverse CDF."""
     grid = (np.arange(SAMPLER_GRID) + 0.5) / SAMPLER_GRID
-    k = _uniforms(m)
-    if m.sample is None:
+    k = m.uniforms
+    if not m.has_sample:
         tokens = inverse_cdf_many(q, grid)
     elif k == 1:
-        tokens = np.array([int(m.sample(q, float(u))) for u in grid])
+        tokens = m.sample_many(q, [float(u) for u in grid])
     else:
         width = q.size if k == "V" else int(k)
-        U = np.random.default_rng(0).random((MC_DRAWS, width))
-        tokens = np.array([int(m.sample(q, u)) for u in U])
-    if tokens.min() < 0 or tokens.max() >= q.size:
-        raise InvalidRule(f"{m.name}.sample returned a token outside 0..{q.size - 1}")
+        tokens = m.sample_many(q, np.random.default_rng(0).random((MC_DRAWS, width)))
     return np.bincount(tokens, minlength=q.size) / len(tokens)
 
 
 def _marginal(m, q):
     law = _law(m, q)
     d = float(tv(law, q))
-    if m.sample is not None and _uniforms(m) != 1:  # Monte Carlo: 4 standard deviations
+    if m.has_sample and m.uniforms != 1:  # Monte Carlo: 4 standard deviations
         bound = 0.5 * float(np.sum(4.0 * np.sqrt(q * (1 - q) / MC_DRAWS))) + 1.0 / MC_DRAWS
     else:
         bound = q.size / SAMPLER_GRID + 1e-9
@@ -242,7 +240,7 @@ def _marginal(m, q):
 
 
 def _payment_checks(m, t, inst, P, b, model):
-    z = m.pay(P, b)
+    z = m.payments(P, b)
     n = len(b)
     t.run("payment_nonnegative", lambda: C.bound_violation(z, b, upper=False), inst)
     t.run("payment_at_most_bid", lambda: C.bound_violation(z, b, upper=True), inst)
@@ -278,35 +276,37 @@ def _reserve(m, P, b, z, i):
 
 def _utility(m, P, b, i, model):
     """:func:`properties.checks.utility_curve` of the audited object for agent i with value
-    ``v = b_i`` (InvalidInput where the value model or the object is undefined)."""
-    model.check_reports(P)
-    return C.utility_curve(model.for_rule(m.rule), P[i],
-                           lambda s: m.rule.evaluate(P, with_bid(b, i, s)),
-                           lambda s: m.pay(P, with_bid(b, i, s))[i], float(b[i]), i)
+    ``v = b_i``; None where b_i = 0, the object is undefined at a zero bid, or the value model
+    or the object is undefined at these reports (InvalidInput)."""
+    if b[i] <= 0 or not C.defined_at_zero(m.rule, P, b, i):
+        return None
+    try:
+        model.check_reports(P)
+        return C.utility_curve(model.for_rule(m.rule), P[i],
+                               lambda s: m.rule.evaluate(P, with_bid(b, i, s)),
+                               lambda s: m.payments(P, with_bid(b, i, s))[i], float(b[i]), i)
+    except InvalidInput:
+        return None
 
 
 def _regret(m, P, b, i, cuts, model):
     """Agent i with value ``v = b_i`` under the value model: no bid on a grid may beat v
     (:func:`properties.checks.regret_violation`)."""
-    v = float(b[i])
-    if v <= 0 or not C.defined_at_zero(m.rule, P, b, i):
+    utility = _utility(m, P, b, i, model)
+    if utility is None:
         return None
-    try:
-        utility = _utility(m, P, b, i, model)
-    except InvalidInput:
-        return None
-    return C.regret_violation(lambda S: np.array([_safe(utility, s) for s in S]), v,
+    return C.regret_violation(lambda S: np.array([_safe(utility, s) for s in S]), float(b[i]),
                               C.bid_grid(b, i, cuts), i, TOL)
 
 
 def _ir(m, P, b, z, i, model):
     """Truthful utility ``v (a(Q(v)) - a(Q(0))) - Z(v) >= 0`` (against staying out;
     :func:`properties.checks.ir_violation`)."""
-    v = float(b[i])
-    if v <= 0 or not C.defined_at_zero(m.rule, P, b, i):
+    utility, v = _utility(m, P, b, i, model), float(b[i])
+    if utility is None:
         return None
     try:
-        u = _utility(m, P, b, i, model)(v)
+        u = utility(v)
     except InvalidInput:
         return None
     found = C.ir_violation(u, v, i, TOL)

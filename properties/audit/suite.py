@@ -19,6 +19,7 @@ from mechanism import PaymentRule, as_rule
 from mechanism.tables import text_table
 from mechanism.verdicts import Verdict, strongest
 
+from properties.protocol import UserObject
 from properties.report import Finding, HasFindings
 
 #: What the suite is asked about a third party's mechanism by default. The suite judges
@@ -70,11 +71,8 @@ class MechanismReport(HasFindings):
                 "findings": [_finding_json(f) for f in self.findings]}
 
 
-def _finding_json(f) -> dict:
-    if hasattr(f, "to_json"):
-        return f.to_json()
-    return {"property": f.property, "order": f.order, "verdict": str(f.verdict),
-            "engine": f.engine, "detail": f.detail, "counterexample": f.counterexample}
+def _finding_json(f: Finding) -> dict:
+    return f.to_json()
 
 
 def _skipped(prop: str, engine: str, why: str) -> Finding:
@@ -110,24 +108,23 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
         out.append(_skipped("property_suite", "properties.check",
                             "the property suite (properties.check) is not in this build"))
         return out + proof_findings(m.rule, ran=False)
-    claims = dict(getattr(m.obj, "claims", None) or {})
+    claims = m.claims
     rule = m.callable_rule
-    if not isinstance(rule, Rule):
-        caged = getattr(rule, "__tokenauction_caged__", None)
-        rule = as_rule(rule, name=f"{m.name}.aggregate")
-        rule.claims = claims
-        if caged is not None:  # a caged aggregate: a bid grid crosses as one request
-            rule.__tokenauction_caged__ = caged
+    if not isinstance(rule, Rule):  # the aggregate as check judges it; a caged aggregate
+        rule = as_rule(rule, name=f"{m.name}.aggregate")  # keeps its worker: a bid grid
+        rule.claims = claims                              # crosses as one request
+    judged = UserObject("rule", rule, rule.name, claims,
+                        cage=None if m.user.context else m.user.cage)
     kw = {"orders": orders, "max_examples": max_examples, "seed": seed, "timeout": timeout,
           "budget_s": budget_s}
-    out += _tagged(check(rule, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
+    out += _tagged(check(judged, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
     out += _declared_false(RULE_PROPERTIES, claims)
-    if m.pay is not None:
-        pay = m.pay
-        target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: pay(d, b), claims=claims)
+    if m.has_payments:
+        target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: m.payments(d, b),
+                             claims=claims)
         props = PAYMENT_PROPERTIES + tuple(p for p in ("truthful", "individually_rational")
                                            if claims.get(p) is True)
-        out += _tagged(check(target, properties=_wanted(props, claims), rule=rule,
+        out += _tagged(check(target, properties=_wanted(props, claims), rule=judged,
                              valuation=valuation, reports=reports, **kw).findings)
         out += _declared_false(props, claims)
     return out + proof_findings(rule, ran=True)

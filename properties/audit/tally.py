@@ -14,6 +14,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from mechanism.tables import text_table
 from mechanism.verdicts import ExitCode, Verdict
 
@@ -42,7 +44,7 @@ MAX_LISTED = 20
 
 def _plain(x):
     """JSON-safe copy of a value (numpy scalars and arrays, inf and NaN as strings)."""
-    if hasattr(x, "tolist"):
+    if isinstance(x, (np.ndarray, np.generic)):
         x = x.tolist()
     if isinstance(x, float) and not math.isfinite(x):
         return repr(x)

@@ -20,6 +20,8 @@ import inspect
 from contextlib import contextmanager
 from types import ModuleType
 
+from mechanism.rules import Rule
+
 try:  # hypothesis internals; see the module docstring
     from hypothesis.internal.conjecture import providers as _providers
     from hypothesis.internal.constants_ast import constants_from_module as _from_module
@@ -35,7 +37,7 @@ def _modules(objects) -> list[ModuleType]:
     ``__module__``), without repeats, in a fixed order."""
     seen: dict[str, ModuleType] = {}
     for obj in objects:
-        for part in (obj, getattr(obj, "generic", None), getattr(obj, "fn", None)):
+        for part in (obj, obj.generic) if isinstance(obj, Rule) else (obj,):
             mod = inspect.getmodule(part) if part is not None else None
             if mod is not None and getattr(mod, "__file__", None):
                 seen.setdefault(mod.__name__, mod)

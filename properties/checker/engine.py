@@ -276,8 +276,7 @@ def _recorded_settings(t: Target, settings: Settings, model) -> dict:
     """What the report records of how it was made."""
     judged_under = None
     if t.kind == "payment":
-        judged_under = (t.rule_spec or getattr(t.judge_obj, "name", None)
-                        or getattr(t.judge_obj, "__name__", None))
+        judged_under = t.judge_name
     return {"seed": settings.seed, "seeds": settings.seeds, "max_examples": settings.budget,
             "budget_s": settings.budget_s, "timeout": settings.timeout, "prove": settings.prove,
             "thorough": settings.thorough, "judged_under": judged_under,
@@ -358,7 +357,7 @@ def _findings(t: Target, keys, proved, groups, results, settings: Settings) -> l
         f = _sampled(t, key, run, g, settings.shrink)
         f.examples = run.examples
         f.valid = run.valid.get(key, 0)
-        f.seconds = getattr(run, "seconds", 0.0)
+        f.seconds = run.seconds
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
         findings.append(f)

@@ -70,7 +70,7 @@ def missing_engine(key, exc: ImportError) -> Finding:
 def prove(t, key, finalize, path_group) -> Finding | None:
     """The proofs engine on (property, order), when it applies (a backend-generic Rule)."""
     from mechanism.rules import Rule
-    refused = getattr(t.obj, "__tokenauction_compile_error__", None)  # caged: see cage.py
+    refused = t.user.compile_error  # a caged generic rule (properties/cage.py)
     if refused and key[1] in ("box", "segment"):
         return Finding(key[0], key[1], Verdict.UNKNOWN, "z3", "the generic rule cannot be "
                        f"compiled exactly, so it gets no proof (it is sampled): {refused}")

@@ -12,14 +12,10 @@ from __future__ import annotations
 from mechanism import payments as PAY
 from mechanism import rules as R
 
+from properties.protocol import label, origin
+
 #: Marks a reproduction line that cannot run as printed (the object has no importable name).
 NOT_RUNNABLE = "not runnable as printed"
-
-
-def _label(obj) -> str:
-    if isinstance(obj, (R.Rule, PAY.PaymentRule)):
-        return obj.name
-    return getattr(obj, "__name__", type(obj).__name__)
 
 
 def import_lines(obj, spec: str | None, var: str) -> list[str]:
@@ -40,9 +36,7 @@ def import_lines(obj, spec: str | None, var: str) -> list[str]:
     if isinstance(obj, PAY.PaymentRule) and obj.name in PAY.PAYMENT_RULES:
         return ["from mechanism import get_payment_rule",
                 f"{var} = get_payment_rule({obj.name!r})"]
-    mod = getattr(obj, "__module__", None)
-    qual = getattr(obj, "__qualname__", None) if not isinstance(obj, (R.Rule, PAY.PaymentRule)) \
-        else None
+    mod, qual = origin(obj)
     if isinstance(obj, R.Rule) and obj.generic is not None and obj._numpy_fn is None:
         inner = import_lines(obj.generic, None, "_generic")
         if NOT_RUNNABLE not in inner[-1]:
@@ -51,6 +45,6 @@ def import_lines(obj, spec: str | None, var: str) -> list[str]:
     if mod and mod != "__main__" and qual and qual.isidentifier() \
             and not mod.startswith("_tokenauction_user_"):
         return [f"from {mod} import {qual} as {var}"]
-    what = f"callable {qual}" if qual else f"{type(obj).__name__} {_label(obj)!r}"
+    what = f"callable {qual}" if qual else f"{type(obj).__name__} {label(obj)!r}"
     return [f"{var} = ...  # {NOT_RUNNABLE}: the {what} under test has no importable name "
             "(pass it as 'file.py:NAME' or 'package.module:NAME')"]

@@ -135,6 +135,19 @@ def _replaced_evaluate():
     return rule
 
 
+def _replaced_function():
+    """The user's function is replaced after declaration (its code object swapped): sizes
+    compiled later use the new code, and that is what runs and what is proved."""
+    def weight_rule(ops, dists, bids, reference=None, weight=0):
+        return pool(dists, list(bids))
+
+    def falling(ops, dists, bids, reference=None, weight=0):
+        return pool(dists, [1 / (1 + b) for b in bids])
+    rule = compiled(weight_rule, name="replaced_function")
+    weight_rule.__code__ = falling.__code__
+    return rule
+
+
 def _c(fn, **kw):
     return lambda: compiled(fn, bounds=Bounds(timeout_s=0.5), **kw)
 
@@ -160,6 +173,7 @@ CORPUS = {
                        "not monotone"),
     "replaced_evaluate": (_replaced_evaluate, "UNKNOWN", "evaluate was replaced",
                           "not monotone"),
+    "replaced_function": (_replaced_function, "REFUTED", "", "not monotone"),
     "type_branch": (_c(type_branch), "DECLARATION", "isinstance", "not monotone"),
     "python_if": (_c(python_if), "DECLARATION", "Python branch", "not monotone"),
     "never_returns": (_c(never_returns), "DECLARATION", "did not return", "not monotone"),

@@ -141,12 +141,11 @@ def test_malformed_trees_are_refused(rows):
 
 def test_worker_trees_with_leaves_outside_their_size_are_refused():
     good = to_data(compiled(R.linear).compiled_trees)
-    key = [n for n, V, ref, _ in good["sizes"]][0]
+    assert from_data(good)   # the good rows are read; each bad row below is refused
     for row in (["report", 5, 0], ["bid", 3], ["param", "T"], ["ref", 0]):
         bad = {"rows": good["rows"] + [row], "sizes": [[1, 1, False, [len(good["rows"])]]]}
         with pytest.raises(MalformedTree):
             from_data(bad)
-    assert key == 1
 
 
 @pytest.mark.parametrize("kw", [dict(max_agents=0), dict(max_tokens=True),
@@ -154,3 +153,14 @@ def test_worker_trees_with_leaves_outside_their_size_are_refused():
 def test_bad_bounds_are_invalid_input(kw):
     with pytest.raises(InvalidInput):
         Bounds(**kw)
+
+
+def test_weight_is_zero_without_a_reference_and_a_leaf_with_one():
+    def uses_weight(ops, dists, bids, reference=None, weight=0):
+        if reference is not None and weight > 0:   # a Python test of the weight: refused
+            return reference
+        return sum(p * b for p, b in zip(dists, bids)) / sum(bids)
+    rule = compiled(uses_weight)
+    np.testing.assert_allclose(rule(np.eye(2), np.array([1.0, 3.0])), [0.25, 0.75])
+    with pytest.raises(DeclarationError, match="Python branch"):
+        compiled(uses_weight, reference=[0.5, 0.5], weight=1.0)

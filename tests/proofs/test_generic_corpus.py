@@ -10,7 +10,6 @@ pytest.importorskip("z3")
 pytest.importorskip("sympy")
 
 from mechanism.orders import prefers
-from mechanism.verdicts import Verdict
 from proofs.bounded import compiled_form
 from proofs.bounded.rule_level import prove_rule_property
 from proofs.compile import generic

@@ -9,7 +9,7 @@ import pytest
 z3 = pytest.importorskip("z3")
 sympy = pytest.importorskip("sympy")
 
-from mechanism.arith import FRACTION, Unsupported, Vec
+from mechanism.arith import FRACTION
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.orders import prefers
 from mechanism.rules import as_rule, get_rule, linear, winner_take_all
