@@ -31,6 +31,8 @@ from .bids import bid_profiles
 from .divergences import tv_rows
 from .errors import InvalidInput
 
+#: Entries of one (rows, V) work buffer: small enough to stay in cache.
+CHUNK = 1 << 16
 #: Threads that share a large batch of log-linear nodes (one per core, at most 4).
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Node entries (nodes x V) per thread below which a batch stays in the calling thread.
@@ -138,7 +140,7 @@ class LogLinearFamily:
         self.q0 = _softmax(m.copy())
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """``TV(Q_i(0), Q_i(s))`` per pair, node by node on views of the agent's rows:
+        """``TV(Q_i(0), Q_i(s))`` per pair, per chunk of nodes (any agents):
         ``E = exp(m_i + t d_i)``, ``Z = sum E``, ``1 - sum min(E, Z q0_i) / Z`` (two
         reused buffers; a fresh large array per node costs page faults). Large batches
         are split between :data:`WORKERS` threads (numpy releases the GIL)."""
@@ -154,21 +156,35 @@ class LogLinearFamily:
         return out  # a token i vetoes has q = 0: min(q0, 0) = 0 counts Q_i(0)'s mass there
 
     def _nodes(self, agents, t, out):
-        E, T = np.empty(self.m.shape[1]), np.empty(self.m.shape[1])
-        for k in range(len(t)):
-            i = agents[k]
-            np.multiply(self.d[i], t[k], out=E)
-            E += self.m[i]
-            np.exp(E, out=E)
-            Z = E.sum()
-            if not Z >= TINY:  # every weight (nearly) underflowed: shift by the maximum
-                np.multiply(self.d[i], t[k], out=E)
-                E += self.m[i]
-                Z = 1.0
-                _softmax(E[None, :])
-            np.multiply(self.q0[i], Z, out=T)
-            np.minimum(E, T, out=E)
-            out[k] = 1.0 - E.sum() / Z
+        """The nodes ``(agents[k], t[k])`` into ``out``, a chunk of rows at a time (one row
+        of a large vocabulary; many of a small one, where per-call overhead dominates)."""
+        V = self.m.shape[1]
+        rows = max(1, CHUNK // max(V, 1))
+        E, T = np.empty((min(rows, len(t)), V)), np.empty((min(rows, len(t)), V))
+        for lo in range(0, len(t), rows):
+            a, tt = agents[lo:lo + rows], t[lo:lo + rows]
+            e, q = E[:len(a)], T[:len(a)]
+            if len(a) == 1:
+                np.multiply(self.d[a[0]], tt[0], out=e[0])
+                e += self.m[a[0]]
+            else:
+                np.take(self.d, a, axis=0, out=e)
+                e *= tt[:, None]
+                e += np.take(self.m, a, axis=0, out=q)
+            np.exp(e, out=e)
+            Z = e.sum(axis=1)
+            for j in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
+                np.multiply(self.d[a[j]], tt[j], out=e[j])
+                e[j] += self.m[a[j]]
+                _softmax(e[j:j + 1])  # shifted by its maximum
+                Z[j] = 1.0
+            if len(a) == 1:
+                np.multiply(self.q0[a[0]], Z[0], out=q[0])
+            else:
+                np.take(self.q0, a, axis=0, out=q)
+                q *= Z[:, None]
+            np.minimum(e, q, out=e)
+            out[lo:lo + rows] = 1.0 - e.sum(axis=1) / Z
 
 
 def _pool() -> ThreadPoolExecutor:
