@@ -33,8 +33,8 @@ def test_forbidden_words_found_outside_comments_only(tmp_path):
 
 def test_every_argued_step_is_mapped_or_declared_code():
     """No ARGUED step of a chain is silently left without a Coq theorem."""
-    from proofs.unbounded.lemmas import LEMMAS
-    argued = {i for i, lem in LEMMAS.items() if lem.engine == "argument"}
+    from proofs.unbounded.chains import all_lemmas
+    argued = {i for i, lem in all_lemmas().items() if lem.engine == "argument"}
     assert argued <= set(theorems.STEPS) | set(theorems.NOT_MATHEMATICS), \
         argued - set(theorems.STEPS) - set(theorems.NOT_MATHEMATICS)
 
@@ -79,7 +79,7 @@ def test_print_assumptions_reports_an_extra_axiom(tmp_path):
 
 
 def test_no_coqc_keeps_steps_argued_and_says_why(monkeypatch):
-    from proofs.unbounded.lemmas import ARGUED, run_chain
+    from proofs.unbounded.chains import ARGUED, run_chain
     monkeypatch.setattr(coq.shutil, "which", lambda name: None)
     coq.status.cache_clear()
     try:
@@ -94,7 +94,7 @@ def test_no_coqc_keeps_steps_argued_and_says_why(monkeypatch):
 
 @needs_coqc
 def test_coq_checked_steps_name_their_theorems():
-    from proofs.unbounded.lemmas import run_chain
+    from proofs.unbounded.chains import run_chain
     coq.status.cache_clear()
     chain = run_chain(["pairs_to_grid", "tokens_sum", "mixture_form", "mon_ca", "between"], 10.0)
     by_id = {s.id: s for s in chain.steps}
