@@ -98,12 +98,7 @@ def from_data(data) -> dict:
     if type(data) is not dict or type(data.get("rows")) is not list or \
             type(data.get("sizes")) is not list or len(data["rows"]) > MAX_ROWS:
         _bad("expected {'rows': [...], 'sizes': [...]} within the size limits")
-    nodes: list = []
-    memo: dict = {}
-    for row in data["rows"]:
-        nodes.append(_node(row, nodes))
-        if T.depth(nodes[-1], memo) > T.MAX_DEPTH:
-            _bad(f"a tree deeper than {T.MAX_DEPTH} levels")
+    nodes = read_rows(data["rows"])
     out = {}
     for item in data["sizes"]:
         if type(item) is not list or len(item) != 4 or type(item[2]) is not bool \
@@ -169,10 +164,13 @@ def rational(text) -> Fraction:
 
 def read_rows(rows) -> list:
     """The nodes of :func:`to_data`'s rows, each checked against the closed vocabulary
-    (the caller checks which leaves may occur: :mod:`proofs.compile.serial_family`)."""
+    and no deeper than ``tree.MAX_DEPTH`` (the caller checks which leaves may occur)."""
     if type(rows) is not list or len(rows) > MAX_ROWS:
         _bad("expected a list of rows within the size limits")
     nodes: list = []
+    memo: dict = {}
     for row in rows:
         nodes.append(_node(row, nodes))
+        if T.depth(nodes[-1], memo) > T.MAX_DEPTH:
+            _bad(f"a tree deeper than {T.MAX_DEPTH} levels")
     return nodes

@@ -60,6 +60,8 @@ def _data():
     (lambda d: d["rows"].append(["call", 0]), "closed vocabulary"),
     (lambda d: d["rows"].__setitem__(0, ["const", "nan"]), "constant"),
     (lambda d: d.update(tree=-1), "names no row"),
+    (lambda d: d.update(rows=[["bid", 0]] + [["neg", i] for i in range(5000)], tree=5000),
+     "deeper than"),
     (lambda d: d.update(general=[[0]]), "no general weight trees"),
 ])
 def test_the_strict_reader_refuses_forged_data(forge, why):
