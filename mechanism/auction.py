@@ -128,7 +128,11 @@ class TokenAuction:
     def step(self, dists, bids, uniforms, reference=None, step: int = 0) -> StepRecord:
         """Aggregate, sample (from the given uniforms) and pay, for one token."""
         P = as_distributions(dists)
-        b = as_bids(bids, P.shape[0])
+        return self._step(P, as_bids(bids, P.shape[0]), uniforms, reference, step)
+
+    def _step(self, P, b, uniforms, reference, step) -> StepRecord:
+        """:meth:`step` on validated reports ``P`` and bids ``b``: each row is read once for
+        the aggregate and once for all agents' payments."""
         n, V = P.shape
         rule = self.rule
         if reference is not None:
@@ -157,7 +161,7 @@ class TokenAuction:
         if self.charge == "realized":
             charged, errors, method = thresholds, np.zeros(n), f"realized_{kind}"
         else:
-            res = pay.compute_payments(rule, P, b, self.payment)
+            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q)
             charged, errors, method = res.values, res.errors, res.method
         return StepRecord(step, int(token), b, q, charged, errors, method, kind, u, thresholds,
                           detail)
@@ -187,7 +191,7 @@ class TokenAuction:
             for k in range(max_tokens):
                 rep = _as_reports(provider(list(tokens)))
                 P = as_distributions(rep.dists)
-                b = bids(k, list(tokens)) if callable(bids) else bids
+                b = as_bids(bids(k, list(tokens)) if callable(bids) else bids, P.shape[0])
                 n, V = P.shape
                 if header is None:
                     header = {**self.header(), "seed": int(seed), "n": n, "V": V,
@@ -198,7 +202,7 @@ class TokenAuction:
                                                 or self.rule.reference is not None)}
                     if record_to is not None:
                         writer = TranscriptWriter(record_to, header)
-                rec = self.step(P, b, step_uniforms(seed, k, n), rep.reference, step=k)
+                rec = self._step(P, b, step_uniforms(seed, k, n), rep.reference, k)
                 if writer is not None:
                     ref = rep.reference if rep.reference is not None else self.rule.reference
                     rows = P if ref is None else np.vstack([P, ref])

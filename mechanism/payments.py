@@ -28,7 +28,7 @@ from .divergences import tv
 from .errors import InvalidInput, lookup
 from .paths import BidPaths
 from . import valuations as V
-from .validation import as_bids, as_distributions
+from .validation import as_bids, as_distributions, ones
 
 #: Default tolerance of the payment quadrature: error estimate <= QUAD_TOL * max(1, |integral|).
 #: The estimate is QUADPACK's heuristic, not a bound: on a real log-linear step of the demo
@@ -55,29 +55,32 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
     return others_weight(b, i, rule.reference, rule.weight)
 
 
-def _linear_closed_form(rule, P, b):
+def _linear_closed_form(rule, P, b, aggregate=None):
     """theory §6 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
-    ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight."""
+    ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight.
+
+    One pass over the reports serves every agent: ``W p_i - S = W (p_i - q)`` (``S`` the
+    weighted sum, ``q = S / W`` the aggregate), so ``TV(p_i, m_i) = W |p_i - q|_1 / (2 B_i)``,
+    token by token (a difference of 1e-300 on one token keeps its relative accuracy; a sum
+    of maxima minus the rows' sums would lose it to the mass of the others). ``aggregate``
+    (``q``) is the step's own, when it has it."""
     W = rule.total_weight(b)
-    S = b @ P
-    if rule.reference is not None and rule.weight > 0:
-        S = S + rule.weight * rule.reference
     B = W - b                                   # the others' weight B_i
     ok = (b > 0) & (B > 0)
-    # W p_i - S = B_i (p_i - m_i), so TV(p_i, m_i) = sum_t |W p_i(t) - S(t)| / (2 B_i);
-    # computed in place on one (n, V) buffer (large temporaries dominate the cost).
-    buf = np.multiply(P, W)
-    buf -= S
-    np.abs(buf, out=buf)
-    Bs = np.where(ok, B, 1.0)
-    dist = buf.sum(axis=1) / (2.0 * Bs)
-    r = b / Bs                                  # Bs (log1p(r) - r / (1 + r)): no b * Bs,
-    factor = Bs * (np.log1p(r) - r / (1.0 + r))  # which under/overflows at bids of 1e+-300
-    return np.where(ok, dist * factor, 0.0)
+    if not ok.any():                            # W = 0 included: nobody pays
+        return np.zeros(len(b))
+    q = rule.evaluate(P, b) if aggregate is None else aggregate
+    diff = np.subtract(P, q)
+    l1 = np.abs(diff, out=diff) @ ones(P.shape[1])
+    r = b / np.where(ok, B, 1.0)
+    # TV * B_i (ln(1 + r) - r / (1 + r)) with TV = W l1 / (2 B_i): B_i cancels (r = b_i / B_i;
+    # no b_i B_i, which under/overflows at bids of 1e+-300)
+    return np.where(ok, (0.5 * W) * l1 * (np.log1p(r) - r / (1.0 + r)), 0.0)
 
 
-def _wta_closed_form(rule, P, b):
-    """theory §6 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0."""
+def _wta_closed_form(rule, P, b, aggregate=None):
+    """theory §6 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0
+    (two rows read: the step's aggregate is not needed)."""
     z = np.zeros(len(b))
     i = _wta_winner(b)
     if b[i] <= 0 or not (np.delete(b, i) > 0).any():
@@ -177,8 +180,10 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
 
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
-                     tol: float = QUAD_TOL) -> Payments:
-    """:func:`expected_payments` on inputs already validated (the auction's fast path)."""
+                     tol: float = QUAD_TOL, aggregate: np.ndarray | None = None) -> Payments:
+    """:func:`expected_payments` on inputs already validated (the auction's fast path).
+    ``aggregate``: ``rule.evaluate(P, b)``, when the caller has it (a closed form reuses it
+    instead of evaluating the rule again)."""
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -200,7 +205,8 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
         raise InvalidInput(f"rule {rule.name!r} has no closed-form payment; use quadrature",
                            value=rule.name)
     if closed is not None and method != "quadrature":
-        return Payments(closed(rule, P, b), np.zeros(n), f"closed_form_{rule.name}")
+        return Payments(closed(rule, P, b, aggregate), np.zeros(n),
+                        f"closed_form_{rule.name}")
     small, Ps = R.reduce_vocabulary(rule, P)  # exact; cheaper when reports are sparse
     z, err = second_price_quadrature(small, Ps, b, tol)
     return Payments(z, err, "quadrature")

@@ -27,7 +27,12 @@ from .rules import bid_path
 
 def inverse_cdf(q, u: float) -> int:
     """Token ``t`` with ``sum_{s<t} q(s) <= u < sum_{s<=t} q(s)`` (token order 0..V-1)."""
-    return int(inverse_cdf_many(q, [u])[0])
+    u = float(u)
+    if not 0.0 <= u < 1.0:  # NaN fails too
+        raise InvalidInput(f"uniform {u!r} must lie in [0, 1)", value=u)
+    q = np.asarray(q, dtype=np.float64)
+    t = int(cumsum_search(q, (u,))[0])
+    return t if t < len(q) else int(np.flatnonzero(q > 0)[-1])  # u past the end by round-off
 
 
 def inverse_cdf_many(q, us) -> np.ndarray:
@@ -47,6 +52,7 @@ def inverse_cdf_many(q, us) -> np.ndarray:
 
 #: Tokens per block of :func:`cumsum_search`.
 BLOCK = 512
+_ONES_BLOCK = np.ones(BLOCK)  # block sums as one matrix-vector product
 
 
 def cumsum_search(w: np.ndarray, xs, scaled: bool = False) -> np.ndarray:
@@ -66,24 +72,27 @@ def cumsum_search(w: np.ndarray, xs, scaled: bool = False) -> np.ndarray:
     nb = V // BLOCK
     if nb < 4 or len(xs) > 8:  # short rows, many uniforms: one sequential pass is cheaper
         return _sequential_search(w, xs, scaled)
-    ends = np.cumsum(np.append(w[:nb * BLOCK].reshape(nb, BLOCK).sum(axis=1),
-                               w[nb * BLOCK:].sum()))
-    total = ends[-1]
-    if not np.isfinite(total) or total <= 0:
+    ends = np.empty(nb + 1)
+    np.matmul(w[:nb * BLOCK].reshape(nb, BLOCK), _ONES_BLOCK, out=ends[:nb])
+    ends[nb] = w[nb * BLOCK:].sum()
+    np.cumsum(ends, out=ends)
+    total = float(ends[-1])
+    if not 0.0 < total < np.inf:  # NaN fails too
         return _sequential_search(w, xs, scaled)  # raises the clear error
     margin = 4.0 * (2.0 * V * 2.0 ** -53 * total)
-    x = xs * total if scaled else xs
+    x = (xs * total if scaled else xs).tolist()
     out = np.empty(len(x), dtype=np.int64)
     for k, xk in enumerate(x):
-        blk = int(np.searchsorted(ends, xk, side="right"))
-        if blk >= len(ends):
+        blk = int(ends.searchsorted(xk, side="right"))
+        if blk > nb:
             return _sequential_search(w, xs, scaled)
         lo = blk * BLOCK
-        base = ends[blk - 1] if blk else 0.0
-        c = base + np.cumsum(w[lo:lo + BLOCK])
-        j = int(np.searchsorted(c, xk, side="right"))
-        below = c[j - 1] if j else base
-        if j >= len(c) or xk - below <= margin or c[j] - xk <= margin:
+        base = float(ends[blk - 1]) if blk else 0.0
+        c = np.cumsum(w[lo:lo + BLOCK])
+        c += base
+        j = int(c.searchsorted(xk, side="right"))
+        below = float(c[j - 1]) if j else base
+        if j >= len(c) or xk - below <= margin or float(c[j]) - xk <= margin:
             return _sequential_search(w, xs, scaled)
         out[k] = lo + j
     return out

@@ -18,6 +18,7 @@ agent, the token and the value, and how to fix it):
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -76,15 +77,17 @@ def as_distributions(dists) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InvalidInput(f"distributions must have shape (n, V) with n, V >= 1, got {arr.shape}",
                            value=arr.shape)
-    return _check_rows(arr, agents=list(range(arr.shape[0])))
+    return _check_rows(arr, agents=range(arr.shape[0]))
 
 
 def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
+    """``arr`` itself when valid as given, renormalized within ``SUM_TOL``, else
+    InvalidInput naming the agent, the token and the value."""
     with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, overflow: errors below
-        sums = arr.sum(axis=1)
+        sums = arr @ ones(arr.shape[1])  # a matrix-vector product: the fastest row sums
     # fast path: sums within EXACT_TOL of 1 are finite, so no row holds NaN or infinity
     # (either makes its sum non-finite); with no negative entry either, nothing to do
-    if arr.min() >= 0 and np.abs(sums - 1.0).max() <= EXACT_TOL:
+    if np.abs(sums - 1.0).max() <= EXACT_TOL and arr.min(axis=1).min() >= 0:
         return arr
     if not np.isfinite(arr).all():
         i, t = np.argwhere(~np.isfinite(arr))[0]
@@ -117,6 +120,14 @@ def _not_complex(values, what: str, fix: str) -> None:
     if is_complex:
         shown = np.asarray(values, dtype=object).ravel()[:4].tolist()
         raise InvalidInput(f"{what} are complex numbers ({shown}...); {fix}", value=values)
+
+
+@functools.lru_cache(maxsize=8)
+def ones(V: int) -> np.ndarray:
+    """A read-only vector of ``V`` ones: row sums as one matrix-vector product."""
+    out = np.ones(V)
+    out.flags.writeable = False
+    return out
 
 
 #: Bids up to this are finite and sum without overflow (for fewer than 1e7 agents).

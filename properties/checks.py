@@ -163,7 +163,7 @@ def identity_payment(rule, P, b, i, payment: str = "second_price",
     x = allocation_curve(rule, P, b, i, payment, model)
     smooth = rule.generic in SMOOTH_IN_BID
     cands = [float(c) for c in ([] if smooth else list(np.delete(b, i))) + list(cuts)]
-    z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth)
+    z, err, _ = oracle.identity(x, bi, cands, jumps=not smooth, tokens=np.shape(P)[-1])
     return z, err
 
 

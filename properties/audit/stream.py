@@ -67,20 +67,24 @@ def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
     """The block without densifying it; any malformed block goes through
     :func:`decode_rows`, so it fails with the same error."""
     pos, nnz, idx, val = 0, [], [], []
+    size = len(blob)
     for _ in range(n_rows):
-        k = struct.unpack_from("<i", blob, pos)[0] if pos + 4 <= len(blob) else -1
+        k = _INT32.unpack_from(blob, pos)[0] if pos + 4 <= size else -1
         end = pos + 4 + 12 * k
-        if k < 0 or end > len(blob):
+        if k < 0 or end > size:
             decode_rows(blob, n_rows, V)  # raises the canonical error
-        idx.append(np.frombuffer(blob, "<i4", k, pos + 4))
-        val.append(np.frombuffer(blob, "<f8", k, pos + 4 + 4 * k))
+        idx.append(blob[pos + 4:pos + 4 + 4 * k])
+        val.append(blob[pos + 4 + 4 * k:end])
         nnz.append(k)
         pos = end
-    ii = np.concatenate(idx) if idx else np.zeros(0, "<i4")
+    ii = np.frombuffer(b"".join(idx), "<i4")
     if ii.size and (ii.min() < 0 or ii.max() >= V):
         decode_rows(blob, n_rows, V)
-    return SparseRows(blob, n_rows, V, np.asarray(nnz, dtype=np.int64), ii,
-                      np.concatenate(val) if val else np.zeros(0))
+    return SparseRows(blob, n_rows, V, np.array(nnz, dtype=np.int64), ii,
+                      np.frombuffer(b"".join(val), "<f8"))
+
+
+_INT32 = struct.Struct("<i")
 
 
 def _bad(message: str, line: int | None) -> InvalidInput:

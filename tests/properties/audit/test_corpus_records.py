@@ -178,3 +178,15 @@ def test_tolerances_relative_from_1e_minus_300_to_1e300(capsys, tmp_path, scale)
     rechained(r, edit)
     rc, text = audit(capsys, r)
     assert rc == 1 and "payments[1]" in text
+
+
+def test_an_audit_of_a_line_with_an_overflowing_number_is_exit_2(tmp_path):
+    from mechanism.transcript import JSONL
+    from properties.audit.replay import audit_run
+    from tests.helpers.recording import record
+    run = record(tmp_path / "run", steps=4)
+    lines = (run / JSONL).read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"bids":[', b'"bids":[1e400,', 1)
+    (run / JSONL).write_bytes(b"\n".join(lines))
+    report = audit_run(run)
+    assert report.exit_code == 2 and report.error_line == 3 and "float64 range" in report.error
