@@ -220,3 +220,15 @@ def stack_peek(ops, dists, bids, reference=None, weight=0):
     if "compile" in names:
         return pool(dists, list(bids))
     return inverted(dists, bids)
+
+
+class OsExitMechanism:
+    """A third-party mechanism whose aggregate ends the process that runs it."""
+
+    name = "os_exit_mechanism"
+
+    def aggregate(self, dists, bids):
+        os._exit(0)
+
+
+os_exit_mechanism = OsExitMechanism()
