@@ -226,6 +226,10 @@ def _generic_signature(fn) -> None:
 def _forced(obj, kind: str):
     if kind not in ("rule", "payment"):
         raise InvalidInput(f"--kind {kind!r}: use rule or payment", value=kind)
+    if not isinstance(obj, (R.Rule, PAY.PaymentRule)) and not callable(obj):
+        raise InvalidRule(f"--kind {kind}: {label(obj)} is not callable; a {kind} is "
+                          + ("rule(dists, bids) -> q" if kind == "rule" else
+                             "payment(rule, dists, bids) -> z"), value=label(obj))
     if kind == "rule" and not isinstance(obj, PAY.PaymentRule):
         if isinstance(obj, R.Rule) or _first_param(obj) != "ops":
             return "rule", obj

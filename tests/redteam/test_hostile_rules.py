@@ -283,3 +283,8 @@ def test_a_mechanism_that_ends_its_worker_is_refuted_not_restarted_per_call(caps
     restarted per call: the audit then took minutes)."""
     rc, text = run_cli(capsys, "audit", "--mechanism", f"{FILE}:os_exit_mechanism")
     assert rc == 1 and "REFUTED" in text and "aggregate_valid" in text, text[-600:]
+
+
+def test_forcing_the_kind_of_an_object_that_is_not_callable_names_it(capsys):
+    rc, text = run_cli(capsys, "check", f"{FILE}:os_exit_mechanism", "--kind", "rule")
+    assert rc == 2 and "is not callable" in text and "descriptor" not in text, text
