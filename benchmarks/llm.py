@@ -10,9 +10,10 @@ and every n side by side, the order reversed every other round; medians over rou
 same auction with the agents stepped one by one (n forwards per token) is timed for
 comparison. Goals: 8 agents >= 85% of single-prompt speed; mechanism share <= 5%.
 
-The single-prompt baseline is the fastest of three ways to decode one prompt greedily: the
+The single-prompt baseline is the fastest of four ways to decode one prompt greedily: the
 model's stock ``torch.nn.Linear`` layers, the small-batch linears ``load_model`` installs on
-the CPU (one row as a duplicated 2-row product, on every core), and ``model.generate``.
+the CPU (oneDNN on reordered weights, kind ``packed``), the same linears the ``matmul`` way
+(one row as a duplicated 2-row product, on every core), and ``model.generate``.
 
 Where the time goes (torch.profiler, 10 decode steps, fp32, 2 threads, 2-core AMD EPYC):
 with stock linears the 4-agent step spent 66% in ``aten::mm``; ``F.linear`` with 4 rows
@@ -21,6 +22,9 @@ streams each weight once on both threads: 4 rows then cost 55 ms of mm per step 
 45 ms for one row (the down projection was 3x slower until its input was made contiguous).
 The rest of the 4-agent step over the one-agent step: the padded-attention mask path
 (bmm, where, softmax; 1 prompt needs no mask), KV-cache growth (cat), float64 top-p.
+The 8-agent step (one thread, CPU time, a shared machine) was 79% ``aten::mm`` at 110 ms;
+oneDNN's inner product on reordered weights (the ``packed`` kind) makes it 50-64 ms, about
+the one-agent step.
 
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16
@@ -124,14 +128,17 @@ def equal_prompts(n: int) -> list[dict]:
              "Vacations in Hawaii"} for i in range(n)]
 
 
-def stock_copy(loaded: LoadedModel) -> LoadedModel:
-    """The same model with every linear layer back to the stock ``torch.nn.Linear``."""
+def stock_copy(loaded: LoadedModel, kind: str | None = None) -> LoadedModel:
+    """The same model with every linear layer back to the stock ``torch.nn.Linear``, or
+    (``kind``) small-batch linears multiplying that way."""
     torch, _ = require_torch()
     model = copy.deepcopy(loaded.model)
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.__class__ = torch.nn.Linear
-    return LoadedModel(model, loaded.tokenizer, loaded.source + " (stock linears)")
+    if kind is not None:
+        use_small_batch_linears(model, kind)
+    return LoadedModel(model, loaded.tokenizer, loaded.source + f" ({kind or 'stock'} linears)")
 
 
 def cpu_model() -> str:
@@ -171,6 +178,7 @@ def main(argv=None) -> int:
     else:
         loaded, make_prompts = load_model(args.model, device=device, dtype=dtype), equal_prompts
     stock = stock_copy(loaded)
+    matmul = stock_copy(loaded, "matmul") if device == "cpu" else stock
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, load average "
           f"{os.getloadavg()[0]:.1f}); model {loaded.source}, device {device}, dtype {dtype}, "
           f"torch threads {torch.get_num_threads()}")
@@ -191,7 +199,7 @@ def main(argv=None) -> int:
             if item == "single":
                 got["single"] = [statistics.median(time_single(m, single_ids, args.tokens,
                                                                args.warmup, torch))
-                                 for m in (stock, loaded)] + [
+                                 for m in (stock, loaded, matmul)] + [
                     time_generate(loaded, single_ids, args.tokens, torch)]
                 continue
             n = item
@@ -206,9 +214,10 @@ def main(argv=None) -> int:
         for n in ns:
             ratios[n].append(single / got[n])
             rows[n].append((single, got[n]))
-        s1, s2, g = got["single"]
+        s1, s2, s3, g = got["single"]
         print(f"round {rnd + 1}/{args.repeats}: single-prompt {s1:.1f} ms/token (stock linears), "
-              f"{s2:.1f} (small-batch linears, one row duplicated), {g:.1f} (model.generate); "
+              f"{s2:.1f} (small-batch linears as loaded), {s3:.1f} (small-batch matmul, one row "
+              f"duplicated), {g:.1f} (model.generate); "
               + ", ".join(f"{n} agents {got[n]:.1f} ms/step ({ratios[n][-1]:.0%})" for n in ns),
               flush=True)
     print("\nagents | single ms/token | auction ms/step | ms/row | vs single: median [min, max] "

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from proofs.unbounded import lemmas as L  # noqa: E402
+from proofs.unbounded import chains as L  # noqa: E402
 from proofs.claims import load_all  # noqa: E402
 from proofs.unbounded.families import normalized  # noqa: E402
 from proofs.registry import CLAIMS, Limits, run_claim  # noqa: E402

@@ -5,8 +5,8 @@ in docs/theory.md. See docs/architecture.md for how data flows through these mod
 
 from .auction import Reports, StepRecord, TokenAuction, Transcript, step_uniforms
 from .divergences import kl, l2, tv
-from .errors import (InvalidInput, InvalidRule, MissingDependency, PropertyViolation,
-                     TokenAuctionError)
+from .errors import (Float64Range, InvalidInput, InvalidRule, MissingDependency,
+                     PropertyViolation, TokenAuctionError)
 from .orders import ORDER_TOL, ORDERS, comparable, prefers, strictly_prefers
 from .payments import (PAYMENT_RULES, PaymentRule, Payments, compute_payments, expected_payments,
                        get_payment_rule)
@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Reports", "StepRecord", "TokenAuction", "Transcript", "step_uniforms", "kl", "l2", "tv",
-    "InvalidInput", "InvalidRule", "MissingDependency", "PropertyViolation", "TokenAuctionError",
+    "Float64Range", "InvalidInput", "InvalidRule", "MissingDependency", "PropertyViolation",
+    "TokenAuctionError",
     "ORDER_TOL", "ORDERS", "comparable", "prefers", "strictly_prefers", "PAYMENT_RULES",
     "PaymentRule", "Payments", "expected_payments", "get_payment_rule", "RULES", "Rule",
     "as_rule", "get_rule", "register_rule", "StableSampler", "exponential_race", "inverse_cdf",

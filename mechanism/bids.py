@@ -10,6 +10,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .errors import Float64Range
+
 #: Multipliers of the agent's own bid put on a grid by default (plus 0 and the other bids).
 GRID_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: Relative distance of the neighbours put around every other bid (where rules may jump).
@@ -39,12 +41,42 @@ def bid_path(rule, P: np.ndarray, b, agent: int, bids) -> np.ndarray:
     return rule.batch(P, bid_profiles(b, agent, bids))
 
 
+def has_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | bool:
+    """``W > 0`` (docs/theory.md, section 2: where every rule is defined), over the last
+    axis, without summing: some bid is positive, or a reference is bound with ``lambda > 0``
+    (the bids and lambda are non-negative), so it holds even where ``W`` overflows float64."""
+    pos = (np.asarray(b, dtype=np.float64) > 0).any(axis=-1)
+    if reference is not None and float(weight) > 0:
+        pos = np.ones_like(pos)
+    return bool(pos) if pos.ndim == 0 else pos
+
+
+def rule_has_weight(rule, b) -> bool:
+    """``W > 0`` for ``rule`` at ``b`` by the rule's own total weight (a compiled family
+    rule weighs ``f(b_j)``, not ``b_j``): a total beyond float64 is positive."""
+    try:
+        return bool(rule.total_weight(b) > 0)
+    except Float64Range:
+        return True
+
+
 def total_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | float:
     """``W = sum_j b_j (+ lambda when a reference is bound)`` (docs/theory.md, section 2),
-    over the last axis: a float for one profile, an array for (K, n) profiles."""
-    W = np.asarray(b, dtype=np.float64).sum(axis=-1)
-    if reference is not None:
-        W = W + float(weight)
+    over the last axis: a float for one profile, an array for (K, n) profiles. A total
+    beyond float64 (finite bids and lambda whose sum overflows) is
+    :class:`mechanism.errors.Float64Range`, never ``inf`` and never a warning (the rules
+    themselves are scale-free; :func:`has_weight` and :func:`rule_has_weight` are the sign
+    tests that cannot overflow)."""
+    b = np.asarray(b, dtype=np.float64)
+    with np.errstate(over="ignore"):   # non-negative terms: only a total beyond float64
+        W = b.sum(axis=-1)             # overflows, and that is refused below
+        if reference is not None:
+            W = W + float(weight)
+    if not np.all(np.isfinite(W)):
+        raise Float64Range(f"the total weight of bids {b.tolist()}"
+                           + (f" and lambda {float(weight)!r}" if reference is not None else "")
+                           + " is beyond float64; scale every bid and lambda down by one "
+                           "common factor (only ratios matter to the rules)", value=b.tolist())
     return float(W) if W.ndim == 0 else W
 
 

@@ -10,14 +10,19 @@ weight, reference included), so the built-in smooth rules are one-parameter fami
   A token no other party supports is vetoed on the whole path; a token only agent i
   leaves out is vetoed for ``s > 0``.
 
-The logs of the reports, ``m_i`` and ``Q_i(0)`` are computed once per step; a batch of
-nodes costs one outer product and one normalization per node (no sum over the parties).
+The logs of the reports, ``m_i`` and ``Q_i(0)`` are computed once per step; a log-linear
+node then costs one scaled row, one ``exp``, its total and one pass of ``min`` against
+``Q_i(0)`` (no sum over the parties, no maximum: the log-weights are ``<= 0``); a large
+batch of nodes is shared between threads.
 Any other rule goes through ``rule.batch`` on the bid profiles (:func:`mechanism.bids.
 bid_profiles`), the definition itself. ``tests/mechanism/test_paths.py`` compares the
 families with that definition.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -28,6 +33,13 @@ from .errors import InvalidInput
 
 #: Entries of one (rows, V) work buffer: small enough to stay in cache.
 CHUNK = 1 << 16
+#: Threads that share a large batch of log-linear nodes (one per core, at most 4).
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Node entries (nodes x V) per thread below which a batch stays in the calling thread.
+PARALLEL_ENTRIES = 1 << 19
+_POOL: tuple | None = None  # (pid, executor, workers)
+#: A node whose weights total less than this is renormalized by its maximum (underflow).
+TINY = 1e-200
 
 
 class BidPaths:
@@ -104,7 +116,12 @@ class LinearFamily:
 
 
 class LogLinearFamily:
-    """theory §2 log-linear on agent i's path, a one-parameter exponential family."""
+    """theory §2 log-linear on agent i's path, a one-parameter exponential family.
+
+    Every log-weight is ``<= 0`` (``m_i`` is a convex combination of the parties' logs and
+    ``m_i + t d_i = (1 - t) m_i + t l_i``), so ``exp`` cannot overflow and no maximum is
+    subtracted; a node whose weights all but underflow (total below :data:`TINY`) is
+    recomputed with its maximum subtracted. ``TV(Q_i(0), Q_i(s)) = 1 - sum min(q0, q)``."""
 
     def __init__(self, rule, P, b):
         rows, W, self.B = _parties(rule, P, b)
@@ -121,30 +138,64 @@ class LogLinearFamily:
             d = logs[:n] - m
         self.m, self.d = m, d
         self.q0 = _softmax(m.copy())
-        self._buf = np.empty((max(1, CHUNK // max(m.shape[1], 1)), m.shape[1]))
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """``TV(Q_i(0), Q_i(s))`` per pair: per chunk of nodes (any agents) the log-weights
-        ``m_i + t d_i`` and one normalization (no sum over the parties), in one reused
-        buffer (a fresh large array per node costs page faults)."""
+        """``TV(Q_i(0), Q_i(s))`` per pair, per chunk of nodes (any agents):
+        ``E = exp(m_i + t d_i)``, ``Z = sum E``, ``1 - sum min(E, Z q0_i) / Z`` (two
+        reused buffers; a fresh large array per node costs page faults). Large batches
+        are split between :data:`WORKERS` threads (numpy releases the GIL)."""
         t = s / (s + self.B[agents])
         out = np.empty(len(s))
-        rows = len(self._buf)
-        for lo in range(0, len(s), rows):
-            a = agents[lo:lo + rows]
-            S = self._buf[:len(a)]
+        parts = min(WORKERS, len(s) * self.m.shape[1] // PARALLEL_ENTRIES)
+        if parts < 2:
+            self._nodes(agents, t, out)
+            return out
+        cuts = np.linspace(0, len(s), parts + 1).astype(int)
+        list(_pool().map(lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
+                                               out[cuts[k]:cuts[k + 1]]), range(parts)))
+        return out  # a token i vetoes has q = 0: min(q0, 0) = 0 counts Q_i(0)'s mass there
+
+    def _nodes(self, agents, t, out):
+        """The nodes ``(agents[k], t[k])`` into ``out``, a chunk of rows at a time (one row
+        of a large vocabulary; many of a small one, where per-call overhead dominates)."""
+        V = self.m.shape[1]
+        rows = max(1, CHUNK // max(V, 1))
+        E, T = np.empty((min(rows, len(t)), V)), np.empty((min(rows, len(t)), V))
+        for lo in range(0, len(t), rows):
+            a, tt = agents[lo:lo + rows], t[lo:lo + rows]
+            e, q = E[:len(a)], T[:len(a)]
             if len(a) == 1:
-                np.multiply(self.d[a[0]], t[lo], out=S[0])
-                S[0] += self.m[a[0]]
+                np.multiply(self.d[a[0]], tt[0], out=e[0])
+                e += self.m[a[0]]
             else:
-                np.take(self.d, a, axis=0, out=S)
-                S *= t[lo:lo + rows, None]
-                S += self.m[a]
-            q = _softmax(S)
-            q -= self.q0[a[0]] if len(a) == 1 else self.q0[a]
-            np.abs(q, out=q)
-            out[lo:lo + rows] = 0.5 * q.sum(axis=1)
-        return out  # a token i vetoes has q = 0: |q - q0| counts Q_i(0)'s mass there
+                np.take(self.d, a, axis=0, out=e)
+                e *= tt[:, None]
+                e += np.take(self.m, a, axis=0, out=q)
+            np.exp(e, out=e)
+            Z = e.sum(axis=1)
+            for j in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
+                np.multiply(self.d[a[j]], tt[j], out=e[j])
+                e[j] += self.m[a[j]]
+                _softmax(e[j:j + 1])  # shifted by its maximum
+                Z[j] = 1.0
+            if len(a) == 1:
+                np.multiply(self.q0[a[0]], Z[0], out=q[0])
+            else:
+                np.take(self.q0, a, axis=0, out=q)
+                q *= Z[:, None]
+            np.minimum(e, q, out=e)
+            out[lo:lo + rows] = 1.0 - e.sum(axis=1) / Z
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that share large batches of nodes, created on first use in each process
+    (a forked child has its parent's pool object but none of its threads: a fresh one)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[2] != WORKERS:
+        if _POOL is not None and _POOL[0] == os.getpid():
+            _POOL[1].shutdown(wait=False)  # WORKERS changed: the old threads end
+        _POOL = (os.getpid(), ThreadPoolExecutor(WORKERS, thread_name_prefix="bidpaths"), WORKERS)
+    return _POOL[1]
 
 
 def _softmax(S: np.ndarray) -> np.ndarray:

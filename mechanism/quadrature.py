@@ -74,8 +74,10 @@ def _end_gap_error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return err
 
 
-def combine_many(y: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`combine` of m intervals at once: ``y`` (m, 17) at :func:`points_many`."""
+def combine_many(y: np.ndarray, a, b, x: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`combine` of m intervals at once: ``y`` (m, 17) at :func:`points_many`
+    ``(a, b)`` (``x``: those points, when the caller has them)."""
     y = np.asarray(y, dtype=np.float64)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     h = 0.5 * (b - a)
@@ -87,7 +89,7 @@ def combine_many(y: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
         resasc = np.where(h > 0, h * (np.abs(inner - mean[:, None]) @ WK), 0.0)
         scaled = resasc * np.minimum(1.0, (200.0 * err / np.where(resasc > 0, resasc, 1.0)) ** 1.5)
     err = np.where((resasc > 0) & (err > 0), scaled, err)
-    return k, err + _end_gap_error(points_many(a, b), y)
+    return k, err + _end_gap_error(points_many(a, b) if x is None else x, y)
 
 
 def combine(y: np.ndarray, a: float, b: float) -> tuple[float, float]:
@@ -156,16 +158,17 @@ def integrate_many(f: Callable[[np.ndarray, np.ndarray], np.ndarray], a, b, *,
         lo = np.array([iv[0] for _, iv in work])
         hi = np.array([iv[1] for _, iv in work])
         mid = 0.5 * (lo + hi)
-        x = np.hstack((points_many(lo, mid)[:, 1:17], points_many(mid, hi)[:, 1:16]))
+        halves = points_many(np.concatenate((lo, mid)), np.concatenate((mid, hi)))
+        w = len(work)  # rows :w the left halves, w: the right ones
+        x = np.hstack((halves[:w, 1:17], halves[w:, 1:16]))
         which = np.repeat([j for j, _ in work], 31)
-        new = np.asarray(f(which, x.ravel()), dtype=np.float64).reshape(len(work), 31)
+        new = np.asarray(f(which, x.ravel()), dtype=np.float64).reshape(w, 31)
         ys = np.array([iv[2] for _, iv in work])
-        left = np.hstack((ys[:, :1], new[:, :16]))
-        right = np.hstack((new[:, 15:], ys[:, 16:]))
-        kl, el = combine_many(left, lo, mid)
-        kr, er = combine_many(right, mid, hi)
+        y2 = np.vstack((np.hstack((ys[:, :1], new[:, :16])), np.hstack((new[:, 15:], ys[:, 16:]))))
+        k2, e2 = combine_many(y2, halves[:, 0], halves[:, 16], halves)
         for q, (j, _) in enumerate(work):
-            ivs[j] += [(lo[q], mid[q], left[q], kl[q], el[q]), (mid[q], hi[q], right[q], kr[q], er[q])]
+            ivs[j] += [(lo[q], mid[q], y2[q], k2[q], e2[q]),
+                       (mid[q], hi[q], y2[w + q], k2[w + q], e2[w + q])]
     totals = np.array([sum(iv[3] for iv in ivs[j]) for j in range(m)])
     errors = np.array([sum(iv[4] for iv in ivs[j]) for j in range(m)])
     return totals, errors

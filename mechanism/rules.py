@@ -15,7 +15,8 @@ import numpy as np
 
 from . import arith
 from .errors import InvalidInput, InvalidRule, lookup
-from .bids import bid_path, bid_profiles, total_weight  # noqa: F401 - bid_path/profiles re-exported
+from .bids import (bid_path, bid_profiles, has_weight,  # noqa: F401 - bid_path/profiles
+                   rule_has_weight, total_weight)     # re-exported
 from .orders import ALL_ORDERS
 from .smoothing import smooth, smooth_reports
 from .validation import as_bids, as_distribution, as_distributions, as_weight, output_defect
@@ -125,7 +126,7 @@ class Rule:
 
     def evaluate(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Evaluate on already-validated float64 inputs (internal fast path)."""
-        if self.total_weight(b) <= 0:
+        if not rule_has_weight(self, b):
             raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
                                "no reference with positive weight (theory §2: W = 0); give some "
                                "agent a positive bid or bind a reference", value=b.tolist())
@@ -154,7 +155,7 @@ class Rule:
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray) -> np.ndarray:
         """``q`` for each row of ``bid_matrix`` (K, n) -> (K, V); validated inputs."""
         if self._batch_fn is not None:
-            if np.any(total_weight(bid_matrix, self.reference, self.weight) <= 0):
+            if not np.all(has_weight(bid_matrix, self.reference, self.weight)):
                 raise InvalidInput(f"rule {self.name!r} is undefined at a bid profile with W = 0",
                                    value=None)
             P, ref = self.smoothed(P)

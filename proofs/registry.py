@@ -40,7 +40,7 @@ class ProofResult:
     counterexample: dict | None = None
     seconds: float = 0.0
     scope: Scope | None = None      #: what a PROVED covers, as data (``size`` is its old text form)
-    lemmas: list = field(default_factory=list)  #: proofs.unbounded.lemmas.Step of an unbounded proof's chain
+    lemmas: list = field(default_factory=list)  #: proofs.unbounded.chains.Step of an unbounded proof's chain
     queries: list = field(default_factory=list)  #: its z3 queries as SMT-LIB2 (proofs.mechanized.smt2)
     second_solver: object = None    #: proofs.mechanized.cvc5_check.Recheck of those queries
 

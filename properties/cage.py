@@ -313,7 +313,8 @@ def findings_from_json(rows) -> list:
                            printable(r["engine"], 40), printable(r.get("detail") or "", 400),
                            r.get("counterexample"), int(r.get("examples") or 0),
                            float(r.get("seconds") or 0.0), claimed=r.get("claimed"),
-                           valid=r.get("valid"), scope=scope, missing=r.get("missing_extra")))
+                           valid=r.get("valid"), declined=r.get("declined"), scope=scope,
+                           missing=r.get("missing_extra")))
     return out
 
 

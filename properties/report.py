@@ -6,9 +6,10 @@ A :class:`Finding` is one verdict of one engine on one property (and order). Its
 (``token``, ``q_from``, ``q_to``, ``repro``, ``reproduced``, ...).
 
 Evidence (docs/theory.md, "Scope of a verdict"): a sampled verdict records ``valid``, the
-number of examples on which the target answered validly; a PROVED verdict carries its
-``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED beside a REFUTED
-whose counterexample lies inside the proof's scope is an internal error
+number of examples on which the target answered validly, and ``declined``, the number it
+declined (raised ``InvalidInput``: no evidence either way, theory §8); a PROVED verdict
+carries its ``scope`` (:class:`mechanism.verdicts.Scope`) and ``assumptions``. A PROVED
+beside a REFUTED whose counterexample lies inside the proof's scope is an internal error
 (:attr:`Report.conflicts`, exit code ``ExitCode.INTERNAL``).
 """
 
@@ -57,6 +58,7 @@ class Finding:
     first_counterexample_s: float | None = None  #: time from start to the first violation
     claimed: bool | None = None  #: what the target declares (None: nothing); never trusted
     valid: int | None = None     #: examples on which the target answered validly (sampling)
+    declined: int | None = None  #: examples the target declined (InvalidInput): no evidence
     scope: Scope | None = None   #: what a PROVED covers (None for other verdicts)
     missing: str | None = None   #: SKIPPED for want of an engine: the extra that brings it
 
@@ -78,7 +80,7 @@ class Finding:
         return {"property": self.property, "order": self.order, "verdict": str(self.verdict),
                 "spec": spec,
                 "engine": self.engine, "detail": self.detail, "counterexample": cex,
-                "examples": self.examples, "valid": self.valid,
+                "examples": self.examples, "valid": self.valid, "declined": self.declined,
                 "scope": None if self.scope is None else self.scope.to_json(),
                 "assumptions": list(self.assumptions),
                 "seconds": round(self.seconds, 4), "claimed": self.claimed,

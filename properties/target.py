@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from mechanism.auction import TokenAuction
-from mechanism.bids import total_weight
+from mechanism.bids import has_weight, rule_has_weight, total_weight
 from mechanism.smoothing import smooth_reports
 from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
@@ -177,9 +177,7 @@ class Target:
         rule = self.rule_obj if rule is None else rule
         label = self._rule_label(rule)
         self.last_call = (P, b)
-        W = rule.total_weight(np.asarray(b, dtype=float)) if isinstance(rule, R.Rule) \
-            else float(np.sum(b))
-        if not W > 0:
+        if not (rule_has_weight(rule, b) if isinstance(rule, R.Rule) else has_weight(b)):
             raise Undefined("W = 0: every rule is undefined there (theory §2)")
         fn = rule.evaluate if isinstance(rule, R.Rule) else rule
         out = self._call(label, fn, (np.array(P, dtype=float), np.array(b, dtype=float)))

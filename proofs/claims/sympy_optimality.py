@@ -31,13 +31,15 @@ def _constant(sp, grads) -> bool:
     return all(is_zero(sp.expand_log(g - grads[0], force=True)) for g in grads[1:])
 
 
-def _objective(sp, direction, P, ref, b, lam, q, V):
-    """lambda KL(p0, q) + sum_j b_j KL(p_j, q) in the given direction (rows unnormalized)."""
+def _objective(sp, direction, parties, q):
+    """sum over ``parties`` (weight, report) of weight x KL, in the given direction, against
+    ``q``: lambda KL(p0, q) + sum_j b_j KL(p_j, q) for the reference and the agents (rows
+    unnormalized)."""
     def kl(a, c):  # KL(a || c), elementwise over tokens
-        return sum(a[t] * sp.log(a[t] / c[t]) for t in range(V))
+        return sum(a[t] * sp.log(a[t] / c[t]) for t in range(len(q)))
     if direction == "forward":   # KL(p_j || q)
-        return lam * kl(ref, q) + sum(b[j] * kl(P[j], q) for j in range(2))
-    return lam * kl(q, ref) + sum(b[j] * kl(q, P[j]) for j in range(2))
+        return sum(w * kl(p, q) for w, p in parties)
+    return sum(w * kl(q, p) for w, p in parties)
 
 
 def _numeric_witness(sp, direction, generic, V):
@@ -75,7 +77,7 @@ def kl_optimality(generic, direction: str, limits: Limits):
     d = Derivation()
     for V in range(2, limits.max_tokens + 1):
         sp, P, ref, b, lam, q = _setup(V)
-        F = _objective(sp, direction, P, ref, b, lam, q, V)
+        F = _objective(sp, direction, [(lam, ref)] + [(b[j], P[j]) for j in range(2)], q)
         star = generic(ops(), P, b, ref, lam)
         grads = [sp.diff(F, q[t]).subs(dict(zip(q, star))) for t in range(V)]
         if not d.step(f"V={V}: dF/dq_t at q* = the generic rule is the same for every t "

@@ -1,6 +1,6 @@
 """Theorem-table claims proved for EVERY number of agents n and tokens V
 (docs/theory.md section 8): the built-in rules, softmax and power weights, log-linear,
-and the mixture characterization, each through a lemma chain of :mod:`proofs.unbounded.lemmas`.
+and the mixture characterization, each through a lemma chain of :mod:`proofs.unbounded.chains`.
 
 The built-in rules are compiled family rules (:mod:`proofs.unbounded.builtins`); that the
 library's fast paths compute the same numbers is a separate, bounded step (``code_tie``),
@@ -15,7 +15,7 @@ from mechanism.verdicts import Scope, Verdict
 
 from proofs.unbounded.builtins import BUILTIN, FAMILY, code_tie, with_code_tie
 from proofs.unbounded.families import family_scope, normalized, prove_family
-from proofs.unbounded.lemmas import run_chain
+from proofs.unbounded.chains import run_chain
 from proofs.registry import Limits, ProofResult, claim
 
 def family_claim_scope(key: str, symbolic_reference: bool = False) -> Scope:

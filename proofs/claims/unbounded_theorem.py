@@ -20,7 +20,7 @@ from mechanism.verdicts import Scope, Verdict
 
 from proofs.encode import z3_decode as D
 from proofs.claims.z3_theorem import HYPOTHESES, dropped_counterexample
-from proofs.unbounded.lemmas import run_chain
+from proofs.unbounded.chains import run_chain
 from proofs.unbounded.lemmas_theorem import THEOREM_CHAINS
 from proofs.registry import Limits, ProofResult, claim
 

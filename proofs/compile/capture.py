@@ -294,7 +294,7 @@ def capture_weight(f, params: dict, symbolic: set, timeout_s: float = 5.0) -> T.
     become exact constants."""
     kw = {k: (Sym(T.param(k)) if k in symbolic else param_value(k, v))
           for k, v in params.items()}
-    return lift(call_captured(f, (Sym(T.bid(0)), FNS), kw, timeout_s))
+    return shallow(lift(call_captured(f, (Sym(T.bid(0)), FNS), kw, timeout_s)))
 
 
 def capture_general(W, n: int, params: dict, timeout_s: float = 5.0) -> tuple:
@@ -308,7 +308,17 @@ def capture_general(W, n: int, params: dict, timeout_s: float = 5.0) -> tuple:
     if len(items) != n:
         refuse(f"general weights returned {len(items)} weights for {n} agents",
                "return one weight per agent")
-    return tuple(lift(x) for x in items)
+    return tuple(shallow(lift(x)) for x in items)
+
+
+def shallow(tree: T.Node) -> T.Node:
+    """``tree``, unless it is deeper than :data:`proofs.compile.tree.MAX_DEPTH` (the
+    evaluators recurse once per level): then a DeclarationError."""
+    deep = T.depth(tree)
+    if deep > T.MAX_DEPTH:
+        raise DeclarationError(f"the declared function compiles to an expression {deep} levels "
+                               f"deep (at most {T.MAX_DEPTH}); write it with fewer nested steps")
+    return tree
 
 
 def param_value(name, v):

@@ -252,7 +252,7 @@ def _outputs(fn, out, V: int) -> tuple:
     if len(items) != V:
         raise C.DeclarationError(f"{_where(fn)} returned a vector of {len(items)} values for "
                                  f"V={V} tokens: return one value per token")
-    return tuple(C.lift(x) for x in items)
+    return tuple(C.shallow(C.lift(x)) for x in items)
 
 
 def _feasible(conds, n: int, V: int, has_ref: bool) -> bool:

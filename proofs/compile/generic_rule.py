@@ -118,20 +118,26 @@ class GenericRule(Rule):
         finite = np.isfinite(Q).all(axis=-1)
         ok = finite & (Q.min(axis=-1, initial=0.0) >= 0) & (np.abs(Q.sum(axis=-1) - 1.0) <= 1e-6)
         if not ok.all():
-            k = int(np.argmin(ok.reshape(-1)))
-            self._defect(P, B.reshape(-1, n)[k], ref, lam, Q.reshape(-1, V)[k])
+            rows, flat = B.reshape(-1, n), Q.reshape(-1, V).copy()
+            for k in np.flatnonzero(~ok.reshape(-1)):
+                flat[k] = self._defect(P, rows[k], ref, lam, flat[k])
+            Q = flat.reshape(Q.shape)
         return Q
 
     def _defect(self, P, b, ref, lam, q):
-        """The generated code's output ``q`` at bids ``b`` is not a distribution: whose
-        fault? The exact tree decides: undefined there (a division by 0) -> InvalidInput
-        (declined); a distribution in exact reals -> Float64Range (float64 cannot compute
-        it: declined, never a wrong answer); else the rule's own output -> InvalidRule."""
+        """The generated code's output ``q`` at bids ``b`` is not a distribution: the exact
+        tree decides. A distribution in exact reals (an overflow or a cancellation of the
+        float64 code, e.g. linear at bids 1e308, 1e308): that exact value, rounded to
+        float64 (the same tree, computed exactly: never a wrong answer); undefined there (a
+        division by 0) -> InvalidInput (declined); exp/log (no exact rationals) and a
+        non-finite q -> Float64Range (declined); else the rule's own output -> InvalidRule."""
         where = f"rule {self.name!r} at bids {np.asarray(b).tolist()}"
         try:
             exact = self.exact(P, b) if ref is None else \
                 self.with_reference(ref, lam).exact(P, b)
-            dist = all(x >= 0 for x in exact) and sum(exact) == 1
+            if all(x >= 0 for x in exact) and sum(exact) == 1:
+                return np.array([float(x) for x in exact], dtype=np.float64)
+            dist = False
         except ZeroDivisionError:
             raise InvalidInput(f"{where} is undefined in exact reals (a division by 0 in its "
                                "compiled expression): declined", value=np.asarray(b).tolist())

@@ -99,8 +99,11 @@ def from_data(data) -> dict:
             type(data.get("sizes")) is not list or len(data["rows"]) > MAX_ROWS:
         _bad("expected {'rows': [...], 'sizes': [...]} within the size limits")
     nodes: list = []
+    memo: dict = {}
     for row in data["rows"]:
         nodes.append(_node(row, nodes))
+        if T.depth(nodes[-1], memo) > T.MAX_DEPTH:
+            _bad(f"a tree deeper than {T.MAX_DEPTH} levels")
     out = {}
     for item in data["sizes"]:
         if type(item) is not list or len(item) != 4 or type(item[2]) is not bool \

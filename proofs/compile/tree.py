@@ -95,6 +95,27 @@ def walk(n: Node):
         stack.extend(children(m))
 
 
+#: the deepest tree a compiled rule may have (the evaluators recurse once per level)
+MAX_DEPTH = 200
+
+
+def depth(n: Node, memo: dict | None = None) -> int:
+    """The longest path from ``n`` to a leaf (iterative: any depth is measured)."""
+    memo = {} if memo is None else memo
+    stack = [(n, False)]
+    while stack:
+        m, done = stack.pop()
+        if id(m) in memo:
+            continue
+        kids = children(m)
+        if done or not kids:
+            memo[id(m)] = 1 + max((memo[id(k)] for k in kids), default=0)
+        else:
+            stack.append((m, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
+    return memo[id(n)]
+
+
 def ops_used(n: Node) -> set[str]:
     return {m.op for m in walk(n)}
 

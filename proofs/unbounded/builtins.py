@@ -18,7 +18,7 @@ from mechanism.rules import Rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
 from proofs.unbounded.families import normalized, prove_family, winner_take_all
-from proofs.unbounded.lemmas import Step
+from proofs.unbounded.chains import Step
 
 FAMILY = {
     "linear": lambda: normalized(lambda b, fn: b, name="linear"),

@@ -23,7 +23,7 @@ from mechanism.verdicts import Scope, Verdict
 
 from proofs.compile.rule import FamilyRule, general, normalized, sealed, winner_take_all
 from proofs.unbounded.family_counterexamples import refute_decreasing, refute_loglinear
-from proofs.unbounded.lemmas import Step, run_chain
+from proofs.unbounded.chains import Step, run_chain
 from proofs.registry import ProofResult
 from proofs.unbounded.weight_facts import exact_decrease, float_decrease, weight_facts
 

@@ -20,7 +20,7 @@ from mechanism.orders import prefers
 from mechanism.verdicts import Verdict
 
 from proofs.compile import evaluate as E
-from proofs.unbounded.lemmas import run_chain
+from proofs.unbounded.chains import run_chain
 from proofs.registry import ProofResult
 
 

@@ -14,6 +14,7 @@ independent weights (:func:`proofs.unbounded.families.normalized`) are proved fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -25,7 +26,7 @@ from proofs.compile import evaluate as E
 from proofs.encode import encode_z3 as Z
 from mechanism.arith import Unsupported
 from proofs.compile.capture import DeclarationError
-from proofs.unbounded.lemmas import run_chain
+from proofs.unbounded.chains import run_chain
 from proofs.registry import ProofResult
 
 MAX_AGENTS = 4
@@ -37,7 +38,23 @@ def _weights(rule, bids):
     return W + ([z3.RealVal(str(Fraction(rule.weight)))] if rule.reference is not None else [])
 
 
-def _query(rule, n, i):
+@dataclass(frozen=True)
+class RaiseQuery:
+    """z3's question for n agents and agent ``agent``: bids ``b``, the raised bid ``s2``,
+    the weights before (``W``) and after (``W2``), the constraints, and ``bad``: some other
+    weight rises (one of ``rise``) or two other weights are not scaled alike."""
+    agent: int
+    b: list
+    s2: object
+    W: list
+    W2: list
+    cons: list
+    bad: object
+    rise: list
+    others: list
+
+
+def _query(rule, n, i) -> RaiseQuery:
     b = [z3.Real(f"b{j}") for j in range(n)]
     s2 = z3.Real("s_prime")
     bt = list(b)
@@ -48,7 +65,7 @@ def _query(rule, n, i):
     others = [j for j in range(len(W)) if j != i]
     rise = [W2[j] * S > W[j] * S2 for j in others]
     shape = [W2[j] * W[k] != W2[k] * W[j] for j in others for k in others if j < k]
-    return b, s2, W, W2, cons, z3.Or(rise + shape), (rise, shape, others)
+    return RaiseQuery(i, b, s2, W, W2, cons, z3.Or(rise + shape), rise, others)
 
 
 def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AGENTS):
@@ -56,14 +73,14 @@ def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AG
     for n in range(1, max_agents + 1):
         for i in range(n):
             try:
-                b, s2, W, W2, cons, bad, parts = _query(rule, n, i)
+                q = _query(rule, n, i)
             except (Unsupported, DeclarationError) as exc:  # not in z3 (exp, log, ...)
                 return ProofResult(Verdict.UNKNOWN, "z3", f"general weights: {exc}")
-            r, m, _ = Z.solve(cons + [bad], timeout_s, True)
+            r, m, _ = Z.solve(q.cons + [q.bad], timeout_s, True)
             if r == z3.unknown:
                 return ProofResult(Verdict.UNKNOWN, "z3", f"z3 gave unknown at n = {n}")
             if r == z3.sat:
-                return _refute(rule, n, i, m, b, s2, W, W2, parts, order, property_id) or \
+                return _refute(rule, q, m, order, property_id) or \
                     ProofResult(Verdict.UNKNOWN, "z3", f"at n = {n} raising agent {i}'s bid does "
                                 "not scale the other weights alike (the characterization's "
                                 "condition fails), and no counterexample was confirmed on the "
@@ -87,15 +104,17 @@ def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AG
     return res
 
 
-def _refute(rule, n, i, m, b, s2, W, W2, parts, order, prop):
+def _refute(rule, q: RaiseQuery, m, order, prop):
+    """The characterization's instance from z3's model ``m`` of ``q``, confirmed on the code
+    that runs (REFUTED), or None."""
     if prop != "monotone":
         return None
     val = lambda t: float(Z.num(m.eval(t, model_completion=True)))
-    rise, shape, others = parts
-    w = np.array([val(x) for x in W]); w2 = np.array([val(x) for x in W2])
+    n, i, W, others = len(q.b), q.agent, q.W, q.others
+    w = np.array([val(x) for x in W]); w2 = np.array([val(x) for x in q.W2])
     w, w2 = w / w.sum(), w2 / w2.sum()
     P = np.tile([0.5, 0.5], (len(W), 1))
-    j_rise = [j for j, c in zip(others, rise) if z3.is_true(m.eval(c, model_completion=True))]
+    j_rise = [j for j, c in zip(others, q.rise) if z3.is_true(m.eval(c, model_completion=True))]
     if j_rise:  # nec_rise: token 0, agent i at 0, party j at 1, the rest at 0
         P[:] = [0.0, 1.0]
         P[j_rise[0]] = [1.0, 0.0]
@@ -107,9 +126,9 @@ def _refute(rule, n, i, m, b, s2, W, W2, parts, order, prop):
         P[k] = [0.5 - h * w[j], 0.5 + h * w[j]]
     if rule.reference is not None and len(W) > n and not np.allclose(P[-1], rule.reference):
         return None  # the reference is fixed: this instance needs it elsewhere
-    bids = [val(x) for x in b]
+    bids = [val(x) for x in q.b]
     cex = {"dists": P[:n].tolist(), "bids": bids, "agent": i, "bid_from": bids[i],
-           "bid_to": val(s2)}
+           "bid_to": val(q.s2)}
     from proofs.unbounded.family_counterexamples import confirm_on_code
     got = confirm_on_code(rule, cex, order)
     if got is None:

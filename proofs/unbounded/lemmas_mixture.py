@@ -1,7 +1,8 @@
 """Lemmas of the mixture characterization, normalized weights, smoothing,
-winner-take-all and log-linear pooling (docs/theory.md section 8); the registry, the
-per-token core and the aggregate lemmas are in :mod:`proofs.unbounded.lemmas`, whose module
-docstring gives the V-free and n-free arguments."""
+winner-take-all and log-linear pooling (docs/theory.md section 8); the registry is
+:mod:`proofs.unbounded.chains`, the per-token core and the aggregate lemmas are in
+:mod:`proofs.unbounded.lemmas`, whose module docstring gives the V-free and n-free
+arguments."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import z3
 from mechanism.verdicts import Verdict
 
 from proofs.encode import encode_z3 as E
-from proofs.unbounded.lemmas import _prove, argument, lemma
+from proofs.unbounded.chains import argument, lemma, z3_verdict
 
 # -- the characterization, 'only if': instances that violate box ------------------------
 
@@ -19,7 +20,7 @@ from proofs.unbounded.lemmas import _prove, argument, lemma
 def _nec_rise(timeout_s):
     w, w2 = z3.Reals("w w2")
     q, q2 = w * 1, w2 * 1  # (1 - R) a + M with a = 0, M = w x_j
-    return _prove([w >= 0, w2 > w], z3.Not(E.between(q, q2, z3.RealVal(0))), timeout_s)
+    return z3_verdict([w >= 0, w2 > w], z3.Not(E.between(q, q2, z3.RealVal(0))), timeout_s)
 
 
 @lemma("nec_shape", "one token, a = 1/2, parties j, k at x_j = a + h w_k, x_k = a - h w_j "
@@ -34,7 +35,7 @@ def _nec_shape(timeout_s):
     q = a + wj * (xj - a) + wk * (xk - a)
     q2 = a + vj * (xj - a) + vk * (xk - a)
     hyps = [wj >= 0, wk >= 0, vj >= 0, vk >= 0, m > 0, vj * wk != vk * wj]
-    return _prove(hyps, z3.And(xj >= 0, xj <= 1, xk >= 0, xk <= 1,
+    return z3_verdict(hyps, z3.And(xj >= 0, xj <= 1, xk >= 0, xk <= 1,
                                z3.Not(E.between(q, q2, a))), timeout_s, True)
 
 
@@ -54,7 +55,7 @@ def _norm_scale(timeout_s, drop: tuple = ()):
     hyps = {"f non-decreasing": Fi2 >= Fi, "S > 0": S > 0}
     base = [R >= Fj, Fj >= 0] + [h for k, h in hyps.items() if k not in drop]
     c = S / S2
-    return _prove(base, z3.And(S2 > 0, Fj / S2 == c * (Fj / S), c >= 0, c <= 1), timeout_s,
+    return z3_verdict(base, z3.And(S2 > 0, Fj / S2 == c * (Fj / S), c >= 0, c <= 1), timeout_s,
                   True)
 
 
@@ -64,7 +65,7 @@ def _norm_pos(timeout_s):
     Fi, Fi2, R, Fj = z3.Reals("Fi Fi2 R Fj")
     S, S2 = Fi + R, Fi2 + R
     c = S / S2
-    return _prove([Fi >= 0, Fi2 >= 0, R >= Fj, Fj >= 0, S > 0, S2 > 0],
+    return z3_verdict([Fi >= 0, Fi2 >= 0, R >= Fj, Fj >= 0, S > 0, S2 > 0],
                   z3.And(Fj / S2 == c * (Fj / S), c > 0), timeout_s, True)
 
 
@@ -72,7 +73,7 @@ def _norm_pos(timeout_s):
        "and a (c <= 1) or q between q' and a (c >= 1): Q(s), Q(s') comparable")
 def _ca_either(timeout_s):
     a, q, q2, c = z3.Reals("a q q2 c")
-    return _prove([c > 0, q2 - a == c * (q - a)],
+    return z3_verdict([c > 0, q2 - a == c * (q - a)],
                   z3.And(z3.Implies(c <= 1, E.between(q, q2, a)),
                          z3.Implies(c >= 1, E.between(q2, q, a))), timeout_s, True)
 
@@ -82,7 +83,7 @@ def _ca_either(timeout_s):
 def _norm_nec(timeout_s):
     Fi, Fi2, R, Fj = z3.Reals("Fi Fi2 R Fj")
     S, S2 = Fi + R, Fi2 + R
-    return _prove([Fi2 >= 0, Fi2 < Fi, Fj > 0, R >= Fj], z3.And(S2 > 0, Fj / S2 > Fj / S),
+    return z3_verdict([Fi2 >= 0, Fi2 < Fi, Fj > 0, R >= Fj], z3.And(S2 > 0, Fj / S2 > Fj / S),
                   timeout_s, True)
 
 
@@ -112,7 +113,7 @@ def _wta_win(timeout_s):
     s, s2, m = z3.Reals("s s2 m")
     t = z3.Bool("tie")
     wins = lambda x: z3.And(x > 0, z3.Or(x > m, z3.And(x == m, t)))
-    return _prove([m >= 0, s2 > s, wins(s)], wins(s2), timeout_s)
+    return z3_verdict([m >= 0, s2 > s, wins(s)], wins(s2), timeout_s)
 
 
 argument("wta_others", "while i loses, the winner is the others' top positive bidder (ties "
@@ -128,7 +129,7 @@ def _wta_scale(timeout_s):
     c = z3.If(w2, z3.RealVal(0), z3.RealVal(1))
     before = [z3.If(w1, z3.RealVal(0), u) for u in (u1, u2)]
     after = [z3.If(w2, z3.RealVal(0), u) for u in (u1, u2)]
-    return _prove([z3.Implies(w1, w2)],
+    return z3_verdict([z3.Implies(w1, w2)],
                   z3.And(c >= 0, c <= 1, *[a == c * b for a, b in zip(after, before)]), timeout_s)
 
 
@@ -152,7 +153,7 @@ def _monotone_map(timeout_s):
     g = z3.Function("g", z3.RealSort(), z3.RealSort())
     inc = [z3.Implies(u < v, g(u) < g(v)) for u in (x, y, zz) for v in (x, y, zz)]
     inc += [z3.Implies(u == v, g(u) == g(v)) for u in (x, y, zz) for v in (x, y, zz)]
-    return _prove(inc + [E.between(x, y, zz)], E.between(g(x), g(y), g(zz)), timeout_s)
+    return z3_verdict(inc + [E.between(x, y, zz)], E.between(g(x), g(y), g(zz)), timeout_s)
 
 
 @lemma("loglinear_v3_dip", "g(w) = (3/5)^w (1/10)^(1-w) + (1/10)^w (3/5)^(1-w) equals "

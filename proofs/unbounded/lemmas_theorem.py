@@ -40,7 +40,7 @@ import z3
 
 from proofs.encode import encode_z3 as E
 from proofs.encode.decomposition import per_token_lemmas
-from proofs.unbounded.lemmas import _prove, argument, lemma
+from proofs.unbounded.chains import argument, lemma, z3_verdict
 
 _PT: dict = {}
 
@@ -64,7 +64,7 @@ for _name, _text in (("PT1", "one token: b between a and p, c between b and p, c
        "or x > 0): a sum of per-token terms >= 0 is positive iff one term is")
 def _sum_pos(timeout_s):
     A, x = z3.Reals("A x")
-    return _prove([A >= 0, x >= 0], z3.And(A + x >= 0, (A + x > 0) == z3.Or(A > 0, x > 0)),
+    return z3_verdict([A >= 0, x >= 0], z3.And(A + x >= 0, (A + x > 0) == z3.Or(A > 0, x > 0)),
                   timeout_s)
 
 
@@ -76,7 +76,7 @@ STEP_HYPS = ("s > 0", "dG >= 0")
 def _step_sign(timeout_s, drop: tuple = ()):
     s, d = z3.Reals("s dG")
     hyps = [h for k, h in {"s > 0": s > 0}.items() if k not in drop]
-    return _prove(hyps, z3.And((s * d > 0) == (d > 0), (s * d == 0) == (d == 0),
+    return z3_verdict(hyps, z3.And((s * d > 0) == (d > 0), (s * d == 0) == (d == 0),
                                (s * d < 0) == (d < 0)), timeout_s, True)
 
 
@@ -86,7 +86,7 @@ def _z_step(timeout_s, drop: tuple = ()):
     A, D, s, d = z3.Reals("A D s dG")
     hyps = {"s > 0": s > 0, "dG >= 0": d >= 0}
     base = [A >= 0, D >= 0, (A > 0) == (D > 0)] + [h for k, h in hyps.items() if k not in drop]
-    return _prove(base, z3.And(A + s * d >= 0, D + d >= 0, (A + s * d > 0) == (D + d > 0)),
+    return z3_verdict(base, z3.And(A + s * d >= 0, D + d >= 0, (A + s * d > 0) == (D + d > 0)),
                   timeout_s, True)
 
 
@@ -99,7 +99,7 @@ def _pair_pm(timeout_s, drop: tuple = ()):
     hyps = {"MON": pkj, "PT2": pjk == z3.Not(neq), "PT1": T >= 0, "PT3": (T > 0) == neq,
             "z_step": z3.And(A >= 0, (A > 0) == (T > 0))}
     strict = lambda x, y: z3.And(x, z3.Not(y))
-    return _prove([h for k, h in hyps.items() if k not in drop],
+    return z3_verdict([h for k, h in hyps.items() if k not in drop],
                   z3.And(A >= 0, strict(pkj, pjk) == (A > 0), strict(pjk, pkj) == (-A > 0)),
                   timeout_s)
 
@@ -108,14 +108,14 @@ def _pair_pm(timeout_s, drop: tuple = ()):
        "q between q' and p (seg => box), and q' between q and p iff q = q'")
 def _s1_alpha(timeout_s):
     p, q, q2, al = z3.Reals("p q qp alpha")
-    return _prove([al >= 0, al <= 1, q == q2 + al * (p - q2)],
+    return z3_verdict([al >= 0, al <= 1, q == q2 + al * (p - q2)],
                   z3.And(E.between(q2, q, p), E.between(q, q2, p) == (q == q2)), timeout_s, True)
 
 
 @lemma("znd_trans", "K-induction step: Z_j <= Z_(l-1) and Z_(l-1) <= Z_l => Z_j <= Z_l")
 def _znd_trans(timeout_s):
     a, b, c = z3.Reals("Zj Zl1 Zl")
-    return _prove([a <= b, b <= c], a <= c, timeout_s)
+    return z3_verdict([a <= b, b <= c], a <= c, timeout_s)
 
 
 #: the hypotheses of the converse (planted-bug tests drop one)
@@ -131,7 +131,7 @@ def _converse_pair(timeout_s, drop: tuple = ()):
     hyps = {"CA": z3.Or(pkj, pjk),
             "PM": z3.And(strict(pkj, pjk) == (Zk > Zj), strict(pjk, pkj) == (Zj > Zk)),
             "Znd": Zj <= Zk}
-    return _prove([h for k, h in hyps.items() if k not in drop], pkj, timeout_s)
+    return z3_verdict([h for k, h in hyps.items() if k not in drop], pkj, timeout_s)
 
 
 argument("pairs_to_grid", "MON, CA, PM and Z non-decreasing are conjunctions over pairs of "

@@ -65,7 +65,8 @@ def auction_from_header(header: dict) -> TokenAuction:
 def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
               check_properties: bool = True, expect_head: str | None = None,
               progress: Callable[[int, VerifiedStep], None] | None = None,
-              vectorized: bool = True, key: tuple[str, str] | None = None) -> AuditReport:
+              vectorized: bool = True, key: tuple[str, str] | None = None,
+              auction: TokenAuction | None = None) -> AuditReport:
     """Replay and verify a recorded run; see the module docstring.
 
     ``tol``: relative tolerance when comparing replayed payments (thresholds, stated
@@ -82,6 +83,9 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
     (:mod:`properties.audit.chunked`; same report); False: step by step, as before.
     ``key``: ``(alg, key file)`` (:mod:`properties.audit.signing`): the run's ``head.sig``
     must verify under it and sign the audited head (check ``signature``).
+    ``auction``: the mechanism the run was recorded with, when the caller holds it (the
+    demo: a user's rule loaded from a file is not in the registry); default: rebuilt from
+    the header (:func:`auction_from_header`).
     """
     report = AuditReport(str(run_dir))
     report.tolerances = (f"replayed payments within {tol:g} x max(|replayed|, |recorded|, "
@@ -90,7 +94,8 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
     try:
         header = read_run_header(run_dir)
         report.header = header
-        auction = auction_from_header(header)
+        auction = auction_from_header(header) if auction is None else \
+            _recorded_with(auction, header)
     except InvalidInput as exc:
         report.error, report.error_line = str(exc), _line(exc)
         report.seconds = time.perf_counter() - t0
@@ -123,6 +128,15 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
             report.error = str(exc)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _recorded_with(auction: TokenAuction, header: dict) -> TokenAuction:
+    """``auction`` if the header records its configuration, else a clear error."""
+    for key, value in auction.header().items():
+        if header.get(key) != value:
+            raise InvalidInput(f"the run was recorded with {key}={header.get(key)!r}, the "
+                               f"mechanism given to audit it has {key}={value!r}", value=value)
+    return auction
 
 
 def _check_signature(run_dir, key: tuple[str, str], report: AuditReport) -> None:

@@ -1,15 +1,16 @@
-"""Validation of the theory on the distributions an auction actually saw (theory §4-6).
+"""What the demo verifies per step beyond the run audit (theory §6).
 
-``verify_step`` checks, for one step and every agent:
+Every step of a run the demo records is verified by the run audit's step
+(:class:`properties.audit.replay.RunStep`: the demo calls
+:func:`properties.audit.replay.audit_run` on the run folder with its own mechanism):
+integrity, replay of token and payments, box monotonicity on a bid grid per agent (a
+failure only when the rule claims it), ``0 <= z <= b`` and the payment identity by the
+independent oracle -- exactly what ``tokenauction audit`` reports for that folder.
 
-* MON under the box order along a bid grid (theory §4; expected to hold for linear and
-  winner-take-all, to fail sometimes for log-linear with 3+ tokens);
-* the canonical stable sampler (theory §6): its exact law on the grid equals ``Q(s)`` and
+Two checks the run audit does not make are added per step by :func:`sampler_step`:
+
+* the canonical stable sampler (theory §6): its exact law on a bid grid equals ``Q(s)`` and
   its switch probability equals ``TV(Q(0), Q(b_i))`` -- both fail when MON fails;
-* the payment identity: the charged expected second-price payment equals
-  ``b G(b) - int_0^b G`` (the ``tv`` value model) recomputed by the independent oracle
-  :mod:`properties.oracle` (QUADPACK; :func:`properties.checks.identity_payment`), up to
-  the two methods' stated error bounds (``identity_error`` is the excess beyond them);
 * regret of truthful bidding under the ``kl`` value model ``t_i (-L_i(q))`` (theory §6;
   :mod:`mechanism.valuations`), with ``t_i = b_i``: ~0 under the valuation-based payment,
   positive under pay-your-bid. Undefined (None) where ``L_i(Q(0))`` is infinite (e.g.
@@ -25,7 +26,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from mechanism import bids
-from mechanism import payments as pay
 from mechanism import rules as R
 from mechanism.divergences import tv
 from mechanism.sampling import StableSampler
@@ -34,15 +34,10 @@ from properties import checks as C
 
 
 @dataclass
-class StepCheck:
+class SamplerCheck:
     agents: int
-    mon_violations: int             #: agents whose bid path breaks box-MON
-    worst_violation: float          #: largest per-token excess (0 if none)
-    worst_where: tuple | None       #: (agent, token, bid_from, bid_to)
     stable_marginal_error: float    #: max |law of the stable sampler - Q(s)| on the grid
     stable_switch_error: float      #: max |Pr[switch] - TV(Q(0), Q(b_i))|
-    identity_error: float           #: max |charged - identity by Simpson| beyond both bounds
-    identity_diff: float            #: max |charged - identity by Simpson| (raw)
     regret_valuation: float | None  #: max over agents, None if undefined for every agent
     regret_pay_your_bid: float | None
 
@@ -57,36 +52,18 @@ def step_grid(b: np.ndarray, i: int, W: float, points: int = 9) -> np.ndarray:
                          around_others=False)
 
 
-#: The step's regret check is the shared one (kept under this name for callers).
-regret = C.truthful_regret
-
-
-def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None = None,
-                charged_errors: np.ndarray | None = None, *,
-                check_regret: bool = True) -> StepCheck:
-    """All the checks above for one step (inputs validated, ``rule`` a mechanism Rule).
-
-    ``charged_errors`` are the stated error bounds of the charged payments (the
-    quadrature's estimate; 0 for closed forms); the identity check allows them."""
+def sampler_step(rule, P: np.ndarray, b: np.ndarray, *, check_regret: bool = True) -> SamplerCheck:
+    """The stable sampler's law and switch probability, and the regret of truthful bidding,
+    for one step (inputs validated, ``rule`` a mechanism Rule with its reference bound)."""
     n = P.shape[0]
-    if charged is None:
-        res = pay.compute_payments(rule, P, b)
-        charged, charged_errors = res.values, res.errors
-    if charged_errors is None:
-        charged_errors = np.zeros(n)
     rule, P = R.reduce_vocabulary(rule, P)
     scale = rule.total_weight(b)
-    violations, worst, where = 0, 0.0, None
-    marg_err = switch_err = ident_err = ident_diff = 0.0
+    marg_err = switch_err = 0.0
     reg_val, reg_pyb = [], []
     for i in range(n):
-        if rule.total_weight(b) - b[i] <= 0:
+        if scale - b[i] <= 0:
             continue  # Q(0) undefined: the agent faces no competition
         grid = step_grid(b, i, scale)
-        cex = C.box_violation_on_grid(rule, P, b, i, grid=grid, tol=1e-9, worst=True)
-        violations += cex is not None
-        if cex is not None and cex["excess"] > worst:
-            worst, where = cex["excess"], (i, cex["token"], cex["bid_from"], cex["bid_to"])
         Q = bids.bid_path(rule, P, b, i, grid)
         sampler = StableSampler(rule, P, b, i)
         law = sampler.grid_marginals(grid)
@@ -94,15 +71,10 @@ def verify_step(rule, P: np.ndarray, b: np.ndarray, charged: np.ndarray | None =
         at_bid = int(np.searchsorted(grid, b[i]))
         switch_err = max(switch_err, abs(float(sampler.switch_probability(grid)[at_bid])
                                          - float(tv(Q[0], Q[at_bid]))))
-        identity, bound = C.identity_payment(rule, P, b, i, "second_price")
-        diff = abs(float(charged[i]) - identity)
-        ident_diff = max(ident_diff, diff)
-        ident_err = max(ident_err, diff - float(charged_errors[i]) - bound)
         if check_regret:
             reg_val.append(C.truthful_regret(rule, P, b, i, "valuation"))
             reg_pyb.append(C.truthful_regret(rule, P, b, i, "pay_your_bid"))
     rv = [r for r in reg_val if r is not None]
     rp = [r for r in reg_pyb if r is not None]
-    return StepCheck(n, violations, worst, where, marg_err, switch_err, max(ident_err, 0.0),
-                     ident_diff,
-                     max(rv) if rv else None, max(rp) if rp else None)
+    return SamplerCheck(n, marg_err, switch_err, max(rv) if rv else None,
+                        max(rp) if rp else None)

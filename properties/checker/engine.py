@@ -24,8 +24,6 @@ import platform
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from mechanism.errors import InvalidInput
 from mechanism.orders import get_order
 from mechanism.payments import PaymentRule
@@ -34,10 +32,9 @@ from mechanism.verdicts import Verdict
 from properties.catalogue import ALL_ORDERS, CATALOGUE, DETERMINISM, VALUE_MODEL_PROPERTIES, parse_property
 from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
-from properties.checker.rule_checks import POINTWISE, evaluate_in_domain
+from properties.checker.rule_checks import POINTWISE
 from properties.checker.search import SearchRun, determinism_finding
-from properties.sandbox import RuleFailure, Undefined
-from properties.checker.shrink import fmt, shrink
+from properties.checker.shrink import shrink
 from properties.checker.sweeps import PathGroup
 from properties.target import DEFAULT_TIMEOUT, Target
 from properties.report import Finding, Report, plain
@@ -102,38 +99,6 @@ def _groups(t: Target, keys, valuation, reports=None):
     return groups
 
 
-def _verify_failure(t, c):
-    try:
-        if t.kind == "rule":
-            evaluate_in_domain(t, np.asarray(c["dists"]), np.asarray(c["bids"]))
-        else:
-            t.pay(np.asarray(c["dists"]), np.asarray(c["bids"]))
-    except RuleFailure as exc:
-        if exc.kind == c["error"]:
-            return {**c, "message": str(exc), "exception": exc.exception}
-    except Undefined:
-        return None
-    return None
-
-
-def _failure_repro(t, c):
-    call = "rule(dists, bids)" if t.kind == "rule" else "payment(rule, dists, bids)"
-    lines = [f"dists = np.array({fmt(c['dists'])})", f"bids = np.array({fmt(c['bids'])})"]
-    msg = " ".join(c["message"].split())[:160]
-    if c["error"] == "raised":
-        return lines + [f"out = {call}  # fails: {msg}"]
-    if t.kind == "rule":
-        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
-                 "np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) <= 1e-6, "
-                 "out")
-        if c["error"] == "undefined":
-            return lines + [f"out = {call}  # fails: {msg}"]
-    else:
-        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
-                 "np.isfinite(out).all(), out")
-    return lines + [f"out = {call}", f"{check}  # fails: {msg}"]
-
-
 def _finalize(t, c, verify, repro, do_shrink, engine, key, detail_fn):
     """Shrink, re-run on the numpy reference, attach the reproduction."""
     if do_shrink and c.get("error") != "timeout":
@@ -169,8 +134,8 @@ def _sampled(t, key, run, g, do_shrink) -> Finding | None:
                          lambda x, g=g: g.repro(key, x), do_shrink, "hypothesis",
                          key, lambda x, g=g: g.describe(key, x))
     if key in run.failures:
-        return _finalize(t, run.failures[key], lambda x: _verify_failure(t, x),
-                         lambda x: _failure_repro(t, x), do_shrink, "hypothesis",
+        return _finalize(t, run.failures[key], lambda x: reproduce.verify_failure(t, x),
+                         lambda x: reproduce.failure_repro(t, x), do_shrink, "hypothesis",
                          key, lambda x: x["message"])
     return run.no_violation(key)
 
@@ -357,6 +322,7 @@ def _findings(t: Target, keys, proved, groups, results, settings: Settings) -> l
         f = _sampled(t, key, run, g, settings.shrink)
         f.examples = run.examples
         f.valid = run.valid.get(key, 0)
+        f.declined = run.declined.get(key, 0)
         f.seconds = run.seconds
         if f.verdict is Verdict.REFUTED:
             f.first_counterexample_s = run.first_s.get(key)
@@ -373,6 +339,11 @@ def _adjust(t: Target, findings, model) -> None:
                 f.verdict, f.scope = Verdict.UNKNOWN, None
                 f.detail = (f"{f.order} is a total preorder, so CA holds for any rule that "
                             "returns distributions, but this target never returned one")
+            elif f.verdict is Verdict.PROVED:   # a proof of code that never answered
+                f.verdict, f.scope = Verdict.UNKNOWN, None
+                f.detail = ("this target never returned a distribution here (every call "
+                            "declined or failed), so a proof about its expression is no "
+                            f"evidence about the code that runs ({f.engine}: {f.detail})")
     if t.nondeterministic is not None:
         for f in findings:
             if f.engine == "hypothesis" and f.key not in DETERMINISM_KEYS and \

@@ -4,8 +4,12 @@ fresh Python process before its finding is marked ``reproduced`` .
 All reproductions of one report run in ONE subprocess (each in its own namespace, with the
 checker's working directory and environment, so ``load_target('my_rule.py:f')`` finds the
 same file the user named). A reproduction is confirmed when it fails as it says it will:
-an ``AssertionError``, or, for a target that raised, the same exception type. A reproduction
-that cannot run as printed (the target has no importable name) is marked so, with the reason.
+an ``AssertionError``, or, for a target that raised, the same error: the same exception type
+AND the same message (:func:`failure_fields` records both when the finding is made; a
+different error is "it failed differently", not confirmed). A reproduction that cannot run
+as printed (the target has no importable name) is marked so, with the reason. A target's
+failure (raised, NaN, unnormalized, ...) is re-run here (:func:`verify_failure`) and gets
+its reproduction lines here too (:func:`failure_repro`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
+from properties.cage import printable
 from properties.checker.repro_imports import NOT_RUNNABLE
+from properties.checker.shrink import fmt
+from properties.sandbox import RuleFailure, Undefined
 
 #: ``repro_note`` of a reproduction that ran without failing (``check`` then says UNKNOWN).
 PASSED = "it ran without failing"
@@ -32,15 +41,50 @@ for src in json.load(sys.stdin):
         exec(compile(src, "<reproduction>", "exec"), {"__name__": "__reproduction__"})
         out.append(["passed", ""])
     except BaseException as exc:
-        out.append([type(exc).__name__, str(exc)[:300]])
+        out.append([type(exc).__name__, str(exc)[:1000]])
 print("@@REPRO@@" + json.dumps(out))
 """
 
 
-def _expected(cex: dict, got: str) -> bool:
-    if got == "AssertionError":
-        return True
-    return cex.get("error") == "raised" and got == cex.get("exception")
+#: Characters of an exception's message compared (as :func:`properties.cage.printable`
+#: shows them: the cage sends a message cut and escaped this way).
+MESSAGE_CHARS = 200
+
+
+def error_message(text) -> str:
+    """An exception's message as it is compared: escaped and cut like the cage's."""
+    return printable(text, MESSAGE_CHARS)
+
+
+def raised_message(exc) -> str:
+    """The message of the exception the target raised, behind a RuleFailure of kind
+    ``raised``: its cause (a direct call) or the text after ``raised NAME:`` (a caged call,
+    whose exception stays in the worker)."""
+    if exc.__cause__ is not None:
+        return error_message(str(exc.__cause__))
+    marker = f"raised {exc.exception}: "
+    text = str(exc)
+    at = text.find(marker)
+    return error_message(text[at + len(marker):]) if at >= 0 else ""
+
+
+def failure_fields(exc) -> dict:
+    """What a counterexample records of a target's failure (a RuleFailure): its kind, the
+    report's message, and for kind ``raised`` the exception's type and own message, which a
+    reproduction must raise again to be confirmed."""
+    out = {"error": exc.kind, "message": str(exc), "exception": exc.exception}
+    if exc.kind == "raised":
+        out["exception_message"] = raised_message(exc)
+    return out
+
+
+def _expected(cex: dict, got: str, message: str) -> bool:
+    """Did the reproduction fail as its finding says? A target that raised must raise the
+    same exception type with the same message; any other finding fails an assert."""
+    if cex.get("error") == "raised":
+        return got == cex.get("exception") and \
+            error_message(message) == cex.get("exception_message")
+    return got == "AssertionError"
 
 
 def confirm(findings, timeout_per_call: float | None = None) -> None:
@@ -78,7 +122,40 @@ def confirm(findings, timeout_per_call: float | None = None) -> None:
             c["repro_note"] = f"the fresh process failed: {why}"
             continue
         got, message = results[k]
-        c["reproduced"] = _expected(c, got)
+        c["reproduced"] = _expected(c, got, message)
         if not c["reproduced"]:
             c["repro_note"] = (PASSED if got == "passed"
-                               else f"it failed differently: {got}: {message}")
+                               else f"it failed differently: {got}: {error_message(message)}")
+
+
+def verify_failure(t, c):
+    """The failure of counterexample ``c`` re-run on the target: the refreshed dict when it
+    fails the same way again (a raised one: the same exception type), else None."""
+    try:
+        if t.kind == "rule":
+            t.evaluate(np.asarray(c["dists"]), np.asarray(c["bids"]))
+        else:
+            t.pay(np.asarray(c["dists"]), np.asarray(c["bids"]))
+    except RuleFailure as exc:   # the same failure (a raised one: the same exception type)
+        if exc.kind == c["error"] and (exc.kind != "raised" or exc.exception == c["exception"]):
+            return {**c, **failure_fields(exc)}
+    except Undefined:
+        return None
+    return None
+
+
+def failure_repro(t, c):
+    """The lines of a failure's reproduction after the target's import lines."""
+    call = "rule(dists, bids)" if t.kind == "rule" else "payment(rule, dists, bids)"
+    lines = [f"dists = np.array({fmt(c['dists'])})", f"bids = np.array({fmt(c['bids'])})"]
+    msg = " ".join(c["message"].split())[:160]
+    if c["error"] == "raised":
+        return lines + [f"out = {call}  # fails: {msg}"]
+    if t.kind == "rule":
+        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
+                 "np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) <= 1e-6, "
+                 "out")
+    else:
+        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
+                 "np.isfinite(out).all(), out")
+    return lines + [f"out = {call}", f"{check}  # fails: {msg}"]

@@ -10,8 +10,6 @@ import numpy as np
 from hypothesis import strategies as st
 
 from properties.checker.groups import Group, cex, with_bid
-from mechanism.errors import Float64Range
-from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt
 from properties.strategies import distributions, instances
 
@@ -34,40 +32,18 @@ def _gap(a, b) -> float:
 
 
 class Normalized(Group):
-    """theory §1-2: q is a distribution over T for every valid input (failures are
-    reported by the engine from :class:`properties.sandbox.RuleFailure`)."""
+    """theory §1-2: q is a distribution over T for every input the rule takes: an invalid
+    output (NaN, negative, unnormalized, the wrong shape) is a failure, reported by the
+    engine from :class:`properties.sandbox.RuleFailure`; an input the rule declines
+    (it raises ``InvalidInput``) is no evidence either way (theory §8, "Declined inputs
+    and reproductions")."""
 
     def strategy(self):
         return _inst(self.t, n=(1, 4), V=(1, 6))
 
     def search(self, inst):
-        evaluate_in_domain(self.t, inst.P, inst.b)
+        self.t.evaluate(inst.P, inst.b)
         return {}
-
-
-def in_spec_domain(t, P, b) -> bool:
-    """theory §2 defines every rule where W > 0 and the parties with positive weight share
-    a token (log-linear's precondition; the weakest of the built-in rules)."""
-    if not t.total_weight(b) > 0:
-        return False
-    rows = [P[j] for j in range(len(b)) if b[j] > 0]
-    if t.reference is not None and t.weight > 0:
-        rows.append(t.reference)
-    return bool(np.all(np.array(rows) > 0, axis=0).any())
-
-
-def evaluate_in_domain(t, P, b):
-    """Evaluate; declaring itself undefined (InvalidInput) inside the domain of docs/theory.md is a
-    :class:`RuleFailure` of kind ``undefined``."""
-    try:
-        return t.evaluate(P, b)
-    except Undefined as exc:
-        if isinstance(exc.__cause__, Float64Range):
-            raise      # declined: the input is beyond float64 for this rule (no evidence)
-        if in_spec_domain(t, P, b):
-            raise RuleFailure("undefined", f"rule raised InvalidInput ({exc}) on an input where "
-                              "theory §2 defines every rule (W > 0, common support)") from None
-        raise
 
 
 class Anonymous(Group):

@@ -3,8 +3,11 @@
 :class:`SearchRun` counts, per (property, order) key, the examples on which the target
 answered validly (``valid``): an example where the target declined the input
 (``InvalidInput``), failed (raised, hung, bad output), or where the property does not apply
-(the group says why, e.g. an infinite loss on both sides) is no evidence for that key. An
-error of the engine itself (not of the target) is kept and makes the verdict UNKNOWN.
+(the group says why, e.g. an infinite loss on both sides) is no evidence for that key. The
+declines are counted per key (``declined``): a key whose examples are mostly declines
+(more declined than valid) is UNKNOWN with thin evidence, never NOT_REFUTED (theory §8,
+"Declined inputs and reproductions"). An error of the engine itself (not of the target)
+is kept and makes the verdict UNKNOWN.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import time
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hseed
 
+from mechanism.errors import Float64Range
 from mechanism.verdicts import Verdict
 
 from properties.checker.determinism import pinned_constants
 from properties.checker.groups import cex as make_cex
+from properties.checker.reproduce import failure_fields
 from properties.sandbox import RuleFailure, Undefined
 from properties.checker.shrink import fmt
 from properties.report import Finding
@@ -44,7 +49,7 @@ class SearchRun:
         self.first_s: dict = {}
         self.examples = 0
         self.valid = {k: 0 for k in group.keys}
-        self.undefined = 0
+        self.declined = {k: 0 for k in group.keys}   #: examples the target declined, per key
         self.failed = 0
         self.first_failure = ""
         self.skip_reasons: dict = {}
@@ -65,9 +70,13 @@ class SearchRun:
         self.g.begin()
         try:
             got = self.g.search(x)
-        except Undefined:
-            self.undefined += 1
+        except Undefined as exc:
+            if exc.__cause__ is not None:   # the rule's own InvalidInput (not W = 0)
+                for k in self.g.keys:
+                    self.declined[k] += 1
             return
+        except Float64Range:   # the checker's own arithmetic (a total weight) beyond float64
+            return             # no evidence, and not the target's decline
         except RuleFailure as exc:
             self.failed += 1
             self.first_failure = self.first_failure or str(exc)
@@ -78,10 +87,15 @@ class SearchRun:
         except Exception as exc:  # noqa: BLE001 - the engine's own error: never NOT_REFUTED
             self.engine_error = self.engine_error or f"{type(exc).__name__}: {exc}"
             return
+        except BaseException:     # hypothesis abandons the example (its StopTest): none
+            self.examples -= 1
+            raise
         for k in self.g.keys:
             if k in self.g.skipped:
                 self.skip_reasons.setdefault(k, self.g.skipped[k])
-            elif k not in self.g.undefined:
+            elif k in self.g.undefined:
+                self.declined[k] += 1
+            else:
                 self.valid[k] += 1
         for k, c in got.items():
             if k not in self.found:
@@ -96,7 +110,7 @@ class SearchRun:
 
     def _failure(self, exc):
         P, b = self.t.last_call
-        c = make_cex(P, b, error=exc.kind, message=str(exc), exception=exc.exception)
+        c = make_cex(P, b, **failure_fields(exc))
         if self.t.kind == "rule" and self.normalized_wanted:
             keys = [("normalized", None)]
         else:
@@ -129,8 +143,9 @@ class SearchRun:
                 f"search engine error: {type(exc).__name__}: {exc}"
 
     def no_violation(self, key) -> Finding:
-        """The finding on ``key`` when nothing was found: NOT_REFUTED only with evidence."""
-        valid = self.valid.get(key, 0)
+        """The finding on ``key`` when nothing was found: NOT_REFUTED only with evidence,
+        and only where the valid examples outnumber the declined ones."""
+        valid, declined = self.valid.get(key, 0), self.declined.get(key, 0)
         if self.engine_error:
             return Finding(key[0], key[1], Verdict.UNKNOWN, "hypothesis",
                            f"the checker itself failed, so the search is not evidence: "
@@ -139,17 +154,31 @@ class SearchRun:
             if key in self.skip_reasons:
                 return Finding(key[0], key[1], Verdict.SKIPPED, "hypothesis",
                                f"does not apply to any instance tried: {self.skip_reasons[key]}")
-            why = []
-            if self.failed:
-                why.append(f"the target failed on {self.failed} of {self.examples} examples "
-                           f"(first: {self.first_failure})")
-            if self.undefined:
-                why.append(f"it declined (InvalidInput) {self.undefined}")
-            if self.stopped:
-                why.append(f"stopped: {self.stopped}")
             return Finding(key[0], key[1], Verdict.UNKNOWN, "hypothesis",
-                           "no valid evaluation, so no evidence: " + ("; ".join(why) or
-                                                                     "nothing was evaluated"))
+                           "no valid evaluation, so no evidence: " + self._why_none(declined))
+        if declined > valid:
+            return Finding(key[0], key[1], Verdict.UNKNOWN, "hypothesis",
+                           f"thin evidence: the target declined (InvalidInput) {declined} of "
+                           f"{self.examples} examples and answered validly on only {valid}; a "
+                           "declined input is no evidence either way, so no violation among "
+                           f"{valid} is not a verdict{self._note(key)}")
+        return Finding(key[0], key[1], Verdict.NOT_REFUTED, "hypothesis",
+                       f"{valid} valid examples of {self.examples}"
+                       + (f" ({declined} declined: no evidence)" if declined else "")
+                       + f", no violation{self._note(key)}")
+
+    def _why_none(self, declined: int) -> str:
+        why = []
+        if self.failed:
+            why.append(f"the target failed on {self.failed} of {self.examples} examples "
+                       f"(first: {self.first_failure})")
+        if declined:
+            why.append(f"it declined (InvalidInput) {declined} of {self.examples}")
+        if self.stopped:
+            why.append(f"stopped: {self.stopped}")
+        return "; ".join(why) or "nothing was evaluated"
+
+    def _note(self, key) -> str:
         note = f"; stopped early: {self.stopped}" if self.stopped else ""
         asked = getattr(self, "asked", 0)
         if self.stopped and self.examples < asked:  # say what the budget cut
@@ -157,8 +186,7 @@ class SearchRun:
                      "or --max-examples to run more)")
         if key in self.skip_reasons:
             note += f"; skipped where it does not apply ({self.skip_reasons[key]})"
-        return Finding(key[0], key[1], Verdict.NOT_REFUTED, "hypothesis",
-                       f"{valid} valid examples of {self.examples}, no violation{note}")
+        return note
 
 
 def determinism_finding(t, key) -> Finding:

@@ -7,7 +7,10 @@ own bid. Adaptive refinement then zooms (16 points each, 3 rounds) into the inte
 where the path looks suspicious: where some token's distance to ``p_i(t)`` grew (a
 violation, localized to the narrowest pair), or where the slope of ``Q`` changes
 abruptly (a kink: a narrow bump starts there). Every token is examined (the box order
-is per token), so a violation on one token out of many is found.
+is per token), so a violation on one token out of many is found. A bid the rule declines
+(it raises ``InvalidInput``) drops out of the path: that point is no evidence, and the
+points around it still are (theory §8, "Declined inputs and reproductions"), so a rule
+cannot hide a violation by declining one bid inside it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from mechanism.divergences import tv_rows
 from mechanism.sampling import StableSampler
 
 from properties.checker.groups import Group, cex, with_bid
+from properties.sandbox import Undefined
 from properties.strategies import instances, literal_bids
 
 TOL = O.ORDER_TOL
@@ -98,17 +102,38 @@ class Sweep:
         grid = grid[grid > 0]
         if B > 0:
             grid = np.concatenate([[0.0], grid])
-        self.s = np.unique(grid)
-        self.Q = self._eval(self.s)
+        self.declined = 0   #: bids of the path the rule declined (dropped from it)
+        self.last_decline = Undefined("the rule declined every bid of the path")
+        self.s, self.Q = self._eval(np.unique(grid))
+        if self.s.size == 0:
+            raise self.last_decline   # every bid declined: the example is a decline
 
     def _eval(self, s):
-        return bid_path(self.t, self.P, self.b, self.i, s)
+        """``(bids, Q)`` on ``s`` without the bids the rule declines (Undefined, W = 0,
+        passes on)."""
+        try:
+            return s, bid_path(self.t, self.P, self.b, self.i, s)
+        except Undefined as exc:
+            if exc.__cause__ is None:
+                raise
+        keep, rows = [], []
+        for k, x in enumerate(s):   # one bid at a time: keep what the rule answers
+            try:
+                rows.append(self.t.evaluate(self.P, with_bid(self.b, self.i, x)))
+                keep.append(k)
+            except Undefined as exc:
+                if exc.__cause__ is None:
+                    raise
+                self.last_decline = exc
+        self.declined += len(s) - len(keep)
+        V = self.P.shape[1]
+        return s[keep], (np.stack(rows) if rows else np.zeros((0, V)))
 
     def insert(self, new):
         new = np.setdiff1d(np.unique(new), self.s)
         if new.size == 0:
             return
-        Qn = self._eval(new)
+        new, Qn = self._eval(new)
         s = np.concatenate([self.s, new])
         order = np.argsort(s)
         self.s, self.Q = s[order], np.concatenate([self.Q, Qn])[order]

@@ -71,6 +71,66 @@ def test_lockstep_runs_equal_sequential_runs(tmp_path):
     assert any(a.tokens != b.tokens for a, b in zip(planted, alone))
 
 
+def _demo_with_a_planted_step(tmp_path, monkeypatch, planted_step: int = 2):
+    """The synthetic sweep (linear, 3 shares, 1 seed) whose transcripts record half again the
+    charged payments at one step (a recorder that does not write what the auction computed;
+    the hash chain is computed over what it writes)."""
+    from mechanism.transcript import TranscriptWriter
+    from tokenauction.demo import sweep
+    from tokenauction.demo.synthetic import SyntheticAgents
+    real = TranscriptWriter.write_step
+
+    def write_step(self, record, rows):
+        if record["step"] == planted_step:
+            record = dict(record, payments=[1.5 * z for z in record["payments"]])
+        return real(self, record, rows)
+
+    monkeypatch.setattr(TranscriptWriter, "write_step", write_step)
+    cfg = sweep.load_config(None, rules=["linear"], shares=3, seeds=[0], max_tokens=5, batch=3)
+    return cfg, sweep.run_demo(cfg, SyntheticAgents(n=2, seed=0), tmp_path, log=lambda m: None)
+
+
+def test_demo_verification_is_the_run_audit_of_the_same_step(tmp_path, monkeypatch, capsys):
+    """Planted bad step: payments recorded 1.5x the second price at step 2. The demo's
+    verification fails on that step, and ``tokenauction audit`` of the same run folder fails
+    alike (the same divergences); without the plant both are clean."""
+    from properties.audit.replay import audit_run
+    from tokenauction.demo.summary import validation_summary
+    cfg, results = _demo_with_a_planted_step(tmp_path, monkeypatch)
+    s = validation_summary(results, "linear", claims_box=True)
+    assert s["verdict"] == "FAILED" and "the run audit found" in s["problems"][0]
+    charged = [r for r in results if any(p > 0 for p in r.payments)]
+    assert charged, "a run where someone pays (shares strictly between 0 and 1)"
+    for r in charged:
+        first = r.audit["first_divergence"]
+        assert (first["check"], first["step"]) == ("replay_payments", 2), first
+        assert {d["check"] for d in r.audit["divergences"]} == {"replay_payments",
+                                                                "payment_identity"}
+        assert all(d["step"] == 2 for d in r.audit["divergences"])
+        alone = audit_run(r.folder).to_json()  # the audit CLI's own rebuild of the mechanism
+        assert alone["divergences"] == r.audit["divergences"]
+        assert alone["checks"] == r.audit["checks"]
+        assert cli(["audit", r.folder]) == 1
+        assert "FIRST DIVERGENCE: [replay_payments]" in capsys.readouterr().out
+    monkeypatch.undo()
+    _, clean = _demo_with_a_planted_step(tmp_path / "clean", monkeypatch, planted_step=-1)
+    assert all(r.audit["ok"] and r.audit["steps_read"] == len(r.tokens) >= 3 for r in clean), \
+        [(r.audit["ok"], r.audit["steps_read"], len(r.tokens)) for r in clean]
+    assert validation_summary(clean, "linear", claims_box=True)["verdict"] == "PASSED"
+
+
+def test_the_run_audit_refuses_a_mechanism_the_run_was_not_recorded_with(tmp_path):
+    """The demo hands its own mechanism to the audit; one that differs from the header is an
+    error naming the field, never an audit of another mechanism."""
+    from properties.audit.replay import audit_run
+    from tokenauction.demo.synthetic import SyntheticAgents
+    TokenAuction("linear").run(SyntheticAgents(n=2, seed=0), [0.4, 0.6], seed=0, max_tokens=3,
+                               record_to=tmp_path / "run")
+    assert audit_run(tmp_path / "run", auction=TokenAuction("linear")).ok
+    other = audit_run(tmp_path / "run", auction=TokenAuction("linear", payment="pay_your_bid"))
+    assert other.exit_code == 2 and "payment='second_price'" in other.error, other.error
+
+
 def test_lockstep_error_in_one_run_is_raised():
     from tokenauction.demo.lockstep import run_all
     from tokenauction.demo.synthetic import SyntheticAgents
@@ -168,7 +228,8 @@ def test_llm_validation_summary_linear_has_no_violation(llm, tmp_path):
     results = run_demo(cfg, backend, tmp_path, log=lambda m: None)
     lin = validation_summary(results, "linear", claims_box=True)
     assert lin["steps"] > 0 and lin["mon_violation_rate"] == 0
-    assert lin["stable_marginal_error"] < 1e-9 and lin["identity_error"] < 1e-6
+    assert lin["stable_marginal_error"] < 1e-9 and lin["identity_failed"] == 0
+    assert lin["audit_divergences"] == 0 and not lin["audit_errors"]
     assert lin["verdict"] == "PASSED", lin["problems"]
     ll = validation_summary(results, "log_linear", claims_box=False)
     assert ll["steps"] > 0 and "mon_violation_rate" in ll
@@ -192,3 +253,6 @@ def test_a_rule_that_claims_what_it_does_not_do_fails_the_demo(tmp_path, capsys)
     out = capsys.readouterr().out
     assert rc == 1 and "demo verification: FAILED" in out
     assert "NOT as expected" in out and "box monotonicity" in out
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    firsts = [r["audit"]["first_divergence"] for r in data["runs"]]
+    assert any(f is not None and f["check"] == "monotone_box" for f in firsts), firsts

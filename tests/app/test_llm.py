@@ -130,10 +130,13 @@ def test_bad_arguments_are_refused():
 
 
 @needs_torch
-def test_small_batch_linear_equals_linear():
-    """``W @ x.T`` for 1-128 rows (one row duplicated), ``F.linear`` otherwise: the same
-    numbers (fp32, to rounding) with and without bias, for 1-D..3-D inputs, transposed
-    (non-contiguous) inputs, and row counts on both sides of the switch."""
+@pytest.mark.parametrize("kind", ["packed", "matmul"])
+def test_small_batch_linear_equals_linear(kind):
+    """oneDNN on a reordered weight (``packed``) or ``W @ x.T`` (``matmul``, one row
+    duplicated) for 1-128 rows, ``F.linear`` otherwise: the same numbers (fp32, to
+    rounding) with and without bias, for 1-D..3-D inputs, transposed (non-contiguous)
+    inputs, and row counts on both sides of the switch; with gradients on, ``packed``
+    takes the matmul way (the reordered weight has no autograd)."""
     import torch
     from tokenauction.llm.model import SMALL_BATCH_ROWS, use_small_batch_linears
     torch.manual_seed(0)
@@ -142,13 +145,46 @@ def test_small_batch_linear_equals_linear():
     inputs = [torch.randn(48)] + [torch.randn(r, 48) for r in (1, 2, 3, 4, 8, 127, 128, 129, 300)]
     inputs += [torch.randn(3, 5, 48), torch.randn(48, 6).T]  # 3-D; non-contiguous rows
     want = [stock_out(x) for x in inputs]
-    assert use_small_batch_linears(net) == 2 and use_small_batch_linears(net) == 0
+    assert use_small_batch_linears(net, kind) == 2 and use_small_batch_linears(net) == 0
+    assert {m.small_batch_kind for m in net} == {kind}
     assert SMALL_BATCH_ROWS == (1, 128)  # the inputs above straddle both ends
     for x, w in zip(inputs, want):
-        got = stock_out(x)
+        with torch.inference_mode():
+            got = stock_out(x)
         assert got.shape == w.shape
         torch.testing.assert_close(got, w, rtol=1e-5, atol=1e-5)
+    x = torch.randn(4, 48)
+    stock_out(x).sum().backward()  # gradients flow (the matmul way)
+    assert net[0].weight.grad is not None
     assert set(net.state_dict()) == {"0.weight", "0.bias", "1.weight"}
+
+
+@needs_torch
+def test_packed_linear_follows_its_weight():
+    """The reordered weight is remade when the weight changes in place, is replaced, or the
+    module is copied (planted bug: a cache keyed on the address alone returned the old
+    product after the in-place change)."""
+    import copy
+    import torch
+    from tokenauction.llm.model import use_small_batch_linears
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(32, 16)
+    use_small_batch_linears(lin, "packed")
+    x = torch.randn(4, 32)
+    with torch.inference_mode():
+        before = lin(x)
+    with torch.no_grad():
+        lin.weight.mul_(2.0)
+    with torch.inference_mode():
+        torch.testing.assert_close(lin(x), 2 * (before - lin.bias) + lin.bias,
+                                   rtol=1e-5, atol=1e-5)
+    lin.weight = torch.nn.Parameter(torch.zeros(16, 32))
+    twin = copy.deepcopy(lin)
+    with torch.inference_mode():
+        torch.testing.assert_close(lin(x), lin.bias.expand(4, -1))
+        torch.testing.assert_close(twin(x), lin.bias.expand(4, -1))
+    with pytest.raises(Exception, match="small-batch kind"):
+        use_small_batch_linears(lin, "fast")
 
 
 @pytest.mark.llm

@@ -133,3 +133,58 @@ def test_support_reduction_keeps_an_unregistered_rule_name():
     np.testing.assert_array_equal(mine(P, b), registered(P, b))
     np.testing.assert_array_equal(expected_payments(mine, P, b).values,
                                   expected_payments(registered, P, b).values)
+
+
+def test_log_linear_nodes_whose_weights_underflow_equal_the_definition():
+    """No maximum is subtracted per node (every log-weight is <= 0); 60 parties each nearly
+    certain of its own token (1e-320 elsewhere) put every weight of agent 0's path near
+    t = 1/61 below e^-720, where the unshifted weights are subnormal. Those nodes are
+    renormalized by their maximum (planted bug: without that fallback the TVs miss the
+    definition by 1.6e-11)."""
+    k = 60
+    P = np.full((k + 1, k + 1), 1e-320)
+    np.fill_diagonal(P, 1.0)
+    P /= P.sum(axis=1, keepdims=True)
+    b = np.ones(k + 1)
+    rule = get_rule("log_linear")
+    t = 1.0 / (k + 1)
+    s = np.array([k * t / (1 - t), 0.3, 0.9 * k * t / (1 - t), 2.0])
+    got = BidPaths(rule, P, b).tv(np.zeros(len(s), dtype=np.int64), s)
+    np.testing.assert_allclose(got, _definition_tv(rule, P, b, 0, s), rtol=0, atol=1e-12)
+
+
+def test_log_linear_nodes_split_between_threads_equal_one_thread(monkeypatch):
+    """A large batch is cut between threads; every node is computed as alone, so the split
+    and the one-thread results are identical, in the callers' order."""
+    from mechanism import paths
+    rng = np.random.default_rng(3)
+    P, b = _dense(rng, 4, 8192), rng.uniform(0.2, 2.0, 4)
+    agents = rng.integers(0, 4, 301)
+    s = rng.uniform(0, 3, 301)
+    fam = BidPaths(get_rule("log_linear"), P, b)
+    monkeypatch.setattr(paths, "WORKERS", 1)
+    alone = fam.tv(agents, s)
+    monkeypatch.setattr(paths, "WORKERS", 3)
+    assert len(s) * P.shape[1] // paths.PARALLEL_ENTRIES >= 3  # the batch is split
+    np.testing.assert_array_equal(fam.tv(agents, s), alone)
+    np.testing.assert_allclose(alone[:5], [_definition_tv(fam.rule, P, b, int(i), [x])[0]
+                                           for i, x in zip(agents[:5], s[:5])], atol=1e-12)
+
+
+def test_log_linear_threads_after_fork(monkeypatch):
+    """A process forked after the parent used the thread pool gets a pool of its own (the
+    parent's object has no threads there: planted bug, reuse it, and the child hangs)."""
+    import multiprocessing
+    from mechanism import paths
+    monkeypatch.setattr(paths, "WORKERS", 2)
+    rng = np.random.default_rng(4)
+    P, b = _dense(rng, 3, 8192), np.array([0.5, 1.0, 1.5])
+    s = rng.uniform(0, 2, 200)
+    agents = rng.integers(0, 3, 200)
+    fam = BidPaths(get_rule("log_linear"), P, b)
+    assert len(s) * P.shape[1] // paths.PARALLEL_ENTRIES >= 2  # the batch is split
+    want = fam.tv(agents, s)  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(fam.tv, (agents, s)).get(timeout=20)
+    np.testing.assert_array_equal(got, want)

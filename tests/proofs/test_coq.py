@@ -33,8 +33,8 @@ def test_forbidden_words_found_outside_comments_only(tmp_path):
 
 def test_every_argued_step_is_mapped_or_declared_code():
     """No ARGUED step of a chain is silently left without a Coq theorem."""
-    from proofs.unbounded.lemmas import LEMMAS
-    argued = {i for i, lem in LEMMAS.items() if lem.engine == "argument"}
+    from proofs.unbounded.chains import all_lemmas
+    argued = {i for i, lem in all_lemmas().items() if lem.engine == "argument"}
     assert argued <= set(theorems.STEPS) | set(theorems.NOT_MATHEMATICS), \
         argued - set(theorems.STEPS) - set(theorems.NOT_MATHEMATICS)
 
@@ -50,23 +50,32 @@ def test_mapped_claims_exist():
 
 
 @needs_coqc
-def test_build_from_clean_then_verify_cached_copy(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOKENAUCTION_CACHE", str(tmp_path))
+def test_build_from_clean_then_verify_cached_copy(coq_build, tmp_path, monkeypatch):
+    """The session's build (``coq_build``: coq.check from an empty cache folder) compiled
+    every cited theorem on Reals' axioms only; a second check reuses the compiled copy; a
+    tampered copy is not reused (check rebuilds it: the build itself is the one above)."""
+    cache, first = coq_build
     names = theorems.all_theorems()
-    st = coq.check(names)
-    assert st.checked, st.reason
-    assert st.reason.startswith("built by coqc")
-    assert set(st.theorems) == set(names)
-    assert set(st.axioms) <= coq.REALS_AXIOMS and st.axioms, st.axioms
+    assert first["checked"], first["reason"]
+    assert first["reason"].startswith("built by coqc")
+    assert set(first["theorems"]) == set(names)
+    assert set(first["axioms"]) <= coq.REALS_AXIOMS and first["axioms"], first["axioms"]
+    [built] = [p for p in (cache / "tokenauction" / "coq").iterdir() if p.is_dir()]
+    assert str(built) == first["directory"] and list(built.rglob("Assumptions_probe.v"))
+    # a copy of the build, so that tampering here leaves the session's build intact
+    shutil.copytree(built, tmp_path / "tokenauction" / "coq" / built.name)
+    monkeypatch.setenv("TOKENAUCTION_CACHE", str(tmp_path))
     again = coq.check(names)
     assert again.checked and again.reason.startswith("compiled copy verified"), again.reason
-    # a tampered compiled file is not reused: rebuilt from the sources
-    [target] = [p for p in (tmp_path / "tokenauction" / "coq").iterdir() if p.is_dir()]
-    vo = target / "Theorem.vo"
+    assert again.files == first["files"]
+    vo = tmp_path / "tokenauction" / "coq" / built.name / "Theorem.vo"
     vo.write_bytes(vo.read_bytes() + b"\0")
+    builds = []
+    monkeypatch.setattr(coq, "_build", lambda *a: builds.append(a[3]) or
+                        coq.CoqStatus(True, "built by coqc (stub)"))
     rebuilt = coq.check(names)
-    assert rebuilt.checked and rebuilt.reason.startswith("built by coqc"), rebuilt.reason
-    assert list(tmp_path.rglob("Assumptions_probe.v")), "the probe ran in the cache"
+    assert rebuilt.reason == "built by coqc (stub)" and builds == [vo.parent], builds
+    assert not vo.parent.exists()  # the tampered copy was removed before the rebuild
 
 
 @needs_coqc
@@ -79,7 +88,7 @@ def test_print_assumptions_reports_an_extra_axiom(tmp_path):
 
 
 def test_no_coqc_keeps_steps_argued_and_says_why(monkeypatch):
-    from proofs.unbounded.lemmas import ARGUED, run_chain
+    from proofs.unbounded.chains import ARGUED, run_chain
     monkeypatch.setattr(coq.shutil, "which", lambda name: None)
     coq.status.cache_clear()
     try:
@@ -94,7 +103,7 @@ def test_no_coqc_keeps_steps_argued_and_says_why(monkeypatch):
 
 @needs_coqc
 def test_coq_checked_steps_name_their_theorems():
-    from proofs.unbounded.lemmas import run_chain
+    from proofs.unbounded.chains import run_chain
     coq.status.cache_clear()
     chain = run_chain(["pairs_to_grid", "tokens_sum", "mixture_form", "mon_ca", "between"], 10.0)
     by_id = {s.id: s for s in chain.steps}
@@ -123,12 +132,16 @@ PLANTS = {
 }
 
 
-def _compile_until(work: Path, target: str) -> subprocess.CompletedProcess:
+def _compile_until(work: Path, target: str, built: Path) -> subprocess.CompletedProcess:
+    """Compile ``target`` in ``work``, the files before it taken compiled from ``built``
+    (the session's build of the unchanged sources)."""
     for f in coq.sources():
-        r = subprocess.run([COQC, "-R", ".", coq.LOGICAL, f.name], cwd=work,
-                           capture_output=True, text=True, timeout=300)
-        if r.returncode != 0 or f.name == target:
-            return r
+        if f.name == target:
+            return subprocess.run([COQC, "-R", ".", coq.LOGICAL, f.name], cwd=work,
+                                  capture_output=True, text=True, timeout=300)
+        for out in built.glob(f.stem + ".*"):
+            if out.suffix != ".v":
+                shutil.copy(out, work)
     raise AssertionError(f"{target} is not in _CoqProject")
 
 
@@ -143,15 +156,17 @@ def _span(text: str, name: str) -> tuple[int, int]:
 
 @needs_coqc
 @pytest.mark.parametrize("plant", sorted(PLANTS))
-def test_dropping_a_needed_hypothesis_breaks_the_proof(plant, tmp_path):
+def test_dropping_a_needed_hypothesis_breaks_the_proof(plant, tmp_path, coq_build):
     fname, lemma, old, new = PLANTS[plant]
+    _, first = coq_build
+    assert first["checked"], first["reason"]
     for f in coq.sources():
         shutil.copy(f, tmp_path)
     path = tmp_path / fname
     text = path.read_text()
     assert text.count(old) == 1, f"the hypothesis text of {plant!r} moved"
     path.write_text(text.replace(old, new))
-    r = _compile_until(tmp_path, fname)
+    r = _compile_until(tmp_path, fname, Path(first["directory"]))
     assert r.returncode != 0, f"coqc accepted {fname} with {plant} dropped"
     out = r.stdout + r.stderr
     m = re.search(r'File "\./' + re.escape(fname) + r'", line (\d+)', out)

@@ -156,7 +156,7 @@ def test_an_unwritable_emit_directory_is_a_usage_error_before_the_table(tmp_path
 
 def test_nested_recordings_and_a_cached_lemma_replayed():
     """A lemma's queries count for every claim that uses it, also when cached."""
-    from proofs.unbounded import lemmas as L
+    from proofs.unbounded import chains as L
     L.clear_cache()
     with smt2.recording() as first:
         with smt2.recording() as inner:

@@ -85,8 +85,11 @@ def test_sizes_beyond_the_bounds_are_declined():
     rule = compiled(R.linear, bounds=Bounds(max_agents=2, max_tokens=3))
     with pytest.raises(InvalidInput, match="compiled for n <= 2 agents, V <= 3 tokens"):
         rule(np.full((3, 2), 0.5), np.ones(3))
-    with pytest.raises(Float64Range):   # 1e308 + 1e308 overflows the generated code
-        compiled(R.linear).evaluate(np.eye(2), np.array([1e308, 1e308]))
+    # 1e308 + 1e308 overflows the generated code: the same tree computed exactly instead
+    q = compiled(R.linear).evaluate(np.eye(2), np.array([1e308, 1e308]))
+    np.testing.assert_array_equal(q, [0.5, 0.5])
+    with pytest.raises(Float64Range):   # exp/log: no exact rationals, declined
+        compiled(R.log_linear).evaluate(np.array([[1.0, 0.0], [0.0, 1.0]]), np.ones(2))
 
 
 def test_seal_reasons():
@@ -164,3 +167,42 @@ def test_weight_is_zero_without_a_reference_and_a_leaf_with_one():
     np.testing.assert_allclose(rule(np.eye(2), np.array([1.0, 3.0])), [0.25, 0.75])
     with pytest.raises(DeclarationError, match="Python branch"):
         compiled(uses_weight, reference=[0.5, 0.5], weight=1.0)
+
+
+def test_too_deep_trees_are_refused_at_capture_and_from_the_worker():
+    def deep(ops, dists, bids, reference=None, weight=0):
+        w = bids[0]
+        for _ in range(1000):
+            w = w + 0 * bids[0]
+        return dists[0] * (w / w)
+    with pytest.raises(DeclarationError, match="levels deep"):
+        compiled(deep)
+    from proofs.compile.rule import normalized
+
+    def deep_weight(b, fn):
+        w = b
+        for _ in range(1000):
+            w = w + 0 * b
+        return w
+    with pytest.raises(DeclarationError, match="levels deep"):
+        normalized(deep_weight)
+    rows = [["bid", 0]] + [["neg", k] for k in range(5000)]
+    with pytest.raises(MalformedTree, match="deeper"):
+        from_data({"rows": rows, "sizes": []})
+
+
+def test_a_tree_at_the_depth_limit_evaluates_on_every_backend():
+    """Within MAX_DEPTH every evaluator (they recurse per level) stays within Python's stack."""
+    import sympy
+    import z3
+    from proofs.compile import evaluate as E
+    node = T.bid(0)
+    for _ in range(T.MAX_DEPTH - 1):
+        node = T.Node("add", (node, T.const(1)))
+    assert T.depth(node) == T.MAX_DEPTH
+    want = T.MAX_DEPTH - 1 + 2
+    assert float(E.numpy_values([node], np.array([[2.0]]))[0][0]) == want
+    assert E.fraction_value(node, [2], {}) == want
+    assert z3.simplify(E.z3_term(node, [z3.RealVal(2)], {})) == z3.RealVal(want)
+    assert E.sympy_expr(node, [sympy.Integer(2)], {}) == want
+    assert len(T.show(node)) > T.MAX_DEPTH

@@ -148,14 +148,15 @@ def test_general_weights_bounded_n_every_V_or_the_characterizations_instance():
 def test_a_float64_decline_is_no_evidence_in_check():
     """exp(b) + 1 overflows float64 from b ~ 710: the compiled rule declines there
     (Float64Range), and check counts it as no evidence, never a normalized failure
-    (planted: evaluate_in_domain without the Float64Range case makes this fail)."""
+    (planted: a decline read as a normalized failure makes this fail)."""
     from mechanism.errors import Float64Range
     from properties import check
     grow = normalized(lambda b, fn: fn.exp(b) + 1, name="grow")
     with pytest.raises(Float64Range):
         grow(np.array([[1.0, 0.0], [0.0, 1.0]]), [1e4, 1.0])
     rep = check(grow, properties=["normalized"], max_examples=30, seed=0)
-    assert rep.verdict("normalized") is Verdict.NOT_REFUTED, rep.find("normalized")[0].detail
+    f = rep.find("normalized")[0]
+    assert f.verdict is Verdict.NOT_REFUTED and 0 < f.declined < f.valid, f.detail
 
 
 def test_check_draws_the_compiled_trees_constants_as_bids():

@@ -10,11 +10,11 @@ pytest.importorskip("sympy")
 
 from mechanism.rules import get_rule
 from mechanism.verdicts import Verdict
-from proofs.unbounded import lemmas as L
+from proofs.unbounded import chains as L
 from proofs.claims import unbounded_rules, unbounded_theorem  # noqa: F401 (registers claims)
 from proofs.registry import CLAIMS, Limits, run_claim
 
-SOLVER_LEMMAS = sorted(k for k, v in L.LEMMAS.items() if v.engine != "argument")
+SOLVER_LEMMAS = sorted(k for k, v in L.all_lemmas().items() if v.engine != "argument")
 
 
 @pytest.mark.parametrize("lemma_id", SOLVER_LEMMAS)

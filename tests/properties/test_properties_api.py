@@ -132,11 +132,13 @@ def test_wrong_kind_is_skipped_and_declared_false_is_skipped():
     declined = v.find("payment_at_most_bid")[0]
     assert declined.verdict is Verdict.SKIPPED and "claims['payment_at_most_bid'] is False" \
         in declined.detail
-    # asked for explicitly, it is searched: a sampled verdict backed by valid evaluations
+    # asked for explicitly, it is searched; the valuation payment declines (InvalidInput)
+    # wherever a KL loss is infinite, most of the drawn inputs, so its few valid examples
+    # are thin evidence: UNKNOWN, not NOT_REFUTED (theory §8, "Declined inputs")
     v2 = check(get_payment_rule("valuation"), ["payment_at_most_bid"], max_examples=30)
     ran = v2.find("payment_at_most_bid")[0]
-    assert ran.engine == "hypothesis" and ran.valid > 0 and ran.claimed is False
-    assert ran.verdict is Verdict.NOT_REFUTED, str(v2)
+    assert ran.engine == "hypothesis" and 0 < ran.valid < ran.declined and ran.claimed is False
+    assert ran.verdict is Verdict.UNKNOWN and ran.detail.startswith("thin evidence"), str(v2)
 
 
 def test_valuation_payment_can_exceed_the_bid():

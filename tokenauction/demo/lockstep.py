@@ -71,6 +71,11 @@ class RunView:
         self.last = self.lockstep.request(self.run, prefix)
         return self.last[0]
 
+    def leave(self) -> None:
+        """The run asks for nothing more: the others need not wait for it (what it does next,
+        e.g. audit its transcript, overlaps their steps)."""
+        self.lockstep.finish(self.run)
+
 
 def run_all(batch_step, jobs: list[Callable[[RunView], object]]) -> list:
     """Run ``job(view)`` for every job in its own thread, in lockstep; results in order."""

@@ -8,8 +8,9 @@ Every number of the report comes from here (docs/theory.md sections 1, 2, 4 and 
 * :func:`trends`: per rule, measure and agent, Spearman's rho against the share with its
   bootstrap interval and a verdict; for agent 1 also whether the bands at shares 0.1 and
   0.9 separate, and from how many seeds on.
-* :func:`validation_summary`: the per-step checks of :mod:`properties.audit.step`, with what
-  each rule is expected to show.
+* :func:`validation_summary`: the run audit of every recorded run
+  (:func:`properties.audit.replay.audit_run`) and the per-step checks of
+  :mod:`properties.audit.step`, with what each rule is expected to show.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from tokenauction.demo.stats import bootstrap_mean_ci, seeds_to_separate, separa
     trend_test, wilson
 
 TOL_MARGINAL = 1e-9
-TOL_IDENTITY = 1e-6  #: on the excess beyond both methods' error bounds (as the audit's identity_tol)
 TOL_REGRET = 1e-6
 #: Fewest checked steps on which "pay-your-bid shows positive regret on some steps" is judged;
 #: with fewer and none positive the verdict is :data:`INSUFFICIENT` (not FAILED).
@@ -83,22 +83,38 @@ def trends(results, cfg) -> list[dict]:
     return out
 
 
+def _audit_figures(audits: list[dict]) -> dict:
+    """The run audits' tallies of one rule's runs, summed (steps, MON, identity, findings)."""
+    def tally(name):
+        return [a["checks"][name] for a in audits]
+    mon, ident = tally("monotone_box"), tally("payment_identity")
+    findings = [(a["run_dir"], d) for a in audits for d in a["divergences"]]
+    first_ident = next((f"{run} step {d['step']}" for run, d in findings
+                        if d["check"] == "payment_identity"), None)
+    return {
+        "steps": sum(a["steps_read"] for a in audits),
+        "agent_steps": sum(t["checked"] for t in mon),
+        "mon_violation_rate": sum(t["failed"] for t in mon) / max(sum(t["checked"] for t in mon), 1),
+        "worst_mon_violation": max((t["max_error"] for t in mon), default=0.0),
+        "identity_failed": sum(t["failed"] for t in ident),
+        "identity_diff": max((t["max_error"] for t in ident), default=0.0),
+        "identity_worst_at": first_ident,
+        "audit_divergences": sum(a["n_divergences"] for a in audits),
+        "audit_first": next((f"{run}: {d['check']} at step {d['step']} ({d['field']})"
+                             for run, d in findings), None),
+        "audit_errors": [f"{a['run_dir']}: {a['error']}" for a in audits if a["error"]],
+    }
+
+
 def validation_summary(results, rule: str, claims_box: bool) -> dict:
-    checks = [c for r in results if r.rule == rule for c in r.checks]
-    agent_steps = sum(c["agents"] for c in checks)
+    runs = [r for r in results if r.rule == rule]
+    checks = [c for r in runs for c in r.checks]
     val = [c["regret_valuation"] for c in checks if c["regret_valuation"] is not None]
     pyb = [c["regret_pay_your_bid"] for c in checks if c["regret_pay_your_bid"] is not None]
     s = {
-        "steps": len(checks),
-        "agent_steps": agent_steps,
-        "mon_violation_rate": sum(c["mon_violations"] for c in checks) / max(agent_steps, 1),
-        "worst_mon_violation": max((c["worst_violation"] for c in checks), default=0.0),
+        **_audit_figures([r.audit for r in runs]),
         "stable_marginal_error": max((c["stable_marginal_error"] for c in checks), default=0.0),
         "stable_switch_error": max((c["stable_switch_error"] for c in checks), default=0.0),
-        "identity_error": max((c["identity_error"] for c in checks), default=0.0),
-        "identity_diff": max((c["identity_diff"] for c in checks), default=0.0),
-        "identity_worst_at": max(checks, key=lambda c: c["identity_error"]).get("where")
-        if checks and max(c["identity_error"] for c in checks) > 0 else None,
         "regret_valuation_max": max(val, default=None),
         "regret_valuation_steps": len(val),
         "regret_pay_your_bid_mean": float(np.mean(pyb)) if pyb else None,
@@ -106,15 +122,14 @@ def validation_summary(results, rule: str, claims_box: bool) -> dict:
         "regret_pay_your_bid_steps": len(pyb),
         "claims_box_mon": claims_box,
     }
-    problems = []
-    if claims_box and s["mon_violation_rate"] > 0:
-        problems.append("box-MON violated although the rule claims it")
+    problems = [f"the run audit could not read {e}" for e in s["audit_errors"]]
+    if s["audit_divergences"]:
+        problems.append(f"the run audit found {s['audit_divergences']} divergences (first: "
+                        f"{s['audit_first']})")
     if claims_box and s["stable_marginal_error"] > TOL_MARGINAL:
         problems.append("stable sampler's law differs from Q(s)")
     if claims_box and s["stable_switch_error"] > TOL_MARGINAL:
         problems.append("switch probability differs from TV")
-    if s["identity_error"] > TOL_IDENTITY:
-        problems.append("charged payment differs from the payment identity")
     if val and s["regret_valuation_max"] > TOL_REGRET:
         problems.append("truthful bidding has positive regret under the valuation payment")
     insufficient = []
@@ -148,15 +163,21 @@ def validation_lines(rule: str, s: dict, regret_every: int) -> list[tuple[str, s
                "(allowed; reported, not required)")
         law = ("not required: where monotonicity fails no stable sampler can match Q(s) "
                "(section 6)", f"largest difference {s['stable_marginal_error']:.1e} (reported only)")
-    ident_ok = s["identity_error"] <= TOL_IDENTITY
+    ident_ok = s["identity_failed"] == 0
     ident = ("the charged second-price payment equals Myerson's identity b G(b) - int_0^b G, "
-             "recomputed independently by Simpson's rule (section 6), up to the two numerical "
-             "methods' own error estimates",
+             "recomputed independently by quadrature (section 6), up to the two numerical "
+             "methods' own error estimates (the run audit's check)",
              f"largest difference {s['identity_diff']:.1e} (bid units); "
              + ("within the error estimates of the two methods" if ident_ok else
-                f"exceeds their error estimates by {s['identity_error']:.1e} at "
+                f"{s['identity_failed']} agent-steps exceed their error estimates, first at "
                 f"{s['identity_worst_at']} (`tokenauction audit` that run to see it)")
              + f" ({ok(ident_ok)})")
+    audit = ("no divergence: each run folder replays to the same tokens and payments, with "
+             "payments within [0, bid] (`tokenauction audit runs/NAME` reports the same)",
+             f"{s['audit_divergences']} divergences over {s['steps']} steps"
+             + (f", first {s['audit_first']}" if s["audit_first"] else "")
+             + "".join(f"; unreadable: {e}" for e in s["audit_errors"])
+             + f" ({ok(not s['audit_divergences'] and not s['audit_errors'])})")
     v = s["regret_valuation_max"]
     val = ("about 0 (at most 1e-6): with the valuation-based payment, bidding one's true value "
            "is optimal (section 6); value t_i = bid, 8 misreports tried",
@@ -172,7 +193,8 @@ def validation_lines(rule: str, s: dict, regret_every: int) -> list[tuple[str, s
            f"mean regret {m:.3g} (bid units), positive on "
            f"{100 * s['regret_pay_your_bid_positive']:.0f}% of {s['regret_pay_your_bid_steps']} "
            f"checked steps ({judged})")
-    return [("box monotonicity (MON) along each agent's bid path", *mon),
+    return [("run audit of every recorded run (integrity, replay, payment bounds)", *audit),
+            ("box monotonicity (MON) along each agent's bid path", *mon),
             ("stable sampler: exact law on a 9-bid grid vs Q(s)", *law),
             ("payment identity (second price)", *ident),
             ("regret of truthful bidding, valuation payment", *val),

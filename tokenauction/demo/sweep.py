@@ -4,8 +4,10 @@ Reads top to bottom: load the config (and a profile: ``cpu`` for 2 cores, ``gpu`
 seeds, longer texts, larger batches), then for every rule x bid share x seed run one auction
 (stable sampling and second-price payments at every token, transcript written to ``runs/``).
 Runs are stepped in lockstep, ``batch`` runs per forward (:mod:`tokenauction.demo.lockstep`,
-:mod:`tokenauction.llm.batch`). Every step is verified on the real next-token distributions
-(:mod:`properties.audit.step`) and its influence measures recorded
+:mod:`tokenauction.llm.batch`). Every step is verified on the real next-token distributions:
+each written run by the run audit (:func:`properties.audit.replay.audit_run`, what
+``tokenauction audit`` reports for it) and, per step, the stable sampler's law and the regret
+of truthful bidding (:mod:`properties.audit.step`); its influence measures are recorded
 (:mod:`tokenauction.demo.influence`). The report is written by :mod:`tokenauction.demo.writeup`.
 """
 
@@ -23,7 +25,8 @@ import numpy as np
 from mechanism.auction import TokenAuction
 from mechanism.errors import InvalidInput
 from mechanism.rules import as_rule, get_rule
-from properties.audit.step import verify_step
+from properties.audit.replay import audit_run
+from properties.audit.step import sampler_step
 from properties.loading import load_spec
 from tokenauction.demo.influence import run_measures, step_measures
 from tokenauction.demo.lockstep import run_all
@@ -135,8 +138,9 @@ class RunResult:
     mentions: dict[str, bool]
     payments: list[float]
     measures: dict
-    checks: list[dict]
+    checks: list[dict]      #: per step: the stable sampler and regret (properties.audit.step)
     folder: str
+    audit: dict | None = None  #: the run audit of ``folder`` (AuditReport.to_json)
 
 
 def sweep_jobs(cfg: DemoConfig) -> list[tuple[str, int, float, int]]:
@@ -157,12 +161,12 @@ def run_chunk(cfg: DemoConfig, backend, auctions: dict, jobs, out_dir: Path | No
 
             def on_step(rec):
                 rep, logp = view.last
-                rule = auction.rule if rep.reference is None else \
-                    auction.rule.with_reference(rep.reference)
-                check = verify_step(rule, rep.dists, rec.bids, rec.payments, rec.payment_errors,
-                                    check_regret=rec.step % cfg.regret_every == 0).to_json()
-                check["where"] = f"runs/{run_name} step {rec.step}"
-                checks.append(check)
+                if folder is not None:  # a verified run (not the replay of replay_matches)
+                    rule = auction.rule if rep.reference is None else \
+                        auction.rule.with_reference(rep.reference)
+                    checks.append(sampler_step(
+                        rule, rep.dists, rec.bids,
+                        check_regret=rec.step % cfg.regret_every == 0).to_json())
                 stop = rec.token in backend.stop_token_ids
                 steps.append(step_measures(rep.dists, rec.aggregate,
                                            None if stop else logp[:, rec.token]))
@@ -174,10 +178,14 @@ def run_chunk(cfg: DemoConfig, backend, auctions: dict, jobs, out_dir: Path | No
                                      record_to=folder, keep_reports=False, keep_steps=False,
                                      on_step=on_step)
             text = backend.decode(transcript.tokens)
+            audit = None
+            if folder is not None:  # a verified run: its run audit, the others going on
+                view.leave()
+                audit = audit_run(folder, auction=auction).to_json()
             return RunResult(name, share, seed, bids, text, transcript.tokens,
                              {a["brand"]: a["brand"].lower() in text.lower() for a in cfg.agents},
                              transcript.total_payments.tolist(), run_measures(steps), checks,
-                             str(folder))
+                             str(folder), audit)
         return job
 
     return run_all(backend.batch(len(jobs)), [job_fn(*j) for j in jobs])

@@ -144,7 +144,9 @@ def markdown(report, cfg, meta) -> list[str]:
                   f"{r['bids'][1]:.2f} | {r['seeds']} | {ment} | {pays} | {r['tokens']:.1f} | "
                   f"{r['example'].replace('|', '/').replace(chr(10), ' ')} |")
     md += ["", "## Verification on the real next-token distributions", "",
-           "Every generated token's real distributions were checked against the theory "
+           "Every generated token's real distributions were checked against the theory: each "
+           "recorded run by the run audit (properties/audit/replay.py, what `tokenauction "
+           "audit` reports for it) and each step's stable sampler and regret "
            "(properties/audit/step.py). Each line says what was expected, why, and what was "
            "found.", ""]
     for rule, s in report["summaries"].items():

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -197,20 +198,22 @@ def _default_model(dtype, use_cache: bool):
 
 
 def _small_batch_linear_class():
-    """``torch.nn.Linear`` whose forward computes ``(W @ x.T).T`` for 1-128 input rows.
+    """``torch.nn.Linear`` whose forward takes 1-128 input rows (batch x new tokens) one of
+    two ways, named by the module's ``small_batch_kind``:
 
-    Why (measured on a 2-core AMD EPYC, fp32, 2 torch threads, cold weights as in decoding):
-    for a few rows ``F.linear`` (``x @ W.T``) costs 2-4.5x its one-row time (MKL's small-M
-    GEMM with a transposed weight), while ``W @ x.T`` with ``x`` contiguous streams the
-    weight once on both threads and costs about the one-row time: 4 rows over 60 weights of
-    1536 x 576, 40 ms against 50 ms for ONE row through ``F.linear``. The input is made
-    contiguous first: ``W @ x.T`` over a transposed ``x`` is 3x slower again. ONE row goes
-    through ``F.linear`` on one core (26 ms of linears per decode step, at 1 or 2 threads);
-    duplicated into a 2-row product it uses both (one prompt decodes at 22-25 ms/token
-    instead of 38-39, the same greedy tokens): the fastest single-prompt decode we have,
-    used by one-agent runs, the oracle forwards and the benchmarks' baseline. Large
-    prefills keep ``F.linear``. The two products differ only in summation order
-    (tests/app/test_llm.py: within 1e-5 on a small net, within 1e-4 on the model's logits)."""
+    * ``"packed"`` (the default where torch has oneDNN, float32 on the CPU): oneDNN's inner
+      product on a copy of the weight reordered once into its blocked layout (made on first
+      use, remade when the weight changes). Measured on a 2-core AMD EPYC, one thread,
+      cold weights: 8 rows through the 1536 x 576 projection 0.20 ms against 0.41 ms for
+      ``W @ x.T``, the 49152 x 576 output layer 5.6 ms against 12.7 ms; one row no slower.
+    * ``"matmul"``: ``(W @ x.T).T`` with ``x`` contiguous (``W @ x.T`` over a transposed
+      ``x`` is 3x slower), one row duplicated into a 2-row product so that it runs on both
+      cores (``F.linear`` with one row uses one: 26 ms of linears per decode step; for a
+      few rows ``F.linear`` costs 2-4.5x its one-row time).
+
+    Large prefills keep ``F.linear``. The products differ from ``F.linear`` only in
+    summation order (tests/app/test_llm.py: within 1e-5 on a small net, within 1e-4 on
+    the model's logits)."""
     torch, _ = require_torch()
     global _SMALL_BATCH_LINEAR
     if _SMALL_BATCH_LINEAR is None:
@@ -222,6 +225,11 @@ def _small_batch_linear_class():
                 if not low <= rows <= high:
                     return torch.nn.functional.linear(x, self.weight, self.bias)
                 flat = x.reshape(rows, x.shape[-1])
+                packed = self._packed(x)
+                if packed is not None:
+                    y = torch.ops.mkldnn._linear_pointwise(flat.contiguous(), packed, self.bias,
+                                                           "none", [], "")
+                    return y.reshape(*x.shape[:-1], self.weight.shape[0])
                 if rows == 1:  # duplicated: a 2-column product runs on every core
                     flat = flat.expand(2, -1)
                 y = torch.matmul(self.weight, flat.contiguous().T)[:, :rows].T.contiguous()
@@ -229,23 +237,57 @@ def _small_batch_linear_class():
                     y = y + self.bias
                 return y.reshape(*x.shape[:-1], self.weight.shape[0])
 
+            def _packed(self, x):
+                """The reordered weight, or None where the matmul way applies."""
+                w = self.weight
+                if (getattr(self, "small_batch_kind", "matmul") != "packed"
+                        or w.dtype != torch.float32 or x.dtype != torch.float32
+                        or w.device.type != "cpu" or w.requires_grad and torch.is_grad_enabled()):
+                    return None
+                key = (w.data_ptr(), w._version, tuple(w.shape))
+                cached = _PACKED.get(self)
+                if cached is None or cached[0] != key:
+                    with torch.no_grad():
+                        cached = (key, torch.ops.mkldnn._reorder_linear_weight(w.detach()))
+                    _PACKED[self] = cached
+                return cached[1]
+
         _SMALL_BATCH_LINEAR = SmallBatchLinear
     return _SMALL_BATCH_LINEAR
 
 
 _SMALL_BATCH_LINEAR = None
+#: Each packed linear's reordered weight and the weight's (address, version, shape) it was
+#: made from; outside the module, so that copies, pickles and state dicts never hold it.
+_PACKED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: The ways a small-batch linear multiplies (see :func:`_small_batch_linear_class`).
+SMALL_BATCH_KINDS = ("packed", "matmul")
 
 
-def use_small_batch_linears(model) -> int:
-    """Make every plain ``torch.nn.Linear`` of ``model`` a small-batch linear (same weights,
-    same state dict; see :func:`_small_batch_linear_class`). Returns how many were changed.
-    Meant for CPU decoding, where the agents of an auction are a batch of a few rows."""
+def default_small_batch_kind() -> str:
+    """``"packed"`` where torch has oneDNN (``torch.backends.mkldnn``), else ``"matmul"``."""
     torch, _ = require_torch()
+    return "packed" if torch.backends.mkldnn.is_available() else "matmul"
+
+
+def use_small_batch_linears(model, kind: str | None = None) -> int:
+    """Make every plain ``torch.nn.Linear`` of ``model`` a small-batch linear (same weights,
+    same state dict; see :func:`_small_batch_linear_class`) multiplying the ``kind`` way
+    (None: :func:`default_small_batch_kind`); a linear already small-batch takes ``kind``
+    when one is given. Returns how many linears were changed into small-batch ones. Meant
+    for CPU decoding, where the agents of an auction are a batch of a few rows."""
+    torch, _ = require_torch()
+    if kind is not None and kind not in SMALL_BATCH_KINDS:
+        raise InvalidInput(f"small-batch kind {kind!r}; expected one of {SMALL_BATCH_KINDS}",
+                           value=kind)
     cls, changed = _small_batch_linear_class(), 0
     for module in model.modules():
         if type(module) is torch.nn.Linear:
             module.__class__ = cls
+            module.small_batch_kind = kind or default_small_batch_kind()
             changed += 1
+        elif type(module) is cls and kind is not None:
+            module.small_batch_kind = kind
     return changed
 
 

@@ -137,12 +137,12 @@ def evil(tmp_path):
     return str(path)
 
 
-@pytest.mark.parametrize("name,words", [("Hang", "did not return within 1 s"),
-                                        ("Exits", "raised SystemExit"),
-                                        ("HardExit", "ended its worker process"),
-                                        ("Patches", "aggregate_valid")])
-def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, words):
-    rc, text = run_cli(capsys, "audit", "--mechanism", f"{evil}:{name}", "--timeout", "1",
+@pytest.mark.parametrize("name,timeout,words", [("Hang", "0.3", "did not return within 0.3 s"),
+                                                ("Exits", "1", "raised SystemExit"),
+                                                ("HardExit", "1", "ended its worker process"),
+                                                ("Patches", "1", "aggregate_valid")])
+def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, timeout, words):
+    rc, text = run_cli(capsys, "audit", "--mechanism", f"{evil}:{name}", "--timeout", timeout,
                        "--max-examples", "2", "--no-suite")
     flat = " ".join(text.split())   # report cells wrap at 100 columns
     assert rc == 1 and words in flat and "REFUTED: aggregate_valid" in text

@@ -37,12 +37,17 @@ def test_no_valid_evaluation_is_unknown_with_the_reason():
     """Planted bug: counting failed or declined examples as evidence (the check before
     the check once said "100 examples, no violation" for these)."""
     props = ["normalized", "anonymous", "monotone:box", "scale_invariant", "stable_sampling"]
-    for fn in (_declines, _scalar):
-        r = check(fn, props, max_examples=10, run_reproductions=False)
-        assert r.verdict("normalized") is Verdict.REFUTED   # both fail it (theory §2 domain)
-        for f in r.findings[1:]:
-            assert f.verdict is Verdict.UNKNOWN, (fn.__name__, f.property, f.verdict, f.detail)
-            assert f.valid == 0 and "no valid evaluation" in f.detail
+    r = check(_scalar, props, max_examples=10, run_reproductions=False)
+    assert r.verdict("normalized") is Verdict.REFUTED   # a scalar is no distribution
+    for f in r.findings[1:]:
+        assert f.verdict is Verdict.UNKNOWN, (f.property, f.verdict, f.detail)
+        assert f.valid == 0 and "no valid evaluation" in f.detail
+    # a rule that declines every input (InvalidInput) earns no verdict at all (theory §8)
+    r = check(_declines, props, max_examples=10, run_reproductions=False)
+    for f in r.findings:
+        assert f.verdict is Verdict.UNKNOWN, (f.property, f.verdict, f.detail)
+        assert f.valid == 0 and f.declined == f.examples > 0, (f.property, f.detail)
+        assert f"declined (InvalidInput) {f.declined} of {f.examples}" in f.detail
     # without `normalized` asked, the failure is reported on what was asked: never NOT_REFUTED
     r = check(_scalar, props[1:], max_examples=10, run_reproductions=False)
     assert all(f.verdict in (Verdict.REFUTED, Verdict.UNKNOWN) for f in r.findings)
