@@ -6,6 +6,12 @@ constants and their float neighbours; each agent's bid moves between every two o
 seeded distributions. A violation counts only beyond a margin (probabilities are
 scale-free: :data:`MARGIN`) and after it is re-run one profile at a time and confirmed
 with :func:`proofs.bounded.counterexamples.numpy_violation`.
+
+The search is the same on every machine: a fixed list of sizes, distributions, bases and
+candidate bids in a fixed order (:data:`MAX_BATCHES` rule calls at most), never cut by a
+clock; so its verdict does not depend on the machine's load. Only the proof's own deadline
+can stop it, and then :func:`refute` says so (:data:`UNFINISHED`): the caller must not
+report PROVED on a search that did not run.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ import numpy as np
 from proofs.bounded.counterexamples import numpy_violation
 
 MARGIN = 1e-9
+#: The most batched rule calls one search makes (each one agent's whole candidate list).
+MAX_BATCHES = 96
+#: :func:`refute`'s answer when the proof's deadline stopped the search before its end.
+UNFINISHED = "unfinished"
 BASE = (0.0, 1e-12, 1e-6, 0.001, 0.1, 0.5, 1.0, 2.0, 3.0, 10.0)
 DISTS_PER_SIZE = 3
 
@@ -67,26 +77,35 @@ def _violation(rule, P, i, base, bids, prop):
     return None if not len(hits) else hits
 
 
-def refute(rule, prop, order, pairs, constants, deadline, seed=0):
-    """A confirmed counterexample dict of the float64 code ``rule``, or None."""
-    bids = candidates(constants)
-    for n, V in pairs:
+def _plan(pairs, seed):
+    """The search's fixed work list, smallest sizes first, at most MAX_BATCHES items."""
+    plan = []
+    for n, V in sorted(pairs, key=lambda nv: (nv[0] * nv[1], nv)):
         rng = np.random.default_rng([seed, n, V])
         for P in _dists(n, V, rng):
             for i in range(n):
                 for base in (np.ones(n), np.full(n, 1e8)):
-                    if time.monotonic() > deadline:
-                        return None
-                    hits = _violation(rule, P, i, base, bids, prop)
-                    for a, b in (hits if hits is not None else [])[:8]:
-                        cex = {"dists": P.tolist(), "bids": base.tolist(), "agent": i,
-                               "bid_from": float(bids[a]), "bid_to": float(bids[b])}
-                        try:
-                            seen = numpy_violation(rule, cex, prop, order)
-                        except Exception:  # noqa: BLE001 - not confirmed
-                            continue
-                        if seen is not None:
-                            cex.update(q_from=seen[0].tolist(), q_to=seen[1].tolist(),
-                                       property=prop, order=order)
-                            return cex
+                    plan.append((P, i, base))
+    return plan[:MAX_BATCHES]
+
+
+def refute(rule, prop, order, pairs, constants, deadline, seed=0):
+    """A confirmed counterexample dict of the float64 code ``rule``; None when the whole
+    fixed search found none; :data:`UNFINISHED` when ``deadline`` stopped it first."""
+    bids = candidates(constants)
+    for P, i, base in _plan(pairs, seed):
+        if time.monotonic() > deadline:
+            return UNFINISHED
+        hits = _violation(rule, P, i, base, bids, prop)
+        for a, b in (hits if hits is not None else [])[:8]:
+            cex = {"dists": P.tolist(), "bids": base.tolist(), "agent": i,
+                   "bid_from": float(bids[a]), "bid_to": float(bids[b])}
+            try:
+                seen = numpy_violation(rule, cex, prop, order)
+            except Exception:  # noqa: BLE001 - not confirmed
+                continue
+            if seen is not None:
+                cex.update(q_from=seen[0].tolist(), q_to=seen[1].tolist(),
+                           property=prop, order=order)
+                return cex
     return None

@@ -229,8 +229,12 @@ def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
     ``unconfirmed``: a z3 violation the code did not confirm (then never PROVED)."""
     subj, prop, order, size = job.subj, job.prop, job.order, job.size
     rule = subj.runs
-    budget = min(job.deadline, time.monotonic() + 3.0)
-    cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(), budget)
+    cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(),
+                              job.deadline)
+    if cex == float_search.UNFINISHED:   # never PROVED on a search that did not run
+        return ProofResult(Verdict.UNKNOWN, "z3+float64",
+                           f"{what} in exact reals, but the time budget ran out during the "
+                           "float64 search of the code that runs (raise the timeout)", size)
     if cex is not None:
         context = ("z3 found a violation of the compiled tree; its model did not survive "
                    "float64 rounding" if unconfirmed is not None else what + " in exact reals")

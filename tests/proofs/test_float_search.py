@@ -1,0 +1,64 @@
+"""The float64 search after a z3 proof (proofs/bounded/float_search.py) is the same on every
+machine: a fixed work list, never cut by a clock, so a loaded machine cannot turn its
+REFUTED into a PROVED; a proof whose deadline stops the search is UNKNOWN, never PROVED.
+
+Planted bugs seen failing (reverted): ``refute`` returning None when the deadline passes
+(the old behaviour: fails the deadline tests); a time budget of its own (3 s, the old
+behaviour) with a slowed clock (fails the slowed-clock test)."""
+
+import time
+import types
+
+import numpy as np
+import pytest
+
+pytest.importorskip("z3")
+
+from mechanism.verdicts import Verdict
+from proofs.bounded import float_search
+from proofs.bounded.rule_level import prove_rule_property
+from tests.proofs.generic_corpus import CORPUS
+
+PAIRS = [(n, V) for n in (1, 2, 3) for V in (2, 3, 4)]
+
+
+def _rule(name):
+    return CORPUS[name][0]()
+
+
+def test_the_plan_is_fixed_and_bounded():
+    a, b = float_search._plan(PAIRS, 0), float_search._plan(PAIRS, 0)
+    assert len(a) == float_search.MAX_BATCHES
+    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] and np.array_equal(x[2], y[2])
+               for x, y in zip(a, b))
+
+
+def test_cancellation_is_refuted_by_the_fixed_search():
+    cex = float_search.refute(_rule("cancellation"), "monotone", "box", PAIRS, [],
+                              time.monotonic() + 600)
+    assert isinstance(cex, dict) and cex["bid_from"] < cex["bid_to"]
+
+
+def test_a_search_stopped_by_the_deadline_says_so():
+    out = float_search.refute(_rule("dropping_linear"), "monotone", "box", PAIRS, [],
+                              time.monotonic() - 1)
+    assert out == float_search.UNFINISHED
+
+
+def test_a_slowed_clock_does_not_change_the_verdict(monkeypatch):
+    """Each clock read advances 1 s (a loaded machine): the search still runs to its end
+    within the proof's 10-minute budget and finds the float64 violation."""
+    rule = _rule("cancellation")
+    ticks = iter(range(0, 10 ** 6))
+    start = time.monotonic()
+    clock = types.SimpleNamespace(monotonic=lambda: start + next(ticks))
+    monkeypatch.setattr(float_search, "time", clock)   # the search's clock only
+    cex = float_search.refute(rule, "monotone", "box", PAIRS, [], start + 600)
+    assert isinstance(cex, dict)
+
+
+def test_a_proof_whose_float_search_is_cut_is_unknown_not_proved(monkeypatch):
+    monkeypatch.setattr(float_search, "refute", lambda *a, **k: float_search.UNFINISHED)
+    res = prove_rule_property(_rule("dropping_linear"), "monotone", "box", max_agents=2,
+                              max_tokens=2, timeout_s=60)
+    assert res.verdict is Verdict.UNKNOWN and "float64 search" in res.detail
