@@ -68,6 +68,7 @@ def as_distributions(dists) -> np.ndarray:
                                f"{lengths[0]}; all reports must be over the same vocabulary",
                                value=lengths, agent=bad)
         arr = rows
+    _not_complex(arr, "distributions", "pass an (n, V) array of real probabilities")
     try:
         arr = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -109,6 +110,18 @@ def _check_rows(arr: np.ndarray, agents: Sequence[int | None]) -> np.ndarray:
     return arr
 
 
+def _not_complex(values, what: str, fix: str) -> None:
+    """Complex numbers would be cast to float64 by dropping their imaginary part (a silent
+    wrong answer): refuse them by name."""
+    try:
+        is_complex = np.iscomplexobj(values)
+    except Exception:  # noqa: BLE001 - an object numpy cannot inspect: the cast judges it
+        return
+    if is_complex:
+        shown = np.asarray(values, dtype=object).ravel()[:4].tolist()
+        raise InvalidInput(f"{what} are complex numbers ({shown}...); {fix}", value=values)
+
+
 @functools.lru_cache(maxsize=8)
 def ones(V: int) -> np.ndarray:
     """A read-only vector of ``V`` ones: row sums as one matrix-vector product."""
@@ -123,6 +136,7 @@ _FAST_BID_MAX = 1e300
 
 def as_bids(bids, n: int) -> np.ndarray:
     """Validate one bid per agent: finite and non-negative (theory §1). Returns float64 (n,)."""
+    _not_complex(bids, "bids", "pass one real non-negative number per agent")
     try:
         arr = np.asarray(bids, dtype=np.float64)
     except (TypeError, ValueError) as exc:

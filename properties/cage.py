@@ -168,6 +168,8 @@ class Cage:
         """``method(*args)`` in the worker: its output as data, or CageFailure /
         CageUndefined."""
         if self.proc is None:
+            if self.fatal:  # the code already ended or hung its worker: no restart per call
+                raise CageFailure("exited", f"ended its worker earlier ({self.fatal})")
             self._start()
         try:
             self.conn.send_bytes(pickle.dumps((method, args, context), protocol=5))

@@ -204,14 +204,32 @@ def classify(obj, kind: str | None = None):
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
     if _first_param(obj) == "ops":  # compiled where it can be (the proofs' plug-in)
+        _generic_signature(obj)
         from properties.checker.proving import generic_target
         return "rule", generic_target(obj)
     return _by_arity(obj)
 
 
+def _generic_signature(fn) -> None:
+    """A generic definition is called ``fn(ops, dists, bids, reference, weight)``: one that
+    cannot take those five arguments is a usage error naming the fix, never a rule that
+    raises TypeError at every call (which would read as a refutation)."""
+    try:
+        inspect.signature(fn).bind(None, None, None, None, None)
+    except TypeError:
+        raise InvalidRule(f"{label(fn)}{inspect.signature(fn)} is a generic rule (first parameter "
+                          "'ops') but cannot be called as fn(ops, dists, bids, reference, weight): "
+                          "declare it as def f(ops, dists, bids, reference=None, weight=0)",
+                          value=label(fn)) from None
+
+
 def _forced(obj, kind: str):
     if kind not in ("rule", "payment"):
         raise InvalidInput(f"--kind {kind!r}: use rule or payment", value=kind)
+    if not isinstance(obj, (R.Rule, PAY.PaymentRule)) and not callable(obj):
+        raise InvalidRule(f"--kind {kind}: {label(obj)} is not callable; a {kind} is "
+                          + ("rule(dists, bids) -> q" if kind == "rule" else
+                             "payment(rule, dists, bids) -> z"), value=label(obj))
     if kind == "rule" and not isinstance(obj, PAY.PaymentRule):
         if isinstance(obj, R.Rule) or _first_param(obj) != "ops":
             return "rule", obj
