@@ -113,8 +113,9 @@ class GenericRule(Rule):
         n, V = P.shape
         trees = self.trees(n, V, ref is not None)
         vals = E.numpy_values(trees, B, leaf_values(P, ref, float(lam)))
-        Q = np.stack(np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in vals]),
-                     axis=-1).reshape(B.shape[:-1] + (V,))
+        rows = B.shape[:-1]   # a value constant in the bids is broadcast to every row
+        Q = np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), rows) for v in vals],
+                     axis=-1)
         finite = np.isfinite(Q).all(axis=-1)
         ok = finite & (Q.min(axis=-1, initial=0.0) >= 0) & (np.abs(Q.sum(axis=-1) - 1.0) <= 1e-6)
         if not ok.all():

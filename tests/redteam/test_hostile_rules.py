@@ -151,10 +151,9 @@ def test_tiny_dip_is_not_proved_at_the_size_it_fails():
     assert str(res.verdict) != PROVED, res.detail
 
 
-@pytest.mark.xfail(strict=True, reason="a compiled rule constant in the bids (q = p_0) "
-                   "breaks GenericRule._batch (reshape of unbroadcast leaves): the sampler "
-                   "gets 0 valid examples and says 'a counterexample was found'")
 def test_a_rule_constant_in_the_bids_is_sampled():
+    """q = p_0, constant in the bids: every batch row is p_0 (planted: the stacked values
+    reshaped without broadcasting them to the rows, the old code, raises ValueError)."""
     from properties import load_target
     rule = load_target(f"{FILE}:lambda_const")
     P, B = np.array([[0.3, 0.7], [0.6, 0.4]]), np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -221,9 +220,8 @@ def test_a_family_rule_is_proved_in_process():
     assert [str(f.verdict) for f in rep.findings][0] == PROVED
 
 
-@pytest.mark.xfail(strict=True, reason="check FILE:NAME of a family rule loads it in the "
-                   "cage and the parent gets no family proof: only the sampled row")
 def test_a_family_rule_is_proved_from_its_file(capsys):
+    """The cage sends the family's declaration as data; the parent proves it."""
     rc, text = run_cli(capsys, "check", f"{FAMILIES}:fam_scaled_good", "--property",
                        "monotone:box", "--json")
     assert rc == 0 and PROVED in [f["verdict"] for f in json.loads(text)["findings"]]
