@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import traceback
+import fractions
 from fractions import Fraction
 
 from mechanism.errors import InvalidRule
@@ -33,6 +34,16 @@ from proofs.compile import tree as T
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _NUMPY = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
+#: ``fractions``' source file: its operators test the other operand's type to dispatch.
+_FRACTIONS_FILE = fractions.__file__
+
+
+def _fraction_dispatch(frame) -> bool:
+    """The type test comes from ``Fraction``'s operators (``Fraction(1, 3) + b``, a bound
+    parameter on the left), directly or through the ``numbers`` ABCs: not a user branch."""
+    if frame.f_code.co_filename.startswith("<frozen abc"):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename == _FRACTIONS_FILE
 
 
 class DeclarationError(InvalidRule):
@@ -41,7 +52,8 @@ class DeclarationError(InvalidRule):
 
 def _user_line() -> str:
     for fr in reversed(traceback.extract_stack()):
-        if not os.path.abspath(fr.filename).startswith((_HERE, _NUMPY)):
+        if not fr.filename.startswith("<frozen") and \
+                not os.path.abspath(fr.filename).startswith((_HERE, _NUMPY)):
             return f"{fr.filename}:{fr.lineno}: `{(fr.line or '').strip()}`"
     return "<unknown line>"
 
@@ -137,6 +149,8 @@ class Sym:
 
     @property
     def __class__(self):
+        if _fraction_dispatch(sys._getframe(1)):
+            return type(self)   # Fraction falls back to our reflected operator
         refuse("a type test (isinstance) of the bid or a report",
                "a rule's branches are written with fn.ite / ops.ite on comparisons")
 

@@ -227,12 +227,30 @@ def test_a_family_rule_is_proved_from_its_file(capsys):
     assert rc == 0 and PROVED in [f["verdict"] for f in json.loads(text)["findings"]]
 
 
-@pytest.mark.xfail(strict=True, reason="a Fraction parameter on the left of a symbol "
-                   "(Node / (b + T)) is refused as an isinstance test in fractions.py")
 def test_a_family_parameter_on_the_left_is_captured():
+    """A bound parameter (an exact Fraction) on the left of the bid dispatches through
+    Fraction's operators, which test the operand's type: that is not a user branch
+    (planted: the capture refusing every type test, the old code, fails this)."""
+    from fractions import Fraction
+
+    from proofs.bounded.rule_level import prove_rule_property
     from proofs.unbounded.families import normalized
     rule = normalized(lambda b, fn, Node: Node / (b + 1), params={"Node": 1.0}, name="lhs")
-    assert rule.name == "lhs"
+    assert rule.expression().startswith("f(b) = (1 / (b + 1))")
+    assert prove_rule_property(rule, "monotone", "box").verdict.name == "REFUTED"
+    third = normalized(lambda b, fn: Fraction(1, 3) + b, name="third")
+    assert prove_rule_property(third, "monotone", "box").verdict.name == "PROVED"
+
+
+def test_a_user_type_test_of_the_bid_is_still_refused_at_its_line():
+    from fractions import Fraction
+
+    from proofs.compile.capture import DeclarationError
+    from proofs.unbounded.families import normalized
+    for f in (lambda b, fn: 1.0 if isinstance(b, float) else b,
+              lambda b, fn: 1.0 if isinstance(b, Fraction) else b):
+        with pytest.raises(DeclarationError, match=r"test_hostile_rules.py:\d+.*isinstance"):
+            normalized(f)
 
 
 # --- bad input through the public entry points ------------------------------------------
