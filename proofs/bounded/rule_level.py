@@ -190,6 +190,7 @@ def search(job: Job) -> ProofResult:
     subj, property_id, order, size = job.subj, job.prop, job.order, job.size
     done, queries, unconfirmed = [], 0, None
     for n, V in job.pairs:
+        clean = True   # no z3 model at this size (an unconfirmed one is no proof of it)
         for i in range(n):
             try:
                 inst = Instance(subj.tree, n, V, i, job.symbolic_reference)
@@ -202,6 +203,7 @@ def search(job: Job) -> ProofResult:
                     if res.verdict is Verdict.REFUTED:
                         return res
                     unconfirmed = unconfirmed or res   # not confirmed: search on, never PROVED
+                    clean = False
                     break
             except DeclarationError as exc:
                 return ProofResult(Verdict.UNKNOWN, "z3", f"the rule cannot be compiled "
@@ -218,7 +220,8 @@ def search(job: Job) -> ProofResult:
                                    f"timeout at n={n}, V={V}, agent {i} "
                                    f"({exc or 'budget spent'}); proved for "
                                    f"{', '.join(done) or 'no size'}", size)
-        done.append(f"n={n} V={V}")
+        if clean:
+            done.append(f"n={n} V={V}")
     return _proved(job, f"z3 found no violation ({queries} per-token queries, all unsat) of the "
                    f"compiled tree for every agent at sizes {', '.join(done)}", unconfirmed)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,27 @@ def test_tiny_dip_is_not_proved_at_the_size_it_fails():
     res = prove_rule_property(compiled(fresh("tiny_dip"), name="tiny_dip"), "monotone",
                               "box", max_agents=2, max_tokens=2, timeout_s=120)
     assert str(res.verdict) != PROVED, res.detail
+
+
+def test_a_size_with_an_unconfirmed_model_is_not_listed_as_proved(monkeypatch):
+    """z3 times out at n=3 after an unconfirmed model at n=2, V=2: the UNKNOWN's detail
+    does not list n=2 V=2 among the proved sizes (planted: every searched size counted
+    as done, the old code, fails this)."""
+    from proofs.bounded import rule_level
+    from proofs.compile.generic_rule import compiled
+    real = rule_level.Instance
+
+    class TimesOutAtThree(real):
+        def solve(self, q, deadline):
+            if self.n == 3:
+                raise rule_level.Timeout("planted")
+            return super().solve(q, deadline)
+    monkeypatch.setattr(rule_level, "Instance", TimesOutAtThree)
+    res = rule_level.prove_rule_property(compiled(fresh("tiny_dip"), name="tiny_dip"),
+                                         "monotone", "box", max_agents=3, max_tokens=2,
+                                         timeout_s=120)
+    assert str(res.verdict) == "UNKNOWN" and "timeout at n=3" in res.detail, res.detail
+    assert not re.search(r"proved for[^;]*n=2 V=2", res.detail), res.detail
 
 
 def test_a_rule_constant_in_the_bids_is_sampled():
