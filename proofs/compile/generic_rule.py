@@ -25,6 +25,7 @@ from mechanism.validation import output_defect
 
 from proofs.compile import evaluate as E
 from proofs.compile import tree as T
+from proofs.compile.capture import DeclarationError
 from proofs.compile.generic import capture_rule
 from proofs.compile.seal import originals, seal_reason
 
@@ -59,6 +60,13 @@ def leaf_values(dists, ref, lam) -> dict:
     return out
 
 
+#: The fidelity check's seeded points per compiled size, its bids and its margin (q is a
+#: probability vector: an absolute margin is scale-free here).
+FIDELITY_POINTS = 4
+FIDELITY_BIDS = np.array([0.0, 1e-3, 0.5, 1.0, 2.0, 10.0, 1e8])
+FIDELITY_MARGIN = 1e-9
+
+
 class GenericRule(Rule):
     """A backend-generic rule whose evaluation is the code generated from its trees."""
 
@@ -89,9 +97,40 @@ class GenericRule(Rule):
                                    f"only, not for n={n}, V={V}: a larger size would run code "
                                    "that no proof covers; declare it with larger Bounds",
                                    value=[n, V])
-            self.compiled_trees[key] = capture_rule(self.fn, n, V, has_ref,
-                                                    self.bounds.timeout_s)
+            trees = capture_rule(self.fn, n, V, has_ref, self.bounds.timeout_s)
+            self.compiled_trees[key] = trees
+            try:
+                self._faithful(n, V, has_ref)
+            except DeclarationError:
+                del self.compiled_trees[key]
+                raise
         return self.compiled_trees[key]
+
+    def _faithful(self, n: int, V: int, has_ref: bool) -> None:
+        """The function as written, run on numbers (numpy backend) at a few seeded points,
+        answers what its capture's generated code answers; else a DeclarationError (a rule
+        that branches on the type of ``ops`` or of a bid, on the call stack or on its own
+        call count would have its capture proved, not itself). A refuter only: agreeing
+        at these points proves nothing, and a point either side declines is skipped."""
+        rng = np.random.default_rng([n, V, int(has_ref)])
+        ref = np.full(V, 1.0 / V) if has_ref else None
+        lam = 1.0 if has_ref else 0.0
+        for _ in range(FIDELITY_POINTS):
+            P = rng.dirichlet(np.ones(V), size=n)
+            b = rng.choice(FIDELITY_BIDS, size=n)
+            try:
+                mine = np.asarray(self.fn(arith.NUMPY, list(P), list(b), ref, lam),
+                                  dtype=np.float64).reshape(V)
+                code = self._batch(P, b[None, :], ref, lam)[0]
+            except Exception:  # noqa: BLE001 - declined or undefined there: no evidence
+                continue
+            if np.all(np.isfinite(mine)) and np.max(np.abs(mine - code)) > FIDELITY_MARGIN:
+                raise DeclarationError(
+                    f"rule {self.name!r}: the function as written answers numbers differently "
+                    f"from its compiled capture at n={n}, V={V}, dists={P.round(6).tolist()}, "
+                    f"bids={b.tolist()}: {mine.tolist()} vs {code.tolist()}; a rule must "
+                    "compute the same on every backend (no branch on the type of ops or of a "
+                    "bid, on the call stack or on its own state)")
 
     def expression(self, n: int = 2, V: int = 2) -> str:
         """The compiled expression of token 0 (what runs and what is proved), shortened."""

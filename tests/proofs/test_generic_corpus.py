@@ -102,7 +102,13 @@ def test_planted_skip_of_the_seal_check_fails_the_corpus(monkeypatch):
 
 
 def test_planted_case_split_without_its_condition_fails_the_corpus(monkeypatch):
-    """Plant: a case split joined without its condition (the positive side always)."""
+    """Plant: a case split joined without its condition (the positive side always). The
+    fidelity check (the function as written against its capture) refuses the wrong tree;
+    with that check off as well, the plant is a false PROVED."""
+    from proofs.compile.generic_rule import GenericRule
     monkeypatch.setattr(generic, "_ite_node", lambda c, a, b: a)
+    bad = corpus_failures(["positive_at_zero"])
+    assert bad and "answers numbers differently" in bad[0], bad
+    monkeypatch.setattr(GenericRule, "_faithful", lambda self, n, V, has_ref: None)
     bad = corpus_failures(["positive_at_zero"])
     assert bad and "PROVED" in bad[0], bad

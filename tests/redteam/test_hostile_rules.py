@@ -182,11 +182,20 @@ def test_a_rule_constant_in_the_bids_is_sampled():
     assert np.array_equal(rule.batch(P, B), np.array([P[0], P[0]]))
 
 
-@pytest.mark.parametrize("name", sorted(CAPTURE_LIES))
-@pytest.mark.xfail(strict=True, reason="the capture accepts a rule that answers symbols "
-                   "differently from numbers; its compiled tree is proved (proofs/compile)")
+#: Capture lies the fidelity check (GenericRule._faithful: the function as written, run on
+#: numbers at seeded points, must answer what its capture's code answers) refutes; planted:
+#: _faithful doing nothing fails all three.
+CAUGHT_LIES = ("first_size_only", "ops_peek", "sym_introspect")
+
+
+@pytest.mark.parametrize("name", [
+    *CAUGHT_LIES,
+    pytest.param("stack_peek", marks=pytest.mark.xfail(
+        strict=True, reason="a rule that reads the call stack sees proofs/compile in it on "
+        "every call the tool makes, so it cannot be caught answering differently"))])
 def test_capture_lies(name):
-    """Proved directly at n, V <= 2 with a long timeout (no load-dependent UNKNOWN)."""
+    """Proved directly at n, V <= 2 with a long timeout (no load-dependent UNKNOWN): a
+    DeclarationError at declaration, or UNKNOWN at the size whose capture it fails."""
     from proofs.bounded.rule_level import prove_rule_property
     from proofs.compile.capture import DeclarationError
     from proofs.compile.generic_rule import compiled
