@@ -9,6 +9,7 @@ them: ``properties.check`` proves or refutes each one.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Mapping
 
 import numpy as np
@@ -307,6 +308,8 @@ def as_rule(rule, name: str | None = None) -> Rule:
     if not callable(rule):
         raise InvalidRule(f"{rule!r} is not callable; a rule is f(dists, bids) -> q", value=rule)
     label = name or getattr(rule, "__name__", type(rule).__name__)
+    if _first_parameter(rule) == "ops":   # a backend-generic definition (theory §2)
+        return Rule(label, rule, claims=getattr(rule, "claims", None))
 
     def numpy_fn(P, b, ref, lam, _f=rule, _label=label):
         try:
@@ -317,6 +320,15 @@ def as_rule(rule, name: str | None = None) -> Rule:
         return check_output(out, P.shape[1], _label)
 
     return Rule(label, None, numpy_fn=numpy_fn, claims=getattr(rule, "claims", None))
+
+
+def _first_parameter(fn) -> str | None:
+    """The name of ``fn``'s first parameter, or None (no signature, or none)."""
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+    return params[0] if params else None
 
 
 def check_output(out, V: int, label: str) -> np.ndarray:

@@ -180,3 +180,27 @@ def test_winner_take_all_equals_an_independent_argmax(rng):
         rule = get_rule("winner_take_all", reference=ref, weight=0.5)
         want = P[int(np.argmax(b))] if b.max() > 0 else ref
         np.testing.assert_array_equal(rule.evaluate(P, b), want)
+
+
+def test_a_backend_generic_function_is_wrapped_as_its_generic_definition():
+    """``TokenAuction(f)`` / ``as_rule(f)`` for ``f(ops, dists, bids, reference, weight)``
+    runs f on the numpy backend (planted: as_rule wrapping every callable as f(dists, bids),
+    the old code, raises InvalidRule 'missing ... bids')."""
+    from mechanism import TokenAuction
+    from mechanism.auction import step_uniforms
+    from mechanism.rules import as_rule, get_rule
+
+    def doubled(ops, dists, bids, reference=None, weight=0):
+        ws = [2 * b for b in bids]
+        return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
+
+    P, b = np.array([[0.7, 0.3], [0.2, 0.8]]), np.array([1.0, 2.0])
+    rule = as_rule(doubled)
+    assert rule.generic is doubled and rule.name == "doubled"
+    assert np.allclose(rule(P, b), get_rule("linear")(P, b), rtol=0, atol=1e-15)
+    from mechanism.rules import Rule
+    rec = TokenAuction(doubled).step(P, b, step_uniforms(0, 0, 2))
+    same = TokenAuction(Rule("doubled", doubled)).step(P, b, step_uniforms(0, 0, 2))
+    linear = TokenAuction("linear").step(P, b, step_uniforms(0, 0, 2))
+    assert rec.token == same.token and np.array_equal(rec.payments, same.payments)
+    assert np.allclose(rec.payments, linear.payments, rtol=1e-6, atol=1e-9)
