@@ -308,7 +308,7 @@ def as_rule(rule, name: str | None = None) -> Rule:
     if not callable(rule):
         raise InvalidRule(f"{rule!r} is not callable; a rule is f(dists, bids) -> q", value=rule)
     label = name or getattr(rule, "__name__", type(rule).__name__)
-    if _first_parameter(rule) == "ops":   # a backend-generic definition (theory §2)
+    if first_parameter(rule) == "ops":   # a backend-generic definition (theory §2)
         return Rule(label, rule, claims=getattr(rule, "claims", None))
 
     def numpy_fn(P, b, ref, lam, _f=rule, _label=label):
@@ -322,8 +322,9 @@ def as_rule(rule, name: str | None = None) -> Rule:
     return Rule(label, None, numpy_fn=numpy_fn, claims=getattr(rule, "claims", None))
 
 
-def _first_parameter(fn) -> str | None:
-    """The name of ``fn``'s first parameter, or None (no signature, or none)."""
+def first_parameter(fn) -> str | None:
+    """The name of ``fn``'s first parameter, or None (no signature, or none): ``"ops"``
+    marks a backend-generic definition (here and in ``properties.protocol``)."""
     try:
         params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):

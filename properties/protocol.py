@@ -37,6 +37,7 @@ from mechanism import rules as R
 from mechanism.auction import TokenAuction
 from mechanism.payments import expected_payments
 from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.rules import first_parameter
 
 KINDS = ("rule", "payment", "mechanism")
 
@@ -158,24 +159,16 @@ def _required_positional(fn) -> int | None:
                if p.kind in kinds and p.default is inspect.Parameter.empty)
 
 
-def _first_param(fn) -> str | None:
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return None
-    return params[0] if params else None
-
-
 def _unusable(obj) -> str | None:
     """Why ``obj`` cannot be called as a rule or payment rule, or None."""
     if isinstance(obj, type):
         return (f"{obj.__qualname__} is a class: name an instance, or use "
                 "tokenauction audit --mechanism for a mechanism class")
     if inspect.isfunction(obj):
-        parts = obj.__qualname__.split(".")
-        if len(parts) >= 2 and parts[-2] != "<locals>" and _first_param(obj) in ("self", "cls"):
-            return (f"{obj.__qualname__} is an unbound method (first parameter "
-                    f"{_first_param(obj)!r}): name a bound method of an instance, or a function "
+        parts, first = obj.__qualname__.split("."), first_parameter(obj)
+        if len(parts) >= 2 and parts[-2] != "<locals>" and first in ("self", "cls"):
+            return (f"{obj.__qualname__} is an unbound method (first parameter {first!r}): "
+                    "name a bound method of an instance, or a function "
                     "rule(dists, bids) / payment(rule, dists, bids)")
     return None
 
@@ -203,7 +196,7 @@ def classify(obj, kind: str | None = None):
         return ("payment" if said == "payment" else "rule"), obj
     if obj in _BUILTIN_GENERICS:
         return "rule", R.get_rule(_BUILTIN_GENERICS[obj])
-    if _first_param(obj) == "ops":  # compiled where it can be (the proofs' plug-in)
+    if first_parameter(obj) == "ops":  # compiled where it can be (the proofs' plug-in)
         _generic_signature(obj)
         from properties.checker.proving import generic_target
         return "rule", generic_target(obj)
@@ -231,7 +224,7 @@ def _forced(obj, kind: str):
                           + ("rule(dists, bids) -> q" if kind == "rule" else
                              "payment(rule, dists, bids) -> z"), value=label(obj))
     if kind == "rule" and not isinstance(obj, PAY.PaymentRule):
-        if isinstance(obj, R.Rule) or _first_param(obj) != "ops":
+        if isinstance(obj, R.Rule) or first_parameter(obj) != "ops":
             return "rule", obj
     if kind == "payment" and not isinstance(obj, R.Rule):
         return "payment", obj
@@ -242,9 +235,9 @@ def _by_arity(obj):
     k = _required_positional(obj)
     if k == 2:
         return "rule", obj
-    if k == 3 and _first_param(obj) in REPORT_NAMES:
+    if k == 3 and first_parameter(obj) in REPORT_NAMES:
         raise InvalidRule(f"{label(obj)}{inspect.signature(obj)} takes three required "
-                          f"parameters and its first, {_first_param(obj)!r}, names the reports: "
+                          f"parameters and its first, {first_parameter(obj)!r}, names the reports: "
                           "a payment rule is payment(rule, dists, bids). If it is an aggregation "
                           "rule, give the third parameter a default (it is called rule(dists, "
                           "bids)) and pass --kind rule (or set its attribute kind = 'rule')",

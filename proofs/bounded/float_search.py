@@ -81,11 +81,11 @@ def _plan(pairs, seed):
     """The search's fixed work list, smallest sizes first, at most MAX_BATCHES items."""
     plan = []
     for n, V in sorted(pairs, key=lambda nv: (nv[0] * nv[1], nv)):
+        if len(plan) >= MAX_BATCHES:
+            break
         rng = np.random.default_rng([seed, n, V])
-        for P in _dists(n, V, rng):
-            for i in range(n):
-                for base in (np.ones(n), np.full(n, 1e8)):
-                    plan.append((P, i, base))
+        plan += [(P, i, base) for P in _dists(n, V, rng) for i in range(n)
+                 for base in (np.ones(n), np.full(n, 1e8))]
     return plan[:MAX_BATCHES]
 
 
