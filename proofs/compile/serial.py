@@ -34,8 +34,7 @@ def to_data(trees: dict) -> dict:
         if k in index:
             return index[k]
         if n.op == "const":
-            q = T.value(n)
-            row = ["const", f"{q.numerator}/{q.denominator}"]
+            row = ["const", exact_text(T.value(n))]
         elif n.op in T.LEAVES:
             row = [n.op, *n.args]
         elif n.op == "ite":
@@ -60,7 +59,14 @@ def _int(x, hi=10**6) -> int:
     return x
 
 
-def _const(text) -> Fraction:
+def exact_text(q: Fraction) -> str:
+    """An exact rational as sent: ``"num/den"`` (read back by :func:`rational`)."""
+    return f"{q.numerator}/{q.denominator}"
+
+
+def rational(text) -> Fraction:
+    """An exact rational sent as ``"num/den"`` (a constant, a parameter, a domain's end),
+    checked."""
     if type(text) is not str or len(text) > MAX_DIGITS or text.count("/") != 1:
         _bad(f"constant {str(text)[:40]!r}")
     num, den = text.split("/")
@@ -75,7 +81,7 @@ def _node(row, nodes) -> T.Node:
     op, args = row[0], row[1:]
     ref = lambda i: nodes[_int(i, len(nodes))]
     if op == "const" and len(args) == 1:
-        return T.const(_const(args[0]))
+        return T.const(rational(args[0]))
     if op == "bid" and len(args) == 1:
         return T.bid(_int(args[0]))
     if op == "param" and len(args) == 1 and type(args[0]) is str and args[0].isidentifier():
@@ -155,11 +161,6 @@ def from_worker(data):
                        weight=float(data.get("weight", 0.0)),
                        epsilon=float(data.get("epsilon", 0.0)), trees=trees,
                        bounds=Bounds(max_agents=n, max_tokens=V))
-
-
-def rational(text) -> Fraction:
-    """An exact rational sent as ``"num/den"`` (a parameter, a domain's end), checked."""
-    return _const(text)
 
 
 def read_rows(rows) -> list:

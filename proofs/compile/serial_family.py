@@ -12,12 +12,11 @@ a declared domain, a bid of an agent that does not exist) is :class:`MalformedFa
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 from proofs.compile import tree as T
 from proofs.compile.domains import Domain
 from proofs.compile.rule import EAGER_AGENTS, KINDS, POOLINGS, FamilyRule
-from proofs.compile.serial import MalformedTree, rational, read_rows, to_data
+from proofs.compile.serial import MalformedTree, exact_text, rational, read_rows, to_data
 
 FIELDS = ("kind", "name", "pooling", "rows", "tree", "general", "params", "domains",
           "reference", "weight", "epsilon")
@@ -30,10 +29,6 @@ class MalformedFamily(MalformedTree):
 
 def _bad(why: str):
     raise MalformedFamily(f"the family rule sent by the worker is malformed: {why}", value=why)
-
-
-def _exact(q: Fraction) -> str:
-    return f"{q.numerator}/{q.denominator}"
 
 
 def _floats(xs) -> list[float] | None:
@@ -55,9 +50,9 @@ def worker_data(rule: FamilyRule) -> dict:
         general = [ids[n * (n - 1) // 2:n * (n + 1) // 2] for n in range(1, MAX_GENERAL_AGENTS + 1)]
     return {"kind": rule.kind, "name": str(rule.name)[:200], "pooling": rule.pooling,
             "rows": data["rows"], "tree": ids[0] if rule.kind == "normalized" else None,
-            "general": general, "params": {k: _exact(v) for k, v in rule.values.items()},
-            "domains": {k: [None if d.lo is None else _exact(d.lo),
-                            None if d.hi is None else _exact(d.hi), d.lo_open, d.hi_open]
+            "general": general, "params": {k: exact_text(v) for k, v in rule.values.items()},
+            "domains": {k: [None if d.lo is None else exact_text(d.lo),
+                            None if d.hi is None else exact_text(d.hi), d.lo_open, d.hi_open]
                         for k, d in rule.domains.items()},
             "reference": _floats(rule.reference), "weight": float(rule.weight),
             "epsilon": float(rule.epsilon)}
