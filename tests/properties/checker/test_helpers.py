@@ -31,6 +31,20 @@ def test_others_positive(inst):
     assert np.delete(inst.b, inst.agent).sum() > 0
 
 
+def test_strategies_are_built_once_per_signature():
+    """The public strategy functions return one cached object per signature (hypothesis
+    validates a new strategy object on its first draw: a draw that built its pieces anew
+    paid that on every example); a list and a tuple of the same values are one signature."""
+    assert strategies.instances(n=[2, 4], V=3, literals=[0.37]) is \
+        strategies.instances(n=(2, 4), V=3, literals=(0.37,))
+    assert strategies.instances(n=(2, 4), V=3) is not strategies.instances(n=(2, 4), V=4)
+    assert strategies.distributions(4) is strategies.distributions(4)
+    assert strategies.distributions(4, edge=False) is not strategies.distributions(4)
+    assert strategies.bid_profiles(3, literals=[0.5]) is strategies.bid_profiles(3, literals=(0.5,))
+    assert strategies.bids(huge=False) is strategies.bids(huge=False)
+    assert strategies.staircase(2, 3) is strategies.staircase(2, 3)
+
+
 def test_edge_cases_are_drawn():
     seen = set()
 
