@@ -49,6 +49,8 @@ class Memo:
             return
         out = np.asarray(out, dtype=np.float64)
         self.repeats += 1
+        if prev.shape == out.shape and prev.tobytes() == out.tobytes():
+            return   # the same answer bit for bit (the common case: no tolerance needed)
         if prev.shape != out.shape or not np.allclose(prev, out, rtol=1e-12, atol=1e-12,
                                                       equal_nan=True):
             self.evidence = {"label": label, "dists": np.array(inputs[0]),

@@ -20,6 +20,7 @@ which the search treats as outside the domain, never as a violation.
 from __future__ import annotations
 
 import _signal
+import contextlib
 import queue
 import signal
 import threading
@@ -28,7 +29,7 @@ import warnings
 import numpy as np
 
 from mechanism.errors import InvalidInput, InvalidRule
-from mechanism.validation import output_defect
+from mechanism.validation import SUM_TOL, output_defect
 
 from properties.cage import CageFailure
 
@@ -124,20 +125,66 @@ def call_user(label: str, fn, args, timeout: float | None = None):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return call_with_timeout(fn, args, timeout)
-    except RuleFailure as exc:
-        raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
-    except CageFailure as exc:  # caged code (properties/cage.py): the same kinds of failure
-        raise RuleFailure(exc.kind, f"{label} {exc}", exc.exception) from None
     except InvalidInput:
         raise
-    except SystemExit as exc:  # sys.exit() in user code ends nothing of ours: a finding
-        raise RuleFailure("raised", f"{label} raised SystemExit({exc.code!r}): a rule that "
-                                    "ends the process it runs in", exception="SystemExit") \
-            from None
-    except Exception as exc:  # untrusted code: report, never crash
-        raise RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc} (to decline an "
-                                    "input outside its domain, raise mechanism.InvalidInput)",
-                          exception=type(exc).__name__) from exc
+    except (RuleFailure, CageFailure, SystemExit, Exception) as exc:
+        failure, cause = _failure(label, exc)
+        raise failure from cause
+
+
+def _failure(label: str, exc: BaseException):
+    """The :class:`RuleFailure` naming ``label`` that a failed call of user code is, and the
+    exception it is raised from (None: none)."""
+    if isinstance(exc, (RuleFailure, CageFailure)):  # the cage's failures: the same kinds
+        return RuleFailure(exc.kind, f"{label} {exc}", exc.exception), None
+    if isinstance(exc, SystemExit):  # sys.exit() in user code ends nothing of ours: a finding
+        return RuleFailure("raised", f"{label} raised SystemExit({exc.code!r}): a rule that "
+                                     "ends the process it runs in", exception="SystemExit"), None
+    # untrusted code: report, never crash
+    return RuleFailure("raised", f"{label} raised {type(exc).__name__}: {exc} (to decline an "
+                                 "input outside its domain, raise mechanism.InvalidInput)",
+                       exception=type(exc).__name__), exc
+
+
+@contextlib.contextmanager
+def guarded_calls(label: str, timeout: float | None):
+    """:func:`guarded_call` for many calls in a row (the rows of a bid grid): the warnings
+    filter, numpy's error state and the alarm handler are set up once around them, and
+    each call still runs under its own timer of ``timeout`` s, with its failures mapped as
+    one call's. Yields ``call(fn, args)``."""
+    timed = bool(timeout) and timeout > 0
+    by_signal = timed and threading.current_thread() is threading.main_thread() and \
+        hasattr(signal, "setitimer")
+
+    def call(fn, args):
+        try:
+            if not by_signal:
+                return call_with_timeout(fn, args, timeout)
+            _signal.signal(_signal.SIGALRM, _alarm)   # again: the last call may have replaced it
+            _signal.setitimer(_signal.ITIMER_REAL, timeout)
+            try:
+                return fn(*args)
+            finally:
+                _signal.setitimer(_signal.ITIMER_REAL, 0)
+        except _Timeout:
+            failure = RuleFailure("timeout", f"{label} did not return within {timeout:g} s "
+                                             "(per-call timeout; raise it with --timeout)")
+        except InvalidInput as exc:
+            raise Undefined(str(exc)) from exc
+        except (RuleFailure, CageFailure, SystemExit, Exception) as exc:
+            failure, cause = _failure(label, exc)
+            raise failure from cause
+        raise failure from None
+
+    old = _signal.getsignal(_signal.SIGALRM) if by_signal else None
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            yield call
+    finally:
+        if by_signal:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+            _signal.signal(_signal.SIGALRM, old)
 
 
 def guarded_call(label: str, fn, args, timeout: float | None):
@@ -167,6 +214,19 @@ def check_distribution(out, V: int, label: str) -> np.ndarray:
 def check_payments(out, n: int, label: str) -> np.ndarray:
     """The output of a payment rule must be a finite vector with one entry per agent."""
     return _checked(out, n, label, "payment")
+
+
+def check_distributions(Q, V: int, label: str) -> np.ndarray:
+    """:func:`check_distribution` of every row of ``Q`` (K, V) at once: rows that are all
+    finite, non-negative and sum to 1 well within ``SUM_TOL`` pass together; otherwise each
+    row is checked in order, and the first bad one raises its RuleFailure."""
+    Q = np.asarray(Q, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = Q.sum(axis=-1)
+        if Q.ndim == 2 and Q.shape[1] == V and np.isfinite(sums).all() and \
+                (Q.size == 0 or Q.min() >= 0) and bool((np.abs(sums - 1.0) <= SUM_TOL / 2).all()):
+            return Q
+    return np.stack([check_distribution(row, V, label) for row in Q]) if len(Q) else Q
 
 
 def _checked(out, length: int, label: str, what: str) -> np.ndarray:

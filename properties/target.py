@@ -36,7 +36,8 @@ from properties.loading import load_mechanism, load_object
 from properties.protocol import UserObject, classify, read_mechanism, read_target
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
-                                check_payments, guarded_call)
+                                check_distributions, check_payments, guarded_call,
+                                guarded_calls)
 from properties.third_party import ThirdPartyRule
 from properties.memo import Memo
 
@@ -209,23 +210,43 @@ class Target:
         return True
 
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray, rule=None) -> np.ndarray:
+        """:meth:`evaluate` of every row of ``bid_matrix``: a rule's own batch in one call,
+        a caged target's rows in one request, else row by row (each row exactly as
+        :meth:`evaluate` calls it, the policy's set-up shared)."""
         own = rule is None or rule is self.rule_obj
         rule = self.rule_obj if rule is None else rule
         bm = np.asarray(bid_matrix, dtype=float)
+        label = self._rule_label(rule)
         if isinstance(rule, R.Rule) and rule._batch_fn is not None:
-            label = self._rule_label(rule)
             self.last_call = (P, bm[0])
             out = np.asarray(self._call(label, rule.batch, (P, bm)), dtype=np.float64)
             if out.shape != (len(bm), P.shape[1]):
                 raise RuleFailure("shape", f"{label} batch returned shape {out.shape}")
-            for row in out:
-                check_distribution(row, P.shape[1], label)
+            out = check_distributions(out, P.shape[1], label)
             self.valid_outputs += len(out)
             return out
         cage = self._rule_user.cage if own and not self._rule_user.context else None
         if cage is not None and len(bm) > 1 and bool(np.all(bm.sum(axis=1) > 0)):
             return self._caged_batch(rule, cage, np.array(P, dtype=float), bm)
-        return np.stack([self.evaluate(P, row, rule) for row in bm])
+        return self._rows(P, bm, rule, label)
+
+    def _rows(self, P, bm, rule, label) -> np.ndarray:
+        """:meth:`evaluate` of each row in order (the first failure or decline raises)."""
+        is_rule = isinstance(rule, R.Rule)
+        fn = rule.evaluate if is_rule else rule
+        weighted = None if is_rule else has_weight(bm).reshape(len(bm))
+        V, rows = P.shape[1], []
+        with guarded_calls(label, self.timeout) as call:
+            for k, b in enumerate(bm):
+                self.last_call = (P, b)
+                if not (rule_has_weight(rule, b) if is_rule else weighted[k]):
+                    raise Undefined("W = 0: every rule is undefined there (theory §2)")
+                q = check_distribution(call(fn, (np.array(P, dtype=float), np.array(b))),
+                                       V, label)
+                self.valid_outputs += 1
+                self.remember(label, (P, b), q, rule)
+                rows.append(q)
+        return np.stack(rows) if rows else np.zeros((0, V))
 
     def _caged_batch(self, rule, cage, P, bm) -> np.ndarray:
         """Every row of a bid grid in one request to the target's worker; each answer
@@ -240,11 +261,11 @@ class Target:
                 from None
         if out.ndim != 2 or out.shape != (len(bm), P.shape[1]):
             raise RuleFailure("shape", f"{label} returned shape {out.shape} for {len(bm)} rows")
-        rows = [check_distribution(row, P.shape[1], label) for row in out]
+        rows = check_distributions(out, P.shape[1], label)
         for b, q in zip(bm, rows):
             self.valid_outputs += 1
             self.remember(label, (P, b), q, rule)
-        return np.stack(rows)
+        return rows
 
     @property
     def epsilon(self) -> float:
