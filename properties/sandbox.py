@@ -149,23 +149,25 @@ def _failure(label: str, exc: BaseException):
 @contextlib.contextmanager
 def guarded_calls(label: str, timeout: float | None):
     """:func:`guarded_call` for many calls in a row (the rows of a bid grid): the warnings
-    filter, numpy's error state and the alarm handler are set up once around them, and
-    each call still runs under its own timer of ``timeout`` s, with its failures mapped as
-    one call's. Yields ``call(fn, args)``."""
+    filter and the alarm handler are set up once around them; each call still runs in its
+    own numpy error state (a rule's ``np.seterr`` ends with its call), under its own timer
+    of ``timeout`` s (the handler installed again: a call may have replaced it), with its
+    failures mapped as one call's. Yields ``call(fn, args)``."""
     timed = bool(timeout) and timeout > 0
     by_signal = timed and threading.current_thread() is threading.main_thread() and \
         hasattr(signal, "setitimer")
 
     def call(fn, args):
         try:
-            if not by_signal:
-                return call_with_timeout(fn, args, timeout)
-            _signal.signal(_signal.SIGALRM, _alarm)   # again: the last call may have replaced it
-            _signal.setitimer(_signal.ITIMER_REAL, timeout)
-            try:
-                return fn(*args)
-            finally:
-                _signal.setitimer(_signal.ITIMER_REAL, 0)
+            with np.errstate(all="ignore"):   # per call: a rule's np.seterr ends with it
+                if not by_signal:
+                    return call_with_timeout(fn, args, timeout)
+                _signal.signal(_signal.SIGALRM, _alarm)   # again: a call may have replaced it
+                _signal.setitimer(_signal.ITIMER_REAL, timeout)
+                try:
+                    return fn(*args)
+                finally:
+                    _signal.setitimer(_signal.ITIMER_REAL, 0)
         except _Timeout:
             failure = RuleFailure("timeout", f"{label} did not return within {timeout:g} s "
                                              "(per-call timeout; raise it with --timeout)")
@@ -214,6 +216,18 @@ def check_distribution(out, V: int, label: str) -> np.ndarray:
 def check_payments(out, n: int, label: str) -> np.ndarray:
     """The output of a payment rule must be a finite vector with one entry per agent."""
     return _checked(out, n, label, "payment")
+
+
+def plainly_distribution(v, V: int) -> bool:
+    """A sufficient test, never a necessary one: ``v`` is a float64 array of ``V`` entries,
+    non-negative, summing to 1 within ``SUM_TOL / 2`` (so :func:`check_distribution` would
+    return it unchanged). For the rows of :func:`guarded_calls`, in its numpy error state;
+    False on any doubt, and then :func:`check_distribution` decides."""
+    try:
+        return type(v) is np.ndarray and v.dtype == np.float64 and v.shape == (V,) and \
+            abs(float(v.sum()) - 1.0) <= SUM_TOL / 2 and bool(v.min() >= 0)
+    except Exception:  # noqa: BLE001 - the user changed numpy's error state: the full check
+        return False
 
 
 def check_distributions(Q, V: int, label: str) -> np.ndarray:

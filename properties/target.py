@@ -37,7 +37,7 @@ from properties.protocol import UserObject, classify, read_mechanism, read_targe
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
                                 check_distributions, check_payments, guarded_call,
-                                guarded_calls)
+                                guarded_calls, plainly_distribution)
 from properties.third_party import ThirdPartyRule
 from properties.memo import Memo
 
@@ -176,16 +176,8 @@ class Target:
     def evaluate(self, P: np.ndarray, b: np.ndarray, rule=None) -> np.ndarray:
         """q = rule(P, b), checked (RuleFailure / Undefined on trouble)."""
         rule = self.rule_obj if rule is None else rule
-        label = self._rule_label(rule)
-        self.last_call = (P, b)
-        if not (rule_has_weight(rule, b) if isinstance(rule, R.Rule) else has_weight(b)):
-            raise Undefined("W = 0: every rule is undefined there (theory §2)")
-        fn = rule.evaluate if isinstance(rule, R.Rule) else rule
-        out = self._call(label, fn, (np.array(P, dtype=float), np.array(b, dtype=float)))
-        q = check_distribution(out, P.shape[1], label)
-        self.valid_outputs += 1
-        self.remember(label, (P, b), q, rule)
-        return q
+        return self._rows(P, np.asarray(b, dtype=float)[None, :], rule,
+                          self._rule_label(rule))[0]
 
     def probe_determinism(self, repeats: int = 6) -> None:
         """Call the target ``repeats`` times on two fixed inputs (stable detection of a
@@ -210,9 +202,8 @@ class Target:
         return True
 
     def batch(self, P: np.ndarray, bid_matrix: np.ndarray, rule=None) -> np.ndarray:
-        """:meth:`evaluate` of every row of ``bid_matrix``: a rule's own batch in one call,
-        a caged target's rows in one request, else row by row (each row exactly as
-        :meth:`evaluate` calls it, the policy's set-up shared)."""
+        """:meth:`evaluate` of every row: a rule's own batch in one call, a caged target's
+        rows in one request, else row by row (each as :meth:`evaluate` calls it)."""
         own = rule is None or rule is self.rule_obj
         rule = self.rule_obj if rule is None else rule
         bm = np.asarray(bid_matrix, dtype=float)
@@ -230,23 +221,41 @@ class Target:
             return self._caged_batch(rule, cage, np.array(P, dtype=float), bm)
         return self._rows(P, bm, rule, label)
 
-    def _rows(self, P, bm, rule, label) -> np.ndarray:
-        """:meth:`evaluate` of each row in order (the first failure or decline raises)."""
+    def answered(self, P: np.ndarray, bid_matrix: np.ndarray):
+        """:meth:`evaluate` of each row, skipping those the rule declines (its InvalidInput;
+        W = 0 and failures raise): ``(kept row indices, their Q, the last decline or None)``."""
+        declines: list = []
+        keep, Q = self._rows(P, np.asarray(bid_matrix, dtype=float), self.rule_obj,
+                             self._rule_label(self.rule_obj), declines)
+        return keep, Q, (declines[-1] if declines else None)
+
+    def _rows(self, P, bm, rule, label, declines=None):
+        """:meth:`evaluate` of each row in order -> Q (the first failure or decline raises);
+        with a ``declines`` list the rule's declines go there, -> ``(kept indices, Q)``."""
         is_rule = isinstance(rule, R.Rule)
         fn = rule.evaluate if is_rule else rule
         weighted = None if is_rule else has_weight(bm).reshape(len(bm))
-        V, rows = P.shape[1], []
+        V, rows, keep = P.shape[1], [], []
         with guarded_calls(label, self.timeout) as call:
             for k, b in enumerate(bm):
                 self.last_call = (P, b)
                 if not (rule_has_weight(rule, b) if is_rule else weighted[k]):
                     raise Undefined("W = 0: every rule is undefined there (theory §2)")
-                q = check_distribution(call(fn, (np.array(P, dtype=float), np.array(b))),
-                                       V, label)
+                try:
+                    q = call(fn, (np.array(P, dtype=float), np.array(b)))
+                except Undefined as exc:   # the rule's own InvalidInput
+                    if declines is None:
+                        raise
+                    declines.append(exc)
+                    continue
+                if not plainly_distribution(q, V):
+                    q = check_distribution(q, V, label)
                 self.valid_outputs += 1
                 self.remember(label, (P, b), q, rule)
                 rows.append(q)
-        return np.stack(rows) if rows else np.zeros((0, V))
+                keep.append(k)
+        Q = np.stack(rows) if rows else np.zeros((0, V))
+        return Q if declines is None else (keep, Q)
 
     def _caged_batch(self, rule, cage, P, bm) -> np.ndarray:
         """Every row of a bid grid in one request to the target's worker; each answer

@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mechanism import orders as O
-from mechanism.bids import bid_path
+from mechanism.bids import bid_path, bid_profiles
 from mechanism.divergences import tv_rows
 from mechanism.sampling import StableSampler
 
@@ -116,18 +116,12 @@ class Sweep:
         except Undefined as exc:
             if exc.__cause__ is None:
                 raise
-        keep, rows = [], []
-        for k, x in enumerate(s):   # one bid at a time: keep what the rule answers
-            try:
-                rows.append(self.t.evaluate(self.P, with_bid(self.b, self.i, x)))
-                keep.append(k)
-            except Undefined as exc:
-                if exc.__cause__ is None:
-                    raise
-                self.last_decline = exc
+        # one bid at a time: keep what the rule answers
+        keep, Q, last = self.t.answered(self.P, bid_profiles(self.b, self.i, s))
+        if last is not None:
+            self.last_decline = last
         self.declined += len(s) - len(keep)
-        V = self.P.shape[1]
-        return s[keep], (np.stack(rows) if rows else np.zeros((0, V)))
+        return s[keep], Q
 
     def insert(self, new):
         new = np.setdiff1d(np.unique(new), self.s)

@@ -133,3 +133,36 @@ def test_check_distributions_passes_a_good_grid_and_names_the_first_bad_row():
         with pytest.raises(RuleFailure, match=text) as got:
             check_distributions(bad, 3, "r")
         assert got.value.kind == kind
+
+
+def test_a_rule_that_makes_numpy_raise_still_gets_its_output_checked():
+    """A rule that turns numpy's floating-point errors into exceptions (np.seterr inside the
+    grid) and then returns a vector whose sum overflows: its defect is reported as for one
+    evaluate, and numpy's error state is ours again after the grid."""
+    before = np.geterr()
+
+    def raising_numpy(dists, bids):
+        np.seterr(all="raise")
+        return np.array([1e308, 1e308, 0.0]) if bids[0] > 2 else lin(dists, bids)
+    with pytest.raises(RuleFailure, match="summing to inf") as got:
+        Target(raising_numpy).batch(P, GRID)
+    assert got.value.kind == "sum" and np.geterr() == before
+    near = np.array([0.5, 0.5, 0.9e-6])
+    Q = Target(lambda d, b: near).batch(P, GRID[:2])
+    assert np.array_equal(Q, [near, near])
+
+
+def test_answered_skips_the_rows_the_rule_declines_and_keeps_the_rest_in_order():
+    def declines_above_2(dists, bids):
+        if bids[0] > 2:
+            raise InvalidInput(f"not above 2: {bids[0]}", value=list(bids))
+        return lin(dists, bids)
+    t = Target(declines_above_2)
+    keep, Q, last = t.answered(P, GRID)
+    assert keep == [0, 1, 3] and np.array_equal(Q, Target(lin).batch(P, GRID[keep]))
+    assert isinstance(last, Undefined) and "not above 2: 8.0" in str(last)
+    assert t.answered(P, GRID[:2])[2] is None
+    with pytest.raises(Undefined, match="W = 0"):
+        t.answered(P, np.array([[1.0, 1.0], [0.0, 0.0]]))
+    with pytest.raises(RuleFailure, match="raised ZeroDivisionError"):
+        Target(Counted("raise", 2)).answered(P, GRID)
