@@ -20,6 +20,7 @@ the same input is REFUTED on ``deterministic`` and every sampled verdict about i
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from dataclasses import dataclass
@@ -117,6 +118,13 @@ def _finalize(t, c, verify, repro, do_shrink, engine, key, detail_fn):
 
 
 def _versions() -> dict:
+    """The versions a report records (read once per process: the code imported here does
+    not change with what is installed later)."""
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict:
     from importlib import metadata
     out = {"python": platform.python_version()}
     for dist in ("tokenauction", "numpy", "hypothesis", "z3-solver", "sympy"):
