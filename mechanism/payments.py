@@ -28,7 +28,8 @@ from .divergences import tv
 from .errors import InvalidInput, lookup
 from .paths import BidPaths
 from . import valuations as V
-from .validation import as_bids, as_distributions, ones
+from .validation import as_bids, as_distributions, row_sums
+from .workspace import scratch
 
 #: Default tolerance of the payment quadrature: error estimate <= QUAD_TOL * max(1, |integral|).
 #: The estimate is QUADPACK's heuristic, not a bound: on a real log-linear step of the demo
@@ -63,19 +64,26 @@ def _linear_closed_form(rule, P, b, aggregate=None):
     weighted sum, ``q = S / W`` the aggregate), so ``TV(p_i, m_i) = W |p_i - q|_1 / (2 B_i)``,
     token by token (a difference of 1e-300 on one token keeps its relative accuracy; a sum
     of maxima minus the rows' sums would lose it to the mass of the others). ``aggregate``
-    (``q``) is the step's own, when it has it."""
+    (``q``) is the step's own, when it has it. Two agents and no active reference: each
+    one's ``m_i`` is the other's report, so one row ``|p_1 - p_2|_1`` serves both
+    (``W |p_i - q|_1 = B_i |p_1 - p_2|_1``) and the aggregate is not read."""
     W = rule.total_weight(b)
     B = W - b                                   # the others' weight B_i
     ok = (b > 0) & (B > 0)
     if not ok.any():                            # W = 0 included: nobody pays
         return np.zeros(len(b))
-    q = rule.evaluate(P, b) if aggregate is None else aggregate
-    diff = np.subtract(P, q)
-    l1 = np.abs(diff, out=diff) @ ones(P.shape[1])
+    n, V = P.shape
+    if n == 2 and not (rule.reference is not None and rule.weight > 0):
+        d = np.subtract(P[0], P[1], out=scratch("linear_closed_form.d", (V,)))
+        tv_B = (0.5 * B) * float(row_sums(np.abs(d, out=d)[None, :])[0])
+    else:
+        q = rule.evaluate(P, b) if aggregate is None else aggregate
+        diff = np.subtract(P, q, out=scratch("linear_closed_form.diff", P.shape))
+        tv_B = (0.5 * W) * row_sums(np.abs(diff, out=diff))
     r = b / np.where(ok, B, 1.0)
-    # TV * B_i (ln(1 + r) - r / (1 + r)) with TV = W l1 / (2 B_i): B_i cancels (r = b_i / B_i;
-    # no b_i B_i, which under/overflows at bids of 1e+-300)
-    return np.where(ok, (0.5 * W) * l1 * (np.log1p(r) - r / (1.0 + r)), 0.0)
+    # TV_i B_i (ln(1 + r) - r / (1 + r)), tv_B = TV_i B_i = W l1_i / 2 (r = b_i / B_i; no
+    # b_i B_i and no division by B_i, which under/overflow at bids of 1e+-300)
+    return np.where(ok, tv_B * (np.log1p(r) - r / (1.0 + r)), 0.0)
 
 
 def _wta_closed_form(rule, P, b, aggregate=None):

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import InvalidInput
 from .rules import bid_path
+from .workspace import scratch
 
 
 def inverse_cdf(q, u: float) -> int:
@@ -248,12 +249,14 @@ def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float) -> tuple[int,
     ``p1(X) > p2(X)`` and ``p2(Y) > p1(Y)``. Deterministic in three uniforms."""
     p1 = np.asarray(p1, dtype=np.float64)
     p2 = np.asarray(p2, dtype=np.float64)
-    d = p1 - p2
-    tv_ = 0.5 * float(np.abs(d).sum())
+    d = np.subtract(p1, p2, out=scratch("maximal_coupling_draw.d", p1.shape))
+    w = scratch("maximal_coupling_draw.w", p1.shape)   # the weights of one draw at a time
+    tv_ = 0.5 * float(np.abs(d, out=w).sum())
     if u1 < 1.0 - tv_:
-        x = _draw(np.minimum(p1, p2), u2)
+        x = _draw(np.minimum(p1, p2, out=w), u2)
         return x, x
-    return _draw(np.maximum(d, 0.0), u2), _draw(np.maximum(-d, 0.0), u3)
+    x = _draw(np.maximum(d, 0.0, out=w), u2)
+    return x, _draw(np.maximum(np.negative(d, out=d), 0.0, out=w), u3)
 
 
 def _draw(weights: np.ndarray, u: float) -> int:
