@@ -17,6 +17,7 @@ import numpy as np
 from . import payments as pay
 from . import rules as R
 from . import sampling as S
+from .divergences import tv
 from .errors import InvalidInput
 from .transcript import TranscriptWriter
 from .validation import as_bids, as_distribution, as_distributions
@@ -146,12 +147,14 @@ class TokenAuction:
                                value=u.size)
         q = rule.evaluate(P, b)
         kind = self._sampler_for(rule, n)
-        thresholds = None
+        thresholds = pair_tv = None
         if kind == "joint_linear":
             if rule.generic is not R.linear or (rule.reference is not None and rule.weight > 0):
                 raise InvalidInput("sampler 'joint_linear' needs the linear rule with two agents "
                                    "and no active reference", value=rule.name)
-            draw = S.joint_linear_two_agents(P, b, u)
+            if n == 2:  # read the two rows once for the sampler and the closed form
+                pair_tv = float(tv(P[0], P[1]))
+            draw = S.joint_linear_two_agents(P, b, u, pair_tv)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
         elif kind == "exponential_race":
             draw = S.exponential_race(P, b, u, rule.reference, rule.weight)
@@ -161,7 +164,7 @@ class TokenAuction:
         if self.charge == "realized":
             charged, errors, method = thresholds, np.zeros(n), f"realized_{kind}"
         else:
-            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q)
+            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q, pair_tv=pair_tv)
             charged, errors, method = res.values, res.errors, res.method
         return StepRecord(step, int(token), b, q, charged, errors, method, kind, u, thresholds,
                           detail)

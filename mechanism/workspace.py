@@ -10,6 +10,7 @@ function that asked for it (copy what is returned).
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -27,3 +28,12 @@ def scratch(name: str, shape: tuple[int, ...]) -> np.ndarray:
     if arr is None or arr.shape != shape:
         arr = store[name] = np.empty(shape)
     return arr
+
+
+@functools.lru_cache(maxsize=8)
+def zeros(V: int) -> np.ndarray:
+    """A read-only float64 vector of ``V`` zeros (``np.maximum(x, zeros(V))`` takes a
+    vectorized loop that ``np.maximum(x, 0.0)`` does not)."""
+    out = np.zeros(V)
+    out.flags.writeable = False
+    return out
