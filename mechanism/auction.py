@@ -17,7 +17,6 @@ import numpy as np
 from . import payments as pay
 from . import rules as R
 from . import sampling as S
-from .divergences import tv
 from .errors import InvalidInput
 from .transcript import TranscriptWriter
 from .validation import as_bids, as_distribution, as_distributions
@@ -152,10 +151,9 @@ class TokenAuction:
             if rule.generic is not R.linear or (rule.reference is not None and rule.weight > 0):
                 raise InvalidInput("sampler 'joint_linear' needs the linear rule with two agents "
                                    "and no active reference", value=rule.name)
-            if n == 2:  # read the two rows once for the sampler and the closed form
-                pair_tv = float(tv(P[0], P[1]))
-            draw = S.joint_linear_two_agents(P, b, u, pair_tv)
+            draw = S.joint_linear_two_agents(P, b, u)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
+            pair_tv = detail["tv"]  # the closed form's TV(p_1, p_2): two rows read once
         elif kind == "exponential_race":
             draw = S.exponential_race(P, b, u, rule.reference, rule.weight)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail

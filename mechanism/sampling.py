@@ -23,8 +23,7 @@ import numpy as np
 
 from .errors import InvalidInput
 from .rules import bid_path
-from .divergences import tv
-from .workspace import scratch, zeros
+from .workspace import scratch
 
 
 def inverse_cdf(q, u: float) -> int:
@@ -244,22 +243,28 @@ class StableSampler:
 # Two agents, linear rule: maximal coupling (theory §6 [ours, fact])
 # ---------------------------------------------------------------------------
 
-def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float,
-                          tv_: float | None = None) -> tuple[int, int]:
+def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float) -> tuple[int, int]:
     """Draw ``(X, Y)``, ``X ~ p1``, ``Y ~ p2``, ``Pr[X != Y] = TV(p1, p2)``; when they differ,
-    ``p1(X) > p2(X)`` and ``p2(Y) > p1(Y)``. Deterministic in three uniforms. ``tv_``:
-    ``divergences.tv(p1, p2)``, when the caller has it (the step shares it with the payments)."""
-    p1 = np.asarray(p1, dtype=np.float64)
-    p2 = np.asarray(p2, dtype=np.float64)
-    tv_ = float(tv(p1, p2)) if tv_ is None else tv_
-    w = scratch("maximal_coupling_draw.w", p1.shape)   # the weights of one draw at a time
+    ``p1(X) > p2(X)`` and ``p2(Y) > p1(Y)``. Deterministic in three uniforms."""
+    x, y, _ = _coupling(np.asarray(p1, dtype=np.float64), np.asarray(p2, dtype=np.float64),
+                        u1, u2, u3)
+    return x, y
+
+
+def _coupling(p1, p2, u1, u2, u3) -> tuple[int, int, float]:
+    """:func:`maximal_coupling_draw` and the ``TV(p1, p2)`` it used (``divergences.tv``'s
+    value: the same difference and sum). With ``d = p1 - p2`` and ``a = |d|``, ``d + a`` and
+    ``a - d`` are exactly twice ``max(d, 0)`` and ``max(-d, 0)``: an exact doubling of every
+    weight changes no partial sum's rounding, so :func:`_draw` picks the same tokens."""
+    d = np.subtract(p1, p2, out=scratch("coupling.d", p1.shape))
+    a = np.abs(d, out=scratch("coupling.a", p1.shape))
+    tv_ = 0.5 * float(a.sum())
+    w = scratch("coupling.w", p1.shape)              # the weights of one draw at a time
     if u1 < 1.0 - tv_:
         x = _draw(np.minimum(p1, p2, out=w), u2)
-        return x, x
-    d = np.subtract(p1, p2, out=scratch("maximal_coupling_draw.d", p1.shape))
-    zero = zeros(len(d))                                # max(d, 0.0) runs 3x slower
-    x = _draw(np.maximum(d, zero, out=w), u2)
-    return x, _draw(np.maximum(np.negative(d, out=d), zero, out=w), u3)
+        return x, x, tv_
+    x = _draw(np.add(d, a, out=w), u2)
+    return x, _draw(np.subtract(a, d, out=w), u3), tv_
 
 
 def _draw(weights: np.ndarray, u: float) -> int:
@@ -275,14 +280,13 @@ class JointDraw:
     detail: dict
 
 
-def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms,
-                            tv_: float | None = None) -> JointDraw:
+def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw:
     """theory §6: output X if ``U < b1/(b1+b2)`` else Y. Stable for both agents at once.
 
     Agent 1 pays ``U b2 / (1 - U)`` when the seed switched to X (X != Y, X realized);
     agent 2 pays ``b1 (1 - U) / U`` when it switched to Y; else 0. Their means equal
-    the linear closed form ``TV (B ln(1 + b/B) - bB/(b + B))``. ``tv_``: ``TV(p_1, p_2)``,
-    when the caller has it.
+    the linear closed form ``TV (B ln(1 + b/B) - bB/(b + B))``; ``detail["tv"]`` is that
+    ``TV(p_1, p_2)`` (the step hands it to the closed form).
     """
     if P.shape[0] != 2:
         raise InvalidInput(f"the joint linear sampler takes exactly 2 agents, got {P.shape[0]}",
@@ -291,7 +295,8 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms,
     b1, b2 = float(b[0]), float(b[1])
     if b1 + b2 <= 0:
         raise InvalidInput("every bid is 0: linear aggregation is undefined (theory §2)", value=[b1, b2])
-    x, y = maximal_coupling_draw(P[0], P[1], u1, u2, u3, tv_)
+    x, y, tv_ = _coupling(np.asarray(P[0], dtype=np.float64),
+                          np.asarray(P[1], dtype=np.float64), u1, u2, u3)
     pick_x = U < b1 / (b1 + b2)
     token = x if pick_x else y
     z = np.zeros(2)
@@ -300,7 +305,7 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms,
             z[0] = U * b2 / (1.0 - U)
         elif b1 > 0:
             z[1] = b1 * (1.0 - U) / U
-    return JointDraw(token, z, {"x": x, "y": y, "U": U})
+    return JointDraw(token, z, {"x": x, "y": y, "U": U, "tv": tv_})
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ function that asked for it (copy what is returned).
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
@@ -29,11 +28,3 @@ def scratch(name: str, shape: tuple[int, ...]) -> np.ndarray:
         arr = store[name] = np.empty(shape)
     return arr
 
-
-@functools.lru_cache(maxsize=8)
-def zeros(V: int) -> np.ndarray:
-    """A read-only float64 vector of ``V`` zeros (``np.maximum(x, zeros(V))`` takes a
-    vectorized loop that ``np.maximum(x, 0.0)`` does not)."""
-    out = np.zeros(V)
-    out.flags.writeable = False
-    return out
