@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from mechanism import TokenAuction, expected_payments, get_rule, step_uniforms
-from mechanism.sampling import inverse_cdf, joint_linear_two_agents
+from mechanism.sampling import (cumsum_search, inverse_cdf, joint_linear_two_agents,
+                                maximal_coupling_draw)
 from mechanism.validation import as_distributions
 from mechanism.workspace import scratch
 from tests.mechanism.test_linear_closed_form import (TOL, exact_payment, off_by_round_off,
@@ -155,3 +156,42 @@ def test_scratch_is_one_array_per_name_shape_and_thread():
     worker.join()
     assert not np.shares_memory(other[0], a)
     assert scratch("test_scratch", (2, 4)).shape == (2, 4)
+
+
+def _draw_as_first_written(weights, u):
+    t = int(cumsum_search(weights, u, scaled=True)[0])
+    return t if t < len(weights) else int(np.flatnonzero(weights > 0)[-1])
+
+
+def coupling_as_first_written(p1, p2, u1, u2, u3):
+    """The maximal coupling with ``max(d, 0)`` and ``max(-d, 0)`` as its two weights."""
+    d = p1 - p2
+    if u1 < 1.0 - 0.5 * float(np.abs(d).sum()):
+        x = _draw_as_first_written(np.minimum(p1, p2), u2)
+        return x, x
+    return (_draw_as_first_written(np.maximum(d, 0.0), u2),
+            _draw_as_first_written(np.maximum(-d, 0.0), u3))
+
+
+def test_the_coupling_draws_what_its_first_form_drew(rng):
+    """The draws weigh ``d + |d|`` and ``|d| - d``, twice ``max(+-d, 0)`` exactly: the same
+    tokens, also with subnormal and near-equal reports and seeds at the edge of a token."""
+    for k in range(300):
+        V = int(rng.integers(2, 4000))
+        P = off_by_round_off(rng, 2, V, zeros=k % 2 == 0)
+        if k % 3 == 0:
+            P[1] = P[0]
+            P[1, rng.integers(V, size=3)] += rng.choice([1e-310, 5e-324, 1e-17], size=3)
+        if k % 7 == 0:
+            P[:, : V // 2] *= 1e-300
+            P /= P.sum(axis=1, keepdims=True)
+        u1, u2, u3 = rng.random(3)
+        if k % 4 == 0:
+            u1 = float(np.nextafter(1.0, 0.0))   # the seeds that switch
+        if k % 5 == 0:                           # at a token's edge of the first weights
+            c = np.cumsum(np.maximum(P[0] - P[1], 0.0))
+            if c[-1] > 0:
+                u2 = float(c[rng.integers(V)] / c[-1])
+                u2 = u2 if u2 < 1.0 else float(np.nextafter(1.0, 0.0))
+        assert maximal_coupling_draw(P[0], P[1], u1, u2, u3) == \
+            coupling_as_first_written(P[0], P[1], u1, u2, u3), k
