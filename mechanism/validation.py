@@ -138,12 +138,15 @@ _FAST_BID_MAX = 1e300
 
 def as_bids(bids, n: int) -> np.ndarray:
     """Validate one bid per agent: finite and non-negative (theory §1). Returns float64 (n,)."""
-    _not_complex(bids, "bids", "pass one real non-negative number per agent")
-    try:
-        arr = np.asarray(bids, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"bids are not numeric ({exc}); pass one non-negative number per agent",
-                           value=bids) from exc
+    if type(bids) is np.ndarray and bids.dtype == np.float64:
+        arr = bids                              # already float64: nothing to convert
+    else:
+        _not_complex(bids, "bids", "pass one real non-negative number per agent")
+        try:
+            arr = np.asarray(bids, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"bids are not numeric ({exc}); pass one non-negative number "
+                               "per agent", value=bids) from exc
     if arr.ndim != 1 or arr.size != n:
         raise InvalidInput(f"expected {n} bids (one per agent), got shape {arr.shape}",
                            value=bids)
