@@ -183,8 +183,8 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     rule = R.as_rule(rule)
     P = as_distributions(dists)
     b = as_bids(bids, P.shape[0])
-    rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
-    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol)
+    q = rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
+    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol, aggregate=q)
 
 
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
