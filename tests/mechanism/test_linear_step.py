@@ -195,3 +195,20 @@ def test_the_coupling_draws_what_its_first_form_drew(rng):
                 u2 = u2 if u2 < 1.0 else float(np.nextafter(1.0, 0.0))
         assert maximal_coupling_draw(P[0], P[1], u1, u2, u3) == \
             coupling_as_first_written(P[0], P[1], u1, u2, u3), k
+
+
+def test_one_profile_evaluates_bit_for_bit_as_the_batch(rng):
+    """The step's aggregate (``Rule.evaluate``) is the bid path's (``Rule.batch``) at the
+    same bids, to the last bit: bids from 1e-300 to 1e300, zero bids, with and without a
+    reference."""
+    for k in range(300):
+        n, V = int(rng.integers(1, 9)), int(rng.integers(1, 2000))
+        P = rng.dirichlet(np.ones(V), size=n)
+        b = rng.exponential(1.0, n) * 10.0 ** float(rng.integers(-300, 300))
+        if k % 3 == 0:
+            b[rng.integers(n)] = 0.0
+        ref = rng.dirichlet(np.ones(V)) if k % 4 == 0 else None
+        rule = get_rule("linear", reference=ref, weight=0.5 if ref is not None else 0.0)
+        if rule.total_weight(b) <= 0:
+            continue
+        np.testing.assert_array_equal(rule.evaluate(P, b), rule.batch(P, b[None, :])[0])
