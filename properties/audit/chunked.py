@@ -42,7 +42,8 @@ from mechanism import rules as R
 from mechanism.errors import InvalidInput
 from mechanism.validation import EXACT_TOL
 
-from properties.audit.stream import SparseRows, VerifiedStep, verified_steps
+from properties.audit.blocks import SparseRows
+from properties.audit.stream import VerifiedStep, verified_steps
 
 CHUNK_STEPS = 256
 CHUNK_ENTRIES = 1 << 20
