@@ -3,11 +3,11 @@
 A step's block in ``reports.bin`` (:mod:`mechanism.transcript`) holds its rows one after
 the other, each ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
 :func:`decode_sparse` reads one block; :func:`decode_blocks` reads the blocks of many
-steps at once (one walk over the row headers, then every row's indices and values
-gathered by numpy in one call each). Both refuse exactly what
+steps at once (one walk over the row headers, then all indices and all values joined
+and read by numpy once). Both refuse exactly what
 :func:`mechanism.transcript.decode_rows` refuses about the layout (a row past its block,
-a negative count, a token outside ``0..V-1``), and the one-block reader raises its very
-error; the filter (:mod:`properties.audit.chunked`) judges the values.
+a negative count, a token outside ``0..V-1``), and a refused block raises the one-block
+reader's very error; the filter (:mod:`properties.audit.chunked`) judges the values.
 """
 
 from __future__ import annotations
@@ -59,63 +59,54 @@ def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
                       np.frombuffer(b"".join(val), "<f8"))
 
 
-def _row_heads(region: bytes, spans, n_rows: int):
-    """Per block: the word index of each row's count and the count, or None where the
-    block's rows do not fit in it (that block is then read by :func:`decode_sparse`)."""
+def _rows_of(view: memoryview, start: int, length: int, n_rows: int, idx: list, val: list):
+    """Append the block's rows' index and value bytes to ``idx`` and ``val``; their
+    counts, or None where a row does not fit in the block (nothing appended then)."""
     unpack = _INT32.unpack_from
-    out = []
-    for start, length in spans:
-        pos, end, heads, ks = start, start + length, [], []
-        for _ in range(n_rows):
-            k = unpack(region, pos)[0] if pos + 4 <= end else -1
-            if k < 0 or pos + 4 + 12 * k > end:
-                heads = None
-                break
-            heads.append(pos // 4)
-            ks.append(k)
-            pos += 4 + 12 * k
-        out.append(None if heads is None else (heads, ks))
-    return out
-
-
-def _gather(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``words[s:s + c]`` for every (s, c), concatenated, in one fancy index."""
-    total = int(counts.sum())
-    offs = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-    return words[offs + np.arange(total)]
+    pos, end, ks, mark = start, start + length, [], len(idx)
+    for _ in range(n_rows):
+        k = unpack(view, pos)[0] if pos + 4 <= end else -1
+        stop = pos + 4 + 12 * k
+        if k < 0 or stop > end:
+            del idx[mark:], val[mark:]
+            return None
+        idx.append(view[pos + 4:pos + 4 + 4 * k])
+        val.append(view[pos + 4 + 4 * k:stop])
+        ks.append(k)
+        pos = stop
+    return ks
 
 
 def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
-                  V: int) -> list[SparseRows]:
-    """The blocks at ``spans`` (byte ``(start, length)`` in ``region``) decoded at once,
-    each as :func:`decode_sparse` decodes it (a malformed block goes through it and
-    raises its error, when the caller reaches that block: see :class:`Pending`)."""
-    if len(region) % 4 or any(s % 4 or L % 4 for s, L in spans):
-        return [Pending(memoryview(region)[s:s + L], n_rows, V) for s, L in spans]
-    words = np.frombuffer(region, "<i4")
-    heads = _row_heads(region, spans, n_rows)
-    good = [h for h in heads if h is not None]
-    h = np.array([x for hs, _ in good for x in hs], dtype=np.int64)
-    k = np.array([x for _, ks in good for x in ks], dtype=np.int64)
-    idx = _gather(words, h + 1, k)
-    # the values: 2 k words after the indices, gathered as int32 pairs, read as float64
-    val = _gather(words, h + 1 + k, 2 * k).view("<f8") if k.size else np.zeros(0)
-    per_block = np.add.reduceat(k, np.arange(0, k.size, n_rows)) if k.size else k
-    ends = np.cumsum(per_block)
-    out, g = [], 0
-    for (start, length), hk in zip(spans, heads):
-        blob = memoryview(region)[start:start + length]
-        if hk is None:
+                  V: int) -> list:
+    """The blocks at ``spans`` (byte ``(start, length)`` in ``region``) decoded at once:
+    per block the :class:`SparseRows` that :func:`decode_sparse` gives, its arrays views
+    of one array for all blocks (one join and one ``frombuffer`` of each kind); a block
+    that :func:`decode_sparse` would refuse comes back as :class:`Pending`, which raises
+    that error when decoded."""
+    view = memoryview(region)
+    idx, val, counts = [], [], []
+    for start, length in spans:
+        counts.append(_rows_of(view, start, length, n_rows, idx, val))
+    all_idx = np.frombuffer(b"".join(idx), "<i4")
+    all_val = np.frombuffer(b"".join(val), "<f8")
+    sizes = np.array([sum(ks) if ks is not None else 0 for ks in counts], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    bad = (all_idx < 0) | (all_idx >= V)
+    if bad.any():  # the blocks holding an index outside 0..V-1
+        bad_block = np.zeros(len(spans), dtype=bool)
+        bad_block[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
+    else:
+        bad_block = np.zeros(len(spans), dtype=bool)
+    out = []
+    for g, ((start, length), ks) in enumerate(zip(spans, counts)):
+        blob = view[start:start + length]
+        if ks is None or bad_block[g]:
             out.append(Pending(blob, n_rows, V))
             continue
-        lo, hi = int(ends[g] - per_block[g]), int(ends[g])
-        ii = idx[lo:hi]
-        if ii.size and (ii.min() < 0 or ii.max() >= V):
-            out.append(Pending(blob, n_rows, V))
-        else:
-            out.append(SparseRows(blob, n_rows, V, np.array(hk[1], dtype=np.int64), ii,
-                                  val[lo:hi]))
-        g += 1
+        lo, hi = int(ends[g] - sizes[g]), int(ends[g])
+        out.append(SparseRows(blob, n_rows, V, np.array(ks, dtype=np.int64), all_idx[lo:hi],
+                              all_val[lo:hi]))
     return out
 
 
