@@ -5,9 +5,12 @@ the other, each ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
 :func:`decode_sparse` reads one block; :func:`decode_blocks` reads the blocks of many
 steps at once (one walk over the row headers, then all indices and all values joined
 and read by numpy once). Both refuse exactly what
-:func:`mechanism.transcript.decode_rows` refuses about the layout (a row past its block,
-a negative count, a token outside ``0..V-1``), and a refused block raises the one-block
-reader's very error; the filter (:mod:`properties.audit.chunked`) judges the values.
+:func:`mechanism.transcript.decode_rows` refuses (a row past its block, a negative
+count, a token outside ``0..V-1``, tokens not increasing within a row, a stored zero),
+by raising its very error (the one-block reader calls it; a refused block of a batch
+comes back :class:`Pending`, read alone when its step is reached), so the sparse and the
+dense reading of a run record the same divergences; the filter
+(:mod:`properties.audit.chunked`) judges the values.
 """
 
 from __future__ import annotations
@@ -52,11 +55,24 @@ def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
         val.append(blob[pos + 4 + 4 * k:end])
         nnz.append(k)
         pos = end
-    ii = np.frombuffer(b"".join(idx), "<i4")
-    if ii.size and (ii.min() < 0 or ii.max() >= V):
+    ii, vv, kk = np.frombuffer(b"".join(idx), "<i4"), np.frombuffer(b"".join(val), "<f8"), \
+        np.array(nnz, dtype=np.int64)
+    if refused_entries(ii, vv, kk, V).any():
         decode_rows(blob, n_rows, V)
-    return SparseRows(blob, n_rows, V, np.array(nnz, dtype=np.int64), ii,
-                      np.frombuffer(b"".join(val), "<f8"))
+    return SparseRows(blob, n_rows, V, kk, ii, vv)
+
+
+def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -> np.ndarray:
+    """Per stored entry: whether :func:`decode_rows` refuses it -- a token outside
+    ``0..V-1``, a stored zero, or a token not above the one before it in its row."""
+    bad = (idx < 0) | (idx >= V) | (val == 0)
+    if idx.size > 1:
+        down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1
+        if down.size:
+            start = np.zeros(idx.size, dtype=bool)
+            start[(np.cumsum(nnz) - nnz)[nnz > 0]] = True
+            bad[down[~start[down]]] = True
+    return bad
 
 
 def _rows_of(view: memoryview, start: int, length: int, n_rows: int, idx: list, val: list):
@@ -92,12 +108,10 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     all_val = np.frombuffer(b"".join(val), "<f8")
     sizes = np.array([sum(ks) if ks is not None else 0 for ks in counts], dtype=np.int64)
     ends = np.cumsum(sizes)
-    bad = (all_idx < 0) | (all_idx >= V)
-    if bad.any():  # the blocks holding an index outside 0..V-1
-        bad_block = np.zeros(len(spans), dtype=bool)
-        bad_block[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
-    else:
-        bad_block = np.zeros(len(spans), dtype=bool)
+    nnz = np.array([k for ks in counts if ks is not None for k in ks], dtype=np.int64)
+    bad = refused_entries(all_idx, all_val, nnz, V)
+    bad_block = np.zeros(len(spans), dtype=bool)  # the blocks holding a refused entry
+    bad_block[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
     out = []
     for g, ((start, length), ks) in enumerate(zip(spans, counts)):
         blob = view[start:start + length]

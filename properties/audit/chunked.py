@@ -37,12 +37,14 @@ from __future__ import annotations
 import numpy as np
 
 from mechanism import step_uniforms
+from mechanism.auction import EXTRA_UNIFORMS
 from mechanism import rules as R
 from mechanism.errors import InvalidInput
 from mechanism.validation import EXACT_TOL
 
 from properties.audit.blocks import SparseRows
 from properties.audit.stream import VerifiedStep, verified_steps
+from properties.audit.uniforms import many_step_uniforms
 
 CHUNK_STEPS = 1024
 CHUNK_ENTRIES = 1 << 21
@@ -192,15 +194,14 @@ class ChunkAuditor:
 
     def _uniforms(self, items) -> tuple[np.ndarray, np.ndarray]:
         """Per step: whether the recorded uniforms are ``step_uniforms(seed, step, n)``
-        (a pure function of both), and ``u_0``."""
-        ok = np.zeros(len(items), dtype=bool)
-        u0 = np.zeros(len(items))
-        for k, it in enumerate(items):
-            u = step_uniforms(self.seed, it.record["step"], self.n).tolist()
-            ru = it.record["uniforms"]
-            ok[k] = u == ru  # element by element ==: only numbers equal to these floats
-            u0[k] = u[0]
-        return ok, u0
+        (a pure function of both; for the chunk at once by
+        :func:`properties.audit.uniforms.many_step_uniforms`), and ``u_0``."""
+        steps = [it.record["step"] for it in items]
+        u = many_step_uniforms(self.seed, steps, self.n + EXTRA_UNIFORMS)
+        if u is None:  # a seed or step beyond what the vector form takes
+            u = np.array([step_uniforms(self.seed, k, self.n) for k in steps])
+        recorded = np.array([it.record["uniforms"] for it in items], dtype=np.float64)
+        return (recorded == u).all(axis=1), u[:, 0].copy()
 
     def _tokens(self, items, ok, e, S, Wsafe, u0) -> np.ndarray:
         """Per step: the recorded token is the inverse CDF of ``q = S / W`` at ``u_0``,
