@@ -53,7 +53,8 @@ def line_hash(prev: str, line: bytes, hash_value) -> str:
     """The chain hash of a canonical ``line`` (no newline) whose ``"hash"`` member is
     ``hash_value`` (None: the line has none)."""
     if isinstance(hash_value, str):
-        member = b'"hash":' + canonical(hash_value)
+        member = b'"hash":' + (b'"' + hash_value.encode() + b'"' if hash_value.isalnum()
+                               and hash_value.isascii() else canonical(hash_value))
         for cut in (member + b",", b"," + member):
             at = line.find(cut)
             if at >= 0:
@@ -74,14 +75,15 @@ _ENCODE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
     None, _no_default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, False)
 
 
-def parse_lines(lines: list[bytes], max_depth: int = MAX_DEPTH) -> list[dict] | None:
+def parse_lines(lines: list[bytes], max_depth: int | None = MAX_DEPTH) -> list[dict] | None:
     """The records of ``lines`` (each ending with its ``\n``) if EVERY line is a plainly
     canonical record, else None: then read them one by one with :func:`parse_line`, which
     names the defect and its line. One ``json.loads`` of the lines joined as a JSON list,
     then each record re-encoded and compared with ITS line: equal bytes make the line the
     canonical JSON of that record (so a line holding two records, or half of one, or a
     duplicate key, never compares equal). A record returned here is exactly what
-    :func:`parse_line` returns for its line."""
+    :func:`parse_line` returns for its line. ``max_depth=None``: no depth check, for a
+    caller whose schema check of every record bounds its nesting anyway."""
     if not _ENCODE:  # pragma: no cover - CPython has the C encoder
         return None
     data = b"".join(lines)
@@ -98,7 +100,7 @@ def parse_lines(lines: list[bytes], max_depth: int = MAX_DEPTH) -> list[dict] | 
     try:
         for rec, text in zip(recs, texts):
             if type(rec) is not dict or "".join(encode(rec, 0)) != text \
-                    or _depth(rec, max_depth) > max_depth:
+                    or max_depth is not None and _depth(rec, max_depth) > max_depth:
                 return None
     except (ValueError, TypeError):  # a number read as infinity (allow_nan=False)
         return None

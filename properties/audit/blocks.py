@@ -75,22 +75,27 @@ def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -
     return bad
 
 
-def _rows_of(view: memoryview, start: int, length: int, n_rows: int, idx: list, val: list):
-    """Append the block's rows' index and value bytes to ``idx`` and ``val``; their
-    counts, or None where a row does not fit in the block (nothing appended then)."""
+def _walk(view: memoryview, spans, n_rows: int):
+    """Every block's rows: their index bytes and value bytes (lists over all blocks, in
+    order), every row's count, and per block whether its rows fit in it (a block whose
+    rows do not contributes nothing)."""
     unpack = _INT32.unpack_from
-    pos, end, ks, mark = start, start + length, [], len(idx)
-    for _ in range(n_rows):
-        k = unpack(view, pos)[0] if pos + 4 <= end else -1
-        stop = pos + 4 + 12 * k
-        if k < 0 or stop > end:
-            del idx[mark:], val[mark:]
-            return None
-        idx.append(view[pos + 4:pos + 4 + 4 * k])
-        val.append(view[pos + 4 + 4 * k:stop])
-        ks.append(k)
-        pos = stop
-    return ks
+    idx, val, counts, fits = [], [], [], []
+    for start, length in spans:
+        pos, end, mark = start, start + length, len(idx)
+        for _ in range(n_rows):
+            k = unpack(view, pos)[0] if pos + 4 <= end else -1
+            at = pos + 4 + 4 * k
+            stop = at + 8 * k
+            if k < 0 or stop > end:
+                del idx[mark:], val[mark:], counts[mark:]
+                break
+            idx.append(view[pos + 4:at])
+            val.append(view[at:stop])
+            counts.append(k)
+            pos = stop
+        fits.append(len(idx) > mark or n_rows == 0)
+    return idx, val, counts, fits
 
 
 def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
@@ -101,26 +106,25 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     that :func:`decode_sparse` would refuse comes back as :class:`Pending`, which raises
     that error when decoded."""
     view = memoryview(region)
-    idx, val, counts = [], [], []
-    for start, length in spans:
-        counts.append(_rows_of(view, start, length, n_rows, idx, val))
+    idx, val, counts, fits = _walk(view, spans, n_rows)
     all_idx = np.frombuffer(b"".join(idx), "<i4")
     all_val = np.frombuffer(b"".join(val), "<f8")
-    sizes = np.array([sum(ks) if ks is not None else 0 for ks in counts], dtype=np.int64)
-    ends = np.cumsum(sizes)
-    nnz = np.array([k for ks in counts if ks is not None for k in ks], dtype=np.int64)
+    nnz = np.array(counts, dtype=np.int64)
+    ends = np.cumsum(nnz)[n_rows - 1::n_rows] if nnz.size else nnz  # per fitting block
     bad = refused_entries(all_idx, all_val, nnz, V)
-    bad_block = np.zeros(len(spans), dtype=bool)  # the blocks holding a refused entry
-    bad_block[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
-    out = []
-    for g, ((start, length), ks) in enumerate(zip(spans, counts)):
+    refused = np.zeros(ends.size, dtype=bool)  # the fitting blocks holding a refused entry
+    refused[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
+    out, g, lo = [], 0, 0
+    for (start, length), fit in zip(spans, fits):
         blob = view[start:start + length]
-        if ks is None or bad_block[g]:
+        if not fit:
             out.append(Pending(blob, n_rows, V))
             continue
-        lo, hi = int(ends[g] - sizes[g]), int(ends[g])
-        out.append(SparseRows(blob, n_rows, V, np.array(ks, dtype=np.int64), all_idx[lo:hi],
-                              all_val[lo:hi]))
+        hi = int(ends[g])
+        out.append(Pending(blob, n_rows, V) if refused[g] else
+                   SparseRows(blob, n_rows, V, nnz[g * n_rows:(g + 1) * n_rows],
+                              all_idx[lo:hi], all_val[lo:hi]))
+        g, lo = g + 1, hi
     return out
 
 

@@ -219,8 +219,9 @@ def _batch(lines: list[bytes], line: int, path: Path, header: dict) -> list[dict
     """The validated records of a batch of lines when every line reads plainly
     (:func:`mechanism.records.parse_lines`, :func:`properties.audit.schema.steps_valid`),
     else None: then each line is read alone by :func:`_record`, which names the defect
-    after every earlier line has been yielded."""
-    recs = parse_lines(lines)
+    after every earlier line has been yielded. The nesting depth is not checked by
+    ``parse_lines`` here: a step or end record that passes the schema is 2 deep at most."""
+    recs = parse_lines(lines, max_depth=None)
     if recs is None:
         return None
     steps = recs[:-1] if "end" in recs[-1] else recs

@@ -82,7 +82,7 @@ def test_a_record_split_over_two_lines_is_refused():
 
 # -- a bad line in the middle of a batch ----------------------------------------------
 
-@pytest.mark.parametrize("defect", ["number", "space", "bool", "schema", "cut"])
+@pytest.mark.parametrize("defect", ["number", "space", "bool", "schema", "deep", "cut"])
 def test_a_bad_line_inside_a_batch_is_named_by_its_line(tmp_path, line_by_line, defect):
     run = record(tmp_path / "run", n=3, steps=30)
     path = run / JSONL
@@ -97,6 +97,8 @@ def test_a_bad_line_inside_a_batch_is_named_by_its_line(tmp_path, line_by_line, 
         text = text.replace('"step":15', '"step":true')
     elif defect == "schema":
         text = text.replace('"sampler":"inverse_cdf"', '"sampler":7')
+    elif defect == "deep":  # canonical JSON, nested too deep: parse_line's own refusal
+        text = text.replace('"thresholds":null', '"thresholds":[[[[1.0]]]]')
     lines[k] = text.encode()
     if defect == "cut":
         lines = lines[:k] + [lines[k][:40]]
@@ -105,6 +107,8 @@ def test_a_bad_line_inside_a_batch_is_named_by_its_line(tmp_path, line_by_line, 
     report = agree(run, line_by_line)
     assert report.exit_code == 2 and report.error_line == 17, report.summary()
     assert report.steps_read == 15 and "17" in report.error
+    if defect == "deep":
+        assert "nested deeper" in report.error
 
 
 def test_bad_lines_in_later_batches(tmp_path, line_by_line, monkeypatch):
