@@ -40,9 +40,9 @@ from mechanism import step_uniforms
 from mechanism.auction import EXTRA_UNIFORMS
 from mechanism import rules as R
 from mechanism.errors import InvalidInput
-from mechanism.validation import EXACT_TOL
 
 from properties.audit.blocks import SparseRows
+from properties.audit.entries import Entries
 from properties.audit.stream import VerifiedStep, verified_steps
 from properties.audit.uniforms import many_step_uniforms
 
@@ -99,26 +99,6 @@ def payment_method(auction, header: dict) -> str:
     return compute_payments(rule, np.full((n, 2), 0.5), np.ones(n), auction.payment).method
 
 
-def _unique(keys: np.ndarray):
-    """``np.unique(keys, return_inverse=True)``: uint32 keys sorted together with their
-    positions, packed in one uint64 each (a plain sort is several times faster than an
-    argsort); wider keys by a stable argsort."""
-    if keys.dtype == np.uint32 and keys.size < 2 ** 32:
-        packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(keys.size, dtype=np.uint64)
-        packed.sort()
-        ks = (packed >> np.uint64(32)).astype(np.uint32)
-        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    else:
-        order = np.argsort(keys, kind="stable")
-        ks = keys[order]
-    first = np.empty(ks.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(ks[1:], ks[:-1], out=first[1:])
-    inv = np.empty(ks.size, dtype=np.int64)
-    inv[order] = np.cumsum(first) - 1
-    return ks[first], inv
-
-
 class ChunkAuditor:
     """Replays chunks of steps of one run (see the module docstring)."""
 
@@ -152,15 +132,43 @@ class ChunkAuditor:
         self.errs, self.replayed = (0.0, 0.0), (np.zeros((0, self.n)), None)
         if elig.any():
             with np.errstate(all="ignore"):  # NaN or inf compare False: the serial path runs
-                ok[elig] = self._check([it for (it, _), e in zip(chunk, elig) if e])
+                ok[elig] = self._check_groups([it for (it, _), e in zip(chunk, elig) if e])
         return ok
 
+    def _check_groups(self, items: list[VerifiedStep]) -> np.ndarray:
+        """:meth:`_check` on the dense steps (every row stores all V tokens) and on the
+        others apart (each step's checks are its own), the results in ``items``' order."""
+        dense = np.array([self._dense(it) for it in items])
+        if dense.all() or not dense.any():
+            return self._check(items)
+        ok = np.zeros(len(items), dtype=bool)
+        want = np.zeros((len(items), self.n))
+        ident = np.zeros((len(items), self.n)) if self.check_properties else None
+        errs = (0.0, 0.0)
+        for group in (dense, ~dense):
+            ok[group] = self._check([it for it, g in zip(items, group) if g])
+            want[group] = self.replayed[0]
+            if ident is not None:
+                ident[group] = self.replayed[1]
+            errs = (max(errs[0], self.errs[0]), max(errs[1], self.errs[1]))
+        self.errs, self.replayed = errs, (want, ident)
+        return ok
+
+    def _dense(self, item: VerifiedStep) -> bool:
+        """Every row of the step stores exactly the tokens ``0..V-1``."""
+        idx = item.rows.idx
+        return idx.size == item.rows.n_rows * self.V and \
+            bool((idx.reshape(-1, self.V) == np.arange(self.V, dtype=idx.dtype)).all())
+
     def _check(self, items: list[VerifiedStep]) -> np.ndarray:
+        """Per step of ``items`` (all dense, or all not: :meth:`_check_groups`): whether it
+        passes every check here."""
         n = self.n
+        dense = all(self._dense(it) for it in items)
         b = np.array([it.record["bids"] for it in items], dtype=np.float64)        # (m, n)
         z = np.array([it.record["payments"] for it in items], dtype=np.float64)    # (m, n)
         ok, u0 = self._uniforms(items)
-        e = _Entries(items, self.n + self.has_ref)
+        e = Entries(items, self.n + self.has_ref, dense)
         ok &= e.rows_ok()
         W = b.sum(axis=1) + self.lam                                               # (m,)
         ok &= W > 0
@@ -229,58 +237,6 @@ class ChunkAuditor:
             out[a:b] = (ok[a:b] & (t < f[1:]) & (c[tc] - x > MARGIN) & (x - below > MARGIN)
                         & (e.uniq[lo:hi][tc] - np.arange(a, b) * self.V == token[a:b]))
         return out
-
-
-class _Entries:
-    """A chunk's stored entries, concatenated: per entry its token ``idx`` and value
-    ``val``; per row (``R`` rows a step) its entry count ``nnz``. Per-entry copies of
-    per-row data come by ``np.repeat`` (no division, no fancy indexing)."""
-
-    def __init__(self, items, R: int):
-        self.R, self.m = R, len(items)
-        self.nnz = np.concatenate([it.rows.nnz for it in items])                   # (m R,)
-        self.idx = np.concatenate([it.rows.idx for it in items])                   # int32
-        self.val = np.concatenate([it.rows.val for it in items])
-        self.seg = self.repeat(np.arange(self.m * R))    # (step, row) of each entry
-
-    def repeat(self, per_row: np.ndarray) -> np.ndarray:
-        """A value per row (``m R``), one copy per entry of that row."""
-        return np.repeat(per_row, self.nnz)
-
-    def per_row(self, x: np.ndarray) -> np.ndarray:
-        """The sum of ``x`` (per entry) over each row, as (m, R)."""
-        return np.bincount(self.seg, weights=x, minlength=self.m * self.R).reshape(self.m, self.R)
-
-    def rows_ok(self) -> np.ndarray:
-        """Per step: every value finite and >= 0, tokens increasing within each row, each
-        row summing to 1 within ``EXACT_TOL / 2`` (the serial path would not renormalize)."""
-        val, idx = self.val, self.idx
-        bad = ~((val >= 0) & (val < np.inf))                   # NaN, negative, infinite
-        down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1         # a row starts, or a defect
-        starts = np.cumsum(self.nnz)                           # sorted: a binary search
-        at = starts[np.minimum(np.searchsorted(starts, down), starts.size - 1)] if down.size \
-            else down
-        bad[down[at != down]] = True
-        ok = np.ones(self.m, dtype=bool)
-        if bad.any():
-            ok[np.unique(self.seg[bad] // self.R)] = False
-            val = self.val = np.where(bad, 0.0, val)          # those steps are not judged here
-        sums = np.bincount(self.seg, weights=val, minlength=self.m * self.R)
-        return ok & ~(np.abs(sums - 1.0) > EXACT_TOL / 2).reshape(self.m, self.R).any(axis=1)
-
-    def weighted_sum(self, weight: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
-        """``S = sum_j w_j p_j`` on each step's support union (sorted by step, then token;
-        ``self.uniq`` = step V + token, ``self.key_step`` its step), and ``S`` at each entry."""
-        # step V + token: as uint32 when it fits (a stable sort of half the bytes, twice as fast)
-        small = np.uint32 if self.m * V < 2 ** 32 else np.int64
-        keys = self.repeat(np.repeat(np.arange(self.m, dtype=small) * small(V), self.R))
-        np.add(keys, self.idx, out=keys, casting="unsafe")   # tokens are in 0..V-1
-        uniq, inv = _unique(keys)
-        self.uniq = uniq.astype(np.int64)
-        S = np.bincount(inv, weights=self.repeat(weight.ravel()) * self.val,
-                        minlength=self.uniq.size)
-        self.key_step = self.uniq // V
-        return S, S[inv]
 
 
 def _identity(tv, b, B, good):
