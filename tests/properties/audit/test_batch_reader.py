@@ -295,3 +295,29 @@ def test_many_step_uniforms_equals_step_uniforms():
             np.testing.assert_array_equal(many_step_uniforms(seed, steps, n + 5), want)
     assert many_step_uniforms(2 ** 96, [1], 6) is None      # too many entropy words
     assert many_step_uniforms(1, [2 ** 32], 6) is None      # a step of two words
+
+
+@pytest.mark.parametrize("forge", ["payment", "token", "value"])
+def test_a_forged_dense_step_never_passes_the_filter(tmp_path, forge):
+    """The dense steps (every 5th here) are checked apart from the sparse ones."""
+    from dataclasses import replace
+    from tests.properties.audit.test_chunked_values import filter_values
+    run = top_p_run(tmp_path / "a", 4, False, 3)
+    header, auction, items, ok, _ = filter_values(run)
+    dense = [k for k in np.flatnonzero(ok) if items[k].rows.idx.size == 4 * 600]
+    assert len(dense) >= 3 and len(dense) < ok.sum()
+    k = dense[1]
+    rec = items[k].record
+    if forge == "payment":
+        i = int(np.argmax(rec["bids"]))
+        rec["payments"][i] += 1e-7 * rec["bids"][i]
+    elif forge == "token":
+        rec["token"] = (rec["token"] + 1) % 600
+    else:  # one probability moved to another token of the same row: sums still 1
+        val = items[k].rows.val.copy()
+        j = int(np.argmax(val[:600]))
+        val[j], val[j + 1] = val[j] * 0.5, val[j + 1] + val[j] * 0.5
+        items[k].rows = replace(items[k].rows, val=val)
+    aud = chunked.ChunkAuditor(header, 1e-9, 1e-6, chunked.payment_method(auction, header), True)
+    again = aud.check([(it, []) for it in items])
+    assert not again[k] and again.sum() == ok.sum() - 1
