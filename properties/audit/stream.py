@@ -138,14 +138,18 @@ class _Side:
 
     def prefetch(self, locs: list[dict]) -> None:
         """Read ahead the blocks at ``locs`` (validated ``reports`` objects): each run of
-        contiguous blocks inside the file, up to ``REGION_BYTES`` per read."""
+        contiguous blocks inside the file in one read, ``REGION_BYTES`` at most in all (the
+        blocks after those are read one by one)."""
         self.ahead = {}
         group: list = []
+        room = REGION_BYTES
         for loc in locs:
-            if group and (loc["offset"] != group[-1]["offset"] + group[-1]["length"]
-                          or loc["offset"] + loc["length"] - group[0]["offset"] > REGION_BYTES):
+            if group and loc["offset"] != group[-1]["offset"] + group[-1]["length"]:
                 self._read_ahead(group)
                 group = []
+            room -= loc["length"]
+            if room < 0:
+                break
             group.append(loc)
         self._read_ahead(group)
 

@@ -321,3 +321,18 @@ def test_a_forged_dense_step_never_passes_the_filter(tmp_path, forge):
     aud = chunked.ChunkAuditor(header, 1e-9, 1e-6, chunked.payment_method(auction, header), True)
     again = aud.check([(it, []) for it in items])
     assert not again[k] and again.sum() == ok.sum() - 1
+
+
+def test_read_ahead_is_bounded(tmp_path, line_by_line, monkeypatch):
+    """At most REGION_BYTES of the side file are held for a batch; the blocks after them
+    are read one by one, with the same report."""
+    monkeypatch.setattr(stream, "REGION_BYTES", 2000)
+    held, real = [], stream._Side.prefetch
+
+    def spy(self, locs):
+        real(self, locs)
+        held.append(sum(length for length, _, _ in self.ahead.values()))
+    monkeypatch.setattr(stream._Side, "prefetch", spy)
+    run = top_p_run(tmp_path / "a", 3, False, 9)
+    report = agree(run, line_by_line)
+    assert report.exit_code == 0 and held and max(held) <= 2000 and max(held) > 0
