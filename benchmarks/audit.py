@@ -199,15 +199,28 @@ def batch(args) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _audit_rate(tree: Path, folder: Path) -> float:
-    """Steps/s of the vectorized audit of ``folder`` by the checkout ``tree`` (fresh process)."""
-    out = subprocess.run([sys.executable, str(tree / "benchmarks" / "audit.py"), "--audit-child",
-                          str(folder), "--no-serial"], capture_output=True, text=True, cwd=tree,
-                         env={**os.environ, "PYTHONPATH": str(tree)})
+#: Run by ``--compare`` in a fresh process of either checkout: one warm-up audit, then the
+#: timed one (wall time and this process's CPU time, which other load on the machine
+#: disturbs less).
+_TIMED_AUDIT = """
+import json, sys, time
+from properties.audit.replay import audit_run
+audit_run(sys.argv[1])
+t0, c0 = time.perf_counter(), time.process_time()
+r = audit_run(sys.argv[1])
+print(json.dumps({"steps": r.steps_read, "wall": time.perf_counter() - t0,
+                  "cpu": time.process_time() - c0, "exit": r.exit_code}))
+"""
+
+
+def _audit_rate(tree: Path, folder: Path) -> tuple[float, float]:
+    """Steps/s (by wall time, by CPU time) of the audit of ``folder`` by checkout ``tree``."""
+    out = subprocess.run([sys.executable, "-c", _TIMED_AUDIT, str(folder)], capture_output=True,
+                         text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
     if out.returncode != 0:
         raise SystemExit(f"the audit by {tree} failed:\n{out.stderr}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["steps"] / r["seconds"]
+    return r["steps"] / r["wall"], r["steps"] / r["cpu"]
 
 
 def compare(folder: Path, other: Path, repeat: int) -> None:
@@ -216,10 +229,12 @@ def compare(folder: Path, other: Path, repeat: int) -> None:
     for _ in range(max(1, repeat)):
         mine.append(_audit_rate(ROOT, folder))
         theirs.append(_audit_rate(other, folder))
-    print(f"side by side ({repeat} turns each, best): this tree {max(mine):.0f} steps/s, "
-          f"{other} {max(theirs):.0f} steps/s; ratio {max(mine) / max(theirs):.2f}x "
-          f"(all: {', '.join(f'{x:.0f}' for x in mine)} vs {', '.join(f'{x:.0f}' for x in theirs)}); "
-          f"load average {os.getloadavg()[0]:.2f}")
+    for k, what in ((0, "wall time"), (1, "CPU time")):
+        a, b = max(x[k] for x in mine), max(x[k] for x in theirs)
+        print(f"side by side, by {what} (best of {repeat} turns each): this tree {a:.0f} steps/s, "
+              f"{other} {b:.0f} steps/s; ratio {a / b:.2f}x (all: "
+              f"{', '.join(f'{x[k]:.0f}' for x in mine)} vs {', '.join(f'{x[k]:.0f}' for x in theirs)})")
+    print(f"load average {os.getloadavg()[0]:.2f} (other processes share the machine)")
 
 
 def main(argv=None) -> int:
