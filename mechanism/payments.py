@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import crossings
 from . import rules as R
 from .bids import others_weight
 from .divergences import tv
@@ -129,6 +130,14 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
     if not len(active):
         return z, err
     paths = BidPaths(rule, P, b)
+    if rule.generic is R.log_linear:  # split at the tokens' crossings, where it can
+        split, rest = crossings.splits(paths.family, active, b)
+        done = np.array([i for i in active if i not in rest], dtype=np.int64)
+        if len(done):
+            z[done], err[done] = crossings.payments(split, tol)
+        active = np.array(rest, dtype=np.int64)
+        if not len(active):
+            return z, err
     if rule.generic in (R.linear, R.log_linear):  # no jumps in the own bid
         z[active], err[active] = V.myerson_many(lambda which, s: paths.tv(active[which], s),
                                                 b[active], tol)
