@@ -20,12 +20,14 @@ points of ``theta`` from that interpolant (scalar work) and summed over the cros
 tokens as one Chebyshev series (one recurrence over those tokens).
 
 The error estimate adds: Gauss-Kronrod's on ``F`` (:func:`quadrature.combine_many`);
-per panel ``(hi - lo) |A17 - A15|`` (A's 17-point interpolant against the 15 Kronrod
-nodes' alone: an error ``e`` in ``A`` moves every ``q_v`` by a factor ``exp(+-e)``, so the
-crossing tokens' part, whose mass is at most 1, by at most ``(hi - lo) e``); and ``H``'s
+per panel ``(hi - lo) |A17 - A9|`` (A's 17-point interpolant against the one on the ends
+and the 7 Gauss nodes: an error ``e`` in ``A`` moves every ``q_v`` by a factor
+``exp(+-e)``, so the crossing tokens' part, of mass at most 1, by about ``(hi - lo) e``);
+and ``H``'s
 ``|GL20 - GL10|`` and ``|Cheb17 - Cheb9|`` times the crossing tokens' ``q0`` mass.
-An agent whose path vetoes a token the others support (``d_v = -inf``: ``A`` jumps at 0)
-is left to Gauss-Kronrod on ``G`` (:func:`mechanism.valuations.myerson_many`).
+A token that only agent i leaves out (``d_v = -inf``) has weight 0 for ``s > 0``: ``A``
+jumps at 0 (``A(0+) < 0``, ``c(0+) = -inf``), the panels start from the limits at 0+, and
+every remaining token with ``d_v <= theta_b`` crosses.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def _weights(x: np.ndarray) -> np.ndarray:
     return np.array([1.0 / np.prod(x[j] - np.delete(x, j)) for j in range(len(x))])
 
 
-W17, W15 = _weights(X17), _weights(X17[1:16])
+#: The 9 points of the lower-order interpolant A's error is estimated with: ends, Gauss 7.
+SUB9 = np.array([0, 2, 4, 6, 8, 10, 12, 14, 16])
+W17, W9 = _weights(X17), _weights(X17[SUB9])
 
 
 def lagrange(u: np.ndarray, x: np.ndarray = X17, w: np.ndarray = W17) -> np.ndarray:
@@ -70,7 +74,7 @@ def lagrange(u: np.ndarray, x: np.ndarray = X17, w: np.ndarray = W17) -> np.ndar
     return L
 
 
-L_GRID17, L_GRID15 = lagrange(GRID), lagrange(GRID, X17[1:16], W15)
+L_GRID17, L_GRID9 = lagrange(GRID), lagrange(GRID, X17[SUB9], W9)
 L_GL20, L_GL10 = lagrange(GL20), lagrange(GL10)
 
 
@@ -98,7 +102,11 @@ class AgentPath:
         self.B, self.b = float(B), float(b)
         top = m.max()
         self.logZ0 = float(top + np.log(np.exp(m - top).sum()))
-        self.theta0 = float((q0 * d).sum())
+        kept = np.isfinite(d)  # a token only agent i leaves out: weight 0 for s > 0
+        self.vetoes = not kept.all()
+        m, d, q0 = m[kept], d[kept], q0[kept]
+        # c(0+): E_q0[d], or -inf when A jumps at 0 (A(0+) = log(1 - q0's vetoed mass))
+        self.theta0 = -np.inf if self.vetoes else float((q0 * d).sum())
         self.m, self.d, self.q0, self.k_in, self.c0 = m, d, q0, 0, 0.0
         logZ, _ = self.nodes(np.array([self.b]))
         self.theta_b = float((logZ[0] - self.logZ0) / self.t(self.b))
@@ -111,6 +119,13 @@ class AgentPath:
         self.c0 = float(self.q0[:self.k_in].sum())
         self.cross = slice(self.k_in, k_x)
         self.G_b = float(self.nodes(np.array([self.b]))[1][0])
+
+    def start(self) -> tuple[float, float]:
+        """``(A(0+), F(0+))``: 0 and 0, unless agent i alone vetoes tokens (a jump at 0)."""
+        if not self.vetoes:
+            return 0.0, 0.0
+        logZ, F = self.nodes(np.array([0.0]))
+        return float(logZ[0] - self.logZ0), float(F[0])
 
     def t(self, s):
         return s / (s + self.B)
@@ -155,7 +170,7 @@ class Panels:
         a17 = np.concatenate(([a_lo], logZ - self.path.logZ0, [a_hi]))
         f17 = np.concatenate(([f_lo], F, [f_hi]))
         k, eF = quad.combine_many(f17[None, :], [lo], [hi])
-        dA = float(np.max(np.abs(L_GRID17 @ a17 - L_GRID15 @ a17[1:16])))
+        dA = float(np.max(np.abs(L_GRID17 @ a17 - L_GRID9 @ a17[SUB9])))
         self.items.append((lo, hi, a17, f17, float(k[0]), float(eF[0]) + (hi - lo) * dA))
 
     def total(self) -> tuple[float, float]:
@@ -174,7 +189,7 @@ def _first_pass(paths: list[AgentPath]) -> list[Panels]:
         panels = Panels(p)
         x = quad.points(0.0, p.b)
         logZ, F = p.nodes(x[1:16])
-        panels.add(0.0, p.b, logZ, F, ((0.0, 0.0), (p.theta_b * p.t(p.b), p.G_b)))
+        panels.add(0.0, p.b, logZ, F, (p.start(), (p.theta_b * p.t(p.b), p.G_b)))
         out.append(panels)
     return out
 
@@ -275,7 +290,8 @@ class Crossing:
         if not len(x) or mass <= 0 or not p.theta_b > p.theta0:
             return 0.0, 0.0
         total = err = 0.0
-        stack = [(p.theta0, p.theta_b, 0)]
+        low = p.theta0 if np.isfinite(p.theta0) else float(np.nextafter(x.min(), -np.inf))
+        stack = [(low, p.theta_b, 0)]
         while stack:
             a, c, depth = stack.pop()
             sel = (x > a) & (x <= c)
@@ -296,23 +312,12 @@ class Crossing:
         return total, err
 
 
-def splits(family, agents, bids) -> tuple[list, list]:
-    """``(paths, rest)``: an :class:`AgentPath` per agent whose path has no veto of its
-    own, and the agents whose reports leave out a token every other party supports."""
-    paths, rest = [], []
-    for i in agents:
-        live = np.isfinite(family.m[i])
-        if np.isneginf(family.d[i][live]).any():
-            rest.append(int(i))
-        else:
-            paths.append(AgentPath(family.m[i], family.d[i], family.q0[i], family.B[i],
-                                   bids[i]))
-    return paths, rest
-
-
-def payments(paths: list[AgentPath], tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Every agent's ``b G(b) - int_0^b G`` and its error estimate: the panels of ``F``
-    to ``tol / 2``, the crossing part to the rest."""
+def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """``b_i G_i(b_i) - int_0^b_i G_i`` and its error estimate for each of ``agents``
+    (each with a positive bid and competition) of a :class:`mechanism.paths.
+    LogLinearFamily`: the panels of ``F`` to ``tol / 2``, the crossing part to the rest."""
+    paths = [AgentPath(family.m[i], family.d[i], family.q0[i], family.B[i], bids[i])
+             for i in agents]
     z, err = np.zeros(len(paths)), np.zeros(len(paths))
     for j, panels in enumerate(refine(paths, 0.5 * tol)):
         area, e = panels.total()

@@ -130,15 +130,10 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
     if not len(active):
         return z, err
     paths = BidPaths(rule, P, b)
-    if rule.generic is R.log_linear:  # split at the tokens' crossings, where it can
-        split, rest = crossings.splits(paths.family, active, b)
-        done = np.array([i for i in active if i not in rest], dtype=np.int64)
-        if len(done):
-            z[done], err[done] = crossings.payments(split, tol)
-        active = np.array(rest, dtype=np.int64)
-        if not len(active):
-            return z, err
-    if rule.generic in (R.linear, R.log_linear):  # no jumps in the own bid
+    if rule.generic is R.log_linear:  # G split at the tokens' crossings
+        z[active], err[active] = crossings.payments(paths.family, active, b, tol)
+        return z, err
+    if rule.generic is R.linear:  # no jumps in the own bid
         z[active], err[active] = V.myerson_many(lambda which, s: paths.tv(active[which], s),
                                                 b[active], tol)
         return z, err
