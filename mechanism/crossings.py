@@ -50,6 +50,8 @@ GRID = np.linspace(-1.0, 1.0, 65)
 MAX_PANELS, MAX_DEPTH, SECANT_STEPS = 32, 6, 6
 #: A node whose weights total less than this is recomputed shifted by its maximum.
 TINY = 1e-200
+#: Entries of one (rows, V) work buffer of the nodes: small enough to stay in cache.
+CHUNK = 1 << 16
 
 
 def _weights(x: np.ndarray) -> np.ndarray:
@@ -92,223 +94,248 @@ T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
 T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 
 
-class AgentPath:
-    """Agent i's path of one step, its tokens ordered: gaining on all of ``(0, b]``
-    (``d > theta_b``), crossing (``theta_0 < d <= theta_b``), the rest."""
+class Tokens:
+    """Every agent's path of one step, the tokens of each ordered: gaining on all of
+    ``(0, b]`` (``d > theta_b``), crossing (``theta_0 < d <= theta_b``), the rest, then
+    one token of weight 0 (``m = -inf``, ``d = 0``, as every vetoed one)."""
 
-    def __init__(self, m, d, q0, B: float, b: float):
-        live = np.isfinite(m)  # a token another party vetoes: weight 0 on the whole path
-        m, d, q0 = m[live], d[live], q0[live]
-        self.B, self.b = float(B), float(b)
-        top = m.max()
-        self.logZ0 = float(top + np.log(np.exp(m - top).sum()))
-        kept = np.isfinite(d)  # a token only agent i leaves out: weight 0 for s > 0
-        self.vetoes = not kept.all()
-        m, d, q0 = m[kept], d[kept], q0[kept]
-        # c(0+): E_q0[d], or -inf when A jumps at 0 (A(0+) = log(1 - q0's vetoed mass))
-        self.theta0 = -np.inf if self.vetoes else float((q0 * d).sum())
-        self.m, self.d, self.q0, self.k_in, self.c0 = m, d, q0, 0, 0.0
-        logZ, _ = self.nodes(np.array([self.b]))
-        self.theta_b = float((logZ[0] - self.logZ0) / self.t(self.b))
-        gain = d > self.theta_b
-        cross = (d > self.theta0) & ~gain
-        order = np.concatenate((np.flatnonzero(gain), np.flatnonzero(cross),
-                                np.flatnonzero(~gain & ~cross)))
-        self.m, self.d, self.q0 = m[order], d[order], q0[order]
-        self.k_in, k_x = int(gain.sum()), int(gain.sum() + cross.sum())
-        self.c0 = float(self.q0[:self.k_in].sum())
-        self.cross = slice(self.k_in, k_x)
-        self.G_b = float(self.nodes(np.array([self.b]))[1][0])
+    def __init__(self, family, agents, bids):
+        self.B = np.asarray(family.B, dtype=np.float64)[agents]
+        self.b = np.asarray(bids, dtype=np.float64)[agents]
+        M, D, Q0 = family.m[agents], family.d[agents], family.q0[agents]
+        live = np.isfinite(M)  # a token another party vetoes: weight 0 on the whole path
+        top = M.max(axis=1)
+        self.logZ0 = top + np.log(np.exp(M - top[:, None]).sum(axis=1))
+        kept = live & np.isfinite(D)  # a token only agent i leaves out: 0 for s > 0
+        vetoes = (live & ~kept).any(axis=1)
+        # weight 0 from here on: m = -inf, d = 0 (also the padding of the other rows)
+        M, D = np.where(kept, M, -np.inf), np.where(kept, D, 0.0)
+        # c(0+): E_q0[d], or -inf where A jumps at 0 (A(0+) = log(1 - q0's vetoed mass))
+        self.theta0 = np.where(vetoes, -np.inf, (Q0 * D).sum(axis=1))
+        t = self.b / (self.b + self.B)
+        L = M + t[:, None] * D
+        shift = L.max(axis=1)
+        e = np.exp(L - shift[:, None])
+        Z = e.sum(axis=1)
+        self.theta_b = (np.log(Z) + shift - self.logZ0) / t
+        gain = kept & (D > self.theta_b[:, None])
+        cross = kept & (D > self.theta0[:, None]) & ~gain
+        self.G_b = (e * gain).sum(axis=1) / Z - (Q0 * gain).sum(axis=1)
+        self.c0 = (Q0 * gain).sum(axis=1)
+        order = np.argsort(np.where(gain, 0, np.where(cross, 1, 2)).astype(np.int8), axis=1,
+                           kind="stable")
+        pad = [np.full((len(order), 1), v) for v in (-np.inf, 0.0, 0.0)]
+        self.m, self.d, self.q0 = (np.hstack((np.take_along_axis(X, order, axis=1), p))
+                                   for X, p in zip((M, D, Q0), pad))
+        self.k_in = gain.sum(axis=1)
+        self.k_x = self.k_in + cross.sum(axis=1)
+        self.start = np.zeros((len(self.b), 2))  # (A(0+), F(0+)): the limits at 0+
+        at = np.flatnonzero(vetoes)
+        if len(at):
+            self.start[at] = np.column_stack(self.nodes(at, np.zeros(len(at))))
 
-    def start(self) -> tuple[float, float]:
-        """``(A(0+), F(0+))``: 0 and 0, unless agent i alone vetoes tokens (a jump at 0)."""
-        if not self.vetoes:
-            return 0.0, 0.0
-        logZ, F = self.nodes(np.array([0.0]))
-        return float(logZ[0] - self.logZ0), float(F[0])
+    def t(self, j, s):
+        return s / (s + self.B[j])
 
-    def t(self, s):
-        return s / (s + self.B)
-
-    def nodes(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(log Z(s), F(s))`` at the bids ``s`` (> 0), one row of the vocabulary at a
-        time: one scaled row, one exp and one pass of sums (the gaining tokens first)."""
-        logZ, F = np.empty(len(s)), np.empty(len(s))
-        e = np.empty(len(self.m))
-        k = self.k_in
-        for j, t in enumerate(self.t(np.asarray(s, dtype=np.float64))):
-            np.multiply(self.d, t, out=e)
-            e += self.m
-            shift = 0.0
+    def nodes(self, agents: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(A(s), F(s))`` at the pairs ``(agents[k], s[k])`` (s >= 0), a chunk of rows at a
+        time in two reused buffers: one scaled row, one exp and one pass of sums (the
+        gaining tokens, the rest; every row ends in a token of weight 0)."""
+        V = self.m.shape[1]
+        A, F = np.empty(len(s)), np.empty(len(s))
+        rows = max(1, CHUNK // V)
+        E, T = np.empty((min(rows, len(s)), V)), np.empty((min(rows, len(s)), V))
+        for lo in range(0, len(s), rows):
+            a = agents[lo:lo + rows]
+            t = self.t(a, s[lo:lo + rows])
+            e = E[:len(a)]
+            np.take(self.d, a, axis=0, out=e)
+            e *= t[:, None]
+            e += np.take(self.m, a, axis=0, out=T[:len(a)])
             np.exp(e, out=e)
-            gain = e[:k].sum()
-            Z = gain + e[k:].sum()
-            if not Z >= TINY:  # the weights (nearly) underflowed: shift by their maximum
-                np.multiply(self.d, t, out=e)
-                e += self.m
-                shift = e.max()
-                e -= shift
-                np.exp(e, out=e)
-                gain = e[:k].sum()
-                Z = gain + e[k:].sum()
-            logZ[j] = shift + np.log(Z)
-            F[j] = gain / Z - self.c0
-        return logZ, F
+            gain, Z = _segments(e, self.k_in[a])
+            logZ = np.log(np.where(Z >= TINY, Z, 1.0))
+            for r in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
+                m, d = self.m[a[r]], self.d[a[r]]
+                g, z = _segments(_weights_at(m, d, t[r])[None, :], self.k_in[a[r:r + 1]])
+                gain[r], Z[r], logZ[r] = g[0], z[0], _shift(m, d, t[r]) + np.log(z[0])
+            A[lo:lo + len(a)] = logZ - self.logZ0[a]
+            F[lo:lo + len(a)] = gain / Z - self.c0[a]
+        return A, F
 
 
-class Panels:
-    """Agent i's adaptive panels in ``s``: ends, the 17 values of ``A`` and of ``F``, the
-    K15 estimate of ``int F`` and the panel's error (F's and A's interpolation's)."""
-
-    def __init__(self, path: AgentPath):
-        self.path = path
-        self.items: list[tuple] = []
-
-    def add(self, lo: float, hi: float, logZ: np.ndarray, F: np.ndarray, ends) -> None:
-        """A panel from its 15 Kronrod nodes' values and its ends' ``(A, F)``."""
-        (a_lo, f_lo), (a_hi, f_hi) = ends
-        a17 = np.concatenate(([a_lo], logZ - self.path.logZ0, [a_hi]))
-        f17 = np.concatenate(([f_lo], F, [f_hi]))
-        k, eF = quad.combine_many(f17[None, :], [lo], [hi])
-        dA = float(np.max(np.abs(L_GRID17 @ a17 - L_GRID9 @ a17[SUB9])))
-        self.items.append((lo, hi, a17, f17, float(k[0]), float(eF[0]) + (hi - lo) * dA))
-
-    def total(self) -> tuple[float, float]:
-        return sum(p[4] for p in self.items), sum(p[5] for p in self.items)
-
-    def arrays(self):
-        """``(lo, hi, A17)`` of the panels in order of ``s``."""
-        items = sorted(self.items, key=lambda p: p[0])
-        return (np.array([p[0] for p in items]), np.array([p[1] for p in items]),
-                np.array([p[2] for p in items]))
+def _shift(m, d, t):
+    return float(np.max(m + t * d))
 
 
-def _first_pass(paths: list[AgentPath]) -> list[Panels]:
-    out = []
-    for p in paths:
-        panels = Panels(p)
-        x = quad.points(0.0, p.b)
-        logZ, F = p.nodes(x[1:16])
-        panels.add(0.0, p.b, logZ, F, (p.start(), (p.theta_b * p.t(p.b), p.G_b)))
-        out.append(panels)
-    return out
+def _weights_at(m, d, t):
+    """``exp(m + t d)`` shifted by its maximum."""
+    e = m + t * d
+    e -= e.max()
+    return np.exp(e, out=e)
 
 
-def refine(paths: list[AgentPath], tol: float) -> list[Panels]:
-    """Every agent's panels, bisecting each agent's worst panel per round until its
-    error is at most ``tol * max(1, |int F|)`` or it has :data:`MAX_PANELS` panels."""
-    all_panels = _first_pass(paths)
-    live = list(range(len(paths)))
-    while live:
-        nxt = []
-        for j in live:
-            panels = all_panels[j]
-            total, err = panels.total()
-            if err <= tol * max(1.0, abs(total)) or len(panels.items) >= MAX_PANELS:
-                continue
-            worst = max(range(len(panels.items)), key=lambda q: panels.items[q][5])
-            lo, hi, a17, f17, _, _ = panels.items.pop(worst)
-            mid = 0.5 * (lo + hi)
-            left, right = quad.points(lo, mid), quad.points(mid, hi)
-            logZ, F = panels.path.nodes(np.concatenate((left[1:17], right[1:16])))
-            a_mid = logZ[15] - panels.path.logZ0
-            panels.add(lo, mid, logZ[:15], F[:15], ((a17[0], f17[0]), (a_mid, F[15])))
-            panels.add(mid, hi, logZ[16:], F[16:], ((a_mid, F[15]), (a17[16], f17[16])))
-            nxt.append(j)
-        live = nxt
-    return all_panels
+def _segments(e: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``e`` (C-contiguous, its last entry 0): the sum of its first ``k``
+    entries (the gaining tokens) and of all, in one pass."""
+    if len(e) == 1:
+        g = e[0, :k[0]].sum()
+        return np.array([g]), np.array([g + e[0, k[0]:].sum()])
+    starts = np.arange(len(e)) * e.shape[1]
+    seg = np.add.reduceat(e.ravel(), np.column_stack((starts, starts + k)).ravel())
+    gain = np.where(k > 0, seg[0::2], 0.0)  # an empty segment gives its first entry
+    return gain, gain + seg[1::2]
+
+
+def _panel_errors(lo, hi, a17, f17):
+    """K15 of ``int F`` per panel and its error: Gauss-Kronrod's on ``F`` plus
+    ``(hi - lo) max |A17 - A9|``."""
+    k, eF = quad.combine_many(f17, lo, hi)
+    dA = np.max(np.abs(a17 @ L_GRID17.T - a17[:, SUB9] @ L_GRID9.T), axis=1)
+    return k, eF + (hi - lo) * dA
+
+
+def refine(tok: Tokens, tol: float) -> list[list]:
+    """Every agent's panels ``(lo, hi, A17, F17, K15, error)``, each round bisecting the
+    worst panel of every agent whose error exceeds ``tol * max(1, |int F|)`` (at most
+    :data:`MAX_PANELS`), all new nodes of a round in one call."""
+    n = len(tok.b)
+    x = quad.points_many(np.zeros(n), tok.b)
+    A, F = tok.nodes(np.repeat(np.arange(n), 15), x[:, 1:16].ravel())
+    a17 = np.column_stack((tok.start[:, 0], A.reshape(n, 15), tok.theta_b * tok.t(
+        np.arange(n), tok.b)))
+    f17 = np.column_stack((tok.start[:, 1], F.reshape(n, 15), tok.G_b))
+    k, err = _panel_errors(x[:, 0], x[:, 16], a17, f17)
+    panels = [[(x[j, 0], x[j, 16], a17[j], f17[j], k[j], err[j])] for j in range(n)]
+    while True:
+        work = []
+        for j in range(n):
+            total, e = sum(p[4] for p in panels[j]), sum(p[5] for p in panels[j])
+            if e > tol * max(1.0, abs(total)) and len(panels[j]) < MAX_PANELS:
+                worst = max(range(len(panels[j])), key=lambda q: panels[j][q][5])
+                work.append((j, panels[j].pop(worst)))
+        if not work:
+            return panels
+        lo = np.array([w[1][0] for w in work])
+        hi = np.array([w[1][1] for w in work])
+        mid = 0.5 * (lo + hi)
+        halves = quad.points_many(np.concatenate((lo, mid)), np.concatenate((mid, hi)))
+        w = len(work)
+        s = np.hstack((halves[:w, 1:17], halves[w:, 1:16]))
+        A, F = tok.nodes(np.repeat([j for j, _ in work], 31), s.ravel())
+        A, F = A.reshape(w, 31), F.reshape(w, 31)
+        olda = np.array([p[2] for _, p in work])
+        oldf = np.array([p[3] for _, p in work])
+        a2 = np.vstack((np.hstack((olda[:, :1], A[:, :16])), np.hstack((A[:, 15:], olda[:, 16:]))))
+        f2 = np.vstack((np.hstack((oldf[:, :1], F[:, :16])), np.hstack((F[:, 15:], oldf[:, 16:]))))
+        k, err = _panel_errors(halves[:, 0], halves[:, 16], a2, f2)
+        for q, (j, _) in enumerate(work):
+            panels[j] += [(lo[q], mid[q], a2[q], f2[q], k[q], err[q]),
+                          (mid[q], hi[q], a2[w + q], f2[w + q], k[w + q], err[w + q])]
 
 
 class Crossing:
-    """``H(theta)`` of one agent from its converged panels (scalar work on ``A``'s
-    interpolants), and the crossing tokens' part ``sum q0_v H(d_v)``."""
+    """``H(theta)`` of every agent from its converged panels (scalar work on ``A``'s
+    interpolants, many ``(agent, theta)`` queries per call), and the crossing tokens'
+    part ``sum q0_v H(d_v)``."""
 
-    def __init__(self, path: AgentPath, panels: Panels):
-        self.path = path
-        self.lo, self.hi, self.A17 = panels.arrays()
-        self.c_hi = self.A17[:, 16] / path.t(self.hi)
+    def __init__(self, tok: Tokens, panels: list[list]):
+        self.tok = tok
+        n, width = len(panels), max(len(p) for p in panels)
+        self.count = np.array([len(p) for p in panels])
+        self.lo, self.hi = np.zeros((n, width)), np.zeros((n, width))
+        self.A17 = np.zeros((n, width, 17))
+        self.c_hi = np.full((n, width), np.inf)
+        for j, items in enumerate(panels):
+            items = sorted(items, key=lambda p: p[0])
+            self.lo[j, :len(items)] = [p[0] for p in items]
+            self.hi[j, :len(items)] = [p[1] for p in items]
+            self.lo[j, len(items):] = self.hi[j, len(items):] = items[-1][1]  # width 0
+            self.A17[j, :len(items)] = [p[2] for p in items]
+            self.c_hi[j, :len(items)] = self.A17[j, :len(items), 16] / tok.t(j, self.hi[j, :len(items)])
         half = 0.5 * (self.hi - self.lo)
-        self.full = [self._rule(L, GW, GX, half) for L, GW, GX in
-                     ((L_GL20, GW20, GL20), (L_GL10, GW10, GL10))]
+        self.rules = []
+        for L, GX, GW in ((L_GL20, GL20, GW20), (L_GL10, GL10, GW10)):
+            s = self.lo[:, :, None] + half[:, :, None] * (GX + 1.0)
+            self.rules.append((tok.t(np.arange(n)[:, None, None], s), self.A17 @ L.T,
+                               half[:, :, None] * GW, GX, GW))
 
-    def _rule(self, L, GW, GX, half):
-        """(t, A, weights) at one Gauss-Legendre rule's nodes of every panel."""
-        s = self.lo[:, None] + half[:, None] * (GX[None, :] + 1.0)
-        return self.path.t(s), self.A17 @ L.T, half[:, None] * GW[None, :]
+    def _s(self, lo, hi, u):
+        return lo + 0.5 * (hi - lo) * (u + 1.0)
 
-    def _s(self, p, u):
-        return self.lo[p] + 0.5 * (self.hi[p] - self.lo[p]) * (u + 1.0)
-
-    def _phi(self, theta, p, u):
-        """``theta t(s) - A(s)`` at panel coordinates ``u`` of panels ``p``."""
-        A = np.einsum("kj,kj->k", lagrange(u), self.A17[p])
-        return theta * self.path.t(self._s(p, u)) - A
-
-    def roots(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(panel, u)`` of ``sigma(theta)``: a grid bracket, then Illinois steps."""
-        p = np.minimum(np.searchsorted(self.c_hi, theta), len(self.lo) - 1)
-        Ag = self.A17[p] @ L_GRID17.T
-        phi = theta[:, None] * self.path.t(self._s(p[:, None], GRID[None, :])) - Ag
-        k = np.where((phi[:, 1:] <= 0).any(axis=1), np.argmax(phi[:, 1:] <= 0, axis=1) + 1,
-                     len(GRID) - 1)
-        u0, u1 = GRID[k - 1], GRID[k]
-        f0, f1 = phi[np.arange(len(k)), k - 1], phi[np.arange(len(k)), k]
+    def roots(self, a, theta):
+        """``sigma(theta)`` of agents ``a``: ``(panel, u)``, a grid bracket, then Illinois."""
+        p = np.minimum((self.c_hi[a] < theta[:, None]).sum(axis=1), self.count[a] - 1)
+        A17, lo, hi = self.A17[a, p], self.lo[a, p][:, None], self.hi[a, p][:, None]
+        phi = theta[:, None] * self.tok.t(a[:, None], self._s(lo, hi, GRID)) - A17 @ L_GRID17.T
+        neg = phi[:, 1:] <= 0
+        k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
+        rows = np.arange(len(k))
+        u0, u1, f0, f1 = GRID[k - 1], GRID[k], phi[rows, k - 1], phi[rows, k]
         for _ in range(SECANT_STEPS):
             with np.errstate(divide="ignore", invalid="ignore"):
                 u = np.where(f0 != f1, u1 - f1 * (u1 - u0) / (f1 - f0), u1)
             u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
-            f = self._phi(theta, p, u)
+            f = theta * self.tok.t(a, self._s(lo[:, 0], hi[:, 0], u)) - np.einsum(
+                "kj,kj->k", lagrange(u), A17)
             same = np.sign(f) == np.sign(f1)
             u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
             u1, f1 = u, f
         return p, u1
 
-    def H(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``H`` at ``theta`` by the 20- and by the 10-point Gauss-Legendre rules."""
-        p, u = self.roots(theta)
+    def H(self, a, theta) -> tuple[np.ndarray, np.ndarray]:
+        """``H`` at the pairs ``(a[k], theta[k])`` by 20- and by 10-point Gauss-Legendre."""
+        p, u = self.roots(a, theta)
+        lo, hi, A17 = self.lo[a, p][:, None], self.hi[a, p][:, None], self.A17[a, p]
+        below = np.arange(self.lo.shape[1])[None, :] < p[:, None]
         out = []
-        for (T, A, W), L, GX, GW in zip(self.full, (L_GL20, L_GL10), (GL20, GL10),
-                                        (GW20, GW10)):
-            E = np.expm1(theta[:, None, None] * T[None] - A[None]) * W[None]
-            below = np.arange(len(self.lo))[None, :] < p[:, None]
+        for T, A, W, GX, GW in self.rules:
+            E = np.expm1(theta[:, None, None] * T[a] - A[a]) * W[a]
             whole = (E.sum(axis=2) * below).sum(axis=1)
-            v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX[None, :] + 1.0)
-            Av = np.einsum("kqj,kj->kq", lagrange(v).reshape(len(p), len(GX), 17), self.A17[p])
-            wv = 0.25 * (self.hi[p] - self.lo[p])[:, None] * (u[:, None] + 1.0) * GW[None, :]
-            part = (np.expm1(theta[:, None] * self.path.t(self._s(p[:, None], v)) - Av)
-                    * wv).sum(axis=1)
-            out.append(whole + part)
+            v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX + 1.0)
+            Av = np.einsum("kqj,kj->kq", lagrange(v).reshape(len(a), len(GX), 17), A17)
+            wv = 0.25 * (hi - lo) * (u[:, None] + 1.0) * GW
+            t = self.tok.t(a[:, None], self._s(lo, hi, v))
+            out.append(whole + (np.expm1(theta[:, None] * t - Av) * wv).sum(axis=1))
         return out[0], out[1]
 
-    def part(self, budget: float) -> tuple[float, float]:
-        """``(sum q0_v H(d_v), error)`` over the crossing tokens: a Chebyshev series of
-        ``H`` per range of ``theta``, a range halved while its error share exceeds
-        ``budget`` times its share of the tokens' mass (at most :data:`MAX_DEPTH` times)."""
-        p = self.path
-        x, w = p.d[p.cross], p.q0[p.cross]
-        mass = float(w.sum())
-        if not len(x) or mass <= 0 or not p.theta_b > p.theta0:
-            return 0.0, 0.0
-        total = err = 0.0
-        low = p.theta0 if np.isfinite(p.theta0) else float(np.nextafter(x.min(), -np.inf))
-        stack = [(low, p.theta_b, 0)]
-        while stack:
-            a, c, depth = stack.pop()
-            sel = (x > a) & (x <= c)
-            share = float(w[sel].sum())
-            if share <= 0:
-                continue
-            H20, H10 = self.H(0.5 * (a + c) + 0.5 * (c - a) * _XC)
-            coef = CHEB17 @ H20
-            e = share * (float(np.max(np.abs(T_GRID17 @ coef - T_GRID9 @ (CHEB9 @ H20[::2]))))
-                         + float(np.max(np.abs(H20 - H10))))
-            if e > budget * share / mass and depth < MAX_DEPTH:
-                mid = 0.5 * (a + c)
-                stack += [(a, mid, depth + 1), (mid, c, depth + 1)]
-                continue
-            u = (2.0 * x[sel] - a - c) / (c - a)
-            total += float((w[sel] * np.polynomial.chebyshev.chebval(u, coef)).sum())
-            err += e
+    def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: a Chebyshev
+        series of ``H`` per range of ``theta``, a range halved while its error exceeds
+        ``budget`` times its share of the tokens' mass (at most :data:`MAX_DEPTH` times);
+        every range of a round in one call of :meth:`H`."""
+        tok = self.tok
+        n = len(tok.b)
+        total, err = np.zeros(n), np.zeros(n)
+        x = [tok.d[j, tok.k_in[j]:tok.k_x[j]] for j in range(n)]
+        w = [tok.q0[j, tok.k_in[j]:tok.k_x[j]] for j in range(n)]
+        mass = np.array([float(v.sum()) for v in w])
+        ranges = []
+        for j in range(n):
+            if len(x[j]) and mass[j] > 0 and tok.theta_b[j] > tok.theta0[j]:
+                low = (tok.theta0[j] if np.isfinite(tok.theta0[j])
+                       else float(np.nextafter(x[j].min(), -np.inf)))
+                ranges.append((j, low, float(tok.theta_b[j]), 0))
+        while ranges:
+            a = np.repeat([r[0] for r in ranges], CHEB + 1)
+            theta = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * _XC
+                                    for _, lo, hi, _ in ranges])
+            H20, H10 = (h.reshape(len(ranges), CHEB + 1) for h in self.H(a, theta))
+            split = []
+            for q, (j, lo, hi, depth) in enumerate(ranges):
+                sel = (x[j] > lo) & (x[j] <= hi)
+                share = float(w[j][sel].sum())
+                coef = CHEB17 @ H20[q]
+                e = share * (float(np.max(np.abs(T_GRID17 @ coef - T_GRID9 @ (CHEB9 @ H20[q, ::2]))))
+                             + float(np.max(np.abs(H20[q] - H10[q]))))
+                if e > budget[j] * share / mass[j] and depth < MAX_DEPTH:
+                    mid = 0.5 * (lo + hi)
+                    split += [(j, lo, mid, depth + 1), (j, mid, hi, depth + 1)]
+                elif share > 0:
+                    u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
+                    total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef)).sum())
+                    err[j] += e
+            ranges = split
         return total, err
 
 
@@ -316,12 +343,11 @@ def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """``b_i G_i(b_i) - int_0^b_i G_i`` and its error estimate for each of ``agents``
     (each with a positive bid and competition) of a :class:`mechanism.paths.
     LogLinearFamily`: the panels of ``F`` to ``tol / 2``, the crossing part to the rest."""
-    paths = [AgentPath(family.m[i], family.d[i], family.q0[i], family.B[i], bids[i])
-             for i in agents]
-    z, err = np.zeros(len(paths)), np.zeros(len(paths))
-    for j, panels in enumerate(refine(paths, 0.5 * tol)):
-        area, e = panels.total()
-        part, e2 = Crossing(panels.path, panels).part(0.5 * tol * max(1.0, abs(area)))
-        z[j] = panels.path.b * panels.path.G_b - (area + part)
-        err[j] = e + e2
-    return z, err
+    tok = Tokens(family, np.asarray(agents, dtype=np.int64), bids)
+    panels = refine(tok, 0.5 * tol)
+    area = np.array([sum(p[4] for p in items) for items in panels])
+    err = np.array([sum(p[5] for p in items) for items in panels])
+    part = e2 = 0.0
+    if (tok.k_x > tok.k_in).any():
+        part, e2 = Crossing(tok, panels).part(0.5 * tol * np.maximum(1.0, np.abs(area)))
+    return tok.b * tok.G_b - (area + part), err + e2

@@ -157,8 +157,8 @@ def test_a_token_only_one_agent_leaves_out():
     rule = get_rule("log_linear", reference=np.array([0.3, 0.3, 0.4]), weight=0.5)
     b = np.array([1.0, 0.7])
     fam = BidPaths(rule, P, b).family
-    first = crossings.AgentPath(fam.m[0], fam.d[0], fam.q0[0], fam.B[0], b[0])
-    assert first.vetoes and first.theta0 == -np.inf and first.start()[0] < 0
+    tok = crossings.Tokens(fam, np.array([0, 1]), b)
+    assert tok.theta0[0] == -np.inf and tok.start[0, 0] < 0 and tok.start[1, 0] == 0
     z, err = second_price_quadrature(rule, P, b, QUAD_TOL)
     for i in (0, 1):
         want, ref_err = _definition_payment(rule, P, b, i)
