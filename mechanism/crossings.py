@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import paths
 from . import quadrature as quad
 
 #: Panel points in [-1, 1]: the ends and the 15 Kronrod nodes (quadrature.points order).
@@ -138,9 +139,22 @@ class Tokens:
         return s / (s + self.B[j])
 
     def nodes(self, agents: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(A(s), F(s))`` at the pairs ``(agents[k], s[k])`` (s >= 0), a chunk of rows at a
-        time in two reused buffers: one scaled row, one exp and one pass of sums (the
-        gaining tokens, the rest; every row ends in a token of weight 0)."""
+        """``(A(s), F(s))`` at the pairs ``(agents[k], s[k])`` (s >= 0); a large batch is
+        split between :data:`mechanism.paths.WORKERS` threads (numpy releases the GIL),
+        each node computed as alone."""
+        parts = min(paths.WORKERS, len(s) * self.m.shape[1] // paths.PARALLEL_ENTRIES)
+        if parts < 2:
+            return self._nodes(agents, s)
+        cuts = np.linspace(0, len(s), parts + 1).astype(int)
+        done = list(paths.thread_pool().map(
+            lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], s[cuts[k]:cuts[k + 1]]),
+            range(parts)))
+        return np.concatenate([a for a, _ in done]), np.concatenate([f for _, f in done])
+
+    def _nodes(self, agents, s):
+        """:meth:`nodes` a chunk of rows at a time in two reused buffers: one scaled row,
+        one exp and one pass of sums (the gaining tokens, the rest; every row ends in a
+        token of weight 0)."""
         V = self.m.shape[1]
         A, F = np.empty(len(s)), np.empty(len(s))
         rows = max(1, CHUNK // V)

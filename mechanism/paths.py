@@ -151,7 +151,7 @@ class LogLinearFamily:
             self._nodes(agents, t, out)
             return out
         cuts = np.linspace(0, len(s), parts + 1).astype(int)
-        list(_pool().map(lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
+        list(thread_pool().map(lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
                                                out[cuts[k]:cuts[k + 1]]), range(parts)))
         return out  # a token i vetoes has q = 0: min(q0, 0) = 0 counts Q_i(0)'s mass there
 
@@ -187,8 +187,9 @@ class LogLinearFamily:
             out[lo:lo + rows] = 1.0 - e.sum(axis=1) / Z
 
 
-def _pool() -> ThreadPoolExecutor:
-    """The threads that share large batches of nodes, created on first use in each process
+def thread_pool() -> ThreadPoolExecutor:
+    """The threads that share large batches of log-linear nodes (here and in
+    :mod:`mechanism.crossings`), created on first use in each process
     (a forked child has its parent's pool object but none of its threads: a fresh one)."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid() or _POOL[2] != WORKERS:

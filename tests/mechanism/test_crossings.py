@@ -164,3 +164,20 @@ def test_a_token_only_one_agent_leaves_out():
         want, ref_err = _definition_payment(rule, P, b, i)
         assert abs(z[i] - want) <= err[i] + ref_err + 1e-13, (i, z[i], want, err[i])
         assert err[i] <= QUAD_TOL
+
+
+def test_nodes_split_between_threads_equal_one_thread(monkeypatch):
+    """A large batch of nodes is cut between threads; every node is computed as alone, so
+    the split and the one-thread results are identical, in the callers' order."""
+    from mechanism import paths
+    rng = np.random.default_rng(3)
+    P, b = rng.dirichlet(np.full(8192, 0.3), size=4), rng.uniform(0.2, 2.0, 4)
+    tok = crossings.Tokens(BidPaths(get_rule("log_linear"), P, b).family, np.arange(4), b)
+    agents, s = rng.integers(0, 4, 301), rng.uniform(0, 3, 301)
+    monkeypatch.setattr(paths, "WORKERS", 1)
+    alone = tok.nodes(agents, s)
+    monkeypatch.setattr(paths, "WORKERS", 3)
+    assert len(s) * tok.m.shape[1] // paths.PARALLEL_ENTRIES >= 3  # the batch is split
+    split = tok.nodes(agents, s)
+    np.testing.assert_array_equal(split[0], alone[0])
+    np.testing.assert_array_equal(split[1], alone[1])
