@@ -265,8 +265,9 @@ class Crossing:
             self.lo[j, :len(items)] = [p[0] for p in items]
             self.hi[j, :len(items)] = [p[1] for p in items]
             self.lo[j, len(items):] = self.hi[j, len(items):] = items[-1][1]  # width 0
-            self.A17[j, :len(items)] = [p[2] for p in items]
-            self.c_hi[j, :len(items)] = self.A17[j, :len(items), 16] / tok.t(j, self.hi[j, :len(items)])
+            k = len(items)
+            self.A17[j, :k] = [p[2] for p in items]
+            self.c_hi[j, :k] = self.A17[j, :k, 16] / tok.t(j, self.hi[j, :k])
         half = 0.5 * (self.hi - self.lo)
         self.rules = []
         for L, GX, GW in ((L_GL20, GL20, GW20), (L_GL10, GL10, GW10)):
@@ -340,8 +341,8 @@ class Crossing:
                 sel = (x[j] > lo) & (x[j] <= hi)
                 share = float(w[j][sel].sum())
                 coef = CHEB17 @ H20[q]
-                e = share * (float(np.max(np.abs(T_GRID17 @ coef - T_GRID9 @ (CHEB9 @ H20[q, ::2]))))
-                             + float(np.max(np.abs(H20[q] - H10[q]))))
+                cheb = np.max(np.abs(T_GRID17 @ coef - T_GRID9 @ (CHEB9 @ H20[q, ::2])))
+                e = share * float(cheb + np.max(np.abs(H20[q] - H10[q])))
                 if e > budget[j] * share / mass[j] and depth < MAX_DEPTH:
                     mid = 0.5 * (lo + hi)
                     split += [(j, lo, mid, depth + 1), (j, mid, hi, depth + 1)]
