@@ -96,40 +96,37 @@ T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 
 
 class Tokens:
-    """Every agent's path of one step, the tokens of each ordered: gaining on all of
-    ``(0, b]`` (``d > theta_b``), crossing (``theta_0 < d <= theta_b``), the rest, then
-    one token of weight 0 (``m = -inf``, ``d = 0``, as every vetoed one)."""
+    """Every agent's path of one step: its tokens' ``m``, ``d``, ``q0`` (a vetoed token:
+    ``m = -inf``, ``d = 0``), which gain on all of ``(0, b]`` (``d > theta_b``, the float
+    mask ``gain``) and which cross (``theta_0 < d <= theta_b``)."""
 
     def __init__(self, family, agents, bids):
         self.B = np.asarray(family.B, dtype=np.float64)[agents]
         self.b = np.asarray(bids, dtype=np.float64)[agents]
         M, D, Q0 = family.m[agents], family.d[agents], family.q0[agents]
-        live = np.isfinite(M)  # a token another party vetoes: weight 0 on the whole path
-        top = M.max(axis=1)
-        self.logZ0 = top + np.log(np.exp(M - top[:, None]).sum(axis=1))
-        kept = live & np.isfinite(D)  # a token only agent i leaves out: 0 for s > 0
-        vetoes = (live & ~kept).any(axis=1)
-        # weight 0 from here on: m = -inf, d = 0 (also the padding of the other rows)
-        M, D = np.where(kept, M, -np.inf), np.where(kept, D, 0.0)
+        self.logZ0 = family.logZ0[agents]
+        vetoes = np.zeros(len(agents), dtype=bool)
+        kept = True
+        if not family.finite:
+            live = np.isfinite(M)  # a token another party vetoes: weight 0 on the path
+            kept = live & np.isfinite(D)  # a token only agent i leaves out: 0 for s > 0
+            vetoes = (live & ~kept).any(axis=1)
+            M, D = np.where(kept, M, -np.inf), np.where(kept, D, 0.0)  # weight 0 from here
         # c(0+): E_q0[d], or -inf where A jumps at 0 (A(0+) = log(1 - q0's vetoed mass))
         self.theta0 = np.where(vetoes, -np.inf, (Q0 * D).sum(axis=1))
         t = self.b / (self.b + self.B)
-        L = M + t[:, None] * D
-        shift = L.max(axis=1)
-        e = np.exp(L - shift[:, None])
+        e = np.multiply(D, t[:, None])
+        e += M
+        shift = e.max(axis=1)
+        e -= shift[:, None]
+        np.exp(e, out=e)
         Z = e.sum(axis=1)
         self.theta_b = (np.log(Z) + shift - self.logZ0) / t
-        gain = kept & (D > self.theta_b[:, None])
-        cross = kept & (D > self.theta0[:, None]) & ~gain
-        self.G_b = (e * gain).sum(axis=1) / Z - (Q0 * gain).sum(axis=1)
-        self.c0 = (Q0 * gain).sum(axis=1)
-        order = np.argsort(np.where(gain, 0, np.where(cross, 1, 2)).astype(np.int8), axis=1,
-                           kind="stable")
-        pad = [np.full((len(order), 1), v) for v in (-np.inf, 0.0, 0.0)]
-        self.m, self.d, self.q0 = (np.hstack((np.take_along_axis(X, order, axis=1), p))
-                                   for X, p in zip((M, D, Q0), pad))
-        self.k_in = gain.sum(axis=1)
-        self.k_x = self.k_in + cross.sum(axis=1)
+        gain = (D > self.theta_b[:, None]) & kept
+        self.cross = (D > self.theta0[:, None]) & ~gain & kept
+        self.m, self.d, self.q0, self.gain = M, D, Q0, gain.astype(np.float64)
+        self.c0 = (Q0 * self.gain).sum(axis=1)
+        self.G_b = (e * self.gain).sum(axis=1) / Z - self.c0
         self.start = np.zeros((len(self.b), 2))  # (A(0+), F(0+)): the limits at 0+
         at = np.flatnonzero(vetoes)
         if len(at):
@@ -153,26 +150,34 @@ class Tokens:
 
     def _nodes(self, agents, s):
         """:meth:`nodes` a chunk of rows at a time in two reused buffers: one scaled row,
-        one exp and one pass of sums (the gaining tokens, the rest; every row ends in a
-        token of weight 0)."""
+        one exp, its sum and the sum over the gaining tokens."""
         V = self.m.shape[1]
         A, F = np.empty(len(s)), np.empty(len(s))
         rows = max(1, CHUNK // V)
-        E, T = np.empty((min(rows, len(s)), V)), np.empty((min(rows, len(s)), V))
+        E, G = np.empty((min(rows, len(s)), V)), np.empty((min(rows, len(s)), V))
         for lo in range(0, len(s), rows):
             a = agents[lo:lo + rows]
             t = self.t(a, s[lo:lo + rows])
-            e = E[:len(a)]
-            np.take(self.d, a, axis=0, out=e)
-            e *= t[:, None]
-            e += np.take(self.m, a, axis=0, out=T[:len(a)])
-            np.exp(e, out=e)
-            gain, Z = _segments(e, self.k_in[a])
+            e, g = E[:len(a)], G[:len(a)]
+            if len(a) == 1:  # one row of a large vocabulary: no copies of the rows
+                np.multiply(self.d[a[0]], t[0], out=e[0])
+                e += self.m[a[0]]
+                np.exp(e, out=e)
+                np.multiply(e[0], self.gain[a[0]], out=g[0])
+            else:
+                np.take(self.d, a, axis=0, out=e)
+                e *= t[:, None]
+                e += np.take(self.m, a, axis=0, out=g)
+                np.exp(e, out=e)
+                np.take(self.gain, a, axis=0, out=g)
+                g *= e
+            Z, gain = e.sum(axis=1), g.sum(axis=1)
             logZ = np.log(np.where(Z >= TINY, Z, 1.0))
             for r in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
                 m, d = self.m[a[r]], self.d[a[r]]
-                g, z = _segments(_weights_at(m, d, t[r])[None, :], self.k_in[a[r:r + 1]])
-                gain[r], Z[r], logZ[r] = g[0], z[0], _shift(m, d, t[r]) + np.log(z[0])
+                w = _weights_at(m, d, t[r])
+                Z[r], gain[r] = w.sum(), (w * self.gain[a[r]]).sum()
+                logZ[r] = _shift(m, d, t[r]) + np.log(Z[r])
             A[lo:lo + len(a)] = logZ - self.logZ0[a]
             F[lo:lo + len(a)] = gain / Z - self.c0[a]
         return A, F
@@ -187,18 +192,6 @@ def _weights_at(m, d, t):
     e = m + t * d
     e -= e.max()
     return np.exp(e, out=e)
-
-
-def _segments(e: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``e`` (C-contiguous, its last entry 0): the sum of its first ``k``
-    entries (the gaining tokens) and of all, in one pass."""
-    if len(e) == 1:
-        g = e[0, :k[0]].sum()
-        return np.array([g]), np.array([g + e[0, k[0]:].sum()])
-    starts = np.arange(len(e)) * e.shape[1]
-    seg = np.add.reduceat(e.ravel(), np.column_stack((starts, starts + k)).ravel())
-    gain = np.where(k > 0, seg[0::2], 0.0)  # an empty segment gives its first entry
-    return gain, gain + seg[1::2]
 
 
 def _panel_errors(lo, hi, a17, f17):
@@ -279,20 +272,30 @@ class Crossing:
         return lo + 0.5 * (hi - lo) * (u + 1.0)
 
     def roots(self, a, theta):
-        """``sigma(theta)`` of agents ``a``: ``(panel, u)``, a grid bracket, then Illinois."""
+        """``sigma(theta)`` of agents ``a``: ``(panel, u)``, a grid bracket, then Illinois
+        steps on ``theta - c(s)`` (decreasing, ``theta - theta_0`` at 0: ``theta t - A``
+        vanishes at 0 as well); ``theta t - A`` where ``A`` jumps at 0 (``c(0+) = -inf``)."""
         p = np.minimum((self.c_hi[a] < theta[:, None]).sum(axis=1), self.count[a] - 1)
         A17, lo, hi = self.A17[a, p], self.lo[a, p][:, None], self.hi[a, p][:, None]
-        phi = theta[:, None] * self.tok.t(a[:, None], self._s(lo, hi, GRID)) - A17 @ L_GRID17.T
-        neg = phi[:, 1:] <= 0
+        theta0 = self.tok.theta0[a]
+        smooth = np.isfinite(theta0)
+
+        def gap(t, A, at0):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(smooth, np.where(t > 0, theta - A / t, at0), theta * t - A)
+
+        t = self.tok.t(a[:, None], self._s(lo, hi, GRID))
+        g = gap(t.T, (A17 @ L_GRID17.T).T, (theta - theta0)).T
+        neg = g[:, 1:] <= 0
         k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
         rows = np.arange(len(k))
-        u0, u1, f0, f1 = GRID[k - 1], GRID[k], phi[rows, k - 1], phi[rows, k]
+        u0, u1, f0, f1 = GRID[k - 1], GRID[k], g[rows, k - 1], g[rows, k]
         for _ in range(SECANT_STEPS):
             with np.errstate(divide="ignore", invalid="ignore"):
                 u = np.where(f0 != f1, u1 - f1 * (u1 - u0) / (f1 - f0), u1)
             u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
-            f = theta * self.tok.t(a, self._s(lo[:, 0], hi[:, 0], u)) - np.einsum(
-                "kj,kj->k", lagrange(u), A17)
+            f = gap(self.tok.t(a, self._s(lo[:, 0], hi[:, 0], u)),
+                    np.einsum("kj,kj->k", lagrange(u), A17), theta - theta0)
             same = np.sign(f) == np.sign(f1)
             u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
             u1, f1 = u, f
@@ -316,21 +319,24 @@ class Crossing:
 
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: a Chebyshev
-        series of ``H`` per range of ``theta``, a range halved while its error exceeds
+        series of ``H`` per range of ``theta`` (first the ranges whose ``sigma`` lies in one
+        panel, where ``H`` is smooth), a range halved while its error exceeds
         ``budget`` times its share of the tokens' mass (at most :data:`MAX_DEPTH` times);
         every range of a round in one call of :meth:`H`."""
         tok = self.tok
         n = len(tok.b)
         total, err = np.zeros(n), np.zeros(n)
-        x = [tok.d[j, tok.k_in[j]:tok.k_x[j]] for j in range(n)]
-        w = [tok.q0[j, tok.k_in[j]:tok.k_x[j]] for j in range(n)]
+        x = [tok.d[j][tok.cross[j]] for j in range(n)]
+        w = [tok.q0[j][tok.cross[j]] for j in range(n)]
         mass = np.array([float(v.sum()) for v in w])
         ranges = []
         for j in range(n):
             if len(x[j]) and mass[j] > 0 and tok.theta_b[j] > tok.theta0[j]:
                 low = (tok.theta0[j] if np.isfinite(tok.theta0[j])
                        else float(np.nextafter(x[j].min(), -np.inf)))
-                ranges.append((j, low, float(tok.theta_b[j]), 0))
+                # one range per panel: A's interpolant is smooth within a panel only
+                cuts = [low, *self.c_hi[j, :self.count[j] - 1], float(tok.theta_b[j])]
+                ranges += [(j, lo, hi, 0) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
         while ranges:
             a = np.repeat([r[0] for r in ranges], CHEB + 1)
             theta = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * _XC
@@ -363,6 +369,6 @@ def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
     area = np.array([sum(p[4] for p in items) for items in panels])
     err = np.array([sum(p[5] for p in items) for items in panels])
     part = e2 = 0.0
-    if (tok.k_x > tok.k_in).any():
+    if tok.cross.any():
         part, e2 = Crossing(tok, panels).part(0.5 * tol * np.maximum(1.0, np.abs(area)))
     return tok.b * tok.G_b - (area + part), err + e2

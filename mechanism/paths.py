@@ -137,7 +137,11 @@ class LogLinearFamily:
         else:
             d = logs[:n] - m
         self.m, self.d = m, d
-        self.q0 = _softmax(m.copy())
+        #: no token vetoed on any agent's path (every m and d finite)
+        self.finite = bool(support.all())
+        self.q0 = m.copy()
+        #: log of each row's normalizer: q0 = exp(m - logZ0)
+        self.logZ0 = _softmax(self.q0, log_normalizer=True)
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
         """``TV(Q_i(0), Q_i(s))`` per pair, per chunk of nodes (any agents):
@@ -199,8 +203,9 @@ def thread_pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def _softmax(S: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of log-weights, in place (``-inf``: a vetoed token)."""
+def _softmax(S: np.ndarray, log_normalizer: bool = False) -> np.ndarray:
+    """Row-wise softmax of log-weights, in place (``-inf``: a vetoed token); returns ``S``,
+    or with ``log_normalizer`` each row's ``log sum exp``."""
     top = S.max(axis=1, keepdims=True)
     if not np.isfinite(top).all():
         raise InvalidInput("log-linear aggregation is undefined: the parties with positive "
@@ -209,5 +214,6 @@ def _softmax(S: np.ndarray) -> np.ndarray:
                            value=None)
     S -= top
     np.exp(S, out=S)
-    S /= S.sum(axis=1, keepdims=True)
-    return S
+    total = S.sum(axis=1, keepdims=True)
+    S /= total
+    return (top + np.log(total))[:, 0] if log_normalizer else S

@@ -181,3 +181,27 @@ def test_nodes_split_between_threads_equal_one_thread(monkeypatch):
     split = tok.nodes(agents, s)
     np.testing.assert_array_equal(split[0], alone[0])
     np.testing.assert_array_equal(split[1], alone[1])
+
+
+def test_crossings_are_where_the_token_stops_gaining():
+    """``sigma(theta)``, from A's interpolant, against the exact nodes: ``c(sigma) =
+    theta`` and ``sigma > 0``, also just above ``theta_0``, where ``theta t - A`` has a
+    second zero at ``s = 0`` (planted: Illinois steps on ``theta t - A`` there converge
+    to ``s = 0``, H comes out 0 near ``theta_0`` and the dense payments were 1e-10 off)."""
+    rng = np.random.default_rng(8)
+    logits = 3.0 * rng.standard_normal((3, 2048))
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    b = np.array([0.8, 1.5, 0.4])
+    tok = crossings.Tokens(BidPaths(get_rule("log_linear"), P, b).family, np.arange(3), b)
+    cross = crossings.Crossing(tok, crossings.refine(tok, 0.5 * QUAD_TOL))
+    for j in range(3):
+        span = tok.theta_b[j] - tok.theta0[j]
+        theta = tok.theta0[j] + span * np.array([1e-6, 1e-3, 0.02, 0.3, 0.7, 0.99])
+        a = np.full(len(theta), j)
+        p, u = cross.roots(a, theta)
+        s = cross._s(cross.lo[a, p], cross.hi[a, p], u)
+        assert (s > 0).all(), (j, s)
+        A, _ = tok.nodes(a, s)  # A's own rounding (1e-15) over t, near 0
+        t = tok.t(a, s)
+        assert (np.abs(A / t - theta) <= 1e-9 * span + 1e-14 / t).all(), (j, A / t - theta)
