@@ -128,8 +128,12 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
     """
     n = len(b)
     z, err = np.zeros(n), np.zeros(n)
-    active = np.array([i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0],
-                      dtype=np.int64)
+    # B_i > 0 (competition): the others' weights, each row a sum of non-negative terms
+    B = np.where(np.eye(n, dtype=bool), 0.0, b[None, :]).sum(axis=1)
+    if not np.isfinite(B).all():  # beyond float64: others_weight says so
+        B = np.array([_others_weight(rule, b, i) for i in range(n)])
+    active = np.flatnonzero((b > 0) & ((B > 0) | (rule.reference is not None
+                                                  and rule.weight > 0)))
     if not len(active):
         return z, err
     paths = BidPaths(rule, P, b)
