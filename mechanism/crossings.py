@@ -100,9 +100,9 @@ class Tokens:
     ``m = -inf``, ``d = 0``), which gain on all of ``(0, b]`` (``d > theta_b``, the float
     mask ``gain``) and which cross (``theta_0 < d <= theta_b``)."""
 
-    def __init__(self, family, agents, bids):
-        self.B = np.asarray(family.B, dtype=np.float64)[agents]
-        self.b = np.asarray(bids, dtype=np.float64)[agents]
+    def __init__(self, family, agents, bids, scale: float = 1.0):
+        self.B = np.asarray(family.B, dtype=np.float64)[agents] / scale
+        self.b = np.asarray(bids, dtype=np.float64)[agents] / scale
         M, D, Q0 = family.m[agents], family.d[agents], family.q0[agents]
         self.logZ0 = family.logZ0[agents]
         vetoes = np.zeros(len(agents), dtype=bool)
@@ -202,10 +202,11 @@ def _panel_errors(lo, hi, a17, f17):
     return k, eF + (hi - lo) * dA
 
 
-def refine(tok: Tokens, tol: float) -> list[list]:
+def refine(tok: Tokens, tol: float, unit: float = 1.0) -> list[list]:
     """Every agent's panels ``(lo, hi, A17, F17, K15, error)``, each round bisecting the
-    worst panel of every agent whose error exceeds ``tol * max(1, |int F|)`` (at most
-    :data:`MAX_PANELS`), all new nodes of a round in one call."""
+    worst panel of every agent whose error exceeds ``tol * max(unit, |int F|)`` (at most
+    :data:`MAX_PANELS`), all new nodes of a round in one call (``unit``: 1 in the bids'
+    own units, of :class:`Tokens`' scale)."""
     n = len(tok.b)
     x = quad.points_many(np.zeros(n), tok.b)
     A, F = tok.nodes(np.repeat(np.arange(n), 15), x[:, 1:16].ravel())
@@ -218,7 +219,7 @@ def refine(tok: Tokens, tol: float) -> list[list]:
         work = []
         for j in range(n):
             total, e = sum(p[4] for p in panels[j]), sum(p[5] for p in panels[j])
-            if e > tol * max(1.0, abs(total)) and len(panels[j]) < MAX_PANELS:
+            if e > tol * max(unit, abs(total)) and len(panels[j]) < MAX_PANELS:
                 worst = max(range(len(panels[j])), key=lambda q: panels[j][q][5])
                 work.append((j, panels[j].pop(worst)))
         if not work:
@@ -335,7 +336,8 @@ class Crossing:
                 low = (tok.theta0[j] if np.isfinite(tok.theta0[j])
                        else float(np.nextafter(x[j].min(), -np.inf)))
                 # one range per panel: A's interpolant is smooth within a panel only
-                cuts = [low, *self.c_hi[j, :self.count[j] - 1], float(tok.theta_b[j])]
+                inner = np.clip(self.c_hi[j, :self.count[j] - 1], low, tok.theta_b[j])
+                cuts = [low, *np.maximum.accumulate(inner), float(tok.theta_b[j])]
                 ranges += [(j, lo, hi, 0) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
         while ranges:
             a = np.repeat([r[0] for r in ranges], CHEB + 1)
@@ -363,12 +365,28 @@ class Crossing:
 def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """``b_i G_i(b_i) - int_0^b_i G_i`` and its error estimate for each of ``agents``
     (each with a positive bid and competition) of a :class:`mechanism.paths.
-    LogLinearFamily`: the panels of ``F`` to ``tol / 2``, the crossing part to the rest."""
-    tok = Tokens(family, np.asarray(agents, dtype=np.int64), bids)
-    panels = refine(tok, 0.5 * tol)
+    LogLinearFamily`: the panels of ``F`` to ``tol / 2``, the crossing part to the rest.
+    The payment is homogeneous in the weights (``G`` depends on ``s / B`` only), so bids
+    and ``B`` are divided by their largest first (no overflow at bids of 1e300) and the
+    payment and error multiplied back (the tolerance stays ``tol * max(1, |int G|)`` in
+    the bids' units). An agent whose ``t(b) = b / (b + B)`` underflows to 0 moves
+    nothing in float64: it pays 0, within ``b`` (a payment lies in ``[0, b]``)."""
+    agents = np.asarray(agents, dtype=np.int64)
+    bids = np.asarray(bids, dtype=np.float64)
+    B = np.asarray(family.B, dtype=np.float64)[agents]
+    moves = bids[agents] / (bids[agents] + B) > 0
+    if not moves.all():
+        z, err = np.zeros(len(agents)), bids[agents].copy()
+        if moves.any():
+            z[moves], err[moves] = payments(family, agents[moves], bids, tol)
+        return z, err
+    scale = float(max(bids[agents].max(), B.max()))
+    tok = Tokens(family, agents, bids, scale)
+    panels = refine(tok, 0.5 * tol, 1.0 / scale)
     area = np.array([sum(p[4] for p in items) for items in panels])
     err = np.array([sum(p[5] for p in items) for items in panels])
     part = e2 = 0.0
     if tok.cross.any():
-        part, e2 = Crossing(tok, panels).part(0.5 * tol * np.maximum(1.0, np.abs(area)))
-    return tok.b * tok.G_b - (area + part), err + e2
+        part, e2 = Crossing(tok, panels).part(0.5 * tol * np.maximum(1.0 / scale,
+                                                                      np.abs(area)))
+    return scale * (tok.b * tok.G_b - (area + part)), scale * (err + e2)

@@ -87,9 +87,9 @@ def _parties(rule, P, b):
     if ref is not None and rule.weight > 0:
         rows, w = np.vstack([Ps, ref]), np.append(b, rule.weight)
     n = len(b)
-    B = w.sum() - b
     W = np.repeat(w[None, :], n, axis=0)
     W[np.arange(n), np.arange(n)] = 0.0
+    B = W.sum(axis=1)  # the others' own sum: W - b_i cancels when b_i dominates
     W /= np.where(B > 0, B, 1.0)[:, None]
     return rows, W, B
 

@@ -205,3 +205,22 @@ def test_crossings_are_where_the_token_stops_gaining():
         A, _ = tok.nodes(a, s)  # A's own rounding (1e-15) over t, near 0
         t = tok.t(a, s)
         assert (np.abs(A / t - theta) <= 1e-9 * span + 1e-14 / t).all(), (j, A / t - theta)
+
+
+@pytest.mark.parametrize("b", [[1e17, 1.0, 1.0], [1e-300, 1.0, 0.5], [1e300, 1e-300, 1.0],
+                               [1e150, 1e150, 1e150], [1e-200, 3e-200, 2e-200]])
+def test_extreme_bids(b):
+    """Bids far apart or near the ends of float64: no NaN, payments in [0, b] up to their
+    error, equal to the definition where it can be integrated. The others' weight is
+    their own sum (``W - b_i`` was 0 at ``(1e17, 1, 1)``, and at 1e300 a 0/0 gave NaN);
+    an agent whose ``t(b)`` underflows pays 0 within its bid."""
+    P = np.random.default_rng(5).dirichlet(np.full(6, 0.5), size=3)
+    rule = get_rule("log_linear")
+    b = np.array(b)
+    z, err = second_price_quadrature(rule, P, b, QUAD_TOL)
+    assert np.isfinite(z).all() and np.isfinite(err).all(), (z, err)
+    assert (z >= -err).all() and (z <= b + err).all(), (z, err)
+    if np.log10(b.max()) - np.log10(b.min()) < 20 and b.max() < 1e100:
+        for i in range(3):
+            want, ref_err = _definition_payment(rule, P, b, i)
+            assert abs(z[i] - want) <= err[i] + ref_err + 1e-13 * b[i], (i, z[i], want)
