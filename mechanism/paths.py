@@ -155,8 +155,9 @@ class LogLinearFamily:
             self._nodes(agents, t, out)
             return out
         cuts = np.linspace(0, len(s), parts + 1).astype(int)
-        list(thread_pool().map(lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
-                                               out[cuts[k]:cuts[k + 1]]), range(parts)))
+        list(thread_pool().map(
+            lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
+                                  out[cuts[k]:cuts[k + 1]]), range(parts)))
         return out  # a token i vetoes has q = 0: min(q0, 0) = 0 counts Q_i(0)'s mass there
 
     def _nodes(self, agents, t, out):
