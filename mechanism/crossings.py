@@ -22,8 +22,8 @@ tokens as one Chebyshev series (one recurrence over those tokens).
 The error estimate adds: Gauss-Kronrod's on ``F`` (:func:`quadrature.combine_many`);
 per panel ``(hi - lo) |A17 - A9|`` (A's 17-point interpolant against the one on the ends
 and the 7 Gauss nodes: an error ``e`` in ``A`` moves every ``q_v`` by a factor
-``exp(+-e)``, so the crossing tokens' part, of mass at most 1, by about ``(hi - lo) e``);
-and ``H``'s
+``exp(+-e)``, so the crossing tokens' part by about ``(hi - lo) e`` times their mass on
+the path, at most 1); and ``H``'s
 ``|GL20 - GL10|`` and ``|Cheb17 - Cheb9|`` times the crossing tokens' ``q0`` mass.
 A token that only agent i leaves out (``d_v = -inf``) has weight 0 for ``s > 0``: ``A``
 jumps at 0 (``A(0+) < 0``, ``c(0+) = -inf``), the panels start from the limits at 0+, and
@@ -37,8 +37,6 @@ import numpy as np
 from . import paths
 from . import quadrature as quad
 
-#: Panel points in [-1, 1]: the ends and the 15 Kronrod nodes (quadrature.points order).
-X17 = np.concatenate(([-1.0], quad.NODES, [1.0]))
 #: Gauss-Legendre nodes for the scalar integrals of H (and a coarser rule for its error).
 GL20, GW20 = np.polynomial.legendre.leggauss(20)
 GL10, GW10 = np.polynomial.legendre.leggauss(10)
@@ -49,48 +47,18 @@ _XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
 GRID = np.linspace(-1.0, 1.0, 65)
 #: Panels per agent, theta ranges per agent (as a bisection depth), root refinements.
 MAX_PANELS, MAX_DEPTH, SECANT_STEPS = 32, 6, 6
+#: An agent whose t(b) = b / (b + B) is below this pays 0 (see :func:`payments`).
+STILL = 1e-100
 #: A node whose weights total less than this is recomputed shifted by its maximum.
 TINY = 1e-200
 #: Entries of one (rows, V) work buffer of the nodes: small enough to stay in cache.
 CHUNK = 1 << 16
-
-
-def _weights(x: np.ndarray) -> np.ndarray:
-    return np.array([1.0 / np.prod(x[j] - np.delete(x, j)) for j in range(len(x))])
-
-
 #: The 9 points of the lower-order interpolant A's error is estimated with: ends, Gauss 7.
 SUB9 = np.array([0, 2, 4, 6, 8, 10, 12, 14, 16])
-W17, W9 = _weights(X17), _weights(X17[SUB9])
-
-
-def lagrange(u: np.ndarray, x: np.ndarray = X17, w: np.ndarray = W17) -> np.ndarray:
-    """Lagrange basis of the points ``x`` (barycentric weights ``w``) at ``u``: (len(u), len(x))."""
-    u = np.asarray(u, dtype=np.float64).ravel()
-    diff = u[:, None] - x[None, :]
-    hit = diff == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = w[None, :] / diff
-        L = r / r.sum(axis=1, keepdims=True)
-    rows = hit.any(axis=1)
-    L[rows] = hit[rows].astype(np.float64)
-    return L
-
-
-L_GRID17, L_GRID9 = lagrange(GRID), lagrange(GRID, X17[SUB9], W9)
-L_GL20, L_GL10 = lagrange(GL20), lagrange(GL10)
-
-
-def _cheb_matrix(n: int) -> np.ndarray:
-    """Values at ``cos(pi j / n)``, j = 0..n -> Chebyshev coefficients (interpolation)."""
-    j = np.arange(n + 1)
-    M = np.cos(np.pi * np.outer(j, j) / n) * (2.0 / n)
-    M[:, [0, n]] *= 0.5
-    M[[0, n], :] *= 0.5
-    return M
-
-
-CHEB17, CHEB9 = _cheb_matrix(CHEB), _cheb_matrix(CHEB // 2)
+X17, W9 = quad.PANEL_POINTS, quad.barycentric_weights(quad.PANEL_POINTS[SUB9])
+L_GRID17, L_GRID9 = quad.lagrange(GRID), quad.lagrange(GRID, X17[SUB9], W9)
+L_GL20, L_GL10 = quad.lagrange(GL20), quad.lagrange(GL10)
+CHEB17, CHEB9 = quad.chebyshev_matrix(CHEB), quad.chebyshev_matrix(CHEB // 2)
 T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
 T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 
@@ -127,6 +95,12 @@ class Tokens:
         self.m, self.d, self.q0, self.gain = M, D, Q0, gain.astype(np.float64)
         self.c0 = (Q0 * self.gain).sum(axis=1)
         self.G_b = (e * self.gain).sum(axis=1) / Z - self.c0
+        # the crossing tokens' mass on the path bounds how far A's error moves H's part:
+        # q_v = q0_v exp(t (d_v - c)) <= q0_v exp(t_b (theta_b - lowest crossing d))
+        low = np.where(self.cross, D, np.inf).min(axis=1, initial=np.inf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grow = np.exp(np.where(self.cross.any(axis=1), t * (self.theta_b - low), 0.0))
+        self.cross_mass = np.minimum(1.0, grow * (Q0 * self.cross).sum(axis=1))
         self.start = np.zeros((len(self.b), 2))  # (A(0+), F(0+)): the limits at 0+
         at = np.flatnonzero(vetoes)
         if len(at):
@@ -194,12 +168,13 @@ def _weights_at(m, d, t):
     return np.exp(e, out=e)
 
 
-def _panel_errors(lo, hi, a17, f17):
+def _panel_errors(lo, hi, a17, f17, mass):
     """K15 of ``int F`` per panel and its error: Gauss-Kronrod's on ``F`` plus
-    ``(hi - lo) max |A17 - A9|``."""
+    ``(hi - lo) max |A17 - A9|`` times the crossing tokens' ``mass`` (A's interpolant
+    serves only their part; no crossing tokens, no such term)."""
     k, eF = quad.combine_many(f17, lo, hi)
     dA = np.max(np.abs(a17 @ L_GRID17.T - a17[:, SUB9] @ L_GRID9.T), axis=1)
-    return k, eF + (hi - lo) * dA
+    return k, eF + (hi - lo) * dA * mass
 
 
 def refine(tok: Tokens, tol: float, unit: float = 1.0) -> list[list]:
@@ -213,7 +188,7 @@ def refine(tok: Tokens, tol: float, unit: float = 1.0) -> list[list]:
     a17 = np.column_stack((tok.start[:, 0], A.reshape(n, 15), tok.theta_b * tok.t(
         np.arange(n), tok.b)))
     f17 = np.column_stack((tok.start[:, 1], F.reshape(n, 15), tok.G_b))
-    k, err = _panel_errors(x[:, 0], x[:, 16], a17, f17)
+    k, err = _panel_errors(x[:, 0], x[:, 16], a17, f17, tok.cross_mass)
     panels = [[(x[j, 0], x[j, 16], a17[j], f17[j], k[j], err[j])] for j in range(n)]
     while True:
         work = []
@@ -236,7 +211,9 @@ def refine(tok: Tokens, tol: float, unit: float = 1.0) -> list[list]:
         oldf = np.array([p[3] for _, p in work])
         a2 = np.vstack((np.hstack((olda[:, :1], A[:, :16])), np.hstack((A[:, 15:], olda[:, 16:]))))
         f2 = np.vstack((np.hstack((oldf[:, :1], F[:, :16])), np.hstack((F[:, 15:], oldf[:, 16:]))))
-        k, err = _panel_errors(halves[:, 0], halves[:, 16], a2, f2)
+        owner = np.array([j for j, _ in work])
+        k, err = _panel_errors(halves[:, 0], halves[:, 16], a2, f2,
+                               np.tile(tok.cross_mass[owner], 2))
         for q, (j, _) in enumerate(work):
             panels[j] += [(lo[q], mid[q], a2[q], f2[q], k[q], err[q]),
                           (mid[q], hi[q], a2[w + q], f2[w + q], k[w + q], err[w + q])]
@@ -296,7 +273,7 @@ class Crossing:
                 u = np.where(f0 != f1, u1 - f1 * (u1 - u0) / (f1 - f0), u1)
             u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
             f = gap(self.tok.t(a, self._s(lo[:, 0], hi[:, 0], u)),
-                    np.einsum("kj,kj->k", lagrange(u), A17), theta - theta0)
+                    np.einsum("kj,kj->k", quad.lagrange(u), A17), theta - theta0)
             same = np.sign(f) == np.sign(f1)
             u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
             u1, f1 = u, f
@@ -312,15 +289,16 @@ class Crossing:
             E = np.expm1(theta[:, None, None] * T[a] - A[a]) * W[a]
             whole = (E.sum(axis=2) * below).sum(axis=1)
             v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX + 1.0)
-            Av = np.einsum("kqj,kj->kq", lagrange(v).reshape(len(a), len(GX), 17), A17)
+            Av = np.einsum("kqj,kj->kq", quad.lagrange(v).reshape(len(a), len(GX), 17), A17)
             wv = 0.25 * (hi - lo) * (u[:, None] + 1.0) * GW
             t = self.tok.t(a[:, None], self._s(lo, hi, v))
             out.append(whole + (np.expm1(theta[:, None] * t - Av) * wv).sum(axis=1))
         return out[0], out[1]
 
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: a Chebyshev
-        series of ``H`` per range of ``theta`` (first the ranges whose ``sigma`` lies in one
+        """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: ``H`` at each
+        token where they are few (at most two series' worth), else a Chebyshev series of
+        ``H`` per range of ``theta`` (first the ranges whose ``sigma`` lies in one
         panel, where ``H`` is smooth), a range halved while its error exceeds
         ``budget`` times its share of the tokens' mass (at most :data:`MAX_DEPTH` times);
         every range of a round in one call of :meth:`H`."""
@@ -330,9 +308,18 @@ class Crossing:
         x = [tok.d[j][tok.cross[j]] for j in range(n)]
         w = [tok.q0[j][tok.cross[j]] for j in range(n)]
         mass = np.array([float(v.sum()) for v in w])
+        few = [j for j in range(n) if 0 < len(x[j]) <= 2 * (CHEB + 1)]
+        if few:  # H at each crossing token itself: no series, no series error
+            H20, H10 = self.H(np.repeat(few, [len(x[j]) for j in few]),
+                              np.concatenate([x[j] for j in few]))
+            cut = np.cumsum([0] + [len(x[j]) for j in few])
+            for q, j in enumerate(few):
+                h20, h10 = H20[cut[q]:cut[q + 1]], H10[cut[q]:cut[q + 1]]
+                total[j] = float((w[j] * h20).sum())
+                err[j] = float((w[j] * np.abs(h20 - h10)).sum())
         ranges = []
         for j in range(n):
-            if len(x[j]) and mass[j] > 0 and tok.theta_b[j] > tok.theta0[j]:
+            if len(x[j]) > 2 * (CHEB + 1) and mass[j] > 0 and tok.theta_b[j] > tok.theta0[j]:
                 low = (tok.theta0[j] if np.isfinite(tok.theta0[j])
                        else float(np.nextafter(x[j].min(), -np.inf)))
                 # one range per panel: A's interpolant is smooth within a panel only
@@ -369,14 +356,21 @@ def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
     The payment is homogeneous in the weights (``G`` depends on ``s / B`` only), so bids
     and ``B`` are divided by their largest first (no overflow at bids of 1e300) and the
     payment and error multiplied back (the tolerance stays ``tol * max(1, |int G|)`` in
-    the bids' units). An agent whose ``t(b) = b / (b + B)`` underflows to 0 moves
-    nothing in float64: it pays 0, within ``b`` (a payment lies in ``[0, b]``)."""
+    the bids' units). An agent whose ``t(b) = b / (b + B)`` is below :data:`STILL` moves
+    (almost) nothing: it pays 0, within ``2 b t(b) (max d - min d)`` (``|log q / q0| <=
+    t spread(d)`` bounds ``G(b)``; a payment below 1e-100 of a bid is float64 noise), or
+    within ``b`` where agent i alone vetoes a token (``G`` jumps at 0)."""
     agents = np.asarray(agents, dtype=np.int64)
     bids = np.asarray(bids, dtype=np.float64)
     B = np.asarray(family.B, dtype=np.float64)[agents]
-    moves = bids[agents] / (bids[agents] + B) > 0
+    t = bids[agents] / (bids[agents] + B)
+    moves = t >= STILL
     if not moves.all():
         z, err = np.zeros(len(agents)), bids[agents].copy()
+        for q in np.flatnonzero(~moves):
+            d = family.d[agents[q]][np.isfinite(family.m[agents[q]])]
+            if np.isfinite(d).all():
+                err[q] = 2.0 * bids[agents[q]] * t[q] * float(d.max() - d.min())
         if moves.any():
             z[moves], err[moves] = payments(family, agents[moves], bids, tol)
         return z, err
