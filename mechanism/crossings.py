@@ -46,9 +46,12 @@ _XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
 #: Grid on which two interpolants are compared, and the roots' first bracket is found.
 GRID = np.linspace(-1.0, 1.0, 65)
 #: Panels per agent, theta ranges per agent (as a bisection depth), root refinements.
-MAX_PANELS, MAX_DEPTH, SECANT_STEPS = 32, 6, 6
+MAX_PANELS, MAX_DEPTH, SECANT_STEPS = 32, 6, 4
 #: An agent whose t(b) = b / (b + B) is below this pays 0 (see :func:`payments`).
 STILL = 1e-100
+#: Rounding of the payment ``b G(b) - int G`` (its terms' sums, the last subtraction), per
+#: unit of the bid and of the terms: a share of the error estimate (16 ulps).
+ROUNDING = 16 * np.finfo(np.float64).eps
 #: A node whose weights total less than this is recomputed shifted by its maximum.
 TINY = 1e-200
 #: Entries of one (rows, V) work buffer of the nodes: small enough to stay in cache.
@@ -383,4 +386,6 @@ def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
     if tok.cross.any():
         part, e2 = Crossing(tok, panels).part(0.5 * tol * np.maximum(1.0 / scale,
                                                                       np.abs(area)))
-    return scale * (tok.b * tok.G_b - (area + part)), scale * (err + e2)
+    top = tok.b * tok.G_b
+    rounding = ROUNDING * (tok.b + np.abs(top) + np.abs(area) + np.abs(part))
+    return scale * (top - (area + part)), scale * (err + e2 + rounding)
