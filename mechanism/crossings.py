@@ -14,10 +14,11 @@ leaves the gaining set once, at ``sigma(d_v)`` where ``c(sigma) = d_v``. With
 ``G = TV(Q(0), Q(s))`` has a kink at every crossing (thousands on a dense step), which
 holds Gauss-Kronrod on ``G`` to slow convergence; ``F``, ``A`` and ``H`` are smooth.
 ``F`` and ``log Z`` are evaluated exactly at the Kronrod points of adaptive panels in
-``s`` (the only work over the vocabulary, every agent's nodes of a round together);
-``A`` between them by interpolation on each panel's 17 points; ``H`` at 17 Chebyshev
+``s`` (:mod:`mechanism.panels`; the only work over the vocabulary, every agent's nodes
+of a round together); ``A`` between them by interpolation on each panel's 17 points; ``H`` at 17 Chebyshev
 points of ``theta`` from that interpolant (scalar work) and summed over the crossing
-tokens as one Chebyshev series (one recurrence over those tokens).
+tokens as one Chebyshev series (one recurrence over those tokens), or at each crossing
+token itself where they are fewer than the series' points.
 
 The error estimate adds: Gauss-Kronrod's on ``F`` (:func:`quadrature.combine_many`);
 per panel ``(hi - lo) |A17 - A9|`` (A's 17-point interpolant against the one on the ends
@@ -36,6 +37,7 @@ import numpy as np
 
 from . import paths
 from . import quadrature as quad
+from .panels import GRID, L_GRID17, refine
 
 #: Gauss-Legendre nodes for the scalar integrals of H (and a coarser rule for its error).
 GL20, GW20 = np.polynomial.legendre.leggauss(20)
@@ -43,10 +45,8 @@ GL10, GW10 = np.polynomial.legendre.leggauss(10)
 #: Chebyshev points (second kind) of theta, per theta range; every other one: 9 points.
 CHEB = 16
 _XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
-#: Grid on which two interpolants are compared, and the roots' first bracket is found.
-GRID = np.linspace(-1.0, 1.0, 65)
-#: Panels per agent, theta ranges per agent (as a bisection depth), root refinements.
-MAX_PANELS, MAX_DEPTH, SECANT_STEPS = 32, 6, 4
+#: Theta ranges per agent (as a bisection depth), root refinements.
+MAX_DEPTH, SECANT_STEPS = 6, 4
 #: An agent whose t(b) = b / (b + B) is below this pays 0 (see :func:`payments`).
 STILL = 1e-100
 #: Rounding of the payment ``b G(b) - int G`` (its terms' sums, the last subtraction), per
@@ -56,12 +56,9 @@ ROUNDING = 16 * np.finfo(np.float64).eps
 TINY = 1e-200
 #: Entries of one (rows, V) work buffer of the nodes: small enough to stay in cache.
 CHUNK = 1 << 16
-#: The 9 points of the lower-order interpolant A's error is estimated with: ends, Gauss 7.
-SUB9 = np.array([0, 2, 4, 6, 8, 10, 12, 14, 16])
-X17, W9 = quad.PANEL_POINTS, quad.barycentric_weights(quad.PANEL_POINTS[SUB9])
-L_GRID17, L_GRID9 = quad.lagrange(GRID), quad.lagrange(GRID, X17[SUB9], W9)
 L_GL20, L_GL10 = quad.lagrange(GL20), quad.lagrange(GL10)
 CHEB17, CHEB9 = quad.chebyshev_matrix(CHEB), quad.chebyshev_matrix(CHEB // 2)
+#: Chebyshev polynomials on the grid :data:`mechanism.panels.GRID` compares interpolants on.
 T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
 T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 
@@ -171,57 +168,6 @@ def _weights_at(m, d, t):
     return np.exp(e, out=e)
 
 
-def _panel_errors(lo, hi, a17, f17, mass):
-    """K15 of ``int F`` per panel and its error: Gauss-Kronrod's on ``F`` plus
-    ``(hi - lo) max |A17 - A9|`` times the crossing tokens' ``mass`` (A's interpolant
-    serves only their part; no crossing tokens, no such term)."""
-    k, eF = quad.combine_many(f17, lo, hi)
-    dA = np.max(np.abs(a17 @ L_GRID17.T - a17[:, SUB9] @ L_GRID9.T), axis=1)
-    return k, eF + (hi - lo) * dA * mass
-
-
-def refine(tok: Tokens, tol: float, unit: float = 1.0) -> list[list]:
-    """Every agent's panels ``(lo, hi, A17, F17, K15, error)``, each round bisecting the
-    worst panel of every agent whose error exceeds ``tol * max(unit, |int F|)`` (at most
-    :data:`MAX_PANELS`), all new nodes of a round in one call (``unit``: 1 in the bids'
-    own units, of :class:`Tokens`' scale)."""
-    n = len(tok.b)
-    x = quad.points_many(np.zeros(n), tok.b)
-    A, F = tok.nodes(np.repeat(np.arange(n), 15), x[:, 1:16].ravel())
-    a17 = np.column_stack((tok.start[:, 0], A.reshape(n, 15), tok.theta_b * tok.t(
-        np.arange(n), tok.b)))
-    f17 = np.column_stack((tok.start[:, 1], F.reshape(n, 15), tok.G_b))
-    k, err = _panel_errors(x[:, 0], x[:, 16], a17, f17, tok.cross_mass)
-    panels = [[(x[j, 0], x[j, 16], a17[j], f17[j], k[j], err[j])] for j in range(n)]
-    while True:
-        work = []
-        for j in range(n):
-            total, e = sum(p[4] for p in panels[j]), sum(p[5] for p in panels[j])
-            if e > tol * max(unit, abs(total)) and len(panels[j]) < MAX_PANELS:
-                worst = max(range(len(panels[j])), key=lambda q: panels[j][q][5])
-                work.append((j, panels[j].pop(worst)))
-        if not work:
-            return panels
-        lo = np.array([w[1][0] for w in work])
-        hi = np.array([w[1][1] for w in work])
-        mid = 0.5 * (lo + hi)
-        halves = quad.points_many(np.concatenate((lo, mid)), np.concatenate((mid, hi)))
-        w = len(work)
-        s = np.hstack((halves[:w, 1:17], halves[w:, 1:16]))
-        A, F = tok.nodes(np.repeat([j for j, _ in work], 31), s.ravel())
-        A, F = A.reshape(w, 31), F.reshape(w, 31)
-        olda = np.array([p[2] for _, p in work])
-        oldf = np.array([p[3] for _, p in work])
-        a2 = np.vstack((np.hstack((olda[:, :1], A[:, :16])), np.hstack((A[:, 15:], olda[:, 16:]))))
-        f2 = np.vstack((np.hstack((oldf[:, :1], F[:, :16])), np.hstack((F[:, 15:], oldf[:, 16:]))))
-        owner = np.array([j for j, _ in work])
-        k, err = _panel_errors(halves[:, 0], halves[:, 16], a2, f2,
-                               np.tile(tok.cross_mass[owner], 2))
-        for q, (j, _) in enumerate(work):
-            panels[j] += [(lo[q], mid[q], a2[q], f2[q], k[q], err[q]),
-                          (mid[q], hi[q], a2[w + q], f2[w + q], k[w + q], err[w + q])]
-
-
 class Crossing:
     """``H(theta)`` of every agent from its converged panels (scalar work on ``A``'s
     interpolants, many ``(agent, theta)`` queries per call), and the crossing tokens'
@@ -300,56 +246,77 @@ class Crossing:
 
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: ``H`` at each
-        token where they are few (at most two series' worth), else a Chebyshev series of
-        ``H`` per range of ``theta`` (first the ranges whose ``sigma`` lies in one
-        panel, where ``H`` is smooth), a range halved while its error exceeds
-        ``budget`` times its share of the tokens' mass (at most :data:`MAX_DEPTH` times);
-        every range of a round in one call of :meth:`H`."""
+        token where they are no more than a series would take (17 per range, at least
+        two ranges' worth), else a Chebyshev series of ``H`` per range of ``theta``
+        (first the ranges whose ``sigma`` lies in one panel, where ``H`` is smooth), a
+        range halved while its error exceeds ``budget`` times its share of the tokens'
+        mass (at most :data:`MAX_DEPTH` times); the tokens and every range of a round in
+        one call of :meth:`H`."""
         tok = self.tok
         n = len(tok.b)
         total, err = np.zeros(n), np.zeros(n)
         x = [tok.d[j][tok.cross[j]] for j in range(n)]
         w = [tok.q0[j][tok.cross[j]] for j in range(n)]
         mass = np.array([float(v.sum()) for v in w])
-        few = [j for j in range(n) if 0 < len(x[j]) <= 2 * (CHEB + 1)]
-        if few:  # H at each crossing token itself: no series, no series error
-            H20, H10 = self.H(np.repeat(few, [len(x[j]) for j in few]),
-                              np.concatenate([x[j] for j in few]))
-            cut = np.cumsum([0] + [len(x[j]) for j in few])
+        few, ranges = [], []
+        for j in range(n):
+            own = self._ranges(j, x[j]) if mass[j] > 0 else []
+            if 0 < len(x[j]) <= (CHEB + 1) * max(2, len(own)):
+                few.append(j)  # H at each crossing token itself: no series, no series error
+            else:
+                ranges += own
+        direct = np.concatenate([x[j] for j in few] + [np.zeros(0)])
+        cut = np.cumsum([0] + [len(x[j]) for j in few])
+        while len(direct) or ranges:
+            a = np.repeat([r[0] for r in ranges], CHEB + 1)
+            theta = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * _XC
+                                    for _, lo, hi, _ in ranges] + [np.zeros(0)])
+            H20, H10 = self.H(np.concatenate((np.repeat(few, np.diff(cut)), a)).astype(np.int64),
+                              np.concatenate((direct, theta)))
             for q, j in enumerate(few):
                 h20, h10 = H20[cut[q]:cut[q + 1]], H10[cut[q]:cut[q + 1]]
                 total[j] = float((w[j] * h20).sum())
                 err[j] = float((w[j] * np.abs(h20 - h10)).sum())
-        ranges = []
-        for j in range(n):
-            if len(x[j]) > 2 * (CHEB + 1) and mass[j] > 0 and tok.theta_b[j] > tok.theta0[j]:
-                low = (tok.theta0[j] if np.isfinite(tok.theta0[j])
-                       else float(np.nextafter(x[j].min(), -np.inf)))
-                # one range per panel: A's interpolant is smooth within a panel only
-                inner = np.clip(self.c_hi[j, :self.count[j] - 1], low, tok.theta_b[j])
-                cuts = [low, *np.maximum.accumulate(inner), float(tok.theta_b[j])]
-                ranges += [(j, lo, hi, 0) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
-        while ranges:
-            a = np.repeat([r[0] for r in ranges], CHEB + 1)
-            theta = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * _XC
-                                    for _, lo, hi, _ in ranges])
-            H20, H10 = (h.reshape(len(ranges), CHEB + 1) for h in self.H(a, theta))
-            split = []
-            for q, (j, lo, hi, depth) in enumerate(ranges):
-                sel = (x[j] > lo) & (x[j] <= hi)
-                share = float(w[j][sel].sum())
-                coef = CHEB17 @ H20[q]
-                cheb = np.max(np.abs(T_GRID17 @ coef - T_GRID9 @ (CHEB9 @ H20[q, ::2])))
-                e = share * float(cheb + np.max(np.abs(H20[q] - H10[q])))
-                if e > budget[j] * share / mass[j] and depth < MAX_DEPTH:
-                    mid = 0.5 * (lo + hi)
-                    split += [(j, lo, mid, depth + 1), (j, mid, hi, depth + 1)]
-                elif share > 0:
-                    u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
-                    total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef)).sum())
-                    err[j] += e
-            ranges = split
+            H20, H10 = (h[len(direct):].reshape(len(ranges), CHEB + 1) for h in (H20, H10))
+            few, direct, cut = [], np.zeros(0), np.zeros(1, dtype=np.int64)
+            ranges = self._series(ranges, H20, H10, x, w, budget / np.where(mass > 0, mass, 1.0),
+                                  total, err)
         return total, err
+
+    def _ranges(self, j, x) -> list:
+        """Agent j's first ranges of ``theta``: one per panel (A's interpolant is smooth
+        within a panel only), from ``theta_0`` (or below the lowest crossing token where
+        ``A`` jumps at 0) to ``theta_b``."""
+        tok = self.tok
+        if not len(x) or tok.theta_b[j] <= tok.theta0[j]:
+            return []
+        low = (tok.theta0[j] if np.isfinite(tok.theta0[j])
+               else float(np.nextafter(x.min(), -np.inf)))
+        inner = np.clip(self.c_hi[j, :self.count[j] - 1], low, tok.theta_b[j])
+        cuts = [low, *np.maximum.accumulate(inner), float(tok.theta_b[j])]
+        return [(j, lo, hi, 0) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
+
+    @staticmethod
+    def _series(ranges, H20, H10, x, w, per_mass, total, err) -> list:
+        """Each range's Chebyshev series of ``H`` summed over its tokens into ``total``
+        and ``err`` where its error is within ``per_mass`` times its tokens' mass (or at
+        :data:`MAX_DEPTH`); the halves of the others, to evaluate next."""
+        split = []
+        coef = H20 @ CHEB17.T
+        cheb = np.max(np.abs(coef @ T_GRID17.T - (H20[:, ::2] @ CHEB9.T) @ T_GRID9.T), axis=1)
+        gl = np.max(np.abs(H20 - H10), axis=1, initial=0.0)
+        for q, (j, lo, hi, depth) in enumerate(ranges):
+            sel = (x[j] > lo) & (x[j] <= hi)
+            share = float(w[j][sel].sum())
+            e = share * float(cheb[q] + gl[q])
+            if e > per_mass[j] * share and depth < MAX_DEPTH:
+                mid = 0.5 * (lo + hi)
+                split += [(j, lo, mid, depth + 1), (j, mid, hi, depth + 1)]
+            elif share > 0:
+                u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
+                total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef[q])).sum())
+                err[j] += e
+        return split
 
 
 def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
