@@ -194,18 +194,20 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     rule = R.as_rule(rule)
     P = as_distributions(dists)
     b = as_bids(bids, P.shape[0])
-    q = rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
-    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol, aggregate=q)
+    q, reduced = R.evaluate_reduced(rule, P, b)  # InvalidInput when the rule is undefined at b
+    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol, aggregate=q,
+                            reduced=reduced)
 
 
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
                      tol: float = QUAD_TOL, aggregate: np.ndarray | None = None,
-                     pair_tv: float | None = None) -> Payments:
+                     pair_tv: float | None = None, reduced: tuple | None = None) -> Payments:
     """:func:`expected_payments` on inputs already validated (the auction's fast path).
     ``aggregate``: ``rule.evaluate(P, b)``, and ``pair_tv``: ``divergences.tv(P[0], P[1])``
     of two agents, when the caller has them (a closed form reuses them instead of reading
-    the reports again)."""
+    the reports again); ``reduced``: ``rules.reduce_vocabulary(rule, P)``, when the caller
+    has it (:meth:`mechanism.rules.Rule.evaluate_reduced`)."""
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -229,7 +231,8 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
     if closed is not None and method != "quadrature":
         return Payments(closed(rule, P, b, aggregate, pair_tv), np.zeros(n),
                         f"closed_form_{rule.name}")
-    small, Ps = R.reduce_vocabulary(rule, P)  # exact; cheaper when reports are sparse
+    # exact; cheaper when reports are sparse
+    small, Ps = R.reduce_vocabulary(rule, P) if reduced is None else reduced
     z, err = second_price_quadrature(small, Ps, b, tol)
     return Payments(z, err, "quadrature")
 
