@@ -56,7 +56,9 @@ ROUNDING = 16 * np.finfo(np.float64).eps
 TINY = 1e-200
 #: Entries of one (rows, V) work buffer of the nodes: small enough to stay in cache.
 CHUNK = 1 << 16
-L_GL20, L_GL10 = quad.lagrange(GL20), quad.lagrange(GL10)
+#: Both rules' nodes and weights in one array (20 then 10): one pass serves both.
+GX30, GW30 = np.concatenate((GL20, GL10)), np.concatenate((GW20, GW10))
+L_GL30 = quad.lagrange(GX30)
 CHEB17, CHEB9 = quad.chebyshev_matrix(CHEB), quad.chebyshev_matrix(CHEB // 2)
 #: Chebyshev polynomials on the grid :data:`mechanism.panels.GRID` compares interpolants on.
 T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
@@ -189,11 +191,10 @@ class Crossing:
             self.A17[j, :k] = [p[2] for p in items]
             self.c_hi[j, :k] = self.A17[j, :k, 16] / tok.t(j, self.hi[j, :k])
         half = 0.5 * (self.hi - self.lo)
-        self.rules = []
-        for L, GX, GW in ((L_GL20, GL20, GW20), (L_GL10, GL10, GW10)):
-            s = self.lo[:, :, None] + half[:, :, None] * (GX + 1.0)
-            self.rules.append((tok.t(np.arange(n)[:, None, None], s), self.A17 @ L.T,
-                               half[:, :, None] * GW, GX, GW))
+        s = self.lo[:, :, None] + half[:, :, None] * (GX30 + 1.0)
+        # t, A and the weights at both rules' nodes of every whole panel: (n, width, 30)
+        self.T, self.A, self.W = (tok.t(np.arange(n)[:, None, None], s), self.A17 @ L_GL30.T,
+                                  half[:, :, None] * GW30)
 
     def _s(self, lo, hi, u):
         return lo + 0.5 * (hi - lo) * (u + 1.0)
@@ -229,20 +230,20 @@ class Crossing:
         return p, u1
 
     def H(self, a, theta) -> tuple[np.ndarray, np.ndarray]:
-        """``H`` at the pairs ``(a[k], theta[k])`` by 20- and by 10-point Gauss-Legendre."""
+        """``H`` at the pairs ``(a[k], theta[k])`` by 20- and by 10-point Gauss-Legendre
+        (both rules' nodes in one pass): the whole panels below ``sigma``, then the part
+        of its panel up to it."""
         p, u = self.roots(a, theta)
         lo, hi, A17 = self.lo[a, p][:, None], self.hi[a, p][:, None], self.A17[a, p]
-        below = np.arange(self.lo.shape[1])[None, :] < p[:, None]
-        out = []
-        for T, A, W, GX, GW in self.rules:
-            E = np.expm1(theta[:, None, None] * T[a] - A[a]) * W[a]
-            whole = (E.sum(axis=2) * below).sum(axis=1)
-            v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX + 1.0)
-            Av = np.einsum("kqj,kj->kq", quad.lagrange(v).reshape(len(a), len(GX), 17), A17)
-            wv = 0.25 * (hi - lo) * (u[:, None] + 1.0) * GW
-            t = self.tok.t(a[:, None], self._s(lo, hi, v))
-            out.append(whole + (np.expm1(theta[:, None] * t - Av) * wv).sum(axis=1))
-        return out[0], out[1]
+        below = (np.arange(self.lo.shape[1])[None, :] < p[:, None]).astype(np.float64)
+        E = np.expm1(theta[:, None, None] * self.T[a] - self.A[a])
+        E *= self.W[a]
+        whole = np.einsum("kpq,kp->kq", E, below)
+        v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX30 + 1.0)
+        Av = np.einsum("kqj,kj->kq", quad.lagrange(v).reshape(len(a), len(GX30), 17), A17)
+        t = self.tok.t(a[:, None], self._s(lo, hi, v))
+        whole += np.expm1(theta[:, None] * t - Av) * (0.25 * (hi - lo) * (u[:, None] + 1.0) * GW30)
+        return whole[:, :len(GL20)].sum(axis=1), whole[:, len(GL20):].sum(axis=1)
 
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: ``H`` at each

@@ -55,9 +55,13 @@ def lagrange(u, x: np.ndarray = PANEL_POINTS, w: np.ndarray = _W17) -> np.ndarra
     """Lagrange basis of the points ``x`` (barycentric weights ``w``) at ``u``, (len(u),
     len(x)): interpolation from values at ``x`` is a product with it."""
     u = np.asarray(u, dtype=np.float64).ravel()
-    diff = u[:, None] - x[None, :]
+    diff = np.subtract.outer(u, x)
     hit = diff == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not hit.any():  # in place: one (len(u), len(x)) array, no masks
+            np.divide(w, diff, out=diff)
+            diff /= diff.sum(axis=1, keepdims=True)
+            return diff
         r = w[None, :] / diff
         L = r / r.sum(axis=1, keepdims=True)
     rows = hit.any(axis=1)
