@@ -45,6 +45,9 @@ GL10, GW10 = np.polynomial.legendre.leggauss(10)
 #: Chebyshev points (second kind) of theta, per theta range; every other one: 9 points.
 CHEB = 16
 _XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
+#: H is evaluated at each crossing token where they are at most this many times the series'
+#: points (17 per range; a series round costs its points and more where ranges split).
+DIRECT = 2
 #: Theta ranges per agent (as a bisection depth), root refinements.
 MAX_DEPTH, SECANT_STEPS = 6, 4
 #: An agent whose t(b) = b / (b + B) is below this pays 0 (see :func:`payments`).
@@ -247,8 +250,8 @@ class Crossing:
 
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: ``H`` at each
-        token where they are no more than a series would take (17 per range, at least
-        two ranges' worth), else a Chebyshev series of ``H`` per range of ``theta``
+        token where they are at most :data:`DIRECT` times what a series would take (17
+        per range, at least two ranges' worth), else a Chebyshev series of ``H`` per range of ``theta``
         (first the ranges whose ``sigma`` lies in one panel, where ``H`` is smooth), a
         range halved while its error exceeds ``budget`` times its share of the tokens'
         mass (at most :data:`MAX_DEPTH` times); the tokens and every range of a round in
@@ -262,7 +265,7 @@ class Crossing:
         few, ranges = [], []
         for j in range(n):
             own = self._ranges(j, x[j]) if mass[j] > 0 else []
-            if 0 < len(x[j]) <= (CHEB + 1) * max(2, len(own)):
+            if 0 < len(x[j]) <= DIRECT * (CHEB + 1) * max(2, len(own)):
                 few.append(j)  # H at each crossing token itself: no series, no series error
             else:
                 ranges += own
