@@ -48,14 +48,35 @@ def plain_probs(loaded, prompt, prefix, temperature=1.0):
     """Oracle: softmax of the last logits of ONE unpadded sequence, no cache (pass the
     ``stock`` model: its linear layers are transformers' own)."""
     import torch
-    from tokenauction.llm.agents import chat_token_ids
     key = (id(loaded.model), repr(prompt), tuple(prefix))
     if key not in _PLAIN_LOGITS:
-        ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt) + list(prefix)])
-        with torch.inference_mode():
-            _PLAIN_LOGITS[key] = (loaded.model, loaded.model(input_ids=ids).logits[0, -1].double())
+        plain_forward(loaded, prompt, prefix)
     logits = _PLAIN_LOGITS[key][1]
     return torch.softmax(logits / temperature, -1).numpy()
+
+
+def plain_forward(loaded, prompt, prefix):
+    """ONE forward of the unpadded sequence prompt + prefix, no cache, that serves the oracle
+    of every prefix ``prefix[:k]`` at once: a causal model's logits at position t are those of
+    the sequence cut after t (the oracle's own attention mask; rounding of the longer products
+    aside, far below the tests' 1e-4)."""
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    head = chat_token_ids(loaded.tokenizer, prompt)
+    ids = torch.tensor([head + list(prefix)])
+    with torch.inference_mode():
+        logits = loaded.model(input_ids=ids).logits[0].double()
+    for k in range(len(prefix) + 1):
+        key = (id(loaded.model), repr(prompt), tuple(prefix[:k]))
+        _PLAIN_LOGITS.setdefault(key, (loaded.model, logits[len(head) + k - 1]))
+
+
+def prime_oracle(loaded, prompt, prefixes):
+    """:func:`plain_forward` of each longest prefix among ``prefixes`` (the others are its
+    heads): one forward per diverging path instead of one per prefix."""
+    for prefix in sorted(map(list, prefixes), key=len, reverse=True):
+        if (id(loaded.model), repr(prompt), tuple(prefix)) not in _PLAIN_LOGITS:
+            plain_forward(loaded, prompt, prefix)
 
 
 def numpy_top_p(probs, top_p):
@@ -226,7 +247,18 @@ def test_batched_rows_match_each_prompt_alone(loaded, stock):
     from tokenauction.llm.agents import LLMAgents
     agents = LLMAgents(loaded, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
     assert len({len(ids) for ids in agents.prompt_ids}) > 1  # left padding really happens
-    for prefix, reports in walk(agents, 5, row=1):
+    path = walk(agents, 5, row=1)
+    for prompt in [*PROMPTS, REFERENCE]:
+        prime_oracle(stock, prompt, [prefix for prefix, _ in path])
+    # the shared forward is the oracle of the shorter sequence: one cut checked on its own
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    cut = path[2][0]
+    ids = torch.tensor([chat_token_ids(stock.tokenizer, PROMPTS[1]) + cut])
+    with torch.inference_mode():
+        alone = torch.softmax(stock.model(input_ids=ids).logits[0, -1].double(), -1).numpy()
+    np.testing.assert_allclose(plain_probs(stock, PROMPTS[1], cut), alone, rtol=0, atol=1e-6)
+    for prefix, reports in path:
         rows = [*reports.dists, reports.reference]
         for prompt, got in zip([*PROMPTS, REFERENCE], rows):
             np.testing.assert_allclose(got, plain_probs(stock, prompt, prefix), atol=1e-4)
@@ -236,7 +268,10 @@ def test_batched_rows_match_each_prompt_alone(loaded, stock):
 @needs_model
 def test_distributions_are_valid_top_p_distributions(loaded, stock, agents):
     n_vocab = loaded.model.config.vocab_size
-    for prefix, reports in walk(agents, 4):
+    path = walk(agents, 4)
+    for prompt in [*PROMPTS, REFERENCE]:
+        prime_oracle(stock, prompt, [prefix for prefix, _ in path])
+    for prefix, reports in path:
         assert reports.dists.shape == (2, n_vocab) and reports.reference.shape == (n_vocab,)
         for prompt, got in zip([*PROMPTS, REFERENCE], [*reports.dists, reports.reference]):
             assert got.dtype == np.float64 and np.isfinite(got).all() and (got >= 0).all()
@@ -382,6 +417,7 @@ def test_run_batch_equals_each_run_alone(loaded, stock):
     batch = RunBatch(LLMAgents(loaded, PROMPTS, reference=REFERENCE), 3)
     alone = [LLMAgents(loaded, PROMPTS, reference=REFERENCE) for _ in range(3)]
     prefixes = {r: [] for r in range(3)}
+    raw_logp = []  # (prefix, run 0's agent-0 log-probabilities): checked after the walk
     for step in range(4):
         if step == 3:
             prefixes.pop(1)  # run 1 finishes: its rows leave the batch
@@ -393,11 +429,15 @@ def test_run_batch_equals_each_run_alone(loaded, stock):
             np.testing.assert_allclose(reports.dists, want.dists, atol=1e-4)
             np.testing.assert_allclose(reports.reference, want.reference, atol=1e-4)
             assert logp.shape == want.dists.shape and np.all(logp <= 0)
-            raw = torch.log_softmax(torch.tensor(np.log(plain_probs(stock, PROMPTS[0], prefix))),
-                                    -1).numpy()
-            np.testing.assert_allclose(logp[0], raw, atol=1e-3)
+            raw_logp.append((list(prefix), np.array(logp[0])))
         prefixes = {r: p + [int(np.argsort(out[r][0].dists[0])[-1 - r])]  # runs diverge
                     for r, p in prefixes.items()}
+    prime_oracle(stock, PROMPTS[0], [prefix for prefix, _ in raw_logp])
+    assert len(raw_logp) == 11
+    for prefix, logp0 in raw_logp:
+        raw = torch.log_softmax(torch.tensor(np.log(plain_probs(stock, PROMPTS[0], prefix))),
+                                -1).numpy()
+        np.testing.assert_allclose(logp0, raw, atol=1e-3)
     with pytest.raises(ValueError, match="finished or unknown"):
         batch.step({1: [0, 0, 0, 0]})
 
