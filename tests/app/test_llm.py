@@ -79,6 +79,23 @@ def prime_oracle(loaded, prompt, prefixes):
             plain_forward(loaded, prompt, prefix)
 
 
+_ALONE_DECODE: dict = {}  # (model, prompt, token) -> logits: the oracle of two tests
+
+
+def decoded_alone(stock, prompt, token: int):
+    """Oracle: the raw logits of ``token`` decoded after ``prompt`` alone (one row, the
+    prompt's prefill on the cache, then one (1, 1) forward) with the ``stock`` model's linears."""
+    import torch
+    from tokenauction.llm.agents import LLMAgents
+    key = (id(stock.model), repr(prompt), token)
+    if key not in _ALONE_DECODE:
+        alone = LLMAgents(stock, [prompt])
+        alone([])
+        _ALONE_DECODE[key] = (stock.model,
+                               alone._decode_tokens(torch.tensor([token]))[0].clone())
+    return _ALONE_DECODE[key][1]
+
+
 def numpy_top_p(probs, top_p):
     """Oracle from the definition: smallest top set reaching top_p; ties with its last member kept."""
     ordered = np.sort(probs)[::-1]
@@ -229,14 +246,11 @@ def test_batched_decode_logits_equal_single_prompt_logits(loaded, stock):
     prompts = [*PROMPTS, REFERENCE, {"user": "Say hello."}]
     batched = LLMAgents(loaded, prompts)
     batched([])
-    alone = [LLMAgents(stock, [p]) for p in prompts]
-    for a in alone:
-        a([])
     token = torch.tensor([504] * 4)
     got = batched._decode_tokens(token)
-    for row, a in enumerate(alone):
-        want = a._decode_tokens(token[:1])
-        torch.testing.assert_close(got[row], want[0], rtol=0, atol=1e-4)
+    for row, prompt in enumerate(prompts):
+        torch.testing.assert_close(got[row], decoded_alone(stock, prompt, 504), rtol=0,
+                                   atol=1e-4)
 
 
 @pytest.mark.llm
@@ -339,12 +353,21 @@ def _greedy_generate(loaded, prompt, stop, tokens=8) -> list[int]:
     return [t for t in out[0, ids.shape[1]:].tolist() if t not in stop]
 
 
+@pytest.fixture(scope="module")
+def solo8(loaded):
+    """``solo_generate(k, 8)`` of each prompt (deterministic, greedy): what the two tests
+    below compare with ``generate`` on the session model and on the stock model."""
+    from tokenauction.llm.agents import LLMAgents
+    provider = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
+    return {k: provider.solo_generate(k, 8) for k in range(len(PROMPTS))}
+
+
 @pytest.mark.llm
 @needs_model
-def test_solo_generate_matches_transformers_generate(loaded, agents):
+def test_solo_generate_matches_transformers_generate(loaded, agents, solo8):
     for k, prompt in enumerate(PROMPTS):
         want = _greedy_generate(loaded, prompt, agents.stop_token_ids)
-        solo = agents.solo_generate(k, 8)
+        solo = solo8[k]
         assert solo == want, (agents.decode(solo), agents.decode(want))
         # the batched provider following agent k's arg-max (bid share 1 for k) says the same
         assert [int(np.argmax(r.dists[k])) for _, r in walk(agents, len(solo), row=k)] == solo
@@ -352,18 +375,17 @@ def test_solo_generate_matches_transformers_generate(loaded, agents):
 
 @pytest.mark.llm
 @needs_model
-def test_one_row_decode_keeps_the_stock_model_greedy_tokens(loaded, stock, agents):
+def test_one_row_decode_keeps_the_stock_model_greedy_tokens(loaded, stock, agents, solo8):
     """One agent alone (the duplicated one-row product of the small-batch linears) decodes
     the greedy tokens of the stock model's ``generate``, with logits within 1e-4."""
     import torch
     from tokenauction.llm.agents import LLMAgents
     for k, prompt in enumerate(PROMPTS):
-        assert agents.solo_generate(k, 8) == _greedy_generate(stock, prompt, agents.stop_token_ids)
-        fast, slow = LLMAgents(loaded, [prompt]), LLMAgents(stock, [prompt])
-        fast([]), slow([])
-        token = torch.tensor([504])
-        torch.testing.assert_close(fast._decode_tokens(token), slow._decode_tokens(token),
-                                   rtol=0, atol=1e-4)
+        assert solo8[k] == _greedy_generate(stock, prompt, agents.stop_token_ids)
+        fast = LLMAgents(loaded, [prompt])
+        fast([])
+        torch.testing.assert_close(fast._decode_tokens(torch.tensor([504])),
+                                   decoded_alone(stock, prompt, 504)[None], rtol=0, atol=1e-4)
 
 
 @pytest.mark.llm
