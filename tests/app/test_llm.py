@@ -278,11 +278,21 @@ def test_batched_rows_match_each_prompt_alone(loaded, stock):
             np.testing.assert_allclose(got, plain_probs(stock, prompt, prefix), atol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def walked4(loaded):
+    """A provider of the default settings and its greedy path of 4 steps on agent 0's row,
+    shared by the two tests below: they read the path, and call the provider at its last
+    prefix only (no forward)."""
+    from tokenauction.llm.agents import LLMAgents
+    provider = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
+    return provider, walk(provider, 4)
+
+
 @pytest.mark.llm
 @needs_model
-def test_distributions_are_valid_top_p_distributions(loaded, stock, agents):
+def test_distributions_are_valid_top_p_distributions(loaded, stock, walked4):
     n_vocab = loaded.model.config.vocab_size
-    path = walk(agents, 4)
+    _, path = walked4
     for prompt in [*PROMPTS, REFERENCE]:
         prime_oracle(stock, prompt, [prefix for prefix, _ in path])
     for prefix, reports in path:
@@ -316,9 +326,9 @@ def test_one_batched_forward_per_token(loaded, agents):
 
 @pytest.mark.llm
 @needs_model
-def test_same_prefix_same_distributions(loaded, agents):
+def test_same_prefix_same_distributions(loaded, walked4):
     from tokenauction.llm.agents import LLMAgents
-    path = walk(agents, 4)
+    agents, path = walked4
     prefix, last = path[-1]
     assert agents(prefix) is last
     again = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
