@@ -1,7 +1,8 @@
 """The LLM provider (tokenauction/llm/agents.py) against independent oracles.
 
 Oracles: a plain forward of each prompt alone with no padding and no KV cache
-(``model(ids)``), transformers' own ``generate`` for greedy text, and a numpy
+(``model(ids)``; one forward per path of prefixes, its logits at each position serving the
+prefix that ends there), transformers' own ``generate`` for greedy text, and a numpy
 top-p written from the definition. fp32 throughout: batched logits (small-batch linears)
 and single-prompt logits (stock linears) agree to 1e-4 (tested below), bf16 ones do not.
 
