@@ -55,10 +55,13 @@ def test_flat_rows_grow_k_and_ties_beyond_k_are_kept():
     logits = torch.full((3, 5000), -30.0)
     logits[0] = 0.0                    # uniform: 90% of 5000 tokens, one full sort
     logits[1, :200] = 5.0              # 200 tied tokens, 0.9 reached at about 180 > k = 64
-    logits[2, :70] = 5.0               # 70 ties: reached inside the first top-64, kept all 70
-    out = same(logits)
+    logits[2, 10:110] = 5.0            # 10 tokens hold 0.85, then 100 ties: 0.9 is reached
+    logits[2, :10] = 5.0 + 0.7 * np.log(0.85 * 100 / (0.15 * 10))  # at the 34th tie, inside
+    out = same(logits)                 # the first 64 candidates; ties go on past them
     assert (out[0] > 0).all() and (out[1, :200] > 0).all() and (out[1, 200:] == 0).all()
-    assert (out[2, :70] > 0).all() and (out[2, 70:] == 0).all()
+    assert (out[2, :110] > 0).all() and (out[2, 110:] == 0).all()
+    alone = same(logits[2:])           # alone, k stays 64 (row 0 made it the whole vocabulary)
+    assert (alone[0, :110] > 0).all() and (alone[0, 110:] == 0).all()
 
 
 def test_rows_at_the_decision_boundary_take_the_definition():

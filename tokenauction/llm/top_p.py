@@ -73,12 +73,14 @@ def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
     if top_p >= 1 or logits.dtype != torch.float32 or logits.ndim != 2 or not logits.numel():
         return nucleus_float64(logits, temperature, top_p)
     rows, vocab = logits.shape
-    top_logit = logits.max(-1, keepdim=True).values
-    norm = torch.exp((logits - top_logit) / temperature).sum(-1, dtype=torch.float64)
-    x_max = top_logit.to(torch.float64) / temperature
-    k = 64
+    k, norm = 64, None
     while True:
         vals, idx = torch.topk(logits, min(k, vocab), dim=-1)  # descending: the probs' order
+        if norm is None:
+            top_logit = vals[:, :1]
+            scaled = (logits - top_logit).div_(temperature).exp_()
+            norm, x_max = scaled.sum(-1, dtype=torch.float64), top_logit.to(torch.float64) / temperature
+            del scaled
         mass = torch.cumsum(torch.exp(vals.to(torch.float64) / temperature - x_max), -1)
         mass = mass / norm[:, None]
         low = mass >= top_p - DECISION_MARGIN
@@ -90,11 +92,14 @@ def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
     certain = (low.any(-1) & (mass.gather(-1, first[:, None])[:, 0] >= top_p + DECISION_MARGIN)
                & torch.isfinite(norm) & torch.isfinite(top_logit[:, 0])
                & (threshold[:, 0].abs() >= NEAR_ZERO_LOGIT * (1 + top_logit[:, 0].abs())))
-    out = torch.zeros(rows, vocab, dtype=torch.float64, device=logits.device)
-    where = (logits >= threshold) & certain[:, None]
-    row, col = where.nonzero(as_tuple=True)
+    if k >= vocab or bool((vals[:, -1] < threshold[:, 0]).all()):
+        row, at = ((vals >= threshold) & certain[:, None]).nonzero(as_tuple=True)
+        col = idx[row, at]  # every kept token is a candidate: the last candidate is below
+    else:  # ties with the threshold may reach past the candidates: compare every token
+        row, col = ((logits >= threshold) & certain[:, None]).nonzero(as_tuple=True)
     weight = torch.exp(logits[row, col].to(torch.float64) / temperature - x_max[row, 0])
     total = torch.zeros(rows, dtype=torch.float64, device=logits.device).index_add_(0, row, weight)
+    out = torch.zeros(rows, vocab, dtype=torch.float64, device=logits.device)
     out[row, col] = weight / total[row]
     if not bool(certain.all()):
         unsure = (~certain).nonzero(as_tuple=True)[0]
