@@ -2,13 +2,18 @@
 
     python benchmarks/audit.py [--steps 10000] [--agents 8] [--vocab 49152]
                                [--dense-every 500] [--top 256] [--dir DIR] [--keep]
-                               [--no-serial]
+                               [--no-serial] [--compare TREE [--repeat K]]
     python benchmarks/audit.py --runs 200 --steps 500 [--workers 1,2] [--distinct 4]
 
 In one fresh process, on the same files: the raw read throughput (the run's two files
 read whole, in 1 MiB blocks), the vectorized audit (``audit_run``, the default) and the
 serial one (``vectorized=False``, unless ``--no-serial``), whose steps/s are printed side
 by side with their ratio and the CPU model; the two reports must agree.
+
+With ``--compare TREE`` (another checkout, e.g. of the previous version): the vectorized
+audit of the same run folder by this tree and by TREE, each in a fresh process, taking
+turns ``--repeat`` times; prints the best steps/s of each and their ratio (one machine,
+one run, side by side).
 
 With ``--runs R``: a batch of R runs (``--distinct`` of them written, the others hard
 links to those, so the disk holds only the distinct ones) audited by
@@ -194,6 +199,44 @@ def batch(args) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
 
+#: Run by ``--compare`` in a fresh process of either checkout: one warm-up audit, then the
+#: timed one (wall time and this process's CPU time, which other load on the machine
+#: disturbs less).
+_TIMED_AUDIT = """
+import json, sys, time
+from properties.audit.replay import audit_run
+audit_run(sys.argv[1])
+t0, c0 = time.perf_counter(), time.process_time()
+r = audit_run(sys.argv[1])
+print(json.dumps({"steps": r.steps_read, "wall": time.perf_counter() - t0,
+                  "cpu": time.process_time() - c0, "exit": r.exit_code}))
+"""
+
+
+def _audit_rate(tree: Path, folder: Path) -> tuple[float, float]:
+    """Steps/s (by wall time, by CPU time) of the audit of ``folder`` by checkout ``tree``."""
+    out = subprocess.run([sys.executable, "-c", _TIMED_AUDIT, str(folder)], capture_output=True,
+                         text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
+    if out.returncode != 0:
+        raise SystemExit(f"the audit by {tree} failed:\n{out.stderr}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return r["steps"] / r["wall"], r["steps"] / r["cpu"]
+
+
+def compare(folder: Path, other: Path, repeat: int) -> None:
+    """This tree's and ``other``'s audit of the same run, taking turns; best of each."""
+    mine, theirs = [], []
+    for _ in range(max(1, repeat)):
+        mine.append(_audit_rate(ROOT, folder))
+        theirs.append(_audit_rate(other, folder))
+    for k, what in ((0, "wall time"), (1, "CPU time")):
+        a, b = max(x[k] for x in mine), max(x[k] for x in theirs)
+        print(f"side by side, by {what} (best of {repeat} turns each): this tree {a:.0f} steps/s, "
+              f"{other} {b:.0f} steps/s; ratio {a / b:.2f}x (all: "
+              f"{', '.join(f'{x[k]:.0f}' for x in mine)} vs {', '.join(f'{x[k]:.0f}' for x in theirs)})")
+    print(f"load average {os.getloadavg()[0]:.2f} (other processes share the machine)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10_000)
@@ -207,6 +250,8 @@ def main(argv=None) -> int:
                     help="measure tracemalloc's peak instead of RSS (slows the audit ~2x)")
     ap.add_argument("--no-serial", action="store_true",
                     help="skip the serial audit (the baseline of the speed-up)")
+    ap.add_argument("--compare", help="another checkout: audit the same run with it, side by side")
+    ap.add_argument("--repeat", type=int, default=3, help="--compare: turns each (default 3)")
     ap.add_argument("--runs", type=int, help="a batch of this many runs on local Dask clusters")
     ap.add_argument("--workers", default="1,2", help="--runs: cluster sizes (default 1,2)")
     ap.add_argument("--distinct", type=int, default=4, help="--runs: distinct runs written")
@@ -247,6 +292,8 @@ def main(argv=None) -> int:
             print(f"serial audit (vectorized=False): {r['serial_s']:.1f}s ({old:.0f} steps/s); "
                   f"speed-up {rate / old:.1f}x; same verdicts and divergences: {r['same']}")
         print(f"CPU: {cpu_model()}")
+        if args.compare:
+            compare(folder, Path(args.compare).resolve(), args.repeat)
         samples = ", ".join(f"after {k} steps {v / mib:.1f} MiB" for k, v in
                             sorted(r["samples"].items(), key=lambda kv: int(kv[0])))
         what = "traced memory (tracemalloc)" if r["traced"] else "RSS"

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import crossings
 from . import rules as R
 from .bids import others_weight
 from .divergences import tv
@@ -32,10 +33,11 @@ from .validation import as_bids, as_distributions, row_sums
 from .workspace import scratch
 
 #: Default tolerance of the payment quadrature: error estimate <= QUAD_TOL * max(1, |integral|).
-#: The estimate is QUADPACK's heuristic, not a bound: on a real log-linear step of the demo
-#: (tests/mechanism/test_payments.py::test_quadrature_error_on_a_real_log_linear_step) 1e-6
-#: stopped with an estimate of 9e-7 while the true error was 6.2e-6; 1e-8 costs about 20% more
-#: there and is accurate to 1e-10.
+#: The estimate is a heuristic (QUADPACK's, and the crossing split's of mechanism/crossings.py),
+#: not a bound: on a real log-linear step of the demo
+#: (tests/mechanism/test_payments.py::test_quadrature_error_on_a_real_log_linear_step)
+#: Gauss-Kronrod on G at 1e-6 stopped with an estimate of 9e-7 while the true error was
+#: 6.2e-6. tests/mechanism/test_crossings.py compares the estimates with fine references.
 QUAD_TOL = 1e-8
 
 
@@ -125,20 +127,29 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
     """Second-price expected payments of every agent by quadrature of the identity.
 
     ``G_i(s) = TV(Q_i(0), Q_i(s))`` comes from :class:`mechanism.paths.BidPaths` (one
-    precomputation per step, many nodes per call). For the smooth rules (linear,
-    log-linear: no jumps in the own bid) every agent's integral runs in
-    :func:`quadrature.integrate_many`: the first pass evaluates all agents at their 17
-    ``quadrature.points(0, b_i)`` in one call, each refinement round all agents' new
-    nodes in one call. Other rules go agent by agent through the jump-aware identity.
+    precomputation per step, many nodes per call). Log-linear: ``G_i`` is split at the
+    tokens' crossings into smooth pieces (:mod:`mechanism.crossings`; its kinks held
+    Gauss-Kronrod to slow convergence and to estimates below the true error). Linear (no
+    jumps in the own bid): every agent's integral runs in :func:`quadrature.integrate_many`:
+    the first pass evaluates all agents at their 17 ``quadrature.points(0, b_i)`` in one
+    call, each refinement round all agents' new nodes in one call. Other rules go agent by
+    agent through the jump-aware identity.
     """
     n = len(b)
     z, err = np.zeros(n), np.zeros(n)
-    active = np.array([i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0],
-                      dtype=np.int64)
+    # B_i > 0 (competition): the others' weights, each row a sum of non-negative terms
+    B = np.where(np.eye(n, dtype=bool), 0.0, b[None, :]).sum(axis=1)
+    if not np.isfinite(B).all():  # beyond float64: others_weight says so
+        B = np.array([_others_weight(rule, b, i) for i in range(n)])
+    active = np.flatnonzero((b > 0) & ((B > 0) | (rule.reference is not None
+                                                  and rule.weight > 0)))
     if not len(active):
         return z, err
     paths = BidPaths(rule, P, b)
-    if rule.generic in (R.linear, R.log_linear):  # no jumps in the own bid
+    if rule.generic is R.log_linear:  # G split at the tokens' crossings
+        z[active], err[active] = crossings.payments(paths.family, active, b, tol)
+        return z, err
+    if rule.generic is R.linear:  # no jumps in the own bid
         z[active], err[active] = V.myerson_many(lambda which, s: paths.tv(active[which], s),
                                                 b[active], tol)
         return z, err

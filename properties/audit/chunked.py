@@ -34,18 +34,22 @@ bounded: at most ``CHUNK_STEPS`` steps or ``CHUNK_ENTRIES`` stored values at a t
 
 from __future__ import annotations
 
-import math
 import numpy as np
 
 from mechanism import step_uniforms
+from mechanism.auction import EXTRA_UNIFORMS
 from mechanism import rules as R
 from mechanism.errors import InvalidInput
-from mechanism.validation import EXACT_TOL
 
-from properties.audit.stream import SparseRows, VerifiedStep, verified_steps
+from properties.audit.blocks import SparseRows
+from properties.audit.entries import Entries
+from properties.audit.stream import VerifiedStep, verified_steps
+from properties.audit.uniforms import many_step_uniforms
 
-CHUNK_STEPS = 256
-CHUNK_ENTRIES = 1 << 20
+CHUNK_STEPS = 1024
+CHUNK_ENTRIES = 1 << 21
+#: Steps per cumulative sum of the token check (bounds its round-off).
+TOKEN_STEPS = 256
 #: Slack kept from every threshold before a step passes here (else the serial path runs).
 MARGIN = 1e-10
 #: Gauss-Legendre nodes for the identity (and half as many for its error estimate).
@@ -95,26 +99,6 @@ def payment_method(auction, header: dict) -> str:
     return compute_payments(rule, np.full((n, 2), 0.5), np.ones(n), auction.payment).method
 
 
-def _number(x) -> bool:
-    try:
-        return type(x) in (int, float) and math.isfinite(x)
-    except OverflowError:  # an int beyond float64
-        return False
-
-
-def _unique(keys: np.ndarray):
-    """``np.unique(keys, return_inverse=True)`` by a stable sort, which merges the
-    already sorted rows quickly."""
-    order = np.argsort(keys, kind="stable")
-    ks = keys[order]
-    first = np.empty(ks.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(ks[1:], ks[:-1], out=first[1:])
-    inv = np.empty(ks.size, dtype=np.int64)
-    inv[order] = np.cumsum(first) - 1
-    return ks[first], inv
-
-
 class ChunkAuditor:
     """Replays chunks of steps of one run (see the module docstring)."""
 
@@ -127,19 +111,16 @@ class ChunkAuditor:
         self.method, self.check_properties = method, check_properties
 
     def _eligible(self, item: VerifiedStep, ops) -> bool:
-        rec, n = item.record, self.n
+        """A step this filter replays: its stream flagged nothing, and its record is of this
+        configuration. The record passed the schema (:func:`properties.audit.stream.verified_steps`
+        yields no other): bids, payments and uniforms are lists of finite numbers of the
+        right lengths, bids >= 0, the step and the token integers."""
+        rec = item.record
         if not isinstance(item.rows, SparseRows) or any(op == "fail" for op, _ in ops):
             return False
-        step, bids, pays = rec.get("step"), rec.get("bids"), rec.get("payments")
-        return (isinstance(step, int) and not isinstance(step, bool) and step >= 0
-                and isinstance(bids, list) and len(bids) == n and all(map(_number, bids))
-                and all(x >= 0 for x in bids)
-                and isinstance(pays, list) and len(pays) == n and all(map(_number, pays))
-                and not any(rec.get("payment_errors") or ())   # closed forms state 0
-                and isinstance(rec.get("token"), int) and not isinstance(rec["token"], bool)
-                and rec.get("sampler") == "inverse_cdf"
-                and rec.get("payment_method") == self.method and rec.get("thresholds") is None
-                and isinstance(rec.get("uniforms"), list))
+        return (not any(rec["payment_errors"])   # closed forms state 0
+                and rec["sampler"] == "inverse_cdf" and rec["thresholds"] is None
+                and rec["payment_method"] == self.method)
 
     def check(self, chunk: list) -> np.ndarray:
         """Per ``(item, stream ops)``: True if the step passes every check here (its
@@ -151,15 +132,43 @@ class ChunkAuditor:
         self.errs, self.replayed = (0.0, 0.0), (np.zeros((0, self.n)), None)
         if elig.any():
             with np.errstate(all="ignore"):  # NaN or inf compare False: the serial path runs
-                ok[elig] = self._check([it for (it, _), e in zip(chunk, elig) if e])
+                ok[elig] = self._check_groups([it for (it, _), e in zip(chunk, elig) if e])
         return ok
 
+    def _check_groups(self, items: list[VerifiedStep]) -> np.ndarray:
+        """:meth:`_check` on the dense steps (every row stores all V tokens) and on the
+        others apart (each step's checks are its own), the results in ``items``' order."""
+        dense = np.array([self._dense(it) for it in items])
+        if dense.all() or not dense.any():
+            return self._check(items)
+        ok = np.zeros(len(items), dtype=bool)
+        want = np.zeros((len(items), self.n))
+        ident = np.zeros((len(items), self.n)) if self.check_properties else None
+        errs = (0.0, 0.0)
+        for group in (dense, ~dense):
+            ok[group] = self._check([it for it, g in zip(items, group) if g])
+            want[group] = self.replayed[0]
+            if ident is not None:
+                ident[group] = self.replayed[1]
+            errs = (max(errs[0], self.errs[0]), max(errs[1], self.errs[1]))
+        self.errs, self.replayed = errs, (want, ident)
+        return ok
+
+    def _dense(self, item: VerifiedStep) -> bool:
+        """Every row of the step stores exactly the tokens ``0..V-1``."""
+        idx = item.rows.idx
+        return idx.size == item.rows.n_rows * self.V and \
+            bool((idx.reshape(-1, self.V) == np.arange(self.V, dtype=idx.dtype)).all())
+
     def _check(self, items: list[VerifiedStep]) -> np.ndarray:
+        """Per step of ``items`` (all dense, or all not: :meth:`_check_groups`): whether it
+        passes every check here."""
         n = self.n
+        dense = all(self._dense(it) for it in items)
         b = np.array([it.record["bids"] for it in items], dtype=np.float64)        # (m, n)
         z = np.array([it.record["payments"] for it in items], dtype=np.float64)    # (m, n)
         ok, u0 = self._uniforms(items)
-        e = _Entries(items, self.n + self.has_ref)
+        e = Entries(items, self.n + self.has_ref, dense)
         ok &= e.rows_ok()
         W = b.sum(axis=1) + self.lam                                               # (m,)
         ok &= W > 0
@@ -193,86 +202,41 @@ class ChunkAuditor:
 
     def _uniforms(self, items) -> tuple[np.ndarray, np.ndarray]:
         """Per step: whether the recorded uniforms are ``step_uniforms(seed, step, n)``
-        (a pure function of both), and ``u_0``."""
-        ok = np.zeros(len(items), dtype=bool)
-        u0 = np.zeros(len(items))
-        for k, it in enumerate(items):
-            u = step_uniforms(self.seed, it.record["step"], self.n).tolist()
-            ru = it.record["uniforms"]
-            ok[k] = u == ru  # element by element ==: only numbers equal to these floats
-            u0[k] = u[0]
-        return ok, u0
+        (a pure function of both; for the chunk at once by
+        :func:`properties.audit.uniforms.many_step_uniforms`), and ``u_0``."""
+        steps = [it.record["step"] for it in items]
+        u = many_step_uniforms(self.seed, steps, self.n + EXTRA_UNIFORMS)
+        if u is None:  # a seed or step beyond what the vector form takes
+            u = np.array([step_uniforms(self.seed, k, self.n) for k in steps])
+        recorded = np.array([it.record["uniforms"] for it in items], dtype=np.float64)
+        return (recorded == u).all(axis=1), u[:, 0].copy()
 
     def _tokens(self, items, ok, e, S, Wsafe, u0) -> np.ndarray:
         """Per step: the recorded token is the inverse CDF of ``q = S / W`` at ``u_0``,
         with ``u_0`` farther than ``MARGIN`` from both ends of its token's interval. One
-        cumulative sum over the chunk (each step's starts where the last one ended; at most
-        ``CHUNK_STEPS`` in all, so its round-off stays far below ``MARGIN``)."""
+        cumulative sum per ``TOKEN_STEPS`` steps (each step's starts where the last one
+        ended; at most ``TOKEN_STEPS`` in all, so its round-off stays far below ``MARGIN``)."""
         m = len(items)
         first = np.searchsorted(e.key_step, np.arange(m + 1))      # each step's first key
-        # steps already failed add nothing (a NaN or a huge sum would spoil the later ones)
-        c = np.cumsum(np.where(ok[e.key_step], S / Wsafe[e.key_step], 0.0))
-        base = np.concatenate(([0.0], c))[first[:-1]]              # the sum before the step
-        x = base + u0
-        t = np.searchsorted(c, x, side="right")                    # the token's key
-        inside = t < first[1:]
-        tc = np.minimum(t, max(c.size - 1, 0))
-        below = np.where(t > first[:-1], c[np.maximum(tc - 1, 0)], base)
         token = np.array([it.record["token"] for it in items], dtype=np.int64)
-        return (ok & inside & (c[tc] - x > MARGIN) & (x - below > MARGIN)
-                & (e.uniq[tc] - np.arange(m) * self.V == token)) if c.size else ok & False
-
-
-class _Entries:
-    """A chunk's stored entries, concatenated: per entry its token ``idx`` and value
-    ``val``; per row (``R`` rows a step) its entry count ``nnz``. Per-entry copies of
-    per-row data come by ``np.repeat`` (no division, no fancy indexing)."""
-
-    def __init__(self, items, R: int):
-        self.R, self.m = R, len(items)
-        self.nnz = np.concatenate([it.rows.nnz for it in items])                   # (m R,)
-        self.idx = np.concatenate([it.rows.idx for it in items])                   # int32
-        self.val = np.concatenate([it.rows.val for it in items])
-        self.seg = self.repeat(np.arange(self.m * R))    # (step, row) of each entry
-
-    def repeat(self, per_row: np.ndarray) -> np.ndarray:
-        """A value per row (``m R``), one copy per entry of that row."""
-        return np.repeat(per_row, self.nnz)
-
-    def per_row(self, x: np.ndarray) -> np.ndarray:
-        """The sum of ``x`` (per entry) over each row, as (m, R)."""
-        return np.bincount(self.seg, weights=x, minlength=self.m * self.R).reshape(self.m, self.R)
-
-    def rows_ok(self) -> np.ndarray:
-        """Per step: every value finite and >= 0, tokens increasing within each row, each
-        row summing to 1 within ``EXACT_TOL / 2`` (the serial path would not renormalize)."""
-        val, idx = self.val, self.idx
-        bad = ~((val >= 0) & (val < np.inf))                   # NaN, negative, infinite
-        down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1         # a row starts, or a defect
-        starts = np.cumsum(self.nnz)                           # sorted: a binary search
-        at = starts[np.minimum(np.searchsorted(starts, down), starts.size - 1)] if down.size \
-            else down
-        bad[down[at != down]] = True
-        ok = np.ones(self.m, dtype=bool)
-        if bad.any():
-            ok[np.unique(self.seg[bad] // self.R)] = False
-            val = self.val = np.where(bad, 0.0, val)          # those steps are not judged here
-        sums = np.bincount(self.seg, weights=val, minlength=self.m * self.R)
-        return ok & ~(np.abs(sums - 1.0) > EXACT_TOL / 2).reshape(self.m, self.R).any(axis=1)
-
-    def weighted_sum(self, weight: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
-        """``S = sum_j w_j p_j`` on each step's support union (sorted by step, then token;
-        ``self.uniq`` = step V + token, ``self.key_step`` its step), and ``S`` at each entry."""
-        # step V + token: as uint32 when it fits (a stable sort of half the bytes, twice as fast)
-        small = np.uint32 if self.m * V < 2 ** 32 else np.int64
-        keys = self.repeat(np.repeat(np.arange(self.m, dtype=small) * small(V), self.R))
-        np.add(keys, self.idx, out=keys, casting="unsafe")   # tokens are in 0..V-1
-        uniq, inv = _unique(keys)
-        self.uniq = uniq.astype(np.int64)
-        S = np.bincount(inv, weights=self.repeat(weight.ravel()) * self.val,
-                        minlength=self.uniq.size)
-        self.key_step = self.uniq // V
-        return S, S[inv]
+        # steps already failed add nothing (a NaN or a huge sum would spoil the later ones)
+        q = np.where(ok[e.key_step], S / Wsafe[e.key_step], 0.0)
+        out = np.zeros(m, dtype=bool)
+        for a in range(0, m, TOKEN_STEPS):
+            b = min(m, a + TOKEN_STEPS)
+            lo, hi = first[a], first[b]
+            if hi == lo:
+                continue
+            c = np.cumsum(q[lo:hi])
+            f = first[a:b + 1] - lo
+            base = np.concatenate(([0.0], c))[f[:-1]]              # the sum before the step
+            x = base + u0[a:b]
+            t = np.searchsorted(c, x, side="right")                # the token's key
+            tc = np.minimum(t, c.size - 1)
+            below = np.where(t > f[:-1], c[np.maximum(tc - 1, 0)], base)
+            out[a:b] = (ok[a:b] & (t < f[1:]) & (c[tc] - x > MARGIN) & (x - below > MARGIN)
+                        & (e.uniq[lo:hi][tc] - np.arange(a, b) * self.V == token[a:b]))
+        return out
 
 
 def _identity(tv, b, B, good):

@@ -12,12 +12,20 @@ replayed, the payments recomputed) is the audit's divergence (exit 1).
 Format 1 is the only transcript format written so far; its writer has always written
 canonical lines with exactly these fields, so every transcript it wrote reads here; any
 other ``format`` is refused with the reason.
+
+:func:`steps_valid` checks a batch of step records column by column (one pass per field
+over the batch, the numbers of a field in one numpy array): a sufficient test only --
+True means every record passes :func:`check_step`; False means some record may not, and
+the caller checks them one by one, which names the first defect.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from itertools import chain
+
+import numpy as np
 
 from mechanism.auction import EXTRA_UNIFORMS, SAMPLERS
 from mechanism.errors import InvalidInput
@@ -209,3 +217,56 @@ def check_end(rec: dict, where: str) -> dict:
     hex_field(rec, "prev", where)
     hex_field(rec, "hash", where)
     return rec
+
+
+STEP_KEYS = tuple(sorted(STEP))
+REPORTS_KEYS = tuple(sorted(REPORTS))
+
+
+def _floats(column, length: int, lo=None, hi=None, closed=True) -> bool:
+    """Every entry of ``column`` a list of ``length`` floats, finite, in the range."""
+    if not all(type(v) is list and len(v) == length for v in column):
+        return False
+    flat = list(chain.from_iterable(column))
+    if set(map(type, flat)) - {float}:  # ints are numbers too: the per-record check
+        return False
+    x = np.array(flat, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(x).all() and (lo is None or bool((x >= lo).all()))
+        return good and (hi is None or bool((x <= hi).all() if closed else (x < hi).all()))
+
+
+def _ints(column, lo: int, hi: int) -> bool:
+    """Every entry an int (not a bool) in ``lo..hi``."""
+    return set(map(type, column)) == {int} and lo <= min(column) and max(column) <= hi
+
+
+def _hex(column) -> bool:
+    return set(map(type, column)) == {str} and all(len(v) == 64 for v in column) \
+        and re.fullmatch("[0-9a-f]*", "".join(column)) is not None
+
+
+def steps_valid(recs: list, header: dict) -> bool:
+    """True only if every record of ``recs`` passes :func:`check_step` (see the module
+    doc): the same fields, types and ranges, checked by column."""
+    if not recs:
+        return True
+    if not all(type(r) is dict and tuple(r) == STEP_KEYS for r in recs):
+        return False
+    n, V = header["n"], header["V"]
+    rows = n + int(header["has_reference"])
+    col = {key: [r[key] for r in recs] for key in STEP_KEYS}
+    if not (_ints(col["step"], 0, 1 << 62) and _ints(col["token"], 0, V - 1)
+            and _floats(col["bids"], n, 0.0) and _floats(col["payments"], n)
+            and _floats(col["payment_errors"], n, 0.0)
+            and _floats(col["uniforms"], n + EXTRA_UNIFORMS, 0.0, 1.0, closed=False)
+            and set(map(type, col["payment_method"] + col["sampler"])) == {str}
+            and all(v is None for v in col["thresholds"]) and _hex(col["prev"] + col["hash"])):
+        return False
+    locs = col["reports"]
+    if not all(type(v) is dict and tuple(v) == REPORTS_KEYS for v in locs):
+        return False
+    return (_ints([v["offset"] for v in locs], 0, 1 << 62)
+            and _ints([v["length"] for v in locs], 0, rows * (4 + 12 * V))
+            and _ints([v["rows"] for v in locs], rows, rows)
+            and _hex([v["sha256"] for v in locs]))

@@ -24,7 +24,6 @@ line boundary is caught; its absence is a divergence (the run was cut short).
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -32,11 +31,18 @@ from typing import Iterator
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from mechanism.records import MAX_LINE, line_hash, parse_line
+from mechanism.records import MAX_LINE, line_hash, parse_line, parse_lines
 from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
 from properties.audit import schema as S
+from properties.audit.blocks import Pending, SparseRows, decode_blocks, decode_sparse
 from properties.audit.tally import AuditReport, Divergence
+
+
+#: Bytes of ``transcript.jsonl`` read per batch (whole lines), and the most bytes of
+#: ``reports.bin`` read at once for a batch's blocks (else each block is read alone).
+BATCH_BYTES = 1 << 18
+REGION_BYTES = 1 << 25
 
 
 @dataclass
@@ -45,46 +51,6 @@ class VerifiedStep:
     record: dict
     rows: "np.ndarray | SparseRows | None"  #: (n [+1 reference], V) float64, None if unusable
     side_ok: bool             #: the block's SHA-256 matched the record
-
-
-@dataclass
-class SparseRows:
-    """One step's block as read (``sparse=True``): per row its token indices and values,
-    concatenated; :meth:`dense` gives exactly what :func:`decode_rows` gives."""
-
-    blob: bytes
-    n_rows: int
-    V: int
-    nnz: np.ndarray   #: (n_rows,) entries per row
-    idx: np.ndarray   #: int32, all rows' token indices in order
-    val: np.ndarray   #: float64, their values
-
-    def dense(self) -> np.ndarray:
-        return decode_rows(self.blob, self.n_rows, self.V)
-
-
-def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
-    """The block without densifying it; any malformed block goes through
-    :func:`decode_rows`, so it fails with the same error."""
-    pos, nnz, idx, val = 0, [], [], []
-    size = len(blob)
-    for _ in range(n_rows):
-        k = _INT32.unpack_from(blob, pos)[0] if pos + 4 <= size else -1
-        end = pos + 4 + 12 * k
-        if k < 0 or end > size:
-            decode_rows(blob, n_rows, V)  # raises the canonical error
-        idx.append(blob[pos + 4:pos + 4 + 4 * k])
-        val.append(blob[pos + 4 + 4 * k:end])
-        nnz.append(k)
-        pos = end
-    ii = np.frombuffer(b"".join(idx), "<i4")
-    if ii.size and (ii.min() < 0 or ii.max() >= V):
-        decode_rows(blob, n_rows, V)
-    return SparseRows(blob, n_rows, V, np.array(nnz, dtype=np.int64), ii,
-                      np.frombuffer(b"".join(val), "<f8"))
-
-
-_INT32 = struct.Struct("<i")
 
 
 def _bad(message: str, line: int | None) -> InvalidInput:
@@ -127,22 +93,20 @@ def _check_chain(raw: bytes, rec: dict, prev: str, line: int, step, report: Audi
                                message="this line was edited after it was written"))
 
 
-def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
-                expected_offset: int, header: dict, sparse: bool = False):
+def _read_block(side: "_Side", loc, line: int, step, report: AuditReport,
+                expected_offset: int):
     """(rows, sha_ok) for one step's reports, recording side-file divergences."""
-    n, V = int(header["n"]), int(header["V"])
-    n_rows = n + (1 if header.get("has_reference") else 0)
+    n_rows = side.n_rows
     report.count("side_file")
     off, length = loc["offset"], loc["length"]
     if off != expected_offset:
         report.fail(Divergence("side_file", step, line, "reports.offset", expected_offset, off,
                                message="blocks are not contiguous: a step was dropped, "
                                        "duplicated or reordered"))
-    if off < 0 or length < 0 or off + length > side_size:
+    if off < 0 or length < 0 or off + length > side.size:
         raise _bad(f"{JSONL}:{line} (step {step}) locates its reports at bytes {off}..{off + length} "
-                   f"but {SIDE} has {side_size} bytes: the side file is truncated", line)
-    side.seek(off)
-    blob = side.read(length)
+                   f"but {SIDE} has {side.size} bytes: the side file is truncated", line)
+    blob, decoded = side.block(off, length)
     digest = hashlib.sha256(blob).hexdigest()
     sha_ok = digest == loc.get("sha256")
     if not sha_ok:
@@ -153,12 +117,74 @@ def _read_block(side, side_size: int, loc, line: int, step, report: AuditReport,
                                message="wrong shape: n agents (+1 reference) rows per step"))
         return None, sha_ok
     try:
-        rows = decode_sparse(blob, n_rows, V) if sparse else decode_rows(blob, n_rows, V)
+        rows = side.decode(blob, decoded)
     except (InvalidInput, ValueError) as exc:
-        report.fail(Divergence("inputs", step, line, "reports", f"{n_rows} rows over V={V}",
+        report.fail(Divergence("inputs", step, line, "reports", f"{n_rows} rows over V={side.V}",
                                "undecodable", message=str(exc)))
         return None, sha_ok
     return rows, sha_ok
+
+
+class _Side:
+    """``reports.bin``: each step's block by seek and read, or, for a batch of lines read
+    at once (:meth:`prefetch`), from one read of their contiguous blocks, decoded together
+    (:func:`properties.audit.blocks.decode_blocks`). The bytes are the same either way."""
+
+    def __init__(self, fh, size: int, header: dict, sparse: bool):
+        self.fh, self.size, self.sparse = fh, size, sparse
+        self.n_rows = int(header["n"]) + (1 if header.get("has_reference") else 0)
+        self.V = int(header["V"])
+        self.ahead: dict = {}  # offset -> (length, blob, decoded block)
+
+    def prefetch(self, locs: list[dict]) -> None:
+        """Read ahead the blocks at ``locs`` (validated ``reports`` objects): each run of
+        contiguous blocks inside the file in one read, ``REGION_BYTES`` at most in all (the
+        blocks after those are read one by one)."""
+        self.ahead = {}
+        group: list = []
+        room = REGION_BYTES
+        for loc in locs:
+            if group and loc["offset"] != group[-1]["offset"] + group[-1]["length"]:
+                self._read_ahead(group)
+                group = []
+            room -= loc["length"]
+            if room < 0:
+                break
+            group.append(loc)
+        self._read_ahead(group)
+
+    def _read_ahead(self, group: list[dict]) -> None:
+        if not group:
+            return
+        start = group[0]["offset"]
+        stop = group[-1]["offset"] + group[-1]["length"]
+        if stop > self.size or stop - start > REGION_BYTES:
+            return  # read block by block (the truncation is reported there)
+        self.fh.seek(start)
+        region = self.fh.read(stop - start)
+        spans = [(loc["offset"] - start, loc["length"]) for loc in group]
+        decoded = decode_blocks(region, spans, self.n_rows, self.V) if self.sparse \
+            else [None] * len(spans)
+        view = memoryview(region)
+        for (s, length), d in zip(spans, decoded):
+            self.ahead[start + s] = (length, view[s:s + length], d)
+
+    def block(self, off: int, length: int):
+        """``(bytes at off..off + length, the decoded block read ahead or None)``."""
+        got = self.ahead.get(off)
+        if got is not None and got[0] == length:
+            return got[1], got[2]
+        self.fh.seek(off)
+        return self.fh.read(length), None
+
+    def decode(self, blob, decoded):
+        if not self.sparse:
+            return decode_rows(blob, self.n_rows, self.V)
+        if isinstance(decoded, SparseRows):
+            return decoded
+        if isinstance(decoded, Pending):
+            return decoded.decode()
+        return decode_sparse(blob, self.n_rows, self.V)
 
 
 class _Walk:
@@ -193,10 +219,33 @@ def _record(raw: bytes, line: int, path: Path, header: dict) -> dict:
     return S.check_end(rec, where) if "end" in rec else S.check_step(rec, where, header)
 
 
+def _batch(lines: list[bytes], line: int, path: Path, header: dict) -> list[dict] | None:
+    """The validated records of a batch of lines when every line reads plainly
+    (:func:`mechanism.records.parse_lines`, :func:`properties.audit.schema.steps_valid`),
+    else None: then each line is read alone by :func:`_record`, which names the defect
+    after every earlier line has been yielded. The nesting depth is not checked by
+    ``parse_lines`` here: a step or end record that passes the schema is 2 deep at most."""
+    recs = parse_lines(lines, max_depth=None)
+    if recs is None:
+        return None
+    steps = recs[:-1] if "end" in recs[-1] else recs
+    if any("end" in r for r in steps) or not S.steps_valid(steps, header):
+        return None
+    if len(steps) < len(recs):
+        try:
+            S.check_end(recs[-1], f"{path}:{line + len(lines) - 1}")
+        except InvalidInput:
+            return None
+    return recs
+
+
 def verified_steps(folder, header: dict, report: AuditReport,
                    sparse: bool = False) -> Iterator[VerifiedStep]:
     """Yield each step after checking chain, order and side file (see module doc);
-    ``sparse``: rows as :class:`SparseRows` (the vectorized audit), else dense."""
+    ``sparse``: rows as :class:`SparseRows` (the vectorized audit), else dense. Lines are
+    read ``BATCH_BYTES`` at a time and, when the batch reads plainly, parsed, validated
+    and their blocks read and decoded together; the checks and their order are those of
+    one line at a time."""
     folder = Path(folder)
     side_path = folder / SIDE
     if not side_path.is_file():
@@ -204,31 +253,39 @@ def verified_steps(folder, header: dict, report: AuditReport,
     side_size = side_path.stat().st_size
     w = _Walk(header)
     max_tokens = header["max_tokens"]
-    with open(folder / JSONL, "rb") as fh, open(side_path, "rb") as side:
+    path = folder / JSONL
+    with open(path, "rb") as fh, open(side_path, "rb") as side_fh:
         _header_chain(fh, header, report)
-        for line, raw in enumerate(fh, start=2):
-            rec = _record(raw, line, folder / JSONL, header)
-            if not raw.endswith(b"\n"):
-                report.warn(f"{JSONL}:{line} has no final newline (the write may have been cut)")
-            step = rec.get("step")
-            _check_chain(raw, rec, w.prev, line, step, report)
-            w.prev = report.head_hash = rec["hash"]
-            if w.end_seen is not None:
-                report.count("sequence")
-                report.fail(Divergence("sequence", step, line, "line", "nothing after the end "
-                                       "record", "a further line"))
-                continue
-            if "end" in rec:
-                w.end_seen = (line, rec)
-                continue
-            _check_sequence(rec, line, w, max_tokens, report)
-            rows, sha_ok = _read_block(side, side_size, rec["reports"], line, step, report,
-                                       w.offset, header, sparse)
-            w.offset = rec["reports"]["offset"] + rec["reports"]["length"]
-            if rec["token"] in w.stops and w.stopped_at is None:
-                w.stopped_at = step
-            w.n_steps += 1
-            yield VerifiedStep(line, rec, rows, sha_ok)
+        side = _Side(side_fh, side_size, header, sparse)
+        first = 2
+        while lines := fh.readlines(BATCH_BYTES):
+            recs = _batch(lines, first, path, header)
+            side.prefetch([r["reports"] for r in recs if "end" not in r] if recs else [])
+            for k, raw in enumerate(lines):
+                line = first + k
+                rec = recs[k] if recs is not None else _record(raw, line, path, header)
+                if not raw.endswith(b"\n"):
+                    report.warn(f"{JSONL}:{line} has no final newline (the write may have "
+                                "been cut)")
+                step = rec.get("step")
+                _check_chain(raw, rec, w.prev, line, step, report)
+                w.prev = report.head_hash = rec["hash"]
+                if w.end_seen is not None:
+                    report.count("sequence")
+                    report.fail(Divergence("sequence", step, line, "line", "nothing after the "
+                                           "end record", "a further line"))
+                    continue
+                if "end" in rec:
+                    w.end_seen = (line, rec)
+                    continue
+                _check_sequence(rec, line, w, max_tokens, report)
+                rows, sha_ok = _read_block(side, rec["reports"], line, step, report, w.offset)
+                w.offset = rec["reports"]["offset"] + rec["reports"]["length"]
+                if rec["token"] in w.stops and w.stopped_at is None:
+                    w.stopped_at = step
+                w.n_steps += 1
+                yield VerifiedStep(line, rec, rows, sha_ok)
+            first += len(lines)
     _check_end(report, w.end_seen, w.n_steps, w.offset, side_size, w.stopped_at, header)
 
 

@@ -1,0 +1,140 @@
+"""The side file's blocks as the audit reads them: sparse, without densifying.
+
+A step's block in ``reports.bin`` (:mod:`mechanism.transcript`) holds its rows one after
+the other, each ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
+:func:`decode_sparse` reads one block; :func:`decode_blocks` reads the blocks of many
+steps at once (one walk over the row headers, then all indices and all values joined
+and read by numpy once). Both refuse exactly what
+:func:`mechanism.transcript.decode_rows` refuses (a row past its block, a negative
+count, a token outside ``0..V-1``, tokens not increasing within a row, a stored zero),
+by raising its very error (the one-block reader calls it; a refused block of a batch
+comes back :class:`Pending`, read alone when its step is reached), so the sparse and the
+dense reading of a run record the same divergences; the filter
+(:mod:`properties.audit.chunked`) judges the values.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from mechanism.transcript import decode_rows
+
+_INT32 = struct.Struct("<i")
+
+
+@dataclass
+class SparseRows:
+    """One step's block as read: per row its token indices and values, concatenated;
+    :meth:`dense` gives exactly what :func:`decode_rows` gives."""
+
+    blob: bytes
+    n_rows: int
+    V: int
+    nnz: np.ndarray   #: (n_rows,) entries per row
+    idx: np.ndarray   #: int32, all rows' token indices in order
+    val: np.ndarray   #: float64, their values
+
+    def dense(self) -> np.ndarray:
+        return decode_rows(self.blob, self.n_rows, self.V)
+
+
+def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
+    """The block without densifying it; any malformed block goes through
+    :func:`decode_rows`, so it fails with the same error."""
+    pos, nnz, idx, val = 0, [], [], []
+    size = len(blob)
+    for _ in range(n_rows):
+        k = _INT32.unpack_from(blob, pos)[0] if pos + 4 <= size else -1
+        end = pos + 4 + 12 * k
+        if k < 0 or end > size:
+            decode_rows(blob, n_rows, V)  # raises the canonical error
+        idx.append(blob[pos + 4:pos + 4 + 4 * k])
+        val.append(blob[pos + 4 + 4 * k:end])
+        nnz.append(k)
+        pos = end
+    ii, vv, kk = np.frombuffer(b"".join(idx), "<i4"), np.frombuffer(b"".join(val), "<f8"), \
+        np.array(nnz, dtype=np.int64)
+    if refused_entries(ii, vv, kk, V).any():
+        decode_rows(blob, n_rows, V)
+    return SparseRows(blob, n_rows, V, kk, ii, vv)
+
+
+def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -> np.ndarray:
+    """Per stored entry: whether :func:`decode_rows` refuses it -- a token outside
+    ``0..V-1``, a stored zero, or a token not above the one before it in its row."""
+    bad = (idx < 0) | (idx >= V) | (val == 0)
+    if idx.size > 1:
+        down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1
+        if down.size:
+            start = np.zeros(idx.size, dtype=bool)
+            start[(np.cumsum(nnz) - nnz)[nnz > 0]] = True
+            bad[down[~start[down]]] = True
+    return bad
+
+
+def _walk(view: memoryview, spans, n_rows: int):
+    """Every block's rows: their index bytes and value bytes (lists over all blocks, in
+    order), every row's count, and per block whether its rows fit in it (a block whose
+    rows do not contributes nothing)."""
+    unpack = _INT32.unpack_from
+    idx, val, counts, fits = [], [], [], []
+    for start, length in spans:
+        pos, end, mark = start, start + length, len(idx)
+        for _ in range(n_rows):
+            k = unpack(view, pos)[0] if pos + 4 <= end else -1
+            at = pos + 4 + 4 * k
+            stop = at + 8 * k
+            if k < 0 or stop > end:
+                del idx[mark:], val[mark:], counts[mark:]
+                break
+            idx.append(view[pos + 4:at])
+            val.append(view[at:stop])
+            counts.append(k)
+            pos = stop
+        fits.append(len(idx) > mark or n_rows == 0)
+    return idx, val, counts, fits
+
+
+def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
+                  V: int) -> list:
+    """The blocks at ``spans`` (byte ``(start, length)`` in ``region``) decoded at once:
+    per block the :class:`SparseRows` that :func:`decode_sparse` gives, its arrays views
+    of one array for all blocks (one join and one ``frombuffer`` of each kind); a block
+    that :func:`decode_sparse` would refuse comes back as :class:`Pending`, which raises
+    that error when decoded."""
+    view = memoryview(region)
+    idx, val, counts, fits = _walk(view, spans, n_rows)
+    all_idx = np.frombuffer(b"".join(idx), "<i4")
+    all_val = np.frombuffer(b"".join(val), "<f8")
+    nnz = np.array(counts, dtype=np.int64)
+    ends = np.cumsum(nnz)[n_rows - 1::n_rows] if nnz.size else nnz  # per fitting block
+    bad = refused_entries(all_idx, all_val, nnz, V)
+    refused = np.zeros(ends.size, dtype=bool)  # the fitting blocks holding a refused entry
+    refused[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
+    out, g, lo = [], 0, 0
+    for (start, length), fit in zip(spans, fits):
+        blob = view[start:start + length]
+        if not fit:
+            out.append(Pending(blob, n_rows, V))
+            continue
+        hi = int(ends[g])
+        out.append(Pending(blob, n_rows, V) if refused[g] else
+                   SparseRows(blob, n_rows, V, nnz[g * n_rows:(g + 1) * n_rows],
+                              all_idx[lo:hi], all_val[lo:hi]))
+        g, lo = g + 1, hi
+    return out
+
+
+@dataclass
+class Pending:
+    """A block :func:`decode_blocks` did not decode: :meth:`decode` reads it alone."""
+
+    blob: memoryview
+    n_rows: int
+    V: int
+
+    def decode(self) -> SparseRows:
+        return decode_sparse(bytes(self.blob), self.n_rows, self.V)
