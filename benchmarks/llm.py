@@ -24,7 +24,16 @@ The rest of the 4-agent step over the one-agent step: the padded-attention mask 
 (bmm, where, softmax; 1 prompt needs no mask), KV-cache growth (cat), float64 top-p.
 The 8-agent step (one thread, CPU time, a shared machine) was 79% ``aten::mm`` at 110 ms;
 oneDNN's inner product on reordered weights (the ``packed`` kind) makes it 50-64 ms, about
-the one-agent step.
+the one-agent step. Then (torch.profiler, 10 steps, one thread, 2-core AMD EPYC shared with
+other work): of the 8-agent step's self CPU time, 60% oneDNN linears, 6% attention, 5%
+``torch.cat`` growing the KV cache (now written in place: tokenauction/llm/cache.py), about
+10% top-p in float64 over 8 x 49152 (now float32 over the vocabulary, float64 on the
+candidates: tokenauction/llm/top_p.py; 8 rows 1.9-2.6 ms against 2.2-28 ms, the float64 path
+paying page faults on its fresh 3 MB temporaries). The one-agent provider alone costs what
+the bare model's decode costs at one thread (59-68 against 57-70 ms of self CPU per step);
+on a random-init model its flat rows made top-p grow k five times per step (4x the bare
+decode), which SmolLM2's one-agent run never does. Rounds start with an uncounted warm-up
+round, so first uses (packed weights, oneDNN kernels per row count) land outside the figures.
 
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16

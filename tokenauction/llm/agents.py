@@ -9,8 +9,9 @@ LM, each with its own chat prompt, and the story of one generation is:
    the KV cache;
 2. each later call appends the one token the auction sampled to every row and
    runs ONE forward of shape (rows, 1) on the cache;
-3. the last position's logits become distributions (temperature, then top-p),
-   returned as float64 ``Reports(dists, reference)`` to the auction.
+3. the last position's logits become distributions (temperature, then top-p:
+   ``tokenauction/llm/top_p.py``), returned as float64 ``Reports(dists, reference)`` to
+   the auction. The KV cache grows in place (``tokenauction/llm/cache.py``).
 
 Measured facts relied on: the GGUF tokenizer pads on the right, so we set
 ``padding_side="left"`` and build ``position_ids`` from the attention mask;

@@ -65,7 +65,7 @@ def nucleus_float64(logits, temperature: float = 0.7, top_p: float = 0.9):
 
 
 def _grow(k: int, vocab: int) -> int:
-    return k * 4 if k * 4 <= vocab // 8 else vocab  # a flat row: one full sort beats many topks
+    return k * 16 if k * 16 <= vocab // 8 else vocab  # a flat row: one full sort beats many topks
 
 
 def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
