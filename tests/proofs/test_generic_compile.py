@@ -206,3 +206,22 @@ def test_a_tree_at_the_depth_limit_evaluates_on_every_backend():
     assert z3.simplify(E.z3_term(node, [z3.RealVal(2)], {})) == z3.RealVal(want)
     assert E.sympy_expr(node, [sympy.Integer(2)], {}) == want
     assert len(T.show(node)) > T.MAX_DEPTH
+
+
+def test_the_generated_program_is_built_once_per_trees_and_shares_nodes():
+    """numpy_values runs one program per tuple of trees (kept while those very trees live;
+    an equal but distinct tree gets its own), each shared node computed once, in order."""
+    from proofs.compile import evaluate as E
+    shared = T.Node("mul", (T.bid(0), T.bid(1)))
+    trees = (T.Node("add", (shared, T.const(1))), T.Node("pow", (shared, T.const(2))),
+             T.Node("ite", (("gt", T.bid(0), T.bid(1)), shared, T.Node("neg", (shared,)))))
+    prog = E.program(trees)
+    assert E.program(trees) is prog and E.program(list(trees)) is prog
+    twin = tuple(T.Node(t.op, t.args) for t in trees)
+    assert E.program(twin) is not prog
+    assert len(prog.steps) == len({id(m) for t in trees for m in T.walk(t)})
+    B = np.array([[2.0, 3.0], [5.0, 0.5]])
+    got = E.numpy_values(trees, B)
+    np.testing.assert_array_equal(got[0], [7.0, 3.5])
+    np.testing.assert_array_equal(got[1], [36.0, 6.25])
+    np.testing.assert_array_equal(got[2], [-6.0, 2.5])
