@@ -225,3 +225,29 @@ def test_the_generated_program_is_built_once_per_trees_and_shares_nodes():
     np.testing.assert_array_equal(got[0], [7.0, 3.5])
     np.testing.assert_array_equal(got[1], [36.0, 6.25])
     np.testing.assert_array_equal(got[2], [-6.0, 2.5])
+
+
+@pytest.mark.parametrize("name, sizes", [
+    ("log_linear", [(2, 2, False), (2, 3, True)]),
+    ("winner_take_all", [(3, 2, True), (3, 3, False)])])
+def test_a_witnessed_path_is_explored_as_z3_would(name, sizes, monkeypatch):
+    """A case split's side taken by one of the capture's fixed inputs is feasible without
+    z3; the trees are the ones z3 alone gives."""
+    from proofs.compile import generic
+    fn = getattr(R, name)
+    fast = [capture_rule(fn, *s) for s in sizes]
+    monkeypatch.setattr(generic, "_witnessed", lambda *a: False)
+    assert fast == [capture_rule(fn, *s) for s in sizes]
+
+
+def test_an_infeasible_side_has_no_witness(monkeypatch):
+    """Every bid 0 without a reference is outside the domain (W = 0): no fixed input takes
+    that side, so log-linear's capture never runs it. Plant: every side witnessed runs it,
+    and log-linear with no party left is a declaration error there."""
+    from proofs.compile import generic
+    assert not generic._witnessed([(("gt", T.bid(0), T.const(0)), False)], 1, 2, False)
+    assert generic._witnessed([(("gt", T.bid(0), T.const(0)), True)], 1, 2, False)
+    capture_rule(R.log_linear, 2, 2, False)
+    monkeypatch.setattr(generic, "_witnessed", lambda *a: True)
+    with pytest.raises(DeclarationError, match="softmax of a scalar"):
+        capture_rule(R.log_linear, 2, 2, False)
