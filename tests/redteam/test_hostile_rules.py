@@ -123,8 +123,11 @@ def test_non_monotone_rules_are_refuted_and_no_proof_covers_the_violation(name):
 def test_monotone_rules_are_not_refuted(name):
     rep, rows = judged(name)
     assert not rep.refuted and rep.exit_code == 0, rows
-    for engine, verdict, f in rows:  # z3 may time out on a loaded machine, and says so
-        assert verdict in (PROVED, "NOT_REFUTED") or (engine == "z3" and "timeout" in f.detail)
+    for engine, verdict, f in rows:  # z3, or the float64 search after its proof, may run
+        # out of time on a loaded machine: then UNKNOWN, saying so (never PROVED)
+        assert verdict in (PROVED, "NOT_REFUTED") or (
+            verdict == "UNKNOWN" and engine in ("z3", "z3+float64")
+            and ("timeout" in f.detail or "time budget ran out" in f.detail)), (engine, f.detail)
 
 
 def test_n_branch5_proof_says_its_sizes():
