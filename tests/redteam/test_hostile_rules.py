@@ -328,11 +328,20 @@ def test_malformed_targets_are_usage_errors(capsys, tmp_path, spec, words):
     assert rc == 2 and words in text and len(text.strip().splitlines()) == 1, text
 
 
-def test_a_mechanism_that_ends_its_worker_is_refuted_not_restarted_per_call(capsys):
+def test_a_mechanism_that_ends_its_worker_is_refuted_not_restarted_per_call(capsys,
+                                                                          monkeypatch):
     """Its first call ends the worker; every later call is refused at once (it was
-    restarted per call: the audit then took minutes)."""
-    rc, text = run_cli(capsys, "audit", "--mechanism", f"{FILE}:os_exit_mechanism")
+    restarted per call: the audit then took minutes): one worker start for the whole
+    audit, counted. Every call after the first is refused, so a small search budget
+    reaches the same verdict."""
+    from properties import cage
+    starts = []
+    start = cage.Cage._start
+    monkeypatch.setattr(cage.Cage, "_start", lambda self: starts.append(1) or start(self))
+    rc, text = run_cli(capsys, "audit", "--mechanism", f"{FILE}:os_exit_mechanism",
+                       "--max-examples", "10")
     assert rc == 1 and "REFUTED" in text and "aggregate_valid" in text, text[-600:]
+    assert len(starts) == 1, len(starts)
 
 
 def test_forcing_the_kind_of_an_object_that_is_not_callable_names_it(capsys):
