@@ -146,13 +146,14 @@ class TokenAuction:
                                value=u.size)
         q = rule.evaluate(P, b)
         kind = self._sampler_for(rule, n)
-        thresholds = None
+        thresholds = pair_tv = None
         if kind == "joint_linear":
             if rule.generic is not R.linear or (rule.reference is not None and rule.weight > 0):
                 raise InvalidInput("sampler 'joint_linear' needs the linear rule with two agents "
                                    "and no active reference", value=rule.name)
             draw = S.joint_linear_two_agents(P, b, u)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
+            pair_tv = detail["tv"]  # the closed form's TV(p_1, p_2): two rows read once
         elif kind == "exponential_race":
             draw = S.exponential_race(P, b, u, rule.reference, rule.weight)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
@@ -161,7 +162,7 @@ class TokenAuction:
         if self.charge == "realized":
             charged, errors, method = thresholds, np.zeros(n), f"realized_{kind}"
         else:
-            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q)
+            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q, pair_tv=pair_tv)
             charged, errors, method = res.values, res.errors, res.method
         return StepRecord(step, int(token), b, q, charged, errors, method, kind, u, thresholds,
                           detail)

@@ -6,6 +6,7 @@ rows (one ``rule.batch`` call for K bids).
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import numpy as np
@@ -72,7 +73,7 @@ def total_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | float:
         W = b.sum(axis=-1)             # overflows, and that is refused below
         if reference is not None:
             W = W + float(weight)
-    if not np.all(np.isfinite(W)):
+    if not (math.isfinite(W) if W.ndim == 0 else np.all(np.isfinite(W))):
         raise Float64Range(f"the total weight of bids {b.tolist()}"
                            + (f" and lambda {float(weight)!r}" if reference is not None else "")
                            + " is beyond float64; scale every bid and lambda down by one "

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .workspace import scratch
+
 
 def tv(p, q) -> np.ndarray | float:
-    """Total variation ``TV(p, q) = 1/2 sum_t |p(t) - q(t)|``."""
+    """Total variation ``TV(p, q) = 1/2 sum_t |p(t) - q(t)|``. Two float64 vectors of one
+    length (the two-agent step's reports) go through a scratch array: the same sum, no
+    large temporaries."""
+    if (type(p) is np.ndarray and type(q) is np.ndarray and p.ndim == 1
+            and p.shape == q.shape and p.dtype == q.dtype == np.float64):
+        d = np.subtract(p, q, out=scratch("tv", p.shape))
+        return 0.5 * np.abs(d, out=d).sum()
     return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)
 
 

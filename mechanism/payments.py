@@ -28,7 +28,8 @@ from .divergences import tv
 from .errors import InvalidInput, lookup
 from .paths import BidPaths
 from . import valuations as V
-from .validation import as_bids, as_distributions, ones
+from .validation import as_bids, as_distributions, row_sums
+from .workspace import scratch
 
 #: Default tolerance of the payment quadrature: error estimate <= QUAD_TOL * max(1, |integral|).
 #: The estimate is QUADPACK's heuristic, not a bound: on a real log-linear step of the demo
@@ -55,7 +56,7 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
     return others_weight(b, i, rule.reference, rule.weight)
 
 
-def _linear_closed_form(rule, P, b, aggregate=None):
+def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
     """theory §6 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
     ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight.
 
@@ -63,30 +64,38 @@ def _linear_closed_form(rule, P, b, aggregate=None):
     weighted sum, ``q = S / W`` the aggregate), so ``TV(p_i, m_i) = W |p_i - q|_1 / (2 B_i)``,
     token by token (a difference of 1e-300 on one token keeps its relative accuracy; a sum
     of maxima minus the rows' sums would lose it to the mass of the others). ``aggregate``
-    (``q``) is the step's own, when it has it."""
+    (``q``) is the step's own, when it has it. Two agents and no active reference: each
+    one's ``m_i`` is the other's report, so ``TV(p_1, p_2)`` serves both and the aggregate
+    is not read (``pair_tv``: that distance, when the step has it from its sampler)."""
     W = rule.total_weight(b)
     B = W - b                                   # the others' weight B_i
     ok = (b > 0) & (B > 0)
     if not ok.any():                            # W = 0 included: nobody pays
         return np.zeros(len(b))
-    q = rule.evaluate(P, b) if aggregate is None else aggregate
-    diff = np.subtract(P, q)
-    l1 = np.abs(diff, out=diff) @ ones(P.shape[1])
+    n, V = P.shape
+    if n == 2 and not (rule.reference is not None and rule.weight > 0):
+        tv_B = B * float(tv(P[0], P[1]) if pair_tv is None else pair_tv)
+    else:
+        q = rule.evaluate(P, b) if aggregate is None else aggregate
+        diff = np.subtract(P, q, out=scratch("linear_closed_form.diff", P.shape))
+        tv_B = (0.5 * W) * row_sums(np.abs(diff, out=diff))
     r = b / np.where(ok, B, 1.0)
-    # TV * B_i (ln(1 + r) - r / (1 + r)) with TV = W l1 / (2 B_i): B_i cancels (r = b_i / B_i;
-    # no b_i B_i, which under/overflows at bids of 1e+-300)
-    return np.where(ok, (0.5 * W) * l1 * (np.log1p(r) - r / (1.0 + r)), 0.0)
+    # TV_i B_i (ln(1 + r) - r / (1 + r)), tv_B = TV_i B_i = W l1_i / 2 (r = b_i / B_i; no
+    # b_i B_i and no division by B_i, which under/overflow at bids of 1e+-300)
+    return np.where(ok, tv_B * (np.log1p(r) - r / (1.0 + r)), 0.0)
 
 
-def _wta_closed_form(rule, P, b, aggregate=None):
+def _wta_closed_form(rule, P, b, aggregate=None, pair_tv=None):
     """theory §6 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0
-    (two rows read: the step's aggregate is not needed)."""
+    (two rows read: the step's aggregate is not needed; ``pair_tv``: ``TV(p_1, p_2)`` of
+    two agents, when the caller has it)."""
     z = np.zeros(len(b))
     i = _wta_winner(b)
     if b[i] <= 0 or not (np.delete(b, i) > 0).any():
         return z
     k = _wta_winner(np.where(np.arange(len(b)) == i, -1.0, b))
-    z[i] = float(tv(P[i], P[k])) * float(b[k])
+    dist = tv(P[i], P[k]) if pair_tv is None or len(b) != 2 else pair_tv
+    z[i] = float(dist) * float(b[k])
     return z
 
 
@@ -174,16 +183,18 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     rule = R.as_rule(rule)
     P = as_distributions(dists)
     b = as_bids(bids, P.shape[0])
-    rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
-    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol)
+    q = rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
+    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol, aggregate=q)
 
 
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
-                     tol: float = QUAD_TOL, aggregate: np.ndarray | None = None) -> Payments:
+                     tol: float = QUAD_TOL, aggregate: np.ndarray | None = None,
+                     pair_tv: float | None = None) -> Payments:
     """:func:`expected_payments` on inputs already validated (the auction's fast path).
-    ``aggregate``: ``rule.evaluate(P, b)``, when the caller has it (a closed form reuses it
-    instead of evaluating the rule again)."""
+    ``aggregate``: ``rule.evaluate(P, b)``, and ``pair_tv``: ``divergences.tv(P[0], P[1])``
+    of two agents, when the caller has them (a closed form reuses them instead of reading
+    the reports again)."""
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -205,7 +216,7 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
         raise InvalidInput(f"rule {rule.name!r} has no closed-form payment; use quadrature",
                            value=rule.name)
     if closed is not None and method != "quadrature":
-        return Payments(closed(rule, P, b, aggregate), np.zeros(n),
+        return Payments(closed(rule, P, b, aggregate, pair_tv), np.zeros(n),
                         f"closed_form_{rule.name}")
     small, Ps = R.reduce_vocabulary(rule, P)  # exact; cheaper when reports are sparse
     z, err = second_price_quadrature(small, Ps, b, tol)

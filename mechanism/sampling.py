@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import InvalidInput
 from .rules import bid_path
+from .workspace import scratch
 
 
 def inverse_cdf(q, u: float) -> int:
@@ -52,7 +53,6 @@ def inverse_cdf_many(q, us) -> np.ndarray:
 
 #: Tokens per block of :func:`cumsum_search`.
 BLOCK = 512
-_ONES_BLOCK = np.ones(BLOCK)  # block sums as one matrix-vector product
 
 
 def cumsum_search(w: np.ndarray, xs, scaled: bool = False) -> np.ndarray:
@@ -73,8 +73,8 @@ def cumsum_search(w: np.ndarray, xs, scaled: bool = False) -> np.ndarray:
     if nb < 4 or len(xs) > 8:  # short rows, many uniforms: one sequential pass is cheaper
         return _sequential_search(w, xs, scaled)
     ends = np.empty(nb + 1)
-    np.matmul(w[:nb * BLOCK].reshape(nb, BLOCK), _ONES_BLOCK, out=ends[:nb])
-    ends[nb] = w[nb * BLOCK:].sum()
+    np.einsum("ij->i", w[:nb * BLOCK].reshape(nb, BLOCK), out=ends[:nb])
+    ends[nb] = w[nb * BLOCK:].sum() if V > nb * BLOCK else 0.0
     np.cumsum(ends, out=ends)
     total = float(ends[-1])
     if not 0.0 < total < np.inf:  # NaN fails too
@@ -246,14 +246,25 @@ class StableSampler:
 def maximal_coupling_draw(p1, p2, u1: float, u2: float, u3: float) -> tuple[int, int]:
     """Draw ``(X, Y)``, ``X ~ p1``, ``Y ~ p2``, ``Pr[X != Y] = TV(p1, p2)``; when they differ,
     ``p1(X) > p2(X)`` and ``p2(Y) > p1(Y)``. Deterministic in three uniforms."""
-    p1 = np.asarray(p1, dtype=np.float64)
-    p2 = np.asarray(p2, dtype=np.float64)
-    d = p1 - p2
-    tv_ = 0.5 * float(np.abs(d).sum())
+    x, y, _ = _coupling(np.asarray(p1, dtype=np.float64), np.asarray(p2, dtype=np.float64),
+                        u1, u2, u3)
+    return x, y
+
+
+def _coupling(p1, p2, u1, u2, u3) -> tuple[int, int, float]:
+    """:func:`maximal_coupling_draw` and the ``TV(p1, p2)`` it used (``divergences.tv``'s
+    value: the same difference and sum). With ``d = p1 - p2`` and ``a = |d|``, ``d + a`` and
+    ``a - d`` are exactly twice ``max(d, 0)`` and ``max(-d, 0)``: an exact doubling of every
+    weight changes no partial sum's rounding, so :func:`_draw` picks the same tokens."""
+    d = np.subtract(p1, p2, out=scratch("coupling.d", p1.shape))
+    a = np.abs(d, out=scratch("coupling.a", p1.shape))
+    tv_ = 0.5 * float(a.sum())
+    w = scratch("coupling.w", p1.shape)              # the weights of one draw at a time
     if u1 < 1.0 - tv_:
-        x = _draw(np.minimum(p1, p2), u2)
-        return x, x
-    return _draw(np.maximum(d, 0.0), u2), _draw(np.maximum(-d, 0.0), u3)
+        x = _draw(np.minimum(p1, p2, out=w), u2)
+        return x, x, tv_
+    x = _draw(np.add(d, a, out=w), u2)
+    return x, _draw(np.subtract(a, d, out=w), u3), tv_
 
 
 def _draw(weights: np.ndarray, u: float) -> int:
@@ -274,7 +285,8 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw
 
     Agent 1 pays ``U b2 / (1 - U)`` when the seed switched to X (X != Y, X realized);
     agent 2 pays ``b1 (1 - U) / U`` when it switched to Y; else 0. Their means equal
-    the linear closed form ``TV (B ln(1 + b/B) - bB/(b + B))``.
+    the linear closed form ``TV (B ln(1 + b/B) - bB/(b + B))``; ``detail["tv"]`` is that
+    ``TV(p_1, p_2)`` (the step hands it to the closed form).
     """
     if P.shape[0] != 2:
         raise InvalidInput(f"the joint linear sampler takes exactly 2 agents, got {P.shape[0]}",
@@ -283,7 +295,8 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw
     b1, b2 = float(b[0]), float(b[1])
     if b1 + b2 <= 0:
         raise InvalidInput("every bid is 0: linear aggregation is undefined (theory §2)", value=[b1, b2])
-    x, y = maximal_coupling_draw(P[0], P[1], u1, u2, u3)
+    x, y, tv_ = _coupling(np.asarray(P[0], dtype=np.float64),
+                          np.asarray(P[1], dtype=np.float64), u1, u2, u3)
     pick_x = U < b1 / (b1 + b2)
     token = x if pick_x else y
     z = np.zeros(2)
@@ -292,7 +305,7 @@ def joint_linear_two_agents(P: np.ndarray, b: np.ndarray, uniforms) -> JointDraw
             z[0] = U * b2 / (1.0 - U)
         elif b1 > 0:
             z[1] = b1 * (1.0 - U) / U
-    return JointDraw(token, z, {"x": x, "y": y, "U": U})
+    return JointDraw(token, z, {"x": x, "y": y, "U": U, "tv": tv_})
 
 
 # ---------------------------------------------------------------------------
