@@ -24,7 +24,16 @@ The rest of the 4-agent step over the one-agent step: the padded-attention mask 
 (bmm, where, softmax; 1 prompt needs no mask), KV-cache growth (cat), float64 top-p.
 The 8-agent step (one thread, CPU time, a shared machine) was 79% ``aten::mm`` at 110 ms;
 oneDNN's inner product on reordered weights (the ``packed`` kind) makes it 50-64 ms, about
-the one-agent step.
+the one-agent step. Then (torch.profiler, 10 steps, one thread, 2-core AMD EPYC shared with
+other work): of the 8-agent step's self CPU time, 60% oneDNN linears, 6% attention, 5%
+``torch.cat`` growing the KV cache (now written in place: tokenauction/llm/cache.py), about
+10% top-p in float64 over 8 x 49152 (now float32 over the vocabulary, float64 on the
+candidates: tokenauction/llm/top_p.py; 8 rows 1.9-2.6 ms against 2.2-28 ms, the float64 path
+paying page faults on its fresh 3 MB temporaries). The one-agent provider alone costs what
+the bare model's decode costs at one thread (59-68 against 57-70 ms of self CPU per step);
+on a random-init model its flat rows made top-p grow k five times per step (4x the bare
+decode), which SmolLM2's one-agent run never does. Rounds start with an uncounted warm-up
+round, so first uses (packed weights, oneDNN kernels per row count) land outside the figures.
 
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16
@@ -106,6 +115,19 @@ def time_auction(provider, n, tokens, warmup, seed=0, auction=None, bids=None):
     return statistics.median(step_times), statistics.median(shares)
 
 
+def time_provider(provider, tokens: int, warmup: int) -> list[float]:
+    """ms of each step of a provider alone, greedy on its first row, no auction: as
+    ``time_single`` times the bare model (steps 0..warmup, 0 the prefill, not timed)."""
+    prefix, times = [], []
+    for step in range(warmup + tokens + 1):
+        start = time.perf_counter()
+        dists = provider(prefix).dists
+        prefix = prefix + [int(np.argmax(dists[0]))]
+        if step > warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def time_generate(loaded: LoadedModel, prompt: list[int], tokens: int, torch) -> float:
     """ms per new token of ``model.generate`` (greedy): (time for ``tokens`` + 1 new tokens
     minus time for 1) / tokens, so the prefill cancels."""
@@ -141,6 +163,33 @@ def stock_copy(loaded: LoadedModel, kind: str | None = None) -> LoadedModel:
     return LoadedModel(model, loaded.tokenizer, loaded.source + f" ({kind or 'stock'} linears)")
 
 
+def time_round(order, tokens, warmup, loaded, singles, make_prompts, single_ids, rules,
+               shares) -> dict:
+    """One round, items in ``order``: "single" (plain greedy decode on each model of
+    ``singles``, then ``model.generate``; the one-agent provider alone as "provider_1") and
+    each n (the auction per rule, unequal bids; the linear rule's ms/step is ``got[n]``).
+    Mechanism shares are appended to ``shares`` unless it is None (the warm-up round)."""
+    torch, _ = require_torch()
+    got = {}
+    for item in order:
+        if item == "single":
+            got["single"] = [statistics.median(time_single(m, single_ids, tokens, warmup, torch))
+                             for m in singles] + [time_generate(loaded, single_ids, tokens, torch)]
+            got["provider_1"] = statistics.median(time_provider(
+                LLMAgents(loaded, make_prompts(1)), tokens, warmup))
+            continue
+        n = item
+        bids = list(np.linspace(0.5, 2.0, n)) if n > 1 else [1.0]
+        for name, auction in rules.items():
+            ms, share = time_auction(LLMAgents(loaded, make_prompts(n)), n, tokens, warmup,
+                                     auction=auction, bids=bids)
+            if shares is not None:
+                shares[(n, name)].append(share)
+            if name == "linear":
+                got[n] = ms
+    return got
+
+
 def cpu_model() -> str:
     """The CPU model as ``lscpu`` names it (the machine the figures belong to)."""
     try:
@@ -149,6 +198,23 @@ def cpu_model() -> str:
                      if ln.startswith("Model name")), "unknown")
     except OSError:
         return "unknown"
+
+
+def print_table(ns, rows, ratios, shares, rules, args, loaded, make_prompts) -> None:
+    """The medians over rounds per n, and (unless ``--no-serial``) the one-by-one step."""
+    print("\nagents | single ms/token | auction ms/step | ms/row | vs single: median [min, max] "
+          "| mechanism share, unequal bids: " + ", ".join(rules) + " | one-by-one ms/step")
+    for n in ns:
+        single = statistics.median(r[0] for r in rows[n])
+        batched = statistics.median(r[1] for r in rows[n])
+        share = ", ".join(f"{statistics.median(shares[(n, r)]):.1%}" for r in rules)
+        serial = float("nan")
+        if not args.no_serial:
+            serial, _ = time_auction(OneByOne([LLMAgents(loaded, [p]) for p in make_prompts(n)]),
+                                     n, args.tokens, args.warmup)
+        print(f"{n:>6} | {single:>15.1f} | {batched:>15.1f} | {batched / n:>6.1f} | "
+              f"{statistics.median(ratios[n]):>6.0%} [{min(ratios[n]):.0%}, {max(ratios[n]):.0%}] "
+              f"| {share:>24} | {serial:>10.1f}", flush=True)
 
 
 def main(argv=None) -> int:
@@ -192,48 +258,36 @@ def main(argv=None) -> int:
     ratios = {n: [] for n in ns}
     rows = {n: [] for n in ns}
     shares = {(n, r): [] for n in ns for r in rules}
-    for rnd in range(args.repeats):  # side by side, the order reversed every other round
+    provider_1 = []  # the product's one-agent provider alone (LLMAgents, no auction)
+    for rnd in range(-1, args.repeats):  # side by side, the order reversed every other round
+        # the first round (a few tokens, printed as "warm-up") is not counted: first uses
+        # (the packed weights' reorder, oneDNN's kernels per row count, new buffers) land there
         order = ["single", *ns] if rnd % 2 == 0 else [*reversed(ns), "single"]
-        got = {}
-        for item in order:
-            if item == "single":
-                got["single"] = [statistics.median(time_single(m, single_ids, args.tokens,
-                                                               args.warmup, torch))
-                                 for m in (stock, loaded, matmul)] + [
-                    time_generate(loaded, single_ids, args.tokens, torch)]
-                continue
-            n = item
-            bids = list(np.linspace(0.5, 2.0, n)) if n > 1 else [1.0]
-            for name, auction in rules.items():
-                ms, share = time_auction(LLMAgents(loaded, make_prompts(n)), n, args.tokens,
-                                         args.warmup, auction=auction, bids=bids)
-                shares[(n, name)].append(share)
-                if name == "linear":
-                    got[n] = ms
+        tokens = min(args.tokens, 4) if rnd < 0 else args.tokens
+        got = time_round(order, tokens, args.warmup, loaded, (stock, loaded, matmul),
+                         make_prompts, single_ids, rules,
+                         None if rnd < 0 else shares)
         single = min(got["single"])  # the fastest baseline: the ratio never flatters the batch
+        s1, s2, s3, g = got["single"]
+        label = "warm-up (not counted)" if rnd < 0 else f"round {rnd + 1}/{args.repeats}"
+        print(f"{label}: single-prompt {s1:.1f} ms/token (stock linears), "
+              f"{s2:.1f} (small-batch linears as loaded), {s3:.1f} (small-batch matmul, one row "
+              f"duplicated), {g:.1f} (model.generate), {got['provider_1']:.1f} (LLMAgents, one "
+              "prompt, no auction); "
+              + ", ".join(f"{n} agents {got[n]:.1f} ms/step ({single / got[n]:.0%})" for n in ns),
+              flush=True)
+        if rnd < 0:
+            continue
+        provider_1.append(got["provider_1"] / s2)
         for n in ns:
             ratios[n].append(single / got[n])
             rows[n].append((single, got[n]))
-        s1, s2, s3, g = got["single"]
-        print(f"round {rnd + 1}/{args.repeats}: single-prompt {s1:.1f} ms/token (stock linears), "
-              f"{s2:.1f} (small-batch linears as loaded), {s3:.1f} (small-batch matmul, one row "
-              f"duplicated), {g:.1f} (model.generate); "
-              + ", ".join(f"{n} agents {got[n]:.1f} ms/step ({ratios[n][-1]:.0%})" for n in ns),
-              flush=True)
-    print("\nagents | single ms/token | auction ms/step | ms/row | vs single: median [min, max] "
-          "| mechanism share, unequal bids: " + ", ".join(rules) + " | one-by-one ms/step")
-    for n in ns:
-        single = statistics.median(r[0] for r in rows[n])
-        batched = statistics.median(r[1] for r in rows[n])
-        share = ", ".join(f"{statistics.median(shares[(n, r)]):.1%}" for r in rules)
-        serial = float("nan")
-        if not args.no_serial:
-            serial, _ = time_auction(OneByOne([LLMAgents(loaded, [p]) for p in make_prompts(n)]),
-                                     n, args.tokens, args.warmup)
-        print(f"{n:>6} | {single:>15.1f} | {batched:>15.1f} | {batched / n:>6.1f} | "
-              f"{statistics.median(ratios[n]):>6.0%} [{min(ratios[n]):.0%}, {max(ratios[n]):.0%}] "
-              f"| {share:>24} | {serial:>10.1f}", flush=True)
-    print(f"load average after {os.getloadavg()[0]:.1f}")
+    print_table(ns, rows, ratios, shares, rules, args, loaded, make_prompts)
+    print(f"the one-agent provider (LLMAgents, no auction) over the same model's plain greedy "
+          f"decode (time_single, small-batch linears as loaded): median "
+          f"{statistics.median(provider_1):.2f}x [{min(provider_1):.2f}, {max(provider_1):.2f}]")
+    print(f"load average after {os.getloadavg()[0]:.1f} (above 0 means other work shared the "
+          "cores: the ratios, measured side by side, are what to read)")
     return 0
 
 

@@ -144,7 +144,7 @@ class TokenAuction:
         if u.size < n + EXTRA_UNIFORMS:
             raise InvalidInput(f"need {n + EXTRA_UNIFORMS} uniforms per step, got {u.size}",
                                value=u.size)
-        q = rule.evaluate(P, b)
+        q, reduced = R.evaluate_reduced(rule, P, b)
         kind = self._sampler_for(rule, n)
         thresholds = pair_tv = None
         if kind == "joint_linear":
@@ -162,7 +162,8 @@ class TokenAuction:
         if self.charge == "realized":
             charged, errors, method = thresholds, np.zeros(n), f"realized_{kind}"
         else:
-            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q, pair_tv=pair_tv)
+            res = pay.compute_payments(rule, P, b, self.payment, aggregate=q, pair_tv=pair_tv,
+                                       reduced=reduced)
             charged, errors, method = res.values, res.errors, res.method
         return StepRecord(step, int(token), b, q, charged, errors, method, kind, u, thresholds,
                           detail)

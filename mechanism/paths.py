@@ -87,9 +87,9 @@ def _parties(rule, P, b):
     if ref is not None and rule.weight > 0:
         rows, w = np.vstack([Ps, ref]), np.append(b, rule.weight)
     n = len(b)
-    B = w.sum() - b
     W = np.repeat(w[None, :], n, axis=0)
     W[np.arange(n), np.arange(n)] = 0.0
+    B = W.sum(axis=1)  # the others' own sum: W - b_i cancels when b_i dominates
     W /= np.where(B > 0, B, 1.0)[:, None]
     return rows, W, B
 
@@ -137,7 +137,11 @@ class LogLinearFamily:
         else:
             d = logs[:n] - m
         self.m, self.d = m, d
-        self.q0 = _softmax(m.copy())
+        #: no token vetoed on any agent's path (every m and d finite)
+        self.finite = bool(support.all())
+        self.q0 = m.copy()
+        #: log of each row's normalizer: q0 = exp(m - logZ0)
+        self.logZ0 = _softmax(self.q0, log_normalizer=True)
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
         """``TV(Q_i(0), Q_i(s))`` per pair, per chunk of nodes (any agents):
@@ -151,8 +155,9 @@ class LogLinearFamily:
             self._nodes(agents, t, out)
             return out
         cuts = np.linspace(0, len(s), parts + 1).astype(int)
-        list(_pool().map(lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
-                                               out[cuts[k]:cuts[k + 1]]), range(parts)))
+        list(thread_pool().map(
+            lambda k: self._nodes(agents[cuts[k]:cuts[k + 1]], t[cuts[k]:cuts[k + 1]],
+                                  out[cuts[k]:cuts[k + 1]]), range(parts)))
         return out  # a token i vetoes has q = 0: min(q0, 0) = 0 counts Q_i(0)'s mass there
 
     def _nodes(self, agents, t, out):
@@ -187,8 +192,9 @@ class LogLinearFamily:
             out[lo:lo + rows] = 1.0 - e.sum(axis=1) / Z
 
 
-def _pool() -> ThreadPoolExecutor:
-    """The threads that share large batches of nodes, created on first use in each process
+def thread_pool() -> ThreadPoolExecutor:
+    """The threads that share large batches of log-linear nodes (here and in
+    :mod:`mechanism.crossings`), created on first use in each process
     (a forked child has its parent's pool object but none of its threads: a fresh one)."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid() or _POOL[2] != WORKERS:
@@ -198,8 +204,9 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def _softmax(S: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of log-weights, in place (``-inf``: a vetoed token)."""
+def _softmax(S: np.ndarray, log_normalizer: bool = False) -> np.ndarray:
+    """Row-wise softmax of log-weights, in place (``-inf``: a vetoed token); returns ``S``,
+    or with ``log_normalizer`` each row's ``log sum exp``."""
     top = S.max(axis=1, keepdims=True)
     if not np.isfinite(top).all():
         raise InvalidInput("log-linear aggregation is undefined: the parties with positive "
@@ -208,5 +215,6 @@ def _softmax(S: np.ndarray) -> np.ndarray:
                            value=None)
     S -= top
     np.exp(S, out=S)
-    S /= S.sum(axis=1, keepdims=True)
-    return S
+    total = S.sum(axis=1, keepdims=True)
+    S /= total
+    return (top + np.log(total))[:, 0] if log_normalizer else S

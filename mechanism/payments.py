@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import crossings
 from . import rules as R
 from .bids import others_weight
 from .divergences import tv
@@ -32,10 +33,11 @@ from .validation import as_bids, as_distributions, row_sums
 from .workspace import scratch
 
 #: Default tolerance of the payment quadrature: error estimate <= QUAD_TOL * max(1, |integral|).
-#: The estimate is QUADPACK's heuristic, not a bound: on a real log-linear step of the demo
-#: (tests/mechanism/test_payments.py::test_quadrature_error_on_a_real_log_linear_step) 1e-6
-#: stopped with an estimate of 9e-7 while the true error was 6.2e-6; 1e-8 costs about 20% more
-#: there and is accurate to 1e-10.
+#: The estimate is a heuristic (QUADPACK's, and the crossing split's of mechanism/crossings.py),
+#: not a bound: on a real log-linear step of the demo
+#: (tests/mechanism/test_payments.py::test_quadrature_error_on_a_real_log_linear_step)
+#: Gauss-Kronrod on G at 1e-6 stopped with an estimate of 9e-7 while the true error was
+#: 6.2e-6. tests/mechanism/test_crossings.py compares the estimates with fine references.
 QUAD_TOL = 1e-8
 
 
@@ -125,20 +127,29 @@ def second_price_quadrature(rule, P, b, tol=QUAD_TOL) -> tuple[np.ndarray, np.nd
     """Second-price expected payments of every agent by quadrature of the identity.
 
     ``G_i(s) = TV(Q_i(0), Q_i(s))`` comes from :class:`mechanism.paths.BidPaths` (one
-    precomputation per step, many nodes per call). For the smooth rules (linear,
-    log-linear: no jumps in the own bid) every agent's integral runs in
-    :func:`quadrature.integrate_many`: the first pass evaluates all agents at their 17
-    ``quadrature.points(0, b_i)`` in one call, each refinement round all agents' new
-    nodes in one call. Other rules go agent by agent through the jump-aware identity.
+    precomputation per step, many nodes per call). Log-linear: ``G_i`` is split at the
+    tokens' crossings into smooth pieces (:mod:`mechanism.crossings`; its kinks held
+    Gauss-Kronrod to slow convergence and to estimates below the true error). Linear (no
+    jumps in the own bid): every agent's integral runs in :func:`quadrature.integrate_many`:
+    the first pass evaluates all agents at their 17 ``quadrature.points(0, b_i)`` in one
+    call, each refinement round all agents' new nodes in one call. Other rules go agent by
+    agent through the jump-aware identity.
     """
     n = len(b)
     z, err = np.zeros(n), np.zeros(n)
-    active = np.array([i for i in range(n) if b[i] > 0 and _others_weight(rule, b, i) > 0],
-                      dtype=np.int64)
+    # B_i > 0 (competition): the others' weights, each row a sum of non-negative terms
+    B = np.where(np.eye(n, dtype=bool), 0.0, b[None, :]).sum(axis=1)
+    if not np.isfinite(B).all():  # beyond float64: others_weight says so
+        B = np.array([_others_weight(rule, b, i) for i in range(n)])
+    active = np.flatnonzero((b > 0) & ((B > 0) | (rule.reference is not None
+                                                  and rule.weight > 0)))
     if not len(active):
         return z, err
     paths = BidPaths(rule, P, b)
-    if rule.generic in (R.linear, R.log_linear):  # no jumps in the own bid
+    if rule.generic is R.log_linear:  # G split at the tokens' crossings
+        z[active], err[active] = crossings.payments(paths.family, active, b, tol)
+        return z, err
+    if rule.generic is R.linear:  # no jumps in the own bid
         z[active], err[active] = V.myerson_many(lambda which, s: paths.tv(active[which], s),
                                                 b[active], tol)
         return z, err
@@ -183,18 +194,20 @@ def expected_payments(rule, dists, bids, payment: str = "second_price", *,
     rule = R.as_rule(rule)
     P = as_distributions(dists)
     b = as_bids(bids, P.shape[0])
-    q = rule.evaluate(P, b)  # raises InvalidInput when the rule is undefined at b
-    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol, aggregate=q)
+    q, reduced = R.evaluate_reduced(rule, P, b)  # InvalidInput when the rule is undefined at b
+    return compute_payments(rule, P, b, payment, method=method, loss=loss, tol=tol, aggregate=q,
+                            reduced=reduced)
 
 
 def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = "second_price",
                      *, method: str = "auto", loss: str | None = None,
                      tol: float = QUAD_TOL, aggregate: np.ndarray | None = None,
-                     pair_tv: float | None = None) -> Payments:
+                     pair_tv: float | None = None, reduced: tuple | None = None) -> Payments:
     """:func:`expected_payments` on inputs already validated (the auction's fast path).
     ``aggregate``: ``rule.evaluate(P, b)``, and ``pair_tv``: ``divergences.tv(P[0], P[1])``
     of two agents, when the caller has them (a closed form reuses them instead of reading
-    the reports again)."""
+    the reports again); ``reduced``: ``rules.reduce_vocabulary(rule, P)``, when the caller
+    has it (:meth:`mechanism.rules.Rule.evaluate_reduced`)."""
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -218,7 +231,8 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
     if closed is not None and method != "quadrature":
         return Payments(closed(rule, P, b, aggregate, pair_tv), np.zeros(n),
                         f"closed_form_{rule.name}")
-    small, Ps = R.reduce_vocabulary(rule, P)  # exact; cheaper when reports are sparse
+    # exact; cheaper when reports are sparse
+    small, Ps = R.reduce_vocabulary(rule, P) if reduced is None else reduced
     z, err = second_price_quadrature(small, Ps, b, tol)
     return Payments(z, err, "quadrature")
 

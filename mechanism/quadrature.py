@@ -1,4 +1,5 @@
-"""Adaptive Gauss-Kronrod (G7/K15) quadrature, vectorized over the integrand's nodes.
+"""Adaptive Gauss-Kronrod (G7/K15) quadrature, vectorized over the integrand's nodes;
+interpolation on a panel's points and Chebyshev interpolation (:mod:`mechanism.crossings`).
 
 Used for the payment identity ``Z(b) = b G(b) - int_0^b G`` (theory §6). The integrand
 takes an array of points and returns an array of values, so one call evaluates a
@@ -36,6 +37,46 @@ WG = np.zeros(15)
 WG[[1, 3, 5]] = _WG[:3]
 WG[7] = _WG[3]
 WG[[13, 11, 9]] = _WG[:3]
+
+
+#: A panel's 17 points in [-1, 1]: the ends and the 15 Kronrod nodes (:func:`points` order).
+PANEL_POINTS = np.concatenate(([-1.0], NODES, [1.0]))
+
+
+def barycentric_weights(x: np.ndarray) -> np.ndarray:
+    """``1 / prod_{k != j} (x_j - x_k)``: the barycentric weights of the points ``x``."""
+    return np.array([1.0 / np.prod(x[j] - np.delete(x, j)) for j in range(len(x))])
+
+
+_W17 = barycentric_weights(PANEL_POINTS)
+
+
+def lagrange(u, x: np.ndarray = PANEL_POINTS, w: np.ndarray = _W17) -> np.ndarray:
+    """Lagrange basis of the points ``x`` (barycentric weights ``w``) at ``u``, (len(u),
+    len(x)): interpolation from values at ``x`` is a product with it."""
+    u = np.asarray(u, dtype=np.float64).ravel()
+    diff = np.subtract.outer(u, x)
+    hit = diff == 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not hit.any():  # in place: one (len(u), len(x)) array, no masks
+            np.divide(w, diff, out=diff)
+            diff /= diff.sum(axis=1, keepdims=True)
+            return diff
+        r = w[None, :] / diff
+        L = r / r.sum(axis=1, keepdims=True)
+    rows = hit.any(axis=1)
+    L[rows] = hit[rows].astype(np.float64)
+    return L
+
+
+def chebyshev_matrix(n: int) -> np.ndarray:
+    """Values at ``cos(pi j / n)``, j = 0..n -> the coefficients of their Chebyshev
+    interpolant of degree n."""
+    j = np.arange(n + 1)
+    M = np.cos(np.pi * np.outer(j, j) / n) * (2.0 / n)
+    M[:, [0, n]] *= 0.5
+    M[[0, n], :] *= 0.5
+    return M
 
 
 def nodes(a: float, b: float) -> np.ndarray:

@@ -134,13 +134,18 @@ class Rule:
         if self._numpy_fn is _log_linear_numpy:  # logs and exps only on the support
             cols = support_columns(self, P)
             if cols is not None:
-                small, Ps = reduce_vocabulary(self, P, cols)
-                return expand_columns(small.evaluate(Ps, b), cols, P.shape[1])
+                return self._on_support(P, b, cols)[0]
         P, ref = self.smoothed(P)
         if self._numpy_fn is not None:
             return self._numpy_fn(P, b, ref, self.weight)
         return np.asarray(self.generic(arith.NUMPY, list(P), list(b), ref, self.weight),
                           dtype=np.float64)
+
+    def _on_support(self, P, b, cols):
+        """``(q, (rule', P'))``: the aggregate computed on :func:`reduce_vocabulary`'s
+        problem over the supported columns ``cols``, and that problem."""
+        small, Ps = reduce_vocabulary(self, P, cols)
+        return expand_columns(small.evaluate(Ps, b), cols, P.shape[1]), (small, Ps)
 
     def smoothed(self, P):
         """theory §2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
@@ -291,6 +296,19 @@ def reduce_vocabulary(rule: Rule, P: np.ndarray, cols: np.ndarray | None = None)
     small = Rule(rule.name, rule.generic, numpy_fn=rule._numpy_fn, batch_fn=rule._batch_fn,
                  reference=ref, weight=rule.weight, claims=rule.claims)  # smoothing done
     return small, merged[: P.shape[0]]
+
+
+def evaluate_reduced(rule: Rule, P: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    """``(rule.evaluate(P, b), reduction)``: :func:`reduce_vocabulary`'s ``(rule', P')``
+    where the built-in log-linear evaluation ran on it, for a payment of the same step
+    to reuse; else None (any rule whose ``evaluate`` is replaced or overridden runs its own
+    ``evaluate``, and nothing is reused)."""
+    plain = type(rule).evaluate is Rule.evaluate and "evaluate" not in vars(rule)
+    if plain and rule._numpy_fn is _log_linear_numpy and rule_has_weight(rule, b):
+        cols = support_columns(rule, P)
+        return rule._on_support(P, b, cols) if cols is not None else (rule.evaluate(P, b),
+                                                                      (rule, P))
+    return rule.evaluate(P, b), None
 
 
 def expand_columns(q_small: np.ndarray, cols: np.ndarray, V: int) -> np.ndarray:

@@ -9,19 +9,42 @@ Public API: :func:`check` -> :class:`Report` (``.findings``, ``.refuted``, ``.to
 ``str(report)``), :func:`assert_properties` (raises ``PropertyViolation``),
 :func:`load_target`, the catalogue (:data:`CATALOGUE`) and the hypothesis strategies
 (:mod:`properties.strategies`).
+
+The names are imported on first use (PEP 562): ``import properties.cage_worker`` (the
+cage's worker, started for every caged target) does not import the checker, hypothesis's
+strategies or the catalogue it never runs.
 """
 
-from mechanism.errors import PropertyViolation
-from mechanism.verdicts import Verdict
+from importlib import import_module
 
-from . import strategies
-from .assertions import assert_properties
-from .catalogue import ALL_ORDERS, CATALOGUE, property_ids
-from properties.checker.engine import DEFAULT_MAX_EXAMPLES, check
-from .report import Finding, Report
-from properties.loading import load_object
-from properties.protocol import classify
-from properties.target import Target
+#: public name -> (module, attribute; None: the module itself)
+_PUBLIC = {
+    "PropertyViolation": ("mechanism.errors", "PropertyViolation"),
+    "Verdict": ("mechanism.verdicts", "Verdict"),
+    "strategies": ("properties.strategies", None),
+    "assert_properties": ("properties.assertions", "assert_properties"),
+    "ALL_ORDERS": ("properties.catalogue", "ALL_ORDERS"),
+    "CATALOGUE": ("properties.catalogue", "CATALOGUE"),
+    "property_ids": ("properties.catalogue", "property_ids"),
+    "DEFAULT_MAX_EXAMPLES": ("properties.checker.engine", "DEFAULT_MAX_EXAMPLES"),
+    "check": ("properties.checker.engine", "check"),
+    "Finding": ("properties.report", "Finding"),
+    "Report": ("properties.report", "Report"),
+    "Target": ("properties.target", "Target"),
+}
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'properties' has no attribute {name!r}")
+    module, attr = _PUBLIC[name]
+    value = import_module(module) if attr is None else getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))
 
 
 def load_target(spec: str):
@@ -29,6 +52,8 @@ def load_target(spec: str):
     ``check`` judges it (for reproductions): a backend-generic definition
     ``f(ops, dists, bids, ...)`` comes back as its :class:`mechanism.Rule`, a registry
     factory as its rule; any other object as it is."""
+    from properties.loading import load_object
+    from properties.protocol import classify
     return classify(load_object(spec))[1]
 
 

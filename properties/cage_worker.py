@@ -81,10 +81,13 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
             fn = j.call
             judge = R.Rule(j.name, None, numpy_fn=lambda P, b, ref, lam: fn(P.copy(), b.copy()))
         methods["pay"] = lambda P, b: u.call(judge, P, b)
-    meta = {"kind": u.kind, "name": u.name, "literals": _literals(obj),
-            "claims": _plain(u.claims)}
+    meta = {"kind": u.kind, "name": u.name, "claims": _plain(u.claims)}
     if u.kind == "rule":
         meta.update(_compiled(obj))
+    # a compiled rule runs in the parent, which reads its trees' constants: no literals
+    # here (and no hypothesis import in this worker)
+    compiled = meta.get("compiled") is not None or meta.get("family") is not None
+    meta["literals"] = [] if compiled else _literals(obj)
     return methods, meta
 
 

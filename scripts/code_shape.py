@@ -40,18 +40,17 @@ def _resolve(name: str, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def long_functions(path: pathlib.Path) -> list[tuple[str, int]]:
-    tree = ast.parse(path.read_text())
-    return [(f.name, f.end_lineno - f.lineno + 1) for f in ast.walk(tree)
+def long_functions(nodes: list) -> list[tuple[str, int]]:
+    """``nodes``: every node of a module (``list(ast.walk(tree))``, walked once)."""
+    return [(f.name, f.end_lineno - f.lineno + 1) for f in nodes
             if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
             and f.end_lineno - f.lineno + 1 > MAX_FUNCTION]
 
 
-def many_parameters(path: pathlib.Path, limit: int = 8) -> list[tuple[str, int]]:
+def many_parameters(nodes: list, limit: int = 8) -> list[tuple[str, int]]:
     """Functions taking ``limit`` or more parameters (``self`` not counted)."""
-    tree = ast.parse(path.read_text())
     out = []
-    for f in ast.walk(tree):
+    for f in nodes:
         if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = f.args
             names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
@@ -61,13 +60,12 @@ def many_parameters(path: pathlib.Path, limit: int = 8) -> list[tuple[str, int]]
     return out
 
 
-def imports(name: str, path: pathlib.Path, known: set[str]):
+def imports(name: str, path: pathlib.Path, known: set[str], tree: ast.Module, nodes: list):
     """(imported module, names, at module level) for each import of ``name`` inside ``known``;
     an import inside a function is deferred and cannot form a cycle at import time."""
-    tree = ast.parse(path.read_text())
     top = set(map(id, tree.body))
     init = path.name == "__init__.py"
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ImportFrom):
             target = _resolve(name + (".__init__" if init else ""), node)
             names = [a.name for a in node.names]
@@ -82,13 +80,13 @@ def imports(name: str, path: pathlib.Path, known: set[str]):
                     yield a.name, [], id(node) in top
 
 
-def private_attributes(name: str, path: pathlib.Path, known: set[str]) -> list[str]:
+def private_attributes(name: str, path: pathlib.Path, known: set[str],
+                       nodes: list) -> list[str]:
     """``alias._name`` where ``alias`` is another module of ``known`` imported by this one:
     a private name reached across modules without an import line."""
-    tree = ast.parse(path.read_text())
     init = path.name == "__init__.py"
     aliases = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ImportFrom):
             target = _resolve(name + (".__init__" if init else ""), node)
             for a in node.names:
@@ -98,7 +96,7 @@ def private_attributes(name: str, path: pathlib.Path, known: set[str]) -> list[s
             for a in node.names:
                 if a.name in known and a.asname:
                     aliases[a.asname] = a.name
-    return sorted({f"{aliases[n.value.id]}.{n.attr}" for n in ast.walk(tree)
+    return sorted({f"{aliases[n.value.id]}.{n.attr}" for n in nodes
                    if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
                    and n.value.id in aliases and aliases[n.value.id] != name
                    and n.attr.startswith("_") and not n.attr.startswith("__")})
@@ -143,19 +141,23 @@ def measure(packages=PACKAGES) -> dict:
     known = set(mods)
     graph: dict[str, set[str]] = {m: set() for m in mods}
     private, private_attrs, long_fns, long_mods, wide = [], [], [], [], []
-    for name, path in mods.items():
-        n_lines = len(path.read_text().splitlines())
+    for name, path in mods.items():   # each file read and parsed once, for every rule
+        text = path.read_text()
+        tree = ast.parse(text)
+        nodes = list(ast.walk(tree))
+        n_lines = len(text.splitlines())
         if n_lines > MAX_MODULE:
             long_mods.append(f"{path.relative_to(ROOT)} {n_lines} lines")
-        long_fns += [f"{path.relative_to(ROOT)}:{fn} {n} lines" for fn, n in long_functions(path)]
-        wide += [f"{path.relative_to(ROOT)}:{fn} {n} parameters" for fn, n in many_parameters(path)]
-        for target, names, top in imports(name, path, known):
+        long_fns += [f"{path.relative_to(ROOT)}:{fn} {n} lines" for fn, n in long_functions(nodes)]
+        wide += [f"{path.relative_to(ROOT)}:{fn} {n} parameters"
+                 for fn, n in many_parameters(nodes)]
+        for target, names, top in imports(name, path, known, tree, nodes):
             if target != name and top:
                 graph[name].add(target)
             private += [f"{path.relative_to(ROOT)} imports {target}.{n}" for n in names
                         if n.startswith("_") and not n.startswith("__") and target != name]
         private_attrs += [f"{path.relative_to(ROOT)} uses {attr}"
-                          for attr in private_attributes(name, path, known)]
+                          for attr in private_attributes(name, path, known, nodes)]
     return {"functions over 80 lines": long_fns, "modules over 400 lines": long_mods,
             "import cycles": [" -> ".join(c) for c in cycles(graph)],
             "private names imported across modules": private,

@@ -33,9 +33,8 @@ def numpy_values(trees, x, params=None, elementwise=False):
     """float64 values of several trees at once, each shared node computed once.
     ``params`` also holds the leaves of a generic rule under :func:`tree.leaf_key`."""
     x = np.asarray(x, dtype=np.float64)
-    memo: dict = {}
     with np.errstate(all="ignore"):
-        return [_np(n, _Bids(x, elementwise), params or {}, memo) for n in trees]
+        return program(trees).run(_Bids(x, elementwise), params or {})
 
 
 class _Bids:
@@ -46,37 +45,106 @@ class _Bids:
         return self.x if self.elementwise else self.x[..., j]
 
 
-def _np(n, x, params, memo=None):
-    if memo is None:
-        return _np_node(n, x, params, {})
-    k = id(n)
-    if k not in memo:
-        memo[k] = _np_node(n, x, params, memo)
-    return memo[k]
+class Program:
+    """The float64 code generated from trees: their nodes in evaluation order (children
+    first, a node shared in the DAG once), each a step ``(kind, arg)`` reading earlier
+    slots. Constants and constant exponents are converted once, here, not per call."""
+
+    def __init__(self, trees):
+        self.trees = tuple(trees)
+        self.steps: list = []
+        slot: dict = {}
+        for t in self.trees:
+            self._emit(t, slot)
+        self.outputs = [slot[id(t)] for t in self.trees]
+
+    def _emit(self, root, slot):
+        stack = [(root, False)]
+        while stack:
+            n, ready = stack.pop()
+            if id(n) in slot:
+                continue
+            kids = T.children(n)
+            if ready or not kids:
+                slot[id(n)] = len(self.steps)
+                self.steps.append(_step(n, [slot[id(k)] for k in kids]))
+            else:
+                stack.append((n, True))
+                stack.extend((k, False) for k in reversed(kids) if id(k) not in slot)
+
+    def run(self, x, params) -> list:
+        v: list = []
+        for kind, arg in self.steps:
+            if kind == "op":
+                f, ks = arg
+                v.append(f(*[v[k] for k in ks]))
+            elif kind == "const":
+                v.append(arg)
+            elif kind == "leaf":
+                v.append(np.float64(params[arg]))
+            elif kind == "bid":
+                v.append(x[arg])
+            elif kind == "param":
+                v.append(np.float64(float(params[arg])))
+            elif kind == "ite":
+                c, l, r, a, b = arg
+                v.append(np.where(v[l] > v[r] if c == "gt" else v[l] >= v[r], v[a], v[b]))
+            else:  # "pow": an exponent that is not a constant is read per call
+                base, k = arg
+                v.append(_power(v[base], v[k]))
+        return [v[k] for k in self.outputs]
 
 
-def _np_node(n, x, params, memo):
+def _step(n, ks):
     op = n.op
     if op in ("report", "ref", "lam"):
-        return np.float64(params[T.leaf_key(n)])
+        return "leaf", T.leaf_key(n)
     if op == "const":
         q = T.value(n)
-        return np.float64(float(q)) if abs(q) < 1e308 else np.float64(np.inf if q > 0 else -np.inf)
-    if op == "bid":
-        return x[n.args[0]]
-    if op == "param":
-        return np.float64(float(params[n.args[0]]))
-    if op == "pow":
-        base = _np(n.args[0], x, params, memo)
-        k = Fraction(float(_np(n.args[1], x, params, memo)))
-        return np.power(base, int(k)) if k.denominator == 1 and k >= 0 else \
-            np.power(base, float(k))
+        return "const", (np.float64(float(q)) if abs(q) < 1e308 else
+                         np.float64(np.inf if q > 0 else -np.inf))
+    if op in ("bid", "param"):
+        return op, n.args[0]
     if op == "ite":
-        (c, l, r), a, b = n.args
-        lv, rv = _np(l, x, params, memo), _np(r, x, params, memo)
-        cond = lv > rv if c == "gt" else lv >= rv
-        return np.where(cond, _np(a, x, params, memo), _np(b, x, params, memo))
-    return _NP[op](*(_np(a, x, params, memo) for a in n.args))
+        return "ite", (n.args[0][0], *ks)
+    if op == "pow":
+        if T.is_const(n.args[1]):
+            try:
+                k = _exponent(_step(n.args[1], [])[1])
+            except (OverflowError, ValueError):   # raised per call, as without a program
+                return "pow", tuple(ks)
+            return "op", ((lambda b: np.power(b, k)), ks[:1])
+        return "pow", tuple(ks)
+    return "op", (_NP[op], ks)
+
+
+def _exponent(value):
+    k = Fraction(float(value))
+    return int(k) if k.denominator == 1 and k >= 0 else float(k)
+
+
+def _power(base, k):
+    return np.power(base, _exponent(k))
+
+
+_PROGRAMS: dict = {}
+
+
+def program(trees) -> Program:
+    """The program of ``trees`` (a tuple of nodes), generated once and kept while they are
+    in use: the cache holds the trees themselves, so an id is never reused under it."""
+    trees = tuple(trees)
+    key = tuple(id(t) for t in trees)
+    hit = _PROGRAMS.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit.trees, trees)):
+        if len(_PROGRAMS) >= 512:
+            _PROGRAMS.clear()
+        hit = _PROGRAMS[key] = Program(trees)
+    return hit
+
+
+def _np(n, x, params):
+    return program((n,)).run(x, params)[0]
 
 
 def log_weight(n: T.Node, x, params=None, elementwise=True):

@@ -21,9 +21,13 @@ rule holds one capture per size; :data:`MAX_PATHS` bounds the case splits of one
 from __future__ import annotations
 
 import numbers
+from fractions import Fraction
+
+from mechanism.arith import Unsupported
 
 from proofs.compile import capture as C
 from proofs.compile import tree as T
+from proofs.compile.evaluate import fraction_value
 
 #: the most decision paths (undecided ``ops.is_positive``) one capture explores
 MAX_PATHS = 64
@@ -255,17 +259,57 @@ def _outputs(fn, out, V: int) -> tuple:
     return tuple(C.shallow(C.lift(x)) for x in items)
 
 
+def _points(n: int, V: int, has_ref: bool):
+    """A few fixed inputs of the rule's domain (exact rationals): bids with zeros, ties and
+    both orders; uniform, one-hot and skewed reports; lambda 1 and 0."""
+    one, zero = Fraction(1), Fraction(0)
+    bids = [[one] * n, [Fraction(j + 1) for j in range(n)], [Fraction(n - j) for j in range(n)]]
+    bids += [[one if k == j else zero for k in range(n)] for j in range(n)]
+    bids += [[zero if k == j else one for k in range(n)] for j in range(n)] if n > 1 else []
+    bids += [[Fraction(2) if k == j else one for k in range(n)] for j in range(n)]
+    skew = [Fraction(V - t, V * (V + 1) // 2) for t in range(V)]
+    reports = [[[Fraction(1, V)] * V] * n, [[one if t == j % V else zero for t in range(V)]
+                                            for j in range(n)], [skew] * n]
+    for lam in ([one, zero] if has_ref else [zero]):
+        for rows in reports:
+            leaves = {("report", j, t): x for j, r in enumerate(rows) for t, x in enumerate(r)}
+            leaves.update({("ref", t): Fraction(1, V) for t in range(V)} if has_ref else {})
+            leaves[("lam",)] = lam
+            for b in bids:
+                yield b, leaves
+
+
+def _witnessed(conds, n: int, V: int, has_ref: bool) -> bool:
+    """Whether one of :func:`_points` takes the path ``conds``, computed exactly: such an
+    input is a model, so the path is feasible without asking z3 (exp/log, a division by 0
+    there: not a witness; z3 then decides as before)."""
+    for b, leaves in _points(n, V, has_ref):
+        memo: dict = {}
+        value = lambda m: fraction_value(m, b, leaves, memo)  # noqa: E731 - this point's
+        try:
+            if all((value(l) > value(r) if op == "gt" else value(l) >= value(r)) is taken
+                   for (op, l, r), taken in conds):
+                return True
+        except ArithmeticError:   # a division by 0 at this point: not a witness
+            continue
+        except Unsupported:       # exp/log/sqrt: no exact value at any point
+            return False
+    return False
+
+
 def _feasible(conds, n: int, V: int, has_ref: bool) -> bool:
     """Whether the decision path ``conds`` ([(cmp, taken)]) has an input in the rule's
-    domain: bids >= 0, reports on the simplex, ``W = lambda + sum b > 0``. Undecided
-    (no z3, exp/log, a timeout) counts as feasible: that path is explored."""
+    domain: bids >= 0, reports on the simplex, ``W = lambda + sum b > 0``: a fixed input
+    on the path (:func:`_witnessed`), else z3. Undecided (no z3, exp/log, a timeout) counts
+    as feasible: that path is explored."""
+    if _witnessed(conds, n, V, has_ref):
+        return True
     try:
         import z3
         from proofs.compile.evaluate import z3_term
         from proofs.encode.encode_z3 import solve
     except ImportError:
         return True
-    from mechanism.arith import Unsupported
     leaves = {("report", j, t): z3.Real(f"p{j}_{t}") for j in range(n) for t in range(V)}
     leaves.update({("ref", t): z3.Real(f"r_{t}") for t in range(V)})
     leaves[("lam",)] = lam = z3.Real("lam")

@@ -4,12 +4,13 @@
 worker process (``python -m proofs.mechanized.cvc5_check``, so a cvc5 that hangs or
 crashes cannot take ``prove`` with it), shortest first, within a total budget: a first
 pass shares half of it evenly (``left / remaining`` each, at least ``MIN_LIMIT_S``), a
-second pass shares the rest among the queries that timed out (each up to
-``PER_QUERY_S``). Every query is tried; a hard one ends as an explicit timeout. Each claim gets a :class:`Recheck`: how many of its queries cvc5 answered
-alike, how many it could not decide in time (``timeout``), left open (``unknown``), could
-not read (``error``) or never reached (``not run``: the budget was spent), and every
-disagreement -- z3 and cvc5 giving opposite definite answers, which ``prove`` treats as
-an internal error (exit 3).
+second pass shares the rest among the queries that timed out under less than
+``PER_QUERY_S`` (each up to ``PER_QUERY_S``; one that had it already is not asked twice).
+Every query is tried; a hard one ends as an explicit timeout. Each claim gets a
+:class:`Recheck`: how many of its queries cvc5 answered alike, how many it could not
+decide in time (``timeout``), left open (``unknown``), could not read (``error``) or never
+reached (``not run``: the budget was spent), and every disagreement -- z3 and cvc5 giving
+opposite definite answers, which ``prove`` treats as an internal error (exit 3).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def _worker() -> None:
     texts, t0 = job["texts"], time.monotonic()
     todo = list(range(len(texts)))
     # pass 1: half the budget shared evenly (the quick queries); pass 2: the rest shared
-    # by the queries that timed out, each up to limit_s
+    # by the queries that timed out, each up to limit_s (a query that timed out with the
+    # whole limit_s already is not asked again with the same limit)
     for share in (0.5, 1.0):
         later = []
         for pos, k in enumerate(todo):
@@ -129,7 +131,7 @@ def _worker() -> None:
             except Exception as exc:  # a script cvc5 cannot read: said, never hidden
                 a = f"error: {type(exc).__name__}: {str(exc)[:200]}"
             print(json.dumps([k, a]), flush=True)
-            if a == "timeout":
+            if a == "timeout" and limit < job["limit_s"]:
                 later.append(k)
         todo = later
 

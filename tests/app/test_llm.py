@@ -1,7 +1,8 @@
 """The LLM provider (tokenauction/llm/agents.py) against independent oracles.
 
 Oracles: a plain forward of each prompt alone with no padding and no KV cache
-(``model(ids)``), transformers' own ``generate`` for greedy text, and a numpy
+(``model(ids)``; one forward per path of prefixes, its logits at each position serving the
+prefix that ends there), transformers' own ``generate`` for greedy text, and a numpy
 top-p written from the definition. fp32 throughout: batched logits (small-batch linears)
 and single-prompt logits (stock linears) agree to 1e-4 (tested below), bf16 ones do not.
 
@@ -48,14 +49,52 @@ def plain_probs(loaded, prompt, prefix, temperature=1.0):
     """Oracle: softmax of the last logits of ONE unpadded sequence, no cache (pass the
     ``stock`` model: its linear layers are transformers' own)."""
     import torch
-    from tokenauction.llm.agents import chat_token_ids
     key = (id(loaded.model), repr(prompt), tuple(prefix))
     if key not in _PLAIN_LOGITS:
-        ids = torch.tensor([chat_token_ids(loaded.tokenizer, prompt) + list(prefix)])
-        with torch.inference_mode():
-            _PLAIN_LOGITS[key] = (loaded.model, loaded.model(input_ids=ids).logits[0, -1].double())
+        plain_forward(loaded, prompt, prefix)
     logits = _PLAIN_LOGITS[key][1]
     return torch.softmax(logits / temperature, -1).numpy()
+
+
+def plain_forward(loaded, prompt, prefix):
+    """ONE forward of the unpadded sequence prompt + prefix, no cache, that serves the oracle
+    of every prefix ``prefix[:k]`` at once: a causal model's logits at position t are those of
+    the sequence cut after t (the oracle's own attention mask; rounding of the longer products
+    aside, far below the tests' 1e-4)."""
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    head = chat_token_ids(loaded.tokenizer, prompt)
+    ids = torch.tensor([head + list(prefix)])
+    with torch.inference_mode():
+        logits = loaded.model(input_ids=ids).logits[0].double()
+    for k in range(len(prefix) + 1):
+        key = (id(loaded.model), repr(prompt), tuple(prefix[:k]))
+        _PLAIN_LOGITS.setdefault(key, (loaded.model, logits[len(head) + k - 1]))
+
+
+def prime_oracle(loaded, prompt, prefixes):
+    """:func:`plain_forward` of each longest prefix among ``prefixes`` (the others are its
+    heads): one forward per diverging path instead of one per prefix."""
+    for prefix in sorted(map(list, prefixes), key=len, reverse=True):
+        if (id(loaded.model), repr(prompt), tuple(prefix)) not in _PLAIN_LOGITS:
+            plain_forward(loaded, prompt, prefix)
+
+
+_ALONE_DECODE: dict = {}  # (model, prompt, token) -> logits: the oracle of two tests
+
+
+def decoded_alone(stock, prompt, token: int):
+    """Oracle: the raw logits of ``token`` decoded after ``prompt`` alone (one row, the
+    prompt's prefill on the cache, then one (1, 1) forward) with the ``stock`` model's linears."""
+    import torch
+    from tokenauction.llm.agents import LLMAgents
+    key = (id(stock.model), repr(prompt), token)
+    if key not in _ALONE_DECODE:
+        alone = LLMAgents(stock, [prompt])
+        alone([])
+        _ALONE_DECODE[key] = (stock.model,
+                               alone._decode_tokens(torch.tensor([token]))[0].clone())
+    return _ALONE_DECODE[key][1]
 
 
 def numpy_top_p(probs, top_p):
@@ -208,14 +247,11 @@ def test_batched_decode_logits_equal_single_prompt_logits(loaded, stock):
     prompts = [*PROMPTS, REFERENCE, {"user": "Say hello."}]
     batched = LLMAgents(loaded, prompts)
     batched([])
-    alone = [LLMAgents(stock, [p]) for p in prompts]
-    for a in alone:
-        a([])
     token = torch.tensor([504] * 4)
     got = batched._decode_tokens(token)
-    for row, a in enumerate(alone):
-        want = a._decode_tokens(token[:1])
-        torch.testing.assert_close(got[row], want[0], rtol=0, atol=1e-4)
+    for row, prompt in enumerate(prompts):
+        torch.testing.assert_close(got[row], decoded_alone(stock, prompt, 504), rtol=0,
+                                   atol=1e-4)
 
 
 @pytest.mark.llm
@@ -226,17 +262,41 @@ def test_batched_rows_match_each_prompt_alone(loaded, stock):
     from tokenauction.llm.agents import LLMAgents
     agents = LLMAgents(loaded, PROMPTS, reference=REFERENCE, temperature=1.0, top_p=1.0)
     assert len({len(ids) for ids in agents.prompt_ids}) > 1  # left padding really happens
-    for prefix, reports in walk(agents, 5, row=1):
+    path = walk(agents, 5, row=1)
+    for prompt in [*PROMPTS, REFERENCE]:
+        prime_oracle(stock, prompt, [prefix for prefix, _ in path])
+    # the shared forward is the oracle of the shorter sequence: one cut checked on its own
+    import torch
+    from tokenauction.llm.agents import chat_token_ids
+    cut = path[2][0]
+    ids = torch.tensor([chat_token_ids(stock.tokenizer, PROMPTS[1]) + cut])
+    with torch.inference_mode():
+        alone = torch.softmax(stock.model(input_ids=ids).logits[0, -1].double(), -1).numpy()
+    np.testing.assert_allclose(plain_probs(stock, PROMPTS[1], cut), alone, rtol=0, atol=1e-6)
+    for prefix, reports in path:
         rows = [*reports.dists, reports.reference]
         for prompt, got in zip([*PROMPTS, REFERENCE], rows):
             np.testing.assert_allclose(got, plain_probs(stock, prompt, prefix), atol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def walked4(loaded):
+    """A provider of the default settings and its greedy path of 4 steps on agent 0's row,
+    shared by the two tests below: they read the path, and call the provider at its last
+    prefix only (no forward)."""
+    from tokenauction.llm.agents import LLMAgents
+    provider = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
+    return provider, walk(provider, 4)
+
+
 @pytest.mark.llm
 @needs_model
-def test_distributions_are_valid_top_p_distributions(loaded, stock, agents):
+def test_distributions_are_valid_top_p_distributions(loaded, stock, walked4):
     n_vocab = loaded.model.config.vocab_size
-    for prefix, reports in walk(agents, 4):
+    _, path = walked4
+    for prompt in [*PROMPTS, REFERENCE]:
+        prime_oracle(stock, prompt, [prefix for prefix, _ in path])
+    for prefix, reports in path:
         assert reports.dists.shape == (2, n_vocab) and reports.reference.shape == (n_vocab,)
         for prompt, got in zip([*PROMPTS, REFERENCE], [*reports.dists, reports.reference]):
             assert got.dtype == np.float64 and np.isfinite(got).all() and (got >= 0).all()
@@ -267,9 +327,9 @@ def test_one_batched_forward_per_token(loaded, agents):
 
 @pytest.mark.llm
 @needs_model
-def test_same_prefix_same_distributions(loaded, agents):
+def test_same_prefix_same_distributions(loaded, walked4):
     from tokenauction.llm.agents import LLMAgents
-    path = walk(agents, 4)
+    agents, path = walked4
     prefix, last = path[-1]
     assert agents(prefix) is last
     again = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
@@ -304,12 +364,21 @@ def _greedy_generate(loaded, prompt, stop, tokens=8) -> list[int]:
     return [t for t in out[0, ids.shape[1]:].tolist() if t not in stop]
 
 
+@pytest.fixture(scope="module")
+def solo8(loaded):
+    """``solo_generate(k, 8)`` of each prompt (deterministic, greedy): what the two tests
+    below compare with ``generate`` on the session model and on the stock model."""
+    from tokenauction.llm.agents import LLMAgents
+    provider = LLMAgents(loaded, PROMPTS, reference=REFERENCE)
+    return {k: provider.solo_generate(k, 8) for k in range(len(PROMPTS))}
+
+
 @pytest.mark.llm
 @needs_model
-def test_solo_generate_matches_transformers_generate(loaded, agents):
+def test_solo_generate_matches_transformers_generate(loaded, agents, solo8):
     for k, prompt in enumerate(PROMPTS):
         want = _greedy_generate(loaded, prompt, agents.stop_token_ids)
-        solo = agents.solo_generate(k, 8)
+        solo = solo8[k]
         assert solo == want, (agents.decode(solo), agents.decode(want))
         # the batched provider following agent k's arg-max (bid share 1 for k) says the same
         assert [int(np.argmax(r.dists[k])) for _, r in walk(agents, len(solo), row=k)] == solo
@@ -317,18 +386,17 @@ def test_solo_generate_matches_transformers_generate(loaded, agents):
 
 @pytest.mark.llm
 @needs_model
-def test_one_row_decode_keeps_the_stock_model_greedy_tokens(loaded, stock, agents):
+def test_one_row_decode_keeps_the_stock_model_greedy_tokens(loaded, stock, agents, solo8):
     """One agent alone (the duplicated one-row product of the small-batch linears) decodes
     the greedy tokens of the stock model's ``generate``, with logits within 1e-4."""
     import torch
     from tokenauction.llm.agents import LLMAgents
     for k, prompt in enumerate(PROMPTS):
-        assert agents.solo_generate(k, 8) == _greedy_generate(stock, prompt, agents.stop_token_ids)
-        fast, slow = LLMAgents(loaded, [prompt]), LLMAgents(stock, [prompt])
-        fast([]), slow([])
-        token = torch.tensor([504])
-        torch.testing.assert_close(fast._decode_tokens(token), slow._decode_tokens(token),
-                                   rtol=0, atol=1e-4)
+        assert solo8[k] == _greedy_generate(stock, prompt, agents.stop_token_ids)
+        fast = LLMAgents(loaded, [prompt])
+        fast([])
+        torch.testing.assert_close(fast._decode_tokens(torch.tensor([504])),
+                                   decoded_alone(stock, prompt, 504)[None], rtol=0, atol=1e-4)
 
 
 @pytest.mark.llm
@@ -382,6 +450,7 @@ def test_run_batch_equals_each_run_alone(loaded, stock):
     batch = RunBatch(LLMAgents(loaded, PROMPTS, reference=REFERENCE), 3)
     alone = [LLMAgents(loaded, PROMPTS, reference=REFERENCE) for _ in range(3)]
     prefixes = {r: [] for r in range(3)}
+    raw_logp = []  # (prefix, run 0's agent-0 log-probabilities): checked after the walk
     for step in range(4):
         if step == 3:
             prefixes.pop(1)  # run 1 finishes: its rows leave the batch
@@ -393,11 +462,15 @@ def test_run_batch_equals_each_run_alone(loaded, stock):
             np.testing.assert_allclose(reports.dists, want.dists, atol=1e-4)
             np.testing.assert_allclose(reports.reference, want.reference, atol=1e-4)
             assert logp.shape == want.dists.shape and np.all(logp <= 0)
-            raw = torch.log_softmax(torch.tensor(np.log(plain_probs(stock, PROMPTS[0], prefix))),
-                                    -1).numpy()
-            np.testing.assert_allclose(logp[0], raw, atol=1e-3)
+            raw_logp.append((list(prefix), np.array(logp[0])))
         prefixes = {r: p + [int(np.argsort(out[r][0].dists[0])[-1 - r])]  # runs diverge
                     for r, p in prefixes.items()}
+    prime_oracle(stock, PROMPTS[0], [prefix for prefix, _ in raw_logp])
+    assert len(raw_logp) == 11
+    for prefix, logp0 in raw_logp:
+        raw = torch.log_softmax(torch.tensor(np.log(plain_probs(stock, PROMPTS[0], prefix))),
+                                -1).numpy()
+        np.testing.assert_allclose(logp0, raw, atol=1e-3)
     with pytest.raises(ValueError, match="finished or unknown"):
         batch.step({1: [0, 0, 0, 0]})
 

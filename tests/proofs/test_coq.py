@@ -93,18 +93,20 @@ def test_no_coqc_keeps_steps_argued_and_says_why(monkeypatch):
     coq.status.cache_clear()
     try:
         chain = run_chain(["pairs_to_grid", "mon_ca"], 10.0)
-    finally:
+        summary = chain.summary()   # reads coq.status(): still without coqc here
+    finally:   # Coq back, then no status without it is left cached for the next test
+        monkeypatch.undo()
         coq.status.cache_clear()
     step = chain.steps[0]
     assert step.verdict == ARGUED and "coqc not found" in step.statement
-    assert "Coq not checked: coqc not found" in chain.summary()
+    assert "Coq not checked: coqc not found" in summary
     assert chain.proved  # the chain's verdict does not depend on Coq
 
 
 @needs_coqc
 def test_coq_checked_steps_name_their_theorems():
     from proofs.unbounded.chains import run_chain
-    coq.status.cache_clear()
+    # coq.status(): verified once per process (a test that patches Coq away clears it after)
     chain = run_chain(["pairs_to_grid", "tokens_sum", "mixture_form", "mon_ca", "between"], 10.0)
     by_id = {s.id: s for s in chain.steps}
     assert by_id["between"].verdict == "PROVED"  # a solver lemma keeps its verdict
@@ -180,7 +182,7 @@ def test_dropping_a_needed_hypothesis_breaks_the_proof(plant, tmp_path, coq_buil
 def test_prove_json_lists_unbounded_claims_with_their_coq_theorems(capsys):
     import json
     from tokenauction.cli import main as cli_main
-    coq.status.cache_clear()
+    # coq.status(): verified once per process (a test that patches Coq away clears it after)
     rc = cli_main(["prove", "--json", "--no-cvc5", "--claim", "unbounded.theorem.box.converse",
                    "--claim", "unbounded.characterization", "--claim", "unbounded.linear.mon_box"])
     rows = {r["claim"]: r for r in json.loads(capsys.readouterr().out)["claims"]}
@@ -205,7 +207,7 @@ def test_statements_are_the_reviewed_ones():
     head, _, body = pin.partition("\n")
     if head != coq_pins.version(COQC):
         pytest.skip(f"pinned with {head[2:]}, this is {coq_pins.version(COQC)[2:]}")
-    coq.status.cache_clear()
+    # coq.status(): verified once per process (a test that patches Coq away clears it after)
     st = coq.status()  # the user's cache: built once per machine
     assert st.checked and Path(st.directory).is_dir(), st.reason
     now = coq_pins.printed(COQC, st.directory, theorems.all_theorems())

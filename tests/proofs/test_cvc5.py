@@ -89,6 +89,25 @@ def test_a_hard_query_is_an_explicit_timeout():
     assert check.counts == {"timeout": 1} and "timeout" in check.line()
 
 
+@pytest.mark.parametrize("budget, limit, asked", [
+    (10.0, 0.3, [0.3]),        # the whole per-query limit in pass 1: not asked again
+    (1.0, 2.0, [0.5, 1.0]),    # half the budget in pass 1, the rest in pass 2
+])
+def test_a_timeout_is_asked_again_only_with_a_longer_limit(monkeypatch, capsys, budget,
+                                                           limit, asked):
+    """The worker's two passes (a fake cvc5 that always times out, so no clock decides):
+    a query that timed out under the whole ``limit_s`` is not asked twice with it."""
+    import io
+    seen = []
+    monkeypatch.setattr(cvc5_check, "answer", lambda text, s: seen.append(s) or "timeout")
+    job = {"texts": ["(check-sat)"], "limit_s": limit, "budget_s": budget}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(job)))
+    cvc5_check._worker()
+    assert seen == pytest.approx(asked, abs=0.01)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines == [[0, "timeout"]] * len(asked)
+
+
 def test_without_cvc5_the_claim_says_so(monkeypatch):
     monkeypatch.setattr(cvc5_check, "installed", lambda: None)
     [check] = cvc5_check.recheck({"c": [Query("(check-sat)", "unsat")]}).values()

@@ -206,3 +206,48 @@ def test_a_tree_at_the_depth_limit_evaluates_on_every_backend():
     assert z3.simplify(E.z3_term(node, [z3.RealVal(2)], {})) == z3.RealVal(want)
     assert E.sympy_expr(node, [sympy.Integer(2)], {}) == want
     assert len(T.show(node)) > T.MAX_DEPTH
+
+
+def test_the_generated_program_is_built_once_per_trees_and_shares_nodes():
+    """numpy_values runs one program per tuple of trees (kept while those very trees live;
+    an equal but distinct tree gets its own), each shared node computed once, in order."""
+    from proofs.compile import evaluate as E
+    shared = T.Node("mul", (T.bid(0), T.bid(1)))
+    trees = (T.Node("add", (shared, T.const(1))), T.Node("pow", (shared, T.const(2))),
+             T.Node("ite", (("gt", T.bid(0), T.bid(1)), shared, T.Node("neg", (shared,)))))
+    prog = E.program(trees)
+    assert E.program(trees) is prog and E.program(list(trees)) is prog
+    twin = tuple(T.Node(t.op, t.args) for t in trees)
+    assert E.program(twin) is not prog
+    assert len(prog.steps) == len({id(m) for t in trees for m in T.walk(t)})
+    B = np.array([[2.0, 3.0], [5.0, 0.5]])
+    got = E.numpy_values(trees, B)
+    np.testing.assert_array_equal(got[0], [7.0, 3.5])
+    np.testing.assert_array_equal(got[1], [36.0, 6.25])
+    np.testing.assert_array_equal(got[2], [-6.0, 2.5])
+
+
+@pytest.mark.parametrize("name, sizes", [
+    ("log_linear", [(2, 2, False), (2, 3, True)]),
+    ("winner_take_all", [(3, 2, True), (3, 3, False)])])
+def test_a_witnessed_path_is_explored_as_z3_would(name, sizes, monkeypatch):
+    """A case split's side taken by one of the capture's fixed inputs is feasible without
+    z3; the trees are the ones z3 alone gives."""
+    from proofs.compile import generic
+    fn = getattr(R, name)
+    fast = [capture_rule(fn, *s) for s in sizes]
+    monkeypatch.setattr(generic, "_witnessed", lambda *a: False)
+    assert fast == [capture_rule(fn, *s) for s in sizes]
+
+
+def test_an_infeasible_side_has_no_witness(monkeypatch):
+    """Every bid 0 without a reference is outside the domain (W = 0): no fixed input takes
+    that side, so log-linear's capture never runs it. Plant: every side witnessed runs it,
+    and log-linear with no party left is a declaration error there."""
+    from proofs.compile import generic
+    assert not generic._witnessed([(("gt", T.bid(0), T.const(0)), False)], 1, 2, False)
+    assert generic._witnessed([(("gt", T.bid(0), T.const(0)), True)], 1, 2, False)
+    capture_rule(R.log_linear, 2, 2, False)
+    monkeypatch.setattr(generic, "_witnessed", lambda *a: True)
+    with pytest.raises(DeclarationError, match="softmax of a scalar"):
+        capture_rule(R.log_linear, 2, 2, False)

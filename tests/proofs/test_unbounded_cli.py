@@ -26,7 +26,8 @@ def test_explain_prints_each_lemma_with_verdict_and_engine(capsys, monkeypatch):
     coq.status.cache_clear()
     try:
         rc, out = run(capsys, "--explain", "unbounded.theorem.box.grid_second_price_witness")
-    finally:
+    finally:   # Coq back, then no status without it is left cached for the next test
+        monkeypatch.undo()
         coq.status.cache_clear()
     assert rc == 0
     assert "scope: every n, every V; symbolic grid" in out

@@ -9,8 +9,9 @@ LM, each with its own chat prompt, and the story of one generation is:
    the KV cache;
 2. each later call appends the one token the auction sampled to every row and
    runs ONE forward of shape (rows, 1) on the cache;
-3. the last position's logits become distributions (temperature, then top-p),
-   returned as float64 ``Reports(dists, reference)`` to the auction.
+3. the last position's logits become distributions (temperature, then top-p:
+   ``tokenauction/llm/top_p.py``), returned as float64 ``Reports(dists, reference)`` to
+   the auction. The KV cache grows in place (``tokenauction/llm/cache.py``).
 
 Measured facts relied on: the GGUF tokenizer pads on the right, so we set
 ``padding_side="left"`` and build ``position_ids`` from the attention mask;
@@ -30,7 +31,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mechanism.errors import InvalidInput
+from tokenauction.llm.cache import growing_cache
 from tokenauction.llm.model import LoadedModel, cache_dir, load_model, require_torch
+from tokenauction.llm.top_p import nucleus
 
 from mechanism.auction import Reports
 
@@ -59,35 +62,6 @@ def chat_token_ids(tokenizer, prompt: Mapping[str, str] | Sequence[Mapping[str, 
                            f"got {prompt!r}", value=prompt)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-
-def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
-    """Next-token distributions from logits of shape (rows, V), in float64 torch.
-
-    ``softmax(logits / temperature)``, then top-p: per row find the smallest
-    set of most likely tokens whose mass reaches ``top_p``; keep every token at
-    least as likely as the least likely member of that set (so tied tokens are
-    all kept or all dropped, and the result never depends on a sort order);
-    set every other token to exactly 0; renormalize. ``temperature == 0`` gives
-    the one-hot arg-max (greedy decoding, ties to the lower id); ``top_p == 1``
-    keeps every token. Uses ``topk`` on a growing k, not a full sort of V."""
-    torch, _ = require_torch()
-    logits = logits.to(torch.float64)
-    if temperature == 0:
-        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(torch.float64)
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p >= 1:
-        return probs
-    k, vocab = 64, probs.shape[-1]
-    while True:
-        top = torch.topk(probs, min(k, vocab), dim=-1).values  # descending
-        reached = torch.cumsum(top, dim=-1) >= top_p
-        if reached.any(-1).all() or k >= vocab:
-            break
-        k = k * 4 if k * 4 <= vocab // 8 else vocab  # a flat row: one full sort beats many topks
-    last = torch.where(reached.any(-1), reached.to(torch.int8).argmax(-1), top.shape[-1] - 1)
-    kept = torch.where(probs >= top.gather(-1, last[:, None]), probs, 0.0)
-    return kept / kept.sum(-1, keepdim=True)
 
 
 class LLMAgents:
@@ -179,13 +153,12 @@ class LLMAgents:
         return self._reports
 
     def _prefill(self, prefix: list[int]):
-        torch, transformers = require_torch()
+        torch, _ = require_torch()
         rows = [ids + prefix for ids in self.prompt_ids]
         width, pad = max(map(len, rows)), self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        cache = transformers.DynamicCache(config=self.model.config)
-        return self._forward(input_ids, mask, cache)
+        return self._forward(input_ids, mask, growing_cache(self.model.config))
 
     def _decode(self, token: int):
         torch, _ = require_torch()
