@@ -211,7 +211,7 @@ def output_defect(out, length: int, label: str, what: str = "probability"):
         t = int(np.argmax(v < 0))
         return None, ("negative", f"{label} returned a negative probability {float(v[t])!r} for "
                                   f"token {t}")
-    s = float(v.sum())
+    s = float(total)  # the sum taken above, under its errstate (finite entries may overflow)
     if abs(s - 1.0) > SUM_TOL:
         return None, ("sum", f"{label} returned a vector summing to {s!r}, not 1 "
                              f"(tolerance {SUM_TOL})")

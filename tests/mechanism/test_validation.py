@@ -139,3 +139,12 @@ def test_fast_paths_hand_every_defect_to_the_detailed_errors():
         assert output_defect([np.inf, -np.inf], 2, "z", "payment")[1][0] == "nan"
         v, defect = output_defect([-3.0, 2.5], 2, "z", "payment")
         assert defect is None and v.tolist() == [-3.0, 2.5]
+
+
+def test_an_output_whose_sum_overflows_is_a_sum_defect_under_a_raising_errstate():
+    """Finite entries whose total overflows: a "sum" defect naming the total, not a
+    FloatingPointError from numpy when the caller (or a user's rule) set np.seterr to raise."""
+    from mechanism.validation import output_defect
+    with np.errstate(all="raise"):
+        v, (kind, message) = output_defect([1e308, 1e308, 0.0], 3, "r")
+    assert v is None and kind == "sum" and "inf" in message
