@@ -251,3 +251,29 @@ def test_an_infeasible_side_has_no_witness(monkeypatch):
     monkeypatch.setattr(generic, "_witnessed", lambda *a: True)
     with pytest.raises(DeclarationError, match="softmax of a scalar"):
         capture_rule(R.log_linear, 2, 2, False)
+
+
+def test_an_overflow_on_float_rows_is_not_blamed_on_the_rule():
+    """Float64 reports sum to 1 as rationals only within their rounding ([0.1, 0.2, 0.7]
+    does not), and so does a correct rule's exact output: where the generated code
+    overflows (weights (b + 1)^2 at a bid of 1e156), the exact value within SUM_TOL of a
+    distribution is the answer, not an InvalidRule "nan"; an exact output that is no
+    distribution is still the rule's failure."""
+    from mechanism.errors import InvalidRule
+
+    P = np.array([[0.1, 0.2, 0.7], [0.3, 0.3, 0.4]])
+    assert sum(Fraction(x) for x in P[0]) != 1
+    def squared(ops, dists, bids, reference=None, weight=0):
+        ws = [(b + 1) * (b + 1) for b in bids]
+        return [sum(w * p[v] for w, p in zip(ws, dists)) / sum(ws) for v in range(len(dists[0]))]
+    rule = compiled(squared)
+    np.testing.assert_allclose(rule.evaluate(P, np.array([1e156, 1.0])), P[0], rtol=1e-15)
+    np.testing.assert_allclose(rule.evaluate(P, np.array([1e156, 1e156])), P.mean(axis=0),
+                               rtol=1e-15)
+
+    def doubled(ops, dists, bids, reference=None, weight=0):   # sums to 2 in exact reals
+        ws = [(b + 1) * (b + 1) for b in bids]
+        return [2 * sum(w * p[v] for w, p in zip(ws, dists)) / sum(ws)
+                for v in range(len(dists[0]))]
+    with pytest.raises(InvalidRule):
+        compiled(doubled).evaluate(P, np.array([1e156, 1.0]))
