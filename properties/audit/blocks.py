@@ -2,9 +2,9 @@
 
 A step's block in ``reports.bin`` (:mod:`mechanism.transcript`) holds its rows one after
 the other, each ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
-:func:`decode_sparse` reads one block; :func:`decode_blocks` reads the blocks of many
-steps at once (one walk over the row headers, then all indices and all values joined
-and read by numpy once). Both refuse exactly what
+:func:`decode_blocks` reads the blocks of many steps at once (one walk over the row
+headers, then all indices and all values joined and read by numpy once);
+:func:`decode_sparse` is that reading of one block. Both refuse exactly what
 :func:`mechanism.transcript.decode_rows` refuses (a row past its block, a negative
 count, a token outside ``0..V-1``, tokens not increasing within a row, a stored zero),
 by raising its very error (the one-block reader calls it; a refused block of a batch
@@ -42,24 +42,13 @@ class SparseRows:
 
 
 def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
-    """The block without densifying it; any malformed block goes through
-    :func:`decode_rows`, so it fails with the same error."""
-    pos, nnz, idx, val = 0, [], [], []
-    size = len(blob)
-    for _ in range(n_rows):
-        k = _INT32.unpack_from(blob, pos)[0] if pos + 4 <= size else -1
-        end = pos + 4 + 12 * k
-        if k < 0 or end > size:
-            decode_rows(blob, n_rows, V)  # raises the canonical error
-        idx.append(blob[pos + 4:pos + 4 + 4 * k])
-        val.append(blob[pos + 4 + 4 * k:end])
-        nnz.append(k)
-        pos = end
-    ii, vv, kk = np.frombuffer(b"".join(idx), "<i4"), np.frombuffer(b"".join(val), "<f8"), \
-        np.array(nnz, dtype=np.int64)
-    if refused_entries(ii, vv, kk, V).any():
-        decode_rows(blob, n_rows, V)
-    return SparseRows(blob, n_rows, V, kk, ii, vv)
+    """The block without densifying it: :func:`decode_blocks` of this one block; a
+    malformed block goes through :func:`decode_rows`, so it fails with the same error."""
+    block = decode_blocks(blob, [(0, len(blob))], n_rows, V)[0]
+    if isinstance(block, Pending):
+        decode_rows(bytes(blob), n_rows, V)  # raises the canonical error
+        raise AssertionError(f"a refused block that decode_rows accepts ({n_rows} rows)")
+    return block
 
 
 def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -> np.ndarray:
