@@ -40,7 +40,12 @@ the 8-agent step's products take 25.9 ms against 17.8 ms for one row (bound by r
 of weights): 69% before attention and top-p; only the second core can lift the 8-agent step
 toward 85%. On cores shared with other work, two threads wait on each other at every product
 (an 8-agent step measured 425 ms instead of ~31): compare there with ``--threads 1
---cpu-time`` (the process's CPU time, which the time-slicing does not inflate).
+--cpu-time`` (the process's CPU time, which the time-slicing does not inflate). That wait is
+OpenMP's spinning: at a load average of 7 on the 2 cores, two threads took 1187 ms per
+one-agent step as started, 95 ms with ``OMP_WAIT_POLICY=PASSIVE`` and 123 ms with
+``GOMP_SPINCOUNT=1000`` in the environment (8 agents: 1368, 127, 158 ms); what they cost on
+idle cores (where spinning keeps each product's hand-off short) is not measured yet, so
+neither is set by the project.
 
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16
