@@ -55,3 +55,20 @@ def test_block_sum_worst_cases():
         want = exact_sums(terms)
         assert abs(block_sum(terms).item() - want[0]) <= BLOCK_BOUND * want[0]
     assert block_sum(zeros).item() == 0.0
+
+
+@pytest.mark.parametrize("vocab", [17, 3001, 49159])
+def test_nucleus_with_a_partial_block_equals_the_definition(vocab):
+    """nucleus on vocabularies with a tail of ``vocab % 16`` terms: the same kept tokens as
+    the float64 definition, values within 1e-13. The tail holds the most likely tokens, so a
+    normaliser that left them out would misjudge every row (planted: dropping the tail fails
+    all three)."""
+    import torch
+    from tokenauction.llm.top_p import nucleus, nucleus_float64
+    rng = np.random.default_rng(vocab)
+    logits = rng.normal(size=(6, vocab)) * rng.choice([0.5, 2.0, 6.0], size=(6, 1))
+    logits[:, -(vocab % 16):] += 12.0
+    logits = torch.tensor(logits, dtype=torch.float32)
+    fast, want = nucleus(logits).numpy(), nucleus_float64(logits).numpy()
+    np.testing.assert_array_equal(fast > 0, want > 0)
+    np.testing.assert_allclose(fast, want, rtol=1e-13, atol=0)
