@@ -207,9 +207,8 @@ def _coupling(p1, p2, u1, u2, u3) -> tuple[int, int, float]:
     d = np.subtract(p1, p2, out=scratch("coupling.d", p1.shape))
     a = np.abs(d, out=scratch("coupling.a", p1.shape))
     tv_ = 0.5 * float(a.sum())
-    w = scratch("coupling.w", p1.shape)              # the weights of one draw at a time
     if u1 < 1.0 - tv_:
-        x = _draw(np.minimum(p1, p2, out=w), u2)
+        x = _draw(np.minimum(p1, p2, out=scratch("coupling.w", p1.shape)), u2)
         return x, x, tv_
     x, y = pair_search(d, a, u2, u3)  # _draw of d + a and of a - d, neither written
     return x, y, tv_
