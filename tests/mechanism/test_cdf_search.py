@@ -5,8 +5,9 @@ vector materialized, on random, sparse, tiny and adversarial points next to part
 
 import numpy as np
 
-from mechanism.cdf_search import BLOCK, pair_search, sequential_search
-from mechanism.sampling import _coupling, _draw, maximal_coupling_draw
+from mechanism.cdf_search import BLOCK, cumsum_search, pair_search, sequential_search
+from mechanism.divergences import tv
+from mechanism.sampling import joint_linear_two_agents, maximal_coupling_draw
 
 
 def reference(d, a, u_plus, u_minus):
@@ -55,18 +56,23 @@ def test_pair_search_is_the_sequential_search(rng):
     assert checked >= 600
 
 
+def draw(w, u):
+    """Inverse CDF of the written weights ``w`` at ``u`` times their total."""
+    t = int(cumsum_search(w, u, scaled=True)[0])
+    return t if t < len(w) else int(np.flatnonzero(w > 0)[-1])
+
+
 def test_the_coupling_draws_as_it_did_writing_the_weights(rng):
-    """``_coupling``'s tokens equal the draws from the written vectors ``d + a``, ``a - d``
-    and ``min(p1, p2)`` (its definition), and its distance is ``0.5 sum |d|``."""
+    """The coupling's tokens equal the draws from the written vectors ``d + a``, ``a - d``
+    and ``min(p1, p2)`` (its definition), and the joint sampler's distance is ``TV``."""
     for p1, p2 in pairs(rng):
-        for u in rng.random((3, 3)):
-            x, y, tv_ = _coupling(p1, p2, *u)
-            d = p1 - p2
-            a = np.abs(d)
-            assert tv_ == 0.5 * float(a.sum())
-            if u[0] < 1.0 - tv_:
-                want = (_draw(np.minimum(p1, p2), u[1]),) * 2
+        d = p1 - p2
+        a = np.abs(d)
+        for u in rng.random((3, 4)):
+            dist = joint_linear_two_agents(np.vstack([p1, p2]), np.ones(2), u).detail["tv"]
+            assert dist == tv(p1, p2) == 0.5 * float(a.sum())
+            if u[0] < 1.0 - dist:
+                want = (draw(np.minimum(p1, p2), u[1]),) * 2
             else:
-                want = (_draw(d + a, u[1]), _draw(a - d, u[2]))
-            assert (x, y) == want
-            assert maximal_coupling_draw(p1, p2, *u) == want
+                want = (draw(d + a, u[1]), draw(a - d, u[2]))
+            assert maximal_coupling_draw(p1, p2, *u[:3]) == want
