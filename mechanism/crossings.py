@@ -304,23 +304,34 @@ class Crossing:
     def _series(ranges, H20, H10, x, w, per_mass, total, err) -> list:
         """Each range's Chebyshev series of ``H`` summed over its tokens into ``total``
         and ``err`` where its error is within ``per_mass`` times its tokens' mass (or at
-        :data:`MAX_DEPTH`); the halves of the others, to evaluate next."""
-        split = []
+        :data:`MAX_DEPTH`); the halves of the others, to evaluate next. Every range of the
+        round at once: a (ranges, tokens) membership mask over all agents' crossing tokens
+        (the ranges of one agent are disjoint: a token is in at most one), one series
+        evaluation for all tokens of the finished ranges."""
+        if not ranges:
+            return []
         coef = H20 @ CHEB17.T
         cheb = np.max(np.abs(coef @ T_GRID17.T - (H20[:, ::2] @ CHEB9.T) @ T_GRID9.T), axis=1)
         gl = np.max(np.abs(H20 - H10), axis=1, initial=0.0)
-        for q, (j, lo, hi, depth) in enumerate(ranges):
-            sel = (x[j] > lo) & (x[j] <= hi)
-            share = float(w[j][sel].sum())
-            e = share * float(cheb[q] + gl[q])
-            if e > per_mass[j] * share and depth < MAX_DEPTH:
-                mid = 0.5 * (lo + hi)
-                split += [(j, lo, mid, depth + 1), (j, mid, hi, depth + 1)]
-            elif share > 0:
-                u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
-                total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef[q])).sum())
-                err[j] += e
-        return split
+        j, lo, hi, depth = (np.array(c) for c in zip(*ranges))
+        owner = np.repeat(np.arange(len(x)), [len(v) for v in x])
+        X, Wt = np.concatenate(x), np.concatenate(w)
+        sel = (owner[None, :] == j[:, None]) & (X[None, :] > lo[:, None]) & (X[None, :] <= hi[:, None])
+        share = sel @ Wt
+        e = share * (cheb + gl)
+        split = (e > per_mass[j] * share) & (depth < MAX_DEPTH)
+        done = np.flatnonzero(~split & (share > 0))
+        if len(done):
+            member = sel[done]
+            tokens = np.flatnonzero(member.any(axis=0))
+            q = done[np.argmax(member[:, tokens], axis=0)]  # each token's finished range
+            u = (2.0 * X[tokens] - lo[q] - hi[q]) / (hi[q] - lo[q])
+            vals = np.polynomial.chebyshev.chebval(u, coef[q].T, tensor=False)
+            total += np.bincount(owner[tokens], Wt[tokens] * vals, minlength=len(total))
+            err += np.bincount(j[done], e[done], minlength=len(err))
+        mid = 0.5 * (lo + hi)
+        return [r for q in np.flatnonzero(split) for r in
+                ((int(j[q]), lo[q], mid[q], depth[q] + 1), (int(j[q]), mid[q], hi[q], depth[q] + 1))]
 
 
 def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:
