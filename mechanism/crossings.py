@@ -205,31 +205,36 @@ class Crossing:
     def roots(self, a, theta):
         """``sigma(theta)`` of agents ``a``: ``(panel, u)``, a grid bracket, then Illinois
         steps on ``theta - c(s)`` (decreasing, ``theta - theta_0`` at 0: ``theta t - A``
-        vanishes at 0 as well); ``theta t - A`` where ``A`` jumps at 0 (``c(0+) = -inf``)."""
+        vanishes at 0 as well); ``theta t - A`` where ``A`` jumps at 0 (``c(0+) = -inf``).
+        The panel's ends, ``B`` and ``theta - theta_0`` are taken once for all steps."""
         p = np.minimum((self.c_hi[a] < theta[:, None]).sum(axis=1), self.count[a] - 1)
-        A17, lo, hi = self.A17[a, p], self.lo[a, p][:, None], self.hi[a, p][:, None]
+        A17, lo = self.A17[a, p], self.lo[a, p]
+        half, B = 0.5 * (self.hi[a, p] - lo), self.tok.B[a]
         theta0 = self.tok.theta0[a]
+        at0 = theta - theta0
         smooth = np.isfinite(theta0)
+        every = bool(smooth.all())
 
-        def gap(t, A, at0):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(smooth, np.where(t > 0, theta - A / t, at0), theta * t - A)
+        def gap(t, A, theta, at0, smooth):
+            g = np.where(t > 0, theta - A / t, at0)
+            return g if every else np.where(smooth, g, theta * t - A)
 
-        t = self.tok.t(a[:, None], self._s(lo, hi, GRID))
-        g = gap(t.T, (A17 @ L_GRID17.T).T, (theta - theta0)).T
-        neg = g[:, 1:] <= 0
-        k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
-        rows = np.arange(len(k))
-        u0, u1, f0, f1 = GRID[k - 1], GRID[k], g[rows, k - 1], g[rows, k]
-        for _ in range(SECANT_STEPS):
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = lo[:, None] + half[:, None] * (GRID + 1.0)
+            g = gap(s / (s + B[:, None]), A17 @ L_GRID17.T, theta[:, None], at0[:, None],
+                    smooth[:, None])
+            neg = g[:, 1:] <= 0
+            k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
+            rows = np.arange(len(k))
+            u0, u1, f0, f1 = GRID[k - 1], GRID[k], g[rows, k - 1], g[rows, k]
+            for _ in range(SECANT_STEPS):
                 u = np.where(f0 != f1, u1 - f1 * (u1 - u0) / (f1 - f0), u1)
-            u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
-            f = gap(self.tok.t(a, self._s(lo[:, 0], hi[:, 0], u)),
-                    np.einsum("kj,kj->k", quad.lagrange(u), A17), theta - theta0)
-            same = np.sign(f) == np.sign(f1)
-            u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
-            u1, f1 = u, f
+                u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
+                s = lo + half * (u + 1.0)
+                f = gap(s / (s + B), quad.interpolate_at(u, A17), theta, at0, smooth)
+                same = np.sign(f) == np.sign(f1)
+                u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
+                u1, f1 = u, f
         return p, u1
 
     def H(self, a, theta) -> tuple[np.ndarray, np.ndarray]:
@@ -243,7 +248,7 @@ class Crossing:
         E *= self.W[a]
         whole = np.einsum("kpq,kp->kq", E, below)
         v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX30 + 1.0)
-        Av = np.einsum("kqj,kj->kq", quad.lagrange(v).reshape(len(a), len(GX30), 17), A17)
+        Av = quad.interpolate(v, A17)
         t = self.tok.t(a[:, None], self._s(lo, hi, v))
         whole += np.expm1(theta[:, None] * t - Av) * (0.25 * (hi - lo) * (u[:, None] + 1.0) * GW30)
         return whole[:, :len(GL20)].sum(axis=1), whole[:, len(GL20):].sum(axis=1)

@@ -51,12 +51,19 @@ def barycentric_weights(x: np.ndarray) -> np.ndarray:
 _W17 = barycentric_weights(PANEL_POINTS)
 
 
+#: A point nearer a node than this is on it (``w / (u - x)`` would overflow: only the node
+#: 0 has such neighbours, subnormal numbers; the interpolant moves less than ``NEAR`` times
+#: its slope between them).
+NEAR = 1e-300
+
+
 def lagrange(u, x: np.ndarray = PANEL_POINTS, w: np.ndarray = _W17) -> np.ndarray:
     """Lagrange basis of the points ``x`` (barycentric weights ``w``) at ``u``, (len(u),
-    len(x)): interpolation from values at ``x`` is a product with it."""
+    len(x)): interpolation from values at ``x`` is a product with it. A point within
+    :data:`NEAR` of a node takes the node's value."""
     u = np.asarray(u, dtype=np.float64).ravel()
     diff = np.subtract.outer(u, x)
-    hit = diff == 0
+    hit = np.abs(diff) < NEAR
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if not hit.any():  # in place: one (len(u), len(x)) array, no masks
             np.divide(w, diff, out=diff)
@@ -67,6 +74,40 @@ def lagrange(u, x: np.ndarray = PANEL_POINTS, w: np.ndarray = _W17) -> np.ndarra
     rows = hit.any(axis=1)
     L[rows] = hit[rows].astype(np.float64)
     return L
+
+
+def interpolate(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
+                w: np.ndarray = _W17) -> np.ndarray:
+    """Row k's interpolant through ``(x, Y[k])`` at the points ``u[k]``: (K, m) from ``u``
+    (K, m) and ``Y`` (K, len(x)), by the barycentric formula
+    ``sum_j r_j Y_j / sum_j r_j``, ``r_j = w_j / (u - x_j)`` (:func:`lagrange`'s basis
+    without normalizing it first: two passes fewer over the (K, m, len(x)) terms). A point
+    on a node, or so near one that a term overflows, goes through :func:`lagrange`."""
+    u = np.asarray(u, dtype=np.float64)
+    r = np.subtract(u[:, :, None], x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.divide(w, r, out=r)
+        out = np.einsum("kmj,kj->km", r, Y)
+        out /= r @ np.ones(len(x))
+    bad = ~np.isfinite(out)
+    if bad.any():
+        k, q = np.nonzero(bad)
+        out[k, q] = np.einsum("pj,pj->p", lagrange(u[k, q], x, w), Y[k])
+    return out
+
+
+def interpolate_at(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
+                   w: np.ndarray = _W17) -> np.ndarray:
+    """:func:`interpolate` at one point per row: row k's interpolant at ``u[k]``, (K,)."""
+    r = np.subtract.outer(u, x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.divide(w, r, out=r)
+        out = np.einsum("kj,kj->k", r, Y)
+        out /= r @ np.ones(len(x))
+    bad = np.flatnonzero(~np.isfinite(out))
+    if len(bad):
+        out[bad] = np.einsum("pj,pj->p", lagrange(u[bad], x, w), Y[bad])
+    return out
 
 
 def chebyshev_matrix(n: int) -> np.ndarray:
