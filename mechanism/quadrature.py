@@ -92,7 +92,7 @@ def interpolate(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
     bad = ~np.isfinite(out)
     if bad.any():
         k, q = np.nonzero(bad)
-        out[k, q] = np.einsum("pj,pj->p", lagrange(u[k, q], x, w), Y[k])
+        out[k, q] = _off_formula(u[k, q], Y[k], x, w)
     return out
 
 
@@ -106,7 +106,20 @@ def interpolate_at(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
         out /= r @ np.ones(len(x))
     bad = np.flatnonzero(~np.isfinite(out))
     if len(bad):
-        out[bad] = np.einsum("pj,pj->p", lagrange(u[bad], x, w), Y[bad])
+        out[bad] = _off_formula(u[bad], Y[bad], x, w)
+    return out
+
+
+def _off_formula(u, Y, x, w):
+    """Where the barycentric formula gave no number: a point on a node (or within
+    :data:`NEAR` of one) takes its value, any other point goes through :func:`lagrange`."""
+    near = np.abs(np.subtract.outer(u, x))
+    j = np.argmin(near, axis=1)
+    rows = np.arange(len(u))
+    out = Y[rows, j]
+    other = np.flatnonzero(~(near[rows, j] < NEAR))
+    if len(other):
+        out[other] = np.einsum("pj,pj->p", lagrange(u[other], x, w), Y[other])
     return out
 
 

@@ -50,6 +50,12 @@ def test_interpolate_equals_the_lagrange_basis():
     at = quad.interpolate_at(u[:, 3], Y)
     np.testing.assert_allclose(at, want[:, 3], rtol=0, atol=1e-13)
     assert at[1] == Y[1, 5]
+    Yi = Y.copy()
+    Yi[0, 4] = np.inf  # no number off the nodes, as with the basis; on the others, the value
+    with np.errstate(invalid="ignore"):
+        bad = quad.interpolate(u[:1], Yi[:1])
+        assert not np.isfinite(bad).any() and not np.isfinite(quad.lagrange(u[0]) @ Yi[0]).any()
+    assert quad.interpolate(x[None, [4, 6]], Yi[:1]).tolist() == [[np.inf, Yi[0, 6]]]
 
 
 @pytest.mark.parametrize("n, seed, series", [(4, 1, True), (4, 9, True), (8, 5, False)])
