@@ -198,6 +198,9 @@ class Crossing:
         # t, A and the weights at both rules' nodes of every whole panel: (n, width, 30)
         self.T, self.A, self.W = (tok.t(np.arange(n)[:, None, None], s), self.A17 @ L_GL30.T,
                                   half[:, :, None] * GW30)
+        # t and A on the grid the roots are bracketed on, of every panel: (n, width, 65)
+        s = self.lo[:, :, None] + half[:, :, None] * (GRID + 1.0)
+        self.T_grid, self.A_grid = tok.t(np.arange(n)[:, None, None], s), self.A17 @ L_GRID17.T
 
     def _s(self, lo, hi, u):
         return lo + 0.5 * (hi - lo) * (u + 1.0)
@@ -206,7 +209,8 @@ class Crossing:
         """``sigma(theta)`` of agents ``a``: ``(panel, u)``, a grid bracket, then Illinois
         steps on ``theta - c(s)`` (decreasing, ``theta - theta_0`` at 0: ``theta t - A``
         vanishes at 0 as well); ``theta t - A`` where ``A`` jumps at 0 (``c(0+) = -inf``).
-        The panel's ends, ``B`` and ``theta - theta_0`` are taken once for all steps."""
+        The grid's ``t`` and ``A`` are the panel's (:meth:`__init__`); its ends, ``B`` and
+        ``theta - theta_0`` are taken once for all steps."""
         p = np.minimum((self.c_hi[a] < theta[:, None]).sum(axis=1), self.count[a] - 1)
         A17, lo = self.A17[a, p], self.lo[a, p]
         half, B = 0.5 * (self.hi[a, p] - lo), self.tok.B[a]
@@ -220,8 +224,7 @@ class Crossing:
             return g if every else np.where(smooth, g, theta * t - A)
 
         with np.errstate(divide="ignore", invalid="ignore"):
-            s = lo[:, None] + half[:, None] * (GRID + 1.0)
-            g = gap(s / (s + B[:, None]), A17 @ L_GRID17.T, theta[:, None], at0[:, None],
+            g = gap(self.T_grid[a, p], self.A_grid[a, p], theta[:, None], at0[:, None],
                     smooth[:, None])
             neg = g[:, 1:] <= 0
             k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
