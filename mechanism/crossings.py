@@ -267,13 +267,17 @@ class Crossing:
         tok = self.tok
         n = len(tok.b)
         total, err = np.zeros(n), np.zeros(n)
-        x = [tok.d[j][tok.cross[j]] for j in range(n)]
-        w = [tok.q0[j][tok.cross[j]] for j in range(n)]
+        counts = tok.cross.sum(axis=1)
+        ends = np.cumsum(counts)[:-1]
+        x, w = np.split(tok.d[tok.cross], ends), np.split(tok.q0[tok.cross], ends)
         mass = np.array([float(v.sum()) for v in w])
         few, ranges = [], []
         for j in range(n):
+            if 0 < counts[j] <= DIRECT * (CHEB + 1) * 2:  # direct, whatever its ranges
+                few.append(j)
+                continue
             own = self._ranges(j, x[j]) if mass[j] > 0 else []
-            if 0 < len(x[j]) <= DIRECT * (CHEB + 1) * max(2, len(own)):
+            if 0 < counts[j] <= DIRECT * (CHEB + 1) * len(own):
                 few.append(j)  # H at each crossing token itself: no series, no series error
             else:
                 ranges += own
@@ -281,14 +285,15 @@ class Crossing:
         cut = np.cumsum([0] + [len(x[j]) for j in few])
         while len(direct) or ranges:
             a = np.repeat([r[0] for r in ranges], CHEB + 1)
-            theta = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * _XC
-                                    for _, lo, hi, _ in ranges] + [np.zeros(0)])
+            lo, hi = np.array([r[1] for r in ranges]), np.array([r[2] for r in ranges])
+            theta = (0.5 * (lo + hi))[:, None] + (0.5 * (hi - lo))[:, None] * _XC
             H20, H10 = self.H(np.concatenate((np.repeat(few, np.diff(cut)), a)).astype(np.int64),
-                              np.concatenate((direct, theta)))
-            for q, j in enumerate(few):
-                h20, h10 = H20[cut[q]:cut[q + 1]], H10[cut[q]:cut[q + 1]]
-                total[j] = float((w[j] * h20).sum())
-                err[j] = float((w[j] * np.abs(h20 - h10)).sum())
+                              np.concatenate((direct, theta.ravel())))
+            if few:  # each direct agent's tokens, summed in one pass
+                wd = np.concatenate([w[j] for j in few])
+                h20, h10 = H20[:len(direct)], H10[:len(direct)]
+                total[few] = np.add.reduceat(wd * h20, cut[:-1])
+                err[few] = np.add.reduceat(wd * np.abs(h20 - h10), cut[:-1])
             H20, H10 = (h[len(direct):].reshape(len(ranges), CHEB + 1) for h in (H20, H10))
             few, direct, cut = [], np.zeros(0), np.zeros(1, dtype=np.int64)
             ranges = self._series(ranges, H20, H10, x, w, budget / np.where(mass > 0, mass, 1.0),
