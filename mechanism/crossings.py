@@ -38,22 +38,16 @@ import numpy as np
 from . import paths
 from . import quadrature as quad
 from .panels import GRID, L_GRID17, refine
+from .theta_series import CHEB, XC, series_round
 
 #: Gauss-Legendre nodes for the scalar integrals of H (and a coarser rule for its error).
 GL20, GW20 = np.polynomial.legendre.leggauss(20)
 GL10, GW10 = np.polynomial.legendre.leggauss(10)
-#: Chebyshev points (second kind) of theta, per theta range; every other one: 9 points.
-CHEB = 16
-_XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
 #: H is evaluated at each crossing token where they are at most this many times the series'
 #: points (17 per range; a series round costs its points and more where ranges split).
 DIRECT = 2
-#: Crossing tokens per range up to which a round's series are evaluated all at once (a
-#: ranges x tokens mask, each token's coefficients gathered: fewer calls on small steps);
-#: above, range by range (dense steps: the mask and the gather cost more than the calls).
-SERIES_TOKENS = 256
-#: Theta ranges per agent (as a bisection depth), root refinements.
-MAX_DEPTH, SECANT_STEPS = 6, 4
+#: Root refinements.
+SECANT_STEPS = 4
 #: An agent whose t(b) = b / (b + B) is below this pays 0 (see :func:`payments`).
 STILL = 1e-100
 #: Rounding of the payment ``b G(b) - int G`` (its terms' sums, the last subtraction), per
@@ -66,10 +60,6 @@ CHUNK = 1 << 16
 #: Both rules' nodes and weights in one array (20 then 10): one pass serves both.
 GX30, GW30 = np.concatenate((GL20, GL10)), np.concatenate((GW20, GW10))
 L_GL30 = quad.lagrange(GX30)
-CHEB17, CHEB9 = quad.chebyshev_matrix(CHEB), quad.chebyshev_matrix(CHEB // 2)
-#: Chebyshev polynomials on the grid :data:`mechanism.panels.GRID` compares interpolants on.
-T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
-T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 
 
 class Tokens:
@@ -263,11 +253,11 @@ class Crossing:
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: ``H`` at each
         token where they are at most :data:`DIRECT` times what a series would take (17
-        per range, at least two ranges' worth), else a Chebyshev series of ``H`` per range of ``theta``
-        (first the ranges whose ``sigma`` lies in one panel, where ``H`` is smooth), a
-        range halved while its error exceeds ``budget`` times its share of the tokens'
-        mass (at most :data:`MAX_DEPTH` times); the tokens and every range of a round in
-        one call of :meth:`H`."""
+        per range, at least two ranges' worth), else a Chebyshev series of ``H`` per range
+        of ``theta`` (:mod:`mechanism.theta_series`; first the ranges whose ``sigma`` lies
+        in one panel, where ``H`` is smooth), a range halved while its error exceeds
+        ``budget`` times its share of the tokens' mass; the tokens and every range of a
+        round in one call of :meth:`H`."""
         tok = self.tok
         n = len(tok.b)
         total, err = np.zeros(n), np.zeros(n)
@@ -290,7 +280,7 @@ class Crossing:
         while len(direct) or ranges:
             a = np.repeat([r[0] for r in ranges], CHEB + 1)
             lo, hi = np.array([r[1] for r in ranges]), np.array([r[2] for r in ranges])
-            theta = (0.5 * (lo + hi))[:, None] + (0.5 * (hi - lo))[:, None] * _XC
+            theta = (0.5 * (lo + hi))[:, None] + (0.5 * (hi - lo))[:, None] * XC
             H20, H10 = self.H(np.concatenate((np.repeat(few, np.diff(cut)), a)).astype(np.int64),
                               np.concatenate((direct, theta.ravel())))
             if few:  # each direct agent's tokens, summed in one pass
@@ -300,7 +290,7 @@ class Crossing:
                 err[few] = np.add.reduceat(wd * np.abs(h20 - h10), cut[:-1])
             H20, H10 = (h[len(direct):].reshape(len(ranges), CHEB + 1) for h in (H20, H10))
             few, direct, cut = [], np.zeros(0), np.zeros(1, dtype=np.int64)
-            ranges = self._series(ranges, H20, H10, x, w, budget / np.where(mass > 0, mass, 1.0),
+            ranges = series_round(ranges, H20, H10, x, w, budget / np.where(mass > 0, mass, 1.0),
                                   total, err)
         return total, err
 
@@ -316,64 +306,6 @@ class Crossing:
         inner = np.clip(self.c_hi[j, :self.count[j] - 1], low, tok.theta_b[j])
         cuts = [low, *np.maximum.accumulate(inner), float(tok.theta_b[j])]
         return [(j, lo, hi, 0) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
-
-    @staticmethod
-    def _series(ranges, H20, H10, x, w, per_mass, total, err) -> list:
-        """Each range's Chebyshev series of ``H`` summed over its tokens into ``total``
-        and ``err`` where its error is within ``per_mass`` times its tokens' mass (or at
-        :data:`MAX_DEPTH`); the halves of the others, to evaluate next. Up to
-        :data:`SERIES_TOKENS` crossing tokens per range, every range of the round at once
-        (:func:`_series_together`), else range by range (:func:`_series_by_range`): the
-        same sums, the cheaper way for the size."""
-        if not ranges:
-            return []
-        coef = H20 @ CHEB17.T
-        cheb = np.max(np.abs(coef @ T_GRID17.T - (H20[:, ::2] @ CHEB9.T) @ T_GRID9.T), axis=1)
-        bound = cheb + np.max(np.abs(H20 - H10), axis=1, initial=0.0)
-        many = sum(len(v) for v in x) > SERIES_TOKENS * len(ranges)
-        split = (_series_by_range if many else _series_together)(ranges, coef, bound, x, w,
-                                                                per_mass, total, err)
-        return [r for (j, lo, hi, depth), cut in zip(ranges, split) if cut
-                for r in ((j, lo, 0.5 * (lo + hi), depth + 1), (j, 0.5 * (lo + hi), hi, depth + 1))]
-
-
-def _series_by_range(ranges, coef, bound, x, w, per_mass, total, err) -> list:
-    """:meth:`Crossing._series` one range at a time: whether each range is split."""
-    split = []
-    for q, (j, lo, hi, depth) in enumerate(ranges):
-        sel = (x[j] > lo) & (x[j] <= hi)
-        share = float(w[j][sel].sum())
-        e = share * float(bound[q])
-        split.append(bool(e > per_mass[j] * share and depth < MAX_DEPTH))
-        if not split[-1] and share > 0:
-            u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
-            total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef[q])).sum())
-            err[j] += e
-    return split
-
-
-def _series_together(ranges, coef, bound, x, w, per_mass, total, err) -> np.ndarray:
-    """:meth:`Crossing._series` of every range at once: a (ranges, tokens) membership mask
-    over all agents' crossing tokens (an agent's ranges are disjoint: a token is in at
-    most one), one series evaluation for the tokens of all finished ranges; whether each
-    range is split."""
-    j, lo, hi, depth = (np.array(c) for c in zip(*ranges))
-    owner = np.repeat(np.arange(len(x)), [len(v) for v in x])
-    X, Wt = np.concatenate(x), np.concatenate(w)
-    sel = (owner[None, :] == j[:, None]) & (X[None, :] > lo[:, None]) & (X[None, :] <= hi[:, None])
-    share = sel @ Wt
-    e = share * bound
-    split = (e > per_mass[j] * share) & (depth < MAX_DEPTH)
-    done = np.flatnonzero(~split & (share > 0))
-    if len(done):
-        member = sel[done]
-        tokens = np.flatnonzero(member.any(axis=0))
-        q = done[np.argmax(member[:, tokens], axis=0)]  # each token's finished range
-        u = (2.0 * X[tokens] - lo[q] - hi[q]) / (hi[q] - lo[q])
-        vals = np.polynomial.chebyshev.chebval(u, coef[q].T, tensor=False)
-        total += np.bincount(owner[tokens], Wt[tokens] * vals, minlength=len(total))
-        err += np.bincount(j[done], e[done], minlength=len(err))
-    return split
 
 
 def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,8 @@ the one-bid-at-a-time definition and against mechanism.quadrature.lagrange.
 * :func:`mechanism.quadrature.interpolate` / ``interpolate_at`` (the barycentric values
   without the normalized basis) equal ``lagrange(u) @ y`` off the nodes, on them and next
   to them (where a term overflows);
-* every range's Chebyshev series of a round in one pass (``Crossing._series``) and the
-  crossing roots: the payments of demo-like steps with 4 and 8 agents (rows of 16..256
+* every range's Chebyshev series of a round in one pass (``theta_series.together``) and
+  the crossing roots: the payments of demo-like steps with 4 and 8 agents (rows of 16..256
   tokens, bids uniform in 0.5..2, the benchmark's kind) equal the definition's, within
   the reported error; two of them go through the series (more crossing tokens than H is
   evaluated at), the third evaluates H at each crossing token.
