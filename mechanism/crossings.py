@@ -138,11 +138,13 @@ class Tokens:
                 np.exp(e, out=e)
                 np.multiply(e[0], self.gain[a[0]], out=g[0])
             else:
-                np.take(self.d, a, axis=0, out=e)
+                # mode "clip": an out= take under the default "raise" is buffered (a copy more);
+                # the agents index their own rows
+                np.take(self.d, a, axis=0, out=e, mode="clip")
                 e *= t[:, None]
-                e += np.take(self.m, a, axis=0, out=g)
+                e += np.take(self.m, a, axis=0, out=g, mode="clip")
                 np.exp(e, out=e)
-                np.take(self.gain, a, axis=0, out=g)
+                np.take(self.gain, a, axis=0, out=g, mode="clip")
                 g *= e
             Z, gain = e.sum(axis=1), g.sum(axis=1)
             logZ = np.log(np.where(Z >= TINY, Z, 1.0))
