@@ -148,7 +148,7 @@ class Tokens:
                 g *= e
             Z, gain = e.sum(axis=1), g.sum(axis=1)
             logZ = np.log(np.where(Z >= TINY, Z, 1.0))
-            for r in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
+            for r in ([] if (Z >= TINY).all() else np.flatnonzero(~(Z >= TINY))):  # underflowed
                 m, d = self.m[a[r]], self.d[a[r]]
                 w = _weights_at(m, d, t[r])
                 Z[r], gain[r] = w.sum(), (w * self.gain[a[r]]).sum()
@@ -228,7 +228,7 @@ class Crossing:
             u0, u1, f0, f1 = GRID[k - 1], GRID[k], g[rows, k - 1], g[rows, k]
             for _ in range(SECANT_STEPS):
                 u = np.where(f0 != f1, u1 - f1 * (u1 - u0) / (f1 - f0), u1)
-                u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
+                u = np.minimum(np.maximum(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0), 1.0)
                 s = lo + half * (u + 1.0)
                 f = gap(s / (s + B), quad.interpolate_at(u, A17), theta, at0, smooth)
                 same = np.sign(f) == np.sign(f1)
