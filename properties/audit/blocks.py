@@ -87,6 +87,31 @@ def _walk(view: memoryview, spans, n_rows: int):
     return idx, val, counts, fits
 
 
+def _walk_words(region, spans, n_rows: int):
+    """:func:`_walk`, the same lists, for blocks that start at a multiple of 4 bytes in
+    ``region`` (then every row header does): the row headers read row by row for all
+    blocks at once (numpy), the slices cut in one pass."""
+    words = np.frombuffer(region, "<i4", len(region) // 4)
+    start = np.array([a for a, _ in spans], dtype=np.int64)
+    end = start + np.array([b for _, b in spans], dtype=np.int64)
+    pos, fits = start.copy(), np.ones(start.size, dtype=bool)
+    k = np.zeros((n_rows, start.size), dtype=np.int64)
+    at = np.zeros((n_rows, start.size), dtype=np.int64)
+    for r in range(n_rows):
+        head = pos + 4 <= end
+        kr = np.where(head, words[np.where(head, pos, 0) // 4].astype(np.int64), -1)
+        stop = pos + 4 + 12 * kr
+        fits &= (kr >= 0) & (stop <= end)
+        k[r], at[r] = kr, pos + 4
+        pos = np.where(fits, stop, start)
+    kk, aa = k.T[fits].ravel(), at.T[fits].ravel()   # the fitting blocks' rows, in order
+    view = memoryview(region)
+    mid = aa + 4 * kk
+    idx = [view[a:b] for a, b in zip(aa.tolist(), mid.tolist())]
+    val = [view[a:b] for a, b in zip(mid.tolist(), (mid + 8 * kk).tolist())]
+    return idx, val, kk.tolist(), (fits | (n_rows == 0)).tolist()
+
+
 def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
                   V: int) -> list:
     """The blocks at ``spans`` (byte ``(start, length)`` in ``region``) decoded at once:
@@ -95,7 +120,9 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     that :func:`decode_sparse` would refuse comes back as :class:`Pending`, which raises
     that error when decoded."""
     view = memoryview(region)
-    idx, val, counts, fits = _walk(view, spans, n_rows)
+    aligned = all(a % 4 == 0 for a, _ in spans)
+    idx, val, counts, fits = _walk_words(region, spans, n_rows) if aligned and n_rows \
+        else _walk(view, spans, n_rows)
     all_idx = np.frombuffer(b"".join(idx), "<i4")
     all_val = np.frombuffer(b"".join(val), "<f8")
     nnz = np.array(counts, dtype=np.int64)

@@ -112,6 +112,7 @@ class ChunkAuditor:
         self.seed = header["seed"]
         self.tol, self.identity_tol = tol, identity_tol
         self.method, self.check_properties = method, check_properties
+        self.derived_at, self.derived = {}, None   # see _derive
 
     def _eligible(self, item: VerifiedStep, ops) -> bool:
         """A step this filter replays: its stream flagged nothing, and its record is of this
@@ -134,9 +135,18 @@ class ChunkAuditor:
         ok = np.zeros(len(chunk), dtype=bool)
         self.errs, self.replayed = (0.0, 0.0), (np.zeros((0, self.n)), None)
         if elig.any():
+            items = [it for (it, _), e in zip(chunk, elig) if e]
+            self._derive([it.record["step"] for it in items])
             with np.errstate(all="ignore"):  # NaN or inf compare False: the serial path runs
-                ok[elig] = self._check_groups([it for (it, _), e in zip(chunk, elig) if e])
+                ok[elig] = self._check_groups(items)
         return ok
+
+    def _derive(self, steps: list[int]) -> None:
+        """The uniforms of ``steps`` derived at once for the whole chunk (its slices look
+        them up: one call of the vector form has a fixed cost of about a millisecond)."""
+        self.derived_at = {k: j for j, k in enumerate(dict.fromkeys(steps))}
+        self.derived = many_step_uniforms(self.seed, list(self.derived_at),
+                                          self.n + EXTRA_UNIFORMS)
 
     def _check_groups(self, items: list[VerifiedStep]) -> np.ndarray:
         """:meth:`_check` on the dense steps (every row stores all V tokens) and on the
@@ -212,7 +222,9 @@ class ChunkAuditor:
         (a pure function of both; for the chunk at once by
         :func:`properties.audit.uniforms.many_step_uniforms`), and ``u_0``."""
         steps = [it.record["step"] for it in items]
-        u = many_step_uniforms(self.seed, steps, self.n + EXTRA_UNIFORMS)
+        at = [self.derived_at.get(k, -1) for k in steps]
+        u = self.derived[at] if self.derived is not None and -1 not in at else \
+            many_step_uniforms(self.seed, steps, self.n + EXTRA_UNIFORMS)
         if u is None:  # a seed or step beyond what the vector form takes
             u = np.array([step_uniforms(self.seed, k, self.n) for k in steps])
         recorded = np.array([it.record["uniforms"] for it in items], dtype=np.float64)
