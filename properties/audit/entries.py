@@ -9,28 +9,37 @@ the union is every token, so ``S`` is a sum of rows, without a sort.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from mechanism.validation import EXACT_TOL
+
+#: The packed keys' two 32-bit halves are read as views (low word first).
+LITTLE = sys.byteorder == "little"
 
 
 def unique_inverse(keys: np.ndarray):
     """``np.unique(keys, return_inverse=True)``: uint32 keys sorted together with their
     positions, packed in one uint64 each (a plain sort is several times faster than an
     argsort); wider keys by a stable argsort."""
-    if keys.dtype == np.uint32 and keys.size < 2 ** 32:
-        packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(keys.size, dtype=np.uint64)
+    if keys.dtype == np.uint32 and keys.size < 2 ** 32 and LITTLE:
+        packed = keys.astype(np.uint64)
+        packed <<= np.uint64(32)
+        packed |= np.arange(keys.size, dtype=np.uint64)
         packed.sort()
-        ks = (packed >> np.uint64(32)).astype(np.uint32)
-        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        halves = packed.view(np.uint32)        # per element (low, high) words: no copies
+        ks, order = halves[1::2], halves[0::2]
     else:
         order = np.argsort(keys, kind="stable")
         ks = keys[order]
     first = np.empty(ks.size, dtype=bool)
     first[:1] = True
     np.not_equal(ks[1:], ks[:-1], out=first[1:])
+    group = np.cumsum(first)
+    group -= 1
     inv = np.empty(ks.size, dtype=np.int64)
-    inv[order] = np.cumsum(first) - 1
+    inv[order] = group
     return ks[first], inv
 
 
