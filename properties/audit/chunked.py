@@ -193,7 +193,11 @@ class ChunkAuditor:
         S, S_e = e.weighted_sum(weight, self.V)                                    # W q
         ok &= self._tokens(items, ok, e, S, np.where(W > 0, W, 1.0), u0)
         # closed-form payments (the reference's row adds to bins that are dropped)
-        term = np.abs(e.repeat(np.repeat(W, e.R)) * e.val - S_e) - S_e
+        term = e.repeat(np.repeat(W, e.R))                   # |W p - S| - S, in place
+        term *= e.val
+        term -= S_e
+        np.abs(term, out=term)
+        term -= S_e
         T = e.per_row(term)[:, :n]
         total = np.bincount(e.key_step, weights=S, minlength=len(items))
         B = W[:, None] - b

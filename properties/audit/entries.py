@@ -69,7 +69,10 @@ class Entries:
         """Per step: every value finite and >= 0, tokens increasing within each row, each
         row summing to 1 within ``EXACT_TOL / 2`` (the serial path would not renormalize)."""
         val, idx = self.val, self.idx
-        bad = ~((val >= 0) & (val < np.inf))                   # NaN, negative, infinite
+        if val.size and val.min() >= 0 and val.max() < np.inf:  # NaN compares False
+            bad = np.zeros(val.size, dtype=bool)
+        else:
+            bad = ~((val >= 0) & (val < np.inf))               # NaN, negative, infinite
         down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1         # a row starts, or a defect
         starts = np.cumsum(self.nnz)                           # sorted: a binary search
         at = starts[np.minimum(np.searchsorted(starts, down), starts.size - 1)] if down.size \
@@ -97,9 +100,12 @@ class Entries:
         np.add(keys, self.idx, out=keys, casting="unsafe")   # tokens are in 0..V-1
         uniq, inv = unique_inverse(keys)
         self.uniq = uniq.astype(np.int64)
-        S = np.bincount(inv, weights=self.repeat(weight.ravel()) * self.val,
-                        minlength=self.uniq.size)
-        self.key_step = self.uniq // V
+        wv = self.repeat(weight.ravel())
+        wv *= self.val
+        S = np.bincount(inv, weights=wv, minlength=self.uniq.size)
+        # sorted by step: each step's keys by a binary search (no division per key)
+        bounds = np.searchsorted(self.uniq, np.arange(self.m + 1, dtype=np.int64) * V)
+        self.key_step = np.repeat(np.arange(self.m, dtype=np.int64), np.diff(bounds))
         return S, S[inv]
 
 
