@@ -52,15 +52,19 @@ def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
 
 
 def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -> np.ndarray:
-    """Per stored entry: whether :func:`decode_rows` refuses it -- a token outside
-    ``0..V-1``, a stored zero, or a token not above the one before it in its row."""
-    bad = (idx < 0) | (idx >= V) | (val == 0)
+    """The positions (sorted) of the stored entries :func:`decode_rows` refuses -- a token
+    outside ``0..V-1``, a stored zero, or a token not above the one before it in its row.
+    Tokens and values in range are told by three reductions (no per-entry temporaries)."""
+    if idx.size and idx.min() >= 0 and idx.max() < V and val.all():
+        bad = np.zeros(0, dtype=np.int64)                    # nothing out of range
+    else:
+        bad = np.flatnonzero((idx < 0) | (idx >= V) | (val == 0))
     if idx.size > 1:
-        down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1
+        down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1       # a row starts, or a defect
         if down.size:
-            start = np.zeros(idx.size, dtype=bool)
-            start[(np.cumsum(nnz) - nnz)[nnz > 0]] = True
-            bad[down[~start[down]]] = True
+            starts = (np.cumsum(nnz) - nnz)[nnz > 0]         # sorted: a binary search
+            at = np.minimum(np.searchsorted(starts, down), starts.size - 1)
+            bad = np.union1d(bad, down[starts[at] != down])
     return bad
 
 
@@ -129,7 +133,7 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     ends = np.cumsum(nnz)[n_rows - 1::n_rows] if nnz.size else nnz  # per fitting block
     bad = refused_entries(all_idx, all_val, nnz, V)
     refused = np.zeros(ends.size, dtype=bool)  # the fitting blocks holding a refused entry
-    refused[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = True
+    refused[np.searchsorted(ends, bad, side="right")] = True
     out, g, lo = [], 0, 0
     for (start, length), fit in zip(spans, fits):
         blob = view[start:start + length]
