@@ -34,9 +34,22 @@ the bare model's decode costs at one thread (59-68 against 57-70 ms of self CPU 
 on a random-init model its flat rows made top-p grow k five times per step (4x the bare
 decode), which SmolLM2's one-agent run never does. Rounds start with an uncounted warm-up
 round, so first uses (packed weights, oneDNN kernels per row count) land outside the figures.
+The products' own ceiling (``benchmarks/llm_profile.py``): 8 rows through the packed products
+run at about one core's float32 peak (82-92 GFLOP/s on a 2-core AMD EPYC), so at one thread
+the 8-agent step's products take 25.9 ms against 17.8 ms for one row (bound by reading 538 MB
+of weights): 69% before attention and top-p; only the second core can lift the 8-agent step
+toward 85%. On cores shared with other work, two threads wait on each other at every product
+(an 8-agent step measured 425 ms instead of ~31): compare there with ``--threads 1
+--cpu-time`` (the process's CPU time, which the time-slicing does not inflate). That wait is
+OpenMP's spinning: at a load average of 7 on the 2 cores, two threads took 1187 ms per
+one-agent step as started, 95 ms with ``OMP_WAIT_POLICY=PASSIVE`` and 123 ms with
+``GOMP_SPINCOUNT=1000`` in the environment (8 agents: 1368, 127, 158 ms); what they cost on
+idle cores (where spinning keeps each product's hand-off short) is not measured yet, so
+neither is set by the project.
 
   python benchmarks/llm.py                         # SmolLM2-135M, CPU, float32
   python benchmarks/llm.py --dtype bfloat16
+  python benchmarks/llm.py --threads 1 --cpu-time    # on a machine shared with other work
   python benchmarks/llm.py --device cuda --random-init   # ~1B Llama, no weights needed
 """
 
@@ -48,7 +61,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +68,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llm_decode import SYSTEM, random_llama, random_prompts, time_single  # noqa: E402
+from llm_decode import (SYSTEM, now, random_llama, random_prompts, time_single,  # noqa: E402
+                        use_clock)
 
 from mechanism import TokenAuction, get_rule, step_uniforms  # noqa: E402
 from tokenauction.llm.agents import LLMAgents, load_model  # noqa: E402
@@ -75,9 +88,9 @@ class Timed:
         self.inner, self.seconds = inner, 0.0
 
     def __call__(self, prefix):
-        t0 = time.perf_counter()
+        t0 = now()
         out = self.inner(prefix)
-        self.seconds += time.perf_counter() - t0
+        self.seconds += now() - t0
         return out
 
 
@@ -103,11 +116,11 @@ def time_auction(provider, n, tokens, warmup, seed=0, auction=None, bids=None):
     timed([])  # prefill, not timed
     for k in range(warmup + tokens):
         timed.seconds = 0.0
-        t0 = time.perf_counter()
+        t0 = now()
         rep = timed(prefix)
         dists = rep[0] if isinstance(rep, tuple) else rep.dists
         rec = auction.step(dists, bids, step_uniforms(seed, k, n))
-        total = time.perf_counter() - t0
+        total = now() - t0
         prefix = prefix + [rec.token]
         if k >= warmup:
             step_times.append(1000 * total)
@@ -120,11 +133,11 @@ def time_provider(provider, tokens: int, warmup: int) -> list[float]:
     ``time_single`` times the bare model (steps 0..warmup, 0 the prefill, not timed)."""
     prefix, times = [], []
     for step in range(warmup + tokens + 1):
-        start = time.perf_counter()
+        start = now()
         dists = provider(prefix).dists
         prefix = prefix + [int(np.argmax(dists[0]))]
         if step > warmup:
-            times.append((time.perf_counter() - start) * 1000)
+            times.append((now() - start) * 1000)
     return times
 
 
@@ -134,11 +147,11 @@ def time_generate(loaded: LoadedModel, prompt: list[int], tokens: int, torch) ->
     ids = torch.tensor([prompt], device=loaded.model.device)
 
     def run(k):
-        t0 = time.perf_counter()
+        t0 = now()
         with torch.inference_mode():
             loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                   max_new_tokens=k, min_new_tokens=k)
-        return time.perf_counter() - t0
+        return now() - t0
     run(2)
     return 1000 * (run(tokens + 1) - run(1)) / tokens
 
@@ -232,8 +245,15 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3,
                     help="rounds; each round times single-prompt and every n side by side")
     ap.add_argument("--no-serial", action="store_true", help="skip the one-by-one comparison")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time in the process's CPU time (needs --threads 1): on cores shared "
+                         "with other work, the time-slicing then inflates neither side")
     args = ap.parse_args(argv)
     torch, _ = require_torch()
+    if args.cpu_time and args.threads != 1:
+        ap.error("--cpu-time needs --threads 1 (with more threads the CPU time counts every "
+                 "thread, waiting ones included)")
+    use_clock("cpu" if args.cpu_time else "wall")
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
@@ -247,7 +267,7 @@ def main(argv=None) -> int:
     matmul = stock_copy(loaded, "matmul") if device == "cpu" else stock
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, load average "
           f"{os.getloadavg()[0]:.1f}); model {loaded.source}, device {device}, dtype {dtype}, "
-          f"torch threads {torch.get_num_threads()}")
+          f"torch threads {torch.get_num_threads()}, {'CPU' if args.cpu_time else 'wall'} time")
     ns = [int(x) for x in args.agents.split(",")]
     lengths = {len(ids) for ids in LLMAgents(loaded, make_prompts(max(ns))).prompt_ids}
     print(f"prompt lengths (tokens): {sorted(lengths)}"

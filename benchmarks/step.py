@@ -12,7 +12,8 @@ Goals (ratio to the matvec): linear closed form n = 4 <= 5x; linear by quadratur
 <= 50x; log-linear by quadrature, dense reports, n = 8 <= 1000x; log-linear on smoothed
 top-p reports (the LLM case) n = 8 <= 50x.
 
-    python benchmarks/step.py [--repeat 20] [--rounds 3] [--no-decode] [--gpu]
+    python benchmarks/step.py [--repeat 20] [--rounds 3] [--no-decode] [--gpu] [--only TEXT]
+    python benchmarks/step.py --floor     # the linear step's numpy passes one by one
 
 The ``mechanism`` package comes from ``PYTHONPATH`` when it is set there (then this checkout
 only fills in what is missing): to time another checkout's mechanism with this decode step,
@@ -93,6 +94,62 @@ def rows(rng):
     return out
 
 
+def floor_passes(rng, n):
+    """(label, fn) of the bare numpy passes the linear closed-form step makes over its
+    n x V reports (each on its own, same arrays), the step at V = 8 (its fixed cost), and
+    the cancelling distance ``s_i + sum q - 2 sum min(p_i, q)`` (measured, not used: it
+    loses the per-token relative accuracy)."""
+    P = dense_rows(rng, n)
+    w = rng.uniform(0.5, 2.0, n)
+    q = (w / w.sum()) @ P
+    D = np.empty_like(P)
+    nb = V // 512
+    small = dense_rows(rng, n)[:, :8]
+    small /= small.sum(axis=1, keepdims=True)
+    lin = TokenAuction("linear")
+    u = step_uniforms(0, 0, n)
+    common = [("validation: row sums (einsum)", lambda: np.einsum("ij->i", P)),
+              ("validation: min", lambda: P.min()),
+              ("aggregate: w @ P", lambda: (w / w.sum()) @ P)]
+    last = [("fixed cost: the step at V = 8", lambda: lin.step(small, w, u))]
+    if n == 2:                  # the joint sampler's coupling; its distance serves the payments
+        d, a = D[0], D[1]
+        np.subtract(P[0], P[1], out=d)
+        return common + [
+            ("coupling: p1 - p2 (written)", lambda: np.subtract(P[0], P[1], out=d)),
+            ("coupling: abs (written)", lambda: np.abs(d, out=a)),
+            ("coupling: sum |d|", lambda: a.sum()),
+            ("coupling, near rows: min(p1, p2)", lambda: np.minimum(P[0], P[1], out=q)),
+            ("coupling, far rows: block sums of d, |d|",
+             lambda: (np.einsum("ij->i", d.reshape(nb, 512)),
+                      np.einsum("ij->i", a.reshape(nb, 512))))] + last
+    return common + [
+        ("distance: P - q (written)", lambda: np.subtract(P, q, out=D)),
+        ("distance: abs in place", lambda: np.abs(D, out=D)),
+        ("distance: row sums of |P - q|", lambda: np.einsum("ij->i", D)),
+        ("sampler: block sums of q", lambda: np.einsum("ij->i", q.reshape(nb, 512)))] + last + [
+        ("(not used) minimum(P, q) + row sums",
+         lambda: np.einsum("ij->i", np.minimum(P, q, out=D)))]
+
+
+def print_floor(args, rng):
+    """The floor of the linear closed-form step with numpy: each pass as a ratio to the
+    matvec, interleaved with it, medians over the rounds."""
+    for n in (2, 4):
+        passes = floor_passes(rng, n)
+        P, w = dense_rows(rng, n), rng.random(n)
+        got = {label: [] for label, _ in passes}
+        for _ in range(args.rounds):
+            for label, fn in passes:
+                m = median_ms(lambda: w @ P, args.repeat)
+                got[label].append((median_ms(fn, args.repeat), m))
+        print(f"passes of the linear step, n = {n}: {'us':>8} {'x matvec':>9}")
+        for label, pairs in got.items():
+            t = statistics.median(a for a, _ in pairs)
+            r = statistics.median(a / b for a, b in pairs)
+            print(f"  {label:<40} {1e3 * t:8.1f} {r:9.2f}")
+
+
 _LOADED: dict = {}
 
 
@@ -118,8 +175,13 @@ def main(argv=None):
     ap.add_argument("--no-decode", action="store_true", help="skip the decode step")
     ap.add_argument("--gpu", action="store_true", help="also a decode step on CUDA")
     ap.add_argument("--only", default="", help="only the rows whose label contains this")
+    ap.add_argument("--floor", action="store_true",
+                    help="only the numpy passes of the linear closed-form step, one by one")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
+    if args.floor:
+        print(f"V = {V}; CPU {cpu_model()}, load average {os.getloadavg()[0]:.2f}")
+        return print_floor(args, rng)
     table = [r for r in rows(rng) if args.only in r[0]]
     bids = {n: rng.uniform(0.5, 2.0, n) for n in (2, 4, 8)}
     w = {n: rng.random(n) for n in (2, 4, 8)}

@@ -70,9 +70,10 @@ def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
     one's ``m_i`` is the other's report, so ``TV(p_1, p_2)`` serves both and the aggregate
     is not read (``pair_tv``: that distance, when the step has it from its sampler)."""
     W = rule.total_weight(b)
-    B = W - b                                   # the others' weight B_i
-    ok = (b > 0) & (B > 0)
-    if not ok.any():                            # W = 0 included: nobody pays
+    B = W - b                                   # the others' weight B_i (>= 0: W >= b_i)
+    every = min(b.tolist()) > 0 and min(B.tolist()) > 0  # every agent pays (no NaN: validated)
+    ok = None if every else (b > 0) & (B > 0)
+    if not every and not ok.any():              # W = 0 included: nobody pays
         return np.zeros(len(b))
     n, V = P.shape
     if n == 2 and not (rule.reference is not None and rule.weight > 0):
@@ -81,9 +82,12 @@ def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
         q = rule.evaluate(P, b) if aggregate is None else aggregate
         diff = np.subtract(P, q, out=scratch("linear_closed_form.diff", P.shape))
         tv_B = (0.5 * W) * row_sums(np.abs(diff, out=diff))
-    r = b / np.where(ok, B, 1.0)
     # TV_i B_i (ln(1 + r) - r / (1 + r)), tv_B = TV_i B_i = W l1_i / 2 (r = b_i / B_i; no
     # b_i B_i and no division by B_i, which under/overflow at bids of 1e+-300)
+    if every:                                   # the same values as below, without masks
+        r = b / B
+        return tv_B * (np.log1p(r) - r / (1.0 + r))
+    r = b / np.where(ok, B, 1.0)
     return np.where(ok, tv_B * (np.log1p(r) - r / (1.0 + r)), 0.0)
 
 

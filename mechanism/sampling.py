@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cdf_search import BLOCK, cumsum_search, pair_search  # noqa: F401 - BLOCK re-exported
 from .errors import InvalidInput
 from .rules import bid_path
 from .workspace import scratch
@@ -49,61 +50,6 @@ def inverse_cdf_many(q, us) -> np.ndarray:
     if beyond.any():  # u beyond the last cumsum by round-off: the last token with mass
         t[beyond] = np.flatnonzero(q > 0)[-1]
     return t
-
-
-#: Tokens per block of :func:`cumsum_search`.
-BLOCK = 512
-
-
-def cumsum_search(w: np.ndarray, xs, scaled: bool = False) -> np.ndarray:
-    """``np.searchsorted(np.cumsum(w), x, side="right")`` for each ``x`` of ``xs`` (times
-    ``cumsum(w)[-1]`` when ``scaled``), for non-negative ``w``: the same indices as the
-    sequential cumulative sum, without computing it whole.
-
-    Block sums locate the block, one block's cumulative sum the token. Every partial sum
-    so computed is within ``delta = 2 V 2^-53 total`` of the sequential one (recursive
-    summation of non-negative terms), and the sequential sums never decrease; so when
-    ``x`` lies more than ``4 delta`` from both neighbouring partial sums, the sequential
-    search gives the same index. Otherwise (probability about ``8 delta``), for short or
-    non-finite ``w`` and for more than 8 points, the sequential cumulative sum is computed
-    and searched."""
-    xs = np.atleast_1d(np.asarray(xs, dtype=np.float64))
-    V = len(w)
-    nb = V // BLOCK
-    if nb < 4 or len(xs) > 8:  # short rows, many uniforms: one sequential pass is cheaper
-        return _sequential_search(w, xs, scaled)
-    ends = np.empty(nb + 1)
-    np.einsum("ij->i", w[:nb * BLOCK].reshape(nb, BLOCK), out=ends[:nb])
-    ends[nb] = w[nb * BLOCK:].sum() if V > nb * BLOCK else 0.0
-    np.cumsum(ends, out=ends)
-    total = float(ends[-1])
-    if not 0.0 < total < np.inf:  # NaN fails too
-        return _sequential_search(w, xs, scaled)  # raises the clear error
-    margin = 4.0 * (2.0 * V * 2.0 ** -53 * total)
-    x = (xs * total if scaled else xs).tolist()
-    out = np.empty(len(x), dtype=np.int64)
-    for k, xk in enumerate(x):
-        blk = int(ends.searchsorted(xk, side="right"))
-        if blk > nb:
-            return _sequential_search(w, xs, scaled)
-        lo = blk * BLOCK
-        base = float(ends[blk - 1]) if blk else 0.0
-        c = np.cumsum(w[lo:lo + BLOCK])
-        c += base
-        j = int(c.searchsorted(xk, side="right"))
-        below = float(c[j - 1]) if j else base
-        if j >= len(c) or xk - below <= margin or float(c[j]) - xk <= margin:
-            return _sequential_search(w, xs, scaled)
-        out[k] = lo + j
-    return out
-
-
-def _sequential_search(w, xs, scaled):
-    c = np.cumsum(w)
-    if not np.isfinite(c[-1]) or c[-1] <= 0:
-        raise InvalidInput(f"cannot sample from a vector whose total is {c[-1]!r}; pass a "
-                           "distribution (finite, non-negative, summing to 1)", value=None)
-    return np.searchsorted(c, xs * c[-1] if scaled else xs, side="right").astype(np.int64)
 
 
 # ---------------------------------------------------------------------------
@@ -255,16 +201,17 @@ def _coupling(p1, p2, u1, u2, u3) -> tuple[int, int, float]:
     """:func:`maximal_coupling_draw` and the ``TV(p1, p2)`` it used (``divergences.tv``'s
     value: the same difference and sum). With ``d = p1 - p2`` and ``a = |d|``, ``d + a`` and
     ``a - d`` are exactly twice ``max(d, 0)`` and ``max(-d, 0)``: an exact doubling of every
-    weight changes no partial sum's rounding, so :func:`_draw` picks the same tokens."""
+    weight changes no partial sum's rounding, so :func:`_draw` of ``min(p1, p2)``, ``d + a``
+    and ``a - d`` picks the same tokens (the last two by :func:`pair_search`, which reads
+    ``d`` and ``a`` once and writes neither sum)."""
     d = np.subtract(p1, p2, out=scratch("coupling.d", p1.shape))
     a = np.abs(d, out=scratch("coupling.a", p1.shape))
     tv_ = 0.5 * float(a.sum())
-    w = scratch("coupling.w", p1.shape)              # the weights of one draw at a time
     if u1 < 1.0 - tv_:
-        x = _draw(np.minimum(p1, p2, out=w), u2)
+        x = _draw(np.minimum(p1, p2, out=scratch("coupling.w", p1.shape)), u2)
         return x, x, tv_
-    x = _draw(np.add(d, a, out=w), u2)
-    return x, _draw(np.subtract(a, d, out=w), u3), tv_
+    x, y = pair_search(d, a, u2, u3)  # _draw of d + a and of a - d, neither written
+    return x, y, tv_
 
 
 def _draw(weights: np.ndarray, u: float) -> int:
