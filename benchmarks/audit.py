@@ -11,9 +11,12 @@ serial one (``vectorized=False``, unless ``--no-serial``), whose steps/s are pri
 by side with their ratio and the CPU model; the two reports must agree.
 
 With ``--compare TREE`` (another checkout, e.g. of the previous version): the vectorized
-audit of the same run folder by this tree and by TREE, each in a fresh process, taking
-turns ``--repeat`` times; prints the best steps/s of each and their ratio (one machine,
-one run, side by side).
+audit of the same run folder by this tree and by TREE, each in a fresh process (its
+first audit, then a warm second one), taking turns ``--repeat`` times; prints the best
+steps/s of each and their ratio (one machine, one run, side by side).
+
+The main line's audit runs as ``tokenauction audit`` does, with glibc's malloc thresholds
+fixed (:mod:`properties.audit.heap`; ``--plain-heap`` leaves them adaptive).
 
 With ``--runs R``: a batch of R runs (``--distinct`` of them written, the others hard
 links to those, so the disk holds only the distinct ones) audited by
@@ -110,12 +113,15 @@ def _maxrss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def audit_child(folder: str, traced: bool, no_serial: bool = False) -> None:
+def audit_child(folder: str, traced: bool, no_serial: bool = False,
+                plain_heap: bool = False) -> None:
     """Run in a fresh process: audit, print one JSON line of figures. Peak memory is
     sampled at 10% of the steps and at the end: RSS always, tracemalloc if ``traced``
     (which about doubles the audit's time, so the timing is then not representative)."""
+    from properties.audit.heap import keep_heap
     from properties.audit.replay import audit_run
 
+    heap = keep_heap() if not plain_heap else None  # as `tokenauction audit` does
     samples = {}
     marks = set()
 
@@ -153,7 +159,7 @@ def audit_child(folder: str, traced: bool, no_serial: bool = False) -> None:
     print(json.dumps({"seconds": seconds, "peak": top, "samples": samples, "traced": traced,
                       "exit_code": report.exit_code, "steps": report.steps_replayed,
                       "table": report.table(), "read_s": read_s, "bytes": nbytes,
-                      "serial_s": serial_s, "same": same}))
+                      "serial_s": serial_s, "same": same, "heap": heap}))
 
 
 def batch(args) -> int:
@@ -199,28 +205,33 @@ def batch(args) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
 
-#: Run by ``--compare`` in a fresh process of either checkout: one warm-up audit, then the
-#: timed one (wall time and this process's CPU time, which other load on the machine
-#: disturbs less).
+#: Run by ``--compare`` in a fresh process of either checkout: the first audit (a fresh
+#: process, as the main line above; malloc thresholds left adaptive in both trees), then a
+#: second, warm one; wall time and this process's CPU time (which other load on the
+#: machine disturbs less).
 _TIMED_AUDIT = """
 import json, sys, time
 from properties.audit.replay import audit_run
-audit_run(sys.argv[1])
-t0, c0 = time.perf_counter(), time.process_time()
-r = audit_run(sys.argv[1])
-print(json.dumps({"steps": r.steps_read, "wall": time.perf_counter() - t0,
-                  "cpu": time.process_time() - c0, "exit": r.exit_code}))
+out = []
+for _ in range(2):
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = audit_run(sys.argv[1])
+    out.append((r.steps_read / (time.perf_counter() - t0), r.steps_read / (time.process_time() - c0)))
+print(json.dumps(out))
 """
 
+KINDS = ("first audit, by wall time", "first audit, by CPU time", "warm audit, by wall time",
+         "warm audit, by CPU time")
 
-def _audit_rate(tree: Path, folder: Path) -> tuple[float, float]:
-    """Steps/s (by wall time, by CPU time) of the audit of ``folder`` by checkout ``tree``."""
+
+def _audit_rate(tree: Path, folder: Path) -> tuple[float, ...]:
+    """Steps/s of the audit of ``folder`` by checkout ``tree``, in ``KINDS`` order."""
     out = subprocess.run([sys.executable, "-c", _TIMED_AUDIT, str(folder)], capture_output=True,
                          text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
     if out.returncode != 0:
         raise SystemExit(f"the audit by {tree} failed:\n{out.stderr}")
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["steps"] / r["wall"], r["steps"] / r["cpu"]
+    (fw, fc), (ww, wc) = json.loads(out.stdout.strip().splitlines()[-1])
+    return fw, fc, ww, wc
 
 
 def compare(folder: Path, other: Path, repeat: int) -> None:
@@ -229,9 +240,9 @@ def compare(folder: Path, other: Path, repeat: int) -> None:
     for _ in range(max(1, repeat)):
         mine.append(_audit_rate(ROOT, folder))
         theirs.append(_audit_rate(other, folder))
-    for k, what in ((0, "wall time"), (1, "CPU time")):
+    for k, what in enumerate(KINDS):
         a, b = max(x[k] for x in mine), max(x[k] for x in theirs)
-        print(f"side by side, by {what} (best of {repeat} turns each): this tree {a:.0f} steps/s, "
+        print(f"side by side, {what} (best of {repeat} turns each): this tree {a:.0f} steps/s, "
               f"{other} {b:.0f} steps/s; ratio {a / b:.2f}x (all: "
               f"{', '.join(f'{x[k]:.0f}' for x in mine)} vs {', '.join(f'{x[k]:.0f}' for x in theirs)})")
     print(f"load average {os.getloadavg()[0]:.2f} (other processes share the machine)")
@@ -250,6 +261,9 @@ def main(argv=None) -> int:
                     help="measure tracemalloc's peak instead of RSS (slows the audit ~2x)")
     ap.add_argument("--no-serial", action="store_true",
                     help="skip the serial audit (the baseline of the speed-up)")
+    ap.add_argument("--plain-heap", action="store_true",
+                    help="leave glibc's malloc thresholds adaptive (tokenauction audit fixes "
+                         "them: properties/audit/heap.py)")
     ap.add_argument("--compare", help="another checkout: audit the same run with it, side by side")
     ap.add_argument("--repeat", type=int, default=3, help="--compare: turns each (default 3)")
     ap.add_argument("--runs", type=int, help="a batch of this many runs on local Dask clusters")
@@ -260,7 +274,7 @@ def main(argv=None) -> int:
     if args.runs:
         return batch(args)
     if args.audit_child:
-        audit_child(args.audit_child, args.tracemalloc, args.no_serial)
+        audit_child(args.audit_child, args.tracemalloc, args.no_serial, args.plain_heap)
         return 0
     folder = Path(args.dir or tempfile.mkdtemp(prefix="ta-bench-")) / "run"
     try:
@@ -272,7 +286,8 @@ def main(argv=None) -> int:
         print("auditing (fresh process) ...", flush=True)
         child = [sys.executable, __file__, "--audit-child", str(folder)]
         out = subprocess.run(child + (["--tracemalloc"] if args.tracemalloc else [])
-                             + (["--no-serial"] if args.no_serial else []),
+                             + (["--no-serial"] if args.no_serial else [])
+                             + (["--plain-heap"] if args.plain_heap else []),
                              capture_output=True, text=True, cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
         if out.returncode != 0:
@@ -291,7 +306,10 @@ def main(argv=None) -> int:
             old = r["steps"] / r["serial_s"]
             print(f"serial audit (vectorized=False): {r['serial_s']:.1f}s ({old:.0f} steps/s); "
                   f"speed-up {rate / old:.1f}x; same verdicts and divergences: {r['same']}")
-        print(f"CPU: {cpu_model()}")
+        print(f"CPU: {cpu_model()}; malloc thresholds "
+              + {True: "fixed, as tokenauction audit does (properties/audit/heap.py)",
+                 False: "adaptive (no glibc mallopt here)",
+                 None: "adaptive (--plain-heap)"}[r["heap"]])
         if args.compare:
             compare(folder, Path(args.compare).resolve(), args.repeat)
         samples = ", ".join(f"after {k} steps {v / mib:.1f} MiB" for k, v in

@@ -10,7 +10,8 @@ the figures to compare across machines.
 
 Goals (ratio to the matvec): linear closed form n = 4 <= 5x; linear by quadrature n = 8
 <= 50x; log-linear by quadrature, dense reports, n = 8 <= 1000x; log-linear on smoothed
-top-p reports (the LLM case) n = 8 <= 50x.
+top-p reports (the LLM case) n = 8 <= 50x (also timed at n = 1, 2, 4, the demo's other
+agent counts).
 
     python benchmarks/step.py [--repeat 20] [--rounds 3] [--no-decode] [--gpu] [--only TEXT]
     python benchmarks/step.py --floor     # the linear step's numpy passes one by one
@@ -91,6 +92,9 @@ def rows(rng):
     for n in (4, 8):
         out.append(("log-linear by quadrature, dense", n, ll.step, dense_rows(rng, n)))
     out.append(("log-linear, smoothed top-p", 8, ll_s.step, top_p_rows(rng, 8)))
+    extra = np.random.default_rng(1)  # the demo's other n: their own stream (rows above unchanged)
+    for n in (1, 2, 4):
+        out.append(("log-linear, smoothed top-p", n, ll_s.step, top_p_rows(extra, n)))
     return out
 
 
@@ -186,9 +190,11 @@ def main(argv=None):
     bids = {n: rng.uniform(0.5, 2.0, n) for n in (2, 4, 8)}
     w = {n: rng.random(n) for n in (2, 4, 8)}
     mats = {n: dense_rows(rng, n) for n in (2, 4, 8)}
+    extra = np.random.default_rng(2)  # n = 1 (after the others: their figures unchanged)
+    bids[1], w[1], mats[1] = extra.uniform(0.5, 2.0, 1), extra.random(1), dense_rows(extra, 1)
     ratios = {k: [] for k in range(len(table))}
     ms = {k: [] for k in range(len(table))}
-    mv = {n: [] for n in (2, 4, 8)}
+    mv = {n: [] for n in (1, 2, 4, 8)}
     dec, gpu = [], []
     print(f"one auction step, V = {V}; CPU {cpu_model()}, load average before "
           f"{os.getloadavg()[0]:.2f}; {args.rounds} rounds of {args.repeat} timings", flush=True)
@@ -218,7 +224,7 @@ def main(argv=None):
         if args.gpu:
             line += f" {t / gpu_ms:11.2%}" if gpu_ms else f" {'-':>11}"
         print(line)
-    for n in (2, 4, 8):
+    for n in (1, 2, 4, 8):
         if mv[n]:
             print(f"{'(dense n x V matvec)':<34} {n:>2} {statistics.median(mv[n]):9.4f}")
     if dec_ms:

@@ -38,18 +38,16 @@ import numpy as np
 from . import paths
 from . import quadrature as quad
 from .panels import GRID, L_GRID17, refine
+from .theta_series import CHEB, XC, series_round
 
 #: Gauss-Legendre nodes for the scalar integrals of H (and a coarser rule for its error).
 GL20, GW20 = np.polynomial.legendre.leggauss(20)
 GL10, GW10 = np.polynomial.legendre.leggauss(10)
-#: Chebyshev points (second kind) of theta, per theta range; every other one: 9 points.
-CHEB = 16
-_XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
 #: H is evaluated at each crossing token where they are at most this many times the series'
 #: points (17 per range; a series round costs its points and more where ranges split).
 DIRECT = 2
-#: Theta ranges per agent (as a bisection depth), root refinements.
-MAX_DEPTH, SECANT_STEPS = 6, 4
+#: Root refinements.
+SECANT_STEPS = 4
 #: An agent whose t(b) = b / (b + B) is below this pays 0 (see :func:`payments`).
 STILL = 1e-100
 #: Rounding of the payment ``b G(b) - int G`` (its terms' sums, the last subtraction), per
@@ -62,10 +60,6 @@ CHUNK = 1 << 16
 #: Both rules' nodes and weights in one array (20 then 10): one pass serves both.
 GX30, GW30 = np.concatenate((GL20, GL10)), np.concatenate((GW20, GW10))
 L_GL30 = quad.lagrange(GX30)
-CHEB17, CHEB9 = quad.chebyshev_matrix(CHEB), quad.chebyshev_matrix(CHEB // 2)
-#: Chebyshev polynomials on the grid :data:`mechanism.panels.GRID` compares interpolants on.
-T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
-T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 
 
 class Tokens:
@@ -144,15 +138,17 @@ class Tokens:
                 np.exp(e, out=e)
                 np.multiply(e[0], self.gain[a[0]], out=g[0])
             else:
-                np.take(self.d, a, axis=0, out=e)
+                # mode "clip": an out= take under the default "raise" is buffered (a copy more);
+                # the agents index their own rows
+                np.take(self.d, a, axis=0, out=e, mode="clip")
                 e *= t[:, None]
-                e += np.take(self.m, a, axis=0, out=g)
+                e += np.take(self.m, a, axis=0, out=g, mode="clip")
                 np.exp(e, out=e)
-                np.take(self.gain, a, axis=0, out=g)
+                np.take(self.gain, a, axis=0, out=g, mode="clip")
                 g *= e
             Z, gain = e.sum(axis=1), g.sum(axis=1)
             logZ = np.log(np.where(Z >= TINY, Z, 1.0))
-            for r in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
+            for r in ([] if (Z >= TINY).all() else np.flatnonzero(~(Z >= TINY))):  # underflowed
                 m, d = self.m[a[r]], self.d[a[r]]
                 w = _weights_at(m, d, t[r])
                 Z[r], gain[r] = w.sum(), (w * self.gain[a[r]]).sum()
@@ -198,6 +194,9 @@ class Crossing:
         # t, A and the weights at both rules' nodes of every whole panel: (n, width, 30)
         self.T, self.A, self.W = (tok.t(np.arange(n)[:, None, None], s), self.A17 @ L_GL30.T,
                                   half[:, :, None] * GW30)
+        # t and A on the grid the roots are bracketed on, of every panel: (n, width, 65)
+        s = self.lo[:, :, None] + half[:, :, None] * (GRID + 1.0)
+        self.T_grid, self.A_grid = tok.t(np.arange(n)[:, None, None], s), self.A17 @ L_GRID17.T
 
     def _s(self, lo, hi, u):
         return lo + 0.5 * (hi - lo) * (u + 1.0)
@@ -205,31 +204,36 @@ class Crossing:
     def roots(self, a, theta):
         """``sigma(theta)`` of agents ``a``: ``(panel, u)``, a grid bracket, then Illinois
         steps on ``theta - c(s)`` (decreasing, ``theta - theta_0`` at 0: ``theta t - A``
-        vanishes at 0 as well); ``theta t - A`` where ``A`` jumps at 0 (``c(0+) = -inf``)."""
+        vanishes at 0 as well); ``theta t - A`` where ``A`` jumps at 0 (``c(0+) = -inf``).
+        The grid's ``t`` and ``A`` are the panel's (:meth:`__init__`); its ends, ``B`` and
+        ``theta - theta_0`` are taken once for all steps."""
         p = np.minimum((self.c_hi[a] < theta[:, None]).sum(axis=1), self.count[a] - 1)
-        A17, lo, hi = self.A17[a, p], self.lo[a, p][:, None], self.hi[a, p][:, None]
+        A17, lo = self.A17[a, p], self.lo[a, p]
+        half, B = 0.5 * (self.hi[a, p] - lo), self.tok.B[a]
         theta0 = self.tok.theta0[a]
+        at0 = theta - theta0
         smooth = np.isfinite(theta0)
+        every = bool(smooth.all())
 
-        def gap(t, A, at0):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(smooth, np.where(t > 0, theta - A / t, at0), theta * t - A)
+        def gap(t, A, theta, at0, smooth):
+            g = np.where(t > 0, theta - A / t, at0)
+            return g if every else np.where(smooth, g, theta * t - A)
 
-        t = self.tok.t(a[:, None], self._s(lo, hi, GRID))
-        g = gap(t.T, (A17 @ L_GRID17.T).T, (theta - theta0)).T
-        neg = g[:, 1:] <= 0
-        k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
-        rows = np.arange(len(k))
-        u0, u1, f0, f1 = GRID[k - 1], GRID[k], g[rows, k - 1], g[rows, k]
-        for _ in range(SECANT_STEPS):
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = gap(self.T_grid[a, p], self.A_grid[a, p], theta[:, None], at0[:, None],
+                    smooth[:, None])
+            neg = g[:, 1:] <= 0
+            k = np.where(neg.any(axis=1), np.argmax(neg, axis=1) + 1, len(GRID) - 1)
+            rows = np.arange(len(k))
+            u0, u1, f0, f1 = GRID[k - 1], GRID[k], g[rows, k - 1], g[rows, k]
+            for _ in range(SECANT_STEPS):
                 u = np.where(f0 != f1, u1 - f1 * (u1 - u0) / (f1 - f0), u1)
-            u = np.clip(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0, 1.0)
-            f = gap(self.tok.t(a, self._s(lo[:, 0], hi[:, 0], u)),
-                    np.einsum("kj,kj->k", quad.lagrange(u), A17), theta - theta0)
-            same = np.sign(f) == np.sign(f1)
-            u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
-            u1, f1 = u, f
+                u = np.minimum(np.maximum(np.where(np.isfinite(u), u, 0.5 * (u0 + u1)), -1.0), 1.0)
+                s = lo + half * (u + 1.0)
+                f = gap(s / (s + B), quad.interpolate_at(u, A17), theta, at0, smooth)
+                same = np.sign(f) == np.sign(f1)
+                u0, f0 = np.where(same, u0, u1), np.where(same, 0.5 * f0, f1)
+                u1, f1 = u, f
         return p, u1
 
     def H(self, a, theta) -> tuple[np.ndarray, np.ndarray]:
@@ -243,7 +247,7 @@ class Crossing:
         E *= self.W[a]
         whole = np.einsum("kpq,kp->kq", E, below)
         v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX30 + 1.0)
-        Av = np.einsum("kqj,kj->kq", quad.lagrange(v).reshape(len(a), len(GX30), 17), A17)
+        Av = quad.interpolate(v, A17)
         t = self.tok.t(a[:, None], self._s(lo, hi, v))
         whole += np.expm1(theta[:, None] * t - Av) * (0.25 * (hi - lo) * (u[:, None] + 1.0) * GW30)
         return whole[:, :len(GL20)].sum(axis=1), whole[:, len(GL20):].sum(axis=1)
@@ -251,21 +255,25 @@ class Crossing:
     def part(self, budget: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sum q0_v H(d_v), error)`` per agent over its crossing tokens: ``H`` at each
         token where they are at most :data:`DIRECT` times what a series would take (17
-        per range, at least two ranges' worth), else a Chebyshev series of ``H`` per range of ``theta``
-        (first the ranges whose ``sigma`` lies in one panel, where ``H`` is smooth), a
-        range halved while its error exceeds ``budget`` times its share of the tokens'
-        mass (at most :data:`MAX_DEPTH` times); the tokens and every range of a round in
-        one call of :meth:`H`."""
+        per range, at least two ranges' worth), else a Chebyshev series of ``H`` per range
+        of ``theta`` (:mod:`mechanism.theta_series`; first the ranges whose ``sigma`` lies
+        in one panel, where ``H`` is smooth), a range halved while its error exceeds
+        ``budget`` times its share of the tokens' mass; the tokens and every range of a
+        round in one call of :meth:`H`."""
         tok = self.tok
         n = len(tok.b)
         total, err = np.zeros(n), np.zeros(n)
-        x = [tok.d[j][tok.cross[j]] for j in range(n)]
-        w = [tok.q0[j][tok.cross[j]] for j in range(n)]
+        counts = tok.cross.sum(axis=1)
+        ends = np.cumsum(counts)[:-1]
+        x, w = np.split(tok.d[tok.cross], ends), np.split(tok.q0[tok.cross], ends)
         mass = np.array([float(v.sum()) for v in w])
         few, ranges = [], []
         for j in range(n):
+            if 0 < counts[j] <= DIRECT * (CHEB + 1) * 2:  # direct, whatever its ranges
+                few.append(j)
+                continue
             own = self._ranges(j, x[j]) if mass[j] > 0 else []
-            if 0 < len(x[j]) <= DIRECT * (CHEB + 1) * max(2, len(own)):
+            if 0 < counts[j] <= DIRECT * (CHEB + 1) * len(own):
                 few.append(j)  # H at each crossing token itself: no series, no series error
             else:
                 ranges += own
@@ -273,17 +281,18 @@ class Crossing:
         cut = np.cumsum([0] + [len(x[j]) for j in few])
         while len(direct) or ranges:
             a = np.repeat([r[0] for r in ranges], CHEB + 1)
-            theta = np.concatenate([0.5 * (lo + hi) + 0.5 * (hi - lo) * _XC
-                                    for _, lo, hi, _ in ranges] + [np.zeros(0)])
+            lo, hi = np.array([r[1] for r in ranges]), np.array([r[2] for r in ranges])
+            theta = (0.5 * (lo + hi))[:, None] + (0.5 * (hi - lo))[:, None] * XC
             H20, H10 = self.H(np.concatenate((np.repeat(few, np.diff(cut)), a)).astype(np.int64),
-                              np.concatenate((direct, theta)))
-            for q, j in enumerate(few):
-                h20, h10 = H20[cut[q]:cut[q + 1]], H10[cut[q]:cut[q + 1]]
-                total[j] = float((w[j] * h20).sum())
-                err[j] = float((w[j] * np.abs(h20 - h10)).sum())
+                              np.concatenate((direct, theta.ravel())))
+            if few:  # each direct agent's tokens, summed in one pass
+                wd = np.concatenate([w[j] for j in few])
+                h20, h10 = H20[:len(direct)], H10[:len(direct)]
+                total[few] = np.add.reduceat(wd * h20, cut[:-1])
+                err[few] = np.add.reduceat(wd * np.abs(h20 - h10), cut[:-1])
             H20, H10 = (h[len(direct):].reshape(len(ranges), CHEB + 1) for h in (H20, H10))
             few, direct, cut = [], np.zeros(0), np.zeros(1, dtype=np.int64)
-            ranges = self._series(ranges, H20, H10, x, w, budget / np.where(mass > 0, mass, 1.0),
+            ranges = series_round(ranges, H20, H10, x, w, budget / np.where(mass > 0, mass, 1.0),
                                   total, err)
         return total, err
 
@@ -299,28 +308,6 @@ class Crossing:
         inner = np.clip(self.c_hi[j, :self.count[j] - 1], low, tok.theta_b[j])
         cuts = [low, *np.maximum.accumulate(inner), float(tok.theta_b[j])]
         return [(j, lo, hi, 0) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
-
-    @staticmethod
-    def _series(ranges, H20, H10, x, w, per_mass, total, err) -> list:
-        """Each range's Chebyshev series of ``H`` summed over its tokens into ``total``
-        and ``err`` where its error is within ``per_mass`` times its tokens' mass (or at
-        :data:`MAX_DEPTH`); the halves of the others, to evaluate next."""
-        split = []
-        coef = H20 @ CHEB17.T
-        cheb = np.max(np.abs(coef @ T_GRID17.T - (H20[:, ::2] @ CHEB9.T) @ T_GRID9.T), axis=1)
-        gl = np.max(np.abs(H20 - H10), axis=1, initial=0.0)
-        for q, (j, lo, hi, depth) in enumerate(ranges):
-            sel = (x[j] > lo) & (x[j] <= hi)
-            share = float(w[j][sel].sum())
-            e = share * float(cheb[q] + gl[q])
-            if e > per_mass[j] * share and depth < MAX_DEPTH:
-                mid = 0.5 * (lo + hi)
-                split += [(j, lo, mid, depth + 1), (j, mid, hi, depth + 1)]
-            elif share > 0:
-                u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
-                total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef[q])).sum())
-                err[j] += e
-        return split
 
 
 def payments(family, agents, bids, tol: float) -> tuple[np.ndarray, np.ndarray]:

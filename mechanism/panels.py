@@ -28,11 +28,12 @@ X17, W9 = quad.PANEL_POINTS, quad.barycentric_weights(quad.PANEL_POINTS[SUB9])
 L_GRID17, L_GRID9 = quad.lagrange(GRID), quad.lagrange(GRID, X17[SUB9], W9)
 
 
-def panel_errors(lo, hi, a17, f17, mass):
+def panel_errors(lo, hi, a17, f17, mass, x=None):
     """K15 of ``int F`` per panel and its error: Gauss-Kronrod's on ``F`` plus
     ``(hi - lo) max |A17 - A9|`` times the crossing tokens' ``mass`` (A's interpolant
-    serves only their part; no crossing tokens, no such term)."""
-    k, eF = quad.combine_many(f17, lo, hi)
+    serves only their part; no crossing tokens, no such term); ``x``: the panels'
+    :func:`quadrature.points_many`, when the caller has them."""
+    k, eF = quad.combine_many(f17, lo, hi, x)
     dA = np.max(np.abs(a17 @ L_GRID17.T - a17[:, SUB9] @ L_GRID9.T), axis=1)
     return k, eF + (hi - lo) * dA * mass
 
@@ -50,7 +51,7 @@ def refine(tok, tol: float, unit: float = 1.0) -> list[list]:
     a17 = np.column_stack((tok.start[:, 0], A.reshape(n, 15), tok.theta_b * tok.t(
         np.arange(n), tok.b)))
     f17 = np.column_stack((tok.start[:, 1], F.reshape(n, 15), tok.G_b))
-    k, err = panel_errors(x[:, 0], x[:, 16], a17, f17, tok.cross_mass)
+    k, err = panel_errors(x[:, 0], x[:, 16], a17, f17, tok.cross_mass, x)
     panels = [[(x[j, 0], x[j, 16], a17[j], f17[j], k[j], err[j])] for j in range(n)]
     while True:
         work = []
@@ -75,7 +76,7 @@ def refine(tok, tol: float, unit: float = 1.0) -> list[list]:
         f2 = np.vstack((np.hstack((oldf[:, :1], F[:, :16])), np.hstack((F[:, 15:], oldf[:, 16:]))))
         owner = np.array([j for j, _ in work])
         k, err = panel_errors(halves[:, 0], halves[:, 16], a2, f2,
-                               np.tile(tok.cross_mass[owner], 2))
+                               np.tile(tok.cross_mass[owner], 2), halves)
         for q, (j, _) in enumerate(work):
             panels[j] += [(lo[q], mid[q], a2[q], f2[q], k[q], err[q]),
                           (mid[q], hi[q], a2[w + q], f2[w + q], k[w + q], err[w + q])]

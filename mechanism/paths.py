@@ -173,9 +173,11 @@ class LogLinearFamily:
                 np.multiply(self.d[a[0]], tt[0], out=e[0])
                 e += self.m[a[0]]
             else:
-                np.take(self.d, a, axis=0, out=e)
+                # mode "clip": an out= take under the default "raise" is buffered (a copy more);
+                # the agents index their own rows
+                np.take(self.d, a, axis=0, out=e, mode="clip")
                 e *= tt[:, None]
-                e += np.take(self.m, a, axis=0, out=q)
+                e += np.take(self.m, a, axis=0, out=q, mode="clip")
             np.exp(e, out=e)
             Z = e.sum(axis=1)
             for j in np.flatnonzero(~(Z >= TINY)):  # the weights (nearly) underflowed
@@ -186,7 +188,7 @@ class LogLinearFamily:
             if len(a) == 1:
                 np.multiply(self.q0[a[0]], Z[0], out=q[0])
             else:
-                np.take(self.q0, a, axis=0, out=q)
+                np.take(self.q0, a, axis=0, out=q, mode="clip")
                 q *= Z[:, None]
             np.minimum(e, q, out=e)
             out[lo:lo + rows] = 1.0 - e.sum(axis=1) / Z

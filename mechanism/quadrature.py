@@ -51,12 +51,19 @@ def barycentric_weights(x: np.ndarray) -> np.ndarray:
 _W17 = barycentric_weights(PANEL_POINTS)
 
 
+#: A point nearer a node than this is on it (``w / (u - x)`` would overflow: only the node
+#: 0 has such neighbours, subnormal numbers; the interpolant moves less than ``NEAR`` times
+#: its slope between them).
+NEAR = 1e-300
+
+
 def lagrange(u, x: np.ndarray = PANEL_POINTS, w: np.ndarray = _W17) -> np.ndarray:
     """Lagrange basis of the points ``x`` (barycentric weights ``w``) at ``u``, (len(u),
-    len(x)): interpolation from values at ``x`` is a product with it."""
+    len(x)): interpolation from values at ``x`` is a product with it. A point within
+    :data:`NEAR` of a node takes the node's value."""
     u = np.asarray(u, dtype=np.float64).ravel()
     diff = np.subtract.outer(u, x)
-    hit = diff == 0
+    hit = np.abs(diff) < NEAR
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if not hit.any():  # in place: one (len(u), len(x)) array, no masks
             np.divide(w, diff, out=diff)
@@ -67,6 +74,53 @@ def lagrange(u, x: np.ndarray = PANEL_POINTS, w: np.ndarray = _W17) -> np.ndarra
     rows = hit.any(axis=1)
     L[rows] = hit[rows].astype(np.float64)
     return L
+
+
+def interpolate(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
+                w: np.ndarray = _W17) -> np.ndarray:
+    """Row k's interpolant through ``(x, Y[k])`` at the points ``u[k]``: (K, m) from ``u``
+    (K, m) and ``Y`` (K, len(x)), by the barycentric formula
+    ``sum_j r_j Y_j / sum_j r_j``, ``r_j = w_j / (u - x_j)`` (:func:`lagrange`'s basis
+    without normalizing it first: two passes fewer over the (K, m, len(x)) terms). A point
+    on a node, or so near one that a term overflows, goes through :func:`lagrange`."""
+    u = np.asarray(u, dtype=np.float64)
+    r = np.subtract(u[:, :, None], x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.divide(w, r, out=r)
+        out = np.einsum("kmj,kj->km", r, Y)
+        out /= r @ np.ones(len(x))
+    bad = ~np.isfinite(out)
+    if bad.any():
+        k, q = np.nonzero(bad)
+        out[k, q] = _off_formula(u[k, q], Y[k], x, w)
+    return out
+
+
+def interpolate_at(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
+                   w: np.ndarray = _W17) -> np.ndarray:
+    """:func:`interpolate` at one point per row: row k's interpolant at ``u[k]``, (K,)."""
+    r = np.subtract.outer(u, x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.divide(w, r, out=r)
+        out = np.einsum("kj,kj->k", r, Y)
+        out /= r @ np.ones(len(x))
+    bad = np.flatnonzero(~np.isfinite(out))
+    if len(bad):
+        out[bad] = _off_formula(u[bad], Y[bad], x, w)
+    return out
+
+
+def _off_formula(u, Y, x, w):
+    """Where the barycentric formula gave no number: a point on a node (or within
+    :data:`NEAR` of one) takes its value, any other point goes through :func:`lagrange`."""
+    near = np.abs(np.subtract.outer(u, x))
+    j = np.argmin(near, axis=1)
+    rows = np.arange(len(u))
+    out = Y[rows, j]
+    other = np.flatnonzero(~(near[rows, j] < NEAR))
+    if len(other):
+        out[other] = np.einsum("pj,pj->p", lagrange(u[other], x, w), Y[other])
+    return out
 
 
 def chebyshev_matrix(n: int) -> np.ndarray:
@@ -105,14 +159,20 @@ def _end_gap_error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     gap. For a smooth integrand the miss is about ``gap / spacing`` (< 0.1) of that step,
     so nothing is added and K15's error estimate stands. Off trend, the gap's share of
     the integral is only known to lie between its end values (exact for a monotone
-    integrand), so ``gap * |y_end - y_node|`` is added."""
-    err = np.zeros(len(y))
+    integrand), so ``gap * |y_end - y_node|`` is added. Both ends in one pass (columns
+    :data:`_ENDS`, :data:`_NEXT`, :data:`_THEN`)."""
     noise = 1e-12 * np.max(np.abs(y), axis=1)
-    for e, n1, n2 in ((0, 1, 2), (16, 15, 14)):
-        predicted = y[:, n1] + (y[:, n1] - y[:, n2]) * (x[:, e] - x[:, n1]) / (x[:, n1] - x[:, n2])
-        off = np.abs(y[:, e] - predicted) > 0.5 * np.abs(y[:, n1] - y[:, n2]) + noise
-        err += np.where(off, np.abs(x[:, e] - x[:, n1]) * np.abs(y[:, e] - y[:, n1]), 0.0)
-    return err
+    ye, y1, y2 = y[:, _ENDS], y[:, _NEXT], y[:, _THEN]
+    xe, x1 = x[:, _ENDS], x[:, _NEXT]
+    step = y1 - y2
+    predicted = y1 + step * (xe - x1) / (x1 - x[:, _THEN])
+    off = np.abs(ye - predicted) > 0.5 * np.abs(step) + noise[:, None]
+    gap = np.where(off, np.abs(xe - x1) * np.abs(ye - y1), 0.0)
+    return (0.0 + gap[:, 0]) + gap[:, 1]
+
+
+#: The end points of a panel's 17, the nodes next to them and the ones after.
+_ENDS, _NEXT, _THEN = np.array([0, 16]), np.array([1, 15]), np.array([2, 14])
 
 
 def combine_many(y: np.ndarray, a, b, x: np.ndarray | None = None
@@ -125,9 +185,14 @@ def combine_many(y: np.ndarray, a, b, x: np.ndarray | None = None
     inner = y[:, 1:16]
     k, g = h * (inner @ WK), h * (inner @ WG)
     err = np.abs(k - g)
+    wide = bool((h > 0).all())  # no empty interval: no guards (the same values)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(h > 0, 0.5 * k / np.where(h > 0, h, 1.0), 0.0)
-        resasc = np.where(h > 0, h * (np.abs(inner - mean[:, None]) @ WK), 0.0)
+        if wide:
+            mean = 0.5 * k / h
+            resasc = h * (np.abs(inner - mean[:, None]) @ WK)
+        else:
+            mean = np.where(h > 0, 0.5 * k / np.where(h > 0, h, 1.0), 0.0)
+            resasc = np.where(h > 0, h * (np.abs(inner - mean[:, None]) @ WK), 0.0)
         scaled = resasc * np.minimum(1.0, (200.0 * err / np.where(resasc > 0, resasc, 1.0)) ** 1.5)
     err = np.where((resasc > 0) & (err > 0), scaled, err)
     return k, err + _end_gap_error(points_many(a, b) if x is None else x, y)

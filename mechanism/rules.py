@@ -143,9 +143,12 @@ class Rule:
 
     def _on_support(self, P, b, cols):
         """``(q, (rule', P'))``: the aggregate computed on :func:`reduce_vocabulary`'s
-        problem over the supported columns ``cols``, and that problem."""
+        problem over the supported columns ``cols``, and that problem. The callers checked
+        the weight; the reduced problem is smoothed and every column of it supported, so
+        its ``evaluate`` would go straight to the numpy definition: called directly."""
         small, Ps = reduce_vocabulary(self, P, cols)
-        return expand_columns(small.evaluate(Ps, b), cols, P.shape[1]), (small, Ps)
+        q = small._numpy_fn(Ps, b, small.reference, small.weight)
+        return expand_columns(q, cols, P.shape[1]), (small, Ps)
 
     def smoothed(self, P):
         """theory §2: smoothing by epsilon, only when asked for: ``(1 - eps) p + eps / V``."""
@@ -211,6 +214,8 @@ def _log_linear_batch(P, B, ref, lam):
     P, B = _with_reference(P, B, ref, lam)
     W = B / B.sum(axis=1, keepdims=True)
     support = P > 0
+    if support.all():  # no veto (smoothed reports, a reduced vocabulary): no masks
+        return arith.NUMPY.softmax(np.einsum("kn,nv->kv", W, np.log(P)))
     logP = np.log(np.where(support, P, 1.0))
     S = np.einsum("kn,nv->kv", W, logP)
     vetoed = np.einsum("kn,nv->kv", (W > 0).astype(np.float64),

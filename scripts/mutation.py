@@ -199,7 +199,9 @@ def _per_agent_like(original, per_agent):
     mechanism may compute every agent at once: ``f(rule, P, b) -> (n,)``)."""
     if "i" in inspect.signature(original).parameters:
         return per_agent
-    return lambda rule, P, b: np.array([per_agent(rule, P, b, i) for i in range(len(b))])
+    # the step passes its aggregate and pair distance as hints; the mutant recomputes
+    return lambda rule, P, b, *hints: np.array([per_agent(rule, P, b, i)
+                                                for i in range(len(b))])
 
 
 def closed_forms(**over):
@@ -222,18 +224,22 @@ def quadrature_like(per_agent):
     return all_agents
 
 
-def myerson_no_integral(x, bid, tol, **_):
-    if bid <= 0:
-        return 0.0, 0.0
-    return float(bid * x(np.array([bid]))[0]), 0.0
-
-
-def myerson_half_integral(x, bid, tol, **_):
-    if bid <= 0:
-        return 0.0, 0.0
-    from mechanism.quadrature import integrate
-    area, err = integrate(x, 0.0, bid, tol=tol)
-    return float(bid * x(np.array([bid]))[0] - 0.5 * area), err
+def integral_scaled(keep):
+    """A second-price quadrature mutant that keeps ``keep`` of Myerson's integral:
+    ``b G(b) - keep * int_0^b G`` (the real payment has keep = 1), built on the payment
+    path that runs (``second_price_quadrature``: every agent at once, crossings for
+    log-linear): ``b G(b) - z`` is that integral."""
+    def mutant(rule, P, b, tol=PAY.QUAD_TOL):
+        z, err = ORIG_QUADRATURE(rule, P, b, tol)
+        z = z.copy()
+        q = rule.evaluate(P, b)
+        for i in range(len(b)):
+            if b[i] <= 0 or PAY._others_weight(rule, b, i) <= 0:
+                continue
+            top = float(b[i]) * float(tv(R.bid_path(rule, P, b, i, np.array([0.0]))[0], q))
+            z[i] = top - keep * (top - z[i])
+        return z, err
+    return mutant
 
 
 def second_price_tv_to_p(rule, P, b, i, tol=PAY.QUAD_TOL):
@@ -261,6 +267,7 @@ def valuation_scaled(rule, P, b, i, loss=None, tol=PAY.QUAD_TOL):
 
 
 ORIG_VALUATION = PAY.valuation_payment
+ORIG_QUADRATURE = PAY.second_price_quadrature
 ORIG_MARGINALS = S.StableSampler.grid_marginals
 
 
@@ -320,8 +327,10 @@ MUTANTS = [
      [(PAY, "CLOSED_FORMS", closed_forms(linear=lambda r, P, b, i: PAY.race_payment(r, P, b,
                                                                                   i)))],
      "sp_linear"),
-    ("myerson: integral dropped", [(PAY, "myerson", myerson_no_integral)], "sp_loglin"),
-    ("myerson: half the integral", [(PAY, "myerson", myerson_half_integral)], "sp_loglin"),
+    ("myerson: integral dropped",
+     [(PAY, "second_price_quadrature", integral_scaled(0.0))], "sp_loglin"),
+    ("myerson: half the integral",
+     [(PAY, "second_price_quadrature", integral_scaled(0.5))], "sp_loglin"),
     ("second price quadrature: G = 1 - TV(Q, p_i)",
      [(PAY, "second_price_quadrature", quadrature_like(second_price_tv_to_p))], "sp_loglin"),
     ("valuation: wrong KL direction", [(PAY, "valuation_loss", valuation_wrong_loss)],

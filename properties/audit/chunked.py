@@ -48,6 +48,9 @@ from properties.audit.uniforms import many_step_uniforms
 
 CHUNK_STEPS = 1024
 CHUNK_ENTRIES = 1 << 21
+#: The filter's arithmetic runs on slices of a chunk this large (cache-sized arrays).
+SLICE_STEPS = 128
+SLICE_ENTRIES = 1 << 17
 #: Steps per cumulative sum of the token check (bounds its round-off).
 TOKEN_STEPS = 256
 #: Slack kept from every threshold before a step passes here (else the serial path runs).
@@ -109,6 +112,7 @@ class ChunkAuditor:
         self.seed = header["seed"]
         self.tol, self.identity_tol = tol, identity_tol
         self.method, self.check_properties = method, check_properties
+        self.derived_at, self.derived = {}, None   # see _derive
 
     def _eligible(self, item: VerifiedStep, ops) -> bool:
         """A step this filter replays: its stream flagged nothing, and its record is of this
@@ -131,25 +135,38 @@ class ChunkAuditor:
         ok = np.zeros(len(chunk), dtype=bool)
         self.errs, self.replayed = (0.0, 0.0), (np.zeros((0, self.n)), None)
         if elig.any():
+            items = [it for (it, _), e in zip(chunk, elig) if e]
+            self._derive([it.record["step"] for it in items])
             with np.errstate(all="ignore"):  # NaN or inf compare False: the serial path runs
-                ok[elig] = self._check_groups([it for (it, _), e in zip(chunk, elig) if e])
+                ok[elig] = self._check_groups(items)
         return ok
+
+    def _derive(self, steps: list[int]) -> None:
+        """The uniforms of ``steps`` derived at once for the whole chunk (its slices look
+        them up: one call of the vector form has a fixed cost of about a millisecond)."""
+        self.derived_at = {k: j for j, k in enumerate(dict.fromkeys(steps))}
+        self.derived = many_step_uniforms(self.seed, list(self.derived_at),
+                                          self.n + EXTRA_UNIFORMS)
 
     def _check_groups(self, items: list[VerifiedStep]) -> np.ndarray:
         """:meth:`_check` on the dense steps (every row stores all V tokens) and on the
-        others apart (each step's checks are its own), the results in ``items``' order."""
-        dense = np.array([self._dense(it) for it in items])
-        if dense.all() or not dense.any():
+        others apart, each kind in slices of at most ``SLICE_STEPS`` steps or about
+        ``SLICE_ENTRIES`` stored values (each step's checks are its own; a slice's arrays
+        stay in the cache), the results in ``items``' order."""
+        m = len(items)
+        dense = np.array([self._dense(it) for it in items], dtype=bool)
+        slices = _slices(items, dense)
+        if len(slices) == 1:
             return self._check(items)
-        ok = np.zeros(len(items), dtype=bool)
-        want = np.zeros((len(items), self.n))
-        ident = np.zeros((len(items), self.n)) if self.check_properties else None
+        ok = np.zeros(m, dtype=bool)
+        want = np.zeros((m, self.n))
+        ident = np.zeros((m, self.n)) if self.check_properties else None
         errs = (0.0, 0.0)
-        for group in (dense, ~dense):
-            ok[group] = self._check([it for it, g in zip(items, group) if g])
-            want[group] = self.replayed[0]
+        for at in slices:
+            ok[at] = self._check([items[k] for k in at])
+            want[at] = self.replayed[0]
             if ident is not None:
-                ident[group] = self.replayed[1]
+                ident[at] = self.replayed[1]
             errs = (max(errs[0], self.errs[0]), max(errs[1], self.errs[1]))
         self.errs, self.replayed = errs, (want, ident)
         return ok
@@ -176,7 +193,11 @@ class ChunkAuditor:
         S, S_e = e.weighted_sum(weight, self.V)                                    # W q
         ok &= self._tokens(items, ok, e, S, np.where(W > 0, W, 1.0), u0)
         # closed-form payments (the reference's row adds to bins that are dropped)
-        term = np.abs(e.repeat(np.repeat(W, e.R)) * e.val - S_e) - S_e
+        term = e.repeat(np.repeat(W, e.R))                   # |W p - S| - S, in place
+        term *= e.val
+        term -= S_e
+        np.abs(term, out=term)
+        term -= S_e
         T = e.per_row(term)[:, :n]
         total = np.bincount(e.key_step, weights=S, minlength=len(items))
         B = W[:, None] - b
@@ -205,7 +226,9 @@ class ChunkAuditor:
         (a pure function of both; for the chunk at once by
         :func:`properties.audit.uniforms.many_step_uniforms`), and ``u_0``."""
         steps = [it.record["step"] for it in items]
-        u = many_step_uniforms(self.seed, steps, self.n + EXTRA_UNIFORMS)
+        at = [self.derived_at.get(k, -1) for k in steps]
+        u = self.derived[at] if self.derived is not None and -1 not in at else \
+            many_step_uniforms(self.seed, steps, self.n + EXTRA_UNIFORMS)
         if u is None:  # a seed or step beyond what the vector form takes
             u = np.array([step_uniforms(self.seed, k, self.n) for k in steps])
         recorded = np.array([it.record["uniforms"] for it in items], dtype=np.float64)
@@ -239,6 +262,23 @@ class ChunkAuditor:
         return out
 
 
+def _slices(items: list[VerifiedStep], dense: np.ndarray) -> list[np.ndarray]:
+    """Positions of ``items`` in groups of one kind (dense or not), in order, each of at
+    most ``SLICE_STEPS`` steps and, past its first step, ``SLICE_ENTRIES`` stored values."""
+    out = []
+    for kind in (True, False):
+        at = np.flatnonzero(dense == kind)
+        sizes = np.array([items[k].rows.val.size for k in at], dtype=np.int64)
+        start = 0
+        while start < at.size:
+            stop = min(at.size, start + SLICE_STEPS)
+            cum = np.cumsum(sizes[start:stop])
+            stop = start + max(1, int(np.searchsorted(cum, SLICE_ENTRIES, side="right")))
+            out.append(at[start:stop])
+            start = stop
+    return out
+
+
 def _identity(tv, b, B, good):
     """Myerson's identity ``b x(b) - int_0^b x`` with ``x(s) = s/(s+B) TV(p_i, m_i)``
     (the linear rule's second-price allocation), by Gauss-Legendre; and an error
@@ -258,8 +298,9 @@ def _identity(tv, b, B, good):
 def audit_stream(run_dir, header, report, step, *, chunks: ChunkAuditor | None = None,
                  progress=None) -> None:
     """The run audit's one step loop, serial and chunked alike: stream the run, apply the
-    stream's report calls in order, and audit each step by ``step.audit(item)`` -- or, for a
-    step that ``chunks`` passes (:class:`ChunkAuditor`, a filter), record ``step.passed()``.
+    stream's report calls in order, and audit each step by ``step.audit(item)`` -- or, for the
+    steps that ``chunks`` passes (:class:`ChunkAuditor`, a filter), record ``step.passed(k)``
+    (tallies only, so once per chunk).
     Without ``chunks`` every step is audited one at a time (the serial replay)."""
     from mechanism.transcript import decode_rows
 
@@ -276,12 +317,11 @@ def audit_stream(run_dir, header, report, step, *, chunks: ChunkAuditor | None =
         nonlocal chunk, size
         items, chunk, size = chunk, [], 0
         ok, errs = _filter(chunks, items)
+        step.passed(int(ok.sum()))  # counts only: their order does not matter
         for k, (item, ops) in enumerate(items):
             apply(ops)
             report.steps_read += 1
-            if ok[k]:
-                step.passed()
-            else:
+            if not ok[k]:
                 if isinstance(item.rows, SparseRows):
                     item = VerifiedStep(item.line, item.record,
                                         decode_rows(item.rows.blob, item.rows.n_rows,

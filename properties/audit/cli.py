@@ -33,6 +33,7 @@ import time
 from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.audit import cluster
+from properties.audit.heap import keep_heap
 from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
@@ -253,6 +254,7 @@ def main(args) -> int:
     if _is_batch(args):
         return _batch(args, key)
     progress = None if args.quiet else Progress()
+    keep_heap()
     report = audit_run(args.run_dir, tol=args.tol, identity_tol=args.identity_tol,
                        check_properties=not args.no_properties,
                        expect_head=args.expect_head, progress=progress,

@@ -9,28 +9,37 @@ the union is every token, so ``S`` is a sum of rows, without a sort.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from mechanism.validation import EXACT_TOL
+
+#: The packed keys' two 32-bit halves are read as views (low word first).
+LITTLE = sys.byteorder == "little"
 
 
 def unique_inverse(keys: np.ndarray):
     """``np.unique(keys, return_inverse=True)``: uint32 keys sorted together with their
     positions, packed in one uint64 each (a plain sort is several times faster than an
     argsort); wider keys by a stable argsort."""
-    if keys.dtype == np.uint32 and keys.size < 2 ** 32:
-        packed = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(keys.size, dtype=np.uint64)
+    if keys.dtype == np.uint32 and keys.size < 2 ** 32 and LITTLE:
+        packed = keys.astype(np.uint64)
+        packed <<= np.uint64(32)
+        packed |= np.arange(keys.size, dtype=np.uint64)
         packed.sort()
-        ks = (packed >> np.uint64(32)).astype(np.uint32)
-        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        halves = packed.view(np.uint32)        # per element (low, high) words: no copies
+        ks, order = halves[1::2], halves[0::2]
     else:
         order = np.argsort(keys, kind="stable")
         ks = keys[order]
     first = np.empty(ks.size, dtype=bool)
     first[:1] = True
     np.not_equal(ks[1:], ks[:-1], out=first[1:])
+    group = np.cumsum(first)
+    group -= 1
     inv = np.empty(ks.size, dtype=np.int64)
-    inv[order] = np.cumsum(first) - 1
+    inv[order] = group
     return ks[first], inv
 
 
@@ -60,7 +69,10 @@ class Entries:
         """Per step: every value finite and >= 0, tokens increasing within each row, each
         row summing to 1 within ``EXACT_TOL / 2`` (the serial path would not renormalize)."""
         val, idx = self.val, self.idx
-        bad = ~((val >= 0) & (val < np.inf))                   # NaN, negative, infinite
+        if val.size and val.min() >= 0 and val.max() < np.inf:  # NaN compares False
+            bad = np.zeros(val.size, dtype=bool)
+        else:
+            bad = ~((val >= 0) & (val < np.inf))               # NaN, negative, infinite
         down = np.flatnonzero(idx[1:] <= idx[:-1]) + 1         # a row starts, or a defect
         starts = np.cumsum(self.nnz)                           # sorted: a binary search
         at = starts[np.minimum(np.searchsorted(starts, down), starts.size - 1)] if down.size \
@@ -88,9 +100,12 @@ class Entries:
         np.add(keys, self.idx, out=keys, casting="unsafe")   # tokens are in 0..V-1
         uniq, inv = unique_inverse(keys)
         self.uniq = uniq.astype(np.int64)
-        S = np.bincount(inv, weights=self.repeat(weight.ravel()) * self.val,
-                        minlength=self.uniq.size)
-        self.key_step = self.uniq // V
+        wv = self.repeat(weight.ravel())
+        wv *= self.val
+        S = np.bincount(inv, weights=wv, minlength=self.uniq.size)
+        # sorted by step: each step's keys by a binary search (no division per key)
+        bounds = np.searchsorted(self.uniq, np.arange(self.m + 1, dtype=np.int64) * V)
+        self.key_step = np.repeat(np.arange(self.m, dtype=np.int64), np.diff(bounds))
         return S, S[inv]
 
 

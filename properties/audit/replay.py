@@ -197,17 +197,18 @@ class RunStep:
         _audit_step(item, self.auction, self.header, self.report, self.tol, self.identity_tol,
                     self.check_properties)
 
-    def passed(self) -> None:
+    def passed(self, k: int = 1) -> None:
+        """The tallies of ``k`` clean steps."""
         report = self.report
-        report.count("inputs")
-        report.count("uniforms")
-        report.steps_replayed += 1
-        report.count("replay_token")
-        report.count("replay_payments")
+        report.count("inputs", k)
+        report.count("uniforms", k)
+        report.steps_replayed += k
+        report.count("replay_token", k)
+        report.count("replay_payments", k)
         if self.check_properties:
-            report.count("monotone_box", int(self.header["n"]))
-            report.count("payment_bounds")
-            report.count("payment_identity")
+            report.count("monotone_box", k * int(self.header["n"]))
+            report.count("payment_bounds", k)
+            report.count("payment_identity", k)
 
 
 def _audit_step(item, auction, header, report, tol, identity_tol, check_properties) -> None:

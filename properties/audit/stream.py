@@ -36,6 +36,7 @@ from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
 from properties.audit import schema as S
 from properties.audit.blocks import Pending, SparseRows, decode_blocks, decode_sparse
+from properties.audit.clean_batch import clean_batch
 from properties.audit.tally import AuditReport, Divergence
 
 
@@ -261,6 +262,11 @@ def verified_steps(folder, header: dict, report: AuditReport,
         while lines := fh.readlines(BATCH_BYTES):
             recs = _batch(lines, first, path, header)
             side.prefetch([r["reports"] for r in recs if "end" not in r] if recs else [])
+            rows = recs and clean_batch(lines, recs, w, side, max_tokens)
+            if rows is not None:  # nothing to report: counted at once
+                yield from _commit(lines, recs, rows, first, w, report)
+                first += len(lines)
+                continue
             for k, raw in enumerate(lines):
                 line = first + k
                 rec = recs[k] if recs is not None else _record(raw, line, path, header)
@@ -287,6 +293,26 @@ def verified_steps(folder, header: dict, report: AuditReport,
                 yield VerifiedStep(line, rec, rows, sha_ok)
             first += len(lines)
     _check_end(report, w.end_seen, w.n_steps, w.offset, side_size, w.stopped_at, header)
+
+
+def _commit(lines, recs, rows, first: int, w: _Walk, report) -> Iterator[VerifiedStep]:
+    """A batch :func:`properties.audit.clean_batch.clean_batch` passed: its checks counted
+    in one call each, the walk moved past it, its steps yielded."""
+    m = len(rows)
+    report.count("chain", len(lines))
+    report.count("sequence", m)
+    report.count("side_file", m)
+    w.prev = report.head_hash = recs[-1]["hash"]
+    if m < len(recs):
+        w.end_seen = (first + m, recs[-1])
+    if m:
+        last = recs[m - 1]
+        w.step, w.n_steps = last["step"] + 1, w.n_steps + m
+        w.offset = last["reports"]["offset"] + last["reports"]["length"]
+        if last["token"] in w.stops:
+            w.stopped_at = last["step"]
+    for k in range(m):
+        yield VerifiedStep(first + k, recs[k], rows[k], True)
 
 
 def _check_sequence(rec: dict, line: int, w: _Walk, max_tokens: int, report) -> None:
