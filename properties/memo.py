@@ -41,7 +41,21 @@ class Memo:
         rule: a variant with another reference or weight is another rule)."""
         if self.evidence is not None:
             return
-        key = (label, _rule_key(rule), _digest(*inputs))
+        self._compare((label, _rule_key(rule), _digest(*inputs)), inputs, out)
+
+    def rows(self, label, P, rule=None):
+        """``remember(b, out)`` for many bid profiles on one ``P`` (the rows of a bid grid):
+        the same keys as :meth:`remember`, the parts shared by the rows computed once."""
+        P = np.asarray(P, dtype=np.float64)
+        head, shape, data = (label, _rule_key(rule)), P.shape, P.tobytes()
+
+        def remember(b, out) -> None:
+            if self.evidence is None:
+                b = np.asarray(b, dtype=np.float64)
+                self._compare((*head, (shape, data, b.tobytes())), (P, b), out)
+        return remember
+
+    def _compare(self, key, inputs, out) -> None:
         prev = self.answers.get(key)
         if prev is None:
             if len(self.answers) < self.size:
@@ -53,5 +67,5 @@ class Memo:
             return   # the same answer bit for bit (the common case: no tolerance needed)
         if prev.shape != out.shape or not np.allclose(prev, out, rtol=1e-12, atol=1e-12,
                                                       equal_nan=True):
-            self.evidence = {"label": label, "dists": np.array(inputs[0]),
+            self.evidence = {"label": key[0], "dists": np.array(inputs[0]),
                              "bids": np.array(inputs[1]), "first": prev, "second": out}

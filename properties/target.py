@@ -30,7 +30,7 @@ from mechanism.auction import TokenAuction
 from mechanism.bids import has_weight, rule_has_weight, total_weight
 from mechanism.smoothing import smooth_reports
 from mechanism import rules as R
-from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.errors import Float64Range, InvalidInput, InvalidRule
 
 from properties.loading import load_mechanism, load_object
 from properties.protocol import UserObject, classify, read_mechanism, read_target
@@ -59,6 +59,23 @@ def _judge_rule(fn, label: str, claims: dict) -> R.Rule:
         out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
         return R.check_output(out, P.shape[1], label)
     return R.Rule(label, None, numpy_fn=numpy_fn, claims=claims or None)
+
+
+def _weighted(rule, bm) -> np.ndarray:
+    """``W > 0`` of each bid profile (row of ``bm``) for ``rule``: a plain function by the
+    bids (:func:`mechanism.bids.has_weight`), a Rule by its own total weight
+    (:func:`mechanism.bids.rule_has_weight`), over the whole grid at once where the Rule's
+    total weight is the stock one and answers one total per row."""
+    if not isinstance(rule, R.Rule):
+        return has_weight(bm).reshape(len(bm))
+    if type(rule).total_weight is R.Rule.total_weight:
+        try:
+            W = rule.total_weight(bm)
+        except Float64Range:    # some row's total beyond float64: row by row below
+            W = None
+        if isinstance(W, np.ndarray) and W.shape == (len(bm),):
+            return W > 0
+    return [rule_has_weight(rule, b) for b in bm]
 
 
 def _read_judge(rule) -> UserObject:
@@ -232,14 +249,14 @@ class Target:
     def _rows(self, P, bm, rule, label, declines=None):
         """:meth:`evaluate` of each row in order -> Q (the first failure or decline raises);
         with a ``declines`` list the rule's declines go there, -> ``(kept indices, Q)``."""
-        is_rule = isinstance(rule, R.Rule)
-        fn = rule.evaluate if is_rule else rule
-        weighted = None if is_rule else has_weight(bm).reshape(len(bm))
+        fn = rule.evaluate if isinstance(rule, R.Rule) else rule
+        weighted = _weighted(rule, bm)
+        remember = self.memo.rows(label, P, rule)
         V, rows, keep = P.shape[1], [], []
         with guarded_calls(label, self.timeout) as call:
             for k, b in enumerate(bm):
                 self.last_call = (P, b)
-                if not (rule_has_weight(rule, b) if is_rule else weighted[k]):
+                if not weighted[k]:
                     raise Undefined("W = 0: every rule is undefined there (theory §2)")
                 try:
                     q = call(fn, (np.array(P, dtype=float), np.array(b)))
@@ -251,7 +268,7 @@ class Target:
                 if not plainly_distribution(q, V):
                     q = check_distribution(q, V, label)
                 self.valid_outputs += 1
-                self.remember(label, (P, b), q, rule)
+                remember(b, q)
                 rows.append(q)
                 keep.append(k)
         Q = np.stack(rows) if rows else np.zeros((0, V))

@@ -45,6 +45,8 @@ class Counted:
                 raise SystemExit(3)
             if self.how == "nan":
                 return np.full(len(dists[0]), np.nan)
+            if self.how == "negative":   # sums to 1, one entry below 0
+                return np.array([1.5, -0.5] + [0.0] * (len(dists[0]) - 2))
             if self.how == "handler":   # replaces our alarm handler, hangs on the next call
                 if self.calls == self.at:
                     signal.signal(signal.SIGALRM, lambda *a: None)
@@ -74,6 +76,7 @@ def test_a_row_without_weight_is_declined_and_stops_the_grid():
     ("raise", "raised", "raised ZeroDivisionError: row three"),
     ("exit", "raised", "raised SystemExit(3)"),
     ("nan", "nan", "non-finite probability nan for token 0"),
+    ("negative", "negative", "negative probability -0.5 for token 1"),
 ])
 def test_the_first_failing_row_fails_as_one_evaluate_and_stops_the_grid(how, kind, text):
     t, u = Target(Counted(how, 3)), Target(Counted(how, 1))
@@ -166,3 +169,27 @@ def test_answered_skips_the_rows_the_rule_declines_and_keeps_the_rest_in_order()
         t.answered(P, np.array([[1.0, 1.0], [0.0, 0.0]]))
     with pytest.raises(RuleFailure, match="raised ZeroDivisionError"):
         Target(Counted("raise", 2)).answered(P, GRID)
+
+
+@pytest.mark.parametrize("V", [3, 40], ids=["short-row", "long-row"])
+@pytest.mark.parametrize("defect, kind", [("nan", "nan"), ("inf", "nan"),
+                                          ("negative", "negative"), ("sum", "sum")])
+def test_a_bad_row_is_caught_whatever_its_length(V, defect, kind):
+    """The cheap test a row passes before its full check (Python floats on a few entries,
+    numpy on many) never lets a bad row through; a good row of either length passes."""
+    good = np.full(V, 1.0 / V)
+    bad = good.copy()
+    if defect == "nan":
+        bad[1] = np.nan
+    elif defect == "inf":
+        bad[0], bad[1] = np.inf, -np.inf
+    elif defect == "negative":
+        bad[0], bad[1] = bad[0] + 0.5, bad[1] - 0.5
+    else:
+        bad[0] += 2e-6
+    PV = np.full((2, V), 1.0 / V)
+    grid = np.array([[1.0, 2.0], [2.0, 1.0]])
+    assert np.array_equal(Target(lambda d, b: good.copy()).batch(PV, grid), [good, good])
+    with pytest.raises(RuleFailure) as got:
+        Target(lambda d, b: bad.copy()).batch(PV, grid)
+    assert got.value.kind == kind

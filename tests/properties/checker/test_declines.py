@@ -31,6 +31,7 @@ import types
 import numpy as np
 import pytest
 
+from mechanism import get_rule
 from mechanism.verdicts import Verdict
 from properties import check
 from properties.cage import findings_from_json
@@ -246,3 +247,34 @@ def test_a_proof_of_a_rule_that_declines_everywhere_is_not_kept():
     proof = next(f for f in r.findings if f.engine != "hypothesis" and f.key ==
                  ("monotone", "box"))
     assert "never returned a distribution" in proof.detail and proof.scope is None
+
+
+@pytest.mark.parametrize("target", ["linear", "linear_ref", "plain"])
+def test_a_bid_profile_without_weight_is_undefined_not_a_decline(target):
+    """A row of a bid grid with W = 0 (theory §2) ends the grid as undefined (no cause: not
+    the rule's decline) at that row, for a Rule (by its own total weight, the whole grid at
+    once) as for a plain function; a row whose total is beyond float64 has weight and is
+    evaluated."""
+    from properties.sandbox import Undefined
+    from properties.target import Target
+    obj = {"linear": get_rule("linear"),
+           "linear_ref": get_rule("linear").with_reference(np.array([0.5, 0.5]), 1.0),
+           "plain": lambda dists, bids: np.asarray(dists)[0]}[target]
+    t = Target(obj)
+    P = np.array([[0.5, 0.5], [0.2, 0.8]])
+    grid = np.array([[1.0, 1.0], [0.0, 0.0], [2.0, 1.0]])
+    if target == "linear_ref":   # lambda > 0: W > 0 at every profile
+        keep, Q, last = t.answered(P, grid)
+        assert keep == [0, 1, 2] and last is None
+        assert np.allclose(Q, [[0.4, 0.6], [0.5, 0.5], [0.425, 0.575]])
+    else:
+        with pytest.raises(Undefined, match="W = 0") as err:
+            t.answered(P, grid)
+        assert err.value.__cause__ is None
+        assert t.valid_outputs == 1   # the row before it was evaluated, the one after not
+    keep, Q, last = t.answered(P, np.array([[1e308, 1e308], [0.0, 1.0]]))
+    assert keep == [0, 1] and last is None and Q.shape == (2, 2)
+    if target != "linear_ref":   # a total beyond float64 in the grid: row by row, the same
+        with pytest.raises(Undefined, match="W = 0") as err:
+            t.answered(P, np.array([[1e308, 1e308], [0.0, 0.0], [1.0, 1.0]]))
+        assert err.value.__cause__ is None

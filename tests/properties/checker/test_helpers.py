@@ -16,6 +16,17 @@ from properties.checker.shrink import round_simplex, shrink
 
 pytest_plugins = ["pytester"]
 
+#: The user's cache directory, read before pytester points HOME at a fresh directory: the
+#: inner pytest runs share it, as a user's runs do, instead of each compiling the Coq
+#: development anew into an empty cache.
+_CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+
+
+def _inner_env(monkeypatch):
+    root = str(pathlib.Path(__file__).resolve().parents[3])
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("XDG_CACHE_HOME", _CACHE_HOME)
+
 
 @settings(max_examples=60, derandomize=True, deadline=None)
 @given(strategies.instances(n=(1, 4), V=(1, 6)))
@@ -155,8 +166,7 @@ def test_unmarked():
 def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
     """The plugin as users enable it: auto-loaded by its entry point, or with ``-p`` (which
     used to crash pytest: "Plugin already registered under a different name")."""
-    root = str(pathlib.Path(__file__).resolve().parents[3])
-    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _inner_env(monkeypatch)
     pytester.makepyfile(test_rules=_PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=3, failed=1)
@@ -165,8 +175,7 @@ def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
 
 
 def test_plugin_without_autoload_and_with_dash_p(pytester, monkeypatch):
-    root = str(pathlib.Path(__file__).resolve().parents[3])
-    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _inner_env(monkeypatch)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_rules=_PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-q", "-p", "properties.pytest_plugin")
