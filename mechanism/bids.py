@@ -61,6 +61,21 @@ def rule_has_weight(rule, b) -> bool:
         return True
 
 
+def grid_has_weight(rule, bm, stock_total: bool) -> np.ndarray | list:
+    """``W > 0`` of each bid profile (row of ``bm``) by ``rule``'s own total weight
+    (:func:`rule_has_weight` row by row), over the whole grid at once where the rule's total
+    weight is the stock one (``stock_total``: :func:`total_weight` of its reference and
+    weight, one total per row) and no row's total is beyond float64."""
+    if stock_total:
+        try:
+            W = rule.total_weight(bm)
+        except Float64Range:    # some row's total beyond float64: row by row below
+            W = None
+        if isinstance(W, np.ndarray) and W.shape == (len(bm),):
+            return W > 0
+    return [rule_has_weight(rule, b) for b in bm]
+
+
 def total_weight(b, reference=None, weight: float = 0.0) -> np.ndarray | float:
     """``W = sum_j b_j (+ lambda when a reference is bound)`` (docs/theory.md, section 2),
     over the last axis: a float for one profile, an array for (K, n) profiles. A total

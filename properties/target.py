@@ -27,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 
 from mechanism.auction import TokenAuction
-from mechanism.bids import has_weight, rule_has_weight, total_weight
+from mechanism.bids import grid_has_weight, has_weight, total_weight
 from mechanism.smoothing import smooth_reports
 from mechanism import rules as R
-from mechanism.errors import Float64Range, InvalidInput, InvalidRule
+from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.loading import load_mechanism, load_object
 from properties.protocol import UserObject, classify, read_mechanism, read_target
@@ -59,23 +59,6 @@ def _judge_rule(fn, label: str, claims: dict) -> R.Rule:
         out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
         return R.check_output(out, P.shape[1], label)
     return R.Rule(label, None, numpy_fn=numpy_fn, claims=claims or None)
-
-
-def _weighted(rule, bm) -> np.ndarray:
-    """``W > 0`` of each bid profile (row of ``bm``) for ``rule``: a plain function by the
-    bids (:func:`mechanism.bids.has_weight`), a Rule by its own total weight
-    (:func:`mechanism.bids.rule_has_weight`), over the whole grid at once where the Rule's
-    total weight is the stock one and answers one total per row."""
-    if not isinstance(rule, R.Rule):
-        return has_weight(bm).reshape(len(bm))
-    if type(rule).total_weight is R.Rule.total_weight:
-        try:
-            W = rule.total_weight(bm)
-        except Float64Range:    # some row's total beyond float64: row by row below
-            W = None
-        if isinstance(W, np.ndarray) and W.shape == (len(bm),):
-            return W > 0
-    return [rule_has_weight(rule, b) for b in bm]
 
 
 def _read_judge(rule) -> UserObject:
@@ -250,7 +233,8 @@ class Target:
         """:meth:`evaluate` of each row in order -> Q (the first failure or decline raises);
         with a ``declines`` list the rule's declines go there, -> ``(kept indices, Q)``."""
         fn = rule.evaluate if isinstance(rule, R.Rule) else rule
-        weighted = _weighted(rule, bm)
+        weighted = (grid_has_weight(rule, bm, type(rule).total_weight is R.Rule.total_weight)
+                    if isinstance(rule, R.Rule) else has_weight(bm).reshape(len(bm)))
         remember = self.memo.rows(label, P, rule)
         V, rows, keep = P.shape[1], [], []
         with guarded_calls(label, self.timeout) as call:

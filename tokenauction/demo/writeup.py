@@ -67,13 +67,15 @@ def print_tables(report, cfg, out=print) -> None:
             out(f"    - {check}: expected {expected}.\n      found: {found}")
 
 
-def write_report(results, cfg, out_dir: Path, meta: dict) -> dict:
+def write_report(results, cfg, out_dir: Path, meta: dict, figures: bool = True) -> dict:
+    """Write results.json and report.md (and, with ``figures``, the PNG figures) to
+    ``out_dir``; the report's tables, trends and verification summaries."""
     rows = share_table(results, cfg)
     trend = trends(results, cfg)
     summaries = {rule: validation_summary(results, rule,
                                           "box" in make_rule(cfg, rule).claims.get("monotone", ()))
                  for rule in cfg.rules}
-    pngs = plots(rows, cfg, out_dir)
+    pngs = plots(rows, cfg, out_dir) if figures else []
     report = {"rows": rows, "trends": trend, "summaries": summaries, "plots": pngs}
     data = {"meta": meta, "config": dict(cfg.__dict__), "shares": rows, "trends": trend,
             "validation": summaries,

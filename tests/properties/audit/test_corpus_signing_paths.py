@@ -107,7 +107,7 @@ def test_keygen_writes_keys_and_never_overwrites(capsys, tmp_path):
 def test_demo_sign_key_signs_every_run(capsys, tmp_path):
     generate_key(tmp_path / "k")
     cli(["demo", "--synthetic", "--shares", "2", "--seeds", "0", "--max-tokens", "3",
-         "--out", str(tmp_path / "out"), "--sign-key", str(tmp_path / "k")])
+         "--out", str(tmp_path / "out"), "--sign-key", str(tmp_path / "k"), "--no-plots"])
     capsys.readouterr()
     runs = sorted((tmp_path / "out" / "runs").iterdir())
     assert runs and all((r / SIG_FILE).is_file() for r in runs)
