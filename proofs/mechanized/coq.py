@@ -1,7 +1,8 @@
 """Build (or verify) the Coq development ``proofs/coq/`` (docs/theory.md section 10).
 
-:func:`status` compiles every file of ``proofs/coq/_CoqProject`` with ``coqc`` in a fresh
-directory of the user's cache (``$TOKENAUCTION_CACHE``, else ``$XDG_CACHE_HOME`` or
+:func:`status` compiles every file of ``proofs/coq/_CoqProject`` with ``coqc`` (each as
+soon as the files it requires are compiled, several at once) in a fresh directory of the
+user's cache (``$TOKENAUCTION_CACHE``, else ``$XDG_CACHE_HOME`` or
 ``~/.cache``, under ``tokenauction/coq``; the temp directory if that is not writable;
 never the working directory), refuses ``Admitted``, ``admit``, ``Axiom`` and kin in the
 sources, and runs ``Print Assumptions`` on every theorem that a chain step cites
@@ -122,6 +123,45 @@ def assumptions(coqc: str, where: Path, theorems) -> tuple[set, str]:
     return names, ""
 
 
+def _imports(files) -> dict:
+    """file -> the files of the development it requires (``TokenAuction.X`` in its code)."""
+    stems = {f.stem: f for f in files}
+    return {f: {stems[m] for m in re.findall(rf"\b{LOGICAL}\.(\w+)",
+                                              strip_comments(f.read_text()))
+                if m in stems and stems[m] != f} for f in files}
+
+
+def _compile_all(coqc: str, files, work: Path) -> str | None:
+    """``coqc`` every file in ``work``, each as soon as the files it requires are compiled,
+    as many at once as there are cores; the first failure in ``_CoqProject`` order, or
+    None. A file whose requirements never compile (a cycle, an unknown order) is compiled
+    after the others, in order, so coqc says what is wrong with it."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    needs, done, failures, running = _imports(files), set(), {}, {}
+    todo = list(files)
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        while todo or running:
+            ready = [f for f in todo if needs[f] <= done] if not failures else []
+            for f in ready:
+                todo.remove(f)
+                running[pool.submit(_run, [coqc, "-R", ".", LOGICAL, f.name], work)] = f
+            if not running:
+                if failures or not todo:
+                    break
+                running[pool.submit(_run, [coqc, "-R", ".", LOGICAL, todo[0].name],
+                                    work)] = todo.pop(0)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                f, r = running.pop(fut), fut.result()
+                if r.returncode != 0:
+                    failures[f] = (r.stdout + r.stderr).strip()[-1500:]
+                done.add(f)
+    for f in files:
+        if f in failures:
+            return f"coqc failed on {f.name}: " + failures[f]
+    return None
+
+
 def _build(coqc: str, files, theorems, target: Path, version: str) -> CoqStatus:
     t0 = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
@@ -129,11 +169,9 @@ def _build(coqc: str, files, theorems, target: Path, version: str) -> CoqStatus:
         shutil.copy(COQ_DIR / "_CoqProject", work)
         for f in files:
             shutil.copy(f, work)
-        for f in files:
-            r = _run([coqc, "-R", ".", LOGICAL, f.name], work)
-            if r.returncode != 0:
-                return CoqStatus(False, f"coqc failed on {f.name}: "
-                                 + (r.stdout + r.stderr).strip()[-1500:])
+        failed = _compile_all(coqc, files, work)
+        if failed:
+            return CoqStatus(False, failed)
         axioms, err = assumptions(coqc, work, theorems)
         if err:
             return CoqStatus(False, "Print Assumptions failed: " + err)

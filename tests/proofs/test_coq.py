@@ -213,3 +213,36 @@ def test_statements_are_the_reviewed_ones():
     now = coq_pins.printed(COQC, st.directory, theorems.all_theorems())
     assert now == body, "a Coq statement changed: review it against docs/theory.md " \
         "section 10, then regenerate tests/proofs/coq_statements.txt (tests/proofs/coq_pins.py)"
+
+
+def test_the_build_compiles_each_file_after_the_files_it_requires(monkeypatch, tmp_path):
+    """The parallel build (a stub coqc, no Coq needed): every file starts only after each
+    file it requires has compiled; a failure is reported by name and nothing that
+    requires the failed file is compiled (planted: scheduling every file at once fails
+    the order check)."""
+    import threading
+    needs = coq._imports(coq.sources())
+    assert needs[coq.COQ_DIR / "Base.v"] == set()
+    assert coq.COQ_DIR / "Characterization.v" in needs[coq.COQ_DIR / "WTA.v"]
+    started, finished, lock = [], set(), threading.Lock()
+
+    def fake_run(cmd, cwd, timeout=None, fail=None):
+        name = cmd[-1]
+        with lock:
+            started.append((name, {f.name for f in needs[coq.COQ_DIR / name]} <= finished))
+        ok = name != fail
+        with lock:
+            finished.add(name)
+        return subprocess.CompletedProcess(cmd, 0 if ok else 1, "", "" if ok else "planted")
+
+    monkeypatch.setattr(coq, "_run", fake_run)
+    assert coq._compile_all("coqc", coq.sources(), tmp_path) is None
+    assert sorted(n for n, _ in started) == sorted(f.name for f in coq.sources())
+    assert all(ok for _, ok in started), started
+    started.clear(), finished.clear()
+    monkeypatch.setattr(coq, "_run", lambda *a, **k: fake_run(*a, fail="Mixture.v"))
+    assert coq._compile_all("coqc", coq.sources(), tmp_path) == \
+        "coqc failed on Mixture.v: planted"
+    names = {n for n, _ in started}
+    assert "Mixture.v" in names and not names & {"Characterization.v", "Normalized.v",
+                                                   "WTA.v"}, names

@@ -184,3 +184,41 @@ def test_nested_recordings_and_a_cached_lemma_replayed():
     with smt2.recording() as second:
         assert L.verdict_of("znd_trans") == "PROVED"  # from the cache: no new z3 call
     assert inner == [] and len(first) == 1 and second == first and not smt2.active()
+
+
+#: sat (s=1, t=2, b=0): weights w(x) = x/(1+x^2) fall past x=1. cvc5's coverings do not
+#: stop at their time limit on it, its defaults answer it
+FALLING_WEIGHT = (
+    "(set-logic ALL)(declare-fun s () Real)(declare-fun t () Real)(declare-fun b () Real)"
+    "(assert (>= s 0.0))(assert (> t s))(assert (>= b 0.0))"
+    "(assert (< (/ t (+ (/ t (+ 1.0 (* t t))) (/ b (+ 1.0 (* b b)))))"
+    " (/ s (+ (/ s (+ 1.0 (* s s))) (/ b (+ 1.0 (* b b)))))))(check-sat)")
+
+
+@needs_cvc5
+def test_a_configuration_that_ignores_its_limit_is_killed_and_the_next_answers():
+    """The first configuration runs in a forked child killed past its limit; the defaults
+    then answer (planted: the coverings called in the worker itself hang this test)."""
+    assert cvc5_check.answer(FALLING_WEIGHT, 3.0) == "sat"
+
+
+@needs_cvc5
+def test_a_child_that_never_answers_is_a_timeout(monkeypatch):
+    import time
+    monkeypatch.setattr(cvc5_check, "_check", lambda *a: time.sleep(60) or "sat")
+    assert cvc5_check._forked("(check-sat)", 0.05, (("nl-cov", "true"),)) == "timeout"
+
+
+@needs_cvc5
+def test_coverings_answer_the_nonlinear_rule_queries():
+    """A query of the planted rule b/(1+b^2) at n=2, V=1 (z3: sat): the first configuration
+    decides it, so it is sat within the limit (cvc5's defaults alone ran out of 2 s)."""
+    from proofs.bounded.planted import planted_rule
+    from proofs.bounded.rule_level import prove_rule
+    with smt2.recording() as qs:
+        prove_rule(planted_rule("overbid_penalty"), "monotone", "box", max_agents=2,
+                   max_tokens=2, timeout_s=60)
+    sat = [q for q in qs if q.z3 == "sat"]
+    assert sat, [q.z3 for q in qs]
+    assert cvc5_check._forked(cvc5_check.standard(sat[0].smt2), 5.0,
+                              cvc5_check.ATTEMPTS[0][0]) == "sat"

@@ -9,6 +9,7 @@ is a strict xfail naming the lie, so the day it is fixed the xfail turns red.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import json
@@ -55,10 +56,13 @@ def fresh(name):
     return getattr(mod, name)
 
 
+@functools.cache
 def violation(name, max_n=4, max_V=5, tol=None):
     """A box-monotonicity violation of the function as written, or None: every pair of
     trap bids for agent 0, the others at bid 1, n <= max_n, V <= max_V, seeded reports.
-    An output float64 cannot compute (an overflow at 1e301) is no evidence either way."""
+    An output float64 cannot compute (an overflow at 1e301) is no evidence either way.
+    Kept per test process: each call runs a fresh copy of the module, so the answer is
+    the same every time (a tuple, read only)."""
     fn = fresh(name)
     if not callable(fn):
         return None
@@ -86,9 +90,12 @@ def violation(name, max_n=4, max_V=5, tol=None):
     return None
 
 
+@functools.cache
 def judged(name, examples=30):
+    """The checker's report on ``name`` (seeded, so the same on every call), once per test
+    process: the tests only read it."""
     rep = check(f"{FILE}:{name}", ["monotone:box"], max_examples=examples)
-    return rep, [(f.engine, str(f.verdict), f) for f in rep.findings]
+    return rep, tuple((f.engine, str(f.verdict), f) for f in rep.findings)
 
 
 @pytest.mark.parametrize("name", NOT_MONOTONE + list(CAPTURE_LIES))
