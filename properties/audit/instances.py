@@ -40,7 +40,9 @@ def _reserve_bids(rng, n: int, r: float) -> list[float]:
 
 
 def instances(count: int, seed: int = 0, reserve: float = 0.0) -> Iterator[dict]:
-    """``count`` instances ``{"dists": (n, V) list, "bids": (n,) list}`` (plus the docs/theory.md ones)."""
+    """About ``count`` instances ``{"dists": (n, V) list, "bids": (n,) list}``: the
+    docs/theory.md ones, then ``max(1, count // len(SIZES))`` random ones of each size of
+    :data:`SIZES` (so counts in one multiple of ``len(SIZES)`` draw the same instances)."""
     yield from SPEC_INSTANCES
     rng = np.random.default_rng(seed)
     per = max(1, count // len(SIZES))
