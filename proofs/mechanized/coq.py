@@ -2,8 +2,8 @@
 
 :func:`status` compiles every file of ``proofs/coq/_CoqProject`` with ``coqc`` (each as
 soon as the files it requires are compiled, several at once) in a fresh directory of the
-user's cache (``$TOKENAUCTION_CACHE``, else ``$XDG_CACHE_HOME`` or
-``~/.cache``, under ``tokenauction/coq``; the temp directory if that is not writable;
+user's cache (``$TOKENAUCTION_CACHE/coq``, else ``tokenauction/coq`` under
+``$XDG_CACHE_HOME`` or ``~/.cache``; the temp directory if that is not writable;
 never the working directory), refuses ``Admitted``, ``admit``, ``Axiom`` and kin in the
 sources, and runs ``Print Assumptions`` on every theorem that a chain step cites
 (:mod:`proofs.mechanized.theorems`): only the standard axioms of Coq's ``Reals`` may
@@ -86,9 +86,13 @@ def _sha(data: bytes) -> str:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("TOKENAUCTION_CACHE") or os.environ.get("XDG_CACHE_HOME") \
-        or os.path.join(os.path.expanduser("~"), ".cache")
-    root = Path(base) / "tokenauction" / "coq"
+    """``$TOKENAUCTION_CACHE/coq``, else ``${XDG_CACHE_HOME:-~/.cache}/tokenauction/coq`` (the
+    same tokenauction folder as the model's cache, tokenauction.llm.model.cache_dir)."""
+    mine = os.environ.get("TOKENAUCTION_CACHE")
+    base = Path(mine).expanduser() if mine else Path(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    ) / "tokenauction"
+    root = base / "coq"
     try:
         root.mkdir(parents=True, exist_ok=True)
         if os.access(root, os.W_OK):

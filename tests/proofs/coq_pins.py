@@ -53,6 +53,6 @@ if __name__ == "__main__":
         import os
         os.environ["TOKENAUCTION_CACHE"] = d
         assert coq.check(theorems.all_theorems()).checked
-        [target] = [p for p in (Path(d) / "tokenauction" / "coq").iterdir() if p.is_dir()]
+        [target] = [p for p in (Path(d) / "coq").iterdir() if p.is_dir()]
         sys.stdout.write(version(shutil.which("coqc")) + "\n"
                          + printed(shutil.which("coqc"), target, theorems.all_theorems()))

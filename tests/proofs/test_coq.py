@@ -60,15 +60,15 @@ def test_build_from_clean_then_verify_cached_copy(coq_build, tmp_path, monkeypat
     assert first["reason"].startswith("built by coqc")
     assert set(first["theorems"]) == set(names)
     assert set(first["axioms"]) <= coq.REALS_AXIOMS and first["axioms"], first["axioms"]
-    [built] = [p for p in (cache / "tokenauction" / "coq").iterdir() if p.is_dir()]
+    [built] = [p for p in (cache / "coq").iterdir() if p.is_dir()]
     assert str(built) == first["directory"] and list(built.rglob("Assumptions_probe.v"))
     # a copy of the build, so that tampering here leaves the session's build intact
-    shutil.copytree(built, tmp_path / "tokenauction" / "coq" / built.name)
+    shutil.copytree(built, tmp_path / "coq" / built.name)
     monkeypatch.setenv("TOKENAUCTION_CACHE", str(tmp_path))
     again = coq.check(names)
     assert again.checked and again.reason.startswith("compiled copy verified"), again.reason
     assert again.files == first["files"]
-    vo = tmp_path / "tokenauction" / "coq" / built.name / "Theorem.vo"
+    vo = tmp_path / "coq" / built.name / "Theorem.vo"
     vo.write_bytes(vo.read_bytes() + b"\0")
     builds = []
     monkeypatch.setattr(coq, "_build", lambda *a: builds.append(a[3]) or
@@ -246,3 +246,16 @@ def test_the_build_compiles_each_file_after_the_files_it_requires(monkeypatch, t
     names = {n for n, _ in started}
     assert "Mixture.v" in names and not names & {"Characterization.v", "Normalized.v",
                                                    "WTA.v"}, names
+
+
+def test_the_coq_cache_shares_the_model_s_tokenauction_folder(monkeypatch, tmp_path):
+    """``$TOKENAUCTION_CACHE`` names the tokenauction cache folder itself, for the Coq build
+    as for the model (one variable, one meaning); without it both sit under XDG's folder."""
+    from tokenauction.llm.model import cache_dir
+    monkeypatch.setenv("TOKENAUCTION_CACHE", str(tmp_path / "ta"))
+    assert coq.cache_root() == tmp_path / "ta" / "coq"
+    assert cache_dir().parent == coq.cache_root().parent
+    monkeypatch.delenv("TOKENAUCTION_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert coq.cache_root() == tmp_path / "xdg" / "tokenauction" / "coq"
+    assert cache_dir().parent == coq.cache_root().parent
