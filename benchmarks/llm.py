@@ -59,7 +59,6 @@ import argparse
 import copy
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -69,7 +68,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from llm_decode import (SYSTEM, now, random_llama, random_prompts, time_single,  # noqa: E402
-                        use_clock)
+                        time_steps, use_clock)
+from machine import cpu_model  # noqa: E402
 
 from mechanism import TokenAuction, get_rule, step_uniforms  # noqa: E402
 from tokenauction.llm.agents import LLMAgents, load_model  # noqa: E402
@@ -128,19 +128,6 @@ def time_auction(provider, n, tokens, warmup, seed=0, auction=None, bids=None):
     return statistics.median(step_times), statistics.median(shares)
 
 
-def time_provider(provider, tokens: int, warmup: int) -> list[float]:
-    """ms of each step of a provider alone, greedy on its first row, no auction: as
-    ``time_single`` times the bare model (steps 0..warmup, 0 the prefill, not timed)."""
-    prefix, times = [], []
-    for step in range(warmup + tokens + 1):
-        start = now()
-        dists = provider(prefix).dists
-        prefix = prefix + [int(np.argmax(dists[0]))]
-        if step > warmup:
-            times.append((now() - start) * 1000)
-    return times
-
-
 def time_generate(loaded: LoadedModel, prompt: list[int], tokens: int, torch) -> float:
     """ms per new token of ``model.generate`` (greedy): (time for ``tokens`` + 1 new tokens
     minus time for 1) / tokens, so the prefill cancels."""
@@ -188,8 +175,9 @@ def time_round(order, tokens, warmup, loaded, singles, make_prompts, single_ids,
         if item == "single":
             got["single"] = [statistics.median(time_single(m, single_ids, tokens, warmup, torch))
                              for m in singles] + [time_generate(loaded, single_ids, tokens, torch)]
-            got["provider_1"] = statistics.median(time_provider(
-                LLMAgents(loaded, make_prompts(1)), tokens, warmup))
+            # the one-agent provider alone, greedy on its row, no auction
+            got["provider_1"] = statistics.median(time_steps(
+                [LLMAgents(loaded, make_prompts(1))], tokens, warmup, torch)[0])
             continue
         n = item
         bids = list(np.linspace(0.5, 2.0, n)) if n > 1 else [1.0]
@@ -201,16 +189,6 @@ def time_round(order, tokens, warmup, loaded, singles, make_prompts, single_ids,
             if name == "linear":
                 got[n] = ms
     return got
-
-
-def cpu_model() -> str:
-    """The CPU model as ``lscpu`` names it (the machine the figures belong to)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        return next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                     if ln.startswith("Model name")), "unknown")
-    except OSError:
-        return "unknown"
 
 
 def print_table(ns, rows, ratios, shares, rules, args, loaded, make_prompts) -> None:
@@ -265,7 +243,7 @@ def main(argv=None) -> int:
         loaded, make_prompts = load_model(args.model, device=device, dtype=dtype), equal_prompts
     stock = stock_copy(loaded)
     matmul = stock_copy(loaded, "matmul") if device == "cpu" else stock
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, load average "
+    print(f"CPU: {cpu_model()} (load average "
           f"{os.getloadavg()[0]:.1f}); model {loaded.source}, device {device}, dtype {dtype}, "
           f"torch threads {torch.get_num_threads()}, {'CPU' if args.cpu_time else 'wall'} time")
     ns = [int(x) for x in args.agents.split(",")]

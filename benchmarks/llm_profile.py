@@ -48,7 +48,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llm import cpu_model, equal_prompts  # noqa: E402
+from llm import equal_prompts  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from tokenauction.llm.agents import LLMAgents, load_model  # noqa: E402
 from tokenauction.llm.model import require_torch  # noqa: E402
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     clock = time.thread_time if args.cpu_time else time.perf_counter
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, load average "
+    print(f"CPU: {cpu_model()} (load average "
           f"{os.getloadavg()[0]:.1f}); float32, torch threads {torch.get_num_threads()}, "
           f"{'CPU' if args.cpu_time else 'wall'} time")
     if args.part in ("kernels", "both"):

@@ -44,7 +44,8 @@ class ThirdPartyRule:
     def batch(self, P, bid_matrix):
         bm = np.asarray(bid_matrix, dtype=np.float64)
         if self.cage is None:  # one row: evaluate's own call (cheaper than a block's set-up)
-            return np.stack(self._rows(P, bm) if len(bm) > 1 else [self.evaluate(P, bm[0])])
+            rows = self._rows(P, bm) if len(bm) != 1 else [self.evaluate(P, bm[0])]
+            return np.stack(rows) if rows else np.zeros((0, P.shape[1]))
         out = call_as_rule(self.name, self.cage.call,
                            ("aggregate_batch", np.array(P, dtype=np.float64), bm))
         if out.ndim != 2 or out.shape[0] != bm.shape[0]:

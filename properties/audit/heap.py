@@ -17,30 +17,23 @@ never ``audit_run`` inside someone else's process. Elsewhere than glibc it does 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 
 #: glibc's mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_BYTES = 1 << 25
 TRIM_BYTES = 1 << 28
 
-_done: list[bool] = []
 
-
+@functools.cache
 def keep_heap() -> bool:
     """Set glibc's trim and mmap thresholds once per process (see the module doc); True
     if they are set (now or before), False where there is no glibc ``mallopt``."""
-    if _done:
-        return _done[0]
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        libc = ctypes.CDLL(None)  # the process's own C library: no ldconfig lookup
         mallopt = libc.mallopt
-        gnu = ctypes.CDLL(None).gnu_get_libc_version  # glibc only (musl has mallopt too)
+        libc.gnu_get_libc_version  # glibc only (musl has mallopt too)
     except (OSError, AttributeError):
-        _done.append(False)
         return False
-    del gnu
-    ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD,
-                                                                      TRIM_BYTES))
-    _done.append(ok)
-    return ok
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD,
+                                                                        TRIM_BYTES))
