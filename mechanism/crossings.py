@@ -95,11 +95,13 @@ class Tokens:
         self.c0 = (Q0 * self.gain).sum(axis=1)
         self.G_b = (e * self.gain).sum(axis=1) / Z - self.c0
         # the crossing tokens' mass on the path bounds how far A's error moves H's part:
-        # q_v = q0_v exp(t (d_v - c)) <= q0_v exp(t_b (theta_b - lowest crossing d))
-        low = np.where(self.cross, D, np.inf).min(axis=1, initial=np.inf)
-        with np.errstate(over="ignore", invalid="ignore"):
-            grow = np.exp(np.where(self.cross.any(axis=1), t * (self.theta_b - low), 0.0))
-        self.cross_mass = np.minimum(1.0, grow * (Q0 * self.cross).sum(axis=1))
+        # q_v = q0_v exp(t (d_v - c(t))) and c(t) >= theta_0 (A convex, A'(0) = theta_0),
+        # so q_v <= q0_v exp(t_b (d_v - theta_0)) on (0, b]; at most 1 where theta_0 = -inf
+        j, v = np.nonzero(self.cross)
+        with np.errstate(over="ignore", divide="ignore"):
+            mass = np.exp(np.log(Q0[j, v]) + t[j] * (D[j, v] - self.theta0[j]))
+        mass = np.bincount(j, weights=mass, minlength=len(self.b))
+        self.cross_mass = np.minimum(1.0, mass)
         self.start = np.zeros((len(self.b), 2))  # (A(0+), F(0+)): the limits at 0+
         at = np.flatnonzero(vetoes)
         if len(at):

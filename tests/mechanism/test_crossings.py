@@ -226,3 +226,26 @@ def test_extreme_bids(b):
         for i in range(3):
             want, ref_err = _definition_payment(rule, P, b, i)
             assert abs(z[i] - want) <= err[i] + ref_err + 1e-13 * b[i], (i, z[i], want)
+
+
+@pytest.mark.parametrize("q0,d,t_b", [([0.97, 0.02, 0.01], [0.0, 3.0, 8.0], 0.91),
+                                      ([0.5, 0.3, 0.2], [0.0, 2.0, 6.0], 0.5)])
+def test_cross_mass_bounds_the_crossing_tokens_mass_on_the_path(q0, d, t_b):
+    """``Tokens.cross_mass`` bounds the crossing tokens' mass at every point of the path
+    (it scales A's error term in the panels' estimates: an understated bound stops the
+    refinement early). Planted: the old bound ``exp(t_b (theta_b - lowest crossing d))``
+    claimed 0.021 on the first case, where the mass reaches 0.056."""
+    q0, d = np.array(q0), np.array(d)
+    # two agents whose log-linear path from agent 0's bid is q0 tilted by d: p_0 = q0 e^d
+    # (normalized) and p_1 = q0, so log q(t) = log q0 + t d - A(t), t = s / (s + B)
+    p0 = q0 * np.exp(d)
+    P = np.array([p0 / p0.sum(), q0])
+    B = 1.0
+    b = np.array([t_b * B / (1 - t_b), B])
+    tok = crossings.Tokens(BidPaths(get_rule("log_linear"), P, b).family, np.array([0]), b)
+    t = np.linspace(0.0, t_b, 20001)[1:]
+    w = q0[None, :] * np.exp(t[:, None] * d[None, :])
+    q = w / w.sum(axis=1, keepdims=True)
+    true = (q * tok.cross[0][None, :]).sum(axis=1).max()
+    assert tok.cross[0].any()
+    assert tok.cross_mass[0] >= true * (1 - 1e-12), (tok.cross_mass[0], true)
