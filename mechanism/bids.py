@@ -62,17 +62,12 @@ def rule_has_weight(rule, b) -> bool:
 
 
 def grid_has_weight(rule, bm, stock_total: bool) -> np.ndarray | list:
-    """``W > 0`` of each bid profile (row of ``bm``) by ``rule``'s own total weight
-    (:func:`rule_has_weight` row by row), over the whole grid at once where the rule's total
-    weight is the stock one (``stock_total``: :func:`total_weight` of its reference and
-    weight, one total per row) and no row's total is beyond float64."""
+    """``W > 0`` of each bid profile (row of ``bm``) by ``rule``'s own total weight: where it
+    is the stock one (``stock_total``: :func:`total_weight` of its reference and weight)
+    that is :func:`has_weight` over the whole grid, which sums nothing; else
+    :func:`rule_has_weight` row by row."""
     if stock_total:
-        try:
-            W = rule.total_weight(bm)
-        except Float64Range:    # some row's total beyond float64: row by row below
-            W = None
-        if isinstance(W, np.ndarray) and W.shape == (len(bm),):
-            return W > 0
+        return has_weight(bm, rule.reference, rule.weight).reshape(len(bm))
     return [rule_has_weight(rule, b) for b in bm]
 
 
@@ -101,6 +96,30 @@ def others_weight(b, agent: int, reference=None, weight: float = 0.0) -> float:
     ``B_i = 0`` means ``Q(0)`` is undefined (no competition)."""
     b = np.asarray(b, dtype=np.float64)
     return float(total_weight(np.delete(b, agent), reference, weight))
+
+
+#: The others' share of the total weight below which ``W - b_i`` is not used: its relative
+#: error is about ``eps W / B_i``, under 3e-13 above this share.
+DOMINANT_OTHERS = 2.0 ** -10
+
+
+def dominant(b, W) -> int | None:
+    """The agent (at most one) whose others hold less than :data:`DOMINANT_OTHERS` of the
+    total weight ``W``: the one whose ``W - b_i`` cancels (bids (1e20, 1): ``W - 1e20 = 0``
+    in float64) and whose others' mixture a one-pass ``W p_i - S`` loses."""
+    i = int(np.argmax(b))
+    return i if W - b[i] < DOMINANT_OTHERS * W else None
+
+
+def others_weights(b, W, reference=None, weight: float = 0.0) -> np.ndarray:
+    """``B_i = W - b_i`` of every agent (``W`` the total weight); for the :func:`dominant`
+    agent, the others' own sum (:func:`others_weight`), where ``W - b_i`` cancels."""
+    b = np.asarray(b, dtype=np.float64)
+    B = W - b
+    i = dominant(b, W)
+    if i is not None:
+        B[i] = others_weight(b, i, reference, weight)
+    return B
 
 
 def bid_grid(b, agent: int, *, factors: Iterable[float] = GRID_FACTORS,

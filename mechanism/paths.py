@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import rules as R
-from .bids import bid_profiles
-from .divergences import tv_rows
+from .bids import bid_profiles, dominant, others_weights
+from .divergences import tv, tv_rows
 from .errors import InvalidInput
 
 #: Entries of one (rows, V) work buffer: small enough to stay in cache.
@@ -94,6 +94,17 @@ def _parties(rule, P, b):
     return rows, W, B
 
 
+def others_mixture(P, b, i: int, B_i: float, reference=None, weight: float = 0.0):
+    """``m_i = Q_i(0)`` of the linear rule: the others' mixture (reference included), from
+    the others' rows alone (``B_i`` their total weight)."""
+    w = np.asarray(b, dtype=np.float64).copy()
+    w[i] = 0.0
+    S = w @ P
+    if reference is not None and weight > 0:
+        S = S + weight * np.asarray(reference, dtype=np.float64)
+    return S / B_i
+
+
 class LinearFamily:
     """theory §2 linear on agent i's path: ``Q_i(s) = m_i + t (p_i - m_i)``, so
     ``G_i(s) = t TV(m_i, p_i)`` with ``m_i = Q_i(0)`` the others' mixture; from the total
@@ -105,11 +116,15 @@ class LinearFamily:
         W = float(b.sum())
         if ref is not None and rule.weight > 0:
             S, W = S + rule.weight * ref, W + rule.weight
-        self.B = W - b
+        self.B = others_weights(b, W, ref, rule.weight)
         dev = np.multiply(Ps, W)
         dev -= S
         np.abs(dev, out=dev)
         self.tv1 = dev.sum(axis=1) / (2.0 * np.where(self.B > 0, self.B, 1.0))
+        i = dominant(b, W)  # W p_i - S lost the others' mixture to p_i's weight: m_i itself
+        if i is not None and self.B[i] > 0:
+            self.tv1[i] = float(tv(Ps[i], others_mixture(Ps, b, i, self.B[i], ref,
+                                                         rule.weight)))
 
     def tv(self, agents: np.ndarray, s: np.ndarray) -> np.ndarray:
         return s / (s + self.B[agents]) * self.tv1[agents]

@@ -24,10 +24,10 @@ import numpy as np
 
 from . import crossings
 from . import rules as R
-from .bids import others_weight
+from .bids import dominant, others_weight, others_weights
 from .divergences import tv
 from .errors import InvalidInput, lookup
-from .paths import BidPaths
+from .paths import BidPaths, others_mixture
 from . import valuations as V
 from .validation import as_bids, as_distributions, row_sums
 from .workspace import scratch
@@ -70,7 +70,7 @@ def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
     one's ``m_i`` is the other's report, so ``TV(p_1, p_2)`` serves both and the aggregate
     is not read (``pair_tv``: that distance, when the step has it from its sampler)."""
     W = rule.total_weight(b)
-    B = W - b                                   # the others' weight B_i (>= 0: W >= b_i)
+    B = others_weights(b, W, rule.reference, rule.weight)  # the others' weight B_i >= 0
     every = min(b.tolist()) > 0 and min(B.tolist()) > 0  # every agent pays (no NaN: validated)
     ok = None if every else (b > 0) & (B > 0)
     if not every and not ok.any():              # W = 0 included: nobody pays
@@ -82,6 +82,10 @@ def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
         q = rule.evaluate(P, b) if aggregate is None else aggregate
         diff = np.subtract(P, q, out=scratch("linear_closed_form.diff", P.shape))
         tv_B = (0.5 * W) * row_sums(np.abs(diff, out=diff))
+        i = dominant(b, W)  # W p_i - S lost the others' mixture to p_i's weight: m_i itself
+        if i is not None and B[i] > 0:
+            tv_B[i] = B[i] * float(tv(P[i], others_mixture(P, b, i, B[i], rule.reference,
+                                                          rule.weight)))
     # TV_i B_i (ln(1 + r) - r / (1 + r)), tv_B = TV_i B_i = W l1_i / 2 (r = b_i / B_i; no
     # b_i B_i and no division by B_i, which under/overflow at bids of 1e+-300)
     if every:                                   # the same values as below, without masks

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from mechanism import TokenAuction, expected_payments, get_rule, step_uniforms
+from mechanism import TokenAuction, compute_payments, expected_payments, get_rule, step_uniforms
 from mechanism.sampling import (cumsum_search, inverse_cdf, joint_linear_two_agents,
                                 maximal_coupling_draw)
 from mechanism.validation import as_distributions
@@ -212,3 +212,31 @@ def test_one_profile_evaluates_bit_for_bit_as_the_batch(rng):
         if rule.total_weight(b) <= 0:
             continue
         np.testing.assert_array_equal(rule.evaluate(P, b), rule.batch(P, b[None, :])[0])
+
+
+@pytest.mark.parametrize("b,ref", [([1e20, 1.0], False), ([1e17, 3.0], False),
+                                   ([1e20, 1.0, 2.0], False), ([1e18, 1.0, 1.0], True)])
+def test_a_dominant_bid_pays_its_second_price(b, ref):
+    """An agent holding nearly all the weight: ``W - b_i`` and the one-pass ``W p_i - S``
+    cancel to 0 in float64 (bids (1e20, 1): ``W - 1e20 = 0``), which made the closed form
+    say 0 and quadrature say 0 with error 0 (the true payment is about 22.5). The closed
+    form equals the definition from the others' own sum and mixture; quadrature's value is
+    within its reported error of it."""
+    from fractions import Fraction
+    import math
+    rule = get_rule("linear")
+    P = np.array([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])[:len(b)]
+    if ref:
+        rule = rule.with_reference(np.array([0.1, 0.9]), 0.5)
+    b = np.array(b)
+    others = [Fraction(x) for x in b[1:]] + ([Fraction(0.5)] if ref else [])
+    B = sum(others)
+    rows = [P[j] for j in range(1, len(b))] + ([np.array([0.1, 0.9])] if ref else [])
+    m = [sum(w * Fraction(float(r[v])) for w, r in zip(others, rows)) / B for v in range(2)]
+    TV = sum(abs(Fraction(float(P[0][v])) - m[v]) for v in range(2)) / 2
+    Bf, bf = float(B), float(b[0])
+    want = float(TV) * (Bf * math.log1p(bf / Bf) - bf * Bf / (bf + Bf))
+    got = compute_payments(rule, P, b)
+    assert got.values[0] == pytest.approx(want, rel=1e-12), (got.values, want)
+    quad = compute_payments(rule, P, b, method="quadrature")
+    assert abs(quad.values[0] - want) <= quad.errors[0], (quad.values, quad.errors, want)
