@@ -147,6 +147,7 @@ def _forked(text: str, limit_s: float, options) -> str:
         os.write(w, a.encode()[:4000])
         os._exit(0)
     os.close(w)
+    a = ""
     try:
         ready, _, _ = select.select([r], [], [], limit_s + GRACE_S)
         a = os.read(r, 4096).decode() if ready else ""
