@@ -128,11 +128,19 @@ def assumptions(coqc: str, where: Path, theorems) -> tuple[set, str]:
 
 
 def _imports(files) -> dict:
-    """file -> the files of the development it requires (``TokenAuction.X`` in its code)."""
+    """file -> the files of the development it requires: every file named in one of its
+    ``Require`` sentences, in any form ``-R . TokenAuction`` accepts (``TokenAuction.X``,
+    ``From TokenAuction Require X``, a bare ``Require Import X``), and any
+    ``TokenAuction.X`` in its code."""
     stems = {f.stem: f for f in files}
-    return {f: {stems[m] for m in re.findall(rf"\b{LOGICAL}\.(\w+)",
-                                              strip_comments(f.read_text()))
-                if m in stems and stems[m] != f} for f in files}
+
+    def named(f):
+        text = strip_comments(f.read_text())
+        words = set(re.findall(rf"\b{LOGICAL}\.(\w+)", text))
+        for sentence in re.findall(r"\bRequire\b(.*?)\.(?=\s|$)", text, re.S):
+            words.update(re.findall(r"\w+", sentence))
+        return {stems[m] for m in words if m in stems and stems[m] != f}
+    return {f: named(f) for f in files}
 
 
 def _compile_all(coqc: str, files, work: Path) -> str | None:

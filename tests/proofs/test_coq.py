@@ -259,3 +259,16 @@ def test_the_coq_cache_shares_the_model_s_tokenauction_folder(monkeypatch, tmp_p
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert coq.cache_root() == tmp_path / "xdg" / "tokenauction" / "coq"
     assert cache_dir().parent == coq.cache_root().parent
+
+
+def test_requirements_are_read_in_every_form_the_load_path_accepts(tmp_path):
+    """A file is compiled only after every file it requires: ``TokenAuction.X``,
+    ``From TokenAuction Require X`` and a bare ``Require Import X`` all name ``X``
+    (planted: only the first form read, B and C start before A is compiled)."""
+    (tmp_path / "A.v").write_text("Require Import Reals.\n")
+    (tmp_path / "B.v").write_text("From TokenAuction Require Import A.\n")
+    (tmp_path / "C.v").write_text("(* Require Import D. *)\nRequire Import A\n  B.\n")
+    (tmp_path / "D.v").write_text("Require Export TokenAuction.C.\n")
+    files = [tmp_path / f"{x}.v" for x in "ABCD"]
+    needs = {f.stem: sorted(g.stem for g in v) for f, v in coq._imports(files).items()}
+    assert needs == {"A": [], "B": ["A"], "C": ["A", "B"], "D": ["C"]}
