@@ -2,7 +2,7 @@
 
 ``nucleus_float64`` is the definition, computed the direct way in float64 over the whole
 vocabulary. ``nucleus`` returns the same distributions (the same kept tokens, values within
-1e-15 relative) at a fraction of the cost of a decode step: the model's logits are float32,
+1e-13 relative, as the tests check; about 3e-15 measured) at a fraction of the cost of a decode step: the model's logits are float32,
 so their order is exactly the order of the float64 probabilities; the full-vocabulary work
 (max, top-k, the normaliser) runs in float32, and float64 is computed only for the few
 candidate tokens. The normaliser enters only the top-p DECISION (where the cumulative mass of
@@ -87,7 +87,7 @@ def _grow(k: int, vocab: int) -> int:
 
 
 def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
-    """:func:`nucleus_float64`'s distributions (same kept tokens; values within 1e-15
+    """:func:`nucleus_float64`'s distributions (same kept tokens; values within 1e-13
     relative), with the full-vocabulary work in float32 (see the module docstring). Logits
     that are not float32 (bf16, fp16, float64) and ``top_p == 1`` take the definition."""
     torch, _ = require_torch()
