@@ -2,8 +2,8 @@
 
 ``nucleus_float64`` is the definition, computed the direct way in float64 over the whole
 vocabulary. ``nucleus`` returns the same distributions (the same kept tokens, values within
-1e-13 relative, as the tests check; about 3e-15 measured) at a fraction of the cost of a decode step: the model's logits are float32,
-so their order is exactly the order of the float64 probabilities; the full-vocabulary work
+1e-13 relative, as the tests check; about 3e-15 measured) at a fraction of the cost of a
+decode step: the model's logits are float32, so their order is exactly the order of the float64 probabilities; the full-vocabulary work
 (max, top-k, the normaliser) runs in float32, and float64 is computed only for the few
 candidate tokens. The normaliser enters only the top-p DECISION (where the cumulative mass of
 the sorted candidates first reaches ``top_p``), never the returned values (which are
