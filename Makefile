@@ -7,11 +7,14 @@ PY := .venv/bin/python
 setup:
 	bash scripts/setup.sh
 
+# PYTHONDONTWRITEBYTECODE= (empty: off) lets every process write the bytecode of this tree's
+# modules, so the many Python processes a run starts (cage workers, reproductions, CLIs) do
+# not each compile the tree from source again when the environment sets it.
 demo: setup
-	$(PY) -m tokenauction demo
+	PYTHONDONTWRITEBYTECODE= $(PY) -m tokenauction demo
 
 test: setup
-	$(PY) -m pytest -q -n auto --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --dist worksteal
 
 bench: setup
 	$(PY) benchmarks/step.py
