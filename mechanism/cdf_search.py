@@ -70,14 +70,15 @@ def pair_search(d: np.ndarray, a: np.ndarray, u_plus: float, u_minus: float) -> 
             found.append(int(at[0]))
         if len(found) == 2:
             return found[0], found[1]
-    return _sequential_draw(a + d, u_plus), _sequential_draw(a - d, u_minus)
+    return draw(a + d, u_plus), draw(a - d, u_minus)
 
 
-def _sequential_draw(w, u: float) -> int:
-    """:func:`sequential_search` of ``u`` scaled by the total, or the last token with weight
-    when the point lies past the end by round-off."""
-    t = int(sequential_search(w, u, True)[0])
-    return t if t < len(w) else int(np.flatnonzero(w > 0)[-1])
+def draw(weights: np.ndarray, u: float) -> int:
+    """Inverse-CDF draw from unnormalized non-negative weights (no normalized copy):
+    :func:`cumsum_search` of ``u`` scaled by the total, or the last token with weight when
+    the point lies past the end by round-off."""
+    t = int(cumsum_search(weights, u, scaled=True)[0])
+    return t if t < len(weights) else int(np.flatnonzero(weights > 0)[-1])
 
 
 def _block_sums(w: np.ndarray, nb: int) -> np.ndarray:

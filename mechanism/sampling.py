@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cdf_search import BLOCK, cumsum_search, pair_search  # noqa: F401 - BLOCK re-exported
+from .cdf_search import cumsum_search, draw, pair_search
 from .errors import InvalidInput
 from .rules import bid_path
 from .workspace import scratch
@@ -201,23 +201,17 @@ def _coupling(p1, p2, u1, u2, u3) -> tuple[int, int, float]:
     """:func:`maximal_coupling_draw` and the ``TV(p1, p2)`` it used (``divergences.tv``'s
     value: the same difference and sum). With ``d = p1 - p2`` and ``a = |d|``, ``d + a`` and
     ``a - d`` are exactly twice ``max(d, 0)`` and ``max(-d, 0)``: an exact doubling of every
-    weight changes no partial sum's rounding, so :func:`_draw` of ``min(p1, p2)``, ``d + a``
+    weight changes no partial sum's rounding, so :func:`draw` of ``min(p1, p2)``, ``d + a``
     and ``a - d`` picks the same tokens (the last two by :func:`pair_search`, which reads
     ``d`` and ``a`` once and writes neither sum)."""
     d = np.subtract(p1, p2, out=scratch("coupling.d", p1.shape))
     a = np.abs(d, out=scratch("coupling.a", p1.shape))
     tv_ = 0.5 * float(a.sum())
     if u1 < 1.0 - tv_:
-        x = _draw(np.minimum(p1, p2, out=scratch("coupling.w", p1.shape)), u2)
+        x = draw(np.minimum(p1, p2, out=scratch("coupling.w", p1.shape)), u2)
         return x, x, tv_
-    x, y = pair_search(d, a, u2, u3)  # _draw of d + a and of a - d, neither written
+    x, y = pair_search(d, a, u2, u3)  # draw of d + a and of a - d, neither written
     return x, y, tv_
-
-
-def _draw(weights: np.ndarray, u: float) -> int:
-    """Inverse-CDF draw from unnormalized non-negative weights (no normalized copy)."""
-    t = int(cumsum_search(weights, u, scaled=True)[0])
-    return t if t < len(weights) else int(np.flatnonzero(weights > 0)[-1])
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ def test_cumsum_search_equals_the_sequential_cumulative_sum():
     """The blocked search gives np.searchsorted(np.cumsum(w), x, "right") exactly, also for
     points on, and one ulp around, partial sums (where it must fall back), runs of zeros,
     and the scaled form ``x * cumsum(w)[-1]``."""
-    from mechanism.sampling import BLOCK, cumsum_search
+    from mechanism.cdf_search import BLOCK, cumsum_search
     rng = np.random.default_rng(3)
     for trial in range(40):
         V = int(rng.integers(BLOCK * 4, BLOCK * 40))
