@@ -97,15 +97,14 @@ def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
 
 def _wta_closed_form(rule, P, b, aggregate=None, pair_tv=None):
     """theory §6 [fact]: the winner i pays ``TV(p_i, p_k) b_k``, k the runner-up; others 0
-    (two rows read: the step's aggregate is not needed; ``pair_tv``: ``TV(p_1, p_2)`` of
-    two agents, when the caller has it)."""
+    (two rows read: the step's aggregate is not needed; ``pair_tv`` is not used either: only
+    the joint linear sampler computes it, and its rule is linear)."""
     z = np.zeros(len(b))
     i = _wta_winner(b)
     if b[i] <= 0 or not (np.delete(b, i) > 0).any():
         return z
     k = _wta_winner(np.where(np.arange(len(b)) == i, -1.0, b))
-    dist = tv(P[i], P[k]) if pair_tv is None or len(b) != 2 else pair_tv
-    z[i] = float(dist) * float(b[k])
+    z[i] = float(tv(P[i], P[k])) * float(b[k])
     return z
 
 
