@@ -105,11 +105,24 @@ def interpolate_at(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.divide(w, r, out=r)
         out = np.einsum("kj,kj->k", r, Y)
-        out /= r @ np.ones(len(x))
-    bad = np.flatnonzero(~np.isfinite(out))
-    if len(bad):
+        out /= r @ _ones(len(x))
+    finite = np.isfinite(out)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
         out[bad] = _off_formula(u[bad], Y[bad], x, w)
     return out
+
+
+def _ones(m: int) -> np.ndarray:
+    """A vector of ``m`` ones (the barycentric denominators' sums), made once per size."""
+    v = _ONES.get(m)
+    if v is None:
+        v = _ONES[m] = np.ones(m)
+        v.flags.writeable = False
+    return v
+
+
+_ONES: dict[int, np.ndarray] = {}
 
 
 def _off_formula(u, Y, x, w):
