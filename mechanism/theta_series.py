@@ -16,11 +16,6 @@ from .panels import GRID
 #: Chebyshev points (second kind) of theta, per theta range; every other one: 9 points.
 CHEB = 16
 XC = np.cos(np.pi * np.arange(CHEB + 1) / CHEB)
-#: Barycentric weights of :data:`XC` (``(-1)^j``, halved at the ends): the series' value at a
-#: token is the barycentric interpolant of ``H`` at the 17 points (the same polynomial as
-#: the Chebyshev sum, a few passes over the tokens instead of Clenshaw's 17 rounds).
-WC = (-1.0) ** np.arange(CHEB + 1)
-WC[[0, CHEB]] *= 0.5
 CHEB17, CHEB9 = quad.chebyshev_matrix(CHEB), quad.chebyshev_matrix(CHEB // 2)
 #: Chebyshev polynomials on the grid :data:`mechanism.panels.GRID` compares interpolants on.
 T_GRID17 = np.polynomial.chebyshev.chebvander(GRID, CHEB)
@@ -28,7 +23,7 @@ T_GRID9 = np.polynomial.chebyshev.chebvander(GRID, CHEB // 2)
 #: Theta ranges per agent, as a bisection depth.
 MAX_DEPTH = 6
 #: Crossing tokens per range up to which a round's series are evaluated all at once (a
-#: ranges x tokens mask, each token's range values gathered: fewer calls on small steps);
+#: ranges x tokens mask, each token's coefficients gathered: fewer calls on small steps);
 #: above, range by range (dense steps: the mask and the gather cost more than the calls).
 SERIES_TOKENS = 256
 
@@ -46,12 +41,12 @@ def series_round(ranges, H20, H10, x, w, per_mass, total, err) -> list:
     cheb = np.max(np.abs(coef @ T_GRID17.T - (H20[:, ::2] @ CHEB9.T) @ T_GRID9.T), axis=1)
     bound = cheb + np.max(np.abs(H20 - H10), axis=1, initial=0.0)
     many = sum(len(v) for v in x) > SERIES_TOKENS * len(ranges)
-    split = (by_range if many else together)(ranges, H20, bound, x, w, per_mass, total, err)
+    split = (by_range if many else together)(ranges, coef, bound, x, w, per_mass, total, err)
     return [r for (j, lo, hi, depth), cut in zip(ranges, split) if cut
             for r in ((j, lo, 0.5 * (lo + hi), depth + 1), (j, 0.5 * (lo + hi), hi, depth + 1))]
 
 
-def by_range(ranges, H20, bound, x, w, per_mass, total, err) -> list:
+def by_range(ranges, coef, bound, x, w, per_mass, total, err) -> list:
     """:func:`series_round` one range at a time: whether each range is split."""
     split = []
     for q, (j, lo, hi, depth) in enumerate(ranges):
@@ -61,13 +56,12 @@ def by_range(ranges, H20, bound, x, w, per_mass, total, err) -> list:
         split.append(bool(e > per_mass[j] * share and depth < MAX_DEPTH))
         if not split[-1] and share > 0:
             u = (2.0 * x[j][sel] - lo - hi) / (hi - lo)
-            vals = quad.interpolate(u[None, :], H20[q][None, :], XC, WC)[0]
-            total[j] += float((w[j][sel] * vals).sum())
+            total[j] += float((w[j][sel] * np.polynomial.chebyshev.chebval(u, coef[q])).sum())
             err[j] += e
     return split
 
 
-def together(ranges, H20, bound, x, w, per_mass, total, err) -> np.ndarray:
+def together(ranges, coef, bound, x, w, per_mass, total, err) -> np.ndarray:
     """:func:`series_round` of every range at once: a (ranges, tokens) membership mask
     over all agents' crossing tokens (an agent's ranges are disjoint: a token is in at
     most one), one series evaluation for the tokens of all finished ranges; whether each
@@ -85,7 +79,7 @@ def together(ranges, H20, bound, x, w, per_mass, total, err) -> np.ndarray:
         tokens = np.flatnonzero(member.any(axis=0))
         q = done[np.argmax(member[:, tokens], axis=0)]  # each token's finished range
         u = (2.0 * X[tokens] - lo[q] - hi[q]) / (hi[q] - lo[q])
-        vals = quad.interpolate_at(u, H20[q], XC, WC)
+        vals = np.polynomial.chebyshev.chebval(u, coef[q].T, tensor=False)
         total += np.bincount(owner[tokens], Wt[tokens] * vals, minlength=len(total))
         err += np.bincount(j[done], e[done], minlength=len(err))
     return split
