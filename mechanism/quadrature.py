@@ -125,9 +125,20 @@ def _ones(m: int) -> np.ndarray:
 _ONES: dict[int, np.ndarray] = {}
 
 
+#: Points off the formula up to which :func:`_off_formula` first looks for exact nodes.
+EXACT_LOOKUP = 8
+
+
 def _off_formula(u, Y, x, w):
     """Where the barycentric formula gave no number: a point on a node (or within
-    :data:`NEAR` of one) takes its value, any other point goes through :func:`lagrange`."""
+    :data:`NEAR` of one) takes its value, any other point goes through :func:`lagrange`. A
+    few points each exactly on a node (a root at a panel's end: the usual case) are looked
+    up among the nodes directly (the same values, without the arrays)."""
+    if 0 < len(u) <= EXACT_LOOKUP:
+        nodes = x.tolist()
+        at = [nodes.index(v) if v in nodes else -1 for v in u.tolist()]
+        if min(at) >= 0:
+            return Y[np.arange(len(u)), at]
     near = np.abs(np.subtract.outer(u, x))
     j = np.argmin(near, axis=1)
     rows = np.arange(len(u))
