@@ -16,6 +16,21 @@ agent counts).
     python benchmarks/step.py [--repeat 20] [--rounds 3] [--no-decode] [--gpu] [--only TEXT]
     python benchmarks/step.py --floor     # the linear step's numpy passes one by one
 
+Why the linear closed form stays above 5x with numpy alone (``--floor``, n = 4, 2-core AMD
+EPYC Zen 5): the passes the step must make over its n x V reports sum to about 6.5x before
+any fixed cost (about 1.2x: the step at V = 8). The distance ``sum_t |p_i(t) - q(t)|`` alone
+is three passes, about 3.7x (``P - q`` written 1.9x, abs in place 1.1x, row sums 0.75x):
+numpy has no absolute-difference ufunc and no fused sum of absolute values, and the two
+one-pass forms lose what the closed form keeps (a sum of minima or of maxima against the
+rows' sums cancels, losing the per-token relative accuracy of a tiny distance); with the
+aggregate (1.1x) that is 4.8x. Validation (row sums 0.75x, minimum 0.75x) cannot fold into
+those passes: its row sums must be the rows' own (the accept/renormalize/refuse thresholds
+are decided on them), and ``P - q`` does not show a negative entry of ``P``. Tried and
+slower or no faster: the distance row by row into a buffer that stays in L2 (52 against
+55 us for ``P - q``: the passes are bound by the arithmetic, 4 to 6 G elements/s even in
+L1), column blocks (more calls), row sums by BLAS (``P @ ones``: 18 against einsum's 17
+us), the minimum on the int64 view (15 us either way).
+
 The ``mechanism`` package comes from ``PYTHONPATH`` when it is set there (then this checkout
 only fills in what is missing): to time another checkout's mechanism with this decode step,
 point ``PYTHONPATH`` at a folder holding links to that ``mechanism`` and this ``tokenauction``.
@@ -136,9 +151,17 @@ def floor_passes(rng, n):
          lambda: np.einsum("ij->i", np.minimum(P, q, out=D)))]
 
 
+#: Passes of :func:`floor_passes` that are alternatives to others or not made by the step:
+#: left out of the floor's sum (two agents: near rows take the minimum, far rows the block
+#: sums; the larger is counted).
+NOT_SUMMED = ("(not used)", "coupling, near rows")
+
+
 def print_floor(args, rng):
     """The floor of the linear closed-form step with numpy: each pass as a ratio to the
-    matvec, interleaved with it, medians over the rounds."""
+    matvec, interleaved with it, medians over the rounds, and their sum (the step can cost
+    no less with these passes; the matvec and the passes are timed alike: each repeated on
+    arrays it has just read, so both are cache-warm)."""
     for n in (2, 4):
         passes = floor_passes(rng, n)
         P, w = dense_rows(rng, n), rng.random(n)
@@ -148,10 +171,14 @@ def print_floor(args, rng):
                 m = median_ms(lambda: w @ P, args.repeat)
                 got[label].append((median_ms(fn, args.repeat), m))
         print(f"passes of the linear step, n = {n}: {'us':>8} {'x matvec':>9}")
+        total = [0.0, 0.0]
         for label, pairs in got.items():
             t = statistics.median(a for a, _ in pairs)
             r = statistics.median(a / b for a, b in pairs)
             print(f"  {label:<40} {1e3 * t:8.1f} {r:9.2f}")
+            if not label.startswith(NOT_SUMMED):
+                total = [total[0] + t, total[1] + r]
+        print(f"  {'floor: the sum of the passes above':<40} {1e3 * total[0]:8.1f} {total[1]:9.2f}")
 
 
 _LOADED: dict = {}

@@ -244,10 +244,13 @@ class Crossing:
         of its panel up to it."""
         p, u = self.roots(a, theta)
         lo, hi, A17 = self.lo[a, p][:, None], self.hi[a, p][:, None], self.A17[a, p]
-        below = (np.arange(self.lo.shape[1])[None, :] < p[:, None]).astype(np.float64)
-        E = np.expm1(theta[:, None, None] * self.T[a] - self.A[a])
-        E *= self.W[a]
-        whole = np.einsum("kpq,kp->kq", E, below)
+        if (p > 0).any():
+            below = (np.arange(self.lo.shape[1])[None, :] < p[:, None]).astype(np.float64)
+            E = np.expm1(theta[:, None, None] * self.T[a] - self.A[a])
+            E *= self.W[a]
+            whole = np.einsum("kpq,kp->kq", E, below)
+        else:  # every sigma in its agent's first panel: no whole panel below it
+            whole = np.zeros((len(a), len(GX30)))
         v = -1.0 + (u[:, None] + 1.0) * 0.5 * (GX30 + 1.0)
         Av = quad.interpolate(v, A17)
         t = self.tok.t(a[:, None], self._s(lo, hi, v))
@@ -266,8 +269,10 @@ class Crossing:
         n = len(tok.b)
         total, err = np.zeros(n), np.zeros(n)
         counts = tok.cross.sum(axis=1)
-        ends = np.cumsum(counts)[:-1]
-        x, w = np.split(tok.d[tok.cross], ends), np.split(tok.q0[tok.cross], ends)
+        ends = [0, *np.cumsum(counts).tolist()]
+        xs, ws = tok.d[tok.cross], tok.q0[tok.cross]  # agent by agent: row-major order
+        x = [xs[lo:hi] for lo, hi in zip(ends[:-1], ends[1:])]
+        w = [ws[lo:hi] for lo, hi in zip(ends[:-1], ends[1:])]
         mass = np.array([float(v.sum()) for v in w])
         few, ranges = [], []
         for j in range(n):

@@ -82,13 +82,15 @@ def interpolate(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
     (K, m) and ``Y`` (K, len(x)), by the barycentric formula
     ``sum_j r_j Y_j / sum_j r_j``, ``r_j = w_j / (u - x_j)`` (:func:`lagrange`'s basis
     without normalizing it first: two passes fewer over the (K, m, len(x)) terms). A point
-    on a node, or so near one that a term overflows, goes through :func:`lagrange`."""
+    on a node, or so near one that a term overflows, goes through :func:`lagrange`. The
+    terms are laid out node-major, (len(x), K, m): every pass runs over ``K m`` points
+    (inner loops of the node count, 17, cost several times more per term)."""
     u = np.asarray(u, dtype=np.float64)
-    r = np.subtract(u[:, :, None], x)
+    r = np.subtract(u, x[:, None, None])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        np.divide(w, r, out=r)
-        out = np.einsum("kmj,kj->km", r, Y)
-        out /= r @ np.ones(len(x))
+        np.divide(w[:, None, None], r, out=r)
+        out = np.einsum("jkm,kj->km", r, Y)
+        out /= np.add.reduce(r, axis=0)
     bad = ~np.isfinite(out)
     if bad.any():
         k, q = np.nonzero(bad)
@@ -103,16 +105,40 @@ def interpolate_at(u: np.ndarray, Y: np.ndarray, x: np.ndarray = PANEL_POINTS,
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.divide(w, r, out=r)
         out = np.einsum("kj,kj->k", r, Y)
-        out /= r @ np.ones(len(x))
-    bad = np.flatnonzero(~np.isfinite(out))
-    if len(bad):
+        out /= r @ _ones(len(x))
+    finite = np.isfinite(out)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
         out[bad] = _off_formula(u[bad], Y[bad], x, w)
     return out
 
 
+def _ones(m: int) -> np.ndarray:
+    """A vector of ``m`` ones (the barycentric denominators' sums), made once per size."""
+    v = _ONES.get(m)
+    if v is None:
+        v = _ONES[m] = np.ones(m)
+        v.flags.writeable = False
+    return v
+
+
+_ONES: dict[int, np.ndarray] = {}
+
+
+#: Points off the formula up to which :func:`_off_formula` first looks for exact nodes.
+EXACT_LOOKUP = 8
+
+
 def _off_formula(u, Y, x, w):
     """Where the barycentric formula gave no number: a point on a node (or within
-    :data:`NEAR` of one) takes its value, any other point goes through :func:`lagrange`."""
+    :data:`NEAR` of one) takes its value, any other point goes through :func:`lagrange`. A
+    few points each exactly on a node (a root at a panel's end: the usual case) are looked
+    up among the nodes directly (the same values, without the arrays)."""
+    if 0 < len(u) <= EXACT_LOOKUP:
+        nodes = x.tolist()
+        at = [nodes.index(v) if v in nodes else -1 for v in u.tolist()]
+        if min(at) >= 0:
+            return Y[np.arange(len(u)), at]
     near = np.abs(np.subtract.outer(u, x))
     j = np.argmin(near, axis=1)
     rows = np.arange(len(u))

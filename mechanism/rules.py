@@ -265,11 +265,12 @@ COLUMNWISE = (linear, log_linear, winner_take_all)
 
 def support_columns(rule: Rule, P: np.ndarray) -> np.ndarray | None:
     """The tokens some party supports (the reference included), as sorted indices, or None
-    when every token is supported. One reduction over the rows (entries are >= 0)."""
-    top = P.max(axis=0)
+    when every token is supported. One comparison and one reduction over the rows (entries
+    are >= 0: a column is supported iff some entry is positive; a boolean reduction costs
+    less than the maximum of the floats)."""
+    supported = (P > 0).any(axis=0)
     if rule.reference is not None:
-        top = np.maximum(top, rule.reference)
-    supported = top > 0
+        supported |= rule.reference > 0
     return None if supported.all() else np.flatnonzero(supported)
 
 
@@ -311,8 +312,10 @@ def evaluate_reduced(rule: Rule, P: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     plain = type(rule).evaluate is Rule.evaluate and "evaluate" not in vars(rule)
     if plain and rule._numpy_fn is _log_linear_numpy and rule_has_weight(rule, b):
         cols = support_columns(rule, P)
-        return rule._on_support(P, b, cols) if cols is not None else (rule.evaluate(P, b),
-                                                                      (rule, P))
+        if cols is not None:
+            return rule._on_support(P, b, cols)
+        Ps, ref = rule.smoothed(P)  # every token supported: evaluate's own path, scanned once
+        return rule._numpy_fn(Ps, b, ref, rule.weight), (rule, P)
     return rule.evaluate(P, b), None
 
 

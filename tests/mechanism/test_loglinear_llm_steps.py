@@ -50,6 +50,11 @@ def test_interpolate_equals_the_lagrange_basis():
     at = quad.interpolate_at(u[:, 3], Y)
     np.testing.assert_allclose(at, want[:, 3], rtol=0, atol=1e-13)
     assert at[1] == Y[1, 5]
+    # points off the formula: all exactly on nodes (looked up), or one only next to a node
+    ends = quad.interpolate_at(np.array([x[0], x[16], x[8]]), Y[:3])
+    assert ends.tolist() == [Y[0, 0], Y[1, 16], Y[2, 8]]
+    mixed = quad.interpolate_at(np.array([x[0], x[16], np.nextafter(x[8], 1.0)]), Y[:3])
+    assert mixed.tolist() == [Y[0, 0], Y[1, 16], Y[2, 8]]
     Yi = Y.copy()
     Yi[0, 4] = np.inf  # no number off the nodes, as with the basis; on the others, the value
     with np.errstate(invalid="ignore"):
