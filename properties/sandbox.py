@@ -169,8 +169,15 @@ def call_user(label: str, fn, args, timeout: float | None = None):
     """The one policy for calling user code (``check`` and the audits): ``fn(*args)`` under
     ``timeout`` with numpy warnings silenced; a failure (raised, exited, hung, junk from the
     cage) becomes :class:`RuleFailure` naming ``label``; ``InvalidInput`` passes through."""
-    with guarded_calls(label, timeout, declines=False) as call:
-        return call(fn, args)
+    signal_timer = by_signal(timeout)
+    old = _signal.getsignal(_signal.SIGALRM) if signal_timer else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _guarded(label, fn, args, timeout, signal_timer)
+    finally:
+        if signal_timer:   # the handler in place before the call (its timer is off)
+            _signal.signal(_signal.SIGALRM, old)
 
 
 def _failure(label: str, exc: BaseException):
@@ -188,20 +195,18 @@ def _failure(label: str, exc: BaseException):
 
 
 @contextlib.contextmanager
-def guarded_calls(label: str, timeout: float | None, declines: bool = True):
+def guarded_calls(label: str, timeout: float | None):
     """:func:`call_user` for many calls in a row (the rows of a bid grid): the warnings
     filter and the alarm handler are set up once around them; each call still runs in its
     own numpy error state, under its own timer of ``timeout`` s, with its failures mapped
-    as one call's. Yields ``call(fn, args)``; with ``declines``, the callee's
-    ``InvalidInput`` becomes :class:`Undefined` (outside the domain, for the search)."""
+    as one call's. Yields ``call(fn, args)``; the callee's ``InvalidInput`` becomes
+    :class:`Undefined` (outside the domain, for the search), as in :func:`guarded_call`."""
     signal_timer = by_signal(timeout)
 
     def call(fn, args):
         try:
             return _guarded(label, fn, args, timeout, signal_timer)
         except InvalidInput as exc:
-            if not declines:
-                raise
             raise Undefined(str(exc)) from exc
 
     with _alarm_handler(signal_timer), warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -211,8 +216,10 @@ def guarded_calls(label: str, timeout: float | None, declines: bool = True):
 
 def guarded_call(label: str, fn, args, timeout: float | None):
     """:func:`call_user` for the search: InvalidInput -> Undefined (outside the domain)."""
-    with guarded_calls(label, timeout) as call:
-        return call(fn, args)
+    try:
+        return call_user(label, fn, args, timeout)
+    except InvalidInput as exc:
+        raise Undefined(str(exc)) from exc
 
 
 def call_as_rule(label: str, fn, args, rule: str | None = None, value=None):
@@ -243,12 +250,13 @@ def plainly_distribution(v, V: int) -> bool:
     would return it unchanged; a NaN or inf entry makes a sum NaN or inf: no sum within the
     bound). False on any doubt, and then :func:`check_distribution` decides."""
     try:
-        if type(v) is not np.ndarray or v.dtype != np.float64 or v.ndim not in (1, 2) \
-                or v.shape[-1] != V:
+        if type(v) is not np.ndarray or v.dtype != np.float64:
             return False
-        if v.ndim == 1 and V <= PLAIN_ROW:   # Python floats: cheaper on a few entries
+        if V <= PLAIN_ROW and v.shape == (V,):   # Python floats: cheaper on a few entries
             x = v.tolist()
             return abs(sum(x) - 1.0) <= SUM_TOL / 2 and min(x) >= 0
+        if v.ndim not in (1, 2) or v.shape[-1] != V:
+            return False
         with np.errstate(over="ignore", invalid="ignore"):
             sums = v.sum(axis=-1)
             return v.size == 0 or (bool((np.abs(sums - 1.0) <= SUM_TOL / 2).all())

@@ -72,6 +72,23 @@ def _read_judge(rule) -> UserObject:
     return user
 
 
+def _weighed(rule, bm):
+    """``(fn, weighted)``: what to call per row of ``bm`` and ``W > 0`` of each row (theory
+    §2; a row without weight is undefined for every rule). A :class:`mechanism.Rule` whose
+    ``evaluate`` and ``total_weight`` are the stock ones is weighed here once for the whole
+    grid (of non-negative bids), by the very test its ``evaluate`` repeats per row
+    (:func:`mechanism.bids.grid_has_weight` of its ``reference`` and ``weight``), so each
+    row goes to ``evaluate_weighted``; any other rule's ``evaluate`` is called as it is (an
+    override is judged by what it returns)."""
+    if not isinstance(rule, R.Rule):
+        return rule, has_weight(bm).reshape(len(bm))
+    stock = type(rule).total_weight is R.Rule.total_weight
+    weighted = grid_has_weight(rule, bm, stock)
+    if stock and type(rule).evaluate is R.Rule.evaluate and bool((bm >= 0).all()):
+        return rule.evaluate_weighted, weighted
+    return rule.evaluate, weighted
+
+
 class Target:
     """A guarded view of the thing under test (see the module docstring).
 
@@ -232,9 +249,7 @@ class Target:
     def _rows(self, P, bm, rule, label, declines=None):
         """:meth:`evaluate` of each row in order -> Q (the first failure or decline raises);
         with a ``declines`` list the rule's declines go there, -> ``(kept indices, Q)``."""
-        fn = rule.evaluate if isinstance(rule, R.Rule) else rule
-        weighted = (grid_has_weight(rule, bm, type(rule).total_weight is R.Rule.total_weight)
-                    if isinstance(rule, R.Rule) else has_weight(bm).reshape(len(bm)))
+        fn, weighted = _weighed(rule, bm)
         remember = self.memo.rows(label, P, rule)
         V, rows, keep = P.shape[1], [], []
         with guarded_calls(label, self.timeout) as call:
