@@ -81,9 +81,10 @@ def _weighed(rule, bm):
     row goes to ``evaluate_weighted``; any other rule's ``evaluate`` is called as it is (an
     override is judged by what it returns)."""
     if not isinstance(rule, R.Rule):
-        return rule, has_weight(bm).reshape(len(bm))
+        return rule, has_weight(bm).reshape(len(bm)).tolist()
     stock = type(rule).total_weight is R.Rule.total_weight
     weighted = grid_has_weight(rule, bm, stock)
+    weighted = weighted.tolist() if isinstance(weighted, np.ndarray) else weighted
     if stock and type(rule).evaluate is R.Rule.evaluate and bool((bm >= 0).all()):
         return rule.evaluate_weighted, weighted
     return rule.evaluate, weighted
@@ -251,14 +252,14 @@ class Target:
         with a ``declines`` list the rule's declines go there, -> ``(kept indices, Q)``."""
         fn, weighted = _weighed(rule, bm)
         remember = self.memo.rows(label, P, rule)
-        V, rows, keep = P.shape[1], [], []
+        V, rows, keep, P64 = P.shape[1], [], [], np.asarray(P, dtype=float)
         with guarded_calls(label, self.timeout) as call:
             for k, b in enumerate(bm):
                 self.last_call = (P, b)
                 if not weighted[k]:
                     raise Undefined("W = 0: every rule is undefined there (theory §2)")
-                try:
-                    q = call(fn, (np.array(P, dtype=float), np.array(b)))
+                try:   # the callee gets its own copies (it may write into them)
+                    q = call(fn, (P64.copy(), np.array(b)))
                 except Undefined as exc:   # the rule's own InvalidInput
                     if declines is None:
                         raise
