@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import SUM_TOL, output_defect
 
@@ -230,6 +231,16 @@ def call_as_rule(label: str, fn, args, rule: str | None = None, value=None):
         return call_user(label, fn, args)
     except RuleFailure as exc:
         raise InvalidRule(str(exc), rule=rule or label, value=value) from exc.__cause__
+
+
+def judge_rule(fn, label: str, claims: dict) -> R.Rule:
+    """A user's judge rule (the rule a payment rule is judged under) as a
+    :class:`mechanism.Rule` calling it by :func:`call_as_rule`, which passes ``InvalidInput``
+    through (the rule declines the input: the same as in rule checks); its output checked."""
+    def numpy_fn(P, b, ref, lam):
+        out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
+        return R.check_output(out, P.shape[1], label)
+    return R.Rule(label, None, numpy_fn=numpy_fn, claims=claims or None)
 
 
 def check_distribution(out, V: int, label: str) -> np.ndarray:
