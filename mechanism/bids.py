@@ -61,13 +61,13 @@ def rule_has_weight(rule, b) -> bool:
         return True
 
 
-def grid_has_weight(rule, bm, stock_total: bool) -> np.ndarray | list:
-    """``W > 0`` of each bid profile (row of ``bm``) by ``rule``'s own total weight: where it
-    is the stock one (``stock_total``: :func:`total_weight` of its reference and weight)
-    that is :func:`has_weight` over the whole grid, which sums nothing; else
-    :func:`rule_has_weight` row by row."""
+def grid_has_weight(rule, bm, stock_total: bool) -> list:
+    """``W > 0`` of each bid profile (row of ``bm``), a list of bools, by ``rule``'s own
+    total weight: where it is the stock one (``stock_total``: :func:`total_weight` of its
+    reference and weight) that is :func:`has_weight` over the whole grid, which sums
+    nothing; else :func:`rule_has_weight` row by row."""
     if stock_total:
-        return has_weight(bm, rule.reference, rule.weight).reshape(len(bm))
+        return has_weight(bm, rule.reference, rule.weight).reshape(len(bm)).tolist()
     return [rule_has_weight(rule, b) for b in bm]
 
 

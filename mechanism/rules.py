@@ -131,6 +131,11 @@ class Rule:
             raise InvalidInput(f"rule {self.name!r} is undefined when every bid is 0 and there is "
                                "no reference with positive weight (theory §2: W = 0); give some "
                                "agent a positive bid or bind a reference", value=b.tolist())
+        return self.evaluate_weighted(P, b)
+
+    def evaluate_weighted(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:meth:`evaluate` where ``W > 0`` at ``b`` is already established by the same
+        weight test (theory §2; a caller that checked a whole bid grid at once)."""
         if self._numpy_fn is _log_linear_numpy:  # logs and exps only on the support
             cols = support_columns(self, P)
             if cols is not None:

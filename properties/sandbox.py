@@ -28,15 +28,16 @@ import warnings
 
 import numpy as np
 
+from mechanism import rules as R
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.validation import SUM_TOL, output_defect
+
+from properties.cage import CageFailure
 
 #: Up to this many entries :func:`plainly_distribution` sums a row as Python floats (cheaper
 #: than numpy's reductions on a few entries; the rows of a bid grid are checked hundreds of
 #: thousands of times); longer rows with numpy.
 PLAIN_ROW = 32
-
-from properties.cage import CageFailure
 
 
 class RuleFailure(Exception):
@@ -82,16 +83,23 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
+def by_signal(timeout: float | None) -> bool:
+    """A timer of ``timeout`` s by SIGALRM (``signal.setitimer``: the main thread only);
+    False without a timeout, or off the main thread (a worker thread times the call)."""
+    return bool(timeout) and timeout > 0 and hasattr(signal, "setitimer") and \
+        threading.current_thread() is threading.main_thread()
+
+
 def _run_signal(fn, args, timeout):
     # the low-level module: the same calls as ``signal`` without its enum conversions
-    # (measurable: the checker calls user code hundreds of thousands of times)
-    old = _signal.signal(_signal.SIGALRM, _alarm)
+    # (measurable: the checker calls user code hundreds of thousands of times); the handler
+    # is installed on every call (a call may have replaced it), restored by the caller
+    _signal.signal(_signal.SIGALRM, _alarm)
     _signal.setitimer(_signal.ITIMER_REAL, timeout)
     try:
         return fn(*args)
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
-        _signal.signal(_signal.SIGALRM, old)
 
 
 def _run_thread(fn, args, timeout):
@@ -109,32 +117,68 @@ def _run_thread(fn, args, timeout):
     raise value
 
 
-def call_with_timeout(fn, args, timeout: float | None):
-    """``fn(*args)``; raises :class:`RuleFailure` (kind ``timeout``) past ``timeout`` s."""
+def _timed(fn, args, timeout, signal_timer: bool):
+    """``fn(*args)`` under ``timeout`` s (``signal_timer``: :func:`by_signal`); past it,
+    :class:`RuleFailure` of kind ``timeout``. The one timed call: every call of user code."""
     try:
+        if signal_timer:
+            return _run_signal(fn, args, timeout)
         if not timeout or timeout <= 0:
             return fn(*args)
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            return _run_signal(fn, args, timeout)
         return _run_thread(fn, args, timeout)
     except _Timeout:
         raise RuleFailure("timeout", f"did not return within {timeout:g} s (per-call timeout; "
                                      "raise it with --timeout)") from None
 
 
-def call_user(label: str, fn, args, timeout: float | None = None):
-    """The one policy for calling user code (``check`` and the audits): ``fn(*args)`` under
-    ``timeout`` with numpy warnings silenced; a failure (raised, exited, hung, junk from the
-    cage) becomes :class:`RuleFailure` naming ``label``; ``InvalidInput`` passes through."""
+@contextlib.contextmanager
+def _alarm_handler(signal_timer: bool):
+    """The SIGALRM handler in place before a run of timed calls, restored after it."""
+    if not signal_timer:
+        yield
+        return
+    old = _signal.getsignal(_signal.SIGALRM)
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            return call_with_timeout(fn, args, timeout)
+        yield
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _signal.signal(_signal.SIGALRM, old)
+
+
+def call_with_timeout(fn, args, timeout: float | None):
+    """``fn(*args)``; raises :class:`RuleFailure` (kind ``timeout``) past ``timeout`` s."""
+    signal_timer = by_signal(timeout)
+    with _alarm_handler(signal_timer):
+        return _timed(fn, args, timeout, signal_timer)
+
+
+def _guarded(label: str, fn, args, timeout, signal_timer: bool):
+    """One call of user code in its own numpy error state (a rule's ``np.seterr`` ends with
+    its call), timed; a failure (raised, exited, hung, junk from the cage) becomes
+    :class:`RuleFailure` naming ``label``; ``InvalidInput`` passes through."""
+    try:
+        with np.errstate(all="ignore"):
+            return _timed(fn, args, timeout, signal_timer)
     except InvalidInput:
         raise
     except (RuleFailure, CageFailure, SystemExit, Exception) as exc:
         failure, cause = _failure(label, exc)
         raise failure from cause
+
+
+def call_user(label: str, fn, args, timeout: float | None = None):
+    """The one policy for calling user code (``check`` and the audits): ``fn(*args)`` under
+    ``timeout`` with numpy warnings silenced; a failure (raised, exited, hung, junk from the
+    cage) becomes :class:`RuleFailure` naming ``label``; ``InvalidInput`` passes through."""
+    signal_timer = by_signal(timeout)
+    old = _signal.getsignal(_signal.SIGALRM) if signal_timer else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _guarded(label, fn, args, timeout, signal_timer)
+    finally:
+        if signal_timer:   # the handler in place before the call (its timer is off)
+            _signal.signal(_signal.SIGALRM, old)
 
 
 def _failure(label: str, exc: BaseException):
@@ -153,45 +197,22 @@ def _failure(label: str, exc: BaseException):
 
 @contextlib.contextmanager
 def guarded_calls(label: str, timeout: float | None):
-    """:func:`guarded_call` for many calls in a row (the rows of a bid grid): the warnings
+    """:func:`call_user` for many calls in a row (the rows of a bid grid): the warnings
     filter and the alarm handler are set up once around them; each call still runs in its
-    own numpy error state (a rule's ``np.seterr`` ends with its call), under its own timer
-    of ``timeout`` s (the handler installed again: a call may have replaced it), with its
-    failures mapped as one call's. Yields ``call(fn, args)``."""
-    timed = bool(timeout) and timeout > 0
-    by_signal = timed and threading.current_thread() is threading.main_thread() and \
-        hasattr(signal, "setitimer")
+    own numpy error state, under its own timer of ``timeout`` s, with its failures mapped
+    as one call's. Yields ``call(fn, args)``; the callee's ``InvalidInput`` becomes
+    :class:`Undefined` (outside the domain, for the search), as in :func:`guarded_call`."""
+    signal_timer = by_signal(timeout)
 
     def call(fn, args):
         try:
-            with np.errstate(all="ignore"):   # per call: a rule's np.seterr ends with it
-                if not by_signal:
-                    return call_with_timeout(fn, args, timeout)
-                _signal.signal(_signal.SIGALRM, _alarm)   # again: a call may have replaced it
-                _signal.setitimer(_signal.ITIMER_REAL, timeout)
-                try:
-                    return fn(*args)
-                finally:
-                    _signal.setitimer(_signal.ITIMER_REAL, 0)
-        except _Timeout:
-            failure = RuleFailure("timeout", f"{label} did not return within {timeout:g} s "
-                                             "(per-call timeout; raise it with --timeout)")
+            return _guarded(label, fn, args, timeout, signal_timer)
         except InvalidInput as exc:
             raise Undefined(str(exc)) from exc
-        except (RuleFailure, CageFailure, SystemExit, Exception) as exc:
-            failure, cause = _failure(label, exc)
-            raise failure from cause
-        raise failure from None
 
-    old = _signal.getsignal(_signal.SIGALRM) if by_signal else None
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            yield call
-    finally:
-        if by_signal:
-            _signal.setitimer(_signal.ITIMER_REAL, 0)
-            _signal.signal(_signal.SIGALRM, old)
+    with _alarm_handler(signal_timer), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield call
 
 
 def guarded_call(label: str, fn, args, timeout: float | None):
@@ -212,6 +233,16 @@ def call_as_rule(label: str, fn, args, rule: str | None = None, value=None):
         raise InvalidRule(str(exc), rule=rule or label, value=value) from exc.__cause__
 
 
+def judge_rule(fn, label: str, claims: dict) -> R.Rule:
+    """A user's judge rule (the rule a payment rule is judged under) as a
+    :class:`mechanism.Rule` calling it by :func:`call_as_rule`, which passes ``InvalidInput``
+    through (the rule declines the input: the same as in rule checks); its output checked."""
+    def numpy_fn(P, b, ref, lam):
+        out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
+        return R.check_output(out, P.shape[1], label)
+    return R.Rule(label, None, numpy_fn=numpy_fn, claims=claims or None)
+
+
 def check_distribution(out, V: int, label: str) -> np.ndarray:
     """The output of a rule must be a finite, non-negative vector of length V summing to 1
     (:func:`mechanism.validation.output_defect`; a RuleFailure of its kind otherwise)."""
@@ -224,31 +255,34 @@ def check_payments(out, n: int, label: str) -> np.ndarray:
 
 
 def plainly_distribution(v, V: int) -> bool:
-    """A sufficient test, never a necessary one: ``v`` is a float64 array of ``V`` entries,
-    non-negative, summing to 1 within ``SUM_TOL / 2`` (so :func:`check_distribution` would
-    return it unchanged). For the rows of :func:`guarded_calls`, in its numpy error state;
-    False on any doubt, and then :func:`check_distribution` decides."""
+    """The one quick output check, a sufficient test, never a necessary one: ``v`` is a
+    float64 array of ``V`` entries (one row) or of rows of ``V`` entries (K, V), each
+    non-negative and summing to 1 within ``SUM_TOL / 2`` (so :func:`check_distribution`
+    would return it unchanged; a NaN or inf entry makes a sum NaN or inf: no sum within the
+    bound). False on any doubt, and then :func:`check_distribution` decides."""
     try:
-        if type(v) is not np.ndarray or v.dtype != np.float64 or v.shape != (V,):
+        if type(v) is not np.ndarray or v.dtype != np.float64:
             return False
-        if V > PLAIN_ROW:
-            return abs(float(v.sum()) - 1.0) <= SUM_TOL / 2 and bool(v.min() >= 0)
-        x = v.tolist()   # a NaN or inf entry makes the sum NaN or inf: no sum within the bound
-        return abs(sum(x) - 1.0) <= SUM_TOL / 2 and min(x) >= 0
+        if V <= PLAIN_ROW and v.shape == (V,):   # Python floats: cheaper on a few entries
+            x = v.tolist()
+            return abs(sum(x) - 1.0) <= SUM_TOL / 2 and min(x) >= 0
+        if v.ndim not in (1, 2) or v.shape[-1] != V:
+            return False
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = v.sum(axis=-1)
+            return v.size == 0 or (bool((np.abs(sums - 1.0) <= SUM_TOL / 2).all())
+                                   and bool(v.min() >= 0))
     except Exception:  # noqa: BLE001 - the user changed numpy's error state: the full check
         return False
 
 
 def check_distributions(Q, V: int, label: str) -> np.ndarray:
-    """:func:`check_distribution` of every row of ``Q`` (K, V) at once: rows that are all
-    finite, non-negative and sum to 1 well within ``SUM_TOL`` pass together; otherwise each
-    row is checked in order, and the first bad one raises its RuleFailure."""
+    """:func:`check_distribution` of every row of ``Q`` (K, V) at once: rows that are
+    :func:`plainly_distribution` pass together; otherwise each row is checked in order,
+    and the first bad one raises its RuleFailure."""
     Q = np.asarray(Q, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        sums = Q.sum(axis=-1)
-        if Q.ndim == 2 and Q.shape[1] == V and np.isfinite(sums).all() and \
-                (Q.size == 0 or Q.min() >= 0) and bool((np.abs(sums - 1.0) <= SUM_TOL / 2).all()):
-            return Q
+    if Q.ndim == 2 and plainly_distribution(Q, V):
+        return Q
     return np.stack([check_distribution(row, V, label) for row in Q]) if len(Q) else Q
 
 

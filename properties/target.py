@@ -37,7 +37,7 @@ from properties.protocol import UserObject, classify, read_mechanism, read_targe
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
                                 check_distributions, check_payments, guarded_call,
-                                guarded_calls, plainly_distribution)
+                                guarded_calls, judge_rule, plainly_distribution)
 from properties.third_party import ThirdPartyRule
 from properties.memo import Memo
 
@@ -52,15 +52,6 @@ DEFAULT_TIMEOUT = 5.0
 LITERAL_RANGE = (1e-4, 1e6)
 
 
-def _judge_rule(fn, label: str, claims: dict) -> R.Rule:
-    """A user's judge rule as a :class:`mechanism.Rule` that passes ``InvalidInput`` through
-    (the rule declines the input: the same as in rule checks) and checks the output."""
-    def numpy_fn(P, b, ref, lam):
-        out = call_as_rule(f"rule {label!r}", fn, (P.copy(), b.copy()), label)
-        return R.check_output(out, P.shape[1], label)
-    return R.Rule(label, None, numpy_fn=numpy_fn, claims=claims or None)
-
-
 def _read_judge(rule) -> UserObject:
     """The aggregation rule a payment rule is judged under (default linear)."""
     judge = R.get_rule("linear") if rule is None else rule
@@ -70,6 +61,18 @@ def _read_judge(rule) -> UserObject:
     if user.kind != "rule":
         raise InvalidRule(f"rule= must be an aggregation rule, got {judge!r}", value=judge)
     return user
+
+
+def _weighed(rule, bm):
+    """``(fn to call per row of bm, W > 0 of each row)`` (theory §2). A stock Rule (stock
+    ``evaluate`` and ``total_weight``, bids >= 0) is weighed once for the grid by the test
+    its ``evaluate`` repeats per row, and called through ``evaluate_weighted``; any other
+    rule's own ``evaluate`` is called (an override is judged by what it returns)."""
+    if not isinstance(rule, R.Rule):
+        return rule, has_weight(bm).reshape(len(bm)).tolist()
+    stock = type(rule).total_weight is R.Rule.total_weight
+    fast = stock and type(rule).evaluate is R.Rule.evaluate and bool((bm >= 0).all())
+    return (rule.evaluate_weighted if fast else rule.evaluate), grid_has_weight(rule, bm, stock)
 
 
 class Target:
@@ -102,7 +105,7 @@ class Target:
             self.rule_spec = self.rule_spec or self.judge_user.spec  # a caged judge: its spec
             j = self.judge_obj = self.judge_user.obj
             self.judge = j if isinstance(j, R.Rule) else \
-                _judge_rule(self.judge_user.call, self.judge_user.name, self.judge_user.claims)
+                judge_rule(self.judge_user.call, self.judge_user.name, self.judge_user.claims)
         if self.kind == "mechanism":
             self._mechanism(context)
         base = self.rule_obj
@@ -232,18 +235,16 @@ class Target:
     def _rows(self, P, bm, rule, label, declines=None):
         """:meth:`evaluate` of each row in order -> Q (the first failure or decline raises);
         with a ``declines`` list the rule's declines go there, -> ``(kept indices, Q)``."""
-        fn = rule.evaluate if isinstance(rule, R.Rule) else rule
-        weighted = (grid_has_weight(rule, bm, type(rule).total_weight is R.Rule.total_weight)
-                    if isinstance(rule, R.Rule) else has_weight(bm).reshape(len(bm)))
+        fn, weighted = _weighed(rule, bm)
         remember = self.memo.rows(label, P, rule)
-        V, rows, keep = P.shape[1], [], []
+        V, rows, keep, P64 = P.shape[1], [], [], np.asarray(P, dtype=float)
         with guarded_calls(label, self.timeout) as call:
             for k, b in enumerate(bm):
                 self.last_call = (P, b)
                 if not weighted[k]:
                     raise Undefined("W = 0: every rule is undefined there (theory §2)")
-                try:
-                    q = call(fn, (np.array(P, dtype=float), np.array(b)))
+                try:   # the callee gets its own copies (it may write into them)
+                    q = call(fn, (P64.copy(), np.array(b)))
                 except Undefined as exc:   # the rule's own InvalidInput
                     if declines is None:
                         raise

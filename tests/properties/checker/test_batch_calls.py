@@ -193,3 +193,31 @@ def test_a_bad_row_is_caught_whatever_its_length(V, defect, kind):
     with pytest.raises(RuleFailure) as got:
         Target(lambda d, b: bad.copy()).batch(PV, grid)
     assert got.value.kind == kind
+
+
+class Declining(type(get_rule("winner_take_all"))):
+    """A Rule subclass whose own ``evaluate`` declines every profile: it must be called."""
+
+    def evaluate(self, P, b):
+        raise InvalidInput("declined by the subclass", value=None)
+
+
+def test_the_weight_recheck_is_skipped_only_for_the_stock_evaluate(monkeypatch):
+    """A stock Rule's rows are weighed once for the grid (mechanism.bids.grid_has_weight)
+    and evaluated without the per-row re-check, with the same answers as ``evaluate``; a
+    subclass overriding ``evaluate`` is still called through it (judged by what it does)."""
+    wta = get_rule("winner_take_all")
+    calls = []
+    real = type(wta).evaluate_weighted
+    monkeypatch.setattr(type(wta), "evaluate_weighted",
+                        lambda self, P, b: calls.append(1) or real(self, P, b))
+    bm = GRID[[0, 1, 2, 4]]
+    want = np.stack([wta.evaluate(P, b) for b in bm])
+    calls.clear()
+    assert np.array_equal(Target(wta).batch(P, bm), want)
+    assert len(calls) == len(bm)
+    sub = Declining("declining", wta.generic)
+    with pytest.raises(Undefined, match="declined by the subclass"):
+        Target(sub).batch(P, bm)
+    with pytest.raises(Undefined, match="W = 0"):
+        Target(wta).batch(P, GRID[[0, 3]] * np.array([1.0, 0.0]))

@@ -161,13 +161,20 @@ def test_unmarked():
 """
 
 
+#: The same tests, the marker's check without the prover: the runs that test how the plugin
+#: is loaded (the entry-point run has the marker prove, as a user's default does).
+_PLUGIN_TESTS_UNPROVED = _PLUGIN_TESTS.replace('["monotone:box"], max_examples=10)',
+                                               '["monotone:box"], max_examples=10, prove=False)')
+assert _PLUGIN_TESTS_UNPROVED != _PLUGIN_TESTS
+
+
 @pytest.mark.parametrize("args", [(), ("-p", "properties.pytest_plugin")],
                          ids=["entry-point", "dash-p"])
 def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
     """The plugin as users enable it: auto-loaded by its entry point, or with ``-p`` (which
     used to crash pytest: "Plugin already registered under a different name")."""
     _inner_env(monkeypatch)
-    pytester.makepyfile(test_rules=_PLUGIN_TESTS)
+    pytester.makepyfile(test_rules=_PLUGIN_TESTS_UNPROVED if args else _PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*test_greedy_marker*", "*monotone:box REFUTED*"])
@@ -177,6 +184,6 @@ def test_plugin_in_a_real_pytest_run(pytester, monkeypatch, args):
 def test_plugin_without_autoload_and_with_dash_p(pytester, monkeypatch):
     _inner_env(monkeypatch)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    pytester.makepyfile(test_rules=_PLUGIN_TESTS)
+    pytester.makepyfile(test_rules=_PLUGIN_TESTS_UNPROVED)
     result = pytester.runpytest_subprocess("-q", "-p", "properties.pytest_plugin")
     result.assert_outcomes(passed=3, failed=1)

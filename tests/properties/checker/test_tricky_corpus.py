@@ -176,9 +176,16 @@ def test_witness_is_a_real_violation(name):
     assert witness_holds(name, WITNESSES[name]), name
 
 
+#: Judged on the first of the three runs of
+#: test_a_nondeterministic_target_gets_the_same_verdicts_on_every_run (its properties and
+#: one more), not in a fourth run of the same check.
+JUDGED_ELSEWHERE = {"nondeterministic"}
+
+
 def _cases():
     return [pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=w.xfail)]
-                         if w.xfail else []) for name, w in WITNESSES.items()]
+                         if w.xfail else []) for name, w in WITNESSES.items()
+            if name not in JUDGED_ELSEWHERE]
 
 
 @pytest.mark.slow
@@ -196,11 +203,14 @@ def test_corpus_target_gets_an_honest_verdict(name):
 def test_a_nondeterministic_target_gets_the_same_verdicts_on_every_run():
     """A random target once flipped between REFUTED and UNKNOWN from run to run. Each
     check loads the file again, so the target's random.Random() starts from a fresh OS seed."""
+    w = WITNESSES["nondeterministic"]
     tables = []
-    for _ in range(3):
-        r = check(f"{HERE}:nondeterministic", ["deterministic", "monotone:box", "normalized",
-                                                "anonymous"])
+    for run in range(3):
+        r = check(f"{HERE}:nondeterministic", w.properties + ["anonymous"])
         tables.append([(f.property, f.order, str(f.verdict)) for f in r.findings])
+        if run == 0:   # the corpus judgement of this target (test_corpus_target_gets_...)
+            j = judge("nondeterministic", w, r)
+            assert not j.false_proved and not j.evidence_free and not j.missed, j
     assert tables[0] == tables[1] == tables[2], tables
     assert ("deterministic", None, "REFUTED") in tables[0]
     assert all(v == "UNKNOWN" for p, _, v in tables[0] if p != "deterministic")
