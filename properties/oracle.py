@@ -33,8 +33,8 @@ import numpy as np
 SCAN = 257
 #: Bisection steps per rising scan step (width bid / SCAN / 2^STEPS).
 STEPS = 48
-#: Bisection steps per call of the allocation (:func:`_bisect`: 2^DEPTH - 1 bids per step
-#: and call; a caged allocation pays a pipe round trip per call, not per bid).
+#: Bisection steps per call of the allocation (:func:`bisect_steps`: 2^DEPTH - 1 bids per
+#: step and call; a caged allocation pays a pipe round trip per call, not per bid).
 DEPTH = 2
 #: QUADPACK's tolerances: far below the identity checks' 1e-6, above the integrand's
 #: roundoff (tighter ones make QUADPACK subdivide noise: thousands of rule evaluations).
@@ -84,7 +84,7 @@ def _midpoints(a: float, b: float, depth: int) -> list[float]:
     return [m] + _midpoints(a, m, depth - 1) + _midpoints(m, b, depth - 1)
 
 
-def _bisect(x, steps) -> list[tuple[float, float, float, float]]:
+def bisect_steps(x, steps) -> list[tuple[float, float, float, float]]:
     """Each step ``(lo, hi, y(lo), y(hi))`` bisected :data:`STEPS` times towards the half with
     the larger rise. All steps advance together, :data:`DEPTH` bisections per call of ``x``:
     the call evaluates every midpoint those bisections may visit (:func:`_midpoints`), then
@@ -128,7 +128,7 @@ def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]
             if np.max(np.abs(ys - chord)) > 0.1 * abs(yhi - ylo):
                 suspects.append((lo, hi, ylo, yhi))
         steps = []
-        for (lo, hi, ylo, yhi), (a, b, ya, yb) in zip(suspects, _bisect(x, suspects)):
+        for (lo, hi, ylo, yhi), (a, b, ya, yb) in zip(suspects, bisect_steps(x, suspects)):
             if abs(yb - ya) <= noise:
                 continue  # a steep smooth stretch, not a jump
             out.append((a, b, ya, yb))
