@@ -8,10 +8,12 @@ in one is caught by the other: it scans the allocation on a uniform grid of :dat
 points (plus the caller's candidates), evaluates the quarter points of every rising step
 in one batched call, follows every step that is not straight there (a quarter point off
 the chord by more than a tenth of the rise) by plain bisection towards the half that
-carries the larger rise (a jump keeps its rise at every scale), searches what is left of
-the step again (it may hold a second jump), and integrates the pieces between the jumps
-with QUADPACK (``scipy.integrate.quad``: 21-point Gauss-Kronrod with epsilon
-extrapolation, adaptive, with its own error estimate), each located jump's tiny interval
+carries the larger rise (a jump keeps its rise at every scale; all steps together,
+:data:`DEPTH` bisections per call), searches what is left of the step again (it may hold
+a second jump), and integrates the pieces between the jumps with QUADPACK
+(``scipy.integrate.quad``: 21-point Gauss-Kronrod with epsilon extrapolation, adaptive,
+with its own error estimate; its nodes fetched in batches, :class:`Kronrod21`), each
+located jump's tiny interval
 by its trapezoid with the bound ``width x rise``. An allocation the caller knows to be
 smooth (the built-in linear and log-linear rules) is integrated by composite Simpson on
 uniform nodes (:func:`simpson`, numpy only: all nodes of one allocation in one batched
@@ -31,6 +33,9 @@ import numpy as np
 SCAN = 257
 #: Bisection steps per rising scan step (width bid / SCAN / 2^STEPS).
 STEPS = 48
+#: Bisection steps per call of the allocation (:func:`bisect_steps`: 2^DEPTH - 1 bids per
+#: step and call; a caged allocation pays a pipe round trip per call, not per bid).
+DEPTH = 2
 #: QUADPACK's tolerances: far below the identity checks' 1e-6, above the integrand's
 #: roundoff (tighter ones make QUADPACK subdivide noise: thousands of rule evaluations).
 EPSABS, EPSREL = 1e-10, 1e-9
@@ -70,6 +75,40 @@ def _ev(x, pts) -> np.ndarray:
     return np.asarray(x(np.asarray(pts, dtype=np.float64)), dtype=np.float64)
 
 
+def _midpoints(a: float, b: float, depth: int) -> list[float]:
+    """Every midpoint the next ``depth`` bisections of ``[a, b]`` may visit, each computed as
+    the bisection computes it (``0.5 (a + b)`` of the interval it halves): the same floats."""
+    if depth <= 0:
+        return []
+    m = 0.5 * (a + b)
+    return [m] + _midpoints(a, m, depth - 1) + _midpoints(m, b, depth - 1)
+
+
+def bisect_steps(x, steps) -> list[tuple[float, float, float, float]]:
+    """Each step ``(lo, hi, y(lo), y(hi))`` bisected :data:`STEPS` times towards the half with
+    the larger rise. All steps advance together, :data:`DEPTH` bisections per call of ``x``:
+    the call evaluates every midpoint those bisections may visit (:func:`_midpoints`), then
+    the bisections read their midpoints' values -- the same points and values, and so the
+    same intervals, as one midpoint per call."""
+    state = [tuple(step) for step in steps]
+    done = 0
+    while state and done < STEPS:
+        depth = min(DEPTH, STEPS - done)
+        pts = [m for a, b, _, _ in state for m in _midpoints(a, b, depth)]
+        value = dict(zip(pts, _ev(x, pts).tolist()))
+        for k, (a, b, ya, yb) in enumerate(state):
+            for _ in range(depth):
+                m = 0.5 * (a + b)
+                ym = value[m]
+                if abs(ym - ya) >= abs(yb - ym):
+                    b, yb = m, ym
+                else:
+                    a, ya = m, ym
+            state[k] = (a, b, ya, yb)
+        done += depth
+    return state
+
+
 def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]:
     grid = np.unique(np.concatenate((np.linspace(0.0, bid, SCAN),
                                      [c for c in candidates if 0.0 < c < bid])))
@@ -89,15 +128,7 @@ def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]
             if np.max(np.abs(ys - chord)) > 0.1 * abs(yhi - ylo):
                 suspects.append((lo, hi, ylo, yhi))
         steps = []
-        for lo, hi, ylo, yhi in suspects:
-            a, b, ya, yb = lo, hi, ylo, yhi
-            for _ in range(STEPS):  # bisect towards the half with the larger rise
-                m = 0.5 * (a + b)
-                ym = float(_ev(x, [m])[0])
-                if abs(ym - ya) >= abs(yb - ym):
-                    b, yb = m, ym
-                else:
-                    a, ya = m, ym
+        for (lo, hi, ylo, yhi), (a, b, ya, yb) in zip(suspects, bisect_steps(x, suspects)):
             if abs(yb - ya) <= noise:
                 continue  # a steep smooth stretch, not a jump
             out.append((a, b, ya, yb))
@@ -105,6 +136,56 @@ def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]
             steps += [(l2, h2, y2, z2) for l2, h2, y2, z2 in ((lo, a, ylo, ya), (b, hi, yb, yhi))
                       if h2 > l2 and abs(z2 - y2) > noise]
     return sorted(out)
+
+
+#: QUADPACK's 21-point Kronrod abscissae in (0, 1] (``dqk21``'s ``xgk`` on [-1, 1], but its 0),
+#: in the order ``dqk21`` evaluates the pairs ``centre -/+ half-width x abscissa``.
+KRONROD21 = (0.973906528517171720077964012084452, 0.865063366688984510732096688423493,
+             0.679409568299024406234327365114874, 0.433395394129247190799265943165784,
+             0.148874338981631210884826001129720, 0.995657163025808080735527280689003,
+             0.930157491355708226001207180059508, 0.780817726586416897063717578345042,
+             0.562757134668604683339000099272694, 0.294392862701460198131126603103866)
+
+
+def kronrod_nodes(a: float, b: float) -> list[float]:
+    """The 21 points at which QUADPACK's ``dqk21`` evaluates its integrand on ``[a, b]``,
+    in its order, computed as it computes them."""
+    c, h = 0.5 * (a + b), 0.5 * (b - a)
+    return [c] + [c + sign * (h * g) for g in KRONROD21 for sign in (-1.0, 1.0)]
+
+
+class Kronrod21:
+    """The integrand QUADPACK's ``quad`` calls one point at a time, with the values of ``x``
+    fetched in batches: the 21 nodes of every piece (and ``extra`` points) in one call, and
+    when QUADPACK bisects an interval (it then integrates both halves: its next point is
+    the centre of the first half), both halves' 42 nodes in one call. A point not foreseen
+    is evaluated alone. Each value is ``x`` at that bid (an allocation is a function of each
+    bid alone), so QUADPACK sees the values it would have computed itself."""
+
+    def __init__(self, x, pieces, extra=()):
+        self.x, self.value, self.known = x, {}, []
+        self._fetch(pieces, extra)
+
+    def _fetch(self, intervals, extra=()):
+        pts = [p for a, b in intervals for p in kronrod_nodes(a, b)] + [float(e) for e in extra]
+        if pts:
+            self.value.update(zip(pts, _ev(self.x, pts).tolist()))
+        self.known += intervals
+
+    def _halves_centred_at(self, s: float) -> list[tuple[float, float]]:
+        for a, b in reversed(self.known):
+            m = 0.5 * (a + b)
+            if 0.5 * (a + m) == s:
+                return [(a, m), (m, b)]
+        return []
+
+    def __call__(self, s) -> float:
+        s = float(s)
+        if s not in self.value:
+            self._fetch(self._halves_centred_at(s))
+        if s not in self.value:
+            self.value[s] = float(_ev(self.x, [s])[0])
+        return self.value[s]
 
 
 def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *,
@@ -124,7 +205,6 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *
         return bid * z, bid * err, how
     if not jumps:
         return _smooth(x, bid, candidates)
-    top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
     try:
         from scipy.integrate import quad
     except ImportError:  # pragma: no cover - scipy is in the test extra
@@ -134,9 +214,9 @@ def identity(x: Callable[[np.ndarray], np.ndarray], bid: float, candidates=(), *
     jumps = _jumps(x, bid, candidates)
     area = err = 0.0
     left = 0.0
-
-    def f(s):
-        return float(np.asarray(x(np.array([s])), dtype=np.float64)[0])
+    cuts = [left] + [c for a, b, _, _ in jumps for c in (a, b)] + [bid]
+    f = Kronrod21(x, [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if b > a], [bid])
+    top = f(bid)
 
     def piece(a, b):
         if b <= a:

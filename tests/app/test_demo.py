@@ -225,11 +225,11 @@ def llm(loaded):
 def test_llm_auction_is_deterministic_and_payments_bounded(llm):
     loaded, cfg, LLMAgents = llm
     agents = LLMAgents(loaded, cfg.prompts(), temperature=0.7, top_p=0.9)
-    runs = []
+    runs, stop = [], sorted(agents.stop_token_ids)
     for _ in range(2):
         agents.reset()
         runs.append(TokenAuction("linear").run(agents, [0.4, 0.6], seed=5, max_tokens=12,
-                                               stop_tokens=sorted(agents.stop_token_ids)))
+                                               stop_tokens=stop))
     a, b = runs
     assert a.tokens == b.tokens and len(a.tokens) >= 1
     np.testing.assert_array_equal(a.total_payments, b.total_payments)
@@ -242,12 +242,13 @@ def test_llm_auction_is_deterministic_and_payments_bounded(llm):
 def test_llm_greedy_share_0_and_1_reproduce_solo_texts(llm):
     loaded, cfg, LLMAgents = llm
     agents = LLMAgents(loaded, cfg.prompts(), temperature=0.0)  # one-hot: greedy decoding
+    stop = agents.stop_token_ids  # read once: each read builds the tokenizer's vocabulary
     for share, solo_agent in [(0.0, 1), (1.0, 0)]:
         agents.reset()
         t = TokenAuction("linear").run(agents, [share, 1 - share], seed=0, max_tokens=12,
-                                       stop_tokens=sorted(agents.stop_token_ids))
+                                       stop_tokens=sorted(stop))
         solo = agents.solo_generate(solo_agent, max_tokens=12)
-        assert [tok for tok in t.tokens if tok not in agents.stop_token_ids] == solo[:12]
+        assert [tok for tok in t.tokens if tok not in stop] == solo[:12]
         assert np.all(t.total_payments == 0)  # zero bid pays 0; the sole bidder has no rival
 
 
@@ -259,7 +260,7 @@ def test_llm_validation_summary_linear_has_no_violation(llm, tmp_path):
     from tokenauction.llm.batch import LLMBackend
     loaded, cfg, _ = llm
     cfg.rules, cfg.shares, cfg.seeds, cfg.max_tokens, cfg.batch = \
-        ["linear", "log_linear"], 3, [0, 1], 6, 4
+        ["linear", "log_linear"], 3, [0], 6, 4
     backend = LLMBackend(loaded, cfg.prompts(), temperature=cfg.temperature, top_p=cfg.top_p)
     results = run_demo(cfg, backend, tmp_path, log=lambda m: None)
     lin = validation_summary(results, "linear", claims_box=True)
@@ -284,8 +285,9 @@ def test_a_rule_that_claims_what_it_does_not_do_fails_the_demo(tmp_path, capsys)
                     "    q = np.exp(b @ np.log(dists) / b.sum())\n"
                     "    return q / q.sum()\n"
                     "liar.claims = {'monotone': ('box',)}\n")
+    # one seed: the false claim shows on every one of its 4 runs (with seeds 0 1: on all 8)
     rc = cli(["demo", "--synthetic", "--out", str(tmp_path / "out"), "--shares", "4", "--seeds",
-              "0", "1", "--max-tokens", "6", "--rules", f"{rule}:liar", "--no-plots"])
+              "0", "--max-tokens", "6", "--rules", f"{rule}:liar", "--no-plots"])
     out = capsys.readouterr().out
     assert rc == 1 and "demo verification: FAILED" in out
     assert "NOT as expected" in out and "box monotonicity" in out
