@@ -304,10 +304,8 @@ def load_model(model: str | os.PathLike | None = None, device: str = "auto",
     (float32, see :func:`resolve_dtype`) | "bfloat16" | "float16" | a torch dtype.
     The tokenizer pads on the left (the GGUF tokenizer pads right by default).
     On the CPU, ``small_batch=True`` (the default) runs the linear layers as
-    :func:`use_small_batch_linears` does, and a decode step of several rows attends with
-    ``tokenauction.llm.attention.decode_attention`` (two batched products): a batched decode
-    step of a few agents then costs about one single-prompt step (``benchmarks/llm.py``);
-    one row is unchanged.
+    :func:`use_small_batch_linears` does: a batched decode step of a few agents then costs
+    about one single-prompt step (``benchmarks/llm.py``); one row is unchanged.
     """
     torch, _ = require_torch()
     device, dtype = resolve_device(device), resolve_dtype(dtype)
@@ -336,7 +334,5 @@ def load_model(model: str | os.PathLike | None = None, device: str = "auto",
         tokenizer.pad_token = tokenizer.eos_token
     net = net.to(device).eval()
     if small_batch and device == "cpu":
-        from tokenauction.llm.attention import use_decode_attention
         use_small_batch_linears(net)
-        use_decode_attention(net)
     return LoadedModel(net, tokenizer, source)
