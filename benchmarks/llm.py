@@ -35,7 +35,8 @@ on a random-init model its flat rows made top-p grow k five times per step (4x t
 decode), which SmolLM2's one-agent run never does. Rounds start with an uncounted warm-up
 round, so first uses (packed weights, oneDNN kernels per row count) land outside the figures.
 The products' own ceiling (``benchmarks/llm_profile.py``): 8 rows through the packed products
-run at about one core's float32 peak (82-92 GFLOP/s on a 2-core AMD EPYC), so at one thread
+run at 82-92 GFLOP/s on a 2-core AMD EPYC (cold weights; 121 GFLOP/s, about 3/4 of a Zen 5
+core's float32 peak, on one warm MLP shape: ``benchmarks/llm_profile.py``), so at one thread
 the 8-agent step's products take 25.9 ms against 17.8 ms for one row (bound by reading 538 MB
 of weights): 69% before attention and top-p; only the second core can lift the 8-agent step
 toward 85%. On cores shared with other work, two threads wait on each other at every product

@@ -1,6 +1,6 @@
 """Where an n-agent decode step's time goes, and what the linear products can reach.
 
-Two measurements, both on the CPU in float32 (``benchmarks/llm.py`` measures the ratios):
+Three measurements, all on the CPU in float32 (``benchmarks/llm.py`` measures the ratios):
 
 1. kernels: every weight shape of the model (one decoder layer's seven projections, the
    49152 x 576 output layer, and the stacked q/k/v and gate/up weights a fused projection
@@ -12,6 +12,8 @@ Two measurements, both on the CPU in float32 (``benchmarks/llm.py`` measures the
 2. profile: torch.profiler over decode steps of ``LLMAgents`` with n agents (equal prompt
    lengths), self time per op in ms per step, the ops' total against the step's wall time
    (the rest is Python and dispatch; the profiler's own cost inflates it).
+3. what-if (``--part what-if``): the step as is against the step with attention, top-p or
+   the products' extra rows made (nearly) free (:func:`what_if`): what each costs in place.
 
 Measured (2-core AMD EPYC with AVX-512, ``--part kernels --threads 1 --cpu-time``, load
 average 3.4-3.6: the machine was shared by other work): 8 rows through the packed products
@@ -32,8 +34,33 @@ forward hooks on the 60 parent modules) measured no gain over the whole step (44
 of keys and values read: about 4x the one-row time), top-p about 6% (``topk`` over
 8 x 49152 0.9 ms).
 
-  python benchmarks/llm_profile.py                   # both parts, the installed SmolLM2
+What the kernels are (torch 2.13.0 CPU: MKL 2024.2, oneDNN v3.12; Zen 5 EPYC, 2.6 GHz,
+``torch.backends.cpu.get_cpu_capability()`` = ``AVX512``): the packed products run oneDNN's
+``brg_matmul:avx512_core`` (``ONEDNN_VERBOSE=1``) on weights in its ``AB16b64a`` layout;
+``torch.ops.mkldnn._reorder_linear_weight(w, batch_size)`` with 1, 8 or 64 picks the same
+layout. One thread, CPU time, a shared machine (load 2-6): 8 rows through 1536 x 576 117 us,
+121 GFLOP/s, about 3/4 of the core's 166 (two 512-bit FMA pipes at 2.6 GHz), while its weights
+stream at 30 GB/s (16 FLOP per 4-byte weight), what one core reads: the 82-92 GFLOP/s above
+is the output layer and cold MLP weights, not the kernel's ceiling. The output layer cut into
+2048-16384-row products (each packed): 5.8-6.5 ms at 8 rows against 5.4 whole; MKL on the
+pre-transposed weight 15.9. Attention: the 30 attention calls of an 8-agent step (86
+positions cached) take ~9 ms at one thread against ~0.7 for one row, and two ``torch.bmm``
+over the (row, key/value head) pairs cost the same as sdpa's fused kernel (timed inside the
+calls, the two stepped alternately: 9.00 against 9.47 ms with equal prompts, 9.65 against
+8.79 with left padding), so the kernel is not what costs there (a shared-prefix attention
+might be: the agents' prompts share their system prompt). Top-p on recorded SmolLM2 logits,
+8 rows: 2.1-3.1 ms against 0.39 for one row (``topk`` 0.56-0.71, the exp pass 0.40-0.58; in
+1 of 11 steps one flat row made ``topk`` grow to k = 1024 for all 8 rows). The provider's
+step takes no page faults (``ru_minflt``: 0 per 8-agent step; 34 with the auction's step).
+Two what-if runs (one thread, CPU time, load 4-7, 3 and 5 rounds): of 51-62 ms per 8-agent
+step, attention 7.0-7.4 ms, the products' extra rows 5.6-7.4, top-p about 2 (less the float64
+softmax that replaces it); the one-agent step, whose products and attention the variants
+barely change, moved by up to 3 ms: the noise of such a machine. Two-thread wall-clock
+comparisons were not possible at a load of 5-7 on the 2 cores (steps of 150-1300 ms).
+
+  python benchmarks/llm_profile.py                   # kernels and profile, the installed SmolLM2
   python benchmarks/llm_profile.py --part kernels --threads 1
+  python benchmarks/llm_profile.py --part what-if --threads 1 --cpu-time --repeats 3 --steps 12
 """
 
 from __future__ import annotations
@@ -127,10 +154,58 @@ def profile_steps(torch, loaded, n: int, steps: int, rows: int) -> None:
         print(f"  {e.key:<52} {ms:7.2f} ms/step {ms / total:6.1%}  {e.count // steps:5d} calls/step")
 
 
+def what_if(torch, loaded, ns, steps: int, rounds: int, clock) -> None:
+    """Part 3: the ms per decode step of ``LLMAgents`` with n agents as it is ("as is") and
+    with one piece made (nearly) free: attention returning zeros, top-p replaced by a float64
+    softmax, every linear product computed on the first row only and broadcast. Wrong
+    numbers, right attribution: what each piece costs inside a real step (cold weights, the
+    KV cache, the allocator) rather than alone. Variants and n interleave, the order
+    reversed every other round, after an uncounted warm-up round; medians over rounds of the
+    per-step median."""
+    import torch.nn.functional as F
+
+    import tokenauction.llm.agents as agents_module
+    linear_cls = next(type(m) for m in loaded.model.modules() if isinstance(m, torch.nn.Linear))
+    saved = (F.scaled_dot_product_attention, agents_module.nucleus, linear_cls.forward)
+
+    def first_row(self, x):
+        y = saved[2](self, x[:1])
+        return y.expand(x.shape[0], *y.shape[1:])
+    variants = {"as is": saved,
+                "no attention": (lambda q, k, v, **kw: torch.zeros_like(q),) + saved[1:],
+                "no top-p": (saved[0], lambda logits, t, p: torch.softmax(logits.double(), -1),
+                             saved[2]),
+                "one-row products": saved[:2] + (first_row,)}
+    got = {}
+    try:
+        for rnd in range(-1, rounds):  # round -1 is not counted: first uses land there
+            order = list(variants.items()) if rnd % 2 == 0 else list(variants.items())[::-1]
+            for n in ns:
+                for name, (attention, nucleus, forward) in order:
+                    F.scaled_dot_product_attention, agents_module.nucleus = attention, nucleus
+                    linear_cls.forward = forward
+                    agents, prefix, times = LLMAgents(loaded, equal_prompts(n)), [], []
+                    for step in range(3 + steps):  # the prefill and two warm-up steps untimed
+                        start = clock()
+                        prefix.append(int(agents(prefix).dists[0].argmax()))
+                        if step >= 3:
+                            times.append((clock() - start) * 1e3)
+                    if rnd >= 0:
+                        got.setdefault((n, name), []).append(statistics.median(times))
+    finally:
+        F.scaled_dot_product_attention, agents_module.nucleus, linear_cls.forward = saved
+    for n in ns:
+        base = statistics.median(got[(n, "as is")])
+        print(f"\n{n} agents: {base:.1f} ms per step as is; ms per step changed by: " + ", ".join(
+            f"{name} {statistics.median(got[(n, name)]) - base:+.1f}" for name in variants
+            if name != "as is"))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=("kernels", "profile", "both"), default="both")
+    ap.add_argument("--part", choices=("kernels", "profile", "what-if", "both"), default="both",
+                    help="both = kernels and profile")
     ap.add_argument("--agents", default="1,8")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=7)
@@ -152,6 +227,9 @@ def main(argv=None) -> int:
         loaded = load_model(device="cpu")
         for n in (int(a) for a in args.agents.split(",")):
             profile_steps(torch, loaded, n, args.steps, args.rows)
+    if args.part == "what-if":
+        what_if(torch, load_model(device="cpu"), [int(a) for a in args.agents.split(",")],
+                args.steps, args.repeats, clock)
     print(f"load average after {os.getloadavg()[0]:.1f}")
     return 0
 

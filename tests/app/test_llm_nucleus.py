@@ -60,8 +60,27 @@ def test_flat_rows_grow_k_and_ties_beyond_k_are_kept():
     out = same(logits)                 # the first 64 candidates; ties go on past them
     assert (out[0] > 0).all() and (out[1, :200] > 0).all() and (out[1, 200:] == 0).all()
     assert (out[2, :110] > 0).all() and (out[2, 110:] == 0).all()
-    alone = same(logits[2:])           # alone, k stays 64 (row 0 made it the whole vocabulary)
+    alone = same(logits[2:])           # alone: the same row, the same distribution
     assert (alone[0, :110] > 0).all() and (alone[0, 110:] == 0).all()
+    np.testing.assert_array_equal(alone[0] > 0, out[2] > 0)
+    np.testing.assert_allclose(alone[0], out[2], rtol=1e-15, atol=0)
+
+
+def test_a_flat_row_grows_k_on_its_own(monkeypatch):
+    """Only the rows whose 64 candidates fall short of top_p take more: the 8-row decode
+    step of SmolLM2 otherwise sorts 8 x 1024 candidates whenever one agent's row is flat."""
+    import torch
+    from tokenauction.llm.top_p import nucleus
+    logits = torch.randn(6, 5000, generator=torch.Generator().manual_seed(3))
+    logits[:, :5] += 12.0              # five peaked rows: 64 candidates are plenty
+    logits[3] = 1.0 + 0.01 * logits[3]  # one nearly flat row
+    calls, topk = [], torch.topk
+    monkeypatch.setattr(torch, "topk", lambda x, k, **kw: calls.append((x.shape[0], k))
+                        or topk(x, k, **kw))
+    out = nucleus(logits).numpy()
+    assert calls == [(6, 64), (1, 5000)]
+    monkeypatch.setattr(torch, "topk", topk)
+    np.testing.assert_allclose(out, same(logits), rtol=0, atol=0)
 
 
 def test_rows_at_the_decision_boundary_take_the_definition():

@@ -96,27 +96,31 @@ def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
     if (top_p >= 1 or logits.dtype != torch.float32 or logits.ndim != 2 or not logits.numel()
             or logits.shape[-1] > MAX_VOCAB):
         return nucleus_float64(logits, temperature, top_p)
+    return _nucleus_from(logits, temperature, top_p, 64)
+
+
+def _nucleus_from(logits, temperature: float, top_p: float, k: int):
+    """:func:`nucleus` of float32 rows from their ``k`` most likely tokens; a row whose ``k``
+    candidates do not reach ``top_p`` (a flat row) is computed again on its own with more
+    (:func:`_grow`), so a row's candidates never depend on the other rows of its batch."""
+    torch, _ = require_torch()
     rows, vocab = logits.shape
-    k, norm = 64, None
-    while True:
-        vals, idx = torch.topk(logits, min(k, vocab), dim=-1)  # descending: the probs' order
-        if norm is None:
-            top_logit = vals[:, :1]
-            scaled = (logits - top_logit).div_(temperature).exp_()
-            norm, x_max = block_sum(scaled), top_logit.to(torch.float64) / temperature
-            del scaled
-        mass = torch.cumsum(torch.exp(vals.to(torch.float64) / temperature - x_max), -1)
-        mass = mass / norm[:, None]
-        low = mass >= top_p - DECISION_MARGIN
-        if low.any(-1).all() or k >= vocab:
-            break
-        k = _grow(k, vocab)
+    k = min(k, vocab)
+    vals, idx = torch.topk(logits, k, dim=-1)  # descending: the probs' order
+    top_logit = vals[:, :1]
+    scaled = (logits - top_logit).div_(temperature).exp_()
+    norm, x_max = block_sum(scaled), top_logit.to(torch.float64) / temperature
+    del scaled
+    mass = torch.cumsum(torch.exp(vals.to(torch.float64) / temperature - x_max), -1)
+    mass = mass / norm[:, None]
+    low = mass >= top_p - DECISION_MARGIN
+    done = low.any(-1) | (k >= vocab)  # the others take more candidates, below
     first = torch.where(low.any(-1), low.to(torch.int8).argmax(-1), vals.shape[-1] - 1)
     threshold = vals.gather(-1, first[:, None])
     certain = (low.any(-1) & (mass.gather(-1, first[:, None])[:, 0] >= top_p + DECISION_MARGIN)
                & torch.isfinite(norm) & torch.isfinite(top_logit[:, 0])
                & (threshold[:, 0].abs() >= NEAR_ZERO_LOGIT * (1 + top_logit[:, 0].abs())))
-    if k >= vocab or bool((vals[:, -1] < threshold[:, 0]).all()):
+    if k >= vocab or bool(((vals[:, -1] < threshold[:, 0]) | ~done).all()):
         row, at = ((vals >= threshold) & certain[:, None]).nonzero(as_tuple=True)
         col = idx[row, at]  # every kept token is a candidate: the last candidate is below
     else:  # ties with the threshold may reach past the candidates: compare every token
@@ -126,6 +130,10 @@ def nucleus(logits, temperature: float = 0.7, top_p: float = 0.9):
     out = torch.zeros(rows, vocab, dtype=torch.float64, device=logits.device)
     out[row, col] = weight / total[row]
     if not bool(certain.all()):
-        unsure = (~certain).nonzero(as_tuple=True)[0]
-        out[unsure] = nucleus_float64(logits[unsure], temperature, top_p)
+        unsure = (done & ~certain).nonzero(as_tuple=True)[0]
+        if unsure.numel():
+            out[unsure] = nucleus_float64(logits[unsure], temperature, top_p)
+        later = (~done).nonzero(as_tuple=True)[0]
+        if later.numel():
+            out[later] = _nucleus_from(logits[later], temperature, top_p, _grow(k, vocab))
     return out
