@@ -273,12 +273,13 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
     :class:`properties.protocol.UserObject` the checker judges here, whose callable
     (``rule(dists, bids)`` or ``payment(rule, dists, bids)``) makes each call one request to
     the worker. A ``rule=`` that is itself a spec gets a cage of its own."""
+    from properties.cage_worker import runs_in_parent
     from properties.protocol import UserObject, read_target
     judge = rule if isinstance(rule, str) else "linear"
     cage = Cage(("check", target, kind, judge),
                 paths=paths, timeout=timeout)
     m = cage.meta
-    if m["kind"] == "rule" and (m.get("compiled") or m.get("family")) is not None:
+    if runs_in_parent(m):
         from proofs.compile import serial, serial_family  # data only: no user code here
         try:
             rule = serial_family.from_worker(m["family"]) if m.get("family") is not None \

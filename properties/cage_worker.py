@@ -86,9 +86,16 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
         meta.update(_compiled(obj))
     # a compiled rule runs in the parent, which reads its trees' constants: no literals
     # here (and no hypothesis import in this worker)
-    compiled = meta.get("compiled") is not None or meta.get("family") is not None
-    meta["literals"] = [] if compiled else _literals(obj)
+    meta["literals"] = [] if runs_in_parent(meta) else _literals(obj)
     return methods, meta
+
+
+def runs_in_parent(meta: dict) -> bool:
+    """Whether a ``check`` target's description carries a compiled rule (its trees or a
+    family's declaration, as data): the parent rebuilds it and runs it itself, so the worker
+    serves no call of it. The one test both sides apply to the description."""
+    return meta.get("kind") == "rule" and (meta.get("compiled") is not None
+                                           or meta.get("family") is not None)
 
 
 def _compiled(rule) -> dict:

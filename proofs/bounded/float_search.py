@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from proofs.bounded.counterexamples import numpy_violation
+from proofs.compile.generic_rule import sealed
 
 MARGIN = 1e-9
 #: The most batched rule calls one search makes (each one agent's whole candidate list).
@@ -51,9 +52,14 @@ def _dists(n, V, rng):
     return out
 
 
-def _rows(rule, P, B) -> np.ndarray:
-    """``q`` per bid row; a row the code declines or fails on is NaN (never a violation)."""
+def rows(rule, P, B) -> np.ndarray:
+    """``q`` per bid row; a row the code declines or fails on is NaN (never a violation).
+    A sealed compiled rule answers every row in one call (:meth:`GenericRule.rows`: its
+    batch and its ``evaluate`` are the same generated code); any other rule in one batched
+    call, and where that fails (a row declined) its rows one at a time on ``evaluate``."""
     try:
+        if sealed(rule) is None:
+            return rule.rows(P, B)
         return np.asarray(rule.batch(P, B), dtype=np.float64)
     except Exception:  # noqa: BLE001 - one row declined: the rows one at a time
         out = np.full((len(B), P.shape[1]), np.nan)
@@ -68,7 +74,7 @@ def _rows(rule, P, B) -> np.ndarray:
 def _violation(rule, P, i, base, bids, prop):
     B = np.repeat(base[None, :], len(bids), axis=0)
     B[:, i] = bids
-    Q = _rows(rule, P, B)
+    Q = rows(rule, P, B)
     bad = _out_of_box(P[i], Q, Q)
     if prop == "consistent":
         bad = bad & bad.T

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mechanism import arith
+from mechanism.bids import has_weight
 from mechanism.errors import Float64Range, InvalidInput, InvalidRule
 from mechanism.rules import Rule
 from mechanism.validation import SUM_TOL, output_defect
@@ -118,6 +119,8 @@ class GenericRule(Rule):
         for _ in range(FIDELITY_POINTS):
             P = rng.dirichlet(np.ones(V), size=n)
             b = rng.choice(FIDELITY_BIDS, size=n)
+            if not has_weight(b, ref, lam):   # W = 0: the rule declines there (no evidence)
+                continue
             try:
                 mine = np.asarray(self.fn(arith.NUMPY, list(P), list(b), ref, lam),
                                   dtype=np.float64).reshape(V)
@@ -147,7 +150,22 @@ class GenericRule(Rule):
                                                  float(np.nextafter(v, -np.inf)))})
 
     # -- numpy: the generated float64 code ------------------------------------------
-    def _batch(self, P, B, ref, lam):
+    def rows(self, P, B) -> np.ndarray:
+        """``q`` per row of the bid matrix ``B`` (validated float64 inputs), NaN on a row
+        where :meth:`evaluate` declines or fails (``W = 0``, a decline of :meth:`_defect`):
+        the generated code of :meth:`batch`, one row's failure not failing the others."""
+        B = np.asarray(B, dtype=np.float64)
+        out = np.full((len(B), P.shape[1]), np.nan)
+        ok = np.asarray(has_weight(B, self.reference, self.weight), dtype=bool).reshape(-1)
+        if ok.any():
+            Ps, ref = self.smoothed(P)
+            out[ok] = self._batch(Ps, B[ok], ref, self.weight, failed=np.nan)
+        return out
+
+    def _batch(self, P, B, ref, lam, failed=None):
+        """The generated code on every row of ``B``; a row whose output is not a
+        distribution goes to :meth:`_defect` (which raises where it declines; with
+        ``failed`` given, that row is ``failed`` instead)."""
         B = np.asarray(B, dtype=np.float64)
         n, V = P.shape
         trees = self.trees(n, V, ref is not None)
@@ -161,7 +179,13 @@ class GenericRule(Rule):
         if not ok.all():
             rows, flat = B.reshape(-1, n), Q.reshape(-1, V).copy()
             for k in np.flatnonzero(~ok.reshape(-1)):
-                flat[k] = self._defect(P, rows[k], ref, lam, flat[k])
+                if failed is None:
+                    flat[k] = self._defect(P, rows[k], ref, lam, flat[k])
+                    continue
+                try:
+                    flat[k] = self._defect(P, rows[k], ref, lam, flat[k])
+                except Exception:  # noqa: BLE001 - declined or failed there: that row only
+                    flat[k] = failed
             Q = flat.reshape(Q.shape)
         return Q
 
@@ -227,7 +251,7 @@ def compiled(fn, *, name=None, reference=None, weight=0.0, epsilon=0.0,
                        weight=weight, epsilon=epsilon, bounds=bounds)
 
 
-SEALED_METHODS = ("evaluate", "batch", "_batch", "_numpy", "_generic", "trees", "smoothed",
+SEALED_METHODS = ("evaluate", "batch", "rows", "_batch", "_numpy", "_generic", "trees", "smoothed",
                   "total_weight", "__call__", "exact", "generic_numpy", "with_reference")
 _ORIGINAL = originals(GenericRule, SEALED_METHODS)
 

@@ -136,6 +136,10 @@ def _forked(text: str, limit_s: float, options) -> str:
     hang the worker. Where there is no fork the configuration is not tried (None)."""
     if not hasattr(os, "fork"):
         return "unknown (no fork)"
+    try:  # loaded before the fork, so each child starts with the library (it was imported
+        import cvc5  # noqa: F401 - anew in every child: ~30 ms CPU per query)
+    except ImportError:  # the child says so
+        pass
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: answer, write, leave at once

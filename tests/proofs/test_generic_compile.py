@@ -277,3 +277,16 @@ def test_an_overflow_on_float_rows_is_not_blamed_on_the_rule():
                 for v in range(len(dists[0]))]
     with pytest.raises(InvalidRule):
         compiled(doubled).evaluate(P, np.array([1e156, 1.0]))
+
+
+def test_the_fidelity_check_skips_points_where_the_rule_declines():
+    """W = 0 (every bid 0, no reference) is outside every rule's domain: a seeded fidelity
+    point there is no evidence, so a rule whose capture differs only there (a zero bid
+    weighs 1 by ``is_positive``; at n=2, V=4 a point has both bids 0) still compiles, and
+    its float64 rows are computed in one call."""
+    from tests.proofs.generic_corpus import CORPUS
+    rule = CORPUS["positive_at_zero"][0]()
+    assert len(rule.trees(2, 4, False)) == 4
+    P = np.full((2, 4), 0.25)
+    Q = rule.rows(P, np.array([[0.0, 0.0], [0.0, 1.0], [1e-3, 0.0]]))
+    assert np.isnan(Q[0]).all() and np.isfinite(Q[1:]).all()

@@ -11,12 +11,29 @@ pytest.importorskip("sympy")
 
 from mechanism.orders import prefers
 from proofs.bounded import compiled_form
+from proofs.bounded.float_search import rows
 from proofs.bounded.rule_level import prove_rule_property
 from proofs.compile import generic
 from proofs.compile.capture import DeclarationError
+from proofs.compile.generic_rule import sealed
 from tests.proofs.generic_corpus import CORPUS, user_rule
 
 BIDS = np.array([0.0, 1e-3, 0.37, 0.3700000002, 0.5, 1.0, 2.0, 10.0, 1e8, 1e9, 1e301])
+
+
+def _outputs(rule, P, B):
+    """``rule.evaluate`` on every bid row (None where it declines). A sealed compiled rule
+    answers all rows in one call (:func:`proofs.bounded.float_search.rows`: the same
+    generated code, row for row); any other rule is called one row at a time."""
+    if sealed(rule) is None:
+        return [None if np.isnan(q).any() else q for q in rows(rule, P, B)]
+    out = []
+    for b in B:
+        try:
+            out.append(rule.evaluate(P, b))
+        except Exception:  # declined: no evidence
+            out.append(None)
+    return out
 
 
 def sampled_violation(rule, seed=0):
@@ -28,16 +45,14 @@ def sampled_violation(rule, seed=0):
                 P = rng.dirichlet(np.ones(V), size=n)
                 base = rng.choice(BIDS[1:8], size=n)
                 for i in range(n):
-                    for a in BIDS:
-                        for b in BIDS[BIDS > a]:
-                            lo, hi = base.copy(), base.copy()
-                            lo[i], hi[i] = a, b
-                            try:
-                                qf, qt = rule.evaluate(P, lo), rule.evaluate(P, hi)
-                            except Exception:  # declined: no evidence
-                                continue
-                            if not prefers(P[i], qt, qf, "box"):
-                                return (P.tolist(), lo.tolist(), hi.tolist())
+                    B = np.repeat(base[None, :], len(BIDS), axis=0)
+                    B[:, i] = BIDS
+                    Q = _outputs(rule, P, B)
+                    for a in range(len(BIDS)):
+                        for b in range(a + 1, len(BIDS)):
+                            if Q[a] is not None and Q[b] is not None and \
+                                    not prefers(P[i], Q[b], Q[a], "box"):
+                                return (P.tolist(), B[a].tolist(), B[b].tolist())
     return None
 
 
