@@ -70,8 +70,10 @@ def _weighed(rule, bm):
     rule's own ``evaluate`` is called (an override is judged by what it returns)."""
     if not isinstance(rule, R.Rule):
         return rule, has_weight(bm).reshape(len(bm)).tolist()
-    stock = type(rule).total_weight is R.Rule.total_weight
-    fast = stock and type(rule).evaluate is R.Rule.evaluate and bool((bm >= 0).all())
+    own = vars(rule)   # a method replaced on the instance is not the stock one either
+    stock = type(rule).total_weight is R.Rule.total_weight and "total_weight" not in own
+    fast = stock and type(rule).evaluate is R.Rule.evaluate and "evaluate" not in own \
+        and bool((bm >= 0).all())
     return (rule.evaluate_weighted if fast else rule.evaluate), grid_has_weight(rule, bm, stock)
 
 

@@ -221,3 +221,22 @@ def test_the_weight_recheck_is_skipped_only_for_the_stock_evaluate(monkeypatch):
         Target(sub).batch(P, bm)
     with pytest.raises(Undefined, match="W = 0"):
         Target(wta).batch(P, GRID[[0, 3]] * np.array([1.0, 0.0]))
+
+
+def test_a_method_replaced_on_the_instance_is_called():
+    """A stock Rule whose ``evaluate`` or ``total_weight`` is replaced on the instance (not
+    the class) is not the stock rule: the replaced method is what is judged (without the
+    ``vars(rule)`` test the fast path returns the stock aggregate for both)."""
+    import copy
+    bm = GRID[[0, 1, 2, 4]]
+    declining = copy.copy(get_rule("winner_take_all"))
+
+    def declines(P, b):
+        raise InvalidInput("declined by the instance's evaluate", value=None)
+    declining.evaluate = declines
+    with pytest.raises(Undefined, match="declined by the instance's evaluate"):
+        Target(declining).batch(P, bm)
+    weightless = copy.copy(get_rule("winner_take_all"))
+    weightless.total_weight = lambda b: 0.0     # W = 0 at every profile: undefined everywhere
+    with pytest.raises(Undefined, match="W = 0"):
+        Target(weightless).batch(P, bm)
