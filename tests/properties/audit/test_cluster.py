@@ -4,12 +4,15 @@ reported as such without stopping the others. One cluster for the module."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
 import pytest
 
-distributed = pytest.importorskip("distributed")
+if importlib.util.find_spec("distributed") is None:  # (imported by the fixture, not at collection)
+    pytest.skip("could not import 'distributed': pip install 'tokenauction[scale]'",
+                allow_module_level=True)
 
 from mechanism.transcript import JSONL  # noqa: E402
 from properties.audit.cluster import audit_many, find_runs, local_cluster  # noqa: E402
@@ -22,6 +25,7 @@ from tests.helpers.recording import record, tamper  # noqa: E402
 @pytest.fixture(scope="module")
 def client():
     import dask
+    import distributed
 
     # one retry (not Dask's default 3): a run that kills every worker costs two restarts
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
