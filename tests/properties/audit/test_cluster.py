@@ -4,15 +4,14 @@ reported as such without stopping the others. One cluster for the module."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-if importlib.util.find_spec("distributed") is None:  # (imported by the fixture, not at collection)
-    pytest.skip("could not import 'distributed': pip install 'tokenauction[scale]'",
-                allow_module_level=True)
+from tests.helpers.requires import require
+
+require("distributed")  # (imported by the cluster fixture, not at collection)
 
 from mechanism.transcript import JSONL  # noqa: E402
 from properties.audit.cluster import audit_many, find_runs, local_cluster  # noqa: E402
