@@ -16,6 +16,7 @@ import pytest
 def require(*modules: str) -> None:
     """Skip the calling test module when one of ``modules`` (top-level names) is not
     installed, with importorskip's reason; import none of them."""
+    __tracebackhide__ = True  # the skip is reported at the calling module's line
     for name in modules:
         if importlib.util.find_spec(name) is None:
             pytest.skip(f"could not import {name!r}: No module named {name!r}",
