@@ -427,7 +427,7 @@ def test_cache_holds_the_same_model(loaded):
 @pytest.mark.cuda
 @pytest.mark.llm
 @needs_model
-@pytest.mark.skipif(not HAVE_TORCH or not __import__("torch").cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.skipif("not HAVE_TORCH or not __import__('torch').cuda.is_available()", reason="no CUDA GPU")
 def test_cuda_matches_cpu(loaded):
     from tokenauction.llm.agents import LLMAgents, load_model
     gpu = load_model(device="cuda")
@@ -504,7 +504,7 @@ def test_gguf_file_is_accepted(tmp_path):
 @pytest.mark.cuda
 @pytest.mark.llm
 @needs_model
-@pytest.mark.skipif(not HAVE_TORCH or not __import__("torch").cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.skipif("not HAVE_TORCH or not __import__('torch').cuda.is_available()", reason="no CUDA GPU")
 def test_cuda_run_batch_matches_cpu(loaded):
     from tokenauction.llm.agents import LLMAgents, load_model
     from tokenauction.llm.batch import RunBatch

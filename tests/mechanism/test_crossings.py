@@ -13,8 +13,6 @@ references that do not split: within the reported error, and the error within th
 
 import numpy as np
 import pytest
-from scipy.integrate import quad
-from scipy.optimize import brentq
 
 from mechanism import crossings, expected_payments, get_rule
 from mechanism.bids import with_bid
@@ -27,6 +25,8 @@ from tests.mechanism.test_payments import REAL_STEP
 
 def _definition_payment(rule, P, b, i):
     """``(Z_i, error)`` of Myerson's identity on the definition, split at the kinks."""
+    from scipy.integrate import quad  # imported here: collecting this module needs no scipy
+    from scipy.optimize import brentq
     q0 = rule.evaluate(P, with_bid(b, i, 0.0))
     bi = float(b[i])
 

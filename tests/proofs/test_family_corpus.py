@@ -5,8 +5,9 @@ bugs in the calculus and in the type check make the judge fail."""
 
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from mechanism.errors import InvalidInput, InvalidRule  # noqa: E402
 from mechanism.verdicts import Verdict  # noqa: E402

@@ -6,8 +6,9 @@ violates a PROVED target) and no PROVED sits beside a REFUTED in its scope. Plan
 import numpy as np
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from mechanism.orders import prefers
 from proofs.bounded import compiled_form

@@ -6,8 +6,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from tests.helpers.requires import require
+
 z3 = pytest.importorskip("z3")
-sympy = pytest.importorskip("sympy")
+require("sympy")
 
 from mechanism.arith import FRACTION
 from mechanism.errors import InvalidInput, InvalidRule
@@ -139,6 +141,8 @@ def test_symbolic_positivity_is_a_case_split_not_an_assumption():
     """An undecided is_positive is compiled as ite(x > 0, ., .) on both feasible sides;
     nothing is assumed, so the bid domain keeps bid 0. A side no input reaches (every bid
     0 without a reference: W = 0) is not explored."""
+    import sympy
+
     from proofs.compile import tree as T
     from proofs.compile.generic import capture_rule
 
@@ -156,6 +160,8 @@ def test_symbolic_positivity_is_a_case_split_not_an_assumption():
 
 
 def test_rule_by_name_and_numpy_scalars():
+    import sympy
+
     assert prove_rule_property("winner_take_all", "monotone", "box", max_agents=2,
                                max_tokens=2).verdict is Verdict.PROVED
     with pytest.raises(InvalidInput):

@@ -4,7 +4,9 @@ with a witness that the numpy reference confirms."""
 import numpy as np
 import pytest
 
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("sympy")
 
 from mechanism.divergences import kl
 from mechanism.orders import prefers

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from mechanism.verdicts import Scope, Verdict
 from tokenauction.cli import main as cli_main

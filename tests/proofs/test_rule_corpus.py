@@ -5,8 +5,9 @@ The compiled corpus and its planted bugs: tests/proofs/test_generic_corpus.py.""
 import numpy as np
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from mechanism.orders import prefers
 from mechanism.rules import Rule

@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-pytest.importorskip("sympy")
-pytest.importorskip("z3")
+from tests.helpers.requires import require
+
+require("sympy", "z3")
 
 from proofs.cli import load_claims
 from proofs.registry import CLAIMS

@@ -2,8 +2,9 @@
 
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from tokenauction.cli import main as cli_main
 

@@ -5,8 +5,9 @@ re-run on the numpy reference; and the hook in proofs.bounded.rule_level."""
 import numpy as np
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from mechanism.errors import InvalidInput
 from mechanism.orders import prefers

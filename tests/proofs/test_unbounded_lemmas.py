@@ -5,8 +5,9 @@ must make its claim no longer PROVED."""
 import numpy as np
 import pytest
 
-pytest.importorskip("z3")
-pytest.importorskip("sympy")
+from tests.helpers.requires import require
+
+require("z3", "sympy")
 
 from mechanism.rules import get_rule
 from mechanism.verdicts import Verdict

@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-distributed = pytest.importorskip("distributed")
+from tests.helpers.requires import require
+
+require("distributed")  # (imported by the cluster fixture, not at collection)
 
 from mechanism.transcript import JSONL  # noqa: E402
 from properties.audit.cluster import audit_many, find_runs, local_cluster  # noqa: E402
@@ -22,6 +24,7 @@ from tests.helpers.recording import record, tamper  # noqa: E402
 @pytest.fixture(scope="module")
 def client():
     import dask
+    import distributed
 
     # one retry (not Dask's default 3): a run that kills every worker costs two restarts
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):

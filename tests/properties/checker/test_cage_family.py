@@ -11,7 +11,9 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("z3")
+from tests.helpers.requires import require
+
+require("z3")
 
 from tests.helpers.recording import run_cli
 
