@@ -16,7 +16,6 @@ import hashlib
 
 from mechanism.records import line_hash
 
-from properties.audit.blocks import Pending, SparseRows
 
 
 def _chain_ok(lines: list[bytes], recs: list[dict], prev: str) -> bool:
@@ -41,20 +40,10 @@ def _blocks(side, locs: list[dict], offset: int):
         blob, decoded = side.block(off, length)
         if hashlib.sha256(blob).hexdigest() != loc["sha256"]:
             return None
-        if side.sparse:
-            if not isinstance(decoded, SparseRows):
-                if isinstance(decoded, Pending):
-                    return None
-                try:
-                    decoded = side.decode(blob, decoded)
-                except ValueError:  # InvalidInput is a ValueError
-                    return None
-            out.append(decoded)
-        else:
-            try:
-                out.append(side.decode(blob, decoded))
-            except ValueError:
-                return None
+        try:
+            out.append(side.decode(blob, decoded))
+        except ValueError:  # InvalidInput is a ValueError
+            return None
         offset = off + length
     return out
 

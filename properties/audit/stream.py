@@ -35,7 +35,7 @@ from mechanism.records import MAX_LINE, line_hash, parse_line, parse_lines
 from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
 from properties.audit import schema as S
-from properties.audit.blocks import Pending, SparseRows, decode_blocks, decode_sparse
+from properties.audit.blocks import SparseRows, decode_blocks, decode_sparse
 from properties.audit.clean_batch import clean_batch
 from properties.audit.tally import AuditReport, Divergence
 
@@ -179,13 +179,13 @@ class _Side:
         return self.fh.read(length), None
 
     def decode(self, blob, decoded):
+        """The rows of ``blob``: ``decoded`` if read ahead, else read here (raising the
+        error of :func:`mechanism.transcript.decode_rows` for a block it refuses)."""
         if not self.sparse:
             return decode_rows(blob, self.n_rows, self.V)
         if isinstance(decoded, SparseRows):
             return decoded
-        if isinstance(decoded, Pending):
-            return decoded.decode()
-        return decode_sparse(blob, self.n_rows, self.V)
+        return decode_sparse(bytes(blob), self.n_rows, self.V)
 
 
 class _Walk:
