@@ -66,7 +66,11 @@ def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -
         if down.size:
             starts = (np.cumsum(nnz) - nnz)[nnz > 0]         # sorted: a binary search
             at = np.minimum(np.searchsorted(starts, down), starts.size - 1)
-            bad = np.union1d(bad, down[starts[at] != down])
+            down = down[starts[at] != down]
+            if down.size:  # (np.union1d, but no np.unique: its first call imports numpy.ma)
+                bad = np.concatenate((bad, down))
+                bad.sort()
+                bad = bad[np.concatenate(([True], bad[1:] != bad[:-1]))]
     return bad
 
 

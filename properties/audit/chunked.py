@@ -155,13 +155,13 @@ class ChunkAuditor:
         dense = np.array([self._dense(it) for it in items], dtype=bool)
         slices = _slices(items, dense)
         if len(slices) == 1:
-            return self._check(items)
+            return self._check(items, bool(dense[0]))
         ok = np.zeros(m, dtype=bool)
         want = np.zeros((m, self.n))
         ident = np.zeros((m, self.n)) if self.check_properties else None
         errs = (0.0, 0.0)
         for at in slices:
-            ok[at] = self._check([items[k] for k in at])
+            ok[at] = self._check([items[k] for k in at], bool(dense[at[0]]))
             want[at] = self.replayed[0]
             if ident is not None:
                 ident[at] = self.replayed[1]
@@ -176,11 +176,10 @@ class ChunkAuditor:
         every row stores every token)."""
         return item.rows.idx.size == item.rows.n_rows * self.V
 
-    def _check(self, items: list[VerifiedStep]) -> np.ndarray:
-        """Per step of ``items`` (all dense, or all not: :meth:`_check_groups`): whether it
-        passes every check here."""
+    def _check(self, items: list[VerifiedStep], dense: bool) -> np.ndarray:
+        """Per step of ``items`` (all dense, or all not, as ``dense`` says:
+        :meth:`_check_groups`): whether it passes every check here."""
         n = self.n
-        dense = all(self._dense(it) for it in items)
         b = np.array([it.record["bids"] for it in items], dtype=np.float64)        # (m, n)
         z = np.array([it.record["payments"] for it in items], dtype=np.float64)    # (m, n)
         ok, u0 = self._uniforms(items)
@@ -192,12 +191,7 @@ class ChunkAuditor:
         S, S_e = e.weighted_sum(weight, self.V)                                    # W q
         ok &= self._tokens(items, ok, e, S, np.where(W > 0, W, 1.0), u0)
         # closed-form payments (the reference's row adds to bins that are dropped)
-        term = e.repeat(np.repeat(W, e.R))                   # |W p - S| - S, in place
-        term *= e.val
-        term -= S_e
-        np.abs(term, out=term)
-        term -= S_e
-        T = e.per_row(term)[:, :n]
+        T = e.tv_sums(W, S_e)[:, :n]
         total = np.bincount(e.key_step, weights=S, minlength=len(items))
         B = W[:, None] - b
         good = (b > 0) & (B > 0)
@@ -312,10 +306,11 @@ def audit_stream(run_dir, header, report, step, *, chunks: ChunkAuditor | None =
         items, chunk, size = chunk, [], 0
         ok, errs = _filter(chunks, items)
         step.passed(int(ok.sum()))  # counts only: their order does not matter
-        for k, (item, ops) in enumerate(items):
-            apply(ops)
+        for passed, (item, ops) in zip(ok.tolist(), items):
+            if ops:
+                apply(ops)
             report.steps_read += 1
-            if not ok[k]:
+            if not passed:
                 if isinstance(item.rows, SparseRows):
                     item = VerifiedStep(item.line, item.record,
                                         decode_rows(item.rows.blob, item.rows.n_rows,

@@ -12,8 +12,6 @@ stream reads the batch one line at a time, which records each divergence in orde
 
 from __future__ import annotations
 
-import hashlib
-
 from mechanism.records import line_hash
 
 
@@ -37,8 +35,8 @@ def _blocks(side, locs: list[dict], offset: int):
         off, length = loc["offset"], loc["length"]
         if off != offset or off + length > side.size or loc["rows"] != side.n_rows:
             return None
-        blob, decoded = side.block(off, length)
-        if hashlib.sha256(blob).hexdigest() != loc["sha256"]:
+        blob, decoded, digest = side.block(off, length)
+        if digest != loc["sha256"]:
             return None
         try:
             out.append(side.decode(blob, decoded))
