@@ -155,13 +155,13 @@ class ChunkAuditor:
         dense = np.array([self._dense(it) for it in items], dtype=bool)
         slices = _slices(items, dense)
         if len(slices) == 1:
-            return self._check(items, bool(dense[0]))
+            return self._check(items)
         ok = np.zeros(m, dtype=bool)
         want = np.zeros((m, self.n))
         ident = np.zeros((m, self.n)) if self.check_properties else None
         errs = (0.0, 0.0)
         for at in slices:
-            ok[at] = self._check([items[k] for k in at], bool(dense[at[0]]))
+            ok[at] = self._check([items[k] for k in at])
             want[at] = self.replayed[0]
             if ident is not None:
                 ident[at] = self.replayed[1]
@@ -176,10 +176,11 @@ class ChunkAuditor:
         every row stores every token)."""
         return item.rows.idx.size == item.rows.n_rows * self.V
 
-    def _check(self, items: list[VerifiedStep], dense: bool) -> np.ndarray:
-        """Per step of ``items`` (all dense, or all not, as ``dense`` says:
-        :meth:`_check_groups`): whether it passes every check here."""
+    def _check(self, items: list[VerifiedStep]) -> np.ndarray:
+        """Per step of ``items`` (all dense, or all not: :meth:`_check_groups`): whether it
+        passes every check here."""
         n = self.n
+        dense = all(self._dense(it) for it in items)
         b = np.array([it.record["bids"] for it in items], dtype=np.float64)        # (m, n)
         z = np.array([it.record["payments"] for it in items], dtype=np.float64)    # (m, n)
         ok, u0 = self._uniforms(items)
