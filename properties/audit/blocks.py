@@ -8,8 +8,10 @@ headers, then all indices and all values joined and read by numpy once);
 :func:`mechanism.transcript.decode_rows` refuses (a row past its block, a negative
 count, a token outside ``0..V-1``, tokens not increasing within a row, a stored zero),
 by raising its very error (the one-block reader calls it; a refused block of a batch
-comes back :class:`Pending`, read alone when its step is reached), so the sparse and the
-dense reading of a run record the same divergences; the filter
+comes back None, read alone by :func:`decode_sparse` when its step is reached), so the
+sparse and the dense reading of a run record the same divergences. So every
+:class:`SparseRows` holds, per row, tokens strictly increasing in ``0..V-1`` and no
+stored zero: a row of ``V`` entries is every token. The filter
 (:mod:`properties.audit.chunked`) judges the values.
 """
 
@@ -45,7 +47,7 @@ def decode_sparse(blob: bytes, n_rows: int, V: int) -> SparseRows:
     """The block without densifying it: :func:`decode_blocks` of this one block; a
     malformed block goes through :func:`decode_rows`, so it fails with the same error."""
     block = decode_blocks(blob, [(0, len(blob))], n_rows, V)[0]
-    if isinstance(block, Pending):
+    if block is None:
         decode_rows(bytes(blob), n_rows, V)  # raises the canonical error
         raise AssertionError(f"a refused block that decode_rows accepts ({n_rows} rows)")
     return block
@@ -64,7 +66,11 @@ def refused_entries(idx: np.ndarray, val: np.ndarray, nnz: np.ndarray, V: int) -
         if down.size:
             starts = (np.cumsum(nnz) - nnz)[nnz > 0]         # sorted: a binary search
             at = np.minimum(np.searchsorted(starts, down), starts.size - 1)
-            bad = np.union1d(bad, down[starts[at] != down])
+            down = down[starts[at] != down]
+            if down.size:  # (np.union1d, but no np.unique: its first call imports numpy.ma)
+                bad = np.concatenate((bad, down))
+                bad.sort()
+                bad = bad[np.concatenate(([True], bad[1:] != bad[:-1]))]
     return bad
 
 
@@ -121,8 +127,8 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     """The blocks at ``spans`` (byte ``(start, length)`` in ``region``) decoded at once:
     per block the :class:`SparseRows` that :func:`decode_sparse` gives, its arrays views
     of one array for all blocks (one join and one ``frombuffer`` of each kind); a block
-    that :func:`decode_sparse` would refuse comes back as :class:`Pending`, which raises
-    that error when decoded."""
+    that :func:`decode_sparse` would refuse comes back as None (:func:`decode_sparse`
+    of its bytes raises that error)."""
     view = memoryview(region)
     aligned = all(a % 4 == 0 for a, _ in spans)
     idx, val, counts, fits = _walk_words(region, spans, n_rows) if aligned and n_rows \
@@ -138,23 +144,12 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     for (start, length), fit in zip(spans, fits):
         blob = view[start:start + length]
         if not fit:
-            out.append(Pending(blob, n_rows, V))
+            out.append(None)
             continue
         hi = int(ends[g])
-        out.append(Pending(blob, n_rows, V) if refused[g] else
+        out.append(None if refused[g] else
                    SparseRows(blob, n_rows, V, nnz[g * n_rows:(g + 1) * n_rows],
                               all_idx[lo:hi], all_val[lo:hi]))
         g, lo = g + 1, hi
     return out
 
-
-@dataclass
-class Pending:
-    """A block :func:`decode_blocks` did not decode: :meth:`decode` reads it alone."""
-
-    blob: memoryview
-    n_rows: int
-    V: int
-
-    def decode(self) -> SparseRows:
-        return decode_sparse(bytes(self.blob), self.n_rows, self.V)

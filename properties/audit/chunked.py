@@ -51,8 +51,6 @@ CHUNK_ENTRIES = 1 << 21
 #: The filter's arithmetic runs on slices of a chunk this large (cache-sized arrays).
 SLICE_STEPS = 128
 SLICE_ENTRIES = 1 << 17
-#: Steps per cumulative sum of the token check (bounds its round-off).
-TOKEN_STEPS = 256
 #: Slack kept from every threshold before a step passes here (else the serial path runs).
 MARGIN = 1e-10
 #: Gauss-Legendre nodes for the identity (and half as many for its error estimate).
@@ -172,10 +170,11 @@ class ChunkAuditor:
         return ok
 
     def _dense(self, item: VerifiedStep) -> bool:
-        """Every row of the step stores exactly the tokens ``0..V-1``."""
-        idx = item.rows.idx
-        return idx.size == item.rows.n_rows * self.V and \
-            bool((idx.reshape(-1, self.V) == np.arange(self.V, dtype=idx.dtype)).all())
+        """Every row of the step stores exactly the tokens ``0..V-1``: ``V`` entries a row
+        (a block :func:`properties.audit.blocks.decode_blocks` reads holds, per row, tokens
+        strictly increasing in ``0..V-1``, so at most ``V``, and exactly ``V`` only when
+        every row stores every token)."""
+        return item.rows.idx.size == item.rows.n_rows * self.V
 
     def _check(self, items: list[VerifiedStep]) -> np.ndarray:
         """Per step of ``items`` (all dense, or all not: :meth:`_check_groups`): whether it
@@ -193,12 +192,7 @@ class ChunkAuditor:
         S, S_e = e.weighted_sum(weight, self.V)                                    # W q
         ok &= self._tokens(items, ok, e, S, np.where(W > 0, W, 1.0), u0)
         # closed-form payments (the reference's row adds to bins that are dropped)
-        term = e.repeat(np.repeat(W, e.R))                   # |W p - S| - S, in place
-        term *= e.val
-        term -= S_e
-        np.abs(term, out=term)
-        term -= S_e
-        T = e.per_row(term)[:, :n]
+        T = e.tv_sums(W, S_e)[:, :n]
         total = np.bincount(e.key_step, weights=S, minlength=len(items))
         B = W[:, None] - b
         good = (b > 0) & (B > 0)
@@ -237,29 +231,24 @@ class ChunkAuditor:
     def _tokens(self, items, ok, e, S, Wsafe, u0) -> np.ndarray:
         """Per step: the recorded token is the inverse CDF of ``q = S / W`` at ``u_0``,
         with ``u_0`` farther than ``MARGIN`` from both ends of its token's interval. One
-        cumulative sum per ``TOKEN_STEPS`` steps (each step's starts where the last one
-        ended; at most ``TOKEN_STEPS`` in all, so its round-off stays far below ``MARGIN``)."""
+        cumulative sum for the slice (each step's starts where the last one ended; a slice
+        has at most ``SLICE_STEPS`` steps, each adding at most 1 + ``EXACT_TOL``, so its
+        round-off stays far below ``MARGIN``)."""
         m = len(items)
-        first = np.searchsorted(e.key_step, np.arange(m + 1))      # each step's first key
         token = np.array([it.record["token"] for it in items], dtype=np.int64)
-        # steps already failed add nothing (a NaN or a huge sum would spoil the later ones)
-        q = np.where(ok[e.key_step], S / Wsafe[e.key_step], 0.0)
         out = np.zeros(m, dtype=bool)
-        for a in range(0, m, TOKEN_STEPS):
-            b = min(m, a + TOKEN_STEPS)
-            lo, hi = first[a], first[b]
-            if hi == lo:
-                continue
-            c = np.cumsum(q[lo:hi])
-            f = first[a:b + 1] - lo
-            base = np.concatenate(([0.0], c))[f[:-1]]              # the sum before the step
-            x = base + u0[a:b]
-            t = np.searchsorted(c, x, side="right")                # the token's key
-            tc = np.minimum(t, c.size - 1)
-            below = np.where(t > f[:-1], c[np.maximum(tc - 1, 0)], base)
-            out[a:b] = (ok[a:b] & (t < f[1:]) & (c[tc] - x > MARGIN) & (x - below > MARGIN)
-                        & (e.uniq[lo:hi][tc] - np.arange(a, b) * self.V == token[a:b]))
-        return out
+        if not e.key_step.size:
+            return out
+        f = np.searchsorted(e.key_step, np.arange(m + 1))          # each step's first key
+        # steps already failed add nothing (a NaN or a huge sum would spoil the later ones)
+        c = np.cumsum(np.where(ok[e.key_step], S / Wsafe[e.key_step], 0.0))
+        base = np.concatenate(([0.0], c))[f[:-1]]                  # the sum before the step
+        x = base + u0
+        t = np.searchsorted(c, x, side="right")                    # the token's key
+        tc = np.minimum(t, c.size - 1)
+        below = np.where(t > f[:-1], c[np.maximum(tc - 1, 0)], base)
+        return (ok & (t < f[1:]) & (c[tc] - x > MARGIN) & (x - below > MARGIN)
+                & (e.uniq[tc] - np.arange(m) * self.V == token))
 
 
 def _slices(items: list[VerifiedStep], dense: np.ndarray) -> list[np.ndarray]:
@@ -318,10 +307,11 @@ def audit_stream(run_dir, header, report, step, *, chunks: ChunkAuditor | None =
         items, chunk, size = chunk, [], 0
         ok, errs = _filter(chunks, items)
         step.passed(int(ok.sum()))  # counts only: their order does not matter
-        for k, (item, ops) in enumerate(items):
-            apply(ops)
+        for passed, (item, ops) in zip(ok.tolist(), items):
+            if ops:
+                apply(ops)
             report.steps_read += 1
-            if not ok[k]:
+            if not passed:
                 if isinstance(item.rows, SparseRows):
                     item = VerifiedStep(item.line, item.record,
                                         decode_rows(item.rows.blob, item.rows.n_rows,

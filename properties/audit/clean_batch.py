@@ -12,11 +12,8 @@ stream reads the batch one line at a time, which records each divergence in orde
 
 from __future__ import annotations
 
-import hashlib
-
 from mechanism.records import line_hash
 
-from properties.audit.blocks import Pending, SparseRows
 
 
 def _chain_ok(lines: list[bytes], recs: list[dict], prev: str) -> bool:
@@ -38,23 +35,13 @@ def _blocks(side, locs: list[dict], offset: int):
         off, length = loc["offset"], loc["length"]
         if off != offset or off + length > side.size or loc["rows"] != side.n_rows:
             return None
-        blob, decoded = side.block(off, length)
-        if hashlib.sha256(blob).hexdigest() != loc["sha256"]:
+        blob, decoded, digest = side.block(off, length)
+        if digest != loc["sha256"]:
             return None
-        if side.sparse:
-            if not isinstance(decoded, SparseRows):
-                if isinstance(decoded, Pending):
-                    return None
-                try:
-                    decoded = side.decode(blob, decoded)
-                except ValueError:  # InvalidInput is a ValueError
-                    return None
-            out.append(decoded)
-        else:
-            try:
-                out.append(side.decode(blob, decoded))
-            except ValueError:
-                return None
+        try:
+            out.append(side.decode(blob, decoded))
+        except ValueError:  # InvalidInput is a ValueError
+            return None
         offset = off + length
     return out
 

@@ -60,7 +60,7 @@ def test_walk_words_equals_walk(seed):
         try:  # the reference reader of the side file, row by row
             want = decode_rows(region[s:s + length], n_rows, V)
         except ValueError:
-            assert isinstance(block, blocks.Pending)
+            assert block is None
             continue
         assert isinstance(block, blocks.SparseRows)
         rows = np.repeat(np.arange(n_rows), block.nnz)
@@ -68,6 +68,41 @@ def test_walk_words_equals_walk(seed):
         got[rows, block.idx] = block.val
         np.testing.assert_array_equal(got, want)
         assert block.val.size == np.count_nonzero(want)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_decoded_rows_need_no_token_check(seed):
+    """What the filter no longer re-checks (chunked's dense test, Entries.rows_ok): every
+    row decode_blocks gives has tokens strictly increasing in 0..V-1 and no stored zero,
+    so a row of V entries is exactly 0..V-1; a block whose tokens repeat, go down or
+    leave 0..V-1 is refused (None)."""
+    rng = np.random.default_rng(100 + seed)
+    n_rows, V = int(rng.integers(1, 4)), 6
+    parts = []
+    for _ in range(12):
+        P = np.where(rng.random((n_rows, V)) < rng.choice([0.3, 1.0]),
+                     rng.random((n_rows, V)) + 0.01, 0.0)
+        data = bytearray(encode_rows(P))
+        k = struct.unpack_from("<i", data, 0)[0]
+        if k >= 2 and rng.random() < 0.5:  # row 0's tokens: swapped, repeated or out of range
+            a, b = struct.unpack_from("<2i", data, 4)
+            struct.pack_into("<2i", data, 4, *rng.choice([(b, a), (a, a), (a, V), (-1, b)]))
+        parts.append(bytes(data))
+    spans, at = [], 0
+    for p in parts:
+        spans.append((at, len(p)))
+        at += len(p)
+    for block, part in zip(blocks.decode_blocks(b"".join(parts), spans, n_rows, V), parts):
+        ids = np.frombuffer(part, "<i4", 2, 4) if len(part) >= 12 else np.zeros(0)
+        if ids.size == 2 and struct.unpack_from("<i", part)[0] >= 2 and \
+                not (0 <= ids[0] < ids[1] < V):
+            assert block is None
+            continue
+        assert isinstance(block, blocks.SparseRows)
+        for row in np.split(block.idx, np.cumsum(block.nnz)[:-1]):
+            assert ((0 <= row) & (row < V)).all() and (np.diff(row) > 0).all()
+            assert row.size < V or (row == np.arange(V)).all()
+        assert block.val.all()
 
 
 def test_a_row_past_its_block():

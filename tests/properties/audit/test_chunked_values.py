@@ -99,8 +99,12 @@ def test_a_forged_step_never_passes_the_filter(tmp_path, forge):
 @pytest.mark.parametrize("defect", ["repeated", "swapped", "negative", "nan", "huge"])
 def test_a_malformed_row_never_passes_the_filter(tmp_path, defect):
     """Rows the filter's arithmetic does not cover (tokens not increasing within a row,
-    values not finite or negative) go to the serial path, wherever they sit in the chunk."""
+    values not finite or negative) go to the serial path, wherever they sit in the chunk.
+    Tokens not increasing never reach the filter: the reader refuses their block
+    (properties.audit.blocks.decode_blocks gives None, decode_sparse raises decode_rows's
+    error), so the step is read alone and its divergence written by the serial path."""
     from dataclasses import replace
+    from properties.audit.blocks import decode_blocks, decode_sparse
     run = top_p_run(tmp_path / "a", 4, False, 4)
     header, auction, items, ok, _ = filter_values(run)
     for k in (int(np.flatnonzero(ok)[2]), int(np.flatnonzero(ok)[-1])):
@@ -115,6 +119,24 @@ def test_a_malformed_row_never_passes_the_filter(tmp_path, defect):
         else:
             val[j] = {"negative": -1e-300, "nan": np.nan, "huge": 1e300}[defect]
         items[k].rows = replace(rows, idx=idx, val=val)
+        if defect in ("repeated", "swapped"):
+            blob = _encode(items[k].rows)
+            assert decode_blocks(blob, [(0, len(blob))], rows.n_rows, rows.V) == [None]
+            with pytest.raises(ValueError, match="strictly increasing"):
+                decode_sparse(blob, rows.n_rows, rows.V)
+    if defect in ("repeated", "swapped"):
+        return
     aud = chunked.ChunkAuditor(header, 1e-9, 1e-6, chunked.payment_method(auction, header), True)
     again = aud.check([(it, []) for it in items])
     assert again.sum() == ok.sum() - 2 and not again[k]
+
+
+def _encode(rows) -> bytes:
+    """A block's bytes as the side file stores them, for these rows as given."""
+    import struct
+    out, at = [], 0
+    for k in rows.nnz.tolist():
+        out += [struct.pack("<i", k), rows.idx[at:at + k].astype("<i4").tobytes(),
+                rows.val[at:at + k].astype("<f8").tobytes()]
+        at += k
+    return b"".join(out)
