@@ -24,7 +24,6 @@ line boundary is caught; its absence is a divergence (the run was cut short).
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -129,22 +128,19 @@ def _read_block(side: "_Side", loc, line: int, step, report: AuditReport,
 class _Side:
     """``reports.bin``: each step's block by seek and read, or, for a batch of lines read
     at once (:meth:`prefetch`), from one read of their contiguous blocks, decoded together
-    (:func:`properties.audit.blocks.decode_blocks`). The bytes are the same either way.
-    With ``pool`` (an executor), a read-ahead region's SHA-256 digests are computed there
-    while the blocks are decoded here (``hashlib`` lets go of the GIL on large inputs)."""
+    (:func:`properties.audit.blocks.decode_blocks`). The bytes are the same either way."""
 
-    def __init__(self, fh, size: int, header: dict, sparse: bool, pool=None):
-        self.fh, self.size, self.sparse, self.pool = fh, size, sparse, pool
+    def __init__(self, fh, size: int, header: dict, sparse: bool):
+        self.fh, self.size, self.sparse = fh, size, sparse
         self.n_rows = int(header["n"]) + (1 if header.get("has_reference") else 0)
         self.V = int(header["V"])
         self.ahead: dict = {}  # offset -> (length, blob, decoded block)
-        self.digests: dict = {}  # offset -> (the region's digests, to come; position)
 
     def prefetch(self, locs: list[dict]) -> None:
         """Read ahead the blocks at ``locs`` (validated ``reports`` objects): each run of
         contiguous blocks inside the file in one read, ``REGION_BYTES`` at most in all (the
         blocks after those are read one by one)."""
-        self.ahead, self.digests = {}, {}
+        self.ahead = {}
         group: list = []
         room = REGION_BYTES
         for loc in locs:
@@ -167,27 +163,22 @@ class _Side:
         self.fh.seek(start)
         region = self.fh.read(stop - start)
         spans = [(loc["offset"] - start, loc["length"]) for loc in group]
-        view = memoryview(region)
-        blobs = [view[s:s + length] for s, length in spans]
-        digests = self.pool.submit(_digests, blobs) if self.pool is not None else None
         decoded = decode_blocks(region, spans, self.n_rows, self.V) if self.sparse \
             else [None] * len(spans)
-        for k, ((s, length), blob, d) in enumerate(zip(spans, blobs, decoded)):
-            self.ahead[start + s] = (length, blob, d)
-            if digests is not None:
-                self.digests[start + s] = (digests, k)
+        view = memoryview(region)
+        for (s, length), d in zip(spans, decoded):
+            self.ahead[start + s] = (length, view[s:s + length], d)
 
     def block(self, off: int, length: int):
         """``(bytes at off..off + length, the decoded block read ahead or None, their
         SHA-256 hex digest)``."""
         got = self.ahead.get(off)
         if got is not None and got[0] == length:
-            digests, k = self.digests.get(off, (None, 0))
-            return got[1], got[2], digests.result()[k] if digests is not None else \
-                hashlib.sha256(got[1]).hexdigest()
-        self.fh.seek(off)
-        blob = self.fh.read(length)
-        return blob, None, hashlib.sha256(blob).hexdigest()
+            blob, decoded = got[1], got[2]
+        else:
+            self.fh.seek(off)
+            blob, decoded = self.fh.read(length), None
+        return blob, decoded, hashlib.sha256(blob).hexdigest()
 
     def decode(self, blob, decoded):
         """The rows of ``blob``: ``decoded`` if read ahead, else read here (raising the
@@ -197,10 +188,6 @@ class _Side:
         if isinstance(decoded, SparseRows):
             return decoded
         return decode_sparse(bytes(blob), self.n_rows, self.V)
-
-
-def _digests(blobs) -> list[str]:
-    return [hashlib.sha256(blob).hexdigest() for blob in blobs]
 
 
 class _Walk:
@@ -270,10 +257,9 @@ def verified_steps(folder, header: dict, report: AuditReport,
     w = _Walk(header)
     max_tokens = header["max_tokens"]
     path = folder / JSONL
-    with open(path, "rb") as fh, open(side_path, "rb") as side_fh, \
-            ThreadPoolExecutor(1, thread_name_prefix="audit-sha256") as pool:
+    with open(path, "rb") as fh, open(side_path, "rb") as side_fh:
         _header_chain(fh, header, report)
-        side = _Side(side_fh, side_size, header, sparse, pool)
+        side = _Side(side_fh, side_size, header, sparse)
         first = 2
         while lines := fh.readlines(BATCH_BYTES):
             recs = _batch(lines, first, path, header)
