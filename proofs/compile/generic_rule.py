@@ -251,8 +251,11 @@ def compiled(fn, *, name=None, reference=None, weight=0.0, epsilon=0.0,
                        weight=weight, epsilon=epsilon, bounds=bounds)
 
 
-SEALED_METHODS = ("evaluate", "batch", "rows", "_batch", "_numpy", "_generic", "trees", "smoothed",
-                  "total_weight", "__call__", "exact", "generic_numpy", "with_reference")
+#: Every method the evaluation can reach (mechanism.Rule's own included: ``evaluate`` goes
+#: on through ``evaluate_weighted``); one replaced breaks the seal.
+SEALED_METHODS = ("evaluate", "evaluate_weighted", "_on_every_token", "_on_support", "batch",
+                  "rows", "_batch", "_numpy", "_generic", "trees", "smoothed", "total_weight",
+                  "__call__", "exact", "generic_numpy", "with_reference")
 _ORIGINAL = originals(GenericRule, SEALED_METHODS)
 
 

@@ -231,7 +231,10 @@ def _wta_scan(ops, dists, bids, reference):
     return result
 
 
-SEALED_METHODS = ("evaluate", "batch", "_batch", "total_weight", "smoothed", "_numpy", "_generic",
+#: Every method the evaluation can reach (mechanism.Rule's own included: winner-take-all's
+#: ``evaluate`` is Rule's, which goes on through ``evaluate_weighted``).
+SEALED_METHODS = ("evaluate", "evaluate_weighted", "_on_every_token", "_on_support", "batch",
+                  "_batch", "total_weight", "smoothed", "_numpy", "_generic",
                   "_weights", "_log_weights", "_pool", "_backend_weights", "general_trees",
                   "__call__", "exact", "generic_numpy", "with_reference")
 _ORIGINAL = originals(FamilyRule, SEALED_METHODS)

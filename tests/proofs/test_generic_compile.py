@@ -290,3 +290,21 @@ def test_the_fidelity_check_skips_points_where_the_rule_declines():
     P = np.full((2, 4), 0.25)
     Q = rule.rows(P, np.array([[0.0, 0.0], [0.0, 1.0], [1e-3, 0.0]]))
     assert np.isnan(Q[0]).all() and np.isfinite(Q[1:]).all()
+
+
+def test_the_seal_covers_every_method_evaluate_reaches(monkeypatch):
+    """A compiled rule's ``evaluate`` is mechanism.Rule's, which goes on through
+    ``evaluate_weighted`` and ``_on_every_token``: a replacement of either (on the object or
+    on the class) changes the code that runs, so it breaks the seal (without them in
+    SEALED_METHODS the patched rule below kept its proofs while answering 0). Every method
+    Rule defines is sealed, but construction and printing."""
+    from proofs.compile import generic_rule, rule as family
+    own = {k for k, v in vars(R.Rule).items() if callable(v)} - {"__init__", "__repr__"}
+    for methods in (generic_rule.SEALED_METHODS, family.SEALED_METHODS):
+        assert own <= set(methods), own - set(methods)
+    obj = compiled(R.linear)
+    obj.evaluate_weighted = lambda P, b: np.zeros(P.shape[1])
+    assert "evaluate_weighted was replaced" in sealed(obj)
+    cls = compiled(R.linear)
+    monkeypatch.setattr(R.Rule, "_on_every_token", lambda self, P, b: np.zeros(P.shape[1]))
+    assert "_on_every_token was replaced" in sealed(cls)
