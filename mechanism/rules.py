@@ -140,6 +140,10 @@ class Rule:
             cols = support_columns(self, P)
             if cols is not None:
                 return self._on_support(P, b, cols)[0]
+        return self._on_every_token(P, b)
+
+    def _on_every_token(self, P: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:meth:`evaluate_weighted` on the whole vocabulary (no support reduction)."""
         P, ref = self.smoothed(P)
         if self._numpy_fn is not None:
             return self._numpy_fn(P, b, ref, self.weight)
@@ -314,13 +318,14 @@ def evaluate_reduced(rule: Rule, P: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     where the built-in log-linear evaluation ran on it, for a payment of the same step
     to reuse; else None (any rule whose ``evaluate`` is replaced or overridden runs its own
     ``evaluate``, and nothing is reused)."""
-    plain = type(rule).evaluate is Rule.evaluate and "evaluate" not in vars(rule)
+    own = vars(rule)
+    plain = type(rule).evaluate is Rule.evaluate and "evaluate" not in own and \
+        type(rule).evaluate_weighted is Rule.evaluate_weighted and "evaluate_weighted" not in own
     if plain and rule._numpy_fn is _log_linear_numpy and rule_has_weight(rule, b):
-        cols = support_columns(rule, P)
+        cols = support_columns(rule, P)   # evaluate's own two paths, the support scanned once
         if cols is not None:
             return rule._on_support(P, b, cols)
-        Ps, ref = rule.smoothed(P)  # every token supported: evaluate's own path, scanned once
-        return rule._numpy_fn(Ps, b, ref, rule.weight), (rule, P)
+        return rule._on_every_token(P, b), (rule, P)
     return rule.evaluate(P, b), None
 
 
