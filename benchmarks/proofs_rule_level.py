@@ -24,13 +24,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mechanism.rules import get_rule  # noqa: E402
 from mechanism.verdicts import Verdict  # noqa: E402
+from proofs.bounded.budget import Budget  # noqa: E402
 from proofs.bounded.compiled_form import subject  # noqa: E402
 from proofs.bounded.rule_level import Job, search  # noqa: E402
 
 
 def timed(rule, order, n, V, limit):
     t0 = time.monotonic()
-    res = search(Job(subject(rule), "monotone", order, ((n, V),), t0 + limit))
+    res = search(Job(subject(rule), "monotone", order, ((n, V),), Budget(limit)))
     return time.monotonic() - t0, res.verdict
 
 
@@ -103,7 +104,7 @@ def soundness_overhead(limit):
         proof = time.process_time() - t0
         assert res.verdict is Verdict.PROVED, res.detail
         t0 = time.process_time()
-        float_search.refute(rule, "monotone", order, pairs, [], time.monotonic() + limit)
+        float_search.refute(rule, "monotone", order, pairs, [], Budget(limit))
         alone = time.process_time() - t0
         print(f"  {name:>16} {order:>8} {proof:7.2f} {alone:7.2f} {alone / proof:6.2f}")
 

@@ -11,7 +11,6 @@ the answer is then UNKNOWN with what was searched.
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import numpy as np
@@ -71,14 +70,14 @@ def _exact_violation(cex, qf, qt, prop) -> bool:
     return out(qf, qt) and (prop != "consistent" or out(qt, qf))
 
 
-def search(subj, prop, order, pairs, deadline, scope_text) -> ProofResult:
+def search(subj, prop, order, pairs, budget, scope_text) -> ProofResult:
     """An exact counterexample of ``subj`` (:class:`proofs.bounded.compiled_form.Subject`):
     screened on the code that runs, re-evaluated on the compiled tree."""
     rule, tried = subj.runs, 0
     for n, V in pairs:
         rng = np.random.default_rng([n, V, 10])
         for cex in _instances(n, V, rng):
-            if time.monotonic() > deadline:
+            if budget.spent():
                 break
             tried += 1
             try:

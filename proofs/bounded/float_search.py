@@ -9,14 +9,14 @@ with :func:`proofs.bounded.counterexamples.numpy_violation`.
 
 The search is the same on every machine: a fixed list of sizes, distributions, bases and
 candidate bids in a fixed order (:data:`MAX_BATCHES` rule calls at most), never cut by a
-clock; so its verdict does not depend on the machine's load. Only the proof's own deadline
-can stop it, and then :func:`refute` says so (:data:`UNFINISHED`): the caller must not
-report PROVED on a search that did not run.
+clock; so its verdict does not depend on the machine's load. Only the proof's own budget
+(:class:`proofs.bounded.budget.Budget`: CPU time, itself load-independent) can stop it, and
+then :func:`refute` says so (:data:`UNFINISHED`): the caller must not report PROVED on a
+search that did not run.
 """
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from proofs.compile.generic_rule import sealed
 MARGIN = 1e-9
 #: The most batched rule calls one search makes (each one agent's whole candidate list).
 MAX_BATCHES = 96
-#: :func:`refute`'s answer when the proof's deadline stopped the search before its end.
+#: :func:`refute`'s answer when the proof's budget stopped the search before its end.
 UNFINISHED = "unfinished"
 BASE = (0.0, 1e-12, 1e-6, 0.001, 0.1, 0.5, 1.0, 2.0, 3.0, 10.0)
 DISTS_PER_SIZE = 3
@@ -95,12 +95,13 @@ def _plan(pairs, seed):
     return plan[:MAX_BATCHES]
 
 
-def refute(rule, prop, order, pairs, constants, deadline, seed=0):
+def refute(rule, prop, order, pairs, constants, budget, seed=0):
     """A confirmed counterexample dict of the float64 code ``rule``; None when the whole
-    fixed search found none; :data:`UNFINISHED` when ``deadline`` stopped it first."""
+    fixed search found none; :data:`UNFINISHED` when ``budget``
+    (:class:`proofs.bounded.budget.Budget`) was spent first."""
     bids = candidates(constants)
     for P, i, base in _plan(pairs, seed):
-        if time.monotonic() > deadline:
+        if budget.spent():
             return UNFINISHED
         hits = _violation(rule, P, i, base, bids, prop)
         for a, b in (hits if hits is not None else [])[:8]:

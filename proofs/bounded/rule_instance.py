@@ -6,7 +6,6 @@ simplex projected onto the probabilities each query mentions.
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 from mechanism.errors import InvalidInput
@@ -86,16 +85,18 @@ class Instance:
                 out.append(z3.Sum(*seen) <= 1)
         return out
 
-    def solve(self, extra, deadline: float):
+    def solve(self, extra, budget):
+        """A model of the instance with ``extra``, or None (unsat); :class:`Timeout` when
+        ``budget`` (:class:`proofs.bounded.budget.Budget`) is spent or z3 gives up."""
         z3 = self.z3
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if budget.spent():
             raise Timeout
         extra = extra if isinstance(extra, list) else [extra]
         from proofs.encode.encode_z3 import solve  # a fresh z3 context per query (see there)
+        timeout_s, rlimit = budget.z3_limits()
         r, model, reason = solve(list(self.constraints)
                                  + list(self._simplex_constraints(extra))
-                                 + extra, left)
+                                 + extra, timeout_s, rlimit=rlimit)
         if r == z3.unknown:
             raise Timeout(reason)
         return model

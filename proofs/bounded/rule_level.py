@@ -33,7 +33,6 @@ UNKNOWN; a rule with a numpy form only -> SKIPPED.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from mechanism.arith import Unsupported
@@ -43,6 +42,7 @@ from mechanism.rules import Rule, as_rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
 from proofs.bounded import exact_search, float_search
+from proofs.bounded.budget import Budget
 from proofs.bounded.compiled_form import BUILTIN_TIE, Subject, builtin_reason, subject
 from proofs.bounded.counterexamples import confirm_violation
 from proofs.bounded.rule_instance import Instance, Timeout
@@ -54,12 +54,12 @@ PROPERTIES = ("monotone", "consistent")
 
 @dataclass(frozen=True)
 class Job:
-    """One bounded search: what is read and run, the property, the sizes, the deadline."""
+    """One bounded search: what is read and run, the property, the sizes, the budget."""
     subj: Subject
     prop: str
     order: str
     pairs: tuple
-    deadline: float
+    budget: Budget
     symbolic_reference: bool = False
     size: str = ""
 Z3_ORDERS = ("box", "segment")
@@ -133,7 +133,7 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
                symbolic_reference=False) -> ProofResult:
     """:func:`prove_rule_property`, optionally with a symbolic reference ``p_0`` and
     weight ``lambda >= 0`` (every reference and weight at once)."""
-    t0 = time.monotonic()
+    budget = Budget(timeout_s)
     rule = get_rule(rule) if isinstance(rule, str) else as_rule(rule)
     _validate(property_id, order, max_agents, max_tokens, timeout_s)
     if rule.generic is None:
@@ -149,14 +149,12 @@ def prove_rule(rule, property_id, order, *, max_agents=3, max_tokens=4, timeout_
             mon.detail = ("consistent follows from monotone (s < s' gives Q(s') ⪰ Q(s); "
                           "s = s' by reflexivity): " + mon.detail)
             return mon
-        timeout_s = max(timeout_s - (time.monotonic() - t0), 1e-3)
-        t0 = time.monotonic()
     sizes = ([rule.reference.size] if rule.reference is not None and not symbolic_reference
              else range(2, max_tokens + 1))
     size = f"n<={max_agents}, V<={max(sizes)}" + (", symbolic p0, lambda" if symbolic_reference
                                                    else "")
     pairs = [(n, V) for n in range(1, max_agents + 1) for V in sizes]
-    return search(Job(subject(rule), property_id, order, pairs, t0 + timeout_s,
+    return search(Job(subject(rule), property_id, order, pairs, budget,
                       symbolic_reference, size))
 
 
@@ -196,7 +194,7 @@ def search(job: Job) -> ProofResult:
                 inst = Instance(subj.tree, n, V, i, job.symbolic_reference)
                 for name, q in _queries(inst, property_id, order):
                     queries += 1
-                    model = inst.solve(q, job.deadline)
+                    model = inst.solve(q, job.budget)
                     if model is None:
                         continue
                     res = _refuted(job, inst, name, model)
@@ -209,7 +207,7 @@ def search(job: Job) -> ProofResult:
                 return ProofResult(Verdict.UNKNOWN, "z3", f"the rule cannot be compiled "
                                    f"exactly: {exc} (n={n}, V={V})", size)
             except Unsupported as exc:  # exp / log: not in z3's real arithmetic
-                res = exact_search.search(subj, property_id, order, job.pairs, job.deadline,
+                res = exact_search.search(subj, property_id, order, job.pairs, job.budget,
                                           size)
                 res.detail = f"{exc} (n={n}, V={V}); " + res.detail
                 return res
@@ -233,7 +231,7 @@ def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
     subj, prop, order, size = job.subj, job.prop, job.order, job.size
     rule = subj.runs
     cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(),
-                              job.deadline)
+                              job.budget)
     if cex == float_search.UNFINISHED:   # never PROVED on a search that did not run
         return ProofResult(Verdict.UNKNOWN, "z3+float64",
                            f"{what} in exact reals, but the time budget ran out during the "
@@ -266,7 +264,7 @@ def _expression(tree) -> str:
 def _refuted(job: Job, inst, name, model) -> ProofResult:
     """Make the model robust (margin), round it, and confirm it on the code that runs
     (exactly on the compiled tree first, then in float64 on ``subj.runs``)."""
-    subj, prop, order, deadline, size = job.subj, job.prop, job.order, job.deadline, job.size
+    subj, prop, order, size = job.subj, job.prop, job.order, job.size
     candidates, z3 = [], inst.z3
     positive = [x >= z3.RealVal("1/100") for x in inst.b + [inst.s]]  # a defined point
     for extra_bids in ([], positive):
@@ -274,7 +272,7 @@ def _refuted(job: Job, inst, name, model) -> ProofResult:
             extra = [q for n_, q in _queries(inst, prop, order, z3.RealVal(margin))
                      if n_ == name] + extra_bids
             try:
-                m = inst.solve(extra, min(deadline, time.monotonic() + 2.0))
+                m = inst.solve(extra, job.budget.within(2.0))
             except Timeout:
                 m = None
             if m is not None:

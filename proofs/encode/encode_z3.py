@@ -116,13 +116,19 @@ def values(model, terms: Iterable) -> list[Fraction]:
     return [value(model, t) for t in terms]
 
 
-def solver(timeout_s: float, nonlinear: bool = False, ctx: z3.Context | None = None) -> z3.Solver:
+def solver(timeout_s: float, nonlinear: bool = False, ctx: z3.Context | None = None,
+           rlimit: int | None = None) -> z3.Solver:
+    """A solver with a wall-clock ``timeout_s`` and, when given, z3's resource limit
+    ``rlimit`` (a count of z3's own steps: the same on every machine, however loaded)."""
     s = z3.SolverFor("QF_NRA", ctx=ctx) if nonlinear else z3.Solver(ctx=ctx)
     s.set("timeout", max(1, int(timeout_s * 1000)))
+    if rlimit is not None:
+        s.set("rlimit", int(rlimit))
     return s
 
 
-def solve(constraints: Sequence, timeout_s: float, nonlinear: bool = False):
+def solve(constraints: Sequence, timeout_s: float, nonlinear: bool = False,
+          rlimit: int | None = None):
     """``(z3 result, model or None, reason_unknown)`` of ``constraints``, each query in a
     fresh z3 context.
 
@@ -132,7 +138,7 @@ def solve(constraints: Sequence, timeout_s: float, nonlinear: bool = False):
     Translated into a new context, a query sees the same ids in every process. The
     model is translated back, so it evaluates the caller's terms."""
     ctx = z3.Context()
-    s = solver(timeout_s, nonlinear, ctx)
+    s = solver(timeout_s, nonlinear, ctx, rlimit)
     for c in constraints:
         s.add(c.translate(ctx))
     r = s.check()

@@ -274,10 +274,9 @@ def _prove(t: Target, keys, settings: Settings, path_group) -> dict:
 
     say = settings.say
     proved = {}
-    proof_deadline = time.perf_counter() + proving.PROOF_BUDGET_S
+    budget = proving.total_budget()
     for key in keys:
-        if settings.prove and "proof" in CATALOGUE[key[0]].engines and \
-                time.perf_counter() < proof_deadline:
+        if settings.prove and "proof" in CATALOGUE[key[0]].engines and not budget.spent():
             say(f"check {t.name}: proving {key[0]}" + (f":{key[1]}" if key[1] else ""))
             f = proving.prove(t, key, finalize, path_group)
             if f is not None:

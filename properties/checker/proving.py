@@ -20,10 +20,18 @@ from properties.checker.groups import cex as make_cex
 from properties.sandbox import RuleFailure, Undefined
 from properties.report import Finding
 
+#: CPU seconds for one property's proof (a :class:`proofs.bounded.budget.Budget`: the
+#: process's CPU time, so a loaded machine does not turn a PROVED into an UNKNOWN).
 PROOF_TIMEOUT_S = 5.0
-#: Total time given to the proofs engine in one check (then sampling only).
+#: Total CPU seconds given to the proofs engine in one check (then sampling only).
 PROOF_BUDGET_S = 20.0
 MAX_AGENTS, MAX_TOKENS = 3, 4
+
+
+def total_budget():
+    """The proofs engine's budget for one check (:data:`PROOF_BUDGET_S`)."""
+    from proofs.bounded.budget import Budget
+    return Budget(PROOF_BUDGET_S)
 
 
 def generic_target(fn):

@@ -1,13 +1,12 @@
 """The float64 search after a z3 proof (proofs/bounded/float_search.py) is the same on every
 machine: a fixed work list, never cut by a clock, so a loaded machine cannot turn its
-REFUTED into a PROVED; a proof whose deadline stops the search is UNKNOWN, never PROVED.
+REFUTED into a PROVED; a proof whose budget stops the search is UNKNOWN, never PROVED.
 
-Planted bugs seen failing (reverted): ``refute`` returning None when the deadline passes
-(the old behaviour: fails the deadline tests); a time budget of its own (3 s, the old
+Planted bugs seen failing (reverted): ``refute`` returning None when the budget is spent
+(the old behaviour: fails the budget tests); a time budget of its own (3 s, the old
 behaviour) with a slowed clock (fails the slowed-clock test)."""
 
 import time
-import types
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ pytest.importorskip("z3")
 
 from mechanism.verdicts import Verdict
 from proofs.bounded import float_search
+from proofs.bounded.budget import Budget
 from proofs.bounded.rule_level import prove_rule_property
 from tests.proofs.generic_corpus import CORPUS
 
@@ -35,13 +35,13 @@ def test_the_plan_is_fixed_and_bounded():
 
 def test_cancellation_is_refuted_by_the_fixed_search():
     cex = float_search.refute(_rule("cancellation"), "monotone", "box", PAIRS, [],
-                              time.monotonic() + 600)
+                              Budget(600))
     assert isinstance(cex, dict) and cex["bid_from"] < cex["bid_to"]
 
 
-def test_a_search_stopped_by_the_deadline_says_so():
+def test_a_search_stopped_by_its_budget_says_so():
     out = float_search.refute(_rule("dropping_linear"), "monotone", "box", PAIRS, [],
-                              time.monotonic() - 1)
+                              Budget(0))
     assert out == float_search.UNFINISHED
 
 
@@ -51,9 +51,8 @@ def test_a_slowed_clock_does_not_change_the_verdict(monkeypatch):
     rule = _rule("cancellation")
     ticks = iter(range(0, 10 ** 6))
     start = time.monotonic()
-    clock = types.SimpleNamespace(monotonic=lambda: start + next(ticks))
-    monkeypatch.setattr(float_search, "time", clock)   # the search's clock only
-    cex = float_search.refute(rule, "monotone", "box", PAIRS, [], start + 600)
+    budget = Budget(600, wall=lambda: start + next(ticks))   # the search's clock only
+    cex = float_search.refute(rule, "monotone", "box", PAIRS, [], budget)
     assert isinstance(cex, dict)
 
 
