@@ -218,6 +218,9 @@ def _record(raw: bytes, line: int, path: Path, header: dict) -> dict:
         except InvalidInput as exc:
             raise _bad(f"{where} is cut off (no newline): the file is truncated ({exc}); "
                        "every step before it was audited", line) from None
+        raise _bad(f"{where} has no final newline: a line is its record's canonical JSON "
+                   "and one \\n, so these are not its bytes (the write may have been cut "
+                   "before it); every step before it was audited", line)
     rec = parse_line(raw, where)
     return S.check_end(rec, where) if "end" in rec else S.check_step(rec, where, header)
 
@@ -272,9 +275,6 @@ def verified_steps(folder, header: dict, report: AuditReport,
             for k, raw in enumerate(lines):
                 line = first + k
                 rec = recs[k] if recs is not None else _record(raw, line, path, header)
-                if not raw.endswith(b"\n"):
-                    report.warn(f"{JSONL}:{line} has no final newline (the write may have "
-                                "been cut)")
                 step = rec.get("step")
                 _check_chain(raw, rec, w.prev, line, step, report)
                 w.prev = report.head_hash = rec["hash"]

@@ -72,6 +72,23 @@ def test_blank_line_is_refused(capsys, run):
     assert rc == 2 and "transcript.jsonl:4" in text and "blank line" in text
 
 
+def test_a_last_line_without_its_newline_is_refused(capsys, run):
+    """Other bytes, the same records and the same chain head: not the record (planted: the
+    old warning and exit 0 fails this)."""
+    rows = lines(run)
+    rows[-1] = rows[-1][:-1]
+    put(run, rows)
+    rc, text = audit(capsys, run)
+    assert rc == 2 and f"transcript.jsonl:{len(rows)}" in text and "no final newline" in text
+
+
+def test_a_byte_order_mark_is_refused(capsys, run):
+    rows = lines(run)
+    put(run, [b"\xef\xbb\xbf" + rows[0]] + rows[1:])
+    rc, text = audit(capsys, run)
+    assert rc == 2 and "transcript.jsonl:1" in text and "BOM" in text
+
+
 def test_deep_nesting_is_refused(capsys, run):
     rows = lines(run)
     rows[2] = rows[2].replace(b"}\n", b',"x":' + b"[" * 1000 + b"]" * 1000 + b"}\n")
