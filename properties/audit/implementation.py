@@ -30,7 +30,9 @@ bid 0). Also accepted: a plain callable ``rule(dists, bids) -> q`` or a
 :func:`audit_mechanism` judges the object on theory §4-5 properties over small seeded
 instances ordered by size (fewest agents and tokens first, round numbers), so the first
 counterexample found is the one reported. Native checks (:mod:`properties.checks`):
-``aggregate_valid``, ``monotone`` (box, bid grid), ``payment_nonnegative``,
+``aggregate_valid``, ``monotone`` (box, bid grid), ``payments_valid`` (``payments``
+returns one finite number per agent, without raising, exiting or hanging),
+``payment_nonnegative``,
 ``payment_at_most_bid``, ``zero_bid_pays_zero``, ``payment_identity`` (Myerson's payment
 for the value model, under the object's own aggregate), ``payment_reserve``
 (``z_i >= r x_i(b)``, with a declared reserve), ``truthful`` (regret under the value model)
@@ -65,10 +67,10 @@ from properties.report import Finding
 
 __all__ = ["audit_mechanism", "load_mechanism", "Audited", "ThirdPartyRule", "NATIVE"]
 
-NATIVE = ("aggregate_valid", "monotone", "payment_nonnegative", "payment_at_most_bid",
-          "zero_bid_pays_zero", "payment_identity", "payment_reserve", "truthful",
-          "individually_rational", "sampler_marginal", "stable_sampling")
-PAYMENT_NATIVE = NATIVE[2:9]
+NATIVE = ("aggregate_valid", "monotone", "payments_valid", "payment_nonnegative",
+          "payment_at_most_bid", "zero_bid_pays_zero", "payment_identity", "payment_reserve",
+          "truthful", "individually_rational", "sampler_marginal", "stable_sampling")
+PAYMENT_NATIVE = NATIVE[2:10]
 MODEL_NATIVE = VALUE_MODEL_PROPERTIES
 ORDERED = {"monotone": "box", "stable_sampling": "box"}
 TOL = 1e-6
@@ -76,14 +78,17 @@ SAMPLER_GRID = 2000
 
 
 class _Tally:
-    def __init__(self, model: str = "tv", asked: int = 0):
+    def __init__(self, model: str = "tv", asked: int = 0, fatal=lambda: None):
         self.checked = {k: 0 for k in NATIVE}
         self.cex: dict[str, dict] = {}
         self.skip: dict[str, str] = {}
         self.model, self.asked = model, asked
+        #: why the object's worker ended for good (it exited or hung), else None: no check
+        #: runs after that, so none is blamed for a call the dead worker could not answer
+        self.fatal = fatal
 
     def run(self, prop, fn, inst):
-        if prop in self.cex:
+        if prop in self.cex or self.fatal():
             return
         try:
             out = fn()
@@ -147,7 +152,8 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     restrictions.parse(reports)
     m = obj if isinstance(obj, Target) and obj.kind == "mechanism" else \
         Audited(obj, name, context=context)
-    t = _Tally(model.name)
+    cage = m.user.cage
+    t = _Tally(model.name, fatal=(lambda: cage.fatal) if cage is not None else (lambda: None))
     if not m.has_payments:
         for prop in PAYMENT_NATIVE:
             t.skip[prop] = "the object exposes no payments(dists, bids)"
@@ -160,6 +166,8 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
     for inst in instances(max_examples, seed, m.reserve):
+        if t.fatal():
+            break
         dists = restrictions.restrict(reports, inst["dists"])
         if dists is None:
             continue
@@ -178,6 +186,10 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
         _rule_checks(m, t, inst, P, b, q)
         if m.has_payments:
             _payment_checks(m, t, inst, P, b, model)
+    if t.fatal():
+        for prop in NATIVE:
+            if prop not in t.cex and prop not in t.skip and not t.checked[prop]:
+                t.skip[prop] = "not run: the object's code ended or hung its worker earlier"
     findings = t.findings()
     if use_suite:
         kw = dict(max_examples=max_examples, seed=seed, timeout=timeout, orders=orders,
@@ -240,7 +252,18 @@ def _marginal(m, q):
 
 
 def _payment_checks(m, t, inst, P, b, model):
-    z = m.payments(P, b)
+    try:
+        z = m.payments(P, b)
+    except InvalidInput:
+        return  # undefined here, and the object said so
+    except InvalidRule as exc:  # raised, exited, hung, junk: a finding, never our exit code
+        t.cex.setdefault("payments_valid", {**inst, "error": str(exc)})
+        return
+    if not np.all(np.isfinite(z)):
+        t.cex.setdefault("payments_valid", {**inst, "payments": z.tolist(),
+                                            "error": "a payment is not a finite number"})
+        return
+    t.checked["payments_valid"] += 1
     n = len(b)
     t.run("payment_nonnegative", lambda: C.bound_violation(z, b, upper=False), inst)
     t.run("payment_at_most_bid", lambda: C.bound_violation(z, b, upper=True), inst)

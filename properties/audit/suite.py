@@ -108,6 +108,8 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
         out.append(_skipped("property_suite", "properties.check",
                             "the property suite (properties.check) is not in this build"))
         return out + proof_findings(m.rule, ran=False)
+    if _ended(m):
+        return out + [_skipped("property_suite", "properties.check", _ENDED)]
     claims = m.claims
     rule = m.callable_rule
     if not isinstance(rule, Rule):  # the aggregate as check judges it; a caged aggregate
@@ -119,7 +121,9 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
           "budget_s": budget_s}
     out += _tagged(check(judged, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
     out += _declared_false(RULE_PROPERTIES, claims)
-    if m.has_payments:
+    if m.has_payments and _ended(m):
+        out.append(_skipped("payment_suite", "properties.check", _ENDED))
+    elif m.has_payments:
         target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: m.payments(d, b),
                              claims=claims)
         props = PAYMENT_PROPERTIES + tuple(p for p in ("truthful", "individually_rational")
@@ -128,6 +132,15 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
                              valuation=valuation, reports=reports, **kw).findings)
         out += _declared_false(props, claims)
     return out + proof_findings(rule, ran=True)
+
+
+_ENDED = ("not run: the object's code ended or hung its worker earlier (a dead worker "
+          "answers nothing, so no property can be judged on it)")
+
+
+def _ended(m) -> bool:
+    """The object's worker ended for good (its code exited or hung) before this point."""
+    return m.user.cage is not None and m.user.cage.fatal is not None
 
 
 def _tagged(findings, prefix: str = "suite:") -> list:

@@ -90,6 +90,7 @@ def test_log_header_value_model_is_honoured(capsys, tmp_path):
 EVIL = textwrap.dedent('''
     import os, sys, time
     import numpy as np
+    from mechanism import get_rule
 
     def _lin(dists, bids):
         b = np.asarray(bids, dtype=float) ** 2
@@ -114,6 +115,22 @@ EVIL = textwrap.dedent('''
             c.audit_mechanism = i.audit_mechanism = lambda *a, **k: None
         def aggregate(self, dists, bids):
             return np.full(np.asarray(dists).shape[1], np.nan)
+
+    class _PaysLinear:
+        def aggregate(self, dists, bids):
+            return get_rule("linear")(dists, bids)
+
+    class PaymentsRaiseBase(_PaysLinear):
+        def payments(self, dists, bids):
+            raise BaseException("boom")
+
+    class PaymentsHang(_PaysLinear):
+        def payments(self, dists, bids):
+            time.sleep(60)
+
+    class PaymentsNaN(_PaysLinear):
+        def payments(self, dists, bids):
+            return np.full(len(bids), np.nan)
 
     CALLS = [0]
     def exit_after_30(dists, bids):
@@ -146,6 +163,26 @@ def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, timeout, words)
                        "--max-examples", "2", "--no-suite")
     flat = " ".join(text.split())   # report cells wrap at 100 columns
     assert rc == 1 and words in flat and "REFUTED: aggregate_valid" in text
+
+
+@pytest.mark.parametrize("name,words", [("PaymentsRaiseBase", "raised BaseException"),
+                                        ("PaymentsHang", "did not return within 0.3 s"),
+                                        ("PaymentsNaN", "not a finite number")])
+def test_payments_misbehaviour_is_a_finding_about_the_payments(capsys, evil, name, words):
+    """A payments method that raises BaseException, hangs or answers NaN: payments_valid is
+    REFUTED (exit 1, never the auditor's exit 2), the aggregate is not blamed, and after a
+    hang nothing is judged on the dead worker (planted: the payments call outside the
+    tally, the old code, exits 2; no fatal check blames the aggregate and REFUTES the
+    suite's rows on calls the dead worker never answered)."""
+    rc, text = run_cli(capsys, "audit", "--mechanism", f"{evil}:{name}", "--timeout", "0.3",
+                       "--max-examples", "3")
+    flat = " ".join(text.split())
+    assert rc == 1 and words in flat, text
+    summary = text.strip().splitlines()[-1]
+    assert summary.startswith("REFUTED") and "payments_valid" in summary, summary
+    assert "aggregate_valid" not in summary and "normalized" not in summary, summary
+    if name == "PaymentsHang":
+        assert "property_suite" in text and "worker earlier" in flat, text
 
 
 def test_names_from_user_code_are_escaped(capsys, evil):

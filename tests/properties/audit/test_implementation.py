@@ -102,12 +102,16 @@ def test_bad_aggregate_output_is_refuted():
     assert f.verdict is Verdict.REFUTED and "summing to" in f.counterexample["error"]
 
 
-def test_bad_payment_shape_is_an_error():
+def test_bad_payment_shape_is_a_finding_about_the_payments():
+    """One payment for several agents: payments_valid REFUTED, as a wrong aggregate is an
+    aggregate_valid finding (the object's answer never decides the auditor's exit)."""
     class BadPay(M.CorrectLinear):
         def payments(self, dists, bids):
             return [0.0]
-    with pytest.raises(InvalidRule, match="shape"):
-        audit_mechanism(BadPay(), **FAST)
+    rep = audit_mechanism(BadPay(), **FAST)
+    f = next(f for f in rep.findings if f.property == "payments_valid")
+    assert f.verdict is Verdict.REFUTED and "shape" in f.counterexample["error"]
+    assert rep.exit_code == 1
 
 
 def test_not_a_mechanism():
