@@ -32,12 +32,8 @@ def _plain(x):
 
 
 def _literals(obj) -> list[float]:
-    try:
-        from properties.checker.determinism import constants_of
-        pool = constants_of([obj])
-        return sorted({float(v) for v in pool.floats} | {float(v) for v in pool.integers})[:256]
-    except Exception:  # noqa: BLE001 - no literals: hypothesis draws without them
-        return []
+    from properties.checker.determinism import source_numbers
+    return source_numbers(obj)[:256]
 
 
 def _methods(obj) -> tuple[dict, dict]:

@@ -5,7 +5,8 @@ Small composable pieces: :func:`distributions`,
 ``1e-300``, one-hot and near-one-hot rows, sparse rows (several zeros), exact ties, round
 numbers, zero / tied / huge bids, whole bid profiles at magnitudes from ``1e-300`` to
 ``1e300`` (:data:`MAGNITUDES`), and ``literals``: numbers taken from the target's own
-source (a rule special at ``bid == 0.37`` gets ``0.37`` and its float neighbours).
+source at ordinary magnitudes (a rule special at ``bid == 0.37`` gets ``0.37`` and its
+float neighbours; the bid sweeps of ``monotone`` and ``consistent`` take every magnitude).
 
 Each strategy object is built once per signature and reused (the public functions return
 cached objects): hypothesis validates a strategy object on its first draw, and a draw that

@@ -34,6 +34,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.loading import load_mechanism, load_object
 from properties.protocol import UserObject, classify, read_mechanism, read_target
+from properties.checker.determinism import source_numbers
 from properties.checker.repro_imports import import_lines
 from properties.sandbox import (RuleFailure, Undefined, call_as_rule, check_distribution,
                                 check_distributions, check_payments, guarded_call,
@@ -135,25 +136,21 @@ class Target:
 
     @property
     def literals(self) -> tuple:
-        """Numbers in the source of the modules defining the target (and its judge rule):
-        drawn as bids, and put on every bid sweep (:mod:`properties.strategies`)."""
-        if self._literals is not None:
-            return self._literals
+        """:attr:`path_literals` at ordinary magnitudes (:data:`LITERAL_RANGE`): drawn as
+        bids (:mod:`properties.strategies`)."""
         lo, hi = LITERAL_RANGE
-        if self.user.literals is not None:  # the worker read them from the target's source
-            self._literals = tuple(float(v) for v in self.user.literals
-                                   if lo <= float(v) <= hi)[:64]
-            return self._literals
-        try:
-            from properties.checker.determinism import constants_of
-            pool = constants_of([self.obj, self.judge_obj])
-            vals = sorted({float(x) for x in pool.floats} | {float(x) for x in pool.integers})
-        except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
-            vals = []
-        compiled = ("proofs.compile.rule", "proofs.compile.generic_rule")
-        if type(self.obj).__module__ in compiled:  # its trees' constants first
-            vals = list(self.obj.constants()) + vals
-        self._literals = tuple(v for v in vals if lo <= v <= hi)[:64]
+        return tuple(v for v in self.path_literals if lo <= v <= hi)[:64]
+
+    @property
+    def path_literals(self) -> tuple:
+        """Every positive number up to 1e300 in the source of the modules defining the
+        target (and its judge rule): put, with its float neighbours, on every bid sweep, so a
+        branch at ``1e7`` or ``1e300``, where no draw reaches, is crossed on every path."""
+        if self._literals is None:
+            vals = (self.user.literals if self.user.literals is not None  # read by the worker
+                    else source_numbers(self.obj, self.judge_obj))
+            self._literals = tuple(dict.fromkeys(
+                float(v) for v in vals if np.isfinite(float(v)) and 0 < float(v) <= 1e300))[:256]
         return self._literals
 
     # -- aggregation --------------------------------------------------------------

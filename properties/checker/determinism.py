@@ -54,6 +54,21 @@ def constants_of(objects):
     return pool
 
 
+def source_numbers(*objects) -> list[float]:
+    """The numbers of the source of the modules defining ``objects`` (None entries are
+    skipped), a compiled rule's tree constants first; [] without hypothesis's internals.
+    The one reading of a target's literals (:attr:`properties.target.Target.path_literals`;
+    the cage's worker sends them)."""
+    try:
+        pool = constants_of([o for o in objects if o is not None])
+        vals = sorted({float(x) for x in pool.floats} | {float(x) for x in pool.integers})
+    except Exception:  # noqa: BLE001 - hypothesis internals absent: no literals
+        vals = []
+    compiled = ("proofs.compile.rule", "proofs.compile.generic_rule")
+    tree = [float(v) for o in objects if type(o).__module__ in compiled for v in o.constants()]
+    return tree + vals
+
+
 @contextmanager
 def pinned_constants(*objects):
     """Run hypothesis with the constant pool of ``objects``' modules only (see above)."""

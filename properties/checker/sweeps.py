@@ -3,8 +3,10 @@
 
 The sweep: agent i's bid runs over a jittered log grid ``B * [1e-3, 1e3]`` (B = the
 others' weight), a dense uniform grid on ``[0, 4B]``, round numbers and the instance's
-own bid. Adaptive refinement then zooms (16 points each, 3 rounds) into the intervals
-where the path looks suspicious: where some token's distance to ``p_i(t)`` grew (a
+own bid, and every positive number of the target's source up to ``1e300`` with its float
+neighbours (``Target.path_literals``: a branch at ``1e7`` or ``1e300``, beyond the drawn
+magnitudes, is crossed on every path). Adaptive refinement then zooms (16 points each,
+3 rounds) into the intervals where the path looks suspicious: where some token's distance to ``p_i(t)`` grew (a
 violation, localized to the narrowest pair), or where the slope of ``Q`` changes
 abruptly (a kink: a narrow bump starts there). Every token is examined (the box order
 is per token), so a violation on one token out of many is found. A bid the rule declines
@@ -97,7 +99,7 @@ class Sweep:
         rng = np.random.default_rng(seed)
         logs = scale * np.geomspace(1e-3, 1e3, points) * np.exp(rng.uniform(0, 0.05))
         dense = 4 * scale * rng.random(2 * points)
-        lits = literal_bids(t.literals)
+        lits = literal_bids(t.path_literals)
         grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]], lits])
         grid = grid[grid > 0]
         if B > 0:

@@ -56,6 +56,17 @@ def huge_drop(ops, dists, bids, reference=None, weight=0):
     return pool(dists, [ops.ite(ops.gt(b, 1e300), 0, b) for b in bids])
 
 
+def branch_1e7(ops, dists, bids, reference=None, weight=0):
+    """A Python branch (not compiled: sampled only) at 1e7, beyond the drawn bids'
+    ordinary magnitudes: the weight drops to 1e-3 there."""
+    return pool(dists, [b if b < 1e7 else 1e-3 for b in bids])
+
+
+def branch_1e300(ops, dists, bids, reference=None, weight=0):
+    """The same at 1e300 (its weight drops to 1e-300)."""
+    return pool(dists, [b if b < 1e300 else 1e-300 for b in bids])
+
+
 def names_collide(ops, dists, bids, reference=None, weight=0, T=2.0, Node=1.0, xp=0.0,
                   fn=3.0):
     """Weight Node / (T + b) + xp * fn: decreasing."""

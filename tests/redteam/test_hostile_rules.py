@@ -35,7 +35,7 @@ NOT_MONOTONE = ["thr_drop", "thr_report", "scaled_bad", "huge_drop", "names_coll
                 "mutable_default", "global_mutated", "partial_bad", "lambda_bad",
                 "type_fraction", "n_branch4", "v_branch5", "returns_tuple", "mutates_bids",
                 "mutates_inputs", "swapped_tokens", "catches_all", "float_probe",
-                "zero_bid_weight", "prints_forgery"]
+                "zero_bid_weight", "prints_forgery", "branch_1e7", "branch_1e300"]
 #: box-monotone as written at every size (n_branch5: wrong only at n >= 5, declined)
 MONOTONE = ["scaled_good", "names_collide2", "partial_good", "call_vs_eval", "lambda_const"]
 #: monotone when captured, not when run on numbers: a PROVED of these is false today
@@ -116,10 +116,7 @@ def test_the_oracle_is_not_blind_to_a_tiny_dip():
 @pytest.mark.parametrize("name", NOT_MONOTONE)
 def test_non_monotone_rules_are_refuted_and_no_proof_covers_the_violation(name):
     rep, rows = judged(name)
-    if name == "huge_drop":  # only z3 sees bid 1e301; on a loaded machine it may time out
-        assert rep.refuted or any("timeout" in f.detail for e, v, f in rows if e == "z3"), rows
-    else:
-        assert rep.refuted and rep.exit_code == 1, rows
+    assert rep.refuted and rep.exit_code == 1, rows
     n, V = violation(name)[:2]
     for engine, verdict, f in rows:
         if verdict == PROVED:  # a bounded proof must not cover the size of the violation
