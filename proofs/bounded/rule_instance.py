@@ -65,6 +65,7 @@ class Instance:
         self.mentioned: set = set()
         self._constraint_vars: set | None = None  # _variables(self.constraints), once
         self._variable_memo: dict = {}  # _variables' memo, shared by this instance's queries
+        self._ctx = None  # this instance's z3 context: its queries come in a fixed order
 
     def _simplex_constraints(self, extra):
         """Simplex constraints, with the probabilities that neither ``extra`` nor the
@@ -94,9 +95,11 @@ class Instance:
         extra = extra if isinstance(extra, list) else [extra]
         from proofs.encode.encode_z3 import solve  # a fresh z3 context per query (see there)
         timeout_s, rlimit = budget.z3_limits()
+        if self._ctx is None:
+            self._ctx = z3.Context()
         r, model, reason = solve(list(self.constraints)
                                  + list(self._simplex_constraints(extra))
-                                 + extra, timeout_s, rlimit=rlimit)
+                                 + extra, timeout_s, rlimit=rlimit, ctx=self._ctx)
         if r == z3.unknown:
             raise Timeout(reason)
         return model
