@@ -99,7 +99,7 @@ class Sweep:
         rng = np.random.default_rng(seed)
         logs = scale * np.geomspace(1e-3, 1e3, points) * np.exp(rng.uniform(0, 0.05))
         dense = 4 * scale * rng.random(2 * points)
-        lits = literal_bids(t.path_literals)
+        lits = literal_bids(t.literals)
         grid = np.concatenate([logs, dense, ROUND_BIDS, [b[i]], lits])
         grid = grid[grid > 0]
         if B > 0:
@@ -109,6 +109,9 @@ class Sweep:
         self.s, self.Q = self._eval(np.unique(grid))
         if self.s.size == 0:
             raise self.last_decline   # every bid declined: the example is a decline
+        # literals of every magnitude in a call of their own: a rule that declines a huge
+        # bid (beyond float64 for it) then answers the grid above in one batch
+        self.insert(np.asarray(literal_bids(t.path_literals), dtype=float))
 
     def _eval(self, s):
         """``(bids, Q)`` on ``s`` without the bids the rule declines (Undefined, W = 0,
