@@ -19,6 +19,7 @@ defaults. An unknown key or a value of the wrong type is a usage error naming it
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -53,6 +54,22 @@ def _check(key, value, where) -> None:
     if key in ("properties", "orders") and not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"[tool.tokenauction] {key} in {where} must be a list of strings, "
                            f"got {value!r}", value=value)
+
+
+def number(name: str, value, *, positive: bool = True, none_ok: bool = False):
+    """``value`` as a float when it is a finite number ``> 0`` (``>= 0`` with
+    ``positive=False``; None passes with ``none_ok``), else InvalidInput naming ``name``,
+    the value and the fix. The one check of a numeric option (a time limit, a budget, a
+    tolerance) for the CLIs, the configuration and the Python API: NaN passes every
+    ``<= 0`` test and made a tolerance accept anything and a time limit fail every call."""
+    if value is None and none_ok:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    x = float(value) if ok else float("nan")
+    if ok and math.isfinite(x) and (x > 0 if positive else x >= 0):
+        return x
+    want = "a finite number > 0" if positive else "a finite number >= 0"
+    raise InvalidInput(f"{name} must be {want}, got {value!r}", value=value)
 
 
 def load(path: str | None = None, start: Path | None = None) -> tuple[dict, Path | None]:

@@ -38,7 +38,7 @@ from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
 from properties.cage import caged_mechanism
-from properties.config import apply as apply_config, load as load_config
+from properties.config import apply as apply_config, load as load_config, number
 from properties.gates import add_gate_arguments, gate_from
 from properties.loading import (add_loading_arguments, add_search_path, load_valuation,
                                 source_location)
@@ -120,6 +120,12 @@ def _value_model_main(args):
         return _usage("give one of RUN_DIR, --mechanism or --log")
     gate = _gate(args)
     try:
+        args.identity_tol = number("--identity-tol", args.identity_tol, positive=False)
+        args.timeout = number("--timeout", args.timeout)
+        args.budget = number("--budget", args.budget, none_ok=True)
+        if args.max_examples < 1:
+            raise InvalidInput(f"--max-examples must be positive, got {args.max_examples}",
+                               value=args.max_examples)
         if args.log:
             report = audit_log(args.log, valuation=None if args.valuation is None
                                else load_valuation(args.valuation),
@@ -245,8 +251,11 @@ def main(args) -> int:
         return _usage("give either RUN_DIR or --mechanism MODULE:NAME (one of them)")
     if args.mechanism:
         return _value_model_main(args)
-    if args.tol < 0 or args.identity_tol < 0:
-        return _usage("--tol and --identity-tol must be >= 0")
+    try:
+        args.tol = number("--tol", args.tol, positive=False)
+        args.identity_tol = number("--identity-tol", args.identity_tol, positive=False)
+    except InvalidInput as exc:
+        return _usage(str(exc))
     if args.run_dir.endswith(".py"):
         return _usage(f"{args.run_dir} is a Python file, not a run folder or a manifest; to "
                       f"audit a mechanism defined there give --mechanism {args.run_dir}:NAME")

@@ -57,6 +57,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
 
 from properties import restrictions
+from properties.config import number
 from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
@@ -147,6 +148,8 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     ``valuation``: the value model (name, ValueModel or callable ``a(p_i, q)``; default
     ``tv``); ``reports``: a report restriction (``one_hot``, ``top_k:K``; ``win`` implies
     ``one_hot``); ``context``: side information, a dict or ``draw(rng) -> dict``."""
+    timeout = number("timeout", timeout)
+    budget_s = number("budget_s", budget_s, none_ok=True)
     model = VM.get_value_model(valuation)
     reports = reports or ("one_hot" if model.reports == "one_hot" else None)
     restrictions.parse(reports)

@@ -41,6 +41,7 @@ from properties import checks as C
 from properties.audit import chunked, signing
 from properties.audit.tally import AuditReport, Divergence
 from properties.audit.stream import VerifiedStep, read_run_header
+from properties.config import number
 
 #: Payments whose per-agent charge never exceeds the bid (theory §6); the valuation
 #: payment may (it prices a loss, not a bid).
@@ -87,6 +88,8 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
     demo: a user's rule loaded from a file is not in the registry); default: rebuilt from
     the header (:func:`auction_from_header`).
     """
+    tol = number("tol", tol, positive=False)
+    identity_tol = number("identity_tol", identity_tol, positive=False)
     report = AuditReport(str(run_dir))
     report.tolerances = (f"replayed payments within {tol:g} x max(|replayed|, |recorded|, "
                          f"bid); identity within {identity_tol:g} x bid + quadrature error")

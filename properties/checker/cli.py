@@ -88,11 +88,11 @@ def settle(args):
         if getattr(args, attr) is None:
             setattr(args, attr, default)
     args.properties, args.orders = _split(args.properties), _split(args.orders)
-    if args.max_examples < 1 or args.timeout <= 0:
-        raise InvalidInput(f"--max-examples and --timeout must be positive, got "
-                           f"{args.max_examples} and {args.timeout}", value=args.max_examples)
-    if args.budget is not None and args.budget <= 0:
-        raise InvalidInput(f"--budget must be positive, got {args.budget}", value=args.budget)
+    if args.max_examples < 1:
+        raise InvalidInput(f"--max-examples must be positive, got {args.max_examples}",
+                           value=args.max_examples)
+    args.timeout = config.number("--timeout", args.timeout)
+    args.budget = config.number("--budget", args.budget, none_ok=True)
     return gate_from(args, table)
 
 

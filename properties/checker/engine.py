@@ -30,6 +30,7 @@ from mechanism.orders import get_order
 from mechanism.payments import PaymentRule
 from mechanism.verdicts import Verdict
 
+from properties import config
 from properties.catalogue import ALL_ORDERS, CATALOGUE, DETERMINISM, VALUE_MODEL_PROPERTIES, parse_property
 from properties.checker import proving, reproduce
 from properties.checker.payment_checks import PaymentGroup
@@ -205,6 +206,8 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     fresh process. ``progress``: called with one line of text as each engine starts (the
     CLI prints it on stderr).
     """
+    timeout = config.number("timeout", timeout, none_ok=True)
+    budget_s = config.number("budget_s", budget_s, none_ok=True)
     settings = Settings(max_examples, seed, timeout, rule, prove, shrink_counterexamples,
                         budget_s, valuation if valuation is not None else valuation_loss,
                         reports, kind, thorough, run_reproductions, progress)

@@ -13,6 +13,7 @@ of truthful bidding (:mod:`properties.audit.step`); its influence measures are r
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import tomllib
@@ -103,6 +104,15 @@ def load_config(path=None, **overrides) -> DemoConfig:
     if cfg.shares < 2 or cfg.max_tokens < 1 or not cfg.seeds or not cfg.rules:
         raise InvalidInput("need shares >= 2, max_tokens >= 1, at least one seed and one rule",
                            value=(cfg.shares, cfg.max_tokens, cfg.seeds, cfg.rules))
+    bad = [x for x in cfg.seeds if isinstance(x, bool) or not isinstance(x, int) or x < 0]
+    if bad:
+        raise InvalidInput(f"seeds must be integers >= 0 (the auction's random streams), got "
+                           f"{bad[0]!r}", value=bad[0])
+    for name, x, top in (("temperature", cfg.temperature, None), ("top_p", cfg.top_p, 1.0)):
+        if not (isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+                and (top is None or x <= top)):
+            raise InvalidInput(f"{name} must be a finite number > 0" + (
+                f" and <= {top:g}" if top is not None else "") + f", got {x!r}", value=x)
     if cfg.batch < 1 or cfg.regret_every < 1:
         raise InvalidInput(f"need batch >= 1 and regret_every >= 1; got {cfg.batch}, "
                            f"{cfg.regret_every}", value=(cfg.batch, cfg.regret_every))
