@@ -19,7 +19,7 @@ from . import rules as R
 from . import sampling as S
 from .errors import InvalidInput
 from .transcript import TranscriptWriter
-from .validation import as_bids, as_distribution, as_distributions
+from .validation import as_bids, as_distribution, as_distributions, as_uniforms
 
 SAMPLERS = ("auto", "inverse_cdf", "joint_linear", "exponential_race")
 #: Uniforms drawn per step (enough for every sampler with up to ``n + 1`` racers).
@@ -140,10 +140,7 @@ class TokenAuction:
         elif rule.reference is not None and rule.reference.size != V:
             raise InvalidInput(f"reference has {rule.reference.size} tokens, agents report {V}",
                                value=rule.reference.size)
-        u = np.asarray(uniforms, dtype=np.float64)
-        if u.size < n + EXTRA_UNIFORMS:
-            raise InvalidInput(f"need {n + EXTRA_UNIFORMS} uniforms per step, got {u.size}",
-                               value=u.size)
+        u = as_uniforms(uniforms, n + EXTRA_UNIFORMS)
         q, reduced = R.evaluate_reduced(rule, P, b)
         kind = self._sampler_for(rule, n)
         thresholds = pair_tv = None

@@ -12,6 +12,7 @@ agent, the token and the value, and how to fix it):
 * rows of different lengths / wrong ndim / empty   -> InvalidInput (mismatched vocabularies)
 * bid NaN, infinite or negative                    -> InvalidInput
 * wrong number of bids                             -> InvalidInput
+* a step's uniforms not in [0, 1) or too few       -> InvalidInput
 * all weights zero (all bids 0 and no reference)   -> InvalidInput, raised by the rules
   (theory §2: every rule is undefined there), never a guess.
 """
@@ -167,6 +168,25 @@ def as_bids(bids, n: int) -> np.ndarray:
         raise InvalidInput(f"agent {i}: bid is negative ({arr[i]!r}); bids must be >= 0 "
                            "(a bid of 0 means no influence)", value=float(arr[i]), agent=i)
     return arr
+
+
+def as_uniforms(uniforms, count: int) -> np.ndarray:
+    """Validate a step's uniforms (theory §6): at least ``count`` numbers, each in
+    ``[0, 1)``, as ``mechanism.auction.step_uniforms`` draws them. Returns float64. A NaN
+    uniform would draw a token by no law (the inverse CDF searches past every threshold)."""
+    _not_complex(uniforms, "uniforms", "pass real numbers in [0, 1)")
+    try:
+        u = np.asarray(uniforms, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"uniforms are not numeric ({exc}); pass real numbers in [0, 1) "
+                           "(mechanism.step_uniforms)", value=uniforms) from exc
+    if u.size < count:
+        raise InvalidInput(f"need {count} uniforms per step, got {u.size}", value=u.size)
+    if not (u.min() >= 0.0 and u.max() < 1.0):   # NaN fails both
+        k = int(np.argmax(~((u >= 0.0) & (u < 1.0))))
+        raise InvalidInput(f"uniform {k} is {u[k]!r}; every uniform must be in [0, 1) "
+                           "(mechanism.step_uniforms draws them)", value=float(u[k]))
+    return u
 
 
 def as_weight(weight) -> float:

@@ -148,3 +148,14 @@ def test_an_output_whose_sum_overflows_is_a_sum_defect_under_a_raising_errstate(
     with np.errstate(all="raise"):
         v, (kind, message) = output_defect([1e308, 1e308, 0.0], 3, "r")
     assert v is None and kind == "sum" and "inf" in message
+
+
+@pytest.mark.parametrize("u,words", [([np.nan] * 7, "uniform 0 is"), ([0.3] * 6 + [1.0], "uniform 6"),
+                                     ([-0.1] + [0.3] * 6, "uniform 0"), ([0.3] * 2, "need 7"),
+                                     (["a"] * 7, "not numeric")])
+def test_bad_uniforms_are_refused(u, words):
+    """A step's uniforms lie in [0, 1), as step_uniforms draws them (planted: the old size
+    check alone, which drew a token from NaN uniforms, fails this)."""
+    P = np.array([[0.5, 0.5], [0.2, 0.8]])
+    with pytest.raises(InvalidInput, match=words):
+        TokenAuction("linear").step(P, [1.0, 1.0], u)
