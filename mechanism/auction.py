@@ -19,7 +19,8 @@ from . import rules as R
 from . import sampling as S
 from .errors import InvalidInput
 from .transcript import TranscriptWriter
-from .validation import as_bids, as_distribution, as_distributions, as_uniforms
+from .validation import (as_bids, as_count, as_distribution, as_distributions, as_tokens,
+                         as_uniforms)
 
 SAMPLERS = ("auto", "inverse_cdf", "joint_linear", "exponential_race")
 #: Uniforms drawn per step (enough for every sampler with up to ``n + 1`` racers).
@@ -177,8 +178,8 @@ class TokenAuction:
         ``keep_reports=False`` / ``keep_steps=False`` keep memory bounded (the totals are
         still accumulated).
         """
-        if max_tokens < 0:
-            raise InvalidInput(f"max_tokens must be >= 0, got {max_tokens}", value=max_tokens)
+        seed, max_tokens = as_count("seed", seed), as_count("max_tokens", max_tokens)
+        prefix, stop_tokens = as_tokens("prefix", prefix), as_tokens("stop_tokens", stop_tokens)
         tokens = list(prefix)
         generated: list[int] = []
         steps, reports = [], []
@@ -193,6 +194,7 @@ class TokenAuction:
                 b = as_bids(bids(k, list(tokens)) if callable(bids) else bids, P.shape[0])
                 n, V = P.shape
                 if header is None:
+                    as_tokens("prefix", prefix, V), as_tokens("stop_tokens", stop_tokens, V)
                     header = {**self.header(), "seed": int(seed), "n": n, "V": V,
                               "max_tokens": int(max_tokens),
                               "prefix": [int(t) for t in prefix],

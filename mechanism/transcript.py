@@ -84,7 +84,11 @@ class TranscriptWriter:
 
     def __init__(self, folder, header: dict):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidInput(f"record_to={str(folder)!r} is a file, not a folder; pass a "
+                               "folder for the run (it is created)", value=str(folder)) from None
         self._jsonl = open(self.folder / JSONL, "w", encoding="utf-8")
         self._side = open(self.folder / SIDE, "wb")
         self._offset = 0

@@ -13,6 +13,8 @@ agent, the token and the value, and how to fix it):
 * bid NaN, infinite or negative                    -> InvalidInput
 * wrong number of bids                             -> InvalidInput
 * a step's uniforms not in [0, 1) or too few       -> InvalidInput
+* a seed, token count or token id that is not an integer >= 0 (a token id < V)
+                                                   -> InvalidInput
 * all weights zero (all bids 0 and no reference)   -> InvalidInput, raised by the rules
   (theory §2: every rule is undefined there), never a guess.
 """
@@ -187,6 +189,25 @@ def as_uniforms(uniforms, count: int) -> np.ndarray:
         raise InvalidInput(f"uniform {k} is {u[k]!r}; every uniform must be in [0, 1) "
                            "(mechanism.step_uniforms draws them)", value=float(u[k]))
     return u
+
+
+def as_count(name: str, value) -> int:
+    """An integer ``>= 0`` (a Python or numpy integer; not a bool, not a float such as
+    ``1.5`` that would be truncated silently), else InvalidInput naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < 0:
+        raise InvalidInput(f"{name} must be an integer >= 0, got {value!r}", value=value)
+    return int(value)
+
+
+def as_tokens(name: str, tokens, vocab: int | None = None) -> list[int]:
+    """Token ids: integers ``>= 0`` (and ``< vocab`` when it is known)."""
+    out = [as_count(f"{name}[{k}]", t) for k, t in enumerate(tokens)]
+    bad = [t for t in out if vocab is not None and t >= vocab]
+    if bad:
+        raise InvalidInput(f"{name} holds token {bad[0]}, outside the vocabulary 0..{vocab - 1}",
+                           value=bad[0])
+    return out
 
 
 def as_weight(weight) -> float:

@@ -159,3 +159,19 @@ def test_bad_uniforms_are_refused(u, words):
     P = np.array([[0.5, 0.5], [0.2, 0.8]])
     with pytest.raises(InvalidInput, match=words):
         TokenAuction("linear").step(P, [1.0, 1.0], u)
+
+
+@pytest.mark.parametrize("kw,words", [({"seed": -1}, "seed must be an integer"),
+                                      ({"seed": 1.5}, "seed must be an integer"),
+                                      ({"seed": True}, "seed must be an integer"),
+                                      ({"max_tokens": 1.5}, "max_tokens must be an integer"),
+                                      ({"stop_tokens": [-1]}, r"stop_tokens\[0\]"),
+                                      ({"stop_tokens": [10 ** 9]}, "outside the vocabulary"),
+                                      ({"record_to": __file__}, "is a file, not a folder")])
+def test_bad_run_arguments_are_refused(kw, words):
+    """Planted: the old code crashed deep in numpy on seed -1, truncated seed 1.5 to 1 in
+    the header, and accepted stop tokens no step can produce."""
+    from tests.helpers.recording import SyntheticAgents
+    args = {"seed": 0, "max_tokens": 2, **kw}
+    with pytest.raises(InvalidInput, match=words):
+        TokenAuction("linear").run(SyntheticAgents(2), [1.0, 1.0], **args)
