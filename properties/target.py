@@ -135,9 +135,13 @@ class Target:
         return None if self.judge_user is None else self.rule_spec or self.judge_user.name
 
     @property
+    def worker_ended(self) -> bool:
+        """The cage worker ended for good (the code exited or hung): judge nothing more."""
+        return self.user.cage is not None and self.user.cage.fatal is not None
+
+    @property
     def literals(self) -> tuple:
-        """:attr:`path_literals` at ordinary magnitudes (:data:`LITERAL_RANGE`): drawn as
-        bids (:mod:`properties.strategies`)."""
+        """:attr:`path_literals` in :data:`LITERAL_RANGE`: drawn as bids."""
         lo, hi = LITERAL_RANGE
         return tuple(v for v in self.path_literals if lo <= v <= hi)[:64]
 

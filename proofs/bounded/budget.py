@@ -30,9 +30,8 @@ class Budget:
     def __init__(self, seconds: float, *, cpu=None, wall=None):
         self.seconds = float(seconds)
         self._cpu, self._wall = cpu or time.process_time, wall or time.monotonic
-        cpu, wall = self._cpu, self._wall
-        self._cpu_end = cpu() + self.seconds
-        self._wall_end = wall() + WALL_FACTOR * self.seconds
+        self._cpu_end = self._cpu() + self.seconds
+        self._wall_end = self._wall() + WALL_FACTOR * self.seconds
 
     def left(self) -> float:
         """CPU seconds left; 0 once either clock has passed its end."""

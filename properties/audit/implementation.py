@@ -79,17 +79,17 @@ SAMPLER_GRID = 2000
 
 
 class _Tally:
-    def __init__(self, model: str = "tv", asked: int = 0, fatal=lambda: None):
+    def __init__(self, model: str = "tv", asked: int = 0, ended=lambda: False):
         self.checked = {k: 0 for k in NATIVE}
         self.cex: dict[str, dict] = {}
         self.skip: dict[str, str] = {}
         self.model, self.asked = model, asked
-        #: why the object's worker ended for good (it exited or hung), else None: no check
-        #: runs after that, so none is blamed for a call the dead worker could not answer
-        self.fatal = fatal
+        #: whether the object's worker ended for good (it exited or hung): no check runs
+        #: after that, so none is blamed for a call the dead worker could not answer
+        self.ended = ended
 
     def run(self, prop, fn, inst):
-        if prop in self.cex or self.fatal():
+        if prop in self.cex or self.ended():
             return
         try:
             out = fn()
@@ -155,8 +155,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     restrictions.parse(reports)
     m = obj if isinstance(obj, Target) and obj.kind == "mechanism" else \
         Audited(obj, name, context=context)
-    cage = m.user.cage
-    t = _Tally(model.name, fatal=(lambda: cage.fatal) if cage is not None else (lambda: None))
+    t = _Tally(model.name, ended=lambda: m.worker_ended)
     if not m.has_payments:
         for prop in PAYMENT_NATIVE:
             t.skip[prop] = "the object exposes no payments(dists, bids)"
@@ -169,7 +168,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
     for inst in instances(max_examples, seed, m.reserve):
-        if t.fatal():
+        if t.ended():
             break
         dists = restrictions.restrict(reports, inst["dists"])
         if dists is None:
@@ -189,7 +188,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
         _rule_checks(m, t, inst, P, b, q)
         if m.has_payments:
             _payment_checks(m, t, inst, P, b, model)
-    if t.fatal():
+    if t.ended():
         for prop in NATIVE:
             if prop not in t.cex and prop not in t.skip and not t.checked[prop]:
                 t.skip[prop] = "not run: the object's code ended or hung its worker earlier"

@@ -108,7 +108,7 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
         out.append(_skipped("property_suite", "properties.check",
                             "the property suite (properties.check) is not in this build"))
         return out + proof_findings(m.rule, ran=False)
-    if _ended(m):
+    if m.worker_ended:
         return out + [_skipped("property_suite", "properties.check", _ENDED)]
     claims = m.claims
     rule = m.callable_rule
@@ -121,7 +121,7 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
           "budget_s": budget_s}
     out += _tagged(check(judged, properties=_wanted(RULE_PROPERTIES, claims), **kw).findings)
     out += _declared_false(RULE_PROPERTIES, claims)
-    if m.has_payments and _ended(m):
+    if m.has_payments and m.worker_ended:
         out.append(_skipped("payment_suite", "properties.check", _ENDED))
     elif m.has_payments:
         target = PaymentRule(f"{m.name}.payments", lambda _rule, d, b: m.payments(d, b),
@@ -136,11 +136,6 @@ def suite_findings(m, *, max_examples: int, seed: int, timeout: float,
 
 _ENDED = ("not run: the object's code ended or hung its worker earlier (a dead worker "
           "answers nothing, so no property can be judged on it)")
-
-
-def _ended(m) -> bool:
-    """The object's worker ended for good (its code exited or hung) before this point."""
-    return m.user.cage is not None and m.user.cage.fatal is not None
 
 
 def _tagged(findings, prefix: str = "suite:") -> list:
