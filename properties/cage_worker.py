@@ -1,7 +1,8 @@
 """The worker side of :mod:`properties.cage`: load the user's object, then serve calls.
 
-Runs as ``python -m properties.cage_worker FD MEMORY_MB`` under a memory limit, with
-stdout and stderr sent to a file by the auditor.
+Runs as ``python -m properties.cage_worker FD MEMORY_MB`` under a memory limit and the
+system-call filter of :mod:`properties.confine` (installed before the user's module is
+imported), with stdout and stderr sent to a file by the auditor.
 Messages from the auditor are pickles (the auditor is trusted); replies are pickles of
 plain data only (tuples, strings, numbers, float64 arrays), which the auditor reads with an
 allow-list. Replies: ``("ready", description)``, ``("load_error", message)``,
@@ -140,7 +141,10 @@ def _reply(conn, *msg) -> None:
 def _data(method: str, out):
     if method == "sample":
         return int(np.asarray(out).item())
-    return np.array(out, dtype=np.float64)
+    arr = np.asarray(out)
+    if np.iscomplexobj(arr):  # float64 would drop the imaginary part without a word
+        raise TypeError("complex numbers are neither probabilities nor payments")
+    return np.array(arr, dtype=np.float64)
 
 
 def serve(conn, memory_mb: int) -> None:
@@ -148,8 +152,11 @@ def serve(conn, memory_mb: int) -> None:
     _limit_memory(memory_mb)
     spec, kwargs, paths = pickle.loads(conn.recv_bytes())
     from mechanism.errors import InvalidInput
+    from properties.confine import confine
+    unconfined = confine()  # before the user's module is imported: nothing is written after
     try:
         methods, meta = _load(spec, kwargs, paths)
+        meta["unconfined"] = unconfined
     except BaseException as exc:  # noqa: BLE001 - anything while loading is the user's
         usage = isinstance(exc, (InvalidInput, TypeError, ImportError, SyntaxError))
         _reply(conn, "load_error", str(exc) if isinstance(exc, InvalidInput)

@@ -34,6 +34,8 @@ REPRO_TIMEOUT_S = 120.0
 
 _RUNNER = r"""
 import json, sys, warnings
+from properties.confine import confine
+confine()  # the target runs here too: it may not write, fork or signal (properties.confine)
 warnings.simplefilter("ignore")
 out = []
 for src in json.load(sys.stdin):
@@ -152,10 +154,12 @@ def failure_repro(t, c):
     if c["error"] == "raised":
         return lines + [f"out = {call}  # fails: {msg}"]
     if t.kind == "rule":
-        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
+        check = ("assert not np.iscomplexobj(out), out\n"
+                 "out = np.asarray(out, dtype=float)\nassert out.shape == (dists.shape[1],) and "
                  "np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) <= 1e-6, "
                  "out")
     else:
-        check = ("out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
+        check = ("assert not np.iscomplexobj(out), out\n"
+                 "out = np.asarray(out, dtype=float)\nassert out.shape == bids.shape and "
                  "np.isfinite(out).all(), out")
     return lines + [f"out = {call}", f"{check}  # fails: {msg}"]

@@ -1,0 +1,143 @@
+"""The cage's system-call filter: what the worker holding third-party code may not do.
+
+Installed by the worker (:mod:`properties.cage_worker`) before it imports the user's
+module, and by the reproduction process of a counterexample, with Linux's seccomp
+(``prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)``, after ``PR_SET_NO_NEW_PRIVS``); it cannot be
+lifted by the code it holds. Refused with ``EPERM`` (the code sees ``PermissionError``):
+
+* every change to the file system: opening a file for writing (``O_WRONLY``, ``O_RDWR``,
+  ``O_CREAT``, ``O_TRUNC``, ``O_APPEND``; this covers ``/proc/<auditor>/fd/N``, the
+  auditor's own stdout), creating, linking, renaming, removing, truncating, changing modes,
+  owners, times or attributes, mounting. A module planted beside the auditor's, a rewritten
+  report file or a forged line on the auditor's terminal is therefore impossible; the
+  worker writes only to the descriptors it was given (its reply socket, its output file);
+* starting processes or programs (``fork``, ``vfork``, ``clone`` without ``CLONE_THREAD``,
+  ``execve``): nothing outlives the worker, whose kill ends all its code; threads still
+  start (``clone3`` answers ``ENOSYS``, and the C library falls back to ``clone``);
+* touching other processes: signals other than to itself, ``ptrace``, reading or writing
+  another process's memory, taking its descriptors (``pidfd_getfd``), new namespaces;
+* ``io_uring`` (whose operations would not pass through this filter), new sockets,
+  ``open_by_handle_at``.
+
+Where the filter cannot be installed (another architecture than x86-64, another system
+than Linux, a kernel without seccomp) :func:`confine` returns why, and the cage still holds
+with its other walls (a process of its own, a memory limit, a timeout, data-only replies);
+``tokenauction check`` and ``audit --mechanism`` then say so in their reports' isolation
+line (:func:`properties.cage.isolation`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import struct
+import sys
+
+# BPF (linux/filter.h, linux/bpf_common.h)
+_LD_W_ABS, _JEQ_K, _JSET_K, _RET_K = 0x20, 0x15, 0x45, 0x06
+_ALLOW, _ERRNO, _KILL = 0x7FFF0000, 0x00050000, 0x80000000
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_BIT = 0x40000000
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_CLONE_THREAD = 0x00010000
+
+#: x86-64 system calls refused outright (arch/x86/entry/syscalls/syscall_64.tbl)
+_REFUSED = {
+    "creat": 85, "link": 86, "unlink": 87, "symlink": 88, "rename": 82, "mkdir": 83,
+    "rmdir": 84, "truncate": 76, "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93,
+    "lchown": 94, "mknod": 133, "utime": 132, "utimes": 235, "futimesat": 261,
+    "utimensat": 280, "linkat": 265, "symlinkat": 266, "renameat": 264, "renameat2": 316,
+    "unlinkat": 263, "mkdirat": 258, "mknodat": 259, "fchmodat": 268, "fchmodat2": 452,
+    "fchownat": 260, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
+    "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "mount": 165,
+    "umount2": 166, "pivot_root": 155, "chroot": 161, "fork": 57, "vfork": 58,
+    "execve": 59, "execveat": 322, "ptrace": 101, "process_vm_readv": 310,
+    "process_vm_writev": 311, "pidfd_getfd": 438, "pidfd_send_signal": 424,
+    "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "unshare": 272, "setns": 308,
+    "socket": 41, "socketpair": 53, "open_by_handle_at": 304, "io_uring_setup": 425,
+    "io_uring_enter": 426, "io_uring_register": 427, "name_to_handle_at": 303,
+    "fanotify_init": 300, "inotify_init": 253, "inotify_init1": 294, "mount_setattr": 442,
+    "move_mount": 429, "open_tree": 428, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+    "kexec_load": 246, "init_module": 175, "finit_module": 313, "delete_module": 176,
+    "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163, "quotactl": 179,
+    "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "sethostname": 170,
+    "setdomainname": 171, "iopl": 172, "ioperm": 173, "bpf": 321, "perf_event_open": 298,
+    "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249,
+}
+#: answered ENOSYS: the caller falls back to a call this filter inspects
+_NOSYS = {"clone3": 435, "openat2": 437}
+_OPEN, _OPENAT, _CLONE = 2, 257, 56
+_KILL_SYSCALLS = {"kill": 62, "tkill": 200, "tgkill": 234}   # allowed to this process only
+
+
+def _insn(code, jt, jf, k) -> bytes:
+    return struct.pack("<HBBI", code, jt, jf, k & 0xFFFFFFFF)
+
+
+def program(pid: int) -> bytes:
+    """The filter as BPF bytecode (``struct sock_filter`` array) for a process ``pid``."""
+    nr, arg = 0, (lambda i: 16 + 8 * i)          # struct seccomp_data: nr, arch, ip, args
+    eperm, enosys = _ERRNO | errno.EPERM, _ERRNO | errno.ENOSYS
+    out = [_insn(_LD_W_ABS, 0, 0, 4),             # arch
+           _insn(_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64),
+           _insn(_RET_K, 0, 0, _KILL),
+           _insn(_LD_W_ABS, 0, 0, nr)]
+
+    def is_(number, ret):                          # if nr == number: return ret
+        return [_insn(_JEQ_K, 0, 1, number), _insn(_RET_K, 0, 0, ret)]
+
+    def arg_test(number, i, test, k, on_set, on_clear):
+        # if nr == number: load args[i]; return on_set if (args[i] test k) else on_clear
+        return [_insn(_JEQ_K, 0, 4, number), _insn(_LD_W_ABS, 0, 0, arg(i)),
+                _insn(test, 0, 1, k), _insn(_RET_K, 0, 0, on_set),
+                _insn(_RET_K, 0, 0, on_clear)]
+
+    out += [_insn(0x35, 0, 1, _X32_BIT), _insn(_RET_K, 0, 0, eperm)]   # jge: the x32 ABI
+    for number in sorted(_REFUSED.values()):
+        out += is_(number, eperm)
+    for number in sorted(_NOSYS.values()):
+        out += is_(number, enosys)
+    out += arg_test(_OPEN, 1, _JSET_K, _WRITE_FLAGS, eperm, _ALLOW)
+    out += arg_test(_OPENAT, 2, _JSET_K, _WRITE_FLAGS, eperm, _ALLOW)
+    out += arg_test(_CLONE, 0, _JSET_K, _CLONE_THREAD, _ALLOW, eperm)
+    for number in _KILL_SYSCALLS.values():        # kill(pid), tkill(tid), tgkill(pid, ...)
+        out += arg_test(number, 0, _JEQ_K, pid, _ALLOW, eperm)
+    out.append(_insn(_RET_K, 0, 0, _ALLOW))
+    return b"".join(out)
+
+
+def confine() -> str | None:
+    """Install the filter on this process (and every thread it starts later): None when
+    installed, else why not (the caller carries on with the cage's other walls)."""
+    if not sys.platform.startswith("linux"):
+        return f"no system-call filter on {sys.platform} (Linux only)"
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return f"no system-call filter on {platform.machine()} (x86-64 only)"
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError as exc:
+        return f"no system-call filter: the C library cannot be loaded ({exc})"
+    code = program(os.getpid())
+    buf = ctypes.create_string_buffer(code, len(code))
+
+    class _Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = _Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    prctl = libc.prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong,
+                      ctypes.c_ulong]
+    if prctl(_PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
+        return f"no system-call filter: PR_SET_NO_NEW_PRIVS refused ({_errno()})"
+    if prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+        return f"no system-call filter: seccomp refused ({_errno()})"
+    return None
+
+
+def _errno() -> str:
+    e = ctypes.get_errno()
+    return f"{errno.errorcode.get(e, e)}: {os.strerror(e)}"
