@@ -30,10 +30,8 @@ patches the checker patches the worker's copy, which decides nothing.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import re
 import socket
 import subprocess
 import sys
@@ -43,53 +41,19 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from mechanism.errors import InvalidInput
+from properties.cage_replies import (CageFailure, checked_description, checked_message,
+                                     checked_value, loads, printable, warn_unconfined)
 
 MEMORY_MB = 4096
 TIMEOUT = 5.0
 START_TIMEOUT = 120.0
-_ALLOWED = {("builtins", n) for n in ("list", "dict", "tuple", "int", "float", "str", "bool",
-                                       "bytes", "frozenset", "set", "complex")}
-_ALLOWED |= {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
-             for n in ("_reconstruct", "scalar")}
-_ALLOWED |= {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}
-_ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype")}
-
 
 #: Exceptions from the user's code that would have ended an uncaged checker.
 _FATAL = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "MemoryError"}
 
 
-class CageFailure(Exception):
-    """The caged code misbehaved: ``kind`` is raised / exited / timeout / not_numeric."""
-
-    def __init__(self, kind: str, message: str, exception: str | None = None):
-        super().__init__(message)
-        self.kind, self.exception = kind, exception
-
-
 class CageUndefined(InvalidInput):
     """The caged code raised InvalidInput: undefined at this input (still an InvalidInput)."""
-
-
-def printable(text, limit: int = 200) -> str:
-    """A string from user code made safe for a terminal: control characters (newlines,
-    ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters."""
-    s = str(text)
-    s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-class _Restricted(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"the worker sent {module}.{name}: only data may cross")
-
-
-def _loads(data: bytes):
-    return _Restricted(io.BytesIO(data)).load()
-
-
 class Cage:
     """One worker process holding the user's object (see the module docstring)."""
 
@@ -106,7 +70,8 @@ class Cage:
 
     def _start(self) -> dict:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                   PYTHONDONTWRITEBYTECODE="1")  # the worker may not write (confine)
         with open(self.out.name, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "properties.cage_worker", str(theirs.fileno()),
@@ -115,14 +80,22 @@ class Cage:
         theirs.close()
         self.conn = Connection(ours.detach())
         self.conn.send_bytes(pickle.dumps((self.spec, self.kwargs, self.paths), protocol=5))
-        status, *rest = self._receive(START_TIMEOUT, "loading")
-        if status != "ready":
+        try:
+            status, *rest = checked_message(self._receive(START_TIMEOUT, "loading"))
+            if status not in ("ready", "load_error"):
+                raise CageFailure("not_numeric", f"the worker answered {status!r} to loading")
+            if status == "ready":
+                meta = checked_description(rest[0], isinstance(self.spec, tuple))
+                warn_unconfined(meta["unconfined"])
+                return meta
+        except CageFailure:
             self.close()
-            if len(rest) > 1 and rest[1]:  # the user's code ended or broke its own loading
-                raise CageFailure("raised", printable(rest[0], 400))
-            raise InvalidInput(f"{printable(self.label)}: {printable(rest[0], 400)}",
-                               value=self.label)
-        return rest[0]
+            raise
+        self.close()
+        if rest[1]:  # the user's code ended or broke its own loading
+            raise CageFailure("raised", printable(rest[0], 400))
+        raise InvalidInput(f"{printable(self.label)}: {printable(rest[0], 400)}",
+                           value=self.label)
 
     @property
     def label(self) -> str:
@@ -134,7 +107,7 @@ class Cage:
                 self._kill()
                 raise CageFailure("timeout", f"did not return within {timeout:g} s (per-call "
                                   "timeout; the worker was killed; raise it with --timeout)")
-            return _loads(self.conn.recv_bytes())
+            return loads(self.conn.recv_bytes())
         except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
             code = self._kill()
             raise CageFailure("exited", f"ended its worker process while {what} (exit code "
@@ -178,7 +151,7 @@ class Cage:
             raise CageFailure("exited", f"its worker process is gone (exit code {code})") \
                 from None
         try:
-            status, *rest = self._receive(self.timeout, f"running {method}")
+            status, *rest = checked_message(self._receive(self.timeout, f"running {method}"))
         except CageFailure as exc:
             self.fatal = self.fatal or str(exc)
             raise
@@ -186,9 +159,11 @@ class Cage:
             self._kill()
             raise
         if status == "ok":
-            return rest[0]
+            return checked_value(method, rest[0])
         if status == "undefined":
             raise CageUndefined(printable(rest[0], 400))
+        if status != "fail":
+            raise CageFailure("not_numeric", f"the worker answered {status!r} to {method}")
         kind, exc_name, message = rest
         if kind == "raised" and exc_name in _FATAL:
             self.fatal = self.fatal or f"raised {printable(exc_name, 60)} in {method}"
@@ -237,14 +212,22 @@ class Caged:
 
 
 def caged_mechanism(spec: str, kwargs=None, paths=(), timeout: float = TIMEOUT) -> Caged:
-    """``--mechanism SPEC`` loaded in a cage (InvalidInput, a usage error, if it cannot be)."""
+    """``--mechanism SPEC`` loaded in a cage: InvalidInput (a usage error) if it cannot be
+    found or built; CageFailure if its code ends, hangs or breaks its own loading (a finding:
+    :func:`failed_loading`)."""
     if ":" not in str(spec):
         raise InvalidInput(f"--mechanism {printable(spec)!r}: expected package.module:NAME or "
                            "file.py:NAME", value=spec)
-    try:
-        return Caged(Cage(spec, kwargs, paths=paths, timeout=timeout))
-    except CageFailure as exc:
-        raise InvalidInput(f"--mechanism {printable(spec)}: {exc}", value=spec) from None
+    return Caged(Cage(spec, kwargs, paths=paths, timeout=timeout))
+
+
+def failed_loading(command: str, target: str, exc: CageFailure) -> tuple[str, dict]:
+    """The report of a target whose code ended, hung or broke the worker while it was being
+    loaded: REFUTED, exit 1 (text, JSON), the same for ``check`` and ``audit --mechanism``."""
+    why = (f"the target {exc} while being loaded: a target that ends, crashes or hangs "
+           "the checker is a finding about the target (REFUTED, exit 1)")
+    return (f"tokenauction {command} {printable(target)}\nREFUTED: {why}",
+            {"target": target, "refuted": True, "exit_code": 1, "error": why, "kind": exc.kind})
 
 
 def caged_valuation(spec: str, timeout: float = TIMEOUT):
@@ -348,11 +331,7 @@ def check_in_cage(target: str, options: dict, paths=()) -> tuple[str, dict, int]
         opts["valuation"] = load_valuation(opts.get("valuation"))
         report = check(user, kind=user.kind, **opts)
     except CageFailure as exc:
-        why = (f"the target {exc} while being loaded: a target that ends, crashes or hangs "
-               "the checker is a finding about the target (REFUTED, exit 1)")
-        return (f"tokenauction check {printable(target)}\nREFUTED: {why}",
-                {"target": target, "refuted": True, "exit_code": 1, "error": why,
-                 "kind": exc.kind}, 1)
+        return (*failed_loading("check", target, exc), 1)
     except InvalidInput as exc:
         return f"{printable(target)}: error: {exc}", {"target": target, "error": str(exc)}, 2
     finally:

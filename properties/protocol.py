@@ -267,13 +267,20 @@ def _bound_call(obj):
     return slot.__get__(obj, type(obj))                    # binds it (staticmethod included)
 
 
-def _is_reserve(v) -> bool:
+#: the most uniforms a mechanism's ``sample`` may ask for per step (besides "V")
+MAX_UNIFORMS = 1 << 16
+
+
+def is_reserve(v) -> bool:
+    """A mechanism's ``reserve``: a finite number >= 0 (not a bool)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
         and v >= 0
 
 
-def _is_uniforms(v) -> bool:
-    return v == "V" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+def is_uniforms(v) -> bool:
+    """A mechanism's ``uniforms``: ``"V"`` or an int in [1, MAX_UNIFORMS] (not a bool)."""
+    return (isinstance(v, str) and v == "V") or (
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_UNIFORMS)
 
 
 def read_mechanism(obj, name: str | None = None) -> UserObject:
@@ -286,7 +293,7 @@ def read_mechanism(obj, name: str | None = None) -> UserObject:
         return UserObject("mechanism", obj, name or obj.name, dict(obj.claims),
                           obj.aggregate, obj.payments, obj.sample, obj.reserve, obj.uniforms,
                           obj.context, cage=obj.cage, spec=obj.cage.spec, literals=obj.literals)
-    reserve = float(attribute(obj, "reserve", 0.0, _is_reserve, "a number >= 0"))
+    reserve = float(attribute(obj, "reserve", 0.0, is_reserve, "a number >= 0"))
     if isinstance(obj, TokenAuction):
         def payments(P, b):  # its expected payments (theory §6)
             return expected_payments(obj.rule, P, b, obj.payment).values
@@ -300,7 +307,8 @@ def read_mechanism(obj, name: str | None = None) -> UserObject:
     agg = obj if agg is None else agg
     pay, sample = _method(obj, "payments"), _method(obj, "sample")
     uniforms = 1 if sample is None else \
-        attribute(obj, "uniforms", 1, _is_uniforms, "an int >= 1 or 'V' (uniforms per sample)")
+        attribute(obj, "uniforms", 1, is_uniforms,
+                  f"an int in [1, {MAX_UNIFORMS}] or 'V' (uniforms per sample)")
     return UserObject(
         "mechanism", obj, name or _name(obj, label(obj)),
         _claims(obj), agg, pay, sample, reserve, uniforms,

@@ -37,7 +37,7 @@ from properties.audit.heap import keep_heap
 from properties.audit.paths import MAGIC, find_runs, is_run
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
-from properties.cage import caged_mechanism
+from properties.cage import CageFailure, caged_mechanism, failed_loading
 from properties.config import apply as apply_config, load as load_config, number
 from properties.gates import add_gate_arguments, gate_from
 from properties.loading import (add_loading_arguments, add_search_path, load_valuation,
@@ -141,6 +141,8 @@ def _value_model_main(args):
                                      reports=args.reports)
     except (InvalidInput, InvalidRule) as exc:
         return _usage(str(exc))
+    except CageFailure as exc:  # the mechanism's code ended or broke its loading: a finding
+        return _failed_loading(args, exc)
     where = source_location(args.mechanism) if args.mechanism else None
     code = _finish(args, report, gate.cases(report.findings, where), gate.exit_code(report))
     text = report.summary()
@@ -148,6 +150,18 @@ def _value_model_main(args):
     print(_json(report, code) if args.json else
           (text if line is None else text.rsplit("\n", 1)[0] + "\n" + line))
     return code
+
+
+def _failed_loading(args, exc: CageFailure) -> int:
+    """``audit --mechanism`` of an object whose code ended, hung or broke while being
+    loaded: REFUTED, exit 1 (one failed case in --junit-xml / --sarif)."""
+    text, js = failed_loading("audit --mechanism", args.mechanism, exc)
+    write_outputs(f"tokenauction audit {args.mechanism}",
+                  [Case("mechanism", "failed", js["error"], text, "mechanism",
+                        source_location(args.mechanism))],
+                  junit=args.junit_xml, sarif_path=args.sarif)
+    print(json.dumps({"schema_version": SCHEMA_VERSION, **js}) if args.json else text)
+    return 1
 
 
 def _orders(values) -> tuple:

@@ -164,13 +164,20 @@ def _caged(args, spec: str, gate) -> int:
     if code == 2 and "error" in js and not js.get("refuted"):
         raise InvalidInput(js["error"].split(": error: ")[-1], value=args.target[0])
     if "findings" not in js:  # the target ended, crashed or hung the worker: REFUTED, as is
-        write_outputs(f"tokenauction check {args.target[0]}",
-                      [Case("target", "failed", js.get("error", ""), text, "target",
-                            source_location(spec))], junit=args.junit_xml, sarif_path=args.sarif)
-        print(json.dumps({"schema_version": SCHEMA_VERSION, **js}) if args.json else text)
-        return code
+        return _refuted_target(args, text, js, code)
     own = SimpleNamespace(findings=findings_from_json(js["findings"]), exit_code=code)
     return _finish(args, gate, own, text, js, source_location(spec))
+
+
+def _refuted_target(args, text: str, js: dict, code: int) -> int:
+    """A target that ended, crashed or hung its worker: REFUTED as is (one failed case in
+    --junit-xml / --sarif), printed as text or JSON."""
+    write_outputs(f"tokenauction check {args.target[0]}",
+                  [Case("target", "failed", js.get("error", ""), text, "target",
+                        source_location(args.target[0]))],
+                  junit=args.junit_xml, sarif_path=args.sarif)
+    print(json.dumps({"schema_version": SCHEMA_VERSION, **js}) if args.json else text)
+    return code
 
 
 def check_one(target: str, options: dict) -> tuple[str, dict | None, int]:
@@ -239,8 +246,11 @@ def _many(args, gate) -> int:
 def _mechanism(args, valuation, gate) -> int:
     """``check TARGET --kind mechanism``: the mechanism audit, the mechanism in the cage."""
     from properties.audit.implementation import audit_mechanism
-    from properties.cage import caged_mechanism
-    obj = caged_mechanism(args.target[0], None, args.path, args.timeout)
+    from properties.cage import CageFailure, caged_mechanism, failed_loading
+    try:
+        obj = caged_mechanism(args.target[0], None, args.path, args.timeout)
+    except CageFailure as exc:  # its code ended or broke its loading: a finding (exit 1)
+        return _refuted_target(args, *failed_loading("check", args.target[0], exc), 1)
     report = audit_mechanism(obj, max_examples=args.max_examples,
                              seed=args.seed, timeout=args.timeout, budget_s=args.budget,
                              valuation=valuation, reports=args.reports)

@@ -1,0 +1,132 @@
+"""What may cross back from the cage's worker (:mod:`properties.cage`): data only, checked.
+
+The auditor unpickles the worker's bytes with an allow-list (builtins and numpy arrays:
+nothing from the worker can run code here), then checks each message's shape
+(:func:`checked_message`), each value (:func:`checked_value`: a float64 array, an int for ``sample``) and
+the object's description (:func:`checked_description`: every field typed). Whatever the worker
+sends that is not one of these is :class:`CageFailure` (a failed call, a finding about the
+target), never an exception deep in the auditor.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import sys
+
+import numpy as np
+
+_ALLOWED = {("builtins", n) for n in ("list", "dict", "tuple", "int", "float", "str", "bool",
+                                       "bytes", "frozenset", "set", "complex")}
+_ALLOWED |= {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+             for n in ("_reconstruct", "scalar")}
+_ALLOWED |= {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}
+_ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class CageFailure(Exception):
+    """The caged code misbehaved: ``kind`` is raised / exited / timeout / not_numeric."""
+
+    def __init__(self, kind: str, message: str, exception: str | None = None):
+        super().__init__(message)
+        self.kind, self.exception = kind, exception
+
+
+def printable(text, limit: int = 200) -> str:
+    """A string from user code made safe for a terminal: control characters (newlines,
+    ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters."""
+    s = str(text)
+    s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s)
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+class Restricted(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the worker sent {module}.{name}: only data may cross")
+
+
+def loads(data: bytes):
+    return Restricted(io.BytesIO(data)).load()
+
+
+#: the fields of each message from the worker (properties.cage_worker): anything else is junk
+_MESSAGES = {"ready": (dict,), "load_error": (str, bool), "ok": (object,), "undefined": (str,),
+             "fail": (str, str, str)}
+
+
+def checked_message(raw) -> tuple:
+    """A worker's message, checked against :data:`_MESSAGES` (junk: a failed call)."""
+    fields = _MESSAGES.get(raw[0]) if isinstance(raw, tuple) and raw and \
+        type(raw[0]) is str else None
+    if fields is None or len(raw) != len(fields) + 1 or \
+            not all(isinstance(v, t) for v, t in zip(raw[1:], fields)):
+        raise CageFailure("not_numeric", f"the worker sent {printable(repr(raw), 80)}, which is "
+                          "not one of its messages")
+    return raw
+
+
+def checked_value(method: str, value):
+    """The value of an ``ok`` reply, checked: an int for ``sample``, else a float64 array
+    (a 2-D grid for ``aggregate_batch``); the caller checks its shape."""
+    if method == "sample":
+        ok = type(value) is int
+    else:
+        ok = type(value) is np.ndarray and value.dtype == np.float64 and \
+            (method != "aggregate_batch" or value.ndim == 2)
+    if not ok:
+        raise CageFailure("not_numeric", f"{method} sent back {printable(type(value).__name__)}"
+                          f" {printable(repr(value), 60)}, not numbers", exception=None)
+    return value
+
+
+_WARNED: set = set()
+
+
+def warn_unconfined(why: str | None) -> None:
+    """Say once per process (stderr) that the worker runs without its system-call filter."""
+    if why is not None and why not in _WARNED:
+        _WARNED.add(why)
+        print(f"tokenauction: warning: the cage's worker runs without its system-call filter "
+              f"({printable(why, 160)}): its code could write files", file=sys.stderr)
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, str)
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_claims(v) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) for k in v)
+
+
+def _is_literals(v) -> bool:
+    return isinstance(v, list) and len(v) <= 256 and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+
+
+def checked_description(meta, check: bool) -> dict:
+    """The worker's description of the loaded object, every field checked (a description
+    that is not one is the user's code misbehaving while loading: CageFailure)."""
+    from properties.protocol import is_reserve, is_uniforms
+    fields = {"name": _is_str, "claims": _is_claims, "literals": _is_literals,
+              "unconfined": lambda v: v is None or isinstance(v, str)}
+    if check:
+        fields |= {"kind": lambda v: v in ("rule", "payment")}
+        optional = {"compiled": lambda v: True, "family": lambda v: True,  # strict readers
+                    "compile_error": _is_str}                              # (proofs/compile)
+    else:
+        fields |= {"reserve": is_reserve, "uniforms": is_uniforms, "context": _is_bool,
+                   "payments": _is_bool, "sample": _is_bool}
+        optional = {}
+    bad = [k for k, test in fields.items() if k not in meta or not test(meta[k])]
+    bad += [k for k in meta if k not in fields and (k not in optional or not optional[k](meta[k]))]
+    if bad:
+        raise CageFailure("not_numeric", "sent a description of itself with "
+                          f"missing or malformed fields ({printable(', '.join(map(str, bad)))})")
+    return meta
