@@ -230,6 +230,9 @@ def output_defect(out, length: int, label: str, what: str = "probability"):
     The one output check: :func:`mechanism.rules.check_output` raises ``InvalidRule`` with
     it, the property suite's sandbox a ``RuleFailure`` of the same kind."""
     try:
+        if out.dtype.kind == "c" if isinstance(out, np.ndarray) else np.iscomplexobj(out):
+            return None, ("not_numeric", f"{label} returned complex numbers, not real "
+                                         f"{what}s (float64 would drop their imaginary parts)")
         v = np.asarray(out, dtype=np.float64)
     except (TypeError, ValueError):
         return None, ("not_numeric", f"{label} returned {type(out).__name__}, "
