@@ -355,17 +355,29 @@ def _adjust(t: Target, findings, model) -> None:
                             "declined or failed), so a proof about its expression is no "
                             f"evidence about the code that runs ({f.engine}: {f.detail})")
     if t.nondeterministic is not None:
-        for f in findings:
-            if f.engine == "hypothesis" and f.key not in DETERMINISM_KEYS and \
-                    f.verdict in (Verdict.REFUTED, Verdict.NOT_REFUTED, Verdict.UNKNOWN):
-                f.verdict, f.counterexample = Verdict.UNKNOWN, None
-                f.detail = ("the target answers differently for the same input (see "
-                            "'deterministic'): a sampled verdict about it means nothing")
+        _nondeterministic(t, findings)
     for f in findings:
         if f.claimed is None and f.property in CATALOGUE:
             f.claimed = _claimed(t, f.property, f.order)
         if f.property in VALUE_MODEL_PROPERTIES and "value model" not in (f.detail or ""):
             f.detail = f"{f.detail} [value model {model.name}]".strip()
+
+
+def _nondeterministic(t: Target, findings) -> None:
+    """A target seen answering differently for one input, at any stage (the last calls
+    included): ``deterministic`` is REFUTED with that evidence, and every other sampled
+    verdict means nothing (UNKNOWN: a REFUTED of a random target would come and go from run
+    to run)."""
+    for k, f in enumerate(findings):
+        if f.key in DETERMINISM_KEYS:
+            if f.verdict is not Verdict.REFUTED:
+                findings[k] = determinism_finding(t, f.key)
+                findings[k].claimed = f.claimed
+        elif f.engine == "hypothesis" and \
+                f.verdict in (Verdict.REFUTED, Verdict.NOT_REFUTED, Verdict.UNKNOWN):
+            f.verdict, f.counterexample = Verdict.UNKNOWN, None
+            f.detail = ("the target answers differently for the same input (see "
+                        "'deterministic'): a sampled verdict about it means nothing")
 
 
 def _confirm_reproductions(findings, timeout) -> None:
