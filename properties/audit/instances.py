@@ -20,7 +20,9 @@ SPEC_INSTANCES = [
     {"dists": [[0.6, 0.3, 0.1], [0.1, 0.3, 0.6]], "bids": [1.0, 1.0]},  # log-linear, V = 3
     {"dists": [[0.8, 0.2], [1.0, 0.0], [0.0, 1.0]], "bids": [1.0, 2.0, 2.0]},  # the blog's
 ]
-SIZES = ((2, 2), (2, 3), (3, 2), (3, 3), (2, 4), (3, 4), (4, 3))
+#: (agents, vocabulary) of the random instances; 5 and 8 agents too, so that a mechanism that
+#: misbehaves only with more agents than the small sizes is caught
+SIZES = ((2, 2), (2, 3), (3, 2), (3, 3), (2, 4), (3, 4), (4, 3), (5, 3), (8, 2))
 BIDS = (0.0, 0.5, 1.0, 2.0, 3.0)
 
 
