@@ -94,7 +94,7 @@ def test_check_of_a_target_whose_worker_sends_junk_is_never_clean(capsys, tmp_pa
     rows = [line for line in out.splitlines() if " hypothesis " in line]
     assert rc in (0, 1) and rows, out  # no crash: a report
     assert not any("NOT_REFUTED" in line for line in rows), out
-    assert "returned dict" in out
+    assert "sent back dict" in out  # the cage refuses the junk reply itself
 
 
 #: A payment rule that charges more than the bid, judged under a caged file rule; it also

@@ -321,3 +321,25 @@ def test_a_reproduction_that_passes_in_a_fresh_process_makes_the_finding_unknown
     r = check("here.py:rule", ["monotone:box"], max_examples=20, prove=False)
     f = r.find("monotone", "box")[0]
     assert f.verdict is Verdict.UNKNOWN and "without failing" in f.detail, f.detail
+
+
+def test_late_evidence_of_two_answers_refutes_deterministic():
+    """The 'deterministic' row was decided when the search ended; evidence of two answers
+    for one input that came later (a shrink, a sweep) left it NOT_REFUTED while every other
+    row said 'answers differently (see deterministic)': a report that contradicted itself,
+    exit 0. The row is decided again from all the evidence."""
+    from properties.checker.engine import _adjust
+    from properties.report import Finding
+    from properties.target import Target
+    from mechanism.valuations import get_value_model
+    from mechanism.verdicts import Verdict
+    t = Target(get_rule("linear"))
+    P, b = np.array([[0.5, 0.5], [0.2, 0.8]]), np.array([1.0, 2.0])
+    t.remember("rule", (P, b), np.array([0.3, 0.7]))
+    t.remember("rule", (P, b), np.array([0.3, 0.7]))
+    findings = [Finding("deterministic", None, Verdict.NOT_REFUTED, "hypothesis", "same"),
+                Finding("monotone", "box", Verdict.NOT_REFUTED, "hypothesis", "ok")]
+    t.remember("rule", (P, b), np.array([0.31, 0.69]))      # after the row was decided
+    _adjust(t, findings, get_value_model("tv"))
+    assert findings[0].verdict is Verdict.REFUTED and findings[0].counterexample, findings[0]
+    assert findings[1].verdict is Verdict.UNKNOWN

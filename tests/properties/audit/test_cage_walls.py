@@ -1,0 +1,257 @@
+"""The cage's walls against a hostile third party (properties/confine.py, properties/cage.py).
+
+Each target here attacks the auditor from inside its worker: it plants a module where the
+auditor will import it later, writes to the auditor's terminal through /proc, leaves a
+process behind, sends junk in place of a reply or of its description, or exits while it is
+loaded. None of them may get a clean report or change our exit code into anything but the
+finding (exit 1) or a usage error (exit 2); none may crash the auditor (exit 3).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from properties.confine import confine
+from tests.helpers.recording import run_cli
+
+ROOT = Path(__file__).resolve().parents[3]
+LINUX_X86 = sys.platform.startswith("linux") and os.uname().machine == "x86_64"
+needs_filter = pytest.mark.skipif(not LINUX_X86, reason="the system-call filter is Linux x86-64")
+
+#: a full-bid payer (not individually rational, not truthful): REFUTED when judged
+FULL_BID = textwrap.dedent('''
+    import numpy as np
+
+    class M:
+        name = "full-bid"
+        def aggregate(self, dists, bids):
+            b = np.asarray(bids, float)
+            return b @ np.asarray(dists, float) / b.sum() if b.sum() > 0 else \\
+                np.full(np.shape(dists)[1], 1 / np.shape(dists)[1])
+        def payments(self, dists, bids):
+            return 0.95 * np.asarray(bids, float)
+''')
+
+
+def _write(tmp_path, name: str, prelude: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(prelude) + FULL_BID)
+    return path
+
+
+@needs_filter
+def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_path):
+    probe = textwrap.dedent(f'''
+        import os, sys, threading
+        from properties.confine import confine
+        assert confine() is None
+        import numpy as np
+        assert (np.ones((300, 300)) @ np.ones(300)).sum() == 300 * 300   # BLAS threads
+        t = threading.Thread(target=lambda: None); t.start(); t.join()
+        refused = []
+        for name, act in [
+                ("create", lambda: open({str(tmp_path / "planted.py")!r}, "w")),
+                ("append", lambda: open({str(tmp_path / "existing.txt")!r}, "a")),
+                ("parent's stdout", lambda: open(f"/proc/{{os.getppid()}}/fd/1", "w")),
+                ("symlink", lambda: os.symlink(os.__file__, {str(tmp_path / "link.py")!r})),
+                ("rename", lambda: os.rename({str(tmp_path / "existing.txt")!r}, "x")),
+                ("unlink", lambda: os.unlink({str(tmp_path / "existing.txt")!r})),
+                ("fork", os.fork), ("exec", lambda: os.execv("/bin/true", ["true"])),
+                ("signal the parent", lambda: os.kill(os.getppid(), 0)),
+                ("socket", lambda: __import__("socket").socket())]:
+            try:
+                act()
+            except PermissionError:
+                refused.append(name)
+        os.kill(os.getpid(), 0)            # itself: allowed
+        print(open({str(tmp_path / "existing.txt")!r}).read() + "|" + ",".join(refused))
+    ''')
+    (tmp_path / "existing.txt").write_text("kept")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("kept|create,append,parent's stdout,symlink,rename,unlink,"
+                                  "fork,exec,signal the parent,socket"), out.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.txt"]
+
+
+def test_confine_says_why_where_it_cannot_filter(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert "Linux only" in confine()
+
+
+@needs_filter
+def test_a_module_planted_for_the_auditor_is_never_written(capsys, tmp_path, monkeypatch):
+    """The worker tries to plant `pydoc.py` (imported by the auditor after the worker
+    started) in the auditor's working directory, the first entry of its path."""
+    monkeypatch.chdir(tmp_path)
+    target = _write(tmp_path, "planter.py", '''
+        import os, sys
+        if "cage_worker" in " ".join(sys.argv):
+            with open(os.path.join(os.getcwd(), "pydoc.py"), "w") as fh:
+                fh.write("raise SystemExit('planted')\\n")
+    ''')
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--no-suite")
+    assert rc in (1, 2), out
+    assert "PermissionError" in out and "nothing refuted" not in out, out
+    assert not (tmp_path / "pydoc.py").exists()
+
+
+@needs_filter
+def test_a_worker_cannot_write_the_auditors_terminal_or_leave_a_process(tmp_path):
+    target = _write(tmp_path, "writer.py", '''
+        import os, sys
+        if "cage_worker" in " ".join(sys.argv):
+            for fd in (1, 2):
+                try:
+                    with open(f"/proc/{os.getppid()}/fd/{fd}", "w") as fh:
+                        fh.write("FORGED: nothing refuted (exit 0)\\n")
+                except OSError:
+                    pass
+            try:
+                if os.fork() == 0:
+                    os._exit(0)
+            except OSError:
+                pass
+    ''')
+    out = subprocess.run([sys.executable, "-m", "tokenauction", "audit", "--mechanism",
+                          f"{target}:M", "--no-suite", "--max-examples", "20"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FORGED" not in out.stdout + out.stderr
+    assert "REFUTED" in out.stdout
+
+
+JUNK = {
+    "payments": '''
+        import sys
+        W = sys.modules["__main__"]
+        if hasattr(W, "_data"):
+            old = W._data
+            W._data = lambda m, out: "not a number" if m == "payments" else old(m, out)
+    ''',
+    "grid": '''
+        import sys
+        W = sys.modules["__main__"]
+        if hasattr(W, "_reply"):
+            old = W._reply
+            W._reply = lambda conn, *msg: old(conn, "ok", "junk") if msg[0] == "ok" and \\
+                getattr(msg[1], "ndim", 0) == 2 else old(conn, *msg)
+    ''',
+    "reply": '''
+        import sys
+        W = sys.modules["__main__"]
+        if hasattr(W, "_reply"):
+            old = W._reply
+            W._reply = lambda conn, *msg: old(conn, "fail", 7) if msg[0] == "ok" and \\
+                getattr(msg[1], "ndim", 0) == 1 and len(msg[1]) == 2 else old(conn, *msg)
+    ''',
+}
+
+
+@pytest.mark.parametrize("what", sorted(JUNK))
+def test_junk_in_place_of_a_reply_is_a_failed_call_not_a_crash(capsys, tmp_path, what):
+    target = _write(tmp_path, f"junk_{what}.py", JUNK[what])
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--no-suite",
+                      "--max-examples", "20")
+    assert rc == 1, out                              # was exit 3: an internal error
+    assert "REFUTED" in out and "internal error" not in out, out
+
+
+DESCRIPTIONS = {
+    "no name": 'meta.pop("name")',
+    "huge uniforms": 'meta.update(uniforms=10**9, sample=True)',
+    "nan reserve": 'meta.update(reserve=float("nan"))',
+    "claims not a dict": 'meta.update(claims=[1, 2])',
+}
+
+
+@pytest.mark.parametrize("lie", sorted(DESCRIPTIONS))
+def test_a_description_that_is_not_one_is_refuted_at_load(capsys, tmp_path, lie):
+    target = _write(tmp_path, "lies.py", f'''
+        import sys
+        W = sys.modules["__main__"]
+        if hasattr(W, "_reply"):
+            old = W._reply
+            def _reply(conn, *msg):
+                if msg[0] == "ready":
+                    meta = msg[1]
+                    {DESCRIPTIONS[lie]}
+                old(conn, *msg)
+            W._reply = _reply
+    ''')
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--no-suite")
+    assert rc == 1, out                              # was exit 3 (KeyError, MemoryError)
+    assert "REFUTED" in out and "malformed fields" in out, out
+
+
+def test_exiting_while_loaded_is_a_finding_under_audit_as_under_check(capsys, tmp_path):
+    target = _write(tmp_path, "exits.py", '''
+        import os, sys
+        if "cage_worker" in " ".join(sys.argv):
+            os._exit(0)
+    ''')
+    junit = tmp_path / "j.xml"
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--junit-xml", str(junit))
+    assert rc == 1, out                              # was exit 2, a usage error
+    assert "REFUTED" in out and 'failures="1"' in junit.read_text()
+    rc, out = run_cli(capsys, "check", f"{target}:M", "--kind", "mechanism")
+    assert rc == 1 and "REFUTED" in out, out
+
+
+def test_a_mechanism_wrong_only_with_five_agents_or_more_is_refuted(capsys, tmp_path):
+    path = tmp_path / "five.py"
+    path.write_text(textwrap.dedent('''
+        import numpy as np
+        from mechanism import expected_payments, get_rule
+        LINEAR = get_rule("linear")
+
+        class M:
+            def aggregate(self, dists, bids):
+                return LINEAR(dists, bids)
+            def payments(self, dists, bids):
+                b = np.asarray(bids, float)
+                if b.size >= 5:
+                    return 0.99 * b
+                return expected_payments(LINEAR, dists, bids).values
+    '''))
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{path}:M", "--no-suite")
+    assert rc == 1, out                              # was exit 0: no instance had 5 agents
+    assert "individually_rational" in out.split("REFUTED:")[-1], out
+
+
+COMPLEX = textwrap.dedent('''
+    import numpy as np
+
+    def rule(dists, bids):
+        b = np.asarray(bids, float)
+        return (b @ np.asarray(dists, float) / b.sum()).astype(complex) + 0.25j
+
+    class M:
+        def aggregate(self, dists, bids):
+            return rule(dists, bids)
+''')
+
+
+def test_complex_answers_are_not_distributions(capsys, tmp_path, monkeypatch):
+    """float64 conversion drops an imaginary part without a word: caged, in-process and in
+    the reproduction, a complex answer is REFUTED (it was NOT_REFUTED or UNKNOWN, exit 0)."""
+    path = tmp_path / "cplx.py"
+    path.write_text(COMPLEX)
+    rc, out = run_cli(capsys, "check", f"{path}:rule", "--order", "box", "--no-prove",
+                      "--max-examples", "20")
+    assert rc == 1 and "complex" in out, out
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from properties import check
+    from cplx import rule
+    assert check(rule, max_examples=20, prove=False).exit_code == 1
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{path}:M", "--max-examples", "20")
+    assert rc == 1, out
+    assert "aggregate_valid" in out.split("REFUTED:")[-1], out
