@@ -231,7 +231,7 @@ def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
     subj, prop, order, size = job.subj, job.prop, job.order, job.size
     rule = subj.runs
     cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(),
-                              job.budget)
+                              job.budget, trees=subj.tree)
     if cex == float_search.UNFINISHED:   # never PROVED on a search that did not run
         return ProofResult(Verdict.UNKNOWN, "z3+float64",
                            f"{what} in exact reals, but the time budget ran out during the "
