@@ -2,8 +2,10 @@
 tree in exact reals (docs/theory.md, section 4). It can only REFUTE: the float64 code may
 differ from its exact-real tree (``b*b - (b-1)*(b+1)`` is 1 in reals, 0 in float64 from
 about 1e8). Candidate bids: small numbers, every power of ten up to 1e308, the tree's
-constants and their float neighbours; each agent's bid moves between every two of them on
-seeded distributions. A violation counts only beyond a margin (probabilities are
+constants and their float neighbours, and, per distribution and base profile, the bids
+where a branch's condition flips in the generated code (:func:`_with_flips`; ``b * b > C``
+flips at no constant of the tree); each agent's bid moves between every two of them on
+seeded distributions, so the code is compared on both sides of each flip. A violation counts only beyond a margin (probabilities are
 scale-free: :data:`MARGIN`) and after it is re-run one profile at a time and confirmed
 with :func:`proofs.bounded.counterexamples.numpy_violation`.
 
@@ -21,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from proofs.bounded.counterexamples import numpy_violation
-from proofs.compile.generic_rule import sealed
+from proofs.compile import evaluate as E
+from proofs.compile import flips
+from proofs.compile.generic_rule import GenericRule, leaf_values, sealed
 
 MARGIN = 1e-9
 #: The most batched rule calls one search makes (each one agent's whole candidate list).
@@ -71,6 +75,30 @@ def rows(rule, P, B) -> np.ndarray:
         return out
 
 
+def _with_flips(trees, P, i, base, bids) -> np.ndarray:
+    """``bids`` and the bids of agent ``i`` (the others at ``base``) next to which a
+    comparison of ``trees`` (a :class:`GenericRule`: the generated code) flips
+    (:func:`proofs.compile.flips.flip_bids`); ``bids`` alone without trees."""
+    if not isinstance(trees, GenericRule):
+        return bids
+    try:
+        Ps, ref = trees.smoothed(P)
+        compiled = trees.trees(P.shape[0], P.shape[1], ref is not None)
+    except Exception:  # noqa: BLE001 - a size not compiled: rows() declines it too
+        return bids
+    cmps = flips.comparisons(compiled)
+    if not cmps:
+        return bids
+    leaves = leaf_values(Ps, ref, float(trees.weight))
+
+    def sides(nodes, x):
+        B = np.repeat(base[None, :], len(x), axis=0)
+        B[:, i] = x
+        return E.numpy_values(nodes, B, leaves)
+    extra = flips.flip_bids(flips.conditions(cmps, sides), bids)
+    return np.unique(np.concatenate([bids, extra]))
+
+
 def _violation(rule, P, i, base, bids, prop):
     B = np.repeat(base[None, :], len(bids), axis=0)
     B[:, i] = bids
@@ -95,14 +123,16 @@ def _plan(pairs, seed):
     return plan[:MAX_BATCHES]
 
 
-def refute(rule, prop, order, pairs, constants, budget, seed=0):
+def refute(rule, prop, order, pairs, constants, budget, seed=0, trees=None):
     """A confirmed counterexample dict of the float64 code ``rule``; None when the whole
     fixed search found none; :data:`UNFINISHED` when ``budget``
-    (:class:`proofs.bounded.budget.Budget`) was spent first."""
-    bids = candidates(constants)
+    (:class:`proofs.bounded.budget.Budget`) was spent first. ``trees``: the compiled
+    :class:`GenericRule` whose comparisons' flips are searched (default ``rule``)."""
+    base_bids, trees = candidates(constants), rule if trees is None else trees
     for P, i, base in _plan(pairs, seed):
         if budget.spent():
             return UNFINISHED
+        bids = _with_flips(trees, P, i, base, base_bids)
         hits = _violation(rule, P, i, base, bids, prop)
         for a, b in (hits if hits is not None else [])[:8]:
             cex = {"dists": P.tolist(), "bids": base.tolist(), "agent": i,

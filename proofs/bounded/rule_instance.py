@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from mechanism.errors import InvalidInput
+from mechanism.validation import EXACT_TOL
 
 from proofs.bounded.backends import z3_module
 from proofs.compile.evaluate import z3_defined, z3_term
@@ -17,6 +18,14 @@ from proofs.compile.generic_rule import GenericRule, leaf_values
 
 class Timeout(Exception):
     pass
+
+
+def row_tolerance(V: int) -> Fraction:
+    """How far from 1 the exact sum of a report row the code runs on may be: validation
+    uses a row as given when its float64 sum is within ``EXACT_TOL`` of 1
+    (:mod:`mechanism.validation`), and that float sum is within ``V`` ulps of the exact
+    one; the z3 domain holds every such row (docs/theory.md, section 4)."""
+    return Fraction(EXACT_TOL) + Fraction(V, 2 ** 52)
 
 
 def _smooth(z3, row, eps, V):
@@ -68,22 +77,25 @@ class Instance:
         self._ctx = None  # this instance's z3 context: its queries come in a fixed order
 
     def _simplex_constraints(self, extra):
-        """Simplex constraints, with the probabilities that neither ``extra`` nor the
-        instance's own constraints mention projected out: ``exists x >= 0 with sum = 1``
-        becomes ``sum of the mentioned <= 1`` (equisatisfiable; the per-token queries of a
-        token-separable rule then stay small)."""
+        """Simplex constraints (each row's sum within :func:`row_tolerance` of 1, as the
+        code that runs accepts it), with the probabilities that neither ``extra`` nor the
+        instance's own constraints mention projected out: ``exists x >= 0 with sum in
+        [1 - tol, 1 + tol]`` becomes ``sum of the mentioned <= 1 + tol`` (equisatisfiable;
+        the per-token queries of a token-separable rule then stay small)."""
         z3 = self.z3
         if self._constraint_vars is None:  # the same for every query of this instance
             self._constraint_vars = _variables(z3, self.constraints, self._variable_memo)
         self.mentioned = self._constraint_vars | _variables(z3, extra, self._variable_memo)
+        tol = row_tolerance(self.V)
+        lo, hi = (z3.RealVal(f"{q.numerator}/{q.denominator}") for q in (1 - tol, 1 + tol))
         out = []
         for p in self.simplices:
             seen = [x for x in p if x.get_id() in self.mentioned]
             out += [x >= 0 for x in seen]
             if len(seen) == len(p):
-                out.append(z3.Sum(*p) == 1)
+                out += [z3.Sum(*p) >= lo, z3.Sum(*p) <= hi]
             elif seen:
-                out.append(z3.Sum(*seen) <= 1)
+                out.append(z3.Sum(*seen) <= hi)
         return out
 
     def solve(self, extra, budget):

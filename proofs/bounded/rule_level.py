@@ -162,6 +162,8 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
                min_agents: int = 1) -> Scope:
     """What a rule-level PROVED covers (docs/theory.md, "Scope of a verdict")."""
     assumptions = ["W = lambda + sum of bids > 0 (the rule's precondition)",
+                   "report rows of entries >= 0 whose exact sums are within EXACT_TOL = 1e-12 "
+                   "(plus V float64 ulps) of 1: every row validation passes as given",
                    "every agent i, every bid s < s' of agent i",
                    "the rule's compiled expression tree (its generated code is what runs; "
                    "float constants are their exact binary values)",
@@ -231,7 +233,7 @@ def _proved(job: Job, what: str, unconfirmed=None) -> ProofResult:
     subj, prop, order, size = job.subj, job.prop, job.order, job.size
     rule = subj.runs
     cex = float_search.refute(rule, prop, order, job.pairs, subj.tree.constants(),
-                              job.budget)
+                              job.budget, trees=subj.tree)
     if cex == float_search.UNFINISHED:   # never PROVED on a search that did not run
         return ProofResult(Verdict.UNKNOWN, "z3+float64",
                            f"{what} in exact reals, but the time budget ran out during the "

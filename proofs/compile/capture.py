@@ -327,11 +327,18 @@ def capture_general(W, n: int, params: dict, timeout_s: float = 5.0) -> tuple:
 
 def shallow(tree: T.Node) -> T.Node:
     """``tree``, unless it is deeper than :data:`proofs.compile.tree.MAX_DEPTH` (the
-    evaluators recurse once per level): then a DeclarationError."""
+    evaluators recurse once per level) or of a degree beyond
+    :data:`proofs.compile.tree.MAX_DEGREE` (z3 expands it): then a DeclarationError."""
     deep = T.depth(tree)
     if deep > T.MAX_DEPTH:
         raise DeclarationError(f"the declared function compiles to an expression {deep} levels "
                                f"deep (at most {T.MAX_DEPTH}); write it with fewer nested steps")
+    deg = T.degree(tree)
+    if deg > T.MAX_DEGREE:
+        raise DeclarationError(f"the declared function compiles to an expression of degree "
+                               f"{deg} (integer powers and products; at most {T.MAX_DEGREE}): "
+                               "the solvers would expand it into a polynomial beyond their "
+                               "reach; write a large power as fn.exp(k * fn.log(x))")
     return tree
 
 

@@ -345,6 +345,7 @@ def capture_rule(fn, n: int, V: int, has_ref: bool, timeout_s: float = 5.0) -> t
             out = C.call_captured(fn, (ops, dists, bids, ref, lam), {}, timeout_s)
         except _Split as split:
             c = split.cmp
+            C.shallow(c.lhs), C.shallow(c.rhs)   # before z3 reads them (_feasible)
             key = expected + [(c.op, c.lhs, c.rhs)]
             sides = [d for d in (True, False)
                      if _feasible(list(zip(key, decisions + [d])), n, V, has_ref)]

@@ -165,13 +165,17 @@ def from_worker(data):
 
 def read_rows(rows) -> list:
     """The nodes of :func:`to_data`'s rows, each checked against the closed vocabulary
-    and no deeper than ``tree.MAX_DEPTH`` (the caller checks which leaves may occur)."""
+    and no deeper than ``tree.MAX_DEPTH`` nor of a degree above ``tree.MAX_DEGREE`` (the
+    caller checks which leaves may occur)."""
     if type(rows) is not list or len(rows) > MAX_ROWS:
         _bad("expected a list of rows within the size limits")
     nodes: list = []
     memo: dict = {}
+    degrees: dict = {}
     for row in rows:
         nodes.append(_node(row, nodes))
         if T.depth(nodes[-1], memo) > T.MAX_DEPTH:
             _bad(f"a tree deeper than {T.MAX_DEPTH} levels")
+        if T.degree(nodes[-1], degrees) > T.MAX_DEGREE:
+            _bad(f"a tree of degree above {T.MAX_DEGREE}")
     return nodes

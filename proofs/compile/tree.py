@@ -116,6 +116,43 @@ def depth(n: Node, memo: dict | None = None) -> int:
     return memo[id(n)]
 
 
+#: the highest polynomial degree a compiled tree may have: z3 expands integer powers and
+#: products into polynomials (``(b + 1)^200001`` never leaves its assert; degree 256 takes
+#: three times its time limit), so a tree beyond this is refused when it is compiled
+MAX_DEGREE = 64
+
+
+def _degree_of(m: Node, d: list) -> int:
+    """``m``'s degree from its children's ``d`` (an integer power: ``|k|`` products)."""
+    if m.op in ("mul", "div"):
+        return d[0] + d[1]
+    if m.op == "pow":
+        k = value(m.args[1]) if is_const(m.args[1]) else None
+        return abs(int(k)) * max(d[0], 1) if k is not None and k.denominator == 1 else d[0]
+    return max(d, default=0)
+
+
+def degree(n: Node, memo: dict | None = None) -> int:
+    """A bound on the polynomial degree z3 expands ``n`` to (every bid, report, reference
+    entry and lambda a variable; ``exp``, ``log``, ``sqrt`` and a power that is not an
+    integer constant keep their argument's degree; ``a / b`` counts both). Iterative."""
+    memo = {} if memo is None else memo
+    stack = [(n, False)]
+    while stack:
+        m, done = stack.pop()
+        if id(m) in memo:
+            continue
+        kids = children(m)
+        if not kids:
+            memo[id(m)] = 0 if m.op in ("const", "param") else 1
+        elif done:
+            memo[id(m)] = _degree_of(m, [memo[id(c)] for c in kids])
+        else:
+            stack.append((m, True))
+            stack.extend((c, False) for c in kids if id(c) not in memo)
+    return memo[id(n)]
+
+
 def ops_used(n: Node) -> set[str]:
     return {m.op for m in walk(n)}
 

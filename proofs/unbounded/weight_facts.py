@@ -22,6 +22,7 @@ from mechanism.arith import Unsupported
 from mechanism.verdicts import Verdict
 
 from proofs.compile import evaluate as E
+from proofs.compile import flips
 from proofs.compile import tree as T
 from proofs.unbounded import calculus
 
@@ -38,15 +39,22 @@ class Fact:
 
 
 def search_points(n: T.Node) -> np.ndarray:
-    """0, a log grid over the whole float64 range, a linear grid, and every constant of
-    the tree with its float neighbours (the thresholds of its branches)."""
+    """0, a log grid over the whole float64 range, a linear grid, every constant of the
+    tree with its float neighbours, and the bids where a branch's condition flips in the
+    generated code (:func:`proofs.compile.flips.flip_bids`: ``b * b > C`` flips at no
+    constant of the tree)."""
     lits = [abs(float(T.value(m))) for m in T.walk(n) if m.op == "const"
             and abs(T.value(m)) < 1e300]
     near = [np.nextafter(v, d) for v in lits for d in (0.0, np.inf)] + lits
     near += [v * (1 + d) for v in lits for d in (-1e-6, 1e-6)]
     pts = np.concatenate([[0.0], np.logspace(-300, 300, 1201), np.linspace(0, 20, 201),
                           np.asarray(near, float)])
-    return np.unique(pts[(pts >= 0) & np.isfinite(pts)])
+    pts = pts[(pts >= 0) & np.isfinite(pts)]
+    cmps = flips.comparisons([n])
+    if cmps:
+        sides = lambda nodes, x: E.numpy_values(nodes, x, elementwise=True)
+        pts = np.concatenate([pts, flips.flip_bids(flips.conditions(cmps, sides), pts)])
+    return np.unique(pts)
 
 
 def float_decrease(n: T.Node) -> Fact | None:
