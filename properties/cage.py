@@ -70,7 +70,9 @@ class Cage:
 
     def _start(self) -> dict:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+        from properties.loading import WORKER_PATHS  # --path, the working directory
+        search = WORKER_PATHS + [p for p in sys.path if p]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(search),
                    PYTHONDONTWRITEBYTECODE="1")  # the worker may not write (confine)
         with open(self.out.name, "ab") as out:
             self.proc = subprocess.Popen(

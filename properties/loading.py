@@ -30,6 +30,38 @@ def module_name_for(path: str) -> str:
     return f"_tokenauction_user_{stem}"
 
 
+#: folders the cage's worker searches before this process's ``sys.path``: ``--path``
+#: folders (:func:`check_search_path`) and the working directory (:func:`shield_path`)
+WORKER_PATHS: list[str] = []
+
+
+def shield_path(home: str) -> None:
+    """Take the working directory off ``sys.path`` (``''`` or its absolute name), as
+    ``python -P`` does, unless ``home`` (the folder holding this distribution's packages)
+    is that directory: a third party's ``hypothesis.py``, ``scipy/`` or ``pydoc.py`` in the
+    folder a command runs from would otherwise be imported by the auditor itself at its next
+    lazy import. The cage's worker, which loads the user's code, still searches there
+    (:data:`WORKER_PATHS`). Called by the ``tokenauction`` command before each subcommand."""
+    WORKER_PATHS.clear()  # one command's folders (the CLI may run in-process, many times)
+    cwd = os.path.realpath(os.getcwd())
+    if os.path.realpath(home) == cwd:
+        return
+    for entry in list(sys.path):
+        if entry == "" or os.path.realpath(entry) == cwd:
+            sys.path.remove(entry)
+            WORKER_PATHS.append(os.path.abspath(entry))
+
+
+def check_search_path(dirs, what: str = "--path") -> None:
+    """InvalidInput unless each of ``dirs`` is a folder; the cage's workers search them
+    first (:data:`WORKER_PATHS`), this process never does."""
+    for d in reversed(list(dirs or ())):
+        if not os.path.isdir(d):
+            raise InvalidInput(f"{what} {d!r}: no such folder", value=d)
+        if os.path.abspath(d) not in WORKER_PATHS:
+            WORKER_PATHS.insert(0, os.path.abspath(d))
+
+
 def add_search_path(dirs, what: str = "--path") -> None:
     """Put each folder of ``dirs`` first on ``sys.path`` (InvalidInput if not a folder)."""
     for d in reversed(list(dirs or ())):

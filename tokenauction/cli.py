@@ -115,6 +115,8 @@ def main(argv=None) -> int:
         problems = environment.shadowed()
         if problems:
             return report_error(prog, problems[0], as_json)
+        from properties.loading import shield_path
+        shield_path(str(environment.home()))  # no import from the working directory here
     try:
         parser = build_parser(command)
     except ImportError as exc:

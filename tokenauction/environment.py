@@ -49,6 +49,12 @@ def _root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def home() -> Path:
+    """The folder that holds this distribution's packages (``tokenauction``, ``mechanism``,
+    ``proofs``, ``properties``)."""
+    return _root()
+
+
 def _owner(name: str) -> str | None:
     from importlib import metadata
     try:

@@ -40,7 +40,7 @@ from properties.audit.implementation import audit_mechanism
 from properties.cage import CageFailure, caged_mechanism, failed_loading
 from properties.config import apply as apply_config, load as load_config, number
 from properties.gates import add_gate_arguments, gate_from
-from properties.loading import (add_loading_arguments, add_search_path, load_valuation,
+from properties.loading import (add_loading_arguments, check_search_path, load_valuation,
                                 source_location)
 from mechanism.outputs import Case, write_outputs
 
@@ -131,7 +131,7 @@ def _value_model_main(args):
                                else load_valuation(args.valuation),
                                tol=args.identity_tol)
         else:
-            add_search_path(args.path)
+            check_search_path(args.path)  # searched by the cage's worker only
             obj = caged_mechanism(args.mechanism, parse_args(args.arg), args.path, args.timeout)
             report = audit_mechanism(obj, max_examples=args.max_examples, seed=args.seed,
                                      timeout=args.timeout, use_suite=not args.no_suite,

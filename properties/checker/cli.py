@@ -24,7 +24,7 @@ from properties.checker.engine import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, check
 from properties.target import DEFAULT_TIMEOUT
 from properties.cage import findings_from_json
 from properties.gates import add_gate_arguments, gate_from
-from properties.loading import (absolute_spec, add_loading_arguments, add_search_path,
+from properties.loading import (absolute_spec, add_loading_arguments, check_search_path,
                                 load_valuation, source_location)
 
 #: configuration key -> args attribute (properties.config.apply)
@@ -113,7 +113,7 @@ def main(args) -> int:
     gate = settle(args)
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
         return _many(args, gate)
-    add_search_path(args.path)
+    check_search_path(args.path)  # the cage's worker searches them, never this process
     if args.kind == "mechanism":
         return _mechanism(args, load_valuation(args.valuation), gate)
     spec = absolute_spec(args.target[0])

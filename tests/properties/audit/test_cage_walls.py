@@ -255,3 +255,20 @@ def test_complex_answers_are_not_distributions(capsys, tmp_path, monkeypatch):
     rc, out = run_cli(capsys, "audit", "--mechanism", f"{path}:M", "--max-examples", "20")
     assert rc == 1, out
     assert "aggregate_valid" in out.split("REFUTED:")[-1], out
+
+
+def test_a_module_in_the_working_directory_is_not_imported_by_the_auditor(tmp_path):
+    """`python -m tokenauction` puts the working directory first on sys.path: a third
+    party's folder holding a `hypothesis.py` ran it in the auditor (here: exit 0, no
+    report). The command takes that directory off its own path (the worker keeps it)."""
+    (tmp_path / "hypothesis.py").write_text("raise SystemExit(0)\n")
+    (tmp_path / "m.py").write_text(FULL_BID)
+    for argv in (["check", "linear", "--property", "monotone:box", "--no-prove",
+                  "--max-examples", "10"],
+                 ["audit", "--mechanism", "m.py:M", "--no-suite", "--max-examples", "10"]):
+        out = subprocess.run([sys.executable, "-m", "tokenauction", *argv], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        assert "REFUTED" in out.stdout or "monotone" in out.stdout, (argv, out)
+        if argv[0] == "audit":   # the worker searches the folder: its load fails there
+            assert out.returncode == 1, out
