@@ -2,10 +2,10 @@
 
 The auditor unpickles the worker's bytes with an allow-list (builtins and numpy arrays:
 nothing from the worker can run code here), then checks each message's shape
-(:func:`checked_message`), each value (:func:`checked_value`: a float64 array, an int for ``sample``) and
-the object's description (:func:`checked_description`: every field typed). Whatever the worker
-sends that is not one of these is :class:`CageFailure` (a failed call, a finding about the
-target), never an exception deep in the auditor.
+(:func:`checked_message`), each value (:func:`checked_value`: a float64 array, an int for
+``sample``) and the object's description (:func:`checked_description`: every field typed).
+Whatever the worker sends that is not one of these is :class:`CageFailure` (a failed call,
+a finding about the target), never an exception deep in the auditor.
 """
 
 from __future__ import annotations
@@ -86,7 +86,11 @@ _WARNED: set = set()
 
 
 def warn_unconfined(why: str | None) -> None:
-    """Say once per process (stderr) that the worker runs without its system-call filter."""
+    """Say once per process (stderr) that the worker runs without its system-call filter:
+    ``why`` is the worker's word, and this process's own test of the platform
+    (:func:`properties.confine.unavailable`) counts too, a worker's word being no proof."""
+    from properties.confine import unavailable
+    why = unavailable() or why
     if why is not None and why not in _WARNED:
         _WARNED.add(why)
         print(f"tokenauction: warning: the cage's worker runs without its system-call filter "

@@ -110,13 +110,21 @@ def program(pid: int) -> bytes:
     return b"".join(out)
 
 
-def confine() -> str | None:
-    """Install the filter on this process (and every thread it starts later): None when
-    installed, else why not (the caller carries on with the cage's other walls)."""
+def unavailable() -> str | None:
+    """Why this platform gets no filter (None: Linux on x86-64, where :func:`confine` can
+    install it)."""
     if not sys.platform.startswith("linux"):
         return f"no system-call filter on {sys.platform} (Linux only)"
     if platform.machine() not in ("x86_64", "AMD64"):
         return f"no system-call filter on {platform.machine()} (x86-64 only)"
+    return None
+
+
+def confine() -> str | None:
+    """Install the filter on this process (and every thread it starts later): None when
+    installed, else why not (the caller carries on with the cage's other walls)."""
+    if unavailable() is not None:
+        return unavailable()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
     except OSError as exc:
