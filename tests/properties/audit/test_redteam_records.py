@@ -70,3 +70,46 @@ def test_a_padded_block_in_a_recorded_run_diverges(tmp_path, vectorized):
     write(run, recs, rechain=True)
     report = audit_run(run, vectorized=vectorized)
     assert report.exit_code == 1 and "bytes after its" in str(report.first_divergence)
+
+
+def _run(tmp_path):
+    from tests.helpers.recording import record
+    return record(tmp_path / "run", n=3, steps=4)
+
+
+def _edit_steps(key, value):
+    def edit(recs):
+        for r in recs[1:-1]:
+            r[key] = value(r[key])
+    return edit
+
+
+@pytest.mark.parametrize("name,edit,field", [
+    ("int bids", _edit_steps("bids", lambda b: [int(x) if x == int(x) else x for x in b]),
+     "bids[0] = 1 must be a float"),
+    ("-0.0 payment error", _edit_steps("payment_errors", lambda e: [-0.0] + e[1:]),
+     "payment_errors[0] = -0.0 must be 0.0"),
+    ("reference_weight 5.0", lambda recs: recs[0].update(reference_weight=5.0),
+     "reference_weight = 5.0 must be 0.0"),
+    ("reference_weight 1e300", lambda recs: recs[0].update(reference_weight=1e300),
+     "reference_weight = 1e+300 must be 0.0"),
+    ("int epsilon", lambda recs: recs[0].update(epsilon=0), "epsilon = 0 must be a float"),
+])
+@pytest.mark.parametrize("vectorized", [True, False])
+def test_a_second_spelling_of_a_value_is_refused(tmp_path, name, edit, field, vectorized):
+    run = _run(tmp_path)
+    recs = records(run)
+    edit(recs)
+    write(run, recs, rechain=True)
+    report = audit_run(run, vectorized=vectorized)
+    assert report.exit_code == 2 and field in str(report.error), (name, report.summary())
+
+
+def test_the_writer_spells_a_weight_without_reference_and_zero_errors_once(tmp_path):
+    run = tmp_path / "run"
+    from tokenauction.demo.synthetic import SyntheticAgents
+    TokenAuction("linear", reference_weight=5.0).run(SyntheticAgents(3), [1.0, 2.0, 0.5],
+                                                     seed=1, max_tokens=3, record_to=run)
+    recs = records(run)
+    assert recs[0]["reference_weight"] == 0.0 and not recs[0]["has_reference"]
+    assert audit_run(run).exit_code == 0
