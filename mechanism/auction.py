@@ -52,7 +52,8 @@ class StepRecord:
 
     def to_json(self) -> dict:
         return {"step": self.step, "token": self.token, "bids": self.bids.tolist(),
-                "payments": self.payments.tolist(), "payment_errors": self.payment_errors.tolist(),
+                "payments": self.payments.tolist(),
+                "payment_errors": (self.payment_errors + 0.0).tolist(),  # never -0.0
                 "payment_method": self.payment_method, "sampler": self.sampler,
                 "uniforms": self.uniforms.tolist(),
                 "thresholds": None if self.thresholds is None else self.thresholds.tolist()}
@@ -201,6 +202,8 @@ class TokenAuction:
                               "stop_tokens": [int(t) for t in stop_tokens],
                               "has_reference": (rep.reference is not None
                                                 or self.rule.reference is not None)}
+                    if not header["has_reference"]:  # lambda weighs no reference: one spelling
+                        header["reference_weight"] = 0.0
                     if record_to is not None:
                         writer = TranscriptWriter(record_to, header)
                 rec = self._step(P, b, step_uniforms(seed, k, n), rep.reference, k)

@@ -11,9 +11,12 @@ claim, per audit check); the writers here know nothing else. A case's ``status``
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+from mechanism.errors import InvalidInput
 
 STATUSES = ("passed", "failed", "skipped", "error")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -99,11 +102,46 @@ def add_output_arguments(p, case: str) -> None:
                    help=f"write a SARIF 2.1.0 file (a result per {case} not passed)")
 
 
+def unwritable(path) -> str | None:
+    """Why ``path`` cannot be written as an output file (None when it can): its folder is
+    missing or not writable, or it is a folder itself. Nothing is created."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        return "is a folder"
+    if not folder.is_dir():
+        return f"its folder {folder} does not exist"
+    if not os.access(p if p.exists() else folder, os.W_OK):
+        return "is not writable" if p.exists() else f"its folder {folder} is not writable"
+    return None
+
+
+def check_output_paths(args, *more: tuple[str, str]) -> None:
+    """Before any work: InvalidInput (exit 2, one line) when ``--junit-xml``, ``--sarif`` or
+    one of ``more`` (``(option, path)`` pairs) cannot be written (docs/ci.md)."""
+    paths = [("--junit-xml", getattr(args, "junit_xml", None)),
+             ("--sarif", getattr(args, "sarif", None)), *more]
+    for option, path in paths:
+        why = None if path is None else unwritable(path)
+        if why is not None:
+            raise InvalidInput(f"{option} {path}: cannot write there ({why})", value=str(path))
+
+
+def write_text(option: str, path, text: str) -> None:
+    """Write an output file; an OSError is InvalidInput naming the option (exit 2)."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"{option} {path}: cannot write there ({exc.strerror or exc})",
+                           value=str(path)) from None
+
+
 def write_outputs(suite: str, cases: list[Case], *, junit: str | None = None,
                   sarif_path: str | None = None, version: str = "") -> None:
-    """Write the JUnit file and / or the SARIF file asked for (parent folders must exist)."""
+    """Write the JUnit file and / or the SARIF file asked for (parent folders must exist;
+    :func:`check_output_paths` says so before the work)."""
     if junit:
-        Path(junit).write_text(junit_xml(suite, cases) + "\n", encoding="utf-8")
+        write_text("--junit-xml", junit, junit_xml(suite, cases) + "\n")
     if sarif_path:
-        Path(sarif_path).write_text(json.dumps(sarif("tokenauction", version, cases), indent=1)
-                                    + "\n", encoding="utf-8")
+        write_text("--sarif", sarif_path,
+                   json.dumps(sarif("tokenauction", version, cases), indent=1) + "\n")

@@ -76,6 +76,9 @@ def decode_rows(data: bytes, n_rows: int, V: int) -> np.ndarray:
                                "entries only)", value=None)
         rows[r, idx] = vals
         pos = end
+    if pos != len(data):  # one spelling of the side file (docs/audit.md, "Recorded auctions")
+        raise InvalidInput(f"the block holds {len(data) - pos} bytes after its {n_rows} rows "
+                           "(the writer writes the rows only)", value=len(data) - pos)
     return rows
 
 

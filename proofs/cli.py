@@ -14,7 +14,7 @@ import sys
 import time
 
 from mechanism.errors import InvalidInput
-from mechanism.outputs import Case, add_output_arguments, write_outputs
+from mechanism.outputs import Case, add_output_arguments, check_output_paths, write_outputs
 from mechanism.tables import WIDTH, text_table
 from mechanism.verdicts import Verdict
 
@@ -126,6 +126,7 @@ def explain(claim_id: str, limits: Limits, out) -> int:
 
 
 def main(args) -> int:
+    check_output_paths(args)
     load_claims()
     limits = _limits(args)
     if getattr(args, "explain", None):

@@ -56,8 +56,11 @@ def wants_json(argv) -> bool:
 
 
 def report_error(prog: str, message: str, as_json: bool, code: int = 2) -> int:
-    """One error: a line on stderr, and with ``--json`` one JSON object on stdout."""
-    line = " ".join(str(message).split())
+    """One error: a line on stderr, and with ``--json`` one JSON object on stdout. Control
+    characters (an escape sequence in a path named by the message) are shown as ``\\xNN``
+    (docs/audit.md, "Many runs")."""
+    from properties.cage_replies import printable
+    line = printable(" ".join(str(message).split()), limit=sys.maxsize)
     print(f"{prog}: error: {line}", file=sys.stderr)
     if as_json:
         print(json.dumps({"schema_version": SCHEMA_VERSION, "command": prog, "error": line,

@@ -6,7 +6,8 @@ the other, each ``nnz:int32, indices:int32[nnz], values:float64[nnz]``.
 headers, then all indices and all values joined and read by numpy once);
 :func:`decode_sparse` is that reading of one block. Both refuse exactly what
 :func:`mechanism.transcript.decode_rows` refuses (a row past its block, a negative
-count, a token outside ``0..V-1``, tokens not increasing within a row, a stored zero),
+count, a token outside ``0..V-1``, tokens not increasing within a row, a stored zero,
+bytes after the last row: the rows fill their block exactly),
 by raising its very error (the one-block reader calls it; a refused block of a batch
 comes back None, read alone by :func:`decode_sparse` when its step is reached), so the
 sparse and the dense reading of a run record the same divergences. So every
@@ -87,13 +88,15 @@ def _walk(view: memoryview, spans, n_rows: int):
             at = pos + 4 + 4 * k
             stop = at + 8 * k
             if k < 0 or stop > end:
-                del idx[mark:], val[mark:], counts[mark:]
                 break
             idx.append(view[pos + 4:at])
             val.append(view[at:stop])
             counts.append(k)
             pos = stop
-        fits.append(len(idx) > mark or n_rows == 0)
+        fit = len(counts) - mark == n_rows and pos == end  # the rows fill the block exactly
+        if not fit:
+            del idx[mark:], val[mark:], counts[mark:]
+        fits.append(fit)
     return idx, val, counts, fits
 
 
@@ -114,12 +117,13 @@ def _walk_words(region, spans, n_rows: int):
         fits &= (kr >= 0) & (stop <= end)
         k[r], at[r] = kr, pos + 4
         pos = np.where(fits, stop, start)
+    fits &= pos == end                               # the rows fill the block exactly
     kk, aa = k.T[fits].ravel(), at.T[fits].ravel()   # the fitting blocks' rows, in order
     view = memoryview(region)
     mid = aa + 4 * kk
     idx = [view[a:b] for a, b in zip(aa.tolist(), mid.tolist())]
     val = [view[a:b] for a, b in zip(mid.tolist(), (mid + 8 * kk).tolist())]
-    return idx, val, kk.tolist(), (fits | (n_rows == 0)).tolist()
+    return idx, val, kk.tolist(), fits.tolist()
 
 
 def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,

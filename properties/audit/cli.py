@@ -34,7 +34,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.audit import cluster
 from properties.audit.heap import keep_heap
-from properties.audit.paths import MAGIC, find_runs, is_run
+from properties.audit.paths import MAGIC, find_runs, is_run, shown
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
 from properties.cage import CageFailure, caged_mechanism, failed_loading
@@ -42,7 +42,7 @@ from properties.config import apply as apply_config, load as load_config, number
 from properties.gates import add_gate_arguments, gate_from
 from properties.loading import (add_loading_arguments, check_search_path, load_valuation,
                                 source_location)
-from mechanism.outputs import Case, write_outputs
+from mechanism.outputs import Case, check_output_paths, write_outputs, write_text
 
 #: The version of every JSON document ``audit --json`` prints (docs/ci.md).
 SCHEMA_VERSION = 1
@@ -194,8 +194,9 @@ def _json(report, code: int) -> str:
 
 def _finish(args, report, cases, code: int) -> int:
     """Write --junit-xml / --sarif; the exit code (the gate's, never below the report's)."""
-    write_outputs(f"tokenauction audit {args.run_dir or args.mechanism or args.log}", cases,
-                  junit=args.junit_xml, sarif_path=args.sarif)
+    target = shown(args.run_dir or args.mechanism or args.log)
+    write_outputs(f"tokenauction audit {target}", cases, junit=args.junit_xml,
+                  sarif_path=args.sarif)
     return max(code, report.exit_code) if report.exit_code != 0 else code
 
 
@@ -250,7 +251,7 @@ def _keygen(args) -> int:
     from properties.audit.signing import generate_key
     try:
         for path in generate_key(args.keygen, "hmac-sha256" if args.hmac else "ed25519"):
-            print(f"wrote {path}")
+            print(f"wrote {shown(path)}")
     except (InvalidInput, OSError) as exc:
         return _usage(str(exc))
     return 0
@@ -259,6 +260,9 @@ def _keygen(args) -> int:
 def main(args) -> int:
     if args.keygen:
         return _keygen(args)
+    report = getattr(args, "report", None)
+    check_output_paths(args, *[("--report", report + ext) for ext in (".json", ".md")
+                               if report])
     if args.log:
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
@@ -293,7 +297,7 @@ def main(args) -> int:
         return code
     print(report.summary())
     if report.error:
-        print(f"tokenauction audit: error: {report.error}", file=sys.stderr)
+        print(f"tokenauction audit: error: {shown(report.error)}", file=sys.stderr)
     return code
 
 
@@ -356,14 +360,14 @@ def _batch(args, key) -> int:
                       if args.scheduler else f"cannot start a local cluster: {exc}")
     except ImportError:
         return _usage('Dask is not installed: pip install "tokenauction[scale]"')
-    if args.report:
-        from pathlib import Path
-
-        Path(args.report + ".json").write_text(json.dumps(report.to_json(), indent=1))
-        Path(args.report + ".md").write_text(report.markdown() + "\n")
-    cases = [Case(r["run"], {"clean": "passed", "diverged": "failed"}.get(r["status"], "error"),
-                  str(r.get("first_divergence_text") or r.get("error") or ""), rule_id=r["status"])
+    cases = [Case(shown(r["run"]),
+                  {"clean": "passed", "diverged": "failed"}.get(r["status"], "error"),
+                  shown(r.get("first_divergence_text") or r.get("error") or ""),
+                  rule_id=r["status"])
              for r in report.runs]
     code = _finish(args, report, cases, report.exit_code)
     print(_json(report, code) if args.json else report.markdown())
+    if args.report:  # after the report is printed: a failed write loses nothing (exit 2)
+        write_text("--report", args.report + ".json", json.dumps(report.to_json(), indent=1))
+        write_text("--report", args.report + ".md", report.markdown() + "\n")
     return code

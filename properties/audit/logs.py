@@ -7,7 +7,7 @@ Schema: JSON lines. The first line is a header, every other line one step::
      "mechanism": "free text",                 # shown in the report
      "payments": "expected" | "realized",      # expected per-step payments, or realized ones
      "rule": "linear",                         # optional: a built-in rule (mechanism.get_rule)
-     "epsilon": 0.0,                           # optional: its smoothing
+     "epsilon": 0.0,                           # optional: its smoothing (log_linear only)
      "sampler": "inverse_cdf",                 # optional: inverse_cdf | gumbel_max | race
      "value_model": "tv"}                      # optional: default for --valuation
     {"step": 0, "bids": [1.0, 2.0],
@@ -109,10 +109,8 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
     header, steps = read_log(path)
     model = VM.get_value_model(valuation if valuation is not None
                                else header.get("value_model"))
-    rule = None
-    if header.get("rule"):
-        rule = get_rule(header["rule"], epsilon=header["epsilon"]) if header.get("epsilon") \
-            else get_rule(header["rule"])
+    rule = _header_rule(header, path)
+    if rule is not None:
         model = model.for_rule(rule)
     expected = header.get("payments", "expected") == "expected"
     L = _Log(model)
@@ -162,6 +160,22 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
     return rep
 
 
+def _header_rule(header, path):
+    """The header's rule, or None when it names none. A ``rule`` that is not a built-in
+    rule's name (the empty string too) and an ``epsilon`` given to a rule without smoothing
+    are errors (exit 2; docs/audit.md, "Imported logs")."""
+    if "rule" not in header:
+        return None
+    eps = header.get("epsilon") or 0.0
+    try:
+        return get_rule(header["rule"], **({"epsilon": eps} if eps else {}))
+    except InvalidInput as exc:
+        raise InvalidInput(f"--log {path}:1: {exc}", value=header["rule"]) from None
+    except TypeError:
+        raise InvalidInput(f"--log {path}:1: rule {header['rule']!r} takes no smoothing epsilon, "
+                           f"but the header records epsilon={eps}", value=eps) from None
+
+
 def _outcome_defect(rule, P, b, q):
     """None when the logged outcome is the named rule's aggregate (to 1e-9 per token)."""
     try:
@@ -188,9 +202,15 @@ def _consistency(L, seen, key, st, where, expected):
         return
     first, step0 = seen[key]
     diff = [f for f in fields if first[f] is not None and now[f] is not None
-            and not np.allclose(first[f], now[f], rtol=0, atol=TOL)]
+            and not _close(first[f], now[f])]
     L.record("consistent_steps", {"same_as_step": step0, "differs_in": diff} if diff else None,
              where)
+
+
+def _close(a, b) -> bool:
+    """Equal to TOL per entry; values of different lengths differ (never broadcast)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=TOL))
 
 
 def _ir(L, model, rule, P, b, q, z, i, where):

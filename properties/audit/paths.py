@@ -21,14 +21,25 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import sys
 from pathlib import Path
 
 from mechanism.errors import InvalidInput
 from mechanism.transcript import JSONL
 
+from properties.cage_replies import printable
+
 MANIFEST = "# tokenauction-manifest/1"
 HEAD = re.compile(r"[0-9a-f]{64}\Z")
 MAGIC = re.compile(r"[*?[]")
+
+
+def shown(text) -> str:
+    """A run's path or name (or a message holding one) as the audit prints it or writes it
+    into a report: control characters (newlines, ANSI escapes) as ``\\xNN``, the way
+    :func:`properties.cage.printable` shows user strings, never cut (docs/audit.md, "Many
+    runs")."""
+    return printable(text, limit=sys.maxsize)
 
 
 class Runs(list):

@@ -3,7 +3,9 @@ budget its header must fit.
 
 Every record is read by :func:`mechanism.records.parse_line` (canonical bytes, no duplicate
 key) and then checked here field by field: exact types (an integer is a JSON integer,
-``true`` is not ``1``, ``2.0`` is not ``2``), ranges, lengths that match ``n``, no unknown
+``true`` is not ``1``, ``2.0`` is not ``2``; a float the writer writes, from a
+float64 value, is a JSON float: ``1`` is not ``1.0``), the values the writer can write
+(no ``-0.0`` payment error, ``reference_weight`` 0.0 when there is no reference), ranges, lengths that match ``n``, no unknown
 field and no missing one. A violation is an :class:`~mechanism.errors.InvalidInput`
 (exit 2) of one line naming the file, the line, the field and the value. A record that
 passes is well-formed; whether it is *right* (the step number in sequence, the token
@@ -96,6 +98,29 @@ def hex_field(rec, key, where, label=None):
     return v
 
 
+def floats_field(rec, key, where, length, lo=None, hi=None, closed=True, zero_sign=True):
+    """:func:`numbers_field` of JSON floats only, as the writer writes them (float64
+    ``tolist()``); ``zero_sign=False``: no ``-0.0`` either (the writer writes ``0.0``)."""
+    v = numbers_field(rec, key, where, length, lo, hi, closed)
+    for k, x in enumerate(v):
+        if type(x) is not float:
+            raise field_error(where, f"{key}[{k}]", x, f"must be a float ({float(x)!r}, as "
+                              "the writer writes it)")
+        if not zero_sign and x == 0.0 and math.copysign(1.0, x) < 0:
+            raise field_error(where, f"{key}[{k}]", x, "must be 0.0 (the writer never writes "
+                              "-0.0 here)")
+    return v
+
+
+def float_field(rec, key, where, lo=None, hi=None):
+    """:func:`number_field` of a JSON float only (see :func:`floats_field`)."""
+    v = number_field(rec, key, where, lo, hi)
+    if type(v) is not float:
+        raise field_error(where, key, v, f"must be a float ({float(v)!r}, as the writer "
+                          "writes it)")
+    return v
+
+
 def numbers_field(rec, key, where, length, lo=None, hi=None, closed=True):
     v = rec[key]
     if type(v) is not list or len(v) != length:
@@ -149,8 +174,8 @@ def check_header(rec: dict, where: str, budget: int = MEMORY_BUDGET) -> dict:
     exact_fields(rec, where, HEADER, "a transcript header")
     if type(rec["rule"]) is not str or not rec["rule"]:
         raise field_error(where, "rule", rec["rule"], "must be a rule name")
-    number_field(rec, "reference_weight", where, 0.0)
-    number_field(rec, "epsilon", where, 0.0, 1.0)
+    float_field(rec, "reference_weight", where, 0.0)
+    float_field(rec, "epsilon", where, 0.0, 1.0)
     choice_field(rec, "payment", where, PAYMENTS)
     choice_field(rec, "sampler", where, SAMPLERS)
     choice_field(rec, "charge", where, ("expected", "realized"))
@@ -162,6 +187,10 @@ def check_header(rec: dict, where: str, budget: int = MEMORY_BUDGET) -> dict:
     tokens_field(rec, "stop_tokens", where, V, unique=True)
     if type(rec["has_reference"]) is not bool:
         raise field_error(where, "has_reference", rec["has_reference"], "must be true or false")
+    w = rec["reference_weight"]
+    if not rec["has_reference"] and (w != 0.0 or math.copysign(1.0, w) < 0):
+        raise field_error(where, "reference_weight", w, "must be 0.0: the run has no reference "
+                          "(has_reference is false), and the writer then writes 0.0")
     hex_field(rec, "prev", where)
     hex_field(rec, "hash", where)
     need = working_set(n, V, rec["has_reference"])
@@ -183,15 +212,15 @@ def check_step(rec: dict, where: str, header: dict) -> dict:
     n, V = header["n"], header["V"]
     int_field(rec, "step", where, 0)
     int_field(rec, "token", where, 0, V - 1)
-    numbers_field(rec, "bids", where, n, 0.0)
-    numbers_field(rec, "payments", where, n)
-    numbers_field(rec, "payment_errors", where, n, 0.0)
+    floats_field(rec, "bids", where, n, 0.0)
+    floats_field(rec, "payments", where, n)
+    floats_field(rec, "payment_errors", where, n, 0.0, zero_sign=False)
     for key in ("payment_method", "sampler"):
         if type(rec[key]) is not str:
             raise field_error(where, key, rec[key], "must be a string")
-    numbers_field(rec, "uniforms", where, n + EXTRA_UNIFORMS, 0.0, 1.0, closed=False)
+    floats_field(rec, "uniforms", where, n + EXTRA_UNIFORMS, 0.0, 1.0, closed=False)
     if rec["thresholds"] is not None:
-        numbers_field(rec, "thresholds", where, n)
+        floats_field(rec, "thresholds", where, n)
     loc = rec["reports"]
     if type(loc) is not dict:
         raise field_error(where, "reports", loc, "must be an object {offset, length, rows, sha256}")
@@ -223,8 +252,9 @@ STEP_KEYS = tuple(sorted(STEP))
 REPORTS_KEYS = tuple(sorted(REPORTS))
 
 
-def _floats(column, length: int, lo=None, hi=None, closed=True) -> bool:
-    """Every entry of ``column`` a list of ``length`` floats, finite, in the range."""
+def _floats(column, length: int, lo=None, hi=None, closed=True, zero_sign=True) -> bool:
+    """Every entry of ``column`` a list of ``length`` floats, finite, in the range (with
+    ``zero_sign=False`` and ``lo=0.0``: no ``-0.0``, the one value >= 0 with its sign set)."""
     if not all(type(v) is list and len(v) == length for v in column):
         return False
     flat = list(chain.from_iterable(column))
@@ -233,6 +263,7 @@ def _floats(column, length: int, lo=None, hi=None, closed=True) -> bool:
     x = np.array(flat, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         good = np.isfinite(x).all() and (lo is None or bool((x >= lo).all()))
+        good = good and (zero_sign or not np.signbit(x).any())
         return good and (hi is None or bool((x <= hi).all() if closed else (x < hi).all()))
 
 
@@ -258,7 +289,7 @@ def steps_valid(recs: list, header: dict) -> bool:
     col = {key: [r[key] for r in recs] for key in STEP_KEYS}
     if not (_ints(col["step"], 0, 1 << 62) and _ints(col["token"], 0, V - 1)
             and _floats(col["bids"], n, 0.0) and _floats(col["payments"], n)
-            and _floats(col["payment_errors"], n, 0.0)
+            and _floats(col["payment_errors"], n, 0.0, zero_sign=False)
             and _floats(col["uniforms"], n + EXTRA_UNIFORMS, 0.0, 1.0, closed=False)
             and set(map(type, col["payment_method"] + col["sampler"])) == {str}
             and all(v is None for v in col["thresholds"]) and _hex(col["prev"] + col["hash"])):

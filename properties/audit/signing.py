@@ -102,8 +102,14 @@ class Key:
         return self.obj.sign(DOMAIN + head.encode()).hex()
 
     def verify(self, head: str, signature: str) -> bool:
+        """Whether ``signature`` signs ``head``; False (never an error) for any string a
+        signer could not have written: a head or a signature that is not ASCII (a lone
+        surrogate, a non-ASCII letter) is a signature that does not verify (docs/audit.md,
+        "Signing runs")."""
+        if not (head.isascii() and signature.isascii()):
+            return False
         if self.alg == "hmac-sha256":
-            return hmac.compare_digest(self.sign(head), signature)
+            return hmac.compare_digest(self.sign(head).encode(), signature.encode())
         pub = self.obj.public_key() if self.private else self.obj
         try:
             pub.verify(bytes.fromhex(signature), DOMAIN + head.encode())

@@ -19,6 +19,7 @@ from mechanism import PaymentRule, as_rule
 from mechanism.tables import text_table
 from mechanism.verdicts import Verdict, strongest
 
+from properties.audit.paths import shown
 from properties.protocol import UserObject
 from properties.report import Finding, HasFindings
 
@@ -63,7 +64,7 @@ class MechanismReport(HasFindings):
         bad = sorted(self.refuted_properties())
         tail = f"REFUTED: {', '.join(bad)} (exit 1)" if bad else "nothing refuted (exit 0)"
         model = f" (value model {self.value_model})" if self.value_model else ""
-        return f"audit of mechanism {self.name}{model}\n{self.table()}\n{tail}"
+        return f"audit of mechanism {shown(self.name)}{model}\n{self.table()}\n{tail}"
 
     def to_json(self) -> dict:
         return {"mechanism": self.name, "value_model": self.value_model,

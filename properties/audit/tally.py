@@ -19,6 +19,8 @@ import numpy as np
 from mechanism.tables import text_table
 from mechanism.verdicts import ExitCode, Verdict
 
+from properties.audit.paths import shown
+
 #: Checks in the order they are reported, with what each one verifies.
 CHECKS = {
     "chain": "hash chain: no line edited, dropped, duplicated or reordered",
@@ -172,8 +174,8 @@ class AuditReport:
     def summary(self) -> str:
         h = self.header
         if not h and self.error is not None:
-            return f"UNREADABLE: {self.error}\nUNREADABLE INPUT (exit 2)"
-        out = [f"audit of {self.run_dir}: rule={h.get('rule')} payment={h.get('payment')} "
+            return f"UNREADABLE: {shown(self.error)}\nUNREADABLE INPUT (exit 2)"
+        out = [f"audit of {shown(self.run_dir)}: rule={h.get('rule')} payment={h.get('payment')} "
                f"sampler={h.get('sampler')} n={h.get('n')} V={h.get('V')}; "
                f"{self.steps_read} steps read, {self.steps_replayed} replayed "
                f"in {self.seconds:.1f}s", self.table()]
@@ -181,13 +183,13 @@ class AuditReport:
             out.append(f"tolerances: {self.tolerances}")
         if self.head_hash:
             out.append(f"chain head: {self.head_hash}")
-        out += [f"warning: {w}" for w in self.warnings]
+        out += [f"warning: {shown(w)}" for w in self.warnings]
         if self.first_divergence is not None:
-            out.append(f"FIRST DIVERGENCE: {self.first_divergence}")
+            out.append(f"FIRST DIVERGENCE: {shown(self.first_divergence)}")
             if self.n_divergences > 1:
                 out.append(f"({self.n_divergences} divergences in all)")
         if self.error is not None:
-            out.append(f"UNREADABLE: {self.error}")
+            out.append(f"UNREADABLE: {shown(self.error)}")
         out.append({ExitCode.OK: "CLEAN", ExitCode.FAILED: "DIVERGED",
                     ExitCode.USAGE: "UNREADABLE INPUT"}[self.exit_code]
                    + f" (exit {self.exit_code:d})")
@@ -267,7 +269,7 @@ class BatchReport:
     def markdown(self) -> str:
         c = self.counts()
         rate = f"{self.steps / self.seconds:.0f} steps/s" if self.seconds else "-"
-        out = [f"# Audit of {len(self.runs)} runs ({self.source})", "",
+        out = [f"# Audit of {len(self.runs)} runs ({shown(self.source)})", "",
                f"Engine: {self.engine}. {c['clean']} clean, {c['diverged']} diverged, "
                f"{c['unreadable']} unreadable; {self.steps} steps in {self.seconds:.1f}s "
                f"({rate}). Exit {self.exit_code:d}.", ""]
@@ -276,8 +278,8 @@ class BatchReport:
             out += ["| run | status | steps | first divergence or error |", "|---|---|---|---|"]
             for r in bad:
                 why = r["error"] if r["status"] == "unreadable" else r["first_divergence_text"]
-                why = str(why).replace("|", "\\|")
-                out.append(f"| {r['run']} | {r['status'].upper()} | {r['steps']} | {why} |")
+                run, why = (shown(x).replace("|", "\\|") for x in (r["run"], why))
+                out.append(f"| {run} | {r['status'].upper()} | {r['steps']} | {why} |")
         else:
             out.append("Every run is clean.")
         return "\n".join(out)

@@ -16,7 +16,7 @@ import json
 import sys
 
 from mechanism.errors import InvalidInput, InvalidRule
-from mechanism.outputs import Case, write_outputs
+from mechanism.outputs import Case, check_output_paths, write_outputs
 
 from properties import config
 from properties.catalogue import ALL_ORDERS, CATALOGUE
@@ -110,6 +110,7 @@ def options(args) -> dict:
 
 
 def main(args) -> int:
+    check_output_paths(args)
     gate = settle(args)
     if len(args.target) > 1 or args.workers is not None or args.scheduler is not None:
         return _many(args, gate)

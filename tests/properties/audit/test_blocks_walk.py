@@ -112,8 +112,10 @@ def test_a_row_past_its_block():
     rng = np.random.default_rng(3)
     part = bytearray(encode_rows(np.eye(2, 20)))
     part[:4] = struct.pack("<i", 5)                        # row 0 claims 5 entries
-    region = bytes(part) + encode_rows(np.eye(2, 20)) + _block(rng, 2, 20)
-    spans = [(0, len(part)), (len(part), len(region) - len(part))]
+    nxt = encode_rows(np.eye(2, 20))
+    region = bytes(part) + nxt + _block(rng, 2, 20)
+    spans = [(0, len(part)), (len(part), len(nxt)),
+             (len(part) + len(nxt), len(region) - len(part) - len(nxt))]
     real = blocks._walk_words(region, spans, 2)
     _same(real, blocks._walk(memoryview(region), spans, 2))
     assert real[3][:2] == [False, True]

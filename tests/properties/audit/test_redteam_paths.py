@@ -1,0 +1,71 @@
+"""Red-team findings on what the audit prints and writes (docs/audit.md, "Many runs"): a
+run folder's name is shown with its control characters escaped, and an output path that
+cannot be written is a usage error (exit 2), found before the audit runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mechanism.transcript import JSONL
+from tests.helpers.recording import record, records, run_cli, write
+
+SPOOF = "x\nCLEAN (exit 0)\n\x1b[2K"
+
+
+def _forged(folder):
+    run = record(folder, n=3, steps=4)
+    recs = records(run)
+    recs[2]["token"] = (recs[2]["token"] + 1) % 12
+    write(run, recs, rechain=True)
+    return run
+
+
+def _no_raw_control(text):
+    assert "\x1b" not in text and "\nCLEAN (exit 0)\n" not in text, text
+    assert "\\x0aCLEAN (exit 0)\\x0a\\x1b[2K" in text, text
+
+
+def test_a_run_folder_name_cannot_spoof_the_summary(capsys, tmp_path):
+    run = _forged(tmp_path / SPOOF)
+    rc, text = run_cli(capsys, "audit", run, "--quiet")
+    assert rc == 1 and text.rstrip().endswith("DIVERGED (exit 1)")
+    _no_raw_control(text)
+
+
+def test_a_run_folder_name_cannot_spoof_the_batch_table_or_report(capsys, tmp_path):
+    _forged(tmp_path / "runs" / SPOOF)
+    report = tmp_path / "out"
+    rc, text = run_cli(capsys, "audit", tmp_path / "runs", "--quiet", "--report", report,
+                       "--junit-xml", tmp_path / "j.xml")
+    assert rc == 1
+    _no_raw_control(text)
+    _no_raw_control((tmp_path / "out.md").read_text())
+    _no_raw_control((tmp_path / "j.xml").read_text())
+    assert json.loads((tmp_path / "out.json").read_text())["runs"][0]["run"].endswith(SPOOF)
+
+
+def test_an_error_naming_the_run_cannot_spoof_the_output(capsys, tmp_path):
+    run = record(tmp_path / SPOOF, n=3, steps=4)
+    (run / JSONL).write_bytes((run / JSONL).read_bytes() + b"junk\n")
+    rc, text = run_cli(capsys, "audit", run, "--quiet")
+    assert rc == 2
+    _no_raw_control(text)
+
+
+@pytest.mark.parametrize("argv", [
+    ["audit", "{run}", "--quiet", "--junit-xml", "{bad}/x.xml"],
+    ["audit", "{run}", "--quiet", "--sarif", "{bad}/x.sarif"],
+    ["audit", "{run}", "--quiet", "--junit-xml", "{tmp}"],
+    ["audit", "{tmp}/runs", "--quiet", "--report", "{bad}/x"],
+    ["check", "linear", "--junit-xml", "{bad}/x.xml"],
+    ["prove", "--sarif", "{bad}/x.sarif"],
+])
+def test_an_unwritable_output_path_is_a_usage_error_before_the_work(capsys, tmp_path, argv):
+    run = record(tmp_path / "runs" / "r", n=3, steps=4)
+    names = {"run": run, "bad": tmp_path / "missing", "tmp": tmp_path}
+    rc, text = run_cli(capsys, *[a.format(**names) for a in argv])
+    assert rc == 2, text
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 and "cannot write there" in lines[0], text

@@ -1,0 +1,59 @@
+"""Red-team findings on the signature check and on imported logs (docs/audit.md, "Signing
+runs" and "Imported logs"): each was an internal error (exit 3) or a silent default."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mechanism.records import canonical
+from properties.audit.signing import SIG_FILE, generate_key, load_key, sign_run
+from tests.helpers.recording import record, run_cli
+
+
+@pytest.mark.parametrize("alg", ["hmac-sha256", "ed25519"])
+@pytest.mark.parametrize("field,value", [("signature", "\u00e9"), ("signature", "\ud800"),
+                                         ("head", "\ud800"), ("head", "\u00e9")])
+def test_a_non_ascii_signature_or_head_is_a_divergence(capsys, tmp_path, alg, field, value):
+    generate_key(tmp_path / "k", alg)
+    run = record(tmp_path / "run", n=3, steps=4)
+    sign_run(run, load_key(tmp_path / "k", alg))
+    rec = json.loads((run / SIG_FILE).read_text())
+    rec[field] = value
+    (run / SIG_FILE).write_bytes(canonical(rec) + b"\n")
+    flag, key = ("--hmac-key", "k") if alg == "hmac-sha256" else ("--public-key", "k.pub")
+    rc, text = run_cli(capsys, "audit", run, "--quiet", flag, tmp_path / key)
+    assert rc == 1 and "does not verify" in text, text
+
+
+HEADER = {"format": "tokenauction-log", "version": 1, "mechanism": "m", "payments": "expected"}
+GOOD = {"step": 0, "bids": [1.0, 2.0], "reports": [[0.8, 0.2], [0.1, 0.9]],
+        "outcome": [1 / 3, 2 / 3], "token": 1, "payments": [0.1, 0.3], "uniforms": [0.42]}
+
+
+def _log(tmp_path, header, steps):
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [{**HEADER, **header}, *steps]))
+    return path
+
+
+def test_same_digest_outcomes_of_two_lengths_are_inconsistent(capsys, tmp_path):
+    step = {"bids": [1.0, 2.0], "reports_digest": "ab" * 32, "payments": [0.1, 0.1]}
+    path = _log(tmp_path, {}, [{**step, "step": 0, "outcome": [0.5, 0.5]},
+                               {**step, "step": 1, "outcome": [0.2, 0.3, 0.5]}])
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 1 and "consistent_steps" in text, text
+
+
+@pytest.mark.parametrize("rule", ["linear", "winner_take_all"])
+def test_epsilon_for_a_rule_without_smoothing_is_an_error(capsys, tmp_path, rule):
+    path = _log(tmp_path, {"rule": rule, "epsilon": 0.5}, [GOOD])
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and "takes no smoothing epsilon" in text and str(path) in text, text
+
+
+def test_an_empty_rule_is_an_error_not_no_rule(capsys, tmp_path):
+    path = _log(tmp_path, {"rule": ""}, [GOOD])
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and "unknown rule ''" in text and str(path) in text, text
