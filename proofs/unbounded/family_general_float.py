@@ -9,7 +9,7 @@ time) and agent i's bid runs over a fixed path: 0, a log grid over the float64 r
 linear grid, the trees' constants and their float neighbours, and the flip bids of every
 comparison of the trees along agent i's bid, for every profile of the others
 (:func:`proofs.compile.flips.flip_bids`). Reports: a few fixed matrices on two tokens
-(one-hot rows, agent i on ``(1/2, 1/2)``). Each path is evaluated in one batched call of
+(agent i on token 0 or on ``(1/2, 1/2)``, the others on token 1, or alternating). Each path is evaluated in one batched call of
 the rule's own generated code; consecutive pairs are screened with the order's excess
 (box and segment are transitive: consecutive pairs decide MON on the path; for CA they are
 only some of the pairs), and a pair is reported only after it is re-run alone and the
@@ -32,18 +32,17 @@ MAX_VALUES = 6                 #: flip bids also used as the others' bids (unifo
 PATH = np.unique(np.concatenate([[0.0], np.logspace(-300, 300, 301), np.linspace(0, 20, 81),
                                  2.0 ** np.arange(-10, 64)]))
 MIN_BLOCK = 4                  #: rows left unevaluated together where the code declines
-MAX_ROWS = 400_000             #: bid rows evaluated per (n, agent, report matrix), at most
+MAX_ROWS = 100_000             #: bid rows evaluated per (n, agent, report matrix), at most
 
 
 def _reports(n, i, V):
     """The fixed report matrices for agent i among n (V tokens, zero-padded)."""
     out = []
-    for mine in ([1.0, 0.0], [0.5, 0.5]):
-        for alt in (False, True):
-            P = np.zeros((n, V))
-            for j in range(n):
-                P[j, :2] = mine if j == i else ([1.0, 0.0] if alt and j % 2 else [0.0, 1.0])
-            out.append(P)
+    for mine, alt in (([1.0, 0.0], False), ([0.5, 0.5], False), ([0.5, 0.5], True)):
+        P = np.zeros((n, V))
+        for j in range(n):
+            P[j, :2] = mine if j == i else ([1.0, 0.0] if alt and j % 2 else [0.0, 1.0])
+        out.append(P)
     return out
 
 
@@ -79,16 +78,22 @@ def _flip_bids(trees, i, profiles, extra):
     return flips.flip_bids(cond, extra)
 
 
-def _evaluate(rule, P, B):
-    """q for each bid row of ``B`` (the runtime's batched code); NaN where it declines:
-    rows whose weights float64 does not give (W = 0, a weight inf or NaN) are left out
-    first, and a batch that still fails is halved, down to :data:`MIN_BLOCK` rows."""
-    out = np.full((len(B), P.shape[1]), np.nan)
+def _defined(rule, B):
+    """The bid rows of ``B`` where float64 gives the weights (not W = 0, no weight inf or
+    NaN): the others the code declines, which are no evidence."""
     with np.errstate(all="ignore"):
         L, S = (np.asarray(x, float) for x in rule._log_weights(B))
     ok = ~(np.isnan(L) | np.isnan(S) | (S < 0) | (L == np.inf)).any(-1)
     if rule.reference is None or not rule.weight > 0:
         ok &= (S > 0).any(-1)
+    return ok
+
+
+def _evaluate(rule, P, B, ok):
+    """q for each bid row of ``B`` (the runtime's batched code) where ``ok``
+    (:func:`_defined`), else NaN; a batch that still fails is halved, down to
+    :data:`MIN_BLOCK` rows."""
+    out = np.full((len(B), P.shape[1]), np.nan)
     out[ok] = _halving(rule, P, B[ok])
     return out
 
@@ -157,8 +162,10 @@ def _search_one(rule, n, i, prop, order, V):
     profiles = profiles[np.linspace(0, K - 1, keep).astype(int)] if keep < K else profiles
     B = np.repeat(profiles[:, None, :], m, axis=1)
     B[:, :, i] = path
+    flat = B.reshape(-1, n)
+    ok = _defined(rule, flat)
     for P in _reports(n, i, V):
-        Q = _evaluate(rule, P, B.reshape(-1, n)).reshape(len(profiles), m, -1)
+        Q = _evaluate(rule, P, flat, ok).reshape(len(profiles), m, -1)
         p = rule.smoothed(P)[0][i]
         hits = _screen(p, Q, prop, order)
         for k, a in hits[:8]:
