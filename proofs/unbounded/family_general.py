@@ -10,6 +10,8 @@ characterization's "if"). sat: the model gives the instance of lemma ``nec_rise`
 ``nec_shape`` (the characterization's "only if"), on two tokens, re-run on the numpy
 reference. n is bounded because W may depend on all bids in any way; normalized
 independent weights (:func:`proofs.unbounded.families.normalized`) are proved for every n.
+After z3's proof of the exact trees, a float64 search of the generated code
+(:mod:`proofs.unbounded.family_general_float`) may still REFUTE on the code that runs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from proofs.encode import encode_z3 as Z
 from mechanism.arith import Unsupported
 from proofs.compile.capture import DeclarationError
 from proofs.unbounded.chains import run_chain
+from proofs.unbounded.family_general_float import refute_general
 from proofs.registry import ProofResult
 
 MAX_AGENTS = 4
@@ -93,6 +96,9 @@ def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AG
     if not chain.proved:
         return ProofResult(Verdict.UNKNOWN, "z3", "the lemma chain is not proved: "
                            + chain.summary())
+    cex = refute_general(rule, property_id, order, max_agents)
+    if cex is not None:
+        return _float_refuted(rule, property_id, order, cex, chain)
     res = ProofResult(Verdict.PROVED, "z3", f"{property_id} under {order}: z3 finds no bids "
                       f"where the other weights are not scaled by one c in [0, 1], for every "
                       f"agent at n = 1..{max_agents} (compiled weights: {rule.expression()}); "
@@ -139,5 +145,21 @@ def _refute(rule, q: RaiseQuery, m, order, prop):
                       f"); the characterization's instance, confirmed on the numpy reference",
                       f"n={n}, V=2", dict(cex, q_from=got[0].tolist(), q_to=got[1].tolist(),
                                           property=prop, order=order))
+    res.lemmas = chain.steps
+    return res
+
+
+def _float_refuted(rule, prop, order, cex, chain):
+    """REFUTED on the code that runs: z3 proved the exact-real trees (``chain``), and the
+    float64 search (:mod:`proofs.unbounded.family_general_float`) found ``cex``."""
+    n, i = len(cex["bids"]), cex["agent"]
+    res = ProofResult(Verdict.REFUTED, "numpy", f"{prop} under {order} fails in the float64 "
+                      f"code that runs: at n = {n} agent {i} raises its bid from "
+                      f"{cex['bid_from']!r} to {cex['bid_to']!r} (the others at {cex['bids']}, "
+                      f"reports {cex['dists']}) and q goes from {cex['q_from']} to "
+                      f"{cex['q_to']}; in exact reals the compiled weights are proved ("
+                      f"{chain.summary()}): the float64 code violates what holds in reals",
+                      f"n={n}, V={len(cex['q_from'])}", cex)
+    res.scope = Scope(None, None, "float64 bids", "float64 (the code that runs)")
     res.lemmas = chain.steps
     return res

@@ -50,3 +50,29 @@ def big_power():
     """f(b) = (b + 1)^200001 - b^200001: z3 would expand the powers."""
     return api.normalized(lambda b, fn: fn.pow(b + 1, 200001) - fn.pow(b, 200001),
                           name="bigpow")
+
+
+def _gen_big(bids, fn):
+    # exact reals: b0 + 1 > b0, so the factor is 1; float64: 2 from b0 = 2**53
+    return [fn.min(bids[0], 1)] + [fn.ite(fn.gt(bids[0] + 1, bids[0]), 1, 2) * fn.min(b, 1)
+                                   for b in bids[1:]]
+
+
+def gen_big():
+    """General weights whose other parties' weights double in float64 from b0 = 2**53."""
+    return api.general(_gen_big, name="gen_big")
+
+
+def _gen_window(bids, fn):
+    b0 = bids[0]
+    c = b0 * b0 * b0
+    # exact reals: (b0 + 0.7) - 0.7 >= b0, the factor is 1; float64: 2 in a window near 2.3
+    bump = fn.ite(fn.gt(c, 12.167), fn.ite(fn.gt(12.16700002, c),
+                  fn.ite(fn.ge((b0 + 0.7) - 0.7, b0), 1, 2), 1), 1)
+    return [fn.min(b0, 1)] + [bump * fn.min(b, 1) for b in bids[1:]]
+
+
+def gen_window():
+    """General weights that jump only in a float64 window of bids no constant names
+    (b0 ** 3 just above 12.167): found only by the comparisons' flip bids."""
+    return api.general(_gen_window, name="gen_window")

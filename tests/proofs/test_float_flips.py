@@ -48,3 +48,41 @@ def test_generic_rounding_past_a_threshold_is_refuted():
     res = _prove(FC.gen_round())
     assert res.verdict is Verdict.REFUTED, res.detail
     assert "float64" in res.engine
+
+
+def _prove_general(rule, prop="monotone", order="box"):
+    return prove_rule_property(rule, prop, order, timeout_s=20.0)
+
+
+def _check(res, rule, order):
+    from mechanism.orders import prefers
+    assert res.verdict is Verdict.REFUTED, res.detail
+    c = res.counterexample
+    P, a = np.array(c["dists"]), c["agent"]
+    bf, bt = np.array(c["bids"]), np.array(c["bids"])
+    bf[a], bt[a] = c["bid_from"], c["bid_to"]
+    assert c["bid_from"] < c["bid_to"]
+    assert not prefers(P[a], rule(P, bt), rule(P, bf), order)
+    assert res.scope.arithmetic.startswith("float64")
+
+
+def test_general_weights_doubling_past_2_53_is_refuted_on_the_code():
+    rule = FC.gen_big()
+    for order in ("box", "segment"):
+        _check(_prove_general(rule, order=order), rule, order)
+
+
+def test_general_weights_jumping_in_a_float64_window_is_refuted_on_the_code():
+    rule = FC.gen_window()
+    _check(_prove_general(rule), rule, "box")
+    P = np.array([[0.5, 0.5], [0.0, 1.0]])   # the reproducer's instance, by hand
+    assert rule(P, np.array([2.3000000000024996, 1.0]))[0] < rule(P, np.array([2.0, 1.0]))[0]
+
+
+def test_general_weights_the_float_search_leaves_proved_alone():
+    from proofs.unbounded.families import general
+    ok = general(lambda b, fn: [fn.min(x, 1) + x * x for x in b], name="ok")
+    for prop in ("monotone", "consistent"):
+        assert _prove_general(ok, prop).verdict is Verdict.PROVED
+    # CA holds in float64 too (agent 0's outcomes form a chain): still PROVED, exact reals
+    assert _prove_general(FC.gen_window(), "consistent").verdict is Verdict.PROVED
