@@ -230,10 +230,11 @@ def output_defect(out, length: int, label: str, what: str = "probability"):
     The one output check: :func:`mechanism.rules.check_output` raises ``InvalidRule`` with
     it, the property suite's sandbox a ``RuleFailure`` of the same kind."""
     try:
-        if out.dtype.kind == "c" if isinstance(out, np.ndarray) else np.iscomplexobj(out):
+        a = np.asarray(out)   # converted once: its kind first, then float64
+        if a.dtype.kind == "c":
             return None, ("not_numeric", f"{label} returned complex numbers, not real "
                                          f"{what}s (float64 would drop their imaginary parts)")
-        v = np.asarray(out, dtype=np.float64)
+        v = a.astype(np.float64, copy=False)
     except (TypeError, ValueError):
         return None, ("not_numeric", f"{label} returned {type(out).__name__}, "
                                      "not a numeric vector")

@@ -206,7 +206,7 @@ def myerson(x: Callable[[np.ndarray], np.ndarray], bid: float, tol: float = 1e-1
     if bid <= 0:
         return 0.0, 0.0
     if jumps:
-        top = float(np.asarray(x(np.array([bid])), dtype=np.float64)[0])
+        top = _at(x, bid)
         end = flat_tail(x, bid, top)
         area, err, _ = quad.integrate_with_jumps(x, 0.0, end[0], tol=tol, candidates=[
             c for c in candidates if c < end[0]])
@@ -229,14 +229,14 @@ def flat_tail(x, bid: float, top: float) -> tuple[float, float, float]:
     meets it continuously (a jump into the tail is :func:`quadrature.find_jumps`')."""
     none = (bid, bid, top)
     probe = bid * (1.0 - FLAT_PROBE)
-    if float(np.asarray(x(np.array([probe])), dtype=np.float64)[0]) != top:
+    if _at(x, probe) != top:
         return none   # the usual case: one evaluation, nothing changes
     xs = quad.points(0.0, bid)[:16]
     off = np.flatnonzero(np.asarray(x(xs), dtype=np.float64) != top)
     if not len(off):
         return none
     lo, hi = float(xs[off[-1]]), float(xs[off[-1] + 1]) if off[-1] < 15 else probe
-    ylo = float(np.asarray(x(np.array([lo])), dtype=np.float64)[0])
+    ylo = _at(x, lo)
     while hi - lo > quad.JUMP_WIDTH * bid:   # 16 sections per call (a caged rule's trips)
         ms = lo + (hi - lo) * np.arange(1, 16) / 16.0
         ys = np.asarray(x(ms), dtype=np.float64)
@@ -247,6 +247,11 @@ def flat_tail(x, bid: float, top: float) -> tuple[float, float, float]:
             (np.asarray(x(quad.nodes(hi, bid)), dtype=np.float64) != top).any():
         return none   # a jump, or not flat after all
     return lo, hi, ylo
+
+
+def _at(x, s: float) -> float:
+    """``x(s)`` at one point, as a float."""
+    return float(np.asarray(x(np.array([s])), dtype=np.float64)[0])
 
 
 #: :func:`flat_tail` looks for a flat tail only where ``x(bid (1 - FLAT_PROBE)) = x(bid)``.

@@ -45,14 +45,10 @@ def missing_line(what: str, exc: ImportError) -> str:
     return f"{what} needs {name.split('.')[0]}, which is not installed: {install_hint(name)}"
 
 
-def _root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
 def home() -> Path:
     """The folder that holds this distribution's packages (``tokenauction``, ``mechanism``,
     ``proofs``, ``properties``)."""
-    return _root()
+    return Path(__file__).resolve().parent.parent
 
 
 def _owner(name: str) -> str | None:
@@ -67,9 +63,9 @@ def _owner(name: str) -> str | None:
 
 def shadowed(names=OUR_PACKAGES) -> list[str]:
     """One line per package of ``names`` that resolves outside this distribution's folder
-    (:func:`_root`, where ``tokenauction`` itself lives); [] when all are ours. Finding a
+    (:func:`home`, where ``tokenauction`` itself lives); [] when all are ours. Finding a
     module's spec does not run it."""
-    root, out = _root(), []
+    root, out = home(), []
     for name in names:
         try:
             spec = importlib.util.find_spec(name)
@@ -84,8 +80,8 @@ def shadowed(names=OUR_PACKAGES) -> list[str]:
         if spec.origin in (None, "namespace"):
             continue  # a folder without __init__.py never wins over a regular package
         where = Path(spec.origin).resolve()
-        home = where.parent.parent if where.name == "__init__.py" else where.parent
-        if home != root:
+        found = where.parent.parent if where.name == "__init__.py" else where.parent
+        if found != root:
             owner = _owner(name)
             fix = (f"pip uninstall {owner}" if owner else
                    f"rename or remove {where if where.name != '__init__.py' else where.parent}"

@@ -5,9 +5,10 @@ about 1e8). Candidate bids: small numbers, every power of ten up to 1e308, the t
 constants and their float neighbours, and, per distribution and base profile, the bids
 where a branch's condition flips in the generated code (:func:`_with_flips`; ``b * b > C``
 flips at no constant of the tree); each agent's bid moves between every two of them on
-seeded distributions, so the code is compared on both sides of each flip. A violation counts only beyond a margin (probabilities are
-scale-free: :data:`MARGIN`) and after it is re-run one profile at a time and confirmed
-with :func:`proofs.bounded.counterexamples.numpy_violation`.
+seeded distributions, so the code is compared on both sides of each flip. A violation
+counts only beyond a margin (probabilities are scale-free: :data:`MARGIN`) and after it is
+re-run one profile at a time and confirmed with
+:func:`proofs.bounded.counterexamples.numpy_violation`.
 
 The search is the same on every machine: a fixed list of sizes, distributions, bases and
 candidate bids in a fixed order (:data:`MAX_BATCHES` rule calls at most), never cut by a

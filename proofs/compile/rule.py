@@ -125,7 +125,7 @@ class FamilyRule(Rule):
         return self._general_trees[n]
 
     # -- numpy: the generated float64 code ------------------------------------------
-    def _log_weights(self, B):
+    def log_weights(self, B):
         """``(L, S)`` of the agents' weights for bid rows ``B`` (..., n)."""
         if self.kind == "normalized":
             return E.log_weight(self.runtime_tree, B)
@@ -135,7 +135,7 @@ class FamilyRule(Rule):
                 np.stack([np.broadcast_to(p[1], B.shape[:-1]) for p in parts], axis=-1))
 
     def _weights(self, B, ref, lam):
-        L, S = self._log_weights(B)
+        L, S = self.log_weights(B)
         log_lam = None
         if ref is not None and lam > 0:
             log_lam = np.full(B.shape[:-1] + (1,), np.log(lam))
@@ -185,7 +185,7 @@ class FamilyRule(Rule):
         lam = self.weight if self.reference is not None else 0.0
         if self.kind == "wta":
             return float(b.sum()) + lam
-        L, S = self._log_weights(b)
+        L, S = self.log_weights(b)
         L = np.asarray(L, float)[np.asarray(S, float) > 0]
         if not L.size:
             return lam
@@ -235,7 +235,7 @@ def _wta_scan(ops, dists, bids, reference):
 #: ``evaluate`` is Rule's, which goes on through ``evaluate_weighted``).
 SEALED_METHODS = ("evaluate", "evaluate_weighted", "_on_every_token", "_on_support", "batch",
                   "_batch", "total_weight", "smoothed", "_numpy", "_generic",
-                  "_weights", "_log_weights", "_pool", "_backend_weights", "general_trees",
+                  "_weights", "log_weights", "_pool", "_backend_weights", "general_trees",
                   "__call__", "exact", "generic_numpy", "with_reference")
 _ORIGINAL = originals(FamilyRule, SEALED_METHODS)
 

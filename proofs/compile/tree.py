@@ -99,8 +99,10 @@ def walk(n: Node):
 MAX_DEPTH = 200
 
 
-def depth(n: Node, memo: dict | None = None) -> int:
-    """The longest path from ``n`` to a leaf (iterative: any depth is measured)."""
+def fold(n: Node, leaf, node, memo: dict | None = None):
+    """A bottom-up value of ``n``: ``leaf(m)`` for a node without children, ``node(m,
+    values of its children)`` otherwise; iterative (any depth), a shared subtree once
+    (``memo`` by id)."""
     memo = {} if memo is None else memo
     stack = [(n, False)]
     while stack:
@@ -108,12 +110,19 @@ def depth(n: Node, memo: dict | None = None) -> int:
         if id(m) in memo:
             continue
         kids = children(m)
-        if done or not kids:
-            memo[id(m)] = 1 + max((memo[id(k)] for k in kids), default=0)
+        if not kids:
+            memo[id(m)] = leaf(m)
+        elif done:
+            memo[id(m)] = node(m, [memo[id(k)] for k in kids])
         else:
             stack.append((m, True))
             stack.extend((k, False) for k in kids if id(k) not in memo)
     return memo[id(n)]
+
+
+def depth(n: Node, memo: dict | None = None) -> int:
+    """The longest path from ``n`` to a leaf (iterative: any depth is measured)."""
+    return fold(n, lambda m: 1, lambda m, d: 1 + max(d), memo)
 
 
 #: the highest polynomial degree a compiled tree may have: z3 expands integer powers and
@@ -136,21 +145,7 @@ def degree(n: Node, memo: dict | None = None) -> int:
     """A bound on the polynomial degree z3 expands ``n`` to (every bid, report, reference
     entry and lambda a variable; ``exp``, ``log``, ``sqrt`` and a power that is not an
     integer constant keep their argument's degree; ``a / b`` counts both). Iterative."""
-    memo = {} if memo is None else memo
-    stack = [(n, False)]
-    while stack:
-        m, done = stack.pop()
-        if id(m) in memo:
-            continue
-        kids = children(m)
-        if not kids:
-            memo[id(m)] = 0 if m.op in ("const", "param") else 1
-        elif done:
-            memo[id(m)] = _degree_of(m, [memo[id(c)] for c in kids])
-        else:
-            stack.append((m, True))
-            stack.extend((c, False) for c in kids if id(c) not in memo)
-    return memo[id(n)]
+    return fold(n, lambda m: 0 if m.op in ("const", "param") else 1, _degree_of, memo)
 
 
 def ops_used(n: Node) -> set[str]:

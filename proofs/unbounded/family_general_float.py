@@ -9,8 +9,8 @@ time) and agent i's bid runs over a fixed path: 0, a log grid over the float64 r
 linear grid, the trees' constants and their float neighbours, and the flip bids of every
 comparison of the trees along agent i's bid, for every profile of the others
 (:func:`proofs.compile.flips.flip_bids`). Reports: a few fixed matrices on two tokens
-(agent i on token 0 or on ``(1/2, 1/2)``, the others on token 1, or alternating). Each path is evaluated in one batched call of
-the rule's own generated code; consecutive pairs are screened with the order's excess
+(agent i on token 0 or on ``(1/2, 1/2)``, the others on token 1, or alternating). Each
+path is evaluated in one batched call of the rule's own generated code; consecutive pairs are screened with the order's excess
 (box and segment are transitive: consecutive pairs decide MON on the path; for CA they are
 only some of the pairs), and a pair is reported only after it is re-run alone and the
 order itself (:func:`mechanism.orders.prefers`) rejects it.
@@ -82,7 +82,7 @@ def _defined(rule, B):
     """The bid rows of ``B`` where float64 gives the weights (not W = 0, no weight inf or
     NaN): the others the code declines, which are no evidence."""
     with np.errstate(all="ignore"):
-        L, S = (np.asarray(x, float) for x in rule._log_weights(B))
+        L, S = (np.asarray(x, float) for x in rule.log_weights(B))
     ok = ~(np.isnan(L) | np.isnan(S) | (S < 0) | (L == np.inf)).any(-1)
     if rule.reference is None or not rule.weight > 0:
         ok &= (S > 0).any(-1)

@@ -3,10 +3,10 @@ budget its header must fit.
 
 Every record is read by :func:`mechanism.records.parse_line` (canonical bytes, no duplicate
 key) and then checked here field by field: exact types (an integer is a JSON integer,
-``true`` is not ``1``, ``2.0`` is not ``2``; a float the writer writes, from a
-float64 value, is a JSON float: ``1`` is not ``1.0``), the values the writer can write
-(no ``-0.0`` payment error, ``reference_weight`` 0.0 when there is no reference), ranges, lengths that match ``n``, no unknown
-field and no missing one. A violation is an :class:`~mechanism.errors.InvalidInput`
+``true`` is not ``1``, ``2.0`` is not ``2``; a float the writer writes, from a float64
+value, is a JSON float: ``1`` is not ``1.0``), the values the writer can write (no ``-0.0``
+payment error, ``reference_weight`` 0.0 when there is no reference), ranges, lengths that
+match ``n``, no unknown field and no missing one. A violation is an :class:`~mechanism.errors.InvalidInput`
 (exit 2) of one line naming the file, the line, the field and the value. A record that
 passes is well-formed; whether it is *right* (the step number in sequence, the token
 replayed, the payments recomputed) is the audit's divergence (exit 1).
