@@ -110,6 +110,52 @@ def _private_hypothesis_storage() -> None:
 
 
 def main(argv=None) -> int:
+    """Run one command; its exit code. A reader of the output that goes away (``tokenauction
+    audit RUN | head``) does not change the outcome: the rest of the output is dropped and
+    the exit code is still the verdict's (:class:`PipeGuard`)."""
+    stdout = sys.stdout
+    sys.stdout = PipeGuard(stdout)
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    finally:
+        sys.stdout = stdout
+
+
+class PipeGuard:
+    """Standard output whose reader may close the pipe: from the first write that finds it
+    closed (BrokenPipeError), the stream's descriptor points at the null device, so the
+    command finishes its work and returns its own exit code instead of an internal error."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self) -> None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._stream.fileno())
+        finally:
+            os.close(null)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _main(argv) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json, command = wants_json(argv), _command(argv)
     Parser.as_json = as_json

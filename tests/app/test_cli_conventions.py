@@ -235,3 +235,30 @@ def test_dask_zoo_prints_no_hypothesis_warnings(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Warning" not in r.stderr, r.stderr
+
+
+def _audit_into_closed_pipe(run_folder) -> subprocess.CompletedProcess:
+    """``tokenauction audit RUN | true``: the reader is gone before the first write."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, "-m", "tokenauction", "audit", str(run_folder)],
+                              stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              timeout=120)
+    finally:
+        os.close(write)
+
+
+def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path):
+    """Was: ``tokenauction audit RUN | head`` exited 3 (internal error BrokenPipeError)."""
+    from tests.helpers.recording import record, tamper
+    clean = record(tmp_path / "clean", steps=4)
+    r = _audit_into_closed_pipe(clean)
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    forged = record(tmp_path / "forged", steps=4)
+
+    def edit(recs):
+        recs[2]["token"] = (recs[2]["token"] + 1) % 4
+    tamper(forged, edit, rechain=True)
+    r = _audit_into_closed_pipe(forged)
+    assert r.returncode == 1 and "internal error" not in r.stderr, r.stderr
