@@ -47,6 +47,7 @@ from proofs.bounded.compiled_form import BUILTIN_TIE, Subject, builtin_reason, s
 from proofs.bounded.counterexamples import confirm_violation
 from proofs.bounded.rule_instance import Instance, Timeout
 from proofs.compile.capture import DeclarationError
+from proofs.compile.enclosure import CERTIFIED_CODE
 from proofs.registry import ProofResult
 
 PROPERTIES = ("monotone", "consistent")
@@ -171,6 +172,8 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
                    "no claim beyond these sizes"]
     if builtin_reason(rule) is None:   # a built-in: its fast path's tie to the tree
         assumptions.append(BUILTIN_TIE)
+    else:
+        assumptions.append(CERTIFIED_CODE)
     if min_agents > 1:
         assumptions.append(f"n >= {min_agents}")
     if symbolic_reference:

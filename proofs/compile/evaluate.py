@@ -181,6 +181,15 @@ def _lw(n, x, params):
     return np.log(np.abs(v)), np.sign(v)
 
 
+def exact_log_weight(n: T.Node, bids, params=None) -> tuple[float, float]:
+    """``(log |f|, sign f)`` from ``f``'s exact rational value at ``bids`` (a list);
+    :class:`Unsupported` where it needs exp/log/sqrt/fractional powers."""
+    q = fraction_value(n, list(bids), params or {})
+    if q == 0:
+        return -np.inf, 0.0
+    return _log_fraction(abs(q)), (1.0 if q > 0 else -1.0)
+
+
 def _log_fraction(q: Fraction) -> float:
     import math
     return math.log(q.numerator) - math.log(q.denominator)

@@ -24,6 +24,7 @@ from mechanism.errors import Float64Range, InvalidInput, InvalidRule
 from mechanism.rules import Rule
 from mechanism.validation import SUM_TOL, output_defect
 
+from proofs.compile import enclosure
 from proofs.compile import evaluate as E
 from proofs.compile import tree as T
 from proofs.compile.capture import DeclarationError
@@ -109,7 +110,7 @@ class GenericRule(Rule):
 
     def _faithful(self, n: int, V: int, has_ref: bool) -> None:
         """The function as written, run on numbers (numpy backend) at a few seeded points,
-        answers what its capture's generated code answers; else a DeclarationError (a rule
+        answers what its capture's generated float64 code answers; else a DeclarationError (a rule
         that branches on the type of ``ops`` or of a bid, on the call stack or on its own
         call count would have its capture proved, not itself). A refuter only: agreeing
         at these points proves nothing, and a point either side declines is skipped."""
@@ -124,10 +125,13 @@ class GenericRule(Rule):
             try:
                 mine = np.asarray(self.fn(arith.NUMPY, list(P), list(b), ref, lam),
                                   dtype=np.float64).reshape(V)
-                code = self._batch(P, b[None, :], ref, lam)[0]
+                # the same float64 operations as the function's (what runs also replaces
+                # the rows the enclosure does not certify by the exact tree's values)
+                code = self._float_code(P, b[None, :], ref, lam)[2][0]
             except Exception:  # noqa: BLE001 - declined or undefined there: no evidence
                 continue
-            if np.all(np.isfinite(mine)) and np.max(np.abs(mine - code)) > FIDELITY_MARGIN:
+            if np.all(np.isfinite(mine)) and np.all(np.isfinite(code)) and \
+                    np.max(np.abs(mine - code)) > FIDELITY_MARGIN:
                 raise DeclarationError(
                     f"rule {self.name!r}: the function as written answers numbers differently "
                     f"from its compiled capture at n={n}, V={V}, dists={P.round(6).tolist()}, "
@@ -164,39 +168,50 @@ class GenericRule(Rule):
 
     def _batch(self, P, B, ref, lam, failed=None):
         """The generated code on every row of ``B``; a row whose output is not a
-        distribution goes to :meth:`_defect` (which raises where it declines; with
-        ``failed`` given, that row is ``failed`` instead)."""
+        distribution, or where the code is not certified to give the exact tree's value
+        (:func:`proofs.compile.enclosure.certified`: a comparison too close to call in
+        float64, a value computed with a large error), goes to :meth:`_defect` (which
+        raises where it declines; with ``failed`` given, that row is ``failed`` instead)."""
         B = np.asarray(B, dtype=np.float64)
         n, V = P.shape
-        trees = self.trees(n, V, ref is not None)
-        vals = E.numpy_values(trees, B, leaf_values(P, ref, float(lam)))
-        rows = B.shape[:-1]   # a value constant in the bids is broadcast to every row
-        Q = np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), rows) for v in vals],
-                     axis=-1)
+        trees, leaves, Q = self._float_code(P, B, ref, lam)
+        rows = B.shape[:-1]
+        sure = np.broadcast_to(enclosure.certified(trees, B, leaves), rows)
         finite = np.isfinite(Q).all(axis=-1)
-        ok = finite & (Q.min(axis=-1, initial=0.0) >= 0) \
+        ok = finite & sure & (Q.min(axis=-1, initial=0.0) >= 0) \
             & (np.abs(Q.sum(axis=-1) - 1.0) <= SUM_TOL)
         if not ok.all():
             rows, flat = B.reshape(-1, n), Q.reshape(-1, V).copy()
+            sure = sure.reshape(-1)
             for k in np.flatnonzero(~ok.reshape(-1)):
-                if failed is None:
-                    flat[k] = self._defect(P, rows[k], ref, lam, flat[k])
-                    continue
                 try:
-                    flat[k] = self._defect(P, rows[k], ref, lam, flat[k])
+                    flat[k] = self._defect(P, rows[k], ref, lam, flat[k], bool(sure[k]))
                 except Exception:  # noqa: BLE001 - declined or failed there: that row only
+                    if failed is None:
+                        raise
                     flat[k] = failed
             Q = flat.reshape(Q.shape)
         return Q
 
-    def _defect(self, P, b, ref, lam, q):
-        """The generated code's output ``q`` at bids ``b`` is not a distribution: the exact
-        tree decides. A distribution in exact reals (an overflow or a cancellation of the
-        float64 code, e.g. linear at bids 1e308, 1e308; its exact sum within ``SUM_TOL`` of 1,
-        as the reports' own is): that exact value, rounded to
-        float64 (the same tree, computed exactly: never a wrong answer); undefined there (a
-        division by 0) -> InvalidInput (declined); exp/log (no exact rationals) and a
-        non-finite q -> Float64Range (declined); else the rule's own output -> InvalidRule."""
+    def _float_code(self, P, B, ref, lam):
+        """(trees, leaves, Q): the generated float64 code's outputs on the bid rows ``B``,
+        as they are (nothing certified, nothing replaced)."""
+        trees = self.trees(P.shape[0], P.shape[1], ref is not None)
+        leaves = leaf_values(P, ref, float(lam))
+        vals = E.numpy_values(trees, B, leaves)
+        rows = B.shape[:-1]   # a value constant in the bids is broadcast to every row
+        return trees, leaves, np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), rows)
+                                        for v in vals], axis=-1)
+
+    def _defect(self, P, b, ref, lam, q, certified=True):
+        """The exact tree decides at bids ``b``: the generated code's output ``q`` is not a
+        distribution, or (``certified`` False) the code may not give the tree's value there.
+        A distribution in exact reals (an overflow or a cancellation of the float64 code,
+        e.g. linear at bids 1e308, 1e308; its exact sum within ``SUM_TOL`` of 1, as the
+        reports' own is): that exact value, rounded to float64 (the same tree, computed
+        exactly: never a wrong answer); undefined there (a division by 0) -> InvalidInput
+        (declined); exp/log (no exact rationals) -> Float64Range (declined) where ``q`` is
+        not finite or not certified; else the rule's own output -> InvalidRule."""
         where = f"rule {self.name!r} at bids {np.asarray(b).tolist()}"
         try:
             exact = self.exact(P, b) if ref is None else \
@@ -206,11 +221,22 @@ class GenericRule(Rule):
             # output is held to above; an exact sum of exactly 1 would blame the rule for it)
             if all(x >= 0 for x in exact) and abs(sum(exact) - 1) <= SUM_TOL:
                 return np.array([float(x) for x in exact], dtype=np.float64)
+            if not certified:
+                raise InvalidRule(f"{where} gives {[float(x) for x in exact]} in exact reals: "
+                                  "not a distribution", rule=self.name,
+                                  value=[float(x) for x in exact])
             dist = False
         except ZeroDivisionError:
             raise InvalidInput(f"{where} is undefined in exact reals (a division by 0 in its "
                                "compiled expression): declined", value=np.asarray(b).tolist())
         except arith.Unsupported:   # exp / log: judged in float64 alone
+            if not certified:
+                raise Float64Range(
+                    f"{where}: its generated float64 code is not certified to give the exact "
+                    "tree's value there (a comparison too close to call in float64, or a "
+                    f"value computed with an error above {enclosure.ACCURACY}), and the exact "
+                    "tree needs exp/log/sqrt; the input is declined",
+                    value=np.asarray(b).tolist()) from None
             dist = bool(np.isfinite(q).all()) is False
         if dist:
             raise Float64Range(f"{where}: its generated float64 code gives {q.tolist()}, "

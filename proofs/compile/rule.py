@@ -20,6 +20,7 @@ from mechanism.errors import Float64Range, InvalidInput
 from mechanism.rules import Rule
 
 from proofs.compile import capture as C
+from proofs.compile import enclosure
 from proofs.compile import evaluate as E
 from proofs.compile import tree as T
 from proofs.compile.domains import as_domain
@@ -126,13 +127,41 @@ class FamilyRule(Rule):
 
     # -- numpy: the generated float64 code ------------------------------------------
     def log_weights(self, B):
-        """``(L, S)`` of the agents' weights for bid rows ``B`` (..., n)."""
+        """``(L, S)`` of the agents' weights for bid rows ``B`` (..., n): the generated
+        code, and the exact tree where that code is not certified to give the tree's value
+        (:func:`proofs.compile.enclosure.log_certified`; Float64Range where the exact tree
+        needs exp/log there)."""
+        B = np.asarray(B, dtype=np.float64)
         if self.kind == "normalized":
-            return E.log_weight(self.runtime_tree, B)
+            t = self.runtime_tree
+            L, S = (np.array(np.broadcast_to(a, B.shape), dtype=np.float64)
+                    for a in E.log_weight(t, B))
+            sure = np.broadcast_to(enclosure.log_certified(t, B), B.shape)
+            for k in map(tuple, np.argwhere(~sure)):
+                L[k], S[k] = self._exact_log_weight(t, [float(B[k])], B[k[:-1]])
+            return L, S
         trees = self.general_trees(B.shape[-1])
-        parts = [E.log_weight(t, B, elementwise=False) for t in trees]
-        return (np.stack([np.broadcast_to(p[0], B.shape[:-1]) for p in parts], axis=-1),
-                np.stack([np.broadcast_to(p[1], B.shape[:-1]) for p in parts], axis=-1))
+        L = np.empty(B.shape)
+        S = np.empty(B.shape)
+        for j, t in enumerate(trees):
+            L[..., j], S[..., j] = E.log_weight(t, B, elementwise=False)
+            sure = np.broadcast_to(enclosure.log_certified(t, B, elementwise=False),
+                                   B.shape[:-1])
+            for k in map(tuple, np.argwhere(~sure)):
+                L[k + (j,)], S[k + (j,)] = self._exact_log_weight(t, B[k].tolist(), B[k])
+        return L, S
+
+    def _exact_log_weight(self, t, bids, row):
+        try:
+            return E.exact_log_weight(t, bids)
+        except (R.arith.Unsupported, ZeroDivisionError):
+            raise Float64Range(
+                f"rule {self.name!r} ({self.expression()}) at bids {np.asarray(row).tolist()}: "
+                "its generated float64 code is not certified to give the exact weight there "
+                "(a comparison too close to call in float64, or a weight computed with a "
+                f"relative error above {enclosure.ACCURACY}), and the exact weight needs "
+                "exp/log or is undefined; the input is declined",
+                value=np.asarray(row).tolist()) from None
 
     def _weights(self, B, ref, lam):
         L, S = self.log_weights(B)

@@ -17,6 +17,7 @@ import numpy as np
 from mechanism.rules import Rule, get_rule
 from mechanism.verdicts import Scope, Verdict
 
+from proofs.compile.enclosure import CERTIFIED_CODE
 from proofs.unbounded.families import normalized, prove_family, winner_take_all
 from proofs.unbounded.chains import Step
 
@@ -78,10 +79,12 @@ TIE = ("the library's code equals the compiled family rule on 300 seeded float64
 
 
 def with_code_tie(scope: Scope, key: str) -> Scope:
-    """``scope`` plus the bounded code tie's assumption when ``key`` is a library rule."""
+    """``scope`` with the bounded code tie's assumption when ``key`` is a library rule (its
+    own numpy code runs, not the family's certified code: that assumption is dropped)."""
     if key not in BUILTIN:
         return scope
-    return replace(scope, assumptions=scope.assumptions + (TIE,))
+    kept = tuple(a for a in scope.assumptions if a != CERTIFIED_CODE)
+    return replace(scope, assumptions=kept + (TIE,))
 
 
 

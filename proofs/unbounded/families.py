@@ -23,6 +23,7 @@ from mechanism.verdicts import Scope, Verdict
 
 from proofs.compile.rule import FamilyRule, general, normalized, sealed, winner_take_all
 from proofs.unbounded.family_counterexamples import refute_decreasing, refute_loglinear
+from proofs.compile.enclosure import CERTIFIED_CODE
 from proofs.unbounded.chains import Step, run_chain
 from proofs.registry import ProofResult
 from proofs.unbounded.weight_facts import exact_decrease, float_decrease, weight_facts
@@ -62,7 +63,7 @@ def mixture_chain(order: str, prop: str, *, kind="normalized", reference=False,
 
 
 def _scope(rule, V=None, extra=()) -> Scope:
-    notes = [f"the compiled rule: {rule.expression()}"] + list(extra)
+    notes = [f"the compiled rule: {rule.expression()}", CERTIFIED_CODE] + list(extra)
     if rule.pooling == "log_linear":
         notes.append("positive reports (zeros veto: docs/theory.md section 2)")
     if rule.epsilon:

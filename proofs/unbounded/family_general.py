@@ -28,6 +28,7 @@ from proofs.compile import evaluate as E
 from proofs.encode import encode_z3 as Z
 from mechanism.arith import Unsupported
 from proofs.compile.capture import DeclarationError
+from proofs.compile.enclosure import CERTIFIED_CODE
 from proofs.unbounded.chains import run_chain
 from proofs.unbounded.family_general_float import refute_general
 from proofs.registry import ProofResult
@@ -105,7 +106,8 @@ def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AG
                       f"every V by the lemma chain: "
                       + chain.summary(), f"n<={max_agents}, every V")
     res.scope = Scope(max_agents, None, "real bids >= 0", "exact reals",
-                      ("general weights: n bounded, the weights may depend on n",))
+                      ("general weights: n bounded, the weights may depend on n",
+                       CERTIFIED_CODE))
     res.lemmas = chain.steps
     return res
 

@@ -21,6 +21,7 @@ import numpy as np
 from mechanism.arith import Unsupported
 from mechanism.verdicts import Verdict
 
+from proofs.compile import enclosure
 from proofs.compile import evaluate as E
 from proofs.compile import flips
 from proofs.compile import tree as T
@@ -58,10 +59,12 @@ def search_points(n: T.Node) -> np.ndarray:
 
 
 def float_decrease(n: T.Node) -> Fact | None:
-    """A float64 witness on the compiled code: ``x`` with ``f(x) < 0``, or ``x < y`` with
-    ``f(x) > f(y)`` by more than ``REL`` relative to ``|f(x)|``; else None."""
+    """A float64 witness on the code that runs (the compiled code, the exact tree where the
+    enclosure does not certify it: :func:`proofs.compile.enclosure.running_weight`): ``x``
+    with ``f(x) < 0``, or ``x < y`` with ``f(x) > f(y)`` by more than ``REL`` relative to
+    ``|f(x)|``; else None."""
     xs = search_points(n)
-    ys = np.asarray(E.numpy_value(n, xs), float) * np.ones_like(xs)
+    ys = enclosure.running_weight(n, xs)
     ok = np.isfinite(ys)
     xs, ys = xs[ok], ys[ok]
     neg = np.nonzero(ys < 0)[0]

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 
@@ -55,3 +57,16 @@ def coq_build(tmp_path_factory):
             record.write_text(json.dumps(asdict(st)))
         first = json.loads(record.read_text())
     return cache, first
+
+
+@pytest.fixture
+def raw_float_code(monkeypatch):
+    """The compiled rules' raw float64 code: the enclosure (proofs/compile/enclosure.py)
+    certifies every row, so nothing is replaced by the exact tree (the planted bug of the
+    enclosure's tests; the float search's own tests need code that parts from its tree)."""
+    from proofs.compile import enclosure
+    monkeypatch.setattr(enclosure, "certified",
+                        lambda trees, x, *a, **k: np.ones(np.shape(x)[:-1], dtype=bool))
+    monkeypatch.setattr(enclosure, "log_certified",
+                        lambda n, x, params=None, elementwise=True, **k:
+                        np.ones(np.shape(x) if elementwise else np.shape(x)[:-1], dtype=bool))

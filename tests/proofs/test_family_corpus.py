@@ -44,12 +44,26 @@ def test_no_false_proved_and_no_proved_beside_a_violation():
 
 def test_the_engines_alone_are_sound_without_the_float_search(monkeypatch):
     monkeypatch.setattr(families, "float_decrease", lambda tree: None)
-    names = {n for n, _, _ in CORPUS} - FLOAT_ONLY
+    names = {n for n, _, _ in CORPUS} - set(FLOAT_ONLY)
     assert judge(api, prove, only=names) == []
 
 
-def test_float_only_bad_rule_is_refuted_on_the_code_that_runs():
-    rule = dict((n, b) for n, b, _ in CORPUS)["cancellation"](api)
+@pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
+def test_raw_float64_code_that_parts_from_its_tree_does_not_run(name):
+    """The running code gives the tree's weight where its raw float64 code does not (the
+    enclosure does not certify it there), so the proof of the tree is true of it."""
+    rule = dict((n, b) for n, b, _ in CORPUS)[name](api)
+    x, y = FLOAT_ONLY[name]
+    assert not witness_holds(rule, x, y)
+    assert prove(rule).verdict is Verdict.PROVED
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
+def test_raw_float64_code_is_refuted_by_the_float_search(name, raw_float_code):
+    """The planted bug (the enclosure certifies every row): the raw code runs, falls at the
+    witness, and the float search refutes it on that code."""
+    rule = dict((n, b) for n, b, _ in CORPUS)[name](api)
+    assert witness_holds(rule, *FLOAT_ONLY[name])
     res = prove(rule)
     assert res.verdict is Verdict.REFUTED
     assert "exact reals" in res.detail and res.scope.arithmetic.startswith("float64")
@@ -59,7 +73,7 @@ def test_planted_product_without_its_sign_condition_fails_the_corpus(monkeypatch
     monkeypatch.setattr(families, "float_decrease", lambda tree: None)
     monkeypatch.setattr(calculus, "product_direction",
                         lambda a, b: calculus.same(a.mono, b.mono))
-    names = {n for n, _, _ in CORPUS} - FLOAT_ONLY
+    names = {n for n, _, _ in CORPUS} - set(FLOAT_ONLY)
     found = judge(api, prove, only=names)
     assert any(d.startswith("square_unsigned: false PROVED") for d in found), found
 

@@ -1,9 +1,13 @@
-"""The float64 searches after a proof compare the code that runs on both sides of every
-branch's flip (proofs/compile/flips.py, docs/theory.md section 8): a threshold that is no
-constant of the tree (``b * b > C``) or an underflow (``b * b > 0``) is REFUTED on the
-code, never PROVED. Seen failing before the flips were searched (each was PROVED)."""
+"""Where a compiled rule's raw float64 code parts from its tree (a threshold that is no
+constant of the tree, ``b * b > C``; an underflow, ``b * b > 0``; a window of bids; a
+rounding past 2**53), the code that runs takes the tree's branch and value (the enclosure,
+proofs/compile/enclosure.py), so the exact-real proof is true of it: PROVED. With the
+enclosure switched off (the planted bug), the float64 searches after a proof compare the raw
+code on both sides of every branch's flip (proofs/compile/flips.py) and REFUTE it: seen
+failing before the flips were searched (each was PROVED)."""
 
 import numpy as np
+import pytest
 
 from tests.helpers.requires import require
 
@@ -33,21 +37,40 @@ def test_flip_bids_reach_adjacent_floats_of_the_generated_condition():
     assert 730212 < pts[k[0]] < 730213
 
 
-def test_family_rounding_past_a_threshold_is_refuted():
-    res = _prove(FC.round_above())
+#: (rule, agent 0's bids where the raw float64 code parts from the tree): the running
+#: code answers the tree's value there (the enclosure does not certify the raw code).
+PARTING = {"round_above": (FC.round_above, [730213.0]),
+           "underflow": (FC.underflow, [1e-200]),
+           "gen_round": (FC.gen_round, [730213.0])}
+
+
+def _weights_ok(rule, b):
+    """The running code at agent 0's bid ``b`` against agent 1 bidding 1 equals the exact
+    tree's answer (linear pooling of f(b) = b: agent 0's weight is b / (b + 1)), relatively
+    (a weight of 1e-200 counts)."""
+    P = np.array([[1.0, 0.0], [0.0, 1.0]])
+    q, want = rule(P, np.array([b, 1.0])), b / (b + 1.0)
+    return abs(q[0] - want) <= 1e-12 * want
+
+
+@pytest.mark.parametrize("name", sorted(PARTING))
+def test_the_running_code_takes_the_trees_branch_and_value(name):
+    build, bids = PARTING[name]
+    rule = build()
+    assert all(_weights_ok(rule, b) for b in bids)
+    assert _prove(rule).verdict is Verdict.PROVED
+
+
+@pytest.mark.parametrize("name", sorted(PARTING))
+def test_with_the_enclosure_off_the_raw_code_parts_and_is_refuted(name, raw_float_code):
+    """The planted bug: every row certified, the raw float64 code runs; it parts from the
+    tree at the bids above, and the float search refutes it on that code."""
+    build, bids = PARTING[name]
+    rule = build()
+    assert not all(_weights_ok(rule, b) for b in bids)
+    res = _prove(rule)
     assert res.verdict is Verdict.REFUTED, res.detail
     assert res.counterexample["bid_from"] < res.counterexample["bid_to"]
-
-
-def test_family_underflow_of_a_condition_is_refuted():
-    res = _prove(FC.underflow())
-    assert res.verdict is Verdict.REFUTED, res.detail
-
-
-def test_generic_rounding_past_a_threshold_is_refuted():
-    res = _prove(FC.gen_round())
-    assert res.verdict is Verdict.REFUTED, res.detail
-    assert "float64" in res.engine
 
 
 def _prove_general(rule, prop="monotone", order="box"):
@@ -66,17 +89,32 @@ def _check(res, rule, order):
     assert res.scope.arithmetic.startswith("float64")
 
 
-def test_general_weights_doubling_past_2_53_is_refuted_on_the_code():
+def test_general_weights_doubling_past_2_53_is_refuted_on_the_raw_code(raw_float_code):
     rule = FC.gen_big()
     for order in ("box", "segment"):
         _check(_prove_general(rule, order=order), rule, order)
 
 
-def test_general_weights_jumping_in_a_float64_window_is_refuted_on_the_code():
+def test_general_weights_jumping_in_a_float64_window_is_refuted_on_the_raw_code(
+        raw_float_code):
     rule = FC.gen_window()
     _check(_prove_general(rule), rule, "box")
     P = np.array([[0.5, 0.5], [0.0, 1.0]])   # the reproducer's instance, by hand
     assert rule(P, np.array([2.3000000000024996, 1.0]))[0] < rule(P, np.array([2.0, 1.0]))[0]
+
+
+def test_general_weights_the_running_code_keeps_the_trees_branches():
+    """The same two rules as they run: the comparison is decided as the tree decides it,
+    even in a window of bids no search grid reaches, so the exact-real proof holds."""
+    P = np.array([[0.5, 0.5], [0.0, 1.0]])
+    window = FC.gen_window()
+    assert window(P, np.array([2.3000000000024996, 1.0]))[0] >= \
+        window(P, np.array([2.0, 1.0]))[0]
+    big = FC.gen_big()
+    assert big(P, np.array([2.0 ** 53, 1.0]))[0] == big(P, np.array([2.0 ** 53 - 2, 1.0]))[0]
+    for rule in (window, big):
+        for order in ("box", "segment"):
+            assert _prove_general(rule, order=order).verdict is Verdict.PROVED
 
 
 def test_general_weights_the_float_search_leaves_proved_alone():

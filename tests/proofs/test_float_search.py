@@ -1,6 +1,8 @@
 """The float64 search after a z3 proof (proofs/bounded/float_search.py) is the same on every
 machine: a fixed work list, never cut by a clock, so a loaded machine cannot turn its
-REFUTED into a PROVED; a proof whose budget stops the search is UNKNOWN, never PROVED.
+REFUTED into a PROVED; a proof whose budget stops the search is UNKNOWN, never PROVED. The
+searches here run on raw float64 code (``raw_float_code``: the enclosure that makes a
+compiled rule's code agree with its tree is switched off), the code a search must catch.
 
 Planted bugs seen failing (reverted): ``refute`` returning None when the budget is spent
 (the old behaviour: fails the budget tests); a time budget of its own (3 s, the old
@@ -33,7 +35,7 @@ def test_the_plan_is_fixed_and_bounded():
                for x, y in zip(a, b))
 
 
-def test_cancellation_is_refuted_by_the_fixed_search():
+def test_cancellation_is_refuted_by_the_fixed_search(raw_float_code):
     cex = float_search.refute(_rule("cancellation"), "monotone", "box", PAIRS, [],
                               Budget(600))
     assert isinstance(cex, dict) and cex["bid_from"] < cex["bid_to"]
@@ -45,7 +47,7 @@ def test_a_search_stopped_by_its_budget_says_so():
     assert out == float_search.UNFINISHED
 
 
-def test_a_slowed_clock_does_not_change_the_verdict(monkeypatch):
+def test_a_slowed_clock_does_not_change_the_verdict(monkeypatch, raw_float_code):
     """Each clock read advances 1 s (a loaded machine): the search still runs to its end
     within the proof's 10-minute budget and finds the float64 violation."""
     rule = _rule("cancellation")
