@@ -65,8 +65,10 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
     ``pay(P, b)`` for a payment rule (judged under ``judge_spec``, loaded here too: the
     payment rule is handed this process's copy of it)."""
     from mechanism import rules as R
+    from properties import tamper
     from properties.loading import load_object
     from properties.protocol import read_target
+    before = tamper.snapshot()
     u = read_target(load_object(target), kind)
     obj, methods = u.obj, {}
     if u.kind == "rule":
@@ -81,6 +83,11 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
     meta = {"kind": u.kind, "name": u.name, "claims": _plain(u.claims)}
     if u.kind == "rule":
         meta.update(_compiled(obj))
+        replaced = tamper.changed(before)
+        if replaced:   # its compiled copy is not what runs in its process: no proof
+            meta.pop("compiled", None)
+            meta.pop("family", None)
+            meta["compile_error"] = tamper.described(replaced)
     # a compiled rule runs in the parent, which reads its trees' constants: no literals
     # here (and no hypothesis import in this worker)
     meta["literals"] = [] if runs_in_parent(meta) else _literals(obj)

@@ -35,10 +35,15 @@ FAMILIES = textwrap.dedent('''
 ''')
 
 #: The user's file rewrites the worker's sender so that the message it sends is forged.
+#: A hostile worker: it forges the family's data, and hides the replaced function from the
+#: worker's tamper check (properties/tamper.py: code in the worker's process can defeat an
+#: in-process check), so the parent's strict reading of the data is what refuses it.
 FORGED = textwrap.dedent('''
     import proofs.compile.serial_family as SF
+    import properties.tamper as TM
     from proofs.unbounded.families import normalized
     _real = SF.worker_data
+    TM.changed = lambda before: []
 
     def _forge(rule):
         data = _real(rule)

@@ -1,0 +1,92 @@
+"""A target that replaces our own code while it loads gets no proof (properties/tamper.py).
+
+Was (red team): a file that set ``proofs.compile.evaluate.normalized_weights`` to a function
+reversing the weights, then declared ``normalized(lambda b, fn: b)``, got monotone PROVED
+"every n, every V" (the checker proved its clean rebuilt copy) while the rule ran
+reversed, non-monotone weights in the user's process."""
+
+import json
+import textwrap
+
+from tests.helpers.requires import require
+
+require("z3", "sympy")
+
+from properties import tamper  # noqa: E402
+from tests.helpers.recording import run_cli  # noqa: E402
+
+PATCHED = """
+    import numpy as np
+    import proofs.compile.evaluate as E
+    from proofs.unbounded.families import normalized
+    _orig = E.normalized_weights
+    def _reversed(L, S, log_lam=None):
+        w, w0 = _orig(L, S, log_lam)
+        return np.array(w)[..., ::-1], w0
+    E.normalized_weights = _reversed
+    rule = normalized(lambda b, fn: b)
+"""
+CLEAN = """
+    from proofs.unbounded.families import normalized
+    rule = normalized(lambda b, fn: b)
+"""
+
+
+def _verdicts(capsys, tmp_path, source):
+    path = tmp_path / "target.py"
+    path.write_text(textwrap.dedent(source))
+    code, out = run_cli(capsys, "check", f"{path}:rule", "--property", "monotone:box",
+                        "--json", "--max-examples", "30")
+    doc = json.loads(out[out.index("{"):])
+    return code, [(f["verdict"], f["engine"], f["detail"]) for f in doc["findings"]]
+
+
+def test_a_target_that_patches_our_code_gets_no_proof(capsys, tmp_path):
+    code, found = _verdicts(capsys, tmp_path, PATCHED)
+    assert not any(v == "PROVED" for v, _, _ in found), found
+    assert any("normalized_weights" in d for _, _, d in found), found
+    assert code == 1 and any(v == "REFUTED" for v, _, _ in found), found
+
+
+def test_the_same_rule_unpatched_is_proved(capsys, tmp_path):
+    code, found = _verdicts(capsys, tmp_path, CLEAN)
+    assert code == 0 and any(v == "PROVED" for v, _, _ in found), found
+
+
+def _worker_description(tmp_path, monkeypatch):
+    """The worker's description of the patched target, loaded in this process (the patch
+    is undone after the test: ``monkeypatch`` restores the function it replaces)."""
+    import proofs.compile.evaluate as E
+    from properties import cage_worker
+    monkeypatch.setattr(E, "normalized_weights", E.normalized_weights)
+    path = tmp_path / "target_inproc.py"
+    path.write_text(textwrap.dedent(PATCHED))
+    return cage_worker._check_target(f"{path}:rule", "rule", None)[1]
+
+
+def test_the_worker_sends_no_family_for_a_patching_target(tmp_path, monkeypatch):
+    meta = _worker_description(tmp_path, monkeypatch)
+    assert "family" not in meta and "normalized_weights" in meta["compile_error"]
+
+
+def test_planted_blind_snapshot_sends_the_family_to_be_proved(tmp_path, monkeypatch):
+    """The planted bug (nothing compared): the family goes to the prover, the red team's
+    false PROVED."""
+    monkeypatch.setattr(tamper, "changed", lambda before: [])
+    meta = _worker_description(tmp_path, monkeypatch)
+    assert "family" in meta and "compile_error" not in meta
+
+
+def test_the_snapshot_sees_a_replaced_function_and_a_class_member():
+    import proofs.compile.evaluate as E
+    from proofs.compile.rule import FamilyRule
+    before = tamper.snapshot()
+    old_fn, old_member = E.normalized_weights, FamilyRule._pool
+    try:
+        E.normalized_weights = lambda *a: None
+        FamilyRule._pool = lambda *a: None
+        assert {"proofs.compile.evaluate.normalized_weights",
+                "proofs.compile.rule.FamilyRule._pool"} <= set(tamper.changed(before))
+    finally:
+        E.normalized_weights, FamilyRule._pool = old_fn, old_member
+    assert tamper.changed(before) == []
