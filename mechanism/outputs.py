@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from mechanism.errors import InvalidInput
+from mechanism.transcript import JSONL
 
 STATUSES = ("passed", "failed", "skipped", "error")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -116,15 +117,34 @@ def unwritable(path) -> str | None:
     return None
 
 
-def check_output_paths(args, *more: tuple[str, str]) -> None:
+def check_output_paths(args, *more: tuple[str, str], inputs=()) -> None:
     """Before any work: InvalidInput (exit 2, one line) when ``--junit-xml``, ``--sarif`` or
-    one of ``more`` (``(option, path)`` pairs) cannot be written (docs/ci.md)."""
+    one of ``more`` (``(option, path)`` pairs) cannot be written (docs/ci.md), or would
+    overwrite what the command reads: one of ``inputs`` (files, folders, globs) or a file
+    inside a run folder (one holding a transcript; an audit never writes to a run)."""
     paths = [("--junit-xml", getattr(args, "junit_xml", None)),
              ("--sarif", getattr(args, "sarif", None)), *more]
     for option, path in paths:
-        why = None if path is None else unwritable(path)
+        why = None if path is None else (unwritable(path) or _read_here(path, inputs))
         if why is not None:
             raise InvalidInput(f"{option} {path}: cannot write there ({why})", value=str(path))
+
+
+def _read_here(path, inputs) -> str | None:
+    """Why writing ``path`` would overwrite an input, or None."""
+    import glob
+    out = Path(path).resolve()
+    if (out.parent / JSONL).exists():
+        return f"{out.parent} is a recorded run, which the output would change"
+    for given in inputs:
+        if given is None:
+            continue
+        given = str(given)
+        for inp in (glob.glob(given) if glob.has_magic(given) else [given]):
+            inp = Path(inp).resolve()
+            if out == inp or inp in out.parents:
+                return f"it is {'inside ' if out != inp else ''}the input {inp}"
+    return None
 
 
 def write_text(option: str, path, text: str) -> None:

@@ -36,6 +36,12 @@ STEPS = 48
 #: Bisection steps per call of the allocation (:func:`bisect_steps`: 2^DEPTH - 1 bids per
 #: step and call; a caged allocation pays a pipe round trip per call, not per bid).
 DEPTH = 2
+#: A located jump counts when its rise is at least this share of its scan step's rise (a
+#: steep smooth stretch bisects to a rise of ``slope x width``, far less); the rest of the
+#: step is QUADPACK's. And at most this many rounds of re-searching a step's remainder (was:
+#: a steep smooth stretch after a jump peeled into ~10^5 "jumps", an audit that never ended).
+JUMP_SHARE = 1e-6
+MAX_JUMP_ROUNDS = 64
 #: QUADPACK's tolerances: far below the identity checks' 1e-6, above the integrand's
 #: roundoff (tighter ones make QUADPACK subdivide noise: thousands of rule evaluations).
 EPSABS, EPSREL = 1e-10, 1e-9
@@ -116,8 +122,9 @@ def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]
     noise = 1e-12 * max(1.0, float(np.max(np.abs(y))))  # allocations are O(1): roundoff floor
     steps = [(float(grid[k]), float(grid[k + 1]), float(y[k]), float(y[k + 1]))
              for k in range(len(grid) - 1) if abs(y[k + 1] - y[k]) > noise]
-    out = []
-    while steps:
+    out, rounds = [], 0
+    while steps and rounds < MAX_JUMP_ROUNDS:
+        rounds += 1
         # one batched call: the quarter points of every rising step
         qs = np.array([[lo + (hi - lo) * f for f in (0.25, 0.5, 0.75)]
                        for lo, hi, _, _ in steps])
@@ -129,7 +136,7 @@ def _jumps(x, bid: float, candidates) -> list[tuple[float, float, float, float]]
                 suspects.append((lo, hi, ylo, yhi))
         steps = []
         for (lo, hi, ylo, yhi), (a, b, ya, yb) in zip(suspects, bisect_steps(x, suspects)):
-            if abs(yb - ya) <= noise:
+            if abs(yb - ya) <= max(noise, JUMP_SHARE * abs(yhi - ylo)):
                 continue  # a steep smooth stretch, not a jump
             out.append((a, b, ya, yb))
             # the rest of the step may hold another jump: search it again

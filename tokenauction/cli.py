@@ -114,37 +114,46 @@ def main(argv=None) -> int:
     audit RUN | head``) does not change the outcome: the rest of the output is dropped and
     the exit code is still the verdict's (:class:`PipeGuard`)."""
     stdout = sys.stdout
-    sys.stdout = PipeGuard(stdout)
+    sys.stdout = guard = PipeGuard(stdout)
     try:
         code = _main(argv)
-        sys.stdout.flush()
-        return code
+        guard.flush()
     finally:
         sys.stdout = stdout
+    if guard.failed is not None:   # the output is lost: the verdict cannot be trusted to CI
+        print(f"tokenauction: error: cannot write the output ({guard.failed})",
+              file=sys.stderr)
+        return 2
+    return code
 
 
 class PipeGuard:
     """Standard output whose reader may close the pipe: from the first write that finds it
     closed (BrokenPipeError), the stream's descriptor points at the null device, so the
-    command finishes its work and returns its own exit code instead of an internal error."""
+    command finishes its work and returns its own exit code instead of an internal error.
+    Any other failed write (a full disk: ``--json > /dev/full``) is kept in ``failed``: the
+    output is lost, so :func:`main` says so in one line and exits 2."""
 
     def __init__(self, stream):
         self._stream = stream
+        self.failed: str | None = None
 
     def write(self, text):
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
-            self._drop()
+        except OSError as exc:
+            self._drop(exc)
             return len(text)
 
     def flush(self):
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._drop()
+        except OSError as exc:
+            self._drop(exc)
 
-    def _drop(self) -> None:
+    def _drop(self, exc: OSError) -> None:
+        if not isinstance(exc, BrokenPipeError) and self.failed is None:
+            self.failed = exc.strerror or str(exc)
         null = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(null, self._stream.fileno())

@@ -262,7 +262,7 @@ def main(args) -> int:
         return _keygen(args)
     report = getattr(args, "report", None)
     check_output_paths(args, *[("--report", report + ext) for ext in (".json", ".md")
-                               if report])
+                               if report], inputs=(args.run_dir, args.log))
     if args.log:
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):

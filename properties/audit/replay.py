@@ -35,6 +35,7 @@ import numpy as np
 
 from mechanism import TokenAuction, get_rule, step_uniforms
 from mechanism.errors import InvalidInput, InvalidRule
+from mechanism.transcript import JSONL
 from mechanism.validation import as_bids, as_distribution, as_distributions
 
 from properties import checks as C
@@ -51,16 +52,24 @@ REPLAY_CHECKS = ("uniforms", "replay_token", "replay_payments")
 
 
 def auction_from_header(header: dict) -> TokenAuction:
-    """The mechanism a run was recorded with, rebuilt from its header."""
+    """The mechanism a run was recorded with, rebuilt from its header; a header it cannot
+    be rebuilt from is InvalidInput naming the header's line and field."""
     eps = float(header.get("epsilon") or 0.0)
+    where = f"{JSONL}:1 (the header)"
     try:
         rule = get_rule(header["rule"], **({"epsilon": eps} if eps else {}))
     except TypeError as exc:
-        raise InvalidInput(f"rule {header['rule']!r} takes no smoothing epsilon, but the header "
-                           f"records epsilon={eps}", value=eps) from exc
-    return TokenAuction(rule, payment=header["payment"], sampler=header["sampler"],
-                        charge=header["charge"],
-                        reference_weight=float(header.get("reference_weight") or 0.0))
+        raise InvalidInput(f"{where}: field epsilon: rule {header['rule']!r} takes no "
+                           f"smoothing epsilon, but the header records epsilon={eps}",
+                           value=eps) from exc
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: field rule: {exc}", value=header["rule"]) from None
+    try:
+        return TokenAuction(rule, payment=header["payment"], sampler=header["sampler"],
+                            charge=header["charge"],
+                            reference_weight=float(header.get("reference_weight") or 0.0))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc}", value=getattr(exc, "value", None)) from None
 
 
 def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,

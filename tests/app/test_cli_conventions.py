@@ -262,3 +262,35 @@ def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path):
     tamper(forged, edit, rechain=True)
     r = _audit_into_closed_pipe(forged)
     assert r.returncode == 1 and "internal error" not in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_output_is_one_line_and_exit_2(tmp_path):
+    """Was: ``audit RUN --json > /dev/full`` printed two tracebacks and exited 1 (the code of
+    a divergence) on a clean run."""
+    from tests.helpers.recording import record
+    run_folder = record(tmp_path / "run", steps=3)
+    for extra in ([], ["--json"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "tokenauction", "audit", str(run_folder),
+                                *extra], stdout=full, stderr=subprocess.PIPE, text=True,
+                               cwd=ROOT, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and "cannot write the output" in r.stderr
+
+
+@pytest.mark.parametrize("option", ["--junit-xml", "--sarif"])
+def test_a_report_is_never_written_into_the_audited_run(tmp_path, capsys, option):
+    """Was: ``audit RUN --junit-xml RUN/transcript.jsonl`` replaced the transcript by the
+    JUnit file and said CLEAN."""
+    from tests.helpers.recording import record
+    run_folder = record(tmp_path / "run", steps=3)
+    before = {p.name: p.read_bytes() for p in run_folder.iterdir()}
+    for target in (run_folder / "transcript.jsonl", run_folder / "new.xml"):
+        code, out, err = run(capsys, "audit", str(run_folder), option, str(target))
+        assert code == 2 and "recorded run" in err, err
+    code, out, err = run(capsys, "audit", str(tmp_path / "r*"), option, str(run_folder))
+    assert code == 2
+    assert {p.name: p.read_bytes() for p in run_folder.iterdir()} == before
+    code, out, err = run(capsys, "audit", str(run_folder), option, str(tmp_path / "ok.out"))
+    assert code == 0 and (tmp_path / "ok.out").exists()

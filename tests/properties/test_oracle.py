@@ -71,3 +71,26 @@ def test_blocks_of_bids_give_the_same_identity(jumps):
     assert blocked == whole
     assert max(sizes) <= block < oracle.SIMPSON_POINTS and len(sizes) > 2
     assert oracle.nodes_per_call(5) >= 2 * oracle.SIMPSON_POINTS   # tiny vocabularies: one call
+
+
+def test_a_jump_then_a_steep_smooth_rise_ends_and_is_exact():
+    """Was (red team): winner-take-all under the race payment, bids 0.5 and 1e6: after the
+    jump the allocation rises steeply but smoothly, and the jump search peeled that rise into
+    ~10^5 "jumps" (an audit that never ended). Now the steep stretch is QUADPACK's; the
+    identity is exact and the allocation is called a bounded number of times."""
+    pytest.importorskip("scipy")
+    c, w = 5e-7, 1e-6
+    calls = [0]
+
+    def x(t):
+        calls[0] += 1
+        t = np.asarray(t, dtype=np.float64)
+        r = np.maximum(t - c, 0.0)
+        return np.where(t < c, 0.0, 0.5 + 0.5 * r / (r + w))
+
+    z, err, _ = oracle.identity(x, 1.0)
+    r = 1.0 - c   # int_c^1 of 0.5 + 0.5 r/(r + w) dr = 0.5 r + 0.5 (r - w log(1 + r/w))
+    area = 0.5 * r + 0.5 * (r - w * math.log1p(r / w))
+    want = 1.0 * float(x(1.0)) - area
+    assert abs(z - want) <= 1e-8 + err
+    assert calls[0] < 2000, calls[0]

@@ -284,6 +284,7 @@ def test_header_not_json_and_unknown_rule(run):
     tamper(run, edit, rechain=True)
     report = audit_run(run)
     assert report.exit_code == 2 and "unknown rule 'nope'" in report.error
+    assert f"{JSONL}:1 (the header): field rule" in report.error   # was: no line, no field
     (run / JSONL).write_text("garbage\n")
     report = audit_run(run)
     assert report.exit_code == 2 and ":1" in report.error
