@@ -214,24 +214,49 @@ def _bid_profile(draw, n: int, positive_total: bool, huge: bool, lits: tuple, ea
     return b
 
 
+#: With ``beyond``, about one instance in :data:`BEYOND_ONE_IN` has up to this many agents
+#: or tokens (past the usual ranges: a rule that changes at n >= 5 or V >= 9 is met).
+BEYOND_N, BEYOND_V, BEYOND_ONE_IN = 8, 12, 4
+
+
+def beyond_for(obj) -> tuple:
+    """The sizes the sampled draws of a check of ``obj`` sometimes exceed: none for a rule
+    compiled for bounded sizes (it declines larger ones: such draws would be wasted)."""
+    return () if getattr(obj, "bounds", None) is not None else ("n", "V")
+
+
 def instances(*, n=(1, 4), V=(2, 6), edge: bool = True, interior: bool = False,
               others_positive: bool = False, huge: bool = True, positive_total: bool = True,
-              literals=()):
+              literals=(), beyond: tuple = (), beyond_one_in: int = BEYOND_ONE_IN):
     """A whole auction input. ``n``/``V``: int or (min, max). ``others_positive``: the
-    agents other than ``agent`` have a positive total bid (so ``Q(0)`` is defined)."""
+    agents other than ``agent`` have a positive total bid (so ``Q(0)`` is defined).
+    ``beyond``: the sizes among ``("n", "V")`` whose range is sometimes exceeded
+    (:data:`BEYOND_N`, :data:`BEYOND_V`), in about one draw in ``beyond_one_in``."""
     return _instances(_size(n), _size(V), bool(edge), bool(interior), bool(others_positive),
-                      bool(huge), bool(positive_total), tuple(literal_bids(literals)))
+                      bool(huge), bool(positive_total), tuple(literal_bids(literals)),
+                      tuple(beyond), int(beyond_one_in))
 
 
 @_cached
-def _instances(n, V, edge, interior, others_positive, huge, positive_total, lits):
-    return _instance(n, V, edge, interior, others_positive, huge, positive_total, lits)
+def _instances(n, V, edge, interior, others_positive, huge, positive_total, lits, beyond,
+               one_in):
+    return _instance(n, V, edge, interior, others_positive, huge, positive_total, lits,
+                     beyond, one_in)
+
+
+def _drawn_size(draw, size, beyond: bool, top: int, one_in: int) -> int:
+    if isinstance(size, int):
+        return size
+    if beyond and size[1] < top and draw(st.integers(1, one_in)) == one_in:
+        return draw(st.integers(size[1] + 1, top))
+    return draw(st.integers(*size))
 
 
 @st.composite
-def _instance(draw, n, V, edge, interior, others_positive, huge, positive_total, lits):
-    nn = n if isinstance(n, int) else draw(st.integers(*n))
-    VV = V if isinstance(V, int) else draw(st.integers(*V))
+def _instance(draw, n, V, edge, interior, others_positive, huge, positive_total, lits,
+              beyond=(), one_in=BEYOND_ONE_IN):
+    nn = _drawn_size(draw, n, "n" in beyond, BEYOND_N, one_in)
+    VV = _drawn_size(draw, V, "V" in beyond, BEYOND_V, one_in)
     if others_positive:
         nn = max(nn, 2)
     if edge and not interior and nn >= 2 and VV >= 3 and draw(st.integers(0, 2)) == 2:

@@ -356,6 +356,7 @@ def _adjust(t: Target, findings, model) -> None:
                             f"evidence about the code that runs ({f.engine}: {f.detail})")
     if t.nondeterministic is not None:
         _nondeterministic(t, findings)
+    proving.definitions_need_a_function(t.nondeterministic is not None, findings)
     for f in findings:
         if f.claimed is None and f.property in CATALOGUE:
             f.claimed = _claimed(t, f.property, f.order)

@@ -66,6 +66,24 @@ def definitional(key) -> Finding | None:
     return None
 
 
+def definitions_need_a_function(nondeterministic: bool, findings) -> None:
+    """CA under a total preorder holds by definition for a function into distributions; a
+    target seen answering at random, or returning what is not a distribution, is not one:
+    its definitional PROVED becomes UNKNOWN (was PROVED beside ``normalized`` REFUTED)."""
+    bad = {f.property for f in findings if f.verdict is Verdict.REFUTED
+           and f.property in ("normalized", "deterministic")}
+    if nondeterministic:
+        bad.add("deterministic")
+    if not bad:
+        return
+    for f in findings:
+        if f.engine == "definition" and f.verdict is Verdict.PROVED:
+            f.verdict, f.scope = Verdict.UNKNOWN, None
+            f.detail = (f"{f.order} is a total preorder, so CA holds for any function that "
+                        "returns distributions, but this target is not one (REFUTED: "
+                        f"{', '.join(sorted(bad))})")
+
+
 def missing_engine(key, exc: ImportError) -> Finding:
     """SKIPPED: the proofs engine needs a module this install lacks (``Finding.missing``
     names the extra; ``--strict`` counts it as a failure)."""

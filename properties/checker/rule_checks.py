@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from properties.checker.groups import Group, cex, with_bid
 from properties.checker.shrink import fmt
-from properties.strategies import distributions, instances
+from properties.strategies import beyond_for, distributions, instances
 
 #: Two float aggregates are "equal" when they differ by at most this, token by token.
 EQ_TOL = 1e-7
@@ -24,7 +24,7 @@ def _inst(t, **kw):
     V = t.fixed_vocab or kw.pop("V", (2, 5))
     kw.pop("V", None)
     return instances(V=V, positive_total=not (t.reference is not None and t.weight > 0),
-                     literals=t.literals, **kw)
+                     literals=t.literals, beyond=beyond_for(t.obj), **kw)
 
 
 def _gap(a, b) -> float:

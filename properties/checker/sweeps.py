@@ -27,7 +27,7 @@ from mechanism.sampling import StableSampler
 
 from properties.checker.groups import Group, cex, with_bid
 from properties.sandbox import Undefined
-from properties.strategies import instances, literal_bids
+from properties.strategies import beyond_for, instances, literal_bids
 
 TOL = O.ORDER_TOL
 ROUND_BIDS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
@@ -168,8 +168,12 @@ class PathGroup(Group):
     def strategy(self):
         t = self.t
         V = t.fixed_vocab or (2, 8)
+        # more tokens sometimes (a rule that changes at V >= 9); more agents only in the
+        # rule checks' draws (here they would cost the shrinker its smallest instances)
         return st.tuples(instances(n=(2, 4), V=V, others_positive=True, huge=False,
-                                   literals=t.literals),
+                                   literals=t.literals,
+                                   beyond=tuple(x for x in beyond_for(t.obj) if x == "V"),
+                                   beyond_one_in=8),
                          st.integers(0, 2 ** 31 - 1))
 
     def search(self, arg):

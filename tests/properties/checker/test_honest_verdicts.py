@@ -343,3 +343,22 @@ def test_late_evidence_of_two_answers_refutes_deterministic():
     _adjust(t, findings, get_value_model("tv"))
     assert findings[0].verdict is Verdict.REFUTED and findings[0].counterexample, findings[0]
     assert findings[1].verdict is Verdict.UNKNOWN
+
+
+def _nan_above_5(dists, bids):
+    P, b = np.asarray(dists, float), np.asarray(bids, float)
+    q = b @ P / b.sum()
+    return q * np.nan if b[0] > 5 else q
+
+
+def test_a_definition_is_no_proof_for_a_target_that_is_not_a_function_into_distributions():
+    """Was (red team): consistent:tv PROVED "by definition" beside normalized REFUTED."""
+    rep = check(_nan_above_5, properties=["consistent", "normalized"], orders=["tv"],
+                max_examples=60)
+    by = {(f.property, f.engine): f for f in rep.findings}
+    assert by[("normalized", "hypothesis")].verdict is Verdict.REFUTED
+    ca = by[("consistent", "definition")]
+    assert ca.verdict is Verdict.UNKNOWN and "normalized" in ca.detail, ca.detail
+    clean = check(get_rule("linear"), properties=["consistent", "normalized"], orders=["tv"],
+                  max_examples=30)
+    assert {f.verdict for f in clean.findings if f.engine == "definition"} == {Verdict.PROVED}
