@@ -58,6 +58,27 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
     return others_weight(b, i, rule.reference, rule.weight)
 
 
+def race_share(s, B):
+    """``f(r) = ln(1 + r) - r / (1 + r)`` at ``r = s / B`` (``s, B > 0``, arrays), so that
+    ``B f(s / B) = int_0^s x`` of the race allocation ``x(t) = t / (t + B)`` minus ``s x(s)``'s
+    complement: theory §6 [fact]. Computed without the two float64 traps of the direct form:
+    at ``r < 0.01`` the series ``sum_k (-1)^k (k-1)/k r^k``, k = 2..12 (the difference
+    cancels, losing ``2e-16 / r`` relatively: it gave -1.6e-318 at bids 1e-310, 1e6), and at
+    ``r > 1e15`` or ``s / B = inf`` (bids 1e-300, 1e300) the logs ``ln s - ln B + ln(1 + B/s)
+    - 1 / (1 + B/s)`` (it gave inf and NaN payments). Relative error below 1e-13."""
+    s, B = np.broadcast_arrays(np.asarray(s, dtype=np.float64), np.asarray(B, dtype=np.float64))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+        r = s / B
+        mid = np.log1p(r) - r / (1.0 + r)
+        poly = np.zeros_like(r)
+        for k in range(12, 1, -1):                 # Horner: sum_k c_k r^(k-2), then r^2
+            poly = poly * r + (-1.0) ** k * (k - 1) / k
+        small = r * r * poly
+        inv = B / s
+        big = (np.log(s) - np.log(B)) + np.log1p(inv) - 1.0 / (1.0 + inv)
+        return np.where(r < 0.01, small, np.where(r > 1e15, big, mid))
+
+
 def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
     """theory §6 [fact]: ``Z_i(b) = TV(p_i, m_i) (B_i ln(1 + b_i/B_i) - b_i B_i/(b_i + B_i))``,
     ``m_i`` the others' mixture (reference included) and ``B_i`` their total weight.
@@ -86,13 +107,11 @@ def _linear_closed_form(rule, P, b, aggregate=None, pair_tv=None):
         if i is not None and B[i] > 0:
             tv_B[i] = B[i] * float(tv(P[i], others_mixture(P, b, i, B[i], rule.reference,
                                                           rule.weight)))
-    # TV_i B_i (ln(1 + r) - r / (1 + r)), tv_B = TV_i B_i = W l1_i / 2 (r = b_i / B_i; no
-    # b_i B_i and no division by B_i, which under/overflow at bids of 1e+-300)
+    # TV_i B_i f(b_i / B_i), tv_B = TV_i B_i = W l1_i / 2 (no b_i B_i and no division by
+    # B_i, which under/overflow at bids of 1e+-300; race_share: no overflow of b_i / B_i)
     if every:                                   # the same values as below, without masks
-        r = b / B
-        return tv_B * (np.log1p(r) - r / (1.0 + r))
-    r = b / np.where(ok, B, 1.0)
-    return np.where(ok, tv_B * (np.log1p(r) - r / (1.0 + r)), 0.0)
+        return np.minimum(tv_B * race_share(b, B), b)
+    return np.where(ok, np.minimum(tv_B * race_share(b, np.where(ok, B, 1.0)), b), 0.0)
 
 
 def _wta_closed_form(rule, P, b, aggregate=None, pair_tv=None):
@@ -118,12 +137,13 @@ CLOSED_FORMS = {R.linear: _linear_closed_form, R.winner_take_all: _wta_closed_fo
 
 def race_payment(rule, P, b, i) -> float:
     """Expected race-threshold payment (theory §6, exponential race): Myerson with
-    ``x(s) = s / (s + B)``, i.e. ``B ln(1 + b/B) - bB/(b + B)``."""
+    ``x(s) = s / (s + B)``, i.e. ``B ln(1 + b/B) - bB/(b + B) = B f(b / B)``
+    (:func:`race_share`)."""
     B = _others_weight(rule, b, i)
     s = float(b[i])
     if s <= 0 or B <= 0:
         return 0.0
-    return B * np.log1p(s / B) - s * B / (s + B)
+    return float(min(max(B * float(race_share(s, B)), 0.0), s))   # 0 <= z <= b (rounding)
 
 
 #: Myerson's identity lives once, in :mod:`mechanism.valuations` (re-exported here).

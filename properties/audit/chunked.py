@@ -40,6 +40,7 @@ from mechanism import step_uniforms
 from mechanism.auction import EXTRA_UNIFORMS
 from mechanism import rules as R
 from mechanism.errors import InvalidInput
+from mechanism.payments import race_share
 
 from properties.audit.blocks import SparseRows
 from properties.audit.entries import Entries
@@ -198,8 +199,8 @@ class ChunkAuditor:
         good = (b > 0) & (B > 0)
         Bs = np.where(good, B, 1.0)
         tv = (T + total[:, None]) / (2.0 * Bs)
-        r = b / Bs           # as mechanism.payments: no b * Bs (under/overflow at 1e+-300)
-        want = np.where(good, tv * (Bs * (np.log1p(r) - r / (1.0 + r))), 0.0)
+        # as mechanism.payments: no b * Bs (under/overflow at 1e+-300), no b / Bs overflow
+        want = np.where(good, np.minimum(tv * (Bs * race_share(b, Bs)), b), 0.0)
         diff = np.abs(want - z)
         scale = np.maximum(b, np.maximum(np.abs(want), np.abs(z)))   # as the serial path
         ok &= (diff <= (self.tol - MARGIN) * scale).all(axis=1)

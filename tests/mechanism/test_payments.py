@@ -171,3 +171,38 @@ def test_quadrature_error_on_a_real_log_linear_step():
     P /= P.sum(axis=1, keepdims=True)
     z = expected_payments(get_rule("log_linear", epsilon=1e-4), P, [0.1, 0.9])
     assert abs(z.values[1] - 0.0196429433169) <= z.errors[1] + 1e-9, (z.values, z.errors)
+
+
+def _exact_share(s: float, B: float) -> float:
+    """f(s / B) = ln(1 + r) - r / (1 + r) at 60 digits (sympy), as a float."""
+    import sympy as sp
+    r = sp.Rational(s) / sp.Rational(B)
+    return float(sp.N(sp.log(1 + r) - r / (1 + r), 60))
+
+
+@pytest.mark.parametrize("s, B", [(1e-310, 1e6), (1e6, 1e-310), (1e-300, 1e300), (1e300, 1e-300),
+                                  (5e-324, 1.0), (1.0, 5e-324), (1e-5, 1.0), (1e-4, 1.0),
+                                  (1.0, 1.0), (1e15, 1.0), (3e15, 1.0)])
+def test_race_share_is_exact_and_finite_at_extreme_bid_ratios(s, B):
+    """Was: the direct form gave -1.6e-318 at (1e-310, 1e6) and inf / NaN payments at ratios
+    beyond 1e308 (bids 1e-300 and 1e300, inside the documented bid range)."""
+    from mechanism.payments import race_share
+    got, want = float(race_share(s, B)), _exact_share(s, B)
+    assert np.isfinite(got) and got >= 0
+    assert abs(got - want) <= 1e-13 * want + 1e-300, (got, want)
+
+
+@pytest.mark.parametrize("payment", ["second_price", "race"])
+@pytest.mark.parametrize("bids", [[1e-310, 1e6], [1e-300, 1e300], [5e-324, 1.0], [1e300, 1e-300]])
+def test_payments_at_extreme_bid_ratios_are_within_the_bids(payment, bids):
+    P = np.array([[0.8, 0.2], [0.1, 0.9]])
+    z = expected_payments(get_rule("linear"), P, bids, payment=payment).values
+    assert np.all(np.isfinite(z)) and np.all(z >= 0) and np.all(z <= np.asarray(bids)), z
+    assert z[int(np.argmax(bids))] > 0   # the big bidder pays something
+
+
+def test_race_share_is_exact_across_the_series_and_the_direct_form():
+    from mechanism.payments import race_share
+    for r in np.concatenate([np.logspace(-8, 17, 60), [0.00999999, 0.01, 1e15, 1.0000001e15]]):
+        want = _exact_share(float(r), 1.0)
+        assert abs(float(race_share(r, 1.0)) - want) <= 1e-13 * want, r
