@@ -26,7 +26,7 @@ from . import crossings
 from . import rules as R
 from .bids import dominant, others_weight, others_weights
 from .divergences import tv
-from .errors import InvalidInput, lookup
+from .errors import Float64Range, InvalidInput, lookup
 from .paths import BidPaths, others_mixture
 from . import valuations as V
 from .validation import as_bids, as_distributions, row_sums
@@ -195,6 +195,24 @@ def valuation_loss(rule) -> str:
     return V.rule_kl(rule, default=None)
 
 
+#: The relative rounding of the identity ``b x(b) - int_0^b x`` (its terms are of size b).
+IDENTITY_ROUNDING = 1e-15
+
+
+def rounding_clipped(z, err, b, upper=True) -> np.ndarray:
+    """Payments by the identity, a value that lies below 0 (above ``b``, with ``upper``) by no
+    more than its error bound plus the identity's rounding moved to that bound: theory §6
+    puts the payment of a monotone allocation in ``[0, b]``, and where an allocation is
+    flat ``b x(b) - int x`` cancels to about -1e-16 b (was: -1.1e14 at bid 1e30, which the
+    audit's payment_bounds then flagged on a genuine run). A value beyond that slack stays
+    as computed (a non-monotone allocation's identity can leave the interval: the audit
+    says so)."""
+    z, err, b = (np.asarray(a, dtype=np.float64) for a in (z, err, b))
+    slack = err + IDENTITY_ROUNDING * b
+    z = np.where((z < 0) & (z >= -slack), 0.0, z)
+    return np.where((z > b) & (z <= b + slack), b, z) if upper else z
+
+
 def valuation_payment(rule, P, b, i, loss=None, tol=QUAD_TOL) -> tuple[float, float]:
     """Myerson payment for the valuation ``t_i (-L_i(q))`` (theory §6, valuation-based): the
     identity of the ``kl_forward`` / ``kl_reverse`` value model
@@ -235,6 +253,15 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
     of two agents, when the caller has them (a closed form reuses them instead of reading
     the reports again); ``reduced``: ``rules.reduce_vocabulary(rule, P)``, when the caller
     has it (:meth:`mechanism.rules.Rule.evaluate_reduced`)."""
+    z = _payments(rule, P, b, payment, method, loss, tol, aggregate, pair_tv, reduced)
+    if not np.isfinite(z.values).all():   # a quadrature of bids near 1.7e308 overflows
+        raise Float64Range(f"{payment} payments at bids {b.tolist()} are {z.values.tolist()} "
+                           "in float64 (an integral over the bid range overflows); the input "
+                           "is declined: bid in smaller units", value=b.tolist())
+    return z
+
+
+def _payments(rule, P, b, payment, method, loss, tol, aggregate, pair_tv, reduced):
     n = P.shape[0]
     if payment == "pay_your_bid":
         return Payments(b.copy(), np.zeros(n), "pay_your_bid")
@@ -243,8 +270,8 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
                         "closed_form_race")
     if payment == "valuation":
         out = [valuation_payment(rule, P, b, i, loss, tol) for i in range(n)]
-        return Payments(np.array([v for v, _ in out]), np.array([e for _, e in out]),
-                        "valuation_quadrature")
+        z, err = np.array([v for v, _ in out]), np.array([e for _, e in out])
+        return Payments(rounding_clipped(z, err, b, upper=False), err, "valuation_quadrature")
     if payment != "second_price":
         raise InvalidInput(f"unknown payment {payment!r}; use one of {', '.join(PAYMENTS)}",
                            value=payment)
@@ -261,7 +288,7 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
     # exact; cheaper when reports are sparse
     small, Ps = R.reduce_vocabulary(rule, P) if reduced is None else reduced
     z, err = second_price_quadrature(small, Ps, b, tol)
-    return Payments(z, err, "quadrature")
+    return Payments(rounding_clipped(z, err, b), err, "quadrature")
 
 
 # ---------------------------------------------------------------------------

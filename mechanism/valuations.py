@@ -272,7 +272,8 @@ def myerson_many(x: Callable[[np.ndarray, np.ndarray], np.ndarray], bids: np.nda
         first = np.asarray(x(np.repeat(np.arange(len(bids)), 17), pts.ravel()),
                            dtype=np.float64).reshape(len(bids), 17)
     area, err = quad.integrate_many(x, zeros, bids, tol=tol, first=first)
-    return bids * first[:, -1] - area, err
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the caller declines it
+        return bids * first[:, -1] - area, err
 
 
 def allocation_curve(model: ValueModel, rule, P: np.ndarray, b: np.ndarray, i: int):

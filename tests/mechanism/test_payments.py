@@ -206,3 +206,24 @@ def test_race_share_is_exact_across_the_series_and_the_direct_form():
     for r in np.concatenate([np.logspace(-8, 17, 60), [0.00999999, 0.01, 1e15, 1.0000001e15]]):
         want = _exact_share(float(r), 1.0)
         assert abs(float(race_share(r, 1.0)) - want) <= 1e-13 * want, r
+
+
+@pytest.mark.parametrize("bids", [[1e-30, 1e30], [1.7e308, 1e-300], [1e-30, 1.0, 1.0],
+                                  [1e300, 1.0, 1e30]])
+def test_quadrature_payments_stay_within_zero_and_the_bid(bids):
+    """Was: log-linear second price -1.1e14 at bid 1e30 (a flat allocation's identity
+    cancels to -1e-16 b), a negative payment the audit's payment_bounds then flagged."""
+    rng = np.random.default_rng(3)
+    P = np.maximum(rng.dirichlet(np.ones(3), size=len(bids)), 1e-3)
+    P /= P.sum(axis=1, keepdims=True)
+    z = expected_payments(get_rule("log_linear"), P, bids).values
+    assert np.all(np.isfinite(z)) and np.all(z >= 0) and np.all(z <= np.asarray(bids)), z
+
+
+def test_a_payment_float64_cannot_compute_is_declined_not_nan():
+    """Was: the valuation payment at bids 1.7e308, 1e-6 came back NaN (its integral over
+    the bid range overflows): now Float64Range, a declined input naming the bids."""
+    from mechanism.errors import Float64Range
+    P = np.array([[0.8, 0.2], [0.1, 0.9]])
+    with pytest.raises(Float64Range, match="1.7e"):
+        expected_payments(get_rule("linear"), P, [1.7e308, 1e-6], payment="valuation")
