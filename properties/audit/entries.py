@@ -22,13 +22,16 @@ LITTLE = sys.byteorder == "little"
 
 def unique_inverse(keys: np.ndarray):
     """``np.unique(keys, return_inverse=True)``: uint32 keys sorted together with their
-    positions, packed in one uint64 each (a plain sort is several times faster than an
-    argsort); wider keys by a stable argsort."""
+    positions, packed in one uint64 each (a sort is several times faster than an argsort);
+    wider keys by a stable argsort."""
     if keys.dtype == np.uint32 and keys.size < 2 ** 32 and LITTLE:
         packed = keys.astype(np.uint64)
         packed <<= np.uint64(32)
         packed |= np.arange(keys.size, dtype=np.uint64)
-        packed.sort()
+        # the keys are runs already sorted (each row's tokens increase, each step's keys
+        # lie above the last step's): timsort ("stable") merges the runs, about 4x faster
+        # than quicksort here; the packed keys are distinct, so both give the same order
+        packed.sort(kind="stable")
         halves = packed.view(np.uint32)        # per element (low, high) words: no copies
         ks, order = halves[1::2], halves[0::2]
     else:
