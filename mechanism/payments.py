@@ -66,7 +66,12 @@ def race_share(s, B):
     cancels, losing ``2e-16 / r`` relatively: it gave -1.6e-318 at bids 1e-310, 1e6), and at
     ``r > 1e15`` or ``s / B = inf`` (bids 1e-300, 1e300) the logs ``ln s - ln B + ln(1 + B/s)
     - 1 / (1 + B/s)`` (it gave inf and NaN payments). Relative error below 1e-13."""
-    s, B = np.broadcast_arrays(np.asarray(s, dtype=np.float64), np.asarray(B, dtype=np.float64))
+    s, B = np.asarray(s, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    if s.shape != B.shape:
+        s, B = np.broadcast_arrays(s, B)
+    if 0 < s.size <= 16 and all(0.01 * y <= x <= 1e15 * y for x, y in zip(s.flat, B.flat)):
+        r = s / B      # the usual case of one step's agents: the direct form, no overflow
+        return np.log1p(r) - r / (1.0 + r)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
         r = s / B
         mid = np.log1p(r) - r / (1.0 + r)
