@@ -7,8 +7,8 @@ a comparison whose sides are computed (``(b + 0.7) - 0.7 >= b`` is true in reals
 in float64 for some ``b``: the branches swap), and a value that float64 computes with large
 error (``1e20 * (((b + c) - c) - b)`` is 0 in reals). :func:`certified` bounds every node
 of the trees by an interval that holds both its exact value and its float64 value (outward
-rounding: each basic operation's bounds are widened by two units in the last place, exp,
-log, sqrt and powers' by :data:`TRANSCENDENTAL` relative, more than numpy's error on them),
+rounding: each basic operation's bounds move one float outward, exp, log, sqrt and
+powers' by :data:`TRANSCENDENTAL` relative, more than numpy's error on them),
 and says on which bid rows the float64 answer is certified: every comparison the trees make
 is decided by the bounds alone (so the float64 code takes the branch the exact tree takes)
 and every output lies within :data:`ACCURACY` of its exact value. The rule evaluates the
@@ -17,7 +17,8 @@ other rows on the exact tree or declines them (:meth:`GenericRule._batch`,
 ``ACCURACY`` per output.
 
 An interval is a pair ``(lo, hi)`` of float64 arrays (or scalars) broadcast over the rows;
-NaN never appears in one (an undefined or unbounded value is ``(-inf, inf)``).
+a NaN bound means nothing is known there (an undefined value, ``0 * inf``): every
+comparison with it is False, so it decides no branch and certifies no output.
 """
 
 from __future__ import annotations
@@ -39,34 +40,40 @@ CERTIFIED_CODE = ("the code that runs: the generated float64 code where interval
                   f"certify that it takes the tree's branches and gives each output within "
                   f"{ACCURACY} of the tree's value (a weight: its log), the tree's exact "
                   "value (or a declined input) elsewhere")
-#: The relative widening of one basic operation (+ - * /, correctly rounded: half an ulp,
-#: 2^-53, is its whole error) and of exp, log, sqrt and powers (numpy's are within a few ulps).
-BASIC = 2.0 ** -51
+#: Outward rounding: a basic operation (+ - * /, correctly rounded: half an ulp is its
+#: whole error) moves each bound one float outward; exp, log, sqrt and powers (numpy's are
+#: within a few ulps) by this much relatively.
 TRANSCENDENTAL = 2.0 ** -44
 _TINY = 4 * 2.0 ** -1074
 _INF = np.inf
+_NAN = np.nan
 
 
-def _down(x, rel):
-    """A lower bound below ``x`` by more than its rounding (infinities kept; NaN: -inf)."""
-    x = np.asarray(x, dtype=np.float64)
-    lo = np.where(np.isfinite(x), x - (np.abs(x) * rel + _TINY), x)
-    return np.where(np.isnan(lo), -_INF, lo)
+def _down(x):
+    return np.nextafter(x, -_INF)
 
 
-def _up(x, rel):
-    x = np.asarray(x, dtype=np.float64)
-    hi = np.where(np.isfinite(x), x + (np.abs(x) * rel + _TINY), x)
-    return np.where(np.isnan(hi), _INF, hi)
+def _up(x):
+    return np.nextafter(x, _INF)
 
 
-def _hull(values, rel):
-    """The widened bounds of a set of corner values (NaN among them: the whole line)."""
-    stack = np.stack(np.broadcast_arrays(*[np.asarray(v, np.float64) for v in values]))
-    nan = np.isnan(stack).any(axis=0)
-    lo = np.where(nan, -_INF, _down(np.nanmin(np.where(np.isnan(stack), _INF, stack), 0), rel))
-    hi = np.where(nan, _INF, _up(np.nanmax(np.where(np.isnan(stack), -_INF, stack), 0), rel))
-    return lo, hi
+def _down_t(x):
+    return x - (np.abs(x) * TRANSCENDENTAL + _TINY)
+
+
+def _up_t(x):
+    return x + (np.abs(x) * TRANSCENDENTAL + _TINY)
+
+
+def _unknown_where(bad, box):
+    return np.where(bad, _NAN, box[0]), np.where(bad, _NAN, box[1])
+
+
+def _corners(values, down, up):
+    lo, hi = values[0], values[0]
+    for v in values[1:]:                 # NaN (0 * inf, inf / inf) propagates: unknown
+        lo, hi = np.minimum(lo, v), np.maximum(hi, v)
+    return down(lo), up(hi)
 
 
 def _point(q: Fraction):
@@ -89,9 +96,10 @@ def _leaf(value):
 
 def decided(cmp: str, left, right):
     """(true, false): rows where ``left > right`` (``>=`` for "ge") holds for every value
-    in the bounds, and where it fails for every one; neither: undecided. An infinite bound
-    may be an overflow (an exact value beyond float64's range, finite): two equal infinite
-    bounds decide nothing."""
+    in the bounds, and where it fails for every one; neither: undecided (a NaN bound is an
+    unknown one: every comparison with it is False). An infinite bound may be an overflow
+    (an exact value beyond float64's range, finite): two equal infinite bounds decide
+    nothing."""
     (ll, lh), (rl, rh) = left, right
     if cmp == "gt":
         return ll > rh, (lh <= rl) & ~((lh == rl) & np.isinf(lh))
@@ -99,55 +107,46 @@ def decided(cmp: str, left, right):
 
 
 def _mul(a, b):
-    return _hull([a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]], BASIC)
+    return _corners([a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]], _down, _up)
 
 
 def _div(a, b):
-    lo, hi = _hull([a[0] / b[0], a[0] / b[1], a[1] / b[0], a[1] / b[1]], BASIC)
-    zero = (b[0] <= 0) & (b[1] >= 0)
-    return np.where(zero, -_INF, lo), np.where(zero, _INF, hi)
+    box = _corners([a[0] / b[0], a[0] / b[1], a[1] / b[0], a[1] / b[1]], _down, _up)
+    return _unknown_where((b[0] <= 0) & (b[1] >= 0), box)
 
 
-def _monotone(f, a, increasing=True):
-    lo, hi = (a[0], a[1]) if increasing else (a[1], a[0])
-    return _down(f(lo), TRANSCENDENTAL), _up(f(hi), TRANSCENDENTAL)
-
-
-def _whole_where(bad, box):
-    return np.where(bad, -_INF, box[0]), np.where(bad, _INF, box[1])
+def _monotone(f, a):
+    return _down_t(f(a[0])), _up_t(f(a[1]))
 
 
 def _log(a):
-    """``log`` on ``[lo, hi]``, ``log 0 = -inf`` (a veto, as numpy's); a bound below 0 may
-    be a value where the tree is undefined: the whole line."""
-    lo = np.maximum(a[0], 0.0)
-    return _whole_where(a[0] < 0, _monotone(np.log, (lo, np.maximum(a[1], lo))))
+    """``log`` on ``[lo, hi]``, ``log 0 = -inf`` (a veto, as numpy's; kept exact); a bound
+    below 0 may be a value where the tree is undefined: unknown."""
+    lo, hi = _monotone(np.log, a)
+    return _unknown_where(a[0] < 0, (lo, np.where(a[1] == 0, -_INF, hi)))
 
 
 def _sqrt(a):
-    lo, hi = _monotone(np.sqrt, (np.maximum(a[0], 0.0), np.maximum(a[1], 0.0)))
-    return _whole_where(a[0] < 0, (np.maximum(lo, 0.0), hi))
+    lo, hi = _monotone(np.sqrt, a)
+    return _unknown_where(a[0] < 0, (np.maximum(lo, 0.0), hi))
 
 
 def _power(a, k):
     """``a ** k``, ``k`` an interval (a constant exponent is a point)."""
-    corners = [np.power(x, y) for x in a for y in k]
-    lo, hi = _hull(corners, TRANSCENDENTAL)
-    point_k = np.all(np.asarray(k[0]) == np.asarray(k[1]))
-    if point_k:
-        kk = float(np.asarray(k[0]).reshape(-1)[0]) if np.size(k[0]) else 0.0
+    lo, hi = _corners([np.power(x, y) for x in a for y in k], _down_t, _up_t)
+    if np.all(np.asarray(k[0]) == np.asarray(k[1])) and np.size(k[0]):
+        kk = float(np.asarray(k[0]).reshape(-1)[0])
         if kk == int(kk) and kk > 0:     # an integer power of a base whose sign may change
-            straddle = (a[0] < 0) & (a[1] > 0)
             if int(kk) % 2 == 0:
-                lo = np.where(straddle, 0.0, lo)
+                lo = np.where((a[0] < 0) & (a[1] > 0), 0.0, lo)
             return lo, hi                # odd: monotone, the corners bound it
         if kk == int(kk):                # 1 / x^m: unbounded where the base may be 0
-            return _whole_where((a[0] <= 0) & (a[1] >= 0), (lo, hi))
-    return _whole_where(a[0] <= 0, (lo, hi))  # a fractional or variable exponent: base > 0
+            return _unknown_where((a[0] <= 0) & (a[1] >= 0), (lo, hi))
+    return _unknown_where(a[0] <= 0, (lo, hi))  # a fractional or variable exponent: base > 0
 
 
-_OPS = {"add": lambda a, b: (_down(a[0] + b[0], BASIC), _up(a[1] + b[1], BASIC)),
-        "sub": lambda a, b: (_down(a[0] - b[1], BASIC), _up(a[1] - b[0], BASIC)),
+_OPS = {"add": lambda a, b: (_down(a[0] + b[0]), _up(a[1] + b[1])),
+        "sub": lambda a, b: (_down(a[0] - b[1]), _up(a[1] - b[0])),
         "mul": _mul, "div": _div, "neg": lambda a: (-a[1], -a[0]),
         "min": lambda a, b: (np.minimum(a[0], b[0]), np.minimum(a[1], b[1])),
         "max": lambda a, b: (np.maximum(a[0], b[0]), np.maximum(a[1], b[1])),
@@ -155,37 +154,35 @@ _OPS = {"add": lambda a, b: (_down(a[0] + b[0], BASIC), _up(a[1] + b[1], BASIC))
 
 
 def bounds(trees, x, params=None, elementwise=False):
-    """(bounds per tree, undecided): each node bounded once, children first
-    (:func:`proofs.compile.tree.fold`, one memo for all the trees); ``undecided`` a boolean
-    array (or scalar) of the rows where some comparison of the trees is not decided by the
-    bounds. Bids and leaves as for the float64 code (:func:`proofs.compile.evaluate.
-    numpy_values`): bid j is ``x[..., j]``, or ``x`` itself for a one-variable tree
-    (``elementwise``)."""
-    x, params, undecided = np.asarray(x, dtype=np.float64), params or {}, [np.False_]
-
-    def leaf(n):
-        op = n.op
-        if op == "const":
-            return _point(T.value(n))
-        if op == "bid":
-            return _leaf(x if elementwise else x[..., n.args[0]])
-        if op == "param":
-            return _leaf(params[n.args[0]])
-        return _leaf(params[T.leaf_key(n)])
-
-    def node(n, kids):
-        if n.op != "ite":
-            return _OPS[n.op](*kids)
-        left, right, (al, ah), (bl, bh) = kids
-        yes, no = decided(n.args[0][0], left, right)
-        undecided[0] = undecided[0] | ~(yes | no)
-        return (np.where(yes, al, np.where(no, bl, np.minimum(al, bl))),
-                np.where(yes, ah, np.where(no, bh, np.maximum(ah, bh))))
-
-    memo: dict = {}
+    """(bounds per tree, undecided): each node bounded once, children first, in the order
+    of the trees' float64 program (:func:`proofs.compile.evaluate.program`, built once);
+    ``undecided`` a boolean array (or scalar) of the rows where some comparison of the
+    trees is not decided by the bounds. Bids and leaves as for the float64 code: bid j is
+    ``x[..., j]``, or ``x`` itself for a one-variable tree (``elementwise``). A bound is NaN
+    where nothing is known (an undefined value: it decides and certifies nothing)."""
+    x, params, undecided = np.asarray(x, dtype=np.float64), params or {}, np.False_
+    prog = E.program(trees)
+    box: list = []
     with np.errstate(all="ignore"):
-        out = [T.fold(t, leaf, node, memo) for t in trees]
-    return out, undecided[0]
+        for n, ks in zip(prog.nodes, prog.kids):
+            op = n.op
+            if op == "const":
+                box.append(_point(T.value(n)))
+            elif op == "bid":
+                box.append(_leaf(x if elementwise else x[..., n.args[0]]))
+            elif op == "param":
+                box.append(_leaf(params[n.args[0]]))
+            elif op in ("report", "ref", "lam"):
+                box.append(_leaf(params[T.leaf_key(n)]))
+            elif op == "ite":
+                left, right, (al, ah), (bl, bh) = (box[k] for k in ks)
+                yes, no = decided(n.args[0][0], left, right)
+                undecided = undecided | ~(yes | no)
+                box.append((np.where(yes, al, np.where(no, bl, np.minimum(al, bl))),
+                            np.where(yes, ah, np.where(no, bh, np.maximum(ah, bh)))))
+            else:
+                box.append(_OPS[op](*(box[k] for k in ks)))
+    return [box[k] for k in prog.outputs], undecided
 
 
 def certified(trees, x, params=None, elementwise=False, accuracy=ACCURACY):
@@ -213,13 +210,13 @@ def log_bounds(n: T.Node, x, params, elementwise):
         bl, bh, bsg, bz, bu = log_bounds(n.args[1], x, params, elementwise)
         zero = (az | bz) if op == "mul" else az & ~bz
         if op == "mul":
-            return _down(al + bl, BASIC), _up(ah + bh, BASIC), asg & bsg, zero, au | bu
-        return _down(al - bh, BASIC), _up(ah - bl, BASIC), asg & bsg & ~bz, zero, au | bu
+            return _down(al + bl), _up(ah + bh), asg & bsg, zero, au | bu
+        return _down(al - bh), _up(ah - bl), asg & bsg & ~bz, zero, au | bu
     if op == "sqrt" or (op == "pow" and T.is_const(n.args[1])):
         k = 0.5 if op == "sqrt" else float(T.value(n.args[1]))
         al, ah, asg, az, au = log_bounds(n.args[0], x, params, elementwise)
         lo, hi = (k * al, k * ah) if k >= 0 else (k * ah, k * al)
-        return (_down(lo, TRANSCENDENTAL), _up(hi, TRANSCENDENTAL), asg & ~(az & (k < 0)),
+        return (_down_t(lo), _up_t(hi), asg & ~(az & (k < 0)),
                 az & (k > 0), au)
     ((lo, hi),), und = bounds((n,), x, params, elementwise)
     sign = (lo > 0) | (hi < 0) | ((lo == 0) & (hi == 0))

@@ -53,6 +53,9 @@ class Program:
     def __init__(self, trees):
         self.trees = tuple(trees)
         self.steps: list = []
+        #: per step, its node and its children's slots (the enclosure runs the same order)
+        self.nodes: list = []
+        self.kids: list = []
         slot: dict = {}
         for t in self.trees:
             self._emit(t, slot)
@@ -67,7 +70,10 @@ class Program:
             kids = T.children(n)
             if ready or not kids:
                 slot[id(n)] = len(self.steps)
-                self.steps.append(_step(n, [slot[id(k)] for k in kids]))
+                ks = [slot[id(k)] for k in kids]
+                self.steps.append(_step(n, ks))
+                self.nodes.append(n)
+                self.kids.append(ks)
             else:
                 stack.append((n, True))
                 stack.extend((k, False) for k in reversed(kids) if id(k) not in slot)
