@@ -253,8 +253,8 @@ class Target:
                         raise
                     declines.append(exc)
                     continue
-                if not plainly_distribution(q, V):
-                    q = check_distribution(q, V, label)
+                if getattr(q, "shape", None) != (V,) or not plainly_distribution(q, V):
+                    q = check_distribution(q, V, label)   # one row: (1, V) is a wrong shape
                 self.valid_outputs += 1
                 remember(b, q)
                 rows.append(q)

@@ -362,3 +362,18 @@ def test_a_definition_is_no_proof_for_a_target_that_is_not_a_function_into_distr
     clean = check(get_rule("linear"), properties=["consistent", "normalized"], orders=["tv"],
                   max_examples=30)
     assert {f.verdict for f in clean.findings if f.engine == "definition"} == {Verdict.PROVED}
+
+
+def test_a_caged_rule_returning_one_row_as_a_matrix_is_refuted(tmp_path, capsys):
+    """Was (red team): a file's rule returning q as a (1, V) matrix got normalized
+    NOT_REFUTED through the cage (its reply became a plain (1, V) array, which the quick
+    output check took for a batch of rows), REFUTED in process."""
+    path = tmp_path / "one_row.py"
+    path.write_text("import numpy as np\n"
+                    "def rule(dists, bids):\n"
+                    "    P, b = np.asarray(dists, float), np.asarray(bids, float)\n"
+                    "    return (b @ P / b.sum())[None, :]\n")
+    code = cli_main(["check", f"{path}:rule", "--property", "normalized",
+                     "--max-examples", "20"])
+    out = capsys.readouterr().out
+    assert code == 1 and "returned shape (1," in out, out
