@@ -57,6 +57,30 @@ def _up(x):
     return np.nextafter(x, _INF)
 
 
+def _sum_bounds(a, b):
+    """``[a0 + b0, a1 + b1]`` rounded outward only where the sum is inexact (Knuth's
+    TwoSum gives each sum's exact error: a sum of exact numbers stays a point, so a zero
+    weight stays exactly zero)."""
+    out = []
+    for x, y, outward in ((a[0], b[0], -_INF), (a[1], b[1], _INF)):
+        s = x + y
+        v = s - x
+        err = (x - (s - v)) + (y - v)          # NaN where s is infinite: rounded outward
+        keep = err >= 0 if outward < 0 else err <= 0
+        out.append(np.where(keep, s, np.nextafter(s, outward)))
+    return out[0], out[1]
+
+
+def _exact_points(f, a, box, points):
+    """``box``, or ``f``'s exact value where ``a`` is one of ``points`` (an input whose value
+    the C library gives exactly: exp(0) = 1, log(1) = 0, sqrt(0) = 0, sqrt(1) = 1)."""
+    lo, hi = box
+    for p in points:
+        at = (a[0] == p) & (a[1] == p)
+        lo, hi = np.where(at, f(p), lo), np.where(at, f(p), hi)
+    return lo, hi
+
+
 def _down_t(x):
     return x - (np.abs(x) * TRANSCENDENTAL + _TINY)
 
@@ -77,14 +101,12 @@ def _corners(values, down, up):
 
 
 def _point(q: Fraction):
-    """The tightest float64 bounds of an exact rational."""
-    try:
-        f = float(q)
-    except OverflowError:
-        f = _INF if q > 0 else -_INF
-    if np.isfinite(f) and Fraction(f) == q:
-        return np.float64(f), np.float64(f)
-    return np.nextafter(np.float64(f), -_INF), np.nextafter(np.float64(f), _INF)
+    """The tightest float64 bounds of an exact rational, around the float64 the generated
+    code uses for it (:func:`proofs.compile.evaluate.const_float`: one conversion)."""
+    f = E.const_float(q)
+    if np.isfinite(f) and Fraction(float(f)) == q:
+        return f, f
+    return np.nextafter(f, -_INF), np.nextafter(f, _INF)
 
 
 def _leaf(value):
@@ -107,7 +129,11 @@ def decided(cmp: str, left, right):
 
 
 def _mul(a, b):
-    return _corners([a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]], _down, _up)
+    lo, hi = _corners([a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]], _down, _up)
+    # a factor exactly 0 (and the other finite) makes the product exactly 0
+    zero = (((a[0] == 0) & (a[1] == 0)) & np.isfinite(b[0]) & np.isfinite(b[1])) | \
+        (((b[0] == 0) & (b[1] == 0)) & np.isfinite(a[0]) & np.isfinite(a[1]))
+    return np.where(zero, 0.0, lo), np.where(zero, 0.0, hi)
 
 
 def _div(a, b):
@@ -122,13 +148,17 @@ def _monotone(f, a):
 def _log(a):
     """``log`` on ``[lo, hi]``, ``log 0 = -inf`` (a veto, as numpy's; kept exact); a bound
     below 0 may be a value where the tree is undefined: unknown."""
-    lo, hi = _monotone(np.log, a)
+    lo, hi = _exact_points(np.log, a, _monotone(np.log, a), (1.0,))
     return _unknown_where(a[0] < 0, (lo, np.where(a[1] == 0, -_INF, hi)))
 
 
 def _sqrt(a):
-    lo, hi = _monotone(np.sqrt, a)
+    lo, hi = _exact_points(np.sqrt, a, _monotone(np.sqrt, a), (0.0, 1.0))
     return _unknown_where(a[0] < 0, (np.maximum(lo, 0.0), hi))
+
+
+def _exp(a):
+    return _exact_points(np.exp, a, _monotone(np.exp, a), (0.0,))
 
 
 def _power(a, k):
@@ -145,12 +175,11 @@ def _power(a, k):
     return _unknown_where(a[0] <= 0, (lo, hi))  # a fractional or variable exponent: base > 0
 
 
-_OPS = {"add": lambda a, b: (_down(a[0] + b[0]), _up(a[1] + b[1])),
-        "sub": lambda a, b: (_down(a[0] - b[1]), _up(a[1] - b[0])),
+_OPS = {"add": _sum_bounds, "sub": lambda a, b: _sum_bounds(a, (-b[1], -b[0])),
         "mul": _mul, "div": _div, "neg": lambda a: (-a[1], -a[0]),
         "min": lambda a, b: (np.minimum(a[0], b[0]), np.minimum(a[1], b[1])),
         "max": lambda a, b: (np.maximum(a[0], b[0]), np.maximum(a[1], b[1])),
-        "exp": lambda a: _monotone(np.exp, a), "log": _log, "sqrt": _sqrt, "pow": _power}
+        "exp": _exp, "log": _log, "sqrt": _sqrt, "pow": _power}
 
 
 def bounds(trees, x, params=None, elementwise=False):
@@ -185,14 +214,18 @@ def bounds(trees, x, params=None, elementwise=False):
     return [box[k] for k in prog.outputs], undecided
 
 
-def certified(trees, x, params=None, elementwise=False, accuracy=ACCURACY):
+def certified(trees, x, params=None, elementwise=False, accuracy=ACCURACY, values=None):
     """A boolean array over the rows of ``x``: True where the float64 code of ``trees`` takes
     the exact tree's branch at every comparison and each output is within ``accuracy`` of
-    its exact value."""
+    its exact value. ``values``: the float64 code's outputs, which must lie in their bounds
+    (a program the bounds do not describe, e.g. an operation replaced in the code's table,
+    certifies nothing)."""
     outs, undecided = bounds(trees, x, params, elementwise)
     ok = ~np.asarray(undecided)
-    for lo, hi in outs:
+    for k, (lo, hi) in enumerate(outs):
         ok = ok & (np.asarray(hi) - np.asarray(lo) <= accuracy)
+        if values is not None:
+            ok = ok & (lo <= values[k]) & (values[k] <= hi)
     return ok
 
 
@@ -225,13 +258,50 @@ def log_bounds(n: T.Node, x, params, elementwise):
     return llo, lhi, sign, (lo == 0) & (hi == 0), und
 
 
-def log_certified(n: T.Node, x, params=None, elementwise=True, accuracy=ACCURACY):
+def log_certified(n: T.Node, x, params=None, elementwise=True, accuracy=ACCURACY, value=None):
     """Where :func:`proofs.compile.evaluate.log_weight`'s ``(log |f|, sign f)`` is certified:
     every comparison decided, the sign decided, and ``log |f|`` within ``accuracy`` (a
-    weight's relative error) or ``f`` exactly 0."""
+    weight's relative error) or ``f`` exactly 0; ``value``: the code's ``log |f|``, which
+    must lie in its bounds (-inf where f is 0)."""
     with np.errstate(all="ignore"):
         lo, hi, sign, zero, undecided = log_bounds(n, x, params, elementwise)
-        return ~np.asarray(undecided) & np.asarray(sign) & (zero | (hi - lo <= accuracy))
+        ok = ~np.asarray(undecided) & np.asarray(sign) & (zero | (hi - lo <= accuracy))
+        if value is not None:
+            ok = ok & np.where(zero, value == -_INF, (lo <= value) & (value <= hi))
+        return ok
+
+
+def log_entry_bounds(n: T.Node, x, value, elementwise=True):
+    """``(lo, hi, ok)`` of a weight tree's ``log |f|`` per entry of ``x``: ``ok`` where every
+    comparison is decided, the sign is, and the code's ``value`` lies in the bounds (how wide
+    they may be is :func:`weights_certified`'s question); ``lo = hi = -inf`` where f is 0."""
+    with np.errstate(all="ignore"):
+        lo, hi, sign, zero, undecided = log_bounds(n, x, {}, elementwise)
+        ok = ~np.asarray(undecided) & np.asarray(sign) & \
+            np.where(zero, value == -_INF, (lo <= value) & (value <= hi))
+        return np.where(zero, -_INF, lo), np.where(zero, -_INF, hi), ok
+
+
+def weights_certified(lo, hi, ok, log_lam=None, accuracy=ACCURACY) -> np.ndarray:
+    """Per row (the last axis: the agents): every entry ``ok`` and every normalized weight
+    ``f_j / (lambda + sum_k f_k)`` known within ``accuracy`` from the log bounds (agent j at
+    its lowest and the others at their highest, and the reverse). A weight that float64
+    computes with a large relative error but that is negligible beside the others' (log(1 +
+    b) at b = 1e-9 against a bid of 1) is certified: its share's error is what the rule's
+    output carries. A row of zero weights passes (the rule declines W = 0 itself)."""
+    with np.errstate(all="ignore"):
+        lo, hi = np.where(ok, lo, -_INF), np.where(ok, hi, -_INF)
+        tops = [hi] if log_lam is None else [hi, np.broadcast_to(log_lam, hi.shape[:-1] + (1,))]
+        top = np.max(np.concatenate(tops, axis=-1), axis=-1, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        eh, el = np.exp(hi - top), np.exp(lo - top)
+        lam = 0.0 if log_lam is None else np.exp(log_lam - top)
+        others_hi = eh.sum(axis=-1, keepdims=True) + lam - eh
+        others_lo = el.sum(axis=-1, keepdims=True) + lam - el
+        width = eh / (eh + others_lo) - el / (el + others_hi)
+        none = (hi == -_INF).all(axis=-1)
+        return np.asarray(ok).all(axis=-1) & (none | (np.nan_to_num(width, nan=_INF)
+                                                       <= accuracy).all(axis=-1))
 
 
 def running_weight(n: T.Node, x) -> np.ndarray:
@@ -242,7 +312,9 @@ def running_weight(n: T.Node, x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         y = np.array(np.broadcast_to(E.numpy_value(n, x), x.shape), dtype=np.float64)
-    for k in map(tuple, np.argwhere(~np.broadcast_to(log_certified(n, x), x.shape))):
+    with np.errstate(all="ignore"):
+        L = np.log(np.abs(y))
+    for k in map(tuple, np.argwhere(~np.broadcast_to(log_certified(n, x, value=L), x.shape))):
         try:
             y[k] = float(E.fraction_value(n, [float(x[k])], {}))
         except (Unsupported, ZeroDivisionError, OverflowError):

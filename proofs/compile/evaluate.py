@@ -106,9 +106,7 @@ def _step(n, ks):
     if op in ("report", "ref", "lam"):
         return "leaf", T.leaf_key(n)
     if op == "const":
-        q = T.value(n)
-        return "const", (np.float64(float(q)) if abs(q) < 1e308 else
-                         np.float64(np.inf if q > 0 else -np.inf))
+        return "const", const_float(T.value(n))
     if op in ("bid", "param"):
         return op, n.args[0]
     if op == "ite":
@@ -122,6 +120,15 @@ def _step(n, ks):
             return "op", ((lambda b: np.power(b, k)), ks[:1])
         return "pow", tuple(ks)
     return "op", (_NP[op], ks)
+
+
+def const_float(q: Fraction) -> np.float64:
+    """A constant's float64: the nearest float, +-inf beyond float64's range (1.7e308 is a
+    float: it stays finite; the enclosure bounds the same value, ``enclosure._point``)."""
+    try:
+        return np.float64(float(q))
+    except OverflowError:
+        return np.float64(np.inf if q > 0 else -np.inf)
 
 
 def _exponent(value):

@@ -176,7 +176,8 @@ class GenericRule(Rule):
         n, V = P.shape
         trees, leaves, Q = self._float_code(P, B, ref, lam)
         rows = B.shape[:-1]
-        sure = np.broadcast_to(enclosure.certified(trees, B, leaves), rows)
+        sure = enclosure.certified(trees, B, leaves, values=np.moveaxis(Q, -1, 0))
+        sure = np.broadcast_to(sure, rows)
         finite = np.isfinite(Q).all(axis=-1)
         ok = finite & sure & (Q.min(axis=-1, initial=0.0) >= 0) \
             & (np.abs(Q.sum(axis=-1) - 1.0) <= SUM_TOL)
