@@ -126,29 +126,34 @@ class FamilyRule(Rule):
         return self._general_trees[n]
 
     # -- numpy: the generated float64 code ------------------------------------------
-    def log_weights(self, B):
+    def log_weights(self, B, log_lam=None):
         """``(L, S)`` of the agents' weights for bid rows ``B`` (..., n): the generated
-        code, and the exact tree where that code is not certified to give the tree's value
-        (:func:`proofs.compile.enclosure.log_certified`; Float64Range where the exact tree
-        needs exp/log there)."""
+        code, and the exact tree where that code is not certified to give the tree's
+        normalized weights (:func:`proofs.compile.enclosure.weights_certified`, with the
+        reference's ``log_lam`` when it has one) -- in such a row, each weight whose log
+        bounds are wider than the accuracy; Float64Range where the exact tree needs exp/log
+        there."""
         B = np.asarray(B, dtype=np.float64)
-        if self.kind == "normalized":
-            t = self.runtime_tree
-            L, S = (np.array(np.broadcast_to(a, B.shape), dtype=np.float64)
-                    for a in E.log_weight(t, B))
-            sure = np.broadcast_to(enclosure.log_certified(t, B), B.shape)
-            for k in map(tuple, np.argwhere(~sure)):
-                L[k], S[k] = self._exact_log_weight(t, [float(B[k])], B[k[:-1]])
-            return L, S
-        trees = self.general_trees(B.shape[-1])
-        L = np.empty(B.shape)
-        S = np.empty(B.shape)
+        trees = [self.runtime_tree] if self.kind == "normalized" else \
+            self.general_trees(B.shape[-1])
+        L, S, lo, hi, ok = (np.empty(B.shape) for _ in range(5))
         for j, t in enumerate(trees):
-            L[..., j], S[..., j] = E.log_weight(t, B, elementwise=False)
-            sure = np.broadcast_to(enclosure.log_certified(t, B, elementwise=False),
-                                   B.shape[:-1])
-            for k in map(tuple, np.argwhere(~sure)):
-                L[k + (j,)], S[k + (j,)] = self._exact_log_weight(t, B[k].tolist(), B[k])
+            col = slice(None) if self.kind == "normalized" else (Ellipsis, j)
+            Lj, Sj = E.log_weight(t, B, elementwise=self.kind == "normalized")
+            L[col] = np.broadcast_to(Lj, L[col].shape)
+            S[col] = np.broadcast_to(Sj, S[col].shape)
+            bounds = enclosure.log_entry_bounds(t, B, L[col],
+                                                elementwise=self.kind == "normalized")
+            for arr, b in zip((lo, hi, ok), bounds):
+                arr[col] = np.broadcast_to(b, arr[col].shape)
+        ok = ok.astype(bool)
+        rows = enclosure.weights_certified(lo, hi, ok, log_lam)
+        with np.errstate(invalid="ignore"):   # -inf - -inf: a zero weight, exact
+            redo = ~ok | (~rows[..., None] & ~(hi - lo <= enclosure.ACCURACY))
+        for k in map(tuple, np.argwhere(redo)):
+            t = trees[0] if self.kind == "normalized" else trees[k[-1]]
+            bids = [float(B[k])] if self.kind == "normalized" else B[k[:-1]].tolist()
+            L[k], S[k] = self._exact_log_weight(t, bids, B[k[:-1]])
         return L, S
 
     def _exact_log_weight(self, t, bids, row):
@@ -164,10 +169,10 @@ class FamilyRule(Rule):
                 value=np.asarray(row).tolist()) from None
 
     def _weights(self, B, ref, lam):
-        L, S = self.log_weights(B)
         log_lam = None
         if ref is not None and lam > 0:
             log_lam = np.full(B.shape[:-1] + (1,), np.log(lam))
+        L, S = self.log_weights(B, log_lam)
         try:
             return E.normalized_weights(L, S, log_lam)
         except ValueError as exc:
