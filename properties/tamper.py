@@ -6,9 +6,10 @@ copy. A target module that replaces a function of ours in its own process
 (``proofs.compile.evaluate.normalized_weights = reversed_weights``) would have its rebuilt
 copy proved while the code that runs in the user's process, the patched one, is another.
 So the worker records, before the target is imported, every attribute of the modules the
-evaluation runs through (:data:`WATCHED`: ``mechanism``, ``proofs.compile``, the family
-constructors and numpy's namespace), and the attributes of the classes and objects they
-hold; after loading and compiling it compares. A difference is reported by name and the
+evaluation runs through (:data:`WATCHED_PACKAGES`, :data:`WATCHED_MODULES`: ``mechanism``,
+``proofs.compile``, the family constructors, numpy's and math's namespaces), the attributes
+of the classes and objects they hold and the functions in their tables (dicts); after
+loading and compiling it compares. A difference is reported by name and the
 target gets no proof (it is sampled in the worker, where its patches are live). This is a
 check of what a target does to the code it shares a process with, not a wall: a target
 written to defeat it there (replacing this module's own functions) is not caught, and its
@@ -23,7 +24,7 @@ import types
 
 #: The packages (every submodule) and modules whose attributes a target must leave alone.
 WATCHED_PACKAGES = ("mechanism", "proofs.compile")
-WATCHED_MODULES = ("proofs.unbounded.families", "numpy", "numpy.linalg")
+WATCHED_MODULES = ("proofs.unbounded.families", "numpy", "numpy.linalg", "math")
 
 
 def _modules() -> list[str]:
@@ -59,6 +60,10 @@ def snapshot() -> dict:
                     type(value).__module__.startswith(WATCHED_PACKAGES):
                 for member, v in _entries(value).items():
                     out[(name, attr, member)] = id(v)
+            elif type(value) is dict:   # a table of functions (evaluate._NP); not a cache's
+                for key, v in list(value.items()):    # entries (they are data, not code)
+                    if callable(v):
+                        out[(name, attr, repr(key))] = id(v)
     return out
 
 

@@ -90,3 +90,17 @@ def test_the_snapshot_sees_a_replaced_function_and_a_class_member():
     finally:
         E.normalized_weights, FamilyRule._pool = old_fn, old_member
     assert tamper.changed(before) == []
+
+
+def test_the_snapshot_sees_a_table_entry_and_the_math_module(monkeypatch):
+    """Was (red team): evaluate._NP["sqrt"] replaced in place (the dict keeps its id) and
+    math.log = math.log10 (used by the exact fallback) both left the family PROVED."""
+    import math
+    import proofs.compile.evaluate as E
+    before = tamper.snapshot()
+    monkeypatch.setitem(E._NP, "sqrt", lambda x: x)
+    monkeypatch.setattr(math, "log", math.log10)
+    found = set(tamper.changed(before))
+    assert {"proofs.compile.evaluate._NP.'sqrt'", "math.log"} <= found, found
+    monkeypatch.undo()
+    assert tamper.changed(before) == []
