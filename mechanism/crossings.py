@@ -108,7 +108,12 @@ class Tokens:
             self.start[at] = np.column_stack(self.nodes(at, np.zeros(len(at))))
 
     def t(self, j, s):
-        return s / (s + self.B[j])
+        """``t = s / (s + B)``, 0 at ``s = 0`` also where ``B`` underflowed to 0 after the
+        scaling (was: 0 / 0, a NaN error estimate and an unclipped payment of -0.5 at bids
+        5e-324, 2**53)."""
+        den = s + self.B[j]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, s / den, 0.0)
 
     def nodes(self, agents: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(A(s), F(s))`` at the pairs ``(agents[k], s[k])`` (s >= 0); a large batch is

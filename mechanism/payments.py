@@ -259,10 +259,11 @@ def compute_payments(rule: R.Rule, P: np.ndarray, b: np.ndarray, payment: str = 
     the reports again); ``reduced``: ``rules.reduce_vocabulary(rule, P)``, when the caller
     has it (:meth:`mechanism.rules.Rule.evaluate_reduced`)."""
     z = _payments(rule, P, b, payment, method, loss, tol, aggregate, pair_tv, reduced)
-    if not np.isfinite(z.values).all():   # a quadrature of bids near 1.7e308 overflows
+    if not np.isfinite(z.values).all() or np.isnan(z.errors).any():   # e.g. overflow
         raise Float64Range(f"{payment} payments at bids {b.tolist()} are {z.values.tolist()} "
-                           "in float64 (an integral over the bid range overflows); the input "
-                           "is declined: bid in smaller units", value=b.tolist())
+                           f"(error bounds {z.errors.tolist()}) in float64 (an integral over "
+                           "the bid range overflows or is undefined); the input is declined: "
+                           "bid in smaller units", value=b.tolist())
     return z
 
 

@@ -227,3 +227,15 @@ def test_a_payment_float64_cannot_compute_is_declined_not_nan():
     P = np.array([[0.8, 0.2], [0.1, 0.9]])
     with pytest.raises(Float64Range, match="1.7e"):
         expected_payments(get_rule("linear"), P, [1.7e308, 1e-6], payment="valuation")
+
+
+@pytest.mark.parametrize("bids", [[5e-324, 1e8], [5e-324, 2.0 ** 53], [1e-300, 1e300],
+                                  [1e-155, 1.7e308]])
+def test_log_linear_payments_against_a_negligible_rival_are_zero(bids):
+    """Was (red team): t = s / (s + B) was 0 / 0 at s = 0 once B underflowed in the scaling,
+    so the error estimate was NaN, the rounding clip did not apply, and agent 1 paid -0.5
+    at bids 5e-324, 2**53 (-5.6e283 at 1e-300, 1e300)."""
+    P = np.array([[0.3, 0.7], [0.0, 1.0]])
+    z = expected_payments(get_rule("log_linear"), P, bids)
+    assert np.all(np.isfinite(z.errors)) and np.all(z.values >= 0), (z.values, z.errors)
+    assert np.all(z.values <= np.asarray(bids))
