@@ -60,8 +60,8 @@ def _others_weight(rule: R.Rule, b: np.ndarray, i: int) -> float:
 
 def race_share(s, B):
     """``f(r) = ln(1 + r) - r / (1 + r)`` at ``r = s / B`` (``s, B > 0``, arrays), so that
-    ``B f(s / B) = int_0^s x`` of the race allocation ``x(t) = t / (t + B)`` minus ``s x(s)``'s
-    complement: theory §6 [fact]. Computed without the two float64 traps of the direct form:
+    ``B f(s / B) = s x(s) - int_0^s x`` for ``x(t) = t / (t + B)``: Myerson's identity of
+    the race payment, and times ``TV`` the linear second price (theory §6 [fact]). Computed without the two float64 traps of the direct form:
     at ``r < 0.01`` the series ``sum_k (-1)^k (k-1)/k r^k``, k = 2..12 (the difference
     cancels, losing ``2e-16 / r`` relatively: it gave -1.6e-318 at bids 1e-310, 1e6), and at
     ``r > 1e15`` or ``s / B = inf`` (bids 1e-300, 1e300) the logs ``ln s - ln B + ln(1 + B/s)
