@@ -312,7 +312,6 @@ def running_weight(n: T.Node, x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         y = np.array(np.broadcast_to(E.numpy_value(n, x), x.shape), dtype=np.float64)
-    with np.errstate(all="ignore"):
         L = np.log(np.abs(y))
     for k in map(tuple, np.argwhere(~np.broadcast_to(log_certified(n, x, value=L), x.shape))):
         try:
