@@ -258,19 +258,6 @@ def log_bounds(n: T.Node, x, params, elementwise):
     return llo, lhi, sign, (lo == 0) & (hi == 0), und
 
 
-def log_certified(n: T.Node, x, params=None, elementwise=True, accuracy=ACCURACY, value=None):
-    """Where :func:`proofs.compile.evaluate.log_weight`'s ``(log |f|, sign f)`` is certified:
-    every comparison decided, the sign decided, and ``log |f|`` within ``accuracy`` (a
-    weight's relative error) or ``f`` exactly 0; ``value``: the code's ``log |f|``, which
-    must lie in its bounds (-inf where f is 0)."""
-    with np.errstate(all="ignore"):
-        lo, hi, sign, zero, undecided = log_bounds(n, x, params, elementwise)
-        ok = ~np.asarray(undecided) & np.asarray(sign) & (zero | (hi - lo <= accuracy))
-        if value is not None:
-            ok = ok & np.where(zero, value == -_INF, (lo <= value) & (value <= hi))
-        return ok
-
-
 def log_entry_bounds(n: T.Node, x, value, elementwise=True):
     """``(lo, hi, ok)`` of a weight tree's ``log |f|`` per entry of ``x``: ``ok`` where every
     comparison is decided, the sign is, and the code's ``value`` lies in the bounds (how wide
@@ -306,14 +293,16 @@ def weights_certified(lo, hi, ok, log_lam=None, accuracy=ACCURACY) -> np.ndarray
 
 def running_weight(n: T.Node, x) -> np.ndarray:
     """A one-variable weight tree at the points ``x`` as a rule runs it (:meth:`proofs.
-    compile.rule.FamilyRule.log_weights`): the float64 code where :func:`log_certified`
-    certifies it, the exact tree's value elsewhere, NaN where that needs exp/log or is
-    undefined (the rule declines there)."""
+    compile.rule.FamilyRule.log_weights`): the float64 code where its log bounds
+    (:func:`log_entry_bounds`) certify it within the accuracy, the exact tree's value
+    elsewhere, NaN where that needs exp/log or is undefined (the rule declines there)."""
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         y = np.array(np.broadcast_to(E.numpy_value(n, x), x.shape), dtype=np.float64)
         L = np.log(np.abs(y))
-    for k in map(tuple, np.argwhere(~np.broadcast_to(log_certified(n, x, value=L), x.shape))):
+        lo, hi, ok = log_entry_bounds(n, x, L)
+        sure = ok & ((lo == hi) | (hi - lo <= ACCURACY))   # lo == hi == -inf: f is 0
+    for k in map(tuple, np.argwhere(~np.broadcast_to(sure, x.shape))):
         try:
             y[k] = float(E.fraction_value(n, [float(x[k])], {}))
         except (Unsupported, ZeroDivisionError, OverflowError):

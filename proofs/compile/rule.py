@@ -136,23 +136,22 @@ class FamilyRule(Rule):
         B = np.asarray(B, dtype=np.float64)
         trees = [self.runtime_tree] if self.kind == "normalized" else \
             self.general_trees(B.shape[-1])
-        L, S, lo, hi, ok = (np.empty(B.shape) for _ in range(5))
+        one_var = self.kind == "normalized"   # one tree of each bid, else a tree per agent
+        L, S, lo, hi = (np.empty(B.shape) for _ in range(4))
+        ok = np.empty(B.shape, dtype=bool)
         for j, t in enumerate(trees):
-            col = slice(None) if self.kind == "normalized" else (Ellipsis, j)
-            Lj, Sj = E.log_weight(t, B, elementwise=self.kind == "normalized")
-            L[col] = np.broadcast_to(Lj, L[col].shape)
-            S[col] = np.broadcast_to(Sj, S[col].shape)
-            bounds = enclosure.log_entry_bounds(t, B, L[col],
-                                                elementwise=self.kind == "normalized")
-            for arr, b in zip((lo, hi, ok), bounds):
-                arr[col] = np.broadcast_to(b, arr[col].shape)
-        ok = ok.astype(bool)
+            col = slice(None) if one_var else (Ellipsis, j)
+            for arr, v in zip((L, S), E.log_weight(t, B, elementwise=one_var)):
+                arr[col] = np.broadcast_to(v, arr[col].shape)
+            for arr, v in zip((lo, hi, ok),
+                              enclosure.log_entry_bounds(t, B, L[col], elementwise=one_var)):
+                arr[col] = np.broadcast_to(v, arr[col].shape)
         rows = enclosure.weights_certified(lo, hi, ok, log_lam)
         with np.errstate(invalid="ignore"):   # -inf - -inf: a zero weight, exact
             redo = ~ok | (~rows[..., None] & ~(hi - lo <= enclosure.ACCURACY))
         for k in map(tuple, np.argwhere(redo)):
-            t = trees[0] if self.kind == "normalized" else trees[k[-1]]
-            bids = [float(B[k])] if self.kind == "normalized" else B[k[:-1]].tolist()
+            t = trees[0] if one_var else trees[k[-1]]
+            bids = [float(B[k])] if one_var else B[k[:-1]].tolist()
             L[k], S[k] = self._exact_log_weight(t, bids, B[k[:-1]])
         return L, S
 

@@ -67,9 +67,6 @@ def raw_float_code(monkeypatch):
     from proofs.compile import enclosure
     monkeypatch.setattr(enclosure, "certified",
                         lambda trees, x, *a, **k: np.ones(np.shape(x)[:-1], dtype=bool))
-    monkeypatch.setattr(enclosure, "log_certified",
-                        lambda n, x, params=None, elementwise=True, **k:
-                        np.ones(np.shape(x) if elementwise else np.shape(x)[:-1], dtype=bool))
     monkeypatch.setattr(enclosure, "log_entry_bounds",   # every weight exactly as computed
                         lambda n, x, value, elementwise=True:
                         (value, value, np.ones(np.shape(value), dtype=bool)))
