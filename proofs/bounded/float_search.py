@@ -59,12 +59,14 @@ def _dists(n, V, rng):
 
 def rows(rule, P, B) -> np.ndarray:
     """``q`` per bid row; a row the code declines or fails on is NaN (never a violation).
-    A sealed compiled rule answers every row in one call (:meth:`GenericRule.rows`: its
-    batch and its ``evaluate`` are the same generated code); any other rule in one batched
-    call, and where that fails (a row declined) its rows one at a time on ``evaluate``."""
+    A sealed compiled rule answers in one call with the rows where its float64 code runs
+    (:meth:`GenericRule.code_rows`); NaN where it runs the exact tree instead, which is the
+    tree z3 proved, rounded once (searching those rows would only recompute the proof, at
+    about 1 ms a row of exact rationals). Any other rule in one batched call, and where
+    that fails (a row declined) its rows one at a time on ``evaluate``."""
     try:
         if sealed(rule) is None:
-            return rule.rows(P, B)
+            return rule.code_rows(P, B)
         return np.asarray(rule.batch(P, B), dtype=np.float64)
     except Exception:  # noqa: BLE001 - one row declined: the rows one at a time
         out = np.full((len(B), P.shape[1]), np.nan)

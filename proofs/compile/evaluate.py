@@ -10,6 +10,7 @@ raises :class:`mechanism.errors.InvalidInput` (a declined input), never a wrong 
 
 from __future__ import annotations
 
+import operator
 from fractions import Fraction
 
 import numpy as np
@@ -299,11 +300,11 @@ def _fr(n, r, bids, params):
         return r(n.args[0]) ** int(k)
     if op in ("exp", "log", "sqrt"):
         raise Unsupported(f"{op} is not rational; use the sympy backend")
-    f = {"neg": lambda a: -a, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
-         "mul": lambda a, b: a * b, "div": lambda a, b: a / b, "min": min, "max": max}[op]
-    return f(*(r(a) for a in n.args))
+    return _RATIONAL[op](*[r(a) for a in n.args])
 
 
+_RATIONAL = {"neg": operator.neg, "add": operator.add, "sub": operator.sub,
+             "mul": operator.mul, "div": operator.truediv, "min": min, "max": max}
 _fraction_run = _memo(_fr)
 
 

@@ -166,12 +166,27 @@ class GenericRule(Rule):
             out[ok] = self._batch(Ps, B[ok], ref, self.weight, failed=np.nan)
         return out
 
-    def _batch(self, P, B, ref, lam, failed=None):
+    def code_rows(self, P, B) -> np.ndarray:
+        """``q`` per row of ``B`` where the generated float64 code itself answers (its
+        output certified and a distribution), NaN on every other row: those :meth:`rows`
+        answers by the exact tree (:meth:`_defect`) or declines. The float64 search after a
+        proof (:mod:`proofs.bounded.float_search`) reads these: on the other rows what runs
+        is the tree z3 proved, rounded once."""
+        B = np.asarray(B, dtype=np.float64)
+        out = np.full((len(B), P.shape[1]), np.nan)
+        ok = np.asarray(has_weight(B, self.reference, self.weight), dtype=bool).reshape(-1)
+        if ok.any():
+            Ps, ref = self.smoothed(P)
+            out[ok] = self._batch(Ps, B[ok], ref, self.weight, failed=np.nan, exact=False)
+        return out
+
+    def _batch(self, P, B, ref, lam, failed=None, exact=True):
         """The generated code on every row of ``B``; a row whose output is not a
         distribution, or where the code is not certified to give the exact tree's value
         (:func:`proofs.compile.enclosure.certified`: a comparison too close to call in
         float64, a value computed with a large error), goes to :meth:`_defect` (which
-        raises where it declines; with ``failed`` given, that row is ``failed`` instead)."""
+        raises where it declines; with ``failed`` given, that row is ``failed`` instead;
+        with ``exact`` False it is ``failed`` without going to :meth:`_defect`)."""
         B = np.asarray(B, dtype=np.float64)
         n, V = P.shape
         trees, leaves, Q = self._float_code(P, B, ref, lam)
@@ -185,6 +200,9 @@ class GenericRule(Rule):
             rows, flat = B.reshape(-1, n), Q.reshape(-1, V).copy()
             sure = sure.reshape(-1)
             for k in np.flatnonzero(~ok.reshape(-1)):
+                if not exact:
+                    flat[k] = failed
+                    continue
                 try:
                     flat[k] = self._defect(P, rows[k], ref, lam, flat[k], bool(sure[k]))
                 except Exception:  # noqa: BLE001 - declined or failed there: that row only
@@ -281,7 +299,7 @@ def compiled(fn, *, name=None, reference=None, weight=0.0, epsilon=0.0,
 #: Every method the evaluation can reach (mechanism.Rule's own included: ``evaluate`` goes
 #: on through ``evaluate_weighted``); one replaced breaks the seal.
 SEALED_METHODS = ("evaluate", "evaluate_weighted", "_on_every_token", "_on_support", "batch",
-                  "rows", "_batch", "_numpy", "_generic", "trees", "smoothed", "total_weight",
+                  "rows", "code_rows", "_batch", "_numpy", "_generic", "trees", "smoothed", "total_weight",
                   "__call__", "exact", "generic_numpy", "with_reference")
 _ORIGINAL = originals(GenericRule, SEALED_METHODS)
 

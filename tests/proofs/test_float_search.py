@@ -63,3 +63,28 @@ def test_a_proof_whose_float_search_is_cut_is_unknown_not_proved(monkeypatch):
     res = prove_rule_property(_rule("dropping_linear"), "monotone", "box", max_agents=2,
                               max_tokens=2, timeout_s=60)
     assert res.verdict is Verdict.UNKNOWN and "float64 search" in res.detail
+
+
+def test_the_search_reads_the_float64_code_and_never_recomputes_the_tree(monkeypatch):
+    """With the enclosure on, the cancellation's rows at large bids are answered by the
+    exact tree (the code is not certified there). The search reads only the rows where
+    the float64 code answers (:meth:`GenericRule.code_rows`, NaN elsewhere), so it never
+    evaluates the tree in exact rationals: that recomputed the proof at about 1 ms a row
+    and spent the proof's budget (an UNKNOWN "budget ran out" for a rule z3 proved).
+    Planted bug seen failing: ``rows`` reading ``rule.batch`` (the old code)."""
+    from proofs.compile import evaluate as E
+    rule = _rule("cancellation")
+    P, B = np.array([[0.6, 0.4], [0.3, 0.7]]), np.array([[1.0, 2.0], [1e12, 2.0]])
+    Q = rule.code_rows(P, B)
+    assert np.isfinite(Q[0]).all() and np.isnan(Q[1]).all(), Q
+    assert np.allclose(Q[0], rule.rows(P, B)[0], rtol=0, atol=0)
+    assert np.isfinite(rule.rows(P, B)[1]).all()   # what runs there: the exact tree
+
+    calls, exact = [], E.fraction_value
+
+    def counted(*a, **k):   # the exact backend (patching a method would break the seal)
+        calls.append(a)
+        return exact(*a, **k)
+    monkeypatch.setattr(E, "fraction_value", counted)
+    assert float_search.refute(rule, "monotone", "box", PAIRS, [], Budget(600)) is None
+    assert not calls, f"the search made {len(calls)} exact evaluations"
