@@ -126,13 +126,14 @@ class FamilyRule(Rule):
         return self._general_trees[n]
 
     # -- numpy: the generated float64 code ------------------------------------------
-    def log_weights(self, B, log_lam=None):
+    def log_weights(self, B, log_lam=None, exact=True):
         """``(L, S)`` of the agents' weights for bid rows ``B`` (..., n): the generated
         code, and the exact tree where that code is not certified to give the tree's
         normalized weights (:func:`proofs.compile.enclosure.weights_certified`, with the
         reference's ``log_lam`` when it has one) -- in such a row, each weight whose log
         bounds are wider than the accuracy; Float64Range where the exact tree needs exp/log
-        there."""
+        there. With ``exact`` False those weights are NaN instead (the float64 search
+        after a proof reads only the weights the code itself gives)."""
         B = np.asarray(B, dtype=np.float64)
         trees = [self.runtime_tree] if self.kind == "normalized" else \
             self.general_trees(B.shape[-1])
@@ -149,6 +150,9 @@ class FamilyRule(Rule):
         rows = enclosure.weights_certified(lo, hi, ok, log_lam)
         with np.errstate(invalid="ignore"):   # -inf - -inf: a zero weight, exact
             redo = ~ok | (~rows[..., None] & ~(hi - lo <= enclosure.ACCURACY))
+        if not exact:
+            L[redo] = S[redo] = np.nan
+            return L, S
         for k in map(tuple, np.argwhere(redo)):
             t = trees[0] if one_var else trees[k[-1]]
             bids = [float(B[k])] if one_var else B[k[:-1]].tolist()

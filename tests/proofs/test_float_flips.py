@@ -124,3 +124,25 @@ def test_general_weights_the_float_search_leaves_proved_alone():
         assert _prove_general(ok, prop).verdict is Verdict.PROVED
     # CA holds in float64 too (agent 0's outcomes form a chain): still PROVED, exact reals
     assert _prove_general(FC.gen_window(), "consistent").verdict is Verdict.PROVED
+
+
+def test_general_weights_search_reads_the_code_and_never_recomputes_the_tree(monkeypatch):
+    """With the enclosure on, gen_window's weights near its window and gen_big's past
+    2**53 are the exact tree's (the code is not certified there). The float64 search after
+    the proof reads only the weights the code gives (``log_weights(exact=False)``): it
+    makes no exact evaluation, where it made about 136,000 (20 s of a 20 s budget for
+    gen_window). Planted bug seen failing: ``_defined`` reading ``log_weights(B)``."""
+    rule = FC.gen_big()
+    B = np.array([[2.0 ** 53, 1.0], [1.0, 1.0]])
+    L, _ = rule.log_weights(B, exact=False)
+    assert np.isnan(L[0]).any() and np.isfinite(L[1]).all(), L
+    assert np.isfinite(rule.log_weights(B)[0]).all()   # what runs: the exact tree there
+    calls, exact = [], E.fraction_value
+
+    def counted(*a, **k):   # the exact backend (patching a method would break the seal)
+        calls.append(a)
+        return exact(*a, **k)
+    monkeypatch.setattr(E, "fraction_value", counted)
+    for rule in (FC.gen_window(), FC.gen_big()):
+        assert _prove_general(rule).verdict is Verdict.PROVED
+        assert not calls, f"{rule.name}: the search made {len(calls)} exact evaluations"
