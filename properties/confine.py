@@ -16,6 +16,10 @@ lifted by the code it holds. Refused with ``EPERM`` (the code sees ``PermissionE
   start (``clone3`` answers ``ENOSYS``, and the C library falls back to ``clone``);
 * touching other processes: signals other than to itself, ``ptrace``, reading or writing
   another process's memory, taking its descriptors (``pidfd_getfd``), new namespaces;
+  resource limits of another process (``prlimit64`` with a pid not its own: a lowered CPU
+  limit on the auditor killed it with SIGXCPU, exit 152 and no report), priorities,
+  schedulers, CPU affinities and I/O priorities (``setpriority``, ``sched_set*``,
+  ``ioprio_set``), moving another process's pages, ``pidfd_open``, ``kcmp``;
 * ``io_uring`` (whose operations would not pass through this filter), new sockets,
   ``open_by_handle_at``.
 
@@ -67,11 +71,16 @@ _REFUSED = {
     "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "sethostname": 170,
     "setdomainname": 171, "iopl": 172, "ioperm": 173, "bpf": 321, "perf_event_open": 298,
     "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249,
+    "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
+    "sched_setaffinity": 203, "sched_setattr": 314, "ioprio_set": 251,
+    "migrate_pages": 256, "move_pages": 279, "process_madvise": 440,
+    "process_mrelease": 448, "kcmp": 312, "pidfd_open": 434,
 }
 #: answered ENOSYS: the caller falls back to a call this filter inspects
 _NOSYS = {"clone3": 435, "openat2": 437}
 _OPEN, _OPENAT, _CLONE = 2, 257, 56
 _KILL_SYSCALLS = {"kill": 62, "tkill": 200, "tgkill": 234}   # allowed to this process only
+_PRLIMIT64 = 302   # allowed on pid 0 (the caller: setrlimit) and on this process only
 
 
 def _insn(code, jt, jf, k) -> bytes:
@@ -106,6 +115,10 @@ def program(pid: int) -> bytes:
     out += arg_test(_CLONE, 0, _JSET_K, _CLONE_THREAD, _ALLOW, eperm)
     for number in _KILL_SYSCALLS.values():        # kill(pid), tkill(tid), tgkill(pid, ...)
         out += arg_test(number, 0, _JEQ_K, pid, _ALLOW, eperm)
+    # prlimit64(pid, ...): if nr matches, load pid; allow 0 or this pid, else EPERM
+    out += [_insn(_JEQ_K, 0, 5, _PRLIMIT64), _insn(_LD_W_ABS, 0, 0, arg(0)),
+            _insn(_JEQ_K, 2, 0, 0), _insn(_JEQ_K, 1, 0, pid),
+            _insn(_RET_K, 0, 0, eperm), _insn(_RET_K, 0, 0, _ALLOW)]
     out.append(_insn(_RET_K, 0, 0, _ALLOW))
     return b"".join(out)
 

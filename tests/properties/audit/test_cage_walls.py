@@ -48,7 +48,7 @@ def _write(tmp_path, name: str, prelude: str) -> Path:
 @needs_filter
 def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_path):
     probe = textwrap.dedent(f'''
-        import os, sys, threading
+        import os, resource, sys, threading
         from properties.confine import confine
         assert confine() is None
         import numpy as np
@@ -64,12 +64,20 @@ def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_p
                 ("unlink", lambda: os.unlink({str(tmp_path / "existing.txt")!r})),
                 ("fork", os.fork), ("exec", lambda: os.execv("/bin/true", ["true"])),
                 ("signal the parent", lambda: os.kill(os.getppid(), 0)),
-                ("socket", lambda: __import__("socket").socket())]:
+                ("socket", lambda: __import__("socket").socket()),
+                ("the parent's limits", lambda: resource.prlimit(
+                    os.getppid(), resource.RLIMIT_CPU, (1, 2))),
+                ("the parent's priority", lambda: os.setpriority(
+                    os.PRIO_PROCESS, os.getppid(), 19)),
+                ("the parent's CPUs", lambda: os.sched_setaffinity(os.getppid(), {{0}}))]:
             try:
                 act()
             except PermissionError:
                 refused.append(name)
         os.kill(os.getpid(), 0)            # itself: allowed
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))          # its own limits
+        resource.prlimit(os.getpid(), resource.RLIMIT_NOFILE, (soft, hard))
         print(open({str(tmp_path / "existing.txt")!r}).read() + "|" + ",".join(refused))
     ''')
     (tmp_path / "existing.txt").write_text("kept")
@@ -77,7 +85,8 @@ def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_p
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ("kept|create,append,parent's stdout,symlink,rename,unlink,"
-                                  "fork,exec,signal the parent,socket"), out.stdout
+                                  "fork,exec,signal the parent,socket,the parent's limits,"
+                                  "the parent's priority,the parent's CPUs"), out.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.txt"]
 
 
