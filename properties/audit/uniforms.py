@@ -100,8 +100,12 @@ def _lcg(state: list, inc: list) -> list[np.ndarray]:
 def many_step_uniforms(seed: int, steps: np.ndarray, count: int) -> np.ndarray | None:
     """``(len(steps), count)``: row k is ``step_uniforms(seed, steps[k], count - 5)``;
     None when the entropy takes more than POOL words (a seed beyond 2^96) or a step is
-    beyond 2^32 (then call ``step_uniforms``)."""
-    steps = np.asarray(steps, dtype=np.int64)
+    beyond 2^32 (then call ``step_uniforms``; a recorded step of 2^63 or more is a valid
+    JSON integer that no int64 holds)."""
+    try:
+        steps = np.asarray(steps, dtype=np.int64)
+    except OverflowError:
+        return None
     seed_words = _words(int(seed))
     if steps.size == 0 or len(seed_words) + 1 > POOL or steps.min() < 0 or steps.max() >> 32:
         return None

@@ -306,6 +306,25 @@ def test_many_step_uniforms_equals_step_uniforms():
             np.testing.assert_array_equal(many_step_uniforms(seed, steps, n + 5), want)
     assert many_step_uniforms(2 ** 96, [1], 6) is None      # too many entropy words
     assert many_step_uniforms(1, [2 ** 32], 6) is None      # a step of two words
+    assert many_step_uniforms(1, [2 ** 63, 2 ** 63 + 1], 6) is None   # no int64 holds it
+
+
+def test_steps_beyond_int64_are_a_divergence_not_an_internal_error(tmp_path, capsys):
+    """Steps 2**63, 2**63 + 1, 2**63 + 2 (valid JSON integers, the chain recomputed) follow
+    one another, so they reached the vectorized filter, whose int64 conversion overflowed:
+    exit 3 (an internal error) where the serial audit says DIVERGED (found by the red
+    team; fails without the OverflowError guard in many_step_uniforms)."""
+    from tests.helpers.recording import run_cli, tamper
+    run = tmp_path / "run"
+    record(run, steps=3)
+
+    def edit(recs):
+        for k, r in enumerate(recs[1:-1]):
+            r["step"] = 2 ** 63 + k
+    tamper(run, edit, rechain=True)
+    for extra in ([], ["--serial"]):
+        rc, out = run_cli(capsys, "audit", run, *extra)
+        assert rc == 1 and "DIVERGED" in out and "steps must be numbered" in out, out
 
 
 @pytest.mark.parametrize("forge", ["payment", "token", "value"])
