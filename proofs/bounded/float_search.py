@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from proofs.bounded.counterexamples import numpy_violation
+from proofs.bounded.counterexamples import numpy_violation, smoothed_report
 from proofs.compile import evaluate as E
 from proofs.compile import flips
 from proofs.compile.generic_rule import GenericRule, leaf_values, sealed
@@ -106,7 +106,7 @@ def _violation(rule, P, i, base, bids, prop):
     B = np.repeat(base[None, :], len(bids), axis=0)
     B[:, i] = bids
     Q = rows(rule, P, B)
-    bad = _out_of_box(P[i], Q, Q)
+    bad = _out_of_box(smoothed_report(rule, P, i), Q, Q)
     if prop == "consistent":
         bad = bad & bad.T
     bad &= bids[:, None] < bids[None, :]

@@ -28,8 +28,38 @@ def row_tolerance(V: int) -> Fraction:
     return Fraction(EXACT_TOL) + Fraction(V, 2 ** 52)
 
 
-def _smooth(z3, row, eps, V):
-    return row if not eps else [x * (1 - eps) + eps / V for x in row]
+#: a bound on float64 smoothing's rounding: ``fl(fl(p * a) + c)`` is within
+#: ``(2u + u^2) (p a + c)`` plus two subnormal half-ulps of ``p a + c`` (u = 2^-53)
+SMOOTH_ULPS, SMOOTH_TINY = Fraction(3, 2 ** 53), Fraction(1, 2 ** 1073)
+
+
+def smoothing_constants(epsilon: float, V: int) -> tuple[Fraction, Fraction]:
+    """``(a, c)``: the float64 values the code that runs smooths with,
+    ``p * (1 - eps) + eps / V`` (:func:`mechanism.smoothing.smooth`), as exact rationals."""
+    e = float(epsilon)
+    return Fraction(1.0 - e), Fraction(e / V)
+
+
+def _smoothed_row(z3, row, epsilon, V, rounding: dict):
+    """The smoothed row as the code that runs computes it in float64 (theory §2): each
+    entry ``d = a p + c + r``, its rounding ``r`` a fresh variable with ``|r| <= SMOOTH_ULPS
+    (a p + c) + SMOOTH_TINY`` and ``d >= c`` (rounding is monotone and ``c`` is a float).
+    Smoothing in exact reals instead proved a rule that branches on ``V p[0] < eps``:
+    float64 smooths p[0] = 0 at V = 3, eps = 0.3 to 0.09999999999999999 < eps / 3 (found by
+    the red team). ``rounding`` gets each variable's constraints, added to a query only
+    when it mentions that variable (the per-token projection stays)."""
+    a, c = smoothing_constants(epsilon, V)
+    out = []
+    for x in row:
+        if not isinstance(x, z3.ExprRef):   # a bound reference: the float64 value itself
+            out.append(Fraction(float(x) * float(a) + float(c)))
+            continue
+        r = z3.Real(f"rounding_{x}")
+        d, exact = x * a + c + r, x * a + c
+        rounding[r.get_id()] = [d >= c, r <= SMOOTH_ULPS * exact + SMOOTH_TINY,
+                                -r <= SMOOTH_ULPS * exact + SMOOTH_TINY]
+        out.append(d)
+    return out
 
 
 class Instance:
@@ -59,12 +89,13 @@ class Instance:
         W = z3.Sum(*bf) + (lam if lam is not None else
                            (lam_value if rule.reference is not None else 0))
         cons.append(W > 0)
-        eps = Fraction(float(rule.epsilon))
-        dists = [_smooth(z3, p, eps, V) for p in self.P]
+        self.rounding: dict = {}   # a smoothed entry's rounding variable -> its bounds
+        smooth = (lambda row: row) if not rule.epsilon else \
+            (lambda row: _smoothed_row(z3, row, rule.epsilon, V, self.rounding))
+        dists = [smooth(p) for p in self.P]
         self.p_i = dists[i]
         trees = rule.trees(n, V, ref is not None)   # DeclarationError: the rule's own line
-        leaves = leaf_values(dists, None if ref is None else _smooth(z3, ref, eps, V),
-                             lam_value)
+        leaves = leaf_values(dists, None if ref is None else smooth(ref), lam_value)
         for prof, out in ((bf, "q_from"), (bt, "q_to")):
             terms, defined = {}, {}
             setattr(self, out, [z3_term(t, prof, leaves, terms) for t in trees])
@@ -88,7 +119,7 @@ class Instance:
         self.mentioned = self._constraint_vars | _variables(z3, extra, self._variable_memo)
         tol = row_tolerance(self.V)
         lo, hi = (z3.RealVal(f"{q.numerator}/{q.denominator}") for q in (1 - tol, 1 + tol))
-        out = []
+        out = [c for k in self.mentioned & self.rounding.keys() for c in self.rounding[k]]
         for p in self.simplices:
             seen = [x for x in p if x.get_id() in self.mentioned]
             out += [x >= 0 for x in seen]

@@ -182,7 +182,9 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
         assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
                            f"lambda = {rule.weight}")
     if rule.epsilon:
-        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon} (exactly)")
+        assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon} as float64 "
+                           "computes it (each smoothed probability within 3 ulps of "
+                           "(1 - eps) p + eps / V)")
     return Scope(max_agents=max_agents, max_tokens=max_tokens,
                  bids="real bids >= 0 (bid 0 included: is_positive is a case split)",
                  arithmetic="exact reals", assumptions=tuple(assumptions))
