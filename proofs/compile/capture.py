@@ -20,6 +20,7 @@ constant computed at import, the number of agents) is decided once, at capture; 
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import sys
@@ -345,4 +346,9 @@ def shallow(tree: T.Node) -> T.Node:
 def param_value(name, v):
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise DeclarationError(f"parameter {name} = {v!r} is not a real number")
-    return Fraction(v) if isinstance(v, (int, Fraction)) else Fraction(float(v))
+    if isinstance(v, (int, Fraction)):
+        return Fraction(v)
+    if not math.isfinite(float(v)):
+        raise DeclarationError(f"parameter {name} = {v!r} is not a finite real number; "
+                               "give it a finite value")
+    return Fraction(float(v))

@@ -180,3 +180,12 @@ def test_a_winner_take_all_bug_planted_in_the_library_is_not_proved(monkeypatch)
     monkeypatch.setattr(R, "winner_take_all", wta_last)
     res = prove_rule_property("winner_take_all", "monotone", "box")
     assert res.verdict is not Verdict.PROVED and "differ" in res.detail, res.detail
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1j, True])
+def test_a_parameter_that_is_no_finite_real_is_a_declaration_error(value):
+    """NaN and inf reached Fraction() and raised its ValueError / OverflowError from inside
+    the fractions module (found by the red team); now the parameter is named."""
+    from proofs.unbounded.families import normalized
+    with pytest.raises(DeclarationError, match=r"parameter k = .* (finite )?real number"):
+        normalized(lambda b, fn, k: b * k, params={"k": value})
