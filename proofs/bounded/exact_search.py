@@ -60,9 +60,13 @@ def rational_str(x):
     return Fraction(float(x))
 
 
-def _exact_violation(cex, qf, qt, prop) -> bool:
-    """Box violation (and, for CA, the reverse one too) with a margin, in 60 digits."""
+def _exact_violation(cex, qf, qt, prop, epsilon=0) -> bool:
+    """Box violation (and, for CA, the reverse one too) with a margin, in 60 digits, for
+    the agent's report smoothed by ``epsilon`` as :func:`_exact` smooths the rule's."""
     p = cex["dists"][cex["agent"]]
+    if epsilon:
+        e = Fraction(float(epsilon))
+        p = [Fraction(x) * (1 - e) + e / len(p) for x in p]
     m = float(MARGIN)
 
     def out(a, b):  # b leaves the box between a and p on some token
@@ -87,7 +91,8 @@ def search(subj, prop, order, pairs, budget, scope_text) -> ProofResult:
             if seen is None:
                 continue
             exact = _exact(subj.tree, cex) if order == "box" else None
-            if exact is not None and not _exact_violation(cex, *exact, prop):
+            if exact is not None and not _exact_violation(
+                    cex, *exact, prop, bound_rule(subj.tree, cex).epsilon):
                 continue
             out = _plain(cex, seen, prop, order, exact)
             how = ("re-evaluated exactly by sympy (60 digits)" if exact is not None

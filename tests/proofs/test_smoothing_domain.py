@@ -69,3 +69,17 @@ def test_the_bound_reference_is_smoothed_as_float64_smooths_it():
     res = prove_rule_property(rule, "monotone", "box", max_agents=2, max_tokens=2,
                               timeout_s=60)
     assert res.verdict is Verdict.PROVED, (res.detail, res.counterexample)
+
+
+def test_the_exact_search_judges_against_the_smoothed_report():
+    """The exact re-evaluation of a search hit (proofs/bounded/exact_search.py) takes the
+    box for the smoothed report too: q moving from 0.9 to 0.8 on token 0 stays between q
+    and the smoothed [0.75, 0.25] (eps = 0.5), though not between q and the raw [1, 0].
+    Planted bug seen failing: the raw report (the old code)."""
+    from fractions import Fraction as F
+
+    from proofs.bounded.exact_search import _exact_violation
+    cex = {"dists": [[F(1), F(0)], [F(1, 2), F(1, 2)]], "agent": 0}
+    qf, qt = [F(9, 10), F(1, 10)], [F(8, 10), F(2, 10)]
+    assert _exact_violation(cex, qf, qt, "monotone")
+    assert not _exact_violation(cex, qf, qt, "monotone", 0.5)
