@@ -327,8 +327,9 @@ def find_jumps(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
     agents' bids). A scan step is *not linear* when one of its quarter points misses the
     chord by more than :data:`LINEAR_SHARE` of the step's rise; such a step is cut in
     quarters, each searched again, down to ``width``: a jump stays not linear at every
-    scale, while a smooth function looks linear after a few cuts (cost: three evaluations
-    per level, about ``log4(1/width) = 20`` levels per jump). Two or three equal jumps in
+    scale, while a smooth function looks linear after a few cuts (cost: three points per
+    open step and level, about ``log4(1/width) = 20`` levels per jump; the open steps of
+    one level are evaluated in one call of ``f``). Two or three equal jumps in
     one step cannot all sit where the quarter points see a straight line (they would need
     to miss the chord by less than a tenth of the rise at every quarter), which a single
     midpoint test allowed: two equal jumps around the midpoint."""
@@ -340,23 +341,25 @@ def find_jumps(f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *,
     noise = 1e-12 * max(1.0, float(np.max(np.abs(ys))))  # roundoff floor (x is O(1))
     min_w = width * (b - a)
     out = []
-    stack = [(float(xs[k]), float(xs[k + 1]), float(ys[k]), float(ys[k + 1]))
+    level = [(float(xs[k]), float(xs[k + 1]), float(ys[k]), float(ys[k + 1]))
              for k in range(len(xs) - 1) if abs(ys[k + 1] - ys[k]) > noise]
-    while stack:
-        lo, hi, ylo, yhi = stack.pop()
-        if hi - lo <= min_w:
-            out.append((lo, hi, ylo, yhi))
-            continue
-        xm = lo + (hi - lo) * np.array([0.25, 0.5, 0.75])
-        ym = np.asarray(f(xm), dtype=np.float64)
-        chord = ylo + (yhi - ylo) * np.array([0.25, 0.5, 0.75])
-        if np.max(np.abs(ym - chord)) <= LINEAR_SHARE * abs(yhi - ylo):
-            continue  # linear at this scale: no jump here
-        xs4 = [lo, *xm.tolist(), hi]
-        ys4 = [ylo, *ym.tolist(), yhi]
-        for k in range(4):
-            if abs(ys4[k + 1] - ys4[k]) > noise:
-                stack.append((xs4[k], xs4[k + 1], ys4[k], ys4[k + 1]))
+    quarters = np.array([0.25, 0.5, 0.75])
+    while level:   # every open step of one scale in one call of f
+        out += [iv for iv in level if iv[1] - iv[0] <= min_w]
+        work = np.array([iv for iv in level if iv[1] - iv[0] > min_w]).reshape(-1, 4)
+        if not len(work):
+            break
+        lo, hi, ylo, yhi = work.T
+        xm = lo[:, None] + (hi - lo)[:, None] * quarters
+        ym = np.asarray(f(xm.reshape(-1)), dtype=np.float64).reshape(xm.shape)
+        chord = ylo[:, None] + (yhi - ylo)[:, None] * quarters
+        cut = np.max(np.abs(ym - chord), axis=1) > LINEAR_SHARE * np.abs(yhi - ylo)
+        level = []   # the steps not linear at this scale, cut in quarters
+        for q in np.flatnonzero(cut):
+            xs4 = [float(lo[q]), *xm[q].tolist(), float(hi[q])]
+            ys4 = [float(ylo[q]), *ym[q].tolist(), float(yhi[q])]
+            level += [(xs4[k], xs4[k + 1], ys4[k], ys4[k + 1]) for k in range(4)
+                      if abs(ys4[k + 1] - ys4[k]) > noise]
     return sorted(out)
 
 
