@@ -20,9 +20,22 @@ def smooth(p, epsilon, V: int | None = None):
     return p * (1 - epsilon) + epsilon / V
 
 
+#: the least ``eps / V`` float64 smoothing may add: below it (subnormal or 0) a report's
+#: zero stays 0 or loses its precision, and a zero vetoes in log-linear pooling
+MIN_SHARE = float(np.finfo(np.float64).tiny)
+
+
 def smooth_reports(P, reference, epsilon):
-    """``(P, reference)`` as a smoothing rule sees them (``reference`` may be None)."""
+    """``(P, reference)`` as a smoothing rule sees them (``reference`` may be None).
+    InvalidInput where ``eps / V`` is below :data:`MIN_SHARE` in float64: with
+    ``eps = 5e-324`` it rounds to 0, the smoothed rows keep their zeros (every entry is
+    positive in exact reals), and log-linear pooling was not monotone on them."""
     if not epsilon:
         return P, reference
     V = np.shape(P)[-1]
+    if isinstance(epsilon, (int, float, np.floating)) and epsilon / V < MIN_SHARE:
+        from .errors import InvalidInput
+        raise InvalidInput(f"epsilon = {epsilon!r} is too small to smooth {V} tokens in "
+                           f"float64 (eps / V = {epsilon / V!r} is below {MIN_SHARE}); use "
+                           f"epsilon = 0 or at least {MIN_SHARE * V!r}", value=epsilon)
     return smooth(P, epsilon, V), None if reference is None else smooth(reference, epsilon, V)

@@ -224,3 +224,19 @@ def test_a_backend_generic_function_is_wrapped_as_its_generic_definition():
     linear = TokenAuction("linear").step(P, b, step_uniforms(0, 0, 2))
     assert rec.token == same.token and np.array_equal(rec.payments, same.payments)
     assert np.allclose(rec.payments, linear.payments, rtol=1e-6, atol=1e-9)
+
+
+
+def test_a_smoothing_too_small_for_float64_is_declined():
+    """eps = 5e-324 passes [0, 1), but eps / V rounds to 0 in float64: the smoothed rows
+    kept their zeros (every entry positive in exact reals), and a zero vetoes in log-linear
+    pooling (found by the red team: tests/proofs/test_unbounded_families.py shows the
+    family it made non-monotone)."""
+    from mechanism.smoothing import MIN_SHARE, smooth_reports
+    P = np.array([[0.5, 0.5], [0.0, 1.0]])
+    with pytest.raises(InvalidInput, match="epsilon = 5e-324 is too small to smooth 2 tokens"):
+        smooth_reports(P, None, 5e-324)
+    with pytest.raises(InvalidInput, match="too small"):
+        smooth_reports(P, None, MIN_SHARE)            # eps / 2 is subnormal
+    Ps, _ = smooth_reports(P, None, 2 * MIN_SHARE)
+    assert (Ps > 0).all()

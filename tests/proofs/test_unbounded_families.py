@@ -189,3 +189,20 @@ def test_a_parameter_that_is_no_finite_real_is_a_declaration_error(value):
     from proofs.unbounded.families import normalized
     with pytest.raises(DeclarationError, match=r"parameter k = .* (finite )?real number"):
         normalized(lambda b, fn, k: b * k, params={"k": value})
+
+
+def test_a_smoothing_too_small_for_float64_is_declined_not_run_non_monotone():
+    """eps = 5e-324: eps / V rounds to 0 in float64, so agent 1's zero stayed a veto at
+    bid 1e-323 and vanished when its weight underflowed beside a bid of 10 (q[0] from 0
+    to 0.65, outside the box [0, 0.5]) while the family was PROVED monotone for every n.
+    The code now declines such a smoothing (mechanism.smoothing.MIN_SHARE)."""
+    from mechanism import InvalidInput
+    from proofs.unbounded.families import normalized
+    rule = normalized(lambda b, fn: b, pooling="log_linear", reference=[0.999, 0.001],
+                      weight=1.0, epsilon=5e-324)
+    P = np.array([[0.5, 0.5], [0.0, 1.0]])
+    for bids in ([0.0, 1e-323], [10.0, 1e-323]):
+        with pytest.raises(InvalidInput, match="too small to smooth 2 tokens"):
+            rule(P, bids)
+    ok = normalized(lambda b, fn: b, pooling="log_linear", epsilon=1e-300)
+    assert np.isfinite(ok(P, [1.0, 1.0])).all()
