@@ -79,8 +79,10 @@ class Transcript:
 
 
 def step_uniforms(seed: int, step: int, n: int) -> np.ndarray:
-    """The uniforms of step ``step``: a pure function of ``(seed, step)``."""
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(step)])))
+    """The uniforms of step ``step``: a pure function of ``(seed, step)``; ``seed``, ``step``
+    and ``n`` are integers ``>= 0`` (InvalidInput otherwise: seed 1.5 was truncated to 1)."""
+    seed, step, n = as_count("seed", seed), as_count("step", step), as_count("n", n)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, step])))
     return rng.random(n + EXTRA_UNIFORMS)
 
 
@@ -194,6 +196,9 @@ class TokenAuction:
                 P = as_distributions(rep.dists)
                 b = as_bids(bids(k, list(tokens)) if callable(bids) else bids, P.shape[0])
                 n, V = P.shape
+                if header is not None:
+                    _same_run(header, k, n, V, rep.reference is not None
+                              or self.rule.reference is not None)
                 if header is None:
                     as_tokens("prefix", prefix, V), as_tokens("stop_tokens", stop_tokens, V)
                     header = {**self.header(), "seed": int(seed), "n": n, "V": V,
@@ -230,6 +235,19 @@ class TokenAuction:
                 writer.close()
         return Transcript(header or {**self.header(), "seed": int(seed), "n": 0, "V": 0},
                           steps, reports, generated, stopped, totals)
+
+
+def _same_run(header, k, n, V, has_reference) -> None:
+    """A run keeps its agents, its vocabulary and its reference: the header recorded at
+    step 0 describes every step (a vocabulary grown mid-run wrote tokens its header did
+    not allow, and the run's own audit refused the transcript)."""
+    was = (header["n"], header["V"], header["has_reference"])
+    if (n, V, has_reference) != was:
+        raise InvalidInput(f"step {k}: the provider gave {n} agents over {V} tokens"
+                           f"{' with' if has_reference else ' without'} a reference, but the "
+                           f"run began with {was[0]} agents over {was[1]} tokens"
+                           f"{' with' if was[2] else ' without'} one; a run keeps one set of "
+                           "agents, one vocabulary and its reference", value=(n, V))
 
 
 def _as_reports(out) -> Reports:

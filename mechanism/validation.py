@@ -62,7 +62,11 @@ def as_distributions(dists) -> np.ndarray:
     if isinstance(dists, np.ndarray):
         arr = dists
     else:
-        rows = list(dists) if not isinstance(dists, (str, bytes)) else None
+        try:
+            rows = list(dists) if not isinstance(dists, (str, bytes)) else None
+        except TypeError:   # None, a number: not a sequence of rows
+            raise InvalidInput(f"distributions must be an (n, V) array, one row per agent; "
+                               f"got {type(dists).__name__} {dists!r}", value=dists) from None
         if not rows:
             raise InvalidInput("no distributions given; pass an (n, V) array, one row per agent",
                                value=dists)

@@ -109,3 +109,35 @@ def test_keep_steps_false_still_totals():
                                    keep_reports=False)
     assert b.steps == [] and b.reports == [] and b.tokens == a.tokens
     np.testing.assert_allclose(b.total_payments, a.total_payments)
+
+
+def test_a_provider_that_changes_the_run_mid_way_is_refused(tmp_path):
+    """The header written at step 0 describes every step: a vocabulary grown at step 1
+    recorded token 2 under V = 2, and the run's own audit refused the transcript (found by
+    the red team); agents added or a reference appearing are refused the same way."""
+    P2 = [[0.7, 0.3], [0.2, 0.8]]
+    changes = {"vocabulary": [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]],
+               "agents": P2 + [[0.5, 0.5]],
+               "reference": (P2, [0.5, 0.5])}
+    for what, later in changes.items():
+        provider = (lambda later: lambda prefix: P2 if not prefix else later)(later)
+        bids = lambda k, prefix: [1.0] * (2 if not prefix else 3)   # noqa: E731
+        with pytest.raises(InvalidInput, match="step 1: the provider gave .* a run keeps"):
+            TokenAuction("linear", reference_weight=None).run(
+                provider, bids if what == "agents" else [1.0, 1.0], seed=0, max_tokens=3,
+                record_to=tmp_path / what)
+
+
+def test_a_provider_returning_none_is_a_clear_error():
+    with pytest.raises(InvalidInput, match="distributions must be an .n, V. array.*None"):
+        TokenAuction("linear").run(lambda prefix: None, [1.0, 1.0], seed=0, max_tokens=1)
+
+
+@pytest.mark.parametrize("args", [(1.5, 0, 2), (1, 0.9, 2), (1, 0, -3), (-1, 0, 2),
+                                  (True, 0, 2)])
+def test_step_uniforms_takes_integers_only(args):
+    """seed 1.5 gave seed 1's draws, step 0.9 step 0's, n = -3 two uniforms, and seed -1
+    numpy's own ValueError (found by the red team)."""
+    with pytest.raises(InvalidInput, match="must be an integer >= 0"):
+        step_uniforms(*args)
+    assert step_uniforms(np.int64(7), 3, 2).tolist() == step_uniforms(7, 3, 2).tolist()
