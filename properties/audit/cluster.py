@@ -59,11 +59,15 @@ def _lost(run: str, why: str) -> dict:
 
 
 def local_cluster(workers: int):
-    """A Dask LocalCluster of ``workers`` processes, one thread each, loopback only."""
+    """A Dask LocalCluster of ``workers`` processes, one thread each, loopback only, with no
+    dashboard; its scheduler's HTTP server (health routes) on a free port: with
+    ``dashboard_address=None`` it still took 8787 and warned "Port 8787 is already in use"
+    when another cluster held it (two checks at once, parallel tests)."""
     from distributed import LocalCluster
 
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, silence_logs=40)
+                        host="127.0.0.1", dashboard_address=":0",
+                        scheduler_kwargs={"dashboard": False}, silence_logs=40)
 
 
 def run_tasks(task: Callable, items: list, *, workers: int | None = None,

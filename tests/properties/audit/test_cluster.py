@@ -143,3 +143,25 @@ def test_check_over_a_rule_zoo(client, capsys):
                                client=client, name="check")
     assert [c for _, _, c in local] == [c for _, _, c in remote] == [0, 1]  # log-linear: not MON
     assert "dask" in engine
+
+
+def test_a_cluster_starts_quietly_beside_another_on_the_dashboard_port():
+    """With port 8787 taken (another cluster, a parallel test) the scheduler's HTTP server
+    takes a free port without the "Port 8787 is already in use" warning that failed
+    test_dask_zoo_prints_no_hypothesis_warnings (dashboard_address=None still took 8787)."""
+    import socket
+    import warnings
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen()
+    except OSError:
+        pass   # already held by something else: the case under test all the same
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cluster = local_cluster(1)
+    try:
+        assert cluster.scheduler.http_server.port != 8787
+    finally:
+        cluster.close()
+        held.close()
