@@ -19,6 +19,10 @@ is plainly canonical, else None, and the caller reads that batch with :func:`par
 (which names the defect and its line). So a batch read gives exactly what line-by-line
 reading gives, faster.
 
+:func:`read_line` and :func:`read_lines` read a file's lines with memory bounded whatever
+the file holds: a line longer than ``MAX_LINE`` comes back cut (no newline) and ends the
+read, so :func:`parse_line` names it before a larger one is ever held in memory.
+
 :func:`line_hash` is the chain: ``sha256(prev + line bytes without the "hash" member)``
 (the member ``"hash":"<64 hex>"`` removed with its comma), identical to hashing the
 canonical body of the record.
@@ -35,6 +39,29 @@ from .errors import InvalidInput
 MAX_DEPTH = 4
 #: Longest line read (a step of n = 4096 agents with realized thresholds fits).
 MAX_LINE = 1 << 24
+
+
+def read_line(fh) -> bytes:
+    """The next line of binary file ``fh`` (b"" at its end), at most ``MAX_LINE + 2`` bytes:
+    longer, it comes back cut there, without its newline (:func:`parse_line` refuses it)."""
+    return fh.readline(MAX_LINE + 2)
+
+
+def read_lines(fh, hint: int) -> list[bytes]:
+    """Lines of ``fh`` (each by :func:`read_line`) until they hold ``hint`` bytes or the file
+    ends; a line without its newline (cut, or the file's last) ends the batch. Unlike
+    ``fh.readlines(hint)``, which holds a whole line however long, this reads at most
+    ``hint + MAX_LINE + 2`` bytes."""
+    lines, total = [], 0
+    while total < hint:
+        raw = fh.readline(MAX_LINE + 2)
+        if not raw:
+            break
+        lines.append(raw)
+        total += len(raw)
+        if raw[-1] != 10:  # no b"\n": cut at MAX_LINE + 2, or the end of the file
+            break
+    return lines
 
 
 def canonical(obj) -> bytes:
@@ -170,7 +197,8 @@ def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH,
     if not text.strip():
         raise InvalidInput(f"{where}: blank line (a transcript has none)", value=shown)
     if len(text) > MAX_LINE:
-        raise InvalidInput(f"{where}: line of {len(text)} bytes exceeds {MAX_LINE}", value=shown)
+        raise InvalidInput(f"{where}: a line longer than {MAX_LINE} bytes (the longest a "
+                           "transcript line may be)", value=shown)
     rec = _load(text, where, shown, pairs=not canonical_only)
     if canonical_only:
         if isinstance(rec, dict) and _depth(rec, max_depth) <= max_depth \

@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InvalidInput
-from .records import body_hash, canonical, parse_line
+from .records import body_hash, canonical, parse_line, read_line
 
 FORMAT = "tokenauction-transcript/1"
 JSONL = "transcript.jsonl"
@@ -144,7 +144,7 @@ def read_header(folder) -> dict:
         raise InvalidInput(f"{path} does not exist; pass a run folder written by tokenauction",
                            value=str(path))
     with open(path, "rb") as fh:
-        header = parse_line(fh.readline(), f"{path}:1")
+        header = parse_line(read_line(fh), f"{path}:1")
     if header.get("format") != FORMAT:
         raise InvalidInput(f"{path}:1 has format {header.get('format')!r}; expected {FORMAT!r}",
                            value=header.get("format"))
@@ -163,8 +163,8 @@ def iter_steps(folder) -> Iterator[StoredStep]:
     header = read_header(folder)
     V = int(header["V"])
     with open(folder / JSONL, "rb") as fh, open(folder / SIDE, "rb") as side:
-        fh.readline()
-        for lineno, line in enumerate(fh, start=2):
+        read_line(fh)
+        for lineno, line in enumerate(iter(lambda: read_line(fh), b""), start=2):
             rec = parse_line(line, f"{folder / JSONL}:{lineno}")
             if rec.get("end"):
                 continue  # the end record (checked by the audit), not a step

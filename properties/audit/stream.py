@@ -31,7 +31,7 @@ from typing import Iterator
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from mechanism.records import MAX_LINE, line_hash, parse_line, parse_lines
+from mechanism.records import MAX_LINE, line_hash, parse_line, parse_lines, read_line, read_lines
 from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
 from properties.audit import schema as S
@@ -71,7 +71,7 @@ def read_run_header(folder, budget: int = S.MEMORY_BUDGET) -> dict:
         raise _bad(f"{path} does not exist; pass a run folder written by tokenauction", None)
     try:
         with open(path, "rb") as fh:
-            first = fh.readline(MAX_LINE + 2)
+            first = read_line(fh)
     except OSError as exc:
         raise _bad(f"{path}: cannot be read ({exc.strerror or exc})", None) from None
     if not first:
@@ -201,7 +201,7 @@ class _Walk:
 
 
 def _header_chain(fh, header: dict, report: AuditReport) -> None:
-    raw = fh.readline()
+    raw = read_line(fh)
     report.count("chain")
     want = line_hash(GENESIS, raw.rstrip(b"\n"), header["hash"])
     if header["prev"] != GENESIS or header["hash"] != want:
@@ -212,7 +212,7 @@ def _header_chain(fh, header: dict, report: AuditReport) -> None:
 def _record(raw: bytes, line: int, path: Path, header: dict) -> dict:
     """One line parsed and validated (InvalidInput, exit 2, naming file, line, field)."""
     where = f"{path}:{line}"
-    if not raw.endswith(b"\n"):
+    if not raw.endswith(b"\n") and len(raw) <= MAX_LINE:  # longer: parse_line names it
         try:
             parse_line(raw, where)
         except InvalidInput as exc:
@@ -264,7 +264,7 @@ def verified_steps(folder, header: dict, report: AuditReport,
         _header_chain(fh, header, report)
         side = _Side(side_fh, side_size, header, sparse)
         first = 2
-        while lines := fh.readlines(BATCH_BYTES):
+        while lines := read_lines(fh, BATCH_BYTES):
             recs = _batch(lines, first, path, header)
             side.prefetch([r["reports"] for r in recs if "end" not in r] if recs else [])
             rows = recs and clean_batch(lines, recs, w, side, max_tokens)

@@ -366,3 +366,41 @@ def test_read_ahead_is_bounded(tmp_path, line_by_line, monkeypatch):
     run = top_p_run(tmp_path / "a", 3, False, 9)
     report = agree(run, line_by_line)
     assert report.exit_code == 0 and 0 < max(held) <= 30000 < side_path(run).stat().st_size
+
+
+def test_read_lines_holds_at_most_one_cut_line():
+    """A line longer than MAX_LINE comes back cut at MAX_LINE + 2 bytes and ends the batch:
+    the file is not read further (planted: ``fh.readlines(hint)`` reads the whole line)."""
+    import io
+    from mechanism.records import MAX_LINE, read_line, read_lines
+    fh = io.BytesIO(b'{"a":1}\n' + b"x" * (3 * MAX_LINE) + b"\n" + b'{"b":2}\n')
+    lines = read_lines(fh, 1 << 18)
+    assert [len(x) for x in lines] == [8, MAX_LINE + 2] and fh.tell() == MAX_LINE + 10
+    assert read_line(io.BytesIO(b"y" * (MAX_LINE + 5))) == b"y" * (MAX_LINE + 2)
+    with pytest.raises(InvalidInput, match="longer than"):
+        parse_line(lines[1], "run:2")
+
+
+@pytest.mark.parametrize("newline", [True, False])
+def test_a_huge_line_is_refused_in_bounded_memory(tmp_path, newline):
+    """A transcript holding a 64 MiB line (the file's last, with or without its newline): exit
+    2 naming the line, after every earlier step was audited, and the audit never holds the
+    line (tracemalloc peak under 48 MiB; planted: ``fh.readlines``/``fh.readline()`` held
+    the whole line, a peak over 64 MiB, and a 1 GB line took 2.2 GB)."""
+    import tracemalloc
+    from mechanism.records import MAX_LINE
+    run = record(tmp_path / "run", n=3, steps=20)
+    path = run / JSONL
+    lines = path.read_bytes().splitlines(keepends=True)
+    with open(path, "wb") as fh:
+        fh.write(b"".join(lines[:11]))
+        fh.write(b'{"a":"' + b"x" * (4 * MAX_LINE) + (b'"}\n' if newline else b""))
+    tracemalloc.start()
+    try:
+        report = run_module.audit_run(run)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.exit_code == 2 and report.error_line == 12, report.summary()
+    assert "longer than" in report.error and report.steps_read == 10, report.error
+    assert peak < 3 * MAX_LINE, peak
