@@ -10,9 +10,11 @@ a finding about the target), never an exception deep in the auditor.
 
 from __future__ import annotations
 
+import builtins
 import io
 import pickle
 import re
+import reprlib
 import sys
 
 import numpy as np
@@ -35,10 +37,48 @@ class CageFailure(Exception):
 
 def printable(text, limit: int = 200) -> str:
     """A string from user code made safe for a terminal: control characters (newlines,
-    ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters."""
-    s = str(text)
-    s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
+    ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters. Only the first ``limit``
+    characters are looked at (a reply of a gigabyte costs no more than one of a line)."""
+    s = text if isinstance(text, str) else str(text)
+    cut = len(s) > limit
+    s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s[:limit])
+    return s[: limit - 3] + "..." if cut or len(s) > limit else s
+
+
+class _Short(reprlib.Repr):
+    """``reprlib`` with every type the unpickler lets through bounded: bytes cut before
+    ``repr`` (reprlib writes the whole of them first), an int of more than 4300 digits
+    (``repr`` refuses it) by its size, an array by its shape."""
+
+    def repr_bytes(self, x, level):
+        cut = builtins.repr(bytes(x[:self.maxstring]))
+        return cut if len(x) <= self.maxstring else cut[:-1] + "...'"
+
+    repr_bytearray = repr_bytes
+
+    def repr_int(self, x, level):
+        bits = x.bit_length()
+        return builtins.repr(x) if bits <= 256 else f"<an int of {bits} bits>"
+
+    def repr_ndarray(self, x, level):
+        return f"<array shape={x.shape} dtype={x.dtype}>"
+
+    def repr_instance(self, x, level):
+        return f"<{type(x).__name__}>"
+
+
+_SHORT = _Short()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value from the worker described for a message: bounded work and length whatever
+    its size (:class:`_Short`), control characters escaped (:func:`printable`)."""
+    try:
+        text = _SHORT.repr(value)
+    except Exception:  # noqa: BLE001 - a value that cannot be described is still refused
+        text = f"<{type(value).__name__}>"
+    return printable(text, limit)
 
 
 class Restricted(pickle.Unpickler):
@@ -63,7 +103,7 @@ def checked_message(raw) -> tuple:
         type(raw[0]) is str else None
     if fields is None or len(raw) != len(fields) + 1 or \
             not all(isinstance(v, t) for v, t in zip(raw[1:], fields)):
-        raise CageFailure("not_numeric", f"the worker sent {printable(repr(raw), 80)}, which is "
+        raise CageFailure("not_numeric", f"the worker sent {shown(raw)}, which is "
                           "not one of its messages")
     return raw
 
@@ -78,7 +118,7 @@ def checked_value(method: str, value):
             (method != "aggregate_batch" or value.ndim == 2)
     if not ok:
         raise CageFailure("not_numeric", f"{method} sent back {printable(type(value).__name__)}"
-                          f" {printable(repr(value), 60)}, not numbers", exception=None)
+                          f" {shown(value, 60)}, not numbers", exception=None)
     return value
 
 
@@ -131,6 +171,8 @@ def checked_description(meta, check: bool) -> dict:
     bad = [k for k, test in fields.items() if k not in meta or not test(meta[k])]
     bad += [k for k in meta if k not in fields and (k not in optional or not optional[k](meta[k]))]
     if bad:
+        names = ", ".join(printable(k, 60) if isinstance(k, str) else shown(k, 60)
+                          for k in bad[:8])
         raise CageFailure("not_numeric", "sent a description of itself with "
-                          f"missing or malformed fields ({printable(', '.join(map(str, bad)))})")
+                          f"missing or malformed fields ({printable(names)})")
     return meta

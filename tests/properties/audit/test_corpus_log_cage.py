@@ -109,6 +109,10 @@ EVIL = textwrap.dedent('''
         def aggregate(self, dists, bids):
             os._exit(0)
 
+    class BytesBomb:
+        def aggregate(self, dists, bids):
+            return bytes(50_000_000)
+
     class Patches:
         def __init__(self):
             import properties.audit.cli as c, properties.audit.implementation as i
@@ -157,6 +161,7 @@ def evil(tmp_path):
 @pytest.mark.parametrize("name,timeout,words", [("Hang", "0.3", "did not return within 0.3 s"),
                                                 ("Exits", "1", "raised SystemExit"),
                                                 ("HardExit", "1", "ended its worker process"),
+                                                ("BytesBomb", "5", "not numbers"),
                                                 ("Patches", "1", "aggregate_valid")])
 def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, timeout, words):
     rc, text = run_cli(capsys, "audit", "--mechanism", f"{evil}:{name}", "--timeout", timeout,
