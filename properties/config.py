@@ -56,6 +56,25 @@ def _check(key, value, where) -> None:
                            f"got {value!r}", value=value)
 
 
+#: the ranges of the integer options (:func:`integer`)
+SEED_RANGE = (0, 2 ** 64 - 1)
+MAX_EXAMPLES_RANGE = (1, 10 ** 9)
+WORKERS_RANGE = (1, 512)
+
+
+def integer(name: str, value, limits: tuple[int, int]) -> int:
+    """``value`` when it is an int (not a bool) within ``limits`` (both ends included), else
+    InvalidInput naming ``name``, the value and the range: the one check of an integer
+    option (``--seed``, ``--max-examples``, ``--workers``) for the CLIs and the
+    configuration (a seed of -1 reached numpy's seeding as an internal error; 10**20
+    examples ran until killed)."""
+    low, high = limits
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    raise InvalidInput(f"{name} must be an integer from {low} to {high}, got {value!r}",
+                       value=value)
+
+
 def number(name: str, value, *, positive: bool = True, none_ok: bool = False):
     """``value`` as a float when it is a finite number ``> 0`` (``>= 0`` with
     ``positive=False``; None passes with ``none_ok``), else InvalidInput naming ``name``,

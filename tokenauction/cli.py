@@ -200,12 +200,23 @@ def run(args, prog: str, as_json: bool) -> int:
         return report_error(prog, str(exc), as_json)
     except KeyboardInterrupt:
         return report_error(prog, "interrupted", as_json, 130)
-    except Exception as exc:  # a bug of ours: one line, exit 3; the traceback on request
-        if os.environ.get("TOKENAUCTION_TRACEBACK"):
-            raise
-        return report_error(prog, f"internal error {type(exc).__name__}: {exc} (a bug: please "
-                                  "report it; TOKENAUCTION_TRACEBACK=1 shows the traceback)",
-                            as_json, 3)
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: handled as a bug below
+            return _internal(prog, exc, as_json)
+        name = str(exc.filename)
+        name = name if len(name) <= 200 else name[:120] + f"...({len(name)} characters)"
+        return report_error(prog, f"cannot use {name!r}: {exc.strerror or exc}", as_json)
+    except Exception as exc:  # a bug of ours
+        return _internal(prog, exc, as_json)
+
+
+def _internal(prog: str, exc: Exception, as_json: bool) -> int:
+    """A bug of ours: one line, exit 3; the traceback on request."""
+    if os.environ.get("TOKENAUCTION_TRACEBACK"):
+        raise exc
+    return report_error(prog, f"internal error {type(exc).__name__}: {exc} (a bug: please "
+                              "report it; TOKENAUCTION_TRACEBACK=1 shows the traceback)",
+                        as_json, 3)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ from properties.audit.paths import MAGIC, find_runs, is_run, shown
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
 from properties.cage import CageFailure, caged_mechanism, failed_loading
-from properties.config import apply as apply_config, load as load_config, number
+from properties.config import (MAX_EXAMPLES_RANGE, SEED_RANGE, WORKERS_RANGE, integer,
+                               number)
+from properties.config import apply as apply_config, load as load_config
 from properties.gates import add_gate_arguments, gate_from
 from properties.loading import (add_loading_arguments, check_search_path, load_valuation,
                                 source_location)
@@ -123,9 +125,8 @@ def _value_model_main(args):
         args.identity_tol = number("--identity-tol", args.identity_tol, positive=False)
         args.timeout = number("--timeout", args.timeout)
         args.budget = number("--budget", args.budget, none_ok=True)
-        if args.max_examples < 1:
-            raise InvalidInput(f"--max-examples must be positive, got {args.max_examples}",
-                               value=args.max_examples)
+        args.max_examples = integer("--max-examples", args.max_examples, MAX_EXAMPLES_RANGE)
+        args.seed = integer("--seed", args.seed, SEED_RANGE)
         if args.log:
             report = audit_log(args.log, valuation=None if args.valuation is None
                                else load_valuation(args.valuation),
@@ -343,9 +344,9 @@ def _batch(args, key) -> int:
                       "(a line 'RUN_DIR HEAD')")
     if args.workers is not None and args.scheduler is not None:
         return _usage("give --workers N or --scheduler ADDRESS, not both")
-    if args.workers is not None and args.workers < 1:
-        return _usage(f"--workers must be >= 1, got {args.workers}")
     try:
+        if args.workers is not None:
+            integer("--workers", args.workers, WORKERS_RANGE)
         runs = find_runs(args.run_dir, glob=args.glob)
         report = cluster.audit_many(
             runs, workers=args.workers, scheduler=args.scheduler,

@@ -57,7 +57,7 @@ from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.verdicts import Verdict
 
 from properties import restrictions
-from properties.config import number
+from properties.config import MAX_EXAMPLES_RANGE, SEED_RANGE, integer, number
 from properties import checks as C
 from properties.audit.instances import instances
 from properties.audit.suite import MechanismReport, suite_findings
@@ -150,6 +150,8 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
     ``one_hot``); ``context``: side information, a dict or ``draw(rng) -> dict``."""
     timeout = number("timeout", timeout)
     budget_s = number("budget_s", budget_s, none_ok=True)
+    max_examples = integer("max_examples", max_examples, MAX_EXAMPLES_RANGE)
+    seed = integer("seed", seed, SEED_RANGE)
     model = VM.get_value_model(valuation)
     reports = reports or ("one_hot" if model.reports == "one_hot" else None)
     restrictions.parse(reports)

@@ -49,12 +49,24 @@ def _crypto():
     return serialization, ed25519
 
 
-def _read(path, what: str) -> bytes:
+#: the largest key or signature file read (a PEM key is a few hundred bytes)
+MAX_KEY_BYTES = 1 << 20
+
+
+def _read(path, what: str, limit: int | None = MAX_KEY_BYTES) -> bytes:
+    """The bytes of ``path``, at most ``limit`` of them (None: no limit): a larger file (or
+    ``/dev/zero``) is refused before more is read."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read() if limit is None else fh.read(limit + 1)
     except OSError as exc:
         raise InvalidInput(f"{what} {path}: cannot be read ({exc.strerror or exc})",
                            value=str(path)) from None
+    if limit is not None and len(data) > limit:
+        raise InvalidInput(f"{what} {path}: more than {limit} bytes; a {what} file is far "
+                           "smaller (pass the file tokenauction audit --keygen wrote)",
+                           value=str(path))
+    return data
 
 
 def generate_key(path, alg: str = "ed25519") -> list[Path]:
@@ -164,7 +176,7 @@ def load_signing_key(path) -> Key:
 def run_head(folder) -> str:
     """The head of a finished run: the hash of its last line, which must be the end record."""
     path = Path(folder) / JSONL
-    data = _read(path, "transcript")
+    data = _read(path, "transcript", None)
     lines = data.splitlines(keepends=True)
     if not lines:
         raise InvalidInput(f"{path} is empty; nothing to sign", value=str(path))

@@ -68,7 +68,8 @@ def read_run_header(folder, budget: int = S.MEMORY_BUDGET) -> dict:
         raise _bad(f"{folder} is not a directory; pass the run folder given to "
                    "TokenAuction.run(record_to=...)", None)
     if not path.is_file():
-        raise _bad(f"{path} does not exist; pass a run folder written by tokenauction", None)
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise _bad(f"{path} {what}; pass a run folder written by tokenauction", None)
     try:
         with open(path, "rb") as fh:
             first = read_line(fh)
@@ -255,7 +256,8 @@ def verified_steps(folder, header: dict, report: AuditReport,
     folder = Path(folder)
     side_path = folder / SIDE
     if not side_path.is_file():
-        raise _bad(f"{side_path} does not exist; a run folder holds {JSONL} and {SIDE}", None)
+        what = "is not a regular file" if side_path.exists() else "does not exist"
+        raise _bad(f"{side_path} {what}; a run folder holds {JSONL} and {SIDE}", None)
     side_size = side_path.stat().st_size
     w = _Walk(header)
     max_tokens = header["max_tokens"]

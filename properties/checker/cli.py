@@ -88,9 +88,11 @@ def settle(args):
         if getattr(args, attr) is None:
             setattr(args, attr, default)
     args.properties, args.orders = _split(args.properties), _split(args.orders)
-    if args.max_examples < 1:
-        raise InvalidInput(f"--max-examples must be positive, got {args.max_examples}",
-                           value=args.max_examples)
+    args.max_examples = config.integer("--max-examples", args.max_examples,
+                                       config.MAX_EXAMPLES_RANGE)
+    args.seed = config.integer("--seed", args.seed, config.SEED_RANGE)
+    if args.workers is not None:
+        args.workers = config.integer("--workers", args.workers, config.WORKERS_RANGE)
     args.timeout = config.number("--timeout", args.timeout)
     args.budget = config.number("--budget", args.budget, none_ok=True)
     return gate_from(args, table)

@@ -208,6 +208,8 @@ def check(target, properties=None, orders=None, max_examples: int = DEFAULT_MAX_
     """
     timeout = config.number("timeout", timeout, none_ok=True)
     budget_s = config.number("budget_s", budget_s, none_ok=True)
+    max_examples = config.integer("max_examples", max_examples, config.MAX_EXAMPLES_RANGE)
+    seed = config.integer("seed", seed, config.SEED_RANGE)
     settings = Settings(max_examples, seed, timeout, rule, prove, shrink_counterexamples,
                         budget_s, valuation if valuation is not None else valuation_loss,
                         reports, kind, thorough, run_reproductions, progress)

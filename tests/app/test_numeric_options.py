@@ -33,6 +33,12 @@ MECH = "tests/helpers/third_party.py:CorrectLinear"
     (("audit", "--mechanism", MECH, "--timeout", "nan"), "--timeout"),
     (("audit", "--mechanism", MECH, "--budget", "nan"), "--budget"),
     (("audit", "--mechanism", MECH, "--max-examples", "0"), "--max-examples"),
+    (("audit", "--mechanism", MECH, "--seed", "-1"), "--seed"),
+    (("audit", "--mechanism", MECH, "--max-examples", str(10 ** 20)), "--max-examples"),
+    (("check", "linear", "--seed", "-1"), "--seed"),
+    (("check", "linear", "--max-examples", str(10 ** 20)), "--max-examples"),
+    (("check", "linear", "log_linear", "--workers", str(10 ** 6)), "--workers"),
+    (("audit", "tests", "--workers", str(10 ** 6)), "--workers"),
     (("demo", "--synthetic", "--seeds", "-3"), "seeds"),
     (("demo", "--synthetic", "--temperature", "nan"), "temperature"),
     (("demo", "--synthetic", "--top-p", "2"), "top_p"),
@@ -54,6 +60,11 @@ def test_the_python_api_refuses_the_same_values(run):
     from properties.audit.implementation import audit_mechanism
     from properties.audit.replay import audit_run
     from tests.helpers.third_party import CorrectLinear
+    for call, words in ((lambda: check("linear", seed=-1), "seed must be an integer"),
+                        (lambda: check("linear", max_examples=2.5), "max_examples must be"),
+                        (lambda: audit_mechanism(CorrectLinear(), seed=-1), "seed must be")):
+        with pytest.raises(InvalidInput, match=words):
+            call()
     for call in (lambda: check("linear", timeout=math.nan),
                  lambda: check("linear", budget_s=math.inf),
                  lambda: audit_run(run, tol=math.nan),

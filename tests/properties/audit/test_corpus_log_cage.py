@@ -170,6 +170,22 @@ def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, timeout, words)
     assert rc == 1 and words in flat and "REFUTED: aggregate_valid" in text
 
 
+@pytest.mark.parametrize("body,rc,words", [
+    ("raise SystemExit(0)", 2, "SystemExit: 0"), ("raise GeneratorExit()", 2, "GeneratorExit"),
+    ("import sys\nsys.exit(0)", 2, "SystemExit: 0"),
+    ("import os\nos._exit(0)", 1, "ended its worker process while loading")])
+def test_an_import_that_raises_is_a_usage_error_one_that_ends_the_worker_a_finding(
+        capsys, tmp_path, body, rc, words):
+    """The module's import raises: the target cannot be loaded (exit 2, naming the
+    exception, as docs/audit.md says); it ends the worker: REFUTED (exit 1). Neither is
+    the module's own exit status 0."""
+    path = tmp_path / "mod.py"
+    path.write_text(body + "\nclass M:\n    pass\n")
+    got, text = run_cli(capsys, "audit", "--mechanism", f"{path}:M", "--max-examples", "2",
+                        "--no-suite")
+    assert got == rc and words in " ".join(text.split()), text
+
+
 @pytest.mark.parametrize("name,words", [("PaymentsRaiseBase", "raised BaseException"),
                                         ("PaymentsHang", "did not return within 0.3 s"),
                                         ("PaymentsNaN", "not a finite number")])

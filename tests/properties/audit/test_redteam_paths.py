@@ -69,3 +69,35 @@ def test_an_unwritable_output_path_is_a_usage_error_before_the_work(capsys, tmp_
     assert rc == 2, text
     lines = text.strip().splitlines()
     assert len(lines) == 1 and "cannot write there" in lines[0], text
+
+
+@pytest.mark.parametrize("flag", ["--hmac-key", "--public-key"])
+def test_a_key_file_that_never_ends_is_refused(capsys, tmp_path, flag):
+    """``--hmac-key /dev/zero`` read without end (planted: ``Path.read_bytes``); a key
+    file over 1 MiB is exit 2 naming it, before the audit runs."""
+    import os
+    run = record(tmp_path / "run", n=2, steps=3)
+    assert os.path.exists("/dev/zero")
+    rc, text = run_cli(capsys, "audit", run, flag, "/dev/zero", "--quiet")
+    assert rc == 2 and "/dev/zero" in text and "more than 1048576 bytes" in text, text
+
+
+def test_a_path_too_long_for_the_system_is_a_usage_error(capsys, tmp_path):
+    """ENAMETOOLONG from the file system was an internal error (exit 3)."""
+    long = str(tmp_path / ("a" * 5000))
+    for argv in (("audit", long), ("check", "linear", "--property", "normalized",
+                                   "--max-examples", "2", "--junit-xml", long)):
+        rc, text = run_cli(capsys, *argv)
+        assert rc == 2 and "File name too long" in text and "internal error" not in text, text
+        assert "(5000 characters)" in text or "characters)" in text
+
+
+@pytest.mark.parametrize("what", ["dir", "fifo"])
+def test_a_side_file_that_is_not_a_file_is_named_so(capsys, tmp_path, what):
+    import os
+    run = record(tmp_path / "run", n=2, steps=3)
+    side = next(p for p in run.iterdir() if p.name != JSONL)
+    side.unlink()
+    os.mkdir(side) if what == "dir" else os.mkfifo(side)
+    rc, text = run_cli(capsys, "audit", run, "--quiet")
+    assert rc == 2 and "is not a regular file" in text, text
