@@ -20,6 +20,7 @@ defaults. An unknown key or a value of the wrong type is a usage error naming it
 from __future__ import annotations
 
 import math
+import numbers
 import tomllib
 from pathlib import Path
 
@@ -69,8 +70,9 @@ def integer(name: str, value, limits: tuple[int, int]) -> int:
     configuration (a seed of -1 reached numpy's seeding as an internal error; 10**20
     examples ran until killed)."""
     low, high = limits
-    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and \
+            low <= value <= high:
+        return int(value)
     raise InvalidInput(f"{name} must be an integer from {low} to {high}, got {value!r}",
                        value=value)
 

@@ -62,7 +62,8 @@ def test_the_python_api_refuses_the_same_values(run):
     from tests.helpers.third_party import CorrectLinear
     for call, words in ((lambda: check("linear", seed=-1), "seed must be an integer"),
                         (lambda: check("linear", max_examples=2.5), "max_examples must be"),
-                        (lambda: audit_mechanism(CorrectLinear(), seed=-1), "seed must be")):
+                        (lambda: audit_mechanism(CorrectLinear(), seed=-1), "seed must be"),
+                        (lambda: check("linear", seed=True), "seed must be")):
         with pytest.raises(InvalidInput, match=words):
             call()
     for call in (lambda: check("linear", timeout=math.nan),
