@@ -7,8 +7,9 @@ process (``multiprocessing``, start method ``spawn``), never in the auditor's. T
 * runs under a memory limit (``resource.setrlimit(RLIMIT_AS)``, :data:`MEMORY_MB`);
 * writes its stdout and stderr to a file of its own (the tail is quoted in a finding);
 * receives numpy arrays and sends back only data: float64 arrays, numbers, strings, lists
-  and dicts of those. The auditor unpickles with an allow-list (builtins and numpy arrays
-  only), so nothing from the worker can run code in the auditor.
+  and dicts of those. The auditor reads at most ``MAX_REPLY_BYTES`` of a reply and
+  unpickles it with an allow-list (``complex`` and numpy's array rebuilders only), so
+  nothing from the worker can run code, or allocate by a count, in the auditor.
 
 Each call has a timeout; past it the worker is killed (SIGKILL) and a fresh one started for
 the next call. ``SystemExit``, ``os._exit``, a crash, a hang or running out of memory in
@@ -41,8 +42,9 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from properties.cage_replies import (CageFailure, checked_description, checked_message,
-                                     checked_value, loads, printable, warn_unconfined)
+from properties.cage_replies import (MAX_REPLY_BYTES, CageFailure, checked_description,
+                                     checked_message, checked_value, loads, printable,
+                                     warn_unconfined)
 
 MEMORY_MB = 4096
 TIMEOUT = 5.0
@@ -109,11 +111,29 @@ class Cage:
                 self._kill()
                 raise CageFailure("timeout", f"did not return within {timeout:g} s (per-call "
                                   "timeout; the worker was killed; raise it with --timeout)")
-            return loads(self.conn.recv_bytes())
-        except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
-            code = self._kill()
-            raise CageFailure("exited", f"ended its worker process while {what} (exit code "
-                              f"{code}; {type(exc).__name__}){self._tail()}") from None
+            data = self.conn.recv_bytes(MAX_REPLY_BYTES)
+        except OSError as exc:
+            if "bad message length" not in str(exc):
+                return self._lost(exc, what)
+            self._kill()
+            raise CageFailure("not_numeric", f"sent a reply of more than {MAX_REPLY_BYTES} "
+                              f"bytes while {what} (a reply is a few distributions; the "
+                              "worker was killed)") from None
+        except EOFError as exc:
+            return self._lost(exc, what)
+        try:
+            return loads(data)
+        except (EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+            return self._lost(exc, what)
+
+    def _lost(self, exc: BaseException, what: str):
+        """The worker ended, or sent bytes that are no reply: killed, CageFailure."""
+        code = self._kill()
+        if isinstance(exc, pickle.UnpicklingError):
+            raise CageFailure("exited", f"sent a reply that is not data while {what} "
+                              f"({printable(exc, 200)}; the worker was killed)") from None
+        raise CageFailure("exited", f"ended its worker process while {what} (exit code "
+                          f"{code}; {type(exc).__name__}){self._tail()}") from None
 
     def _tail(self) -> str:
         try:

@@ -1,7 +1,8 @@
 """What may cross back from the cage's worker (:mod:`properties.cage`): data only, checked.
 
-The auditor unpickles the worker's bytes with an allow-list (builtins and numpy arrays:
-nothing from the worker can run code here), then checks each message's shape
+The auditor unpickles the worker's bytes (at most :data:`MAX_REPLY_BYTES`) with an
+allow-list (``complex`` and numpy's array rebuilders: nothing from the worker can run code
+or allocate by a count here), then checks each message's shape
 (:func:`checked_message`), each value (:func:`checked_value`: a float64 array, an int for
 ``sample``) and the object's description (:func:`checked_description`: every field typed).
 Whatever the worker sends that is not one of these is :class:`CageFailure` (a failed call,
@@ -19,8 +20,12 @@ import sys
 
 import numpy as np
 
-_ALLOWED = {("builtins", n) for n in ("list", "dict", "tuple", "int", "float", "str", "bool",
-                                       "bytes", "frozenset", "set", "complex")}
+#: the globals a reply may name: plain data pickles by opcodes alone (protocol 5: lists,
+#: dicts, tuples, sets, ints, floats, strings, bytes), except complex, and numpy's arrays and
+#: scalars need these. No constructor that allocates by a count is callable: with
+#: ``builtins.bytes`` allowed, a 30-byte reply ``bytes(10**12)`` made the auditor allocate
+#: a terabyte (and ``list`` or ``str`` of a large object as much).
+_ALLOWED = {("builtins", "complex")}
 _ALLOWED |= {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
              for n in ("_reconstruct", "scalar")}
 _ALLOWED |= {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}
@@ -86,6 +91,11 @@ class Restricted(pickle.Unpickler):
         if (module, name) in _ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"the worker sent {module}.{name}: only data may cross")
+
+
+#: the largest reply read from the worker (a reply is a few distributions or one
+#: description: kilobytes); a longer one is a failed call, never held in memory
+MAX_REPLY_BYTES = 1 << 28
 
 
 def loads(data: bytes):

@@ -59,3 +59,23 @@ def test_printable_escapes_and_cuts():
     assert shown(np.zeros((2, 3))) == "<array shape=(2, 3) dtype=float64>"
     text = shown(b"\x1b" * 100)
     assert text.startswith("b'\\x1b") and text.endswith("...") and len(text) == 80
+
+
+def _bomb(count: int) -> bytes:
+    """A pickle of 30 bytes calling ``builtins.bytes(count)``: ``count`` bytes allocated by
+    whoever unpickles it."""
+    return b"\x80\x05cbuiltins\nbytes\nJ" + count.to_bytes(4, "little") + b"\x85R."
+
+
+@pytest.mark.parametrize("name", ["bytes", "list", "str", "int", "set", "dict", "tuple"])
+def test_no_constructor_is_callable_from_a_reply(name):
+    """Only data crosses: plain data pickles by opcodes, so no builtin but complex may be
+    named (planted: the old allow-list, where ``bytes(2**31 - 1)`` from a 30-byte reply
+    allocated 2 GB in the auditor; here 10**6 so the old code only returns it)."""
+    import pickle
+    from properties.cage_replies import loads
+    with pytest.raises(pickle.UnpicklingError, match="only data may cross"):
+        loads(_bomb(10 ** 6).replace(b"bytes", name.encode()))
+    assert loads(pickle.dumps(("ok", np.zeros(3), {1, 2}, frozenset([3]), 1 + 2j, b"x",
+                               bytearray(b"y"), 10 ** 30, -0.0, None, True), protocol=5))[4] \
+        == 1 + 2j

@@ -113,6 +113,22 @@ EVIL = textwrap.dedent('''
         def aggregate(self, dists, bids):
             return bytes(50_000_000)
 
+    def _send(data):
+        """Write ``data`` as a message on the worker's own connection to the auditor."""
+        import gc
+        from multiprocessing.connection import Connection
+        next(o for o in gc.get_objects() if isinstance(o, Connection)).send_bytes(data)
+
+    class PickleBomb:
+        def aggregate(self, dists, bids):
+            _send(b"\\x80\\x05cbuiltins\\nbytes\\nJ\\x00\\xe1\\xf5\\x05\\x85R.")
+            return np.full(np.asarray(dists).shape[1], 1 / np.asarray(dists).shape[1])
+
+    class LongReply:
+        def aggregate(self, dists, bids):
+            _send(b"x" * 3_000_000)
+            return np.full(np.asarray(dists).shape[1], 1 / np.asarray(dists).shape[1])
+
     class Patches:
         def __init__(self):
             import properties.audit.cli as c, properties.audit.implementation as i
@@ -162,8 +178,15 @@ def evil(tmp_path):
                                                 ("Exits", "1", "raised SystemExit"),
                                                 ("HardExit", "1", "ended its worker process"),
                                                 ("BytesBomb", "5", "not numbers"),
+                                                ("PickleBomb", "5", "not data"),
+                                                ("LongReply", "5", "reply of more than"),
                                                 ("Patches", "1", "aggregate_valid")])
-def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, timeout, words):
+def test_mechanism_misbehaviour_is_a_finding(capsys, evil, name, timeout, words, monkeypatch):
+    """Each is REFUTED (exit 1) saying why. LongReply sends 3 MB past a 1 MB cap (the cap is
+    256 MiB: a reply is never held whole beyond it); PickleBomb a 30-byte pickle calling
+    ``bytes(10**8)`` in the auditor (planted: the old allow-list unpickled it)."""
+    from properties import cage
+    monkeypatch.setattr(cage, "MAX_REPLY_BYTES", 1 << 20, raising=False)
     rc, text = run_cli(capsys, "audit", "--mechanism", f"{evil}:{name}", "--timeout", timeout,
                        "--max-examples", "2", "--no-suite")
     flat = " ".join(text.split())   # report cells wrap at 100 columns
