@@ -198,7 +198,7 @@ def parse_line(raw: bytes, where: str, max_depth: int = MAX_DEPTH,
         raise InvalidInput(f"{where}: blank line (a transcript has none)", value=shown)
     if len(text) > MAX_LINE:
         raise InvalidInput(f"{where}: a line longer than {MAX_LINE} bytes (the longest a "
-                           "transcript line may be)", value=shown)
+                           "record's line may be)", value=shown)
     rec = _load(text, where, shown, pairs=not canonical_only)
     if canonical_only:
         if isinstance(rec, dict) and _depth(rec, max_depth) <= max_depth \

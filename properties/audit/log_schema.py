@@ -12,7 +12,7 @@ the value. A log with no step is refused ("nothing to audit").
 from __future__ import annotations
 
 from mechanism.errors import InvalidInput
-from mechanism.records import parse_line
+from mechanism.records import parse_line, read_line
 
 from properties.audit import schema as S
 
@@ -99,21 +99,36 @@ def _reports(rec, where, n) -> int:
     return V
 
 
+#: the most bytes of log read: its records held parsed take a few times their text
+MAX_LOG_BYTES = S.MEMORY_BUDGET // 4
+
+
 def read_log_lines(path: str, samplers) -> tuple[dict, list[dict]]:
-    """``(header, steps)`` of a log file, every line validated (module doc)."""
+    """``(header, steps)`` of a log file, every line validated (module doc) as it is read:
+    memory is bounded whatever the file holds (a line over ``MAX_LINE`` is refused when its
+    first ``MAX_LINE + 2`` bytes are read, a log over :data:`MAX_LOG_BYTES` when that many
+    are; ``--log /dev/zero`` read without end)."""
     try:
         with open(path, "rb") as fh:
-            lines = fh.read().splitlines(keepends=True)
+            first = read_line(fh)
+            if not first:
+                raise InvalidInput(f"--log {path}: the file is empty (no header)", value=path)
+            header = check_log_header(parse_line(first, f"{path}:1", canonical_only=False),
+                                      f"{path}:1", samplers)
+            shape: dict = {}
+            steps, total = [], len(first)
+            for k, raw in enumerate(iter(lambda: read_line(fh), b""), start=2):
+                total += len(raw)
+                if total > MAX_LOG_BYTES:
+                    raise InvalidInput(f"--log {path}: more than {MAX_LOG_BYTES} bytes (the "
+                                       "memory budget of an imported log); split the log",
+                                       value=path)
+                steps.append(check_log_step(parse_line(raw, f"{path}:{k}",
+                                                       canonical_only=False),
+                                            f"{path}:{k}", shape))
     except OSError as exc:
         raise InvalidInput(f"--log {path}: cannot be read ({exc.strerror or exc})",
                            value=path) from None
-    if not lines:
-        raise InvalidInput(f"--log {path}: the file is empty (no header)", value=path)
-    header = check_log_header(parse_line(lines[0], f"{path}:1", canonical_only=False),
-                              f"{path}:1", samplers)
-    shape: dict = {}
-    steps = [check_log_step(parse_line(raw, f"{path}:{k}", canonical_only=False),
-                            f"{path}:{k}", shape) for k, raw in enumerate(lines[1:], start=2)]
     if not steps:
         raise InvalidInput(f"--log {path}: nothing to audit (the log has a header and no step)",
                            value=path)

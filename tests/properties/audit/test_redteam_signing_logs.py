@@ -57,3 +57,19 @@ def test_an_empty_rule_is_an_error_not_no_rule(capsys, tmp_path):
     path = _log(tmp_path, {"rule": ""}, [GOOD])
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
     assert rc == 2 and "unknown rule ''" in text and str(path) in text, text
+
+
+def test_a_log_that_never_ends_is_refused_in_bounded_memory(capsys, tmp_path, monkeypatch):
+    """``--log /dev/zero`` read without end (planted: ``fh.read()``); a log over the budget
+    is refused when that many bytes are read, naming it; a good log still audits."""
+    import os
+    from properties.audit import log_schema
+    assert os.path.exists("/dev/zero")
+    rc, text = run_cli(capsys, "audit", "--log", "/dev/zero", "--quiet")
+    assert rc == 2 and "/dev/zero:1" in text and "longer than" in text, text
+    path = _log(tmp_path, {}, [{**GOOD, "step": k} for k in range(40)])
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 0, text
+    monkeypatch.setattr(log_schema, "MAX_LOG_BYTES", path.stat().st_size // 2)
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and "more than" in text and "split the log" in text, text
