@@ -93,15 +93,26 @@ def number(name: str, value, *, positive: bool = True, none_ok: bool = False):
     raise InvalidInput(f"{name} must be {want}, got {value!r}", value=value)
 
 
+#: the largest configuration file read (``--config /dev/zero`` read without end)
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def load(path: str | None = None, start: Path | None = None) -> tuple[dict, Path | None]:
     """The ``[tool.tokenauction]`` table (validated) and the file it came from."""
     where = Path(path) if path else find_pyproject(start)
     if where is None:
         return {}, None
     try:
-        data = tomllib.loads(where.read_text(encoding="utf-8"))
+        with open(where, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise InvalidInput(f"the configuration {where} is over {MAX_CONFIG_BYTES} bytes; "
+                               "pass a pyproject.toml with --config", value=str(where))
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise InvalidInput(f"cannot read the configuration {where}: {exc}", value=str(where))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{where} is not UTF-8 text: {exc}", value=str(where))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{where} is not valid TOML: {exc}", value=str(where))
     table = data.get("tool", {}).get("tokenauction", {})

@@ -78,3 +78,16 @@ def test_the_python_api_refuses_the_same_values(run):
 def test_good_numbers_still_run(capsys, run):
     rc, text = run_cli(capsys, "audit", run, "--quiet", "--tol", "0", "--identity-tol", "1e-6")
     assert rc == 0 and "CLEAN" in text, text
+
+
+@pytest.mark.parametrize("content,words", [(None, "over 1048576 bytes"),
+                                           (b"\xff\xfe[tool]", "not UTF-8 text")])
+def test_a_configuration_that_is_not_a_small_text_file_is_a_usage_error(capsys, tmp_path,
+                                                                       content, words):
+    """``--config /dev/zero`` read without end; a non-UTF-8 file was an internal error
+    (planted: ``Path.read_text``)."""
+    path = "/dev/zero" if content is None else tmp_path / "pyproject.toml"
+    if content is not None:
+        path.write_bytes(content)
+    rc, text = run_cli(capsys, "check", "linear", "--config", path)
+    assert rc == 2 and words in text and "internal error" not in text, text
