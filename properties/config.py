@@ -97,22 +97,36 @@ def number(name: str, value, *, positive: bool = True, none_ok: bool = False):
 MAX_CONFIG_BYTES = 1 << 20
 
 
+def read_small(path, what: str, limit: int, text: bool = False):
+    """The bytes (``text``: the UTF-8 text) of a file the user names that is small by nature
+    (a configuration, a key, a signature), reading at most ``limit + 1`` bytes: a larger
+    file, ``/dev/zero`` or a FIFO that never ends is refused before more is read. Every
+    failure is InvalidInput naming ``what``, the path and the reason: the one reader of
+    such files for the CLIs."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InvalidInput(f"{what} {path}: cannot be read ({exc.strerror or exc})",
+                           value=str(path)) from None
+    if len(data) > limit:
+        raise InvalidInput(f"{what} {path} is over {limit} bytes; such a file is far smaller",
+                           value=str(path))
+    if not text:
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{what} {path} is not UTF-8 text ({exc})", value=str(path)) from None
+
+
 def load(path: str | None = None, start: Path | None = None) -> tuple[dict, Path | None]:
     """The ``[tool.tokenauction]`` table (validated) and the file it came from."""
     where = Path(path) if path else find_pyproject(start)
     if where is None:
         return {}, None
     try:
-        with open(where, "rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise InvalidInput(f"the configuration {where} is over {MAX_CONFIG_BYTES} bytes; "
-                               "pass a pyproject.toml with --config", value=str(where))
-        data = tomllib.loads(raw.decode("utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"cannot read the configuration {where}: {exc}", value=str(where))
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{where} is not UTF-8 text: {exc}", value=str(where))
+        data = tomllib.loads(read_small(where, "the configuration", MAX_CONFIG_BYTES, text=True))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{where} is not valid TOML: {exc}", value=str(where))
     table = data.get("tool", {}).get("tokenauction", {})

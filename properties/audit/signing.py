@@ -31,6 +31,7 @@ from pathlib import Path
 from mechanism.errors import InvalidInput
 from mechanism.records import canonical, parse_line
 from mechanism.transcript import JSONL
+from properties.config import read_small
 
 SIG_FILE = "head.sig"
 SIG_FORMAT = "tokenauction-head-signature/1"
@@ -53,20 +54,8 @@ def _crypto():
 MAX_KEY_BYTES = 1 << 20
 
 
-def _read(path, what: str, limit: int | None = MAX_KEY_BYTES) -> bytes:
-    """The bytes of ``path``, at most ``limit`` of them (None: no limit): a larger file (or
-    ``/dev/zero``) is refused before more is read."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read() if limit is None else fh.read(limit + 1)
-    except OSError as exc:
-        raise InvalidInput(f"{what} {path}: cannot be read ({exc.strerror or exc})",
-                           value=str(path)) from None
-    if limit is not None and len(data) > limit:
-        raise InvalidInput(f"{what} {path}: more than {limit} bytes; a {what} file is far "
-                           "smaller (pass the file tokenauction audit --keygen wrote)",
-                           value=str(path))
-    return data
+def _read(path, what: str) -> bytes:
+    return read_small(path, what, MAX_KEY_BYTES)
 
 
 def generate_key(path, alg: str = "ed25519") -> list[Path]:
@@ -176,7 +165,11 @@ def load_signing_key(path) -> Key:
 def run_head(folder) -> str:
     """The head of a finished run: the hash of its last line, which must be the end record."""
     path = Path(folder) / JSONL
-    data = _read(path, "transcript", None)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"transcript {path}: cannot be read ({exc.strerror or exc})",
+                           value=str(path)) from None
     lines = data.splitlines(keepends=True)
     if not lines:
         raise InvalidInput(f"{path} is empty; nothing to sign", value=str(path))

@@ -89,5 +89,6 @@ def test_a_configuration_that_is_not_a_small_text_file_is_a_usage_error(capsys, 
     path = "/dev/zero" if content is None else tmp_path / "pyproject.toml"
     if content is not None:
         path.write_bytes(content)
-    rc, text = run_cli(capsys, "check", "linear", "--config", path)
-    assert rc == 2 and words in text and "internal error" not in text, text
+    for argv in (("check", "linear"), ("demo", "--synthetic")):
+        rc, text = run_cli(capsys, *argv, "--config", path)
+        assert rc == 2 and words in text and "internal error" not in text, (argv, text)

@@ -29,6 +29,7 @@ from mechanism.rules import as_rule, get_rule
 from properties.audit.replay import audit_run
 from properties.audit.step import sampler_step
 from properties.loading import load_spec
+from properties.config import MAX_CONFIG_BYTES, read_small
 from tokenauction.demo.influence import run_measures, step_measures
 from tokenauction.demo.lockstep import run_all
 
@@ -70,10 +71,7 @@ def load_config(path=None, **overrides) -> DemoConfig:
         text = resources.files("tokenauction.demo").joinpath("config.toml").read_text()
         where = "the packaged tokenauction/demo/config.toml"
     else:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read config {path}: {exc}", value=str(path)) from exc
+        text = read_small(path, "demo config", MAX_CONFIG_BYTES, text=True)
         where = str(path)
     try:
         raw = tomllib.loads(text)

@@ -79,7 +79,7 @@ def test_a_key_file_that_never_ends_is_refused(capsys, tmp_path, flag):
     run = record(tmp_path / "run", n=2, steps=3)
     assert os.path.exists("/dev/zero")
     rc, text = run_cli(capsys, "audit", run, flag, "/dev/zero", "--quiet")
-    assert rc == 2 and "/dev/zero" in text and "more than 1048576 bytes" in text, text
+    assert rc == 2 and "/dev/zero" in text and "over 1048576 bytes" in text, text
 
 
 def test_a_path_too_long_for_the_system_is_a_usage_error(capsys, tmp_path):
