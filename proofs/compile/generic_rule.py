@@ -76,6 +76,7 @@ class GenericRule(Rule):
                  bounds: Bounds = Bounds()):
         self.fn, self.bounds = fn, bounds
         self.compiled_trees: dict = dict(trees or {})   #: (n, V, has_ref) -> V trees
+        self.uncompilable: dict = {}   #: (n, V, has_ref) -> why it cannot be compiled there
         super().__init__(name, self._generic, numpy_fn=self._numpy, reference=reference,
                          weight=weight, epsilon=epsilon, claims={}, batch_fn=self._batch)
         if fn is not None:  # at declaration: a rule that cannot be compiled fails here
@@ -94,12 +95,30 @@ class GenericRule(Rule):
         """The V trees for n agents (captured on first use; InvalidInput beyond the bounds)."""
         key = (int(n), int(V), bool(has_ref))
         if key not in self.compiled_trees:
+            if self.fn is None and n <= self.bounds.max_agents and V <= self.bounds.max_tokens:
+                raise InvalidInput(f"rule {self.name!r} has no compiled code at n={n}, V={V} "
+                                   "(it could not be compiled there); the input is declined",
+                                   value=[n, V])
             if self.fn is None or n > self.bounds.max_agents or V > self.bounds.max_tokens:
                 raise InvalidInput(f"rule {self.name!r} is compiled for {self.bounds.text()} "
                                    f"only, not for n={n}, V={V}: a larger size would run code "
                                    "that no proof covers; declare it with larger Bounds",
                                    value=[n, V])
-            trees = capture_rule(self.fn, n, V, has_ref, self.bounds.timeout_s)
+            if key in self.uncompilable:
+                raise InvalidInput(self.uncompilable[key], value=[n, V])
+            try:
+                trees = capture_rule(self.fn, n, V, has_ref, self.bounds.timeout_s)
+            except DeclarationError as exc:
+                if not self.compiled_trees:   # no size compiles: the rule is not compiled
+                    raise
+                # a tool limit at this size (case splits, degree, depth, time): the compiled
+                # rule declines the input, as beyond its bounds (and remembers it: one
+                # capture per size); judging it as the rule's failure gave a monotone rule
+                # REFUTED "raised DeclarationError"
+                self.uncompilable[key] = (f"rule {self.name!r} cannot be compiled at n={n}, "
+                                          f"V={V} ({exc}); the input is declined: no code "
+                                          "runs there")
+                raise InvalidInput(self.uncompilable[key], value=[n, V]) from None
             self.compiled_trees[key] = trees
             try:
                 self._faithful(n, V, has_ref)

@@ -134,12 +134,16 @@ def _check_leaves(tree: T.Node, n: int, V: int, has_ref: bool) -> None:
 
 def worker_data(rule) -> dict:
     """What the cage's worker sends for a compiled generic rule: its trees at every size
-    within its bounds, its reference, weight and smoothing (data only)."""
+    within its bounds where it compiles (the parent's copy declines the others), its
+    reference, weight and smoothing (data only)."""
     has_ref = rule.reference is not None
     Vs = [int(rule.reference.size)] if has_ref else range(1, rule.bounds.max_tokens + 1)
     for n in range(1, rule.bounds.max_agents + 1):
         for V in Vs:
-            rule.trees(n, V, has_ref)
+            try:
+                rule.trees(n, V, has_ref)
+            except InvalidInput:   # a size it cannot be compiled at: not sent, declined
+                pass
     return {"trees": to_data(rule.compiled_trees), "name": str(rule.name),
             "reference": None if not has_ref else [float(x) for x in rule.reference],
             "weight": float(rule.weight), "epsilon": float(rule.epsilon),

@@ -308,3 +308,37 @@ def test_the_seal_covers_every_method_evaluate_reaches(monkeypatch):
     cls = compiled(R.linear)
     monkeypatch.setattr(R.Rule, "_on_every_token", lambda self, P, b: np.zeros(P.shape[1]))
     assert "_on_every_token was replaced" in sealed(cls)
+
+
+def splits_per_entry(ops, dists, bids, reference=None, weight=0):
+    """Monotone (each weight is b_j times a constant set by p_j) but one case split per
+    report entry: it compiles while n V <= 6 and needs over 64 splits beyond."""
+    ws = []
+    for p, b in zip(dists, bids):
+        w = b
+        for x in p:
+            w = w + (b if ops.is_positive(x - 0.5) else 0)
+        ws.append(w)
+    total = sum(ws)
+    return [sum(p[t] * w for p, w in zip(dists, ws)) / total for t in range(len(dists[0]))]
+
+
+def test_a_size_the_tool_cannot_compile_is_declined_not_the_rules_failure():
+    """Past the case-split limit the compiled rule declines (InvalidInput), in process and
+    in the worker's data (that size is not sent); the check is never REFUTED (planted: the
+    DeclarationError raised from evaluation, which check judged the rule's failure: REFUTED
+    'raised DeclarationError' at n=3, V=3 for a monotone rule)."""
+    from properties import check
+    rule = compiled(splits_per_entry, name="splits")
+    P = np.array([[1.0, 0.0, 0.0]] * 3)
+    with pytest.raises(InvalidInput, match="cannot be compiled at n=3, V=3"):
+        rule(P, [1.0, 0.0, 0.0])
+    assert rule(P[:2, :2] / P[:2, :2].sum(1, keepdims=True), [1.0, 2.0]).tolist() == [1.0, 0.0]
+    data = worker_data(compiled(splits_per_entry, name="splits",
+                                bounds=Bounds(max_agents=3, max_tokens=3)))
+    parent = from_worker(data)
+    with pytest.raises(InvalidInput, match="no compiled code at n=3, V=3"):
+        parent(P, [1.0, 0.0, 0.0])
+    small = compiled(splits_per_entry, name="splits", bounds=Bounds(max_agents=3, max_tokens=3))
+    report = check(small, ["monotone:box"], max_examples=10)
+    assert not report.refuted and report.exit_code == 0, str(report)
