@@ -135,8 +135,10 @@ def decode_blocks(region: bytes, spans: list[tuple[int, int]], n_rows: int,
     of its bytes raises that error)."""
     view = memoryview(region)
     aligned = all(a % 4 == 0 for a, _ in spans)
-    idx, val, counts, fits = _walk_words(region, spans, n_rows) if aligned and n_rows \
-        else _walk(view, spans, n_rows)
+    # _walk_words reads a row header at word 0 for every block that has none left: the
+    # region must hold one word (a region of 0-3 bytes, blocks of length 0: an IndexError)
+    idx, val, counts, fits = _walk_words(region, spans, n_rows) \
+        if aligned and n_rows and len(region) >= 4 else _walk(view, spans, n_rows)
     all_idx = np.frombuffer(b"".join(idx), "<i4")
     all_val = np.frombuffer(b"".join(val), "<f8")
     nnz = np.array(counts, dtype=np.int64)

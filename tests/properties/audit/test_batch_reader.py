@@ -404,3 +404,22 @@ def test_a_huge_line_is_refused_in_bounded_memory(tmp_path, newline):
     assert report.exit_code == 2 and report.error_line == 12, report.summary()
     assert "longer than" in report.error and report.steps_read == 10, report.error
     assert peak < 3 * MAX_LINE, peak
+
+
+@pytest.mark.parametrize("length", [0, 1, 3])
+def test_a_block_of_under_four_bytes_is_an_inputs_divergence(tmp_path, line_by_line, length):
+    """A step whose reports block is 0-3 bytes (its SHA-256 matching, the chain recomputed):
+    an ``inputs`` divergence in every path (planted: _walk_words read word 0 of an empty
+    region, an IndexError, exit 3)."""
+    from tests.helpers.recording import tamper
+    run = record(tmp_path / "run", n=3, steps=4)
+    side = side_path(run).read_bytes()
+
+    def edit(recs):
+        loc = recs[1]["reports"]
+        loc["length"] = length
+        loc["sha256"] = hashlib.sha256(side[loc["offset"]:loc["offset"] + length]).hexdigest()
+    tamper(run, edit, rechain=True)
+    report = agree(run, line_by_line)
+    assert report.exit_code == 1 and report.first_divergence.check == "inputs", report.summary()
+    assert blocks.decode_blocks(b"", [(0, 0)], 3, 12) == [None]
