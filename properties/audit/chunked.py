@@ -187,18 +187,28 @@ class ChunkAuditor:
         ok, u0 = self._uniforms(items)
         e = Entries(items, self.n + self.has_ref, dense)
         ok &= e.rows_ok()
-        W = b.sum(axis=1) + self.lam                                               # (m,)
-        ok &= W > 0
         weight = np.hstack([b, np.full((len(items), 1), self.lam)]) if self.has_ref else b
-        S, S_e = e.weighted_sum(weight, self.V)                                    # W q
-        ok &= self._tokens(items, ok, e, S, np.where(W > 0, W, 1.0), u0)
-        # closed-form payments (the reference's row adds to bins that are dropped)
+        # each step's weights scaled by their largest, as the rule scales them
+        # (mechanism.rules._with_reference): W q = S is then computed in [0, n + 1], where
+        # its round-off is far below MARGIN; unscaled, subnormal bids rounded b_j p_j(t)
+        # to 0 or one ulp, q came out [0, 0, 1] for a rule answering [0.2, 0.2, 0.6], and
+        # forged tokens passed here
+        top = weight.max(axis=1, initial=0.0)
+        ok &= (top > 0) & np.isfinite(top)
+        c = np.where(ok, top, 1.0)
+        w = weight / c[:, None]
+        W = w.sum(axis=1)                                                          # (m,)
+        S, S_e = e.weighted_sum(w, self.V)                                         # W q
+        ok &= self._tokens(items, ok, e, S, np.where(ok, W, 1.0), u0)
+        # closed-form payments (the reference's row adds to bins that are dropped); the TV
+        # in the scaled units, the payment in the bids' own
         T = e.tv_sums(W, S_e)[:, :n]
         total = np.bincount(e.key_step, weights=S, minlength=len(items))
-        B = W[:, None] - b
-        good = (b > 0) & (B > 0)
+        B = (b.sum(axis=1) + self.lam)[:, None] - b
+        Bw = W[:, None] - w[:, :n]
+        good = (b > 0) & (B > 0) & (Bw > 0)
         Bs = np.where(good, B, 1.0)
-        tv = (T + total[:, None]) / (2.0 * Bs)
+        tv = (T + total[:, None]) / (2.0 * np.where(good, Bw, 1.0))
         # as mechanism.payments: no b * Bs (under/overflow at 1e+-300), no b / Bs overflow
         want = np.where(good, np.minimum(tv * (Bs * race_share(b, Bs)), b), 0.0)
         diff = np.abs(want - z)

@@ -13,6 +13,7 @@ from mechanism import TokenAuction, step_uniforms
 from properties import checks as C
 from properties.audit import chunked
 from properties.audit import replay as run_module
+from properties.audit.replay import audit_run
 from properties.audit.stream import read_run_header, verified_steps
 from properties.audit.tally import AuditReport
 
@@ -140,3 +141,32 @@ def _encode(rows) -> bytes:
                 rows.val[at:at + k].astype("<f8").tobytes()]
         at += k
     return b"".join(out)
+
+
+@pytest.mark.parametrize("low", [5e-324, 1e-310, 1e-300])
+def test_forged_tokens_at_subnormal_bids_are_caught_by_the_vectorized_audit(tmp_path, low):
+    """A genuine linear run whose later steps bid ``[low, 0, 0]`` (the rule's aggregate is
+    agent 0's row, exactly), its tokens rewritten and the chain recomputed: the vectorized
+    audit reports the serial audit's divergences (planted: the filter's unscaled ``S/W``
+    rounded ``5e-324 p`` to [0, 0, 1] and passed every forged token 2: CLEAN); the genuine
+    run is CLEAN in both."""
+    from mechanism import TokenAuction
+    from tests.helpers.recording import records, write
+    P0 = np.eye(3, 4)
+    P = np.array([[0.2, 0.2, 0.6, 0.0], [0.5, 0.5, 0.0, 0.0], [0.1, 0.1, 0.0, 0.8]])
+    run = tmp_path / "run"
+    TokenAuction("linear").run(lambda prefix: P0 if not prefix else P,
+                               lambda k, prefix: [1.0, 2.0, 3.0] if k == 0 else [low, 0.0, 0.0],
+                               seed=1, max_tokens=20, record_to=run)
+    for vectorized in (True, False):
+        assert audit_run(run, vectorized=vectorized).exit_code == 0
+    recs = records(run)
+    forged = [r for r in recs if r.get("step", 0) >= 1 and r.get("token") in (0, 1)]
+    assert forged
+    for r in forged:
+        r["token"] = 2
+    write(run, recs, rechain=True)
+    fast, slow = audit_run(run), audit_run(run, vectorized=False)
+    assert fast.exit_code == slow.exit_code == 1
+    assert [str(d) for d in fast.divergences] == [str(d) for d in slow.divergences]
+    assert len(fast.divergences) == len(forged)
