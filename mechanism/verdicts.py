@@ -58,6 +58,12 @@ def strongest(verdicts) -> Verdict:
 EVERY = None
 
 
+#: A scope's words for a rule proved without a reference: given one, it is another rule.
+NO_REFERENCE = ("no reference (lambda = 0): the rule given a reference p0 (with_reference, "
+                "TokenAuction(..., reference_weight=w), a provider's reference) is another rule, "
+                "not covered")
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a PROVED verdict covers, as data (docs/theory.md, "Scope of a verdict").

@@ -158,7 +158,7 @@ class Instance:
         out = {"dists": [dist(p) for p in self.P],
                "bids": [val(x) for x in self.b], "agent": self.i,
                "bid_from": val(self.s), "bid_to": val(self.s2)}
-        if self.ref is not None and not isinstance(self.ref[0], (int, float)):
+        if self.symbolic_reference:   # a bound reference is Fractions: no model value
             out["reference"] = dist(self.ref)
             out["weight"] = val(self.lam)
         return out

@@ -39,7 +39,7 @@ from mechanism.arith import Unsupported
 from mechanism.errors import InvalidInput
 from mechanism.orders import get_order
 from mechanism.rules import Rule, as_rule, get_rule
-from mechanism.verdicts import Scope, Verdict
+from mechanism.verdicts import NO_REFERENCE, Scope, Verdict
 
 from proofs.bounded import exact_search, float_search
 from proofs.bounded.budget import Budget
@@ -181,6 +181,8 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
     elif rule.reference is not None:
         assumptions.append(f"the bound reference p0 = {rule.reference.tolist()}, "
                            f"lambda = {rule.weight}")
+    else:
+        assumptions.append(NO_REFERENCE)
     if rule.epsilon:
         assumptions.append(f"distributions smoothed with epsilon = {rule.epsilon} as float64 "
                            "computes it (each smoothed probability within 3 ulps of "

@@ -19,7 +19,7 @@ object (a subclass, a replaced method) gets no proof, with the reason.
 
 from __future__ import annotations
 
-from mechanism.verdicts import Scope, Verdict
+from mechanism.verdicts import NO_REFERENCE, Scope, Verdict
 
 from proofs.compile.rule import FamilyRule, general, normalized, sealed, winner_take_all
 from proofs.unbounded.family_counterexamples import refute_decreasing, refute_loglinear
@@ -80,7 +80,7 @@ def family_scope(rule, symbolic_reference: bool = False) -> Scope:
     verdict")."""
     V = None if rule.reference is None else rule.reference.size
     return _scope(rule, V, ["every reference p_0 and weight lambda >= 0"]
-                  if symbolic_reference else ())
+                  if symbolic_reference else [NO_REFERENCE] if rule.reference is None else ())
 
 
 def prove_family(rule, property_id: str, order: str, *, timeout_s: float = 10.0,

@@ -22,7 +22,7 @@ from fractions import Fraction
 import numpy as np
 import z3
 
-from mechanism.verdicts import Scope, Verdict
+from mechanism.verdicts import NO_REFERENCE, Scope, Verdict
 
 from proofs.compile import evaluate as E
 from proofs.encode import encode_z3 as Z
@@ -107,7 +107,7 @@ def prove_general(rule, property_id, order, *, timeout_s=10.0, max_agents=MAX_AG
                       + chain.summary(), f"n<={max_agents}, every V")
     res.scope = Scope(max_agents, None, "real bids >= 0", "exact reals",
                       ("general weights: n bounded, the weights may depend on n",
-                       CERTIFIED_CODE))
+                       CERTIFIED_CODE) + (() if rule.reference is not None else (NO_REFERENCE,)))
     res.lemmas = chain.steps
     return res
 

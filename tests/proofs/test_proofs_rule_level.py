@@ -199,3 +199,31 @@ def test_proved_carries_its_scope():
     ref = prove_rule(get_rule("linear"), "monotone", "box", max_agents=1, max_tokens=2,
                      symbolic_reference=True)
     assert any("symbolic reference" in a for a in ref.scope.assumptions)
+
+
+def _ref_flips(ops, dists, bids, reference=None, weight=0):
+    """Linear without a reference; with one, each agent's weight 1 / (1 + b): not monotone."""
+    ws = list(bids) if reference is None else [1 / (1 + b) for b in bids] + [weight]
+    rows = list(dists) if reference is None else list(dists) + [reference]
+    total = sum(ws)
+    return [sum(p[t] * w for p, w in zip(rows, ws)) / total for t in range(len(dists[0]))]
+
+
+def test_a_proof_without_a_reference_says_so_and_the_reference_rule_is_another():
+    """PROVED for the trees without a reference; the scope says the rule given one is not
+    covered (planted: the scope named only 'W = lambda + sum of bids > 0', and the same rule
+    with a reference, which TokenAuction runs, moved q away from the raised bid)."""
+    from mechanism import prefers
+    from mechanism.verdicts import NO_REFERENCE
+    from proofs.bounded.rule_level import prove_rule_property
+    from proofs.compile.generic_rule import compiled
+    rule = compiled(_ref_flips, name="ref_flips")
+    res = prove_rule_property(rule, "monotone", "box", max_agents=2, max_tokens=2, timeout_s=60)
+    assert str(res.verdict) == "PROVED" and NO_REFERENCE in res.scope.assumptions
+    with_ref = rule.with_reference(np.array([0.5, 0.5]), 1.0)
+    P = np.eye(2)
+    lo, hi = with_ref(P, [0.0, 1.0]), with_ref(P, [1.0, 1.0])
+    assert not prefers(P[0], hi, lo, "box")
+    res = prove_rule_property(with_ref, "monotone", "box", max_agents=2, max_tokens=2,
+                              timeout_s=60)
+    assert str(res.verdict) == "REFUTED", res.detail
