@@ -167,7 +167,10 @@ def rule_scope(rule: Rule, max_agents: int, max_tokens: int, symbolic_reference=
                    "(plus V float64 ulps) of 1: every row validation passes as given",
                    "every agent i, every bid s < s' of agent i",
                    "the rule's compiled expression tree (its generated code is what runs; "
-                   "float constants are their exact binary values)",
+                   "float constants are their exact binary values and arithmetic on them "
+                   "is exact: 0.1 + 0.2 >= 0.30000000000000004 is false there, true in "
+                   "float64; the function as written run in float64, Rule(name, fn) or "
+                   "TokenAuction(fn), is another rule, not covered)",
                    "where that tree is defined (elsewhere the rule declines the input)",
                    "no claim beyond these sizes"]
     if builtin_reason(rule) is None:   # a built-in: its fast path's tie to the tree
