@@ -24,6 +24,10 @@ SPEC_INSTANCES = [
 #: misbehaves only with more agents than the small sizes is caught
 SIZES = ((2, 2), (2, 3), (3, 2), (3, 3), (2, 4), (3, 4), (4, 3), (5, 3), (8, 2))
 BIDS = (0.0, 0.5, 1.0, 2.0, 3.0)
+#: (agents, vocabulary) of one instance each after the others, whatever the count: a
+#: mechanism that misbehaves only past the small vocabularies (an LLM's is tens of
+#: thousands of tokens) was judged on V <= 12 alone, and nothing was refuted
+LARGE = ((2, 64), (3, 1024))
 
 
 def _round_dist(rng, V: int) -> list[float]:
@@ -44,7 +48,8 @@ def _reserve_bids(rng, n: int, r: float) -> list[float]:
 def instances(count: int, seed: int = 0, reserve: float = 0.0) -> Iterator[dict]:
     """About ``count`` instances ``{"dists": (n, V) list, "bids": (n,) list}``: the
     docs/theory.md ones, then ``max(1, count // len(SIZES))`` random ones of each size of
-    :data:`SIZES` (so counts in one multiple of ``len(SIZES)`` draw the same instances)."""
+    :data:`SIZES` (so counts in one multiple of ``len(SIZES)`` draw the same instances),
+    then one of each size of :data:`LARGE`."""
     yield from SPEC_INSTANCES
     rng = np.random.default_rng(seed)
     per = max(1, count // len(SIZES))
@@ -56,3 +61,6 @@ def instances(count: int, seed: int = 0, reserve: float = 0.0) -> Iterator[dict]
             else:
                 bids = [float(x) for x in rng.choice(BIDS, size=n)]
             yield {"dists": dists, "bids": bids}
+    for n, V in LARGE:
+        yield {"dists": [_round_dist(rng, V) for _ in range(n)],
+               "bids": [float(x) for x in rng.choice(BIDS[1:], size=n)]}

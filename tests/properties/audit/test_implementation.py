@@ -183,3 +183,33 @@ def test_the_oracle_batches_its_bisection_and_quadrature_nodes():
         a, b, ya, yb = (a, m, ya, ym) if abs(ym - ya) >= abs(yb - ym) else (m, b, ym, yb)
     assert oracle.bisect_steps(x, [(lo, hi, float(x([lo])[0]), float(x([hi])[0]))]) == \
         [(a, b, ya, yb)]
+
+
+class _LinearUpToTwelveTokens:
+    """Linear with second price on V <= 12; greedy and pay-your-bid beyond (an LLM's V)."""
+
+    def aggregate(self, dists, bids):
+        from mechanism import get_rule
+        P = np.asarray(dists, dtype=float)
+        q = get_rule("linear")(P, bids)
+        if P.shape[1] <= 12:
+            return q
+        g = np.zeros_like(q)
+        g[int(np.argmax(q))] = 1.0
+        return g
+
+    def payments(self, dists, bids):
+        from mechanism import expected_payments, get_rule
+        P = np.asarray(dists, dtype=float)
+        if P.shape[1] <= 12:
+            return expected_payments(get_rule("linear"), P, bids).values
+        return np.asarray(bids, dtype=float)
+
+
+def test_a_mechanism_wrong_only_on_large_vocabularies_is_refuted():
+    """The native instances include V = 64 and V = 1024 (instances.LARGE); planted: only
+    V <= 4 natively and V <= 12 in the suite, and this mechanism was 'nothing refuted'."""
+    from properties.audit.instances import LARGE, instances
+    assert {len(i["dists"][0]) for i in instances(20)} >= {V for _, V in LARGE}
+    report = audit_mechanism(_LinearUpToTwelveTokens(), max_examples=20, use_suite=False)
+    assert report.exit_code == 1, report.summary()
