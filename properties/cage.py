@@ -291,8 +291,8 @@ def caged_check_target(target: str, kind=None, rule=None, paths=(), timeout=TIME
                 else serial.from_worker(m["compiled"])
         finally:
             cage.close()
-        rule.name = printable(rule.name, 80)  # a family's reproduction names its file
-        return read_target(rule, spec=target if m.get("family") is not None else None)
+        rule.name = printable(rule.name, 80)  # a reproduction loads the target by its spec
+        return read_target(rule, spec=target)
     if m["kind"] == "rule":
         fn = _method(cage, "aggregate", False)
     else:

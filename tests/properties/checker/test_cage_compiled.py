@@ -22,6 +22,10 @@ RULES = textwrap.dedent('''
     from mechanism import Rule
     wrapped = Rule("wrapped", good)
 
+    def drops(ops, dists, bids, reference=None, weight=0):
+        ws = [1 / (1 + b) for b in bids]
+        return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
+
     def typed(ops, dists, bids, reference=None, weight=0):
         ws = [b if isinstance(b, float) else 1 / (1 + b) for b in bids]
         return sum(p * w for p, w in zip(dists, ws)) / sum(ws)
@@ -54,3 +58,14 @@ def test_a_caged_rule_that_cannot_be_compiled_is_sampled_and_says_why(capsys, ru
                       "--max-examples", "20")
     assert "PROVED" not in out.split("scope of each PROVED")[0], out
     assert "cannot be compiled" in out and "isinstance" in out, out
+
+
+def test_a_refuted_caged_generic_rule_gets_a_runnable_reproduction(capsys, rules_file):
+    """The reproduction loads the target by its spec and fails in a fresh process (planted:
+    the spec was passed for family rules only: 'rule = ...  # not runnable as printed',
+    NOT confirmed)."""
+    rc, out = run_cli(capsys, "check", f"{rules_file}:drops", "--property", "monotone:box",
+                      "--max-examples", "20")
+    assert rc == 1 and f"load_target('{rules_file}:drops')" in out, out
+    assert "ran in a fresh process and failed as expected" in out, out
+    assert "not runnable as printed" not in out, out
