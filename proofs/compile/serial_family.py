@@ -86,16 +86,23 @@ def _names(d, what: str) -> dict:
     return d
 
 
+def _exponent(e: T.Node, symbolic) -> bool:
+    """A power's exponent a family may hold: a constant, or an expression of constants and
+    the declared symbolic parameters (``fn.pow(b, beta)``: the compiler's own form)."""
+    return all(m.op == "const" or (m.op == "param" and m.args[0] in symbolic)
+               or (m.op not in ("bid", "report", "ref", "lam", "param")) for m in T.walk(e))
+
+
 def _tree(nodes, i, n_agents: int, symbolic) -> T.Node:
     """Node ``i``, checked: only constants, bids of the n agents, symbolic parameters
-    with a declared domain, and integer-constant powers."""
+    with a declared domain, and powers whose exponent holds no bid."""
     if type(i) is not int or not 0 <= i < len(nodes):
         _bad(f"tree index {str(i)[:20]} names no row")
     for m in T.walk(nodes[i]):
         a = m.args
         if m.op in ("report", "ref", "lam") or (m.op == "bid" and a[0] >= n_agents) \
                 or (m.op == "param" and a[0] not in symbolic) \
-                or (m.op == "pow" and not T.is_const(a[1])):
+                or (m.op == "pow" and not _exponent(a[1], symbolic)):
             _bad(f"the leaf {T.show(m)[:40]} cannot occur in this family's weights")
     return nodes[i]
 

@@ -22,6 +22,10 @@ RULES = {
                                          reference=[0.5, 0.25, 0.25], weight=0.5,
                                          epsilon=0.01),
     "general": lambda: general(lambda bids, fn: [b * b + 1 for b in bids]),
+    # a power with a symbolic exponent (docs: the power family): the reader refused it
+    # as malformed, so check FILE.py:NAME of a documented family exited 2
+    "power": lambda: normalized(lambda b, fn, beta: fn.pow(b, beta), params={"beta": 0.5},
+                                domains={"beta": "positive"}),
     "wta": lambda: winner_take_all(reference=[0.5, 0.5], weight=1.0),
 }
 
@@ -82,3 +86,11 @@ def test_general_weights_need_every_eager_size_and_only_their_agents_bids():
     wrong["general"][0] = wrong["general"][1][1:]  # n = 1 given the tree over b1
     with pytest.raises(MalformedFamily, match="b1 cannot occur"):
         from_worker(wrong)
+
+
+def test_a_power_exponent_holds_no_bid():
+    from proofs.compile import tree as T
+    from proofs.compile.serial_family import _exponent
+    beta, b0 = T.Node("param", ("beta",)), T.Node("bid", (0,))
+    assert _exponent(beta, {"beta"}) and not _exponent(beta, set())
+    assert not _exponent(b0, {"beta"})
