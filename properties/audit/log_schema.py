@@ -4,15 +4,19 @@ Lines are parsed strictly (:func:`mechanism.records.parse_line` without the cano
 rule, since a third party writes them: still no duplicate key, no NaN, no deep nesting, no
 blank line) and checked field by field as the run schema is (:mod:`properties.audit.schema`):
 exact types, ranges, one agent count for the whole log, reports of ``n`` rows of one length
-``V``, an outcome of length ``V``, a token in ``0..V-1``, no unknown field. Every violation is
-an :class:`~mechanism.errors.InvalidInput` (exit 2) naming the file, the line, the field and
+``V`` each summing to 1 within ``SUM_TOL``, an outcome of length ``V``, a token in
+``0..V-1``, no unknown field. Every violation is an
+:class:`~mechanism.errors.InvalidInput` (exit 2) naming the file, the line, the field and
 the value. A log with no step is refused ("nothing to audit").
 """
 
 from __future__ import annotations
 
+import math
+
 from mechanism.errors import InvalidInput
 from mechanism.records import parse_line, read_line
+from mechanism.validation import SUM_TOL
 
 from properties.audit import schema as S
 
@@ -96,6 +100,11 @@ def _reports(rec, where, n) -> int:
             if not S.is_number(x) or x < 0:
                 raise S.field_error(where, f"reports[{i}][{t}]", x,
                                     "must be a finite number >= 0")
+        total = math.fsum(row)
+        if not abs(total - 1.0) <= SUM_TOL:   # a row of 2**1023 was judged as it was
+            raise S.field_error(where, f"reports[{i}]", row,
+                                f"sums to {total!r}: a report is a distribution (its sum "
+                                f"within {SUM_TOL} of 1, as the mechanism's validation asks)")
     return V
 
 

@@ -73,3 +73,12 @@ def test_a_log_that_never_ends_is_refused_in_bounded_memory(capsys, tmp_path, mo
     monkeypatch.setattr(log_schema, "MAX_LOG_BYTES", path.stat().st_size // 2)
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
     assert rc == 2 and "more than" in text and "split the log" in text, text
+
+
+@pytest.mark.parametrize("row", [[2.0 ** 1023, 0.0], [0.5, 0.4]])
+def test_log_reports_that_are_not_distributions_are_refused(capsys, tmp_path, row):
+    """A report row must sum to 1 within SUM_TOL, as the mechanism's validation asks
+    (planted: no such check; [2**1023, 0] was judged, an identity of -inf)."""
+    path = _log(tmp_path, {}, [{**GOOD, "step": 0, "reports": [row, [0.1, 0.9]]}])
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and "reports[0]" in text and "a report is a distribution" in text, text
