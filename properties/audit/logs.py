@@ -37,7 +37,8 @@ Checks (findings in the mechanism audit's table; each says what it could use):
 * ``consistent_steps``: steps with equal reports (or digests) and bids have equal outcomes
   and expected payments (realized ones: also equal uniforms);
 * ``sampler``: with a known sampler, uniforms and outcome, the logged token is the one
-  the sampler draws from ``q`` with those uniforms.
+  the sampler draws from ``q`` with those uniforms (an outcome of total 0, or too few
+  uniforms for the sampler, draws no token: a violation).
 
 Every value model of :mod:`mechanism.valuations` applies; ``win`` needs one-hot reports.
 """
@@ -138,9 +139,14 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
         if key[0] is not None:
             _consistency(L, seen, key, st, where, expected)
         if sampler is not None and q is not None and "uniforms" in st and "token" in st:
-            tok = int(sampler(q, np.asarray(st["uniforms"], dtype=np.float64)))
-            L.record("sampler", None if tok == int(st["token"]) else
-                     {"token": st["token"], "sampler_draws": tok}, where)
+            try:
+                tok = int(sampler(q, np.asarray(st["uniforms"], dtype=np.float64)))
+            except InvalidInput as exc:   # an outcome of total 0, too few uniforms: the
+                # logged token cannot have been drawn from them (a finding, not exit 2)
+                L.record("sampler", {"token": st["token"], "sampler_error": str(exc)}, where)
+            else:
+                L.record("sampler", None if tok == int(st["token"]) else
+                         {"token": st["token"], "sampler_draws": tok}, where)
         if not expected or P is None:
             continue
         try:

@@ -82,3 +82,19 @@ def test_log_reports_that_are_not_distributions_are_refused(capsys, tmp_path, ro
     path = _log(tmp_path, {}, [{**GOOD, "step": 0, "reports": [row, [0.1, 0.9]]}])
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
     assert rc == 2 and "reports[0]" in text and "a report is a distribution" in text, text
+
+
+@pytest.mark.parametrize("header,step,words", [
+    ({"sampler": "inverse_cdf"}, {"outcome": [0.0, 0.0], "uniforms": [0.5]}, "total"),
+    ({"sampler": "race"}, {"outcome": [0.5, 0.5], "uniforms": [0.5]}, "needs 2 uniforms")])
+def test_a_token_no_sampler_can_draw_is_a_sampler_finding(capsys, tmp_path, header, step,
+                                                          words):
+    """An outcome of total 0, or too few uniforms for the logged sampler: the logged token
+    cannot have been drawn, REFUTED ``sampler`` (planted: the sampler's InvalidInput escaped
+    audit_log as a usage error, exit 2)."""
+    path = tmp_path / "log.jsonl"
+    rows = [{"format": "tokenauction-log", **header},
+            {"step": 0, "bids": [1.0, 2.0], "payments": [0.1, 0.2], "token": 0, **step}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 1 and "REFUTED: sampler" in text and words in " ".join(text.split()), text
