@@ -54,7 +54,7 @@ def read_lines(fh, hint: int) -> list[bytes]:
     ``hint + MAX_LINE + 2`` bytes."""
     lines, total = [], 0
     while total < hint:
-        raw = fh.readline(MAX_LINE + 2)
+        raw = read_line(fh)
         if not raw:
             break
         lines.append(raw)

@@ -44,7 +44,7 @@ def printable(text, limit: int = 200) -> str:
     """A string from user code made safe for a terminal: control characters (newlines,
     ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters. Only the first ``limit``
     characters are looked at (a reply of a gigabyte costs no more than one of a line)."""
-    s = text if isinstance(text, str) else str(text)
+    s = str(text)
     cut = len(s) > limit
     s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s[:limit])
     return s[: limit - 3] + "..." if cut or len(s) > limit else s

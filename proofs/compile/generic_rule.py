@@ -95,14 +95,14 @@ class GenericRule(Rule):
         """The V trees for n agents (captured on first use; InvalidInput beyond the bounds)."""
         key = (int(n), int(V), bool(has_ref))
         if key not in self.compiled_trees:
-            if self.fn is None and n <= self.bounds.max_agents and V <= self.bounds.max_tokens:
-                raise InvalidInput(f"rule {self.name!r} has no compiled code at n={n}, V={V} "
-                                   "(it could not be compiled there); the input is declined",
-                                   value=[n, V])
-            if self.fn is None or n > self.bounds.max_agents or V > self.bounds.max_tokens:
+            if n > self.bounds.max_agents or V > self.bounds.max_tokens:
                 raise InvalidInput(f"rule {self.name!r} is compiled for {self.bounds.text()} "
                                    f"only, not for n={n}, V={V}: a larger size would run code "
                                    "that no proof covers; declare it with larger Bounds",
+                                   value=[n, V])
+            if self.fn is None:   # rebuilt from data: a size not sent did not compile
+                raise InvalidInput(f"rule {self.name!r} has no compiled code at n={n}, V={V} "
+                                   "(it could not be compiled there); the input is declined",
                                    value=[n, V])
             if key in self.uncompilable:
                 raise InvalidInput(self.uncompilable[key], value=[n, V])

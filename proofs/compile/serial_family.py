@@ -87,10 +87,11 @@ def _names(d, what: str) -> dict:
 
 
 def _exponent(e: T.Node, symbolic) -> bool:
-    """A power's exponent a family may hold: a constant, or an expression of constants and
-    the declared symbolic parameters (``fn.pow(b, beta)``: the compiler's own form)."""
-    return all(m.op == "const" or (m.op == "param" and m.args[0] in symbolic)
-               or (m.op not in ("bid", "report", "ref", "lam", "param")) for m in T.walk(e))
+    """A power's exponent a family may hold: no bid, and (as everywhere in its weights,
+    :func:`_tree`) only constants and the declared symbolic parameters as leaves
+    (``fn.pow(b, beta)``: the compiler's own form)."""
+    return all(m.op not in ("bid", "report", "ref", "lam")
+               and (m.op != "param" or m.args[0] in symbolic) for m in T.walk(e))
 
 
 def _tree(nodes, i, n_agents: int, symbolic) -> T.Node:
