@@ -266,6 +266,10 @@ register_rule("winner_take_all", lambda reference=None, weight=0.0: Rule(
     "winner_take_all", winner_take_all, reference=reference, weight=weight,
     claims={"monotone": ALL_ORDERS}))
 
+#: the names registered here (``repr`` of each, as :mod:`properties.tamper` keys them): a
+#: rule registered later under one of them replaces ours
+BUILT_IN_RULES = frozenset(repr(name) for name in RULES)
+
 
 #: Rules whose token t's aggregate depends only on column t (then normalization): for
 #: them, tokens whose columns agree across all parties can be merged exactly.

@@ -84,10 +84,11 @@ def _check_target(target: str, kind, judge_spec) -> tuple[dict, dict]:
     if u.kind == "rule":
         meta.update(_compiled(obj))
         replaced = tamper.changed(before)
-        if replaced:   # its compiled copy is not what runs in its process: no proof
+        refused = tamper.described(replaced) if replaced else u.compile_error  # or planted
+        if refused:   # its compiled copy is not what runs in its process: no proof
             meta.pop("compiled", None)
             meta.pop("family", None)
-            meta["compile_error"] = tamper.described(replaced)
+            meta["compile_error"] = refused
     # a compiled rule runs in the parent, which reads its trees' constants: no literals
     # here (and no hypothesis import in this worker)
     meta["literals"] = [] if runs_in_parent(meta) else _literals(obj)

@@ -70,7 +70,7 @@ class UserObject:
     spec: str | None = None        #: the spec it was loaded from
     literals: tuple | None = None  #: numbers of its source, read by its worker (caged)
     call: object = None            #: rule / payment: what a call runs, bound at load
-    compile_error: str | None = None  #: a caged generic rule that cannot be compiled: why
+    compile_error: str | None = None  #: why a rule gets no proof (uncompilable, tampering)
 
     def __post_init__(self):
         if self.call is None and self.kind != "mechanism":
@@ -255,7 +255,13 @@ def read_target(obj, kind: str | None = None, spec: str | None = None) -> UserOb
         return obj
     kind, norm = classify(obj, kind)
     name = norm.name if isinstance(norm, (R.Rule, PAY.PaymentRule)) else label(norm)
-    return UserObject(kind, norm, name, _claims(norm), spec=spec, call=_bound_call(norm))
+    refused = None
+    if kind == "rule":   # code planted in our namespaces runs beside the proved trees
+        from properties import tamper
+        planted = tamper.foreign()
+        refused = tamper.described(planted, loaded=False) if planted else None
+    return UserObject(kind, norm, name, _claims(norm), spec=spec, call=_bound_call(norm),
+                      compile_error=refused)
 
 
 def _bound_call(obj):

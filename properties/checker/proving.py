@@ -96,10 +96,10 @@ def missing_engine(key, exc: ImportError) -> Finding:
 def prove(t, key, finalize, path_group) -> Finding | None:
     """The proofs engine on (property, order), when it applies (a backend-generic Rule)."""
     from mechanism.rules import Rule
-    refused = t.user.compile_error  # a caged generic rule (properties/cage.py)
-    if refused and key[1] in ("box", "segment"):
-        return Finding(key[0], key[1], Verdict.UNKNOWN, "z3", "the generic rule cannot be "
-                       f"compiled exactly, so it gets no proof (it is sampled): {refused}")
+    refused = t.user.compile_error  # uncompilable in its cage, or tampering (protocol)
+    if refused:
+        return Finding(key[0], key[1], Verdict.UNKNOWN, "z3", "the rule gets no proof "
+                       f"(it is sampled): {refused}")
     if not isinstance(t.obj, Rule) or t.obj.generic is None:
         return None
     t0 = time.perf_counter()

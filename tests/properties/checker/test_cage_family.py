@@ -44,6 +44,7 @@ FORGED = textwrap.dedent('''
     from proofs.unbounded.families import normalized
     _real = SF.worker_data
     TM.changed = lambda before: []
+    TM.foreign = lambda: []
 
     def _forge(rule):
         data = _real(rule)

@@ -70,11 +70,94 @@ def test_the_worker_sends_no_family_for_a_patching_target(tmp_path, monkeypatch)
 
 
 def test_planted_blind_snapshot_sends_the_family_to_be_proved(tmp_path, monkeypatch):
-    """The planted bug (nothing compared): the family goes to the prover, the red team's
-    false PROVED."""
+    """The planted bug (nothing compared, nothing scanned): the family goes to the prover,
+    the red team's false PROVED."""
     monkeypatch.setattr(tamper, "changed", lambda before: [])
+    monkeypatch.setattr(tamper, "foreign", lambda: [])
     meta = _worker_description(tmp_path, monkeypatch)
     assert "family" in meta and "compile_error" not in meta
+
+
+def test_a_blind_snapshot_alone_still_sends_no_family(tmp_path, monkeypatch):
+    """The scan of planted code (:func:`properties.tamper.foreign`) is a second wall."""
+    monkeypatch.setattr(tamper, "changed", lambda before: [])
+    meta = _worker_description(tmp_path, monkeypatch)
+    assert "family" not in meta and "normalized_weights" in meta["compile_error"], meta
+
+
+def _check_in_process(tmp_path, monkeypatch, source):
+    """``properties.check`` of the target's rule, imported in THIS process (the patch is
+    undone after the test)."""
+    import importlib.util
+    import proofs.compile.evaluate as E
+    from properties import check
+    monkeypatch.setattr(E, "normalized_weights", E.normalized_weights)
+    path = tmp_path / "target_in_process.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location("target_in_process", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    report = check(mod.rule, ["monotone:box"], max_examples=10)
+    return [(f.verdict.name, f.engine, f.detail) for f in report.findings]
+
+
+def test_in_process_a_target_that_patched_our_code_before_check_gets_no_proof(
+        tmp_path, monkeypatch):
+    """Was (red team): ``properties.check`` of a family rule whose module had replaced
+    ``normalized_weights`` (weights 1/b once a bid passes 1000) said PROVED "for every n
+    and every V" in the very process running the patched code: no snapshot from before
+    the import exists there, so the scan looks for code from outside in our namespaces."""
+    found = _check_in_process(tmp_path, monkeypatch, PATCHED)
+    assert not any(v == "PROVED" for v, _, _ in found), found
+    assert any(v == "UNKNOWN" and "normalized_weights" in d for v, _, d in found), found
+
+
+def test_planted_blind_scan_proves_the_patched_rule_in_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(tamper, "foreign", lambda: [])
+    found = _check_in_process(tmp_path, monkeypatch, PATCHED)
+    assert any(v == "PROVED" for v, _, _ in found), found
+
+
+def test_in_process_the_clean_rule_is_proved(tmp_path, monkeypatch):
+    found = _check_in_process(tmp_path, monkeypatch, CLEAN)
+    assert any(v == "PROVED" for v, _, _ in found), found
+
+
+def test_the_scan_sees_planted_code_in_every_wrapper(monkeypatch):
+    """A function, a bound method, a callable instance, a partial, ``numpy.vectorize``,
+    ``numpy.frompyfunc``, ``functools.wraps`` and a replaced builtin: each is named; a rule
+    registered under a new name is not a replacement, one under a built-in name is."""
+    import builtins
+    import functools
+    import numpy as np
+    import proofs.compile.evaluate as E
+    from mechanism import rules as R
+    orig = E.normalized_weights
+
+    class C:
+        def m(self, *a):
+            return orig(*a)
+
+        def __call__(self, *a):
+            return orig(*a)
+
+    def f(*a):
+        return orig(*a)
+
+    assert tamper.foreign() == []
+    for planted in (f, C().m, C(), functools.partial(f), np.vectorize(f),
+                    np.frompyfunc(f, 1, 1), functools.wraps(orig)(f)):
+        monkeypatch.setattr(E, "normalized_weights", planted)
+        assert tamper.foreign() == ["proofs.compile.evaluate.normalized_weights"], planted
+    monkeypatch.setattr(E, "normalized_weights", orig)
+    real_sum = builtins.sum
+    monkeypatch.setattr(builtins, "sum", lambda *a: 0)
+    assert "mechanism.rules.__builtins__.'sum'" in tamper.foreign()
+    monkeypatch.setattr(builtins, "sum", real_sum)
+    monkeypatch.setitem(R.RULES, "mine", lambda **k: None)
+    assert tamper.foreign() == []
+    monkeypatch.setitem(R.RULES, "linear", lambda **k: None)
+    assert "mechanism.rules.RULES.'linear'" in tamper.foreign()
 
 
 def test_the_snapshot_sees_a_replaced_function_and_a_class_member():
