@@ -80,7 +80,7 @@ class Cage:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "properties.cage_worker", str(theirs.fileno()),
                  str(self.memory_mb)], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                stdout=out, stderr=out, env=env, close_fds=True)
+                stdout=out, stderr=out, env=env, close_fds=True, start_new_session=True)
         theirs.close()
         self.conn = Connection(ours.detach())
         self.conn.send_bytes(pickle.dumps((self.spec, self.kwargs, self.paths), protocol=5))

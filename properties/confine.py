@@ -20,6 +20,11 @@ lifted by the code it holds. Refused with ``EPERM`` (the code sees ``PermissionE
   limit on the auditor killed it with SIGXCPU, exit 152 and no report), priorities,
   schedulers, CPU affinities and I/O priorities (``setpriority``, ``sched_set*``,
   ``ioprio_set``), moving another process's pages, ``pidfd_open``, ``kcmp``;
+  and asking the kernel to signal another process on its behalf: ``fcntl`` with
+  ``F_SETOWN``, ``F_SETOWN_EX`` or ``F_SETSIG``, or ``F_SETFL`` setting ``O_ASYNC``, and
+  the ``ioctl`` requests ``FIOSETOWN``, ``SIOCSPGRP``, ``FIOASYNC`` and ``TIOCSPGRP``
+  (owning its reply socket to the auditor let the worker's I/O send the auditor SIGKILL,
+  SIGSTOP or SIGINT); ``TIOCSTI``, typing into a terminal;
 * ``io_uring`` (whose operations would not pass through this filter), new sockets,
   ``open_by_handle_at``.
 
@@ -81,6 +86,12 @@ _NOSYS = {"clone3": 435, "openat2": 437}
 _OPEN, _OPENAT, _CLONE = 2, 257, 56
 _KILL_SYSCALLS = {"kill": 62, "tkill": 200, "tgkill": 234}   # allowed to this process only
 _PRLIMIT64 = 302   # allowed on pid 0 (the caller: setrlimit) and on this process only
+#: fcntl commands that name a process to be signalled by the kernel (F_SETOWN, F_SETSIG,
+#: F_SETOWN_EX), and F_SETFL, refused where it sets O_ASYNC (fcntl.h)
+_FCNTL, _FCNTL_REFUSED, _F_SETFL, _O_ASYNC = 72, (8, 10, 15), 4, 0o20000
+#: ioctl requests to the same end, and the one that types into a terminal: FIOSETOWN,
+#: SIOCSPGRP, FIOASYNC, TIOCSPGRP, TIOCSTI (asm-generic/ioctls.h, linux/sockios.h)
+_IOCTL, _IOCTL_REFUSED = 16, (0x8901, 0x8902, 0x5452, 0x5410, 0x5412)
 
 
 def _insn(code, jt, jf, k) -> bytes:
@@ -105,6 +116,15 @@ def program(pid: int) -> bytes:
                 _insn(test, 0, 1, k), _insn(_RET_K, 0, 0, on_set),
                 _insn(_RET_K, 0, 0, on_clear)]
 
+    def arg_in(number, i, values, tail):
+        # if nr == number: load args[i]; EPERM if it is one of values, else run tail (which
+        # returns); the accumulator keeps nr for the blocks after this one otherwise
+        body = [_insn(_LD_W_ABS, 0, 0, arg(i))]
+        for value in values:
+            body += is_(value, eperm)
+        body += tail
+        return [_insn(_JEQ_K, 0, len(body), number)] + body
+
     out += [_insn(0x35, 0, 1, _X32_BIT), _insn(_RET_K, 0, 0, eperm)]   # jge: the x32 ABI
     for number in sorted(_REFUSED.values()):
         out += is_(number, eperm)
@@ -119,6 +139,12 @@ def program(pid: int) -> bytes:
     out += [_insn(_JEQ_K, 0, 5, _PRLIMIT64), _insn(_LD_W_ABS, 0, 0, arg(0)),
             _insn(_JEQ_K, 2, 0, 0), _insn(_JEQ_K, 1, 0, pid),
             _insn(_RET_K, 0, 0, eperm), _insn(_RET_K, 0, 0, _ALLOW)]
+    # fcntl(fd, cmd, arg): the owner commands refused; F_SETFL(arg) refused with O_ASYNC
+    out += arg_in(_FCNTL, 1, _FCNTL_REFUSED,
+                  [_insn(_JEQ_K, 0, 3, _F_SETFL), _insn(_LD_W_ABS, 0, 0, arg(2)),
+                   _insn(_JSET_K, 0, 1, _O_ASYNC), _insn(_RET_K, 0, 0, eperm),
+                   _insn(_RET_K, 0, 0, _ALLOW)])
+    out += arg_in(_IOCTL, 1, _IOCTL_REFUSED, [_insn(_RET_K, 0, 0, _ALLOW)])
     out.append(_insn(_RET_K, 0, 0, _ALLOW))
     return b"".join(out)
 

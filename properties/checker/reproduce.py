@@ -112,7 +112,7 @@ def confirm(findings, timeout_per_call: float | None = None) -> None:
     try:
         proc = subprocess.run([sys.executable, "-c", _RUNNER], input=json.dumps(
             [c["repro"] for c in todo]), capture_output=True, text=True, timeout=limit,
-            cwd=os.getcwd(), env=dict(os.environ))
+            cwd=os.getcwd(), env=dict(os.environ), start_new_session=True)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("@@REPRO@@")), None)
         results = json.loads(line[len("@@REPRO@@"):]) if line else None
         why = (proc.stderr.strip().splitlines() or ["no output"])[-1]

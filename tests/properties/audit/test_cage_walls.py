@@ -48,7 +48,8 @@ def _write(tmp_path, name: str, prelude: str) -> Path:
 @needs_filter
 def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_path):
     probe = textwrap.dedent(f'''
-        import os, resource, sys, threading
+        import fcntl, os, resource, signal, struct, sys, threading
+        r, w = os.pipe()
         from properties.confine import confine
         assert confine() is None
         import numpy as np
@@ -69,24 +70,39 @@ def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_p
                     os.getppid(), resource.RLIMIT_CPU, (1, 2))),
                 ("the parent's priority", lambda: os.setpriority(
                     os.PRIO_PROCESS, os.getppid(), 19)),
-                ("the parent's CPUs", lambda: os.sched_setaffinity(os.getppid(), {{0}}))]:
+                ("the parent's CPUs", lambda: os.sched_setaffinity(os.getppid(), {{0}})),
+                # a descriptor's owner receives SIGIO (or the signal F_SETSIG names) from the
+                # kernel: owning the reply socket to the parent signalled the auditor
+                ("F_SETOWN", lambda: fcntl.fcntl(r, fcntl.F_SETOWN, os.getppid())),
+                ("F_SETSIG", lambda: fcntl.fcntl(r, 10, signal.SIGKILL)),
+                ("O_ASYNC", lambda: fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)),
+                ("FIOSETOWN", lambda: fcntl.ioctl(r, 0x8901, struct.pack("i", os.getppid()))),
+                ("FIOASYNC", lambda: fcntl.ioctl(r, 0x5452, struct.pack("i", 1))),
+                ("TIOCSTI", lambda: fcntl.ioctl(r, 0x5412, b"x"))]:
             try:
                 act()
             except PermissionError:
                 refused.append(name)
         os.kill(os.getpid(), 0)            # itself: allowed
+        fcntl.fcntl(r, fcntl.F_SETFL, os.O_NONBLOCK)                 # other flags: allowed
+        assert fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))          # its own limits
         resource.prlimit(os.getpid(), resource.RLIMIT_NOFILE, (soft, hard))
         print(open({str(tmp_path / "existing.txt")!r}).read() + "|" + ",".join(refused))
     ''')
     (tmp_path / "existing.txt").write_text("kept")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    assert out.returncode == 0, out.stderr
+    # the probe runs under a go-between process, its "parent": a filter that let a signal
+    # through kills the go-between (a failed test), never pytest
+    between = ("import subprocess, sys; "
+               "sys.exit(subprocess.run([sys.executable, '-c', sys.argv[1]]).returncode)")
+    out = subprocess.run([sys.executable, "-c", between, probe], capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert out.returncode == 0, (out.returncode, out.stderr)
     assert out.stdout.strip() == ("kept|create,append,parent's stdout,symlink,rename,unlink,"
                                   "fork,exec,signal the parent,socket,the parent's limits,"
-                                  "the parent's priority,the parent's CPUs"), out.stdout
+                                  "the parent's priority,the parent's CPUs,F_SETOWN,F_SETSIG,"
+                                  "O_ASYNC,FIOSETOWN,FIOASYNC,TIOCSTI"), out.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.txt"]
 
 
@@ -137,6 +153,29 @@ def test_a_worker_cannot_write_the_auditors_terminal_or_leave_a_process(tmp_path
     assert "FORGED" not in out.stdout + out.stderr
     assert "REFUTED" in out.stdout
 
+
+@needs_filter
+def test_a_worker_cannot_have_the_kernel_signal_the_auditor(tmp_path):
+    """Was (red team): the worker owned its reply socket to the auditor (``F_SETOWN``,
+    ``F_SETSIG``, ``O_ASYNC``), and its next reply sent the auditor SIGTERM (or SIGKILL,
+    SIGSTOP): no report, the exit code the mechanism chose."""
+    target = _write(tmp_path, "owner.py", '''
+        import fcntl, os, signal, sys
+        if "cage_worker" in " ".join(sys.argv):
+            fd = int(sys.argv[1])
+            for cmd, arg in ((fcntl.F_SETOWN, os.getppid()), (10, signal.SIGTERM),
+                             (fcntl.F_SETFL, os.O_ASYNC | fcntl.fcntl(fd, fcntl.F_GETFL))):
+                try:
+                    fcntl.fcntl(fd, cmd, arg)
+                except OSError:
+                    pass
+    ''')
+    out = subprocess.run([sys.executable, "-m", "tokenauction", "audit", "--mechanism",
+                          f"{target}:M", "--no-suite", "--max-examples", "20"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 1, (out.returncode, out.stdout + out.stderr)
+    assert "REFUTED" in out.stdout
 
 JUNK = {
     "payments": '''
