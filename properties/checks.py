@@ -41,6 +41,9 @@ from properties import oracle
 #: Rules whose outcome is smooth in each bid (no jumps at the other bids), so the
 #: identity's quadrature needs no split there.
 SMOOTH_IN_BID = (R.linear, R.log_linear)
+#: the smallest normal float: the least slack of a relative test (subnormal values round
+#: off in absolute steps far below it)
+TINY = float(np.finfo(np.float64).tiny)
 
 
 
@@ -198,11 +201,14 @@ def regret_violation(utilities, value: float, grid, i: int, tol: float) -> dict 
             "regret": float(gain)}
 
 
-def ir_violation(u_truthful: float, value: float, i: int, tol: float) -> dict | None:
+def ir_violation(u_truthful: float, value: float, i: int, tol: float,
+                 floor: float = 1.0) -> dict | None:
     """Individual rationality: bidding one's value ``v`` must not lose more than
-    ``tol * max(1, v)`` against staying out. The counterexample: ``agent``, ``value``,
-    ``bid_from`` (= v) and ``utility``."""
-    if u_truthful >= -tol * max(1.0, value):
+    ``tol * max(floor, v)`` against staying out (``floor=0``: relative to the value alone,
+    as an imported log is judged in the unit of its own bids; never below the smallest
+    normal float, the round-off of a subnormal value). The counterexample: ``agent``,
+    ``value``, ``bid_from`` (= v) and ``utility``."""
+    if u_truthful >= -max(tol * max(floor, value), TINY):
         return None
     return {"agent": i, "value": value, "bid_from": value, "utility": float(u_truthful)}
 

@@ -29,6 +29,9 @@ Checks (findings in the mechanism audit's table; each says what it could use):
   rule's aggregate of the logged reports and bids, to 1e-9 per token;
 
 * ``payment_at_most_bid`` / ``payment_nonnegative``: ``0 <= z_i <= b_i`` on every step;
+Every tolerance is relative to the step's bids (a log is judged in the unit of its own
+bids: pay-your-bid at bids of 1e-10 is refuted as at bids of 1).
+
 * ``individually_rational`` (expected payments, reports and outcome logged): with a rule,
   ``b_i (a(q) - a(Q(0))) - z_i >= 0`` exactly; without one, the necessary condition
   ``z_i <= b_i a(q)`` for value models with ``a >= 0`` (tv, win, inner);
@@ -158,9 +161,9 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
             _ir(L, model, rule, P, b, q, z, i, where)
             if rule is not None and b[i] > 0:
                 want, err = C.identity_payment(rule, P, b, i, model=model)
-                L.record("payment_identity", None if abs(want - z[i]) <= tol * max(1.0, b[i])
-                         + 10 * err else {"agent": i, "identity": want, "error_bound": err},
-                         where)
+                slack = max(tol * max(b[i], abs(want), abs(z[i])), C.TINY) + 10 * err
+                L.record("payment_identity", None if abs(want - z[i]) <= slack else
+                         {"agent": i, "identity": want, "error_bound": err}, where)
     rep = MechanismReport(header.get("mechanism") or path, L.findings())
     rep.value_model = model.name
     return rep
@@ -231,7 +234,7 @@ def _ir(L, model, rule, P, b, q, z, i, where):
         a = model.values(P[i], np.stack([q, q0]), i)
         if not np.isfinite(a).all():
             return
-        found = C.ir_violation(v * (a[0] - a[1]) - z[i], v, i, TOL)
+        found = C.ir_violation(v * (a[0] - a[1]) - z[i], v, i, TOL, floor=0.0)
         L.record("individually_rational", None if found is None else {**found, "exact": True},
                  where)
         return
@@ -240,5 +243,5 @@ def _ir(L, model, rule, P, b, q, z, i, where):
                           "without the rule only a >= 0 models give a bound")
         return
     bound = v * float(model.values(P[i], q[None, :], i)[0])
-    L.record("individually_rational", None if z[i] <= bound + TOL * max(1.0, v) else
+    L.record("individually_rational", None if z[i] <= bound + max(TOL * v, C.TINY) else
              {"agent": i, "payment": float(z[i]), "at_most": bound, "exact": False}, where)

@@ -98,3 +98,24 @@ def test_a_token_no_sampler_can_draw_is_a_sampler_finding(capsys, tmp_path, head
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
     assert rc == 1 and "REFUTED: sampler" in text and words in " ".join(text.split()), text
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-10, 1e-200])
+def test_a_log_is_judged_at_the_scale_of_its_bids(capsys, tmp_path, scale):
+    """Pay-your-bid (0.99 b_i, not individually rational, not Myerson's payment) is refuted
+    whatever the bids' unit (planted: the tolerances were ``tol * max(1, b_i)``, absolute
+    below a bid of 1, and a log at bids of 1e-10 audited clean)."""
+    P = [[0.8, 0.2], [0.1, 0.9]]
+    b = [1.0 * scale, 2.0 * scale]
+    q = [(b[0] * P[0][t] + b[1] * P[1][t]) / (b[0] + b[1]) for t in range(2)]
+    rows = [{"format": "tokenauction-log", "version": 1, "mechanism": "pay-your-bid",
+             "rule": "linear", "payments": "expected"},
+            {"step": 0, "bids": b, "reports": P, "outcome": q,
+             "payments": [0.99 * x for x in b]}]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, text = run_cli(capsys, "audit", "--log", path)
+    assert rc == 1, text
+    for prop in ("individually_rational", "payment_identity"):
+        assert any(line.split()[:1] == [prop] and "REFUTED" in line.split()
+                   for line in text.splitlines()), (prop, text)
