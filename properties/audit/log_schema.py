@@ -4,8 +4,8 @@ Lines are parsed strictly (:func:`mechanism.records.parse_line` without the cano
 rule, since a third party writes them: still no duplicate key, no NaN, no deep nesting, no
 blank line) and checked field by field as the run schema is (:mod:`properties.audit.schema`):
 exact types, ranges, one agent count for the whole log, reports of ``n`` rows of one length
-``V`` each summing to 1 within ``SUM_TOL``, an outcome of length ``V``, a token in
-``0..V-1``, no unknown field. Every violation is an
+``V`` each summing to 1 within ``SUM_TOL``, an outcome of length ``V`` that is a
+distribution too, one ``V`` for the whole log, a token in ``0..V-1``, no unknown field. Every violation is an
 :class:`~mechanism.errors.InvalidInput` (exit 2) naming the file, the line, the field and
 the value. A log with no step is refused ("nothing to audit").
 """
@@ -72,12 +72,18 @@ def check_log_step(rec: dict, where: str, shape: dict) -> dict:
                             "given with reports: log one or the other")
     if "reports" in rec:
         V = _reports(rec, where, n)
+        _vocabulary(V, where, "reports", rec["reports"], shape)
     if "reports_digest" in rec:
         S.hex_field(rec, "reports_digest", where)
     if "outcome" in rec:
         out = rec["outcome"]
-        V = V if V is not None else (len(out) if type(out) is list and out else 1)
-        S.numbers_field(rec, "outcome", where, V, 0.0)
+        if V is None:
+            V = len(out) if type(out) is list and out else 1
+            _vocabulary(V, where, "outcome", out, shape)
+        if type(out) is not list or len(out) != V:
+            raise S.field_error(where, "outcome", out, f"must be a list of {V} probabilities")
+        _distribution(out, where, "outcome", "an outcome")
+    V = V if V is not None else shape.get("V")
     if "token" in rec:
         S.int_field(rec, "token", where, 0, None if V is None else V - 1)
     if "uniforms" in rec:
@@ -96,16 +102,28 @@ def _reports(rec, where, n) -> int:
         if type(row) is not list or len(row) != V:
             raise S.field_error(where, f"reports[{i}]", row,
                                 f"must be a list of {V} probabilities (as reports[0])")
-        for t, x in enumerate(row):
-            if not S.is_number(x) or x < 0:
-                raise S.field_error(where, f"reports[{i}][{t}]", x,
-                                    "must be a finite number >= 0")
-        total = math.fsum(row)
-        if not abs(total - 1.0) <= SUM_TOL:   # a row of 2**1023 was judged as it was
-            raise S.field_error(where, f"reports[{i}]", row,
-                                f"sums to {total!r}: a report is a distribution (its sum "
-                                f"within {SUM_TOL} of 1, as the mechanism's validation asks)")
+        _distribution(row, where, f"reports[{i}]", "a report")
     return V
+
+
+def _distribution(row, where, key, what) -> None:
+    """Entries in [0, 1 + SUM_TOL] (so that their sum is finite: integers of 2**1023 made
+    ``fsum`` overflow, exit 3), summing to 1 within ``SUM_TOL``."""
+    for t, x in enumerate(row):
+        if not S.is_number(x) or not 0 <= x <= 1 + SUM_TOL:
+            raise S.field_error(where, f"{key}[{t}]", x, "must be a probability in [0, 1]")
+    total = math.fsum(row)
+    if not abs(total - 1.0) <= SUM_TOL:   # a row of 2**1023 was judged as it was
+        raise S.field_error(where, key, row,
+                            f"sums to {total!r}: {what} is a distribution (its sum "
+                            f"within {SUM_TOL} of 1, as the mechanism's validation asks)")
+
+
+def _vocabulary(V, where, key, value, shape) -> None:
+    """One vocabulary size for the whole log (the first step that shows one sets it)."""
+    if shape.setdefault("V", V) != V:
+        raise S.field_error(where, key, value, f"has {V} tokens where the log's earlier "
+                            f"steps have {shape['V']} (one vocabulary for the whole log)")
 
 
 #: the most bytes of log read: its records held parsed take a few times their text

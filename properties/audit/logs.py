@@ -40,8 +40,8 @@ bids: pay-your-bid at bids of 1e-10 is refuted as at bids of 1).
 * ``consistent_steps``: steps with equal reports (or digests) and bids have equal outcomes
   and expected payments (realized ones: also equal uniforms);
 * ``sampler``: with a known sampler, uniforms and outcome, the logged token is the one
-  the sampler draws from ``q`` with those uniforms (an outcome of total 0, or too few
-  uniforms for the sampler, draws no token: a violation).
+  the sampler draws from ``q`` with those uniforms (too few uniforms for the sampler
+  draw no token: a violation).
 
 Every value model of :mod:`mechanism.valuations` applies; ``win`` needs one-hot reports.
 """
@@ -144,7 +144,7 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
         if sampler is not None and q is not None and "uniforms" in st and "token" in st:
             try:
                 tok = int(sampler(q, np.asarray(st["uniforms"], dtype=np.float64)))
-            except InvalidInput as exc:   # an outcome of total 0, too few uniforms: the
+            except InvalidInput as exc:   # too few uniforms for the sampler: the
                 # logged token cannot have been drawn from them (a finding, not exit 2)
                 L.record("sampler", {"token": st["token"], "sampler_error": str(exc)}, where)
             else:

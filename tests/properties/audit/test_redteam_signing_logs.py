@@ -38,12 +38,13 @@ def _log(tmp_path, header, steps):
     return path
 
 
-def test_same_digest_outcomes_of_two_lengths_are_inconsistent(capsys, tmp_path):
+def test_same_digest_outcomes_of_two_lengths_are_refused(capsys, tmp_path):
+    """Was an inconsistency finding; a log has one vocabulary (a malformed log, exit 2)."""
     step = {"bids": [1.0, 2.0], "reports_digest": "ab" * 32, "payments": [0.1, 0.1]}
     path = _log(tmp_path, {}, [{**step, "step": 0, "outcome": [0.5, 0.5]},
                                {**step, "step": 1, "outcome": [0.2, 0.3, 0.5]}])
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
-    assert rc == 1 and "consistent_steps" in text, text
+    assert rc == 2 and "field outcome" in text and "one vocabulary" in text, text
 
 
 @pytest.mark.parametrize("rule", ["linear", "winner_take_all"])
@@ -75,23 +76,23 @@ def test_a_log_that_never_ends_is_refused_in_bounded_memory(capsys, tmp_path, mo
     assert rc == 2 and "more than" in text and "split the log" in text, text
 
 
-@pytest.mark.parametrize("row", [[2.0 ** 1023, 0.0], [0.5, 0.4]])
-def test_log_reports_that_are_not_distributions_are_refused(capsys, tmp_path, row):
+@pytest.mark.parametrize("row,words", [([2.0 ** 1023, 0.0], "must be a probability in [0, 1]"),
+                                       ([0.5, 0.4], "a report is a distribution")])
+def test_log_reports_that_are_not_distributions_are_refused(capsys, tmp_path, row, words):
     """A report row must sum to 1 within SUM_TOL, as the mechanism's validation asks
     (planted: no such check; [2**1023, 0] was judged, an identity of -inf)."""
     path = _log(tmp_path, {}, [{**GOOD, "step": 0, "reports": [row, [0.1, 0.9]]}])
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
-    assert rc == 2 and "reports[0]" in text and "a report is a distribution" in text, text
+    assert rc == 2 and "reports[0]" in text and words in text, text
 
 
 @pytest.mark.parametrize("header,step,words", [
-    ({"sampler": "inverse_cdf"}, {"outcome": [0.0, 0.0], "uniforms": [0.5]}, "total"),
     ({"sampler": "race"}, {"outcome": [0.5, 0.5], "uniforms": [0.5]}, "needs 2 uniforms")])
 def test_a_token_no_sampler_can_draw_is_a_sampler_finding(capsys, tmp_path, header, step,
                                                           words):
-    """An outcome of total 0, or too few uniforms for the logged sampler: the logged token
-    cannot have been drawn, REFUTED ``sampler`` (planted: the sampler's InvalidInput escaped
-    audit_log as a usage error, exit 2)."""
+    """Too few uniforms for the logged sampler: the logged token cannot have been drawn,
+    REFUTED ``sampler`` (planted: the sampler's InvalidInput escaped audit_log as a usage
+    error, exit 2). An outcome of total 0 is no distribution: refused by the schema (below)."""
     path = tmp_path / "log.jsonl"
     rows = [{"format": "tokenauction-log", **header},
             {"step": 0, "bids": [1.0, 2.0], "payments": [0.1, 0.2], "token": 0, **step}]
@@ -119,3 +120,35 @@ def test_a_log_is_judged_at_the_scale_of_its_bids(capsys, tmp_path, scale):
     for prop in ("individually_rational", "payment_identity"):
         assert any(line.split()[:1] == [prop] and "REFUTED" in line.split()
                    for line in text.splitlines()), (prop, text)
+
+
+@pytest.mark.parametrize("rule,step,words", [
+    ("linear", {"reports": [[2 ** 1023, 2 ** 1023], [0.5, 0.5]]},
+     "field reports[0][0] = 898846567431157953864652595394512366808988489471153286367"),
+    (None, {"outcome": [2 ** 1023, 2 ** 1023]}, "field outcome[0] = 8988465674311579538"),
+    (None, {"outcome": [0.0, 0.0], "token": 0}, "field outcome = [0.0, 0.0] sums to 0.0"),
+    (None, {"outcome": [0.5, 0.4]}, "an outcome is a distribution")])
+def test_an_outcome_or_report_that_is_no_distribution_is_exit_2(capsys, tmp_path, rule, step,
+                                                                words):
+    """Integers of 2**1023 in a report made fsum overflow (exit 3, internal error); an
+    outcome was never checked to be a distribution without a rule (nothing refuted)."""
+    head = {"format": "tokenauction-log", **({"rule": rule} if rule else {})}
+    path = tmp_path / "log.jsonl"
+    rows = [head, {"step": 0, "bids": [1.0, 2.0], "payments": [0.1, 0.2], **step}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and words in text and "internal error" not in text, text
+
+
+def test_a_log_has_one_vocabulary(capsys, tmp_path):
+    path = tmp_path / "log.jsonl"
+    rows = [{"format": "tokenauction-log"},
+            {"step": 0, "bids": [1.0, 2.0], "payments": [0.1, 0.2], "outcome": [0.5, 0.5]},
+            {"step": 1, "bids": [1.0, 2.0], "payments": [0.1, 0.2], "outcome": [1.0, 0, 0]},
+            {"step": 2, "bids": [1.0, 2.0], "payments": [0.1, 0.2], "token": 2}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and "log.jsonl:3" in text and "one vocabulary" in text, text
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:2] + rows[3:]))
+    rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
+    assert rc == 2 and "log.jsonl:3" in text and "field token = 2" in text, text
