@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 from .errors import InvalidInput
 
@@ -39,6 +40,21 @@ from .errors import InvalidInput
 MAX_DEPTH = 4
 #: Longest line read (a step of n = 4096 agents with realized thresholds fits).
 MAX_LINE = 1 << 24
+
+
+def open_binary(path):
+    """``path`` opened for binary reading without waiting on a FIFO that has no writer
+    (``open()`` blocks until one comes: ``--log FIFO`` hung the auditor). Opened with
+    ``O_NONBLOCK``, which is then cleared: such a FIFO reads as empty, a pipe with a writer
+    and ``/dev/zero`` read as before. OSError as ``open()`` raises it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_line(fh) -> bytes:

@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InvalidInput
-from .records import body_hash, canonical, parse_line, read_line
+from .records import body_hash, canonical, open_binary, parse_line, read_line
 
 FORMAT = "tokenauction-transcript/1"
 JSONL = "transcript.jsonl"
@@ -143,7 +143,7 @@ def read_header(folder) -> dict:
     if not path.exists():
         raise InvalidInput(f"{path} does not exist; pass a run folder written by tokenauction",
                            value=str(path))
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         header = parse_line(read_line(fh), f"{path}:1")
     if header.get("format") != FORMAT:
         raise InvalidInput(f"{path}:1 has format {header.get('format')!r}; expected {FORMAT!r}",

@@ -25,6 +25,7 @@ import tomllib
 from pathlib import Path
 
 from mechanism.errors import InvalidInput
+from mechanism.records import open_binary
 
 #: key -> the types it accepts (a list's items are strings)
 KEYS = {"properties": list, "orders": list, "max_examples": int, "budget": (int, float),
@@ -104,7 +105,7 @@ def read_small(path, what: str, limit: int, text: bool = False):
     failure is InvalidInput naming ``what``, the path and the reason: the one reader of
     such files for the CLIs."""
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             data = fh.read(limit + 1)
     except OSError as exc:
         raise InvalidInput(f"{what} {path}: cannot be read ({exc.strerror or exc})",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from mechanism.errors import InvalidInput
-from mechanism.records import parse_line, read_line
+from mechanism.records import open_binary, parse_line, read_line
 from mechanism.validation import SUM_TOL
 
 from properties.audit import schema as S
@@ -136,7 +136,7 @@ def read_log_lines(path: str, samplers) -> tuple[dict, list[dict]]:
     first ``MAX_LINE + 2`` bytes are read, a log over :data:`MAX_LOG_BYTES` when that many
     are; ``--log /dev/zero`` read without end)."""
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             first = read_line(fh)
             if not first:
                 raise InvalidInput(f"--log {path}: the file is empty (no header)", value=path)

@@ -31,7 +31,8 @@ from typing import Iterator
 import numpy as np
 
 from mechanism.errors import InvalidInput
-from mechanism.records import MAX_LINE, line_hash, parse_line, parse_lines, read_line, read_lines
+from mechanism.records import (MAX_LINE, line_hash, open_binary, parse_line, parse_lines,
+                               read_line, read_lines)
 from mechanism.transcript import GENESIS, JSONL, SIDE, decode_rows
 
 from properties.audit import schema as S
@@ -71,7 +72,7 @@ def read_run_header(folder, budget: int = S.MEMORY_BUDGET) -> dict:
         what = "is not a regular file" if path.exists() else "does not exist"
         raise _bad(f"{path} {what}; pass a run folder written by tokenauction", None)
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             first = read_line(fh)
     except OSError as exc:
         raise _bad(f"{path}: cannot be read ({exc.strerror or exc})", None) from None
@@ -262,7 +263,7 @@ def verified_steps(folder, header: dict, report: AuditReport,
     w = _Walk(header)
     max_tokens = header["max_tokens"]
     path = folder / JSONL
-    with open(path, "rb") as fh, open(side_path, "rb") as side_fh:
+    with open_binary(path) as fh, open_binary(side_path) as side_fh:
         _header_chain(fh, header, report)
         side = _Side(side_fh, side_size, header, sparse)
         first = 2

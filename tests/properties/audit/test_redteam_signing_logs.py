@@ -152,3 +152,29 @@ def test_a_log_has_one_vocabulary(capsys, tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows[:2] + rows[3:]))
     rc, text = run_cli(capsys, "audit", "--log", path, "--quiet")
     assert rc == 2 and "log.jsonl:3" in text and "field token = 2" in text, text
+
+
+@pytest.mark.parametrize("argv", [
+    ["audit", "--log", "{fifo}"],
+    ["audit", "{run}", "--hmac-key", "{fifo}"],
+    ["audit", "{run}", "--public-key", "{fifo}"],
+    ["check", "linear", "--config", "{fifo}", "--property", "monotone", "--no-prove",
+     "--max-examples", "5"],
+    ["demo", "--config", "{fifo}"]])
+def test_a_fifo_with_no_writer_is_read_as_empty_never_waited_on(tmp_path, argv):
+    """Was (red team): open() of a FIFO blocks until a writer comes; ``--log FIFO`` (and the
+    key, configuration and demo-config files) hung the tool for ever."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    run = record(tmp_path / "run", steps=2)
+    argv = [a.format(fifo=fifo, run=run) for a in argv]
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-m", "tokenauction", *argv], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=str(root)))
+    assert out.returncode in (0, 2), (out.returncode, out.stdout + out.stderr)
+    assert "internal error" not in out.stderr, out.stderr
