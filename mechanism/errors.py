@@ -52,6 +52,13 @@ class InvalidRule(TokenAuctionError, TypeError):
         self.value = value
 
 
+class InvalidValueModel(TokenAuctionError, TypeError):
+    """A user's value model ``a(p_i, q)`` returned something that is not one real number (NaN,
+    a string, a bool) or could not be called: a usage error about the yardstick, not a
+    finding about the judged mechanism. Deliberately not an :class:`InvalidInput`, which the
+    checkers read as "declined here, no evidence": no verdict may rest on such a value."""
+
+
 class PropertyViolation(TokenAuctionError, AssertionError):
     """A property of theory §4, §6 or §9 does not hold; carries the counterexample."""
 

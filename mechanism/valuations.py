@@ -28,13 +28,14 @@ Individual rationality is measured against staying out: ``v x(v) - Z(v) >= 0``.
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import numpy as np
 
 from . import quadrature as quad
 from .divergences import kl_rows, tv_rows
-from .errors import InvalidInput
+from .errors import InvalidInput, InvalidValueModel
 
 #: The value model used when none is named, by ``check`` and ``audit`` alike.
 DEFAULT_VALUE_MODEL = "tv"
@@ -49,8 +50,11 @@ class ValueModel:
     #: Reports this model needs: "any" or "one_hot" (distinct one-hot reports).
     reports = "any"
 
-    def __init__(self, name: str, fn: Callable | None = None, doc: str = ""):
-        self.name, self._fn, self.doc = name, fn, doc
+    def __init__(self, name: str, fn: Callable | None = None, doc: str = "",
+                 source: str | None = None):
+        #: ``source``: where a user's model is loaded from (``file.py:NAME``), so that a
+        #: reproduction in a fresh process can load it again; None for the built-in ones
+        self.name, self._fn, self.doc, self.source = name, fn, doc, source
 
     def __repr__(self):
         return f"ValueModel({self.name!r})"
@@ -63,9 +67,20 @@ class ValueModel:
         return self
 
     def values(self, p: np.ndarray, Q: np.ndarray, agent: int | None = None) -> np.ndarray:
-        """``a(q)`` for every row ``q`` of ``Q`` (shape (k, V) -> (k,))."""
+        """``a(q)`` for every row ``q`` of ``Q`` (shape (k, V) -> (k,)). A user's value must be
+        one real number, ``+-inf`` allowed (an infinite value: no utility there), NaN not:
+        anything else raises :class:`InvalidValueModel` naming the model."""
         Q = np.atleast_2d(np.asarray(Q, dtype=np.float64))
-        return np.array([float(self._fn(p, q)) for q in Q])
+        return np.array([self._real(self._fn(p, q)) for q in Q])
+
+    def _real(self, a) -> float:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Real) or a != a:
+            shown = repr(a) if len(repr(a)) <= 80 else repr(a)[:77] + "..."
+            raise InvalidValueModel(
+                f"value model {self.name!r} returned {shown} ({type(a).__name__}) for an "
+                "outcome; a value model a(p_i, q) returns one real number (not NaN): fix the "
+                "model, or name a built-in one (tv, kl, kl_forward, kl_reverse, win, inner)")
+        return float(a)
 
     def allocation(self, p: np.ndarray, q0: np.ndarray, Q: np.ndarray,
                    agent: int | None = None) -> np.ndarray:
@@ -178,12 +193,14 @@ def get_value_model(name) -> ValueModel:
     return as_value_model(name)
 
 
-def as_value_model(fn, name: str | None = None) -> ValueModel:
-    """A user's per-unit value ``a(p_i, q) -> float`` as a :class:`ValueModel`."""
+def as_value_model(fn, name: str | None = None, source: str | None = None) -> ValueModel:
+    """A user's per-unit value ``a(p_i, q) -> float`` as a :class:`ValueModel` (``source``:
+    the ``file.py:NAME`` it was loaded from, if any)."""
     if not callable(fn):
         raise InvalidInput(f"a value model is a name or a callable a(p_i, q), got {fn!r}",
                            value=fn)
-    return ValueModel(name or getattr(fn, "__name__", "custom"), fn, doc="user-defined")
+    return ValueModel(name or getattr(fn, "__name__", "custom"), fn, doc="user-defined",
+                      source=source)
 
 
 def utility(model: ValueModel, p, q, q0, value: float, payment: float, agent=None) -> float:

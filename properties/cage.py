@@ -41,7 +41,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from mechanism.errors import InvalidInput
+from mechanism.errors import InvalidInput, InvalidValueModel
 from properties.cage_replies import (MAX_REPLY_BYTES, CageFailure, checked_description,
                                      checked_message, checked_value, loads, printable,
                                      warn_unconfined)
@@ -262,12 +262,16 @@ def caged_valuation(spec: str, timeout: float = TIMEOUT):
         raise InvalidInput(f"--valuation {printable(spec)}: {exc}", value=spec) from None
 
     def value(p, q):
-        out = np.asarray(cage.call("aggregate", np.asarray(p, dtype=np.float64),
-                                   np.asarray(q, dtype=np.float64)))
+        try:
+            out = np.asarray(cage.call("aggregate", np.asarray(p, dtype=np.float64),
+                                       np.asarray(q, dtype=np.float64)))
+        except CageFailure as exc:   # it raised, hung or ended its worker: a usage error
+            raise InvalidValueModel(f"--valuation {printable(spec)}: {exc}") from None
         if out.size != 1:
-            raise InvalidInput(f"--valuation {printable(spec)} returned {out.size} numbers for "
-                               "one (p_i, q); a value model returns one float", value=out.size)
-        return float(out.reshape(-1)[0])
+            raise InvalidValueModel(f"--valuation {printable(spec)} returned {out.size} "
+                                    "numbers for one (p_i, q); a value model returns one float")
+        one = out.reshape(-1)[0]   # checked by the value model (a real number, not NaN)
+        return one.item() if out.dtype.kind in "fiu" else one
 
     value.__name__ = printable(cage.meta["name"], 80)
     return value

@@ -222,11 +222,11 @@ def load_valuation(spec):
     of a callable ``a(p_i, q)``, loaded and run in the cage
     (:func:`properties.cage.caged_valuation`); a :class:`mechanism.valuations.ValueModel`
     object as given."""
-    from mechanism.valuations import get_value_model
+    from mechanism.valuations import as_value_model, get_value_model
     if spec is None or not isinstance(spec, str) or ":" not in spec:
         return get_value_model(spec)
     from properties.cage import caged_valuation  # user code: it runs in the cage, never here
-    return get_value_model(caged_valuation(spec))
+    return as_value_model(caged_valuation(spec), source=absolute_spec(spec))
 
 
 def add_loading_arguments(parser) -> None:

@@ -17,7 +17,7 @@ import time
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hseed
 
-from mechanism.errors import Float64Range
+from mechanism.errors import Float64Range, InvalidValueModel
 from mechanism.verdicts import Verdict
 
 from properties.checker.determinism import pinned_constants
@@ -82,7 +82,7 @@ class SearchRun:
             self.first_failure = self.first_failure or str(exc)
             self._failure(exc)
             return
-        except _Stop:
+        except (_Stop, InvalidValueModel):   # InvalidValueModel: a usage error, exit 2
             raise
         except Exception as exc:  # noqa: BLE001 - the engine's own error: never NOT_REFUTED
             self.engine_error = self.engine_error or f"{type(exc).__name__}: {exc}"
@@ -138,6 +138,8 @@ class SearchRun:
                 go()
         except _Stop:
             pass
+        except InvalidValueModel:  # the user's yardstick is broken: a usage error (exit 2)
+            raise
         except Exception as exc:   # hypothesis itself failed (health check, ...)
             self.engine_error = self.engine_error or \
                 f"search engine error: {type(exc).__name__}: {exc}"

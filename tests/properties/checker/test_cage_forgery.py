@@ -151,14 +151,12 @@ def test_a_valuation_that_patches_the_checker_is_caged(capsys, tmp_path):
     assert rc == 1 and "REFUTED" in out, out
 
 
-def test_a_valuation_that_exits_is_a_finding_not_our_exit(capsys, tmp_path):
+def test_a_valuation_that_exits_is_a_usage_error_not_its_exit(capsys, tmp_path):
     path = tmp_path / "vexit.py"
     path.write_text(VALUE_EXIT)
     rc, out = run_cli(capsys, "check", "second_price", "--property", "truthful",
                       "--valuation", f"{path}:evil", "--max-examples", "10", "--no-prove")
     flat = " ".join(out.split())
-    assert rc == 0 and "UNKNOWN" in flat and "SystemExit" in flat, out
-    rc, out = run_cli(capsys, "check", "second_price", "--property", "truthful",
-                      "--valuation", f"{path}:evil", "--max-examples", "10", "--no-prove",
-                      "--strict")
-    assert rc == 1, out
+    # a broken yardstick is a usage error naming it (exit 2, ours; it was UNKNOWN, exit 0)
+    assert rc == 2 and "SystemExit" in flat and f"--valuation {path}:evil" in flat, out
+    assert "PROVED" not in flat and "NOT_REFUTED" not in flat, out

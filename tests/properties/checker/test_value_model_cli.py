@@ -104,6 +104,62 @@ def test_pay_your_bid_is_not_individually_rational_and_the_repro_runs():
         exec(f.counterexample["repro"], ns)
 
 
+USER_MODELS = textwrap.dedent("""
+    import numpy as np
+    def l2(p, q):
+        return -float(np.sum((np.asarray(q) - np.asarray(p)) ** 2))
+    def nan(p, q):
+        return float("nan")
+    def text(p, q):
+        return "abc"
+    def flag(p, q):
+        return True
+""")
+
+
+@pytest.mark.parametrize("prop", ["payment_identity", "truthful"])
+def test_a_refuted_user_value_model_gets_a_runnable_reproduction(tmp_path, capsys, prop):
+    """The reproduction loads the model by its file spec (planted: by its name, 'l2', an
+    unknown value model in a fresh process: NOT confirmed)."""
+    f = tmp_path / "models.py"
+    f.write_text(USER_MODELS)
+    rc = cli(["check", "second_price", "--valuation", f"{f}:l2", "--property", prop,
+              "--no-prove", "--max-examples", "10"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "ran in a fresh process and failed as expected" in out, out
+    assert f"load_spec('{f}:l2', '--valuation')" in out, out
+
+
+@pytest.mark.parametrize("name,words", [("nan", "returned nan"), ("text", "returned str")])
+@pytest.mark.parametrize("argv", [["check", "second_price", "--no-prove", "--property",
+                                   "payment_identity"],
+                                  ["check", "second_price", "--no-prove", "--property",
+                                   "truthful"],
+                                  ["audit", "--mechanism", "tests.helpers.llm_ads:SegmentAuction",
+                                   "--no-suite"]])
+def test_a_user_value_model_that_returns_no_real_number_is_a_usage_error(
+        tmp_path, capsys, name, words, argv):
+    """Was (red team): NaN values REFUTED payment_identity (a NaN identity) and left
+    truthful NOT_REFUTED; a string ended in 'the checker itself failed', exit 0."""
+    f = tmp_path / "models.py"
+    f.write_text(USER_MODELS)
+    rc = cli([*argv, "--valuation", f"{f}:{name}", "--max-examples", "10"])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("bad", [float("nan"), np.float64("nan"), "0.5", True, np.bool_(True),
+                                 None, [0.5]])
+def test_a_callable_value_model_must_return_one_real_number(bad):
+    from mechanism.errors import InvalidValueModel
+    from mechanism.valuations import as_value_model
+    model = as_value_model(lambda p, q: bad, name="mine")
+    with pytest.raises(InvalidValueModel, match="value model 'mine' returned"):
+        model.values(np.array([0.5, 0.5]), np.array([[0.5, 0.5]]))
+    good = as_value_model(lambda p, q: np.float32(-np.inf), name="ok")   # infinite: allowed
+    assert good.values(np.array([0.5, 0.5]), np.array([[0.5, 0.5]]))[0] == -np.inf
+
+
 def test_win_model_in_check_draws_one_hot_reports():
     from tests.helpers.llm_ads import WinnerTakeAllRunnerUp
     m = WinnerTakeAllRunnerUp()
