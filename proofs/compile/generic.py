@@ -21,6 +21,7 @@ rule holds one capture per size; :data:`MAX_PATHS` bounds the case splits of one
 from __future__ import annotations
 
 import numbers
+import time
 from fractions import Fraction
 
 from mechanism.arith import Unsupported
@@ -31,6 +32,12 @@ from proofs.compile.evaluate import fraction_value
 
 #: the most decision paths (undecided ``ops.is_positive``) one capture explores
 MAX_PATHS = 64
+#: the wall-clock budget of one size's capture, case splits and their z3 feasibility
+#: queries included, in units of the per-call timeout (5 s: 20 s a size); past it the size
+#: cannot be compiled (a tool limit: its inputs are declined, the rule is not blamed)
+CAPTURE_BUDGET = 4
+#: the longest one feasibility query of a case split may take (seconds; undecided: explored)
+FEASIBLE_S = 2.0
 
 
 class CVec:
@@ -297,7 +304,7 @@ def _witnessed(conds, n: int, V: int, has_ref: bool) -> bool:
     return False
 
 
-def _feasible(conds, n: int, V: int, has_ref: bool) -> bool:
+def _feasible(conds, n: int, V: int, has_ref: bool, timeout_s: float = FEASIBLE_S) -> bool:
     """Whether the decision path ``conds`` ([(cmp, taken)]) has an input in the rule's
     domain: bids >= 0, reports on the simplex, ``W = lambda + sum b > 0``: a fixed input
     on the path (:func:`_witnessed`), else z3. Undecided (no z3, exp/log, a timeout) counts
@@ -325,14 +332,28 @@ def _feasible(conds, n: int, V: int, has_ref: bool) -> bool:
             dom.append(c if taken else z3.Not(c))
     except Unsupported:
         return True
-    return solve(dom, 2.0)[0] != z3.unsat
+    return solve(dom, timeout_s)[0] != z3.unsat
 
 
-def capture_rule(fn, n: int, V: int, has_ref: bool, timeout_s: float = 5.0) -> tuple:
+def capture_rule(fn, n: int, V: int, has_ref: bool, timeout_s: float = 5.0,
+                 budget_s: float | None = None) -> tuple:
     """The V trees of ``fn(ops, dists, bids, reference, weight)`` for n agents, V tokens,
     every feasible case split of ``ops.is_positive`` joined by ``ite`` (module docstring);
-    a side no input in the rule's domain reaches is not explored."""
+    a side no input in the rule's domain reaches is not explored. The whole capture takes
+    at most ``budget_s`` seconds (default ``CAPTURE_BUDGET * timeout_s``), else a
+    DeclarationError: slow feasibility queries on a correct rule's branches made the
+    cage's load time out, and the rule was REFUTED for it."""
     runs = [0]
+    budget_s = CAPTURE_BUDGET * timeout_s if budget_s is None else budget_s
+    end = time.monotonic() + budget_s
+
+    def left() -> float:
+        rest = end - time.monotonic()
+        if rest <= 0:
+            raise C.DeclarationError(f"its case splits of ops.is_positive at n={n}, V={V} "
+                                     f"took more than {budget_s:g} s to capture ({runs[0]} "
+                                     "runs); it cannot be compiled there in the tool's time")
+        return rest
 
     def solve(decisions, expected):
         runs[0] += 1
@@ -342,13 +363,16 @@ def capture_rule(fn, n: int, V: int, has_ref: bool, timeout_s: float = 5.0) -> t
         ops = CaptureOps(decisions, expected)
         dists, bids, ref, lam = _inputs(n, V, has_ref)
         try:
-            out = C.call_captured(fn, (ops, dists, bids, ref, lam), {}, timeout_s)
+            out = C.call_captured(fn, (ops, dists, bids, ref, lam), {},
+                                  min(timeout_s, left()))
         except _Split as split:
             c = split.cmp
             C.shallow(c.lhs), C.shallow(c.rhs)   # before z3 reads them (_feasible)
             key = expected + [(c.op, c.lhs, c.rhs)]
             sides = [d for d in (True, False)
-                     if _feasible(list(zip(key, decisions + [d])), n, V, has_ref)]
+                     if _feasible(list(zip(key, decisions + [d])), n, V, has_ref,
+                                  min(FEASIBLE_S, left()))]
+            left()   # a query that ran to its limit may have spent the budget
             if len(sides) == 1:
                 return solve(decisions + sides, key)
             yes, no = solve(decisions + [True], key), solve(decisions + [False], key)

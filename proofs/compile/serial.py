@@ -10,6 +10,7 @@ sends can run code or build an object outside the vocabulary).
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 from mechanism.errors import InvalidInput
@@ -132,14 +133,23 @@ def _check_leaves(tree: T.Node, n: int, V: int, has_ref: bool) -> None:
             _bad(f"the leaf {T.show(m)[:40]} does not exist at n={n}, V={V}")
 
 
+#: the worker's budget for capturing every size, in units of the rule's per-call timeout
+#: (5 s: 60 s, well inside the cage's 120 s start): the sizes not reached are not sent, so
+#: declined as uncompilable (a slow capture made the load time out: the rule REFUTED)
+WORKER_BUDGET = 12
+
+
 def worker_data(rule) -> dict:
     """What the cage's worker sends for a compiled generic rule: its trees at every size
-    within its bounds where it compiles (the parent's copy declines the others), its
-    reference, weight and smoothing (data only)."""
+    within its bounds where it compiles in :data:`WORKER_BUDGET` (the parent's copy declines
+    the others), its reference, weight and smoothing (data only)."""
     has_ref = rule.reference is not None
     Vs = [int(rule.reference.size)] if has_ref else range(1, rule.bounds.max_tokens + 1)
+    end = time.monotonic() + WORKER_BUDGET * rule.bounds.timeout_s
     for n in range(1, rule.bounds.max_agents + 1):
         for V in Vs:
+            if time.monotonic() > end and (n, V, has_ref) not in rule.compiled_trees:
+                continue   # the budget is spent: not sent, so declined as uncompilable
             try:
                 rule.trees(n, V, has_ref)
             except InvalidInput:   # a size it cannot be compiled at: not sent, declined

@@ -69,3 +69,35 @@ def test_a_refuted_caged_generic_rule_gets_a_runnable_reproduction(capsys, rules
     assert rc == 1 and f"load_target('{rules_file}:drops')" in out, out
     assert "ran in a fresh process and failed as expected" in out, out
     assert "not runnable as printed" not in out, out
+
+
+SLOW = textwrap.dedent('''
+    from proofs.compile.generic_rule import Bounds, GenericRule
+
+    def many_splits(ops, dists, bids, reference=None, weight=0):
+        ws = list(bids)
+        for k in range(6):
+            c = bids[0] ** (5 + k) * bids[-1] ** 3 - bids[-1] ** (4 + k) * bids[0] ** 2 + \\
+                bids[0] * (k + 1) - bids[-1] ** 7
+            ws = [w * 1 for w in ws] if ops.is_positive(c) else [w + 0 for w in ws]
+        tot = ws[0]
+        for w in ws[1:]:
+            tot = tot + w
+        out = dists[0] * ws[0]
+        for p, w in zip(dists[1:], ws[1:]):
+            out = out + p * w
+        return out / tot
+
+    slow = GenericRule("slow", many_splits, bounds=Bounds(timeout_s=0.25))
+''')
+
+
+def test_a_correct_rule_slow_to_capture_is_declined_not_refuted(capsys, tmp_path):
+    """Was (red team): the worker's load exceeded the cage's 120 s capturing its sizes and
+    the rule was REFUTED ("did not return within 120 s while being loaded")."""
+    f = tmp_path / "slow.py"
+    f.write_text(SLOW)
+    rc, out = run_cli(capsys, "check", f"{f}:slow", "--property", "monotone:box",
+                      "--max-examples", "10")
+    assert rc == 0 and "REFUTED" not in out and "while being loaded" not in out, out
+    assert "no compiled code at n=2, V=2" in " ".join(out.split()), out
