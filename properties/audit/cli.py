@@ -82,8 +82,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--timeout", type=float, default=None,
                         help="per-call limit in seconds for the mechanism's code (default 5)")
     parser.add_argument("--budget", type=float, default=None,
-                        help="property-suite wall-clock budget per target, seconds (default: none, as "
-                             "for check; the suite stops at --max-examples)")
+                        help="--mechanism: wall-clock budget of the whole audit (its own "
+                             "checks and the suite), seconds; a cut says how many instances "
+                             "ran (default: none, as for check: the seed decides the verdicts, "
+                             "not the machine's speed)")
     parser.add_argument("--order", "--orders", action="append", dest="orders", metavar="ORDER",
                         help="preference order for the suite's per-order properties "
                              "(repeatable or comma-separated; default box)")
@@ -138,6 +140,7 @@ def _value_model_main(args):
                                      timeout=args.timeout, use_suite=not args.no_suite,
                                      orders=_orders(args.orders),
                                      budget_s=args.budget,
+                                     progress=None if args.quiet else _InstanceProgress(),
                                      valuation=load_valuation(args.valuation),
                                      reports=args.reports)
     except (InvalidInput, InvalidRule) as exc:
@@ -168,6 +171,23 @@ def _failed_loading(args, exc: CageFailure) -> int:
 def _orders(values) -> tuple:
     out = [o.strip() for v in (values or ["box"]) for o in v.split(",") if o.strip()]
     return tuple(dict.fromkeys(out))
+
+
+class _InstanceProgress:
+    """``audit --mechanism``'s progress on stderr: a line when 10 s have passed since the
+    last (a slow mechanism's audit is long; a fast one prints none)."""
+
+    EVERY_S = 10.0
+
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, k: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.EVERY_S:
+            self.last = now
+            print(f"audit --mechanism: instance {k + 1} of {total}, {now - self.start:.0f} s "
+                  "(--budget S bounds the whole audit)", file=sys.stderr, flush=True)
 
 
 #: --mechanism options: configuration key -> (args attribute, built-in default); check's

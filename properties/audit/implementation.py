@@ -47,6 +47,8 @@ box-monotone, so a stable sampler with these marginals exists). When the propert
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from mechanism import tv
@@ -87,9 +89,11 @@ class _Tally:
         #: whether the object's worker ended for good (it exited or hung): no check runs
         #: after that, so none is blamed for a call the dead worker could not answer
         self.ended = ended
+        #: whether the wall-clock budget is spent (no check starts after), and what it cut
+        self.spent, self.cut = (lambda: False), ""
 
     def run(self, prop, fn, inst):
-        if prop in self.cex or self.ended():
+        if prop in self.cex or self.ended() or self.spent():
             return
         try:
             out = fn()
@@ -125,8 +129,12 @@ class _Tally:
                                    self.skip[prop], None))
             elif self.checked[prop]:
                 note = f" (value model {self.model})" if prop in MODEL_NATIVE else ""
+                cut = f"; {self.cut}" if self.cut else ""
                 out.append(Finding(prop, order, Verdict.NOT_REFUTED, "audit",
-                                   f"{self.checked[prop]} instances{note}", None))
+                                   f"{self.checked[prop]} instances{note}{cut}", None))
+            elif self.cut:
+                out.append(Finding(prop, order, Verdict.SKIPPED, "audit",
+                                   f"not run: {self.cut}", None))
             else:
                 out.append(Finding(prop, order, Verdict.SKIPPED, "audit",
                                    "no instance applied" + (
@@ -139,12 +147,15 @@ class _Tally:
 def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, seed: int = 0,
                     use_suite: bool = True, timeout: float = 5.0, orders=("box",),
                     budget_s: float | None = None, valuation=None, reports: str | None = None,
-                    context=None) -> MechanismReport:
+                    context=None, progress=None) -> MechanismReport:
     """Judge a mechanism object (see the module docstring); a :class:`MechanismReport`.
 
     ``max_examples``/``seed``: instances of the native checks and the suite's sampling
     budget; ``use_suite``: also run ``properties.check`` (with ``orders``, per-call
-    ``timeout`` for the object's code, and a wall-clock ``budget_s`` per target);
+    ``timeout`` for the object's code); ``budget_s``: a wall-clock budget for the whole
+    audit, its own checks and the suite (None: none, so that a seed decides the verdicts, not
+    the machine's speed); a cut says how many instances ran; ``progress(k, total)``: called
+    before each instance;
     ``valuation``: the value model (name, ValueModel or callable ``a(p_i, q)``; default
     ``tv``); ``reports``: a report restriction (``one_hot``, ``top_k:K``; ``win`` implies
     ``one_hot``); ``context``: side information, a dict or ``draw(rng) -> dict``."""
@@ -169,9 +180,18 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
         t.skip["stable_sampling"] = ("the sampler takes several uniforms per step: its law is "
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
-    for inst in instances(max_examples, seed, m.reserve):
+    end = None if budget_s is None else time.monotonic() + budget_s
+    t.spent = (lambda: False) if end is None else (lambda: time.monotonic() > end)
+    drawn = list(instances(max_examples, seed, m.reserve))
+    for k, inst in enumerate(drawn):
         if t.ended():
             break
+        if t.spent():
+            t.cut = f"the --budget of {budget_s:g} s cut the audit after {k} of {len(drawn)} " \
+                    "instances"
+            break
+        if progress is not None:
+            progress(k, len(drawn))
         dists = restrictions.restrict(reports, inst["dists"])
         if dists is None:
             continue
@@ -196,8 +216,9 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
                 t.skip[prop] = "not run: the object's code ended or hung its worker earlier"
     findings = t.findings()
     if use_suite:
+        rest = None if end is None else max(0.0, end - time.monotonic())
         kw = dict(max_examples=max_examples, seed=seed, timeout=timeout, orders=orders,
-                  budget_s=budget_s, reports=reports)
+                  budget_s=rest, reports=reports)
         findings += suite_findings(m, valuation=model, **kw)
     rep = MechanismReport(m.name, findings)
     rep.value_model = model.name

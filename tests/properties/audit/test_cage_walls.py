@@ -320,3 +320,22 @@ def test_a_module_in_the_working_directory_is_not_imported_by_the_auditor(tmp_pa
         assert "REFUTED" in out.stdout or "monotone" in out.stdout, (argv, out)
         if argv[0] == "audit":   # the worker searches the folder: its load fails there
             assert out.returncode == 1, out
+
+
+def test_a_budget_bounds_the_whole_mechanism_audit_and_says_what_it_cut(capsys, tmp_path):
+    """Was (red team): --budget bounded the suite only; a mechanism at 4.9 s a call under
+    the 5 s --timeout kept its own checks running for hours."""
+    import time
+    target = _write(tmp_path, "slow.py", '''
+        import time
+    ''')
+    text = target.read_text().replace("        return 0.95 * np.asarray(bids, float)",
+                                      "        time.sleep(0.2)\n"
+                                      "        return 0.0 * np.asarray(bids, float)")
+    target.write_text(text)
+    start = time.monotonic()
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--no-suite",
+                      "--budget", "3", "--max-examples", "120")
+    assert time.monotonic() - start < 40, out
+    flat = " ".join(out.split())
+    assert "the --budget of 3 s cut the audit after" in flat and "of 1" in flat, out
