@@ -60,7 +60,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tol", type=float, default=1e-9,
                         help="tolerance of replayed vs recorded payments (default 1e-9)")
     parser.add_argument("--identity-tol", type=float, default=1e-6,
-                        help="tolerance of the payment identity, times max(1, bid) (default 1e-6)")
+                        help="tolerance of the payment identity, relative to the bid (default 1e-6)")
     parser.add_argument("--expect-head", metavar="HASH",
                         help="the chain head published when the run ended (catches a run "
                              "rewritten with a recomputed chain)")
@@ -278,18 +278,45 @@ def _keygen(args) -> int:
     return 0
 
 
+#: options of one mode only: (attribute, flag, the modes that read it)
+_MODE_OPTIONS = (("valuation", "--valuation", ("--mechanism", "--log")),
+                 ("orders", "--orders", ("--mechanism",)), ("reports", "--reports", ("--mechanism",)),
+                 ("arg", "--arg", ("--mechanism",)), ("path", "--path", ("--mechanism",)),
+                 ("max_examples", "--max-examples", ("--mechanism",)),
+                 ("seed", "--seed", ("--mechanism",)), ("timeout", "--timeout", ("--mechanism",)),
+                 ("budget", "--budget", ("--mechanism",)), ("no_suite", "--no-suite", ("--mechanism",)))
+
+
+def _unread_options(args, mode: str) -> str | None:
+    """The options given that ``mode`` (RUN_DIR, --mechanism, --log) does not read, as a
+    usage error's text (an option silently dropped reads as if it had been applied)."""
+    given = [flag for attr, flag, modes in _MODE_OPTIONS
+             if mode not in modes and getattr(args, attr, None) not in (None, [], False)]
+    if not given:
+        return None
+    return (f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not read when auditing "
+            f"{'a run (RUN_DIR)' if mode == 'RUN_DIR' else 'a log (--log)'}; "
+            + ("--valuation applies to --mechanism and --log" if given == ["--valuation"] else
+               f"{'it applies' if len(given) == 1 else 'they apply'} to --mechanism only"
+               + (" (--valuation also to --log)" if "--valuation" in given else "")))
+
+
 def main(args) -> int:
     if args.keygen:
         return _keygen(args)
     report = getattr(args, "report", None)
     check_output_paths(args, *[("--report", report + ext) for ext in (".json", ".md")
                                if report], inputs=(args.run_dir, args.log))
+    if args.log and not (args.run_dir or args.mechanism) and _unread_options(args, "--log"):
+        return _usage(_unread_options(args, "--log"))
     if args.log:
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
         return _usage("give either RUN_DIR or --mechanism MODULE:NAME (one of them)")
     if args.mechanism:
         return _value_model_main(args)
+    if _unread_options(args, "RUN_DIR"):
+        return _usage(_unread_options(args, "RUN_DIR"))
     try:
         args.tol = number("--tol", args.tol, positive=False)
         args.identity_tol = number("--identity-tol", args.identity_tol, positive=False)

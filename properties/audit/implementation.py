@@ -306,7 +306,7 @@ def _payment_checks(m, t, inst, P, b, model):
 
 def _identity(m, P, b, z, i, cuts, model):
     want, err = C.identity_payment(m.rule, P, b, i, "second_price", cuts=cuts, model=model)
-    if abs(want - z[i]) > TOL * max(1.0, b[i]) + 10 * err:
+    if abs(want - z[i]) > max(TOL * max(b[i], abs(want), abs(z[i])), C.TINY) + 10 * err:
         return {"agent": i, "payment": float(z[i]), "identity": want, "error_bound": err}
     return None
 

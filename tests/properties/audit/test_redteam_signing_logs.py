@@ -178,3 +178,23 @@ def test_a_fifo_with_no_writer_is_read_as_empty_never_waited_on(tmp_path, argv):
                          env=dict(os.environ, PYTHONPATH=str(root)))
     assert out.returncode in (0, 2), (out.returncode, out.stdout + out.stderr)
     assert "internal error" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("mode,extra,words", [
+    ("run", ["--valuation", "kl"], "--valuation is not read when auditing a run"),
+    ("run", ["--orders", "box", "--arg", "a=1"], "--orders, --arg are not read"),
+    ("run", ["--reports", "one_hot"], "--reports is not read"),
+    ("log", ["--orders", "segment"], "--orders is not read when auditing a log"),
+    ("log", ["--max-examples", "5"], "--max-examples is not read when auditing a log")])
+def test_an_option_the_mode_does_not_read_is_a_usage_error(capsys, tmp_path, mode, extra, words):
+    """Was (red team): `audit RUN --valuation kl` printed a clean report, as if the run had
+    been judged under kl; mechanism-only options were dropped without a word."""
+    if mode == "run":
+        target = [str(record(tmp_path / "run", steps=2))]
+    else:
+        path = tmp_path / "log.jsonl"
+        path.write_text(json.dumps({"format": "tokenauction-log"}) + "\n" + json.dumps(
+            {"step": 0, "bids": [1.0, 2.0], "payments": [0.1, 0.2]}) + "\n")
+        target = ["--log", str(path)]
+    rc, text = run_cli(capsys, "audit", *target, *extra, "--quiet")
+    assert rc == 2 and words in text, text
