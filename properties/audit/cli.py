@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from mechanism.errors import InvalidInput, InvalidRule
 
 from properties.audit import cluster
 from properties.audit.heap import keep_heap
 from properties.audit.paths import MAGIC, find_runs, is_run, shown
+from properties.audit.progress import (BatchProgress, InstanceProgress, Progress,
+                                        unread_options)
 from properties.audit.replay import audit_run
 from properties.audit.implementation import audit_mechanism
 from properties.cage import CageFailure, caged_mechanism, failed_loading
@@ -140,7 +141,7 @@ def _value_model_main(args):
                                      timeout=args.timeout, use_suite=not args.no_suite,
                                      orders=_orders(args.orders),
                                      budget_s=args.budget,
-                                     progress=None if args.quiet else _InstanceProgress(),
+                                     progress=None if args.quiet else InstanceProgress(),
                                      valuation=load_valuation(args.valuation),
                                      reports=args.reports)
     except (InvalidInput, InvalidRule) as exc:
@@ -171,23 +172,6 @@ def _failed_loading(args, exc: CageFailure) -> int:
 def _orders(values) -> tuple:
     out = [o.strip() for v in (values or ["box"]) for o in v.split(",") if o.strip()]
     return tuple(dict.fromkeys(out))
-
-
-class _InstanceProgress:
-    """``audit --mechanism``'s progress on stderr: a line when 10 s have passed since the
-    last (a slow mechanism's audit is long; a fast one prints none)."""
-
-    EVERY_S = 10.0
-
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-
-    def __call__(self, k: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.EVERY_S:
-            self.last = now
-            print(f"audit --mechanism: instance {k + 1} of {total}, {now - self.start:.0f} s "
-                  "(--budget S bounds the whole audit)", file=sys.stderr, flush=True)
 
 
 #: --mechanism options: configuration key -> (args attribute, built-in default); check's
@@ -237,23 +221,6 @@ def run_cases(report, strict: bool) -> list:
     return cases
 
 
-class Progress:
-    """Prints ``audit: N steps (R steps/s)`` to stderr at most every ``every`` seconds."""
-
-    def __init__(self, stream=sys.stderr, every: float = 2.0):
-        self.stream, self.every = stream, every
-        self.t0 = self.last = time.perf_counter()
-        self.done = 0
-
-    def __call__(self, done: int, _step=None) -> None:
-        self.done = done
-        now = time.perf_counter()
-        if now - self.last >= self.every:
-            self.last = now
-            print(f"audit: {done} steps ({done / (now - self.t0):.0f} steps/s)",
-                  file=self.stream, flush=True)
-
-
 def _usage(msg: str) -> int:
     """A usage error: raised, so the dispatcher prints it (one line; JSON with --json)."""
     raise InvalidInput(msg, value=None)
@@ -278,45 +245,22 @@ def _keygen(args) -> int:
     return 0
 
 
-#: options of one mode only: (attribute, flag, the modes that read it)
-_MODE_OPTIONS = (("valuation", "--valuation", ("--mechanism", "--log")),
-                 ("orders", "--orders", ("--mechanism",)), ("reports", "--reports", ("--mechanism",)),
-                 ("arg", "--arg", ("--mechanism",)), ("path", "--path", ("--mechanism",)),
-                 ("max_examples", "--max-examples", ("--mechanism",)),
-                 ("seed", "--seed", ("--mechanism",)), ("timeout", "--timeout", ("--mechanism",)),
-                 ("budget", "--budget", ("--mechanism",)), ("no_suite", "--no-suite", ("--mechanism",)))
-
-
-def _unread_options(args, mode: str) -> str | None:
-    """The options given that ``mode`` (RUN_DIR, --mechanism, --log) does not read, as a
-    usage error's text (an option silently dropped reads as if it had been applied)."""
-    given = [flag for attr, flag, modes in _MODE_OPTIONS
-             if mode not in modes and getattr(args, attr, None) not in (None, [], False)]
-    if not given:
-        return None
-    return (f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not read when auditing "
-            f"{'a run (RUN_DIR)' if mode == 'RUN_DIR' else 'a log (--log)'}; "
-            + ("--valuation applies to --mechanism and --log" if given == ["--valuation"] else
-               f"{'it applies' if len(given) == 1 else 'they apply'} to --mechanism only"
-               + (" (--valuation also to --log)" if "--valuation" in given else "")))
-
-
 def main(args) -> int:
     if args.keygen:
         return _keygen(args)
     report = getattr(args, "report", None)
     check_output_paths(args, *[("--report", report + ext) for ext in (".json", ".md")
                                if report], inputs=(args.run_dir, args.log))
-    if args.log and not (args.run_dir or args.mechanism) and _unread_options(args, "--log"):
-        return _usage(_unread_options(args, "--log"))
+    if args.log and not (args.run_dir or args.mechanism) and unread_options(args, "--log"):
+        return _usage(unread_options(args, "--log"))
     if args.log:
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
         return _usage("give either RUN_DIR or --mechanism MODULE:NAME (one of them)")
     if args.mechanism:
         return _value_model_main(args)
-    if _unread_options(args, "RUN_DIR"):
-        return _usage(_unread_options(args, "RUN_DIR"))
+    if unread_options(args, "RUN_DIR"):
+        return _usage(unread_options(args, "RUN_DIR"))
     try:
         args.tol = number("--tol", args.tol, positive=False)
         args.identity_tol = number("--identity-tol", args.identity_tol, positive=False)
@@ -360,29 +304,6 @@ def _is_batch(args) -> bool:
     if not path.exists():
         return bool(MAGIC.search(args.run_dir))  # a pattern, since no such path exists
     return path.is_file() or (path.is_dir() and not is_run(path))
-
-
-class BatchProgress:
-    """``audit: [#####.....] 12/200 runs, 3 diverged, 0 unreadable`` on stderr: redrawn in
-    place on a terminal, else a line at most every ``every`` seconds and at the end."""
-
-    def __init__(self, stream=sys.stderr, every: float = 2.0):
-        self.stream, self.every, self.last = stream, every, 0.0
-        self.bad = {"diverged": 0, "unreadable": 0}
-        self.tty = stream.isatty()
-
-    def __call__(self, done: int, total: int, result: dict) -> None:
-        if result["status"] in self.bad:
-            self.bad[result["status"]] += 1
-        now = time.perf_counter()
-        if not (self.tty or done == total or now - self.last >= self.every):
-            return
-        self.last = now
-        bar = "#" * (20 * done // total) + "." * (20 - 20 * done // total)
-        text = (f"audit: [{bar}] {done}/{total} runs, {self.bad['diverged']} diverged, "
-                f"{self.bad['unreadable']} unreadable")
-        end = "\n" if not self.tty or done == total else ""
-        print(("\r" if self.tty else "") + text, end=end, file=self.stream, flush=True)
 
 
 def _batch(args, key) -> int:

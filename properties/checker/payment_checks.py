@@ -31,6 +31,7 @@ from mechanism.regret import MISREPORTS, misreports as misreport_bids
 from properties import checks as C
 from properties import oracle
 from properties.checker.groups import Group, cex, with_bid
+from properties.checker.reproduce import value_model_lines
 from properties.sandbox import Undefined
 from properties.restrictions import restricted_instances
 from properties.strategies import instances
@@ -264,16 +265,6 @@ class PaymentGroup(Group):
                     f"{c['utility']:.6g} < 0 (value model {c['value_model']})")
         return ""
 
-    def _model_lines(self, c) -> list[str]:
-        """``model = ...``: a built-in value model by name, a user's by the ``file.py:NAME``
-        it was loaded from (by its name alone it is unknown in a fresh process)."""
-        if self.model.source is not None:
-            return ["from mechanism.valuations import as_value_model",
-                    "from properties.loading import load_spec",
-                    f"model = as_value_model(load_spec({self.model.source!r}, '--valuation'))"]
-        return ["from mechanism.valuations import get_value_model",
-                f"model = get_value_model({c['value_model']!r})"]
-
     def repro(self, key, c):
         prop, order = key
         lines = self.data_lines(c)
@@ -288,7 +279,7 @@ class PaymentGroup(Group):
             return lines + ["z = payment(rule, dists, bids)",
                             f"assert abs(z[agent]) <= {PAY_TOL}, z  # fails: zero bid pays"]
         if prop == "payment_identity":
-            return lines + self._model_lines(c) + [
+            return lines + value_model_lines(self.model) + [
                 "from mechanism import as_rule",
                 "from mechanism.valuations import identity_payment",
                 "expected, err = identity_payment(model, as_rule(rule), dists, bids, agent)",
@@ -305,7 +296,7 @@ class PaymentGroup(Group):
                 f"better = strictly_prefers(dists[agent], q_to, q_from, {order!r})",
                 "assert better == (z_to > z_from), (better, z_from, z_to)  # fails: PM"]
         if prop in ("truthful", "individually_rational"):
-            lines = lines + self._model_lines(c) + [
+            lines = lines + value_model_lines(self.model) + [
                 "t = bids[agent]  # the agent's true value",
                 "def utility(s):  # gain over staying out (bid 0, pay 0)",
                 "    b = bids.copy(); b[agent] = s",

@@ -89,6 +89,18 @@ def _expected(cex: dict, got: str, message: str) -> bool:
     return got == "AssertionError"
 
 
+def value_model_lines(model) -> list[str]:
+    """A reproduction's ``model = ...``: a built-in value model by name, a user's by the
+    ``file.py:NAME`` it was loaded from (by its name alone it is unknown in a fresh
+    process, and the reproduction was NOT confirmed)."""
+    if model.source is not None:
+        return ["from mechanism.valuations import as_value_model",
+                "from properties.loading import load_spec",
+                f"model = as_value_model(load_spec({model.source!r}, '--valuation'))"]
+    return ["from mechanism.valuations import get_value_model",
+            f"model = get_value_model({model.name!r})"]
+
+
 def confirm(findings, timeout_per_call: float | None = None) -> None:
     """Run the reproduction of every REFUTED finding in ``findings`` (in place: sets
     ``reproduced`` and, when not confirmed, ``repro_note`` on each counterexample)."""
