@@ -97,15 +97,28 @@ def described(names: list[str], loaded: bool = True) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _roots() -> tuple[str, ...]:
-    """The folders whose code the watched modules may hold: our four packages, numpy and
-    the standard library (sympy's and z3's code is not run by the evaluation)."""
+def _roots() -> tuple[tuple[str, ...], str]:
+    """The folders whose code the watched modules may hold: our four packages and numpy,
+    and the standard library (sympy's and z3's code is not run by the evaluation)."""
     import sysconfig
     import numpy
     names = ("mechanism", "proofs", "properties", "tokenauction")
     dirs = [os.path.dirname(importlib.import_module(n).__file__) for n in names]
-    dirs += [os.path.dirname(numpy.__file__), sysconfig.get_paths()["stdlib"]]
-    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+    dirs.append(os.path.dirname(numpy.__file__))
+    return (tuple(os.path.realpath(d) + os.sep for d in dirs),
+            os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep)
+
+
+def _ours(path: str) -> bool:
+    """Whether a code file is ours, numpy's or the standard library's; a package installed
+    beside the standard library (its ``site-packages`` or ``dist-packages``, where a
+    system Python keeps them) is not."""
+    packages, stdlib = _roots()
+    real = os.path.realpath(path)
+    if real.startswith(packages):
+        return True
+    rest = real[len(stdlib):].split(os.sep) if real.startswith(stdlib) else None
+    return rest is not None and not {"site-packages", "dist-packages"} & set(rest)
 
 
 #: built-in code: C functions and the slots of built-in types
@@ -153,7 +166,7 @@ def foreign() -> list[str]:
     dataclass's generated methods) counts as its module's. A target that swaps one of our
     functions for another of ours is not caught here."""
     import numpy
-    roots, inside = _roots(), {}
+    inside: dict = {}
     out = []
     from mechanism.rules import BUILT_IN_RULES
     for key, value in _watched():
@@ -169,7 +182,7 @@ def foreign() -> list[str]:
         if path is None:
             continue
         if path not in inside:
-            inside[path] = os.path.realpath(path).startswith(roots)
+            inside[path] = _ours(path)
         if not inside[path]:
             out.append(".".join(key))
     return sorted(out)

@@ -187,3 +187,16 @@ def test_the_snapshot_sees_a_table_entry_and_the_math_module(monkeypatch):
     assert {"proofs.compile.evaluate._NP.'sqrt'", "math.log"} <= found, found
     monkeypatch.undo()
     assert tamper.changed(before) == []
+
+
+def test_a_package_installed_beside_the_standard_library_is_not_ours(monkeypatch):
+    """A system Python keeps pip's packages under the standard library's folder
+    (``.../python3.11/site-packages``): code from there is foreign, as from anywhere else."""
+    import sysconfig
+    stdlib = sysconfig.get_paths()["stdlib"]
+    assert tamper._ours(f"{stdlib}/json/decoder.py")
+    assert not tamper._ours(f"{stdlib}/site-packages/evil/__init__.py")
+    assert not tamper._ours(f"{stdlib}/dist-packages/evil.py")
+    assert not tamper._ours("/tmp/evil.py")
+    import numpy
+    assert tamper._ours(numpy.__file__)
