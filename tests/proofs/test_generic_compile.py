@@ -14,6 +14,7 @@ from proofs.compile.capture import DeclarationError
 from proofs.compile.generic import capture_rule
 from proofs.compile.generic_rule import Bounds, GenericRule, compiled, sealed
 from proofs.compile.serial import MalformedTree, from_data, from_worker, to_data, worker_data
+from tests.helpers.slow_rules import many_slow_splits
 
 
 def _instances(seed, n_max=4, V_max=8, count=300):
@@ -344,32 +345,15 @@ def test_a_size_the_tool_cannot_compile_is_declined_not_the_rules_failure():
     assert not report.refuted and report.exit_code == 0, str(report)
 
 
-def _many_slow_splits(ops, dists, bids, reference=None, weight=0):
-    """A correct rule (plain linear) with six case splits on high-degree conditions whose
-    branches change nothing: each split's z3 feasibility query is slow."""
-    ws = list(bids)
-    for k in range(6):
-        c = bids[0] ** (5 + k) * bids[-1] ** 3 - bids[-1] ** (4 + k) * bids[0] ** 2 + \
-            bids[0] * (k + 1) - bids[-1] ** 7
-        ws = [w * 1 for w in ws] if ops.is_positive(c) else [w + 0 for w in ws]
-    tot = ws[0]
-    for w in ws[1:]:
-        tot = tot + w
-    out = dists[0] * ws[0]
-    for p, w in zip(dists[1:], ws[1:]):
-        out = out + p * w
-    return out / tot
-
-
 def test_a_capture_past_its_time_budget_cannot_be_compiled_there():
     """Was (red team): no budget on the case splits; 2 s feasibility queries for up to 128
     runs a size made the cage's load time out, and a correct rule was REFUTED for it."""
     import time
     start = time.monotonic()
     with pytest.raises(DeclarationError, match="took more than 0.5 s to capture"):
-        capture_rule(_many_slow_splits, 2, 2, False, budget_s=0.5)
+        capture_rule(many_slow_splits, 2, 2, False, budget_s=0.5)
     assert time.monotonic() - start < 5
-    rule = GenericRule("slow", _many_slow_splits, bounds=Bounds(timeout_s=0.25))
+    rule = GenericRule("slow", many_slow_splits, bounds=Bounds(timeout_s=0.25))
     data = worker_data(rule)   # every size within 12 x 0.25 s; the rest declined
     assert (1, 2, False) in rule.compiled_trees
     assert time.monotonic() - start < 15

@@ -45,6 +45,15 @@ def _write(tmp_path, name: str, prelude: str) -> Path:
     return path
 
 
+def _audit_in_a_process(target: Path, tmp_path):
+    """``tokenauction audit --mechanism TARGET:M`` in a process of its own (a wall that fails
+    may kill or signal it: never pytest)."""
+    return subprocess.run([sys.executable, "-m", "tokenauction", "audit", "--mechanism",
+                           f"{target}:M", "--no-suite", "--max-examples", "20"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
 @needs_filter
 def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_path):
     probe = textwrap.dedent(f'''
@@ -145,10 +154,7 @@ def test_a_worker_cannot_write_the_auditors_terminal_or_leave_a_process(tmp_path
             except OSError:
                 pass
     ''')
-    out = subprocess.run([sys.executable, "-m", "tokenauction", "audit", "--mechanism",
-                          f"{target}:M", "--no-suite", "--max-examples", "20"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = _audit_in_a_process(target, tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "FORGED" not in out.stdout + out.stderr
     assert "REFUTED" in out.stdout
@@ -170,12 +176,10 @@ def test_a_worker_cannot_have_the_kernel_signal_the_auditor(tmp_path):
                 except OSError:
                     pass
     ''')
-    out = subprocess.run([sys.executable, "-m", "tokenauction", "audit", "--mechanism",
-                          f"{target}:M", "--no-suite", "--max-examples", "20"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = _audit_in_a_process(target, tmp_path)
     assert out.returncode == 1, (out.returncode, out.stdout + out.stderr)
     assert "REFUTED" in out.stdout
+
 
 JUNK = {
     "payments": '''

@@ -71,32 +71,21 @@ def test_a_refuted_caged_generic_rule_gets_a_runnable_reproduction(capsys, rules
     assert "not runnable as printed" not in out, out
 
 
-SLOW = textwrap.dedent('''
-    from proofs.compile.generic_rule import Bounds, GenericRule
-
-    def many_splits(ops, dists, bids, reference=None, weight=0):
-        ws = list(bids)
-        for k in range(6):
-            c = bids[0] ** (5 + k) * bids[-1] ** 3 - bids[-1] ** (4 + k) * bids[0] ** 2 + \\
-                bids[0] * (k + 1) - bids[-1] ** 7
-            ws = [w * 1 for w in ws] if ops.is_positive(c) else [w + 0 for w in ws]
-        tot = ws[0]
-        for w in ws[1:]:
-            tot = tot + w
-        out = dists[0] * ws[0]
-        for p, w in zip(dists[1:], ws[1:]):
-            out = out + p * w
-        return out / tot
-
-    slow = GenericRule("slow", many_splits, bounds=Bounds(timeout_s=0.25))
-''')
+def _slow_rule_file(tmp_path):
+    """A user's file holding a correct rule slow to capture, declared with a short timeout."""
+    import inspect
+    from tests.helpers.slow_rules import many_slow_splits
+    f = tmp_path / "slow.py"
+    f.write_text("from proofs.compile.generic_rule import Bounds, GenericRule\n\n\n"
+                 + inspect.getsource(many_slow_splits) + "\n\nslow = GenericRule("
+                 "'slow', many_slow_splits, bounds=Bounds(timeout_s=0.25))\n")
+    return f
 
 
 def test_a_correct_rule_slow_to_capture_is_declined_not_refuted(capsys, tmp_path):
     """Was (red team): the worker's load exceeded the cage's 120 s capturing its sizes and
     the rule was REFUTED ("did not return within 120 s while being loaded")."""
-    f = tmp_path / "slow.py"
-    f.write_text(SLOW)
+    f = _slow_rule_file(tmp_path)
     rc, out = run_cli(capsys, "check", f"{f}:slow", "--property", "monotone:box",
                       "--max-examples", "10")
     assert rc == 0 and "REFUTED" not in out and "while being loaded" not in out, out
