@@ -29,7 +29,7 @@ import secrets
 from pathlib import Path
 
 from mechanism.errors import InvalidInput
-from mechanism.records import canonical, parse_line
+from mechanism.records import MAX_LINE, canonical, open_binary, parse_line
 from mechanism.transcript import JSONL
 from properties.config import read_small
 
@@ -163,17 +163,23 @@ def load_signing_key(path) -> Key:
 
 
 def run_head(folder) -> str:
-    """The head of a finished run: the hash of its last line, which must be the end record."""
+    """The head of a finished run: the hash of its last line, which must be the end record.
+    Only the file's tail is read (at most one line's bound): a run of any length signs in
+    bounded memory (the whole transcript was read)."""
     path = Path(folder) / JSONL
     try:
-        data = Path(path).read_bytes()
+        with open_binary(path) as fh:
+            size = fh.seek(0, os.SEEK_END)
+            take = min(size, MAX_LINE + 2)
+            fh.seek(size - take)
+            tail = fh.read(take)
     except OSError as exc:
         raise InvalidInput(f"transcript {path}: cannot be read ({exc.strerror or exc})",
                            value=str(path)) from None
-    lines = data.splitlines(keepends=True)
+    lines = tail.splitlines(keepends=True)
     if not lines:
         raise InvalidInput(f"{path} is empty; nothing to sign", value=str(path))
-    last = parse_line(lines[-1], f"{path}:{len(lines)}")
+    last = parse_line(lines[-1], f"{path} (its last line)")
     if last.get("end") is not True or not isinstance(last.get("hash"), str):
         raise InvalidInput(f"{path}: the run has no end record; only a finished run is signed",
                            value=str(path))

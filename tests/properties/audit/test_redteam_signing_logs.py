@@ -198,3 +198,28 @@ def test_an_option_the_mode_does_not_read_is_a_usage_error(capsys, tmp_path, mod
         target = ["--log", str(path)]
     rc, text = run_cli(capsys, "audit", *target, *extra, "--quiet")
     assert rc == 2 and words in text, text
+
+
+def test_signing_reads_the_transcripts_tail_only(tmp_path):
+    """run_head read the whole transcript into memory; a run of any length signs in bounded
+    memory now (a sparse 1 GiB file ahead of the end record: nothing of it is read)."""
+    import tracemalloc
+    from mechanism.transcript import JSONL
+    from properties.audit.signing import run_head
+    run = record(tmp_path / "run", steps=2)
+    last = (run / JSONL).read_bytes().splitlines(keepends=True)[-1]
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / JSONL, "wb") as fh:
+        fh.truncate(2 ** 30)
+        fh.seek(2 ** 30)
+        fh.write(b"\n" + last)
+    tracemalloc.start()
+    try:
+        assert run_head(big) == run_head(run) == json.loads(last)["hash"]
+        assert tracemalloc.get_traced_memory()[1] < 64 * 2 ** 20
+    finally:
+        tracemalloc.stop()
+    (big / JSONL).write_bytes(b"")
+    with pytest.raises(Exception, match="is empty; nothing to sign"):
+        run_head(big)
