@@ -44,6 +44,20 @@ SMOOTH_IN_BID = (R.linear, R.log_linear)
 #: the smallest normal float: the least slack of a relative test (subnormal values round
 #: off in absolute steps far below it)
 TINY = float(np.finfo(np.float64).tiny)
+#: Unit round-off ulps per summed term that a replayed payment may differ by, per unit of
+#: the step's total weight ``W`` (sum of bids, plus the reference's weight): a
+#: second-price payment is a distance of weighted sums times ``B_i``, whose rounding is
+#: at most about ``u (V + n) (b_i + B_i) = u (V + n) W`` however small the payment is
+#: (another BLAS sums in another order). ``tol`` times ``b_i`` was the allowance, and a
+#: payment of 34 at a bid of 1e12 forged to 0 replayed clean.
+ROUND_ULPS = 32
+
+
+def round_allowance(terms: int, weight):
+    """``ROUND_ULPS u terms W``: the round-off allowance of a replayed payment (``terms``:
+    ``V + n``; ``weight``: the step's total weight), relative to nothing else, so the same
+    at bids of 1e-300 and 1e300."""
+    return ROUND_ULPS * 0.5 * float(np.finfo(np.float64).eps) * terms * weight
 
 
 

@@ -42,6 +42,7 @@ from mechanism import rules as R
 from mechanism.errors import InvalidInput
 from mechanism.payments import race_share
 
+from properties import checks as C
 from properties.audit.blocks import SparseRows
 from properties.audit.entries import Entries
 from properties.audit.stream import VerifiedStep, verified_steps
@@ -54,6 +55,9 @@ SLICE_STEPS = 128
 SLICE_ENTRIES = 1 << 17
 #: Slack kept from every threshold before a step passes here (else the serial path runs).
 MARGIN = 1e-10
+#: The unit round-off (half an ulp of 1): the closed form's worst-case summation error is
+#: this per term, times the terms' total size (sequential sums: ``np.bincount``)
+FILTER_EPS = 0.5 * float(np.finfo(np.float64).eps)
 #: Gauss-Legendre nodes for the identity (and half as many for its error estimate).
 GL_NODES = 24
 _X, _W = np.polynomial.legendre.leggauss(GL_NODES)
@@ -212,8 +216,19 @@ class ChunkAuditor:
         # as mechanism.payments: no b * Bs (under/overflow at 1e+-300), no b / Bs overflow
         want = np.where(good, np.minimum(tv * (Bs * race_share(b, Bs)), b), 0.0)
         diff = np.abs(want - z)
-        scale = np.maximum(b, np.maximum(np.abs(want), np.abs(z)))   # as the serial path
-        ok &= (diff <= (self.tol - MARGIN) * scale).all(axis=1)
+        # the serial path's slack (replay._close) less MARGIN, with half its round-off
+        # allowance (the other half is the mechanism's own), less this closed form's own
+        # worst-case round-off: T + total sums 3 nnz_i + union terms of at most W (scaled
+        # units), then / (2 Bw) and * B_i: u (3 nnz_i + union + 9) W / 2 in the bids'
+        # units (B_i / Bw is the scaling factor, so W B_i / Bw is the step's weight). A
+        # dominant agent (b / B = 1e12) made this larger than its payment, and under a
+        # slack of tol * b_i a forged payment of 0 matched
+        Wt = (b.sum(axis=1) + self.lam)[:, None]
+        terms = 3 * e.nnz.reshape(len(items), -1)[:, :n] + 9 + \
+            np.bincount(e.key_step, minlength=len(items))[:, None]
+        slack = (self.tol - MARGIN) * np.maximum(np.abs(want), np.abs(z)) + \
+            0.5 * C.round_allowance(self.V + n, Wt) - FILTER_EPS * terms * Wt
+        ok &= (diff <= slack).all(axis=1)
         pay_err = float(diff[ok].max(initial=0.0))
         id_err = 0.0
         if self.check_properties:

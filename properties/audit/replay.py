@@ -81,9 +81,9 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
 
     ``tol``: relative tolerance when comparing replayed payments (thresholds, stated
     errors) with recorded ones: ``|replayed - recorded| <= tol * max(|replayed|,
-    |recorded|, b_i)``, relative to the agent's bid and never absolute (replay on the same
-    numpy is bit-exact; the slack absorbs another BLAS), so it means the same at bids of
-    1e-300 and 1e300.
+    |recorded|) + checks.round_allowance(V + n, W)`` (``W`` the step's total weight),
+    never absolute (replay on the same numpy is bit-exact; the slack absorbs another BLAS), so it
+    means the same at bids of 1e-300 and 1e300.
     ``identity_tol``: tolerance of the payment identity, times ``b_i`` (plus the
     quadrature's error bounds).
     ``expect_head``: the chain head (last line's hash) published when the run ended; a
@@ -100,8 +100,9 @@ def audit_run(run_dir, *, tol: float = 1e-9, identity_tol: float = 1e-6,
     tol = number("tol", tol, positive=False)
     identity_tol = number("identity_tol", identity_tol, positive=False)
     report = AuditReport(str(run_dir))
-    report.tolerances = (f"replayed payments within {tol:g} x max(|replayed|, |recorded|, "
-                         f"bid); identity within {identity_tol:g} x bid + quadrature error")
+    report.tolerances = (f"replayed payments within {tol:g} x max(|replayed|, |recorded|) + "
+                         f"{C.ROUND_ULPS} ulps x (V + n) x total weight; identity within "
+                         f"{identity_tol:g} x bid + quadrature error")
     t0 = time.perf_counter()
     try:
         header = read_run_header(run_dir)
@@ -265,9 +266,10 @@ def _first_diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(neq[0]) if neq.size else m
 
 
-def _close(x, y, tol, bid) -> bool:
-    """Equal up to ``tol`` relative to the larger of the two and the bid (no absolute floor)."""
-    return abs(x - y) <= tol * max(abs(x), abs(y), bid)
+def _close(x, y, tol, allowance) -> bool:
+    """Equal up to ``tol`` relative to the larger of the two, plus the round-off
+    ``allowance`` (:func:`properties.checks.round_allowance`; no absolute floor)."""
+    return abs(x - y) <= tol * max(abs(x), abs(y)) + allowance
 
 
 def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
@@ -294,6 +296,8 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
         if rec.get(key) != want:
             report.fail(Divergence("replay_payments", step, line, key, want, rec.get(key)))
             return True
+    rule = auction.rule if ref is None else auction.rule.with_reference(ref)
+    allowance = C.round_allowance(P.shape[1] + P.shape[0], float(rule.total_weight(b)))
     for key, want in (("payments", mine.payments), ("thresholds", mine.thresholds),
                       ("payment_errors", mine.payment_errors)):
         have = rec.get(key)
@@ -315,7 +319,7 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
             err = abs(float(want[i]) - float(h[i])) if np.isfinite(h[i]) else np.inf
             report.tallies["replay_payments"].max_error = max(
                 report.tallies["replay_payments"].max_error, err if np.isfinite(err) else 0.0)
-            if not _close(float(want[i]), float(h[i]), tol, float(b[i])) or \
+            if not _close(float(want[i]), float(h[i]), tol, allowance) or \
                     not np.isfinite(h[i]):
                 report.fail(Divergence("replay_payments", step, line, f"{key}[{i}]",
                                        float(want[i]), float(h[i]), agent=i))

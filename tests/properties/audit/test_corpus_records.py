@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from mechanism.transcript import JSONL
@@ -188,13 +189,51 @@ def test_tolerances_relative_from_1e_minus_300_to_1e300(capsys, tmp_path, scale)
     r = record(tmp_path / "r", n=3, steps=4, bids=[scale, 2 * scale, 0.5 * scale])
     rc, text = audit(capsys, r)
     assert rc == 0, text
-    assert "tolerances: replayed payments within 1e-09 x max(|replayed|, |recorded|, bid)" in text
+    assert "tolerances: replayed payments within 1e-09 x max(|replayed|, |recorded|) + 32 ulps " \
+        "x (V + n) x total weight" in " ".join(text.split())
 
     def edit(recs):  # one part in 1e6 of one payment, at any scale
         recs[2]["payments"][1] *= 1 + 1e-6
     rechained(r, edit)
     rc, text = audit(capsys, r)
     assert rc == 1 and "payments[1]" in text
+
+
+def _provider(similar: bool):
+    rng = np.random.default_rng(0)
+
+    def provider(prefix):
+        base = rng.dirichlet(np.ones(12))
+        P = np.vstack([base, rng.dirichlet(np.ones(12)), rng.dirichlet(np.ones(12))])
+        if similar:   # agent 0 reports what the others report, to one part in 1e9
+            P[1] = P[2] = base
+            P[0] = base * (1 + 1e-9 * rng.standard_normal(12))
+            P[0] /= P[0].sum()
+        return P
+    return provider
+
+
+@pytest.mark.parametrize("serial", [False, True])
+@pytest.mark.parametrize("similar,bids,forged", [
+    (False, [1e12, 1.0, 1.0], 0.0),      # a dominant bidder's payment of ~34 forged to 0
+    (True, [1.0, 2.0, 0.5], 9e-10)])     # a payment of ~3e-11 charged 30 times over
+def test_a_payment_far_below_its_bid_is_compared_to_itself(capsys, tmp_path, serial, similar,
+                                                            bids, forged):
+    """Was (red team): the slack was tol x max(|replayed|, |recorded|, b_i), and b_i swamped
+    a payment far below it: both forgeries audited CLEAN, serially and in chunks."""
+    from mechanism import TokenAuction
+    run = tmp_path / "run"
+    TokenAuction("linear").run(_provider(similar), bids, seed=3, max_tokens=12, record_to=run)
+    flags = ["--serial"] if serial else []
+    rc, text = audit(capsys, run, *flags)
+    assert rc == 0, text                                   # the honest run stays clean
+
+    def edit(recs):
+        for r in recs[1:-1]:
+            r["payments"][0] = forged
+    rechained(run, edit)
+    rc, text = audit(capsys, run, *flags)
+    assert rc == 1 and "payments[0]" in text, text
 
 
 def test_an_audit_of_a_line_with_an_overflowing_number_is_exit_2(tmp_path):
