@@ -37,11 +37,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-from multiprocessing.connection import Connection
 
 import numpy as np
 
 from mechanism.errors import InvalidInput, InvalidValueModel
+from properties import cage_channel as channel
 from properties.cage_replies import (MAX_REPLY_BYTES, CageFailure, checked_description,
                                      checked_message, checked_value, loads, printable,
                                      warn_unconfined)
@@ -82,9 +82,10 @@ class Cage:
                  str(self.memory_mb)], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                 stdout=out, stderr=out, env=env, close_fds=True, start_new_session=True)
         theirs.close()
-        self.conn = Connection(ours.detach())
-        self.conn.send_bytes(pickle.dumps((self.spec, self.kwargs, self.paths), protocol=5))
+        self.conn = ours
         try:
+            self._send(pickle.dumps((self.spec, self.kwargs, self.paths), protocol=5),
+                       START_TIMEOUT)
             status, *rest = checked_message(self._receive(START_TIMEOUT, "loading"))
             if status not in ("ready", "load_error"):
                 raise CageFailure("not_numeric", f"the worker answered {status!r} to loading")
@@ -105,26 +106,45 @@ class Cage:
     def label(self) -> str:
         return self.spec[1] if isinstance(self.spec, tuple) else str(self.spec)
 
-    def _receive(self, timeout: float, what: str):
+    def _late(self, timeout: float):
+        self._kill()
+        raise CageFailure("timeout", f"did not return within {timeout:g} s (per-call "
+                          "timeout; the worker was killed; raise it with --timeout)")
+
+    def _send(self, data: bytes, timeout: float) -> None:
+        """A request, which the worker must take within ``timeout`` (CageFailure)."""
         try:
-            if not self.conn.poll(timeout):
-                self._kill()
-                raise CageFailure("timeout", f"did not return within {timeout:g} s (per-call "
-                                  "timeout; the worker was killed; raise it with --timeout)")
-            data = self.conn.recv_bytes(MAX_REPLY_BYTES)
-        except OSError as exc:
-            if "bad message length" not in str(exc):
-                return self._lost(exc, what)
+            channel.send(self.conn, data, timeout)
+        except channel.Late:
+            self._late(timeout)
+        except (OSError, ValueError):
+            code = self._kill()
+            raise CageFailure("exited", f"its worker process is gone (exit code {code})") \
+                from None
+
+    def _receive(self, timeout: float, what: str):
+        """The whole reply within ``timeout`` (a header announcing more than comes hung
+        the auditor; :mod:`properties.cage_channel`), read back as data only; anything
+        else is a CageFailure and the worker is killed."""
+        try:
+            data = channel.receive(self.conn, timeout, MAX_REPLY_BYTES)
+        except channel.Late:
+            self._late(timeout)
+        except channel.TooLong:
             self._kill()
             raise CageFailure("not_numeric", f"sent a reply of more than {MAX_REPLY_BYTES} "
                               f"bytes while {what} (a reply is a few distributions; the "
                               "worker was killed)") from None
-        except EOFError as exc:
+        except (OSError, EOFError) as exc:
             return self._lost(exc, what)
         try:
             return loads(data)
         except (EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
             return self._lost(exc, what)
+        except Exception as exc:  # noqa: BLE001 - bytes a hostile worker chose (a
+            # constructor that raises TypeError, an array of 4 TiB: MemoryError): exit 3 once
+            return self._lost(pickle.UnpicklingError(f"{type(exc).__name__}: "
+                                                     f"{printable(exc, 150)}"), what)
 
     def _lost(self, exc: BaseException, what: str):
         """The worker ended, or sent bytes that are no reply: killed, CageFailure."""
@@ -166,12 +186,7 @@ class Cage:
             if self.fatal:  # the code already ended or hung its worker: no restart per call
                 raise CageFailure("exited", f"ended its worker earlier ({self.fatal})")
             self._start()
-        try:
-            self.conn.send_bytes(pickle.dumps((method, args, context), protocol=5))
-        except (OSError, ValueError):
-            code = self._kill()
-            raise CageFailure("exited", f"its worker process is gone (exit code {code})") \
-                from None
+        self._send(pickle.dumps((method, args, context), protocol=5), self.timeout)
         try:
             status, *rest = checked_message(self._receive(self.timeout, f"running {method}"))
         except CageFailure as exc:

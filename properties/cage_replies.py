@@ -89,8 +89,30 @@ def shown(value, limit: int = 80) -> str:
 class Restricted(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
+            found = super().find_class(module, name)
+            return _bounded(found) if name == "_reconstruct" else found
         raise pickle.UnpicklingError(f"the worker sent {module}.{name}: only data may cross")
+
+
+def _bounded(reconstruct):
+    """numpy's ``_reconstruct`` allocates the shape it is given before any data comes: a
+    reply of a few bytes asked the auditor for 4 TiB (MemoryError, exit 3). Bounded here by
+    what a reply may hold."""
+    def checked(subtype, shape, dtype):
+        try:
+            count = 1
+            for k in shape:
+                if type(k) is not int or k < 0:
+                    raise TypeError
+                count *= k
+        except TypeError:
+            raise pickle.UnpicklingError("the worker sent an array shape that is not a "
+                                         "tuple of sizes") from None
+        if count > MAX_REPLY_BYTES:
+            raise pickle.UnpicklingError(f"the worker sent an array of {count} elements, "
+                                         "more than a reply may hold")
+        return reconstruct(subtype, shape, dtype)
+    return checked
 
 
 #: the largest reply read from the worker (a reply is a few distributions or one

@@ -343,3 +343,56 @@ def test_a_budget_bounds_the_whole_mechanism_audit_and_says_what_it_cut(capsys, 
     assert time.monotonic() - start < 40, out
     flat = " ".join(out.split())
     assert "the --budget of 3 s cut the audit after" in flat and "of 1" in flat, out
+
+
+FRAMES = {
+    # complex([]): the allowed constructor raising TypeError while read (exit 3)
+    "typeerror": b"cbuiltins\ncomplex\n]\x85R.",
+    # numpy's _reconstruct asked for 2**42 bytes by a reply of a few (MemoryError, exit 3)
+    "memory": None,
+}
+
+
+@pytest.mark.parametrize("what", sorted(FRAMES))
+def test_a_forged_frame_while_loading_is_a_finding(capsys, tmp_path, what):
+    """The worker writes its own frame on its reply socket while it loads: read as data
+    only, whatever it holds, and the target is REFUTED (was: exit 3, internal error)."""
+    import pickle
+    import numpy as np
+
+    class _Huge:
+        def __reduce__(self):
+            return (np.core.multiarray._reconstruct, (np.ndarray, (2 ** 42,), b"b"))
+    junk = FRAMES[what] or pickle.dumps(_Huge(), protocol=5)
+    target = _write(tmp_path, f"frame_{what}.py", f'''
+        import os, struct, sys, time
+        J = {junk!r}
+        if "cage_worker" in " ".join(sys.argv):
+            os.write(int(sys.argv[1]), struct.pack("!i", len(J)) + J)
+            time.sleep(60)
+    ''')
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--no-suite",
+                      "--max-examples", "5")
+    flat = " ".join(out.split())
+    assert rc == 1 and "internal error" not in flat and "not data" in flat, out
+
+
+def test_a_reply_that_stops_halfway_is_a_timeout(capsys, tmp_path):
+    """A header announcing 100 bytes, one byte, then silence: the auditor waited for the
+    other 99 for ever, whatever --timeout said (poll() waits for the first byte only)."""
+    import time
+    target = tmp_path / "halfway.py"
+    target.write_text(textwrap.dedent('''
+        import os, struct, sys, time
+
+        class M:
+            def aggregate(self, dists, bids):
+                os.write(int(sys.argv[1]), struct.pack("!i", 100) + b"x")
+                time.sleep(60)
+    '''))
+    start = time.monotonic()
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--no-suite",
+                      "--timeout", "2", "--max-examples", "5")
+    assert time.monotonic() - start < 30, out
+    flat = " ".join(out.split())
+    assert rc == 1 and "did not return within 2 s" in flat, out
