@@ -24,7 +24,14 @@ lifted by the code it holds. Refused with ``EPERM`` (the code sees ``PermissionE
   ``F_SETOWN``, ``F_SETOWN_EX`` or ``F_SETSIG``, or ``F_SETFL`` setting ``O_ASYNC``, and
   the ``ioctl`` requests ``FIOSETOWN``, ``SIOCSPGRP``, ``FIOASYNC`` and ``TIOCSPGRP``
   (owning its reply socket to the auditor let the worker's I/O send the auditor SIGKILL,
-  SIGSTOP or SIGINT); ``TIOCSTI``, typing into a terminal;
+  SIGSTOP or SIGINT); every terminal ``ioctl`` but a few that read (``TCGETS``,
+  ``TIOCGWINSZ``...): typing into a terminal (``TIOCSTI``), stopping its output
+  (``TCXONC``: a terminal of the auditor's opened read-only through ``/proc`` hung it),
+  changing its settings;
+* memory that ``RLIMIT_AS`` does not count and state that outlives the worker:
+  ``memfd_create``, ``fallocate``, ``ftruncate``, System V and POSIX IPC (shared memory,
+  semaphores, message queues); ``bind``, ``listen``, ``connect``, ``accept`` (a socket
+  file planted on disk by binding its inherited socket);
 * ``io_uring`` (whose operations would not pass through this filter), new sockets,
   ``open_by_handle_at``.
 
@@ -80,6 +87,13 @@ _REFUSED = {
     "sched_setaffinity": 203, "sched_setattr": 314, "ioprio_set": 251,
     "migrate_pages": 256, "move_pages": 279, "process_madvise": 440,
     "process_mrelease": 448, "kcmp": 312, "pidfd_open": 434,
+    # memory outside RLIMIT_AS (a memfd of 6 GiB under a 4 GiB limit) and state that
+    # outlives the worker (System V and POSIX IPC objects), a socket file on disk (bind)
+    "memfd_create": 319, "fallocate": 285, "ftruncate": 77, "shmget": 29, "shmat": 30,
+    "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "semtimedop": 220,
+    "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "mq_open": 240, "mq_unlink": 241,
+    "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245,
+    "bind": 49, "listen": 50, "connect": 42, "accept": 43, "accept4": 288,
 }
 #: answered ENOSYS: the caller falls back to a call this filter inspects
 _NOSYS = {"clone3": 435, "openat2": 437}
@@ -89,9 +103,15 @@ _PRLIMIT64 = 302   # allowed on pid 0 (the caller: setrlimit) and on this proces
 #: fcntl commands that name a process to be signalled by the kernel (F_SETOWN, F_SETSIG,
 #: F_SETOWN_EX), and F_SETFL, refused where it sets O_ASYNC (fcntl.h)
 _FCNTL, _FCNTL_REFUSED, _F_SETFL, _O_ASYNC = 72, (8, 10, 15), 4, 0o20000
-#: ioctl requests to the same end, and the one that types into a terminal: FIOSETOWN,
-#: SIOCSPGRP, FIOASYNC, TIOCSPGRP, TIOCSTI (asm-generic/ioctls.h, linux/sockios.h)
-_IOCTL, _IOCTL_REFUSED = 16, (0x8901, 0x8902, 0x5452, 0x5410, 0x5412)
+#: ioctl requests to the same end (FIOSETOWN, SIOCSPGRP, FIOASYNC); and every terminal
+#: request (0x54xx: asm-generic/ioctls.h) but a few that only read or touch the caller's
+#: own descriptor: a terminal of the auditor's, opened read-only through /proc, was
+#: stopped (TCXONC) and the auditor hung writing to it
+_IOCTL, _IOCTL_REFUSED = 16, (0x8901, 0x8902, 0x5452)
+_TTY_MASK, _TTY_BASE = 0xFF00, 0x5400
+#: TCGETS (isatty), TIOCGPGRP, TIOCOUTQ, TIOCGWINSZ, FIONREAD, FIONBIO, FIONCLEX, FIOCLEX
+_TTY_ALLOWED = (0x5401, 0x540F, 0x5411, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)
+_ALU_AND_K = 0x54
 
 
 def _insn(code, jt, jf, k) -> bytes:
@@ -144,7 +164,12 @@ def program(pid: int) -> bytes:
                   [_insn(_JEQ_K, 0, 3, _F_SETFL), _insn(_LD_W_ABS, 0, 0, arg(2)),
                    _insn(_JSET_K, 0, 1, _O_ASYNC), _insn(_RET_K, 0, 0, eperm),
                    _insn(_RET_K, 0, 0, _ALLOW)])
-    out += arg_in(_IOCTL, 1, _IOCTL_REFUSED, [_insn(_RET_K, 0, 0, _ALLOW)])
+    tty = []
+    for value in _TTY_ALLOWED:
+        tty += is_(value, _ALLOW)
+    tty += [_insn(_ALU_AND_K, 0, 0, _TTY_MASK), _insn(_JEQ_K, 0, 1, _TTY_BASE),
+            _insn(_RET_K, 0, 0, eperm), _insn(_RET_K, 0, 0, _ALLOW)]
+    out += arg_in(_IOCTL, 1, _IOCTL_REFUSED, tty)
     out.append(_insn(_RET_K, 0, 0, _ALLOW))
     return b"".join(out)
 

@@ -57,8 +57,19 @@ def _audit_in_a_process(target: Path, tmp_path):
 @needs_filter
 def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_path):
     probe = textwrap.dedent(f'''
-        import fcntl, os, resource, signal, struct, sys, threading
+        import ctypes, fcntl, os, resource, signal, socket, struct, sys, threading
         r, w = os.pipe()
+        s0 = socket.socketpair()[0].detach()
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def _errno_call(fn):
+            def call(*a):
+                if fn(*a) == -1 and ctypes.get_errno() == 1:
+                    raise PermissionError
+            return call
+        shmget = _errno_call(libc.shmget)
+        mq_open = _errno_call(getattr(libc, "mq_open", None) or
+                              ctypes.CDLL("librt.so.1", use_errno=True).mq_open)
         from properties.confine import confine
         assert confine() is None
         import numpy as np
@@ -87,7 +98,16 @@ def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_p
                 ("O_ASYNC", lambda: fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)),
                 ("FIOSETOWN", lambda: fcntl.ioctl(r, 0x8901, struct.pack("i", os.getppid()))),
                 ("FIOASYNC", lambda: fcntl.ioctl(r, 0x5452, struct.pack("i", 1))),
-                ("TIOCSTI", lambda: fcntl.ioctl(r, 0x5412, b"x"))]:
+                ("TIOCSTI", lambda: fcntl.ioctl(r, 0x5412, b"x")),
+                ("TCXONC", lambda: fcntl.ioctl(r, 0x540A, 0)),
+                ("TCSETS", lambda: fcntl.ioctl(r, 0x5402, bytes(60))),
+                ("memfd", lambda: os.memfd_create("x")),
+                ("fallocate", lambda: os.posix_fallocate(r, 0, 1 << 20)),
+                ("ftruncate", lambda: os.ftruncate(r, 0)),
+                ("bind", lambda: __import__("socket").socket(fileno=os.dup(s0)).bind(
+                    {str(tmp_path / "planted.sock")!r})),
+                ("shmget", lambda: shmget(0, 1 << 26, 0o1600)),
+                ("mq_open", lambda: mq_open(b"/planted", 0o100 | 2, 0o600, None))]:
             try:
                 act()
             except PermissionError:
@@ -95,6 +115,8 @@ def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_p
         os.kill(os.getpid(), 0)            # itself: allowed
         fcntl.fcntl(r, fcntl.F_SETFL, os.O_NONBLOCK)                 # other flags: allowed
         assert fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK
+        fcntl.ioctl(r, 0x541B, bytes(4))                            # FIONREAD: allowed
+        assert not os.isatty(r)                                        # TCGETS: allowed
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))          # its own limits
         resource.prlimit(os.getpid(), resource.RLIMIT_NOFILE, (soft, hard))
@@ -111,7 +133,8 @@ def test_the_filter_refuses_writes_processes_and_signals_and_keeps_threads(tmp_p
     assert out.stdout.strip() == ("kept|create,append,parent's stdout,symlink,rename,unlink,"
                                   "fork,exec,signal the parent,socket,the parent's limits,"
                                   "the parent's priority,the parent's CPUs,F_SETOWN,F_SETSIG,"
-                                  "O_ASYNC,FIOSETOWN,FIOASYNC,TIOCSTI"), out.stdout
+                                  "O_ASYNC,FIOSETOWN,FIOASYNC,TIOCSTI,TCXONC,TCSETS,memfd,"
+                                  "fallocate,ftruncate,bind,shmget,mq_open"), out.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.txt"]
 
 
