@@ -62,10 +62,16 @@ def leaf_values(dists, ref, lam) -> dict:
     return out
 
 
-#: The fidelity check's seeded points per compiled size, its bids and its margin (q is a
-#: probability vector: an absolute margin is scale-free here).
-FIDELITY_POINTS = 4
+#: The fidelity check's seeded points per compiled size: FIDELITY_EDGES with bids from the
+#: fixed FIDELITY_BIDS (zeros, extremes), then FIDELITY_POINTS with bids drawn log-uniform
+#: over FIDELITY_SPAN (a rule that answered otherwise only for a bid in (3, 4), never one of
+#: the fixed bids, was PROVED), and its margin (q is a probability vector: an absolute
+#: margin is scale-free here). A refuter only: a branch on a region no point reaches still
+#: passes (docs/theory.md, "What a compiled rule's proof covers").
+FIDELITY_EDGES = 4
+FIDELITY_POINTS = 16
 FIDELITY_BIDS = np.array([0.0, 1e-3, 0.5, 1.0, 2.0, 10.0, 1e8])
+FIDELITY_SPAN = (-4.0, 4.0)
 FIDELITY_MARGIN = 1e-9
 
 
@@ -136,9 +142,10 @@ class GenericRule(Rule):
         rng = np.random.default_rng([n, V, int(has_ref)])
         ref = np.full(V, 1.0 / V) if has_ref else None
         lam = 1.0 if has_ref else 0.0
-        for _ in range(FIDELITY_POINTS):
+        for k in range(FIDELITY_EDGES + FIDELITY_POINTS):
             P = rng.dirichlet(np.ones(V), size=n)
-            b = rng.choice(FIDELITY_BIDS, size=n)
+            b = rng.choice(FIDELITY_BIDS, size=n) if k < FIDELITY_EDGES else \
+                10.0 ** rng.uniform(*FIDELITY_SPAN, size=n)
             if not has_weight(b, ref, lam):   # W = 0: the rule declines there (no evidence)
                 continue
             try:

@@ -226,6 +226,14 @@ def ops_peek(ops, dists, bids, reference=None, weight=0):
     return inverted(dists, bids)
 
 
+def region_lie(ops, dists, bids, reference=None, weight=0):
+    """Linear while captured; on numbers, agent 0's bid in (3, 4) hands the outcome to the
+    others (not monotone), a region none of the fidelity check's fixed bids reaches."""
+    if type(bids[0]).__name__ == "Sym" or not 3.0 < float(bids[0]) < 4.0 or len(bids) < 2:
+        return pool(dists, list(bids))
+    return pool(dists[1:], list(bids[1:]))
+
+
 def stack_peek(ops, dists, bids, reference=None, weight=0):
     names = " ".join(f.filename for f in inspect.stack())
     if "compile" in names:
