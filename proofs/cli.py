@@ -10,6 +10,7 @@ reason; 2 for usage errors (an unknown ``--claim``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
@@ -34,11 +35,11 @@ def load_claims() -> list[str]:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--max-tokens", type=int, default=4, metavar="V",
-                        help="largest vocabulary size tried (default 4)")
+                        help="largest vocabulary size tried (default 4; 2 to 64)")
     parser.add_argument("--max-grid", type=int, default=6, metavar="M",
-                        help="largest number of grid bids tried (default 6)")
+                        help="largest number of grid bids tried (default 6; 2 to 64)")
     parser.add_argument("--max-agents", type=int, default=3, metavar="N",
-                        help="largest number of agents in rule-level proofs (default 3)")
+                        help="largest number of agents in rule-level proofs (default 3; 1 to 64)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
                         help="time budget of one claim in seconds (default 60)")
     parser.add_argument("--claim", action="append", metavar="ID",
@@ -71,13 +72,20 @@ def _select(patterns) -> list:
     return chosen
 
 
+#: The largest size a bounded claim is asked for (a compiled rule's Bounds stop at 64 too):
+#: --max-tokens 100000000 built every size's query before any timeout applied (22 GB)
+MAX_SIZE = 64
+
+
 def _limits(args) -> Limits:
     for name, lo in (("max_tokens", 2), ("max_grid", 2), ("max_agents", 1)):
-        if getattr(args, name) < lo:
-            raise InvalidInput(f"--{name.replace('_', '-')} must be >= {lo}",
-                               value=getattr(args, name))
-    if not args.timeout > 0:
-        raise InvalidInput("--timeout must be positive", value=args.timeout)
+        if not lo <= getattr(args, name) <= MAX_SIZE:
+            raise InvalidInput(f"--{name.replace('_', '-')} must be from {lo} to {MAX_SIZE} "
+                               f"(got {getattr(args, name)}): the claims are decided size by "
+                               "size, and a larger size would not finish", value=getattr(args, name))
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise InvalidInput("--timeout must be a positive finite number of seconds",
+                           value=args.timeout)
     return Limits(max_tokens=args.max_tokens, max_grid=args.max_grid,
                   max_agents=args.max_agents, timeout_s=args.timeout)
 

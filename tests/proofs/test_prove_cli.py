@@ -118,3 +118,13 @@ def test_every_claim_module_is_loaded():
     assert len(prove_cli.load_claims()) >= 10
     ids = set(CLAIMS)
     assert any(i.startswith("z3.theorem.") for i in ids) and "linear_mon_box" in ids
+
+@pytest.mark.parametrize("flag,value", [("--max-tokens", "100000000"), ("--max-agents", "65"),
+                                        ("--max-grid", "10000000"), ("--max-tokens", "1"),
+                                        ("--timeout", "inf"), ("--timeout", "nan")])
+def test_a_size_or_timeout_out_of_range_is_a_usage_error(capsys, flag, value):
+    """Was (red team): --max-tokens 100000000 built every size's query before any timeout
+    applied, 22 GB and SIGKILL; now exit 2 naming the range, before any claim runs."""
+    rc = cli_main(["prove", flag, value, "--claim", "rule_linear_mon_box"])
+    err = capsys.readouterr().err
+    assert rc == 2 and flag in err and "prove: [1/1]" not in err, err
