@@ -14,9 +14,9 @@ from __future__ import annotations
 import builtins
 import io
 import pickle
-import re
 import reprlib
 import sys
+import unicodedata
 
 import numpy as np
 
@@ -40,13 +40,25 @@ class CageFailure(Exception):
         self.kind, self.exception = kind, exception
 
 
+#: Unicode categories shown escaped: controls (newlines, ANSI escapes), format characters
+#: (bidi overrides and isolates, zero-width spaces: "Trojan Source" reordering of a report),
+#: line and paragraph separators, surrogates, private-use and unassigned code points
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def _escaped(c: str) -> str:
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
 def printable(text, limit: int = 200) -> str:
-    """A string from user code made safe for a terminal: control characters (newlines,
-    ANSI escapes) shown as ``\\xNN``, cut to ``limit`` characters. Only the first ``limit``
+    """A string from user code made safe for a terminal: control and invisible characters
+    (newlines, ANSI escapes, bidi overrides, zero-width spaces, line separators) shown as
+    ``\\xNN`` / ``\\uNNNN``, cut to ``limit`` characters. Only the first ``limit``
     characters are looked at (a reply of a gigabyte costs no more than one of a line)."""
     s = str(text)
     cut = len(s) > limit
-    s = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", s[:limit])
+    s = "".join(_escaped(c) if unicodedata.category(c) in _HIDDEN else c for c in s[:limit])
     return s[: limit - 3] + "..." if cut or len(s) > limit else s
 
 

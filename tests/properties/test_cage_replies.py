@@ -79,3 +79,14 @@ def test_no_constructor_is_callable_from_a_reply(name):
     assert loads(pickle.dumps(("ok", np.zeros(3), {1, 2}, frozenset([3]), 1 + 2j, b"x",
                                bytearray(b"y"), 10 ** 30, -0.0, None, True), protocol=5))[4] \
         == 1 + 2j
+
+
+def test_invisible_and_reordering_characters_are_shown_escaped():
+    """Was (red team): only C0/C1 controls were escaped; a user's exception text with a
+    right-to-left override (U+202E), a bidi isolate (U+2066), a zero-width space (U+200B)
+    or a line separator (U+2028) reordered or hid text in a report ("Trojan Source")."""
+    from properties.cage_replies import printable
+    text = "A\u202eB\u2066C\u200bD\u2028E\u2029F\ufeffG\x1b[31mH\x9b"
+    assert printable(text) == ("A\\u202eB\\u2066C\\u200bD\\u2028E\\u2029F\\ufeffG\\x1b[31mH"
+                               "\\x9b")
+    assert printable("é 日本 😀 ok") == "é 日本 😀 ok"      # visible text is left alone
