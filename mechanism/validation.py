@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InvalidInput
+from .errors import Float64Range, InvalidInput
 
 #: Tolerance on ``|sum(p) - 1|`` for a distribution to be accepted (then renormalized).
 SUM_TOL = 1e-6
@@ -166,7 +166,7 @@ def as_bids(bids, n: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         total = arr.sum()
     if not np.isfinite(total):
-        raise InvalidInput(f"bids {arr.tolist()} overflow: their total is not finite; scale "
+        raise Float64Range(f"bids {arr.tolist()} overflow: their total is not finite; scale "
                            "all bids down by a common factor (only ratios matter to the rules)",
                            value=arr.tolist())
     if (arr < 0).any():

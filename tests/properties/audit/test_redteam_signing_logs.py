@@ -223,3 +223,16 @@ def test_signing_reads_the_transcripts_tail_only(tmp_path):
     (big / JSONL).write_bytes(b"")
     with pytest.raises(Exception, match="is empty; nothing to sign"):
         run_head(big)
+
+
+def test_an_outcome_our_float64_cannot_recompute_is_not_refuted(capsys, tmp_path):
+    """Bids of 1e308 overflow the rule's total in float64 (Float64Range): the logged outcome,
+    the exact average, was REFUTED as 'rule_undefined'; it is not judged there now."""
+    rows = [{"format": "tokenauction-log", "rule": "linear"},
+            {"step": 0, "bids": [1e308, 1e308], "reports": [[0.8, 0.2], [0.1, 0.9]],
+             "outcome": [0.45, 0.55], "payments": [0.0, 0.0]}]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, text = run_cli(capsys, "audit", "--log", path)
+    row = next(line for line in text.splitlines() if line.startswith("outcome_matches_rule"))
+    assert "SKIPPED" in row and "overflow" in row, text
