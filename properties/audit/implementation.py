@@ -216,7 +216,8 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
                 t.skip[prop] = "not run: the object's code ended or hung its worker earlier"
     findings = t.findings()
     if use_suite:
-        rest = None if end is None else max(0.0, end - time.monotonic())
+        # what the budget left, at least a second (the suite's rows say what it cut)
+        rest = None if end is None else max(SUITE_MIN_S, end - time.monotonic())
         kw = dict(max_examples=max_examples, seed=seed, timeout=timeout, orders=orders,
                   budget_s=rest, reports=reports)
         findings += suite_findings(m, valuation=model, **kw)
@@ -236,6 +237,9 @@ def _rule_checks(m, t, inst, P, b, q):
             t.run("stable_sampling", lambda: C.box_violation_on_grid(law, P, b, i, cuts=cuts),
                   inst)
 
+
+#: The least of a --budget the suite gets when the audit's own checks spent the rest.
+SUITE_MIN_S = 1.0
 
 #: Monte Carlo draws of a sampler that takes several uniforms per step (seeded).
 MC_DRAWS = 20000

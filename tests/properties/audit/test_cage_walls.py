@@ -366,6 +366,11 @@ def test_a_budget_bounds_the_whole_mechanism_audit_and_says_what_it_cut(capsys, 
     assert time.monotonic() - start < 40, out
     flat = " ".join(out.split())
     assert "the --budget of 3 s cut the audit after" in flat and "of 1" in flat, out
+    start = time.monotonic()   # with the suite: it gets what is left, at least a second
+    rc, out = run_cli(capsys, "audit", "--mechanism", f"{target}:M", "--budget", "3",
+                      "--max-examples", "120")
+    assert rc == 1 and "REFUTED" in out, out   # it pays 0: not Myerson's payment
+    assert time.monotonic() - start < 60, out
 
 
 FRAMES = {
