@@ -202,13 +202,15 @@ def utility_curve(model, p, outcome, payment, value: float, i: int):
     return u
 
 
-def regret_violation(utilities, value: float, grid, i: int, tol: float) -> dict | None:
+def regret_violation(utilities, value: float, grid, i: int, tol: float,
+                     floor: float = 1.0) -> dict | None:
     """Truthfulness at value ``v``: the best bid of ``grid`` must not gain more than
-    ``tol * max(1, v)`` over bidding ``v`` (:func:`mechanism.regret.regret`;
+    ``tol * max(floor, v)`` over bidding ``v`` (``floor=0``: relative to the value alone,
+    never below the smallest normal float) (:func:`mechanism.regret.regret`;
     ``utilities(S)`` is ``u`` on an array of bids). The counterexample: ``agent``, ``value``,
     ``bid_from`` (= v, truthful), ``bid_to`` (the better bid) and ``regret`` (its gain)."""
     out = regret(value, np.asarray(grid, dtype=np.float64), utilities)
-    if out is None or out[0] <= tol * max(1.0, value):
+    if out is None or out[0] <= max(tol * max(floor, value), TINY):
         return None
     gain, best = out
     return {"agent": i, "value": value, "bid_from": value, "bid_to": float(best),

@@ -311,3 +311,44 @@ def test_check_kind_mechanism_runs_the_mechanism_audit(capsys):
     out = capsys.readouterr().out
     assert rc == 1 and "(value model tv)" in out.splitlines()[0]
     assert "payment_identity" in out.split("REFUTED:")[-1]
+
+
+CHEATS = textwrap.dedent("""
+    import numpy as np
+    from mechanism import expected_payments
+
+    def _sp(rule, dists, bids):
+        return np.array(expected_payments(rule, dists, bids).values, dtype=float)
+
+    def big_vocab(rule, dists, bids):        # pays twice its bid from 6 tokens on
+        z = _sp(rule, dists, bids)
+        return z + 2 * np.asarray(bids, float) if np.shape(dists)[1] >= 6 else z
+
+    def many_agents(rule, dists, bids):      # pays twice its bid from 5 agents on
+        z = _sp(rule, dists, bids)
+        return z + 2 * np.asarray(bids, float) if len(bids) >= 5 else z
+
+    def monopoly_rebate(rule, dists, bids):  # an agent without competition is paid its bid
+        b = np.asarray(bids, float)
+        z = _sp(rule, dists, b)
+        for i in range(len(b)):
+            if b[i] > 0 and np.delete(b, i).sum() == 0:
+                z[i] = -b[i]
+        return z
+""")
+
+
+@pytest.mark.parametrize("name,prop", [("big_vocab", "payment_at_most_bid"),
+                                       ("many_agents", "payment_at_most_bid"),
+                                       ("monopoly_rebate", "payment_nonnegative")])
+def test_a_payment_that_cheats_where_the_draws_rarely_go_is_refuted(tmp_path, capsys, name,
+                                                                     prop):
+    """Was (red team): payment draws stopped at 4 agents and 5 tokens (NOT_REFUTED), and a
+    monopolist's violation, relabelled to that agent, hit the competition guard of the
+    re-check (UNKNOWN 'did not reproduce', exit 0)."""
+    f = tmp_path / "cheats.py"
+    f.write_text(CHEATS)
+    rc = cli(["check", f"{f}:{name}", "--kind", "payment", "--property", prop, "--no-prove",
+              "--max-examples", "100"])
+    out = capsys.readouterr().out
+    assert rc == 1 and f"REFUTED {prop}" in out and "did not reproduce" not in out, out
