@@ -95,7 +95,9 @@ class TokenAuction:
     (only with ``joint_linear`` or ``exponential_race``).
     ``sampler``: ``auto`` picks ``joint_linear`` for a two-agent linear rule without an
     active reference (stable for both agents), else ``inverse_cdf`` (theory §6: for three or
-    more parties no jointly stable sampler is known).
+    more parties no jointly stable sampler is known). ``joint_linear`` and
+    ``exponential_race`` draw from the linear mixture of the reports, so they take the
+    linear rule only (InvalidInput for another rule: its tokens would not follow q).
     """
 
     def __init__(self, rule="linear", payment: str = "second_price", sampler: str = "auto",
@@ -115,6 +117,15 @@ class TokenAuction:
         if charge == "realized" and sampler not in ("joint_linear", "exponential_race"):
             raise InvalidInput("charge='realized' needs a joint sampler with thresholds: "
                                "sampler='joint_linear' or 'exponential_race'", value=sampler)
+        if sampler in ("joint_linear", "exponential_race") and \
+                (self.rule.generic is not R.linear or self.rule.epsilon):
+            # their draws follow the linear mixture: under another rule (or smoothing) the
+            # token's law is not q (a race under winner_take_all drew tokens of probability
+            # 0, and its run audited clean)
+            raise InvalidInput(f"sampler {sampler!r} draws from the linear mixture of the "
+                               f"reports: it needs the linear rule without smoothing, not "
+                               f"{self.rule.name!r}; use sampler='inverse_cdf' (or 'auto')",
+                               value=sampler)
         self.payment, self.sampler, self.charge = payment, sampler, charge
 
     def header(self) -> dict:
@@ -156,6 +167,10 @@ class TokenAuction:
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
             pair_tv = detail["tv"]  # the closed form's TV(p_1, p_2): two rows read once
         elif kind == "exponential_race":
+            if rule.generic is not R.linear or rule.epsilon:
+                raise InvalidInput("sampler 'exponential_race' needs the linear rule without "
+                                   "smoothing (its draws follow the linear mixture)",
+                                   value=rule.name)
             draw = S.exponential_race(P, b, u, rule.reference, rule.weight)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
         else:

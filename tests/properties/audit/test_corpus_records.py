@@ -246,3 +246,20 @@ def test_an_audit_of_a_line_with_an_overflowing_number_is_exit_2(tmp_path):
     (run / JSONL).write_bytes(b"\n".join(lines))
     report = audit_run(run)
     assert report.exit_code == 2 and report.error_line == 3 and "float64 range" in report.error
+
+
+@pytest.mark.parametrize("rule", ["winner_take_all", "log_linear"])
+def test_a_race_under_another_rule_is_refused_recorded_or_replayed(capsys, tmp_path, rule):
+    """Was (red team): the exponential race draws from the linear mixture whatever the rule;
+    a run under winner_take_all drew tokens of probability 0 and audited CLEAN. Refused
+    when built, and a header claiming it (a forged run) is refused by the audit."""
+    from mechanism import InvalidInput, TokenAuction
+    with pytest.raises(InvalidInput, match="linear mixture"):
+        TokenAuction(rule, sampler="exponential_race")
+    run = record(tmp_path / "run", n=3, steps=3, sampler="exponential_race")
+
+    def edit(recs):
+        recs[0]["rule"] = rule
+    rechained(run, edit)
+    rc, text = audit(capsys, run)
+    assert rc != 0 and "CLEAN" not in text, text

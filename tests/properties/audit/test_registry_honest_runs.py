@@ -67,6 +67,9 @@ def refusal(rule, payment, reference, sampler, charge, n) -> str | None:
             return "the rule minimizes no known KL: no valuation payment"
     if sampler == "joint_linear" and (rule.generic is not R.linear or reference or n != 2):
         return "joint_linear needs the linear rule, two agents and no active reference"
+    if sampler == "exponential_race" and (rule.generic is not R.linear or rule.epsilon):
+        # was recorded, and audited clean: its tokens follow the linear mixture, not q
+        return "exponential_race needs the linear rule without smoothing"
     return None
 
 
