@@ -41,7 +41,7 @@ def as_distribution(p, *, agent: int | None = None, vocab: int | None = None) ->
     """Validate one distribution over ``T = {0..V-1}`` and return it as float64 (theory §1)."""
     try:
         arr = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInput(f"{_who(agent)}: distribution is not numeric ({exc}); pass a "
                            "1-D sequence of probabilities", value=p, agent=agent) from exc
     if arr.ndim != 1 or arr.size == 0:
@@ -80,7 +80,7 @@ def as_distributions(dists) -> np.ndarray:
     _not_complex(arr, "distributions", "pass an (n, V) array of real probabilities")
     try:
         arr = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInput(f"distributions are not numeric ({exc}); pass an (n, V) array",
                            value=dists) from exc
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -151,7 +151,7 @@ def as_bids(bids, n: int) -> np.ndarray:
         _not_complex(bids, "bids", "pass one real non-negative number per agent")
         try:
             arr = np.asarray(bids, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidInput(f"bids are not numeric ({exc}); pass one non-negative number "
                                "per agent", value=bids) from exc
     if arr.ndim != 1 or arr.size != n:
@@ -183,7 +183,7 @@ def as_uniforms(uniforms, count: int) -> np.ndarray:
     _not_complex(uniforms, "uniforms", "pass real numbers in [0, 1)")
     try:
         u = np.asarray(uniforms, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInput(f"uniforms are not numeric ({exc}); pass real numbers in [0, 1) "
                            "(mechanism.step_uniforms)", value=uniforms) from exc
     if u.size < count:
@@ -218,9 +218,10 @@ def as_weight(weight) -> float:
     """Validate the reference weight lambda >= 0 (theory §1)."""
     try:
         w = float(weight)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"reference weight {weight!r} is not a number; pass lambda >= 0",
-                           value=weight) from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        shown = repr(weight) if len(repr(weight)) <= 60 else repr(weight)[:57] + "..."
+        raise InvalidInput(f"reference weight {shown} is not a number ({exc}); pass a "
+                           "finite lambda >= 0", value=weight) from exc
     if not np.isfinite(w) or w < 0:
         raise InvalidInput(f"reference weight is {w!r}; it must be finite and >= 0", value=w)
     return w

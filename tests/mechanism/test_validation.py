@@ -175,3 +175,15 @@ def test_bad_run_arguments_are_refused(kw, words):
     args = {"seed": 0, "max_tokens": 2, **kw}
     with pytest.raises(InvalidInput, match=words):
         TokenAuction("linear").run(SyntheticAgents(2), [1.0, 1.0], **args)
+
+
+@pytest.mark.parametrize("call", [
+    lambda P: expected_payments(get_rule("linear"), P, [10 ** 400, 1]),
+    lambda P: TokenAuction("linear").step(P, [1.0, 1.0], uniforms=[10 ** 400] * 7),
+    lambda P: TokenAuction("linear", reference_weight=10 ** 400),
+    lambda P: get_rule("linear")(np.array([[10 ** 400, 0], [0.5, 0.5]], dtype=object),
+                                 [1.0, 1.0])])
+def test_an_int_beyond_float64_is_invalid_input_not_overflow_error(call):
+    """Was (red team): a bare OverflowError (not a ValueError) from numpy's conversion."""
+    with pytest.raises(InvalidInput, match="too large"):
+        call(np.array([[0.5, 0.5], [0.2, 0.8]]))
