@@ -107,6 +107,8 @@ def unwritable(path) -> str | None:
     """Why ``path`` cannot be written as an output file (None when it can): its folder is
     missing or not writable, or it is a folder itself. Nothing is created."""
     p = Path(path)
+    if p.is_symlink() and not p.exists():   # the write would follow it and fail late
+        return "is a link to nothing"
     folder = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         return "is a folder"
@@ -121,7 +123,8 @@ def check_output_paths(args, *more: tuple[str, str], inputs=()) -> None:
     """Before any work: InvalidInput (exit 2, one line) when ``--junit-xml``, ``--sarif`` or
     one of ``more`` (``(option, path)`` pairs) cannot be written (docs/ci.md), or would
     overwrite what the command reads: one of ``inputs`` (files, folders, globs) or a file
-    inside a run folder (one holding a transcript; an audit never writes to a run)."""
+    inside a run folder at any depth (one holding a transcript; an audit never writes to a
+    run), or a link to nothing."""
     paths = [("--junit-xml", getattr(args, "junit_xml", None)),
              ("--sarif", getattr(args, "sarif", None)), *more]
     for option, path in paths:
@@ -134,8 +137,9 @@ def _read_here(path, inputs) -> str | None:
     """Why writing ``path`` would overwrite an input, or None."""
     import glob
     out = Path(path).resolve()
-    if (out.parent / JSONL).exists():
-        return f"{out.parent} is a recorded run, which the output would change"
+    for folder in out.parents:   # any folder above it, not only its own (was: run/sub/x)
+        if (folder / JSONL).exists():
+            return f"{folder} is a recorded run, which the output would change"
     for given in inputs:
         if given is None:
             continue

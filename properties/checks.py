@@ -9,6 +9,9 @@ carry data).
 
 * :func:`box_violation_on_grid` -- MON under the box order on a bid grid (theory §4).
 * :func:`bound_violation` -- ``0 <= z_i <= b_i`` (theory §6, item 7).
+* :func:`pm_violation` -- payment monotonicity at two bids: a strictly better outcome must
+  cost more, one not strictly better must not (theory §6); :func:`inapplicable` where a
+  loss order cannot rank the two outcomes.
 * :func:`utility_curve` -- agent i's utility ``u(s) = v (a(Q(s)) - a(Q(0))) - Z(s)`` under a
   value model (theory §6), the one definition behind :func:`regret_violation` (truthful) and
   :func:`ir_violation` (individually rational), for check and the mechanism audit alike.
@@ -255,3 +258,34 @@ def truthful_regret(rule, P, b, i, payment: str) -> float | None:
     except InvalidInput:  # L_i(Q(0)) infinite: the valuation payment is undefined
         return None
     return None if out is None else out[0]
+
+
+# -- payment monotonicity (theory §6, PM) --------------------------------------------------
+#: "strictly better" needs this margin when it is the evidence for a violation; "not
+#: strictly better" is read at EQUAL_TOL
+STRICT_MARGIN = 1e-6
+EQUAL_TOL = 1e-12
+
+INFINITE_BOTH = ("the loss is infinite for both outcomes compared (p_i has mass where Q has "
+                 "none), so the loss order cannot rank them (theory §3-4)")
+
+
+def inapplicable(p, q0, q1, order) -> bool:
+    """A loss order with infinite loss on both sides: the comparison says nothing."""
+    loss = orders.LOSSES.get(order)
+    return loss is not None and np.isinf(loss(p, q0)) and np.isinf(loss(p, q1))
+
+
+def pm_violation(p, q0, q1, z0, z1, order) -> str | None:
+    """PM at (s, s') = (from, to): 'better_not_dearer' or 'dearer_not_better' or None
+    (None too where the order does not apply: infinite loss on both sides)."""
+    if inapplicable(p, q0, q1, order):
+        return None
+    better_robust = orders.prefers(p, q1, q0, order, EQUAL_TOL) and \
+        not orders.prefers(p, q0, q1, order, STRICT_MARGIN)
+    if better_robust and z1 <= z0:   # no tolerance here: 1e-302 more is dearer (REFUTED
+        # needs evidence; a tiny payment for a tiny-probability gain is exactly right)
+        return "better_not_dearer"
+    if z1 > z0 + 1e-9 * max(1.0, abs(z0)) and not orders.strictly_prefers(p, q1, q0, order, EQUAL_TOL):
+        return "dearer_not_better"
+    return None

@@ -193,8 +193,12 @@ def _gate(args):
 
 
 def _json(report, code: int) -> str:
-    return json.dumps({"schema_version": SCHEMA_VERSION, **report.to_json(), "exit_code": code},
-                      indent=1, default=str)
+    """The report as JSON; ``ok`` and ``exit_code`` are the gate's (``--strict`` may fail a
+    clean report: ``ok`` said true beside exit code 1)."""
+    doc = {"schema_version": SCHEMA_VERSION, **report.to_json(), "exit_code": code}
+    if "ok" in doc:
+        doc["ok"] = code == 0
+    return json.dumps(doc, indent=1, default=str)
 
 
 def _finish(args, report, cases, code: int) -> int:
@@ -272,6 +276,9 @@ def main(args) -> int:
     key = _key(args)
     if _is_batch(args):
         return _batch(args, key)
+    if getattr(args, "report", None):   # was accepted, checked, and never written
+        return _usage("--report writes a batch's aggregated report; for one run folder "
+                      "use --json (or --junit-xml / --sarif)")
     progress = None if args.quiet else Progress()
     keep_heap()
     report = audit_run(args.run_dir, tol=args.tol, identity_tol=args.identity_tol,
@@ -288,6 +295,10 @@ def main(args) -> int:
         print(_json(report, code))
         return code
     print(report.summary())
+    if code != report.exit_code:   # the gate's word: the summary above gave the report's
+        failed = [c.name for c in cases if c.status == "failed" and c.name != "replay"]
+        print(f"--strict: {', '.join(failed)} not verified (SKIPPED or UNKNOWN) fails the run "
+              f"(exit {code})")
     if report.error:
         print(f"tokenauction audit: error: {shown(report.error)}", file=sys.stderr)
     return code
@@ -335,8 +346,14 @@ def _batch(args, key) -> int:
                   rule_id=r["status"])
              for r in report.runs]
     code = _finish(args, report, cases, report.exit_code)
-    print(_json(report, code) if args.json else report.markdown())
-    if args.report:  # after the report is printed: a failed write loses nothing (exit 2)
-        write_text("--report", args.report + ".json", json.dumps(report.to_json(), indent=1))
-        write_text("--report", args.report + ".md", report.markdown() + "\n")
+    def files():
+        if args.report:
+            write_text("--report", args.report + ".json", json.dumps(report.to_json(), indent=1))
+            write_text("--report", args.report + ".md", report.markdown() + "\n")
+    if args.json:   # stdout stays one JSON document: a failed write is the only one (exit 2)
+        files()
+        print(_json(report, code))
+    else:           # after the report is printed: a failed write loses nothing (exit 2)
+        print(report.markdown())
+        files()
     return code

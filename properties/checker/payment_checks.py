@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from mechanism import orders as O
 from mechanism import rules as R
 from mechanism import valuations as VM
 from mechanism.bids import bid_grid
@@ -30,6 +29,8 @@ from mechanism.errors import InvalidInput
 from mechanism.regret import MISREPORTS, misreports as misreport_bids
 
 from properties import checks as C
+from properties.checks import (EQUAL_TOL, INFINITE_BOTH, STRICT_MARGIN,  # noqa: F401
+                               inapplicable, pm_violation)
 from properties import oracle
 from properties.checker.groups import Group, cex, with_bid
 from properties.checker.reproduce import value_model_lines
@@ -39,8 +40,6 @@ from properties.strategies import instances
 
 PAY_TOL = 1e-7
 ID_TOL = 1e-6
-STRICT_MARGIN = 1e-6
-EQUAL_TOL = 1e-12
 #: A PM violation below this (times max(1, bids)) may be quadrature noise: it is confirmed
 #: (:meth:`PaymentGroup._pm_confirm`) before it is reported.
 CONFIRM_SHARE = 2 * ID_TOL
@@ -61,11 +60,8 @@ class PaymentGroup(Group):
         self.reports = reports or ("one_hot" if self.model.reports == "one_hot" else None)
 
     def strategy(self):
-        """Auctions of 2 to 4 agents and 2 to 5 tokens, now and then more of each (a
-        payment that cheated at n >= 5 or V >= 6 was NOT_REFUTED: none was drawn). Bids
-        stay within about 1e-3..1e2: profiles rescaled to 1e+-300 met the payments'
-        quadrature error, not their properties (a correct capped second price came out
-        REFUTED payment_monotone at bids of 1e6)."""
+        """2 to 4 agents, 2 to 5 tokens, now and then more of each; bids of about 1e-3..1e2
+        (properties/README.md says why)."""
         V = self.t.fixed_vocab or (2, 5)
         if self.reports:
             return restricted_instances(self.reports, n=(2, 4), V=V)
@@ -164,9 +160,8 @@ class PaymentGroup(Group):
     def verify(self, key, c):
         prop, order = key
         P, b, i = c["dists"], np.asarray(c["bids"], dtype=float), c["agent"]
-        # the bounds need no competition (Q(0)): checked first, on any agent, relative to
-        # the profile's largest bid (a monopolist's overcharge, relabelled to that agent,
-        # then hit the guard below: UNKNOWN "did not reproduce")
+        # the bounds need no Q(0): checked first, relative to the largest bid (a monopolist's
+        # overcharge, relabelled to that agent, hit the guard below: UNKNOWN)
         slack = max(PAY_TOL * float(b.max(initial=0.0)), C.TINY)
         if prop == "payment_nonnegative":
             z = self.t.pay(P, b)
@@ -323,31 +318,6 @@ class PaymentGroup(Group):
             return lines + [f"assert utility(t) >= -{PAY_TOL} * t, utility(t)"
                             "  # fails: truthful bidding loses money"]
         return lines
-
-
-INFINITE_BOTH = ("the loss is infinite for both outcomes compared (p_i has mass where Q has "
-                 "none), so the loss order cannot rank them (theory §3-4)")
-
-
-def inapplicable(p, q0, q1, order) -> bool:
-    """A loss order with infinite loss on both sides: the comparison says nothing."""
-    loss = O.LOSSES.get(order)
-    return loss is not None and np.isinf(loss(p, q0)) and np.isinf(loss(p, q1))
-
-
-def pm_violation(p, q0, q1, z0, z1, order) -> str | None:
-    """PM at (s, s') = (from, to): 'better_not_dearer' or 'dearer_not_better' or None
-    (None too where the order does not apply: infinite loss on both sides)."""
-    if inapplicable(p, q0, q1, order):
-        return None
-    better_robust = O.prefers(p, q1, q0, order, EQUAL_TOL) and \
-        not O.prefers(p, q0, q1, order, STRICT_MARGIN)
-    if better_robust and z1 <= z0:   # no tolerance here: 1e-302 more is dearer (REFUTED
-        # needs evidence; a tiny payment for a tiny-probability gain is exactly right)
-        return "better_not_dearer"
-    if z1 > z0 + 1e-9 * max(1.0, abs(z0)) and not O.strictly_prefers(p, q1, q0, order, EQUAL_TOL):
-        return "dearer_not_better"
-    return None
 
 
 def identity(group, P, b, i, s):

@@ -101,3 +101,35 @@ def test_a_side_file_that_is_not_a_file_is_named_so(capsys, tmp_path, what):
     os.mkdir(side) if what == "dir" else os.mkfifo(side)
     rc, text = run_cli(capsys, "audit", run, "--quiet")
     assert rc == 2 and "is not a regular file" in text, text
+
+
+def test_report_outputs_are_refused_where_they_would_mislead(capsys, tmp_path):
+    """Was (red team): --report on one run folder was accepted and never written; a
+    dangling link passed the pre-check and, with --json, a second JSON document followed the
+    report; a report two folders inside a recorded run was written there."""
+    from tests.helpers.recording import record
+    run = record(tmp_path / "b" / "runA", steps=2)
+    record(tmp_path / "b" / "runB", steps=2)
+    rc, text = run_cli(capsys, "audit", str(run), "--report", str(tmp_path / "rep"), "--quiet")
+    assert rc == 2 and "for one run folder" in text, text
+    (tmp_path / "dang.json").symlink_to(tmp_path / "nowhere" / "x.json")
+    rc, text = run_cli(capsys, "audit", str(tmp_path / "b"), "--report", str(tmp_path / "dang"),
+                       "--json", "--quiet")
+    assert rc == 2 and "link to nothing" in text and text.count('"schema_version"') <= 1, text
+    (run / "sub").mkdir()
+    rc, text = run_cli(capsys, "audit", str(tmp_path / "b"), "--report",
+                       str(run / "sub" / "rep"), "--quiet")
+    assert rc == 2 and "is a recorded run" in text, text
+    assert not (run / "sub" / "rep.json").exists()
+
+
+def test_strict_says_why_it_fails_a_clean_run(capsys, tmp_path):
+    """Was (red team): --strict on a clean run without a key printed 'CLEAN (exit 0)' and
+    exited 1 (the signature SKIPPED), and --json said "ok": true beside "exit_code": 1."""
+    from tests.helpers.recording import record
+    run = record(tmp_path / "run", steps=2)
+    rc, text = run_cli(capsys, "audit", str(run), "--strict", "--quiet")
+    assert rc == 1 and "--strict: signature not verified" in text and "(exit 1)" in text, text
+    rc, text = run_cli(capsys, "audit", str(run), "--strict", "--quiet", "--json")
+    doc = json.loads(text)
+    assert rc == 1 and doc["exit_code"] == 1 and doc["ok"] is False, text
