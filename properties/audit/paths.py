@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from mechanism.errors import InvalidInput
+from mechanism.records import open_binary
 from mechanism.transcript import JSONL
 
 from properties.cage_replies import printable
@@ -137,13 +138,30 @@ def _named(runs, text: str, how: str) -> Runs:
     return Runs(runs, how)
 
 
+#: A manifest's size and one line's (a path of at most PATH_MAX, a head): past them the
+#: file is refused before more is read (a 512 MiB file was read whole, then refused; under
+#: a memory limit, exit 3)
+MAX_MANIFEST_BYTES = 1 << 24
+MAX_MANIFEST_LINE = 4096 + 80
+
+
 def read_manifest(path: Path) -> list[tuple[str, str | None]]:
     """The strict manifest (module doc); InvalidInput naming the file and line."""
+    from properties.config import read_small
     try:
-        lines = path.read_bytes().decode("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        with open_binary(path) as fh:
+            first = fh.readline(len(MANIFEST) + 3)
+    except OSError as exc:
         raise InvalidInput(f"{path}: cannot be read as a manifest ({exc})", value=str(path)) \
             from None
+    if first.strip() != MANIFEST.encode():
+        raise InvalidInput(f"{path} is a file, not a run folder or a manifest (a manifest's "
+                           f"first line is {MANIFEST!r})", value=str(path))
+    lines = read_small(path, "manifest", MAX_MANIFEST_BYTES, text=True).splitlines()
+    for k, raw in enumerate(lines, start=1):
+        if len(raw) > MAX_MANIFEST_LINE:
+            raise InvalidInput(f"{path}:{k}: a line of {len(raw)} characters; a manifest line "
+                               "is a run folder's path and its head", value=k)
     if not lines or lines[0].strip() != MANIFEST:
         raise InvalidInput(f"{path} is a file, not a run folder or a manifest (a manifest's "
                            f"first line is {MANIFEST!r})", value=str(path))

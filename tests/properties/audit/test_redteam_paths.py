@@ -133,3 +133,18 @@ def test_strict_says_why_it_fails_a_clean_run(capsys, tmp_path):
     rc, text = run_cli(capsys, "audit", str(run), "--strict", "--quiet", "--json")
     doc = json.loads(text)
     assert rc == 1 and doc["exit_code"] == 1 and doc["ok"] is False, text
+
+
+def test_a_manifest_is_read_in_bounded_memory(capsys, tmp_path):
+    """Was (red team): read_manifest read the whole file before looking at its first line
+    (512 MiB of zeros took 1.1 GB; under a memory limit, exit 3), and a 16 MB path line was
+    read and echoed."""
+    zeros = tmp_path / "big.bin"
+    with open(zeros, "wb") as fh:
+        fh.truncate(2 ** 30)           # sparse: nothing of it should be read
+    rc, text = run_cli(capsys, "audit", str(zeros), "--quiet")
+    assert rc == 2 and "not a run folder or a manifest" in text, text
+    long = tmp_path / "m.txt"
+    long.write_text("# tokenauction-manifest/1\n" + "a" * 10000 + "\n")
+    rc, text = run_cli(capsys, "audit", str(long), "--quiet")
+    assert rc == 2 and "m.txt:2: a line of 10000 characters" in text, text
