@@ -182,6 +182,8 @@ class Report(HasFindings):
         head = f"tokenauction check {self.target} ({self.kind}, {self.seconds:.1f} s"
         if self.settings.get("judged_under"):
             head += f", judged under rule {self.settings['judged_under']}"
+        if self.settings.get("reports"):
+            head += f", reports drawn {self.settings['reports']} only"
         if "seed" in self.settings:
             run = [f.examples for f in self.findings if f.engine == "hypothesis" and f.examples]
             ran = (f"{min(run)}" if min(run) == max(run) else f"{min(run)}-{max(run)}") \

@@ -221,6 +221,10 @@ def run_check(target, properties, orders, settings: Settings) -> Report:
     findings per key, their adjustments, the reproductions."""
     t_start = time.perf_counter()
     properties = [properties] if isinstance(properties, str) else properties
+    for name in properties or ():
+        if not isinstance(name, str):   # was an AttributeError deep in the key parsing
+            raise InvalidInput(f"properties: {name!r} is not a property name; pass names "
+                               "such as 'monotone' or 'monotone:box'", value=name)
     orders = [orders] if isinstance(orders, str) else orders
     t, model = _prepare(target, settings)
     keys, findings = _keys(t, properties, orders)
@@ -258,7 +262,11 @@ def _recorded_settings(t: Target, settings: Settings, model) -> dict:
     return {"seed": settings.seed, "seeds": settings.seeds, "max_examples": settings.budget,
             "budget_s": settings.budget_s, "timeout": settings.timeout, "prove": settings.prove,
             "thorough": settings.thorough, "judged_under": judged_under,
-            "valuation": model.name, "reports": settings.reports, "versions": _versions()}
+            "valuation": model.name, "versions": _versions(),
+            # what the draws were restricted to: as asked, or implied by the value model
+            # (win draws one-hot reports only; the report said null)
+            "reports": settings.reports or ("one_hot" if t.kind == "payment" and
+                                            model.reports == "one_hot" else None)}
 
 
 def _by_definition(keys) -> dict:

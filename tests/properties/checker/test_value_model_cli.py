@@ -352,3 +352,21 @@ def test_a_payment_that_cheats_where_the_draws_rarely_go_is_refuted(tmp_path, ca
               "--max-examples", "100"])
     out = capsys.readouterr().out
     assert rc == 1 and f"REFUTED {prop}" in out and "did not reproduce" not in out, out
+
+
+def test_the_report_says_when_the_draws_are_restricted(capsys):
+    """Was (red team): --valuation win drew one-hot reports only, and the report said
+    "reports": null with no word in its header."""
+    rc = cli(["check", "second_price", "--valuation", "win", "--rule", "winner_take_all",
+              "--property", "payment_at_most_bid", "--no-prove", "--max-examples", "10",
+              "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["reports"] == "one_hot", doc
+    rc = cli(["check", "second_price", "--valuation", "win", "--rule", "winner_take_all",
+              "--property", "payment_at_most_bid", "--no-prove", "--max-examples", "10"])
+    assert "reports drawn one_hot only" in capsys.readouterr().out
+
+
+def test_a_property_that_is_no_name_is_invalid_input():
+    with pytest.raises(InvalidInput, match="is not a property name"):
+        check("linear", properties=[None], max_examples=5)
