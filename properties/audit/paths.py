@@ -75,11 +75,23 @@ def _runs_below(root: Path, seen: set) -> list[Path]:
 
 
 def _match(parts: list[str], pat: list[str]) -> bool:
-    if not pat:
-        return not parts
-    if pat[0] == "**":
-        return any(_match(parts[k:], pat[1:]) for k in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], pat[0]) and _match(parts[1:], pat[1:])
+    """Whether the path parts match the pattern parts (``**``: any number of parts), by
+    dynamic programming over (part, pattern part): polynomial, where the recursion on each
+    ``**`` took exponential time (7 of them on a folder chain 30 deep: 45 s)."""
+    m = len(pat)
+    ok = [False] * (m + 1)   # ok[j]: parts[:i] matches pat[:j], row by row over i
+    ok[0] = True
+    for j in range(1, m + 1):
+        ok[j] = ok[j - 1] and pat[j - 1] == "**"
+    for part in parts:
+        new = [False] * (m + 1)
+        for j in range(1, m + 1):
+            if pat[j - 1] == "**":
+                new[j] = new[j - 1] or ok[j] or ok[j - 1]
+            else:
+                new[j] = ok[j - 1] and fnmatch.fnmatchcase(part, pat[j - 1])
+        ok = new
+    return ok[m]
 
 
 def _glob(text: str) -> list[Path]:
