@@ -86,6 +86,21 @@ def step_uniforms(seed: int, step: int, n: int) -> np.ndarray:
     return rng.random(n + EXTRA_UNIFORMS)
 
 
+#: The prefix a run's header gives a user's rule named like a built-in one.
+USER_RULE = "user-rule:"
+
+
+def recorded_rule_name(rule: R.Rule) -> str:
+    """The rule's name as a run's header records it: a user's rule named like a built-in
+    one (a file's ``linear`` squaring the bids) is ``user-rule:linear``, so that an audit
+    never rebuilds the built-in in its place (it reported a false divergence)."""
+    name = rule.name
+    factory = R.RULES.get(name)
+    if factory is not None and rule.generic is not factory().generic:
+        return USER_RULE + name
+    return name
+
+
 class TokenAuction:
     """An aggregation rule, a payment rule and a sampler (theory §1, 2, 6).
 
@@ -129,7 +144,7 @@ class TokenAuction:
         self.payment, self.sampler, self.charge = payment, sampler, charge
 
     def header(self) -> dict:
-        return {"rule": self.rule.name, "reference_weight": self.rule.weight,
+        return {"rule": recorded_rule_name(self.rule), "reference_weight": self.rule.weight,
                 "epsilon": self.rule.epsilon, "payment": self.payment, "sampler": self.sampler,
                 "charge": self.charge}
 

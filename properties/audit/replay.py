@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from mechanism import TokenAuction, get_rule, step_uniforms
+from mechanism.auction import USER_RULE
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.transcript import JSONL
 from mechanism.validation import as_bids, as_distribution, as_distributions
@@ -56,6 +57,11 @@ def auction_from_header(header: dict) -> TokenAuction:
     be rebuilt from is InvalidInput naming the header's line and field."""
     eps = float(header.get("epsilon") or 0.0)
     where = f"{JSONL}:1 (the header)"
+    if str(header.get("rule", "")).startswith(USER_RULE):
+        raise InvalidInput(f"{where}: field rule: the run was recorded with a rule that is "
+                           f"not built in ({header.get('rule')!r}); the command line rebuilds "
+                           "built-in rules only: audit it from Python with audit_run(folder, "
+                           "auction=TokenAuction(your_rule, ...))", value=header.get("rule"))
     try:
         rule = get_rule(header["rule"], **({"epsilon": eps} if eps else {}))
     except TypeError as exc:

@@ -173,7 +173,8 @@ def validation_lines(rule: str, s: dict, regret_every: int) -> list[tuple[str, s
                 f"{s['identity_worst_at']} (`tokenauction audit` that run to see it)")
              + f" ({ok(ident_ok)})")
     audit = ("no divergence: each run folder replays to the same tokens and payments, with "
-             "payments within [0, bid] (`tokenauction audit runs/NAME` reports the same)",
+             "payments within [0, bid] (for a built-in rule `tokenauction audit runs/NAME` "
+             "reports the same; a rule loaded from a file is audited here, with the rule)",
              f"{s['audit_divergences']} divergences over {s['steps']} steps"
              + (f", first {s['audit_first']}" if s["audit_first"] else "")
              + "".join(f"; unreadable: {e}" for e in s["audit_errors"])

@@ -263,3 +263,24 @@ def test_a_race_under_another_rule_is_refused_recorded_or_replayed(capsys, tmp_p
     rechained(run, edit)
     rc, text = audit(capsys, run)
     assert rc != 0 and "CLEAN" not in text, text
+
+
+def test_a_user_rule_named_like_a_built_in_is_recorded_as_a_user_rule(capsys, tmp_path):
+    """Was (red team): a file's `linear` (weights b**2) was recorded as rule=linear; the
+    command-line audit rebuilt the built-in and reported a divergence of an honest run."""
+    import numpy as np
+    from mechanism import TokenAuction, as_rule
+    from properties.audit.replay import audit_run
+
+    def squared(dists, bids):
+        w = np.asarray(bids, float) ** 2
+        return w @ np.asarray(dists, float) / w.sum()
+    auction = TokenAuction(as_rule(squared, name="linear"))
+    assert auction.header()["rule"] == "user-rule:linear"
+    assert TokenAuction("linear").header()["rule"] == "linear"
+    run = tmp_path / "run"
+    P = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    auction.run(lambda prefix: P, [1.0, 2.0], seed=0, max_tokens=4, record_to=run)
+    rc, text = audit(capsys, run)
+    assert rc == 2 and "not built in" in text and "DIVERGED" not in text, text
+    assert audit_run(run, auction=auction).exit_code == 0     # with the rule: clean
