@@ -68,6 +68,8 @@ def _keys(t: Target, properties, orders):
     wanted = list(properties) if explicit else [p for p in CATALOGUE if CATALOGUE[p].kind == t.kind]
     keys, skipped = [], []
     for text in wanted:
+        if not isinstance(text, str):   # was an AttributeError in parse_property
+            raise InvalidInput(f"properties: {text!r} is not a property name", value=text)
         pid, order = parse_property(text)
         if pid not in CATALOGUE:
             raise InvalidInput(f"unknown property {pid!r}; known: {', '.join(CATALOGUE)}",
@@ -221,10 +223,6 @@ def run_check(target, properties, orders, settings: Settings) -> Report:
     findings per key, their adjustments, the reproductions."""
     t_start = time.perf_counter()
     properties = [properties] if isinstance(properties, str) else properties
-    for name in properties or ():
-        if not isinstance(name, str):   # was an AttributeError deep in the key parsing
-            raise InvalidInput(f"properties: {name!r} is not a property name; pass names "
-                               "such as 'monotone' or 'monotone:box'", value=name)
     orders = [orders] if isinstance(orders, str) else orders
     t, model = _prepare(target, settings)
     keys, findings = _keys(t, properties, orders)
@@ -262,9 +260,7 @@ def _recorded_settings(t: Target, settings: Settings, model) -> dict:
     return {"seed": settings.seed, "seeds": settings.seeds, "max_examples": settings.budget,
             "budget_s": settings.budget_s, "timeout": settings.timeout, "prove": settings.prove,
             "thorough": settings.thorough, "judged_under": judged_under,
-            "valuation": model.name, "versions": _versions(),
-            # what the draws were restricted to: as asked, or implied by the value model
-            # (win draws one-hot reports only; the report said null)
+            "valuation": model.name, "versions": _versions(),   # reports: as asked or implied
             "reports": settings.reports or ("one_hot" if t.kind == "payment" and
                                             model.reports == "one_hot" else None)}
 
