@@ -323,6 +323,10 @@ def _batch(args, key) -> int:
                       "(a line 'RUN_DIR HEAD')")
     if args.workers is not None and args.scheduler is not None:
         return _usage("give --workers N or --scheduler ADDRESS, not both")
+    if args.strict:   # was ignored: a batch reports each run's status, not its checks
+        return _usage("--strict judges one run's checks (SKIPPED and UNKNOWN fail it); a "
+                      "batch reports each run as clean, diverged or unreadable: audit the "
+                      "runs one by one with --strict")
     try:
         if args.workers is not None:
             integer("--workers", args.workers, WORKERS_RANGE)

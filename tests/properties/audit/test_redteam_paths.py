@@ -171,3 +171,12 @@ def test_glob_matching_agrees_with_its_definition():
         assert _match(parts, pat) == definition(parts, pat), (parts, pat)
     assert _match(["d"] * 30 + ["zz"], ["**"] * 7 + ["zz"])
     assert not _match(["d"] * 30 + ["x"], ["**"] * 7 + ["zz"])
+
+
+def test_strict_on_a_batch_is_refused_not_ignored(capsys, tmp_path):
+    """Was (red team): `audit DIR --strict` exited 0 on runs that fail --strict one by one."""
+    from tests.helpers.recording import record
+    record(tmp_path / "b" / "runA", steps=2)
+    record(tmp_path / "b" / "runB", steps=2)
+    rc, text = run_cli(capsys, "audit", str(tmp_path / "b"), "--strict", "--quiet")
+    assert rc == 2 and "--strict judges one run" in text, text
