@@ -75,8 +75,9 @@ def _keys(t: Target, properties, orders):
             raise InvalidInput(f"unknown property {pid!r}; known: {', '.join(CATALOGUE)}",
                                value=pid)
         prop = CATALOGUE[pid]
-        if order is not None and order not in ALL_ORDERS:
-            raise InvalidInput(f"unknown order {order!r} in {text!r}", value=text)
+        if order is not None and (order not in ALL_ORDERS or not prop.per_order):
+            raise InvalidInput(f"unknown order {order!r} in {text!r}" if order not in ALL_ORDERS
+                               else f"{pid} takes no order ({text!r}: it was dropped)", value=text)
         ks = [(pid, o) for o in ([order] if order else orders)] if prop.per_order else [(pid, None)]
         for k in ks:
             if prop.kind != t.kind:

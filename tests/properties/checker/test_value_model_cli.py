@@ -370,3 +370,9 @@ def test_the_report_says_when_the_draws_are_restricted(capsys):
 def test_a_property_that_is_no_name_is_invalid_input():
     with pytest.raises(InvalidInput, match="is not a property name"):
         check("linear", properties=[None], max_examples=5)
+
+
+def test_an_order_given_to_a_property_without_orders_is_refused():
+    """Was (red team): 'payment_identity:box' dropped the order without a word."""
+    with pytest.raises(InvalidInput, match="payment_identity takes no order"):
+        check("second_price", properties=["payment_identity:box"], max_examples=5)
