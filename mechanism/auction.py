@@ -181,11 +181,7 @@ class TokenAuction:
             draw = S.joint_linear_two_agents(P, b, u)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
             pair_tv = detail["tv"]  # the closed form's TV(p_1, p_2): two rows read once
-        elif kind == "exponential_race":
-            if rule.generic is not R.linear or rule.epsilon:
-                raise InvalidInput("sampler 'exponential_race' needs the linear rule without "
-                                   "smoothing (its draws follow the linear mixture)",
-                                   value=rule.name)
+        elif kind == "exponential_race":   # the linear rule only: checked when built
             draw = S.exponential_race(P, b, u, rule.reference, rule.weight)
             token, thresholds, detail = draw.token, draw.thresholds, draw.detail
         else:

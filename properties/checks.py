@@ -47,6 +47,8 @@ SMOOTH_IN_BID = (R.linear, R.log_linear)
 #: the smallest normal float: the least slack of a relative test (subnormal values round
 #: off in absolute steps far below it)
 TINY = float(np.finfo(np.float64).tiny)
+#: the unit round-off (half an ulp of 1)
+UNIT_ROUNDOFF = 0.5 * float(np.finfo(np.float64).eps)
 #: Unit round-off ulps per summed term that a replayed payment may differ by, per unit of
 #: the step's total weight ``W`` (sum of bids, plus the reference's weight): a
 #: second-price payment is a distance of weighted sums times ``B_i``, whose rounding is
@@ -60,7 +62,14 @@ def round_allowance(terms: int, weight):
     """``ROUND_ULPS u terms W``: the round-off allowance of a replayed payment (``terms``:
     ``V + n``; ``weight``: the step's total weight), relative to nothing else, so the same
     at bids of 1e-300 and 1e300."""
-    return ROUND_ULPS * 0.5 * float(np.finfo(np.float64).eps) * terms * weight
+    return ROUND_ULPS * UNIT_ROUNDOFF * terms * weight
+
+
+def identity_mismatch(z: float, want: float, err: float, bid: float, tol: float) -> bool:
+    """Whether a payment ``z`` differs from Myerson's ``want`` (error bound ``err``) by more
+    than ``tol`` relative to the larger of the bid and the two payments (never an absolute
+    floor: a log or mechanism at bids of 1e-10 is judged as at bids of 1)."""
+    return abs(want - z) > max(tol * max(bid, abs(want), abs(z)), TINY) + 10 * err
 
 
 
@@ -286,6 +295,7 @@ def pm_violation(p, q0, q1, z0, z1, order) -> str | None:
     if better_robust and z1 <= z0:   # no tolerance here: 1e-302 more is dearer (REFUTED
         # needs evidence; a tiny payment for a tiny-probability gain is exactly right)
         return "better_not_dearer"
-    if z1 > z0 + 1e-9 * max(1.0, abs(z0)) and not orders.strictly_prefers(p, q1, q0, order, EQUAL_TOL):
+    if z1 > z0 + 1e-9 * max(1.0, abs(z0)) and \
+            not orders.strictly_prefers(p, q1, q0, order, EQUAL_TOL):
         return "dearer_not_better"
     return None

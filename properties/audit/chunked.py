@@ -55,9 +55,6 @@ SLICE_STEPS = 128
 SLICE_ENTRIES = 1 << 17
 #: Slack kept from every threshold before a step passes here (else the serial path runs).
 MARGIN = 1e-10
-#: The unit round-off (half an ulp of 1): the closed form's worst-case summation error is
-#: this per term, times the terms' total size (sequential sums: ``np.bincount``)
-FILTER_EPS = 0.5 * float(np.finfo(np.float64).eps)
 #: Gauss-Legendre nodes for the identity (and half as many for its error estimate).
 GL_NODES = 24
 _X, _W = np.polynomial.legendre.leggauss(GL_NODES)
@@ -227,7 +224,7 @@ class ChunkAuditor:
         terms = 3 * e.nnz.reshape(len(items), -1)[:, :n] + 9 + \
             np.bincount(e.key_step, minlength=len(items))[:, None]
         slack = (self.tol - MARGIN) * np.maximum(np.abs(want), np.abs(z)) + \
-            0.5 * C.round_allowance(self.V + n, Wt) - FILTER_EPS * terms * Wt
+            0.5 * C.round_allowance(self.V + n, Wt) - C.UNIT_ROUNDOFF * terms * Wt
         ok &= (diff <= slack).all(axis=1)
         pay_err = float(diff[ok].max(initial=0.0))
         id_err = 0.0

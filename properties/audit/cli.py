@@ -255,16 +255,17 @@ def main(args) -> int:
     report = getattr(args, "report", None)
     check_output_paths(args, *[("--report", report + ext) for ext in (".json", ".md")
                                if report], inputs=(args.run_dir, args.log))
-    if args.log and not (args.run_dir or args.mechanism) and unread_options(args, "--log"):
-        return _usage(unread_options(args, "--log"))
+    unread = unread_options(args, "--log" if args.log else "RUN_DIR")
+    if args.log and not (args.run_dir or args.mechanism) and unread:
+        return _usage(unread)
     if args.log:
         return _value_model_main(args)
     if bool(args.run_dir) == bool(args.mechanism):
         return _usage("give either RUN_DIR or --mechanism MODULE:NAME (one of them)")
     if args.mechanism:
         return _value_model_main(args)
-    if unread_options(args, "RUN_DIR"):
-        return _usage(unread_options(args, "RUN_DIR"))
+    if unread:
+        return _usage(unread)
     try:
         args.tol = number("--tol", args.tol, positive=False)
         args.identity_tol = number("--identity-tol", args.identity_tol, positive=False)

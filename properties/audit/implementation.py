@@ -89,8 +89,12 @@ class _Tally:
         #: whether the object's worker ended for good (it exited or hung): no check runs
         #: after that, so none is blamed for a call the dead worker could not answer
         self.ended = ended
-        #: whether the wall-clock budget is spent (no check starts after), and what it cut
-        self.spent, self.cut = (lambda: False), ""
+        #: the wall-clock deadline (monotonic; None: none): no check starts after it, and
+        #: ``cut`` says what it cut
+        self.end, self.cut = None, ""
+
+    def spent(self) -> bool:
+        return self.end is not None and time.monotonic() > self.end
 
     def run(self, prop, fn, inst):
         if prop in self.cex or self.ended() or self.spent():
@@ -180,8 +184,7 @@ def audit_mechanism(obj, *, name: str | None = None, max_examples: int = 120, se
         t.skip["stable_sampling"] = ("the sampler takes several uniforms per step: its law is "
                                      "estimated by Monte Carlo (sampler_marginal), not exact")
     rng = np.random.default_rng(seed)
-    end = None if budget_s is None else time.monotonic() + budget_s
-    t.spent = (lambda: False) if end is None else (lambda: time.monotonic() > end)
+    end = t.end = None if budget_s is None else time.monotonic() + budget_s
     drawn = list(instances(max_examples, seed, m.reserve))
     for k, inst in enumerate(drawn):
         if t.ended():
@@ -310,7 +313,7 @@ def _payment_checks(m, t, inst, P, b, model):
 
 def _identity(m, P, b, z, i, cuts, model):
     want, err = C.identity_payment(m.rule, P, b, i, "second_price", cuts=cuts, model=model)
-    if abs(want - z[i]) > max(TOL * max(b[i], abs(want), abs(z[i])), C.TINY) + 10 * err:
+    if C.identity_mismatch(z[i], want, err, b[i], TOL):
         return {"agent": i, "payment": float(z[i]), "identity": want, "error_bound": err}
     return None
 

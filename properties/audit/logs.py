@@ -29,9 +29,6 @@ Checks (findings in the mechanism audit's table; each says what it could use):
   rule's aggregate of the logged reports and bids, to 1e-9 per token;
 
 * ``payment_at_most_bid`` / ``payment_nonnegative``: ``0 <= z_i <= b_i`` on every step;
-Every tolerance is relative to the step's bids (a log is judged in the unit of its own
-bids: pay-your-bid at bids of 1e-10 is refuted as at bids of 1).
-
 * ``individually_rational`` (expected payments, reports and outcome logged): with a rule,
   ``b_i (a(q) - a(Q(0))) - z_i >= 0`` exactly; without one, the necessary condition
   ``z_i <= b_i a(q)`` for value models with ``a >= 0`` (tv, win, inner);
@@ -43,7 +40,9 @@ bids: pay-your-bid at bids of 1e-10 is refuted as at bids of 1).
   the sampler draws from ``q`` with those uniforms (too few uniforms for the sampler
   draw no token: a violation).
 
-Every value model of :mod:`mechanism.valuations` applies; ``win`` needs one-hot reports.
+Every tolerance is relative to the step's bids (a log is judged in the unit of its own
+bids: pay-your-bid at bids of 1e-10 is refuted as at bids of 1). Every value model of
+:mod:`mechanism.valuations` applies; ``win`` needs one-hot reports.
 """
 
 from __future__ import annotations
@@ -164,9 +163,8 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
             _ir(L, model, rule, P, b, q, z, i, where)
             if rule is not None and b[i] > 0:
                 want, err = C.identity_payment(rule, P, b, i, model=model)
-                slack = max(tol * max(b[i], abs(want), abs(z[i])), C.TINY) + 10 * err
-                L.record("payment_identity", None if abs(want - z[i]) <= slack else
-                         {"agent": i, "identity": want, "error_bound": err}, where)
+                L.record("payment_identity", {"agent": i, "identity": want, "error_bound": err}
+                         if C.identity_mismatch(z[i], want, err, b[i], tol) else None, where)
     rep = MechanismReport(header.get("mechanism") or path, L.findings())
     rep.value_model = model.name
     return rep

@@ -174,9 +174,6 @@ def read_manifest(path: Path) -> list[tuple[str, str | None]]:
         if len(raw) > MAX_MANIFEST_LINE:
             raise InvalidInput(f"{path}:{k}: a line of {len(raw)} characters; a manifest line "
                                "is a run folder's path and its head", value=k)
-    if not lines or lines[0].strip() != MANIFEST:
-        raise InvalidInput(f"{path} is a file, not a run folder or a manifest (a manifest's "
-                           f"first line is {MANIFEST!r})", value=str(path))
     runs, where = [], {}
     for k, raw in enumerate(lines[1:], start=2):
         line = raw.strip()

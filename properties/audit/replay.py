@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from mechanism import TokenAuction, get_rule, step_uniforms
+from mechanism.bids import total_weight
 from mechanism.auction import USER_RULE
 from mechanism.errors import InvalidInput, InvalidRule
 from mechanism.transcript import JSONL
@@ -302,8 +303,8 @@ def _replay(auction, P, ref, b, u, step, line, rec, report, tol) -> bool:
         if rec.get(key) != want:
             report.fail(Divergence("replay_payments", step, line, key, want, rec.get(key)))
             return True
-    rule = auction.rule if ref is None else auction.rule.with_reference(ref)
-    allowance = C.round_allowance(P.shape[1] + P.shape[0], float(rule.total_weight(b)))
+    allowance = C.round_allowance(P.shape[1] + P.shape[0],
+                                  float(total_weight(b, ref, auction.rule.weight)))
     for key, want in (("payments", mine.payments), ("thresholds", mine.thresholds),
                       ("payment_errors", mine.payment_errors)):
         have = rec.get(key)

@@ -366,8 +366,8 @@ def regret(group, P, b, i, model=None, misreports=MISREPORTS, tol: float = 0.0):
     """Regret of truthful bidding ``t = b_i`` under the value model over the misreports
     ``s = x t`` (x in ``misreports``), others bidding b_{-i}: the counterexample of
     :func:`properties.checks.regret_violation` (``bid_to``, ``regret``) when it exceeds
-    ``tol * t`` (relative to the value: the same at every scale), else None; None too when the value model is undefined there (e.g.
-    an infinite KL)."""
+    ``tol * t`` (relative to the value: the same at every scale), else None; None too when
+    the value model is undefined there (e.g. an infinite KL)."""
     t = float(b[i])
     try:
         utility = _utility_fn(group, P, b, i)
