@@ -129,9 +129,9 @@ def audit_log(path: str, *, valuation=None, tol: float = 1e-6) -> MechanismRepor
         b = np.asarray(st["bids"], dtype=np.float64)
         z = np.asarray(st["payments"], dtype=np.float64)
         where = {"step": st.get("step"), "bids": b.tolist(), "payments": z.tolist()}
-        bad = C.bound_violation(z, b, upper=False)
+        bad = C.bound_violation(z, b, upper=False, floor=0.0)   # in the bids' own unit
         L.record("payment_nonnegative", bad, where)
-        L.record("payment_at_most_bid", C.bound_violation(z, b, upper=True), where)
+        L.record("payment_at_most_bid", C.bound_violation(z, b, upper=True, floor=0.0), where)
         P = np.asarray(st["reports"], dtype=np.float64) if "reports" in st else None
         q = np.asarray(st["outcome"], dtype=np.float64) if "outcome" in st else None
         if rule is not None and P is not None and q is not None:

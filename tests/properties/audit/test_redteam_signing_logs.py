@@ -236,3 +236,17 @@ def test_an_outcome_our_float64_cannot_recompute_is_not_refuted(capsys, tmp_path
     rc, text = run_cli(capsys, "audit", "--log", path)
     row = next(line for line in text.splitlines() if line.startswith("outcome_matches_rule"))
     assert "SKIPPED" in row and "overflow" in row, text
+
+
+@pytest.mark.parametrize("payments,prop", [([-5e-11, 1e-11], "payment_nonnegative"),
+                                           ([3e-10, 1e-11], "payment_at_most_bid")])
+def test_a_logs_payment_bounds_are_relative_to_its_bids(capsys, tmp_path, payments, prop):
+    """The bounds used tol x max(1, b_i): at bids of 1e-10 a payment of -50% of the bid, or
+    of three times it, passed as within 1e-9 (the log's other checks were relative)."""
+    rows = [{"format": "tokenauction-log"},
+            {"step": 0, "bids": [1e-10, 2e-10], "payments": payments}]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, text = run_cli(capsys, "audit", "--log", path)
+    row = next(line for line in text.splitlines() if line.startswith(prop))
+    assert rc == 1 and "REFUTED" in row, text
